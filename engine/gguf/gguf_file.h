@@ -1,0 +1,73 @@
+// Validated, memory-mapped reader for GGUF v2/v3 files. Everything is checked before use;
+// a bad file is refused with a gb::Error naming what is wrong and where (offset, key, tensor).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/gguf/gguf_value.h"
+#include "kernels/tensor_type.h"
+
+namespace gb {
+
+struct GgufTensorInfo {
+    std::string name;
+    std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension
+    TensorType type = TensorType::F32;
+    uint64_t offset = 0;        // from the start of the data section
+    int64_t n_elements = 0;
+    size_t n_bytes = 0;
+    int64_t rows() const;       // product of dims[1..]
+    int64_t cols() const { return dims.empty() ? 1 : dims[0]; }
+};
+
+class GgufFile {
+public:
+    // Maps and validates the file; throws gb::Error.
+    static GgufFile open(const std::string& path);
+    // Parses a buffer the caller keeps alive (fuzzing, tests); throws gb::Error.
+    static GgufFile parse(std::span<const uint8_t> bytes, std::string name = "<memory>");
+
+    GgufFile(GgufFile&&) noexcept;
+    GgufFile& operator=(GgufFile&&) noexcept;
+    ~GgufFile();
+
+    const std::string& path() const;
+    uint32_t version() const;
+    uint64_t alignment() const;
+    size_t file_size() const;
+    size_t data_offset() const;  // absolute offset of the tensor data section
+
+    const std::vector<GgufKV>& metadata() const;
+    const GgufValue* find(std::string_view key) const;
+
+    // Typed getters: nullopt when the key is missing; gb::Error naming the key when its type is
+    // wrong (integers convert between widths when the value fits; floats accept integers).
+    std::optional<int64_t> get_int(std::string_view key) const;
+    std::optional<double> get_float(std::string_view key) const;
+    std::optional<bool> get_bool(std::string_view key) const;
+    std::optional<std::string> get_string(std::string_view key) const;
+    const GgufArray* get_array(std::string_view key) const;  // nullptr when missing
+    // The require_ forms throw gb::Error "missing required key '...'" instead of nullopt.
+    int64_t require_int(std::string_view key) const;
+    double require_float(std::string_view key) const;
+    std::string require_string(std::string_view key) const;
+
+    const std::vector<GgufTensorInfo>& tensors() const;
+    const GgufTensorInfo* find_tensor(std::string_view name) const;
+    // Pointer to the tensor's bytes inside the mapping (valid while this object lives).
+    const uint8_t* tensor_data(const GgufTensorInfo& t) const;
+
+private:
+    struct Impl;
+    explicit GgufFile(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gb

@@ -1,0 +1,95 @@
+// The compute interface a forward pass is written against. Every backend (CPU, CUDA) implements
+// this small op set; the CPU backend is the reference the others are tested against.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kernels/tensor_type.h"
+
+namespace gb {
+
+// A row-major float32 matrix [rows x cols] in the backend's memory. A view: it owns nothing, and
+// a contiguous Act can be re-viewed with other rows/cols (e.g. [tokens*heads x head_dim]).
+struct Act {
+    float* data = nullptr;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t size() const { return rows * cols; }
+    Act view(int64_t r, int64_t c) const { return Act{data, r, c}; }
+    Act row_range(int64_t first, int64_t count) const { return Act{data + first * cols, count, cols}; }
+};
+
+// A weight matrix [rows x cols] (rows = output features, cols = input features, cols contiguous)
+// in its stored type, in the backend's memory. 1-D weights (norms, biases) have rows == 1.
+struct Weight {
+    TensorType type = TensorType::F32;
+    const void* data = nullptr;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    std::string_view name;  // the tensor's name, for error messages
+    explicit operator bool() const { return data != nullptr; }
+};
+
+// Rotary position embedding parameters (RoFormer), with the context-extension variants.
+struct RopeParams {
+    int n_dims = 0;               // dims rotated per head (== head_dim for the models we run)
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;      // 1 / linear scaling factor
+    bool neox = false;            // true: rotate (i, i + n_dims/2) pairs; false: (2i, 2i+1)
+    // YaRN (arXiv 2309.00071): ext_factor > 0 enables the ramp between interpolation and extrapolation.
+    float ext_factor = 0.0f;
+    float attn_factor = 1.0f;     // multiplies cos/sin (YaRN's magnitude scaling)
+    float beta_fast = 32.0f;
+    float beta_slow = 1.0f;
+    int n_ctx_orig = 0;
+    const float* freq_factors = nullptr;  // llama3-style per-pair divisors (n_dims/2), or null
+};
+
+// One layer's KV cache: [n_ctx x n_head_kv*head_dim] float32 rows for K and for V.
+struct KvLayer {
+    Act k;
+    Act v;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // Memory. alloc returns zeroed memory owned by the backend until release() or destruction.
+    virtual Act alloc(int64_t rows, int64_t cols) = 0;
+    virtual void release(Act& a) = 0;
+    // Makes a weight usable by this backend (CPU: the mapped bytes as they are; GPU: uploaded once).
+    virtual Weight upload(const Weight& host) = 0;
+    virtual void to_device(const float* host, Act dst) = 0;
+    virtual void to_host(Act src, float* host) = 0;
+    virtual void synchronize() {}
+
+    // out[i] = row ids[i] of table, dequantised to float.
+    virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Act out) = 0;
+    // out = x / rms(x) * w per row of x (w has x.cols elements). out may alias x.
+    virtual void rmsnorm(Act x, const Weight& w, float eps, Act out) = 0;
+    // out[r][o] = sum_c x[r][c] * w[o][c]; x.cols == w.cols, out is [x.rows x w.rows].
+    virtual void matmul(const Weight& w, Act x, Act out) = 0;
+    // x[r][c] += b[c]
+    virtual void add_bias(Act x, const Weight& b) = 0;
+    // x += y, same shape.
+    virtual void add(Act x, Act y) = 0;
+    // out = silu(gate) * up, elementwise; out may alias gate.
+    virtual void swiglu(Act gate, Act up, Act out) = 0;
+    // Rotates each head of x ([tokens x n_heads*head_dim]) by its token's position.
+    virtual void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
+                      const RopeParams& p) = 0;
+    // Stores k, v ([tokens x n_head_kv*head_dim]) into the cache rows pos0 .. pos0+tokens-1.
+    virtual void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) = 0;
+    // Causal attention of q ([tokens x n_head*head_dim], token t at position pos0+t) over cache
+    // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv).
+    virtual void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
+                           int64_t pos0, float scale, Act out) = 0;
+};
+
+}  // namespace gb
