@@ -1,0 +1,152 @@
+// Forward pass of the llama family (pre-norm decoder, GQA attention with RoPE, SwiGLU MLP).
+#include "engine/model/llama_model.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "engine/session/kv_cache.h"
+
+namespace gb {
+
+namespace {
+
+struct LayerWeights {
+    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
+    Weight ffn_norm, w_gate, w_up, w_down;
+};
+
+class LlamaModel final : public Model {
+public:
+    LlamaModel(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
+               const RunSettings& s)
+        : Model(std::move(file), std::move(config), backend, s) {
+        const ModelConfig& c = config_;
+        const int64_t q_width = c.n_head * c.head_dim, kv = kv_width();
+        tok_embd_ = bind("token_embd.weight", c.n_vocab, c.n_embd);
+        output_norm_ = bind("output_norm.weight", 1, c.n_embd);
+        output_ = c.tied_output ? tok_embd_ : bind("output.weight", c.n_vocab, c.n_embd);
+        if (c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight")) {
+            rope_freqs_ = bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
+            if (rope_freqs_.type != TensorType::F32)
+                throw Error(file_->path() + ": tensor 'rope_freqs.weight' must be F32");
+        }
+        for (int64_t l = 0; l < c.n_layer; ++l) {
+            const std::string p = "blk." + std::to_string(l) + ".";
+            LayerWeights w;
+            w.attn_norm = bind(p + "attn_norm.weight", 1, c.n_embd);
+            w.wq = bind(p + "attn_q.weight", q_width, c.n_embd);
+            w.wk = bind(p + "attn_k.weight", kv, c.n_embd);
+            w.wv = bind(p + "attn_v.weight", kv, c.n_embd);
+            w.wo = bind(p + "attn_output.weight", c.n_embd, q_width);
+            // Biases: qwen2 always has them; other files may too.
+            w.bq = bind(p + "attn_q.bias", 1, q_width, c.qkv_bias);
+            w.bk = bind(p + "attn_k.bias", 1, kv, c.qkv_bias);
+            w.bv = bind(p + "attn_v.bias", 1, kv, c.qkv_bias);
+            if (c.qk_norm) {
+                w.q_norm = bind(p + "attn_q_norm.weight", 1, c.head_dim);
+                w.k_norm = bind(p + "attn_k_norm.weight", 1, c.head_dim);
+            }
+            w.ffn_norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
+            w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+            w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
+            w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+            layers_.push_back(w);
+        }
+        rope_ = c.rope;
+        if (rope_freqs_) rope_.freq_factors = static_cast<const float*>(rope_freqs_.data);
+
+        const int64_t nb = settings_.n_batch;
+        x_ = backend_.alloc(nb, c.n_embd);
+        h_ = backend_.alloc(nb, c.n_embd);
+        q_ = backend_.alloc(nb, q_width);
+        k_ = backend_.alloc(nb, kv);
+        v_ = backend_.alloc(nb, kv);
+        attn_ = backend_.alloc(nb, q_width);
+        gate_ = backend_.alloc(nb, c.n_ff);
+        up_ = backend_.alloc(nb, c.n_ff);
+        logits_ = backend_.alloc(nb, c.n_vocab);
+    }
+
+    void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                 std::vector<float>& logits) override {
+        const ModelConfig& c = config_;
+        const int64_t n = static_cast<int64_t>(tokens.size());
+        const int64_t pos0 = cache.n_past();
+        if (n < 1 || n > settings_.n_batch)
+            throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
+                        std::to_string(settings_.n_batch));
+        if (pos0 + n > cache.n_ctx())
+            throw Error("context full: " + std::to_string(pos0 + n) + " tokens exceed the context length " +
+                        std::to_string(cache.n_ctx()));
+        if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
+        Backend& be = backend_;
+        std::vector<int32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+
+        Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
+        Act q = q_.view(n, q_.cols), k = k_.view(n, k_.cols), v = v_.view(n, v_.cols);
+        Act attn = attn_.view(n, attn_.cols), gate = gate_.view(n, c.n_ff), up = up_.view(n, c.n_ff);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+
+        be.get_rows(tok_embd_, tokens, x);
+        for (int64_t l = 0; l < c.n_layer; ++l) {
+            const LayerWeights& w = layers_[l];
+            // Attention block: h = RMSNorm(x); q,k,v = h W; RoPE; causal softmax(q k^T / sqrt(d)) v.
+            be.rmsnorm(x, w.attn_norm, c.rms_eps, h);
+            be.matmul(w.wq, h, q);
+            be.matmul(w.wk, h, k);
+            be.matmul(w.wv, h, v);
+            if (w.bq) be.add_bias(q, w.bq);
+            if (w.bk) be.add_bias(k, w.bk);
+            if (w.bv) be.add_bias(v, w.bv);
+            if (c.qk_norm) {  // qwen3: each head normalised on its own
+                Act qh = q.view(n * c.n_head, c.head_dim), kh = k.view(n * c.n_head_kv, c.head_dim);
+                be.rmsnorm(qh, w.q_norm, c.rms_eps, qh);
+                be.rmsnorm(kh, w.k_norm, c.rms_eps, kh);
+            }
+            be.rope(q, static_cast<int>(c.n_head), static_cast<int>(c.head_dim), pos, rope_);
+            be.rope(k, static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos, rope_);
+            be.kv_store(cache.layer(l), k, v, pos0);
+            be.attention(q, cache.layer(l), static_cast<int>(c.n_head), static_cast<int>(c.n_head_kv),
+                         static_cast<int>(c.head_dim), pos0, scale, attn);
+            be.matmul(w.wo, attn, h);
+            be.add(x, h);
+            // MLP block: x += W_down (silu(h W_gate) * (h W_up)), h = RMSNorm(x).
+            be.rmsnorm(x, w.ffn_norm, c.rms_eps, h);
+            be.matmul(w.w_gate, h, gate);
+            be.matmul(w.w_up, h, up);
+            be.swiglu(gate, up, gate);
+            be.matmul(w.w_down, gate, h);
+            be.add(x, h);
+        }
+        cache.set_n_past(pos0 + n);
+
+        Act last = x.row_range(n - n_out, n_out);
+        Act hl = h.row_range(0, n_out);
+        be.rmsnorm(last, output_norm_, c.rms_eps, hl);
+        Act lg = logits_.view(n_out, c.n_vocab);
+        be.matmul(output_, hl, lg);
+        logits.resize(static_cast<size_t>(n_out * c.n_vocab));
+        be.to_host(lg, logits.data());
+    }
+
+    ~LlamaModel() override {
+        for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &logits_}) backend_.release(*a);
+    }
+
+private:
+    Weight tok_embd_, output_norm_, output_, rope_freqs_;
+    std::vector<LayerWeights> layers_;
+    RopeParams rope_;
+    Act x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
+                                        Backend& backend, const RunSettings& settings) {
+    return std::make_unique<LlamaModel>(std::move(file), std::move(config), backend, settings);
+}
+
+}  // namespace gb

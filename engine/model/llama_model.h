@@ -1,0 +1,12 @@
+// The llama family: llama (incl. the R1 Llama distills), qwen2 (R1 Qwen distills) and qwen3
+// (dense, with per-head q/k RMSNorm). One forward pass, switches from the config.
+#pragma once
+
+#include "engine/model/model.h"
+
+namespace gb {
+
+std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
+                                        Backend& backend, const RunSettings& settings);
+
+}  // namespace gb

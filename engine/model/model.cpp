@@ -1,0 +1,97 @@
+// Model loading: file -> config -> architecture; weight binding with shape checks; sizes.
+#include "engine/model/model.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/error.h"
+#include "engine/model/llama_model.h"
+#include "engine/session/kv_cache.h"
+
+namespace gb {
+
+namespace {
+
+// Physical memory, to refuse a model that cannot fit before we touch its pages.
+int64_t total_memory_bytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    int64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemTotal:") return kb * 1024;
+    return 0;
+}
+
+std::string gib(int64_t bytes) {
+    std::ostringstream s;
+    s.precision(2);
+    s << std::fixed << static_cast<double>(bytes) / (1024.0 * 1024 * 1024) << " GiB";
+    return s.str();
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
+                                   const RunSettings& settings_in) {
+    auto file = std::make_unique<GgufFile>(GgufFile::open(path));
+    ModelConfig config = ModelConfig::from_gguf(*file);
+    RunSettings settings = settings_in;
+    settings.validate(config);
+
+    const ModelSize size = model_size(*file, config);
+    const int64_t need = size.weight_bytes + size.kv_bytes_per_token * settings.n_ctx;
+    const int64_t have = total_memory_bytes();
+    if (have > 0 && need > have)
+        throw Error(path + ": the model needs " + gib(need) + " (weights " + gib(size.weight_bytes) +
+                    " + KV cache for " + std::to_string(settings.n_ctx) + " tokens " +
+                    gib(size.kv_bytes_per_token * settings.n_ctx) + ") but this machine has " +
+                    gib(have) + "; use a smaller quantisation or a shorter context (--ctx)");
+
+    switch (config.arch) {
+    case Arch::Llama:
+    case Arch::Qwen2:
+    case Arch::Qwen3: return make_llama_model(std::move(file), std::move(config), backend, settings);
+    }
+    throw Error(path + ": no forward pass for architecture " + config.arch_str);
+}
+
+Weight Model::bind(const std::string& name, int64_t rows, int64_t cols, bool required) const {
+    const GgufTensorInfo* t = file_->find_tensor(name);
+    if (!t) {
+        if (!required) return Weight{};
+        throw Error(file_->path() + ": missing tensor '" + name + "' required by architecture " +
+                    config_.arch_str);
+    }
+    const bool vec = rows == 1;
+    const bool ok = vec ? (t->n_elements == cols && t->dims[0] == cols)
+                        : (t->dims.size() == 2 && t->dims[0] == cols && t->dims[1] == rows);
+    if (!ok) {
+        std::string dims;
+        for (size_t i = 0; i < t->dims.size(); ++i) dims += (i ? " x " : "") + std::to_string(t->dims[i]);
+        throw Error(file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
+                    (vec ? std::to_string(cols) : std::to_string(cols) + " x " + std::to_string(rows)) +
+                    "]");
+    }
+    if (!type_info(t->type).computable)
+        throw Error(file_->path() + ": tensor '" + name + "' has type " +
+                    std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
+    Weight w{t->type, file_->tensor_data(*t), vec ? 1 : rows, cols, t->name};
+    return backend_.upload(w);
+}
+
+std::unique_ptr<KvCache> Model::new_cache() const {
+    return std::make_unique<KvCache>(backend_, config_.n_layer, settings_.n_ctx, kv_width());
+}
+
+ModelSize model_size(const GgufFile& f, const ModelConfig& c) {
+    ModelSize s;
+    for (const auto& t : f.tensors()) {
+        s.n_params += t.n_elements;
+        s.weight_bytes += static_cast<int64_t>(t.n_bytes);
+    }
+    s.kv_bytes_per_token = KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
+    return s;
+}
+
+}  // namespace gb

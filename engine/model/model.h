@@ -1,0 +1,62 @@
+// A loaded model: its file, hyper-parameters, bound weights, and its forward pass.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf_file.h"
+#include "engine/model/model_config.h"
+#include "kernels/backend.h"
+
+namespace gb {
+
+class KvCache;
+
+class Model {
+public:
+    virtual ~Model() = default;
+
+    // Opens and validates the file, checks every tensor's presence, type and shape, and binds the
+    // weights to the backend. Throws gb::Error naming the file and the tensor or key at fault.
+    static std::unique_ptr<Model> load(const std::string& path, Backend& backend,
+                                       const RunSettings& settings);
+
+    const ModelConfig& config() const { return config_; }
+    const GgufFile& file() const { return *file_; }
+    Backend& backend() const { return backend_; }
+    const RunSettings& settings() const { return settings_; }
+
+    std::unique_ptr<KvCache> new_cache() const;
+    int64_t kv_width() const { return config_.n_head_kv * config_.head_dim; }
+
+    // Runs tokens at positions cache.n_past() .. +n-1 (n <= settings().n_batch), appends them to
+    // the cache, and writes logits [n_out x n_vocab] for the last n_out tokens (1 <= n_out <= n).
+    virtual void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                         std::vector<float>& logits) = 0;
+
+protected:
+    Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s)
+        : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s) {}
+
+    // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
+    // (rows 1 for vectors). Missing optional tensors give an empty Weight.
+    Weight bind(const std::string& name, int64_t rows, int64_t cols, bool required = true) const;
+
+    std::unique_ptr<GgufFile> file_;
+    ModelConfig config_;
+    Backend& backend_;
+    RunSettings settings_;
+};
+
+// Weight bytes, KV cache bytes per token, parameter count: what `inspect` reports.
+struct ModelSize {
+    int64_t n_params = 0;
+    int64_t weight_bytes = 0;
+    int64_t kv_bytes_per_token = 0;
+};
+ModelSize model_size(const GgufFile& f, const ModelConfig& c);
+
+}  // namespace gb

@@ -1,0 +1,130 @@
+// Reads hyper-parameters from GGUF metadata (key names as written by the usual GGUF converters).
+#include "engine/model/model_config.h"
+
+#include <cmath>
+#include <string>
+#include <thread>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+
+namespace gb {
+
+const char* arch_name(Arch a) {
+    switch (a) {
+    case Arch::Llama: return "llama";
+    case Arch::Qwen2: return "qwen2";
+    case Arch::Qwen3: return "qwen3";
+    }
+    return "?";
+}
+
+namespace {
+
+int64_t positive(const GgufFile& f, const std::string& key, int64_t max) {
+    int64_t v = f.require_int(key);
+    if (v <= 0 || v > max)
+        throw Error(f.path() + ": metadata '" + key + "' = " + std::to_string(v) +
+                    " is out of range (1.." + std::to_string(max) + ")");
+    return v;
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
+    ModelConfig c;
+    c.arch_str = f.require_string("general.architecture");
+    if (c.arch_str == "llama") c.arch = Arch::Llama;
+    else if (c.arch_str == "qwen2") c.arch = Arch::Qwen2;
+    else if (c.arch_str == "qwen3") c.arch = Arch::Qwen3;
+    else
+        throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
+                    "' (supported: llama, qwen2, qwen3)");
+    c.name = f.get_string("general.name").value_or("");
+    const std::string a = c.arch_str + ".";
+
+    c.n_embd = positive(f, a + "embedding_length", 1 << 20);
+    c.n_layer = positive(f, a + "block_count", 4096);
+    c.n_ff = positive(f, a + "feed_forward_length", 1 << 22);
+    c.n_head = positive(f, a + "attention.head_count", 4096);
+    c.n_head_kv = f.find(a + "attention.head_count_kv") ? positive(f, a + "attention.head_count_kv", 4096)
+                                                         : c.n_head;
+    c.n_ctx_train = positive(f, a + "context_length", int64_t(1) << 24);
+    if (c.n_head % c.n_head_kv != 0)
+        throw Error(f.path() + ": attention.head_count " + std::to_string(c.n_head) +
+                    " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
+    c.head_dim = f.find(a + "attention.key_length") ? positive(f, a + "attention.key_length", 4096)
+                                                    : c.n_embd / c.n_head;
+    if (auto vl = f.get_int(a + "attention.value_length"); vl && *vl != c.head_dim)
+        throw Error(f.path() + ": attention.value_length " + std::to_string(*vl) +
+                    " differs from key_length " + std::to_string(c.head_dim) + " (not supported)");
+    if (!f.find(a + "attention.key_length") && c.n_embd % c.n_head != 0)
+        throw Error(f.path() + ": embedding_length is not a multiple of attention.head_count");
+    c.rms_eps = static_cast<float>(f.require_float(a + "attention.layer_norm_rms_epsilon"));
+    if (!(c.rms_eps > 0 && c.rms_eps < 1))
+        throw Error(f.path() + ": attention.layer_norm_rms_epsilon out of range (0, 1)");
+    c.qkv_bias = c.arch == Arch::Qwen2;
+    c.qk_norm = c.arch == Arch::Qwen3;
+
+    RopeParams& r = c.rope;
+    r.n_dims = static_cast<int>(f.get_int(a + "rope.dimension_count").value_or(c.head_dim));
+    if (r.n_dims <= 0 || r.n_dims > c.head_dim || r.n_dims % 2)
+        throw Error(f.path() + ": rope.dimension_count " + std::to_string(r.n_dims) +
+                    " must be even and at most the head size " + std::to_string(c.head_dim));
+    r.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
+    if (!(r.freq_base > 1.0f)) throw Error(f.path() + ": rope.freq_base must be > 1");
+    r.neox = c.arch != Arch::Llama;  // llama files store Q/K permuted for interleaved pairs
+    r.n_ctx_orig = static_cast<int>(c.n_ctx_train);
+
+    std::string type = f.get_string(a + "rope.scaling.type").value_or("");
+    float factor = static_cast<float>(f.get_float(a + "rope.scaling.factor").value_or(0.0));
+    if (auto lin = f.get_float(a + "rope.scale_linear"); lin && type.empty()) {
+        type = "linear";
+        factor = static_cast<float>(*lin);
+    }
+    if (type.empty() || type == "none" || factor == 0.0f || factor == 1.0f) {
+        c.rope_scaling = RopeScaling::None;
+    } else if (type == "linear" || type == "yarn") {
+        if (!(factor > 0 && factor < 1024))
+            throw Error(f.path() + ": rope.scaling.factor " + std::to_string(factor) + " out of range");
+        c.rope_factor = factor;
+        r.freq_scale = 1.0f / factor;
+        if (type == "yarn") {
+            c.rope_scaling = RopeScaling::Yarn;
+            r.ext_factor = 1.0f;
+            r.attn_factor = static_cast<float>(f.get_float(a + "rope.scaling.attn_factor").value_or(1.0));
+            r.beta_fast = static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_fast").value_or(32.0));
+            r.beta_slow = static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_slow").value_or(1.0));
+            if (auto orig = f.get_int(a + "rope.scaling.original_context_length"))
+                r.n_ctx_orig = static_cast<int>(*orig);
+        } else {
+            c.rope_scaling = RopeScaling::Linear;
+        }
+    } else if (type == "llama3") {
+        c.rope_scaling = RopeScaling::Llama3;  // per-dimension factors come as rope_freqs.weight
+        c.rope_factor = factor;
+    } else {
+        throw Error(f.path() + ": unsupported rope.scaling.type '" + type + "'");
+    }
+
+    const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
+    if (!emb || emb->dims.size() != 2)
+        throw Error(f.path() + ": missing or malformed tensor 'token_embd.weight'");
+    c.n_vocab = emb->dims[1];
+    c.tied_output = f.find_tensor("output.weight") == nullptr;
+    return c;
+}
+
+void RunSettings::validate(const ModelConfig& c) {
+    if (n_ctx == 0) n_ctx = c.n_ctx_train;
+    if (n_ctx < 16 || n_ctx > (int64_t(1) << 22))
+        throw Error("context length " + std::to_string(n_ctx) + " is out of range (16..4194304)");
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (n_threads == 0) n_threads = hw;
+    if (n_threads < 1 || n_threads > 1024)
+        throw Error("threads " + std::to_string(n_threads) + " is out of range (1..1024)");
+    if (n_batch < 1 || n_batch > 8192)
+        throw Error("batch size " + std::to_string(n_batch) + " is out of range (1..8192)");
+}
+
+}  // namespace gb

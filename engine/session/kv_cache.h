@@ -1,0 +1,42 @@
+// The per-layer key/value cache of one sequence, in backend memory.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/backend.h"
+
+namespace gb {
+
+class KvCache {
+public:
+    KvCache(Backend& be, int64_t n_layer, int64_t n_ctx, int64_t kv_width)
+        : be_(be), n_ctx_(n_ctx) {
+        for (int64_t l = 0; l < n_layer; ++l)
+            layers_.push_back(KvLayer{be.alloc(n_ctx, kv_width), be.alloc(n_ctx, kv_width)});
+    }
+    ~KvCache() {
+        for (auto& l : layers_) {
+            be_.release(l.k);
+            be_.release(l.v);
+        }
+    }
+    KvCache(const KvCache&) = delete;
+    KvCache& operator=(const KvCache&) = delete;
+
+    KvLayer& layer(int64_t l) { return layers_[l]; }
+    int64_t n_ctx() const { return n_ctx_; }
+    int64_t n_past() const { return n_past_; }  // positions filled
+    void set_n_past(int64_t n) { n_past_ = n; }
+    static int64_t bytes_per_token(int64_t n_layer, int64_t kv_width) {
+        return 2 * n_layer * kv_width * static_cast<int64_t>(sizeof(float));
+    }
+
+private:
+    Backend& be_;
+    int64_t n_ctx_;
+    int64_t n_past_ = 0;
+    std::vector<KvLayer> layers_;
+};
+
+}  // namespace gb

@@ -1,0 +1,45 @@
+// The CPU backend: the reference implementation of the Backend op set, multithreaded.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace gb::cpu {
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int n_threads);
+    ~CpuBackend() override;
+
+    std::string name() const override { return "cpu"; }
+    int threads() const { return pool_.size(); }
+
+    Act alloc(int64_t rows, int64_t cols) override;
+    void release(Act& a) override;
+    Weight upload(const Weight& host) override { return host; }  // weights stay in the mapping
+    void to_device(const float* host, Act dst) override;
+    void to_host(Act src, float* host) override;
+
+    void get_rows(const Weight& table, std::span<const int32_t> ids, Act out) override;
+    void rmsnorm(Act x, const Weight& w, float eps, Act out) override;
+    void matmul(const Weight& w, Act x, Act out) override;
+    void add_bias(Act x, const Weight& b) override;
+    void add(Act x, Act y) override;
+    void swiglu(Act gate, Act up, Act out) override;
+    void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
+              const RopeParams& p) override;
+    void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
+    void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
+                   int64_t pos0, float scale, Act out) override;
+
+private:
+    ThreadPool pool_;
+    std::vector<float*> owned_;
+    std::vector<uint8_t> xq_;             // activations converted to a weight's vec_dot type
+    std::vector<std::vector<float>> scratch_;  // per-thread attention scores
+};
+
+}  // namespace gb::cpu
