@@ -1,3 +1,52 @@
 // glassbox-cli: inspect, run and benchmark models from the command line.
 #include <cstdio>
-int main() { std::puts("glassbox-cli: not built yet"); return 1; }
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "app/cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: glassbox-cli COMMAND [options]
+
+commands:
+  inspect FILE [--tensors] [--all-metadata]
+      architecture, parameters, quantisation mix, context length, memory needed,
+      metadata (incl. the chat template) and, with --tensors, the tensor table
+  run -m FILE -p TEXT [options]
+      generate a reply, streamed to stdout
+      -n, --max-tokens N     tokens to generate (default 256)
+      --chat                 wrap the prompt as one user turn of the model's chat format
+      --system TEXT          system prompt for --chat
+      --temp X --top-k N --top-p X --min-p X --seed N
+      --repeat-penalty X --repeat-last-n N --frequency-penalty X --presence-penalty X
+      --top-n N              alternatives recorded per token (default 5)
+      --trace FILE           write the trace (per token: id, text, logprob, entropy,
+                             alternatives, time) as JSON
+      --prompt-logprobs      also score the prompt tokens in the trace
+      -t, --threads N  -c, --ctx N  -b, --batch N
+  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3]
+      prompt processing (ppP) and generation (tgN) speed in tokens/s
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string cmd = argv[1];
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+        if (cmd == "inspect") return gb::cli::inspect_command(args);
+        if (cmd == "run") return gb::cli::run_command(args);
+        if (cmd == "bench") return gb::cli::bench_command(args);
+        std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "glassbox-cli %s: error: %s\n", cmd.c_str(), e.what());
+        return 1;
+    }
+}

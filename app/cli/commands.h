@@ -1,0 +1,13 @@
+// The subcommands of glassbox-cli; each returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gb::cli {
+
+int inspect_command(const std::vector<std::string>& args);
+int run_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
+
+}  // namespace gb::cli

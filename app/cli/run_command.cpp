@@ -1,0 +1,103 @@
+// `glassbox-cli run`: load a model, generate a streamed reply, optionally write its trace.
+#include <cstdio>
+#include <fstream>
+#include <algorithm>
+#include <memory>
+#include <thread>
+#include <string>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "engine/model/model.h"
+#include "engine/session/generator.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/trace.h"
+#include "kernels/cpu/cpu_backend.h"
+
+namespace gb::cli {
+
+namespace {
+
+// Until the chat-template engine lands, --chat knows the ChatML family (SmolLM2, Qwen) only;
+// other models take a prompt already in their format.
+std::string chat_prompt(const Tokenizer& tok, const std::string& system, const std::string& user) {
+    const std::string& tmpl = tok.chat_template();
+    if (tmpl.find("<|im_start|>") == std::string::npos)
+        throw Error("--chat knows only ChatML-style templates for now; pass the prompt in the "
+                    "model's own chat format with -p instead");
+    std::string p;
+    if (!system.empty()) p += "<|im_start|>system\n" + system + "<|im_end|>\n";
+    p += "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+    return p;
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& argv) {
+    Args args(argv,
+              {"-m", "--model", "-p", "--prompt", "-n", "--max-tokens", "--system", "--temp",
+               "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
+               "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
+               "-c", "--ctx", "-b", "--batch"},
+              {"--chat", "--prompt-logprobs", "--quiet"});
+    const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
+    if (path.empty()) throw Error("run needs a model: -m FILE");
+    if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
+    const std::string user = args.has("-p") ? args.str("-p") : args.str("--prompt");
+
+    RunSettings rs;
+    rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
+    rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096);
+    rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512);
+    if (rs.n_threads < 0) throw Error("threads must be >= 0 (0: all cores)");
+    if (rs.n_threads == 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+    GenerateRequest req;
+    req.max_tokens = static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256));
+    SamplerSettings& s = req.sampling;
+    s.temperature = static_cast<float>(args.num("--temp", s.temperature));
+    s.top_k = static_cast<int>(args.integer("--top-k", s.top_k));
+    s.top_p = static_cast<float>(args.num("--top-p", s.top_p));
+    s.min_p = static_cast<float>(args.num("--min-p", s.min_p));
+    s.seed = static_cast<uint64_t>(args.integer("--seed", static_cast<long long>(s.seed)));
+    s.repeat_penalty = static_cast<float>(args.num("--repeat-penalty", s.repeat_penalty));
+    s.repeat_last_n = static_cast<int>(args.integer("--repeat-last-n", s.repeat_last_n));
+    s.frequency_penalty = static_cast<float>(args.num("--frequency-penalty", s.frequency_penalty));
+    s.presence_penalty = static_cast<float>(args.num("--presence-penalty", s.presence_penalty));
+    validate(s);
+    req.top_n = static_cast<int>(args.integer("--top-n", 5));
+    if (req.top_n < 0 || req.top_n > 100) throw Error("--top-n must be in 0..100");
+    req.prompt_logprobs = args.has("--prompt-logprobs");
+
+    cpu::CpuBackend backend(rs.n_threads);
+    std::unique_ptr<Model> model = Model::load(path, backend, rs);
+    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    req.prompt_text = args.has("--chat") ? chat_prompt(tok, args.str("--system"), user) : user;
+    req.prompt = tok.encode(req.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+
+    Generator gen(*model, tok);
+    const bool quiet = args.has("--quiet");
+    Trace trace = gen.generate(req, [&](const TokenRecord*, const std::string& text) {
+        if (!quiet) {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+        }
+        return true;
+    });
+    if (!quiet) std::printf("\n");
+    const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
+    const double tg = trace.decode_ms > 0 ? 1000.0 * trace.n_gen / trace.decode_ms : 0;
+    std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n",
+                 trace.n_prompt, pp, trace.n_gen, tg, trace.stop_reason.c_str());
+
+    if (args.has("--trace")) {
+        const std::string out = args.str("--trace");
+        std::ofstream f(out, std::ios::binary);
+        if (!f) throw Error("cannot write trace file '" + out + "'");
+        write_json(trace, f);
+        if (!f) throw Error("writing trace file '" + out + "' failed");
+    }
+    return 0;
+}
+
+}  // namespace gb::cli

@@ -1,0 +1,143 @@
+// The decode loop: prefill the prompt in batches, then sample one token at a time, recording
+// each token's probability, entropy and alternatives from the model's own distribution.
+#include "engine/session/generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/core/error.h"
+#include "engine/model/model.h"
+#include "engine/session/kv_cache.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace gb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+Generator::Generator(Model& model, const Tokenizer& tokenizer)
+    : model_(model), tok_(tokenizer), cache_(model.new_cache()) {}
+
+Generator::~Generator() = default;
+
+Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_token,
+                          const std::atomic<bool>* cancel) {
+    const ModelConfig& c = model_.config();
+    const int64_t n_vocab = c.n_vocab;
+    validate(req.sampling);
+    if (req.prompt.empty()) throw Error("generate: the prompt is empty");
+    if (req.max_tokens < 0) throw Error("generate: max tokens must be >= 0");
+    if (static_cast<int64_t>(req.prompt.size()) >= cache_->n_ctx())
+        throw Error("the prompt has " + std::to_string(req.prompt.size()) +
+                    " tokens, which does not fit the context length " +
+                    std::to_string(cache_->n_ctx()) + " (raise it with --ctx)");
+    for (int32_t id : req.prompt)
+        if (id < 0 || id >= n_vocab)
+            throw Error("prompt token id " + std::to_string(id) + " is outside the vocabulary (" +
+                        std::to_string(n_vocab) + ")");
+
+    Trace trace;
+    trace.model = c.name.empty() ? model_.file().path() : c.name;
+    trace.backend = model_.backend().name();
+    trace.sampling = req.sampling;
+    trace.prompt_text = req.prompt_text;
+    trace.n_prompt = static_cast<int>(req.prompt.size());
+    cache_->set_n_past(0);
+
+    const auto t0 = Clock::now();
+    std::vector<float> logits;
+    const int64_t n_batch = model_.settings().n_batch;
+    const int64_t n_prompt = static_cast<int64_t>(req.prompt.size());
+    // Prompt tokens: the first has no distribution; token i is scored by the logits of i-1.
+    std::vector<float> prev_last;  // logits of the previous chunk's last token
+    for (int64_t i0 = 0; i0 < n_prompt; i0 += n_batch) {
+        const int64_t n = std::min(n_batch, n_prompt - i0);
+        std::span<const int32_t> chunk(req.prompt.data() + i0, static_cast<size_t>(n));
+        const int64_t n_out = req.prompt_logprobs ? n : 1;
+        model_.forward(chunk, *cache_, n_out, logits);
+        const double t = ms_since(t0);
+        for (int64_t j = 0; j < n; ++j) {
+            const int64_t i = i0 + j;
+            TokenRecord rec;
+            rec.id = req.prompt[i];
+            rec.text = tok_.token_text(rec.id);
+            rec.phase = Phase::Prompt;
+            rec.t_ms = t;
+            const float* dist = nullptr;
+            if (req.prompt_logprobs && i > 0)
+                dist = j > 0 ? logits.data() + (j - 1) * n_vocab : prev_last.data();
+            if (dist) {
+                TokenStats s = token_stats(std::span<const float>(dist, n_vocab), rec.id, req.top_n);
+                rec.logprob = s.logprob;
+                rec.entropy = s.entropy;
+                for (auto& [id, lp] : s.top) rec.top.push_back({id, tok_.token_text(id), lp});
+            }
+            trace.tokens.push_back(std::move(rec));
+        }
+        if (req.prompt_logprobs)
+            prev_last.assign(logits.end() - n_vocab, logits.end());
+    }
+    // The distribution for the first generated token is the last prompt row.
+    std::vector<float> cur(logits.end() - n_vocab, logits.end());
+    trace.prefill_ms = ms_since(t0);
+
+    Sampler sampler(req.sampling, static_cast<int>(n_vocab));
+    for (int32_t id : req.prompt) sampler.accept(id);
+    StreamDecoder detok(tok_);
+    const auto t_dec = Clock::now();
+    for (int step = 0; step < req.max_tokens; ++step) {
+        if (cancel && cancel->load()) {
+            trace.stop_reason = "cancelled";
+            break;
+        }
+        const int32_t id = sampler.sample(cur);
+        sampler.accept(id);
+        TokenStats s = token_stats(cur, id, req.top_n);
+        TokenRecord rec;
+        rec.id = id;
+        rec.text = tok_.token_text(id);
+        rec.phase = Phase::Answer;
+        rec.logprob = s.logprob;
+        rec.entropy = s.entropy;
+        for (auto& [alt, lp] : s.top) rec.top.push_back({alt, tok_.token_text(alt), lp});
+        rec.t_ms = ms_since(t0);
+        trace.tokens.push_back(rec);
+        ++trace.n_gen;
+        const bool eog = tok_.is_eog(id);
+        const std::string text = eog ? std::string() : detok.push(id);
+        if (on_token && !on_token(&trace.tokens.back(), text)) {
+            trace.stop_reason = "stopped";
+            break;
+        }
+        if (eog && req.stop_at_eog) {
+            trace.stop_reason = "eog";
+            break;
+        }
+        if (cache_->n_past() + 1 > cache_->n_ctx()) {
+            trace.stop_reason = "context full";
+            break;
+        }
+        if (step + 1 == req.max_tokens) {
+            trace.stop_reason = "max tokens";
+            break;
+        }
+        const int32_t one[1] = {id};
+        model_.forward(one, *cache_, 1, logits);
+        cur.assign(logits.begin(), logits.end());
+    }
+    if (on_token) {
+        std::string rest = detok.flush();
+        if (!rest.empty()) on_token(nullptr, rest);
+    }
+    trace.decode_ms = ms_since(t_dec);
+    return trace;
+}
+
+}  // namespace gb

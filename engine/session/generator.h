@@ -1,0 +1,50 @@
+// Generator: prefill, decode loop, sampling, streaming callbacks and the trace of one reply.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/sample/sampler.h"
+#include "engine/trace/trace.h"
+
+namespace gb {
+
+class Model;
+class Tokenizer;
+class KvCache;
+
+struct GenerateRequest {
+    std::vector<int32_t> prompt;     // token ids, BOS included when the model wants one
+    std::string prompt_text;         // for the trace
+    int max_tokens = 256;
+    SamplerSettings sampling;
+    int top_n = 5;                   // alternatives recorded per token
+    bool prompt_logprobs = false;    // also score every prompt token (costs vocab x dim per token)
+    bool stop_at_eog = true;
+};
+
+// Called for each generated token with its record and the text it completes (UTF-8 held back
+// until a character is whole), and once at the end with rec == nullptr for any bytes still held
+// back. Return false to stop.
+using TokenCallback = std::function<bool(const TokenRecord* rec, const std::string& text)>;
+
+class Generator {
+public:
+    Generator(Model& model, const Tokenizer& tokenizer);
+    ~Generator();
+
+    // Runs one reply from an empty cache. cancel (may be null) is polled between tokens.
+    Trace generate(const GenerateRequest& req, const TokenCallback& on_token = {},
+                   const std::atomic<bool>* cancel = nullptr);
+
+private:
+    Model& model_;
+    const Tokenizer& tok_;
+    std::unique_ptr<KvCache> cache_;
+};
+
+}  // namespace gb

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Glassbox needs to build and test, skipping what is present.
+# Usage: tools/install_deps.sh [--fuzz]   (--fuzz adds clang + libFuzzer runtime)
+set -euo pipefail
+
+pkgs=(cmake g++ ninja-build pkg-config libgtest-dev libgmock-dev libpcre2-dev python3 python3-pip unzip)
+if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang libclang-rt-14-dev); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo_cmd=""
+    [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
