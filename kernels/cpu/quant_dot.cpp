@@ -1,0 +1,376 @@
+// SIMD dot products of one weight row with one quantised activation row (AVX2, plus AVX-512
+// VNNI / AVX-512F where the compiler targets them); other CPUs use the scalar reference.
+//
+// Decode is memory-bound: each weight byte is read exactly once, straight from the block, and
+// turned into int8/uint8 lanes with a couple of shifts and masks. Products are summed in int32
+// inside a block (maddubs+madd, or one vpdpbusd with VNNI) and only the per-block sum is
+// converted to float, so the float work per byte of weights stays small. Scales live in
+// registers; nothing is written back to memory.
+#include <cstring>
+
+// GCC 12's AVX-512 headers use _mm512_undefined_*() in ways that raise -Wmaybe-uninitialized
+// once inlined (GCC bug 105593); the warning is about the header, not this file.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/quant.h"
+#include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/quant_ref.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define GB_QUANT_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace gb::cpu {
+
+TensorType vec_dot_type(TensorType weight_type) {
+    switch (weight_type) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0: return TensorType::Q8_0;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1: return TensorType::Q8_1;
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K: return TensorType::Q8_K;
+    default: return weight_type;  // F32, F16, BF16 dot in their own format
+    }
+}
+
+#if defined(GB_QUANT_AVX2)
+namespace {
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline float hsum(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 8 int32 lanes, each the sum of 4 products of unsigned a and signed b bytes. Without VNNI
+// maddubs makes int16 pair sums; callers keep |a*b| pairs below 32767, so it never saturates.
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+#endif
+}
+
+// Signed x signed: |a| times b with a's sign moved onto b. a may hold -128 (|a| = 128 as u8);
+// b must not, which holds for activations: Q8_0 codes stay within [-127, 127].
+inline __m256i dot_s8s8(__m256i a, __m256i b) {
+    return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+// 32 nibbles of a legacy block: low nibbles are elements 0..15, high nibbles 16..31.
+inline __m256i nibbles32(const uint8_t* qs) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// 0xff in byte j where bit j of the 32 bits at p is set.
+inline __m256i bits_to_bytes(const uint8_t* p) {
+    uint32_t bits;
+    std::memcpy(&bits, p, 4);
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm256_movm_epi8(bits);
+#else
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+#endif
+}
+
+inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+// ---- legacy 32-element blocks ----------------------------------------------------------------
+// Two accumulators so consecutive blocks' FMAs do not wait on each other.
+
+float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i p = dot_s8s8(load256(w[i].qs), load256(x[i].qs));
+        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
+        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
+    }
+    return hsum(_mm256_add_ps(acc[0], acc[1]));
+}
+
+float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), eight);
+        const __m256i p = dot_s8s8(q, load256(x[i].qs));
+        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
+        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
+    }
+    return hsum(_mm256_add_ps(acc[0], acc[1]));
+}
+
+// Q4_1: d_w*d_x*sum(q*x) + m_w * s_x, with s_x = d_x * sum(x codes) precomputed in Q8_1.
+float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    float mins = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i p = dot_u8s8(nibbles32(w[i].qs), load256(x[i].qs));
+        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
+        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
+        mins += f16(w[i].m) * f16(x[i].s);
+    }
+    return hsum(_mm256_add_ps(acc[0], acc[1])) + mins;
+}
+
+float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i high = _mm256_set1_epi8(static_cast<char>(0xf0));
+    for (int64_t i = 0; i < nb; ++i) {
+        // q - 16 is the nibble when bit 4 is set, and nibble | 0xf0 (= nibble - 16) when not.
+        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs),
+                                          _mm256_andnot_si256(bits_to_bytes(w[i].qh), high));
+        const __m256i p = dot_s8s8(q, load256(x[i].qs));
+        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
+        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
+    }
+    return hsum(_mm256_add_ps(acc[0], acc[1]));
+}
+
+float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    float mins = 0;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs),
+                                          _mm256_and_si256(bits_to_bytes(w[i].qh), bit4));
+        const __m256i p = dot_u8s8(q, load256(x[i].qs));
+        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
+        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
+        mins += f16(w[i].m) * f16(x[i].s);
+    }
+    return hsum(_mm256_add_ps(acc[0], acc[1])) + mins;
+}
+
+// ---- K formats -------------------------------------------------------------------------------
+
+// Unpacks the 12-byte Q4_K/Q5_K scale field into sc[0..7] (bytes 0..7) and m[0..7] (8..15),
+// four 6-bit values per 32-bit word at a time (see k4_scale_min for the layout).
+inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
+    uint32_t w[3];
+    std::memcpy(w, packed, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t sc_lo = w[0] & low6;
+    const uint32_t m_lo = w[1] & low6;
+    const uint32_t sc_hi = (w[2] & low4) | (((w[0] >> 6) & low2) << 4);
+    const uint32_t m_hi = ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4);
+    const uint32_t r[4] = {sc_lo, sc_hi, m_lo, m_hi};
+    std::memcpy(out16, r, 16);
+}
+
+// sum_j m_j * (x codes summed over sub-block j): the min term of Q4_K/Q5_K, in int32 lanes.
+inline __m128i k4_min_term(const uint8_t* mins8, const int16_t* bsums) {
+    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+    const __m128i pair = _mm_hadd_epi16(b0, b1);  // sub-block sums, |.| <= 4096
+    const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins8)));
+    return _mm_madd_epi16(m, pair);
+}
+
+// One 32-element sub-block: codes (u8, < 64) times x, weighted by its 6-bit scale.
+inline __m256i scaled_sub_block(__m256i q, const int8_t* x, const uint8_t* sc) {
+    const __m256i p = _mm256_maddubs_epi16(q, load256(x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(*sc));
+}
+
+template <bool kFiveBit, typename Block>
+float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        alignas(16) uint8_t sm[16];
+        k4_unpack_scales(w[i].scales, sm);
+        const float d = f16(w[i].d) * x[i].d;
+        const float dmin = f16(w[i].dmin) * x[i].d;
+        const __m128i mins = k4_min_term(sm + 8, x[i].bsums);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_m);
+
+        [[maybe_unused]] __m256i hbits;
+        if constexpr (kFiveBit) hbits = load256(w[i].qh);
+        __m256i sum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {
+            const __m256i raw = load256(w[i].qs + 32 * c);
+            __m256i lo = _mm256_and_si256(raw, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            if constexpr (kFiveBit) {
+                // Bit 2c of qh[l] is bit 4 of sub-block 2c's element l, bit 2c+1 of 2c+1's.
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
+                hbits = _mm256_srli_epi16(hbits, 2);
+            }
+            const int8_t* xq = x[i].qs + 64 * c;
+            sum = _mm256_add_epi32(sum, scaled_sub_block(lo, xq, sm + 2 * c));
+            sum = _mm256_add_epi32(sum, scaled_sub_block(hi, xq + 32, sm + 2 * c + 1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+    }
+    return hsum(acc) - hsum(acc_m);
+}
+
+// Q6_K: sum_g sc_g * sum (q - 32) * x over groups of 16, computed as sc_g * q * x minus
+// 32 * sc_g * bsum_g so the codes stay unsigned (0..63) for maddubs.
+float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i two = _mm256_set1_epi8(0x30);
+    // pshufb patterns that pick scale g (low 8 bytes) and g+1 (high 8 bytes).
+    __m128i pick[8];
+    for (int k = 0; k < 8; ++k)
+        pick[k] = _mm_set_epi64x(0x0101010101010101ll * (2 * k + 1), 0x0101010101010101ll * (2 * k));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        const __m256i offset =
+            _mm256_madd_epi16(sc16, load256(x[i].bsums));  // sum_g sc_g * bsum_g, 8 lanes
+        __m256i sum = _mm256_slli_epi32(offset, 5);
+        sum = _mm256_sub_epi32(_mm256_setzero_si256(), sum);
+        for (int h = 0; h < 2; ++h) {
+            const uint8_t* ql = w[i].ql + 64 * h;
+            const __m256i qh = load256(w[i].qh + 32 * h);
+            const __m256i l0 = load256(ql), l1 = load256(ql + 32);
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                _mm256_and_si256(qh, two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
+            };
+            const int8_t* xq = x[i].qs + 128 * h;
+            for (int k = 0; k < 4; ++k) {
+                const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick[4 * h + k]));
+                const __m256i p = _mm256_maddubs_epi16(q[k], load256(xq + 32 * k));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, s));
+            }
+        }
+        const float d = f16(w[i].d) * x[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+    }
+    return hsum(acc);
+}
+
+// ---- plain floats ----------------------------------------------------------------------------
+// Four independent accumulators hide the FMA latency; the tail is scalar.
+
+#if defined(__AVX512F__)
+inline __m512 load16_f32(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16_f16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16_bf16(const uint16_t* p) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+template <typename T, typename Load, typename Conv>
+float dot_plain(const T* w, const T* x, int64_t n, Load load, Conv conv) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(load(w + i), load(x + i), a0);
+        a1 = _mm512_fmadd_ps(load(w + i + 16), load(x + i + 16), a1);
+        a2 = _mm512_fmadd_ps(load(w + i + 32), load(x + i + 32), a2);
+        a3 = _mm512_fmadd_ps(load(w + i + 48), load(x + i + 48), a3);
+    }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(load(w + i), load(x + i), a0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; ++i) s += conv(w[i]) * conv(x[i]);
+    return s;
+}
+#else
+inline __m256 load16_f32(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load16_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load16_bf16(const uint16_t* p) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+template <typename T, typename Load, typename Conv>
+float dot_plain(const T* w, const T* x, int64_t n, Load load, Conv conv) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load(w + i), load(x + i), a0);
+        a1 = _mm256_fmadd_ps(load(w + i + 8), load(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load(w + i + 16), load(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load(w + i + 24), load(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(w + i), load(x + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; ++i) s += conv(w[i]) * conv(x[i]);
+    return s;
+}
+#endif
+
+}  // namespace
+
+float vec_dot(TensorType type, int64_t n, const void* w, const void* x) {
+    const int64_t nb = n / type_info(type).block_size;
+    switch (type) {
+    case TensorType::F32:
+        return dot_plain(static_cast<const float*>(w), static_cast<const float*>(x), n, load16_f32,
+                         [](float v) { return v; });
+    case TensorType::F16:
+        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                         load16_f16, fp16_to_float);
+    case TensorType::BF16:
+        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                         load16_bf16, bf16_to_float);
+    case TensorType::Q4_0:
+        return dot_q4_0(static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+    case TensorType::Q4_1:
+        return dot_q4_1(static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+    case TensorType::Q5_0:
+        return dot_q5_0(static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+    case TensorType::Q5_1:
+        return dot_q5_1(static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+    case TensorType::Q8_0:
+        return dot_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+    case TensorType::Q4_K:
+        return dot_q45_k<false>(static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
+    case TensorType::Q5_K:
+        return dot_q45_k<true>(static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
+    case TensorType::Q6_K:
+        return dot_q6_k(static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
+    default: return ref::vec_dot(type, n, w, x);  // throws for unsupported types
+    }
+}
+
+#else  // no AVX2: the scalar reference is the kernel
+
+float vec_dot(TensorType type, int64_t n, const void* w, const void* x) {
+    return ref::vec_dot(type, n, w, x);
+}
+
+#endif
+
+}  // namespace gb::cpu
