@@ -1,0 +1,51 @@
+// Rank-based byte-pair merging of one pre-tokenized word, with a cache of recent words.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/tokenizer/tokenizer.h"
+
+namespace gb {
+
+class BpeModel {
+public:
+    // Builds the merge table from vocab.merges ("left right", rank = index). Merges whose parts
+    // or result are not in the vocabulary are skipped (skipped_merges() says how many).
+    explicit BpeModel(const Vocab& vocab, bool ignore_merges);
+
+    // Appends the ids of `word` (raw bytes). Starts from one symbol per byte and repeatedly
+    // merges the adjacent pair of lowest rank, leftmost first, until no pair has a rank.
+    void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+    size_t skipped_merges() const { return skipped_; }
+
+private:
+    struct Merge {
+        int32_t rank;
+        int32_t result;
+    };
+    void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+    const Merge* find_merge(int32_t left, int32_t right) const {
+        auto it = merges_.find((static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+                               static_cast<uint32_t>(right));
+        return it == merges_.end() ? nullptr : &it->second;
+    }
+
+    std::array<int32_t, 256> byte_token_;           // id of each single-byte token, -1 if none
+    std::unordered_map<uint64_t, Merge> merges_;    // (left id << 32 | right id) -> rank, result
+    std::unordered_map<std::string, int32_t> whole_;  // raw bytes -> id, for ignore_merges
+    int32_t unk_ = -1;
+    bool ignore_merges_ = false;
+    size_t skipped_ = 0;
+
+    // Words recur (" the", " of"), so their ids are kept; cleared when it grows too big.
+    mutable std::mutex cache_mu_;
+    mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+};
+
+}  // namespace gb

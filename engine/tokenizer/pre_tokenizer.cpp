@@ -1,0 +1,195 @@
+// The split regexes of each known tokenizer.ggml.pre value, and the PCRE2 machinery that runs
+// them. The patterns are those of the models' own tokenizer.json files, written for PCRE2.
+#include "engine/tokenizer/pre_tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "engine/core/error.h"
+
+namespace gb {
+namespace {
+
+// GPT-2's regex: contractions, letters, digits and other runs each with an optional leading
+// space, and whitespace that is not followed by a word.
+constexpr std::string_view kGpt2 =
+    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
+
+// Llama 3: contractions in any case, a word may take one leading non-letter, digits in groups
+// of at most three, newlines kept apart from other whitespace.
+constexpr std::string_view kLlama3 =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})re"
+    R"re(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
+// Qwen2 (and the DeepSeek-R1 Qwen distills): Llama 3's rules with one digit per piece.
+constexpr std::string_view kQwen2 =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})re"
+    R"re(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
+// DeepSeek LLM (V1/V2): newlines alone; runs of Latin, Greek, Cyrillic and other cased letters;
+// ASCII and fullwidth punctuation; trailing whitespace; CJK and hangul; digit runs.
+constexpr std::string_view kDeepseekLetters =
+    R"re(\s?[A-Za-z\x{b5}\x{c0}-\x{d6}\x{d8}-\x{f6}\x{f8}-\x{1ba}\x{1bc}-\x{1bf}\x{1c4}-\x{293})re"
+    R"re(\x{295}-\x{2af}\x{370}-\x{373}\x{376}\x{377}\x{37b}-\x{37d}\x{37f}\x{386}\x{388}-\x{38a})re"
+    R"re(\x{38c}\x{38e}-\x{3a1}\x{3a3}-\x{3f5}\x{3f7}-\x{481}\x{48a}-\x{52f}\x{531}-\x{556})re"
+    R"re(\x{10a0}-\x{10c5}\x{13a0}-\x{13f5}\x{13f8}-\x{13fd}\x{1c90}-\x{1cba}\x{1cbd}-\x{1cbf})re"
+    R"re(\x{1d00}-\x{1d2b}\x{1d6b}-\x{1d77}\x{1d79}-\x{1d9a}\x{1e00}-\x{1f15}\x{1f18}-\x{1f1d})re"
+    R"re(\x{1f20}-\x{1f45}\x{1f48}-\x{1f4d}\x{1f50}-\x{1f57}\x{1f59}\x{1f5b}\x{1f5d})re"
+    R"re(\x{1f5f}-\x{1f7d}\x{1f80}-\x{1fb4}\x{1fb6}-\x{1fbc}\x{1fbe}\x{1fc2}-\x{1fc4})re"
+    R"re(\x{1fc6}-\x{1fcc}\x{1fd0}-\x{1fd3}\x{1fd6}-\x{1fdb}\x{1fe0}-\x{1fec}\x{1ff2}-\x{1ff4})re"
+    R"re(\x{1ff6}-\x{1ffc}\x{2102}\x{2107}\x{210a}-\x{2113}\x{2115}\x{2119}-\x{211d}\x{2124})re"
+    R"re(\x{2126}\x{2128}\x{212a}-\x{212d}\x{212f}-\x{2134}\x{2139}\x{213c}-\x{213f})re"
+    R"re(\x{2145}-\x{2149}\x{214e}\x{2183}\x{2184}\x{2c00}-\x{2c7b}\x{2c7e}-\x{2ce4})re"
+    R"re(\x{2ceb}-\x{2cee}\x{2cf2}\x{2cf3}\x{a640}-\x{a66d}\x{a680}-\x{a69b}\x{a722}-\x{a76f})re"
+    R"re(\x{a771}-\x{a787}\x{a78b}-\x{a78e}\x{ab70}-\x{abbf}\x{fb00}-\x{fb06}\x{fb13}-\x{fb17})re"
+    R"re(\x{ff21}-\x{ff3a}\x{ff41}-\x{ff5a}\x{10400}-\x{1044f}\x{104b0}-\x{104d3})re"
+    R"re(\x{104d8}-\x{104fb}\x{10c80}-\x{10cb2}\x{10cc0}-\x{10cf2}\x{118a0}-\x{118df})re"
+    R"re(\x{1e900}-\x{1e943}]+)re";
+
+// DeepSeek V3 / R1: digit groups of at most three, CJK and kana runs, then a Llama-3-like rule
+// where punctuation may lead an ASCII word and letters keep their combining marks.
+constexpr std::string_view kDeepseekV3Words =
+    R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+)re"
+    R"re(| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
+const std::vector<PreTokenizerSpec>& specs() {
+    static const std::vector<PreTokenizerSpec> table = {
+        {"default", {kGpt2}},
+        {"gpt2", {kGpt2}},
+        {"gpt-2", {kGpt2}},
+        // SmolLM / SmolLM2: every digit alone, then GPT-2's regex.
+        {"smollm", {R"re(\p{N})re", kGpt2}},
+        {"llama-bpe", {kLlama3}, /*ignore_merges=*/true, /*add_bos=*/true},
+        {"qwen2", {kQwen2}},
+        {"deepseek-r1-qwen", {kQwen2}, false, /*add_bos=*/true},
+        {"deepseek-llm",
+         {R"re([\r\n])re", kDeepseekLetters,
+          R"re(\s?[!-/:-~\x{ff01}-\x{ff0f}\x{ff1a}-\x{ff5e}\x{2018}-\x{201f}\x{3000}-\x{3002}]+)re",
+          R"re(\s+$)re", R"re([\x{4e00}-\x{9fa5}\x{800}-\x{4e00}\x{ac00}-\x{d7ff}]+)re",
+          R"re(\p{N}+)re"},
+         false, /*add_bos=*/true},
+        {"deepseek-v3",
+         {R"re(\p{N}{1,3})re", R"re([\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]+)re",
+          kDeepseekV3Words},
+         false, /*add_bos=*/true},
+    };
+    return table;
+}
+
+}  // namespace
+
+std::vector<std::string_view> pre_tokenizer_names() {
+    std::vector<std::string_view> names;
+    for (const auto& s : specs()) names.push_back(s.name);
+    return names;
+}
+
+const PreTokenizerSpec& pre_tokenizer_spec(std::string_view name) {
+    for (const auto& s : specs())
+        if (s.name == name) return s;
+    std::string known;
+    for (const auto& s : specs()) known += (known.empty() ? "" : ", ") + std::string(s.name);
+    throw Error("tokenizer: unsupported pre-tokenizer tokenizer.ggml.pre = '" + std::string(name) +
+                "' (supported: " + known + ")");
+}
+
+// One compiled regex. Matching state (match data, JIT stack) is made per split() call, so one
+// PreTokenizer can be used from several threads at once.
+struct PreTokenizer::Regex {
+    pcre2_code* code = nullptr;
+    ~Regex() { pcre2_code_free(code); }
+};
+
+PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(name)) {
+    for (std::string_view pattern : spec_->patterns) {
+        int err = 0;
+        PCRE2_SIZE err_off = 0;
+        auto rx = std::make_unique<Regex>();
+        rx->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                 PCRE2_UTF | PCRE2_UCP, &err, &err_off, nullptr);
+        if (!rx->code) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(err, msg, sizeof msg);
+            throw Error("tokenizer: pre-tokenizer '" + std::string(name) + "' regex does not compile at " +
+                        std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
+        }
+        // Without JIT (a PCRE2 built without it) pcre2_match interprets: slower, same result.
+        pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);
+        regexes_.push_back(std::move(rx));
+    }
+}
+
+PreTokenizer::~PreTokenizer() = default;
+PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
+PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
+
+namespace {
+
+// Matching state for one split() call.
+struct MatchState {
+    pcre2_match_data* md = nullptr;
+    pcre2_match_context* ctx = nullptr;
+    pcre2_jit_stack* stack = nullptr;
+    MatchState() {
+        md = pcre2_match_data_create(4, nullptr);
+        ctx = pcre2_match_context_create(nullptr);
+        // Long runs (a megabyte of spaces) need more than the default 32 KiB JIT stack.
+        stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
+        if (!md || !ctx || !stack) throw Error("tokenizer: out of memory for regex matching");
+        pcre2_jit_stack_assign(ctx, nullptr, stack);
+    }
+    ~MatchState() {
+        pcre2_jit_stack_free(stack);
+        pcre2_match_context_free(ctx);
+        pcre2_match_data_free(md);
+    }
+    MatchState(const MatchState&) = delete;
+    MatchState& operator=(const MatchState&) = delete;
+};
+
+size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+}  // namespace
+
+void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {
+    if (text.empty()) return;
+    MatchState st;
+    std::vector<std::string_view> cur{text}, next;
+    for (size_t r = 0; r < regexes_.size(); ++r) {
+        const pcre2_code* code = regexes_[r]->code;
+        // The last regex writes straight into out.
+        std::vector<std::string_view>& dst = (r + 1 == regexes_.size()) ? out : next;
+        for (std::string_view piece : cur) {
+            // Each piece is its own subject: lookarounds never see past it.
+            const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
+            size_t pos = 0, emitted = 0;
+            while (pos < piece.size()) {
+                const int rc = pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
+                if (rc == PCRE2_ERROR_NOMATCH) break;
+                if (rc < 0) {
+                    PCRE2_UCHAR msg[256];
+                    pcre2_get_error_message(rc, msg, sizeof msg);
+                    throw Error("tokenizer: pre-tokenizer '" + std::string(spec_->name) + "' regex failed: " +
+                                reinterpret_cast<const char*>(msg));
+                }
+                const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
+                const size_t b = ov[0], e = ov[1];
+                if (e == b) {  // an empty match splits nothing; step one character on
+                    if (b >= piece.size()) break;
+                    pos = b + utf8_len(static_cast<uint8_t>(piece[b]));
+                    continue;
+                }
+                if (b > emitted) dst.push_back(piece.substr(emitted, b - emitted));
+                dst.push_back(piece.substr(b, e - b));
+                emitted = pos = e;
+            }
+            if (emitted < piece.size()) dst.push_back(piece.substr(emitted));
+        }
+        if (r + 1 < regexes_.size()) {
+            cur.swap(next);
+            next.clear();
+        }
+    }
+}
+
+}  // namespace gb

@@ -1,0 +1,43 @@
+// Pre-tokenization: splitting text into words before BPE, by the regexes each GGUF
+// tokenizer.ggml.pre value stands for (compiled with PCRE2, Unicode properties, JIT).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gb {
+
+// One tokenizer.ggml.pre value. Its regexes apply in sequence: each one splits every piece the
+// previous left, and both its matches and the text between them become pieces.
+struct PreTokenizerSpec {
+    std::string_view name;
+    std::vector<std::string_view> patterns;  // PCRE2 syntax
+    bool ignore_merges = false;  // a word that is a vocabulary entry is taken whole (Llama 3)
+    bool add_bos = false;        // used when the GGUF has no tokenizer.ggml.add_bos_token
+};
+
+// The known pre-tokenizers; throws gb::Error naming `name` (and listing the known ones) when
+// it is not one of them.
+const PreTokenizerSpec& pre_tokenizer_spec(std::string_view name);
+std::vector<std::string_view> pre_tokenizer_names();
+
+class PreTokenizer {
+public:
+    explicit PreTokenizer(std::string_view name);  // throws gb::Error
+    ~PreTokenizer();
+    PreTokenizer(PreTokenizer&&) noexcept;
+    PreTokenizer& operator=(PreTokenizer&&) noexcept;
+
+    // Appends the pieces of `text` (valid UTF-8) to out, in order; together they are the text.
+    void split(std::string_view text, std::vector<std::string_view>& out) const;
+    const PreTokenizerSpec& spec() const { return *spec_; }
+
+private:
+    struct Regex;
+    const PreTokenizerSpec* spec_;
+    std::vector<std::unique_ptr<Regex>> regexes_;
+};
+
+}  // namespace gb

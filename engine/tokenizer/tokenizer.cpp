@@ -1,0 +1,213 @@
+// Tokenizer: special-token matching, pre-tokenization and BPE for encoding; byte-level symbol
+// mapping for decoding; the streaming detokeniser.
+#include "engine/tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <array>
+#include <unordered_map>
+
+#include "engine/core/error.h"
+#include "engine/tokenizer/bpe.h"
+#include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/pre_tokenizer.h"
+#include "engine/tokenizer/utf8.h"
+
+namespace gb {
+namespace {
+
+// Texts of tokens that end generation in the chat models we run (when the vocabulary has them
+// as control or user-defined tokens), beside whatever eos / eot ids the file names.
+constexpr std::array<std::string_view, 10> kEogTexts = {
+    "<|im_end|>",     "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>",
+    "<|end_of_text|>", "<EOT>",
+    "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",  // <｜end▁of▁sentence｜>
+    "<|return|>",
+};
+// Candidates for the end-of-turn token when the file does not name one, in order of preference.
+constexpr std::array<std::string_view, 5> kEotTexts = {"<|eot_id|>", "<|im_end|>", "<|end|>",
+                                                       "<end_of_turn>", "<EOT>"};
+
+}  // namespace
+
+struct Tokenizer::Impl {
+    Vocab vocab;
+    PreTokenizer pre;
+    BpeModel bpe;
+    bool add_bos = false;
+    std::vector<std::string> bytes;  // what each token decodes to
+    std::vector<uint8_t> eog;
+    std::unordered_map<std::string_view, int32_t> by_text;  // exact token text -> id
+
+    // Control and user-defined tokens, matched in the text before pre-tokenization: bucketed
+    // by first byte, longest first, so the leftmost-longest match is the first one found.
+    struct Special {
+        std::string_view text;
+        int32_t id;
+        bool control;
+    };
+    std::array<std::vector<Special>, 256> specials;
+
+    Impl(Vocab v)
+        : vocab(std::move(v)),
+          pre(vocab.pre),
+          bpe(vocab, pre.spec().ignore_merges),
+          add_bos(vocab.add_bos.value_or(pre.spec().add_bos)) {}
+
+    TokenType type(int32_t id) const { return vocab.types.empty() ? TokenType::Normal : vocab.types[id]; }
+    bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < vocab.tokens.size(); }
+
+    void encode_text(std::string_view text, std::vector<int32_t>& out, std::vector<std::string_view>& words) const {
+        words.clear();
+        pre.split(text, words);
+        for (std::string_view w : words) bpe.encode_word(w, out);
+    }
+};
+
+Tokenizer::Tokenizer(Vocab v) {
+    if (v.model != "gpt2") {
+        if (v.model == "llama")
+            throw Error("tokenizer: SentencePiece vocabularies (tokenizer.ggml.model = 'llama') are not "
+                        "supported yet");
+        throw Error("tokenizer: unsupported tokenizer.ggml.model = '" + v.model + "' (supported: gpt2)");
+    }
+    const size_t n = v.tokens.size();
+    if (n == 0) throw Error("tokenizer: tokenizer.ggml.tokens is empty");
+    if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: too many tokens");
+    if (!v.types.empty() && v.types.size() != n)
+        throw Error("tokenizer: tokenizer.ggml.token_type has " + std::to_string(v.types.size()) +
+                    " entries for " + std::to_string(n) + " tokens");
+    if (!v.scores.empty() && v.scores.size() != n)
+        throw Error("tokenizer: tokenizer.ggml.scores has " + std::to_string(v.scores.size()) +
+                    " entries for " + std::to_string(n) + " tokens");
+    for (auto [name, id] : {std::pair{"bos_token_id", v.bos}, {"eos_token_id", v.eos},
+                            {"eot_token_id", v.eot}, {"padding_token_id", v.pad},
+                            {"unknown_token_id", v.unk}}) {
+        if (id < -1 || id >= static_cast<int64_t>(n))
+            throw Error("tokenizer: tokenizer.ggml." + std::string(name) + " = " + std::to_string(id) +
+                        " is outside the vocabulary of " + std::to_string(n) + " tokens");
+    }
+
+    auto impl = std::make_shared<Impl>(std::move(v));
+    Impl& m = *impl;
+    const Vocab& voc = m.vocab;
+    m.bytes.resize(n);
+    m.eog.assign(n, 0);
+    m.by_text.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        const auto id = static_cast<int32_t>(i);
+        const std::string& text = voc.tokens[i];
+        m.by_text.emplace(text, id);
+        const TokenType t = m.type(id);
+        const bool special = t == TokenType::Control || t == TokenType::UserDefined;
+        // Normal tokens are spelled in byte symbols; special ones are literal text.
+        if (special || !byte_level::to_bytes(text, m.bytes[i])) m.bytes[i] = text;
+        if (special && !text.empty())
+            m.specials[static_cast<uint8_t>(text[0])].push_back({text, id, t == TokenType::Control});
+        if (special && std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end()) m.eog[i] = 1;
+    }
+    for (auto& bucket : m.specials)
+        std::stable_sort(bucket.begin(), bucket.end(),
+                         [](const Impl::Special& a, const Impl::Special& b) { return a.text.size() > b.text.size(); });
+    if (m.vocab.eot < 0) {
+        for (std::string_view t : kEotTexts) {
+            auto it = m.by_text.find(t);
+            if (it != m.by_text.end() && m.type(it->second) == TokenType::Control) {
+                m.vocab.eot = it->second;
+                break;
+            }
+        }
+    }
+    if (m.vocab.eos >= 0) m.eog[m.vocab.eos] = 1;
+    if (m.vocab.eot >= 0) m.eog[m.vocab.eot] = 1;
+    impl_ = std::move(impl);
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+    const Impl& m = *impl_;
+    std::string repaired;
+    if (!utf8::is_valid(text)) {
+        repaired = utf8::repaired(text);
+        text = repaired;
+    }
+    std::vector<int32_t> out;
+    out.reserve(text.size() / 3 + 2);
+    if (add_special && m.add_bos && m.vocab.bos >= 0) out.push_back(m.vocab.bos);
+
+    std::vector<std::string_view> words;
+    size_t frag = 0;  // start of the text not yet tokenized
+    for (size_t i = 0; i < text.size();) {
+        const Impl::Special* hit = nullptr;
+        for (const Impl::Special& s : m.specials[static_cast<uint8_t>(text[i])]) {
+            if (s.control && !parse_special) continue;
+            if (text.compare(i, s.text.size(), s.text) == 0) {
+                hit = &s;
+                break;
+            }
+        }
+        if (!hit) {
+            ++i;
+            continue;
+        }
+        m.encode_text(text.substr(frag, i - frag), out, words);
+        out.push_back(hit->id);
+        i += hit->text.size();
+        frag = i;
+    }
+    m.encode_text(text.substr(frag), out, words);
+
+    if (add_special && m.vocab.add_eos && m.vocab.eos >= 0) out.push_back(m.vocab.eos);
+    return out;
+}
+
+std::string Tokenizer::token_text(int32_t id) const {
+    return impl_->valid(id) ? impl_->bytes[id] : std::string();
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool show_special) const {
+    const Impl& m = *impl_;
+    std::string raw;
+    for (int32_t id : ids) {
+        if (!m.valid(id)) continue;
+        if (!show_special && m.type(id) == TokenType::Control) continue;
+        raw += m.bytes[id];
+    }
+    return utf8::is_valid(raw) ? raw : utf8::repaired(raw);
+}
+
+int32_t Tokenizer::bos() const { return impl_->vocab.bos; }
+int32_t Tokenizer::eos() const { return impl_->vocab.eos; }
+int32_t Tokenizer::eot() const { return impl_->vocab.eot; }
+bool Tokenizer::is_eog(int32_t id) const { return impl_->valid(id) && impl_->eog[id]; }
+bool Tokenizer::is_control(int32_t id) const {
+    return impl_->valid(id) && impl_->type(id) == TokenType::Control;
+}
+size_t Tokenizer::size() const { return impl_->vocab.tokens.size(); }
+const std::string& Tokenizer::chat_template() const { return impl_->vocab.chat_template; }
+bool Tokenizer::add_bos() const { return impl_->add_bos; }
+bool Tokenizer::add_eos() const { return impl_->vocab.add_eos; }
+const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
+
+int32_t Tokenizer::find_token(std::string_view text) const {
+    auto it = impl_->by_text.find(text);
+    return it == impl_->by_text.end() ? -1 : it->second;
+}
+
+StreamDecoder::StreamDecoder(const Tokenizer& tok, bool show_special) : tok_(tok), show_special_(show_special) {}
+
+std::string StreamDecoder::push(int32_t id) {
+    if (!show_special_ && tok_.is_control(id)) return {};
+    pending_ += tok_.token_text(id);
+    std::string out;
+    const size_t used = utf8::append_repaired(out, pending_, /*final=*/false);
+    pending_.erase(0, used);
+    return out;
+}
+
+std::string StreamDecoder::flush() {
+    std::string out;
+    utf8::append_repaired(out, pending_, /*final=*/true);
+    pending_.clear();
+    return out;
+}
+
+}  // namespace gb

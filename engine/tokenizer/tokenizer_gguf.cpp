@@ -1,0 +1,69 @@
+// Tokenizer::from_gguf: reads the tokenizer.* metadata keys into a Vocab (kept apart from
+// tokenizer.cpp so the BPE core links without the GGUF reader).
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace gb {
+namespace {
+
+const GgufArray& array_of(const GgufFile& f, const std::string& key, GgufType want, bool integer) {
+    const GgufArray* a = f.get_array(key);
+    if (!a) throw Error("tokenizer: " + f.path() + ": missing required key '" + key + "'");
+    const bool is_int = a->elem_type != GgufType::FLOAT32 && a->elem_type != GgufType::FLOAT64 &&
+                        a->elem_type != GgufType::BOOL && a->elem_type != GgufType::STRING &&
+                        a->elem_type != GgufType::ARRAY;
+    if (integer ? !is_int : a->elem_type != want)
+        throw Error("tokenizer: " + f.path() + ": key '" + key + "' is an array of " +
+                    gguf_type_name(a->elem_type) + ", expected " + (integer ? "integers" : gguf_type_name(want)));
+    return *a;
+}
+
+int32_t token_id(const GgufFile& f, const std::string& key) {
+    auto v = f.get_int(key);
+    if (!v) return -1;
+    // Some converters write UINT32_MAX for "none".
+    if (*v < 0 || *v > INT32_MAX) return -1;
+    return static_cast<int32_t>(*v);
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
+    Vocab v;
+    v.model = f.require_string("tokenizer.ggml.model");
+    if (v.model == "llama")
+        throw Error("tokenizer: " + f.path() + ": SentencePiece vocabularies (tokenizer.ggml.model = 'llama') "
+                    "are not supported yet");
+    if (v.model != "gpt2")
+        throw Error("tokenizer: " + f.path() + ": unsupported tokenizer.ggml.model = '" + v.model +
+                    "' (supported: gpt2)");
+    v.pre = f.get_string("tokenizer.ggml.pre").value_or("default");
+    v.tokens = array_of(f, "tokenizer.ggml.tokens", GgufType::STRING, false).strings;
+    if (f.get_array("tokenizer.ggml.token_type")) {
+        const GgufArray& t = array_of(f, "tokenizer.ggml.token_type", GgufType::INT32, true);
+        v.types.reserve(t.ints.size());
+        for (int64_t x : t.ints)
+            v.types.push_back(x >= 0 && x <= 6 ? static_cast<TokenType>(x) : TokenType::Undefined);
+    }
+    if (f.get_array("tokenizer.ggml.scores")) {
+        const GgufArray& s = array_of(f, "tokenizer.ggml.scores", GgufType::FLOAT32, false);
+        v.scores.assign(s.floats.begin(), s.floats.end());
+    }
+    v.merges = array_of(f, "tokenizer.ggml.merges", GgufType::STRING, false).strings;
+    v.bos = token_id(f, "tokenizer.ggml.bos_token_id");
+    v.eos = token_id(f, "tokenizer.ggml.eos_token_id");
+    v.eot = token_id(f, "tokenizer.ggml.eot_token_id");
+    v.pad = token_id(f, "tokenizer.ggml.padding_token_id");
+    v.unk = token_id(f, "tokenizer.ggml.unknown_token_id");
+    v.add_bos = f.get_bool("tokenizer.ggml.add_bos_token");
+    v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
+    v.chat_template = f.get_string("tokenizer.chat_template").value_or("");
+    try {
+        return Tokenizer(std::move(v));
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) + " (in " + f.path() + ")");
+    }
+}
+
+}  // namespace gb
