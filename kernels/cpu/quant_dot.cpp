@@ -128,14 +128,14 @@ float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
 // Q4_1: d_w*d_x*sum(q*x) + m_w * s_x, with s_x = d_x * sum(x codes) precomputed in Q8_1.
 float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins = 0;
+    float mins[2] = {0, 0};
     for (int64_t i = 0; i < nb; ++i) {
         const __m256i p = dot_u8s8(nibbles32(w[i].qs), load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
         acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-        mins += f16(w[i].m) * f16(x[i].s);
+        mins[i & 1] += f16(w[i].m) * f16(x[i].s);
     }
-    return hsum(_mm256_add_ps(acc[0], acc[1])) + mins;
+    return hsum(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
 }
 
 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
@@ -154,7 +154,7 @@ float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
 
 float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins = 0;
+    float mins[2] = {0, 0};
     const __m256i bit4 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < nb; ++i) {
         const __m256i q = _mm256_or_si256(nibbles32(w[i].qs),
@@ -162,9 +162,9 @@ float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
         const __m256i p = dot_u8s8(q, load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
         acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-        mins += f16(w[i].m) * f16(x[i].s);
+        mins[i & 1] += f16(w[i].m) * f16(x[i].s);
     }
-    return hsum(_mm256_add_ps(acc[0], acc[1])) + mins;
+    return hsum(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
 }
 
 // ---- K formats -------------------------------------------------------------------------------
@@ -192,21 +192,35 @@ inline __m128i k4_min_term(const uint8_t* mins8, const int16_t* bsums) {
     return _mm_madd_epi16(m, pair);
 }
 
-// One 32-element sub-block: codes (u8, < 64) times x, weighted by its 6-bit scale.
-inline __m256i scaled_sub_block(__m256i q, const int8_t* x, const uint8_t* sc) {
-    const __m256i p = _mm256_maddubs_epi16(q, load256(x));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(*sc));
+// acc + pairwise int16 products p * scale (VNNI fuses the multiply-add and the add).
+inline __m256i madd_acc(__m256i acc, __m256i p, __m256i scale) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpwssd_epi32(acc, p, scale);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
+#endif
+}
+
+// acc + one 32-element sub-block: codes (u8, < 64) times x, weighted by its scale (int16 lanes).
+inline __m256i scaled_sub_block(__m256i acc, __m256i q, const int8_t* x, __m256i scale) {
+    return madd_acc(acc, _mm256_maddubs_epi16(q, load256(x)), scale);
 }
 
 template <bool kFiveBit, typename Block>
 float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i bit4 = _mm256_set1_epi8(0x10);
+    // pshufb patterns that broadcast int16 scale j to every lane: one shuffle per sub-block
+    // instead of a scalar load and broadcast.
+    __m256i pick[8];
+    for (int j = 0; j < 8; ++j) pick[j] = _mm256_set1_epi16(static_cast<short>(((2 * j + 1) << 8) | (2 * j)));
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         alignas(16) uint8_t sm[16];
         k4_unpack_scales(w[i].scales, sm);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(
+            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm))));
         const float d = f16(w[i].d) * x[i].d;
         const float dmin = f16(w[i].dmin) * x[i].d;
         const __m128i mins = k4_min_term(sm + 8, x[i].bsums);
@@ -226,8 +240,8 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
                 hbits = _mm256_srli_epi16(hbits, 2);
             }
             const int8_t* xq = x[i].qs + 64 * c;
-            sum = _mm256_add_epi32(sum, scaled_sub_block(lo, xq, sm + 2 * c));
-            sum = _mm256_add_epi32(sum, scaled_sub_block(hi, xq + 32, sm + 2 * c + 1));
+            sum = scaled_sub_block(sum, lo, xq, _mm256_shuffle_epi8(sc16, pick[2 * c]));
+            sum = scaled_sub_block(sum, hi, xq + 32, _mm256_shuffle_epi8(sc16, pick[2 * c + 1]));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
     }
@@ -268,8 +282,7 @@ float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
             const int8_t* xq = x[i].qs + 128 * h;
             for (int k = 0; k < 4; ++k) {
                 const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick[4 * h + k]));
-                const __m256i p = _mm256_maddubs_epi16(q[k], load256(xq + 32 * k));
-                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, s));
+                sum = scaled_sub_block(sum, q[k], xq + 32 * k, s);
             }
         }
         const float d = f16(w[i].d) * x[i].d;
