@@ -136,10 +136,27 @@ int q6_value(const BlockQ6_K& b, int e) {
     return (lo | (hi << 4)) - 32;
 }
 
+// Walks the Q6_K layout directly (one ql/qh byte pair feeds four outputs); q6_value states the
+// same mapping element by element and is what the dot reference uses.
 void deq_q6_k(const BlockQ6_K* b, float* y, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, y += kQKK) {
         const float d = fp16_to_float(b[i].d);
-        for (int e = 0; e < kQKK; ++e) y[e] = d * b[i].scales[e / 16] * static_cast<float>(q6_value(b[i], e));
+        for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = b[i].ql + 64 * half;
+            const uint8_t* qh = b[i].qh + 32 * half;
+            const int8_t* sc = b[i].scales + 8 * half;
+            float* out = y + 128 * half;
+            for (int l = 0; l < 32; ++l) {
+                const int g = l / 16;
+                out[l] = d * sc[g] * static_cast<float>(((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32);
+                out[l + 32] = d * sc[g + 2] *
+                              static_cast<float>(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                out[l + 64] = d * sc[g + 4] *
+                              static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                out[l + 96] = d * sc[g + 6] *
+                              static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
     }
 }
 
