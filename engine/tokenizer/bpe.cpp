@@ -74,10 +74,9 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
         merge_word(word, out);
         return;
     }
-    std::string key(word);
     {
         std::lock_guard lock(cache_mu_);
-        if (auto it = cache_.find(key); it != cache_.end()) {
+        if (auto it = cache_.find(word); it != cache_.end()) {
             out.insert(out.end(), it->second.begin(), it->second.end());
             return;
         }
@@ -86,7 +85,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
     merge_word(word, out);
     std::lock_guard lock(cache_mu_);
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-    cache_.emplace(std::move(key), std::vector<int32_t>(out.begin() + start, out.end()));
+    cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + start, out.end()));
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {

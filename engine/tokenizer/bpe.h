@@ -44,8 +44,13 @@ private:
     size_t skipped_ = 0;
 
     // Words recur (" the", " of"), so their ids are kept; cleared when it grows too big.
+    // Looked up by string_view (transparent hash), so a hit allocates nothing.
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
     mutable std::mutex cache_mu_;
-    mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+    mutable std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> cache_;
 };
 
 }  // namespace gb

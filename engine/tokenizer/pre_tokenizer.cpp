@@ -76,6 +76,61 @@ const std::vector<PreTokenizerSpec>& specs() {
     return table;
 }
 
+// White_Space, which is what the reference's \s matches (PCRE2's \s also takes U+180E).
+constexpr std::string_view kWhiteSpace =
+    R"re(\t-\r\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000})re";
+
+struct ClassAddition {
+    std::string_view category;  // "L", "N", "P", "S", "M"
+    std::string_view items;     // PCRE2 class items
+};
+constexpr ClassAddition kAdditions[] = {
+#include "engine/tokenizer/unicode_additions.inc"
+};
+
+std::string_view additions_of(char category) {
+    for (const auto& a : kAdditions)
+        if (a.category.size() == 1 && a.category[0] == category) return a.items;
+    return {};
+}
+
+// Rewrites a pattern so that its classes mean what the reference tokenizers' do, whatever
+// Unicode version this PCRE2 knows: \s and \S become the White_Space set, and \p{L}, \p{N},
+// \p{P}, \p{S}, \p{M} take the characters encoded after Unicode 14 (unicode_additions.inc).
+std::string adapt_pattern(std::string_view p) {
+    std::string out;
+    bool in_class = false;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const char c = p[i];
+        if (c == '\\' && i + 1 < p.size()) {
+            const char e = p[i + 1];
+            if (e == 's' || (e == 'S' && !in_class)) {
+                if (in_class) out += kWhiteSpace;
+                else out.append(e == 's' ? "[" : "[^").append(kWhiteSpace).append("]");
+                ++i;
+                continue;
+            }
+            if (e == 'p' && i + 4 < p.size() && p[i + 2] == '{' && p[i + 4] == '}') {
+                const std::string_view prop = p.substr(i, 5), extra = additions_of(p[i + 3]);
+                if (!extra.empty()) {
+                    if (in_class) out.append(prop).append(extra);
+                    else out.append("[").append(prop).append(extra).append("]");
+                    i += 4;
+                    continue;
+                }
+            }
+            out += c;
+            out += e;
+            ++i;
+            continue;
+        }
+        if (c == '[' && !in_class) in_class = true;
+        else if (c == ']' && in_class) in_class = false;
+        out += c;
+    }
+    return out;
+}
+
 }  // namespace
 
 std::vector<std::string_view> pre_tokenizer_names() {
@@ -97,11 +152,13 @@ const PreTokenizerSpec& pre_tokenizer_spec(std::string_view name) {
 // PreTokenizer can be used from several threads at once.
 struct PreTokenizer::Regex {
     pcre2_code* code = nullptr;
+    bool jit = false;
     ~Regex() { pcre2_code_free(code); }
 };
 
 PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(name)) {
-    for (std::string_view pattern : spec_->patterns) {
+    for (std::string_view original : spec_->patterns) {
+        const std::string pattern = adapt_pattern(original);
         int err = 0;
         PCRE2_SIZE err_off = 0;
         auto rx = std::make_unique<Regex>();
@@ -114,7 +171,7 @@ PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(na
                         std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
         }
         // Without JIT (a PCRE2 built without it) pcre2_match interprets: slower, same result.
-        pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);
+        rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
         regexes_.push_back(std::move(rx));
     }
 }
@@ -157,6 +214,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
     std::vector<std::string_view> cur{text}, next;
     for (size_t r = 0; r < regexes_.size(); ++r) {
         const pcre2_code* code = regexes_[r]->code;
+        // pcre2_jit_match skips the checks of pcre2_match: the input is known valid UTF-8.
+        const auto match = regexes_[r]->jit ? pcre2_jit_match : pcre2_match;
         // The last regex writes straight into out.
         std::vector<std::string_view>& dst = (r + 1 == regexes_.size()) ? out : next;
         for (std::string_view piece : cur) {
@@ -164,7 +223,7 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
             const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
             size_t pos = 0, emitted = 0;
             while (pos < piece.size()) {
-                const int rc = pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
+                const int rc = match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
                 if (rc == PCRE2_ERROR_NOMATCH) break;
                 if (rc < 0) {
                     PCRE2_UCHAR msg[256];
