@@ -17,7 +17,9 @@ constexpr size_t kMaxCacheEntries = 1 << 16;
 BpeModel::BpeModel(const Vocab& vocab, bool ignore_merges)
     : unk_(vocab.unk), ignore_merges_(ignore_merges) {
     const size_t n = vocab.tokens.size();
-    auto type_of = [&](size_t id) { return vocab.types.empty() ? TokenType::Normal : vocab.types[id]; };
+    auto type_of = [&](size_t id) {
+        return vocab.types.empty() ? TokenType::Normal : vocab.types[id];
+    };
     // Token text -> id for the tokens BPE may produce (not control or user-defined ones,
     // which are matched in the text before BPE runs).
     std::unordered_map<std::string_view, int32_t> by_text;
@@ -96,12 +98,15 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
     };
     struct Cand {
         int32_t rank, left, left_id, right_id, result;
-        bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+        bool operator>(const Cand& o) const {
+            return rank != o.rank ? rank > o.rank : left > o.left;
+        }
     };
     constexpr int32_t kDead = -2;
     const int32_t n = static_cast<int32_t>(word.size());
     std::vector<Sym> sym(n);
-    for (int32_t i = 0; i < n; ++i) sym[i] = {byte_token_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
+    for (int32_t i = 0; i < n; ++i)
+        sym[i] = {byte_token_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
 
     std::priority_queue<Cand, std::vector<Cand>, std::greater<>> heap;
     auto consider = [&](int32_t left) {
@@ -127,8 +132,10 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
         consider(c.left);
     }
     for (int32_t i = 0; i >= 0 && i < n; i = sym[i].next) {
-        if (sym[i].id >= 0) out.push_back(sym[i].id);
-        else if (unk_ >= 0) out.push_back(unk_);  // a byte the vocabulary cannot spell
+        if (sym[i].id >= 0)
+            out.push_back(sym[i].id);
+        else if (unk_ >= 0)
+            out.push_back(unk_);  // a byte the vocabulary cannot spell
     }
 }
 

@@ -36,8 +36,8 @@ private:
         return it == merges_.end() ? nullptr : &it->second;
     }
 
-    std::array<int32_t, 256> byte_token_;           // id of each single-byte token, -1 if none
-    std::unordered_map<uint64_t, Merge> merges_;    // (left id << 32 | right id) -> rank, result
+    std::array<int32_t, 256> byte_token_;             // id of each single-byte token, -1 if none
+    std::unordered_map<uint64_t, Merge> merges_;      // (left id << 32 | right id) -> rank, result
     std::unordered_map<std::string, int32_t> whole_;  // raw bytes -> id, for ignore_merges
     int32_t unk_ = -1;
     bool ignore_merges_ = false;

@@ -30,7 +30,8 @@ constexpr std::string_view kQwen2 =
 // ASCII and fullwidth punctuation; trailing whitespace; CJK and hangul; digit runs.
 constexpr std::string_view kDeepseekLetters =
     R"re(\s?[A-Za-z\x{b5}\x{c0}-\x{d6}\x{d8}-\x{f6}\x{f8}-\x{1ba}\x{1bc}-\x{1bf}\x{1c4}-\x{293})re"
-    R"re(\x{295}-\x{2af}\x{370}-\x{373}\x{376}\x{377}\x{37b}-\x{37d}\x{37f}\x{386}\x{388}-\x{38a})re"
+    R"re(\x{295}-\x{2af}\x{370}-\x{373}\x{376}\x{377}\x{37b}-\x{37d}\x{37f}\x{386})re"
+    R"re(\x{388}-\x{38a})re"
     R"re(\x{38c}\x{38e}-\x{3a1}\x{3a3}-\x{3f5}\x{3f7}-\x{481}\x{48a}-\x{52f}\x{531}-\x{556})re"
     R"re(\x{10a0}-\x{10c5}\x{13a0}-\x{13f5}\x{13f8}-\x{13fd}\x{1c90}-\x{1cba}\x{1cbd}-\x{1cbf})re"
     R"re(\x{1d00}-\x{1d2b}\x{1d6b}-\x{1d77}\x{1d79}-\x{1d9a}\x{1e00}-\x{1f15}\x{1f18}-\x{1f1d})re"
@@ -67,18 +68,21 @@ const std::vector<PreTokenizerSpec>& specs() {
           R"re(\s?[!-/:-~\x{ff01}-\x{ff0f}\x{ff1a}-\x{ff5e}\x{2018}-\x{201f}\x{3000}-\x{3002}]+)re",
           R"re(\s+$)re", R"re([\x{4e00}-\x{9fa5}\x{800}-\x{4e00}\x{ac00}-\x{d7ff}]+)re",
           R"re(\p{N}+)re"},
-         false, /*add_bos=*/true},
+         false,
+         /*add_bos=*/true},
         {"deepseek-v3",
          {R"re(\p{N}{1,3})re", R"re([\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]+)re",
           kDeepseekV3Words},
-         false, /*add_bos=*/true},
+         false,
+         /*add_bos=*/true},
     };
     return table;
 }
 
 // White_Space, which is what the reference's \s matches (PCRE2's \s also takes U+180E).
 constexpr std::string_view kWhiteSpace =
-    R"re(\t-\r\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000})re";
+    R"re(\t-\r\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f})re"
+    R"re(\x{3000})re";
 
 struct ClassAddition {
     std::string_view category;  // "L", "N", "P", "S", "M"
@@ -105,16 +109,20 @@ std::string adapt_pattern(std::string_view p) {
         if (c == '\\' && i + 1 < p.size()) {
             const char e = p[i + 1];
             if (e == 's' || (e == 'S' && !in_class)) {
-                if (in_class) out += kWhiteSpace;
-                else out.append(e == 's' ? "[" : "[^").append(kWhiteSpace).append("]");
+                if (in_class)
+                    out += kWhiteSpace;
+                else
+                    out.append(e == 's' ? "[" : "[^").append(kWhiteSpace).append("]");
                 ++i;
                 continue;
             }
             if (e == 'p' && i + 4 < p.size() && p[i + 2] == '{' && p[i + 4] == '}') {
                 const std::string_view prop = p.substr(i, 5), extra = additions_of(p[i + 3]);
                 if (!extra.empty()) {
-                    if (in_class) out.append(prop).append(extra);
-                    else out.append("[").append(prop).append(extra).append("]");
+                    if (in_class)
+                        out.append(prop).append(extra);
+                    else
+                        out.append("[").append(prop).append(extra).append("]");
                     i += 4;
                     continue;
                 }
@@ -124,8 +132,10 @@ std::string adapt_pattern(std::string_view p) {
             ++i;
             continue;
         }
-        if (c == '[' && !in_class) in_class = true;
-        else if (c == ']' && in_class) in_class = false;
+        if (c == '[' && !in_class)
+            in_class = true;
+        else if (c == ']' && in_class)
+            in_class = false;
         out += c;
     }
     return out;
@@ -167,8 +177,9 @@ PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(na
         if (!rx->code) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
-            throw Error("tokenizer: pre-tokenizer '" + std::string(name) + "' regex does not compile at " +
-                        std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
+            throw Error("tokenizer: pre-tokenizer '" + std::string(name) +
+                        "' regex does not compile at " + std::to_string(err_off) + ": " +
+                        reinterpret_cast<const char*>(msg));
         }
         // Without JIT (a PCRE2 built without it) pcre2_match interprets: slower, same result.
         rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
@@ -204,7 +215,9 @@ struct MatchState {
     MatchState& operator=(const MatchState&) = delete;
 };
 
-size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+size_t utf8_len(uint8_t lead) {
+    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
 
 }  // namespace
 
@@ -223,13 +236,14 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
             const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
             size_t pos = 0, emitted = 0;
             while (pos < piece.size()) {
-                const int rc = match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
+                const int rc =
+                    match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
                 if (rc == PCRE2_ERROR_NOMATCH) break;
                 if (rc < 0) {
                     PCRE2_UCHAR msg[256];
                     pcre2_get_error_message(rc, msg, sizeof msg);
-                    throw Error("tokenizer: pre-tokenizer '" + std::string(spec_->name) + "' regex failed: " +
-                                reinterpret_cast<const char*>(msg));
+                    throw Error("tokenizer: pre-tokenizer '" + std::string(spec_->name) +
+                                "' regex failed: " + reinterpret_cast<const char*>(msg));
                 }
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
                 const size_t b = ov[0], e = ov[1];

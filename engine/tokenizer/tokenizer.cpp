@@ -18,9 +18,16 @@ namespace {
 // Texts of tokens that end generation in the chat models we run (when the vocabulary has them
 // as control or user-defined tokens), beside whatever eos / eot ids the file names.
 constexpr std::array<std::string_view, 10> kEogTexts = {
-    "<|im_end|>",     "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>",
-    "<|end_of_text|>", "<EOT>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",  // <｜end▁of▁sentence｜>
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",  // <｜end▁of▁sentence｜>
     "<|return|>",
 };
 // Candidates for the end-of-turn token when the file does not name one, in order of preference.
@@ -53,10 +60,15 @@ struct Tokenizer::Impl {
           bpe(vocab, pre.spec().ignore_merges),
           add_bos(vocab.add_bos.value_or(pre.spec().add_bos)) {}
 
-    TokenType type(int32_t id) const { return vocab.types.empty() ? TokenType::Normal : vocab.types[id]; }
-    bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < vocab.tokens.size(); }
+    TokenType type(int32_t id) const {
+        return vocab.types.empty() ? TokenType::Normal : vocab.types[id];
+    }
+    bool valid(int32_t id) const {
+        return id >= 0 && static_cast<size_t>(id) < vocab.tokens.size();
+    }
 
-    void encode_text(std::string_view text, std::vector<int32_t>& out, std::vector<std::string_view>& words) const {
+    void encode_text(std::string_view text, std::vector<int32_t>& out,
+                     std::vector<std::string_view>& words) const {
         words.clear();
         pre.split(text, words);
         for (std::string_view w : words) bpe.encode_word(w, out);
@@ -66,9 +78,11 @@ struct Tokenizer::Impl {
 Tokenizer::Tokenizer(Vocab v) {
     if (v.model != "gpt2") {
         if (v.model == "llama")
-            throw Error("tokenizer: SentencePiece vocabularies (tokenizer.ggml.model = 'llama') are not "
-                        "supported yet");
-        throw Error("tokenizer: unsupported tokenizer.ggml.model = '" + v.model + "' (supported: gpt2)");
+            throw Error(
+                "tokenizer: SentencePiece vocabularies (tokenizer.ggml.model = 'llama') are not "
+                "supported yet");
+        throw Error("tokenizer: unsupported tokenizer.ggml.model = '" + v.model +
+                    "' (supported: gpt2)");
     }
     const size_t n = v.tokens.size();
     if (n == 0) throw Error("tokenizer: tokenizer.ggml.tokens is empty");
@@ -79,12 +93,15 @@ Tokenizer::Tokenizer(Vocab v) {
     if (!v.scores.empty() && v.scores.size() != n)
         throw Error("tokenizer: tokenizer.ggml.scores has " + std::to_string(v.scores.size()) +
                     " entries for " + std::to_string(n) + " tokens");
-    for (auto [name, id] : {std::pair{"bos_token_id", v.bos}, {"eos_token_id", v.eos},
-                            {"eot_token_id", v.eot}, {"padding_token_id", v.pad},
+    for (auto [name, id] : {std::pair{"bos_token_id", v.bos},
+                            {"eos_token_id", v.eos},
+                            {"eot_token_id", v.eot},
+                            {"padding_token_id", v.pad},
                             {"unknown_token_id", v.unk}}) {
         if (id < -1 || id >= static_cast<int64_t>(n))
-            throw Error("tokenizer: tokenizer.ggml." + std::string(name) + " = " + std::to_string(id) +
-                        " is outside the vocabulary of " + std::to_string(n) + " tokens");
+            throw Error("tokenizer: tokenizer.ggml." + std::string(name) + " = " +
+                        std::to_string(id) + " is outside the vocabulary of " + std::to_string(n) +
+                        " tokens");
     }
 
     auto impl = std::make_shared<Impl>(std::move(v));
@@ -102,12 +119,16 @@ Tokenizer::Tokenizer(Vocab v) {
         // Normal tokens are spelled in byte symbols; special ones are literal text.
         if (special || !byte_level::to_bytes(text, m.bytes[i])) m.bytes[i] = text;
         if (special && !text.empty())
-            m.specials[static_cast<uint8_t>(text[0])].push_back({text, id, t == TokenType::Control});
-        if (special && std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end()) m.eog[i] = 1;
+            m.specials[static_cast<uint8_t>(text[0])].push_back(
+                {text, id, t == TokenType::Control});
+        if (special && std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end())
+            m.eog[i] = 1;
     }
     for (auto& bucket : m.specials)
         std::stable_sort(bucket.begin(), bucket.end(),
-                         [](const Impl::Special& a, const Impl::Special& b) { return a.text.size() > b.text.size(); });
+                         [](const Impl::Special& a, const Impl::Special& b) {
+                             return a.text.size() > b.text.size();
+                         });
     if (m.vocab.eot < 0) {
         for (std::string_view t : kEotTexts) {
             auto it = m.by_text.find(t);
@@ -122,7 +143,8 @@ Tokenizer::Tokenizer(Vocab v) {
     impl_ = std::move(impl);
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
+                                       bool parse_special) const {
     const Impl& m = *impl_;
     std::string repaired;
     if (!utf8::is_valid(text)) {
@@ -174,25 +196,44 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool show_special) c
     return utf8::is_valid(raw) ? raw : utf8::repaired(raw);
 }
 
-int32_t Tokenizer::bos() const { return impl_->vocab.bos; }
-int32_t Tokenizer::eos() const { return impl_->vocab.eos; }
-int32_t Tokenizer::eot() const { return impl_->vocab.eot; }
-bool Tokenizer::is_eog(int32_t id) const { return impl_->valid(id) && impl_->eog[id]; }
+int32_t Tokenizer::bos() const {
+    return impl_->vocab.bos;
+}
+int32_t Tokenizer::eos() const {
+    return impl_->vocab.eos;
+}
+int32_t Tokenizer::eot() const {
+    return impl_->vocab.eot;
+}
+bool Tokenizer::is_eog(int32_t id) const {
+    return impl_->valid(id) && impl_->eog[id];
+}
 bool Tokenizer::is_control(int32_t id) const {
     return impl_->valid(id) && impl_->type(id) == TokenType::Control;
 }
-size_t Tokenizer::size() const { return impl_->vocab.tokens.size(); }
-const std::string& Tokenizer::chat_template() const { return impl_->vocab.chat_template; }
-bool Tokenizer::add_bos() const { return impl_->add_bos; }
-bool Tokenizer::add_eos() const { return impl_->vocab.add_eos; }
-const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
+size_t Tokenizer::size() const {
+    return impl_->vocab.tokens.size();
+}
+const std::string& Tokenizer::chat_template() const {
+    return impl_->vocab.chat_template;
+}
+bool Tokenizer::add_bos() const {
+    return impl_->add_bos;
+}
+bool Tokenizer::add_eos() const {
+    return impl_->vocab.add_eos;
+}
+const Vocab& Tokenizer::vocab() const {
+    return impl_->vocab;
+}
 
 int32_t Tokenizer::find_token(std::string_view text) const {
     auto it = impl_->by_text.find(text);
     return it == impl_->by_text.end() ? -1 : it->second;
 }
 
-StreamDecoder::StreamDecoder(const Tokenizer& tok, bool show_special) : tok_(tok), show_special_(show_special) {}
+StreamDecoder::StreamDecoder(const Tokenizer& tok, bool show_special)
+    : tok_(tok), show_special_(show_special) {}
 
 std::string StreamDecoder::push(int32_t id) {
     if (!show_special_ && tok_.is_control(id)) return {};

@@ -27,17 +27,17 @@ enum class TokenType : uint8_t {
 
 // Everything the tokenizer needs, as read from GGUF metadata (or built by a test).
 struct Vocab {
-    std::string model = "gpt2";            // tokenizer.ggml.model
-    std::string pre = "default";           // tokenizer.ggml.pre: which split regexes to use
-    std::vector<std::string> tokens;       // token text; normal tokens in GPT-2 byte symbols
-    std::vector<float> scores;             // may be empty (BPE does not use them)
-    std::vector<TokenType> types;          // empty means all Normal
-    std::vector<std::string> merges;       // "left right", rank = index (lower merges first)
+    std::string model = "gpt2";       // tokenizer.ggml.model
+    std::string pre = "default";      // tokenizer.ggml.pre: which split regexes to use
+    std::vector<std::string> tokens;  // token text; normal tokens in GPT-2 byte symbols
+    std::vector<float> scores;        // may be empty (BPE does not use them)
+    std::vector<TokenType> types;     // empty means all Normal
+    std::vector<std::string> merges;  // "left right", rank = index (lower merges first)
     int32_t bos = -1, eos = -1, eot = -1, pad = -1, unk = -1;
     // nullopt: the pre-tokenizer's default (true for llama-bpe and the deepseek ones).
     std::optional<bool> add_bos;
     bool add_eos = false;
-    std::string chat_template;             // tokenizer.chat_template, verbatim
+    std::string chat_template;  // tokenizer.chat_template, verbatim
 };
 
 class Tokenizer {

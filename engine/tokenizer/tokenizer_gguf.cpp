@@ -15,7 +15,8 @@ const GgufArray& array_of(const GgufFile& f, const std::string& key, GgufType wa
                         a->elem_type != GgufType::ARRAY;
     if (integer ? !is_int : a->elem_type != want)
         throw Error("tokenizer: " + f.path() + ": key '" + key + "' is an array of " +
-                    gguf_type_name(a->elem_type) + ", expected " + (integer ? "integers" : gguf_type_name(want)));
+                    gguf_type_name(a->elem_type) + ", expected " +
+                    (integer ? "integers" : gguf_type_name(want)));
     return *a;
 }
 
@@ -33,7 +34,8 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     Vocab v;
     v.model = f.require_string("tokenizer.ggml.model");
     if (v.model == "llama")
-        throw Error("tokenizer: " + f.path() + ": SentencePiece vocabularies (tokenizer.ggml.model = 'llama') "
+        throw Error("tokenizer: " + f.path() +
+                    ": SentencePiece vocabularies (tokenizer.ggml.model = 'llama') "
                     "are not supported yet");
     if (v.model != "gpt2")
         throw Error("tokenizer: " + f.path() + ": unsupported tokenizer.ggml.model = '" + v.model +

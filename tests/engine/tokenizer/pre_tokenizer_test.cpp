@@ -25,7 +25,8 @@ TEST(PreTokenizer, MatchesReferenceSplits) {
         PreTokenizer p(pre);
         for (const auto& c : cases.arr) {
             const std::string text = c["text"].str;
-            EXPECT_EQ(split(p, text), c["pieces"].strings()) << "pre-tokenizer " << pre << " on: " << text;
+            EXPECT_EQ(split(p, text), c["pieces"].strings())
+                << "pre-tokenizer " << pre << " on: " << text;
         }
     }
 }
@@ -55,7 +56,8 @@ TEST(PreTokenizer, UnknownTypeIsNamed) {
 
 TEST(PreTokenizer, LongRunsDoNotExhaustTheMatcher) {
     // A megabyte of one character class: the regexes backtrack over \s+(?!\S) and friends.
-    for (std::string_view name : {"gpt2", "llama-bpe", "qwen2", "deepseek-v3", "deepseek-llm", "smollm"}) {
+    for (std::string_view name :
+         {"gpt2", "llama-bpe", "qwen2", "deepseek-v3", "deepseek-llm", "smollm"}) {
         PreTokenizer p(name);
         for (char c : {' ', 'a', '7', '!', '\n'}) {
             const std::string text(1 << 20, c);

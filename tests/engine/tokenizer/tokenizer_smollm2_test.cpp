@@ -104,11 +104,14 @@ TEST(TokenizerSmolLM2, EncodesAMegabyteQuickly) {
     for (const auto& c : expected()["cases"].arr) corpus += c["text"].str + "\n";
     std::string text, varied;
     while (text.size() < (1u << 20)) text += corpus;
-    for (int i = 0; varied.size() < (1u << 20); ++i) varied += "line " + std::to_string(i * 7919) + " w" + std::to_string(i) + "x: " + corpus.substr(i % 500, 200) + "\n";
+    for (int i = 0; varied.size() < (1u << 20); ++i)
+        varied += "line " + std::to_string(i * 7919) + " w" + std::to_string(i) +
+                  "x: " + corpus.substr(i % 500, 200) + "\n";
     for (const auto* s : {&text, &varied}) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto ids = t.encode(*s, false, true);
-        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double sec =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("encode: %.2f MB in %.3f s = %.1f MB/s, %zu tokens\n", s->size() / 1e6, sec,
                     s->size() / 1e6 / sec, ids.size());
         EXPECT_EQ(t.decode(ids, true), utf8::repaired(*s));

@@ -151,7 +151,10 @@ TEST(Tokenizer, EndOfGenerationTokens) {
 
 TEST(Tokenizer, InvalidUtf8InputIsEncodedAsReplacementCharacter) {
     Tokenizer t(byte_vocab({}, {}));
-    EXPECT_EQ(t.encode("a\xFF" "b", false, false), (Ids{'a', 0xEF, 0xBF, 0xBD, 'b'}));
+    EXPECT_EQ(t.encode("a\xFF"
+                       "b",
+                       false, false),
+              (Ids{'a', 0xEF, 0xBF, 0xBD, 'b'}));
     EXPECT_EQ(t.decode(Ids{'a', 0xFF, 'b'}, false), "a" + kFffd + "b");
 }
 
@@ -162,7 +165,8 @@ TEST(Tokenizer, EncodeIsSafeFromSeveralThreads) {
     const Ids want = t.encode(text, false, false);
     std::vector<Ids> got(4);
     std::vector<std::thread> threads;
-    for (int k = 0; k < 4; ++k) threads.emplace_back([&, k] { got[k] = t.encode(text, false, false); });
+    for (int k = 0; k < 4; ++k)
+        threads.emplace_back([&, k] { got[k] = t.encode(text, false, false); });
     for (auto& th : threads) th.join();
     for (const Ids& g : got) EXPECT_EQ(g, want);
 }

@@ -21,13 +21,14 @@ TEST(Utf8, OneReplacementPerMaximalSubpart) {
     // 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 -> a FFFD FFFD FFFD b FFFD c FFFD FFFD d.
     const std::string in = "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64";
     EXPECT_FALSE(utf8::is_valid(in));
-    EXPECT_EQ(utf8::repaired(in), "a" + kFffd + kFffd + kFffd + "b" + kFffd + "c" + kFffd + kFffd + "d");
+    EXPECT_EQ(utf8::repaired(in),
+              "a" + kFffd + kFffd + kFffd + "b" + kFffd + "c" + kFffd + kFffd + "d");
 }
 
 TEST(Utf8, OverlongSurrogateAndOutOfRangeAreRefused) {
-    EXPECT_EQ(utf8::repaired("\xC0\xAF"), kFffd + kFffd);                 // overlong '/'
-    EXPECT_EQ(utf8::repaired("\xE0\x80\xAF"), kFffd + kFffd + kFffd);     // overlong, 3 bytes
-    EXPECT_EQ(utf8::repaired("\xED\xA0\x80"), kFffd + kFffd + kFffd);     // surrogate U+D800
+    EXPECT_EQ(utf8::repaired("\xC0\xAF"), kFffd + kFffd);              // overlong '/'
+    EXPECT_EQ(utf8::repaired("\xE0\x80\xAF"), kFffd + kFffd + kFffd);  // overlong, 3 bytes
+    EXPECT_EQ(utf8::repaired("\xED\xA0\x80"), kFffd + kFffd + kFffd);  // surrogate U+D800
     EXPECT_EQ(utf8::repaired("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // > U+10FFFF
     EXPECT_EQ(utf8::repaired("x\xFF"), "x" + kFffd);
 }

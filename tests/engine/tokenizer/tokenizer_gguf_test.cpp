@@ -1,0 +1,116 @@
+// Tokenizer::from_gguf on small GGUF files made in memory: which keys it reads, and the errors
+// it gives for vocabularies it cannot run or metadata of the wrong shape.
+#include <gtest/gtest.h>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace gb {
+namespace {
+
+// A byte-level vocabulary: ids 0..255 are the bytes, then "ab", then three control tokens.
+GgufWriter tiny_vocab() {
+    std::vector<std::string> tokens;
+    for (int b = 0; b < 256; ++b) tokens.push_back(byte_level::symbol(static_cast<uint8_t>(b)));
+    tokens.push_back("ab");
+    tokens.push_back("<|im_start|>");
+    tokens.push_back("<|im_end|>");
+    tokens.push_back("<|endoftext|>");
+    std::vector<int32_t> types(tokens.size(), 1);
+    types[257] = types[258] = types[259] = 3;
+    GgufWriter w;
+    w.set("general.architecture", GgufValue::str("qwen2"));
+    w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
+    w.set("tokenizer.ggml.pre", GgufValue::str("qwen2"));
+    w.set("tokenizer.ggml.tokens", GgufValue::str_array(tokens));
+    w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
+    w.set("tokenizer.ggml.merges", GgufValue::str_array({"a b"}));
+    w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(259));
+    w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(258));
+    w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(0xFFFFFFFFu));  // "none"
+    w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+    w.set("tokenizer.chat_template", GgufValue::str("{{ messages }}"));
+    return w;
+}
+
+Tokenizer load(const GgufWriter& w) {
+    const std::vector<uint8_t> bytes = w.to_bytes();
+    return Tokenizer::from_gguf(GgufFile::parse(bytes, "tiny.gguf"));
+}
+
+std::string error_of(const GgufWriter& w) {
+    try {
+        load(w);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(TokenizerGguf, ReadsTheTokenizerKeys) {
+    const Tokenizer t = load(tiny_vocab());
+    EXPECT_EQ(t.size(), 260u);
+    EXPECT_EQ(t.vocab().pre, "qwen2");
+    EXPECT_EQ(t.bos(), 259);
+    EXPECT_EQ(t.eos(), 258);
+    EXPECT_EQ(t.eot(), 258);  // <|im_end|>, found by its text
+    EXPECT_EQ(t.vocab().pad, -1);
+    EXPECT_TRUE(t.add_bos());
+    EXPECT_TRUE(t.is_eog(258));
+    EXPECT_TRUE(t.is_eog(259));  // <|endoftext|>
+    EXPECT_EQ(t.chat_template(), "{{ messages }}");
+    EXPECT_EQ(t.encode("ab<|im_start|>", true, true), (std::vector<int32_t>{259, 256, 257}));
+}
+
+TEST(TokenizerGguf, SentencePieceIsNotSupportedYet) {
+    GgufWriter w = tiny_vocab();
+    w.set("tokenizer.ggml.model", GgufValue::str("llama"));
+    EXPECT_NE(error_of(w).find("not supported yet"), std::string::npos) << error_of(w);
+}
+
+TEST(TokenizerGguf, UnknownPreTokenizerIsNamed) {
+    GgufWriter w = tiny_vocab();
+    w.set("tokenizer.ggml.pre", GgufValue::str("brand-new-pre"));
+    EXPECT_NE(error_of(w).find("brand-new-pre"), std::string::npos) << error_of(w);
+}
+
+TEST(TokenizerGguf, MissingPreMeansDefault) {
+    GgufWriter w;
+    w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
+    std::vector<std::string> tokens;
+    for (int b = 0; b < 256; ++b) tokens.push_back(byte_level::symbol(static_cast<uint8_t>(b)));
+    w.set("tokenizer.ggml.tokens", GgufValue::str_array(tokens));
+    w.set("tokenizer.ggml.merges", GgufValue::str_array({}));
+    const Tokenizer t = load(w);
+    EXPECT_EQ(t.vocab().pre, "default");
+    EXPECT_EQ(t.encode("hi", true, true), (std::vector<int32_t>{'h', 'i'}));
+}
+
+TEST(TokenizerGguf, BadMetadataIsRefusedWithTheKeyNamed) {
+    {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.tokens", GgufValue::i32_array({1, 2, 3}));
+        EXPECT_NE(error_of(w).find("tokenizer.ggml.tokens"), std::string::npos) << error_of(w);
+    }
+    {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(5000));
+        EXPECT_NE(error_of(w).find("eos_token_id"), std::string::npos) << error_of(w);
+    }
+    {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.token_type", GgufValue::i32_array({1, 1}));
+        EXPECT_NE(error_of(w).find("token_type"), std::string::npos) << error_of(w);
+    }
+    {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.merges", GgufValue::u32(3));
+        EXPECT_NE(error_of(w).find("tokenizer.ggml.merges"), std::string::npos) << error_of(w);
+    }
+}
+
+}  // namespace
+}  // namespace gb
