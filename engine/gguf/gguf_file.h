@@ -18,11 +18,12 @@ namespace gb {
 
 struct GgufTensorInfo {
     std::string name;
-    std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension
+    std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension; 1..4 dims,
+                                // each >= 1, dims[0] a multiple of the type's block size
     TensorType type = TensorType::F32;
-    uint64_t offset = 0;        // from the start of the data section
-    int64_t n_elements = 0;
-    size_t n_bytes = 0;
+    uint64_t offset = 0;        // from the start of the data section; a multiple of the alignment
+    int64_t n_elements = 0;     // product of dims (checked not to overflow)
+    size_t n_bytes = 0;         // bytes of data; [offset, offset + n_bytes) lies inside the file
     int64_t rows() const;       // product of dims[1..]
     int64_t cols() const { return dims.empty() ? 1 : dims[0]; }
 };
@@ -31,7 +32,8 @@ class GgufFile {
 public:
     // Maps and validates the file; throws gb::Error.
     static GgufFile open(const std::string& path);
-    // Parses a buffer the caller keeps alive (fuzzing, tests); throws gb::Error.
+    // Parses a buffer the caller keeps alive (fuzzing, tests); throws gb::Error. `name` stands
+    // for the file in error messages; tensor_data() points into `bytes`.
     static GgufFile parse(std::span<const uint8_t> bytes, std::string name = "<memory>");
 
     GgufFile(GgufFile&&) noexcept;
@@ -61,7 +63,8 @@ public:
 
     const std::vector<GgufTensorInfo>& tensors() const;
     const GgufTensorInfo* find_tensor(std::string_view name) const;
-    // Pointer to the tensor's bytes inside the mapping (valid while this object lives).
+    // Pointer to the tensor's bytes inside the mapping (valid while this object lives). Not aligned
+    // beyond what the file's alignment and the mapping give (mmap: page + alignment).
     const uint8_t* tensor_data(const GgufTensorInfo& t) const;
 
 private:

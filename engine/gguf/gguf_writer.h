@@ -10,11 +10,16 @@
 
 namespace gb {
 
+// Collects metadata and tensors in memory, then writes them as one GGUF v3 file: header,
+// metadata (in the order first set), tensor infos, padding to `alignment`, tensor data (each
+// tensor starting at a multiple of `alignment`). Misuse throws gb::Error.
 class GgufWriter {
 public:
+    // alignment: a nonzero power of two. When it is not the default 32 it is also written as
+    // the general.alignment key (u32), as readers expect.
     explicit GgufWriter(uint64_t alignment = 32);
 
-    void set(std::string key, GgufValue value);  // replaces an existing key
+    void set(std::string key, GgufValue value);  // replaces an existing key (keeps its position)
     // dims: ne[0] first. data must hold row_bytes(type, dims[0]) * rows bytes; it is copied.
     void add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, const void* data,
                     size_t bytes);
