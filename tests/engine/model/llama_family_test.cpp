@@ -1,0 +1,153 @@
+// Tiny random-weight llama / qwen2 / qwen3 models (and rope-scaling variants) against the logits
+// Hugging Face transformers computed for them (tools/gen_tiny_models.py): a prompt and 16
+// greedy steps, logits within 1e-4 of the reference's logit range.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/error.h"
+#include "engine/core/json.h"
+#include "engine/model/model.h"
+#include "engine/session/kv_cache.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/test_support.h"
+
+namespace gb {
+namespace {
+
+json::Value load_json(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return json::parse(ss.str());
+}
+
+std::vector<int32_t> ids_of(const json::Value& v) {
+    std::vector<int32_t> out;
+    for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
+    return out;
+}
+
+// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit.
+void expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
+    const auto& r = ref.as_array();
+    double lo = 1e300, hi = -1e300;
+    for (const auto& x : r) {
+        lo = std::min(lo, x.as_number());
+        hi = std::max(hi, x.as_number());
+    }
+    const double tol = 1e-4 * (hi - lo);
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+        const double d = std::fabs(ours[i] - r[i].as_number());
+        if (d > worst) worst = d, worst_i = i;
+    }
+    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst
+                          << " (tolerance " << tol << ")";
+}
+
+class TinyModel : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
+    const std::string name = GetParam();
+    const json::Value ref = load_json(test::fixture("models/" + name + ".json"));
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        cpu::CpuBackend be(threads);
+        RunSettings rs;
+        rs.n_ctx = 64;
+        rs.n_threads = threads;
+        rs.n_batch = 32;
+        auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
+        const int64_t n_vocab = model->config().n_vocab;
+        ASSERT_EQ(n_vocab, 512);
+        auto cache = model->new_cache();
+
+        const std::vector<int32_t> prompt = ids_of(ref.at("prompt_ids"));
+        std::vector<float> logits;
+        model->forward(prompt, *cache, static_cast<int64_t>(prompt.size()), logits);
+        const auto& prompt_logits = ref.at("prompt_logits").as_array();
+        ASSERT_EQ(prompt_logits.size(), prompt.size());
+        for (size_t i = 0; i < prompt.size(); ++i)
+            expect_logits(logits.data() + i * n_vocab, prompt_logits[i], name + " prompt position " + std::to_string(i));
+
+        const std::vector<int32_t> gen = ids_of(ref.at("generated_ids"));
+        const auto& step_logits = ref.at("logits").as_array();
+        std::vector<float> cur(logits.end() - n_vocab, logits.end());
+        for (size_t s = 0; s < gen.size(); ++s) {
+            expect_logits(cur.data(), step_logits[s], name + " step " + std::to_string(s));
+            const int32_t ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
+            ASSERT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
+            model->forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
+            cur = logits;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transformers, TinyModel,
+                         ::testing::Values("tiny_llama", "tiny_llama3_rope", "tiny_qwen2",
+                                           "tiny_qwen2_yarn", "tiny_qwen3"),
+                         [](const auto& info) { return std::string(info.param); });
+
+// Prefill in several batches equals prefill in one.
+TEST(TinyModelBatching, ChunkedPrefillMatchesOneBatch) {
+    cpu::CpuBackend be(2);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    rs.n_threads = 2;
+    rs.n_batch = 3;
+    auto model = Model::load(test::fixture("models/tiny_qwen3.gguf"), be, rs);
+    const std::vector<int32_t> prompt = {510, 72, 101, 300, 7, 255, 42, 401};
+    auto c1 = model->new_cache();
+    std::vector<float> chunked, whole, tmp;
+    for (size_t i = 0; i < prompt.size(); i += 3) {
+        size_t n = std::min<size_t>(3, prompt.size() - i);
+        model->forward(std::span<const int32_t>(prompt.data() + i, n), *c1, 1, chunked);
+    }
+    RunSettings rs8 = rs;
+    rs8.n_batch = 8;
+    auto model8 = Model::load(test::fixture("models/tiny_qwen3.gguf"), be, rs8);
+    auto c2 = model8->new_cache();
+    model8->forward(prompt, *c2, 1, whole);
+    ASSERT_EQ(chunked.size(), whole.size());
+    for (size_t i = 0; i < whole.size(); ++i) ASSERT_NEAR(chunked[i], whole[i], 1e-4) << i;
+}
+
+TEST(ModelErrors, SettingsOutOfRangeAreNamed) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 8;
+    try {
+        Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
+        FAIL() << "a context of 8 was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("context length"), std::string::npos) << e.what();
+    }
+    rs.n_ctx = 64;
+    rs.n_batch = 0;
+    EXPECT_THROW(Model::load(test::fixture("models/tiny_llama.gguf"), be, rs), Error);
+}
+
+TEST(ModelErrors, ContextFullIsAnError) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 16;
+    rs.n_batch = 32;
+    auto model = Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
+    auto cache = model->new_cache();
+    std::vector<int32_t> prompt(17, 5);
+    std::vector<float> logits;
+    try {
+        model->forward(prompt, *cache, 1, logits);
+        FAIL() << "17 tokens went into a context of 16";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace gb
