@@ -24,6 +24,7 @@ constexpr int kMaxArrayDepth = 8;          // nested arrays; real files use none
 constexpr size_t kMaxKeyBytes = 65535;     // the format limits keys to 2^16 - 1 bytes
 constexpr size_t kMaxTensorName = 63;      // 64-byte name buffers in the usual runtimes, with NUL
 constexpr uint32_t kMaxDims = 4;
+constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();  // bounded by the file only
 // Fewest bytes one metadata entry / tensor info can take; they bound the counts by file size.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;          // key length, 1-char key, type, u8 value
 constexpr uint64_t kMinTensorBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name length, name, n_dims, dim, type, offset
@@ -184,7 +185,7 @@ GgufArray read_array(Cursor& c, int depth) {
         for (auto& x : a.bools) x = read_bool(c);
     } else if (a.elem_type == GgufType::STRING) {
         a.strings.reserve(count);
-        for (size_t i = 0; i < count; ++i) a.strings.push_back(c.string("array string", c.left()));
+        for (size_t i = 0; i < count; ++i) a.strings.push_back(c.string("array string", kNoLimit));
     } else {
         a.arrays.reserve(count);
         for (size_t i = 0; i < count; ++i) a.arrays.push_back(read_value(c, GgufType::ARRAY, depth + 1));
@@ -199,7 +200,7 @@ GgufValue read_value(Cursor& c, GgufType t, int depth) {
     else if (gguf_type_is_int(t)) v.v = read_int(c, t);
     else if (gguf_type_is_float(t)) v.v = read_float(c, t);
     else if (t == GgufType::BOOL) v.v = read_bool(c);
-    else if (t == GgufType::STRING) v.v = c.string("string value", c.left());
+    else if (t == GgufType::STRING) v.v = c.string("string value", kNoLimit);
     else v.v = read_array(c, depth);
     return v;
 }
@@ -241,6 +242,10 @@ struct GgufFile::Impl {
     void check_tensor_data();
     [[noreturn]] void fail_key(std::string_view key, const std::string& what) const {
         throw Error(path + ": metadata key " + quoted(key) + ": " + what);
+    }
+    [[noreturn]] void wrong_type(std::string_view key, GgufType actual, const char* expected) const {
+        throw Error(path + ": metadata key " + quoted(key) + " is " + gguf_type_name(actual) + ", expected " +
+                    expected);
     }
 };
 
@@ -310,7 +315,7 @@ void GgufFile::Impl::parse_metadata(Cursor& c, uint64_t n_kv) {
     if (auto it = kv_index.find("general.alignment"); it != kv_index.end()) {
         const GgufValue& v = kv[it->second].value;
         if (v.type != GgufType::UINT32)
-            fail_key("general.alignment", std::string("is ") + gguf_type_name(v.type) + ", expected UINT32");
+            wrong_type("general.alignment", v.type, "UINT32");
         int64_t a = std::get<int64_t>(v.v);
         if (!is_pow2(static_cast<uint64_t>(a)))
             fail_key("general.alignment", "value " + std::to_string(a) + " is not a nonzero power of two");
@@ -362,9 +367,9 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
         uint64_t bytes = 0;
         if (__builtin_mul_overflow(static_cast<uint64_t>(n / info->block_size), uint64_t{info->block_bytes},
                                    &bytes) ||
-            bytes > size)
+            bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
             c.fail("data size of " + std::to_string(n) + " " + std::string(info->name) +
-                       " elements is larger than the whole file (" + std::to_string(size) + " bytes)",
+                       " elements overflows int64",
                    dims_at);
         t.n_bytes = static_cast<size_t>(bytes);
 
@@ -382,7 +387,7 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
 void GgufFile::Impl::check_tensor_data() {
     const uint64_t data_bytes = size - data_offset;
     for (const auto& t : tensors) {
-        // n_bytes <= size was checked, so the sums below cannot overflow once offset <= data_bytes.
+        // n_bytes <= INT64_MAX was checked, so these sums cannot overflow once offset <= data_bytes.
         if (t.offset > data_bytes)
             throw Error(path + ": tensor " + quoted(t.name) + ": data offset " + std::to_string(t.offset) +
                         " is past end of file (data section starts at " + std::to_string(data_offset) +
@@ -481,7 +486,7 @@ std::optional<int64_t> GgufFile::get_int(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
     if (!v->is_int())
-        impl_->fail_key(key, std::string("is ") + gguf_type_name(v->type) + ", expected an integer");
+        impl_->wrong_type(key, v->type, "an integer");
     if (v->type == GgufType::UINT64) {
         uint64_t x = std::get<uint64_t>(v->v);
         if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -497,14 +502,14 @@ std::optional<double> GgufFile::get_float(std::string_view key) const {
     if (v->is_float()) return std::get<double>(v->v);
     if (v->type == GgufType::UINT64) return static_cast<double>(std::get<uint64_t>(v->v));
     if (v->is_int()) return static_cast<double>(std::get<int64_t>(v->v));
-    impl_->fail_key(key, std::string("is ") + gguf_type_name(v->type) + ", expected a number");
+    impl_->wrong_type(key, v->type, "a number");
 }
 
 std::optional<bool> GgufFile::get_bool(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
     if (v->type != GgufType::BOOL)
-        impl_->fail_key(key, std::string("is ") + gguf_type_name(v->type) + ", expected BOOL");
+        impl_->wrong_type(key, v->type, "BOOL");
     return std::get<bool>(v->v);
 }
 
@@ -512,7 +517,7 @@ std::optional<std::string> GgufFile::get_string(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
     if (v->type != GgufType::STRING)
-        impl_->fail_key(key, std::string("is ") + gguf_type_name(v->type) + ", expected STRING");
+        impl_->wrong_type(key, v->type, "STRING");
     return std::get<std::string>(v->v);
 }
 
@@ -520,7 +525,7 @@ const GgufArray* GgufFile::get_array(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return nullptr;
     if (v->type != GgufType::ARRAY)
-        impl_->fail_key(key, std::string("is ") + gguf_type_name(v->type) + ", expected ARRAY");
+        impl_->wrong_type(key, v->type, "ARRAY");
     return &std::get<GgufArray>(v->v);
 }
 
