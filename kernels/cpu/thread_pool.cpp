@@ -2,6 +2,7 @@
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <cassert>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define GB_CPU_RELAX() _mm_pause()
@@ -12,8 +13,9 @@
 namespace gb::cpu {
 
 namespace {
-constexpr int kSpinIterations = 1 << 16;  // ~ tens of microseconds before sleeping
-}
+constexpr int kSpinIterations = 1 << 14;  // tens of microseconds before a worker sleeps
+constexpr uint64_t kIndexMask = 0xffffffffull;
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
     for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
@@ -29,11 +31,21 @@ ThreadPool::~ThreadPool() {
     for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::run_chunks(int index) {
+void ThreadPool::run_chunks(uint32_t gen, int index) {
     for (;;) {
-        int64_t begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
-        if (begin >= n_) break;
-        (*fn_)(begin, std::min(n_, begin + chunk_), index);
+        uint64_t v = next_.load(std::memory_order_acquire);
+        if ((v >> 32) != gen) return;  // this loop is over
+        const int64_t n = n_.load(std::memory_order_relaxed);
+        const int64_t chunk = chunk_.load(std::memory_order_relaxed);
+        const int64_t begin = static_cast<int64_t>(v & kIndexMask);
+        if (begin >= n) return;
+        const int64_t end = std::min(n, begin + chunk);
+        if (!next_.compare_exchange_weak(v, (v & ~kIndexMask) | static_cast<uint64_t>(end),
+                                         std::memory_order_acq_rel))
+            continue;
+        // Claimed: the loop cannot finish, so its parameters stay valid until done_ is bumped.
+        (*fn_.load(std::memory_order_relaxed))(begin, end, index);
+        done_.fetch_add(end - begin, std::memory_order_acq_rel);
     }
 }
 
@@ -52,31 +64,34 @@ void ThreadPool::worker(int index) {
         }
         seen = gen;
         if (stop_.load()) return;
-        run_chunks(index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        run_chunks(static_cast<uint32_t>(gen), index);
     }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
                               int64_t chunk) {
     if (n <= 0) return;
+    assert(n < static_cast<int64_t>(kIndexMask));
     if (chunk <= 0) chunk = std::max<int64_t>(1, n / (4 * n_threads_));
     if (n_threads_ == 1 || n <= chunk) {
         fn(0, n, 0);
         return;
     }
-    fn_ = &fn;
-    n_ = n;
-    chunk_ = chunk;
-    next_.store(0, std::memory_order_relaxed);
-    pending_.store(n_threads_ - 1, std::memory_order_release);
+    // The previous loop is complete (done_ reached its n), so nobody reads these now.
+    fn_.store(&fn, std::memory_order_relaxed);
+    n_.store(n, std::memory_order_relaxed);
+    chunk_.store(chunk, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    uint32_t gen;
     {
         std::lock_guard<std::mutex> lock(mu_);
+        gen = static_cast<uint32_t>(generation_.load() + 1);
+        next_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
-    run_chunks(0);
-    while (pending_.load(std::memory_order_acquire) != 0) GB_CPU_RELAX();
+    run_chunks(gen, 0);
+    while (done_.load(std::memory_order_acquire) != n) GB_CPU_RELAX();
 }
 
 }  // namespace gb::cpu
