@@ -173,7 +173,7 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
         kv.push_back(GgufKV{"general.alignment", GgufValue::u32(static_cast<uint32_t>(alignment_))});
 
     Out o;
-    o.bytes.insert(o.bytes.end(), {'G', 'G', 'U', 'F'});
+    for (char ch : {'G', 'G', 'U', 'F'}) o.bytes.push_back(static_cast<uint8_t>(ch));
     o.uint(3, 4);
     o.uint(tensors_.size(), 8);
     o.uint(kv.size(), 8);
