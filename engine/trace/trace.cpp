@@ -1,0 +1,339 @@
+// Per-token statistics from logits, and the trace's JSON export/import (TRACE_FORMAT.md).
+#include "engine/trace/trace.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+
+#include "engine/core/error.h"
+#include "engine/core/json.h"
+
+namespace gb {
+
+const char* phase_name(Phase p) {
+    switch (p) {
+        case Phase::Prompt:
+            return "prompt";
+        case Phase::Think:
+            return "think";
+        case Phase::Answer:
+            return "answer";
+    }
+    return "?";
+}
+
+Phase phase_from_name(std::string_view name) {
+    if (name == "prompt") return Phase::Prompt;
+    if (name == "think") return Phase::Think;
+    if (name == "answer") return Phase::Answer;
+    throw Error("unknown token phase \"" + std::string(name) +
+                "\" (expected prompt, think or answer)");
+}
+
+TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n) {
+    const size_t n = logits.size();
+    if (chosen < 0 || static_cast<size_t>(chosen) >= n)
+        throw Error("token_stats: token id " + std::to_string(chosen) + " is outside the " +
+                    std::to_string(n) + " logits");
+    if (top_n < 0) throw Error("token_stats: top_n must be >= 0, got " + std::to_string(top_n));
+
+    TokenStats st;
+    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+    double m = -std::numeric_limits<double>::infinity();
+    for (float l : logits) {
+        if (std::isnan(l)) {
+            st.logprob = st.entropy = kNaN;
+            return st;
+        }
+        m = std::max(m, static_cast<double>(l));
+    }
+    if (!std::isfinite(m)) {  // all -inf, or a +inf: no distribution to speak of
+        st.logprob = st.entropy = kNaN;
+        return st;
+    }
+    // With e_i = exp(l_i - m) and Z = sum e_i: log p_i = (l_i - m) - log Z and
+    // H = -sum p_i log p_i = log Z - (sum e_i (l_i - m)) / Z.
+    double z = 0, s = 0;
+    for (float l : logits) {
+        const double d = l - m;
+        const double e = std::exp(d);
+        if (e == 0) continue;  // also skips -inf, where 0 * -inf would be NaN
+        z += e;
+        s += e * d;
+    }
+    const double log_z = std::log(z);
+    st.logprob = static_cast<float>((logits[static_cast<size_t>(chosen)] - m) - log_z);
+    st.entropy = static_cast<float>(std::max(0.0, log_z - s / z));
+
+    // Top-N with a heap of N whose front is the worst kept entry: one pass, no full sort.
+    const size_t k = std::min(static_cast<size_t>(top_n), n);
+    if (k == 0) return st;
+    struct Entry {
+        float logit;
+        int32_t id;
+    };
+    const auto better = [](const Entry& a, const Entry& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    };
+    std::vector<Entry> heap;
+    heap.reserve(k);
+    for (size_t i = 0; i < n; ++i) {
+        const Entry e{logits[i], static_cast<int32_t>(i)};
+        if (heap.size() < k) {
+            heap.push_back(e);
+            std::push_heap(heap.begin(), heap.end(), better);
+        } else if (better(e, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), better);
+            heap.back() = e;
+            std::push_heap(heap.begin(), heap.end(), better);
+        }
+    }
+    std::sort_heap(heap.begin(), heap.end(), better);
+    st.top.reserve(k);
+    for (const Entry& e : heap) st.top.push_back({e.id, static_cast<float>((e.logit - m) - log_z)});
+    return st;
+}
+
+// ---- JSON ----
+
+namespace {
+
+// Hex of the raw bytes, written beside "text" when the text is not valid UTF-8 (JSON strings
+// cannot hold such bytes; "text" then carries U+FFFD in their place).
+std::string to_hex(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * s.size());
+    for (unsigned char c : s) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+void write_text(json::Writer& w, const std::string& text) {
+    w.field("text", text);
+    if (!json::is_valid_utf8(text)) w.field("text_hex", to_hex(text));
+}
+
+void write_prob(json::Writer& w, std::string_view key, float v) {
+    w.key(key);
+    w.value(v);  // NaN ("not scored") is written as null
+}
+
+}  // namespace
+
+void write_json(const Trace& t, std::ostream& out) {
+    json::Writer w(out, 2);
+    w.begin_object();
+    w.field("format", "glassbox-trace");
+    w.field("version", kTraceFormatVersion);
+    w.field("model", t.model);
+    w.field("backend", t.backend);
+    w.field("prompt_text", t.prompt_text);
+    const SamplerSettings& s = t.sampling;
+    w.key("sampling").begin_object(/*flat=*/true);
+    w.field("temperature", s.temperature);
+    w.field("top_k", s.top_k);
+    w.field("top_p", s.top_p);
+    w.field("min_p", s.min_p);
+    w.field("repeat_penalty", s.repeat_penalty);
+    w.field("repeat_last_n", s.repeat_last_n);
+    w.field("frequency_penalty", s.frequency_penalty);
+    w.field("presence_penalty", s.presence_penalty);
+    w.field("seed", s.seed);
+    w.end_object();
+    w.field("n_prompt", t.n_prompt);
+    w.field("n_gen", t.n_gen);
+    w.field("prefill_ms", t.prefill_ms);
+    w.field("decode_ms", t.decode_ms);
+    w.field("stop_reason", t.stop_reason);
+    w.key("tokens").begin_array();
+    for (const TokenRecord& r : t.tokens) {
+        w.begin_object(/*flat=*/true);
+        w.field("id", r.id);
+        write_text(w, r.text);
+        w.field("phase", phase_name(r.phase));
+        write_prob(w, "logprob", r.logprob);
+        write_prob(w, "entropy", r.entropy);
+        w.field("t_ms", r.t_ms);
+        w.key("top").begin_array();
+        for (const Alternative& a : r.top) {
+            w.begin_object();
+            w.field("id", a.id);
+            write_text(w, a.text);
+            write_prob(w, "logprob", a.logprob);
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    out << '\n';
+}
+
+namespace {
+
+// Field access that names the field's path in every error.
+class Fields {
+    // Runs f; a json error becomes a trace error naming this field.
+    template <class F>
+    decltype(auto) guard(std::string_view key, F&& f) const {
+        try {
+            return f();
+        } catch (const Error& e) {
+            std::string msg = e.what();
+            if (msg.rfind("json: ", 0) == 0) msg.erase(0, 6);
+            if (msg.rfind("trace: ", 0) == 0) throw;
+            throw Error("trace: " + where(key) + ": " + msg);
+        }
+    }
+
+public:
+    Fields(const json::Value& obj, std::string path) : obj_(&obj), path_(std::move(path)) {
+        if (obj.kind() != json::Value::Kind::Object)
+            throw Error("trace: " + (path_.empty() ? std::string("the document") : path_) +
+                        " must be an object, found " + json::kind_name(obj.kind()));
+    }
+
+    const json::Value& get(std::string_view key) const {
+        const json::Value* v = obj_->find(key);
+        if (!v) throw Error("trace: " + where(key) + " is missing");
+        return *v;
+    }
+    std::string str(std::string_view key) const {
+        return guard(key, [&] { return get(key).as_string(); });
+    }
+    double number(std::string_view key) const {
+        return guard(key, [&] { return get(key).as_number(); });
+    }
+    // A probability-like float; null stands for NaN ("not scored").
+    float opt_float(std::string_view key) const {
+        return guard(key, [&] {
+            const json::Value& v = get(key);
+            return v.is_null() ? std::numeric_limits<float>::quiet_NaN() : v.as_float();
+        });
+    }
+    float real(std::string_view key) const {
+        return guard(key, [&] { return get(key).as_float(); });
+    }
+    int64_t integer(std::string_view key, int64_t lo, int64_t hi) const {
+        const int64_t v = guard(key, [&] { return get(key).as_int64(); });
+        if (v < lo || v > hi)
+            throw Error("trace: " + where(key) + " = " + std::to_string(v) + " is outside " +
+                        std::to_string(lo) + ".." + std::to_string(hi));
+        return v;
+    }
+    uint64_t uinteger(std::string_view key) const {
+        return guard(key, [&] { return get(key).as_uint64(); });
+    }
+    const json::Value::Array& array(std::string_view key) const {
+        return guard(key, [&]() -> const json::Value::Array& { return get(key).as_array(); });
+    }
+    std::string where(std::string_view key) const {
+        if (path_.empty()) return std::string(key);
+        return key.empty() ? path_ : path_ + "." + std::string(key);
+    }
+
+    // Token text: the exact bytes from text_hex when present, else text.
+    std::string text() const {
+        if (!obj_->find("text_hex")) return str("text");
+        const std::string hex = str("text_hex");
+        if (hex.size() % 2 != 0) throw Error("trace: " + where("text_hex") + " has an odd length");
+        std::string out;
+        for (size_t i = 0; i < hex.size(); i += 2) {
+            int v = 0;
+            for (char c : {hex[i], hex[i + 1]}) {
+                v <<= 4;
+                if (c >= '0' && c <= '9')
+                    v |= c - '0';
+                else if (c >= 'a' && c <= 'f')
+                    v |= c - 'a' + 10;
+                else if (c >= 'A' && c <= 'F')
+                    v |= c - 'A' + 10;
+                else
+                    throw Error("trace: " + where("text_hex") + " is not hexadecimal");
+            }
+            out += static_cast<char>(v);
+        }
+        return out;
+    }
+
+private:
+    const json::Value* obj_ = nullptr;
+    std::string path_;
+};
+
+constexpr int64_t kMaxI32 = 2147483647;
+
+}  // namespace
+
+Trace read_json(std::string_view text) {
+    json::Value root;
+    try {
+        root = json::parse(text);
+    } catch (const Error& e) {
+        throw Error(std::string("trace: ") + e.what());
+    }
+    const Fields f(root, "");
+    if (!root.find("format") || f.str("format") != "glassbox-trace")
+        throw Error("trace: not a Glassbox trace (\"format\" is not \"glassbox-trace\")");
+    const int64_t version = f.integer("version", 1, kMaxI32);
+    if (version > kTraceFormatVersion)
+        throw Error("trace: format version " + std::to_string(version) +
+                    " was written by a newer Glassbox (this one reads up to " +
+                    std::to_string(kTraceFormatVersion) + ")");
+
+    Trace t;
+    t.model = f.str("model");
+    t.backend = f.str("backend");
+    t.prompt_text = f.str("prompt_text");
+    const Fields s(f.get("sampling"), "sampling");
+    t.sampling.temperature = s.real("temperature");
+    t.sampling.top_k = static_cast<int>(s.integer("top_k", 0, kMaxI32));
+    t.sampling.top_p = s.real("top_p");
+    t.sampling.min_p = s.real("min_p");
+    t.sampling.repeat_penalty = s.real("repeat_penalty");
+    t.sampling.repeat_last_n = static_cast<int>(s.integer("repeat_last_n", -1, kMaxI32));
+    t.sampling.frequency_penalty = s.real("frequency_penalty");
+    t.sampling.presence_penalty = s.real("presence_penalty");
+    t.sampling.seed = s.uinteger("seed");
+    t.n_prompt = static_cast<int>(f.integer("n_prompt", 0, kMaxI32));
+    t.n_gen = static_cast<int>(f.integer("n_gen", 0, kMaxI32));
+    t.prefill_ms = f.number("prefill_ms");
+    t.decode_ms = f.number("decode_ms");
+    t.stop_reason = f.str("stop_reason");
+
+    const auto& tokens = f.array("tokens");
+    t.tokens.reserve(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const Fields r(tokens[i], "tokens[" + std::to_string(i) + "]");
+        TokenRecord rec;
+        rec.id = static_cast<int32_t>(r.integer("id", 0, kMaxI32));
+        rec.text = r.text();
+        const std::string phase = r.str("phase");
+        try {
+            rec.phase = phase_from_name(phase);
+        } catch (const Error& e) {
+            throw Error("trace: " + r.where("phase") + ": " + e.what());
+        }
+        rec.logprob = r.opt_float("logprob");
+        rec.entropy = r.opt_float("entropy");
+        rec.t_ms = r.number("t_ms");
+        const auto& top = r.array("top");
+        rec.top.reserve(top.size());
+        for (size_t j = 0; j < top.size(); ++j) {
+            const Fields a(top[j], r.where("top") + "[" + std::to_string(j) + "]");
+            Alternative alt;
+            alt.id = static_cast<int32_t>(a.integer("id", 0, kMaxI32));
+            alt.text = a.text();
+            alt.logprob = a.opt_float("logprob");
+            rec.top.push_back(std::move(alt));
+        }
+        t.tokens.push_back(std::move(rec));
+    }
+    return t;
+}
+
+}  // namespace gb

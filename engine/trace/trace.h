@@ -1,0 +1,79 @@
+// The trace of one reply, as the inspector shows it: every token with its probability, entropy
+// and alternatives, plus the settings and timings. JSON export/import (format: TRACE_FORMAT.md).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/sample/sampler.h"
+
+namespace gb {
+
+// Prompt tokens, reasoning ("thinking") tokens, answer tokens. The think/answer split is made
+// by a later stage; until then generated tokens are Answer.
+enum class Phase : uint8_t { Prompt, Think, Answer };
+
+const char* phase_name(Phase p);               // "prompt", "think", "answer"
+Phase phase_from_name(std::string_view name);  // gb::Error for anything else
+
+struct Alternative {
+    int32_t id = 0;
+    std::string text;  // raw token bytes (may be part of a UTF-8 character)
+    float logprob = 0;
+};
+
+// Log-probabilities and entropy are those of the model's own distribution (softmax of the raw
+// logits), before any sampling transform: penalties, temperature, top-k/p, min-p do not change
+// them. NaN means "not scored" (e.g. the first prompt token, which nothing predicts).
+struct TokenRecord {
+    int32_t id = 0;
+    std::string text;  // raw token bytes (may be part of a UTF-8 character)
+    Phase phase = Phase::Answer;
+    float logprob = std::numeric_limits<float>::quiet_NaN();  // natural log
+    float entropy = std::numeric_limits<float>::quiet_NaN();  // nats
+    std::vector<Alternative> top;  // the most likely tokens, most likely first
+    double t_ms = 0;               // when it was produced, since generation start
+};
+
+struct Trace {
+    std::string model;
+    std::string backend;
+    SamplerSettings sampling;  // includes the seed
+    std::string prompt_text;
+    std::vector<TokenRecord> tokens;  // prompt tokens, then generated ones
+    double prefill_ms = 0;
+    double decode_ms = 0;
+    int n_prompt = 0;
+    int n_gen = 0;
+    std::string stop_reason;  // "eog", "max tokens", "context full", "stopped", "cancelled"
+};
+
+// What the inspector needs about one token from one row of logits.
+struct TokenProb {
+    int32_t id;
+    float logprob;
+};
+struct TokenStats {
+    float logprob = 0;           // log p(chosen)
+    float entropy = 0;           // -sum p log p, nats
+    std::vector<TokenProb> top;  // top_n most likely, descending, ties to the lower id
+};
+
+// Log-softmax in double with the maximum subtracted, so huge or tiny logits neither overflow
+// nor lose the chosen token's probability. -inf logits have probability 0. NaN logits give NaN.
+TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n);
+
+// JSON export, versioned: {"format":"glassbox-trace","version":1,...}. One token per line.
+void write_json(const Trace& trace, std::ostream& out);
+// Reads what write_json writes (and any later version-1 file with extra fields, which are
+// ignored). gb::Error names the field that is missing or wrong, e.g. "tokens[3].logprob".
+Trace read_json(std::string_view text);
+
+constexpr int kTraceFormatVersion = 1;
+
+}  // namespace gb
