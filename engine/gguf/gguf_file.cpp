@@ -20,14 +20,15 @@ namespace gb {
 namespace {
 
 constexpr uint64_t kDefaultAlignment = 32;
-constexpr int kMaxArrayDepth = 8;          // nested arrays; real files use none
-constexpr size_t kMaxKeyBytes = 65535;     // the format limits keys to 2^16 - 1 bytes
-constexpr size_t kMaxTensorName = 63;      // 64-byte name buffers in the usual runtimes, with NUL
+constexpr int kMaxArrayDepth = 8;       // nested arrays; real files use none
+constexpr size_t kMaxKeyBytes = 65535;  // the format limits keys to 2^16 - 1 bytes
+constexpr size_t kMaxTensorName = 63;   // 64-byte name buffers in the usual runtimes, with NUL
 constexpr uint32_t kMaxDims = 4;
 constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();  // bounded by the file only
 // Fewest bytes one metadata entry / tensor info can take; they bound the counts by file size.
-constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;          // key length, 1-char key, type, u8 value
-constexpr uint64_t kMinTensorBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name length, name, n_dims, dim, type, offset
+constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;  // key length, 1-char key, type, u8 value
+constexpr uint64_t kMinTensorBytes =
+    8 + 1 + 4 + 8 + 4 + 8;  // name length, name, n_dims, dim, type, offset
 
 std::string hex_bytes(const uint8_t* p, size_t n) {
     static const char* digits = "0123456789abcdef";
@@ -45,8 +46,10 @@ std::string quoted(std::string_view s) {
     std::string out = "'";
     for (size_t i = 0; i < s.size() && i < 120; ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-        else out += "\\x" + hex_bytes(&c, 1);
+        if (c >= 0x20 && c < 0x7f)
+            out += static_cast<char>(c);
+        else
+            out += "\\x" + hex_bytes(&c, 1);
     }
     if (s.size() > 120) out += "...";
     return out + "'";
@@ -56,7 +59,8 @@ std::string quoted(std::string_view s) {
 // being read (context) and the byte offset.
 class Cursor {
 public:
-    Cursor(const uint8_t* p, size_t size, const std::string& name) : p_(p), size_(size), name_(name) {}
+    Cursor(const uint8_t* p, size_t size, const std::string& name)
+        : p_(p), size_(size), name_(name) {}
 
     size_t pos() const { return pos_; }
     size_t left() const { return size_ - pos_; }
@@ -113,14 +117,22 @@ private:
 
 int64_t read_int(Cursor& c, GgufType t) {
     switch (t) {
-    case GgufType::UINT8: return static_cast<int64_t>(c.uint(1, "UINT8 value"));
-    case GgufType::INT8: return static_cast<int8_t>(c.uint(1, "INT8 value"));
-    case GgufType::UINT16: return static_cast<int64_t>(c.uint(2, "UINT16 value"));
-    case GgufType::INT16: return static_cast<int16_t>(c.uint(2, "INT16 value"));
-    case GgufType::UINT32: return static_cast<int64_t>(c.uint(4, "UINT32 value"));
-    case GgufType::INT32: return static_cast<int32_t>(c.uint(4, "INT32 value"));
-    case GgufType::INT64: return static_cast<int64_t>(c.uint(8, "INT64 value"));
-    default: break;
+        case GgufType::UINT8:
+            return static_cast<int64_t>(c.uint(1, "UINT8 value"));
+        case GgufType::INT8:
+            return static_cast<int8_t>(c.uint(1, "INT8 value"));
+        case GgufType::UINT16:
+            return static_cast<int64_t>(c.uint(2, "UINT16 value"));
+        case GgufType::INT16:
+            return static_cast<int16_t>(c.uint(2, "INT16 value"));
+        case GgufType::UINT32:
+            return static_cast<int64_t>(c.uint(4, "UINT32 value"));
+        case GgufType::INT32:
+            return static_cast<int32_t>(c.uint(4, "INT32 value"));
+        case GgufType::INT64:
+            return static_cast<int64_t>(c.uint(8, "INT64 value"));
+        default:
+            break;
     }
     const size_t at = c.pos();
     uint64_t x = c.uint(8, "UINT64 value");
@@ -188,7 +200,8 @@ GgufArray read_array(Cursor& c, int depth) {
         for (size_t i = 0; i < count; ++i) a.strings.push_back(c.string("array string", kNoLimit));
     } else {
         a.arrays.reserve(count);
-        for (size_t i = 0; i < count; ++i) a.arrays.push_back(read_value(c, GgufType::ARRAY, depth + 1));
+        for (size_t i = 0; i < count; ++i)
+            a.arrays.push_back(read_value(c, GgufType::ARRAY, depth + 1));
     }
     return a;
 }
@@ -196,16 +209,24 @@ GgufArray read_array(Cursor& c, int depth) {
 GgufValue read_value(Cursor& c, GgufType t, int depth) {
     GgufValue v;
     v.type = t;
-    if (t == GgufType::UINT64) v.v = c.u64("UINT64 value");
-    else if (gguf_type_is_int(t)) v.v = read_int(c, t);
-    else if (gguf_type_is_float(t)) v.v = read_float(c, t);
-    else if (t == GgufType::BOOL) v.v = read_bool(c);
-    else if (t == GgufType::STRING) v.v = c.string("string value", kNoLimit);
-    else v.v = read_array(c, depth);
+    if (t == GgufType::UINT64)
+        v.v = c.u64("UINT64 value");
+    else if (gguf_type_is_int(t))
+        v.v = read_int(c, t);
+    else if (gguf_type_is_float(t))
+        v.v = read_float(c, t);
+    else if (t == GgufType::BOOL)
+        v.v = read_bool(c);
+    else if (t == GgufType::STRING)
+        v.v = c.string("string value", kNoLimit);
+    else
+        v.v = read_array(c, depth);
     return v;
 }
 
-bool is_pow2(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool is_pow2(uint64_t x) {
+    return x != 0 && (x & (x - 1)) == 0;
+}
 
 std::string range(uint64_t a, uint64_t b) {
     return "[" + std::to_string(a) + ", " + std::to_string(b) + ")";
@@ -243,9 +264,10 @@ struct GgufFile::Impl {
     [[noreturn]] void fail_key(std::string_view key, const std::string& what) const {
         throw Error(path + ": metadata key " + quoted(key) + ": " + what);
     }
-    [[noreturn]] void wrong_type(std::string_view key, GgufType actual, const char* expected) const {
-        throw Error(path + ": metadata key " + quoted(key) + " is " + gguf_type_name(actual) + ", expected " +
-                    expected);
+    [[noreturn]] void wrong_type(std::string_view key, GgufType actual,
+                                 const char* expected) const {
+        throw Error(path + ": metadata key " + quoted(key) + " is " + gguf_type_name(actual) +
+                    ", expected " + expected);
     }
 };
 
@@ -254,19 +276,23 @@ void GgufFile::Impl::parse() {
     if (size < 4)
         throw Error(path + ": too small to be a GGUF file (" + std::to_string(size) + " bytes)");
     if (std::memcmp(base, "GGUF", 4) != 0)
-        c.fail("bad magic " + hex_bytes(base, 4) + " (expected 'GGUF' = 47 47 55 46); not a GGUF file", 0);
+        c.fail(
+            "bad magic " + hex_bytes(base, 4) + " (expected 'GGUF' = 47 47 55 46); not a GGUF file",
+            0);
     c.uint(4, "magic");
     const size_t ver_at = c.pos();
     version = c.u32("version");
     if (version == 1)
-        c.fail("GGUF version 1 is not supported (only v2 and v3); convert the model again with a "
-               "current converter",
-               ver_at);
+        c.fail(
+            "GGUF version 1 is not supported (only v2 and v3); convert the model again with a "
+            "current converter",
+            ver_at);
     if (version != 2 && version != 3) {
         // A big-endian file reads its version byte-swapped here.
         if ((version & 0xffffu) == 0 && (version >> 24) >= 1 && (version >> 24) <= 3)
             c.fail("big-endian GGUF files are not supported", ver_at);
-        c.fail("unsupported GGUF version " + std::to_string(version) + " (supported: 2, 3)", ver_at);
+        c.fail("unsupported GGUF version " + std::to_string(version) + " (supported: 2, 3)",
+               ver_at);
     }
     const size_t counts_at = c.pos();
     uint64_t n_tensors = c.u64("tensor count");
@@ -283,7 +309,8 @@ void GgufFile::Impl::parse() {
 
     // The data section starts at the next multiple of the alignment after the tensor table.
     uint64_t start = c.pos();
-    uint64_t aligned = (start + alignment - 1) / alignment * alignment;  // start <= size: no overflow
+    uint64_t aligned =
+        (start + alignment - 1) / alignment * alignment;  // start <= size: no overflow
     if (aligned > size) {
         if (n_tensors > 0) {
             c.set_context("");
@@ -314,11 +341,11 @@ void GgufFile::Impl::parse_metadata(Cursor& c, uint64_t n_kv) {
     c.set_context("");
     if (auto it = kv_index.find("general.alignment"); it != kv_index.end()) {
         const GgufValue& v = kv[it->second].value;
-        if (v.type != GgufType::UINT32)
-            wrong_type("general.alignment", v.type, "UINT32");
+        if (v.type != GgufType::UINT32) wrong_type("general.alignment", v.type, "UINT32");
         int64_t a = std::get<int64_t>(v.v);
         if (!is_pow2(static_cast<uint64_t>(a)))
-            fail_key("general.alignment", "value " + std::to_string(a) + " is not a nonzero power of two");
+            fail_key("general.alignment",
+                     "value " + std::to_string(a) + " is not a nonzero power of two");
         alignment = static_cast<uint64_t>(a);
     }
 }
@@ -337,7 +364,8 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
         const size_t dims_at = c.pos();
         uint32_t n_dims = c.u32("dimension count");
         if (n_dims < 1 || n_dims > kMaxDims)
-            c.fail("dimension count " + std::to_string(n_dims) + " is outside 1.." + std::to_string(kMaxDims),
+            c.fail("dimension count " + std::to_string(n_dims) + " is outside 1.." +
+                       std::to_string(kMaxDims),
                    dims_at);
         int64_t n = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
@@ -365,8 +393,8 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
                        std::string(info->name) + " block size " + std::to_string(info->block_size),
                    dims_at);
         uint64_t bytes = 0;
-        if (__builtin_mul_overflow(static_cast<uint64_t>(n / info->block_size), uint64_t{info->block_bytes},
-                                   &bytes) ||
+        if (__builtin_mul_overflow(static_cast<uint64_t>(n / info->block_size),
+                                   uint64_t{info->block_bytes}, &bytes) ||
             bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
             c.fail("data size of " + std::to_string(n) + " " + std::string(info->name) +
                        " elements overflows int64",
@@ -376,8 +404,8 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
         const size_t off_at = c.pos();
         t.offset = c.u64("tensor data offset");
         if (t.offset % alignment != 0)
-            c.fail("data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                       std::to_string(alignment),
+            c.fail("data offset " + std::to_string(t.offset) +
+                       " is not a multiple of the alignment " + std::to_string(alignment),
                    off_at);
         tensor_index.emplace(t.name, tensors.size());
         tensors.push_back(std::move(t));
@@ -387,11 +415,13 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
 void GgufFile::Impl::check_tensor_data() {
     const uint64_t data_bytes = size - data_offset;
     for (const auto& t : tensors) {
-        // n_bytes <= INT64_MAX was checked, so these sums cannot overflow once offset <= data_bytes.
+        // n_bytes <= INT64_MAX was checked, so these sums cannot overflow once offset <=
+        // data_bytes.
         if (t.offset > data_bytes)
-            throw Error(path + ": tensor " + quoted(t.name) + ": data offset " + std::to_string(t.offset) +
-                        " is past end of file (data section starts at " + std::to_string(data_offset) +
-                        ", file is " + std::to_string(size) + " bytes)");
+            throw Error(path + ": tensor " + quoted(t.name) + ": data offset " +
+                        std::to_string(t.offset) + " is past end of file (data section starts at " +
+                        std::to_string(data_offset) + ", file is " + std::to_string(size) +
+                        " bytes)");
         if (t.n_bytes > data_bytes - t.offset)
             throw Error(path + ": tensor " + quoted(t.name) + ": data " +
                         range(data_offset + t.offset, data_offset + t.offset + t.n_bytes) +
@@ -439,7 +469,9 @@ GgufFile GgufFile::open(const std::string& path) {
     void* m = mmap(nullptr, impl->size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     ::close(fd);  // the mapping keeps the file alive
-    if (m == MAP_FAILED) throw Error(path + ": cannot map " + std::to_string(impl->size) + " bytes: " + std::strerror(e));
+    if (m == MAP_FAILED)
+        throw Error(path + ": cannot map " + std::to_string(impl->size) +
+                    " bytes: " + std::strerror(e));
     impl->map = m;
     impl->map_len = impl->size;
     impl->base = static_cast<const uint8_t*>(m);
@@ -456,13 +488,27 @@ GgufFile GgufFile::parse(std::span<const uint8_t> bytes, std::string name) {
     return GgufFile(std::move(impl));
 }
 
-const std::string& GgufFile::path() const { return impl_->path; }
-uint32_t GgufFile::version() const { return impl_->version; }
-uint64_t GgufFile::alignment() const { return impl_->alignment; }
-size_t GgufFile::file_size() const { return impl_->size; }
-size_t GgufFile::data_offset() const { return impl_->data_offset; }
-const std::vector<GgufKV>& GgufFile::metadata() const { return impl_->kv; }
-const std::vector<GgufTensorInfo>& GgufFile::tensors() const { return impl_->tensors; }
+const std::string& GgufFile::path() const {
+    return impl_->path;
+}
+uint32_t GgufFile::version() const {
+    return impl_->version;
+}
+uint64_t GgufFile::alignment() const {
+    return impl_->alignment;
+}
+size_t GgufFile::file_size() const {
+    return impl_->size;
+}
+size_t GgufFile::data_offset() const {
+    return impl_->data_offset;
+}
+const std::vector<GgufKV>& GgufFile::metadata() const {
+    return impl_->kv;
+}
+const std::vector<GgufTensorInfo>& GgufFile::tensors() const {
+    return impl_->tensors;
+}
 
 const GgufValue* GgufFile::find(std::string_view key) const {
     auto it = impl_->kv_index.find(key);
@@ -485,8 +531,7 @@ const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
 std::optional<int64_t> GgufFile::get_int(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
-    if (!v->is_int())
-        impl_->wrong_type(key, v->type, "an integer");
+    if (!v->is_int()) impl_->wrong_type(key, v->type, "an integer");
     if (v->type == GgufType::UINT64) {
         uint64_t x = std::get<uint64_t>(v->v);
         if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -508,24 +553,21 @@ std::optional<double> GgufFile::get_float(std::string_view key) const {
 std::optional<bool> GgufFile::get_bool(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
-    if (v->type != GgufType::BOOL)
-        impl_->wrong_type(key, v->type, "BOOL");
+    if (v->type != GgufType::BOOL) impl_->wrong_type(key, v->type, "BOOL");
     return std::get<bool>(v->v);
 }
 
 std::optional<std::string> GgufFile::get_string(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
-    if (v->type != GgufType::STRING)
-        impl_->wrong_type(key, v->type, "STRING");
+    if (v->type != GgufType::STRING) impl_->wrong_type(key, v->type, "STRING");
     return std::get<std::string>(v->v);
 }
 
 const GgufArray* GgufFile::get_array(std::string_view key) const {
     const GgufValue* v = find(key);
     if (!v) return nullptr;
-    if (v->type != GgufType::ARRAY)
-        impl_->wrong_type(key, v->type, "ARRAY");
+    if (v->type != GgufType::ARRAY) impl_->wrong_type(key, v->type, "ARRAY");
     return &std::get<GgufArray>(v->v);
 }
 
@@ -537,8 +579,12 @@ T required(const GgufFile& f, std::string_view key, std::optional<T> v) {
 }
 }  // namespace
 
-int64_t GgufFile::require_int(std::string_view key) const { return required(*this, key, get_int(key)); }
-double GgufFile::require_float(std::string_view key) const { return required(*this, key, get_float(key)); }
+int64_t GgufFile::require_int(std::string_view key) const {
+    return required(*this, key, get_int(key));
+}
+double GgufFile::require_float(std::string_view key) const {
+    return required(*this, key, get_float(key));
+}
 std::string GgufFile::require_string(std::string_view key) const {
     return required(*this, key, get_string(key));
 }

@@ -21,10 +21,10 @@ struct GgufTensorInfo {
     std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension; 1..4 dims,
                                 // each >= 1, dims[0] a multiple of the type's block size
     TensorType type = TensorType::F32;
-    uint64_t offset = 0;        // from the start of the data section; a multiple of the alignment
-    int64_t n_elements = 0;     // product of dims (checked not to overflow)
-    size_t n_bytes = 0;         // bytes of data; [offset, offset + n_bytes) lies inside the file
-    int64_t rows() const;       // product of dims[1..]
+    uint64_t offset = 0;     // from the start of the data section; a multiple of the alignment
+    int64_t n_elements = 0;  // product of dims (checked not to overflow)
+    size_t n_bytes = 0;      // bytes of data; [offset, offset + n_bytes) lies inside the file
+    int64_t rows() const;    // product of dims[1..]
     int64_t cols() const { return dims.empty() ? 1 : dims[0]; }
 };
 

@@ -40,11 +40,11 @@ struct GgufValue;
 // a 150k-entry vocabulary is one vector<string>, not 150k variants.
 struct GgufArray {
     GgufType elem_type = GgufType::UINT8;
-    std::vector<int64_t> ints;        // all integer types (UINT64 values above INT64_MAX are refused)
-    std::vector<double> floats;       // FLOAT32, FLOAT64
-    std::vector<uint8_t> bools;       // BOOL (0 or 1)
-    std::vector<std::string> strings; // STRING
-    std::vector<GgufValue> arrays;    // ARRAY (nested); each element has type ARRAY
+    std::vector<int64_t> ints;   // all integer types (UINT64 values above INT64_MAX are refused)
+    std::vector<double> floats;  // FLOAT32, FLOAT64
+    std::vector<uint8_t> bools;  // BOOL (0 or 1)
+    std::vector<std::string> strings;  // STRING
+    std::vector<GgufValue> arrays;     // ARRAY (nested); each element has type ARRAY
     size_t size() const;
 };
 

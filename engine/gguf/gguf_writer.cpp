@@ -36,14 +36,38 @@ public:
 void put_int(Out& o, GgufType t, int64_t x, const std::string& key) {
     int64_t lo = 0, hi = 0;
     switch (t) {
-    case GgufType::UINT8: lo = 0; hi = UINT8_MAX; break;
-    case GgufType::INT8: lo = INT8_MIN; hi = INT8_MAX; break;
-    case GgufType::UINT16: lo = 0; hi = UINT16_MAX; break;
-    case GgufType::INT16: lo = INT16_MIN; hi = INT16_MAX; break;
-    case GgufType::UINT32: lo = 0; hi = UINT32_MAX; break;
-    case GgufType::INT32: lo = INT32_MIN; hi = INT32_MAX; break;
-    case GgufType::UINT64: lo = 0; hi = INT64_MAX; break;
-    default: lo = INT64_MIN; hi = INT64_MAX; break;
+        case GgufType::UINT8:
+            lo = 0;
+            hi = UINT8_MAX;
+            break;
+        case GgufType::INT8:
+            lo = INT8_MIN;
+            hi = INT8_MAX;
+            break;
+        case GgufType::UINT16:
+            lo = 0;
+            hi = UINT16_MAX;
+            break;
+        case GgufType::INT16:
+            lo = INT16_MIN;
+            hi = INT16_MAX;
+            break;
+        case GgufType::UINT32:
+            lo = 0;
+            hi = UINT32_MAX;
+            break;
+        case GgufType::INT32:
+            lo = INT32_MIN;
+            hi = INT32_MAX;
+            break;
+        case GgufType::UINT64:
+            lo = 0;
+            hi = INT64_MAX;
+            break;
+        default:
+            lo = INT64_MIN;
+            hi = INT64_MAX;
+            break;
     }
     if (x < lo || x > hi)
         bad_value(key, std::to_string(x) + " does not fit in " + gguf_type_name(t));
@@ -66,12 +90,14 @@ void put_float(Out& o, GgufType t, double x) {
 void put_value(Out& o, const GgufValue& v, const std::string& key);
 
 void put_array(Out& o, const GgufArray& a, const std::string& key) {
-    if (!gguf_type_known(static_cast<uint32_t>(a.elem_type))) bad_value(key, "unknown array element type");
+    if (!gguf_type_known(static_cast<uint32_t>(a.elem_type)))
+        bad_value(key, "unknown array element type");
     // Exactly the vector that matches elem_type may hold elements.
     size_t filled = !a.ints.empty() + !a.floats.empty() + !a.bools.empty() + !a.strings.empty() +
                     !a.arrays.empty();
     if (filled > 1 || (filled == 1 && a.size() == 0))
-        bad_value(key, std::string("array elements are not in the vector for ") + gguf_type_name(a.elem_type));
+        bad_value(key, std::string("array elements are not in the vector for ") +
+                           gguf_type_name(a.elem_type));
     o.uint(static_cast<uint32_t>(a.elem_type), 4);
     o.uint(a.size(), 8);
     if (gguf_type_is_int(a.elem_type))
@@ -92,7 +118,8 @@ void put_array(Out& o, const GgufArray& a, const std::string& key) {
 template <class T>
 const T& alt(const GgufValue& v, const std::string& key) {
     if (!std::holds_alternative<T>(v.v))
-        bad_value(key, std::string("value of type ") + gguf_type_name(v.type) + " holds the wrong C++ type");
+        bad_value(key, std::string("value of type ") + gguf_type_name(v.type) +
+                           " holds the wrong C++ type");
     return std::get<T>(v.v);
 }
 
@@ -101,8 +128,10 @@ void put_value(Out& o, const GgufValue& v, const std::string& key) {
     o.uint(static_cast<uint32_t>(v.type), 4);
     if (v.type == GgufType::UINT64) {
         // Accept a small UINT64 built by hand into the int64_t alternative as well.
-        if (std::holds_alternative<int64_t>(v.v)) put_int(o, v.type, std::get<int64_t>(v.v), key);
-        else o.uint(alt<uint64_t>(v, key), 8);
+        if (std::holds_alternative<int64_t>(v.v))
+            put_int(o, v.type, std::get<int64_t>(v.v), key);
+        else
+            o.uint(alt<uint64_t>(v, key), 8);
     } else if (v.is_int()) {
         put_int(o, v.type, alt<int64_t>(v, key), key);
     } else if (v.is_float()) {
@@ -125,7 +154,8 @@ GgufWriter::GgufWriter(uint64_t alignment) : alignment_(alignment) {
 }
 
 void GgufWriter::set(std::string key, GgufValue value) {
-    if (key.empty() || key.size() > 65535) throw Error("GgufWriter: key length must be 1..65535 bytes");
+    if (key.empty() || key.size() > 65535)
+        throw Error("GgufWriter: key length must be 1..65535 bytes");
     for (auto& kv : kv_)
         if (kv.key == key) {
             kv.value = std::move(value);
@@ -144,17 +174,21 @@ void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64
     int64_t rows = 1;
     for (size_t i = 0; i < dims.size(); ++i) {
         if (dims[i] < 1) throw Error(who + "dimension " + std::to_string(i) + " must be >= 1");
-        if (i > 0 && __builtin_mul_overflow(rows, dims[i], &rows)) throw Error(who + "too many elements");
+        if (i > 0 && __builtin_mul_overflow(rows, dims[i], &rows))
+            throw Error(who + "too many elements");
     }
     const TypeInfo& info = type_info(type);
     if (dims[0] % info.block_size != 0)
-        throw Error(who + "dimension 0 = " + std::to_string(dims[0]) + " is not a multiple of the block size " +
-                    std::to_string(info.block_size));
+        throw Error(who + "dimension 0 = " + std::to_string(dims[0]) +
+                    " is not a multiple of the block size " + std::to_string(info.block_size));
     size_t expect = 0;
-    if (__builtin_mul_overflow(row_bytes(type, dims[0]), static_cast<size_t>(rows), &expect) || expect != bytes)
-        throw Error(who + "data has " + std::to_string(bytes) + " bytes, expected " + std::to_string(expect));
+    if (__builtin_mul_overflow(row_bytes(type, dims[0]), static_cast<size_t>(rows), &expect) ||
+        expect != bytes)
+        throw Error(who + "data has " + std::to_string(bytes) + " bytes, expected " +
+                    std::to_string(expect));
     const auto* p = static_cast<const uint8_t*>(data);
-    tensors_.push_back(Tensor{std::move(name), type, std::move(dims), std::vector<uint8_t>(p, p + bytes)});
+    tensors_.push_back(
+        Tensor{std::move(name), type, std::move(dims), std::vector<uint8_t>(p, p + bytes)});
 }
 
 std::vector<uint8_t> GgufWriter::to_bytes() const {
@@ -163,14 +197,16 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
     for (const auto& e : kv)
         if (e.key == "general.alignment") {
             have_alignment = true;
-            bool same = e.value.type == GgufType::UINT32 && std::holds_alternative<int64_t>(e.value.v) &&
+            bool same = e.value.type == GgufType::UINT32 &&
+                        std::holds_alternative<int64_t>(e.value.v) &&
                         std::get<int64_t>(e.value.v) == static_cast<int64_t>(alignment_);
             if (!same)
-                throw Error("GgufWriter: general.alignment must be the u32 " + std::to_string(alignment_) +
-                            " given to the constructor");
+                throw Error("GgufWriter: general.alignment must be the u32 " +
+                            std::to_string(alignment_) + " given to the constructor");
         }
     if (!have_alignment && alignment_ != kDefaultAlignment)
-        kv.push_back(GgufKV{"general.alignment", GgufValue::u32(static_cast<uint32_t>(alignment_))});
+        kv.push_back(
+            GgufKV{"general.alignment", GgufValue::u32(static_cast<uint32_t>(alignment_))});
 
     Out o;
     for (char ch : {'G', 'G', 'U', 'F'}) o.bytes.push_back(static_cast<uint8_t>(ch));

@@ -32,8 +32,11 @@ struct GgufBytes {
         return raw("GGUF", 4).u32(version).u64(n_tensors).u64(n_kv);
     }
     GgufBytes& kv_u32(const std::string& key, uint32_t v) { return str(key).u32(4).u32(v); }
-    GgufBytes& kv_str(const std::string& key, const std::string& v) { return str(key).u32(8).str(v); }
-    GgufBytes& tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type, uint64_t offset) {
+    GgufBytes& kv_str(const std::string& key, const std::string& v) {
+        return str(key).u32(8).str(v);
+    }
+    GgufBytes& tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type,
+                      uint64_t offset) {
         str(name).u32(static_cast<uint32_t>(dims.size()));
         for (uint64_t d : dims) u64(d);
         return u32(type).u64(offset);

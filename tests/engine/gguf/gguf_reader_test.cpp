@@ -35,7 +35,11 @@ std::string parse_error(std::span<const uint8_t> bytes) {
 // A valid file with one F32 tensor of 4 elements, optionally with extra metadata.
 GgufBytes one_tensor_file() {
     GgufBytes f;
-    f.header(1, 1).kv_str("general.architecture", "llama").tensor("t", {4}, kF32, 0).pad().zeros(16);
+    f.header(1, 1)
+        .kv_str("general.architecture", "llama")
+        .tensor("t", {4}, kF32, 0)
+        .pad()
+        .zeros(16);
     return f;
 }
 
@@ -72,7 +76,12 @@ TEST(GgufReader, AcceptsVersion2) {
 
 TEST(GgufReader, CustomAlignment) {
     GgufBytes f;
-    f.header(2, 1).kv_u32("general.alignment", 8).tensor("a", {2}, kF32, 0).tensor("b", {2}, kF32, 8).pad(8).zeros(16);
+    f.header(2, 1)
+        .kv_u32("general.alignment", 8)
+        .tensor("a", {2}, kF32, 0)
+        .tensor("b", {2}, kF32, 8)
+        .pad(8)
+        .zeros(16);
     GgufFile g = GgufFile::parse(f.span());
     EXPECT_EQ(g.alignment(), 8u);
     EXPECT_EQ(g.data_offset() % 8, 0u);
@@ -132,12 +141,14 @@ TEST(GgufReader, TypedGetters) {
 }
 
 TEST(GgufReader, OpenMapsFileAndReportsFileErrors) {
-    auto dir = std::filesystem::temp_directory_path() / ("gb_gguf_reader_" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("gb_gguf_reader_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     GgufBytes f = one_tensor_file();
     f.b[f.b.size() - 16] = 0xab;
     const std::string path = (dir / "ok.gguf").string();
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(f.b.data()), f.b.size());
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(f.b.data()), f.b.size());
     {
         GgufFile g = GgufFile::open(path);
         EXPECT_EQ(g.path(), path);
@@ -188,7 +199,8 @@ TEST(GgufHostile, EveryTruncationIsRefused) {
         // An exact-size heap copy, so that a read past the end is a real out-of-bounds read
         // (caught under ASan) rather than a read of the rest of `full`.
         std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(n));
-        EXPECT_THROW(GgufFile::parse(cut, "cut.gguf"), Error) << "prefix of " << n << " bytes was accepted";
+        EXPECT_THROW(GgufFile::parse(cut, "cut.gguf"), Error)
+            << "prefix of " << n << " bytes was accepted";
     }
 }
 
@@ -302,7 +314,8 @@ TEST(GgufHostile, BadTensorShapes) {
     EXPECT_HAS(m, "overflow");
     EXPECT_HAS(with({uint64_t{1} << 63}, kF32), "overflow");
     EXPECT_HAS(with({uint64_t{1} << 40}, kF32), "runs past end of file");
-    EXPECT_HAS(with({uint64_t{1} << 62}, kF32), "data size of 4611686018427387904 F32 elements overflows");
+    EXPECT_HAS(with({uint64_t{1} << 62}, kF32),
+               "data size of 4611686018427387904 F32 elements overflows");
     EXPECT_HAS(with({4, 0}, kF32), "dimension 1 is 0");
     EXPECT_HAS(with({}, kF32), "dimension count 0 is outside 1..4");
     EXPECT_HAS(with({1, 1, 1, 1, 1}, kF32), "dimension count 5");
@@ -341,7 +354,8 @@ TEST(GgufHostile, DataPastEndOfFile) {
     EXPECT_HAS(m, "bad.gguf: tensor 'blk.0.attn_q.weight': data [");
     EXPECT_HAS(m, ") runs past end of file (" + std::to_string(f.b.size()) + " bytes)");
     far.header(1, 0).tensor("w", {4}, kF32, uint64_t{1} << 60).pad().zeros(16);
-    EXPECT_HAS(parse_error(far.span()), "tensor 'w': data offset 1152921504606846976 is past end of file");
+    EXPECT_HAS(parse_error(far.span()),
+               "tensor 'w': data offset 1152921504606846976 is past end of file");
     no_section.header(1, 0).tensor("w", {4}, kF32, 0);  // ends before the aligned data section
     EXPECT_HAS(parse_error(no_section.span()), "past end of file");
 }

@@ -1,5 +1,7 @@
 // GGUF writer: every value type and tensors survive a round trip through the reader; misuse of
 // the writer is refused.
+#include "engine/gguf/gguf_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
-#include "engine/gguf/gguf_writer.h"
 
 namespace gb {
 namespace {
@@ -41,12 +42,13 @@ TEST(GgufWriter, RoundTripsEveryScalarType) {
     GgufFile g = GgufFile::parse(bytes);
 
     ASSERT_EQ(g.metadata().size(), 14u);
-    const char* order[] = {"u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64", "t", "f", "s", "empty"};
+    const char* order[] = {"u8",  "i8",  "u16", "i16", "u32", "i32", "u64",
+                           "i64", "f32", "f64", "t",   "f",   "s",   "empty"};
     for (size_t i = 0; i < 14; ++i) EXPECT_EQ(g.metadata()[i].key, order[i]);
-    const GgufType types[] = {GgufType::UINT8, GgufType::INT8, GgufType::UINT16, GgufType::INT16,
-                              GgufType::UINT32, GgufType::INT32, GgufType::UINT64, GgufType::INT64,
-                              GgufType::FLOAT32, GgufType::FLOAT64, GgufType::BOOL, GgufType::BOOL,
-                              GgufType::STRING, GgufType::STRING};
+    const GgufType types[] = {
+        GgufType::UINT8, GgufType::INT8,   GgufType::UINT16, GgufType::INT16,   GgufType::UINT32,
+        GgufType::INT32, GgufType::UINT64, GgufType::INT64,  GgufType::FLOAT32, GgufType::FLOAT64,
+        GgufType::BOOL,  GgufType::BOOL,   GgufType::STRING, GgufType::STRING};
     for (size_t i = 0; i < 14; ++i) EXPECT_EQ(g.metadata()[i].value.type, types[i]) << order[i];
     EXPECT_EQ(g.get_int("u8"), 255);
     EXPECT_EQ(g.get_int("i8"), -128);
@@ -106,8 +108,10 @@ TEST(GgufWriter, RoundTripsArrays) {
     EXPECT_EQ(g.get_array("i16s")->ints, (std::vector<int64_t>{-32768}));
     EXPECT_EQ(g.get_array("u32s")->ints, (std::vector<int64_t>{4294967295ll}));
     EXPECT_EQ(g.get_array("u64s")->elem_type, GgufType::UINT64);
-    EXPECT_EQ(g.get_array("u64s")->ints, (std::vector<int64_t>{std::numeric_limits<int64_t>::max()}));
-    EXPECT_EQ(g.get_array("i64s")->ints, (std::vector<int64_t>{std::numeric_limits<int64_t>::min()}));
+    EXPECT_EQ(g.get_array("u64s")->ints,
+              (std::vector<int64_t>{std::numeric_limits<int64_t>::max()}));
+    EXPECT_EQ(g.get_array("i64s")->ints,
+              (std::vector<int64_t>{std::numeric_limits<int64_t>::min()}));
     EXPECT_EQ(g.get_array("f64s")->floats[0], 1e-300);
     EXPECT_TRUE(std::signbit(g.get_array("f64s")->floats[1]));
     EXPECT_EQ(g.get_array("bools")->bools, (std::vector<uint8_t>{1, 0, 1}));
@@ -177,7 +181,8 @@ TEST(GgufWriter, TensorsRoundTripWithAlignment) {
 }
 
 TEST(GgufWriter, WritesFileThatOpenReads) {
-    auto path = std::filesystem::temp_directory_path() / ("gb_gguf_writer_" + std::to_string(::getpid()) + ".gguf");
+    auto path = std::filesystem::temp_directory_path() /
+                ("gb_gguf_writer_" + std::to_string(::getpid()) + ".gguf");
     GgufWriter w;
     w.set("general.architecture", GgufValue::str("qwen2"));
     float x[2] = {1.f, -2.f};
@@ -198,13 +203,13 @@ TEST(GgufWriter, RefusesMisuse) {
     EXPECT_THROW(GgufWriter(48), Error);
     GgufWriter w;
     float x[4] = {};
-    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {4}, x, 12), Error);       // wrong byte count
-    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {0}, x, 0), Error);        // empty dim
-    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {}, x, 0), Error);         // no dims
-    EXPECT_THROW(w.add_tensor("x", TensorType::Q8_0, {16}, x, 16), Error);     // not whole blocks
+    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {4}, x, 12), Error);    // wrong byte count
+    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {0}, x, 0), Error);     // empty dim
+    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {}, x, 0), Error);      // no dims
+    EXPECT_THROW(w.add_tensor("x", TensorType::Q8_0, {16}, x, 16), Error);  // not whole blocks
     EXPECT_THROW(w.add_tensor(std::string(64, 'n'), TensorType::F32, {4}, x, 16), Error);
     w.add_tensor("x", TensorType::F32, {4}, x, 16);
-    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {4}, x, 16), Error);       // duplicate
+    EXPECT_THROW(w.add_tensor("x", TensorType::F32, {4}, x, 16), Error);  // duplicate
     EXPECT_THROW(w.set("", GgufValue::u32(1)), Error);
 
     GgufWriter range;
