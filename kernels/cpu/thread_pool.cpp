@@ -35,8 +35,10 @@ void ThreadPool::run_chunks(uint32_t gen, int index) {
     for (;;) {
         uint64_t v = next_.load(std::memory_order_acquire);
         if ((v >> 32) != gen) return;  // this loop is over
-        const int64_t n = n_.load(std::memory_order_relaxed);
-        const int64_t chunk = chunk_.load(std::memory_order_relaxed);
+        // Seq-cst loads: seeing a newer loop's parameters implies seeing the close that preceded
+        // them, so the compare-exchange below then fails instead of claiming a bogus range.
+        const int64_t n = n_.load();
+        const int64_t chunk = chunk_.load();
         const int64_t begin = static_cast<int64_t>(v & kIndexMask);
         if (begin >= n) return;
         const int64_t end = std::min(n, begin + chunk);
@@ -77,11 +79,14 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         fn(0, n, 0);
         return;
     }
-    // The previous loop is complete (done_ reached its n), so nobody reads these now.
-    fn_.store(&fn, std::memory_order_relaxed);
-    n_.store(n, std::memory_order_relaxed);
-    chunk_.store(chunk, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
+    // The previous loop is complete, but a late worker may still hold its (gen, n) and would
+    // claim [n, ...) with our new parameters: close the old generation first, so that its
+    // compare-exchange fails.
+    next_.store(next_.load() | kIndexMask);
+    fn_.store(&fn);
+    chunk_.store(chunk);
+    n_.store(n);
+    done_.store(0);
     uint32_t gen;
     {
         std::lock_guard<std::mutex> lock(mu_);
