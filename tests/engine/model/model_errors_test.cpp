@@ -1,0 +1,117 @@
+// Bad model files are refused with an error that names the problem: unknown architecture,
+// missing tensor, mis-shaped tensor, inconsistent hyper-parameters. Each case is the tiny llama
+// fixture rewritten with one defect by our GGUF writer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/model/model.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/test_support.h"
+
+namespace gb {
+namespace {
+
+// Copies the tiny llama fixture, letting `edit_kv` change metadata and `keep` drop or reshape
+// tensors, and returns the path of the new file.
+std::string rewrite(const std::string& name,
+                    const std::function<void(GgufWriter&)>& edit_kv,
+                    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
+    GgufFile src = GgufFile::open(test::fixture("models/tiny_llama.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    edit_kv(w);
+    for (const auto& t : src.tensors()) {
+        std::vector<int64_t> dims = t.dims;
+        if (!keep(t, dims)) continue;
+        w.add_tensor(t.name, t.type, dims, src.tensor_data(t), t.n_bytes);
+    }
+    const auto path = (std::filesystem::temp_directory_path() / ("gb_model_errors_" + name + ".gguf")).string();
+    w.write(path);
+    return path;
+}
+
+std::string load_error(const std::string& path) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    try {
+        Model::load(path, be, rs);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+auto keep_all = [](const GgufTensorInfo&, std::vector<int64_t>&) { return true; };
+auto no_edit = [](GgufWriter&) {};
+
+TEST(ModelErrors, UnknownArchitectureIsNamed) {
+    auto p = rewrite("arch", [](GgufWriter& w) { w.set("general.architecture", GgufValue::str("mamba9")); },
+                     keep_all);
+    const std::string e = load_error(p);
+    EXPECT_NE(e.find("unsupported architecture 'mamba9'"), std::string::npos) << e;
+}
+
+TEST(ModelErrors, MissingTensorIsNamed) {
+    auto p = rewrite("missing", no_edit, [](const GgufTensorInfo& t, std::vector<int64_t>&) {
+        return t.name != "blk.1.ffn_up.weight";
+    });
+    const std::string e = load_error(p);
+    EXPECT_NE(e.find("missing tensor 'blk.1.ffn_up.weight'"), std::string::npos) << e;
+}
+
+TEST(ModelErrors, MisShapedTensorIsNamedWithBothShapes) {
+    auto p = rewrite("shape", no_edit, [](const GgufTensorInfo& t, std::vector<int64_t>& dims) {
+        if (t.name == "blk.0.attn_k.weight") std::swap(dims[0], dims[1]);  // same bytes, transposed
+        return true;
+    });
+    const std::string e = load_error(p);
+    EXPECT_NE(e.find("blk.0.attn_k.weight"), std::string::npos) << e;
+    EXPECT_NE(e.find("expected"), std::string::npos) << e;
+}
+
+TEST(ModelErrors, InconsistentHeadCountsAreNamed) {
+    auto p = rewrite("heads", [](GgufWriter& w) { w.set("llama.attention.head_count_kv", GgufValue::u32(3)); },
+                     keep_all);
+    const std::string e = load_error(p);
+    EXPECT_NE(e.find("head_count_kv"), std::string::npos) << e;
+}
+
+TEST(ModelErrors, MissingHyperParameterIsNamed) {
+    GgufFile src = GgufFile::open(test::fixture("models/tiny_llama.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata())
+        if (kv.key != "llama.block_count") w.set(kv.key, kv.value);
+    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto path = (std::filesystem::temp_directory_path() / "gb_model_errors_hp.gguf").string();
+    w.write(path);
+    const std::string e = load_error(path);
+    EXPECT_NE(e.find("llama.block_count"), std::string::npos) << e;
+}
+
+// A file whose hyper-parameters need more memory than the machine has is refused before any
+// allocation, with the sizes in the message (here: 4096 layers of KV cache for 1M tokens).
+TEST(ModelErrors, ModelLargerThanMemoryIsRefusedWithSizes) {
+    auto p = rewrite("memory", [](GgufWriter& w) { w.set("llama.block_count", GgufValue::u32(4096)); },
+                     keep_all);
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = int64_t(1) << 20;
+    try {
+        Model::load(p, be, rs);
+        FAIL() << "a model needing terabytes was accepted";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("GiB"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("this machine has"), std::string::npos) << msg;
+    }
+}
+
+}  // namespace
+}  // namespace gb
