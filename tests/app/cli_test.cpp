@@ -1,0 +1,111 @@
+// glassbox-cli end to end on the tiny llama fixture: inspect, run with a trace, bench, and errors
+// (stderr + non-zero exit).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+#include "engine/trace/trace.h"
+#include "tests/test_support.h"
+
+namespace {
+
+struct Result {
+    int code;
+    std::string out;  // stdout
+    std::string err;  // stderr
+};
+
+Result cli(const std::string& args) {
+    const auto err_path = std::filesystem::temp_directory_path() / "gb_cli_test_stderr.txt";
+    const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
+    FILE* p = popen(cmd.c_str(), "r");
+    Result r{-1, "", ""};
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream e(err_path);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    r.err = ss.str();
+    return r;
+}
+
+const std::string kTiny = gb::test::fixture("models/tiny_llama.gguf");
+
+TEST(Cli, InspectReportsTheModel) {
+    Result r = cli("inspect " + kTiny + " --tensors");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("architecture:    llama"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("layers:          3"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("blk.2.ffn_down.weight"), std::string::npos);
+    EXPECT_NE(r.out.find("memory needed"), std::string::npos);
+    EXPECT_NE(r.out.find("quant mix:       F32: "), std::string::npos) << r.out;
+}
+
+TEST(Cli, RunWritesATraceWithAlternatives) {
+    const auto trace_path = (std::filesystem::temp_directory_path() / "gb_cli_test_trace.json").string();
+    std::filesystem::remove(trace_path);
+    Result r = cli("run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 --trace " + trace_path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream in(trace_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    gb::Trace t = gb::read_json(ss.str());
+    EXPECT_EQ(t.n_gen, 6);
+    int generated = 0;
+    for (const auto& tok : t.tokens) {
+        if (tok.phase == gb::Phase::Prompt) continue;
+        ++generated;
+        EXPECT_EQ(tok.top.size(), 5u);
+        EXPECT_EQ(tok.top[0].id, tok.id) << "greedy picks the top alternative";
+        EXPECT_LE(tok.logprob, 0.0f);
+        EXPECT_GE(tok.entropy, 0.0f);
+    }
+    EXPECT_EQ(generated, 6);
+}
+
+TEST(Cli, SameSeedSameOutput) {
+    const std::string args = "run -m " + kTiny + " -p 'abc' -n 12 --temp 3 --top-k 0 --top-p 1 --min-p 0 -t 1 -c 64 --seed 42";
+    Result a = cli(args), b = cli(args), c = cli(args + "3");
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_NE(a.out, c.out) << "seed 423 gave the same text as seed 42";
+}
+
+TEST(Cli, BenchPrintsSpeeds) {
+    Result r = cli("bench -m " + kTiny + " -t 1 -p 16 -n 8 -r 1");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("pp16: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tg8: "), std::string::npos) << r.out;
+}
+
+TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
+    struct Case {
+        std::string args, expect;
+    } cases[] = {
+        {"inspect /nonexistent/model.gguf", "/nonexistent/model.gguf"},
+        {"inspect " + gb::test::fixture("models/tiny_llama.json"), "tiny_llama.json"},
+        {"run -m " + kTiny, "needs a prompt"},
+        {"run -m " + kTiny + " -p x --temp -1", "temperature"},
+        {"run -m " + kTiny + " -p x -c 8", "context length"},
+        {"run -m " + kTiny + " -p x --bogus", "unknown option --bogus"},
+        {"frobnicate", "unknown command"},
+    };
+    for (const auto& c : cases) {
+        Result r = cli(c.args);
+        EXPECT_NE(r.code, 0) << c.args;
+        EXPECT_TRUE(r.out.empty()) << c.args << " printed on stdout: " << r.out;
+        EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << " -> " << r.err;
+    }
+}
+
+}  // namespace
