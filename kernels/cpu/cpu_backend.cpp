@@ -119,19 +119,23 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const auto* xb = static_cast<const uint8_t*>(xq_base);
     const int64_t n_tok = x.rows;
-    // Weight rows are the parallel dimension: each thread streams its own slice of the matrix
-    // once and dots every token against a row while it is in cache.
+    // Weight rows are the parallel dimension, split into one contiguous range per thread so that
+    // each core streams its own part of the matrix (the hardware prefetchers follow long runs;
+    // interleaved small chunks cost decode a third of its speed on two cores). Within a range,
+    // blocks of kRows weight rows stay in L1 while every token's activations stream past them
+    // from L2, so a prompt reads the weights from memory once, not once per token tile.
+    constexpr int64_t kRows = 16;
+    const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
     pool_.parallel_for(w.rows, [&](int64_t o0, int64_t o1, int) {
-        constexpr int64_t kTok = 16;  // tokens per tile: keeps the activation tile in L1/L2
-        for (int64_t t0 = 0; t0 < n_tok; t0 += kTok) {
-            const int64_t t1 = std::min(n_tok, t0 + kTok);
-            for (int64_t o = o0; o < o1; ++o) {
-                const uint8_t* wr = wb + o * wrb;
-                for (int64_t t = t0; t < t1; ++t)
-                    out.data[t * out.cols + o] = vec_dot(w.type, w.cols, wr, xb + t * xrb);
+        for (int64_t ob = o0; ob < o1; ob += kRows) {
+            const int64_t oe = std::min(o1, ob + kRows);
+            for (int64_t t = 0; t < n_tok; ++t) {
+                const uint8_t* xt = xb + t * xrb;
+                float* ot = out.data + t * out.cols;
+                for (int64_t o = ob; o < oe; ++o) ot[o] = vec_dot(w.type, w.cols, wb + o * wrb, xt);
             }
         }
-    }, n_tok == 1 ? 16 : 4);
+    }, std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
 }
 
 void CpuBackend::add_bias(Act x, const Weight& b) {
