@@ -1,10 +1,17 @@
 // Shared helpers for tests: where fixtures and the real test models live.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <stdexcept>
+#include <vector>
+
+#include "engine/core/json.h"
 
 namespace gb::test {
 
@@ -22,6 +29,27 @@ inline std::optional<std::string> real_model(const std::string& file) {
     auto p = models_dir() / file;
     if (std::filesystem::exists(p)) return p.string();
     return std::nullopt;
+}
+
+// Reads and parses a JSON fixture (gb::json is strict; errors name the byte offset).
+inline json::Value load_json(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open fixture " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return json::parse(ss.str());
+}
+
+inline std::vector<int32_t> json_ints(const json::Value& v) {
+    std::vector<int32_t> out;
+    for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
+    return out;
+}
+
+inline std::vector<std::string> json_strings(const json::Value& v) {
+    std::vector<std::string> out;
+    for (const auto& x : v.as_array()) out.push_back(x.as_string());
+    return out;
 }
 
 }  // namespace gb::test

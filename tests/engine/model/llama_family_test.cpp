@@ -18,19 +18,6 @@
 namespace gb {
 namespace {
 
-json::Value load_json(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return json::parse(ss.str());
-}
-
-std::vector<int32_t> ids_of(const json::Value& v) {
-    std::vector<int32_t> out;
-    for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-    return out;
-}
-
 // |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit.
 void expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
     const auto& r = ref.as_array();
@@ -54,7 +41,7 @@ class TinyModel : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
     const std::string name = GetParam();
-    const json::Value ref = load_json(test::fixture("models/" + name + ".json"));
+    const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     for (int threads : {1, 2}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         cpu::CpuBackend be(threads);
@@ -67,7 +54,7 @@ TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
         ASSERT_EQ(n_vocab, 512);
         auto cache = model->new_cache();
 
-        const std::vector<int32_t> prompt = ids_of(ref.at("prompt_ids"));
+        const std::vector<int32_t> prompt = test::json_ints(ref.at("prompt_ids"));
         std::vector<float> logits;
         model->forward(prompt, *cache, static_cast<int64_t>(prompt.size()), logits);
         const auto& prompt_logits = ref.at("prompt_logits").as_array();
@@ -75,7 +62,7 @@ TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
         for (size_t i = 0; i < prompt.size(); ++i)
             expect_logits(logits.data() + i * n_vocab, prompt_logits[i], name + " prompt position " + std::to_string(i));
 
-        const std::vector<int32_t> gen = ids_of(ref.at("generated_ids"));
+        const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
         const auto& step_logits = ref.at("logits").as_array();
         std::vector<float> cur(logits.end() - n_vocab, logits.end());
         for (size_t s = 0; s < gen.size(); ++s) {

@@ -21,19 +21,6 @@
 namespace gb {
 namespace {
 
-json::Value load_json(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return json::parse(ss.str());
-}
-
-std::vector<int32_t> ids_of(const json::Value& v) {
-    std::vector<int32_t> out;
-    for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-    return out;
-}
-
 class LlamaCppParity : public ::testing::TestWithParam<const char*> {};
 
 // How close can an independent engine get? llama.cpp's own top-1 logprobs move with its KV-cache
@@ -47,7 +34,7 @@ TEST_P(LlamaCppParity, TeacherForcedLogprobsAndGreedyChoices) {
     const std::string file = GetParam();
     GB_REQUIRE_MODEL(path, file);
     const std::string stem = file.substr(0, file.size() - 5);
-    const json::Value ref = load_json(test::fixture("llamacpp/" + stem + ".json"));
+    const json::Value ref = test::load_json(test::fixture("llamacpp/" + stem + ".json"));
     constexpr double kDeterminedMargin = 0.5;
 
     cpu::CpuBackend be(2);
@@ -64,8 +51,8 @@ TEST_P(LlamaCppParity, TeacherForcedLogprobsAndGreedyChoices) {
         SCOPED_TRACE(text);
         const std::vector<int32_t> prompt = tok.encode(text, /*add_special=*/true,
                                                        p.at("parse_special").as_bool());
-        ASSERT_EQ(prompt, ids_of(p.at("prompt_ids"))) << "prompt tokens differ from llama.cpp's";
-        const std::vector<int32_t> want = ids_of(p.at("generated_ids"));
+        ASSERT_EQ(prompt, test::json_ints(p.at("prompt_ids"))) << "prompt tokens differ from llama.cpp's";
+        const std::vector<int32_t> want = test::json_ints(p.at("generated_ids"));
         const auto& lp16 = p.at("top1_logprobs").as_array();
         const auto& lp32 = p.at("top1_logprobs_f32_kv").as_array();
         const auto& margin = p.at("top2_margin").as_array();

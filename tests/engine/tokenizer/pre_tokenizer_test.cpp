@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/error.h"
-#include "tests/engine/tokenizer/json_lite.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -19,13 +18,13 @@ std::vector<std::string> split(const PreTokenizer& p, std::string_view text) {
 }
 
 TEST(PreTokenizer, MatchesReferenceSplits) {
-    const auto fx = test::json::parse_file(test::fixture("tokenizer/pretokenizer_splits.json"));
-    ASSERT_FALSE(fx.obj.empty());
-    for (const auto& [pre, cases] : fx.obj) {
+    const auto fx = test::load_json(test::fixture("tokenizer/pretokenizer_splits.json"));
+    ASSERT_FALSE(fx.as_object().empty());
+    for (const auto& [pre, cases] : fx.as_object()) {
         PreTokenizer p(pre);
-        for (const auto& c : cases.arr) {
-            const std::string text = c["text"].str;
-            EXPECT_EQ(split(p, text), c["pieces"].strings())
+        for (const auto& c : cases.as_array()) {
+            const std::string text = c.at("text").as_string();
+            EXPECT_EQ(split(p, text), test::json_strings(c.at("pieces")))
                 << "pre-tokenizer " << pre << " on: " << text;
         }
     }

@@ -9,7 +9,6 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/utf8.h"
-#include "tests/engine/tokenizer/json_lite.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -22,8 +21,8 @@ const Tokenizer& smollm2(const std::string& path) {
     return tok;
 }
 
-const test::json::Value& expected() {
-    static const auto fx = test::json::parse_file(test::fixture("tokenizer/smollm2_expected.json"));
+const json::Value& expected() {
+    static const auto fx = test::load_json(test::fixture("tokenizer/smollm2_expected.json"));
     return fx;
 }
 
@@ -46,16 +45,16 @@ TEST(TokenizerSmolLM2, ReadsTheVocabularyFromGguf) {
 TEST(TokenizerSmolLM2, IdsMatchTheReference) {
     GB_REQUIRE_MODEL(path, kModel);
     const Tokenizer& t = smollm2(path);
-    const auto& cases = expected()["cases"].arr;
+    const auto& cases = expected().at("cases").as_array();
     ASSERT_GT(cases.size(), 40u);
     size_t mismatches = 0;
     for (const auto& c : cases) {
-        const std::string& text = c["text"].str;
+        const std::string& text = c.at("text").as_string();
         const auto special = t.encode(text, /*add_special=*/false, /*parse_special=*/true);
         const auto plain = t.encode(text, false, false);
-        EXPECT_EQ(special, c["special"].ints()) << "parse_special on: " << text;
-        EXPECT_EQ(plain, c["plain"].ints()) << "plain on: " << text;
-        mismatches += (special != c["special"].ints()) + (plain != c["plain"].ints());
+        EXPECT_EQ(special, test::json_ints(c.at("special"))) << "parse_special on: " << text;
+        EXPECT_EQ(plain, test::json_ints(c.at("plain"))) << "plain on: " << text;
+        mismatches += (special != test::json_ints(c.at("special"))) + (plain != test::json_ints(c.at("plain")));
         // Byte-level BPE loses nothing: decoding gives the text back.
         EXPECT_EQ(t.decode(special, /*show_special=*/true), text);
         EXPECT_EQ(t.decode(plain, true), text);
@@ -66,8 +65,8 @@ TEST(TokenizerSmolLM2, IdsMatchTheReference) {
 TEST(TokenizerSmolLM2, StreamDecoderGivesTheSameTextPieceByPiece) {
     GB_REQUIRE_MODEL(path, kModel);
     const Tokenizer& t = smollm2(path);
-    for (const auto& c : expected()["cases"].arr) {
-        const std::string& text = c["text"].str;
+    for (const auto& c : expected().at("cases").as_array()) {
+        const std::string& text = c.at("text").as_string();
         StreamDecoder d(t, /*show_special=*/true);
         std::string streamed;
         for (int32_t id : t.encode(text, false, true)) {
@@ -101,7 +100,7 @@ TEST(TokenizerSmolLM2, EncodesAMegabyteQuickly) {
     // Benchmark, printed not asserted: 1 MiB of the mixed-script corpus, then of fresh words
     // (every line numbered, so the word cache helps less).
     std::string corpus;
-    for (const auto& c : expected()["cases"].arr) corpus += c["text"].str + "\n";
+    for (const auto& c : expected().at("cases").as_array()) corpus += c.at("text").as_string() + "\n";
     std::string text, varied;
     while (text.size() < (1u << 20)) text += corpus;
     for (int i = 0; varied.size() < (1u << 20); ++i)
