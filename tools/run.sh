@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 tools/install_deps.sh
-tools/fetch_models.sh
+tools/fetch_models.sh smollm2
 tools/build.sh
 models="${GLASSBOX_MODELS:-$HOME/.cache/glassbox/models}"
 prompt="${*:-Explain in two sentences why the sky is blue.}"
