@@ -9,76 +9,26 @@
 #include <ostream>
 
 #include "engine/core/error.h"
+#include "engine/core/utf8.h"
 
 namespace gb::json {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence starting at p[0] (1..4), or 0 when it is not
-// well-formed, with *bad set to the length of the maximal invalid subpart (>= 1): the lead byte
-// plus the continuation bytes that could still have belonged to a valid sequence.
+// The well-formed UTF-8 character at p[0] (its length), or 0 with *bad set to the length of the
+// ill-formed subpart to replace by one U+FFFD (a truncated character at the end counts as one).
 size_t utf8_sequence(const unsigned char* p, size_t n, size_t* bad) {
-    const unsigned char c = p[0];
-    if (c < 0x80) return 1;
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;  // no overlongs
-        if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;  // no overlongs
-        if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    size_t k = 1;
-    for (; k < len && k < n; ++k) {
-        const unsigned char b = p[k];
-        const unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
-        if (b < l || b > h) break;
-    }
-    if (k == len) return len;
-    *bad = k;
+    const utf8::Seq q = utf8::next(std::string_view(reinterpret_cast<const char*>(p), n), 0);
+    if (q.kind == utf8::Seq::Valid) return q.len;
+    *bad = q.len;
     return 0;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
 }
 
 constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    for (size_t i = 0; i < s.size();) {
-        size_t bad = 0;
-        const size_t len = utf8_sequence(p + i, s.size() - i, &bad);
-        if (len == 0) return false;
-        i += len;
-    }
-    return true;
-}
+bool is_valid_utf8(std::string_view s) { return utf8::is_valid(s); }
 
 void append_quoted(std::string& out, std::string_view s) {
     out += '"';
@@ -640,7 +590,7 @@ private:
                     } else if (cp >= 0xD800 && cp <= 0xDFFF) {
                         cp = 0xFFFD;  // lone surrogate: not a character
                     }
-                    append_utf8(out, cp);
+                    utf8::append(out, cp);
                     break;
                 }
                 default:

@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "engine/tokenizer/utf8.h"
+#include "engine/core/utf8.h"
 
 namespace gb::byte_level {
 namespace {

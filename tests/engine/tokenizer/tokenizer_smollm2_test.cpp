@@ -8,7 +8,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/core/utf8.h"
 #include "tests/test_support.h"
 
 namespace gb {

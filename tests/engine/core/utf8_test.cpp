@@ -1,5 +1,5 @@
 // UTF-8 repair and the GPT-2 byte-symbol table.
-#include "engine/tokenizer/utf8.h"
+#include "engine/core/utf8.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // UTF-8 decoding and repair (Unicode 15, table 3-7 "well-formed UTF-8 byte sequences").
-#include "engine/tokenizer/utf8.h"
+#include "engine/core/utf8.h"
 
 namespace gb::utf8 {
 

@@ -1,5 +1,6 @@
-// UTF-8 helpers of the tokenizer: decoding one character, and repairing ill-formed bytes with
-// U+FFFD the way the Unicode standard recommends (one U+FFFD per maximal ill-formed subpart).
+// UTF-8 helpers: decoding one character, and repairing ill-formed bytes with U+FFFD the way
+// the Unicode standard recommends (one U+FFFD per maximal ill-formed subpart). Shared by the
+// tokenizer (byte-level BPE, streaming detokenisation) and the JSON writer.
 #pragma once
 
 #include <cstddef>
