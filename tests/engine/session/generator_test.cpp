@@ -30,6 +30,16 @@ struct Fixture {
     }
 };
 
+// The fixture's prompt, greedy, EOS not stopping (the reference generated through it).
+GenerateRequest greedy_request(const Fixture& f) {
+    GenerateRequest req;
+    req.prompt = test::json_ints(f.ref.at("prompt_ids"));
+    req.max_tokens = 16;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    return req;
+}
+
 std::vector<int32_t> generated(const Trace& t) {
     std::vector<int32_t> ids;
     for (const auto& r : t.tokens)
@@ -40,11 +50,7 @@ std::vector<int32_t> generated(const Trace& t) {
 TEST(Generator, GreedyMatchesTransformersAndScoresPromptTokens) {
     Fixture f;
     Generator gen(*f.model, *f.tok);
-    GenerateRequest req;
-    req.prompt = test::json_ints(f.ref.at("prompt_ids"));
-    req.max_tokens = 16;
-    req.sampling.temperature = 0;
-    req.stop_at_eog = false;
+    GenerateRequest req = greedy_request(f);
     req.prompt_logprobs = true;
     Trace t = gen.generate(req);
     EXPECT_EQ(generated(t), test::json_ints(f.ref.at("generated_ids")));
@@ -68,11 +74,7 @@ TEST(Generator, GreedyMatchesTransformersAndScoresPromptTokens) {
 TEST(Generator, CallbackCanStopAndCancelIsHonoured) {
     Fixture f;
     Generator gen(*f.model, *f.tok);
-    GenerateRequest req;
-    req.prompt = test::json_ints(f.ref.at("prompt_ids"));
-    req.max_tokens = 16;
-    req.sampling.temperature = 0;
-    req.stop_at_eog = false;
+    GenerateRequest req = greedy_request(f);
     int seen = 0;
     Trace t = gen.generate(req, [&](const TokenRecord* r, const std::string&) { return !r || ++seen < 4; });
     EXPECT_EQ(t.n_gen, 4);
