@@ -84,7 +84,10 @@ int run_command(const std::vector<std::string>& argv) {
         }
         return true;
     });
-    if (!quiet) std::printf("\n");
+    if (!quiet) {
+        std::printf("\n");
+        std::fflush(stdout);
+    }
     const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
     const double tg = trace.decode_ms > 0 ? 1000.0 * trace.n_gen / trace.decode_ms : 0;
     std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n",
