@@ -9,6 +9,7 @@
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/reasoning_parser.h"
 
 namespace gb {
 
@@ -18,6 +19,16 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// What a generated token adds to the reply's text: nothing for end-of-generation and control
+// tokens (<|im_end|> is not part of the reply), except the think markers, which some vocabularies
+// mark as control tokens.
+std::string_view reply_bytes(const Tokenizer& tok, const ReasoningParser& parser, int32_t id,
+                             bool eog, const std::string& text) {
+    if (eog) return {};
+    if (tok.is_control(id) && text != parser.open_tag() && text != parser.close_tag()) return {};
+    return text;
 }
 
 }  // namespace
@@ -74,15 +85,15 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             if (req.prompt_logprobs && i > 0)
                 dist = j > 0 ? logits.data() + (j - 1) * n_vocab : prev_last.data();
             if (dist) {
-                TokenStats s = token_stats(std::span<const float>(dist, n_vocab), rec.id, req.top_n);
+                TokenStats s =
+                    token_stats(std::span<const float>(dist, n_vocab), rec.id, req.top_n);
                 rec.logprob = s.logprob;
                 rec.entropy = s.entropy;
                 for (auto& [id, lp] : s.top) rec.top.push_back({id, tok_.token_text(id), lp});
             }
             trace.tokens.push_back(std::move(rec));
         }
-        if (req.prompt_logprobs)
-            prev_last.assign(logits.end() - n_vocab, logits.end());
+        if (req.prompt_logprobs) prev_last.assign(logits.end() - n_vocab, logits.end());
     }
     // The distribution for the first generated token is the last prompt row.
     std::vector<float> cur(logits.end() - n_vocab, logits.end());
@@ -91,6 +102,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     Sampler sampler(req.sampling, static_cast<int>(n_vocab));
     for (int32_t id : req.prompt) sampler.accept(id);
     StreamDecoder detok(tok_);
+    ReasoningParser reasoning(req.starts_in_reasoning);
     const auto t_dec = Clock::now();
     for (int step = 0; step < req.max_tokens; ++step) {
         if (cancel && cancel->load()) {
@@ -100,17 +112,17 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         const int32_t id = sampler.sample(cur);
         sampler.accept(id);
         TokenStats s = token_stats(cur, id, req.top_n);
+        const bool eog = tok_.is_eog(id);
         TokenRecord rec;
         rec.id = id;
         rec.text = tok_.token_text(id);
-        rec.phase = Phase::Answer;
+        rec.phase = reasoning.push(id, reply_bytes(tok_, reasoning, id, eog, rec.text));
         rec.logprob = s.logprob;
         rec.entropy = s.entropy;
         for (auto& [alt, lp] : s.top) rec.top.push_back({alt, tok_.token_text(alt), lp});
         rec.t_ms = ms_since(t0);
         trace.tokens.push_back(rec);
         ++trace.n_gen;
-        const bool eog = tok_.is_eog(id);
         const std::string text = eog ? std::string() : detok.push(id);
         if (on_token && !on_token(&trace.tokens.back(), text)) {
             trace.stop_reason = "stopped";
@@ -136,6 +148,10 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         std::string rest = detok.flush();
         if (!rest.empty()) on_token(nullptr, rest);
     }
+    reasoning.finish();
+    trace.reasoning_text = reasoning.reasoning();
+    trace.answer_text = reasoning.answer();
+    trace.reasoning_complete = reasoning.reasoning_complete();
     trace.decode_ms = ms_since(t_dec);
     return trace;
 }

@@ -18,18 +18,22 @@ class Tokenizer;
 class KvCache;
 
 struct GenerateRequest {
-    std::vector<int32_t> prompt;     // token ids, BOS included when the model wants one
-    std::string prompt_text;         // for the trace
+    std::vector<int32_t> prompt;  // token ids, BOS included when the model wants one
+    std::string prompt_text;      // for the trace
     int max_tokens = 256;
     SamplerSettings sampling;
-    int top_n = 5;                   // alternatives recorded per token
-    bool prompt_logprobs = false;    // also score every prompt token (costs vocab x dim per token)
+    int top_n = 5;                 // alternatives recorded per token
+    bool prompt_logprobs = false;  // also score every prompt token (costs vocab x dim per token)
     bool stop_at_eog = true;
+    // The rendered prompt already opened a reasoning block (DeepSeek-R1's template ends with
+    // "<think>\n"), so the reply starts inside it. The chat template layer sets this, with
+    // prompt_opens_reasoning() from engine/trace/reasoning_parser.h.
+    bool starts_in_reasoning = false;
 };
 
-// Called for each generated token with its record and the text it completes (UTF-8 held back
-// until a character is whole), and once at the end with rec == nullptr for any bytes still held
-// back. Return false to stop.
+// Called for each generated token with its record (its phase, Think or Answer, is final) and the
+// text it completes (UTF-8 held back until a character is whole), and once at the end with
+// rec == nullptr for any bytes still held back. Return false to stop.
 using TokenCallback = std::function<bool(const TokenRecord* rec, const std::string& text)>;
 
 class Generator {

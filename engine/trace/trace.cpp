@@ -148,6 +148,9 @@ void write_json(const Trace& t, std::ostream& out) {
     w.field("prefill_ms", t.prefill_ms);
     w.field("decode_ms", t.decode_ms);
     w.field("stop_reason", t.stop_reason);
+    w.field("reasoning_text", t.reasoning_text);
+    w.field("answer_text", t.answer_text);
+    w.field("reasoning_complete", t.reasoning_complete);
     w.key("tokens").begin_array();
     for (const TokenRecord& r : t.tokens) {
         w.begin_object(/*flat=*/true);
@@ -228,6 +231,10 @@ public:
     uint64_t uinteger(std::string_view key) const {
         return guard(key, [&] { return get(key).as_uint64(); });
     }
+    bool boolean(std::string_view key) const {
+        return guard(key, [&] { return get(key).as_bool(); });
+    }
+    bool has(std::string_view key) const { return obj_->find(key) != nullptr; }
     const json::Value::Array& array(std::string_view key) const {
         return guard(key, [&]() -> const json::Value::Array& { return get(key).as_array(); });
     }
@@ -304,6 +311,10 @@ Trace read_json(std::string_view text) {
     t.prefill_ms = f.number("prefill_ms");
     t.decode_ms = f.number("decode_ms");
     t.stop_reason = f.str("stop_reason");
+    // Added within version 1: optional, so earlier files still read.
+    if (f.has("reasoning_text")) t.reasoning_text = f.str("reasoning_text");
+    if (f.has("answer_text")) t.answer_text = f.str("answer_text");
+    if (f.has("reasoning_complete")) t.reasoning_complete = f.boolean("reasoning_complete");
 
     const auto& tokens = f.array("tokens");
     t.tokens.reserve(tokens.size());

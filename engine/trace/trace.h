@@ -14,8 +14,8 @@
 
 namespace gb {
 
-// Prompt tokens, reasoning ("thinking") tokens, answer tokens. The think/answer split is made
-// by a later stage; until then generated tokens are Answer.
+// Prompt tokens, reasoning ("thinking") tokens, answer tokens. Generated tokens are split by
+// ReasoningParser (reasoning_parser.h); the <think> markers themselves are Think.
 enum class Phase : uint8_t { Prompt, Think, Answer };
 
 const char* phase_name(Phase p);               // "prompt", "think", "answer"
@@ -51,6 +51,10 @@ struct Trace {
     int n_prompt = 0;
     int n_gen = 0;
     std::string stop_reason;  // "eog", "max tokens", "context full", "stopped", "cancelled"
+    // The reply split by ReasoningParser: markers excluded, both texts trimmed at the ends.
+    std::string reasoning_text;
+    std::string answer_text;
+    bool reasoning_complete = true;  // false: the reply ended inside the reasoning
 };
 
 // What the inspector needs about one token from one row of logits.
@@ -71,7 +75,8 @@ TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n)
 // JSON export, versioned: {"format":"glassbox-trace","version":1,...}. One token per line.
 void write_json(const Trace& trace, std::ostream& out);
 // Reads what write_json writes (and any later version-1 file with extra fields, which are
-// ignored). gb::Error names the field that is missing or wrong, e.g. "tokens[3].logprob".
+// ignored). Files written before reasoning_text/answer_text/reasoning_complete existed read
+// with those empty / true. gb::Error names the field that is missing or wrong, e.g. "tokens[3].logprob".
 Trace read_json(std::string_view text);
 
 constexpr int kTraceFormatVersion = 1;

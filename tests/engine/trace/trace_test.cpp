@@ -116,6 +116,9 @@ Trace sample_trace() {
     t.n_prompt = 2;
     t.n_gen = 3;
     t.stop_reason = "max tokens";
+    t.reasoning_text = "step 1\nstep \"2\"";
+    t.answer_text = "\xe4\xbd\xa0";
+    t.reasoning_complete = false;
 
     TokenRecord bos;
     bos.id = 1;
@@ -187,6 +190,9 @@ TEST(TraceJson, RoundTrip) {
     EXPECT_EQ(r.n_prompt, t.n_prompt);
     EXPECT_EQ(r.n_gen, t.n_gen);
     EXPECT_EQ(r.stop_reason, t.stop_reason);
+    EXPECT_EQ(r.reasoning_text, t.reasoning_text);
+    EXPECT_EQ(r.answer_text, t.answer_text);
+    EXPECT_EQ(r.reasoning_complete, false);
     ASSERT_EQ(r.tokens.size(), t.tokens.size());
     for (size_t i = 0; i < t.tokens.size(); ++i) {
         const TokenRecord &want = t.tokens[i], &got = r.tokens[i];
@@ -280,6 +286,27 @@ TEST(TraceJson, ErrorsNameTheField) {
     EXPECT_EQ(read_error(replaced("\"top_k\":20", "\"top_k\":20.5")),
               "trace: sampling.top_k: expected an integer in range, found 20.5");
     EXPECT_EQ(read_error(good.substr(0, 40)).rfind("trace: json: ", 0), 0u);
+    EXPECT_EQ(read_error(replaced("\"reasoning_complete\": false", "\"reasoning_complete\": 0")),
+              "trace: reasoning_complete: expected a boolean, found a number");
+}
+
+TEST(TraceJson, FilesWithoutTheReplySplitStillRead) {
+    // Version-1 files written before reasoning_text/answer_text/reasoning_complete existed.
+    std::ostringstream os;
+    write_json(sample_trace(), os);
+    std::string text = os.str();
+    for (const std::string field :
+         {"\"reasoning_text\"", "\"answer_text\"", "\"reasoning_complete\""}) {
+        const size_t at = text.find(field);
+        ASSERT_NE(at, std::string::npos) << field;
+        text.erase(at, text.find('\n', at) + 1 - at);
+    }
+    ASSERT_EQ(text.find("reasoning"), std::string::npos);
+    const Trace r = read_json(text);
+    EXPECT_EQ(r.reasoning_text, "");
+    EXPECT_EQ(r.answer_text, "");
+    EXPECT_TRUE(r.reasoning_complete);
+    EXPECT_EQ(r.stop_reason, "max tokens");
 }
 
 TEST(TraceJson, FormatDocExampleReadsAndWritesBackIdentically) {
