@@ -22,6 +22,7 @@ commands:
       --temp X --top-k N --top-p X --min-p X --seed N
       --repeat-penalty X --repeat-last-n N --frequency-penalty X --presence-penalty X
       --top-n N              alternatives recorded per token (default 5)
+      --hide-reasoning       leave the chain of thought out of the streamed text
       --trace FILE           write the trace (per token: id, text, logprob, entropy,
                              alternatives, time) as JSON
       --prompt-logprobs      also score the prompt tokens in the trace

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 #include <thread>
+#include <unistd.h>
 #include <string>
 
 #include "app/cli/args.h"
@@ -11,6 +12,7 @@
 #include "engine/model/model.h"
 #include "engine/session/generator.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
 #include "kernels/cpu/cpu_backend.h"
 
@@ -39,7 +41,7 @@ int run_command(const std::vector<std::string>& argv) {
                "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
                "-c", "--ctx", "-b", "--batch"},
-              {"--chat", "--prompt-logprobs", "--quiet"});
+              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -74,20 +76,40 @@ int run_command(const std::vector<std::string>& argv) {
     Tokenizer tok = Tokenizer::from_gguf(model->file());
     req.prompt_text = args.has("--chat") ? chat_prompt(tok, args.str("--system"), user) : user;
     req.prompt = tok.encode(req.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+    req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
 
     Generator gen(*model, tok);
+    // Reasoning is shown apart from the answer: dimmed on a terminal, or left out with
+    // --hide-reasoning; a rule marks where the answer starts.
     const bool quiet = args.has("--quiet");
-    Trace trace = gen.generate(req, [&](const TokenRecord*, const std::string& text) {
-        if (!quiet) {
-            std::fwrite(text.data(), 1, text.size(), stdout);
-            std::fflush(stdout);
+    const bool hide_reasoning = args.has("--hide-reasoning");
+    const bool tty = isatty(fileno(stdout)) != 0;
+    Phase shown = Phase::Answer;
+    bool any_reasoning = false;
+    Trace trace = gen.generate(req, [&](const TokenRecord* rec, const std::string& text) {
+        if (quiet) return true;
+        const Phase phase = rec ? rec->phase : shown;
+        if (phase == Phase::Think && shown != Phase::Think) {
+            any_reasoning = true;
+            if (tty && !hide_reasoning) std::fputs("\x1b[2m", stdout);
+        } else if (phase == Phase::Answer && shown == Phase::Think) {
+            if (tty && !hide_reasoning) std::fputs("\x1b[0m", stdout);
+            std::fputs(hide_reasoning ? "" : "\n", stdout);
+            std::fputs(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n", stdout);
         }
+        shown = phase;
+        if (!(hide_reasoning && phase == Phase::Think))
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
         return true;
     });
     if (!quiet) {
+        if (tty && shown == Phase::Think) std::fputs("\x1b[0m", stdout);
         std::printf("\n");
         std::fflush(stdout);
     }
+    if (any_reasoning && !trace.reasoning_complete)
+        std::fprintf(stderr, "[the reply stopped inside the reasoning; raise -n for an answer]\n");
     const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
     const double tg = trace.decode_ms > 0 ? 1000.0 * trace.n_gen / trace.decode_ms : 0;
     std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n",

@@ -81,6 +81,19 @@ TEST(Cli, SameSeedSameOutput) {
     EXPECT_NE(a.out, c.out) << "seed 423 gave the same text as seed 42";
 }
 
+// A prompt that ends inside <think> makes the whole reply reasoning: hidden on request, and the
+// cut-off is reported.
+TEST(Cli, ReasoningIsShownApartAndCanBeHidden) {
+    const std::string base = "run -m " + gb::test::fixture("models/tiny_qwen3.gguf") +
+                             " -p '<think>' -n 5 --temp 0 -t 1 -c 64";
+    Result shown = cli(base), hidden = cli(base + " --hide-reasoning");
+    ASSERT_EQ(shown.code, 0) << shown.err;
+    ASSERT_EQ(hidden.code, 0) << hidden.err;
+    EXPECT_GT(shown.out.size(), 1u);
+    EXPECT_EQ(hidden.out, "\n");
+    EXPECT_NE(shown.err.find("stopped inside the reasoning"), std::string::npos) << shown.err;
+}
+
 TEST(Cli, BenchPrintsSpeeds) {
     Result r = cli("bench -m " + kTiny + " -t 1 -p 16 -n 8 -r 1");
     ASSERT_EQ(r.code, 0) << r.err;
