@@ -1,5 +1,6 @@
-// Tokenizer: special-token matching, pre-tokenization and BPE for encoding; byte-level symbol
-// mapping for decoding; the streaming detokeniser.
+// Tokenizer: special-token matching, then pre-tokenization and byte-level BPE (gpt2) or
+// SentencePiece-style BPE (llama) for encoding; piece-to-bytes mapping for decoding; the
+// streaming detokeniser.
 #include "engine/tokenizer/tokenizer.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"
+#include "engine/tokenizer/spm.h"
 #include "engine/core/utf8.h"
 
 namespace gb {
@@ -38,8 +40,10 @@ constexpr std::array<std::string_view, 5> kEotTexts = {"<|eot_id|>", "<|im_end|>
 
 struct Tokenizer::Impl {
     Vocab vocab;
+    bool spm_model = false;  // "llama": SentencePiece pieces instead of byte-level BPE
     PreTokenizer pre;
-    BpeModel bpe;
+    std::unique_ptr<BpeModel> bpe;  // gpt2 only
+    std::unique_ptr<SpmModel> spm;  // llama only (views into vocab.tokens)
     bool add_bos = false;
     std::vector<std::string> bytes;  // what each token decodes to
     std::vector<uint8_t> eog;
@@ -56,9 +60,16 @@ struct Tokenizer::Impl {
 
     Impl(Vocab v)
         : vocab(std::move(v)),
-          pre(vocab.pre),
-          bpe(vocab, pre.spec().ignore_merges),
-          add_bos(vocab.add_bos.value_or(pre.spec().add_bos)) {}
+          spm_model(vocab.model == "llama"),
+          // SentencePiece vocabularies split nothing before merging; their pre value is moot.
+          pre(spm_model ? std::string("default") : vocab.pre),
+          // SentencePiece models put BOS first unless the file says otherwise.
+          add_bos(vocab.add_bos.value_or(spm_model || pre.spec().add_bos)) {
+        if (spm_model)
+            spm = std::make_unique<SpmModel>(vocab);
+        else
+            bpe = std::make_unique<BpeModel>(vocab, pre.spec().ignore_merges);
+    }
 
     TokenType type(int32_t id) const {
         return vocab.types.empty() ? TokenType::Normal : vocab.types[id];
@@ -67,23 +78,30 @@ struct Tokenizer::Impl {
         return id >= 0 && static_cast<size_t>(id) < vocab.tokens.size();
     }
 
-    void encode_text(std::string_view text, std::vector<int32_t>& out,
+    // Not shown by decode unless show_special.
+    bool hidden(int32_t id) const {
+        const TokenType t = type(id);
+        return t == TokenType::Control || t == TokenType::Unknown;
+    }
+
+    // `after_special`: the text starts the input or follows a special token, where
+    // SentencePiece vocabularies put their space prefix.
+    void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out,
                      std::vector<std::string_view>& words) const {
+        if (spm) {
+            spm->encode(text, after_special && vocab.add_space_prefix, out);
+            return;
+        }
         words.clear();
         pre.split(text, words);
-        for (std::string_view w : words) bpe.encode_word(w, out);
+        for (std::string_view w : words) bpe->encode_word(w, out);
     }
 };
 
 Tokenizer::Tokenizer(Vocab v) {
-    if (v.model != "gpt2") {
-        if (v.model == "llama")
-            throw Error(
-                "tokenizer: SentencePiece vocabularies (tokenizer.ggml.model = 'llama') are not "
-                "supported yet");
+    if (v.model != "gpt2" && v.model != "llama")
         throw Error("tokenizer: unsupported tokenizer.ggml.model = '" + v.model +
-                    "' (supported: gpt2)");
-    }
+                    "' (supported: gpt2, llama)");
     const size_t n = v.tokens.size();
     if (n == 0) throw Error("tokenizer: tokenizer.ggml.tokens is empty");
     if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: too many tokens");
@@ -116,11 +134,18 @@ Tokenizer::Tokenizer(Vocab v) {
         m.by_text.emplace(text, id);
         const TokenType t = m.type(id);
         const bool special = t == TokenType::Control || t == TokenType::UserDefined;
-        // Normal tokens are spelled in byte symbols; special ones are literal text.
-        if (special || !byte_level::to_bytes(text, m.bytes[i])) m.bytes[i] = text;
-        if (special && !text.empty())
+        // Normal tokens are spelled in byte symbols (gpt2) or with U+2581 and <0xXX> pieces
+        // (llama); special ones are literal text.
+        if (special || t == TokenType::Unknown)
+            m.bytes[i] = text;
+        else if (m.spm_model)
+            m.bytes[i] = SpmModel::decode_piece(text, t);
+        else if (!byte_level::to_bytes(text, m.bytes[i]))
+            m.bytes[i] = text;
+        // The unknown token's text ("<unk>") is matched like a control token's.
+        if ((special || t == TokenType::Unknown) && !text.empty())
             m.specials[static_cast<uint8_t>(text[0])].push_back(
-                {text, id, t == TokenType::Control});
+                {text, id, t != TokenType::UserDefined});
         if (special && std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end())
             m.eog[i] = 1;
     }
@@ -156,7 +181,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
     if (add_special && m.add_bos && m.vocab.bos >= 0) out.push_back(m.vocab.bos);
 
     std::vector<std::string_view> words;
-    size_t frag = 0;  // start of the text not yet tokenized
+    size_t frag = 0;            // start of the text not yet tokenized
+    bool after_special = true;  // the next text starts the input or follows a special token
+    auto text_part = [&](std::string_view part) {
+        if (part.empty()) return;  // an empty stretch between specials changes nothing
+        m.encode_text(part, after_special, out, words);
+        after_special = false;
+    };
     for (size_t i = 0; i < text.size();) {
         const Impl::Special* hit = nullptr;
         for (const Impl::Special& s : m.specials[static_cast<uint8_t>(text[i])]) {
@@ -170,12 +201,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
             ++i;
             continue;
         }
-        m.encode_text(text.substr(frag, i - frag), out, words);
+        text_part(text.substr(frag, i - frag));
         out.push_back(hit->id);
+        after_special = true;
         i += hit->text.size();
         frag = i;
     }
-    m.encode_text(text.substr(frag), out, words);
+    text_part(text.substr(frag));
 
     if (add_special && m.vocab.add_eos && m.vocab.eos >= 0) out.push_back(m.vocab.eos);
     return out;
@@ -188,10 +220,18 @@ std::string Tokenizer::token_text(int32_t id) const {
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool show_special) const {
     const Impl& m = *impl_;
     std::string raw;
+    // SentencePiece decoding drops the space the encoder put in front of the text: the first
+    // shown piece's leading space when only hidden tokens (BOS) precede it. (llama.cpp drops
+    // it only from the very first id, so keeps it after a BOS; we follow SentencePiece.)
+    bool strip_space = m.spm_model && m.vocab.add_space_prefix;
     for (int32_t id : ids) {
         if (!m.valid(id)) continue;
-        if (!show_special && m.type(id) == TokenType::Control) continue;
-        raw += m.bytes[id];
+        if (!show_special && m.hidden(id)) continue;
+        const std::string& piece = m.bytes[id];
+        const bool strip =
+            strip_space && m.type(id) == TokenType::Normal && !piece.empty() && piece[0] == ' ';
+        raw.append(piece, strip ? 1 : 0);
+        strip_space = false;
     }
     return utf8::is_valid(raw) ? raw : utf8::repaired(raw);
 }
@@ -236,7 +276,7 @@ StreamDecoder::StreamDecoder(const Tokenizer& tok, bool show_special)
     : tok_(tok), show_special_(show_special) {}
 
 std::string StreamDecoder::push(int32_t id) {
-    if (!show_special_ && tok_.is_control(id)) return {};
+    if (!tok_.impl_->valid(id) || (!show_special_ && tok_.impl_->hidden(id))) return {};
     pending_ += tok_.token_text(id);
     std::string out;
     const size_t used = utf8::append_repaired(out, pending_, /*final=*/false);

@@ -1,5 +1,6 @@
-// Byte-level BPE tokenizer (GPT-2 style, as GGUF "gpt2" vocabularies define it): special-token
-// matching, regex pre-tokenization, rank-based merges, decoding and streaming detokenisation.
+// Tokenizer of GGUF vocabularies: byte-level BPE ("gpt2": regex pre-tokenization, rank-based
+// merges) and SentencePiece-style BPE ("llama": scored pieces, byte fallback); special-token
+// matching, decoding and streaming detokenisation.
 #pragma once
 
 #include <cstdint>
@@ -27,23 +28,25 @@ enum class TokenType : uint8_t {
 
 // Everything the tokenizer needs, as read from GGUF metadata (or built by a test).
 struct Vocab {
-    std::string model = "gpt2";       // tokenizer.ggml.model
+    std::string model = "gpt2";       // tokenizer.ggml.model: "gpt2" or "llama" (SentencePiece)
     std::string pre = "default";      // tokenizer.ggml.pre: which split regexes to use
     std::vector<std::string> tokens;  // token text; normal tokens in GPT-2 byte symbols
-    std::vector<float> scores;        // may be empty (BPE does not use them)
+    std::vector<float> scores;        // may be empty (byte-level BPE does not use them)
     std::vector<TokenType> types;     // empty means all Normal
-    std::vector<std::string> merges;  // "left right", rank = index (lower merges first)
+    std::vector<std::string> merges;  // "left right", rank = index (lower merges first); gpt2
     int32_t bos = -1, eos = -1, eot = -1, pad = -1, unk = -1;
     // nullopt: the pre-tokenizer's default (true for llama-bpe and the deepseek ones).
     std::optional<bool> add_bos;
     bool add_eos = false;
+    // "llama" only: a U+2581 is put before the text and after each special token, and decode
+    // drops the first space again (tokenizer.ggml.add_space_prefix).
+    bool add_space_prefix = true;
     std::string chat_template;  // tokenizer.chat_template, verbatim
 };
 
 class Tokenizer {
 public:
-    // Reads the tokenizer.* keys; throws gb::Error naming the key or the unsupported value
-    // ("llama" SentencePiece vocabularies are refused for now).
+    // Reads the tokenizer.* keys; throws gb::Error naming the key or the unsupported value.
     static Tokenizer from_gguf(const GgufFile& file);
     // Validates the vocabulary and builds the lookup tables; throws gb::Error.
     explicit Tokenizer(Vocab vocab);
@@ -52,10 +55,13 @@ public:
     // token strings in the text become their ids (user-defined tokens always do). Invalid UTF-8
     // bytes in the text are tokenized as U+FFFD.
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
-    // Raw bytes of one token: byte-level symbols mapped back to bytes, so a token may hold part
-    // of a UTF-8 character. Control and user-defined tokens give their text. "" when out of range.
+    // Raw bytes of one token: byte-level symbols (gpt2) or <0xXX> pieces (llama) mapped back to
+    // bytes, so a token may hold part of a UTF-8 character; U+2581 in llama pieces becomes ' '.
+    // Control and user-defined tokens give their text. "" when out of range.
     std::string token_text(int32_t id) const;
-    // Ids -> UTF-8 text; control tokens only when show_special; invalid bytes become U+FFFD.
+    // Ids -> UTF-8 text; control and unknown tokens only when show_special; invalid bytes become
+    // U+FFFD. With add_space_prefix (llama) the leading space of the first piece is dropped when
+    // nothing but hidden tokens (BOS) comes before it, as SentencePiece decodes.
     std::string decode(std::span<const int32_t> ids, bool show_special) const;
 
     int32_t bos() const;
@@ -75,12 +81,14 @@ public:
     struct Impl;
 
 private:
+    friend class StreamDecoder;
     std::shared_ptr<const Impl> impl_;
 };
 
 // Streaming detokeniser: feed ids as they are generated, get the text that is complete so far.
 // Bytes of an unfinished UTF-8 character are held back until the next token completes them;
-// bytes that can never form a character come out as U+FFFD.
+// bytes that can never form a character come out as U+FFFD. Pieces keep their leading space
+// (a stream continues a prompt), unlike Tokenizer::decode.
 class StreamDecoder {
 public:
     explicit StreamDecoder(const Tokenizer& tok, bool show_special = false);

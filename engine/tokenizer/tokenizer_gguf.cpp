@@ -33,13 +33,10 @@ int32_t token_id(const GgufFile& f, const std::string& key) {
 Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     Vocab v;
     v.model = f.require_string("tokenizer.ggml.model");
-    if (v.model == "llama")
-        throw Error("tokenizer: " + f.path() +
-                    ": SentencePiece vocabularies (tokenizer.ggml.model = 'llama') "
-                    "are not supported yet");
-    if (v.model != "gpt2")
+    if (v.model != "gpt2" && v.model != "llama")
         throw Error("tokenizer: " + f.path() + ": unsupported tokenizer.ggml.model = '" + v.model +
-                    "' (supported: gpt2)");
+                    "' (supported: gpt2, llama)");
+    const bool spm = v.model == "llama";  // SentencePiece: scored pieces, no merge list
     v.pre = f.get_string("tokenizer.ggml.pre").value_or("default");
     v.tokens = array_of(f, "tokenizer.ggml.tokens", GgufType::STRING, false).strings;
     if (f.get_array("tokenizer.ggml.token_type")) {
@@ -52,7 +49,8 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
         const GgufArray& s = array_of(f, "tokenizer.ggml.scores", GgufType::FLOAT32, false);
         v.scores.assign(s.floats.begin(), s.floats.end());
     }
-    v.merges = array_of(f, "tokenizer.ggml.merges", GgufType::STRING, false).strings;
+    if (!spm || f.get_array("tokenizer.ggml.merges"))
+        v.merges = array_of(f, "tokenizer.ggml.merges", GgufType::STRING, false).strings;
     v.bos = token_id(f, "tokenizer.ggml.bos_token_id");
     v.eos = token_id(f, "tokenizer.ggml.eos_token_id");
     v.eot = token_id(f, "tokenizer.ggml.eot_token_id");
@@ -60,6 +58,7 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     v.unk = token_id(f, "tokenizer.ggml.unknown_token_id");
     v.add_bos = f.get_bool("tokenizer.ggml.add_bos_token");
     v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
+    v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
     v.chat_template = f.get_string("tokenizer.chat_template").value_or("");
     try {
         return Tokenizer(std::move(v));
