@@ -1,0 +1,734 @@
+// Built-in filters, tests, Python str/dict methods and operators of the Jinja subset, each
+// matching what jinja2 (and Python underneath it) prints for the same input.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "engine/template/jinja_render.h"
+
+namespace gb::jinja {
+namespace {
+
+// Argument by position or keyword name; nullptr when absent.
+const Value* arg(const CallArgs& a, size_t pos, const char* name) {
+    for (const auto& [k, v] : a.keyword)
+        if (k == name) return &v;
+    if (pos < a.positional.size()) return &a.positional[pos];
+    return nullptr;
+}
+Value arg_or(const CallArgs& a, size_t pos, const char* name, Value def) {
+    const Value* v = arg(a, pos, name);
+    return v ? *v : def;
+}
+
+bool py_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+std::string upper(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string strip(const std::string& s, const Value* chars, bool left, bool right) {
+    auto strip_char = [&](char c) {
+        if (!chars || chars->is_none()) return py_space(c);
+        return chars->str().find(c) != std::string::npos;
+    };
+    size_t b = 0, e = s.size();
+    if (left)
+        while (b < e && strip_char(s[b])) ++b;
+    if (right)
+        while (e > b && strip_char(s[e - 1])) --e;
+    return s.substr(b, e - b);
+}
+
+std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+    if (from.empty()) return s;
+    std::string out;
+    size_t pos = 0;
+    int64_t n = 0;
+    while (count < 0 || n < count) {
+        size_t f = s.find(from, pos);
+        if (f == std::string::npos) break;
+        out += s.substr(pos, f - pos) + to;
+        pos = f + from.size();
+        ++n;
+    }
+    return out + s.substr(pos);
+}
+
+Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
+    List out;
+    if (!sep || sep->is_none()) {
+        size_t i = 0;
+        while (true) {
+            while (i < s.size() && py_space(s[i])) ++i;
+            if (i >= s.size()) break;
+            if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
+                size_t e = s.size();
+                while (e > i && py_space(s[e - 1])) --e;
+                out.push_back(Value::from_string(s.substr(i, e - i)));
+                break;
+            }
+            size_t j = i;
+            while (j < s.size() && !py_space(s[j])) ++j;
+            out.push_back(Value::from_string(s.substr(i, j - i)));
+            i = j;
+        }
+        return Value::from_list(std::move(out));
+    }
+    const std::string& d = sep->str();
+    if (d.empty()) throw Error("split: empty separator");
+    size_t pos = 0;
+    while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
+        size_t f = s.find(d, pos);
+        if (f == std::string::npos) break;
+        out.push_back(Value::from_string(s.substr(pos, f - pos)));
+        pos = f + d.size();
+    }
+    out.push_back(Value::from_string(s.substr(pos)));
+    return Value::from_list(std::move(out));
+}
+
+bool affix_match(const std::string& s, const Value& affix, bool prefix) {
+    auto one = [&](const std::string& a) {
+        if (a.size() > s.size()) return false;
+        return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
+    };
+    if (affix.is_list()) {
+        for (const auto& a : affix.list())
+            if (one(a.str())) return true;
+        return false;
+    }
+    if (!affix.is_string()) throw Error("startswith/endswith expects a string or a tuple of strings");
+    return one(affix.str());
+}
+
+std::string capitalize(const std::string& s) {
+    std::string out = lower(s);
+    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+    return out;
+}
+
+// jinja2's title: words start after whitespace, '-', '(', '[' or '{'.
+std::string title(const std::string& s) {
+    std::string out;
+    bool start = true;
+    for (char c : s) {
+        unsigned char u = static_cast<unsigned char>(c);
+        out += static_cast<char>(start ? std::toupper(u) : std::tolower(u));
+        start = py_space(c) || c == '-' || c == '(' || c == '[' || c == '{';
+    }
+    return out;
+}
+
+Value bound(const std::string& name, std::function<Value(CallArgs&)> fn) {
+    return Value::from_func(name, [fn = std::move(fn)](Renderer&, CallArgs& a) { return fn(a); });
+}
+
+Value str_method(const Value& obj, const std::string& name) {
+    const std::string s = obj.str();
+    if (name == "strip" || name == "lstrip" || name == "rstrip")
+        return bound(name, [s, name](CallArgs& a) {
+            return Value::from_string(strip(s, arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
+        });
+    if (name == "split")
+        return bound(name, [s](CallArgs& a) {
+            return split(s, arg(a, 0, "sep"), arg_or(a, 1, "maxsplit", Value::from_int(-1)).as_int());
+        });
+    if (name == "startswith" || name == "endswith")
+        return bound(name, [s, name](CallArgs& a) {
+            const Value* x = arg(a, 0, "prefix");
+            if (!x) throw Error(name + "() takes at least 1 argument");
+            return Value::from_bool(affix_match(s, *x, name == "startswith"));
+        });
+    if (name == "upper") return bound(name, [s](CallArgs&) { return Value::from_string(upper(s)); });
+    if (name == "lower") return bound(name, [s](CallArgs&) { return Value::from_string(lower(s)); });
+    if (name == "title") return bound(name, [s](CallArgs&) { return Value::from_string(title(s)); });
+    if (name == "capitalize") return bound(name, [s](CallArgs&) { return Value::from_string(capitalize(s)); });
+    if (name == "replace")
+        return bound(name, [s](CallArgs& a) {
+            const Value* from = arg(a, 0, "old");
+            const Value* to = arg(a, 1, "new");
+            if (!from || !to) throw Error("replace() takes 2 arguments");
+            return Value::from_string(
+                replace(s, from->str(), to->str(), arg_or(a, 2, "count", Value::from_int(-1)).as_int()));
+        });
+    if (name == "find" || name == "count")
+        return bound(name, [s, name](CallArgs& a) {
+            const Value* sub = arg(a, 0, "sub");
+            if (!sub || !sub->is_string()) throw Error(name + "() expects a string");
+            if (name == "find") {
+                size_t f = s.find(sub->str());
+                return Value::from_int(f == std::string::npos ? -1 : static_cast<int64_t>(utf8_length(s.substr(0, f))));
+            }
+            int64_t n = 0;
+            if (sub->str().empty()) return Value::from_int(static_cast<int64_t>(utf8_length(s)) + 1);
+            for (size_t p = s.find(sub->str()); p != std::string::npos; p = s.find(sub->str(), p + sub->str().size()))
+                ++n;
+            return Value::from_int(n);
+        });
+    if (name == "join")
+        return bound(name, [s](CallArgs& a) {
+            const Value* xs = arg(a, 0, "iterable");
+            std::string out;
+            if (xs && xs->is_list())
+                for (size_t i = 0; i < xs->list().size(); ++i) {
+                    if (i) out += s;
+                    out += xs->list()[i].str();
+                }
+            return Value::from_string(out);
+        });
+    if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum")
+        return bound(name, [s, name](CallArgs&) {
+            if (s.empty()) return Value::from_bool(false);
+            for (unsigned char c : s) {
+                bool ok = name == "isdigit" ? std::isdigit(c) : name == "isspace" ? py_space(static_cast<char>(c))
+                          : name == "isalpha"                ? std::isalpha(c)
+                                                             : std::isalnum(c);
+                if (!ok) return Value::from_bool(false);
+            }
+            return Value::from_bool(true);
+        });
+    return Value::undefined();
+}
+
+Value items_of(const Value& d) {
+    List out;
+    for (const auto& [k, v] : d.dict()) out.push_back(Value::from_list({Value::from_string(k), v}, true));
+    return Value::from_list(std::move(out));
+}
+
+Value dict_method(const Value& obj, const std::string& name) {
+    if (name == "items") return bound(name, [obj](CallArgs&) { return items_of(obj); });
+    if (name == "keys")
+        return bound(name, [obj](CallArgs&) {
+            List out;
+            for (const auto& [k, v] : obj.dict()) out.push_back(Value::from_string(k));
+            return Value::from_list(std::move(out));
+        });
+    if (name == "values")
+        return bound(name, [obj](CallArgs&) {
+            List out;
+            for (const auto& [k, v] : obj.dict()) out.push_back(v);
+            return Value::from_list(std::move(out));
+        });
+    if (name == "get")
+        return bound(name, [obj](CallArgs& a) {
+            const Value* k = arg(a, 0, "key");
+            if (!k) throw Error("get() takes at least 1 argument");
+            const Value* v = k->is_string() ? obj.find(k->str()) : nullptr;
+            return v ? *v : arg_or(a, 1, "default", Value::none());
+        });
+    static const char* other[] = {"pop", "update", "copy", "clear", "setdefault", "fromkeys", "popitem"};
+    for (const char* o : other)
+        if (name == o)
+            return bound(name, [name](CallArgs&) -> Value {
+                throw Error("dict." + name + "() is not available in the sandbox");
+            });
+    return Value::undefined();
+}
+
+int64_t py_floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+// Python's round(): halves go to the even neighbour.
+double py_round(double v, int64_t ndigits) {
+    double scale = std::pow(10.0, static_cast<double>(ndigits));
+    double x = v * scale;
+    double r = std::nearbyint(x);  // default rounding mode: to nearest, ties to even
+    return r / scale;
+}
+
+// Python str.center: the extra space goes left when the padding and width are both odd.
+std::string center(const std::string& s, int64_t width) {
+    int64_t len = static_cast<int64_t>(utf8_length(s));
+    if (width <= len) return s;
+    int64_t pad = width - len;
+    int64_t left = pad / 2 + (pad & width & 1);
+    return std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(pad - left), ' ');
+}
+
+std::string indent(const std::string& in, const Value& width, bool first, bool blank) {
+    std::string ind = width.is_string() ? width.str() : std::string(static_cast<size_t>(width.as_int()), ' ');
+    std::string s = in + "\n";
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos < s.size()) {
+        size_t nl = s.find('\n', pos);
+        std::string line = s.substr(pos, nl - pos);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+        pos = nl + 1;
+    }
+    std::string rv;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (i) rv += "\n";
+        if (i && (blank || !lines[i].empty())) rv += ind;
+        rv += lines[i];
+    }
+    if (first) rv = ind + rv;
+    return rv;
+}
+
+// Sort key comparison with jinja2's default case-insensitivity for strings.
+int sort_compare(const Value& a, const Value& b, bool case_sensitive) {
+    if (!case_sensitive && a.is_string() && b.is_string()) {
+        int c = lower(a.str()).compare(lower(b.str()));
+        return c < 0 ? -1 : c > 0;
+    }
+    return compare_values(a, b);
+}
+
+Value attribute_path(const Value& v, const Value* attr) {
+    if (!attr || attr->is_none()) return v;
+    if (attr->kind() == Value::Kind::Int) return get_item(v, *attr);
+    Value cur = v;
+    const std::string& path = attr->str();
+    size_t pos = 0;
+    while (true) {
+        size_t dot = path.find('.', pos);
+        std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+        cur = numeric ? get_item(cur, Value::from_int(std::stoll(part))) : get_item(cur, Value::from_string(part));
+        if (dot == std::string::npos) return cur;
+        pos = dot + 1;
+    }
+}
+
+int64_t to_int_value(const Value& v, const Value& def) {
+    if (v.is_number()) return v.as_int();
+    if (v.is_string()) {
+        std::string s = strip(v.str(), nullptr, true, true);
+        try {
+            size_t used = 0;
+            long long x = std::stoll(s, &used, 10);
+            if (used == s.size()) return x;
+        } catch (const std::exception&) {
+        }
+        try {
+            size_t used = 0;
+            double d = std::stod(s, &used);
+            if (used == s.size()) return static_cast<int64_t>(d);
+        } catch (const std::exception&) {
+        }
+    }
+    return def.as_int();
+}
+
+}  // namespace
+
+Value get_attr(const Value& obj, const std::string& name) {
+    switch (obj.kind()) {
+    case Value::Kind::Dict: {
+        if (!obj.is_namespace()) {
+            Value m = dict_method(obj, name);
+            if (!m.is_undefined()) return m;
+        }
+        const Value* v = obj.find(name);
+        return v ? *v : Value::undefined(name);
+    }
+    case Value::Kind::String: return str_method(obj, name);
+    default: return Value::undefined(name);
+    }
+}
+
+Value get_item(const Value& obj, const Value& key) {
+    switch (obj.kind()) {
+    case Value::Kind::Dict: {
+        if (key.is_string()) {
+            if (const Value* v = obj.find(key.str())) return *v;
+            return obj.is_namespace() ? Value::undefined(key.str()) : dict_method(obj, key.str());
+        }
+        return Value::undefined();
+    }
+    case Value::Kind::List:
+    case Value::Kind::String: {
+        if (!key.is_number()) {
+            if (obj.is_string() && key.is_string()) return str_method(obj, key.str());
+            return Value::undefined();
+        }
+        int64_t i = key.as_int();
+        if (obj.is_list()) {
+            int64_t n = static_cast<int64_t>(obj.list().size());
+            if (i < 0) i += n;
+            if (i < 0 || i >= n) return Value::undefined();
+            return obj.list()[static_cast<size_t>(i)];
+        }
+        auto chars = utf8_chars(obj.str());
+        int64_t n = static_cast<int64_t>(chars.size());
+        if (i < 0) i += n;
+        if (i < 0 || i >= n) return Value::undefined();
+        return Value::from_string(chars[static_cast<size_t>(i)]);
+    }
+    default: return Value::undefined();
+    }
+}
+
+Value slice_value(const Value& obj, const Value& start, const Value& stop, const Value& step) {
+    int64_t st = step.is_none() ? 1 : step.as_int();
+    if (st == 0) throw Error("slice step cannot be zero");
+    std::vector<Value> items;
+    std::vector<std::string> chars;
+    int64_t n;
+    if (obj.is_list()) n = static_cast<int64_t>(obj.list().size());
+    else if (obj.is_string()) {
+        chars = utf8_chars(obj.str());
+        n = static_cast<int64_t>(chars.size());
+    } else throw Error(std::string("cannot slice a ") + obj.type_name());
+    // Python's slice.indices().
+    auto clamp = [&](const Value& v, int64_t def) {
+        if (v.is_none()) return def;
+        int64_t x = v.as_int();
+        if (x < 0) x += n;
+        if (st > 0) return std::clamp<int64_t>(x, 0, n);
+        return std::clamp<int64_t>(x, -1, n - 1);
+    };
+    int64_t b = clamp(start, st > 0 ? 0 : n - 1);
+    int64_t e = clamp(stop, st > 0 ? n : -1);
+    List out;
+    std::string sout;
+    for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
+        if (obj.is_list()) out.push_back(obj.list()[static_cast<size_t>(i)]);
+        else sout += chars[static_cast<size_t>(i)];
+    }
+    if (obj.is_string()) return Value::from_string(sout);
+    return Value::from_list(std::move(out), obj.is_tuple());
+}
+
+bool contains(const Value& container, const Value& item) {
+    switch (container.kind()) {
+    case Value::Kind::Undefined: return false;
+    case Value::Kind::String:
+        if (!item.is_string()) throw Error("'in <string>' requires string as left operand");
+        return container.str().find(item.str()) != std::string::npos;
+    case Value::Kind::List:
+        for (const auto& x : container.list())
+            if (values_equal(x, item)) return true;
+        return false;
+    case Value::Kind::Dict: return item.is_string() && container.find(item.str()) != nullptr;
+    default: throw Error(std::string("argument of type '") + container.type_name() + "' is not iterable");
+    }
+}
+
+Value arithmetic(const std::string& op, const Value& a, const Value& b) {
+    if (op == "~") return Value::from_string(a.to_str() + b.to_str());
+    if (a.is_undefined() || b.is_undefined())
+        throw Error("'" + (a.is_undefined() ? a.str() : b.str()) + "' is undefined");
+    auto bad = [&]() -> Error {
+        return Error("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+    };
+    if (op == "+") {
+        if (a.is_string() && b.is_string()) return Value::from_string(a.str() + b.str());
+        if (a.is_list() && b.is_list()) {
+            List l = a.list();
+            l.insert(l.end(), b.list().begin(), b.list().end());
+            return Value::from_list(std::move(l), a.is_tuple());
+        }
+    }
+    if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
+        if (a.is_string()) {
+            std::string s;
+            for (int64_t i = 0; i < b.as_int(); ++i) {
+                s += a.str();
+                if (s.size() > (64u << 20)) throw Error("string repetition too large");
+            }
+            return Value::from_string(s);
+        }
+        List l;
+        for (int64_t i = 0; i < b.as_int(); ++i) {
+            l.insert(l.end(), a.list().begin(), a.list().end());
+            if (l.size() > (1u << 20)) throw Error("list repetition too large");
+        }
+        return Value::from_list(std::move(l));
+    }
+    if (!a.is_number() || !b.is_number()) throw bad();
+    bool flt = a.kind() == Value::Kind::Float || b.kind() == Value::Kind::Float;
+    if (op == "/") {
+        if (b.as_float() == 0) throw Error("division by zero");
+        return Value::from_float(a.as_float() / b.as_float());
+    }
+    if (flt) {
+        double x = a.as_float(), y = b.as_float();
+        if (op == "+") return Value::from_float(x + y);
+        if (op == "-") return Value::from_float(x - y);
+        if (op == "*") return Value::from_float(x * y);
+        if (op == "**") return Value::from_float(std::pow(x, y));
+        if (y == 0) throw Error("float division by zero");
+        if (op == "//") return Value::from_float(std::floor(x / y));
+        if (op == "%") {
+            double m = std::fmod(x, y);
+            if (m != 0 && ((m < 0) != (y < 0))) m += y;
+            return Value::from_float(m);
+        }
+        throw bad();
+    }
+    int64_t x = a.as_int(), y = b.as_int();
+    if (op == "+") return Value::from_int(x + y);
+    if (op == "-") return Value::from_int(x - y);
+    if (op == "*") return Value::from_int(x * y);
+    if (op == "**") {
+        if (y < 0) return Value::from_float(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        int64_t r = 1;
+        for (int64_t i = 0; i < y && i < 64; ++i) r *= x;
+        return Value::from_int(r);
+    }
+    if (y == 0) throw Error("integer division or modulo by zero");
+    if (op == "//") return Value::from_int(py_floordiv(x, y));
+    if (op == "%") return Value::from_int(x - py_floordiv(x, y) * y);
+    throw bad();
+}
+
+bool apply_test(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
+    using K = Value::Kind;
+    auto need = [&](size_t i) -> const Value& {
+        if (i >= args.positional.size()) throw Error("test '" + name + "' needs an argument");
+        return args.positional[i];
+    };
+    if (name == "defined") return !v.is_undefined();
+    if (name == "undefined") return v.is_undefined();
+    if (name == "none") return v.is_none();
+    if (name == "string") return v.is_string();
+    if (name == "mapping") return v.is_dict();
+    if (name == "iterable") return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
+    if (name == "sequence") return v.is_string() || v.is_list() || v.is_dict();
+    if (name == "number") return v.is_number();
+    if (name == "integer") return v.kind() == K::Int;
+    if (name == "float") return v.kind() == K::Float;
+    if (name == "boolean") return v.kind() == K::Bool;
+    if (name == "true") return v.kind() == K::Bool && v.as_bool();
+    if (name == "false") return v.kind() == K::Bool && !v.as_bool();
+    if (name == "callable") return v.kind() == K::Func;
+    if (name == "eq" || name == "equalto" || name == "==") return values_equal(v, need(0));
+    if (name == "ne" || name == "!=") return !values_equal(v, need(0));
+    if (name == "sameas") return values_equal(v, need(0)) && v.kind() == need(0).kind();
+    if (name == "lt" || name == "lessthan" || name == "<") return compare_values(v, need(0)) < 0;
+    if (name == "le" || name == "<=") return compare_values(v, need(0)) <= 0;
+    if (name == "gt" || name == "greaterthan" || name == ">") return compare_values(v, need(0)) > 0;
+    if (name == "ge" || name == ">=") return compare_values(v, need(0)) >= 0;
+    if (name == "in") return contains(need(0), v);
+    if (name == "odd") return v.as_int() % 2 != 0;
+    if (name == "even") return v.as_int() % 2 == 0;
+    if (name == "divisibleby") {
+        int64_t d = need(0).as_int();
+        if (d == 0) throw Error("integer division or modulo by zero");
+        return v.as_int() % d == 0;
+    }
+    if (name == "lower") return v.is_string() && lower(v.str()) == v.str();
+    if (name == "upper") return v.is_string() && upper(v.str()) == v.str();
+    (void)r;
+    throw Error("no test named '" + name + "'");
+}
+
+Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
+    using K = Value::Kind;
+    auto str_in = [&] { return v.to_str(); };
+    if (name == "safe" || name == "string") return name == "safe" ? v : Value::from_string(str_in());
+    if (name == "trim") return Value::from_string(strip(str_in(), arg(args, 0, "chars"), true, true));
+    if (name == "lower") return Value::from_string(lower(str_in()));
+    if (name == "upper") return Value::from_string(upper(str_in()));
+    if (name == "capitalize") return Value::from_string(capitalize(str_in()));
+    if (name == "title") return Value::from_string(title(str_in()));
+    if (name == "length" || name == "count") {
+        if (v.is_string()) return Value::from_int(static_cast<int64_t>(utf8_length(v.str())));
+        if (v.is_list()) return Value::from_int(static_cast<int64_t>(v.list().size()));
+        if (v.is_dict()) return Value::from_int(static_cast<int64_t>(v.dict().size()));
+        if (v.is_undefined()) return Value::from_int(0);
+        throw Error(std::string("object of type '") + v.type_name() + "' has no len()");
+    }
+    if (name == "tojson") {
+        Value ind = arg_or(args, 0, "indent", Value::none());
+        return Value::from_string(v.to_json(ind.is_none() ? -1 : static_cast<int>(ind.as_int())));
+    }
+    if (name == "default" || name == "d") {
+        Value def = arg_or(args, 0, "default_value", Value::from_string(""));
+        bool boolean = arg_or(args, 1, "boolean", Value::from_bool(false)).truthy();
+        if (v.is_undefined() || (boolean && !v.truthy())) return def;
+        return v;
+    }
+    if (name == "replace") {
+        const Value* from = arg(args, 0, "old");
+        const Value* to = arg(args, 1, "new");
+        if (!from || !to) throw Error("replace filter takes 2 arguments");
+        return Value::from_string(
+            replace(str_in(), from->to_str(), to->to_str(), arg_or(args, 2, "count", Value::none()).is_none()
+                                                                ? -1
+                                                                : arg(args, 2, "count")->as_int()));
+    }
+    if (name == "join") {
+        std::string sep = arg_or(args, 0, "d", Value::from_string("")).to_str();
+        const Value* attr = arg(args, 1, "attribute");
+        std::string out;
+        auto items = r.iterate(v);
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += sep;
+            out += attribute_path(items[i], attr).to_str();
+        }
+        return Value::from_string(out);
+    }
+    if (name == "first" || name == "last") {
+        auto items = r.iterate(v);
+        if (items.empty()) return Value::undefined(name == "first" ? "No first item" : "No last item");
+        return name == "first" ? items.front() : items.back();
+    }
+    if (name == "list") return Value::from_list(r.iterate(v));
+    if (name == "items") {
+        if (v.is_undefined()) return Value::from_list({});
+        if (!v.is_dict()) throw Error("items filter expects a mapping");
+        return items_of(v);
+    }
+    if (name == "reverse") {
+        if (v.is_string()) return slice_value(v, Value::none(), Value::none(), Value::from_int(-1));
+        auto items = r.iterate(v);
+        std::reverse(items.begin(), items.end());
+        return Value::from_list(std::move(items));
+    }
+    if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
+        auto items = r.iterate(v);
+        List out;
+        if (name == "map") {
+            if (const Value* attr = arg(args, 999, "attribute")) {
+                Value def = arg_or(args, 999, "default", Value::undefined());
+                for (auto& x : items) {
+                    Value y = attribute_path(x, attr);
+                    out.push_back(y.is_undefined() && !def.is_undefined() ? def : y);
+                }
+                return Value::from_list(std::move(out));
+            }
+            if (args.positional.empty()) throw Error("map filter needs a filter name or attribute=");
+            std::string fname = args.positional[0].str();
+            CallArgs rest;
+            rest.positional.assign(args.positional.begin() + 1, args.positional.end());
+            rest.keyword = args.keyword;
+            for (auto& x : items) out.push_back(apply_filter(r, fname, x, rest));
+            return Value::from_list(std::move(out));
+        }
+        bool by_attr = name == "selectattr" || name == "rejectattr";
+        bool want = name == "select" || name == "selectattr";
+        size_t first = by_attr ? 1 : 0;
+        if (by_attr && args.positional.empty()) throw Error(name + " needs an attribute name");
+        for (auto& x : items) {
+            Value subject = by_attr ? attribute_path(x, &args.positional[0]) : x;
+            bool ok;
+            if (args.positional.size() > first) {
+                CallArgs targs;
+                targs.positional.assign(args.positional.begin() + static_cast<long>(first) + 1, args.positional.end());
+                ok = apply_test(r, args.positional[first].str(), subject, targs);
+            } else {
+                ok = subject.truthy();
+            }
+            if (ok == want) out.push_back(x);
+        }
+        return Value::from_list(std::move(out));
+    }
+    if (name == "sort" || name == "unique" || name == "dictsort") {
+        bool cs = arg_or(args, name == "sort" ? 1 : name == "dictsort" ? 0 : 0, "case_sensitive",
+                         Value::from_bool(false)).truthy();
+        if (name == "dictsort") {
+            if (!v.is_dict()) throw Error("dictsort expects a mapping");
+            bool by_value = arg_or(args, 1, "by", Value::from_string("key")).str() == "value";
+            bool rev = arg_or(args, 2, "reverse", Value::from_bool(false)).truthy();
+            List items = items_of(v).list();
+            std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
+                int c = sort_compare(a.list()[by_value], b.list()[by_value], cs);
+                return rev ? c > 0 : c < 0;
+            });
+            return Value::from_list(std::move(items));
+        }
+        const Value* attr = arg(args, name == "sort" ? 2 : 1, "attribute");
+        auto items = r.iterate(v);
+        if (name == "unique") {
+            List out;
+            std::vector<Value> seen;
+            for (auto& x : items) {
+                Value key = attribute_path(x, attr);
+                if (!cs && key.is_string()) key = Value::from_string(lower(key.str()));
+                bool dup = false;
+                for (auto& s : seen)
+                    if (values_equal(s, key)) dup = true;
+                if (!dup) {
+                    seen.push_back(key);
+                    out.push_back(x);
+                }
+            }
+            return Value::from_list(std::move(out));
+        }
+        bool rev = arg_or(args, 0, "reverse", Value::from_bool(false)).truthy();
+        std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
+            int c = sort_compare(attribute_path(a, attr), attribute_path(b, attr), cs);
+            return rev ? c > 0 : c < 0;
+        });
+        return Value::from_list(std::move(items));
+    }
+    if (name == "min" || name == "max" || name == "sum") {
+        auto items = r.iterate(v);
+        const Value* attr = arg(args, name == "sum" ? 0 : 1, "attribute");
+        if (name == "sum") {
+            Value acc = arg_or(args, 1, "start", Value::from_int(0));
+            for (auto& x : items) acc = arithmetic("+", acc, attribute_path(x, attr));
+            return acc;
+        }
+        if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
+        bool cs = arg_or(args, 0, "case_sensitive", Value::from_bool(false)).truthy();
+        Value best = items[0];
+        for (auto& x : items) {
+            int c = sort_compare(attribute_path(x, attr), attribute_path(best, attr), cs);
+            if (name == "min" ? c < 0 : c > 0) best = x;
+        }
+        return best;
+    }
+    if (name == "int") return Value::from_int(to_int_value(v, arg_or(args, 0, "default", Value::from_int(0))));
+    if (name == "float") {
+        if (v.is_number()) return Value::from_float(v.as_float());
+        if (v.is_string()) {
+            try {
+                std::string s = strip(v.str(), nullptr, true, true);
+                size_t used = 0;
+                double d = std::stod(s, &used);
+                if (used == s.size()) return Value::from_float(d);
+            } catch (const std::exception&) {
+            }
+        }
+        return Value::from_float(arg_or(args, 0, "default", Value::from_float(0.0)).as_float());
+    }
+    if (name == "abs") {
+        if (v.kind() == K::Float) return Value::from_float(std::fabs(v.as_float()));
+        return Value::from_int(std::llabs(v.as_int()));
+    }
+    if (name == "round") {
+        int64_t prec = arg_or(args, 0, "precision", Value::from_int(0)).as_int();
+        std::string method = arg_or(args, 1, "method", Value::from_string("common")).str();
+        double x = v.as_float(), scale = std::pow(10.0, static_cast<double>(prec));
+        if (method == "common") {
+            if (v.kind() != K::Float) return v;
+            return Value::from_float(py_round(x, prec));
+        }
+        if (method == "ceil") return Value::from_float(std::ceil(x * scale) / scale);
+        if (method == "floor") return Value::from_float(std::floor(x * scale) / scale);
+        throw Error("round: method must be common, ceil or floor");
+    }
+    if (name == "indent")
+        return Value::from_string(indent(str_in(), arg_or(args, 0, "width", Value::from_int(4)),
+                                         arg_or(args, 1, "first", Value::from_bool(false)).truthy(),
+                                         arg_or(args, 2, "blank", Value::from_bool(false)).truthy()));
+    if (name == "center") return Value::from_string(center(str_in(), arg_or(args, 0, "width", Value::from_int(80)).as_int()));
+    if (name == "wordcount") {
+        int64_t n = 0;
+        bool in_word = false;
+        for (unsigned char c : str_in()) {
+            bool w = std::isalnum(c) || c == '_' || c >= 0x80;
+            if (w && !in_word) ++n;
+            in_word = w;
+        }
+        return Value::from_int(n);
+    }
+    throw Error("no filter named '" + name + "'");
+}
+
+}  // namespace gb::jinja

@@ -1,0 +1,407 @@
+// Jinja values: construction, Python-compatible printing (str/repr), JSON as HF's tojson writes
+// it, truthiness and comparison.
+#include "engine/template/jinja_value.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/core/error.h"
+
+namespace gb::jinja {
+
+Value Value::undefined(std::string name) {
+    Value v;
+    v.s_ = std::move(name);
+    return v;
+}
+Value Value::none() {
+    Value v;
+    v.kind_ = Kind::None;
+    return v;
+}
+Value Value::from_bool(bool b) {
+    Value v;
+    v.kind_ = Kind::Bool;
+    v.b_ = b;
+    return v;
+}
+Value Value::from_int(int64_t i) {
+    Value v;
+    v.kind_ = Kind::Int;
+    v.i_ = i;
+    return v;
+}
+Value Value::from_float(double f) {
+    Value v;
+    v.kind_ = Kind::Float;
+    v.f_ = f;
+    return v;
+}
+Value Value::from_string(std::string s) {
+    Value v;
+    v.kind_ = Kind::String;
+    v.s_ = std::move(s);
+    return v;
+}
+Value Value::from_list(List l, bool tuple) {
+    Value v;
+    v.kind_ = Kind::List;
+    v.flag_ = tuple;
+    v.list_ = std::make_shared<List>(std::move(l));
+    return v;
+}
+Value Value::from_dict(Dict d, bool is_namespace) {
+    Value v;
+    v.kind_ = Kind::Dict;
+    v.flag_ = is_namespace;
+    v.dict_ = std::make_shared<Dict>(std::move(d));
+    return v;
+}
+Value Value::from_func(std::string name, NativeFn fn) {
+    Value v;
+    v.kind_ = Kind::Func;
+    v.s_ = std::move(name);
+    v.fn_ = std::make_shared<NativeFn>(std::move(fn));
+    return v;
+}
+
+Value Value::from_json(const json::Value& j) {
+    switch (j.kind()) {
+    case json::Value::Kind::Null: return none();
+    case json::Value::Kind::Bool: return from_bool(j.as_bool());
+    case json::Value::Kind::Number: {
+        double d = j.as_number();
+        // Integer literals stay ints, as Python's json module reads them.
+        try {
+            return from_int(j.as_int64());
+        } catch (const gb::Error&) {
+            return from_float(d);
+        }
+    }
+    case json::Value::Kind::String: return from_string(j.as_string());
+    case json::Value::Kind::Array: {
+        List l;
+        for (const auto& x : j.as_array()) l.push_back(from_json(x));
+        return from_list(std::move(l));
+    }
+    case json::Value::Kind::Object: {
+        Dict d;
+        for (const auto& [k, x] : j.as_object()) d.emplace_back(k, from_json(x));
+        return from_dict(std::move(d));
+    }
+    }
+    return none();
+}
+
+int64_t Value::as_int() const {
+    if (kind_ == Kind::Int) return i_;
+    if (kind_ == Kind::Bool) return b_ ? 1 : 0;
+    if (kind_ == Kind::Float) return static_cast<int64_t>(f_);
+    throw Error(std::string("expected a number, found ") + type_name());
+}
+
+double Value::as_float() const {
+    if (kind_ == Kind::Float) return f_;
+    return static_cast<double>(as_int());
+}
+
+const Value* Value::find(std::string_view key) const {
+    if (kind_ != Kind::Dict) return nullptr;
+    for (const auto& [k, v] : *dict_)
+        if (k == key) return &v;
+    return nullptr;
+}
+
+void Value::set(const std::string& key, Value v) {
+    for (auto& [k, x] : *dict_)
+        if (k == key) {
+            x = std::move(v);
+            return;
+        }
+    dict_->emplace_back(key, std::move(v));
+}
+
+bool Value::truthy() const {
+    switch (kind_) {
+    case Kind::Undefined:
+    case Kind::None: return false;
+    case Kind::Bool: return b_;
+    case Kind::Int: return i_ != 0;
+    case Kind::Float: return f_ != 0;
+    case Kind::String: return !s_.empty();
+    case Kind::List: return !list_->empty();
+    case Kind::Dict: return !dict_->empty();
+    case Kind::Func: return true;
+    }
+    return false;
+}
+
+const char* Value::type_name() const {
+    switch (kind_) {
+    case Kind::Undefined: return "undefined";
+    case Kind::None: return "none";
+    case Kind::Bool: return "bool";
+    case Kind::Int: return "int";
+    case Kind::Float: return "float";
+    case Kind::String: return "string";
+    case Kind::List: return flag_ ? "tuple" : "list";
+    case Kind::Dict: return flag_ ? "namespace" : "dict";
+    case Kind::Func: return "function";
+    }
+    return "?";
+}
+
+std::string python_float_repr(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    std::string sci(buf, r.ptr);
+    bool neg = sci[0] == '-';
+    if (neg) sci.erase(0, 1);
+    size_t e = sci.find('e');
+    int exp = std::stoi(sci.substr(e + 1));
+    std::string digits;
+    for (size_t i = 0; i < e; ++i)
+        if (sci[i] != '.') digits += sci[i];
+    std::string out = neg ? "-" : "";
+    if (exp >= -4 && exp < 16) {
+        if (exp >= 0) {
+            std::string ip = digits.substr(0, std::min(digits.size(), size_t(exp + 1)));
+            while (ip.size() < size_t(exp + 1)) ip += '0';
+            std::string fp = digits.size() > size_t(exp + 1) ? digits.substr(exp + 1) : "0";
+            out += ip + "." + fp;
+        } else {
+            out += "0." + std::string(-exp - 1, '0') + digits;
+        }
+    } else {
+        out += digits.substr(0, 1);
+        if (digits.size() > 1) out += "." + digits.substr(1);
+        char eb[16];
+        std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+        out += eb;
+    }
+    return out;
+}
+
+std::string python_str_repr(std::string_view s) {
+    char q = (s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos)
+                 ? '"'
+                 : '\'';
+    std::string out(1, q);
+    for (unsigned char c : s) {
+        if (c == '\\') out += "\\\\";
+        else if (c == static_cast<unsigned char>(q)) out += std::string("\\") + q;
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\x%02x", c);
+            out += b;
+        } else out += static_cast<char>(c);
+    }
+    out += q;
+    return out;
+}
+
+std::string Value::to_str() const {
+    switch (kind_) {
+    case Kind::Undefined: return "";
+    case Kind::String: return s_;
+    case Kind::Func: return "<function " + s_ + ">";
+    default: return repr();
+    }
+}
+
+std::string Value::repr() const {
+    switch (kind_) {
+    case Kind::Undefined: return "";
+    case Kind::None: return "None";
+    case Kind::Bool: return b_ ? "True" : "False";
+    case Kind::Int: return std::to_string(i_);
+    case Kind::Float: return python_float_repr(f_);
+    case Kind::String: return python_str_repr(s_);
+    case Kind::List: {
+        std::string out = flag_ ? "(" : "[";
+        for (size_t i = 0; i < list_->size(); ++i) {
+            if (i) out += ", ";
+            out += (*list_)[i].repr();
+        }
+        if (flag_ && list_->size() == 1) out += ",";
+        return out + (flag_ ? ")" : "]");
+    }
+    case Kind::Dict: {
+        if (flag_) return "<Namespace>";
+        std::string out = "{";
+        bool first = true;
+        for (const auto& [k, v] : *dict_) {
+            if (!first) out += ", ";
+            first = false;
+            out += python_str_repr(k) + ": " + v.repr();
+        }
+        return out + "}";
+    }
+    case Kind::Func: return "<function " + s_ + ">";
+    }
+    return "";
+}
+
+// json.dumps(ensure_ascii=False): only '"', '\\' and control characters are escaped.
+static void json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (c < 0x20) {
+                char b[8];
+                std::snprintf(b, sizeof b, "\\u%04x", c);
+                out += b;
+            } else out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+}
+
+void Value::json_into(std::string& out, int indent, int depth) const {
+    auto newline = [&](int d) {
+        out += '\n';
+        out.append(static_cast<size_t>(indent * d), ' ');
+    };
+    switch (kind_) {
+    case Kind::Undefined:
+        throw Error("tojson: Object of type Undefined is not JSON serializable");
+    case Kind::Func: throw Error("tojson: a function is not JSON serializable");
+    case Kind::None: out += "null"; return;
+    case Kind::Bool: out += b_ ? "true" : "false"; return;
+    case Kind::Int: out += std::to_string(i_); return;
+    case Kind::Float:
+        if (std::isnan(f_)) out += "NaN";
+        else if (std::isinf(f_)) out += f_ > 0 ? "Infinity" : "-Infinity";
+        else out += python_float_repr(f_);
+        return;
+    case Kind::String: json_string(out, s_); return;
+    case Kind::List: {
+        if (list_->empty()) {
+            out += "[]";
+            return;
+        }
+        out += '[';
+        for (size_t i = 0; i < list_->size(); ++i) {
+            if (i) out += indent >= 0 ? "," : ", ";
+            if (indent >= 0) newline(depth + 1);
+            (*list_)[i].json_into(out, indent, depth + 1);
+        }
+        if (indent >= 0) newline(depth);
+        out += ']';
+        return;
+    }
+    case Kind::Dict: {
+        if (dict_->empty()) {
+            out += "{}";
+            return;
+        }
+        out += '{';
+        bool first = true;
+        for (const auto& [k, v] : *dict_) {
+            if (!first) out += indent >= 0 ? "," : ", ";
+            first = false;
+            if (indent >= 0) newline(depth + 1);
+            json_string(out, k);
+            out += ": ";
+            v.json_into(out, indent, depth + 1);
+        }
+        if (indent >= 0) newline(depth);
+        out += '}';
+        return;
+    }
+    }
+}
+
+std::string Value::to_json(int indent) const {
+    std::string out;
+    json_into(out, indent, 0);
+    return out;
+}
+
+bool values_equal(const Value& a, const Value& b) {
+    using K = Value::Kind;
+    if (a.is_number() && b.is_number()) {
+        if (a.kind() == K::Float || b.kind() == K::Float) return a.as_float() == b.as_float();
+        return a.as_int() == b.as_int();
+    }
+    if (a.kind() != b.kind()) return false;
+    switch (a.kind()) {
+    case K::Undefined:
+    case K::None: return true;
+    case K::String: return a.str() == b.str();
+    case K::List: {
+        if (a.list().size() != b.list().size()) return false;
+        for (size_t i = 0; i < a.list().size(); ++i)
+            if (!values_equal(a.list()[i], b.list()[i])) return false;
+        return true;
+    }
+    case K::Dict: {
+        if (a.dict().size() != b.dict().size()) return false;
+        for (const auto& [k, v] : a.dict()) {
+            const Value* o = b.find(k);
+            if (!o || !values_equal(v, *o)) return false;
+        }
+        return true;
+    }
+    case K::Func: return &a.func() == &b.func();
+    default: return false;
+    }
+}
+
+int compare_values(const Value& a, const Value& b) {
+    using K = Value::Kind;
+    if (a.is_number() && b.is_number()) {
+        if (a.kind() == K::Float || b.kind() == K::Float) {
+            double x = a.as_float(), y = b.as_float();
+            return x < y ? -1 : (x > y ? 1 : 0);
+        }
+        int64_t x = a.as_int(), y = b.as_int();
+        return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    if (a.is_string() && b.is_string()) {
+        // Byte order of UTF-8 is code point order, which is what Python compares.
+        int c = a.str().compare(b.str());
+        return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    if (a.is_list() && b.is_list()) {
+        size_t n = std::min(a.list().size(), b.list().size());
+        for (size_t i = 0; i < n; ++i)
+            if (int c = compare_values(a.list()[i], b.list()[i])) return c;
+        return a.list().size() < b.list().size() ? -1 : (a.list().size() > b.list().size());
+    }
+    throw Error(std::string("cannot order a ") + a.type_name() + " against a " + b.type_name());
+}
+
+std::vector<std::string> utf8_chars(std::string_view s) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+        n = std::min(n, s.size() - i);
+        out.emplace_back(s.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
+size_t utf8_length(std::string_view s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+}  // namespace gb::jinja
