@@ -10,6 +10,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/quant_gemm.h"
 
 namespace gb::cpu {
 
@@ -126,9 +127,16 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     // from L2, so a prompt reads the weights from memory once, not once per token tile.
     constexpr int64_t kRows = 16;
     const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
+    // Prompts use register tiles that unpack each weight block once for several tokens.
+    const bool tiled = n_tok >= 2 && has_gemm_tile(w.type);
     pool_.parallel_for(w.rows, [&](int64_t o0, int64_t o1, int) {
         for (int64_t ob = o0; ob < o1; ob += kRows) {
             const int64_t oe = std::min(o1, ob + kRows);
+            if (tiled) {
+                gemm_tile(w.type, w.cols, wb + ob * wrb, wrb, oe - ob, xb, xrb, n_tok,
+                          out.data + ob, static_cast<size_t>(out.cols));
+                continue;
+            }
             for (int64_t t = 0; t < n_tok; ++t) {
                 const uint8_t* xt = xb + t * xrb;
                 float* ot = out.data + t * out.cols;
