@@ -30,6 +30,8 @@ TOKENS = {
     "smollm2": ("<|im_start|>", "<|im_end|>"),
     "qwen2.5-coder": ("", "<|im_end|>"),
     "qwen3": ("", "<|im_end|>"),
+    "deepseek-v3": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "deepseek-r1": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "deepseek-r1-distill": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
     "llama3.1": ("<|begin_of_text|>", "<|eot_id|>"),
     "mistral": ("<s>", "</s>"),

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/core/json.h"
@@ -16,6 +17,9 @@
 namespace gb {
 
 struct ChatMessage {
+    ChatMessage() = default;
+    ChatMessage(std::string r, std::string c) : role(std::move(r)), content(std::move(c)) {}
+
     std::string role, content;
     std::string reasoning_content;         // passed to the template only when non-empty
     std::vector<json::Value> tool_calls;   // passed only when non-empty, e.g. {"type": "function", ...}

@@ -116,6 +116,7 @@ private:
     }
 
     StmtPtr parse_statement() {
+        DepthGuard guard(*this, cur());
         const Token& kw = next();
         const std::string& k = kw.text;
         if (k == "if") return parse_if(kw);
@@ -282,7 +283,9 @@ private:
 
     ExprPtr parse_expression() {
         ExprPtr e = parse_or();
+        int extra = 0;
         while (is_name("if")) {
+            chain(extra, cur());
             const Token& at = next();
             auto c = make(Expr::Kind::Cond, at);
             c->a = std::move(e);
@@ -298,7 +301,9 @@ private:
 
     ExprPtr parse_or() {
         ExprPtr l = parse_and();
+        int extra = 0;
         while (is_name("or")) {
+            chain(extra, cur());
             auto n = make(Expr::Kind::Or, next());
             n->a = std::move(l);
             n->b = parse_and();
@@ -309,7 +314,9 @@ private:
 
     ExprPtr parse_and() {
         ExprPtr l = parse_not();
+        int extra = 0;
         while (is_name("and")) {
+            chain(extra, cur());
             auto n = make(Expr::Kind::And, next());
             n->a = std::move(l);
             n->b = parse_not();
@@ -319,6 +326,7 @@ private:
     }
 
     ExprPtr parse_not() {
+        DepthGuard guard(*this, cur());
         if (is_name("not")) {
             auto n = make(Expr::Kind::Unary, next());
             n->name = "not";
@@ -338,7 +346,9 @@ private:
 
     ExprPtr parse_compare() {
         ExprPtr l = parse_math1();
+        int extra = 0;
         while (true) {
+            chain(extra, cur());
             const Token& at = cur();
             if (at.type == T::Op && (at.text == "==" || at.text == "!=" || at.text == "<" || at.text == ">" ||
                                      at.text == "<=" || at.text == ">=")) {
@@ -359,7 +369,9 @@ private:
 
     ExprPtr parse_math1() {
         ExprPtr l = parse_concat();
+        int extra = 0;
         while (is_op("+") || is_op("-")) {
+            chain(extra, cur());
             const Token& at = cur();
             std::string op = next().text;
             l = binary(op, std::move(l), parse_concat(), at);
@@ -369,7 +381,9 @@ private:
 
     ExprPtr parse_concat() {
         ExprPtr l = parse_math2();
+        int extra = 0;
         while (is_op("~")) {
+            chain(extra, cur());
             const Token& at = next();
             l = binary("~", std::move(l), parse_math2(), at);
         }
@@ -378,7 +392,9 @@ private:
 
     ExprPtr parse_math2() {
         ExprPtr l = parse_pow();
+        int extra = 0;
         while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+            chain(extra, cur());
             const Token& at = cur();
             std::string op = next().text;
             l = binary(op, std::move(l), parse_pow(), at);
@@ -388,7 +404,9 @@ private:
 
     ExprPtr parse_pow() {
         ExprPtr l = parse_unary(true);
+        int extra = 0;
         while (is_op("**")) {
+            chain(extra, cur());
             const Token& at = next();
             l = binary("**", std::move(l), parse_unary(true), at);
         }
@@ -396,6 +414,7 @@ private:
     }
 
     ExprPtr parse_unary(bool with_filter) {
+        DepthGuard guard(*this, cur());
         ExprPtr node;
         if (is_op("-") || is_op("+")) {
             const Token& at = cur();
@@ -506,7 +525,9 @@ private:
     }
 
     ExprPtr parse_postfix(ExprPtr node) {
+        int extra = 0;
         while (true) {
+            chain(extra, cur());
             const Token& at = cur();
             if (is_op(".")) {
                 next();
@@ -577,7 +598,9 @@ private:
     }
 
     ExprPtr parse_filter_expr(ExprPtr node) {
+        int extra = 0;
         while (true) {
+            chain(extra, cur());
             if (is_op("|")) {
                 next();
                 node = parse_filter(std::move(node));
@@ -610,8 +633,26 @@ private:
         }
     }
 
+    // Bounds recursion so hostile templates cannot exhaust the stack.
+    struct DepthGuard {
+        Parser& p;
+        DepthGuard(Parser& parser, const Token& at) : p(parser) {
+            if (++p.depth_ > kMaxDepth) p.fail(at, "template nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+        }
+        ~DepthGuard() { --p.depth_; }
+    };
+    static constexpr int kMaxDepth = 200;
+
+    // Left-folded chains (a + b + c ...) nest one level per operator without recursing here,
+    // but evaluation recurses through them, so they count against the same limit.
+    void chain(int& extra, const Token& at) {
+        if (depth_ + ++extra > kMaxDepth)
+            fail(at, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    }
+
     std::vector<Token> t_;
     size_t i_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

@@ -44,10 +44,20 @@ Value Value::from_string(std::string s) {
     v.s_ = std::move(s);
     return v;
 }
+void Value::update_depth(const Value& child) {
+    if (is_namespace()) return;  // namespaces print as <Namespace> and refuse tojson
+    int d = (child.is_namespace() ? 0 : child.depth_) + 1;
+    if (d > depth_) depth_ = d;
+    if (depth_ > kMaxValueDepth)
+        throw Error("value nested too deeply (more than " + std::to_string(kMaxValueDepth) + " levels)");
+}
+
 Value Value::from_list(List l, bool tuple) {
     Value v;
     v.kind_ = Kind::List;
     v.flag_ = tuple;
+    v.depth_ = 1;
+    for (const auto& x : l) v.update_depth(x);
     v.list_ = std::make_shared<List>(std::move(l));
     return v;
 }
@@ -55,6 +65,8 @@ Value Value::from_dict(Dict d, bool is_namespace) {
     Value v;
     v.kind_ = Kind::Dict;
     v.flag_ = is_namespace;
+    v.depth_ = 1;
+    for (const auto& [k, x] : d) v.update_depth(x);
     v.dict_ = std::make_shared<Dict>(std::move(d));
     return v;
 }
@@ -114,6 +126,7 @@ const Value* Value::find(std::string_view key) const {
 }
 
 void Value::set(const std::string& key, Value v) {
+    update_depth(v);
     for (auto& [k, x] : *dict_)
         if (k == key) {
             x = std::move(v);
@@ -171,13 +184,20 @@ std::string python_float_repr(double v) {
             std::string ip = digits.substr(0, std::min(digits.size(), size_t(exp + 1)));
             while (ip.size() < size_t(exp + 1)) ip += '0';
             std::string fp = digits.size() > size_t(exp + 1) ? digits.substr(exp + 1) : "0";
-            out += ip + "." + fp;
+            out += ip;
+            out += '.';
+            out += fp;
         } else {
-            out += "0." + std::string(-exp - 1, '0') + digits;
+            out += "0.";
+            out.append(static_cast<size_t>(-exp - 1), '0');
+            out += digits;
         }
     } else {
         out += digits.substr(0, 1);
-        if (digits.size() > 1) out += "." + digits.substr(1);
+        if (digits.size() > 1) {
+            out += '.';
+            out.append(digits, 1);
+        }
         char eb[16];
         std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
         out += eb;
@@ -192,7 +212,10 @@ std::string python_str_repr(std::string_view s) {
     std::string out(1, q);
     for (unsigned char c : s) {
         if (c == '\\') out += "\\\\";
-        else if (c == static_cast<unsigned char>(q)) out += std::string("\\") + q;
+        else if (c == static_cast<unsigned char>(q)) {
+            out += '\\';
+            out += q;
+        }
         else if (c == '\n') out += "\\n";
         else if (c == '\r') out += "\\r";
         else if (c == '\t') out += "\\t";
@@ -280,6 +303,14 @@ void Value::json_into(std::string& out, int indent, int depth) const {
     case Kind::Undefined:
         throw Error("tojson: Object of type Undefined is not JSON serializable");
     case Kind::Func: throw Error("tojson: a function is not JSON serializable");
+    case Kind::Dict:
+        if (flag_) throw Error("tojson: a namespace is not JSON serializable");
+        break;
+    default: break;
+    }
+    switch (kind_) {
+    case Kind::Undefined:
+    case Kind::Func: return;
     case Kind::None: out += "null"; return;
     case Kind::Bool: out += b_ ? "true" : "false"; return;
     case Kind::Int: out += std::to_string(i_); return;
@@ -350,6 +381,7 @@ bool values_equal(const Value& a, const Value& b) {
         return true;
     }
     case K::Dict: {
+        if (a.is_namespace() || b.is_namespace()) return &a.dict() == &b.dict();  // identity, as in Python
         if (a.dict().size() != b.dict().size()) return false;
         for (const auto& [k, v] : a.dict()) {
             const Value* o = b.find(k);

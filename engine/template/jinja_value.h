@@ -76,8 +76,10 @@ public:
 
 private:
     void json_into(std::string& out, int indent, int depth) const;
+    void update_depth(const Value& child);
 
     Kind kind_ = Kind::Undefined;
+    int depth_ = 0;  // nesting of lists/dicts, bounded so printing and freeing cannot overflow the stack
     bool b_ = false;
     bool flag_ = false;  // tuple for lists, namespace for dicts
     int64_t i_ = 0;
@@ -87,6 +89,9 @@ private:
     std::shared_ptr<Dict> dict_;
     std::shared_ptr<NativeFn> fn_;
 };
+
+// Deepest list/dict nesting a template may build.
+constexpr int kMaxValueDepth = 256;
 
 // Python's float repr: shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16.
 std::string python_float_repr(double v);

@@ -152,6 +152,29 @@ TEST(ChatTemplate, RenderErrorsNamePosition) {
     EXPECT_EQ(render_error(r, "", fixed_options()), "custom message");
 }
 
+TEST(ChatTemplate, NestingLimits) {
+    // Deep nesting is refused at parse time (no stack overflow in the parser or evaluator).
+    std::string deep = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+    EXPECT_NE(parse_error(deep).find("nested too deeply"), std::string::npos);
+    std::string chain = "{{ 1";
+    for (int i = 0; i < 100000; ++i) chain += " + 1";
+    EXPECT_NE(parse_error(chain + " }}").find("nested too deeply"), std::string::npos);
+    std::string ifs;
+    for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
+    EXPECT_NE(parse_error(ifs).find("nested too deeply"), std::string::npos);
+    std::string nots = "{{ " ;
+    for (int i = 0; i < 100000; ++i) nots += "not ";
+    EXPECT_NE(parse_error(nots + "1 }}").find("nested too deeply"), std::string::npos);
+    // Values built at run time are bounded too.
+    auto t = ChatTemplate::parse(
+        "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}");
+    std::string err = render_error(t, "", fixed_options());
+    EXPECT_NE(err.find("value nested too deeply"), std::string::npos) << err;
+    auto cyc = ChatTemplate::parse("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns.me }}|{{ ns.me|tojson }}");
+    err = render_error(cyc, "", fixed_options());
+    EXPECT_NE(err.find("namespace is not JSON serializable"), std::string::npos) << err;
+}
+
 TEST(ChatTemplate, SandboxHasNoHostAccess) {
     // Python attributes that would escape a naive sandbox are just undefined here.
     auto t = ChatTemplate::parse("{{ ''.__class__ }}|{{ messages.__len__ is defined }}|{{ range.__globals__ is defined }}");
