@@ -2,7 +2,7 @@
 """Reference outputs for the chat-template engine (tests/engine/template/chat_template_test.cpp).
 
 Renders every tests/fixtures/templates/*.jinja over every conversation in
-tests/fixtures/templates/conversations.json with Python's jinja2, configured as HF transformers
+tests/fixtures/templates/conversations.json (and each snippet of snippets.json) with Python's jinja2, configured as HF transformers
 renders chat templates (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols,
 tojson with ensure_ascii=False, raise_exception, strftime_now at a fixed date), and writes
 tests/fixtures/templates/expected.json. With --from-gguf FILE..., first stores the chat template
@@ -114,10 +114,23 @@ def main():
                     except Exception as e:  # jinja2/Python error: the engine must fail too
                         case["error"] = type(e).__name__ + ": " + str(e)
                     cases.append(case)
+    # Small snippets probing whitespace control, undefined, printing and filter edge cases.
+    snippets = []
+    with open(os.path.join(DIR, "snippets.json"), encoding="utf-8") as f:
+        for source in json.load(f):
+            entry = {"source": source}
+            try:
+                entry["output"] = env.from_string(source).render(d={}, s="héllo", messages=[])
+            except TemplateRaised as e:
+                entry["raised"] = str(e)
+            except Exception as e:
+                entry["error"] = type(e).__name__ + ": " + str(e)
+            snippets.append(entry)
     out = {
         "generator": "tools/gen_template_fixtures.py (jinja2 %s)" % jinja2.__version__,
         "now_utc": FIXED_NOW.isoformat() + "Z",
         "cases": cases,
+        "snippets": snippets,
     }
     with open(os.path.join(DIR, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)

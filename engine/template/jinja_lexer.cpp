@@ -330,6 +330,21 @@ private:
 
 }  // namespace
 
-std::vector<Token> lex(std::string_view src, const LexOptions& opt) { return Lexer(src, opt).run(); }
+std::vector<Token> lex(std::string_view src, const LexOptions& opt) {
+    // As jinja2 does before lexing: \r\n and \r become \n, and one trailing newline is dropped
+    // (keep_trailing_newline is off in HF's environment).
+    std::string norm;
+    norm.reserve(src.size());
+    for (size_t i = 0; i < src.size(); ++i) {
+        if (src[i] == '\r') {
+            norm += '\n';
+            if (i + 1 < src.size() && src[i + 1] == '\n') ++i;
+        } else {
+            norm += src[i];
+        }
+    }
+    if (!norm.empty() && norm.back() == '\n') norm.pop_back();
+    return Lexer(norm, opt).run();
+}
 
 }  // namespace gb::jinja

@@ -92,6 +92,35 @@ TEST(ChatTemplate, MatchesJinja2OnRealTemplates) {
     EXPECT_GT(checked, 150u);
 }
 
+// Small snippets: whitespace control, undefined, printing, filters and errors, against jinja2.
+TEST(ChatTemplate, MatchesJinja2OnSnippets) {
+    auto expected = test::load_json(test::fixture("templates/expected.json"));
+    ChatTemplateOptions o = fixed_options();
+    o.extra["d"] = json::parse("{}");
+    o.extra["s"] = json::Value::from_string("h\xc3\xa9llo");
+    const json::Value empty = json::parse("[]");
+    size_t checked = 0;
+    for (const auto& c : expected.at("snippets").as_array()) {
+        const std::string& src = c.at("source").as_string();
+        std::string got, err;
+        try {
+            got = ChatTemplate::parse(src).render_json(empty, o);
+        } catch (const Error& e) {
+            err = e.what();
+        }
+        if (const json::Value* out = c.find("output")) {
+            EXPECT_EQ(err, "") << src;
+            EXPECT_EQ(got, out->as_string()) << src;
+        } else if (const json::Value* raised = c.find("raised")) {
+            EXPECT_EQ(err, raised->as_string()) << src;
+        } else {
+            EXPECT_NE(err, "") << src << " should fail like jinja2: " << c.at("error").as_string();
+        }
+        ++checked;
+    }
+    EXPECT_GT(checked, 50u);
+}
+
 // The typed ChatMessage path renders the same as the JSON path.
 TEST(ChatTemplate, ChatMessagesMatchJsonMessages) {
     auto t = ChatTemplate::parse(read_text(test::fixture("templates/qwen3.jinja")));
