@@ -139,42 +139,54 @@ struct FmtQ8_0 {
 
 template <class F, int NR, int NT>
 void legacy_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, float (*res)[NT]) {
+    static_assert(NT % 4 == 0, "the min term is kept in vectors of 4 tokens");
     using W = typename F::W;
     using X = typename F::X;
     __m256 acc[NR][NT];
-    float mins[NR][NT];
-    for (int r = 0; r < NR; ++r)
-        for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps(), mins[r][t] = 0.0f;
+    __m128 mins[NR][NT / 4];  // m_w * s_x per row, 4 tokens a vector
+    for (int r = 0; r < NR; ++r) {
+        for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < NT / 4; ++t) mins[r][t] = _mm_setzero_ps();
+    }
     const __m256i offset = _mm256_set1_epi8(static_cast<char>(F::kOffset));
     for (int64_t i = 0; i < nb; ++i) {
         __m256i q[NR];
-        float dw[NR], mw[NR];
+        __m256 dw[NR];
+        [[maybe_unused]] float mw[NR];
         for (int r = 0; r < NR; ++r) {
             const W& b = reinterpret_cast<const W*>(wr[r])[i];
             q[r] = F::codes(b);
-            dw[r] = f16(b.d);
+            dw[r] = _mm256_set1_ps(f16(b.d));
             if constexpr (F::kMin) mw[r] = f16(b.m);
         }
+        [[maybe_unused]] alignas(16) float sx[NT];
         for (int t = 0; t < NT; ++t) {
             const X& xb = reinterpret_cast<const X*>(xr[t])[i];
             const __m256i xv = load256(xb.qs);
-            const float dx = f16(xb.d);
+            const __m256 dx = _mm256_set1_ps(f16(xb.d));
             __m256i base = _mm256_setzero_si256();
             if constexpr (F::kOffset != 0)
                 base = _mm256_sub_epi32(base, dot_acc(_mm256_setzero_si256(), offset, xv));
             for (int r = 0; r < NR; ++r) {
                 const __m256i p = dot_acc(base, q[r], xv);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), _mm256_cvtepi32_ps(p),
-                                            acc[r][t]);
+                // d_w * d_x rounds exactly as vec_dot's scalar product does.
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), _mm256_cvtepi32_ps(p), acc[r][t]);
             }
-            if constexpr (F::kMin) {
-                const float sx = f16(xb.s);
-                for (int r = 0; r < NR; ++r) mins[r][t] += mw[r] * sx;
+            if constexpr (F::kMin) sx[t] = f16(xb.s);
+        }
+        if constexpr (F::kMin) {
+            for (int t4 = 0; t4 < NT / 4; ++t4) {
+                const __m128 s = _mm_load_ps(sx + 4 * t4);
+                for (int r = 0; r < NR; ++r)
+                    mins[r][t4] = _mm_fmadd_ps(_mm_set1_ps(mw[r]), s, mins[r][t4]);
             }
         }
     }
-    for (int r = 0; r < NR; ++r)
-        for (int t = 0; t < NT; ++t) res[r][t] = hsum(acc[r][t]) + mins[r][t];
+    for (int r = 0; r < NR; ++r) {
+        alignas(16) float m[NT];
+        for (int t4 = 0; t4 < NT / 4; ++t4) _mm_store_ps(m + 4 * t4, mins[r][t4]);
+        for (int t = 0; t < NT; ++t) res[r][t] = hsum(acc[r][t]) + m[t];
+    }
 }
 
 // ---- Q4_K / Q5_K -----------------------------------------------------------------------------
