@@ -92,8 +92,10 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
         for (auto& [k, v] : a.keyword) d.set(k, v);
         return d;
     };
-    g.emplace_back("namespace", Value::from_func("namespace", [kw_dict](jinja::Renderer&, CallArgs& a) {
-                       return kw_dict(a, true);
+    g.emplace_back("namespace", Value::from_func("namespace", [kw_dict](jinja::Renderer& r, CallArgs& a) {
+                       Value ns = kw_dict(a, true);
+                       r.track_namespace(ns);
+                       return ns;
                    }));
     g.emplace_back("dict", Value::from_func("dict", [kw_dict](jinja::Renderer&, CallArgs& a) {
                        return kw_dict(a, false);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 
 #include "engine/template/jinja_render.h"
 
@@ -506,6 +507,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
         if (a.is_string()) {
             std::string s;
+            if (a.str().empty()) return Value::from_string("");
             for (int64_t i = 0; i < b.as_int(); ++i) {
                 s += a.str();
                 if (s.size() > (64u << 20)) throw Error("string repetition too large");
@@ -513,6 +515,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
             return Value::from_string(s);
         }
         List l;
+        if (a.list().empty()) return Value::from_list({});
         for (int64_t i = 0; i < b.as_int(); ++i) {
             l.insert(l.end(), a.list().begin(), a.list().end());
             if (l.size() > (1u << 20)) throw Error("list repetition too large");
@@ -540,17 +543,36 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         }
         throw bad();
     }
-    int64_t x = a.as_int(), y = b.as_int();
-    if (op == "+") return Value::from_int(x + y);
-    if (op == "-") return Value::from_int(x - y);
-    if (op == "*") return Value::from_int(x * y);
+    int64_t x = a.as_int(), y = b.as_int(), r = 0;
+    // Python ints are unbounded; ours are 64-bit, and overflow is an error rather than a wrap.
+    auto overflow = [&]() -> Error { return Error("integer overflow in " + op + " (values beyond 64 bits)"); };
+    if (op == "+") {
+        if (__builtin_add_overflow(x, y, &r)) throw overflow();
+        return Value::from_int(r);
+    }
+    if (op == "-") {
+        if (__builtin_sub_overflow(x, y, &r)) throw overflow();
+        return Value::from_int(r);
+    }
+    if (op == "*") {
+        if (__builtin_mul_overflow(x, y, &r)) throw overflow();
+        return Value::from_int(r);
+    }
     if (op == "**") {
         if (y < 0) return Value::from_float(std::pow(static_cast<double>(x), static_cast<double>(y)));
-        int64_t r = 1;
-        for (int64_t i = 0; i < y && i < 64; ++i) r *= x;
+        r = 1;
+        for (int64_t i = 0; i < y; ++i) {
+            if (__builtin_mul_overflow(r, x, &r)) throw overflow();
+            if (r == 0 || r == 1) break;  // 0**n and 1**n stay put
+            if (r == -1 && x == -1) {
+                r = (y % 2) ? -1 : 1;
+                break;
+            }
+        }
         return Value::from_int(r);
     }
     if (y == 0) throw Error("integer division or modulo by zero");
+    if (x == INT64_MIN && y == -1) throw overflow();
     if (op == "//") return Value::from_int(py_floordiv(x, y));
     if (op == "%") return Value::from_int(x - py_floordiv(x, y) * y);
     throw bad();
@@ -771,6 +793,7 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
     }
     if (name == "abs") {
         if (v.kind() == K::Float) return Value::from_float(std::fabs(v.as_float()));
+        if (v.as_int() == INT64_MIN) throw Error("integer overflow in abs");
         return Value::from_int(std::llabs(v.as_int()));
     }
     if (name == "round") {

@@ -3,6 +3,7 @@
 #include "engine/template/jinja_render.h"
 
 #include <cmath>
+#include <cstdint>
 
 namespace gb::jinja {
 
@@ -36,6 +37,14 @@ std::string Renderer::render(const Body& body, const Dict& globals) {
     iterations_ = 0;
     depth_ = 0;
     control_ = Control::None;
+    struct ReleaseNamespaces {
+        Renderer& r;
+        ~ReleaseNamespaces() {
+            for (auto& ns : r.namespaces_) ns.mutable_dict().clear();
+            r.namespaces_.clear();
+            r.frames_.clear();
+        }
+    } release{*this};
     exec(body);
     return out;
 }
@@ -341,8 +350,10 @@ Value Renderer::eval(const Expr& e) {
         Value v = eval(*e.a);
         if (e.name == "not") return Value::from_bool(!v.truthy());
         if (v.kind() == Value::Kind::Float) return Value::from_float(e.name == "-" ? -v.as_float() : v.as_float());
-        if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool)
+        if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool) {
+            if (e.name == "-" && v.as_int() == INT64_MIN) fail(e.line, e.col, "integer overflow in unary -");
             return Value::from_int(e.name == "-" ? -v.as_int() : v.as_int());
+        }
         fail(e.line, e.col, std::string("bad operand type for unary ") + e.name + ": '" + v.type_name() + "'");
     }
     case Expr::Kind::Binary: return eval_binary(e);

@@ -30,6 +30,9 @@ public:
     Value call(const Value& fn, CallArgs& args);
     std::vector<Value> iterate(const Value& v) const;  // list, tuple, dict keys, string chars
     void count_iteration();
+    // Namespaces can hold themselves (ns.me = [ns]); they are emptied after the render so such
+    // cycles are freed.
+    void track_namespace(const Value& ns) { namespaces_.push_back(ns); }
 
 private:
     enum class Control { None, Break, Continue };
@@ -54,6 +57,7 @@ private:
     int64_t iterations_ = 0;
     int depth_ = 0;
     Control control_ = Control::None;
+    std::vector<Value> namespaces_;
 };
 
 // Built-ins (jinja_builtins.cpp). `name` is what the template wrote, for error messages.

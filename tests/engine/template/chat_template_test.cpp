@@ -204,6 +204,14 @@ TEST(ChatTemplate, NestingLimits) {
     EXPECT_NE(err.find("namespace is not JSON serializable"), std::string::npos) << err;
 }
 
+TEST(ChatTemplate, IntegerOverflowIsAnErrorNotAWrap) {
+    // Python ints are unbounded; 64-bit overflow must fail loudly rather than print a wrong number.
+    auto t = ChatTemplate::parse("{{ 2 ** 62 * 2 }}");
+    EXPECT_NE(render_error(t, "", fixed_options()).find("integer overflow"), std::string::npos);
+    auto ok = ChatTemplate::parse("{{ 2 ** 62 }}|{{ (-1) ** 1000000001 }}|{{ 1 ** 100000000000 }}|{{ '' * 1000000000000 }}|");
+    EXPECT_EQ(ok.render({{"user", "hi"}}, fixed_options()), "4611686018427387904|-1|1||");
+}
+
 TEST(ChatTemplate, SandboxHasNoHostAccess) {
     // Python attributes that would escape a naive sandbox are just undefined here.
     auto t = ChatTemplate::parse("{{ ''.__class__ }}|{{ messages.__len__ is defined }}|{{ range.__globals__ is defined }}");
