@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -119,6 +120,25 @@ TEST(ChatTemplate, MatchesJinja2OnSnippets) {
         ++checked;
     }
     EXPECT_GT(checked, 50u);
+}
+
+// The fixtures hold the templates of the real test models verbatim; when a model is present the
+// template read from its GGUF metadata parses and renders exactly as the stored copy does.
+TEST(ChatTemplate, RealModelTemplatesMatchFixtures) {
+    const std::pair<const char*, const char*> models[] = {
+        {"SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"},
+        {"Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf", "qwen2.5-coder"}};
+    int found = 0;
+    for (const auto& [file, name] : models) {
+        auto path = test::real_model(file);
+        if (!path) continue;
+        ++found;
+        std::string from_gguf = GgufFile::open(*path).require_string("tokenizer.chat_template");
+        EXPECT_EQ(from_gguf, read_text(test::fixture(std::string("templates/") + name + ".jinja"))) << file;
+        auto msgs = json::parse(R"([{"role":"user","content":"Hello!"}])");
+        EXPECT_FALSE(ChatTemplate::parse(from_gguf).render_json(msgs, fixed_options()).empty());
+    }
+    if (found == 0) GTEST_SKIP() << "no real model in " << test::models_dir() << " (tools/fetch_models.sh)";
 }
 
 // The typed ChatMessage path renders the same as the JSON path.
