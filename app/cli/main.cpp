@@ -17,8 +17,9 @@ commands:
   run -m FILE -p TEXT [options]
       generate a reply, streamed to stdout
       -n, --max-tokens N     tokens to generate (default 256)
-      --chat                 wrap the prompt as one user turn of the model's chat format
+      --chat                 render the prompt as one user turn with the model's chat template
       --system TEXT          system prompt for --chat
+      --no-thinking          ask the template for no reasoning (Qwen3 enable_thinking=false)
       --temp X --top-k N --top-p X --min-p X --seed N
       --repeat-penalty X --repeat-last-n N --frequency-penalty X --presence-penalty X
       --top-n N              alternatives recorded per token (default 5)

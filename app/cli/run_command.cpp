@@ -11,6 +11,7 @@
 #include "app/cli/commands.h"
 #include "engine/model/model.h"
 #include "engine/session/generator.h"
+#include "engine/template/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
@@ -20,13 +21,24 @@ namespace gb::cli {
 
 namespace {
 
-// Until the chat-template engine lands, --chat knows the ChatML family (SmolLM2, Qwen) only;
-// other models take a prompt already in their format.
-std::string chat_prompt(const Tokenizer& tok, const std::string& system, const std::string& user) {
-    const std::string& tmpl = tok.chat_template();
-    if (tmpl.find("<|im_start|>") == std::string::npos)
-        throw Error("--chat knows only ChatML-style templates for now; pass the prompt in the "
-                    "model's own chat format with -p instead");
+// One user turn (after an optional system prompt) rendered through the model's own chat
+// template, as transformers would. A file without a template, or a template that fails, falls
+// back to ChatML with a visible warning.
+std::string chat_prompt(const Tokenizer& tok, const std::string& system, const std::string& user,
+                        bool thinking) {
+    std::vector<ChatMessage> messages;
+    if (!system.empty()) messages.emplace_back("system", system);
+    messages.emplace_back("user", user);
+    ChatTemplateOptions opt;
+    if (tok.bos() >= 0) opt.bos_token = tok.token_text(tok.bos());
+    if (tok.eos() >= 0) opt.eos_token = tok.token_text(tok.eos());
+    if (!thinking) opt.extra["enable_thinking"] = json::Value::from_bool(false);
+    try {
+        if (tok.chat_template().empty()) throw Error("the model file has no chat template");
+        return ChatTemplate::parse(tok.chat_template()).render(messages, opt);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "warning: %s; using the ChatML format instead\n", e.what());
+    }
     std::string p;
     if (!system.empty()) p += "<|im_start|>system\n" + system + "<|im_end|>\n";
     p += "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
@@ -41,7 +53,7 @@ int run_command(const std::vector<std::string>& argv) {
                "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
                "-c", "--ctx", "-b", "--batch"},
-              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning"});
+              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -74,8 +86,13 @@ int run_command(const std::vector<std::string>& argv) {
     cpu::CpuBackend backend(rs.n_threads);
     std::unique_ptr<Model> model = Model::load(path, backend, rs);
     Tokenizer tok = Tokenizer::from_gguf(model->file());
-    req.prompt_text = args.has("--chat") ? chat_prompt(tok, args.str("--system"), user) : user;
-    req.prompt = tok.encode(req.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+    req.prompt_text = args.has("--chat")
+                          ? chat_prompt(tok, args.str("--system"), user, !args.has("--no-thinking"))
+                          : user;
+    // A template that writes the BOS text itself must not get a second BOS from the file's flag.
+    const std::string bos_text = tok.bos() >= 0 ? tok.token_text(tok.bos()) : std::string();
+    const bool has_bos = !bos_text.empty() && req.prompt_text.starts_with(bos_text);
+    req.prompt = tok.encode(req.prompt_text, /*add_special=*/!has_bos, /*parse_special=*/true);
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
 
     Generator gen(*model, tok);

@@ -10,6 +10,8 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
 #include "engine/trace/trace.h"
 #include "tests/test_support.h"
 
@@ -92,6 +94,39 @@ TEST(Cli, ReasoningIsShownApartAndCanBeHidden) {
     EXPECT_GT(shown.out.size(), 1u);
     EXPECT_EQ(hidden.out, "\n");
     EXPECT_NE(shown.err.find("stopped inside the reasoning"), std::string::npos) << shown.err;
+}
+
+// --chat renders the file's own template. Here the template writes the BOS text itself and the
+// file also asks for a BOS: the prompt must still start with exactly one.
+TEST(Cli, ChatUsesTheTemplateWithOneBos) {
+    gb::GgufFile src = gb::GgufFile::open(kTiny);
+    gb::GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    w.set("tokenizer.ggml.add_bos_token", gb::GgufValue::boolean(true));
+    w.set("tokenizer.chat_template",
+          gb::GgufValue::str("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n"
+                             "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"));
+    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto model = (std::filesystem::temp_directory_path() / "gb_cli_test_chat.gguf").string();
+    w.write(model);
+    const auto trace_path = (std::filesystem::temp_directory_path() / "gb_cli_test_chat.json").string();
+    Result r = cli("run -m " + model + " --chat -p hi -n 2 --temp 0 -t 1 -c 64 --trace " + trace_path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream in(trace_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    gb::Trace t = gb::read_json(ss.str());
+    EXPECT_EQ(t.prompt_text, "<s>[user] hi\n[assistant] ");
+    ASSERT_GE(t.tokens.size(), 2u);
+    EXPECT_EQ(t.tokens[0].id, 510) << "the prompt starts with BOS";
+    EXPECT_NE(t.tokens[1].id, 510) << "and with only one";
+}
+
+TEST(Cli, ChatWithoutTemplateFallsBackVisibly) {
+    Result r = cli("run -m " + kTiny + " --chat -p hi -n 2 --temp 0 -t 1 -c 64");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("no chat template"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("ChatML"), std::string::npos) << r.err;
 }
 
 TEST(Cli, BenchPrintsSpeeds) {
