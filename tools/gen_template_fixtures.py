@@ -96,7 +96,8 @@ def main():
         for conv in conversations:
             for extra in EXTRA_VARIANTS.get(name, [{}]):
                 for agp in (True, False):
-                    variables = dict(conv.get("vars", {}))
+                    variables = {"tools": None, "documents": None}  # HF passes both, None by default
+                    variables.update(conv.get("vars", {}))
                     variables.update(extra)
                     case = {
                         "template": name,

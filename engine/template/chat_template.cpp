@@ -67,6 +67,9 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
     g.emplace_back("add_generation_prompt", Value::from_bool(options.add_generation_prompt));
     g.emplace_back("bos_token", Value::from_string(options.bos_token));
     g.emplace_back("eos_token", Value::from_string(options.eos_token));
+    // HF always passes these two, as None when the caller gives none.
+    g.emplace_back("tools", Value::none());
+    g.emplace_back("documents", Value::none());
     g.emplace_back("raise_exception", Value::from_func("raise_exception", [](jinja::Renderer&, CallArgs& a) -> Value {
                        throw jinja::TemplateRaised(a.positional.empty() ? std::string("template raised an error")
                                                                         : a.positional[0].to_str());

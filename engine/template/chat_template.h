@@ -29,7 +29,8 @@ struct ChatMessage {
 struct ChatTemplateOptions {
     bool add_generation_prompt = true;
     std::string bos_token, eos_token;
-    // Further template variables, e.g. {"enable_thinking", false} or {"tools", [...]}.
+    // Further template variables, e.g. {"enable_thinking", false} or {"tools", [...]}. `tools` and
+    // `documents` are none unless given here, as HF transformers passes them.
     std::map<std::string, json::Value> extra;
     // What strftime_now() formats; the current local time when unset (tests pin it).
     std::optional<std::chrono::system_clock::time_point> now;
