@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
@@ -24,7 +25,11 @@ struct Result {
 };
 
 Result cli(const std::string& args) {
-    const auto err_path = std::filesystem::temp_directory_path() / "gb_cli_test_stderr.txt";
+    // One stderr file per call and process: ctest runs these tests in parallel processes.
+    static int calls = 0;
+    const auto err_path = std::filesystem::temp_directory_path() /
+                          ("gb_cli_test_stderr_" + std::to_string(getpid()) + "_" +
+                           std::to_string(++calls) + ".txt");
     const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
     FILE* p = popen(cmd.c_str(), "r");
     Result r{-1, "", ""};
@@ -38,6 +43,7 @@ Result cli(const std::string& args) {
     std::stringstream ss;
     ss << e.rdbuf();
     r.err = ss.str();
+    std::filesystem::remove(err_path);
     return r;
 }
 
@@ -54,7 +60,7 @@ TEST(Cli, InspectReportsTheModel) {
 }
 
 TEST(Cli, RunWritesATraceWithAlternatives) {
-    const auto trace_path = (std::filesystem::temp_directory_path() / "gb_cli_test_trace.json").string();
+    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_trace_" + std::to_string(getpid()) + ".json")).string();
     std::filesystem::remove(trace_path);
     Result r = cli("run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -107,9 +113,9 @@ TEST(Cli, ChatUsesTheTemplateWithOneBos) {
           gb::GgufValue::str("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n"
                              "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"));
     for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto model = (std::filesystem::temp_directory_path() / "gb_cli_test_chat.gguf").string();
+    const auto model = (std::filesystem::temp_directory_path() / ("gb_cli_test_chat_" + std::to_string(getpid()) + ".gguf")).string();
     w.write(model);
-    const auto trace_path = (std::filesystem::temp_directory_path() / "gb_cli_test_chat.json").string();
+    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_chat_" + std::to_string(getpid()) + ".json")).string();
     Result r = cli("run -m " + model + " --chat -p hi -n 2 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
     std::ifstream in(trace_path);
