@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "engine/core/error.h"
+#include "engine/core/utf8.h"
 
 namespace gb::jinja {
 namespace {
@@ -250,23 +251,6 @@ private:
         return i + 1;
     }
 
-    static void append_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) out += static_cast<char>(cp);
-        else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-
     // String literals decode Python-style escapes; unknown escapes keep their backslash.
     size_t string_token(size_t i, Token t) {
         char q = src_[i];
@@ -308,7 +292,7 @@ private:
                     if (!std::isxdigit(static_cast<unsigned char>(h))) fail(j, "bad escape in string literal");
                     cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
                 }
-                append_utf8(out, cp);
+                utf8::append(out, cp);
                 j += n;
                 break;
             }
