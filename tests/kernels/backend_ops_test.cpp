@@ -12,6 +12,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
+#include "tests/kernels/cpu/random_weights.h"
 
 namespace gb {
 namespace {
@@ -89,8 +90,7 @@ TEST_P(BackendOps, MatmulF32) {
     expect_close(download(out), want, 1e-4, "matmul f32");
 }
 
-// Weights of `type`: quantised from wf where a quantiser exists; else random blocks with a sane
-// f16 scale pair (K formats: d, dmin at the start; Q6_K: d at the end).
+// Weights of `type`: quantised from wf where a quantiser exists, else random blocks.
 std::vector<uint8_t> make_weights(TensorType type, const std::vector<float>& wf, int64_t rows,
                                   int64_t cols) {
     const size_t rb = row_bytes(type, cols);
@@ -99,18 +99,7 @@ std::vector<uint8_t> make_weights(TensorType type, const std::vector<float>& wf,
         for (int64_t r = 0; r < rows; ++r)
             cpu::quantize_row(type, wf.data() + r * cols, wq.data() + r * rb, cols);
     } catch (const std::exception&) {
-        std::mt19937 rng(77);
-        for (auto& b : wq) b = static_cast<uint8_t>(rng());
-        const TypeInfo& ti = type_info(type);
-        const uint16_t small = 0x211F;  // f16 0.01
-        for (size_t off = 0; off < wq.size(); off += ti.block_bytes) {
-            if (type == TensorType::Q6_K) {
-                std::memcpy(&wq[off + ti.block_bytes - 2], &small, 2);
-            } else {
-                std::memcpy(&wq[off], &small, 2);
-                std::memcpy(&wq[off + 2], &small, 2);
-            }
-        }
+        wq = test::random_weights(type, rows, cols, 77);
     }
     return wq;
 }

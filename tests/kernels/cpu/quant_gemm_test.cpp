@@ -11,34 +11,10 @@
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_gemm.h"
 #include "kernels/cpu/quant_ref.h"
+#include "tests/kernels/cpu/random_weights.h"
 
 namespace gb::cpu {
 namespace {
-
-// rows x n weights of `t` with random codes and small valid fp16 scales (random bits could
-// make inf/NaN scales).
-std::vector<uint8_t> random_weights(TensorType t, int64_t rows, int64_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::vector<uint8_t> raw(row_bytes(t, n) * rows);
-    for (auto& b : raw) b = static_cast<uint8_t>(rng());
-    const TypeInfo& ti = type_info(t);
-    std::uniform_real_distribution<float> ud(-0.05f, 0.05f);
-    auto put_f16 = [&](size_t off) {
-        const uint16_t h = float_to_fp16(ud(rng));
-        std::memcpy(raw.data() + off, &h, 2);
-    };
-    const bool has_min = t == TensorType::Q4_1 || t == TensorType::Q5_1 ||
-                         t == TensorType::Q4_K || t == TensorType::Q5_K;
-    for (size_t off = 0; off < raw.size(); off += ti.block_bytes) {
-        if (t == TensorType::Q6_K) {
-            put_f16(off + ti.block_bytes - 2);
-        } else {
-            put_f16(off);
-            if (has_min) put_f16(off + 2);
-        }
-    }
-    return raw;
-}
 
 const TensorType kTiled[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                              TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
@@ -56,7 +32,7 @@ TEST(QuantGemm, TilesMatchPerPairDotProducts) {
         for (int64_t n : {block, 3 * block, 2048 + block}) {
             if (n % block != 0) continue;
             const int64_t rows = 11, toks = 9;
-            const std::vector<uint8_t> w = random_weights(t, rows, n, static_cast<uint32_t>(n));
+            const std::vector<uint8_t> w = test::random_weights(t, rows, n, static_cast<uint32_t>(n));
             const size_t wrb = row_bytes(t, n), xrb = row_bytes(dt, n);
             std::vector<uint8_t> xq(xrb * toks);
             std::vector<float> x(n);

@@ -14,7 +14,8 @@
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_ref.h"
-#include "test_support.h"
+#include "tests/kernels/cpu/random_weights.h"
+#include "tests/test_support.h"
 
 namespace gb::cpu {
 namespace {
@@ -285,41 +286,6 @@ TEST(QuantActivations, Q8_KRoundTripAndBlockSums) {
 
 // ---- SIMD vs scalar on long random rows (the fixtures are short) ----------------------------
 
-std::vector<uint8_t> random_blocks(TensorType t, int64_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::vector<uint8_t> raw(row_bytes(t, n));
-    for (auto& b : raw) b = static_cast<uint8_t>(rng());
-    const TypeInfo& ti = type_info(t);
-    std::uniform_real_distribution<float> ud(-0.05f, 0.05f);
-    auto put_f16 = [&](size_t off) {
-        const uint16_t h = float_to_fp16(ud(rng));
-        std::memcpy(raw.data() + off, &h, 2);
-    };
-    if (ti.block_size == 1) {  // plain floats: random values, not random bits (no NaN/inf)
-        std::normal_distribution<float> nd;
-        for (int64_t i = 0; i < n; ++i) {
-            const float v = nd(rng);
-            if (t == TensorType::F32) std::memcpy(raw.data() + 4 * i, &v, 4);
-            else {
-                const uint16_t h = t == TensorType::F16 ? float_to_fp16(v) : float_to_bf16(v);
-                std::memcpy(raw.data() + 2 * i, &h, 2);
-            }
-        }
-        return raw;
-    }
-    for (size_t off = 0; off < raw.size(); off += ti.block_bytes) {
-        if (t == TensorType::Q6_K) {
-            put_f16(off + ti.block_bytes - 2);
-        } else {
-            put_f16(off);
-            if (t == TensorType::Q4_1 || t == TensorType::Q5_1 || t == TensorType::Q4_K ||
-                t == TensorType::Q5_K)
-                put_f16(off + 2);
-        }
-    }
-    return raw;
-}
-
 TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
     const TensorType types[] = {TensorType::F32, TensorType::F16, TensorType::BF16,
                                 TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
@@ -331,7 +297,7 @@ TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
         const int64_t block = type_info(t).block_size;
         for (int64_t n : {int64_t(256), int64_t(4096), int64_t(5120), int64_t(4099), int64_t(63)}) {
             if (n % block != 0) continue;
-            const std::vector<uint8_t> w = random_blocks(t, n, static_cast<uint32_t>(n) + 3);
+            const std::vector<uint8_t> w = test::random_weights(t, 1, n, static_cast<uint32_t>(n) + 3);
             std::vector<float> x(n);
             for (auto& v : x) v = nd(rng);
             const TensorType dt = vec_dot_type(t);
