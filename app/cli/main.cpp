@@ -28,6 +28,8 @@ commands:
                              alternatives, time) as JSON
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
+  tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
+      the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3]
       prompt processing (ppP) and generation (tgN) speed in tokens/s
 )";
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
         if (cmd == "inspect") return gb::cli::inspect_command(args);
         if (cmd == "run") return gb::cli::run_command(args);
         if (cmd == "bench") return gb::cli::bench_command(args);
+        if (cmd == "tokenize") return gb::cli::tokenize_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -135,6 +135,20 @@ TEST(Cli, ChatWithoutTemplateFallsBackVisibly) {
     EXPECT_NE(r.err.find("ChatML"), std::string::npos) << r.err;
 }
 
+// The tiny models' vocabulary (tools/gen_tiny_models.py) gives ids 0..255 to the 256 byte
+// symbols, so a lone byte that no merge joins is its own byte value.
+TEST(Cli, TokenizePrintsIdsAndSpeed) {
+    Result r = cli("tokenize -m " + kTiny + " -p ' ' --no-special");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "32\n") << "the space byte is id 32";
+    Result b = cli("tokenize -m " + kTiny + " -p 'hello hello' --bench 2");
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_NE(b.out.find("MB/s: "), std::string::npos) << b.out;
+    Result e = cli("tokenize -m " + kTiny);
+    EXPECT_NE(e.code, 0);
+    EXPECT_NE(e.err.find("needs a text"), std::string::npos) << e.err;
+}
+
 TEST(Cli, BenchPrintsSpeeds) {
     Result r = cli("bench -m " + kTiny + " -t 1 -p 16 -n 8 -r 1");
     ASSERT_EQ(r.code, 0) << r.err;
