@@ -344,12 +344,22 @@ private:
         return n;
     }
 
+    // One comparison per operand pair. Python (and jinja2) read a < b < c as a < b and b < c;
+    // rather than give that a different meaning, a chain is refused with a clear error.
     ExprPtr parse_compare() {
         ExprPtr l = parse_math1();
         int extra = 0;
+        bool compared = false;
         while (true) {
             chain(extra, cur());
             const Token& at = cur();
+            const bool is_compare =
+                (at.type == T::Op && (at.text == "==" || at.text == "!=" || at.text == "<" ||
+                                      at.text == ">" || at.text == "<=" || at.text == ">=")) ||
+                is_name("in") || (is_name("not") && peek().type == T::Name && peek().text == "in");
+            if (is_compare && compared)
+                fail(at, "chained comparisons (a < b < c) are not supported; write a < b and b < c");
+            compared = compared || is_compare;
             if (at.type == T::Op && (at.text == "==" || at.text == "!=" || at.text == "<" || at.text == ">" ||
                                      at.text == "<=" || at.text == ">=")) {
                 std::string op = next().text;

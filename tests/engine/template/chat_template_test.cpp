@@ -192,6 +192,17 @@ TEST(ChatTemplate, ParseErrorsNameLineAndColumn) {
     EXPECT_NE(parse_error("{# open comment").find("unterminated comment"), std::string::npos);
 }
 
+// jinja2 reads 1 < 3 < 2 as (1 < 3) and (3 < 2), i.e. false; evaluating it left to right would
+// give (true < 2), i.e. true. We refuse the chain instead of answering differently.
+TEST(ChatTemplate, ChainedComparisonsAreRefusedNotMisread) {
+    for (const char* src : {"{{ 1 < 3 < 2 }}", "{{ a == b == c }}", "{{ x in y in z }}",
+                            "{{ 1 < 2 not in z }}"}) {
+        const std::string e = parse_error(src);
+        EXPECT_NE(e.find("chained comparisons"), std::string::npos) << src << " -> " << e;
+    }
+    EXPECT_EQ(parse_error("{{ 1 < 3 and 3 < 2 }}"), "(no error)") << "a plain conjunction is fine";
+}
+
 TEST(ChatTemplate, RenderErrorsNamePosition) {
     auto t = ChatTemplate::parse("a\n  {{ nothing.here }}");
     std::string err = render_error(t, "", fixed_options());
