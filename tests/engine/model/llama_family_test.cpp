@@ -5,11 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
-#include "engine/core/error.h"
-#include "engine/core/json.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -102,38 +98,6 @@ TEST(TinyModelBatching, ChunkedPrefillMatchesOneBatch) {
     model8->forward(prompt, *c2, 1, whole);
     ASSERT_EQ(chunked.size(), whole.size());
     for (size_t i = 0; i < whole.size(); ++i) ASSERT_NEAR(chunked[i], whole[i], 1e-4) << i;
-}
-
-TEST(ModelErrors, SettingsOutOfRangeAreNamed) {
-    cpu::CpuBackend be(1);
-    RunSettings rs;
-    rs.n_ctx = 8;
-    try {
-        Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
-        FAIL() << "a context of 8 was accepted";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("context length"), std::string::npos) << e.what();
-    }
-    rs.n_ctx = 64;
-    rs.n_batch = 0;
-    EXPECT_THROW(Model::load(test::fixture("models/tiny_llama.gguf"), be, rs), Error);
-}
-
-TEST(ModelErrors, ContextFullIsAnError) {
-    cpu::CpuBackend be(1);
-    RunSettings rs;
-    rs.n_ctx = 16;
-    rs.n_batch = 32;
-    auto model = Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
-    auto cache = model->new_cache();
-    std::vector<int32_t> prompt(17, 5);
-    std::vector<float> logits;
-    try {
-        model->forward(prompt, *cache, 1, logits);
-        FAIL() << "17 tokens went into a context of 16";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos) << e.what();
-    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/model.h"
+#include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/test_support.h"
 
@@ -110,6 +111,38 @@ TEST(ModelErrors, ModelLargerThanMemoryIsRefusedWithSizes) {
         const std::string msg = e.what();
         EXPECT_NE(msg.find("GiB"), std::string::npos) << msg;
         EXPECT_NE(msg.find("this machine has"), std::string::npos) << msg;
+    }
+}
+
+TEST(ModelErrors, SettingsOutOfRangeAreNamed) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 8;
+    try {
+        Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
+        FAIL() << "a context of 8 was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("context length"), std::string::npos) << e.what();
+    }
+    rs.n_ctx = 64;
+    rs.n_batch = 0;
+    EXPECT_THROW(Model::load(test::fixture("models/tiny_llama.gguf"), be, rs), Error);
+}
+
+TEST(ModelErrors, ContextFullIsAnError) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 16;
+    rs.n_batch = 32;
+    auto model = Model::load(test::fixture("models/tiny_llama.gguf"), be, rs);
+    auto cache = model->new_cache();
+    std::vector<int32_t> prompt(17, 5);
+    std::vector<float> logits;
+    try {
+        model->forward(prompt, *cache, 1, logits);
+        FAIL() << "17 tokens went into a context of 16";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos) << e.what();
     }
 }
 
