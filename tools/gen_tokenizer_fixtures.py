@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Makes the golden data of the tokenizer tests from independent references.
 
-Usage: ${GB_PYTHON:-python3} tools/gen_tokenizer_fixtures.py [--model PATH] [--out DIR]
+Usage: ${GB_PYTHON:-python3} tools/gen_tokenizer_fixtures.py [--only NAME] [--out DIR]
        ${GB_PYTHON:-python3} tools/gen_tokenizer_fixtures.py --unicode-table
 
 Needs the `gguf` and `tokenizers` packages; `llama_cpp` (llama-cpp-python) is used as a second
 reference when it is installed. Writes into tests/fixtures/tokenizer/:
-  smollm2_expected.json     ids of every corpus.txt line (and of the whole corpus as one text)
-                            for SmolLM2-135M-Instruct, with and without special-token parsing,
-                            from a Hugging Face `tokenizers` BPE built from the GGUF vocab/merges
+  NAME_expected.json        ids of every corpus.txt line (and of the whole corpus as one text)
+                            for each real GGUF vocabulary in VOCABS (SmolLM2, Qwen2.5-Coder,
+                            DeepSeek-R1-Distill-Qwen), with and without special-token parsing,
+                            from Hugging Face `tokenizers` (the model's own tokenizer.json, or for
+                            SmolLM2 a BPE built from the GGUF vocab/merges)
   pretokenizer_splits.json  pieces of tricky strings under each pre-tokenizer, from the
                             `tokenizers` Split pre-tokenizer (regexes applied in sequence)
 
@@ -18,7 +20,8 @@ Python's unicodedata (an older Unicode, like the PCRE2 of most distributions) le
 so that the C++ pre-tokenizer classifies newly encoded characters as the reference does.
 
 corpus.txt holds one case per line; escapes \\n \\t \\r \\\\ and \\uXXXX let a case hold
-characters a line cannot.
+characters a line cannot, and \\xNN a raw byte (invalid UTF-8; the reference tokenizes it
+as Python decodes it with errors='replace').
 """
 import argparse
 import json
@@ -28,8 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "tokenizer"
-DEFAULT_MODEL = Path(os.environ.get("GLASSBOX_MODELS", Path.home() / ".cache/glassbox/models")) \
-    / "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODELS = Path(os.environ.get("GLASSBOX_MODELS", Path.home() / ".cache/glassbox/models"))
+
+# Real vocabularies (from tools/fetch_models.sh): output name -> (GGUF, tokenizer.json dir or None).
+VOCABS = {
+    "smollm2": ("SmolLM2-135M-Instruct.Q4_1.gguf", None),
+    "qwen2.5_coder": ("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf", "qwen-2.5"),
+    "r1_distill_qwen": ("DeepSeek-R1-Distill-Qwen-7B.part0000.gguf", "deepseek-r1-distill-qwen-7b"),
+}
 
 # Split regexes of each tokenizer.ggml.pre value, as the models' tokenizer.json files give them
 # (Oniguruma syntax, applied one after another, matches and the text between them both kept).
@@ -108,29 +117,90 @@ SPLIT_INPUTS = [
 ]
 
 
-def unescape(line):
-    out, i = [], 0
+def unescape_bytes(line):
+    """One corpus line as bytes: \\xNN is a raw byte (so a case can hold invalid UTF-8)."""
+    out, i = bytearray(), 0
     while i < len(line):
         c = line[i]
         if c != "\\":
-            out.append(c)
+            out += c.encode("utf-8")
             i += 1
             continue
         nxt = line[i + 1] if i + 1 < len(line) else ""
         if nxt in "ntr\\":
-            out.append({"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[nxt])
+            out += {"n": b"\n", "t": b"\t", "r": b"\r", "\\": b"\\"}[nxt]
             i += 2
         elif nxt == "u":
-            out.append(chr(int(line[i + 2:i + 6], 16)))
+            out += chr(int(line[i + 2:i + 6], 16)).encode("utf-8")
             i += 6
+        elif nxt == "x":
+            out.append(int(line[i + 2:i + 4], 16))
+            i += 4
         else:
             raise ValueError(f"corpus: unknown escape \\{nxt} in {line!r}")
-    return "".join(out)
+    return bytes(out)
+
+
+def unescape(line):
+    """One corpus line as text; invalid UTF-8 from \\xNN escapes becomes U+FFFD, as the C++
+    tokenizer reads it (each maximal invalid subsequence is one U+FFFD, as Python decodes)."""
+    return unescape_bytes(line).decode("utf-8", errors="replace")
+
+
+def read_corpus_bytes(path):
+    with open(path, encoding="utf-8") as f:
+        return [unescape_bytes(l.rstrip("\n")) for l in f]
 
 
 def read_corpus(path):
     with open(path, encoding="utf-8") as f:
         return [unescape(l.rstrip("\n")) for l in f]
+
+
+def case_text(raw):
+    """JSON fields that carry one case's bytes: "text", or "text_hex" when not valid UTF-8."""
+    try:
+        return {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"text_hex": raw.hex()}
+
+
+def gguf_metadata_only(path, out_path):
+    """Writes a copy of a GGUF file's header and metadata with no tensors, so that readers which
+    insist on the tensor data (gguf's GGUFReader, llama.cpp) can read the vocabulary of a file
+    that is cut off after its header (the first part of a split download)."""
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(24)
+        magic, version, _n_tensors, n_kv = struct.unpack("<4sIQQ", head)
+        assert magic == b"GGUF" and version in (2, 3), (path, magic, version)
+        # Scalar sizes by GGUF type id; 8 = string, 9 = array.
+        sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+        def skip_value(t):
+            if t == 8:
+                (n,) = struct.unpack("<Q", f.read(8))
+                f.seek(n, 1)
+            elif t == 9:
+                et, n = struct.unpack("<IQ", f.read(12))
+                if et in sizes:
+                    f.seek(sizes[et] * n, 1)
+                else:
+                    for _ in range(n):
+                        skip_value(et)
+            else:
+                f.seek(sizes[t], 1)
+
+        for _ in range(n_kv):
+            skip_value(8)  # the key
+            (t,) = struct.unpack("<I", f.read(4))
+            skip_value(t)
+        end = f.tell()
+        f.seek(24)
+        body = f.read(end - 24)
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<4sIQQ", b"GGUF", version, 0, n_kv) + body)
+    return out_path
 
 
 def gguf_tokenizer_data(path):
@@ -175,35 +245,92 @@ def llama_cpp_tokenizer(model_path):
         print("llama_cpp not installed: second reference skipped", file=sys.stderr)
         return None
     llm = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)
-    return lambda text, special: llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+    return lambda raw, special: llm.tokenize(raw, add_bos=False, special=special)
 
 
-def make_expected(model_path, corpus):
-    data = gguf_tokenizer_data(model_path)
-    assert data["model"] == "gpt2" and data["pre"] == "smollm", (data["model"], data["pre"])
-    hf_special, hf_plain = hf_smollm2(data, True), hf_smollm2(data, False)
-    second = llama_cpp_tokenizer(model_path)
-    texts = corpus + ["\n".join(corpus)]
-    cases, disagreements = [], 0
-    for text in texts:
-        case = {"text": text}
-        for key, hf in (("special", hf_special), ("plain", hf_plain)):
-            ids = hf.encode(text, add_special_tokens=False).ids
-            if second is not None:
-                other = second(text, key == "special")
+def hf_from_file(tokenizer_json, with_specials):
+    """The model's own tokenizer.json. Without specials, special added tokens are encoded as
+    plain text (user-defined ones such as <think> still match), as parse_special=false does."""
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    tok.encode_special_tokens = not with_specials
+    return tok
+
+
+def make_expected(name, model_path, corpus, tokenizer_json=None):
+    """Ids of every corpus case (and of the whole corpus as one text) from Hugging Face
+    `tokenizers`: the model's own tokenizer.json when given, else a BPE built from the GGUF
+    vocabulary (SmolLM2, whose tokenizer.json is not at hand). llama.cpp on the same GGUF is a
+    second reference; where it disagrees the case records its ids and whether NFC normalisation
+    (which tokenizer.json asks for and llama.cpp does not do) changes the text."""
+    import tempfile
+    import unicodedata
+    with tempfile.TemporaryDirectory() as tmp:
+        meta = gguf_metadata_only(model_path, Path(tmp) / "meta.gguf")
+        data = gguf_tokenizer_data(meta)
+        second = llama_cpp_tokenizer(meta)
+        if tokenizer_json:
+            refs = {"special": hf_from_file(tokenizer_json, True),
+                    "plain": hf_from_file(tokenizer_json, False)}
+        else:
+            assert data["model"] == "gpt2" and data["pre"] == "smollm", (data["model"], data["pre"])
+            refs = {"special": hf_smollm2(data, True), "plain": hf_smollm2(data, False)}
+        raws = corpus + [b"\n".join(corpus)]
+        cases, disagreements, unexplained = [], 0, 0
+        for raw in raws:
+            text = raw.decode("utf-8", errors="replace")
+            case = case_text(raw)
+            for key, hf in refs.items():
+                ids = hf.encode(text, add_special_tokens=False).ids
+                case[key] = ids
+                if second is None:
+                    continue
+                # llama.cpp refuses invalid UTF-8 outright; it gets the replaced text.
+                other = second(text.encode("utf-8"), key == "special")
                 if other != ids:
                     disagreements += 1
-                    print(f"llama.cpp disagrees ({key}) on {text[:40]!r}:\n  hf  {ids}\n  cpp {other}",
-                          file=sys.stderr)
-            case[key] = ids
-        cases.append(case)
-    return {
-        "generator": "tools/gen_tokenizer_fixtures.py (tokenizers BPE from the GGUF vocab/merges"
-                     + (", checked against llama-cpp-python)" if second else ")"),
+                    nfc = unicodedata.normalize("NFC", text) != text
+                    case[f"llama_cpp_{key}"] = other
+                    case["nfc_changes_text"] = nfc
+                    if not nfc:
+                        unexplained += 1
+                        print(f"{name}: llama.cpp disagrees ({key}) on {text[:40]!r}:\n  hf  {ids}"
+                              f"\n  cpp {other}", file=sys.stderr)
+            cases.append(case)
+    source = f"{tokenizer_json.parent.name}/tokenizer.json" if tokenizer_json else \
+        "a tokenizers BPE built from the GGUF vocabulary/merges"
+    out = {
+        "generator": "tools/gen_tokenizer_fixtures.py: HF tokenizers with " + source
+                     + (", checked against llama-cpp-python on the GGUF" if second else ""),
         "model": model_path.name,
+        "pre": data["pre"],
+    }
+    if tokenizer_json:
+        out.update(hf_conventions(tokenizer_json))
+    return out | {
         "llama_cpp_disagreements": disagreements if second else None,
         "cases": cases,
-    }, disagreements
+    }, unexplained
+
+
+def hf_conventions(tokenizer_json):
+    """What the HF checkpoint says about BOS/EOS and its added tokens, for the GGUF to match."""
+    cfg = json.loads((tokenizer_json.parent / "tokenizer_config.json").read_text(encoding="utf-8"))
+    tj = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    ids = {a["content"]: a["id"] for a in tj["added_tokens"]}
+
+    def token(key):
+        t = cfg.get(key)
+        t = t.get("content") if isinstance(t, dict) else t
+        return ids.get(t) if t is not None else None
+
+    return {
+        "reference_add_bos": bool(cfg.get("add_bos_token", False)) and token("bos_token") is not None,
+        "reference_bos": token("bos_token"),
+        "reference_eos": token("eos_token"),
+        "added_tokens": [{"id": a["id"], "content": a["content"], "special": a["special"]}
+                         for a in tj["added_tokens"]],
+    }
 
 
 def make_splits():
@@ -269,19 +396,26 @@ def write_json(path, obj):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path, default=FIXTURES)
+    ap.add_argument("--only", choices=sorted(VOCABS), action="append")
     ap.add_argument("--unicode-table", action="store_true")
     args = ap.parse_args()
     if args.unicode_table:
         write_unicode_table(ROOT / "engine" / "tokenizer" / "unicode_additions.inc")
         return
-    corpus = read_corpus(FIXTURES / "corpus.txt")
-    expected, disagreements = make_expected(args.model, corpus)
-    write_json(args.out / "smollm2_expected.json", expected)
-    write_json(args.out / "pretokenizer_splits.json", make_splits())
-    if disagreements:
-        print(f"warning: the two references disagree on {disagreements} case(s)", file=sys.stderr)
+    corpus = read_corpus_bytes(FIXTURES / "corpus.txt")
+    unexplained = 0
+    for name in args.only or sorted(VOCABS):
+        gguf_name, hf_dir = VOCABS[name]
+        tokenizer_json = MODELS / "tokenizers" / hf_dir / "tokenizer.json" if hf_dir else None
+        expected, bad = make_expected(name, MODELS / gguf_name, corpus, tokenizer_json)
+        write_json(args.out / f"{name}_expected.json", expected)
+        unexplained += bad
+    if not args.only:
+        write_json(args.out / "pretokenizer_splits.json", make_splits())
+    if unexplained:
+        print(f"warning: llama.cpp disagrees on {unexplained} case(s) not explained by NFC",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

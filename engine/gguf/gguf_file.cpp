@@ -249,6 +249,8 @@ struct GgufFile::Impl {
     uint32_t version = 0;
     uint64_t alignment = kDefaultAlignment;
     size_t data_offset = 0;
+    bool metadata_only = false;  // tensor data may lie past the end of the file
+    bool has_data = true;
     std::vector<GgufKV> kv;
     std::map<std::string, size_t, std::less<>> kv_index;
     std::vector<GgufTensorInfo> tensors;
@@ -312,13 +314,14 @@ void GgufFile::Impl::parse() {
     uint64_t aligned =
         (start + alignment - 1) / alignment * alignment;  // start <= size: no overflow
     if (aligned > size) {
-        if (n_tensors > 0) {
+        if (n_tensors > 0 && !metadata_only) {
             c.set_context("");
             c.fail("tensor data section would start at " + std::to_string(aligned) +
                        ", past end of file (" + std::to_string(size) + " bytes)",
                    start);
         }
-        aligned = size;  // no tensors: writers may end the file right after the header
+        // No tensors: writers may end the file right after the header.
+        if (n_tensors == 0) aligned = size;
     }
     data_offset = static_cast<size_t>(aligned);
     check_tensor_data();
@@ -413,8 +416,16 @@ void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t n_tensors) {
 }
 
 void GgufFile::Impl::check_tensor_data() {
-    const uint64_t data_bytes = size - data_offset;
+    const uint64_t data_bytes = size > data_offset ? size - data_offset : 0;
     for (const auto& t : tensors) {
+        if (metadata_only) {
+            // Only the layout is checked; data past the end is expected in a cut-off file.
+            if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset) has_data = false;
+            if (t.offset > (uint64_t{1} << 62))
+                throw Error(path + ": tensor " + quoted(t.name) + ": data offset " +
+                            std::to_string(t.offset) + " is implausibly large");
+            continue;
+        }
         // n_bytes <= INT64_MAX was checked, so these sums cannot overflow once offset <=
         // data_bytes.
         if (t.offset > data_bytes)
@@ -446,9 +457,10 @@ GgufFile::GgufFile(GgufFile&&) noexcept = default;
 GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 GgufFile::~GgufFile() = default;
 
-GgufFile GgufFile::open(const std::string& path) {
+GgufFile GgufFile::open(const std::string& path, GgufOpen mode) {
     auto impl = std::make_unique<Impl>();
     impl->path = path;
+    impl->metadata_only = mode == GgufOpen::MetadataOnly;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
@@ -503,6 +515,9 @@ size_t GgufFile::file_size() const {
 size_t GgufFile::data_offset() const {
     return impl_->data_offset;
 }
+bool GgufFile::has_tensor_data() const {
+    return impl_->has_data;
+}
 const std::vector<GgufKV>& GgufFile::metadata() const {
     return impl_->kv;
 }
@@ -522,9 +537,14 @@ const GgufTensorInfo* GgufFile::find_tensor(std::string_view name) const {
 
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
     // Guards against an info that belongs to another file; this file's infos were all checked.
-    const size_t data_bytes = impl_->size - impl_->data_offset;
-    if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset)
+    const size_t data_bytes = impl_->size > impl_->data_offset ? impl_->size - impl_->data_offset : 0;
+    if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset) {
+        if (impl_->metadata_only)
+            throw Error(impl_->path + ": tensor " + quoted(t.name) +
+                        ": data is not in the file (opened for metadata only; the file is cut off at " +
+                        std::to_string(impl_->size) + " bytes)");
         throw Error(impl_->path + ": tensor " + quoted(t.name) + " is not a tensor of this file");
+    }
     return impl_->base + impl_->data_offset + t.offset;
 }
 

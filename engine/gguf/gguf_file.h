@@ -28,10 +28,15 @@ struct GgufTensorInfo {
     int64_t cols() const { return dims.empty() ? 1 : dims[0]; }
 };
 
+// How much of a file must be present. MetadataOnly reads the header, metadata and tensor table
+// and checks them as strictly, but does not need the tensor data: enough for a vocabulary or a
+// chat template, e.g. from the first part of a model split over several downloads.
+enum class GgufOpen { Full, MetadataOnly };
+
 class GgufFile {
 public:
     // Maps and validates the file; throws gb::Error.
-    static GgufFile open(const std::string& path);
+    static GgufFile open(const std::string& path, GgufOpen mode = GgufOpen::Full);
     // Parses a buffer the caller keeps alive (fuzzing, tests); throws gb::Error. `name` stands
     // for the file in error messages; tensor_data() points into `bytes`.
     static GgufFile parse(std::span<const uint8_t> bytes, std::string name = "<memory>");
@@ -45,6 +50,8 @@ public:
     uint64_t alignment() const;
     size_t file_size() const;
     size_t data_offset() const;  // absolute offset of the tensor data section
+    // False when opened MetadataOnly and some tensor's data lies past the end of the file.
+    bool has_tensor_data() const;
 
     const std::vector<GgufKV>& metadata() const;
     const GgufValue* find(std::string_view key) const;
@@ -64,7 +71,8 @@ public:
     const std::vector<GgufTensorInfo>& tensors() const;
     const GgufTensorInfo* find_tensor(std::string_view name) const;
     // Pointer to the tensor's bytes inside the mapping (valid while this object lives). Not aligned
-    // beyond what the file's alignment and the mapping give (mmap: page + alignment).
+    // beyond what the file's alignment and the mapping give (mmap: page + alignment). Throws
+    // gb::Error when the data is not in the file (MetadataOnly).
     const uint8_t* tensor_data(const GgufTensorInfo& t) const;
 
 private:

@@ -172,6 +172,42 @@ TEST(GgufReader, OpenMapsFileAndReportsFileErrors) {
     std::filesystem::remove_all(dir);
 }
 
+// A file cut off inside its tensor data (the first part of a split download): a full open names
+// the tensor; a metadata-only open gives the metadata and tensor table and refuses the data.
+TEST(GgufReader, MetadataOnlyOpenOfACutOffFile) {
+    auto dir = std::filesystem::temp_directory_path() / ("gb_gguf_meta_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    GgufBytes f;
+    f.header(2, 1).kv_str("general.architecture", "llama");
+    f.tensor("a", {8}, kF32, 0).tensor("b", {8}, kF32, 32).pad().zeros(40);  // b needs 64 bytes
+    const std::string path = (dir / "cut.gguf").string();
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(f.b.data()), f.b.size());
+    try {
+        GgufFile::open(path);
+        ADD_FAILURE() << "a full open must refuse the cut-off file";
+    } catch (const Error& e) {
+        EXPECT_HAS(std::string(e.what()), "tensor 'b'");
+    }
+    const GgufFile g = GgufFile::open(path, GgufOpen::MetadataOnly);
+    EXPECT_FALSE(g.has_tensor_data());
+    EXPECT_EQ(g.get_string("general.architecture"), "llama");
+    ASSERT_EQ(g.tensors().size(), 2u);
+    EXPECT_NO_THROW((void)g.tensor_data(g.tensors()[0]));  // a lies inside the file
+    try {
+        (void)g.tensor_data(g.tensors()[1]);
+        ADD_FAILURE() << "data past the end must be refused";
+    } catch (const Error& e) {
+        EXPECT_HAS(std::string(e.what()), "opened for metadata only");
+    }
+    // The layout is still checked: overlapping tensors are refused in this mode too.
+    GgufBytes bad;
+    bad.header(2, 0).tensor("a", {16}, kF32, 0).tensor("b", {4}, kF32, 32).pad();
+    const std::string bad_path = (dir / "bad.gguf").string();
+    std::ofstream(bad_path, std::ios::binary).write(reinterpret_cast<const char*>(bad.b.data()), bad.b.size());
+    EXPECT_THROW(GgufFile::open(bad_path, GgufOpen::MetadataOnly), Error);
+    std::filesystem::remove_all(dir);
+}
+
 // --- hostile files --------------------------------------------------------------------------
 
 TEST(GgufHostile, EveryTruncationIsRefused) {
