@@ -27,6 +27,16 @@ struct Alternative {
     float logprob = 0;
 };
 
+// Where one MoE layer sent one token. Dense layers (and dense models) have none.
+struct LayerRouting {
+    uint16_t layer = 0;              // the model's layer index
+    std::vector<uint16_t> experts;   // the selected (routed) experts, highest router score first
+    std::vector<float> weights;      // what multiplies each selected expert's output: after
+                                     // top-k normalisation and the routed scaling factor
+    std::vector<float> probs;        // the router's full probability (or sigmoid score) vector,
+                                     // one per expert, only when it was asked for; else empty
+};
+
 // Log-probabilities and entropy are those of the model's own distribution (softmax of the raw
 // logits), before any sampling transform: penalties, temperature, top-k/p, min-p do not change
 // them. NaN means "not scored" (e.g. the first prompt token, which nothing predicts).
@@ -38,6 +48,7 @@ struct TokenRecord {
     float entropy = std::numeric_limits<float>::quiet_NaN();  // nats
     std::vector<Alternative> top;  // the most likely tokens, most likely first
     double t_ms = 0;               // when it was produced, since generation start
+    std::vector<LayerRouting> routing;  // one per MoE layer in layer order; empty for dense models
 };
 
 struct Trace {
