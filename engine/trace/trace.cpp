@@ -121,6 +121,29 @@ void write_prob(json::Writer& w, std::string_view key, float v) {
     w.value(v);  // NaN ("not scored") is written as null
 }
 
+// {"layers":[..],"experts":[[..],..],"weights":[[..],..],"probs":[[..],..]?}, a row per layer.
+void write_rows(json::Writer& w, std::string_view key, const auto& flat, size_t rows) {
+    const size_t width = rows ? flat.size() / rows : 0;
+    w.key(key).begin_array();
+    for (size_t i = 0; i < rows; ++i) {
+        w.begin_array();
+        for (size_t j = 0; j < width; ++j) w.value(flat[i * width + j]);
+        w.end_array();
+    }
+    w.end_array();
+}
+
+void write_routing(json::Writer& w, const TokenRouting& r) {
+    w.key("routing").begin_object();
+    w.key("layers").begin_array();
+    for (uint16_t l : r.layers) w.value(l);
+    w.end_array();
+    write_rows(w, "experts", r.experts, r.n_layers());
+    write_rows(w, "weights", r.weights, r.n_layers());
+    if (!r.probs.empty()) write_rows(w, "probs", r.probs, r.n_layers());
+    w.end_object();
+}
+
 }  // namespace
 
 void write_json(const Trace& t, std::ostream& out) {
@@ -151,6 +174,10 @@ void write_json(const Trace& t, std::ostream& out) {
     w.field("reasoning_text", t.reasoning_text);
     w.field("answer_text", t.answer_text);
     w.field("reasoning_complete", t.reasoning_complete);
+    if (t.n_expert > 0) {
+        w.field("n_expert", t.n_expert);
+        w.field("n_expert_used", t.n_expert_used);
+    }
     w.key("tokens").begin_array();
     for (const TokenRecord& r : t.tokens) {
         w.begin_object(/*flat=*/true);
@@ -169,6 +196,7 @@ void write_json(const Trace& t, std::ostream& out) {
             w.end_object();
         }
         w.end_array();
+        if (!r.routing.empty()) write_routing(w, r.routing);
         w.end_object();
     }
     w.end_array();
@@ -273,6 +301,75 @@ private:
 };
 
 constexpr int64_t kMaxI32 = 2147483647;
+constexpr int64_t kMaxExperts = 65535;  // expert ids are 16-bit
+
+int64_t element_int(const json::Value& v, const std::string& at, int64_t lo, int64_t hi) {
+    int64_t x = 0;
+    try {
+        x = v.as_int64();
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        if (msg.rfind("json: ", 0) == 0) msg.erase(0, 6);
+        throw Error("trace: " + at + ": " + msg);
+    }
+    if (x < lo || x > hi)
+        throw Error("trace: " + at + " = " + std::to_string(x) + " is outside " + std::to_string(lo) + ".." +
+                    std::to_string(hi));
+    return x;
+}
+
+float element_float(const json::Value& v, const std::string& at) {
+    try {
+        return v.as_float();
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        if (msg.rfind("json: ", 0) == 0) msg.erase(0, 6);
+        throw Error("trace: " + at + ": " + msg);
+    }
+}
+
+// A token's "routing" object; every row as wide as the first, every expert id below n_expert.
+TokenRouting read_routing(const Fields& r, int n_expert) {
+    if (n_expert <= 0)
+        throw Error("trace: " + r.where("routing") + " is present but the trace has no n_expert");
+    const Fields f(r.get("routing"), r.where("routing"));
+    TokenRouting out;
+    const auto& layers = f.array("layers");
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const int64_t l = element_int(layers[i], f.where("layers") + "[" + std::to_string(i) + "]", 0, 65535);
+        out.layers.push_back(static_cast<uint16_t>(l));
+    }
+    // Reads a [layers x width] array of arrays into flat; width 0 means "take the first row's".
+    auto rows = [&](std::string_view key, size_t width, auto&& read_one) {
+        const auto& a = f.array(key);
+        if (a.size() != layers.size())
+            throw Error("trace: " + f.where(key) + " has " + std::to_string(a.size()) + " rows for " +
+                        std::to_string(layers.size()) + " layers");
+        for (size_t i = 0; i < a.size(); ++i) {
+            const std::string at = f.where(key) + "[" + std::to_string(i) + "]";
+            if (a[i].kind() != json::Value::Kind::Array) throw Error("trace: " + at + " must be an array");
+            const auto& row = a[i].as_array();
+            if (i == 0 && width == 0) width = row.size();
+            if (row.size() != width)
+                throw Error("trace: " + at + " has " + std::to_string(row.size()) + " entries, expected " +
+                            std::to_string(width));
+            for (size_t j = 0; j < row.size(); ++j) read_one(row[j], at + "[" + std::to_string(j) + "]");
+        }
+        return width;
+    };
+    out.k = static_cast<int>(rows("experts", 0, [&](const json::Value& v, const std::string& at) {
+        const int64_t e = element_int(v, at, 0, n_expert - 1);
+        out.experts.push_back(static_cast<uint16_t>(e));
+    }));
+    rows("weights", static_cast<size_t>(out.k), [&](const json::Value& v, const std::string& at) {
+        out.weights.push_back(element_float(v, at));
+    });
+    if (f.has("probs"))
+        rows("probs", static_cast<size_t>(n_expert), [&](const json::Value& v, const std::string& at) {
+            out.probs.push_back(element_float(v, at));
+        });
+    return out;
+}
 
 }  // namespace
 
@@ -315,6 +412,10 @@ Trace read_json(std::string_view text) {
     if (f.has("reasoning_text")) t.reasoning_text = f.str("reasoning_text");
     if (f.has("answer_text")) t.answer_text = f.str("answer_text");
     if (f.has("reasoning_complete")) t.reasoning_complete = f.boolean("reasoning_complete");
+    if (f.has("n_expert")) {
+        t.n_expert = static_cast<int>(f.integer("n_expert", 0, kMaxExperts));
+        t.n_expert_used = static_cast<int>(f.integer("n_expert_used", 0, t.n_expert));
+    }
 
     const auto& tokens = f.array("tokens");
     t.tokens.reserve(tokens.size());
@@ -342,6 +443,7 @@ Trace read_json(std::string_view text) {
             alt.logprob = a.opt_float("logprob");
             rec.top.push_back(std::move(alt));
         }
+        if (r.has("routing")) rec.routing = read_routing(r, t.n_expert);
         t.tokens.push_back(std::move(rec));
     }
     return t;

@@ -27,14 +27,21 @@ struct Alternative {
     float logprob = 0;
 };
 
-// Where one MoE layer sent one token. Dense layers (and dense models) have none.
-struct LayerRouting {
-    uint16_t layer = 0;              // the model's layer index
-    std::vector<uint16_t> experts;   // the selected (routed) experts, highest router score first
-    std::vector<float> weights;      // what multiplies each selected expert's output: after
-                                     // top-k normalisation and the routed scaling factor
-    std::vector<float> probs;        // the router's full probability (or sigmoid score) vector,
-                                     // one per expert, only when it was asked for; else empty
+// Where the MoE layers sent one token: one row of k experts per MoE layer, flattened (one
+// allocation per token, not per layer: a long reply of a large MoE model has millions of rows).
+struct TokenRouting {
+    std::vector<uint16_t> layers;   // the MoE layers' indices, ascending; dense layers are absent
+    int k = 0;                      // experts per layer (the model's n_expert_used)
+    std::vector<uint16_t> experts;  // [layers x k] the selected (routed) experts, highest score first
+    std::vector<float> weights;     // [layers x k] what multiplies each selected expert's output:
+                                    // after top-k normalisation and the routed scaling factor
+    std::vector<float> probs;       // [layers x n_expert] the router's full probability (or
+                                    // sigmoid score) vectors, only when asked for; else empty
+
+    bool empty() const { return layers.empty(); }
+    size_t n_layers() const { return layers.size(); }
+    std::span<const uint16_t> experts_of(size_t row) const { return {experts.data() + row * k, static_cast<size_t>(k)}; }
+    std::span<const float> weights_of(size_t row) const { return {weights.data() + row * k, static_cast<size_t>(k)}; }
 };
 
 // Log-probabilities and entropy are those of the model's own distribution (softmax of the raw
@@ -48,7 +55,7 @@ struct TokenRecord {
     float entropy = std::numeric_limits<float>::quiet_NaN();  // nats
     std::vector<Alternative> top;  // the most likely tokens, most likely first
     double t_ms = 0;               // when it was produced, since generation start
-    std::vector<LayerRouting> routing;  // one per MoE layer in layer order; empty for dense models
+    TokenRouting routing;          // empty for dense models
 };
 
 struct Trace {
@@ -66,6 +73,10 @@ struct Trace {
     std::string reasoning_text;
     std::string answer_text;
     bool reasoning_complete = true;  // false: the reply ended inside the reasoning
+    // Mixture-of-experts models: experts per MoE layer and how many each token is routed to;
+    // 0 for dense models. The per-token choices are in TokenRecord::routing.
+    int n_expert = 0;
+    int n_expert_used = 0;
 };
 
 // What the inspector needs about one token from one row of logits.
