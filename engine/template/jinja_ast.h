@@ -57,8 +57,10 @@ struct Stmt {
     std::vector<std::string> targets;                // For/Set names; Set "ns.attr" uses attr below
     std::string attr;                                // Set ns.attr; Macro name; FilterBlock filter
     Body body, else_body;
-    std::vector<std::pair<std::string, ExprPtr>> params;  // Macro params with defaults
-    ExprPtr filter;                                       // FilterBlock: filter applied to Name "_"
+    std::vector<std::pair<std::string, ExprPtr>> params;  // Macro / CallBlock params with defaults
+    bool catch_varargs = false, catch_kwargs = false;     // Macro body names varargs / kwargs
+    bool recursive = false;                               // For: `recursive`, loop(x) re-enters
+    ExprPtr filter;  // FilterBlock, SetBlock: filter chain applied to the captured body
 };
 
 }  // namespace gb::jinja

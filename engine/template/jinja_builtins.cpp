@@ -4,178 +4,16 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
 
+#include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"
 
 namespace gb::jinja {
 namespace {
-
-// Argument by position or keyword name; nullptr when absent.
-const Value* arg(const CallArgs& a, size_t pos, const char* name) {
-    for (const auto& [k, v] : a.keyword)
-        if (k == name) return &v;
-    if (pos < a.positional.size()) return &a.positional[pos];
-    return nullptr;
-}
-Value arg_or(const CallArgs& a, size_t pos, const char* name, Value def) {
-    const Value* v = arg(a, pos, name);
-    return v ? *v : def;
-}
-
-Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
-    List out;
-    if (!sep || sep->is_none()) {
-        size_t i = 0;
-        while (true) {
-            while (i < s.size() && py_space(s[i])) ++i;
-            if (i >= s.size()) break;
-            if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
-                size_t e = s.size();
-                while (e > i && py_space(s[e - 1])) --e;
-                out.push_back(Value::from_string(s.substr(i, e - i)));
-                break;
-            }
-            size_t j = i;
-            while (j < s.size() && !py_space(s[j])) ++j;
-            out.push_back(Value::from_string(s.substr(i, j - i)));
-            i = j;
-        }
-        return Value::from_list(std::move(out));
-    }
-    const std::string& d = sep->str();
-    if (d.empty()) throw Error("split: empty separator");
-    size_t pos = 0;
-    while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
-        size_t f = s.find(d, pos);
-        if (f == std::string::npos) break;
-        out.push_back(Value::from_string(s.substr(pos, f - pos)));
-        pos = f + d.size();
-    }
-    out.push_back(Value::from_string(s.substr(pos)));
-    return Value::from_list(std::move(out));
-}
-
-bool affix_match(const std::string& s, const Value& affix, bool prefix) {
-    auto one = [&](const std::string& a) {
-        if (a.size() > s.size()) return false;
-        return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
-    };
-    if (affix.is_list()) {
-        for (const auto& a : affix.list())
-            if (one(a.str())) return true;
-        return false;
-    }
-    if (!affix.is_string()) throw Error("startswith/endswith expects a string or a tuple of strings");
-    return one(affix.str());
-}
-
-Value bound(const std::string& name, std::function<Value(CallArgs&)> fn) {
-    return Value::from_func(name, [fn = std::move(fn)](Renderer&, CallArgs& a) { return fn(a); });
-}
-
-Value str_method(const Value& obj, const std::string& name) {
-    const std::string s = obj.str();
-    if (name == "strip" || name == "lstrip" || name == "rstrip")
-        return bound(name, [s, name](CallArgs& a) {
-            return Value::from_string(strip(s, arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
-        });
-    if (name == "split")
-        return bound(name, [s](CallArgs& a) {
-            return split(s, arg(a, 0, "sep"), arg_or(a, 1, "maxsplit", Value::from_int(-1)).as_int());
-        });
-    if (name == "startswith" || name == "endswith")
-        return bound(name, [s, name](CallArgs& a) {
-            const Value* x = arg(a, 0, "prefix");
-            if (!x) throw Error(name + "() takes at least 1 argument");
-            return Value::from_bool(affix_match(s, *x, name == "startswith"));
-        });
-    if (name == "upper") return bound(name, [s](CallArgs&) { return Value::from_string(upper(s)); });
-    if (name == "lower") return bound(name, [s](CallArgs&) { return Value::from_string(lower(s)); });
-    if (name == "title") return bound(name, [s](CallArgs&) { return Value::from_string(title(s)); });
-    if (name == "capitalize") return bound(name, [s](CallArgs&) { return Value::from_string(capitalize(s)); });
-    if (name == "replace")
-        return bound(name, [s](CallArgs& a) {
-            const Value* from = arg(a, 0, "old");
-            const Value* to = arg(a, 1, "new");
-            if (!from || !to) throw Error("replace() takes 2 arguments");
-            return Value::from_string(
-                replace(s, from->str(), to->str(), arg_or(a, 2, "count", Value::from_int(-1)).as_int()));
-        });
-    if (name == "find" || name == "count")
-        return bound(name, [s, name](CallArgs& a) {
-            const Value* sub = arg(a, 0, "sub");
-            if (!sub || !sub->is_string()) throw Error(name + "() expects a string");
-            if (name == "find") {
-                size_t f = s.find(sub->str());
-                return Value::from_int(f == std::string::npos ? -1 : static_cast<int64_t>(utf8_length(s.substr(0, f))));
-            }
-            int64_t n = 0;
-            if (sub->str().empty()) return Value::from_int(static_cast<int64_t>(utf8_length(s)) + 1);
-            for (size_t p = s.find(sub->str()); p != std::string::npos; p = s.find(sub->str(), p + sub->str().size()))
-                ++n;
-            return Value::from_int(n);
-        });
-    if (name == "join")
-        return bound(name, [s](CallArgs& a) {
-            const Value* xs = arg(a, 0, "iterable");
-            std::string out;
-            if (xs && xs->is_list())
-                for (size_t i = 0; i < xs->list().size(); ++i) {
-                    if (i) out += s;
-                    out += xs->list()[i].str();
-                }
-            return Value::from_string(out);
-        });
-    if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum")
-        return bound(name, [s, name](CallArgs&) {
-            if (s.empty()) return Value::from_bool(false);
-            for (unsigned char c : s) {
-                bool ok = name == "isdigit" ? std::isdigit(c) : name == "isspace" ? py_space(static_cast<char>(c))
-                          : name == "isalpha"                ? std::isalpha(c)
-                                                             : std::isalnum(c);
-                if (!ok) return Value::from_bool(false);
-            }
-            return Value::from_bool(true);
-        });
-    return Value::undefined();
-}
-
-Value items_of(const Value& d) {
-    List out;
-    for (const auto& [k, v] : d.dict()) out.push_back(Value::from_list({Value::from_string(k), v}, true));
-    return Value::from_list(std::move(out));
-}
-
-Value dict_method(const Value& obj, const std::string& name) {
-    if (name == "items") return bound(name, [obj](CallArgs&) { return items_of(obj); });
-    if (name == "keys")
-        return bound(name, [obj](CallArgs&) {
-            List out;
-            for (const auto& [k, v] : obj.dict()) out.push_back(Value::from_string(k));
-            return Value::from_list(std::move(out));
-        });
-    if (name == "values")
-        return bound(name, [obj](CallArgs&) {
-            List out;
-            for (const auto& [k, v] : obj.dict()) out.push_back(v);
-            return Value::from_list(std::move(out));
-        });
-    if (name == "get")
-        return bound(name, [obj](CallArgs& a) {
-            const Value* k = arg(a, 0, "key");
-            if (!k) throw Error("get() takes at least 1 argument");
-            const Value* v = k->is_string() ? obj.find(k->str()) : nullptr;
-            return v ? *v : arg_or(a, 1, "default", Value::none());
-        });
-    static const char* other[] = {"pop", "update", "copy", "clear", "setdefault", "fromkeys", "popitem"};
-    for (const char* o : other)
-        if (name == o)
-            return bound(name, [name](CallArgs&) -> Value {
-                throw Error("dict." + name + "() is not available in the sandbox");
-            });
-    return Value::undefined();
-}
 
 int64_t py_floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;
@@ -183,8 +21,14 @@ int64_t py_floordiv(int64_t a, int64_t b) {
     return q;
 }
 
-// Python's round(): halves go to the even neighbour.
+// Python's round(): correctly rounded from the exact binary value (round(2.675, 2) is 2.67),
+// halves to the even neighbour. printf rounds the same way for ndigits >= 0.
 double py_round(double v, int64_t ndigits) {
+    if (ndigits >= 0 && ndigits < 300 && std::isfinite(v)) {
+        char buf[400];
+        std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(ndigits), v);
+        return std::strtod(buf, nullptr);
+    }
     double scale = std::pow(10.0, static_cast<double>(ndigits));
     double x = v * scale;
     double r = std::nearbyint(x);  // default rounding mode: to nearest, ties to even
@@ -247,21 +91,42 @@ bool decimal_text(const std::string& s) {
     return true;
 }
 
-int64_t to_int_value(const Value& v, const Value& def) {
+// Python's int(text, base): optional sign, a 0b/0o/0x prefix matching the base (any with base 0),
+// digits with single underscores between them. nullopt when Python would raise.
+std::optional<int64_t> parse_py_int(std::string s, int64_t base) {
+    s = strip(s, nullptr, true, true);
+    bool neg = false;
+    if (!s.empty() && (s[0] == '+' || s[0] == '-')) neg = s[0] == '-', s.erase(0, 1);
+    if (s.size() > 2 && s[0] == '0') {
+        const char p = static_cast<char>(std::tolower(static_cast<unsigned char>(s[1])));
+        const int64_t pb = p == 'b' ? 2 : p == 'o' ? 8 : p == 'x' ? 16 : 0;
+        if (pb && (base == 0 || base == pb)) base = pb, s.erase(0, 2);
+        if (!s.empty() && s[0] == '_' && pb == base) s.erase(0, 1);
+    }
+    if (base == 0) base = 10;
+    if (base < 2 || base > 36 || s.empty() || s.back() == '_') return std::nullopt;
+    int64_t v = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c == '_' && i > 0 && s[i - 1] != '_') continue;
+        const int64_t d = std::isdigit(c) ? c - '0' : std::isalpha(c) ? std::tolower(c) - 'a' + 10 : 99;
+        if (d >= base) return std::nullopt;
+        if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v)) return std::nullopt;
+    }
+    return neg ? -v : v;
+}
+
+// jinja2's int filter: int(text, base), else int(float(text)), else the default.
+int64_t to_int_value(const Value& v, const Value& def, int64_t base) {
     if (v.is_number()) return v.as_int();
     if (v.is_string()) {
+        if (auto x = parse_py_int(v.str(), base)) return *x;
         std::string s = strip(v.str(), nullptr, true, true);
         if (!decimal_text(s)) return def.as_int();
         try {
             size_t used = 0;
-            long long x = std::stoll(s, &used, 10);
-            if (used == s.size()) return x;
-        } catch (const std::exception&) {
-        }
-        try {
-            size_t used = 0;
             double d = std::stod(s, &used);
-            if (used == s.size()) return static_cast<int64_t>(d);
+            if (used == s.size() && std::isfinite(d)) return static_cast<int64_t>(d);
         } catch (const std::exception&) {
         }
     }
@@ -269,53 +134,6 @@ int64_t to_int_value(const Value& v, const Value& def) {
 }
 
 }  // namespace
-
-Value get_attr(const Value& obj, const std::string& name) {
-    switch (obj.kind()) {
-    case Value::Kind::Dict: {
-        if (!obj.is_namespace()) {
-            Value m = dict_method(obj, name);
-            if (!m.is_undefined()) return m;
-        }
-        const Value* v = obj.find(name);
-        return v ? *v : Value::undefined(name);
-    }
-    case Value::Kind::String: return str_method(obj, name);
-    default: return Value::undefined(name);
-    }
-}
-
-Value get_item(const Value& obj, const Value& key) {
-    switch (obj.kind()) {
-    case Value::Kind::Dict: {
-        if (key.is_string()) {
-            if (const Value* v = obj.find(key.str())) return *v;
-            return obj.is_namespace() ? Value::undefined(key.str()) : dict_method(obj, key.str());
-        }
-        return Value::undefined();
-    }
-    case Value::Kind::List:
-    case Value::Kind::String: {
-        if (!key.is_number()) {
-            if (obj.is_string() && key.is_string()) return str_method(obj, key.str());
-            return Value::undefined();
-        }
-        int64_t i = key.as_int();
-        if (obj.is_list()) {
-            int64_t n = static_cast<int64_t>(obj.list().size());
-            if (i < 0) i += n;
-            if (i < 0 || i >= n) return Value::undefined();
-            return obj.list()[static_cast<size_t>(i)];
-        }
-        auto chars = utf8_chars(obj.str());
-        int64_t n = static_cast<int64_t>(chars.size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) return Value::undefined();
-        return Value::from_string(chars[static_cast<size_t>(i)]);
-    }
-    default: return Value::undefined();
-    }
-}
 
 Value slice_value(const Value& obj, const Value& start, const Value& stop, const Value& step) {
     int64_t st = step.is_none() ? 1 : step.as_int();
@@ -378,6 +196,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
             return Value::from_list(std::move(l), a.is_tuple());
         }
     }
+    if (op == "%" && a.is_string()) return Value::from_string(percent_format(a.str(), b));
+    if (op == "*" && (b.is_string() || b.is_list()) && a.kind() == Value::Kind::Int) return arithmetic(op, b, a);
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
         if (a.is_string()) {
             std::string s;
@@ -510,8 +330,18 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         throw Error(std::string("object of type '") + v.type_name() + "' has no len()");
     }
     if (name == "tojson") {
+        JsonOptions o;
         Value ind = arg_or(args, 0, "indent", Value::none());
-        return Value::from_string(v.to_json(ind.is_none() ? -1 : static_cast<int>(ind.as_int())));
+        if (!ind.is_none()) o.indent = static_cast<int>(std::clamp<int64_t>(ind.as_int(), 0, 64));
+        o.sort_keys = arg_or(args, 99, "sort_keys", Value::from_bool(false)).truthy();
+        Value seps = arg_or(args, 99, "separators", Value::none());
+        if (!seps.is_none()) {
+            if (!seps.is_list() || seps.list().size() != 2 || !seps.list()[0].is_string() || !seps.list()[1].is_string())
+                throw Error("tojson: separators must be a pair of strings");
+            o.item_sep = seps.list()[0].str();
+            o.key_sep = seps.list()[1].str();
+        }
+        return Value::from_string(v.to_json(o));
     }
     if (name == "default" || name == "d") {
         Value def = arg_or(args, 0, "default_value", Value::from_string(""));
@@ -650,7 +480,18 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         }
         return best;
     }
-    if (name == "int") return Value::from_int(to_int_value(v, arg_or(args, 0, "default", Value::from_int(0))));
+    if (name == "int")
+        return Value::from_int(to_int_value(v, arg_or(args, 0, "default", Value::from_int(0)),
+                                            arg_or(args, 1, "base", Value::from_int(10)).as_int()));
+    if (name == "format") {
+        if (!args.positional.empty() && !args.keyword.empty())
+            throw Error("can't handle positional and keyword arguments at the same time");
+        if (!args.keyword.empty()) {
+            Dict d(args.keyword.begin(), args.keyword.end());
+            return Value::from_string(percent_format(str_in(), Value::from_dict(std::move(d))));
+        }
+        return Value::from_string(percent_format(str_in(), Value::from_list(args.positional, true)));
+    }
     if (name == "float") {
         if (v.is_number()) return Value::from_float(v.as_float());
         if (v.is_string()) {

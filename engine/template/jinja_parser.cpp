@@ -138,6 +138,9 @@ private:
             finish_end_tag();
             return s;
         }
+        if (k == "include" || k == "extends" || k == "import" || k == "from" || k == "block")
+            fail(kw, "'" + k + "' is not supported: a chat template must be self-contained (there are no "
+                     "other templates to load)");
         fail(kw, "unknown or unsupported statement '" + k + "'");
     }
 
@@ -177,7 +180,10 @@ private:
             next();
             s->cond = parse_expression();
         }
-        if (is_name("recursive")) fail(cur(), "recursive for loops are not supported");
+        if (is_name("recursive")) {
+            next();
+            s->recursive = true;
+        }
         expect_block_end();
         std::string end;
         s->body = parse_body({"else", "endfor"}, end);
@@ -209,6 +215,7 @@ private:
         }
         if (s->targets.size() != 1 || !s->attr.empty()) fail(cur(), "expected '=' in set statement");
         s->kind = Stmt::Kind::SetBlock;
+        if (is_op("|")) s->filter = parse_filter_chain(kw);  // {% set x | upper %}...{% endset %}
         expect_block_end();
         std::string end;
         s->body = parse_body({"endset"}, end);
@@ -216,12 +223,11 @@ private:
         return s;
     }
 
-    StmtPtr parse_macro(const Token& kw) {
-        auto s = make_stmt(Stmt::Kind::Macro, kw);
-        s->attr = expect_name();
+    // `(a, b=default, ...)` of a macro or a call block.
+    void parse_params(Stmt& s) {
         expect_op("(");
         while (!is_op(")")) {
-            if (!s->params.empty()) expect_op(",");
+            if (!s.params.empty()) expect_op(",");
             if (is_op(")")) break;
             std::string p = expect_name();
             ExprPtr def;
@@ -229,34 +235,56 @@ private:
                 next();
                 def = parse_expression();
             }
-            s->params.emplace_back(p, std::move(def));
+            s.params.emplace_back(p, std::move(def));
         }
         next();
-        expect_block_end();
+    }
+
+    Body parse_macro_body(Stmt& s, const char* end_tag) {
+        macros_.push_back(&s);
         std::string end;
-        s->body = parse_body({"endmacro"}, end);
+        Body body = parse_body({end_tag}, end);
+        macros_.pop_back();
         finish_end_tag();
+        return body;
+    }
+
+    StmtPtr parse_macro(const Token& kw) {
+        auto s = make_stmt(Stmt::Kind::Macro, kw);
+        s->attr = expect_name();
+        parse_params(*s);
+        expect_block_end();
+        s->body = parse_macro_body(*s, "endmacro");
         return s;
     }
 
+    // {% call(args) macro(...) %}body{% endcall %}: the body becomes caller(args) in the macro.
     StmtPtr parse_call(const Token& kw) {
         auto s = make_stmt(Stmt::Kind::CallBlock, kw);
-        if (is_op("(")) fail(cur(), "call blocks with caller arguments are not supported");
+        if (is_op("(")) parse_params(*s);
         s->expr = parse_expression();
         if (s->expr->kind != Expr::Kind::Call) fail(kw, "expected a macro call after 'call'");
         expect_block_end();
-        std::string end;
-        s->body = parse_body({"endcall"}, end);
-        finish_end_tag();
+        s->body = parse_macro_body(*s, "endcall");
         return s;
+    }
+
+    // `| f | g(x)` (or `f | g(x)` after {% filter) applied to the captured block text.
+    ExprPtr parse_filter_chain(const Token& kw) {
+        auto input = make(Expr::Kind::Name, kw);
+        input->name = "\x01filter_body";
+        if (is_op("|")) next();
+        ExprPtr f = parse_filter(std::move(input));
+        while (is_op("|")) {
+            next();
+            f = parse_filter(std::move(f));
+        }
+        return f;
     }
 
     StmtPtr parse_filter_block(const Token& kw) {
         auto s = make_stmt(Stmt::Kind::FilterBlock, kw);
-        auto input = make(Expr::Kind::Name, kw);
-        input->name = "\x01filter_body";
-        s->filter = parse_filter(std::move(input));
-        while (is_op("|")) s->filter = parse_filter(std::move(s->filter));
+        s->filter = parse_filter_chain(kw);
         expect_block_end();
         std::string end;
         s->body = parse_body({"endfilter"}, end);
@@ -455,6 +483,9 @@ private:
             }
             auto e = make(Expr::Kind::Name, tok);
             e->name = tok.text;
+            // jinja2 lets a macro take extra arguments only when its body names varargs/kwargs.
+            if (!macros_.empty() && tok.text == "varargs") macros_.back()->catch_varargs = true;
+            if (!macros_.empty() && tok.text == "kwargs") macros_.back()->catch_kwargs = true;
             return e;
         }
         if (tok.type == T::String) {
@@ -663,6 +694,7 @@ private:
     std::vector<Token> t_;
     size_t i_ = 0;
     int depth_ = 0;
+    std::vector<Stmt*> macros_;  // macros (and call blocks) being parsed, innermost last
 };
 
 }  // namespace

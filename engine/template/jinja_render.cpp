@@ -9,6 +9,7 @@ namespace gb::jinja {
 
 namespace {
 constexpr const char* kFilterBody = "\x01filter_body";
+constexpr const char* kCallable = "\x01" "call";  // a dict holding this key can be called (loop)
 }
 
 void Renderer::fail(int line, int col, const std::string& msg) const {
@@ -115,21 +116,38 @@ void Renderer::exec_stmt(const Stmt& s) {
                 return;
             }
         return;
-    case Stmt::Kind::For: exec_for(s); return;
+    case Stmt::Kind::For: exec_for(s, eval(*s.expr), 1); return;
     case Stmt::Kind::Set: exec_set(s); return;
-    case Stmt::Kind::SetBlock: assign(s.targets[0], Value::from_string(capture(s.body))); return;
+    case Stmt::Kind::SetBlock: {
+        Value text = Value::from_string(capture(s.body));
+        if (s.filter) {
+            frames_.emplace_back();
+            assign(kFilterBody, text);
+            try {
+                text = eval(*s.filter);
+            } catch (...) {
+                frames_.pop_back();
+                throw;
+            }
+            frames_.pop_back();
+        }
+        assign(s.targets[0], std::move(text));
+        return;
+    }
     case Stmt::Kind::Macro: assign(s.attr, make_macro(s)); return;
     case Stmt::Kind::CallBlock: {
-        // The body becomes `caller()` inside the called macro.
-        const Body* body = &s.body;
+        // The body becomes `caller(...)` inside the called macro, seeing the names around the
+        // call block plus its own parameters.
+        const Stmt* block = &s;
         auto frames = frames_;
-        Value caller = Value::from_func("caller", [this, body, frames](Renderer&, CallArgs&) {
+        Value caller = Value::from_func("caller", [this, block, frames](Renderer&, CallArgs& args) {
             auto saved = std::move(frames_);
             frames_ = frames;
             frames_.emplace_back();
             std::string text;
             try {
-                text = capture(*body);
+                bind_params(*block, "caller", args, frames_.back());
+                text = capture(block->body);
             } catch (...) {
                 frames_ = std::move(saved);
                 throw;
@@ -164,8 +182,7 @@ void Renderer::exec_stmt(const Stmt& s) {
     }
 }
 
-void Renderer::exec_for(const Stmt& s) {
-    Value seq = eval(*s.expr);
+void Renderer::exec_for(const Stmt& s, const Value& seq, int depth) {
     std::vector<Value> items = iterate(seq);
     if (s.cond) {
         // `for x in xs if cond`: filter first, so loop.length counts the kept items.
@@ -195,10 +212,38 @@ void Renderer::exec_for(const Stmt& s) {
                   {"first", Value::from_bool(i == 0)},
                   {"last", Value::from_bool(i == n - 1)},
                   {"length", Value::from_int(n)},
-                  {"depth", Value::from_int(1)},
-                  {"depth0", Value::from_int(0)},
+                  {"depth", Value::from_int(depth)},
+                  {"depth0", Value::from_int(depth - 1)},
                   {"previtem", i > 0 ? items[i - 1] : Value::undefined("previtem")},
-                  {"nextitem", i + 1 < n ? items[i + 1] : Value::undefined("nextitem")}};
+                  {"nextitem", i + 1 < n ? items[i + 1] : Value::undefined("nextitem")},
+                  {"cycle", Value::from_func("cycle", [i](Renderer&, CallArgs& a) {
+                       if (a.positional.empty()) throw Error("no items for cycling given");
+                       return a.positional[static_cast<size_t>(i) % a.positional.size()];
+                   })}};
+        if (s.recursive) {
+            // loop(x) renders the same loop body over x, one level deeper, and returns the text.
+            const Stmt* st = &s;
+            loop.emplace_back(kCallable, Value::from_func("loop", [this, st, depth](Renderer&, CallArgs& a) {
+                if (a.positional.size() != 1) throw Error("loop() takes exactly one argument");
+                if (depth_ >= limits_.max_call_depth)
+                    throw Error("recursion depth limit exceeded (" + std::to_string(limits_.max_call_depth) +
+                                " nested calls)");
+                std::string buf;
+                std::string* saved = out_;
+                out_ = &buf;
+                ++depth_;
+                try {
+                    exec_for(*st, a.positional[0], depth + 1);
+                } catch (...) {
+                    --depth_;
+                    out_ = saved;
+                    throw;
+                }
+                --depth_;
+                out_ = saved;
+                return Value::from_string(buf);
+            }));
+        }
         assign("loop", Value::from_dict(std::move(loop)));
         const Value& item = items[i];
         if (s.targets.size() == 1) {
@@ -244,6 +289,43 @@ void Renderer::exec_set(const Stmt& s) {
     for (size_t k = 0; k < parts.size(); ++k) assign(s.targets[k], parts[k]);
 }
 
+// Binds call arguments to a macro's (or call block's) parameters as jinja2 does: by position,
+// then by name, then the default (evaluated here) or undefined. Extra arguments are an error
+// unless the body names varargs / kwargs, which then receive them.
+void Renderer::bind_params(const Stmt& m, const std::string& what, CallArgs& args,
+                           std::unordered_map<std::string, Value>& local) {
+    const size_t n = m.params.size();
+    for (size_t i = 0; i < n; ++i) {
+        const auto& [pname, def] = m.params[i];
+        Value v;
+        bool found = i < args.positional.size();
+        if (found) v = args.positional[i];
+        for (auto& [k, x] : args.keyword)
+            if (k == pname) {
+                if (found && i < args.positional.size())
+                    throw Error(what + " got multiple values for argument '" + pname + "'");
+                v = x;
+                found = true;
+            }
+        if (!found) v = def ? eval(*def) : Value::undefined(pname);
+        local[pname] = v;
+    }
+    List extra;
+    for (size_t i = n; i < args.positional.size(); ++i) extra.push_back(args.positional[i]);
+    if (!extra.empty() && !m.catch_varargs)
+        throw Error(what + " takes not more than " + std::to_string(n) + " argument(s)");
+    Dict kw;
+    for (auto& [k, x] : args.keyword) {
+        bool known = false;
+        for (const auto& p : m.params) known = known || p.first == k;
+        if (known) continue;
+        if (!m.catch_kwargs) throw Error(what + " takes no keyword argument '" + k + "'");
+        kw.emplace_back(k, x);
+    }
+    if (m.catch_varargs) local["varargs"] = Value::from_list(std::move(extra), true);
+    if (m.catch_kwargs) local["kwargs"] = Value::from_dict(std::move(kw));
+}
+
 Value Renderer::make_macro(const Stmt& s) {
     const Stmt* m = &s;
     return Value::from_func(s.attr, [this, m](Renderer&, CallArgs& args) {
@@ -255,24 +337,7 @@ Value Renderer::make_macro(const Stmt& s) {
         auto& local = frames.back();
         Value caller = lookup("caller");
         if (!caller.is_undefined()) local["caller"] = caller;
-        for (size_t i = 0; i < m->params.size(); ++i) {
-            const auto& [pname, def] = m->params[i];
-            Value v;
-            bool found = false;
-            if (i < args.positional.size()) {
-                v = args.positional[i];
-                found = true;
-            }
-            for (auto& [k, x] : args.keyword)
-                if (k == pname) {
-                    v = x;
-                    found = true;
-                }
-            if (!found) v = def ? eval(*def) : Value::undefined(pname);
-            local[pname] = v;
-        }
-        if (args.positional.size() > m->params.size())
-            throw Error("macro '" + m->attr + "' takes " + std::to_string(m->params.size()) + " arguments");
+        bind_params(*m, "macro '" + m->attr + "'", args, local);
         auto saved = std::move(frames_);
         frames_ = std::move(frames);
         ++depth_;
@@ -291,6 +356,8 @@ Value Renderer::make_macro(const Stmt& s) {
 }
 
 Value Renderer::call(const Value& fn, CallArgs& args) {
+    if (fn.is_dict())
+        if (const Value* f = fn.find(kCallable)) return call(*f, args);
     if (fn.kind() != Value::Kind::Func) {
         if (fn.is_undefined()) throw Error("'" + fn.str() + "' is undefined");
         throw Error(std::string("'") + fn.type_name() + "' object is not callable");

@@ -39,12 +39,14 @@ private:
 
     void exec(const Body& body);
     void exec_stmt(const Stmt& s);
-    void exec_for(const Stmt& s);
+    void exec_for(const Stmt& s, const Value& seq, int depth);
     void exec_set(const Stmt& s);
     Value eval(const Expr& e);
     Value eval_binary(const Expr& e);
     Value eval_call(const Expr& e);
     Value make_macro(const Stmt& s);
+    void bind_params(const Stmt& m, const std::string& what, CallArgs& args,
+                     std::unordered_map<std::string, Value>& local);
     std::string capture(const Body& body);
     void emit(const std::string& s);
     Value lookup(const std::string& name) const;

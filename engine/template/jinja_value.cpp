@@ -2,6 +2,7 @@
 // it, truthiness and comparison.
 #include "engine/template/jinja_value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -294,7 +295,9 @@ static void json_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-void Value::json_into(std::string& out, int indent, int depth) const {
+void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
+    const int indent = o.indent;
+    const std::string item_sep = !o.item_sep.empty() ? o.item_sep : indent >= 0 ? "," : ", ";
     auto newline = [&](int d) {
         out += '\n';
         out.append(static_cast<size_t>(indent * d), ' ');
@@ -327,9 +330,9 @@ void Value::json_into(std::string& out, int indent, int depth) const {
         }
         out += '[';
         for (size_t i = 0; i < list_->size(); ++i) {
-            if (i) out += indent >= 0 ? "," : ", ";
+            if (i) out += item_sep;
             if (indent >= 0) newline(depth + 1);
-            (*list_)[i].json_into(out, indent, depth + 1);
+            (*list_)[i].json_into(out, o, depth + 1);
         }
         if (indent >= 0) newline(depth);
         out += ']';
@@ -341,14 +344,19 @@ void Value::json_into(std::string& out, int indent, int depth) const {
             return;
         }
         out += '{';
+        std::vector<const std::pair<std::string, Value>*> items;
+        for (const auto& kv : *dict_) items.push_back(&kv);
+        // Byte order of UTF-8 is code point order, which is how Python sorts str keys.
+        if (o.sort_keys)
+            std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
         bool first = true;
-        for (const auto& [k, v] : *dict_) {
-            if (!first) out += indent >= 0 ? "," : ", ";
+        for (const auto* kv : items) {
+            if (!first) out += item_sep;
             first = false;
             if (indent >= 0) newline(depth + 1);
-            json_string(out, k);
-            out += ": ";
-            v.json_into(out, indent, depth + 1);
+            json_string(out, kv->first);
+            out += o.key_sep;
+            kv->second.json_into(out, o, depth + 1);
         }
         if (indent >= 0) newline(depth);
         out += '}';
@@ -358,8 +366,14 @@ void Value::json_into(std::string& out, int indent, int depth) const {
 }
 
 std::string Value::to_json(int indent) const {
+    JsonOptions o;
+    o.indent = indent;
+    return to_json(o);
+}
+
+std::string Value::to_json(const JsonOptions& options) const {
     std::string out;
-    json_into(out, indent, 0);
+    json_into(out, options, 0);
     return out;
 }
 
@@ -375,6 +389,7 @@ bool values_equal(const Value& a, const Value& b) {
     case K::None: return true;
     case K::String: return a.str() == b.str();
     case K::List: {
+        if (a.is_tuple() != b.is_tuple()) return false;  // (1, 2) != [1, 2] in Python
         if (a.list().size() != b.list().size()) return false;
         for (size_t i = 0; i < a.list().size(); ++i)
             if (!values_equal(a.list()[i], b.list()[i])) return false;

@@ -24,6 +24,13 @@ struct CallArgs {
     std::vector<std::pair<std::string, Value>> keyword;
 };
 
+// json.dumps options as HF's tojson passes them through.
+struct JsonOptions {
+    int indent = -1;  // < 0: one line
+    std::string item_sep, key_sep = ": ";  // item_sep empty: ", " on one line, "," when indented
+    bool sort_keys = false;
+};
+
 class Renderer;
 using NativeFn = std::function<Value(Renderer&, CallArgs&)>;
 
@@ -72,10 +79,11 @@ public:
     std::string to_str() const;
     std::string repr() const;
     std::string to_json(int indent = -1) const;
+    std::string to_json(const JsonOptions& options) const;
     const char* type_name() const;
 
 private:
-    void json_into(std::string& out, int indent, int depth) const;
+    void json_into(std::string& out, const JsonOptions& o, int depth) const;
     void update_depth(const Value& child);
 
     Kind kind_ = Kind::Undefined;

@@ -143,7 +143,7 @@ TEST(ChatTemplate, RealModelTemplatesMatchFixtures) {
 
 // The typed ChatMessage path renders the same as the JSON path.
 TEST(ChatTemplate, ChatMessagesMatchJsonMessages) {
-    auto t = ChatTemplate::parse(read_text(test::fixture("templates/qwen3.jinja")));
+    auto t = ChatTemplate::parse(read_text(test::fixture("templates/qwen-3.jinja")));
     std::vector<ChatMessage> msgs = {{"system", "Be brief."}, {"user", "Is 91 prime?"}};
     ChatMessage a{"assistant", "No."};
     a.reasoning_content = "91 = 7 * 13";
