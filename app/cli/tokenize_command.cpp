@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "app/cli/args.h"
@@ -16,7 +18,8 @@ int tokenize_command(const std::vector<std::string>& argv) {
     Args args(argv, {"-m", "--model", "-p", "--prompt", "-f", "--file", "--bench"},
               {"--no-special", "--add-bos"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
-    if (path.empty()) throw Error("tokenize needs a model: -m FILE");
+    if (path.empty())
+        throw Error("tokenize needs a model: -m FILE.gguf, or -m DIR / DIR/tokenizer.json (HF)");
     std::string text;
     if (args.has("-f") || args.has("--file")) {
         const std::string file = args.has("-f") ? args.str("-f") : args.str("--file");
@@ -30,8 +33,13 @@ int tokenize_command(const std::vector<std::string>& argv) {
     } else {
         throw Error("tokenize needs a text: -p TEXT or -f FILE");
     }
-    const GgufFile file = GgufFile::open(path);
-    const Tokenizer tok = Tokenizer::from_gguf(file);
+    // A Hugging Face checkpoint directory or its tokenizer.json; anything else is a GGUF file.
+    const bool hf = std::filesystem::is_directory(path) ||
+                    (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0);
+    std::optional<GgufFile> file;
+    if (!hf) file.emplace(GgufFile::open(path));
+    auto load = [&] { return hf ? Tokenizer::from_hf(path) : Tokenizer::from_gguf(*file); };
+    const Tokenizer tok = load();
     const bool special = !args.has("--no-special");
     const bool bos = args.has("--add-bos");
 
@@ -48,7 +56,7 @@ int tokenize_command(const std::vector<std::string>& argv) {
     double best = 1e300;
     size_t n_tokens = 0;
     for (long long r = 0; r < reps; ++r) {
-        const Tokenizer fresh = Tokenizer::from_gguf(file);
+        const Tokenizer fresh = load();
         const auto t0 = std::chrono::steady_clock::now();
         n_tokens = fresh.encode(text, bos, special).size();
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -101,7 +101,8 @@ std::string_view additions_of(char category) {
 // Rewrites a pattern so that its classes mean what the reference tokenizers' do, whatever
 // Unicode version this PCRE2 knows: \s and \S become the White_Space set, and \p{L}, \p{N},
 // \p{P}, \p{S}, \p{M} take the characters encoded after Unicode 14 (unicode_additions.inc).
-std::string adapt_pattern(std::string_view p) {
+// With `ruby`, Oniguruma's \\h (a hex digit; PCRE2's is horizontal space) is spelled out too.
+std::string adapt_pattern(std::string_view p, bool ruby) {
     std::string out;
     bool in_class = false;
     for (size_t i = 0; i < p.size(); ++i) {
@@ -113,6 +114,16 @@ std::string adapt_pattern(std::string_view p) {
                     out += kWhiteSpace;
                 else
                     out.append(e == 's' ? "[" : "[^").append(kWhiteSpace).append("]");
+                ++i;
+                continue;
+            }
+            if (ruby && (e == 'h' || e == 'H')) {
+                if (in_class && e == 'H')
+                    throw Error("tokenizer: \\H inside a character class is not supported");
+                if (in_class)
+                    out += "0-9a-fA-F";
+                else
+                    out.append(e == 'h' ? "[" : "[^").append("0-9a-fA-F]");
                 ++i;
                 continue;
             }
@@ -167,24 +178,46 @@ struct PreTokenizer::Regex {
 };
 
 PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(name)) {
+    compile("pre-tokenizer '" + std::string(name) + "'", false);
+}
+
+PreTokenizer::PreTokenizer(std::vector<std::string> patterns, std::string_view where)
+    : own_spec_(std::make_unique<PreTokenizerSpec>()), own_patterns_(std::move(patterns)) {
+    own_spec_->name = where;
+    for (const std::string& p : own_patterns_) own_spec_->patterns.push_back(p);
+    spec_ = own_spec_.get();
+    compile(std::string(where), true);
+    own_spec_->name = {};  // `where` need not outlive us
+}
+
+void PreTokenizer::compile(std::string_view where, bool ruby) {
+    // Ruby's ^ and $ are line anchors (before or after any "\n"), which PCRE2's multiline
+    // mode with LF newlines and ALT_CIRCUMFLEX gives.
+    pcre2_compile_context* cctx = pcre2_compile_context_create(nullptr);
+    if (!cctx) throw Error("tokenizer: out of memory compiling a regex");
+    pcre2_set_newline(cctx, PCRE2_NEWLINE_LF);
+    const uint32_t options =
+        PCRE2_UTF | PCRE2_UCP | (ruby ? PCRE2_MULTILINE | PCRE2_ALT_CIRCUMFLEX : 0);
     for (std::string_view original : spec_->patterns) {
-        const std::string pattern = adapt_pattern(original);
+        const std::string pattern = adapt_pattern(original, ruby);
         int err = 0;
         PCRE2_SIZE err_off = 0;
         auto rx = std::make_unique<Regex>();
         rx->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                 PCRE2_UTF | PCRE2_UCP, &err, &err_off, nullptr);
+                                 options, &err, &err_off, cctx);
         if (!rx->code) {
+            pcre2_compile_context_free(cctx);
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
-            throw Error("tokenizer: pre-tokenizer '" + std::string(name) +
-                        "' regex does not compile at " + std::to_string(err_off) + ": " +
+            throw Error("tokenizer: " + std::string(where) + " regex /" + std::string(original) +
+                        "/ does not compile at " + std::to_string(err_off) + ": " +
                         reinterpret_cast<const char*>(msg));
         }
         // Without JIT (a PCRE2 built without it) pcre2_match interprets: slower, same result.
         rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
         regexes_.push_back(std::move(rx));
     }
+    pcre2_compile_context_free(cctx);
 }
 
 PreTokenizer::~PreTokenizer() = default;
@@ -242,8 +275,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
                 if (rc < 0) {
                     PCRE2_UCHAR msg[256];
                     pcre2_get_error_message(rc, msg, sizeof msg);
-                    throw Error("tokenizer: pre-tokenizer '" + std::string(spec_->name) +
-                                "' regex failed: " + reinterpret_cast<const char*>(msg));
+                    throw Error("tokenizer: pre-tokenizer regex /" +
+                                std::string(spec_->patterns[r]) + "/ failed: " + reinterpret_cast<const char*>(msg));
                 }
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
                 const size_t b = ov[0], e = ov[1];

@@ -26,6 +26,9 @@ std::vector<std::string_view> pre_tokenizer_names();
 class PreTokenizer {
 public:
     explicit PreTokenizer(std::string_view name);  // throws gb::Error
+    // Split regexes as tokenizer.json writes them (Oniguruma, Ruby syntax: ^ and $ match at
+    // line ends, \h is a hex digit), applied like a table entry's. `where` names them in errors.
+    PreTokenizer(std::vector<std::string> patterns, std::string_view where);
     ~PreTokenizer();
     PreTokenizer(PreTokenizer&&) noexcept;
     PreTokenizer& operator=(PreTokenizer&&) noexcept;
@@ -36,7 +39,10 @@ public:
 
 private:
     struct Regex;
+    void compile(std::string_view where, bool ruby);
     const PreTokenizerSpec* spec_;
+    std::unique_ptr<PreTokenizerSpec> own_spec_;  // patterns not from the table
+    std::vector<std::string> own_patterns_;
     std::vector<std::unique_ptr<Regex>> regexes_;
 };
 

@@ -12,6 +12,7 @@
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/spm.h"
+#include "engine/tokenizer/unicode_nfc.h"
 #include "engine/core/utf8.h"
 
 namespace gb {
@@ -62,13 +63,16 @@ struct Tokenizer::Impl {
         : vocab(std::move(v)),
           spm_model(vocab.model == "llama"),
           // SentencePiece vocabularies split nothing before merging; their pre value is moot.
-          pre(spm_model ? std::string("default") : vocab.pre),
+          pre(spm_model || vocab.pre_regexes.empty()
+                  ? PreTokenizer(spm_model ? std::string("default") : vocab.pre)
+                  : PreTokenizer(vocab.pre_regexes, "tokenizer.json")),
           // SentencePiece models put BOS first unless the file says otherwise.
           add_bos(vocab.add_bos.value_or(spm_model || pre.spec().add_bos)) {
         if (spm_model)
             spm = std::make_unique<SpmModel>(vocab);
         else
-            bpe = std::make_unique<BpeModel>(vocab, pre.spec().ignore_merges);
+            bpe = std::make_unique<BpeModel>(vocab,
+                                             vocab.ignore_merges.value_or(pre.spec().ignore_merges));
     }
 
     TokenType type(int32_t id) const {
@@ -93,6 +97,11 @@ struct Tokenizer::Impl {
             return;
         }
         words.clear();
+        std::string normalized;
+        if (vocab.nfc && !is_nfc_quick(text)) {
+            normalized = nfc(text);
+            text = normalized;
+        }
         pre.split(text, words);
         for (std::string_view w : words) bpe->encode_word(w, out);
     }
@@ -136,7 +145,10 @@ Tokenizer::Tokenizer(Vocab v) {
         const bool special = t == TokenType::Control || t == TokenType::UserDefined;
         // Normal tokens are spelled in byte symbols (gpt2) or with U+2581 and <0xXX> pieces
         // (llama); special ones are literal text.
-        if (special || t == TokenType::Unknown)
+        std::string raw;
+        if (special && voc.decode_added_as_bytes && byte_level::to_bytes(text, raw))
+            m.bytes[i] = std::move(raw);  // spelled in byte symbols: decodes to those bytes
+        else if (special || t == TokenType::Unknown)
             m.bytes[i] = text;
         else if (m.spm_model)
             m.bytes[i] = SpmModel::decode_piece(text, t);

@@ -1,4 +1,4 @@
-// Tokenizer of GGUF vocabularies: byte-level BPE ("gpt2": regex pre-tokenization, rank-based
+// Tokenizer of GGUF vocabularies (and of HF tokenizer.json byte-level BPE): byte-level BPE ("gpt2": regex pre-tokenization, rank-based
 // merges) and SentencePiece-style BPE ("llama": scored pieces, byte fallback); special-token
 // matching, decoding and streaming detokenisation.
 #pragma once
@@ -42,12 +42,29 @@ struct Vocab {
     // drops the first space again (tokenizer.ggml.add_space_prefix).
     bool add_space_prefix = true;
     std::string chat_template;  // tokenizer.chat_template, verbatim
+    // When not empty: the split regexes (tokenizer.json's Oniguruma syntax) used instead of
+    // the `pre` table entry.
+    std::vector<std::string> pre_regexes;
+    // nullopt: the pre-tokenizer's default. true: a word that is a vocabulary entry is taken
+    // whole, without merging (Llama 3).
+    std::optional<bool> ignore_merges;
+    // Text between special tokens is put in Unicode NFC before splitting (tokenizer.json's
+    // "NFC" normalizer; Qwen2 vocabularies).
+    bool nfc = false;
+    // Added tokens spelled only in byte-level symbols (such as "ø") decode to the bytes those
+    // stand for, as tokenizer.json's ByteLevel decoder does, not to their text.
+    bool decode_added_as_bytes = false;
 };
 
 class Tokenizer {
 public:
     // Reads the tokenizer.* keys; throws gb::Error naming the key or the unsupported value.
     static Tokenizer from_gguf(const GgufFile& file);
+    // Reads a Hugging Face checkpoint's tokenizer: `path` is a directory holding tokenizer.json
+    // (and usually tokenizer_config.json, for BOS/EOS, special token names and the chat
+    // template) or the tokenizer.json file itself. Byte-level BPE only; anything else is a
+    // gb::Error naming the file and the JSON path of the unsupported part.
+    static Tokenizer from_hf(const std::string& path);
     // Validates the vocabulary and builds the lookup tables; throws gb::Error.
     explicit Tokenizer(Vocab vocab);
 

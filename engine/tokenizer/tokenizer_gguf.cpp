@@ -60,6 +60,9 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
     v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
     v.chat_template = f.get_string("tokenizer.chat_template").value_or("");
+    // Qwen2's tokenizer.json (and the R1 Qwen distills') normalises to NFC; GGUF does not
+    // record normalizers, so the pre-tokenizer type stands for it.
+    v.nfc = !spm && (v.pre == "qwen2" || v.pre == "deepseek-r1-qwen");
     try {
         return Tokenizer(std::move(v));
     } catch (const Error& e) {
