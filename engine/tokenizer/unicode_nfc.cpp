@@ -112,14 +112,29 @@ uint32_t compose(uint32_t a, uint32_t b) {
     return it != std::end(kComp) && it->first == a && it->second == b ? it->composite : 0;
 }
 
+// Quick-check class of a character: 0 = stable (NFC "Yes", class 0: nothing before it can
+// change), 1 = a mark in canonical order so far, 2 = needs the full algorithm.
+int quick_class(uint32_t cp, uint32_t& last_ccc) {
+    const Run* r = cp < 0x300 || !block_bits().any(cp)
+                       ? nullptr
+                       : find_run(std::begin(kCheck), std::end(kCheck), cp);
+    if (!r) {
+        last_ccc = 0;
+        return 0;
+    }
+    if (r->value) return 2;  // "No" or "Maybe": never in NFC, or may compose with what precedes
+    const uint32_t c = ccc(cp);
+    if (c != 0 && last_ccc > c) return 2;
+    last_ccc = c;
+    return 1;
+}
+
 }  // namespace
 
 bool is_nfc_quick(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const size_t n = s.size();
-    const BlockBits& blocks = block_bits();
     uint32_t last_ccc = 0;
-    for (size_t i = 0; i < n;) {
+    for (size_t i = 0; i < s.size();) {
         if (p[i] < 0x80) {
             ++i;
             last_ccc = 0;
@@ -127,26 +142,15 @@ bool is_nfc_quick(std::string_view s) {
         }
         const utf8::Seq q = utf8::next(s, i);
         i += q.len;
-        const uint32_t cp = q.cp;
-        const Run* r = cp < 0x300 || !blocks.any(cp)
-                           ? nullptr
-                           : find_run(std::begin(kCheck), std::end(kCheck), cp);
-        if (!r) {
-            last_ccc = 0;
-            continue;
-        }
-        // "No" or "Maybe": never in NFC, or may compose with what comes before.
-        if (r->value) return false;
-        // A mark that composes with nothing: fine while the marks stay in canonical order.
-        const uint32_t c = ccc(cp);
-        if (c != 0 && last_ccc > c) return false;
-        last_ccc = c;
+        if (quick_class(q.cp, last_ccc) == 2) return false;
     }
     return true;
 }
 
-std::string nfc(std::string_view s) {
-    if (is_nfc_quick(s)) return std::string(s);
+namespace {
+
+// The full algorithm on a stretch that starts and ends at stable characters.
+void nfc_span(std::string_view s, std::string& out) {
     // 1. Full canonical decomposition.
     std::vector<uint32_t> cps;
     cps.reserve(s.size());
@@ -195,9 +199,45 @@ std::string nfc(std::string_view s) {
         cls[out_n] = c;
         ++out_n;
     }
+    for (size_t i = 0; i < out_n; ++i) utf8::append(out, cps[i]);
+}
+
+}  // namespace
+
+std::string nfc(std::string_view s) {
+    // Only the stretches around characters that fail the quick check go through the full
+    // algorithm: from the last stable character before one to the next stable one after it.
     std::string out;
     out.reserve(s.size());
-    for (size_t i = 0; i < out_n; ++i) utf8::append(out, cps[i]);
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    size_t copied = 0, stable = 0;  // output up to `copied`; last stable character starts at `stable`
+    uint32_t last_ccc = 0;
+    for (size_t i = 0; i < s.size();) {
+        if (p[i] < 0x80) {
+            stable = i++;
+            last_ccc = 0;
+            continue;
+        }
+        const utf8::Seq q = utf8::next(s, i);
+        const int k = quick_class(q.cp, last_ccc);
+        if (k == 0) stable = i;
+        i += q.len;
+        if (k != 2) continue;
+        size_t end = i;
+        for (uint32_t dummy = 0; end < s.size();) {
+            if (p[end] < 0x80) break;
+            const utf8::Seq r = utf8::next(s, end);
+            dummy = 0;
+            if (quick_class(r.cp, dummy) == 0) break;
+            end += r.len;
+        }
+        const size_t start = std::max(stable, copied);
+        out.append(s.substr(copied, start - copied));
+        nfc_span(s.substr(start, end - start), out);
+        copied = stable = i = end;
+        last_ccc = 0;
+    }
+    out.append(s.substr(copied));
     return out;
 }
 
