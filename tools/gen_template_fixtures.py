@@ -195,13 +195,15 @@ def main():
                     variables = {"tools": None, "documents": None}  # HF passes both, None by default
                     variables.update(conv.get("vars", {}))
                     variables.update(extra)
+                    # Rendered with {"tools": None, "documents": None} + the conversation's
+                    # "vars" + "extra"; only "extra" is stored, to keep the file small.
                     case = {
                         "template": name,
                         "conversation": conv["name"],
                         "add_generation_prompt": agp,
                         "bos_token": bos,
                         "eos_token": eos,
-                        "vars": variables,
+                        "extra": extra,
                     }
                     try:
                         case["output"] = tmpl.render(messages=conv["messages"], add_generation_prompt=agp,
@@ -230,8 +232,14 @@ def main():
         "snippets": snippets,
     }
     with open(os.path.join(DIR, "expected.json"), "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        # One case per line: small, and a regenerated file diffs case by case.
+        f.write("{\n")
+        for key in ("generator", "now_utc"):
+            f.write(" %s: %s,\n" % (json.dumps(key), json.dumps(out[key], ensure_ascii=False)))
+        for key in ("cases", "snippets"):
+            rows = [json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in out[key]]
+            f.write(' "%s": [\n  %s\n ]%s\n' % (key, ",\n  ".join(rows), "," if key == "cases" else ""))
+        f.write("}\n")
     print("wrote %d cases for %d templates" % (len(cases), len(names)), file=sys.stderr)
 
 

@@ -9,8 +9,10 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
 #include "engine/session/generator.h"
+#include "engine/template/builtin_templates.h"
 #include "engine/template/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
@@ -23,9 +25,9 @@ namespace {
 
 // One user turn (after an optional system prompt) rendered through the model's own chat
 // template, as transformers would. A file without a template, or a template that fails, falls
-// back to ChatML with a visible warning.
-std::string chat_prompt(const Tokenizer& tok, const std::string& system, const std::string& user,
-                        bool thinking) {
+// back to the built-in format of the model's family with a visible warning naming the error.
+std::string chat_prompt(const GgufFile& file, const Tokenizer& tok, const std::string& system,
+                        const std::string& user, bool thinking) {
     std::vector<ChatMessage> messages;
     if (!system.empty()) messages.emplace_back("system", system);
     messages.emplace_back("user", user);
@@ -33,16 +35,12 @@ std::string chat_prompt(const Tokenizer& tok, const std::string& system, const s
     if (tok.bos() >= 0) opt.bos_token = tok.token_text(tok.bos());
     if (tok.eos() >= 0) opt.eos_token = tok.token_text(tok.eos());
     if (!thinking) opt.extra["enable_thinking"] = json::Value::from_bool(false);
-    try {
-        if (tok.chat_template().empty()) throw Error("the model file has no chat template");
-        return ChatTemplate::parse(tok.chat_template()).render(messages, opt);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "warning: %s; using the ChatML format instead\n", e.what());
-    }
-    std::string p;
-    if (!system.empty()) p += "<|im_start|>system\n" + system + "<|im_end|>\n";
-    p += "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
-    return p;
+    const ChatFormat family =
+        choose_chat_format(file.get_string("general.architecture").value_or(""), tok.vocab().pre,
+                           [&](std::string_view t) { return tok.find_token(t) >= 0; });
+    ChatPrompt p = render_chat_prompt(tok.chat_template(), family, messages, opt);
+    if (!p.warning.empty()) std::fprintf(stderr, "warning: %s\n", p.warning.c_str());
+    return p.text;
 }
 
 }  // namespace
@@ -87,7 +85,7 @@ int run_command(const std::vector<std::string>& argv) {
     std::unique_ptr<Model> model = Model::load(path, backend, rs);
     Tokenizer tok = Tokenizer::from_gguf(model->file());
     req.prompt_text = args.has("--chat")
-                          ? chat_prompt(tok, args.str("--system"), user, !args.has("--no-thinking"))
+                          ? chat_prompt(model->file(), tok, args.str("--system"), user, !args.has("--no-thinking"))
                           : user;
     // A template that writes the BOS text itself must not get a second BOS from the file's flag.
     const std::string bos_text = tok.bos() >= 0 ? tok.token_text(tok.bos()) : std::string();

@@ -135,6 +135,32 @@ TEST(Cli, ChatWithoutTemplateFallsBackVisibly) {
     EXPECT_NE(r.err.find("ChatML"), std::string::npos) << r.err;
 }
 
+// A template that fails falls back to the family's built-in format (Qwen3 here, from
+// general.architecture) with a warning naming the error and the format.
+TEST(Cli, BrokenTemplateFallsBackToTheFamilyFormat) {
+    gb::GgufFile src = gb::GgufFile::open(gb::test::fixture("models/tiny_qwen3.gguf"));
+    gb::GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    w.set("tokenizer.chat_template", gb::GgufValue::str("{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}"));
+    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto model = (std::filesystem::temp_directory_path() / ("gb_cli_test_broken_" + std::to_string(getpid()) + ".gguf")).string();
+    w.write(model);
+    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_broken_" + std::to_string(getpid()) + ".json")).string();
+    Result r = cli("run -m " + model + " --chat --no-thinking --system 'Be brief.' -p hi -n 1 --temp 0 -t 1 -c 128 --trace " + trace_path);
+    std::filesystem::remove(model);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("nosuchfilter"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("template:1:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("built-in Qwen3 format"), std::string::npos) << r.err;
+    std::ifstream in(trace_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    gb::Trace t = gb::read_json(ss.str());
+    std::filesystem::remove(trace_path);
+    EXPECT_EQ(t.prompt_text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                             "<|im_start|>assistant\n<think>\n\n</think>\n\n");
+}
+
 // The tiny models' vocabulary (tools/gen_tiny_models.py) gives ids 0..255 to the 256 byte
 // symbols, so a lone byte that no merge joins is its own byte value.
 TEST(Cli, TokenizePrintsIdsAndSpeed) {
