@@ -31,8 +31,37 @@ struct Weight {
     int64_t rows = 0;
     int64_t cols = 0;
     std::string_view name;  // the tensor's name, for error messages
+    // Stacked matrices (the experts of a MoE layer: GGUF ne = {cols, rows, n_mat}); matrix e
+    // starts e * rows rows after data. 1 for an ordinary weight.
+    int64_t n_mat = 1;
     explicit operator bool() const { return data != nullptr; }
 };
+
+// How a mixture-of-experts router turns one token's logits (one per expert) into the selected
+// experts and the weights that multiply their outputs. The families differ only in these facts:
+//   qwen3moe  softmax, top-k, renormalised when norm_topk (norm_topk_prob)
+//   mixtral   softmax, top-k, renormalised (the same as a softmax over the top-k logits)
+//   olmoe     softmax, top-k, not renormalised
+//   deepseek2 softmax (V2) or sigmoid (V3/R1) scores; a score-correction bias that only
+//             steers the choice; top-k limited to the best n_group_used of n_group groups;
+//             renormalised when norm_topk; times the routed scaling factor
+enum class Gating : uint8_t { Softmax, Sigmoid };
+// How a group is ranked for group-limited top-k: by its best expert (DeepSeek-V2) or by the sum
+// of its best two (DeepSeek-V3, which pairs this with the correction bias).
+enum class GroupScore : uint8_t { Max, Top2Sum };
+
+struct RouterParams {
+    int n_expert = 0;
+    int n_used = 0;             // top-k
+    Gating gating = Gating::Softmax;
+    bool norm_topk = false;     // divide the selected weights by their sum
+    float scale = 1.0f;         // routed scaling factor, applied last
+    int n_group = 1;            // expert groups (n_expert is a multiple); 1: no group limit
+    int n_group_used = 1;       // groups the top-k may choose from
+    GroupScore group_score = GroupScore::Top2Sum;
+};
+// Empty when p is usable, else what is wrong with it (e.g. "... 9 must be within 1..8").
+std::string router_params_error(const RouterParams& p);
 
 // Rotary position embedding parameters (RoFormer), with the context-extension variants.
 struct RopeParams {
@@ -90,6 +119,26 @@ public:
     // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv).
     virtual void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                            int64_t pos0, float scale, Act out) = 0;
+
+    // Mixture of experts. The routing comes back to the host: it is a few numbers per token,
+    // the forward pass needs it to pick expert weights, and the trace records it.
+    //
+    // For each row t of logits ([tokens x n_expert], the router's raw outputs), picks p.n_used
+    // experts: ids[t*n_used + k] in descending order of selection score, weights[...] what
+    // multiplies each one's output. bias (n_expert F32 values, or empty) is the score-correction
+    // bias. probs, when not empty ([tokens x n_expert]), receives the full score vector
+    // (softmax probabilities or sigmoid scores, before bias).
+    virtual void moe_route(Act logits, const Weight& bias, const RouterParams& p,
+                           std::span<int32_t> ids, std::span<float> weights,
+                           std::span<float> probs) = 0;
+    // out[s] = W[ids[s]] x_s for every slot s = t*n_used + k of ids (w.n_mat stacked matrices of
+    // [w.rows x w.cols]); x_s is row t of x when x has ids.size()/n_used rows (the token's input,
+    // shared by its experts) or row s when x has ids.size() rows (one input per slot).
+    // out is [ids.size() x w.rows]. Reads only the selected experts' matrices.
+    virtual void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
+                            Act out) = 0;
+    // out[t] = sum_k weights[t*n_used + k] * y[t*n_used + k]: the experts' outputs combined.
+    virtual void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) = 0;
 };
 
 }  // namespace gb

@@ -34,12 +34,22 @@ public:
     void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
     void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                    int64_t pos0, float scale, Act out) override;
+    // Mixture of experts (moe.cpp).
+    void moe_route(Act logits, const Weight& bias, const RouterParams& p, std::span<int32_t> ids,
+                   std::span<float> weights, std::span<float> probs) override;
+    void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
+                    Act out) override;
+    void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) override;
 
 private:
     ThreadPool pool_;
     std::vector<float*> owned_;
     std::vector<uint8_t> xq_;             // activations converted to a weight's vec_dot type
     std::vector<std::vector<float>> scratch_;  // per-thread attention scores
+    // moe_matmul: activations gathered in expert order, outputs in that order, the slot order.
+    std::vector<uint8_t> moe_x_;
+    std::vector<float> moe_out_;
+    std::vector<int32_t> moe_slots_, moe_first_;
 };
 
 }  // namespace gb::cpu
