@@ -77,6 +77,7 @@ DEEPSEEK_V3 = [
 ]
 PRE_PATTERNS = {
     "gpt2": [GPT2],
+    "olmo": [GPT2],  # OLMo / OLMoE tokenizer.json: ByteLevel with use_regex
     "smollm": [r"\p{N}", GPT2],
     "llama-bpe": [LLAMA3],
     "qwen2": [QWEN2],

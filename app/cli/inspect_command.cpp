@@ -7,6 +7,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
 #include "engine/model/model_config.h"
@@ -73,9 +74,25 @@ int inspect_command(const std::vector<std::string>& argv) {
     Args args(argv, {}, {"--tensors", "--all-metadata"});
     if (args.positional().size() != 1) throw Error("inspect needs exactly one FILE");
     const std::string path = args.positional()[0];
-    GgufFile f = GgufFile::open(path);
+    // A file cut off inside its tensor data (an interrupted or partial download) still has its
+    // metadata: show it, and say plainly that the model cannot run from this file.
+    std::string cut_off;
+    std::optional<GgufFile> opened;
+    try {
+        opened.emplace(GgufFile::open(path));
+    } catch (const Error& full_error) {
+        try {
+            opened.emplace(GgufFile::open(path, GgufOpen::MetadataOnly));
+        } catch (const Error&) {
+            throw full_error;  // not even the header is readable: report the first problem
+        }
+        cut_off = full_error.what();
+    }
+    const GgufFile& f = *opened;
 
     std::printf("file:            %s\n", path.c_str());
+    if (!cut_off.empty())
+        std::printf("tensor data:     MISSING, metadata only: %s\n", cut_off.c_str());
     std::printf("format:          GGUF v%u, %zu tensors, %zu metadata keys, %s\n", f.version(),
                 f.tensors().size(), f.metadata().size(), human_bytes(static_cast<double>(f.file_size())).c_str());
     std::optional<ModelConfig> cfg;

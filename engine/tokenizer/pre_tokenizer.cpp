@@ -58,6 +58,8 @@ const std::vector<PreTokenizerSpec>& specs() {
         {"default", {kGpt2}},
         {"gpt2", {kGpt2}},
         {"gpt-2", {kGpt2}},
+        // OLMo / OLMoE: a GPT-NeoX-style tokenizer.json, ByteLevel with GPT-2's regex.
+        {"olmo", {kGpt2}},
         // SmolLM / SmolLM2: every digit alone, then GPT-2's regex.
         {"smollm", {R"re(\p{N})re", kGpt2}},
         {"llama-bpe", {kLlama3}, /*ignore_merges=*/true, /*add_bos=*/true},
