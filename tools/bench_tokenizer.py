@@ -4,7 +4,9 @@
 digits, CJK, emoji, accents, RTL) with SmolLM2's vocabulary. Prints MB/s and the ratios, and
 checks that the three produce the same number of tokens.
 
-Usage: ${GB_PYTHON:-python3} tools/bench_tokenizer.py [MODEL.gguf] [--mb 1]
+Usage: ${GB_PYTHON:-python3} tools/bench_tokenizer.py [MODEL.gguf | TOKENIZER_DIR] [--mb 1]
+  A directory holding tokenizer.json (an HF checkpoint) is compared with HF `tokenizers` loading
+  the same file (no llama.cpp row then).
   env: GB_CLI (default build/app/glassbox-cli). Needs tokenizers, gguf; llama-cpp-python optional.
 """
 import os
@@ -52,17 +54,24 @@ def main():
     ours = {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in out.splitlines() if ":" in l)}
     ours_s, ours_n = float(ours["seconds"]), int(ours["tokens"])
 
-    hf = hf_smollm2(gguf_tokenizer_data(model), with_specials=False)
+    if os.path.isdir(model):
+        from tokenizers import Tokenizer
+        hf = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
+        hf.encode_special_tokens = True  # as --no-special: special tokens' text is plain text
+    else:
+        hf = hf_smollm2(gguf_tokenizer_data(model), with_specials=False)
     hf_s, enc = best_of(5, lambda: hf.encode(text, add_special_tokens=False))
     rows = [("glassbox", ours_s, ours_n), ("HF tokenizers", hf_s, len(enc.ids))]
     try:
+        if os.path.isdir(model):
+            raise ImportError("llama.cpp reads GGUF only")
         import llama_cpp
         llm = llama_cpp.Llama(model_path=model, vocab_only=True, verbose=False)
         data = text.encode("utf-8")
         lc_s, ids = best_of(5, lambda: llm.tokenize(data, add_bos=False, special=False))
         rows.append(("llama.cpp", lc_s, len(ids)))
-    except ImportError:
-        print("llama-cpp-python not installed: llama.cpp row skipped")
+    except ImportError as e:
+        print(f"llama.cpp row skipped: {e}")
 
     print(f"text: {size / 1e6:.2f} MB, model {os.path.basename(model)}, best of 5, one thread")
     print(f"{'tokenizer':<16}{'MB/s':>10}{'tokens':>12}{'glassbox is':>14}")
