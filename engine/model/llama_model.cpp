@@ -1,4 +1,5 @@
-// Forward pass of the llama family (pre-norm decoder, GQA attention with RoPE, SwiGLU MLP).
+// Forward pass of the llama family (pre-norm decoder, GQA attention with RoPE, SwiGLU MLP), and
+// of its mixture-of-experts variants, whose MoE layers swap the MLP for a routed MoE block.
 #include "engine/model/llama_model.h"
 
 #include <cmath>
@@ -13,7 +14,9 @@ namespace {
 
 struct LayerWeights {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
-    Weight ffn_norm, w_gate, w_up, w_down;
+    Weight ffn_norm, w_gate, w_up, w_down;  // dense layers
+    bool moe = false;
+    MoeLayerWeights experts;                // MoE layers
 };
 
 class LlamaModel final : public Model {
@@ -43,14 +46,19 @@ public:
             w.bq = bind(p + "attn_q.bias", 1, q_width, c.qkv_bias);
             w.bk = bind(p + "attn_k.bias", 1, kv, c.qkv_bias);
             w.bv = bind(p + "attn_v.bias", 1, kv, c.qkv_bias);
-            if (c.qk_norm) {
-                w.q_norm = bind(p + "attn_q_norm.weight", 1, c.head_dim);
-                w.k_norm = bind(p + "attn_k_norm.weight", 1, c.head_dim);
+            if (c.qk_norm) {  // per head, or (olmoe) over the whole projection
+                w.q_norm = bind(p + "attn_q_norm.weight", 1, c.qk_norm_full ? q_width : c.head_dim);
+                w.k_norm = bind(p + "attn_k_norm.weight", 1, c.qk_norm_full ? kv : c.head_dim);
             }
             w.ffn_norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
-            w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-            w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
-            w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+            w.moe = c.is_moe_layer(l);
+            if (w.moe) {
+                w.experts = bind_moe(l);
+            } else {
+                w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+                w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
+                w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+            }
             layers_.push_back(w);
         }
         rope_ = c.rope;
@@ -63,9 +71,11 @@ public:
         k_ = backend_.alloc(nb, kv);
         v_ = backend_.alloc(nb, kv);
         attn_ = backend_.alloc(nb, q_width);
-        gate_ = backend_.alloc(nb, c.n_ff);
-        up_ = backend_.alloc(nb, c.n_ff);
+        const int64_t dense_ff = c.n_moe_layers() == c.n_layer ? 1 : c.n_ff;  // unused when all MoE
+        gate_ = backend_.alloc(nb, dense_ff);
+        up_ = backend_.alloc(nb, dense_ff);
         logits_ = backend_.alloc(nb, c.n_vocab);
+        if (c.is_moe()) moe_ = std::make_unique<MoeBlock>(backend_, config_, nb);
     }
 
     void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
@@ -90,6 +100,8 @@ public:
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
         be.get_rows(tok_embd_, tokens, x);
+        if (moe_) begin_routing(n);
+        int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
             const LayerWeights& w = layers_[l];
             // Attention block: h = RMSNorm(x); q,k,v = h W; RoPE; causal softmax(q k^T / sqrt(d)) v.
@@ -100,7 +112,10 @@ public:
             if (w.bq) be.add_bias(q, w.bq);
             if (w.bk) be.add_bias(k, w.bk);
             if (w.bv) be.add_bias(v, w.bv);
-            if (c.qk_norm) {  // qwen3: each head normalised on its own
+            if (c.qk_norm_full) {  // olmoe: the whole q and k projections
+                be.rmsnorm(q, w.q_norm, c.rms_eps, q);
+                be.rmsnorm(k, w.k_norm, c.rms_eps, k);
+            } else if (c.qk_norm) {  // qwen3: each head normalised on its own
                 Act qh = q.view(n * c.n_head, c.head_dim), kh = k.view(n * c.n_head_kv, c.head_dim);
                 be.rmsnorm(qh, w.q_norm, c.rms_eps, qh);
                 be.rmsnorm(kh, w.k_norm, c.rms_eps, kh);
@@ -112,8 +127,15 @@ public:
                          static_cast<int>(c.head_dim), pos0, scale, attn);
             be.matmul(w.wo, attn, h);
             be.add(x, h);
-            // MLP block: x += W_down (silu(h W_gate) * (h W_up)), h = RMSNorm(x).
+            // MLP block: x += W_down (silu(h W_gate) * (h W_up)), h = RMSNorm(x); on MoE layers
+            // the same SwiGLU in each of the top-k experts the router picks, weighted.
             be.rmsnorm(x, w.ffn_norm, c.rms_eps, h);
+            if (w.moe) {
+                const RoutingSlot r = routing_slot(moe_layer++);
+                moe_->run(w.experts, h, h, r.ids, r.weights, r.probs);
+                be.add(x, h);
+                continue;
+            }
             be.matmul(w.w_gate, h, gate);
             be.matmul(w.w_up, h, up);
             be.swiglu(gate, up, gate);
@@ -121,6 +143,7 @@ public:
             be.add(x, h);
         }
         cache.set_n_past(pos0 + n);
+        if (moe_) end_routing();
 
         Act last = x.row_range(n - n_out, n_out);
         Act hl = h.row_range(0, n_out);
@@ -140,6 +163,7 @@ private:
     std::vector<LayerWeights> layers_;
     RopeParams rope_;
     Act x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
+    std::unique_ptr<MoeBlock> moe_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The llama family: llama (incl. the R1 Llama distills), qwen2 (R1 Qwen distills) and qwen3
-// (dense, with per-head q/k RMSNorm). One forward pass, switches from the config.
+// The llama family: llama (incl. the R1 Llama distills), qwen2 (R1 Qwen distills), qwen3
+// (per-head q/k RMSNorm), and the MoE members qwen3moe, olmoe (whole-projection q/k RMSNorm)
+// and mixtral. One forward pass, switches from the config.
 #pragma once
 
 #include "engine/model/model.h"

@@ -9,6 +9,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model_config.h"
+#include "engine/model/moe_block.h"
 #include "kernels/backend.h"
 
 namespace gb {
@@ -37,6 +38,18 @@ public:
     virtual void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                          std::vector<float>& logits) = 0;
 
+    // Routing capture (MoE models): while enabled, each forward() leaves in last_routing() the
+    // experts and final weights every MoE layer chose for each of its tokens, and the router's
+    // full score vectors when full_probs. The ids and weights are computed anyway, so capture
+    // costs a copy; full_probs adds n_expert floats per token per layer.
+    void set_routing_capture(bool enabled, bool full_probs = false) {
+        capture_routing_ = enabled;
+        capture_probs_ = enabled && full_probs;
+    }
+    bool routing_capture() const { return capture_routing_; }
+    // The routing of the last forward() (n_tokens == 0 when capture was off or the model is dense).
+    const ForwardRouting& last_routing() const { return routing_; }
+
 protected:
     Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s)
         : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s) {}
@@ -44,11 +57,28 @@ protected:
     // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
     // (rows 1 for vectors). Missing optional tensors give an empty Weight.
     Weight bind(const std::string& name, int64_t rows, int64_t cols, bool required = true) const;
+    // A stack of n_mat matrices [rows x cols] (GGUF ne = {cols, rows, n_mat}), e.g. experts.
+    Weight bind_stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const;
+    // Layer l's MoE weights (moe_block.cpp), shapes checked against the config.
+    MoeLayerWeights bind_moe(int64_t l) const;
+    // Sizes routing_ for n tokens and returns the spans MoE layer mi (0-based among MoE layers)
+    // writes its routing to; probs is empty unless full scores are being captured.
+    struct RoutingSlot {
+        std::span<int32_t> ids;
+        std::span<float> weights;
+        std::span<float> probs;
+    };
+    void begin_routing(int64_t n_tokens);
+    RoutingSlot routing_slot(int64_t mi);
+    void end_routing();  // forgets the record when capture is off
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;
     Backend& backend_;
     RunSettings settings_;
+    ForwardRouting routing_;
+    bool capture_routing_ = false;
+    bool capture_probs_ = false;
 };
 
 // Weight bytes, KV cache bytes per token, parameter count: what `inspect` reports.

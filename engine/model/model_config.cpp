@@ -15,6 +15,9 @@ const char* arch_name(Arch a) {
     case Arch::Llama: return "llama";
     case Arch::Qwen2: return "qwen2";
     case Arch::Qwen3: return "qwen3";
+    case Arch::Qwen3Moe: return "qwen3moe";
+    case Arch::Olmoe: return "olmoe";
+    case Arch::Mixtral: return "mixtral";
     }
     return "?";
 }
@@ -29,23 +32,84 @@ int64_t positive(const GgufFile& f, const std::string& key, int64_t max) {
     return v;
 }
 
+int64_t optional_count(const GgufFile& f, const std::string& key, int64_t dflt, int64_t lo,
+                       int64_t max) {
+    const int64_t v = f.get_int(key).value_or(dflt);
+    if (v < lo || v > max)
+        throw Error(f.path() + ": metadata '" + key + "' = " + std::to_string(v) +
+                    " is out of range (" + std::to_string(lo) + ".." + std::to_string(max) + ")");
+    return v;
+}
+
+// The MoE hyper-parameters (keys as the usual GGUF converters write them: ARCH.expert_count,
+// expert_used_count, expert_feed_forward_length, expert_shared_count, leading_dense_block_count,
+// expert_weights_norm, expert_weights_scale, expert_gating_func, expert_group_count,
+// expert_group_used_count). Family defaults where a key is absent: qwen3moe renormalises the
+// top-k weights (Qwen3-MoE ships norm_topk_prob = true), mixtral always does, olmoe and
+// deepseek2 do not.
+void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
+    // Expert ids are stored as 16-bit numbers in the trace.
+    c.n_expert = positive(f, a + "expert_count", 65535);
+    c.n_expert_used = positive(f, a + "expert_used_count", 65535);
+    if (c.n_expert_used > c.n_expert)
+        throw Error(f.path() + ": metadata '" + a + "expert_used_count' = " +
+                    std::to_string(c.n_expert_used) + " exceeds '" + a + "expert_count' = " +
+                    std::to_string(c.n_expert));
+    if (f.find(a + "expert_feed_forward_length"))
+        c.n_ff_exp = positive(f, a + "expert_feed_forward_length", 1 << 22);
+    else
+        c.n_ff_exp = positive(f, a + "feed_forward_length", 1 << 22);
+    c.n_expert_shared = optional_count(f, a + "expert_shared_count", 0, 0, 64);
+    c.n_layer_dense_lead = optional_count(f, a + "leading_dense_block_count", 0, 0, c.n_layer - 1);
+
+    RouterParams& r = c.router;
+    r.n_expert = static_cast<int>(c.n_expert);
+    r.n_used = static_cast<int>(c.n_expert_used);
+    const bool norm_default = c.arch == Arch::Qwen3Moe || c.arch == Arch::Mixtral;
+    r.norm_topk = c.arch == Arch::Mixtral || f.get_bool(a + "expert_weights_norm").value_or(norm_default);
+    r.scale = static_cast<float>(f.get_float(a + "expert_weights_scale").value_or(1.0));
+    if (r.scale == 0.0f) r.scale = 1.0f;  // converters write 0 for "no scaling"
+    const int64_t gating = f.get_int(a + "expert_gating_func").value_or(1);
+    if (gating != 1 && gating != 2)
+        throw Error(f.path() + ": metadata '" + a + "expert_gating_func' = " +
+                    std::to_string(gating) + " is not 1 (softmax) or 2 (sigmoid)");
+    r.gating = gating == 2 ? Gating::Sigmoid : Gating::Softmax;
+    r.n_group = static_cast<int>(optional_count(f, a + "expert_group_count", 1, 1, c.n_expert));
+    r.n_group_used = static_cast<int>(optional_count(f, a + "expert_group_used_count", r.n_group, 1,
+                                                     r.n_group));
+    // DeepSeek's reference ranks groups by their best two scores when the router has a
+    // correction bias (V3, R1) and by the best one otherwise (V2).
+    const std::string bias = "blk." + std::to_string(c.n_layer_dense_lead) + ".exp_probs_b.bias";
+    c.expert_probs_bias = f.find_tensor(bias) != nullptr;
+    r.group_score = c.expert_probs_bias ? GroupScore::Top2Sum : GroupScore::Max;
+    if (std::string bad = router_params_error(r); !bad.empty())
+        throw Error(f.path() + ": inconsistent expert metadata (" + a + "expert_*): " + bad);
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     ModelConfig c;
     c.arch_str = f.require_string("general.architecture");
-    if (c.arch_str == "llama") c.arch = Arch::Llama;
+    if (c.arch_str == "llama")
+        c.arch = f.get_int("llama.expert_count").value_or(0) > 0 ? Arch::Mixtral : Arch::Llama;
     else if (c.arch_str == "qwen2") c.arch = Arch::Qwen2;
     else if (c.arch_str == "qwen3") c.arch = Arch::Qwen3;
+    else if (c.arch_str == "qwen3moe") c.arch = Arch::Qwen3Moe;
+    else if (c.arch_str == "olmoe") c.arch = Arch::Olmoe;
     else
         throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
-                    "' (supported: llama, qwen2, qwen3)");
+                    "' (supported: llama (and mixtral), qwen2, qwen3, qwen3moe, olmoe)");
+    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe || c.arch == Arch::Mixtral;
     c.name = f.get_string("general.name").value_or("");
     const std::string a = c.arch_str + ".";
 
     c.n_embd = positive(f, a + "embedding_length", 1 << 20);
     c.n_layer = positive(f, a + "block_count", 4096);
-    c.n_ff = positive(f, a + "feed_forward_length", 1 << 22);
+    if (moe) read_moe(f, a, c);
+    // MoE files need feed_forward_length only for dense layers (or as the expert width).
+    c.n_ff = moe && !f.find(a + "feed_forward_length") ? c.n_ff_exp
+                                                        : positive(f, a + "feed_forward_length", 1 << 22);
     c.n_head = positive(f, a + "attention.head_count", 4096);
     c.n_head_kv = f.find(a + "attention.head_count_kv") ? positive(f, a + "attention.head_count_kv", 4096)
                                                          : c.n_head;
@@ -64,7 +128,8 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (!(c.rms_eps > 0 && c.rms_eps < 1))
         throw Error(f.path() + ": attention.layer_norm_rms_epsilon out of range (0, 1)");
     c.qkv_bias = c.arch == Arch::Qwen2;
-    c.qk_norm = c.arch == Arch::Qwen3;
+    c.qk_norm = c.arch == Arch::Qwen3 || c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe;
+    c.qk_norm_full = c.arch == Arch::Olmoe;
 
     RopeParams& r = c.rope;
     r.n_dims = static_cast<int>(f.get_int(a + "rope.dimension_count").value_or(c.head_dim));
@@ -73,7 +138,8 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
                     " must be even and at most the head size " + std::to_string(c.head_dim));
     r.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
     if (!(r.freq_base > 1.0f)) throw Error(f.path() + ": rope.freq_base must be > 1");
-    r.neox = c.arch != Arch::Llama;  // llama files store Q/K permuted for interleaved pairs
+    // llama (and mixtral) files store Q/K permuted for interleaved pairs
+    r.neox = c.arch != Arch::Llama && c.arch != Arch::Mixtral;
     r.n_ctx_orig = static_cast<int>(c.n_ctx_train);
 
     std::string type = f.get_string(a + "rope.scaling.type").value_or("");

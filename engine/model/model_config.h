@@ -10,7 +10,8 @@ namespace gb {
 
 class GgufFile;
 
-enum class Arch { Llama, Qwen2, Qwen3 };
+// Mixtral files say general.architecture = "llama" and are told apart by llama.expert_count.
+enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Olmoe, Mixtral };
 
 const char* arch_name(Arch a);
 
@@ -30,8 +31,22 @@ struct ModelConfig {
     int64_t n_ctx_train = 0;
     float rms_eps = 1e-5f;
     bool qkv_bias = false;  // qwen2
-    bool qk_norm = false;   // qwen3: RMSNorm of each q and k head before RoPE
+    bool qk_norm = false;   // qwen3, qwen3moe, olmoe: RMSNorm of q and k before RoPE
+    bool qk_norm_full = false;  // olmoe: over the whole q / k projection, not per head
     bool tied_output = false;
+
+    // Mixture of experts; n_expert == 0 for a dense model. Layers l >= n_layer_dense_lead replace
+    // the MLP with a routed MoE block (plus n_expert_shared always-on experts, deepseek2).
+    int64_t n_expert = 0;
+    int64_t n_expert_used = 0;
+    int64_t n_ff_exp = 0;           // hidden width of one routed expert
+    int64_t n_expert_shared = 0;    // shared experts, run as one MLP of n_expert_shared * n_ff_exp
+    int64_t n_layer_dense_lead = 0; // leading dense layers (deepseek2's first_k_dense_replace)
+    bool expert_probs_bias = false; // a score-correction bias per expert (exp_probs_b.bias)
+    RouterParams router;            // gating function, top-k rule, groups, scaling
+    bool is_moe() const { return n_expert > 0; }
+    bool is_moe_layer(int64_t l) const { return n_expert > 0 && l >= n_layer_dense_lead; }
+    int64_t n_moe_layers() const { return n_expert > 0 ? n_layer - n_layer_dense_lead : 0; }
 
     RopeScaling rope_scaling = RopeScaling::None;
     float rope_factor = 1.0f;

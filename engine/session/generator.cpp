@@ -60,6 +60,12 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     trace.sampling = req.sampling;
     trace.prompt_text = req.prompt_text;
     trace.n_prompt = static_cast<int>(req.prompt.size());
+    const bool routing = c.is_moe() && req.record_routing;
+    if (c.is_moe()) {
+        trace.n_expert = static_cast<int>(c.n_expert);
+        trace.n_expert_used = static_cast<int>(c.n_expert_used);
+    }
+    model_.set_routing_capture(routing, req.routing_probs);
     cache_->set_n_past(0);
 
     const auto t0 = Clock::now();
@@ -81,6 +87,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             rec.text = tok_.token_text(rec.id);
             rec.phase = Phase::Prompt;
             rec.t_ms = t;
+            if (routing) rec.routing = model_.last_routing().token(j);
             const float* dist = nullptr;
             if (req.prompt_logprobs && i > 0)
                 dist = j > 0 ? logits.data() + (j - 1) * n_vocab : prev_last.data();
@@ -142,6 +149,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         }
         const int32_t one[1] = {id};
         model_.forward(one, *cache_, 1, logits);
+        if (routing) trace.tokens.back().routing = model_.last_routing().token(0);
         cur.assign(logits.begin(), logits.end());
     }
     if (on_token) {
@@ -153,6 +161,14 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     trace.answer_text = reasoning.answer();
     trace.reasoning_complete = reasoning.reasoning_complete();
     trace.decode_ms = ms_since(t_dec);
+    // The last generated token has not been through the model yet: one more step (its logits
+    // unused) gives its routing, unless the user stopped or the context is full.
+    const bool stopped = trace.stop_reason == "cancelled" || trace.stop_reason == "stopped";
+    if (routing && trace.n_gen > 0 && !stopped && cache_->n_past() < cache_->n_ctx()) {
+        const int32_t last[1] = {trace.tokens.back().id};
+        model_.forward(last, *cache_, 1, logits);
+        trace.tokens.back().routing = model_.last_routing().token(0);
+    }
     return trace;
 }
 

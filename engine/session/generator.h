@@ -29,6 +29,12 @@ struct GenerateRequest {
     // "<think>\n"), so the reply starts inside it. The chat template layer sets this, with
     // prompt_opens_reasoning() from engine/trace/reasoning_parser.h.
     bool starts_in_reasoning = false;
+    // MoE models: record each token's routing (experts and weights per MoE layer) in its
+    // TokenRecord, and the router's full score vectors too when routing_probs. A generated
+    // token is routed when it is fed back to the model, i.e. after its callback; so that the
+    // last one has its routing too, the generator runs it through the model once more.
+    bool record_routing = true;
+    bool routing_probs = false;
 };
 
 // Called for each generated token with its record (its phase, Think or Answer, is final) and the

@@ -1,0 +1,154 @@
+// The MoE FFN block (router -> top-k -> selected experts' SwiGLU -> weighted sum, plus shared
+// experts), MoE weight binding, and the routing record forward() leaves for the trace.
+#include "engine/model/moe_block.h"
+
+#include <algorithm>
+
+#include "engine/core/error.h"
+#include "engine/model/model.h"
+
+namespace gb {
+
+TokenRouting ForwardRouting::token(int64_t t) const {
+    TokenRouting r;
+    if (t < 0 || t >= n_tokens) return r;
+    const size_t n_moe = layers.size();
+    r.layers.assign(layers.begin(), layers.end());
+    r.k = n_used;
+    r.experts.resize(n_moe * n_used);
+    r.weights.resize(n_moe * n_used);
+    if (!probs.empty()) r.probs.resize(n_moe * n_expert);
+    for (size_t mi = 0; mi < n_moe; ++mi) {
+        const size_t at = (mi * n_tokens + t) * n_used;
+        std::copy_n(experts.begin() + at, n_used, r.experts.begin() + mi * n_used);
+        std::copy_n(weights.begin() + at, n_used, r.weights.begin() + mi * n_used);
+        if (!probs.empty())
+            std::copy_n(probs.begin() + (mi * n_tokens + t) * n_expert, n_expert,
+                        r.probs.begin() + mi * n_expert);
+    }
+    return r;
+}
+
+MoeBlock::MoeBlock(Backend& be, const ModelConfig& c, int64_t n_batch) : be_(be), c_(c) {
+    const int64_t slots = n_batch * c.n_expert_used;
+    logits_ = be.alloc(n_batch, c.n_expert);
+    gate_ = be.alloc(slots, c.n_ff_exp);
+    up_ = be.alloc(slots, c.n_ff_exp);
+    down_ = be.alloc(slots, c.n_embd);
+    if (c.n_expert_shared > 0) {
+        const int64_t w = c.n_expert_shared * c.n_ff_exp;
+        sh_gate_ = be.alloc(n_batch, w);
+        sh_up_ = be.alloc(n_batch, w);
+        sh_out_ = be.alloc(n_batch, c.n_embd);
+    }
+}
+
+MoeBlock::~MoeBlock() {
+    for (Act* a : {&logits_, &gate_, &up_, &down_, &sh_gate_, &sh_up_, &sh_out_})
+        if (a->data) be_.release(*a);
+}
+
+void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> ids,
+                   std::span<float> weights, std::span<float> probs) {
+    const int64_t n = h.rows, k = c_.n_expert_used;
+    const int top_k = static_cast<int>(k);
+    // Shared experts first: every token, unweighted (DeepSeek-MoE). Everything reads h before
+    // the final combine writes out, so out may alias h.
+    Act so = sh_out_.view(n, c_.n_embd);
+    if (w.gate_shexp) {
+        Act sg = sh_gate_.view(n, sh_gate_.cols), su = sh_up_.view(n, sh_up_.cols);
+        be_.matmul(w.gate_shexp, h, sg);
+        be_.matmul(w.up_shexp, h, su);
+        be_.swiglu(sg, su, sg);
+        be_.matmul(w.down_shexp, sg, so);
+    }
+    // Router: one logit per expert, then the family's top-k rule (backend.h, RouterParams).
+    Act lg = logits_.view(n, c_.n_expert);
+    be_.matmul(w.gate_inp, h, lg);
+    be_.moe_route(lg, w.probs_bias, c_.router, ids, weights, probs);
+    // Each selected expert's SwiGLU MLP on its tokens, then the weighted sum per token.
+    Act g = gate_.view(n * k, c_.n_ff_exp), u = up_.view(n * k, c_.n_ff_exp);
+    Act d = down_.view(n * k, c_.n_embd);
+    be_.moe_matmul(w.gate_exps, h, ids, top_k, g);
+    be_.moe_matmul(w.up_exps, h, ids, top_k, u);
+    be_.swiglu(g, u, g);
+    be_.moe_matmul(w.down_exps, g, ids, top_k, d);
+    be_.moe_combine(d, weights, top_k, out);
+    if (w.gate_shexp) be_.add(out, so);
+}
+
+Weight Model::bind_stack(const std::string& name, int64_t n_mat, int64_t rows,
+                         int64_t cols) const {
+    const GgufTensorInfo* t = file_->find_tensor(name);
+    if (!t)
+        throw Error(file_->path() + ": missing tensor '" + name + "' required by architecture " +
+                    config_.arch_str);
+    if (t->dims.size() != 3 || t->dims[0] != cols || t->dims[1] != rows || t->dims[2] != n_mat) {
+        std::string dims;
+        for (size_t i = 0; i < t->dims.size(); ++i)
+            dims += (i ? " x " : "") + std::to_string(t->dims[i]);
+        throw Error(file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
+                    std::to_string(cols) + " x " + std::to_string(rows) + " x " +
+                    std::to_string(n_mat) + "] (" + std::to_string(n_mat) +
+                    " experts from the metadata)");
+    }
+    if (!type_info(t->type).computable)
+        throw Error(file_->path() + ": tensor '" + name + "' has type " +
+                    std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
+    Weight w{t->type, file_->tensor_data(*t), rows, cols, t->name, n_mat};
+    return backend_.upload(w);
+}
+
+MoeLayerWeights Model::bind_moe(int64_t l) const {
+    const ModelConfig& c = config_;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    MoeLayerWeights w;
+    w.gate_inp = bind(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);
+    if (c.expert_probs_bias) {
+        w.probs_bias = bind(p + "exp_probs_b.bias", 1, c.n_expert);
+        if (w.probs_bias.type != TensorType::F32)
+            throw Error(file_->path() + ": tensor '" + p + "exp_probs_b.bias' must be F32");
+    }
+    w.gate_exps = bind_stack(p + "ffn_gate_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
+    w.up_exps = bind_stack(p + "ffn_up_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
+    w.down_exps = bind_stack(p + "ffn_down_exps.weight", c.n_expert, c.n_embd, c.n_ff_exp);
+    if (c.n_expert_shared > 0) {
+        const int64_t sh = c.n_expert_shared * c.n_ff_exp;
+        w.gate_shexp = bind(p + "ffn_gate_shexp.weight", sh, c.n_embd);
+        w.up_shexp = bind(p + "ffn_up_shexp.weight", sh, c.n_embd);
+        w.down_shexp = bind(p + "ffn_down_shexp.weight", c.n_embd, sh);
+    }
+    return w;
+}
+
+void Model::begin_routing(int64_t n_tokens) {
+    const ModelConfig& c = config_;
+    ForwardRouting& r = routing_;
+    r.n_tokens = n_tokens;
+    r.n_used = static_cast<int>(c.n_expert_used);
+    r.n_expert = static_cast<int>(c.n_expert);
+    r.layers.clear();
+    for (int64_t l = 0; l < c.n_layer; ++l)
+        if (c.is_moe_layer(l)) r.layers.push_back(static_cast<int32_t>(l));
+    const size_t slots = r.layers.size() * n_tokens * c.n_expert_used;
+    r.experts.resize(slots);
+    r.weights.resize(slots);
+    r.probs.resize(capture_probs_ ? r.layers.size() * n_tokens * c.n_expert : 0);
+}
+
+Model::RoutingSlot Model::routing_slot(int64_t mi) {
+    ForwardRouting& r = routing_;
+    const size_t k = static_cast<size_t>(r.n_tokens) * r.n_used;
+    const size_t e = static_cast<size_t>(r.n_tokens) * r.n_expert;
+    RoutingSlot s;
+    s.ids = std::span<int32_t>(r.experts).subspan(mi * k, k);
+    s.weights = std::span<float>(r.weights).subspan(mi * k, k);
+    if (!r.probs.empty()) s.probs = std::span<float>(r.probs).subspan(mi * e, e);
+    return s;
+}
+
+void Model::end_routing() {
+    if (!capture_routing_) routing_.n_tokens = 0;
+}
+
+}  // namespace gb

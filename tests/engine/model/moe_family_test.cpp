@@ -1,0 +1,278 @@
+// Tiny random-weight mixture-of-experts models (Qwen3-MoE, Mixtral, OLMoE) against transformers
+// (tools/gen_tiny_moe_models.py): a prompt and 32 greedy steps, logits within 1e-4 of the
+// reference's logit range, and for every token and MoE layer the experts transformers' router
+// selected, their weights and the router's full probabilities. Also the Generator's trace, and
+// the errors for broken expert tensors and counts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/model/model.h"
+#include "engine/session/generator.h"
+#include "engine/session/kv_cache.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/test_support.h"
+
+namespace gb {
+namespace {
+
+// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit.
+void expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
+    const auto& r = ref.as_array();
+    double lo = 1e300, hi = -1e300;
+    for (const auto& x : r) {
+        lo = std::min(lo, x.as_number());
+        hi = std::max(hi, x.as_number());
+    }
+    const double tol = 1e-4 * (hi - lo);
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+        const double d = std::fabs(ours[i] - r[i].as_number());
+        if (d > worst) worst = d, worst_i = i;
+    }
+    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst
+                          << " (tolerance " << tol << ")";
+}
+
+// Token `t` of the fixture's routing against ours: the same experts in the same order (best
+// first), weights within 1e-5, and (when we captured them) router probabilities within 1e-5.
+void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
+                    const std::string& where) {
+    const auto& layers = ref.at("layers").as_array();
+    const auto& experts = ref.at("experts").as_array()[t].as_array();
+    const auto& weights = ref.at("weights").as_array()[t].as_array();
+    const auto& probs = ref.at("probs").as_array()[t].as_array();
+    const int k = static_cast<int>(ref.at("k").as_int64());
+    ASSERT_EQ(ours.n_layers(), layers.size()) << where;
+    ASSERT_EQ(ours.k, k) << where;
+    for (size_t li = 0; li < layers.size(); ++li) {
+        const std::string at = where + " layer " + std::to_string(li);
+        EXPECT_EQ(ours.layers[li], layers[li].as_int64()) << at;
+        const auto e = ours.experts_of(li);
+        const auto w = ours.weights_of(li);
+        for (int j = 0; j < k; ++j) {
+            EXPECT_EQ(e[j], experts[li].as_array()[j].as_int64()) << at << " choice " << j;
+            EXPECT_NEAR(w[j], weights[li].as_array()[j].as_number(), 1e-5) << at << " choice " << j;
+        }
+        if (ours.probs.empty()) continue;
+        const auto& p = probs[li].as_array();
+        const size_t n_expert = p.size();
+        ASSERT_EQ(ours.probs.size(), layers.size() * n_expert) << at;
+        for (size_t i = 0; i < n_expert; ++i)
+            EXPECT_NEAR(ours.probs[li * n_expert + i], p[i].as_number(), 1e-5) << at << " expert " << i;
+    }
+}
+
+class TinyMoe : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TinyMoe, MatchesTransformersLogitsAndExperts) {
+    const std::string name = GetParam();
+    const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
+    const json::Value& routing = ref.at("routing");
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        cpu::CpuBackend be(threads);
+        RunSettings rs;
+        rs.n_ctx = 64;
+        rs.n_threads = threads;
+        rs.n_batch = 32;
+        auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
+        ASSERT_TRUE(model->config().is_moe());
+        const int64_t n_vocab = model->config().n_vocab;
+        model->set_routing_capture(true, /*full_probs=*/true);
+        auto cache = model->new_cache();
+
+        const std::vector<int32_t> prompt = test::json_ints(ref.at("prompt_ids"));
+        const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+        std::vector<float> logits;
+        model->forward(prompt, *cache, n_prompt, logits);
+        const auto& prompt_logits = ref.at("prompt_logits").as_array();
+        ASSERT_EQ(model->last_routing().n_tokens, n_prompt);
+        for (int64_t i = 0; i < n_prompt; ++i) {
+            const std::string where = name + " prompt position " + std::to_string(i);
+            expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where);
+            expect_routing(model->last_routing().token(i), routing, i, where);
+        }
+
+        const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
+        ASSERT_EQ(gen.size(), 32u);
+        const auto& step_logits = ref.at("logits").as_array();
+        std::vector<float> cur(logits.end() - n_vocab, logits.end());
+        for (size_t s = 0; s < gen.size(); ++s) {
+            const std::string where = name + " step " + std::to_string(s);
+            expect_logits(cur.data(), step_logits[s], where);
+            const int32_t ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
+            ASSERT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
+            model->forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
+            expect_routing(model->last_routing().token(0), routing, n_prompt + s, where);
+            cur = logits;
+        }
+    }
+}
+
+// The Generator puts every token's routing (prompt and generated, the last one included) in the
+// trace; prompt chunks of 3 tokens route as the whole prompt does.
+TEST_P(TinyMoe, GeneratorTraceRecordsEveryTokensRouting) {
+    const std::string name = GetParam();
+    const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
+    cpu::CpuBackend be(2);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    rs.n_threads = 2;
+    rs.n_batch = 3;
+    auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
+    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    Generator g(*model, tok);
+    GenerateRequest req;
+    req.prompt = test::json_ints(ref.at("prompt_ids"));
+    req.max_tokens = 32;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    Trace t = g.generate(req);
+    const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
+    ASSERT_EQ(t.tokens.size(), req.prompt.size() + gen.size());
+    EXPECT_EQ(t.n_expert, ref.at("routing").at("n_expert").as_int64());
+    EXPECT_EQ(t.n_expert_used, ref.at("routing").at("k").as_int64());
+    for (size_t i = 0; i < t.tokens.size(); ++i) {
+        if (i >= req.prompt.size()) ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        EXPECT_TRUE(t.tokens[i].routing.probs.empty());  // not asked for
+        expect_routing(t.tokens[i].routing, ref.at("routing"), static_cast<int64_t>(i),
+                       name + " trace token " + std::to_string(i));
+    }
+
+    req.record_routing = false;
+    Trace off = g.generate(req);
+    for (const auto& r : off.tokens) EXPECT_TRUE(r.routing.empty());
+    EXPECT_EQ(model->last_routing().n_tokens, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transformers, TinyMoe,
+                         ::testing::Values("tiny_qwen3moe", "tiny_mixtral", "tiny_olmoe"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST(TinyMoeConfig, FamiliesReadTheirRoutingRules) {
+    auto cfg = [](const char* name) {
+        return ModelConfig::from_gguf(GgufFile::open(test::fixture(std::string("models/") + name + ".gguf")));
+    };
+    const ModelConfig q = cfg("tiny_qwen3moe"), m = cfg("tiny_mixtral"), o = cfg("tiny_olmoe");
+    EXPECT_EQ(q.arch, Arch::Qwen3Moe);
+    EXPECT_EQ(m.arch, Arch::Mixtral);
+    EXPECT_EQ(m.arch_str, "llama");
+    EXPECT_EQ(o.arch, Arch::Olmoe);
+    EXPECT_TRUE(q.router.norm_topk);
+    EXPECT_TRUE(m.router.norm_topk);
+    EXPECT_FALSE(o.router.norm_topk);
+    EXPECT_TRUE(o.qk_norm_full);
+    EXPECT_FALSE(q.qk_norm_full);
+    EXPECT_EQ(q.n_expert, 8);
+    EXPECT_EQ(q.n_ff_exp, 32);
+    EXPECT_EQ(o.n_expert_used, 3);
+    EXPECT_FALSE(cfg("tiny_llama").is_moe());
+}
+
+// The tiny Qwen3-MoE fixture rewritten with one defect by our GGUF writer.
+std::string rewrite(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
+                    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
+    GgufFile src = GgufFile::open(test::fixture("models/tiny_qwen3moe.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    edit_kv(w);
+    for (const auto& t : src.tensors()) {
+        std::vector<int64_t> dims = t.dims;
+        if (!keep(t, dims)) continue;
+        w.add_tensor(t.name, t.type, dims, src.tensor_data(t), t.n_bytes);
+    }
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("gb_moe_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
+    w.write(path);
+    return path;
+}
+
+std::string load_error(const std::string& path) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    std::string msg;
+    try {
+        Model::load(path, be, rs);
+    } catch (const Error& e) {
+        msg = e.what();
+    }
+    std::filesystem::remove(path);
+    return msg;
+}
+
+auto keep_all = [](const GgufTensorInfo&, std::vector<int64_t>&) { return true; };
+auto no_edit = [](GgufWriter&) {};
+
+TEST(MoeErrors, MissingExpertTensorIsNamed) {
+    const std::string e = load_error(rewrite("missing", no_edit, [](const GgufTensorInfo& t, auto&) {
+        return t.name != "blk.1.ffn_down_exps.weight";
+    }));
+    EXPECT_NE(e.find("missing tensor 'blk.1.ffn_down_exps.weight'"), std::string::npos) << e;
+}
+
+TEST(MoeErrors, MissingRouterIsNamed) {
+    const std::string e = load_error(rewrite("router", no_edit, [](const GgufTensorInfo& t, auto&) {
+        return t.name != "blk.0.ffn_gate_inp.weight";
+    }));
+    EXPECT_NE(e.find("missing tensor 'blk.0.ffn_gate_inp.weight'"), std::string::npos) << e;
+}
+
+TEST(MoeErrors, MisShapedExpertTensorIsNamedWithBothShapes) {
+    // The same bytes as 4 experts of twice the width: disagrees with expert_count 8.
+    const std::string e = load_error(rewrite("shape", no_edit, [](const GgufTensorInfo& t, auto& dims) {
+        if (t.name == "blk.0.ffn_up_exps.weight") dims = {dims[0], dims[1] * 2, dims[2] / 2};
+        return true;
+    }));
+    EXPECT_NE(e.find("tensor 'blk.0.ffn_up_exps.weight' has shape [64 x 64 x 4], expected "
+                     "[64 x 32 x 8]"), std::string::npos) << e;
+}
+
+TEST(MoeErrors, TwoDimensionalExpertTensorIsRefused) {
+    const std::string e = load_error(rewrite("flat", no_edit, [](const GgufTensorInfo& t, auto& dims) {
+        if (t.name == "blk.1.ffn_gate_exps.weight") dims = {dims[0], dims[1] * dims[2]};
+        return true;
+    }));
+    EXPECT_NE(e.find("blk.1.ffn_gate_exps.weight"), std::string::npos) << e;
+    EXPECT_NE(e.find("expected [64 x 32 x 8]"), std::string::npos) << e;
+}
+
+TEST(MoeErrors, MoreExpertsUsedThanExistIsNamed) {
+    const std::string e = load_error(rewrite("used", [](GgufWriter& w) {
+        w.set("qwen3moe.expert_used_count", GgufValue::u32(9));
+    }, keep_all));
+    EXPECT_NE(e.find("'qwen3moe.expert_used_count' = 9 exceeds 'qwen3moe.expert_count' = 8"),
+              std::string::npos) << e;
+}
+
+TEST(MoeErrors, MissingExpertCountIsNamed) {
+    GgufFile src = GgufFile::open(test::fixture("models/tiny_qwen3moe.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata())
+        if (kv.key != "qwen3moe.expert_count") w.set(kv.key, kv.value);
+    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("gb_moe_errors_count_" + std::to_string(::getpid()) + ".gguf")).string();
+    w.write(path);
+    const std::string e = load_error(path);
+    EXPECT_NE(e.find("qwen3moe.expert_count"), std::string::npos) << e;
+}
+
+TEST(MoeErrors, BadGroupCountsAreNamed) {
+    const std::string e = load_error(rewrite("groups", [](GgufWriter& w) {
+        w.set("qwen3moe.expert_group_count", GgufValue::u32(3));
+    }, keep_all));
+    EXPECT_NE(e.find("expert group count 3 must divide the expert count 8"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace gb
