@@ -255,6 +255,9 @@ struct GgufFile::Impl {
     std::map<std::string, size_t, std::less<>> kv_index;
     std::vector<GgufTensorInfo> tensors;
     std::map<std::string, size_t, std::less<>> tensor_index;
+    // Set only for a view built by from_parts: the bytes of tensors[i] and what keeps them alive.
+    std::vector<const uint8_t*> part_data;
+    std::shared_ptr<const void> owner;
 
     ~Impl() {
         if (map) munmap(map, map_len);
@@ -491,6 +494,60 @@ GgufFile GgufFile::open(const std::string& path, GgufOpen mode) {
     return GgufFile(std::move(impl));
 }
 
+GgufFile GgufFile::from_parts(std::string name, std::vector<GgufKV> metadata,
+                              std::vector<GgufTensorPart> parts, std::shared_ptr<const void> owner) {
+    auto impl = std::make_unique<Impl>();
+    impl->path = std::move(name);
+    impl->version = 3;
+    impl->owner = owner ? std::move(owner) : std::make_shared<int>(0);
+    for (auto& kv : metadata) {
+        if (kv.key.empty() || kv.key.size() > kMaxKeyBytes)
+            throw Error(impl->path + ": metadata key " + quoted(kv.key) + ": length must be 1.." +
+                        std::to_string(kMaxKeyBytes));
+        if (impl->kv_index.count(kv.key))
+            throw Error(impl->path + ": metadata key " + quoted(kv.key) + ": duplicate key");
+        impl->kv_index.emplace(kv.key, impl->kv.size());
+        impl->kv.push_back(std::move(kv));
+    }
+    // A view has no data section to align; a writer of the view picks its own alignment.
+    if (impl->kv_index.count("general.alignment"))
+        throw Error(impl->path + ": metadata key 'general.alignment' has no meaning in a view");
+    uint64_t offset = 0;
+    for (auto& p : parts) {
+        const std::string who = impl->path + ": tensor " + quoted(p.name) + ": ";
+        if (p.name.empty() || p.name.size() > kMaxTensorName)
+            throw Error(who + "name must be 1.." + std::to_string(kMaxTensorName) + " bytes");
+        if (impl->tensor_index.count(p.name)) throw Error(who + "duplicate tensor name");
+        if (p.dims.empty() || p.dims.size() > kMaxDims)
+            throw Error(who + "dimension count " + std::to_string(p.dims.size()) +
+                        " is outside 1.." + std::to_string(kMaxDims));
+        if (!p.data) throw Error(who + "no data");
+        GgufTensorInfo t;
+        t.name = std::move(p.name);
+        t.type = p.type;
+        t.dims = std::move(p.dims);
+        int64_t n = 1;
+        for (int64_t d : t.dims)
+            if (d < 1 || __builtin_mul_overflow(n, d, &n))
+                throw Error(who + "dimension " + std::to_string(d) + " is not >= 1 or overflows");
+        const TypeInfo& info = type_info(t.type);
+        if (t.dims[0] % info.block_size != 0)
+            throw Error(who + "dimension 0 = " + std::to_string(t.dims[0]) +
+                        " is not a multiple of the " + std::string(info.name) + " block size");
+        t.n_elements = n;
+        if (__builtin_mul_overflow(static_cast<size_t>(n / info.block_size),
+                                   size_t{info.block_bytes}, &t.n_bytes))
+            throw Error(who + "byte size overflows");
+        t.offset = offset;
+        offset += (t.n_bytes + kDefaultAlignment - 1) / kDefaultAlignment * kDefaultAlignment;
+        impl->tensor_index.emplace(t.name, impl->tensors.size());
+        impl->tensors.push_back(std::move(t));
+        impl->part_data.push_back(p.data);
+    }
+    impl->size = static_cast<size_t>(offset);
+    return GgufFile(std::move(impl));
+}
+
 GgufFile GgufFile::parse(std::span<const uint8_t> bytes, std::string name) {
     auto impl = std::make_unique<Impl>();
     impl->path = std::move(name);
@@ -536,6 +593,12 @@ const GgufTensorInfo* GgufFile::find_tensor(std::string_view name) const {
 }
 
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
+    if (impl_->owner) {  // a view: the tensor must be one of ours
+        const auto& ts = impl_->tensors;
+        if (ts.empty() || &t < ts.data() || &t >= ts.data() + ts.size())
+            throw Error(impl_->path + ": tensor " + quoted(t.name) + " is not a tensor of this model");
+        return impl_->part_data[static_cast<size_t>(&t - ts.data())];
+    }
     // Guards against an info that belongs to another file; this file's infos were all checked.
     const size_t data_bytes = impl_->size > impl_->data_offset ? impl_->size - impl_->data_offset : 0;
     if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset) {

@@ -33,6 +33,15 @@ struct GgufTensorInfo {
 // chat template, e.g. from the first part of a model split over several downloads.
 enum class GgufOpen { Full, MetadataOnly };
 
+// One tensor of a GgufFile built from parts (see GgufFile::from_parts): name, type, dims (ne[0]
+// first, as in GgufTensorInfo) and where its bytes are.
+struct GgufTensorPart {
+    std::string name;
+    TensorType type = TensorType::F32;
+    std::vector<int64_t> dims;
+    const uint8_t* data = nullptr;
+};
+
 class GgufFile {
 public:
     // Maps and validates the file; throws gb::Error.
@@ -40,6 +49,16 @@ public:
     // Parses a buffer the caller keeps alive (fuzzing, tests); throws gb::Error. `name` stands
     // for the file in error messages; tensor_data() points into `bytes`.
     static GgufFile parse(std::span<const uint8_t> bytes, std::string name = "<memory>");
+    // A GGUF *view* of a model stored another way (an HF checkpoint: engine/model/
+    // hf_checkpoint.cpp): metadata and tensors made by the caller, each tensor's bytes at its
+    // given pointer, all kept alive by `owner` for as long as this object lives. Checked as a
+    // parsed file is (unique keys and names, name length, dims, block sizes, general.alignment);
+    // throws gb::Error naming `name` (which path() returns). version() is 3, offsets are where
+    // each tensor would lie in a file written with the default alignment, file_size() the size
+    // of that file's data section plus data_offset() (0).
+    static GgufFile from_parts(std::string name, std::vector<GgufKV> metadata,
+                               std::vector<GgufTensorPart> tensors,
+                               std::shared_ptr<const void> owner);
 
     GgufFile(GgufFile&&) noexcept;
     GgufFile& operator=(GgufFile&&) noexcept;
