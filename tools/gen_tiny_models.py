@@ -4,9 +4,17 @@
 Hugging Face transformers (an independent reference), never by Glassbox itself.
 
 Usage: ${GB_PYTHON:-python3} tools/gen_tiny_models.py [out_dir] [--check-llamacpp]
+                                                       [--check-convert=GLASSBOX_CLI]
   needs numpy, gguf, torch, transformers (tools/setup_python_env.sh --full).
   --check-llamacpp also runs each GGUF through llama-cpp-python on the same token ids and
   prints the largest logit difference to the HF reference (a check of the GGUF writing).
+  --check-convert=PATH converts each HF checkpoint with `PATH convert` (glassbox-cli) to F32
+  and Q8_0 GGUF and runs those through llama-cpp-python the same way (a check that our
+  converter writes what llama.cpp expects).
+
+Each model is also saved as a Hugging Face checkpoint (save_pretrained: config.json +
+model.safetensors, F32) in hf/<name>/, and tiny_llama once more in BF16 as hf/tiny_llama_bf16/
+(the BF16 rounding is torch's; tests compare it with the F32 weights).
 
 Each JSON holds:
   prompt_ids        the fixed prompt (token ids; the first is BOS)
@@ -290,9 +298,36 @@ def check_llamacpp(gguf_path, prompt, gen, prompt_logits, steps):
     return float(np.max(np.abs(got - want))), [int(x) for x in np.argmax(got[len(prompt) - 1:], 1)]
 
 
+def write_hf(path, model, dtype=None):
+    """save_pretrained in safetensors, keeping only config.json and model.safetensors."""
+    if dtype is not None:
+        model = model.to(dtype)
+    model.save_pretrained(path, safe_serialization=True)
+    for f in os.listdir(path):
+        if f not in ("config.json", "model.safetensors"):
+            os.remove(os.path.join(path, f))
+
+
+def check_convert(cli, hf_dir, prompt, gen, prompt_logits, steps):
+    """Our converter's GGUF (F32 and Q8_0) through llama.cpp: largest logit difference to HF."""
+    import subprocess
+    import tempfile
+    out = []
+    for t in ("f32", "q8_0"):
+        with tempfile.TemporaryDirectory() as tmp:
+            g = os.path.join(tmp, "out.gguf")
+            subprocess.run([cli, "convert", hf_dir, g, "--type", t], check=True,
+                           stdout=subprocess.DEVNULL)
+            diff, argmax = check_llamacpp(g, prompt, gen, prompt_logits, steps)
+            out.append(f"{t} {diff:.2e}{'' if argmax == gen else ' (argmax differs)'}")
+    return ", ".join(out)
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     check = "--check-llamacpp" in sys.argv
+    convert_cli = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--check-convert=")),
+                       None)
     out_dir = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "tests",
                                                 "fixtures", "models")
     os.makedirs(out_dir, exist_ok=True)
@@ -322,7 +357,14 @@ def main():
         with open(os.path.join(out_dir, name + ".json"), "w") as f:
             json.dump(doc, f, separators=(",", ":"))
             f.write("\n")
+        hf_dir = os.path.join(out_dir, "hf", name)
+        write_hf(hf_dir, model)
+        if name == "tiny_llama":
+            write_hf(os.path.join(out_dir, "hf", name + "_bf16"), model, torch.bfloat16)
         msg = f"{name}: seed {seed}, generated {gen}, min margin {min(margins):.3f}"
+        if convert_cli:
+            msg += "; converted -> llama.cpp max |dlogit| " + check_convert(
+                convert_cli, hf_dir, prompt, gen, prompt_logits, steps)
         if check:
             diff, cpp_argmax = check_llamacpp(gguf_path, prompt, gen, prompt_logits, steps)
             msg += f"; llama.cpp max |dlogit| {diff:.2e}, argmax agrees: {cpp_argmax == gen}"

@@ -10,5 +10,6 @@ int inspect_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int tokenize_command(const std::vector<std::string>& args);
+int convert_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

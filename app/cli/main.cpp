@@ -1,4 +1,4 @@
-// glassbox-cli: inspect, run and benchmark models from the command line.
+// glassbox-cli: inspect, run, benchmark and convert models from the command line.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -32,6 +32,9 @@ commands:
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3]
       prompt processing (ppP) and generation (tgN) speed in tokens/s
+  convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
+      a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
+      tensor's dtype; vectors and MoE routers stay F32
 )";
 
 }  // namespace
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
         if (cmd == "run") return gb::cli::run_command(args);
         if (cmd == "bench") return gb::cli::bench_command(args);
         if (cmd == "tokenize") return gb::cli::tokenize_command(args);
+        if (cmd == "convert") return gb::cli::convert_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/model/hf_checkpoint.h"
 #include "engine/model/llama_model.h"
 #include "engine/session/kv_cache.h"
 
@@ -34,7 +35,9 @@ std::string gib(int64_t bytes) {
 
 std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
                                    const RunSettings& settings_in) {
-    auto file = std::make_unique<GgufFile>(GgufFile::open(path));
+    // A Hugging Face checkpoint directory (or its config.json) is read as a GGUF view of itself.
+    auto file = std::make_unique<GgufFile>(is_hf_checkpoint(path) ? open_hf_checkpoint(path)
+                                                                  : GgufFile::open(path));
     ModelConfig config = ModelConfig::from_gguf(*file);
     RunSettings settings = settings_in;
     settings.validate(config);

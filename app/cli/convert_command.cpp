@@ -1,0 +1,119 @@
+// glassbox-cli convert: a Hugging Face checkpoint (config.json + safetensors) to a GGUF file,
+// written from the checkpoint's GGUF view (engine/model/hf_checkpoint.h), so the file holds
+// exactly what Glassbox runs from the checkpoint, in the layout llama.cpp reads.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/model/hf_checkpoint.h"
+#include "engine/model/hf_checkpoint_plan.h"
+#include "kernels/cpu/quant.h"
+
+namespace gb::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: glassbox-cli convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]";
+
+// Vectors (norms, biases, score-correction biases), rope factors and MoE routers stay F32, as
+// GGUF converters keep them: they are small and routing is sensitive to their precision.
+bool keep_f32(const GgufTensorInfo& t) {
+    return t.dims.size() == 1 || t.name == "rope_freqs.weight" ||
+           t.name.find("ffn_gate_inp") != std::string::npos;
+}
+
+// GGUF general.file_type ids (the llama.cpp "ftype" numbering) for a uniform conversion.
+int file_type_id(TensorType t) {
+    switch (t) {
+    case TensorType::F32: return 0;
+    case TensorType::F16: return 1;
+    case TensorType::Q8_0: return 7;
+    case TensorType::BF16: return 32;
+    default: return -1;
+    }
+}
+
+std::string in_dir(const std::string& path) {
+    return std::filesystem::is_directory(path) ? path
+                                               : std::filesystem::path(path).parent_path().string();
+}
+
+}  // namespace
+
+int convert_command(const std::vector<std::string>& argv) {
+    Args a(argv, {"--type"}, {});
+    if (a.positional().size() != 2) throw Error(kUsage);
+    const std::string& in = a.positional()[0];
+    const std::string& out = a.positional()[1];
+    const std::string type_arg = a.str("--type", "auto");
+    bool keep_source = false;
+    TensorType target = TensorType::F32;
+    if (type_arg == "auto") keep_source = true;
+    else if (type_arg == "f32") target = TensorType::F32;
+    else if (type_arg == "f16") target = TensorType::F16;
+    else if (type_arg == "bf16") target = TensorType::BF16;
+    else if (type_arg == "q8_0") target = TensorType::Q8_0;
+    else throw Error("--type '" + type_arg + "' is not one of auto, f32, f16, bf16, q8_0");
+    if (!is_hf_checkpoint(in))
+        throw Error(in + ": not a Hugging Face checkpoint (a directory with config.json)");
+
+    const GgufFile view = open_hf_checkpoint(in);
+    GgufWriter w;
+    for (const auto& kv : view.metadata()) w.set(kv.key, kv.value);
+    // A checkpoint without tokenizer.json gives weights only; llama.cpp loads such a file when
+    // it says so ("none": no vocabulary) and refuses it when the key is missing.
+    if (!view.find("tokenizer.ggml.model")) {
+        std::vector<GgufKV> probe;
+        const std::string why = hf::tokenizer_metadata(in_dir(in), 1LL << 30, probe);
+        std::fprintf(stderr, "convert: writing no vocabulary: %s\n", why.c_str());
+        w.set("tokenizer.ggml.model", GgufValue::str("none"));
+    }
+    if (!keep_source) {
+        w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(file_type_id(target))));
+        if (target == TensorType::Q8_0) w.set("general.quantization_version", GgufValue::u32(2));
+    }
+
+    std::vector<float> row;
+    std::vector<uint8_t> data;
+    int64_t total = 0, fallbacks = 0;
+    for (const GgufTensorInfo& t : view.tensors()) {
+        TensorType to = keep_f32(t) ? TensorType::F32 : keep_source ? t.type : target;
+        // Q8_0 works on blocks of 32 along a row; a row of another length goes to F16.
+        if (to == TensorType::Q8_0 && t.cols() % 32 != 0) {
+            to = TensorType::F16;
+            ++fallbacks;
+        }
+        const uint8_t* src = view.tensor_data(t);
+        if (to == t.type) {
+            w.add_tensor(t.name, to, t.dims, src, t.n_bytes);
+        } else {
+            const int64_t cols = t.cols(), rows = t.rows();
+            const size_t in_row = row_bytes(t.type, cols), out_row = row_bytes(to, cols);
+            row.resize(static_cast<size_t>(cols));
+            data.resize(out_row * static_cast<size_t>(rows));
+            for (int64_t r = 0; r < rows; ++r) {
+                cpu::dequantize_row(t.type, src + r * in_row, row.data(), cols);
+                cpu::quantize_row(to, row.data(), data.data() + r * out_row, cols);
+            }
+            w.add_tensor(t.name, to, t.dims, data.data(), data.size());
+        }
+        total += static_cast<int64_t>(row_bytes(to, t.cols()) * t.rows());
+    }
+    w.write(out);
+    std::printf("%s: %zu tensors, %zu metadata keys, %.1f MiB of weights (%s)%s\n", out.c_str(),
+                view.tensors().size(), view.metadata().size(),
+                static_cast<double>(total) / (1024.0 * 1024.0), type_arg.c_str(),
+                fallbacks ? (", " + std::to_string(fallbacks) +
+                             " tensors with rows not a multiple of 32 written as F16")
+                                .c_str()
+                          : "");
+    return 0;
+}
+
+}  // namespace gb::cli
