@@ -7,6 +7,9 @@ reference), never from Glassbox itself.
 
 Usage: ${GB_PYTHON:-python3} tools/gen_tiny_moe_models.py [out_dir] [--check-llamacpp]
                                                             [--only=NAME]
+       ${GB_PYTHON:-python3} tools/gen_tiny_moe_models.py --bench-model=PATH
+  --bench-model writes instead one mid-sized random Qwen3-MoE-shaped GGUF (Q8_0, ~0.3 GB; no
+  reference, no transformers) for `glassbox-cli bench --routing`.
   needs numpy, gguf, torch, transformers (tools/setup_python_env.sh --full).
   --check-llamacpp also runs each GGUF through llama-cpp-python on the same token ids and
   prints the largest logit difference to the HF reference (a check of the GGUF writing).
@@ -244,7 +247,65 @@ def check_llamacpp(gguf_path, prompt, gen, prompt_logits, steps):
     return float(np.max(np.abs(got - want))), [int(x) for x in np.argmax(got[len(prompt) - 1:], 1)]
 
 
+def write_bench_model(path):
+    """A Qwen3-MoE-shaped model big enough that decode is memory-bound like a real one: 8 layers,
+    hidden 1024, 16 heads (4 KV) of 64, 32 experts of width 384, top-8, vocab 32000, Q8_0."""
+    from gguf import GGMLQuantizationType, quants
+    rng = np.random.default_rng(7)
+    E, D, F, L, V, H, KV, HD = 32, 1024, 384, 8, 32000, 16, 4, 64
+
+    def q8(a):
+        return quants.quantize(a.astype(np.float32), GGMLQuantizationType.Q8_0)
+
+    def rand(*shape):
+        return (rng.standard_normal(shape, dtype=np.float32) / math.sqrt(shape[-1]))
+
+    w = GGUFWriter(path, "qwen3moe")
+    w.add_name("bench_qwen3moe")
+    w.add_context_length(4096)
+    w.add_embedding_length(D)
+    w.add_block_count(L)
+    w.add_feed_forward_length(3 * D)
+    w.add_expert_feed_forward_length(F)
+    w.add_expert_count(E)
+    w.add_expert_used_count(8)
+    w.add_expert_weights_norm(True)
+    w.add_head_count(H)
+    w.add_head_count_kv(KV)
+    w.add_key_length(HD)
+    w.add_value_length(HD)
+    w.add_rope_freq_base(1e6)
+    w.add_layer_norm_rms_eps(1e-6)
+    qt = GGMLQuantizationType.Q8_0
+    w.add_tensor("token_embd.weight", q8(rand(V, D)), raw_dtype=qt)
+    ones = lambda n: np.ones(n, dtype=np.float32)  # noqa: E731
+    for i in range(L):
+        b = f"blk.{i}."
+        w.add_tensor(b + "attn_norm.weight", ones(D))
+        w.add_tensor(b + "attn_q.weight", q8(rand(H * HD, D)), raw_dtype=qt)
+        w.add_tensor(b + "attn_k.weight", q8(rand(KV * HD, D)), raw_dtype=qt)
+        w.add_tensor(b + "attn_v.weight", q8(rand(KV * HD, D)), raw_dtype=qt)
+        w.add_tensor(b + "attn_q_norm.weight", ones(HD))
+        w.add_tensor(b + "attn_k_norm.weight", ones(HD))
+        w.add_tensor(b + "attn_output.weight", q8(rand(D, H * HD)), raw_dtype=qt)
+        w.add_tensor(b + "ffn_norm.weight", ones(D))
+        w.add_tensor(b + "ffn_gate_inp.weight", 3 * rand(E, D))
+        w.add_tensor(b + "ffn_gate_exps.weight", q8(rand(E, F, D)), raw_dtype=qt)
+        w.add_tensor(b + "ffn_up_exps.weight", q8(rand(E, F, D)), raw_dtype=qt)
+        w.add_tensor(b + "ffn_down_exps.weight", q8(rand(E, D, F)), raw_dtype=qt)
+    w.add_tensor("output_norm.weight", ones(D))
+    w.add_tensor("output.weight", q8(rand(V, D)), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
+    bench = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--bench-model=")]
+    if bench:
+        write_bench_model(bench[0])
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     check = "--check-llamacpp" in sys.argv
     out_dir = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "tests",
