@@ -54,7 +54,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     switch (config.arch) {
     case Arch::Llama:
     case Arch::Qwen2:
-    case Arch::Qwen3: return make_llama_model(std::move(file), std::move(config), backend, settings);
+    case Arch::Qwen3: case Arch::Qwen3Moe: case Arch::Olmoe: case Arch::Mixtral:
+        return make_llama_model(std::move(file), std::move(config), backend, settings);
     }
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
