@@ -31,11 +31,16 @@ bool keep_f32(const GgufTensorInfo& t) {
 // GGUF general.file_type ids (the llama.cpp "ftype" numbering) for a uniform conversion.
 int file_type_id(TensorType t) {
     switch (t) {
-    case TensorType::F32: return 0;
-    case TensorType::F16: return 1;
-    case TensorType::Q8_0: return 7;
-    case TensorType::BF16: return 32;
-    default: return -1;
+        case TensorType::F32:
+            return 0;
+        case TensorType::F16:
+            return 1;
+        case TensorType::Q8_0:
+            return 7;
+        case TensorType::BF16:
+            return 32;
+        default:
+            return -1;
     }
 }
 
@@ -54,12 +59,18 @@ int convert_command(const std::vector<std::string>& argv) {
     const std::string type_arg = a.str("--type", "auto");
     bool keep_source = false;
     TensorType target = TensorType::F32;
-    if (type_arg == "auto") keep_source = true;
-    else if (type_arg == "f32") target = TensorType::F32;
-    else if (type_arg == "f16") target = TensorType::F16;
-    else if (type_arg == "bf16") target = TensorType::BF16;
-    else if (type_arg == "q8_0") target = TensorType::Q8_0;
-    else throw Error("--type '" + type_arg + "' is not one of auto, f32, f16, bf16, q8_0");
+    if (type_arg == "auto")
+        keep_source = true;
+    else if (type_arg == "f32")
+        target = TensorType::F32;
+    else if (type_arg == "f16")
+        target = TensorType::F16;
+    else if (type_arg == "bf16")
+        target = TensorType::BF16;
+    else if (type_arg == "q8_0")
+        target = TensorType::Q8_0;
+    else
+        throw Error("--type '" + type_arg + "' is not one of auto, f32, f16, bf16, q8_0");
     if (!is_hf_checkpoint(in))
         throw Error(in + ": not a Hugging Face checkpoint (a directory with config.json)");
 

@@ -205,8 +205,10 @@ GgufFile open_hf_checkpoint(const std::string& path) {
     if (!h.rope_freqs.empty()) {
         auto& buf = store->owned.emplace_back(h.rope_freqs.size() * sizeof(float));
         std::memcpy(buf.data(), h.rope_freqs.data(), buf.size());
-        parts.push_back({"rope_freqs.weight", TensorType::F32,
-                         {static_cast<int64_t>(h.rope_freqs.size())}, buf.data()});
+        parts.push_back({"rope_freqs.weight",
+                         TensorType::F32,
+                         {static_cast<int64_t>(h.rope_freqs.size())},
+                         buf.data()});
     }
     for (const hf::Planned& p : hf::plan_tensors(h)) {
         std::vector<const SafetensorsTensor*> src;
@@ -214,10 +216,11 @@ GgufFile open_hf_checkpoint(const std::string& path) {
             const SafetensorsTensor* t = store->weights.find(n);
             if (!t) {
                 if (!p.required && p.hf.size() == 1) break;
-                throw Error(where + ": missing tensor '" + n + "' (GGUF " + p.gguf + ") required by " +
-                            h.hf_arch + (p.hf.size() > 1 ? " with " + std::to_string(p.hf.size()) +
-                                                               " experts (config.json)"
-                                                         : std::string()));
+                throw Error(where + ": missing tensor '" + n + "' (GGUF " + p.gguf +
+                            ") required by " + h.hf_arch +
+                            (p.hf.size() > 1
+                                 ? " with " + std::to_string(p.hf.size()) + " experts (config.json)"
+                                 : std::string()));
             }
             if (t->shape != p.shape)
                 throw Error(t->file + ": tensor '" + n + "' has shape " + dims_str(t->shape) +
@@ -263,8 +266,8 @@ GgufFile open_hf_checkpoint(const std::string& path) {
                 if (p.rope_heads > 0) {
                     const int64_t rows = p.shape[0];
                     if (rows % (2 * p.rope_heads) != 0)
-                        throw Error(t->file + ": tensor '" + t->name + "': " +
-                                    std::to_string(rows) + " rows do not split into " +
+                        throw Error(t->file + ": tensor '" + t->name +
+                                    "': " + std::to_string(rows) + " rows do not split into " +
                                     std::to_string(p.rope_heads) + " heads of even size");
                     permute_rope_rows(t->data, dst, rows, t->n_bytes / rows, p.rope_heads);
                 } else {

@@ -106,8 +106,8 @@ void f32(std::vector<GgufKV>& kv, const std::string& key, double v) {
 
 // Llama 3.1 rope scaling: per frequency pair, high frequencies are kept, low ones divided by
 // `factor`, and those between blended smoothly by wavelength.
-std::vector<float> llama3_factors(double theta, int64_t n_dims, double factor, double lo,
-                                  double hi, double orig) {
+std::vector<float> llama3_factors(double theta, int64_t n_dims, double factor, double lo, double hi,
+                                  double orig) {
     std::vector<float> out;
     for (int64_t i = 0; i < n_dims; i += 2) {
         const double wavelen = 2 * M_PI * std::pow(theta, static_cast<double>(i) / n_dims);
@@ -139,8 +139,8 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
     if (rp && rp->kind() != K::Object)
         throw Error(where + ": 'rope_parameters' / 'rope_scaling' is not an object");
     static const json::Value kEmpty = json::Value::from_object({});
-    const Cfg r(rp ? *rp : kEmpty, where + " rope " + (c.get("rope_parameters") ? "rope_parameters"
-                                                                                 : "rope_scaling"));
+    const Cfg r(rp ? *rp : kEmpty,
+                where + " rope " + (c.get("rope_parameters") ? "rope_parameters" : "rope_scaling"));
     const double theta = r.opt_num("rope_theta").value_or(c.opt_num("rope_theta").value_or(1e4));
     if (!(theta > 1)) c.fail("rope_theta", "must be > 1");
     f32(kv, a + "rope.freq_base", theta);
@@ -259,9 +259,9 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         const double partial = c.opt_num("partial_rotary_factor").value_or(1.0);
         rope_dims = static_cast<int64_t>(std::lround(static_cast<double>(h.head_dim) * partial));
         if (rope_dims < 2 || rope_dims > h.head_dim || rope_dims % 2)
-            c.fail("partial_rotary_factor", "gives " + std::to_string(rope_dims) +
-                                                " rotary dimensions; need an even count <= " +
-                                                std::to_string(h.head_dim));
+            c.fail("partial_rotary_factor",
+                   "gives " + std::to_string(rope_dims) +
+                       " rotary dimensions; need an even count <= " + std::to_string(h.head_dim));
     }
     read_rope(c, where, h, rope_dims, kv);
 
@@ -276,14 +276,14 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
     if (moe) {
         const char* n_key = h.family == Family::Deepseek2 ? "n_routed_experts"
                             : h.family == Family::Mixtral ? "num_local_experts"
-                            : c.get("num_experts")       ? "num_experts"
-                                                         : "num_local_experts";
+                            : c.get("num_experts")        ? "num_experts"
+                                                          : "num_local_experts";
         h.n_expert = c.req_int(n_key, 1, 1 << 16);
         h.n_expert_used = c.req_int("num_experts_per_tok", 1, 1 << 16);
         if (h.n_expert_used > h.n_expert)
-            c.fail("num_experts_per_tok", "= " + std::to_string(h.n_expert_used) +
-                                              " exceeds the " + std::to_string(h.n_expert) +
-                                              " experts of '" + n_key + "'");
+            c.fail("num_experts_per_tok", "= " + std::to_string(h.n_expert_used) + " exceeds the " +
+                                              std::to_string(h.n_expert) + " experts of '" + n_key +
+                                              "'");
         u32(kv, a + "expert_count", h.n_expert);
         u32(kv, a + "expert_used_count", h.n_expert_used);
         h.n_ff_exp = h.n_ff;
@@ -296,12 +296,14 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
                           GgufValue::boolean(c.opt_bool("norm_topk_prob", false))});
         if (h.family == Family::Qwen3Moe) {
             if (c.opt_int("decoder_sparse_step", 0, 4096).value_or(1) != 1)
-                c.fail("decoder_sparse_step", "other than 1 (dense layers between MoE layers) "
-                                              "is not supported");
+                c.fail("decoder_sparse_step",
+                       "other than 1 (dense layers between MoE layers) "
+                       "is not supported");
             if (const json::Value* m = c.get("mlp_only_layers");
                 m && (m->kind() != K::Array || !m->as_array().empty()))
-                c.fail("mlp_only_layers", "is not empty (dense layers in a MoE model) and that "
-                                          "is not supported");
+                c.fail("mlp_only_layers",
+                       "is not empty (dense layers in a MoE model) and that "
+                       "is not supported");
         }
     }
     if (h.family == Family::Deepseek2) {
@@ -330,8 +332,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
             if (h.n_expert % *groups != 0)
                 c.fail("n_group", "= " + std::to_string(*groups) + " does not divide the " +
                                       std::to_string(h.n_expert) + " routed experts");
-            if (groups_used.value_or(*groups) > *groups)
-                c.fail("topk_group", "exceeds n_group");
+            if (groups_used.value_or(*groups) > *groups) c.fail("topk_group", "exceeds n_group");
             u32(kv, a + "expert_group_count", *groups);
             u32(kv, a + "expert_group_used_count", groups_used.value_or(*groups));
         }

@@ -39,11 +39,11 @@ Hparams read_hparams(const json::Value& cfg, const std::string& where, std::vect
 
 // How one GGUF tensor is made from the checkpoint.
 struct Planned {
-    std::string gguf;                 // GGUF name
-    std::vector<std::string> hf;      // one name, or one per expert (stacked in this order)
-    std::vector<int64_t> shape;       // expected shape of each HF tensor, outermost first
+    std::string gguf;             // GGUF name
+    std::vector<std::string> hf;  // one name, or one per expert (stacked in this order)
+    std::vector<int64_t> shape;   // expected shape of each HF tensor, outermost first
     bool required = true;
-    int64_t rope_heads = 0;           // > 0: permute rows from NEOX halves to adjacent pairs
+    int64_t rope_heads = 0;  // > 0: permute rows from NEOX halves to adjacent pairs
 };
 
 // Every tensor the architecture has, with shapes from the hyper-parameters.

@@ -52,8 +52,7 @@ std::string tokenizer_metadata(const std::string& dir, int64_t n_vocab, std::vec
             break;
         }
     }
-    if (pre.empty())
-        return "tokenizer.json splits text like none of the known GGUF pre-tokenizers";
+    if (pre.empty()) return "tokenizer.json splits text like none of the known GGUF pre-tokenizers";
 
     // Ids past the vocabulary (embedding rows kept for alignment) become unused pad tokens.
     std::vector<int32_t> types;
@@ -68,8 +67,8 @@ std::string tokenizer_metadata(const std::string& dir, int64_t n_vocab, std::vec
     kv.push_back({"tokenizer.ggml.tokens", GgufValue::str_array(v.tokens)});
     kv.push_back({"tokenizer.ggml.token_type", GgufValue::i32_array(types)});
     if (!v.merges.empty()) kv.push_back({"tokenizer.ggml.merges", GgufValue::str_array(v.merges)});
-    const std::pair<const char*, int32_t> ids[] = {{"bos", v.bos}, {"eos", v.eos}, {"eot", v.eot},
-                                                   {"padding", v.pad}, {"unknown", v.unk}};
+    const std::pair<const char*, int32_t> ids[] = {
+        {"bos", v.bos}, {"eos", v.eos}, {"eot", v.eot}, {"padding", v.pad}, {"unknown", v.unk}};
     for (const auto& [key, id] : ids)
         if (id >= 0)
             kv.push_back({std::string("tokenizer.ggml.") + key + "_token_id",

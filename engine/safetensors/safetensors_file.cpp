@@ -130,8 +130,8 @@ void SafetensorsFile::Impl::parse() {
                      ", expected an object of strings");
             for (const auto& [k, s] : v.as_object()) {
                 if (s.kind() != json::Value::Kind::String)
-                    fail("\"__metadata__\" entry " + qname(k) + " is " +
-                         json::kind_name(s.kind()) + ", expected a string");
+                    fail("\"__metadata__\" entry " + qname(k) + " is " + json::kind_name(s.kind()) +
+                         ", expected a string");
                 metadata.emplace_back(k, s.as_string());
             }
             continue;
@@ -250,14 +250,15 @@ void SafetensorsFile::Impl::check_tiling(uint64_t data_size) {
             fail_tensor(t.name, "data starts at " + std::to_string(t.begin) + " but the " +
                                     (prev ? "previous tensor " + qname(prev->name) + " ends"
                                           : std::string("data section starts")) +
-                                    " at " + std::to_string(at) + ": bytes " +
-                                    range(at, t.begin) + " belong to no tensor");
+                                    " at " + std::to_string(at) + ": bytes " + range(at, t.begin) +
+                                    " belong to no tensor");
         at = end;
         prev = &t;
     }
     if (at != data_size)
         fail(std::to_string(data_size - at) + " bytes after the last tensor's data (data section " +
-             range(at, data_size) + ") belong to no tensor; the file is damaged or was "
+             range(at, data_size) +
+             ") belong to no tensor; the file is damaged or was "
              "appended to");
 }
 
@@ -348,8 +349,9 @@ SafetensorsSet SafetensorsSet::open(const std::string& path) {
             set.build_index();
             return set;
         } else {
-            throw Error(path + ": no model.safetensors or model.safetensors.index.json in the "
-                               "directory");
+            throw Error(path +
+                        ": no model.safetensors or model.safetensors.index.json in the "
+                        "directory");
         }
     } else if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
         index_path = path;
@@ -365,8 +367,8 @@ SafetensorsSet SafetensorsSet::open(const std::string& path) {
     } catch (const Error& e) {
         throw Error(index_path + ": " + e.what());
     }
-    const json::Value* map = root.kind() == json::Value::Kind::Object ? root.find("weight_map")
-                                                                       : nullptr;
+    const json::Value* map =
+        root.kind() == json::Value::Kind::Object ? root.find("weight_map") : nullptr;
     if (!map || map->kind() != json::Value::Kind::Object)
         throw Error(index_path + ": no \"weight_map\" object (not a safetensors shard index)");
     const fs::path dir = fs::path(index_path).parent_path();
@@ -385,8 +387,8 @@ SafetensorsSet SafetensorsSet::open(const std::string& path) {
         if (!shard_of_file.count(f)) {
             const std::string shard = (dir / f).string();
             if (!fs::exists(shard, ec))
-                throw Error(index_path + ": tensor " + qname(tensor) + " is in shard " +
-                            qname(f) + ", which does not exist (" + shard + ")");
+                throw Error(index_path + ": tensor " + qname(tensor) + " is in shard " + qname(f) +
+                            ", which does not exist (" + shard + ")");
             shard_of_file[f] = set.files_.size();
             set.files_.push_back(SafetensorsFile::open(shard));
         }

@@ -18,13 +18,13 @@ namespace gb {
 
 struct SafetensorsTensor {
     std::string name;
-    std::string file;             // the file it lives in (for error messages)
+    std::string file;                   // the file it lives in (for error messages)
     TensorType type = TensorType::F32;  // F32, F16 or BF16: the dtypes the engine reads
-    std::vector<int64_t> shape;   // as written: outermost first (row-major); [] for a scalar
-    int64_t n_elements = 1;       // product of shape, every dimension >= 1
-    size_t n_bytes = 0;           // n_elements * element size == end - begin of data_offsets
-    uint64_t begin = 0;           // data_offsets[0], from the start of the data section
-    const uint8_t* data = nullptr;  // inside the mapping; valid while the file object lives
+    std::vector<int64_t> shape;         // as written: outermost first (row-major); [] for a scalar
+    int64_t n_elements = 1;             // product of shape, every dimension >= 1
+    size_t n_bytes = 0;                 // n_elements * element size == end - begin of data_offsets
+    uint64_t begin = 0;                 // data_offsets[0], from the start of the data section
+    const uint8_t* data = nullptr;      // inside the mapping; valid while the file object lives
 };
 
 class SafetensorsFile {

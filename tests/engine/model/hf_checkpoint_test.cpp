@@ -2,6 +2,8 @@
 // give the golden logits (tools/gen_tiny_models.py), their view equals the GGUF the gguf package
 // wrote for the same weights, `glassbox-cli convert` gives a GGUF that matches too; MoE layouts
 // map to the GGUF names and stacked shapes; bad checkpoints are refused naming what is wrong.
+#include "engine/model/hf_checkpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include <map>
 
 #include "engine/core/error.h"
-#include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -67,7 +68,8 @@ double run_golden(const std::string& path, const std::string& name, bool tokens_
     std::vector<float> cur(logits.end() - nv, logits.end());
     for (size_t s = 0; s < gen.size(); ++s) {
         worst = std::max(worst, rel_error(cur.data(), ref.at("logits").at(s)));
-        const auto ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
+        const auto ours =
+            static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
         if (tokens_must_agree) EXPECT_EQ(ours, gen[s]) << name << " step " << s;
         model->forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
         cur = logits;
@@ -141,6 +143,18 @@ TEST_P(HfTiny, ConvertedGgufMatchesTransformers) {
 INSTANTIATE_TEST_SUITE_P(Transformers, HfTiny, ::testing::ValuesIn(kModels),
                          [](const auto& info) { return std::string(info.param); });
 
+// The MoE fixtures of tools/gen_tiny_moe_models.py, from their safetensors form: the view's
+// stacked experts and router give transformers' logits and greedy path.
+class HfTinyMoe : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HfTinyMoe, CheckpointMatchesTransformers) {
+    EXPECT_LE(run_golden(hf_dir(GetParam()), GetParam(), true), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transformers, HfTinyMoe,
+                         ::testing::Values("tiny_qwen3moe", "tiny_mixtral", "tiny_olmoe"),
+                         [](const auto& info) { return std::string(info.param); });
+
 TEST(HfCheckpoint, OpensByConfigJsonPath) {
     EXPECT_TRUE(is_hf_checkpoint(hf_dir("tiny_qwen2")));
     EXPECT_TRUE(is_hf_checkpoint(hf_dir("tiny_qwen2") + "/config.json"));
@@ -192,14 +206,18 @@ test::StTensor tensor(const std::string& name, std::vector<int64_t> shape, float
 Synth synth_moe(const std::string& arch, int n_expert, bool mixtral, bool olmoe = false) {
     const int E = 16, H = 2, KV = 1, D = 8, F = 8, V = 32, L = 2;
     Synth s;
-    s.config = R"({"architectures":[")" + arch + R"("],"vocab_size":32,"hidden_size":16,)"
-               R"("num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":8,)"
-               R"("intermediate_size":8,"moe_intermediate_size":8,"max_position_embeddings":64,)"
-               R"("rms_norm_eps":1e-6,"rope_theta":10000.0,"num_experts_per_tok":2,"norm_topk_prob":true,)" +
-               std::string(mixtral ? "\"num_local_experts\":" : "\"num_experts\":") +
-               std::to_string(n_expert) + "}";
+    s.config =
+        R"({"architectures":[")" + arch +
+        R"("],"vocab_size":32,"hidden_size":16,)"
+        R"("num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":8,)"
+        R"("intermediate_size":8,"moe_intermediate_size":8,"max_position_embeddings":64,)"
+        R"("rms_norm_eps":1e-6,"rope_theta":10000.0,"num_experts_per_tok":2,"norm_topk_prob":true,)" +
+        std::string(mixtral ? "\"num_local_experts\":" : "\"num_experts\":") +
+        std::to_string(n_expert) + "}";
     float tag = 1;
-    auto add = [&](const std::string& n, std::vector<int64_t> sh) { s.tensors.push_back(tensor(n, sh, tag++)); };
+    auto add = [&](const std::string& n, std::vector<int64_t> sh) {
+        s.tensors.push_back(tensor(n, sh, tag++));
+    };
     add("model.embed_tokens.weight", {V, E});
     add("model.norm.weight", {E});
     add("lm_head.weight", {V, E});
@@ -268,12 +286,15 @@ TEST(HfCheckpointMoe, Qwen3MoeStacksExpertsInOrder) {
     EXPECT_EQ(v.find_tensor("blk.0.ffn_gate_inp.weight")->dims, (std::vector<int64_t>{16, 12}));
     const auto* data = reinterpret_cast<const float*>(v.tensor_data(*up));
     for (int e = 0; e < 12; ++e) {
-        const auto& src = find(s, "model.layers.1.mlp.experts." + std::to_string(e) + ".up_proj.weight");
-        ASSERT_TRUE(std::equal(src.values.begin(), src.values.end(), data + e * 128)) << "expert " << e;
+        const auto& src =
+            find(s, "model.layers.1.mlp.experts." + std::to_string(e) + ".up_proj.weight");
+        ASSERT_TRUE(std::equal(src.values.begin(), src.values.end(), data + e * 128))
+            << "expert " << e;
     }
     // Qwen3 rope is NEOX already: q is not permuted.
     const auto& q = find(s, "model.layers.0.self_attn.q_proj.weight");
-    const auto* vq = reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.attn_q.weight")));
+    const auto* vq =
+        reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.attn_q.weight")));
     EXPECT_TRUE(std::equal(q.values.begin(), q.values.end(), vq));
 }
 
@@ -286,11 +307,13 @@ TEST(HfCheckpointMoe, MixtralIsLlamaWithExpertsAndPermutedQk) {
     EXPECT_EQ(v.find_tensor("blk.0.ffn_gate_exps.weight")->dims, (std::vector<int64_t>{16, 8, 3}));
     // w1 is the gate, w3 the up projection.
     const auto& w3 = find(s, "model.layers.0.block_sparse_moe.experts.2.w3.weight");
-    const auto* up = reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.ffn_up_exps.weight")));
+    const auto* up =
+        reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.ffn_up_exps.weight")));
     EXPECT_TRUE(std::equal(w3.values.begin(), w3.values.end(), up + 2 * 128));
     // Row 2j+p of each head comes from row p*d/2+j (d = 8): row 1 of the view is row 4.
     const auto& k = find(s, "model.layers.0.self_attn.k_proj.weight");
-    const auto* vk = reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.attn_k.weight")));
+    const auto* vk =
+        reinterpret_cast<const float*>(v.tensor_data(*v.find_tensor("blk.0.attn_k.weight")));
     for (int c = 0; c < 16; ++c) {
         EXPECT_EQ(vk[1 * 16 + c], k.values[4 * 16 + c]);
         EXPECT_EQ(vk[6 * 16 + c], k.values[3 * 16 + c]);
@@ -309,17 +332,20 @@ TEST(HfCheckpointMoe, OlmoeNormsCoverTheWholeProjection) {
 TEST(HfCheckpointMoe, DeepseekV3MapsMlaSharedExpertsAndRouting) {
     const int E = 16, H = 2, N = 4, F = 8, V = 32;
     Synth s;
-    s.config = R"({"architectures":["DeepseekV3ForCausalLM"],"vocab_size":32,"hidden_size":16,)"
-               R"("num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":2,)"
-               R"("intermediate_size":24,"moe_intermediate_size":8,"max_position_embeddings":64,)"
-               R"("rms_norm_eps":1e-6,"num_experts_per_tok":2,"n_routed_experts":4,"n_shared_experts":1,)"
-               R"("first_k_dense_replace":1,"q_lora_rank":12,"kv_lora_rank":8,"qk_rope_head_dim":4,)"
-               R"("qk_nope_head_dim":8,"v_head_dim":8,"n_group":2,"topk_group":1,"norm_topk_prob":true,)"
-               R"("routed_scaling_factor":2.5,"num_nextn_predict_layers":1,)"
-               R"("rope_scaling":{"type":"yarn","factor":40,"original_max_position_embeddings":16,)"
-               R"("mscale":1.0,"mscale_all_dim":1.0,"beta_fast":32,"beta_slow":1},"rope_theta":10000})";
+    s.config =
+        R"({"architectures":["DeepseekV3ForCausalLM"],"vocab_size":32,"hidden_size":16,)"
+        R"("num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":2,)"
+        R"("intermediate_size":24,"moe_intermediate_size":8,"max_position_embeddings":64,)"
+        R"("rms_norm_eps":1e-6,"num_experts_per_tok":2,"n_routed_experts":4,"n_shared_experts":1,)"
+        R"("first_k_dense_replace":1,"q_lora_rank":12,"kv_lora_rank":8,"qk_rope_head_dim":4,)"
+        R"("qk_nope_head_dim":8,"v_head_dim":8,"n_group":2,"topk_group":1,"norm_topk_prob":true,)"
+        R"("routed_scaling_factor":2.5,"num_nextn_predict_layers":1,)"
+        R"("rope_scaling":{"type":"yarn","factor":40,"original_max_position_embeddings":16,)"
+        R"("mscale":1.0,"mscale_all_dim":1.0,"beta_fast":32,"beta_slow":1},"rope_theta":10000})";
     float tag = 1;
-    auto add = [&](const std::string& n, std::vector<int64_t> sh) { s.tensors.push_back(tensor(n, sh, tag++)); };
+    auto add = [&](const std::string& n, std::vector<int64_t> sh) {
+        s.tensors.push_back(tensor(n, sh, tag++));
+    };
     add("model.embed_tokens.weight", {V, E});
     add("model.norm.weight", {E});
     add("lm_head.weight", {V, E});
@@ -374,10 +400,11 @@ TEST(HfCheckpointMoe, DeepseekV3MapsMlaSharedExpertsAndRouting) {
     EXPECT_FLOAT_EQ(*v.get_float(a + "rope.scaling.factor"), 40.0f);
     EXPECT_EQ(v.get_int(a + "rope.scaling.original_context_length"), 16);
     EXPECT_FLOAT_EQ(*v.get_float(a + "rope.scaling.yarn_log_multiplier"), 0.1f);
-    for (const char* n : {"blk.0.ffn_gate.weight", "blk.1.attn_q_a.weight", "blk.1.attn_q_a_norm.weight",
-                          "blk.1.attn_q_b.weight", "blk.1.attn_kv_a_mqa.weight", "blk.1.attn_kv_a_norm.weight",
-                          "blk.1.attn_kv_b.weight", "blk.1.exp_probs_b.bias", "blk.1.ffn_gate_shexp.weight",
-                          "blk.1.ffn_down_shexp.weight", "blk.1.ffn_gate_exps.weight"})
+    for (const char* n :
+         {"blk.0.ffn_gate.weight", "blk.1.attn_q_a.weight", "blk.1.attn_q_a_norm.weight",
+          "blk.1.attn_q_b.weight", "blk.1.attn_kv_a_mqa.weight", "blk.1.attn_kv_a_norm.weight",
+          "blk.1.attn_kv_b.weight", "blk.1.exp_probs_b.bias", "blk.1.ffn_gate_shexp.weight",
+          "blk.1.ffn_down_shexp.weight", "blk.1.ffn_gate_exps.weight"})
         EXPECT_NE(v.find_tensor(n), nullptr) << n;
     EXPECT_EQ(v.find_tensor("blk.2.attn_norm.weight"), nullptr);
     EXPECT_EQ(v.find_tensor("blk.1.attn_kv_a_mqa.weight")->dims, (std::vector<int64_t>{16, 12}));
@@ -406,19 +433,24 @@ TEST(HfCheckpointErrors, NameWhatIsWrong) {
 
     s = good;  // an expert more than config.json says
     s.tensors.push_back(tensor("model.layers.0.mlp.experts.3.up_proj.weight", {8, 16}, 0));
-    EXPECT_HAS(open_error(s, "extra"), "tensor 'model.layers.0.mlp.experts.3.up_proj.weight' has no place in "
-                                       "Qwen3MoeForCausalLM as config.json describes it (2 layers, 3 experts)");
+    EXPECT_HAS(open_error(s, "extra"),
+               "tensor 'model.layers.0.mlp.experts.3.up_proj.weight' has no place in "
+               "Qwen3MoeForCausalLM as config.json describes it (2 layers, 3 experts)");
 
     s = good;
     s.tensors[5].shape = {8, 32};  // q_proj, same element count
     const std::string shape = open_error(s, "shape");
-    EXPECT_HAS(shape, "model.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight' has shape [8, 32], "
-                      "expected [16, 16]");
+    EXPECT_HAS(
+        shape,
+        "model.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight' has shape [8, 32], "
+        "expected [16, 16]");
 
     s = good;
-    std::erase_if(s.tensors, [](const auto& t) { return t.name == "model.layers.1.self_attn.k_norm.weight"; });
-    EXPECT_HAS(open_error(s, "missing"),
-               "missing tensor 'model.layers.1.self_attn.k_norm.weight' (GGUF blk.1.attn_k_norm.weight)");
+    std::erase_if(s.tensors,
+                  [](const auto& t) { return t.name == "model.layers.1.self_attn.k_norm.weight"; });
+    EXPECT_HAS(
+        open_error(s, "missing"),
+        "missing tensor 'model.layers.1.self_attn.k_norm.weight' (GGUF blk.1.attn_k_norm.weight)");
 
     s = good;
     s.config.replace(s.config.find("\"num_experts_per_tok\":2"), 23, "\"num_experts_per_tok\":5");
@@ -468,7 +500,8 @@ TEST_P(HfTokenizer, ViewVocabularyTokenizesLikeTokenizerJson) {
         s.tensors.push_back(tensor(p + "self_attn." + x + "_proj.bias", {4}, 1));
     }
     s.tensors.push_back(tensor(p + "self_attn.o_proj.weight", {E, 8}, 1));
-    for (const char* n : {"gate_proj", "up_proj"}) s.tensors.push_back(tensor(p + "mlp." + n + ".weight", {8, E}, 1));
+    for (const char* n : {"gate_proj", "up_proj"})
+        s.tensors.push_back(tensor(p + "mlp." + n + ".weight", {8, E}, 1));
     s.tensors.push_back(tensor(p + "mlp.down_proj.weight", {E, 8}, 1));
     SynthDir d(s, "tok_" + name);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
@@ -479,15 +512,17 @@ TEST_P(HfTokenizer, ViewVocabularyTokenizesLikeTokenizerJson) {
     EXPECT_EQ(v.get_array("tokenizer.ggml.tokens")->size(), static_cast<size_t>(V));
     EXPECT_EQ(v.get_string("tokenizer.chat_template").value_or(""), ref.chat_template());
     const Tokenizer ours = Tokenizer::from_gguf(v);
-    for (const char* text : {"The quick brown fox, 2024-06-01: naïve café — 你好世界 ... x=42;\n\n  end",
-                             "<think>\nI'm sure we'll see 1234567 numbers.</think> Réponse: 3.5%"}) {
+    for (const char* text :
+         {"The quick brown fox, 2024-06-01: naïve café — 你好世界 ... x=42;\n\n  end",
+          "<think>\nI'm sure we'll see 1234567 numbers.</think> Réponse: 3.5%"}) {
         EXPECT_EQ(ours.encode(text, true, true), ref.encode(text, true, true)) << text;
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(RealTokenizers, HfTokenizer,
                          ::testing::Values(std::make_pair("qwen-2.5", "qwen2"),
-                                           std::make_pair("deepseek-r1-distill-llama-8b", "llama-bpe"),
+                                           std::make_pair("deepseek-r1-distill-llama-8b",
+                                                          "llama-bpe"),
                                            std::make_pair("deepseek-v3", "deepseek-v3")),
                          [](const auto& info) {
                              std::string n = info.param.first;

@@ -29,11 +29,10 @@ std::string one(const std::string& fields, size_t n = 8) {
 }
 
 TEST(SafetensorsReader, ParsesHandMadeFile) {
-    const std::string h =
-        R"({"__metadata__":{"format":"pt"},)"
-        R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[16,22]},)"
-        R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
-        R"("s":{"dtype":"F16","shape":[],"data_offsets":[22,24]}}  )";
+    const std::string h = R"({"__metadata__":{"format":"pt"},)"
+                          R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[16,22]},)"
+                          R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+                          R"("s":{"dtype":"F16","shape":[],"data_offsets":[22,24]}}  )";
     std::vector<uint8_t> data(24);
     for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i);
     const auto bytes = st_bytes(h, data);
@@ -68,8 +67,9 @@ TEST(SafetensorsReader, RefusesBadHeaderFraming) {
     EXPECT_HAS(parse_error(st_bytes("{\"t\":1,}", {})), "bad.safetensors");
     // Duplicate names are duplicate JSON keys.
     const std::string e = R"("dtype":"F32","shape":[1],"data_offsets":[0,4])";
-    EXPECT_HAS(parse_error(st_bytes("{\"t\":{" + e + "},\"t\":{" + e + "}}", std::vector<uint8_t>(4))),
-               "duplicate key \"t\"");
+    EXPECT_HAS(
+        parse_error(st_bytes("{\"t\":{" + e + "},\"t\":{" + e + "}}", std::vector<uint8_t>(4))),
+        "duplicate key \"t\"");
     EXPECT_HAS(parse_error(st_bytes(R"({"__metadata__":{"k":1}})", {})), "'k'");
     EXPECT_HAS(parse_error(st_bytes(R"({"__metadata__":[]})", {})), "__metadata__");
 }
@@ -85,12 +85,17 @@ TEST(SafetensorsReader, RefusesBadTensorEntries) {
     EXPECT_HAS(one(R"("dtype":"F32","data_offsets":[0,8])"), "missing field \"shape\"");
     EXPECT_HAS(one(R"("dtype":"F32","shape":[2])"), "missing field \"data_offsets\"");
     EXPECT_HAS(one(R"("dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1)"), "unknown field 'x'");
-    EXPECT_HAS(one(R"("dtype":"F32","shape":"2","data_offsets":[0,8])"), "\"shape\" is a string, expected an array");
-    EXPECT_HAS(one(R"("dtype":"F32","shape":[2.5],"data_offsets":[0,8])"), "not a non-negative integer");
-    EXPECT_HAS(one(R"("dtype":"F32","shape":[-2],"data_offsets":[0,8])"), "not a non-negative integer");
+    EXPECT_HAS(one(R"("dtype":"F32","shape":"2","data_offsets":[0,8])"),
+               "\"shape\" is a string, expected an array");
+    EXPECT_HAS(one(R"("dtype":"F32","shape":[2.5],"data_offsets":[0,8])"),
+               "not a non-negative integer");
+    EXPECT_HAS(one(R"("dtype":"F32","shape":[-2],"data_offsets":[0,8])"),
+               "not a non-negative integer");
     EXPECT_HAS(one(R"("dtype":"F32","shape":[2,0],"data_offsets":[0,0])", 0), "dimension 1 is 0");
-    EXPECT_HAS(one(R"("dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8])"), "9 dimensions");
-    EXPECT_HAS(one(R"("dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8])"), "overflow");
+    EXPECT_HAS(one(R"("dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8])"),
+               "9 dimensions");
+    EXPECT_HAS(one(R"("dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8])"),
+               "overflow");
     EXPECT_HAS(one(R"("dtype":"F32","shape":[3],"data_offsets":[0,8])"),
                "shape [3] of F32 needs 12 bytes but data_offsets [0, 8) hold 8");
     EXPECT_HAS(one(R"("dtype":"F32","shape":[2],"data_offsets":[8,0])"), "end before they begin");
@@ -102,10 +107,11 @@ TEST(SafetensorsReader, RefusesBadTensorEntries) {
 
 TEST(SafetensorsReader, RefusesOverlapsGapsAndTrailingBytes) {
     auto two = [](int a0, int a1, int b0, int b1, size_t n) {
-        const std::string h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string((a1 - a0) / 4) +
-                              "],\"data_offsets\":[" + std::to_string(a0) + "," + std::to_string(a1) +
-                              "]},\"b\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string((b1 - b0) / 4) +
-                              "],\"data_offsets\":[" + std::to_string(b0) + "," + std::to_string(b1) + "]}}";
+        const std::string h =
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string((a1 - a0) / 4) +
+            "],\"data_offsets\":[" + std::to_string(a0) + "," + std::to_string(a1) +
+            "]},\"b\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string((b1 - b0) / 4) +
+            "],\"data_offsets\":[" + std::to_string(b0) + "," + std::to_string(b1) + "]}}";
         return parse_error(st_bytes(h, std::vector<uint8_t>(n)));
     };
     const std::string overlap = two(0, 8, 4, 12, 12);
@@ -166,7 +172,9 @@ TEST_F(ShardedCheckpoint, OpensAllShards) {
     EXPECT_EQ(reinterpret_cast<const float*>(s.find("w3")->data)[0], 4.0f);
     EXPECT_HAS(s.find("w3")->file, "b.safetensors");
     // The index file itself may be given.
-    EXPECT_EQ(SafetensorsSet::open((dir.path / "model.safetensors.index.json").string()).tensors().size(), 3u);
+    EXPECT_EQ(
+        SafetensorsSet::open((dir.path / "model.safetensors.index.json").string()).tensors().size(),
+        3u);
 }
 
 TEST_F(ShardedCheckpoint, RefusesInconsistentIndexes) {
