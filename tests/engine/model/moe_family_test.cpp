@@ -1,14 +1,19 @@
 // Tiny random-weight mixture-of-experts models (Qwen3-MoE, Mixtral, OLMoE) against transformers
-// (tools/gen_tiny_moe_models.py): a prompt and 32 greedy steps, logits within 1e-4 of the
+// (tools/gen_tiny_moe_models.py), from GGUF, from the safetensors checkpoint and from the GGUF
+// glassbox-cli converts it to: a prompt and 32 greedy steps, logits within 1e-4 of the
 // reference's logit range, and for every token and MoE layer the experts transformers' router
 // selected, their weights and the router's full probabilities. Also the Generator's trace, and
 // the errors for broken expert tensors and counts.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <tuple>
 
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
@@ -71,20 +76,37 @@ void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
     }
 }
 
-class TinyMoe : public ::testing::TestWithParam<const char*> {};
+// The model in one of its forms: the GGUF the gguf package wrote, the transformers checkpoint
+// (safetensors + config.json) read directly, or that checkpoint converted by glassbox-cli.
+class TinyMoeForm : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
-TEST_P(TinyMoe, MatchesTransformersLogitsAndExperts) {
-    const std::string name = GetParam();
+TEST_P(TinyMoeForm, MatchesTransformersLogitsAndExperts) {
+    const std::string name = std::get<0>(GetParam()), form = std::get<1>(GetParam());
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     const json::Value& routing = ref.at("routing");
+    const std::string hf = test::fixture("models/hf/" + name);
+    const auto tmp = std::filesystem::temp_directory_path() /
+                     ("gb_moe_convert_" + name + "_" + std::to_string(::getpid()) + ".gguf");
+    std::string path = test::fixture("models/" + name + ".gguf");
+    if (form == "hf") path = hf;
+    if (form == "converted") {
+        const std::string cmd = std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp.string() +
+                                " --type f32 > /dev/null";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        path = tmp.string();
+    }
+    struct Cleanup {
+        std::filesystem::path p;
+        ~Cleanup() { std::filesystem::remove(p); }
+    } cleanup{tmp};
     for (int threads : {1, 2}) {
-        SCOPED_TRACE("threads " + std::to_string(threads));
+        SCOPED_TRACE(form + ", threads " + std::to_string(threads));
         cpu::CpuBackend be(threads);
         RunSettings rs;
         rs.n_ctx = 64;
         rs.n_threads = threads;
         rs.n_batch = 32;
-        auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
+        auto model = Model::load(path, be, rs);
         ASSERT_TRUE(model->config().is_moe());
         const int64_t n_vocab = model->config().n_vocab;
         model->set_routing_capture(true, /*full_probs=*/true);
@@ -117,6 +139,16 @@ TEST_P(TinyMoe, MatchesTransformersLogitsAndExperts) {
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Transformers, TinyMoeForm,
+    ::testing::Combine(::testing::Values("tiny_qwen3moe", "tiny_mixtral", "tiny_olmoe"),
+                       ::testing::Values("gguf", "hf", "converted")),
+    [](const auto& info) {
+        return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+    });
+
+class TinyMoe : public ::testing::TestWithParam<const char*> {};
 
 // The Generator puts every token's routing (prompt and generated, the last one included) in the
 // trace; prompt chunks of 3 tokens route as the whole prompt does.
