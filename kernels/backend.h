@@ -84,6 +84,16 @@ struct KvLayer {
     Act v;
 };
 
+// Shapes of multi-head latent attention (DeepSeek-V2/V3 MLA) over its compressed cache.
+struct MlaShape {
+    int n_head = 0;
+    int n_nope = 0;   // qk_nope_head_dim: the part of each query head without position
+    int n_rope = 0;   // qk_rope_head_dim: the rotated part, shared key k_pe
+    int n_v = 0;      // v_head_dim
+    int kv_lora = 0;  // kv_lora_rank: width of the cached latent c_kv
+    int v_row0 = 0;   // first row of head h's W_vb within matrix h of v_b
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -119,6 +129,17 @@ public:
     // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv).
     virtual void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                            int64_t pos0, float scale, Act out) = 0;
+
+    // Multi-head latent attention with absorbed projections (DeepSeek-V2 sec. 2.1): the cache
+    // holds per position only c_kv (cache.k, [n_ctx x kv_lora], after kv_a_norm) and k_pe
+    // (cache.v, [n_ctx x n_rope], after RoPE). q is [tokens x n_head*(n_nope+n_rope)], each head
+    // its nope part then its (rotated) rope part, token t at position pos0+t. Per head h:
+    // q_abs = W_kb_h^T q_nope (k_b: n_head stacked [kv_lora x n_nope] matrices, W_kb_h^T),
+    // score_j = (q_abs . c_kv_j + q_pe . k_pe_j) * scale over positions 0 .. pos0+t,
+    // out_h = W_vb_h sum_j softmax_j c_kv_j (v_b: n_head stacked matrices of kv_lora columns,
+    // W_vb_h their rows v_row0 .. v_row0+n_v). out is [tokens x n_head*n_v].
+    virtual void mla_attention(Act q, const Weight& k_b, const Weight& v_b, const KvLayer& cache,
+                               const MlaShape& s, int64_t pos0, float scale, Act out) = 0;
 
     // Mixture of experts. The routing comes back to the host: it is a few numbers per token,
     // the forward pass needs it to pick expert weights, and the trace records it.

@@ -34,6 +34,9 @@ public:
     void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
     void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                    int64_t pos0, float scale, Act out) override;
+    // Multi-head latent attention (mla_attention.cpp).
+    void mla_attention(Act q, const Weight& k_b, const Weight& v_b, const KvLayer& cache,
+                       const MlaShape& s, int64_t pos0, float scale, Act out) override;
     // Mixture of experts (moe.cpp).
     void moe_route(Act logits, const Weight& bias, const RouterParams& p, std::span<int32_t> ids,
                    std::span<float> weights, std::span<float> probs) override;
