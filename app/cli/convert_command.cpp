@@ -90,8 +90,8 @@ int convert_command(const std::vector<std::string>& argv) {
         if (target == TensorType::Q8_0) w.set("general.quantization_version", GgufValue::u32(2));
     }
 
-    std::vector<float> row;
-    std::vector<uint8_t> data;
+    // Tensors are written straight from the mapped checkpoint, or converted one at a time while
+    // the file is written: memory stays at one tensor, whatever the model's size.
     int64_t total = 0, fallbacks = 0;
     for (const GgufTensorInfo& t : view.tensors()) {
         TensorType to = keep_f32(t) ? TensorType::F32 : keep_source ? t.type : target;
@@ -102,17 +102,18 @@ int convert_command(const std::vector<std::string>& argv) {
         }
         const uint8_t* src = view.tensor_data(t);
         if (to == t.type) {
-            w.add_tensor(t.name, to, t.dims, src, t.n_bytes);
+            w.add_tensor_ref(t.name, to, t.dims, src, t.n_bytes);
         } else {
+            const TensorType from = t.type;
             const int64_t cols = t.cols(), rows = t.rows();
-            const size_t in_row = row_bytes(t.type, cols), out_row = row_bytes(to, cols);
-            row.resize(static_cast<size_t>(cols));
-            data.resize(out_row * static_cast<size_t>(rows));
-            for (int64_t r = 0; r < rows; ++r) {
-                cpu::dequantize_row(t.type, src + r * in_row, row.data(), cols);
-                cpu::quantize_row(to, row.data(), data.data() + r * out_row, cols);
-            }
-            w.add_tensor(t.name, to, t.dims, data.data(), data.size());
+            w.add_tensor_fill(t.name, to, t.dims, [=](uint8_t* dst) {
+                const size_t in_row = row_bytes(from, cols), out_row = row_bytes(to, cols);
+                std::vector<float> row(static_cast<size_t>(cols));
+                for (int64_t r = 0; r < rows; ++r) {
+                    cpu::dequantize_row(from, src + r * in_row, row.data(), cols);
+                    cpu::quantize_row(to, row.data(), dst + r * out_row, cols);
+                }
+            });
         }
         total += static_cast<int64_t>(row_bytes(to, t.cols()) * t.rows());
     }

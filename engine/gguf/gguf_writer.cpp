@@ -1,6 +1,9 @@
 // GGUF v3 writer: serialises metadata and tensors, checking that each value matches its type.
 #include "engine/gguf/gguf_writer.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -164,8 +167,8 @@ void GgufWriter::set(std::string key, GgufValue value) {
     kv_.push_back(GgufKV{std::move(key), std::move(value)});
 }
 
-void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims,
-                            const void* data, size_t bytes) {
+size_t GgufWriter::check_tensor(const std::string& name, TensorType type,
+                                const std::vector<int64_t>& dims) const {
     const std::string who = "GgufWriter: tensor '" + name + "': ";
     if (name.empty() || name.size() > 63) throw Error(who + "name must be 1..63 bytes");
     for (const auto& t : tensors_)
@@ -182,16 +185,48 @@ void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64
         throw Error(who + "dimension 0 = " + std::to_string(dims[0]) +
                     " is not a multiple of the block size " + std::to_string(info.block_size));
     size_t expect = 0;
-    if (__builtin_mul_overflow(row_bytes(type, dims[0]), static_cast<size_t>(rows), &expect) ||
-        expect != bytes)
-        throw Error(who + "data has " + std::to_string(bytes) + " bytes, expected " +
-                    std::to_string(expect));
-    const auto* p = static_cast<const uint8_t*>(data);
-    tensors_.push_back(
-        Tensor{std::move(name), type, std::move(dims), std::vector<uint8_t>(p, p + bytes)});
+    if (__builtin_mul_overflow(row_bytes(type, dims[0]), static_cast<size_t>(rows), &expect))
+        throw Error(who + "too many bytes");
+    return expect;
 }
 
-std::vector<uint8_t> GgufWriter::to_bytes() const {
+void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims,
+                            const void* data, size_t bytes) {
+    const size_t expect = check_tensor(name, type, dims);
+    if (expect != bytes)
+        throw Error("GgufWriter: tensor '" + name + "': data has " + std::to_string(bytes) +
+                    " bytes, expected " + std::to_string(expect));
+    const auto* p = static_cast<const uint8_t*>(data);
+    Tensor t{std::move(name), type, std::move(dims), bytes, std::vector<uint8_t>(p, p + bytes), nullptr, {}};
+    tensors_.push_back(std::move(t));
+}
+
+void GgufWriter::add_tensor_ref(std::string name, TensorType type, std::vector<int64_t> dims,
+                                const void* data, size_t bytes) {
+    const size_t expect = check_tensor(name, type, dims);
+    if (expect != bytes)
+        throw Error("GgufWriter: tensor '" + name + "': data has " + std::to_string(bytes) +
+                    " bytes, expected " + std::to_string(expect));
+    if (!data && bytes) throw Error("GgufWriter: tensor '" + name + "': no data");
+    tensors_.push_back(Tensor{std::move(name), type, std::move(dims), bytes, {}, data, {}});
+}
+
+void GgufWriter::add_tensor_fill(std::string name, TensorType type, std::vector<int64_t> dims, Fill fill) {
+    const size_t expect = check_tensor(name, type, dims);
+    if (!fill) throw Error("GgufWriter: tensor '" + name + "': no fill function");
+    tensors_.push_back(Tensor{std::move(name), type, std::move(dims), expect, {}, nullptr, std::move(fill)});
+}
+
+const uint8_t* GgufWriter::tensor_bytes(const Tensor& t, std::vector<uint8_t>& scratch) const {
+    if (t.fill) {
+        scratch.assign(t.n_bytes, 0);
+        t.fill(scratch.data());
+        return scratch.data();
+    }
+    return t.ref ? static_cast<const uint8_t*>(t.ref) : t.data.data();
+}
+
+std::vector<uint8_t> GgufWriter::header_bytes() const {
     std::vector<GgufKV> kv = kv_;
     bool have_alignment = false;
     for (const auto& e : kv)
@@ -224,24 +259,71 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
         for (int64_t d : t.dims) o.uint(static_cast<uint64_t>(d), 8);
         o.uint(static_cast<uint32_t>(t.type), 4);
         o.uint(offset, 8);
-        offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+        offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
     }
     if (!tensors_.empty()) o.pad_to(alignment_);
-    for (size_t i = 0; i < tensors_.size(); ++i) {
-        if (i) o.pad_to(alignment_);
-        o.bytes.insert(o.bytes.end(), tensors_[i].data.begin(), tensors_[i].data.end());
-    }
     return o.bytes;
 }
 
+std::vector<uint8_t> GgufWriter::to_bytes() const {
+    std::vector<uint8_t> out = header_bytes(), scratch;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+        if (i) out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+        const uint8_t* p = tensor_bytes(tensors_[i], scratch);
+        out.insert(out.end(), p, p + tensors_[i].n_bytes);
+    }
+    return out;
+}
+
 void GgufWriter::write(const std::string& path) const {
-    std::vector<uint8_t> bytes = to_bytes();
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
-    size_t n = std::fwrite(bytes.data(), 1, bytes.size(), f);
-    bool ok = n == bytes.size();
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) throw Error(path + ": write failed: " + std::strerror(errno));
+    const std::string tmp = path + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw Error(path + ": cannot open " + tmp + " for writing: " + std::strerror(errno));
+    // Any failure below removes the partial temporary file and leaves PATH as it was.
+    auto fail = [&](const std::string& why) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw Error(path + ": " + why);
+    };
+    auto put = [&](const void* p, size_t n) {
+        if (n && std::fwrite(p, 1, n, f) != n) fail(std::string("write failed: ") + std::strerror(errno));
+    };
+    std::vector<uint8_t> scratch;
+    uint64_t pos = 0;
+    try {
+        const std::vector<uint8_t> head = header_bytes();
+        put(head.data(), head.size());
+        pos = head.size();
+        static const uint8_t zeros[256] = {};
+        for (size_t i = 0; i < tensors_.size(); ++i) {
+            for (uint64_t pad = (alignment_ - pos % alignment_) % alignment_; pad > 0;) {
+                const size_t n = static_cast<size_t>(std::min<uint64_t>(pad, sizeof zeros));
+                put(zeros, n);
+                pad -= n;
+                pos += n;
+            }
+            const uint8_t* p = tensor_bytes(tensors_[i], scratch);
+            put(p, tensors_[i].n_bytes);
+            pos += tensors_[i].n_bytes;
+        }
+    } catch (const Error&) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw;
+    } catch (const std::exception& e) {
+        fail(std::string("writing failed: ") + e.what());
+    }
+    const bool flushed = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    const int e = errno;
+    if (std::fclose(f) != 0 || !flushed) {
+        std::remove(tmp.c_str());
+        throw Error(path + ": write failed: " + std::strerror(e));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int re = errno;
+        std::remove(tmp.c_str());
+        throw Error(path + ": cannot rename " + tmp + " into place: " + std::strerror(re));
+    }
 }
 
 }  // namespace gb
