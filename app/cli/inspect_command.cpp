@@ -9,6 +9,7 @@
 #include "app/cli/commands.h"
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"
 #include "engine/model/model_config.h"
 
@@ -72,15 +73,18 @@ std::string show(const GgufValue& v, bool full) {
 
 int inspect_command(const std::vector<std::string>& argv) {
     Args args(argv, {}, {"--tensors", "--all-metadata"});
-    if (args.positional().size() != 1) throw Error("inspect needs exactly one FILE");
+    if (args.positional().size() != 1) throw Error("inspect needs exactly one FILE (a .gguf, or a checkpoint directory)");
     const std::string path = args.positional()[0];
     // A file cut off inside its tensor data (an interrupted or partial download) still has its
     // metadata: show it, and say plainly that the model cannot run from this file.
     std::string cut_off;
     std::optional<GgufFile> opened;
+    const bool checkpoint = is_hf_checkpoint(path);
     try {
-        opened.emplace(GgufFile::open(path));
+        // An HF checkpoint is shown through the GGUF view the engine runs it from.
+        opened.emplace(checkpoint ? open_hf_checkpoint(path) : GgufFile::open(path));
     } catch (const Error& full_error) {
+        if (checkpoint) throw;
         try {
             opened.emplace(GgufFile::open(path, GgufOpen::MetadataOnly));
         } catch (const Error&) {
@@ -93,8 +97,12 @@ int inspect_command(const std::vector<std::string>& argv) {
     std::printf("file:            %s\n", path.c_str());
     if (!cut_off.empty())
         std::printf("tensor data:     MISSING, metadata only: %s\n", cut_off.c_str());
-    std::printf("format:          GGUF v%u, %zu tensors, %zu metadata keys, %s\n", f.version(),
-                f.tensors().size(), f.metadata().size(), human_bytes(static_cast<double>(f.file_size())).c_str());
+    if (checkpoint)
+        std::printf("format:          Hugging Face checkpoint (safetensors), %zu tensors; shown as the GGUF "
+                    "metadata it converts to\n", f.tensors().size());
+    else
+        std::printf("format:          GGUF v%u, %zu tensors, %zu metadata keys, %s\n", f.version(),
+                    f.tensors().size(), f.metadata().size(), human_bytes(static_cast<double>(f.file_size())).c_str());
     std::optional<ModelConfig> cfg;
     std::string cfg_error;
     try {
@@ -126,6 +134,28 @@ int inspect_command(const std::vector<std::string>& argv) {
         std::printf("layers:          %" PRId64 ", embedding %" PRId64 ", feed-forward %" PRId64 "\n", c.n_layer, c.n_embd, c.n_ff);
         std::printf("attention:       %" PRId64 " heads, %" PRId64 " kv heads, head size %" PRId64 "%s%s\n", c.n_head,
                     c.n_head_kv, c.head_dim, c.qkv_bias ? ", qkv bias" : "", c.qk_norm ? ", q/k norm" : "");
+        if (c.is_moe()) {
+            const RouterParams& r = c.router;
+            std::string gate = r.gating == Gating::Sigmoid ? "sigmoid" : "softmax";
+            if (c.expert_probs_bias) gate += " + score-correction bias";
+            if (r.n_group > 1) gate += ", top-" + std::to_string(r.n_group_used) + " of " + std::to_string(r.n_group) + " groups";
+            gate += r.norm_topk ? ", top-k weights renormalised" : ", top-k weights as gated";
+            if (r.scale != 1.0f) gate += ", scaled by " + std::to_string(r.scale);
+            std::printf("experts:         %" PRId64 " per MoE layer, %" PRId64 " routed per token%s, width %" PRId64 "\n",
+                        c.n_expert, c.n_expert_used,
+                        c.n_expert_shared ? (" + " + std::to_string(c.n_expert_shared) + " shared").c_str() : "",
+                        c.n_ff_exp);
+            std::printf("MoE layers:      %" PRId64 " of %" PRId64 " (%" PRId64 " leading dense); gating %s\n",
+                        c.n_moe_layers(), c.n_layer, c.n_layer_dense_lead, gate.c_str());
+            // Active parameters: a token reads n_used of n_expert experts in every routed tensor.
+            int64_t inactive = 0;
+            for (const auto& t : f.tensors())
+                if (t.name.find("_exps.") != std::string::npos && c.n_expert > 0)
+                    inactive += t.n_elements - t.n_elements / c.n_expert * c.n_expert_used;
+            std::printf("active params:   %s per token (%.1f%% of all)\n",
+                        human_count(static_cast<double>(n_params - inactive)).c_str(),
+                        n_params ? 100.0 * static_cast<double>(n_params - inactive) / static_cast<double>(n_params) : 0.0);
+        }
         const char* scaling[] = {"none", "linear", "yarn", "llama3"};
         std::printf("rope:            base %g, %d dims, %s, scaling %s (factor %g)\n", c.rope.freq_base,
                     c.rope.n_dims, c.rope.neox ? "neox" : "interleaved",

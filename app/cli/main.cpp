@@ -11,9 +11,10 @@ namespace {
 constexpr const char* kUsage = R"(usage: glassbox-cli COMMAND [options]
 
 commands:
-  inspect FILE [--tensors] [--all-metadata]
-      architecture, parameters, quantisation mix, context length, memory needed,
-      metadata (incl. the chat template) and, with --tensors, the tensor table
+  inspect FILE|CHECKPOINT_DIR [--tensors] [--all-metadata]
+      architecture, parameters (active per token for MoE), experts and gating, quantisation
+      mix, context length, KV bytes per token, memory needed, metadata (incl. the chat
+      template) and, with --tensors, the tensor table
   run -m FILE -p TEXT [options]
       generate a reply, streamed to stdout
       -n, --max-tokens N     tokens to generate (default 256)
@@ -25,13 +26,18 @@ commands:
       --top-n N              alternatives recorded per token (default 5)
       --hide-reasoning       leave the chain of thought out of the streamed text
       --trace FILE           write the trace (per token: id, text, logprob, entropy,
-                             alternatives, time) as JSON
+                             alternatives, time; experts per MoE layer) as JSON, or in the
+                             compact binary form when FILE ends in .gbtrace
+      --routing              print the most used experts per MoE layer, reasoning vs answer
+      --router-probs         also record each token's full router distribution per layer
+      --no-routing           do not record MoE routing
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
-  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3]
-      prompt processing (ppP) and generation (tgN) speed in tokens/s
+  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--routing]
+      prompt processing (ppP) and generation (tgN) speed in tokens/s; --routing compares
+      decode with MoE routing capture off, on, and on with full router vectors
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32

@@ -1,11 +1,14 @@
 // `glassbox-cli run`: load a model, generate a streamed reply, optionally write its trace.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
-#include <algorithm>
 #include <memory>
-#include <thread>
-#include <unistd.h>
+#include <numeric>
 #include <string>
+#include <thread>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -17,6 +20,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
+#include "engine/trace/trace_binary.h"
 #include "kernels/cpu/cpu_backend.h"
 
 namespace gb::cli {
@@ -43,6 +47,43 @@ std::string chat_prompt(const GgufFile& file, const Tokenizer& tok, const std::s
     return p.text;
 }
 
+// Per MoE layer, the experts that took the most tokens of the reply, reasoning and answer apart:
+// a quick look at routing without the app.
+void print_routing_summary(const Trace& t) {
+    if (t.n_expert == 0) {
+        std::fprintf(stderr, "[routing: the model is dense, it has no experts]\n");
+        return;
+    }
+    // counts[layer row][phase][expert], phase 0 = reasoning, 1 = answer (prompt tokens left out).
+    std::vector<uint16_t> layers;
+    std::vector<std::array<std::vector<int>, 2>> counts;
+    for (const TokenRecord& r : t.tokens) {
+        if (r.phase == Phase::Prompt || r.routing.empty()) continue;
+        if (layers.empty()) {
+            layers = r.routing.layers;
+            counts.assign(layers.size(), {std::vector<int>(static_cast<size_t>(t.n_expert)),
+                                          std::vector<int>(static_cast<size_t>(t.n_expert))});
+        }
+        const int ph = r.phase == Phase::Think ? 0 : 1;
+        for (size_t i = 0; i < r.routing.n_layers() && i < counts.size(); ++i)
+            for (uint16_t e : r.routing.experts_of(i)) ++counts[i][ph][e];
+    }
+    std::fprintf(stderr, "[routing: top-%d of %d experts in %zu MoE layers; most used experts (tokens)]\n",
+                 t.n_expert_used, t.n_expert, layers.size());
+    auto top = [&](const std::vector<int>& c) {
+        std::vector<int> idx(c.size());
+        std::iota(idx.begin(), idx.end(), 0);
+        std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return c[a] > c[b]; });
+        std::string s;
+        for (size_t i = 0; i < std::min<size_t>(4, idx.size()) && c[idx[i]] > 0; ++i)
+            s += (s.empty() ? "" : " ") + ("e" + std::to_string(idx[i])) + "(" + std::to_string(c[idx[i]]) + ")";
+        return s.empty() ? std::string("-") : s;
+    };
+    for (size_t i = 0; i < layers.size(); ++i)
+        std::fprintf(stderr, "  layer %3u  reasoning: %-36s answer: %s\n", layers[i], top(counts[i][0]).c_str(),
+                     top(counts[i][1]).c_str());
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& argv) {
@@ -51,7 +92,8 @@ int run_command(const std::vector<std::string>& argv) {
                "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
                "-c", "--ctx", "-b", "--batch"},
-              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking"});
+              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
+               "--router-probs", "--no-routing"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -80,6 +122,11 @@ int run_command(const std::vector<std::string>& argv) {
     req.top_n = static_cast<int>(args.integer("--top-n", 5));
     if (req.top_n < 0 || req.top_n > 100) throw Error("--top-n must be in 0..100");
     req.prompt_logprobs = args.has("--prompt-logprobs");
+    // MoE models record every token's experts unless told not to; --router-probs adds the
+    // router's whole distribution per token and layer (large: n_expert floats each).
+    req.record_routing = !args.has("--no-routing");
+    req.routing_probs = args.has("--router-probs");
+    if (req.routing_probs && !req.record_routing) throw Error("--router-probs needs routing: drop --no-routing");
 
     cpu::CpuBackend backend(rs.n_threads);
     std::unique_ptr<Model> model = Model::load(path, backend, rs);
@@ -130,11 +177,18 @@ int run_command(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n",
                  trace.n_prompt, pp, trace.n_gen, tg, trace.stop_reason.c_str());
 
+    if (args.has("--routing")) print_routing_summary(trace);
     if (args.has("--trace")) {
+        // FILE.gbtrace: the compact binary form (TRACE_FORMAT.md); anything else: JSON.
         const std::string out = args.str("--trace");
         std::ofstream f(out, std::ios::binary);
         if (!f) throw Error("cannot write trace file '" + out + "'");
-        write_json(trace, f);
+        if (out.ends_with(".gbtrace")) {
+            const std::string bytes = write_binary(trace);
+            f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        } else {
+            write_json(trace, f);
+        }
         if (!f) throw Error("writing trace file '" + out + "' failed");
     }
     return 0;

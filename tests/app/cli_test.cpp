@@ -14,6 +14,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/trace/trace.h"
+#include "engine/trace/trace_binary.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -79,6 +80,50 @@ TEST(Cli, RunWritesATraceWithAlternatives) {
         EXPECT_GE(tok.entropy, 0.0f);
     }
     EXPECT_EQ(generated, 6);
+}
+
+// An MoE model: the trace carries every token's experts, in JSON and in the binary form alike,
+// --routing summarises them, and inspect reports the experts (also of the HF checkpoint).
+TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
+    const std::string moe = gb::test::fixture("models/tiny_qwen3moe.gguf");
+    const auto dir = std::filesystem::temp_directory_path();
+    const std::string json_path = (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".json")).string();
+    const std::string bin_path = (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".gbtrace")).string();
+    const std::string common = "run -m " + moe + " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --router-probs ";
+    Result a = cli(common + "--routing --trace " + json_path);
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_NE(a.err.find("[routing: top-2 of 8 experts in 2 MoE layers"), std::string::npos) << a.err;
+    Result b = cli(common + "--trace " + bin_path);
+    ASSERT_EQ(b.code, 0) << b.err;
+    std::ifstream jf(json_path), bf(bin_path, std::ios::binary);
+    std::stringstream js, bs;
+    js << jf.rdbuf();
+    bs << bf.rdbuf();
+    const gb::Trace tj = gb::read_json(js.str());
+    const gb::Trace tb = gb::read_binary(bs.str());
+    EXPECT_EQ(tj.n_expert, 8);
+    EXPECT_EQ(tj.n_expert_used, 2);
+    ASSERT_EQ(tj.tokens.size(), tb.tokens.size());
+    for (size_t i = 0; i < tj.tokens.size(); ++i) {
+        const gb::TokenRouting &x = tj.tokens[i].routing, &y = tb.tokens[i].routing;
+        EXPECT_EQ(x.layers, (std::vector<uint16_t>{0, 1})) << i;
+        EXPECT_EQ(x.experts, y.experts) << i;
+        ASSERT_EQ(x.probs.size(), 16u) << i;
+        ASSERT_EQ(y.weights.size(), x.weights.size());
+        for (size_t j = 0; j < x.weights.size(); ++j) EXPECT_NEAR(x.weights[j], y.weights[j], 1e-3f);
+    }
+    std::filesystem::remove(json_path);
+    std::filesystem::remove(bin_path);
+
+    for (const std::string& target : {moe, gb::test::fixture("models/hf/tiny_qwen3moe")}) {
+        Result in = cli("inspect " + target);
+        ASSERT_EQ(in.code, 0) << in.err;
+        EXPECT_NE(in.out.find("experts:         8 per MoE layer, 2 routed per token"), std::string::npos) << in.out;
+        EXPECT_NE(in.out.find("active params:"), std::string::npos) << in.out;
+    }
+    Result dense = cli("run -m " + kTiny + " -p 'hi' -n 2 --temp 0 -t 1 -c 64 --routing");
+    ASSERT_EQ(dense.code, 0) << dense.err;
+    EXPECT_NE(dense.err.find("the model is dense, it has no experts"), std::string::npos) << dense.err;
 }
 
 TEST(Cli, SameSeedSameOutput) {
