@@ -9,29 +9,14 @@
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
 namespace gb {
 namespace {
 
-// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit.
-void expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
-    const auto& r = ref.as_array();
-    double lo = 1e300, hi = -1e300;
-    for (const auto& x : r) {
-        lo = std::min(lo, x.as_number());
-        hi = std::max(hi, x.as_number());
-    }
-    const double tol = 1e-4 * (hi - lo);
-    double worst = 0;
-    size_t worst_i = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-        const double d = std::fabs(ours[i] - r[i].as_number());
-        if (d > worst) worst = d, worst_i = i;
-    }
-    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst
-                          << " (tolerance " << tol << ")";
-}
+using test::expect_logits;
+
 
 class TinyModel : public ::testing::TestWithParam<const char*> {};
 

@@ -13,28 +13,17 @@
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
 namespace gb {
 namespace {
 
-// Copies the tiny llama fixture, letting `edit_kv` change metadata and `keep` drop or reshape
-// tensors, and returns the path of the new file.
+// The tiny llama fixture with one defect (metadata edited, tensors dropped or reshaped).
 std::string rewrite(const std::string& name,
                     const std::function<void(GgufWriter&)>& edit_kv,
                     const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
-    GgufFile src = GgufFile::open(test::fixture("models/tiny_llama.gguf"));
-    GgufWriter w;
-    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
-    edit_kv(w);
-    for (const auto& t : src.tensors()) {
-        std::vector<int64_t> dims = t.dims;
-        if (!keep(t, dims)) continue;
-        w.add_tensor(t.name, t.type, dims, src.tensor_data(t), t.n_bytes);
-    }
-    const auto path = (std::filesystem::temp_directory_path() / ("gb_model_errors_" + name + ".gguf")).string();
-    w.write(path);
-    return path;
+    return test::rewrite_fixture("tiny_llama", name, edit_kv, keep);
 }
 
 std::string load_error(const std::string& path) {

@@ -23,29 +23,14 @@
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
 namespace gb {
 namespace {
 
-// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit.
-void expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
-    const auto& r = ref.as_array();
-    double lo = 1e300, hi = -1e300;
-    for (const auto& x : r) {
-        lo = std::min(lo, x.as_number());
-        hi = std::max(hi, x.as_number());
-    }
-    const double tol = 1e-4 * (hi - lo);
-    double worst = 0;
-    size_t worst_i = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-        const double d = std::fabs(ours[i] - r[i].as_number());
-        if (d > worst) worst = d, worst_i = i;
-    }
-    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst
-                          << " (tolerance " << tol << ")";
-}
+using test::expect_logits;
+
 
 // Token `t` of the fixture's routing against ours: the same experts in the same order (best
 // first), weights within 1e-5, and (when we captured them) router probabilities within 1e-5.
@@ -174,7 +159,9 @@ TEST_P(TinyMoe, GeneratorTraceRecordsEveryTokensRouting) {
     EXPECT_EQ(t.n_expert, ref.at("routing").at("n_expert").as_int64());
     EXPECT_EQ(t.n_expert_used, ref.at("routing").at("k").as_int64());
     for (size_t i = 0; i < t.tokens.size(); ++i) {
-        if (i >= req.prompt.size()) ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        if (i >= req.prompt.size()) {
+            ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        }
         EXPECT_TRUE(t.tokens[i].routing.probs.empty());  // not asked for
         expect_routing(t.tokens[i].routing, ref.at("routing"), static_cast<int64_t>(i),
                        name + " trace token " + std::to_string(i));
@@ -213,19 +200,7 @@ TEST(TinyMoeConfig, FamiliesReadTheirRoutingRules) {
 // The tiny Qwen3-MoE fixture rewritten with one defect by our GGUF writer.
 std::string rewrite(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
                     const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
-    GgufFile src = GgufFile::open(test::fixture("models/tiny_qwen3moe.gguf"));
-    GgufWriter w;
-    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
-    edit_kv(w);
-    for (const auto& t : src.tensors()) {
-        std::vector<int64_t> dims = t.dims;
-        if (!keep(t, dims)) continue;
-        w.add_tensor(t.name, t.type, dims, src.tensor_data(t), t.n_bytes);
-    }
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_moe_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
-    w.write(path);
-    return path;
+    return test::rewrite_fixture("tiny_qwen3moe", name, edit_kv, keep);
 }
 
 std::string load_error(const std::string& path) {
