@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/model/deepseek2_model.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/llama_model.h"
 #include "engine/session/kv_cache.h"
@@ -56,6 +57,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     case Arch::Qwen2:
     case Arch::Qwen3: case Arch::Qwen3Moe: case Arch::Olmoe: case Arch::Mixtral:
         return make_llama_model(std::move(file), std::move(config), backend, settings);
+    case Arch::Deepseek2:
+        return make_deepseek2_model(std::move(file), std::move(config), backend, settings);
     }
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
@@ -85,6 +88,9 @@ Weight Model::bind(const std::string& name, int64_t rows, int64_t cols, bool req
 }
 
 std::unique_ptr<KvCache> Model::new_cache() const {
+    if (config_.is_mla())  // the compressed cache: c_kv and k_pe per position
+        return std::make_unique<KvCache>(backend_, config_.n_layer, settings_.n_ctx,
+                                         config_.mla.kv_lora, config_.mla.n_rope);
     return std::make_unique<KvCache>(backend_, config_.n_layer, settings_.n_ctx, kv_width());
 }
 
@@ -94,7 +100,9 @@ ModelSize model_size(const GgufFile& f, const ModelConfig& c) {
         s.n_params += t.n_elements;
         s.weight_bytes += static_cast<int64_t>(t.n_bytes);
     }
-    s.kv_bytes_per_token = KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
+    s.kv_bytes_per_token =
+        c.is_mla() ? c.n_layer * (c.mla.kv_lora + c.mla.n_rope) * static_cast<int64_t>(sizeof(float))
+                   : KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
     return s;
 }
 

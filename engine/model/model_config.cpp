@@ -7,6 +7,7 @@
 
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/deepseek2_model.h"
 
 namespace gb {
 
@@ -18,6 +19,7 @@ const char* arch_name(Arch a) {
     case Arch::Qwen3Moe: return "qwen3moe";
     case Arch::Olmoe: return "olmoe";
     case Arch::Mixtral: return "mixtral";
+    case Arch::Deepseek2: return "deepseek2";
     }
     return "?";
 }
@@ -97,10 +99,12 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     else if (c.arch_str == "qwen3") c.arch = Arch::Qwen3;
     else if (c.arch_str == "qwen3moe") c.arch = Arch::Qwen3Moe;
     else if (c.arch_str == "olmoe") c.arch = Arch::Olmoe;
+    else if (c.arch_str == "deepseek2") c.arch = Arch::Deepseek2;
     else
         throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
-                    "' (supported: llama (and mixtral), qwen2, qwen3, qwen3moe, olmoe)");
-    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe || c.arch == Arch::Mixtral;
+                    "' (supported: llama (and mixtral), qwen2, qwen3, qwen3moe, olmoe, deepseek2)");
+    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe ||
+                     c.arch == Arch::Mixtral || c.arch == Arch::Deepseek2;
     c.name = f.get_string("general.name").value_or("");
     const std::string a = c.arch_str + ".";
 
@@ -117,13 +121,17 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (c.n_head % c.n_head_kv != 0)
         throw Error(f.path() + ": attention.head_count " + std::to_string(c.n_head) +
                     " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
-    c.head_dim = f.find(a + "attention.key_length") ? positive(f, a + "attention.key_length", 4096)
-                                                    : c.n_embd / c.n_head;
-    if (auto vl = f.get_int(a + "attention.value_length"); vl && *vl != c.head_dim)
-        throw Error(f.path() + ": attention.value_length " + std::to_string(*vl) +
-                    " differs from key_length " + std::to_string(c.head_dim) + " (not supported)");
-    if (!f.find(a + "attention.key_length") && c.n_embd % c.n_head != 0)
-        throw Error(f.path() + ": embedding_length is not a multiple of attention.head_count");
+    if (c.arch == Arch::Deepseek2) {
+        read_deepseek2_attention(f, a, c);  // MLA: per-head sizes differ for q/k and v
+    } else {
+        c.head_dim = f.find(a + "attention.key_length") ? positive(f, a + "attention.key_length", 4096)
+                                                        : c.n_embd / c.n_head;
+        if (auto vl = f.get_int(a + "attention.value_length"); vl && *vl != c.head_dim)
+            throw Error(f.path() + ": attention.value_length " + std::to_string(*vl) +
+                        " differs from key_length " + std::to_string(c.head_dim) + " (not supported)");
+        if (!f.find(a + "attention.key_length") && c.n_embd % c.n_head != 0)
+            throw Error(f.path() + ": embedding_length is not a multiple of attention.head_count");
+    }
     c.rms_eps = static_cast<float>(f.require_float(a + "attention.layer_norm_rms_epsilon"));
     if (!(c.rms_eps > 0 && c.rms_eps < 1))
         throw Error(f.path() + ": attention.layer_norm_rms_epsilon out of range (0, 1)");
@@ -139,7 +147,8 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     r.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
     if (!(r.freq_base > 1.0f)) throw Error(f.path() + ": rope.freq_base must be > 1");
     // llama (and mixtral) files store Q/K permuted for interleaved pairs
-    r.neox = c.arch != Arch::Llama && c.arch != Arch::Mixtral;
+    // (deepseek2 rotates interleaved pairs too: DeepSeek's own rope layout)
+    r.neox = c.arch != Arch::Llama && c.arch != Arch::Mixtral && c.arch != Arch::Deepseek2;
     r.n_ctx_orig = static_cast<int>(c.n_ctx_train);
 
     std::string type = f.get_string(a + "rope.scaling.type").value_or("");

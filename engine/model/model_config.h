@@ -11,11 +11,21 @@ namespace gb {
 class GgufFile;
 
 // Mixtral files say general.architecture = "llama" and are told apart by llama.expert_count.
-enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Olmoe, Mixtral };
+enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Olmoe, Mixtral, Deepseek2 };
 
 const char* arch_name(Arch a);
 
 enum class RopeScaling { None, Linear, Yarn, Llama3 };
+
+// Multi-head latent attention (deepseek2; read by read_deepseek2_attention, deepseek2_model.cpp).
+struct MlaConfig {
+    int64_t q_lora = 0;    // q_lora_rank; 0: the query is one projection (attn_q, V2-Lite)
+    int64_t kv_lora = 0;   // kv_lora_rank: the cached latent per position
+    int64_t n_nope = 0;    // qk_nope_head_dim
+    int64_t n_rope = 0;    // qk_rope_head_dim (rope.dimension_count)
+    int64_t n_v = 0;       // v_head_dim
+    float yarn_log_mul = 0.0f;  // 0.1 * mscale_all_dim: the softmax scale's YaRN factor
+};
 
 struct ModelConfig {
     Arch arch = Arch::Llama;
@@ -47,6 +57,9 @@ struct ModelConfig {
     bool is_moe() const { return n_expert > 0; }
     bool is_moe_layer(int64_t l) const { return n_expert > 0 && l >= n_layer_dense_lead; }
     int64_t n_moe_layers() const { return n_expert > 0 ? n_layer - n_layer_dense_lead : 0; }
+
+    MlaConfig mla;          // deepseek2 only (kv_lora == 0 otherwise)
+    bool is_mla() const { return mla.kv_lora > 0; }
 
     RopeScaling rope_scaling = RopeScaling::None;
     float rope_factor = 1.0f;

@@ -15,6 +15,13 @@ public:
         for (int64_t l = 0; l < n_layer; ++l)
             layers_.push_back(KvLayer{be.alloc(n_ctx, kv_width), be.alloc(n_ctx, kv_width)});
     }
+    // Keys and values of different widths: MLA caches the latent c_kv as "k" and the shared
+    // rotated key k_pe as "v" (deepseek2).
+    KvCache(Backend& be, int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width)
+        : be_(be), n_ctx_(n_ctx) {
+        for (int64_t l = 0; l < n_layer; ++l)
+            layers_.push_back(KvLayer{be.alloc(n_ctx, k_width), be.alloc(n_ctx, v_width)});
+    }
     ~KvCache() {
         for (auto& l : layers_) {
             be_.release(l.k);

@@ -1,0 +1,294 @@
+// Forward pass of deepseek2 (DeepSeek-V2 arXiv 2405.04434, V3 arXiv 2412.19437): pre-norm decoder
+// with multi-head latent attention (MLA) over the compressed cache, absorbed projections as
+// DeepSeek's own inference runs them, YaRN, leading dense layers and MoE layers (shared MoE block).
+#include "engine/model/deepseek2_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "engine/session/kv_cache.h"
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/quant.h"
+
+namespace gb {
+
+namespace {
+
+int64_t need(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi) {
+    const int64_t v = f.require_int(key);
+    if (v < lo || v > hi)
+        throw Error(f.path() + ": metadata '" + key + "' = " + std::to_string(v) +
+                    " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+    return v;
+}
+
+}  // namespace
+
+void read_deepseek2_attention(const GgufFile& f, const std::string& a, ModelConfig& c) {
+    MlaConfig& m = c.mla;
+    m.kv_lora = need(f, a + "attention.kv_lora_rank", 1, 1 << 16);
+    m.q_lora = f.find(a + "attention.q_lora_rank") ? need(f, a + "attention.q_lora_rank", 0, 1 << 16) : 0;
+    m.n_rope = need(f, a + "rope.dimension_count", 2, 4096);
+    if (m.n_rope % 2) throw Error(f.path() + ": metadata '" + a + "rope.dimension_count' must be even");
+    int64_t n_qk = 0;
+    if (f.find(a + "attention.key_length_mla")) {
+        // The cache seen as one shared head: key_length = kv_lora + rope, value_length = kv_lora.
+        n_qk = need(f, a + "attention.key_length_mla", 1, 4096);
+        m.n_v = need(f, a + "attention.value_length_mla", 1, 4096);
+        const auto kl = f.get_int(a + "attention.key_length");
+        const auto vl = f.get_int(a + "attention.value_length");
+        if ((kl && *kl != m.kv_lora + m.n_rope) || (vl && *vl != m.kv_lora))
+            throw Error(f.path() + ": metadata '" + a + "attention.key_length' / value_length (" +
+                        std::to_string(kl.value_or(0)) + " / " + std::to_string(vl.value_or(0)) +
+                        ") do not match kv_lora_rank " + std::to_string(m.kv_lora) + " + rope " +
+                        std::to_string(m.n_rope) + " / kv_lora_rank");
+    } else {
+        n_qk = need(f, a + "attention.key_length", 1, 4096);
+        m.n_v = need(f, a + "attention.value_length", 1, 4096);
+    }
+    if (n_qk <= m.n_rope)
+        throw Error(f.path() + ": metadata '" + a + "attention.key_length' " + std::to_string(n_qk) +
+                    " leaves no room for the " + std::to_string(m.n_rope) + " rope dimensions");
+    m.n_nope = n_qk - m.n_rope;
+    c.head_dim = n_qk;
+    m.yarn_log_mul = static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier").value_or(0.0));
+}
+
+namespace {
+
+struct LayerWeights {
+    Weight attn_norm, wq, q_a, q_a_norm, q_b;  // wq without q_lora, else q_a -> norm -> q_b
+    Weight kv_a_c, kv_a_pe, kv_a_norm;         // attn_kv_a_mqa split into its latent and k_pe rows
+    Weight k_b, v_b;                           // W_kb^T per head; W_vb rows per head
+    int v_row0 = 0;
+    Weight wo, ffn_norm, w_gate, w_up, w_down;
+    bool moe = false;
+    MoeLayerWeights experts;
+};
+
+class Deepseek2Model final : public Model {
+public:
+    Deepseek2Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
+                   const RunSettings& s)
+        : Model(std::move(file), std::move(config), backend, s) {
+        const ModelConfig& c = config_;
+        const MlaConfig& m = c.mla;
+        const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
+        tok_embd_ = bind("token_embd.weight", c.n_vocab, c.n_embd);
+        output_norm_ = bind("output_norm.weight", 1, c.n_embd);
+        output_ = c.tied_output ? tok_embd_ : bind("output.weight", c.n_vocab, c.n_embd);
+        for (int64_t l = 0; l < c.n_layer; ++l) {
+            const std::string p = "blk." + std::to_string(l) + ".";
+            LayerWeights w;
+            w.attn_norm = bind(p + "attn_norm.weight", 1, c.n_embd);
+            if (m.q_lora) {
+                w.q_a = bind(p + "attn_q_a.weight", m.q_lora, c.n_embd);
+                w.q_a_norm = bind(p + "attn_q_a_norm.weight", 1, m.q_lora);
+                w.q_b = bind(p + "attn_q_b.weight", H * qk, m.q_lora);
+            } else {
+                w.wq = bind(p + "attn_q.weight", H * qk, c.n_embd);
+            }
+            // Rows [0, kv_lora) make the latent, the last n_rope rows the shared rotary key:
+            // two row ranges of one matrix, so each product lands in its own contiguous buffer.
+            const Weight kv_a = bind(p + "attn_kv_a_mqa.weight", L + m.n_rope, c.n_embd);
+            const size_t rb = row_bytes(kv_a.type, c.n_embd);
+            w.kv_a_c = Weight{kv_a.type, kv_a.data, L, c.n_embd, kv_a.name};
+            w.kv_a_pe = Weight{kv_a.type, static_cast<const uint8_t*>(kv_a.data) + L * rb, m.n_rope,
+                               c.n_embd, kv_a.name};
+            w.kv_a_norm = bind(p + "attn_kv_a_norm.weight", 1, L);
+            bind_kv_b(p, w);
+            w.wo = bind(p + "attn_output.weight", c.n_embd, H * m.n_v);
+            w.ffn_norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
+            w.moe = c.is_moe_layer(l);
+            if (w.moe) {
+                w.experts = bind_moe(l);
+            } else {
+                w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+                w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
+                w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+            }
+            layers_.push_back(w);
+        }
+
+        // YaRN as DeepSeek applies it: the rotary cos/sin carry only attn_factor (HF's
+        // mscale(f, mscale) / mscale(f, mscale_all_dim)), so the kernel's own YaRN magnitude
+        // 1 + 0.1 ln f is divided out; the attention temperature goes into the softmax scale as
+        // mscale(f, mscale_all_dim)^2 = (1 + yarn_log_mul ln f)^2.
+        rope_ = c.rope;
+        float mscale = 1.0f;
+        if (c.rope_scaling == RopeScaling::Yarn) {
+            const float ln_f = std::log(c.rope_factor);
+            rope_.attn_factor = c.rope.attn_factor / (1.0f + 0.1f * ln_f);
+            mscale = 1.0f + m.yarn_log_mul * ln_f;
+        }
+        kq_scale_ = mscale * mscale / std::sqrt(static_cast<float>(qk));
+        shape_ = MlaShape{static_cast<int>(H), static_cast<int>(m.n_nope), static_cast<int>(m.n_rope),
+                          static_cast<int>(m.n_v), static_cast<int>(L), 0};
+
+        const int64_t nb = settings_.n_batch;
+        x_ = backend_.alloc(nb, c.n_embd);
+        h_ = backend_.alloc(nb, c.n_embd);
+        qa_ = backend_.alloc(nb, std::max<int64_t>(1, m.q_lora));
+        q_ = backend_.alloc(nb, H * qk);
+        ckv_ = backend_.alloc(nb, L);
+        kpe_ = backend_.alloc(nb, m.n_rope);
+        attn_ = backend_.alloc(nb, H * m.n_v);
+        const int64_t dense_ff = c.n_layer_dense_lead > 0 || !c.is_moe() ? c.n_ff : 1;
+        gate_ = backend_.alloc(nb, dense_ff);
+        up_ = backend_.alloc(nb, dense_ff);
+        logits_ = backend_.alloc(nb, c.n_vocab);
+        if (c.is_moe()) moe_ = std::make_unique<MoeBlock>(backend_, config_, nb);
+    }
+
+    ~Deepseek2Model() override {
+        for (Act* a : {&x_, &h_, &qa_, &q_, &ckv_, &kpe_, &attn_, &gate_, &up_, &logits_})
+            backend_.release(*a);
+    }
+
+    void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                 std::vector<float>& logits) override {
+        const ModelConfig& c = config_;
+        const MlaConfig& m = c.mla;
+        const int64_t n = static_cast<int64_t>(tokens.size());
+        const int64_t pos0 = cache.n_past();
+        if (n < 1 || n > settings_.n_batch)
+            throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
+                        std::to_string(settings_.n_batch));
+        if (pos0 + n > cache.n_ctx())
+            throw Error("context full: " + std::to_string(pos0 + n) +
+                        " tokens exceed the context length " + std::to_string(cache.n_ctx()));
+        if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
+        Backend& be = backend_;
+        std::vector<int32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+        const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
+
+        Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
+        Act qa = qa_.view(n, qa_.cols), q = q_.view(n, q_.cols), attn = attn_.view(n, attn_.cols);
+        Act ckv = ckv_.view(n, ckv_.cols), kpe = kpe_.view(n, kpe_.cols);
+        Act gate = gate_.view(n, gate_.cols), up = up_.view(n, up_.cols);
+        // Each head's rope part, rotated in place: the view starts n_nope floats into q, so head
+        // h's first n_rope dims (of qk) are exactly q_pe of head h.
+        Act q_pe{q.data + m.n_nope, n, q.cols};
+
+        be.get_rows(tok_embd_, tokens, x);
+        if (moe_) begin_routing(n);
+        int64_t moe_layer = 0;
+        for (int64_t l = 0; l < c.n_layer; ++l) {
+            LayerWeights& w = layers_[l];
+            // MLA: q = W_q h (or W_qb norm(W_qa h)); c_kv = norm(W_dkv h); k_pe = RoPE(W_kr h);
+            // only c_kv and k_pe are cached; attention runs in the latent space (mla_attention).
+            be.rmsnorm(x, w.attn_norm, c.rms_eps, h);
+            if (m.q_lora) {
+                be.matmul(w.q_a, h, qa);
+                be.rmsnorm(qa, w.q_a_norm, c.rms_eps, qa);
+                be.matmul(w.q_b, qa, q);
+            } else {
+                be.matmul(w.wq, h, q);
+            }
+            be.matmul(w.kv_a_c, h, ckv);
+            be.rmsnorm(ckv, w.kv_a_norm, c.rms_eps, ckv);
+            be.matmul(w.kv_a_pe, h, kpe);
+            be.rope(q_pe, H, qk, pos, rope_);
+            be.rope(kpe, 1, static_cast<int>(m.n_rope), pos, rope_);
+            be.kv_store(cache.layer(l), ckv, kpe, pos0);
+            MlaShape s = shape_;
+            s.v_row0 = w.v_row0;
+            be.mla_attention(q, w.k_b, w.v_b, cache.layer(l), s, pos0, kq_scale_, attn);
+            be.matmul(w.wo, attn, h);
+            be.add(x, h);
+            // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
+            // weighted by the router, plus the shared experts) on the rest.
+            be.rmsnorm(x, w.ffn_norm, c.rms_eps, h);
+            if (w.moe) {
+                const RoutingSlot r = routing_slot(moe_layer++);
+                moe_->run(w.experts, h, h, r.ids, r.weights, r.probs);
+            } else {
+                be.matmul(w.w_gate, h, gate);
+                be.matmul(w.w_up, h, up);
+                be.swiglu(gate, up, gate);
+                be.matmul(w.w_down, gate, h);
+            }
+            be.add(x, h);
+        }
+        cache.set_n_past(pos0 + n);
+        if (moe_) end_routing();
+
+        Act last = x.row_range(n - n_out, n_out);
+        Act hl = h.row_range(0, n_out);
+        be.rmsnorm(last, output_norm_, c.rms_eps, hl);
+        Act lg = logits_.view(n_out, c.n_vocab);
+        be.matmul(output_, hl, lg);
+        logits.resize(static_cast<size_t>(n_out * c.n_vocab));
+        be.to_host(lg, logits.data());
+    }
+
+private:
+    // W_kb^T and W_vb per head. Current files carry them split (attn_k_b already transposed,
+    // attn_v_b), used as they are in any type. Older files have only attn_kv_b ([n_head *
+    // (nope + v) x kv_lora]): W_vb is read from its rows in place; W_kb^T is made once at load
+    // as a transposed copy, F32 for F32 files and F16 otherwise (quantised files already carry
+    // more error than F16 rounding). That copy costs n_head * nope * kv_lora * 4 (or 2) bytes per
+    // layer: 32 MiB (16 MiB) per layer for V3's 128 heads, 2 GiB (1 GiB) over its 61 layers; the
+    // split attn_k_b of a current file costs nothing extra.
+    void bind_kv_b(const std::string& p, LayerWeights& w) {
+        const ModelConfig& c = config_;
+        const MlaConfig& m = c.mla;
+        const int64_t H = c.n_head, L = m.kv_lora;
+        if (file_->find_tensor(p + "attn_k_b.weight") || file_->find_tensor(p + "attn_v_b.weight")) {
+            w.k_b = bind_stack(p + "attn_k_b.weight", H, L, m.n_nope);
+            w.v_b = bind_stack(p + "attn_v_b.weight", H, m.n_v, L);
+            w.v_row0 = 0;
+            return;
+        }
+        if (!file_->find_tensor(p + "attn_kv_b.weight"))
+            throw Error(file_->path() + ": missing tensor '" + p +
+                        "attn_kv_b.weight' (or the split '" + p + "attn_k_b.weight' and '" + p +
+                        "attn_v_b.weight') required by architecture " + c.arch_str);
+        const Weight kv_b = bind(p + "attn_kv_b.weight", H * (m.n_nope + m.n_v), L);
+        w.v_b = Weight{kv_b.type, kv_b.data, m.n_nope + m.n_v, L, kv_b.name, H};
+        w.v_row0 = static_cast<int>(m.n_nope);
+
+        const GgufTensorInfo& t = *file_->find_tensor(p + "attn_kv_b.weight");
+        const auto* src = static_cast<const uint8_t*>(file_->tensor_data(t));
+        const size_t rb = row_bytes(t.type, L);
+        const bool f32 = t.type == TensorType::F32;
+        std::vector<uint8_t>& buf = kb_copies_.emplace_back(H * L * m.n_nope * (f32 ? 4 : 2));
+        std::vector<float> row(L);
+        for (int64_t hd = 0; hd < H; ++hd)
+            for (int64_t d = 0; d < m.n_nope; ++d) {
+                cpu::dequantize_row(t.type, src + (hd * (m.n_nope + m.n_v) + d) * rb, row.data(), L);
+                for (int64_t lc = 0; lc < L; ++lc) {
+                    const size_t at = (hd * L + lc) * m.n_nope + d;  // [head][latent][nope]
+                    if (f32) {
+                        std::memcpy(buf.data() + 4 * at, &row[lc], 4);
+                    } else {
+                        const uint16_t hv = cpu::float_to_fp16(row[lc]);
+                        std::memcpy(buf.data() + 2 * at, &hv, 2);
+                    }
+                }
+            }
+        w.k_b = backend_.upload(Weight{f32 ? TensorType::F32 : TensorType::F16, buf.data(), L,
+                                       m.n_nope, kv_b.name, H});
+    }
+
+    Weight tok_embd_, output_norm_, output_;
+    std::vector<LayerWeights> layers_;
+    std::vector<std::vector<uint8_t>> kb_copies_;  // W_kb^T made from attn_kv_b (older files)
+    RopeParams rope_;
+    float kq_scale_ = 1.0f;
+    MlaShape shape_;
+    Act x_, h_, qa_, q_, ckv_, kpe_, attn_, gate_, up_, logits_;
+    std::unique_ptr<MoeBlock> moe_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_deepseek2_model(std::unique_ptr<GgufFile> file, ModelConfig config,
+                                            Backend& backend, const RunSettings& settings) {
+    return std::make_unique<Deepseek2Model>(std::move(file), std::move(config), backend, settings);
+}
+
+}  // namespace gb

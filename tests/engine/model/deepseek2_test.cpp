@@ -1,0 +1,278 @@
+// Tiny random-weight DeepSeek-V3-layout models against transformers (tools/gen_tiny_deepseek.py):
+// MLA over the compressed cache with absorbed projections, YaRN, a leading dense layer, sigmoid
+// routing with correction bias and group-limited top-k, shared experts. From the GGUF (both
+// attention layouts), from the safetensors checkpoint and from glassbox-cli's conversion of it: a
+// prompt and 32 greedy steps, logits within 1e-4 of the reference's logit range, the selected
+// experts and their weights for every token and MoE layer. Also the KV size and load errors.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <tuple>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/model/model.h"
+#include "engine/session/generator.h"
+#include "engine/session/kv_cache.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/test_support.h"
+
+namespace gb {
+namespace {
+
+// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit; returns the worst relative error.
+double expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
+    const auto& r = ref.as_array();
+    double lo = 1e300, hi = -1e300;
+    for (const auto& x : r) {
+        lo = std::min(lo, x.as_number());
+        hi = std::max(hi, x.as_number());
+    }
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+        const double d = std::fabs(ours[i] - r[i].as_number());
+        if (d > worst) worst = d, worst_i = i;
+    }
+    EXPECT_LE(worst, 1e-4 * (hi - lo)) << where << ": logit " << worst_i << " differs by " << worst;
+    return worst / (hi - lo);
+}
+
+// The same experts in the same order (best first) and weights within 1e-5 (relative above 1).
+void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
+                    const std::string& where) {
+    const auto& layers = ref.at("layers").as_array();
+    const auto& experts = ref.at("experts").as_array()[t].as_array();
+    const auto& weights = ref.at("weights").as_array()[t].as_array();
+    const int k = static_cast<int>(ref.at("k").as_int64());
+    ASSERT_EQ(ours.n_layers(), layers.size()) << where;
+    ASSERT_EQ(ours.k, k) << where;
+    for (size_t li = 0; li < layers.size(); ++li) {
+        const std::string at = where + " layer " + std::to_string(layers[li].as_int64());
+        EXPECT_EQ(ours.layers[li], layers[li].as_int64()) << at;
+        const auto e = ours.experts_of(li);
+        const auto w = ours.weights_of(li);
+        for (int j = 0; j < k; ++j) {
+            EXPECT_EQ(e[j], experts[li].as_array()[j].as_int64()) << at << " choice " << j;
+            const double rw = weights[li].as_array()[j].as_number();
+            EXPECT_NEAR(w[j], rw, 1e-5 * std::max(1.0, std::fabs(rw))) << at << " choice " << j;
+        }
+    }
+}
+
+class TinyDeepseek : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+TEST_P(TinyDeepseek, MatchesTransformersLogitsAndExperts) {
+    const std::string name = std::get<0>(GetParam()), form = std::get<1>(GetParam());
+    const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
+    const json::Value& routing = ref.at("routing");
+    const std::string hf = test::fixture("models/hf/" + name);
+    const auto tmp = std::filesystem::temp_directory_path() /
+                     ("gb_ds_convert_" + name + "_" + std::to_string(::getpid()) + ".gguf");
+    std::string path = test::fixture("models/" + name + ".gguf");
+    if (form == std::string("hf")) path = hf;
+    if (form == std::string("converted")) {
+        const std::string cmd = std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp.string() +
+                                " --type f32 > /dev/null";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        path = tmp.string();
+    }
+    struct Cleanup {
+        std::filesystem::path p;
+        ~Cleanup() { std::filesystem::remove(p); }
+    } cleanup{tmp};
+    double worst = 0;
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE(form + ", threads " + std::to_string(threads));
+        cpu::CpuBackend be(threads);
+        RunSettings rs;
+        rs.n_ctx = 64;
+        rs.n_threads = threads;
+        rs.n_batch = 32;
+        auto model = Model::load(path, be, rs);
+        ASSERT_EQ(model->config().arch, Arch::Deepseek2);
+        ASSERT_TRUE(model->config().is_mla());
+        const int64_t n_vocab = model->config().n_vocab;
+        model->set_routing_capture(true);
+        auto cache = model->new_cache();
+        // The cache holds the latent and the rotary key only.
+        EXPECT_EQ(cache->layer(0).k.cols, model->config().mla.kv_lora);
+        EXPECT_EQ(cache->layer(0).v.cols, model->config().mla.n_rope);
+
+        const std::vector<int32_t> prompt = test::json_ints(ref.at("prompt_ids"));
+        const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+        std::vector<float> logits;
+        model->forward(prompt, *cache, n_prompt, logits);
+        const auto& prompt_logits = ref.at("prompt_logits").as_array();
+        ASSERT_EQ(model->last_routing().n_tokens, n_prompt);
+        for (int64_t i = 0; i < n_prompt; ++i) {
+            const std::string where = name + " prompt position " + std::to_string(i);
+            worst = std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
+            expect_routing(model->last_routing().token(i), routing, i, where);
+        }
+        const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
+        ASSERT_EQ(gen.size(), 32u);
+        const auto& step_logits = ref.at("logits").as_array();
+        std::vector<float> cur(logits.end() - n_vocab, logits.end());
+        for (size_t s = 0; s < gen.size(); ++s) {
+            const std::string where = name + " step " + std::to_string(s);
+            worst = std::max(worst, expect_logits(cur.data(), step_logits[s], where));
+            const auto ours = std::max_element(cur.begin(), cur.end()) - cur.begin();
+            ASSERT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
+            model->forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
+            expect_routing(model->last_routing().token(0), routing, n_prompt + s, where);
+            cur = logits;
+        }
+    }
+    RecordProperty("worst_logit_error_of_range", std::to_string(worst));
+    std::printf("%s (%s): worst |dlogit| / logit range %.2e\n", name.c_str(), form.c_str(), worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transformers, TinyDeepseek,
+    ::testing::Combine(::testing::Values("tiny_deepseek_v3", "tiny_deepseek_lite"),
+                       ::testing::Values("gguf", "hf", "converted")),
+    [](const auto& info) {
+        return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+    });
+
+// The Generator records every token's routing in the trace, prompt chunks of 3 included.
+TEST(TinyDeepseekTrace, GeneratorRecordsEveryTokensRouting) {
+    const json::Value ref = test::load_json(test::fixture("models/tiny_deepseek_v3.json"));
+    cpu::CpuBackend be(2);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    rs.n_threads = 2;
+    rs.n_batch = 3;
+    auto model = Model::load(test::fixture("models/tiny_deepseek_v3.gguf"), be, rs);
+    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    Generator g(*model, tok);
+    GenerateRequest req;
+    req.prompt = test::json_ints(ref.at("prompt_ids"));
+    req.max_tokens = 32;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    Trace t = g.generate(req);
+    const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
+    ASSERT_EQ(t.tokens.size(), req.prompt.size() + gen.size());
+    for (size_t i = 0; i < t.tokens.size(); ++i) {
+        if (i >= req.prompt.size()) ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        expect_routing(t.tokens[i].routing, ref.at("routing"), static_cast<int64_t>(i),
+                       "trace token " + std::to_string(i));
+    }
+}
+
+TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
+    const GgufFile f = GgufFile::open(test::fixture("models/tiny_deepseek_v3.gguf"));
+    const ModelConfig c = ModelConfig::from_gguf(f);
+    EXPECT_EQ(c.mla.q_lora, 32);
+    EXPECT_EQ(c.mla.kv_lora, 32);
+    EXPECT_EQ(c.mla.n_nope, 16);
+    EXPECT_EQ(c.mla.n_rope, 8);
+    EXPECT_EQ(c.mla.n_v, 12);
+    EXPECT_NEAR(c.mla.yarn_log_mul, 0.1, 1e-7);
+    EXPECT_FALSE(c.rope.neox);
+    EXPECT_EQ(c.n_layer_dense_lead, 1);
+    EXPECT_EQ(c.n_expert_shared, 1);
+    EXPECT_EQ(c.router.gating, Gating::Sigmoid);
+    EXPECT_EQ(c.router.n_group, 4);
+    EXPECT_EQ(c.router.n_group_used, 2);
+    EXPECT_TRUE(c.expert_probs_bias);
+    EXPECT_FLOAT_EQ(c.router.scale, 2.5f);
+    // (kv_lora + rope) floats per layer: 3 layers * 40 * 4 bytes.
+    EXPECT_EQ(model_size(f, c).kv_bytes_per_token, 3 * 40 * 4);
+    const ModelConfig lite =
+        ModelConfig::from_gguf(GgufFile::open(test::fixture("models/tiny_deepseek_lite.gguf")));
+    EXPECT_EQ(lite.mla.q_lora, 0);
+    EXPECT_EQ(lite.mla.n_nope, 16);
+    EXPECT_EQ(lite.mla.n_v, 12);
+}
+
+// The tiny V3 fixture rewritten with one defect by our GGUF writer.
+std::string rewrite(const std::string& file, const std::string& name,
+                    const std::function<void(GgufWriter&)>& edit_kv,
+                    const std::function<bool(const GgufTensorInfo&)>& keep) {
+    GgufFile src = GgufFile::open(test::fixture("models/" + file + ".gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    edit_kv(w);
+    for (const auto& t : src.tensors())
+        if (keep(t)) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("gb_ds_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
+    w.write(path);
+    return path;
+}
+
+std::string load_error(const std::string& path) {
+    cpu::CpuBackend be(1);
+    RunSettings rs;
+    rs.n_ctx = 64;
+    std::string msg;
+    try {
+        Model::load(path, be, rs);
+    } catch (const Error& e) {
+        msg = e.what();
+    }
+    std::filesystem::remove(path);
+    return msg;
+}
+
+auto keep_all = [](const GgufTensorInfo&) { return true; };
+auto no_edit = [](GgufWriter&) {};
+
+TEST(Deepseek2Errors, MissingKvBIsNamed) {
+    const std::string e = load_error(rewrite("tiny_deepseek_lite", "kvb", no_edit, [](const GgufTensorInfo& t) {
+        return t.name != "blk.1.attn_kv_b.weight";
+    }));
+    EXPECT_NE(e.find("missing tensor 'blk.1.attn_kv_b.weight'"), std::string::npos) << e;
+    const std::string e2 = load_error(rewrite("tiny_deepseek_v3", "vb", no_edit, [](const GgufTensorInfo& t) {
+        return t.name != "blk.2.attn_v_b.weight";
+    }));
+    EXPECT_NE(e2.find("missing tensor 'blk.2.attn_v_b.weight'"), std::string::npos) << e2;
+}
+
+TEST(Deepseek2Errors, KvLoraRankInconsistentWithTensorsIsNamed) {
+    const std::string e = load_error(rewrite("tiny_deepseek_lite", "rank", [](GgufWriter& w) {
+        w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24));
+    }, keep_all));
+    EXPECT_NE(e.find("tensor 'blk.0.attn_kv_a_mqa.weight' has shape [64 x 40], expected [64 x 32]"),
+              std::string::npos) << e;
+    // In the current layout key_length must be kv_lora + rope.
+    const std::string e2 = load_error(rewrite("tiny_deepseek_v3", "rank2", [](GgufWriter& w) {
+        w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24));
+    }, keep_all));
+    EXPECT_NE(e2.find("do not match kv_lora_rank 24"), std::string::npos) << e2;
+}
+
+TEST(Deepseek2Errors, MoreGroupsUsedThanExistIsNamed) {
+    const std::string e = load_error(rewrite("tiny_deepseek_v3", "groups", [](GgufWriter& w) {
+        w.set("deepseek2.expert_group_used_count", GgufValue::u32(5));
+    }, keep_all));
+    EXPECT_NE(e.find("'deepseek2.expert_group_used_count' = 5 is out of range (1..4)"),
+              std::string::npos) << e;
+}
+
+TEST(Deepseek2Errors, MissingKvLoraRankIsNamed) {
+    GgufFile src = GgufFile::open(test::fixture("models/tiny_deepseek_v3.gguf"));
+    GgufWriter w;
+    for (const auto& kv : src.metadata())
+        if (kv.key != "deepseek2.attention.kv_lora_rank") w.set(kv.key, kv.value);
+    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("gb_ds_errors_lora_" + std::to_string(::getpid()) + ".gguf")).string();
+    w.write(path);
+    const std::string e = load_error(path);
+    EXPECT_NE(e.find("deepseek2.attention.kv_lora_rank"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace gb
