@@ -164,7 +164,9 @@ TEST(TinyDeepseekTrace, GeneratorRecordsEveryTokensRouting) {
     const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
     ASSERT_EQ(t.tokens.size(), req.prompt.size() + gen.size());
     for (size_t i = 0; i < t.tokens.size(); ++i) {
-        if (i >= req.prompt.size()) ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        if (i >= req.prompt.size()) {
+            ASSERT_EQ(t.tokens[i].id, gen[i - req.prompt.size()]) << i;
+        }
         expect_routing(t.tokens[i].routing, ref.at("routing"), static_cast<int64_t>(i),
                        "trace token " + std::to_string(i));
     }
@@ -189,6 +191,13 @@ TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
     EXPECT_FLOAT_EQ(c.router.scale, 2.5f);
     // (kv_lora + rope) floats per layer: 3 layers * 40 * 4 bytes.
     EXPECT_EQ(model_size(f, c).kv_bytes_per_token, 3 * 40 * 4);
+    // DeepSeek-V3 / R1 shapes: 61 layers of (512 + 64) floats, 140544 bytes (137.25 KiB) a token,
+    // where decompressed keys and values (128 heads of 192 + 128) would take 9.53 MiB.
+    ModelConfig v3 = c;
+    v3.n_layer = 61;
+    v3.mla.kv_lora = 512;
+    v3.mla.n_rope = 64;
+    EXPECT_EQ(model_size(f, v3).kv_bytes_per_token, 140544);
     const ModelConfig lite =
         ModelConfig::from_gguf(GgufFile::open(test::fixture("models/tiny_deepseek_lite.gguf")));
     EXPECT_EQ(lite.mla.q_lora, 0);
