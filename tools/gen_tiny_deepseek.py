@@ -92,7 +92,8 @@ def init_weights(model, seed):
         for layer in model.model.layers:
             gate = getattr(layer.mlp, "gate", None)
             if gate is not None and hasattr(gate, "e_score_correction_bias"):
-                gate.e_score_correction_bias.copy_(0.15 * torch.randn(gate.num_experts, generator=g))
+                bias = 0.15 * torch.randn(gate.num_experts, generator=g)
+                gate.e_score_correction_bias.copy_(bias)
 
 
 def gates(model, cfg):

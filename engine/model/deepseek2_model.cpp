@@ -29,9 +29,11 @@ int64_t need(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi) 
 void read_deepseek2_attention(const GgufFile& f, const std::string& a, ModelConfig& c) {
     MlaConfig& m = c.mla;
     m.kv_lora = need(f, a + "attention.kv_lora_rank", 1, 1 << 16);
-    m.q_lora = f.find(a + "attention.q_lora_rank") ? need(f, a + "attention.q_lora_rank", 0, 1 << 16) : 0;
+    m.q_lora =
+        f.find(a + "attention.q_lora_rank") ? need(f, a + "attention.q_lora_rank", 0, 1 << 16) : 0;
     m.n_rope = need(f, a + "rope.dimension_count", 2, 4096);
-    if (m.n_rope % 2) throw Error(f.path() + ": metadata '" + a + "rope.dimension_count' must be even");
+    if (m.n_rope % 2)
+        throw Error(f.path() + ": metadata '" + a + "rope.dimension_count' must be even");
     int64_t n_qk = 0;
     if (f.find(a + "attention.key_length_mla")) {
         // The cache seen as one shared head: key_length = kv_lora + rope, value_length = kv_lora.
@@ -49,11 +51,13 @@ void read_deepseek2_attention(const GgufFile& f, const std::string& a, ModelConf
         m.n_v = need(f, a + "attention.value_length", 1, 4096);
     }
     if (n_qk <= m.n_rope)
-        throw Error(f.path() + ": metadata '" + a + "attention.key_length' " + std::to_string(n_qk) +
-                    " leaves no room for the " + std::to_string(m.n_rope) + " rope dimensions");
+        throw Error(f.path() + ": metadata '" + a + "attention.key_length' " +
+                    std::to_string(n_qk) + " leaves no room for the " + std::to_string(m.n_rope) +
+                    " rope dimensions");
     m.n_nope = n_qk - m.n_rope;
     c.head_dim = n_qk;
-    m.yarn_log_mul = static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier").value_or(0.0));
+    m.yarn_log_mul =
+        static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier").value_or(0.0));
 }
 
 namespace {
@@ -124,8 +128,9 @@ public:
             mscale = 1.0f + m.yarn_log_mul * ln_f;
         }
         kq_scale_ = mscale * mscale / std::sqrt(static_cast<float>(qk));
-        shape_ = MlaShape{static_cast<int>(H), static_cast<int>(m.n_nope), static_cast<int>(m.n_rope),
-                          static_cast<int>(m.n_v), static_cast<int>(L), 0};
+        shape_ = MlaShape{static_cast<int>(H),        static_cast<int>(m.n_nope),
+                          static_cast<int>(m.n_rope), static_cast<int>(m.n_v),
+                          static_cast<int>(L),        0};
 
         const int64_t nb = settings_.n_batch;
         x_ = backend_.alloc(nb, c.n_embd);
@@ -237,7 +242,8 @@ private:
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, L = m.kv_lora;
-        if (file_->find_tensor(p + "attn_k_b.weight") || file_->find_tensor(p + "attn_v_b.weight")) {
+        if (file_->find_tensor(p + "attn_k_b.weight") ||
+            file_->find_tensor(p + "attn_v_b.weight")) {
             w.k_b = bind_stack(p + "attn_k_b.weight", H, L, m.n_nope);
             w.v_b = bind_stack(p + "attn_v_b.weight", H, m.n_v, L);
             w.v_row0 = 0;
@@ -259,7 +265,8 @@ private:
         std::vector<float> row(L);
         for (int64_t hd = 0; hd < H; ++hd)
             for (int64_t d = 0; d < m.n_nope; ++d) {
-                cpu::dequantize_row(t.type, src + (hd * (m.n_nope + m.n_v) + d) * rb, row.data(), L);
+                cpu::dequantize_row(t.type, src + (hd * (m.n_nope + m.n_v) + d) * rb, row.data(),
+                                    L);
                 for (int64_t lc = 0; lc < L; ++lc) {
                     const size_t at = (hd * L + lc) * m.n_nope + d;  // [head][latent][nope]
                     if (f32) {
@@ -270,8 +277,8 @@ private:
                     }
                 }
             }
-        w.k_b = backend_.upload(Weight{f32 ? TensorType::F32 : TensorType::F16, buf.data(), L,
-                                       m.n_nope, kv_b.name, H});
+        w.k_b = backend_.upload(
+            Weight{f32 ? TensorType::F32 : TensorType::F16, buf.data(), L, m.n_nope, kv_b.name, H});
     }
 
     Weight tok_embd_, output_norm_, output_;

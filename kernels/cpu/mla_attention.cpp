@@ -52,51 +52,56 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
     const auto* kb = static_cast<const uint8_t*>(k_b.data);
     const auto* vb = static_cast<const uint8_t*>(v_b.data);
     const int64_t L = s.kv_lora, R = s.n_rope;
-    pool_.parallel_for(q.rows * s.n_head, [&](int64_t i0, int64_t i1, int) {
-        thread_local std::vector<float> q_abs, ctx, scores;
-        thread_local std::vector<uint8_t> qn, cq;
-        q_abs.resize(L);
-        ctx.resize(L);
-        scores.resize(static_cast<size_t>(pos0 + q.rows));
-        qn.resize(row_bytes(kdt, s.n_nope));
-        cq.resize(row_bytes(vdt, L));
-        for (int64_t i = i0; i < i1; ++i) {
-            const int64_t t = i / s.n_head;
-            const int64_t h = i % s.n_head;
-            const float* qh = q.data + t * q.cols + h * qk;
-            // q_abs = W_kb_h^T q_nope: the query moved into the latent space, so keys are never
-            // decompressed.
-            quantize_row(kdt, qh, qn.data(), s.n_nope);
-            const uint8_t* kmat = kb + static_cast<size_t>(h * L) * krb;
-            for (int64_t c = 0; c < L; ++c) q_abs[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data());
-            const float* qpe = qh + s.n_nope;
-            const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n_kv; ++j) {
-                const float* ck = cache.k.data + j * L;
-                const float* kp = cache.v.data + j * R;
-                float sc = 0, sp = 0;
-                for (int64_t c = 0; c < L; ++c) sc += q_abs[c] * ck[c];
-                for (int64_t c = 0; c < R; ++c) sp += qpe[c] * kp[c];
-                scores[j] = (sc + sp) * scale;
-                mx = std::max(mx, scores[j]);
+    pool_.parallel_for(
+        q.rows * s.n_head,
+        [&](int64_t i0, int64_t i1, int) {
+            thread_local std::vector<float> q_abs, ctx, scores;
+            thread_local std::vector<uint8_t> qn, cq;
+            q_abs.resize(L);
+            ctx.resize(L);
+            scores.resize(static_cast<size_t>(pos0 + q.rows));
+            qn.resize(row_bytes(kdt, s.n_nope));
+            cq.resize(row_bytes(vdt, L));
+            for (int64_t i = i0; i < i1; ++i) {
+                const int64_t t = i / s.n_head;
+                const int64_t h = i % s.n_head;
+                const float* qh = q.data + t * q.cols + h * qk;
+                // q_abs = W_kb_h^T q_nope: the query moved into the latent space, so keys are never
+                // decompressed.
+                quantize_row(kdt, qh, qn.data(), s.n_nope);
+                const uint8_t* kmat = kb + static_cast<size_t>(h * L) * krb;
+                for (int64_t c = 0; c < L; ++c)
+                    q_abs[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data());
+                const float* qpe = qh + s.n_nope;
+                const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    const float* ck = cache.k.data + j * L;
+                    const float* kp = cache.v.data + j * R;
+                    float sc = 0, sp = 0;
+                    for (int64_t c = 0; c < L; ++c) sc += q_abs[c] * ck[c];
+                    for (int64_t c = 0; c < R; ++c) sp += qpe[c] * kp[c];
+                    scores[j] = (sc + sp) * scale;
+                    mx = std::max(mx, scores[j]);
+                }
+                float sum = 0;
+                for (int64_t j = 0; j < n_kv; ++j) sum += scores[j] = std::exp(scores[j] - mx);
+                // ctx = sum_j p_j c_kv_j, then out_h = W_vb_h ctx (the value up-projection after
+                // the weighted sum, by linearity).
+                std::fill(ctx.begin(), ctx.end(), 0.0f);
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    const float p = scores[j] / sum;
+                    const float* ck = cache.k.data + j * L;
+                    for (int64_t c = 0; c < L; ++c) ctx[c] += p * ck[c];
+                }
+                quantize_row(vdt, ctx.data(), cq.data(), L);
+                const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
+                float* o = out.data + t * out.cols + h * s.n_v;
+                for (int64_t d = 0; d < s.n_v; ++d)
+                    o[d] = vec_dot(v_b.type, L, vmat + d * vrb, cq.data());
             }
-            float sum = 0;
-            for (int64_t j = 0; j < n_kv; ++j) sum += scores[j] = std::exp(scores[j] - mx);
-            // ctx = sum_j p_j c_kv_j, then out_h = W_vb_h ctx (the value up-projection after
-            // the weighted sum, by linearity).
-            std::fill(ctx.begin(), ctx.end(), 0.0f);
-            for (int64_t j = 0; j < n_kv; ++j) {
-                const float p = scores[j] / sum;
-                const float* ck = cache.k.data + j * L;
-                for (int64_t c = 0; c < L; ++c) ctx[c] += p * ck[c];
-            }
-            quantize_row(vdt, ctx.data(), cq.data(), L);
-            const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
-            float* o = out.data + t * out.cols + h * s.n_v;
-            for (int64_t d = 0; d < s.n_v; ++d) o[d] = vec_dot(v_b.type, L, vmat + d * vrb, cq.data());
-        }
-    }, 1);
+        },
+        1);
 }
 
 }  // namespace gb::cpu

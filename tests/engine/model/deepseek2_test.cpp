@@ -5,7 +5,6 @@
 // prompt and 32 greedy steps, logits within 1e-4 of the reference's logit range, the selected
 // experts and their weights for every token and MoE layer. Also the KV size and load errors.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,7 +114,8 @@ TEST_P(TinyDeepseek, MatchesTransformersLogitsAndExperts) {
         ASSERT_EQ(model->last_routing().n_tokens, n_prompt);
         for (int64_t i = 0; i < n_prompt; ++i) {
             const std::string where = name + " prompt position " + std::to_string(i);
-            worst = std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
+            worst = std::max(worst,
+                             expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
             expect_routing(model->last_routing().token(i), routing, i, where);
         }
         const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
@@ -136,13 +136,14 @@ TEST_P(TinyDeepseek, MatchesTransformersLogitsAndExperts) {
     std::printf("%s (%s): worst |dlogit| / logit range %.2e\n", name.c_str(), form.c_str(), worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Transformers, TinyDeepseek,
-    ::testing::Combine(::testing::Values("tiny_deepseek_v3", "tiny_deepseek_lite"),
-                       ::testing::Values("gguf", "hf", "converted")),
-    [](const auto& info) {
-        return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Transformers, TinyDeepseek,
+                         ::testing::Combine(::testing::Values("tiny_deepseek_v3",
+                                                              "tiny_deepseek_lite"),
+                                            ::testing::Values("gguf", "hf", "converted")),
+                         [](const auto& info) {
+                             return std::string(std::get<0>(info.param)) + "_" +
+                                    std::get<1>(info.param);
+                         });
 
 // The Generator records every token's routing in the trace, prompt chunks of 3 included.
 TEST(TinyDeepseekTrace, GeneratorRecordsEveryTokensRouting) {
@@ -216,7 +217,8 @@ std::string rewrite(const std::string& file, const std::string& name,
     for (const auto& t : src.tensors())
         if (keep(t)) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
     const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_ds_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
+                       ("gb_ds_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf"))
+                          .string();
     w.write(path);
     return path;
 }
@@ -239,35 +241,42 @@ auto keep_all = [](const GgufTensorInfo&) { return true; };
 auto no_edit = [](GgufWriter&) {};
 
 TEST(Deepseek2Errors, MissingKvBIsNamed) {
-    const std::string e = load_error(rewrite("tiny_deepseek_lite", "kvb", no_edit, [](const GgufTensorInfo& t) {
-        return t.name != "blk.1.attn_kv_b.weight";
-    }));
+    const std::string e =
+        load_error(rewrite("tiny_deepseek_lite", "kvb", no_edit, [](const GgufTensorInfo& t) {
+            return t.name != "blk.1.attn_kv_b.weight";
+        }));
     EXPECT_NE(e.find("missing tensor 'blk.1.attn_kv_b.weight'"), std::string::npos) << e;
-    const std::string e2 = load_error(rewrite("tiny_deepseek_v3", "vb", no_edit, [](const GgufTensorInfo& t) {
-        return t.name != "blk.2.attn_v_b.weight";
-    }));
+    const std::string e2 =
+        load_error(rewrite("tiny_deepseek_v3", "vb", no_edit, [](const GgufTensorInfo& t) {
+            return t.name != "blk.2.attn_v_b.weight";
+        }));
     EXPECT_NE(e2.find("missing tensor 'blk.2.attn_v_b.weight'"), std::string::npos) << e2;
 }
 
 TEST(Deepseek2Errors, KvLoraRankInconsistentWithTensorsIsNamed) {
-    const std::string e = load_error(rewrite("tiny_deepseek_lite", "rank", [](GgufWriter& w) {
-        w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24));
-    }, keep_all));
+    const std::string e = load_error(rewrite(
+        "tiny_deepseek_lite", "rank",
+        [](GgufWriter& w) { w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24)); },
+        keep_all));
     EXPECT_NE(e.find("tensor 'blk.0.attn_kv_a_mqa.weight' has shape [64 x 40], expected [64 x 32]"),
-              std::string::npos) << e;
+              std::string::npos)
+        << e;
     // In the current layout key_length must be kv_lora + rope.
-    const std::string e2 = load_error(rewrite("tiny_deepseek_v3", "rank2", [](GgufWriter& w) {
-        w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24));
-    }, keep_all));
+    const std::string e2 = load_error(rewrite(
+        "tiny_deepseek_v3", "rank2",
+        [](GgufWriter& w) { w.set("deepseek2.attention.kv_lora_rank", GgufValue::u32(24)); },
+        keep_all));
     EXPECT_NE(e2.find("do not match kv_lora_rank 24"), std::string::npos) << e2;
 }
 
 TEST(Deepseek2Errors, MoreGroupsUsedThanExistIsNamed) {
-    const std::string e = load_error(rewrite("tiny_deepseek_v3", "groups", [](GgufWriter& w) {
-        w.set("deepseek2.expert_group_used_count", GgufValue::u32(5));
-    }, keep_all));
+    const std::string e = load_error(rewrite(
+        "tiny_deepseek_v3", "groups",
+        [](GgufWriter& w) { w.set("deepseek2.expert_group_used_count", GgufValue::u32(5)); },
+        keep_all));
     EXPECT_NE(e.find("'deepseek2.expert_group_used_count' = 5 is out of range (1..4)"),
-              std::string::npos) << e;
+              std::string::npos)
+        << e;
 }
 
 TEST(Deepseek2Errors, MissingKvLoraRankIsNamed) {
@@ -275,9 +284,11 @@ TEST(Deepseek2Errors, MissingKvLoraRankIsNamed) {
     GgufWriter w;
     for (const auto& kv : src.metadata())
         if (kv.key != "deepseek2.attention.kv_lora_rank") w.set(kv.key, kv.value);
-    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
     const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_ds_errors_lora_" + std::to_string(::getpid()) + ".gguf")).string();
+                       ("gb_ds_errors_lora_" + std::to_string(::getpid()) + ".gguf"))
+                          .string();
     w.write(path);
     const std::string e = load_error(path);
     EXPECT_NE(e.find("deepseek2.attention.kv_lora_rank"), std::string::npos) << e;

@@ -32,7 +32,8 @@ std::vector<float> normal(size_t n, uint32_t seed, float sd = 1.0f) {
 // out[t][h*v + d] for queries at positions pos0 .. pos0+T-1 over cache rows 0 .. pos0+t.
 std::vector<double> reference(const Case& c, const std::vector<float>& kv_b,
                               const std::vector<float>& q, const std::vector<float>& ckv,
-                              const std::vector<float>& kpe, int64_t T, int64_t pos0, double scale) {
+                              const std::vector<float>& kpe, int64_t T, int64_t pos0,
+                              double scale) {
     const int qk = c.nope + c.rope;
     std::vector<double> out(T * c.H * c.v, 0.0);
     for (int64_t t = 0; t < T; ++t)
@@ -59,7 +60,8 @@ std::vector<double> reference(const Case& c, const std::vector<float>& kv_b,
                 for (int d = 0; d < c.v; ++d) {
                     double val = 0;
                     for (int l = 0; l < c.L; ++l)
-                        val += double(kv_b[(h * (c.nope + c.v) + c.nope + d) * c.L + l]) * ckv[j * c.L + l];
+                        val += double(kv_b[(h * (c.nope + c.v) + c.nope + d) * c.L + l]) *
+                               ckv[j * c.L + l];
                     out[(t * c.H + h) * c.v + d] += s[j] / sum * val;
                 }
         }
@@ -67,7 +69,8 @@ std::vector<double> reference(const Case& c, const std::vector<float>& kv_b,
 }
 
 // The split layout: W_kb_h^T ([L x nope]) and W_vb_h ([v x L]) per head.
-void split(const Case& c, const std::vector<float>& kv_b, std::vector<float>& kb, std::vector<float>& vb) {
+void split(const Case& c, const std::vector<float>& kv_b, std::vector<float>& kb,
+           std::vector<float>& vb) {
     kb.assign(c.H * c.L * c.nope, 0);
     vb.assign(c.H * c.v * c.L, 0);
     for (int h = 0; h < c.H; ++h) {
@@ -145,7 +148,8 @@ TEST(MlaAttention, QuantisedWeights) {
         const auto vraw = test::random_weights(t, c.H * c.v, c.L, 6);
         std::vector<float> kb(c.H * c.L * c.nope), vb(c.H * c.v * c.L);
         for (int r = 0; r < c.H * c.L; ++r)
-            dequantize_row(t, kraw.data() + r * row_bytes(t, c.nope), kb.data() + r * c.nope, c.nope);
+            dequantize_row(t, kraw.data() + r * row_bytes(t, c.nope), kb.data() + r * c.nope,
+                           c.nope);
         for (int r = 0; r < c.H * c.v; ++r)
             dequantize_row(t, vraw.data() + r * row_bytes(t, c.L), vb.data() + r * c.L, c.L);
         // The reference takes the transformers layout: rebuild kv_b from the two parts.
