@@ -22,50 +22,16 @@
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
 namespace gb {
 namespace {
 
-// |ours - ref| <= 1e-4 * (max(ref) - min(ref)) for every logit; returns the worst relative error.
-double expect_logits(const float* ours, const json::Value& ref, const std::string& where) {
-    const auto& r = ref.as_array();
-    double lo = 1e300, hi = -1e300;
-    for (const auto& x : r) {
-        lo = std::min(lo, x.as_number());
-        hi = std::max(hi, x.as_number());
-    }
-    double worst = 0;
-    size_t worst_i = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-        const double d = std::fabs(ours[i] - r[i].as_number());
-        if (d > worst) worst = d, worst_i = i;
-    }
-    EXPECT_LE(worst, 1e-4 * (hi - lo)) << where << ": logit " << worst_i << " differs by " << worst;
-    return worst / (hi - lo);
-}
+using test::expect_logits;
+using test::expect_routing;
 
-// The same experts in the same order (best first) and weights within 1e-5 (relative above 1).
-void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
-                    const std::string& where) {
-    const auto& layers = ref.at("layers").as_array();
-    const auto& experts = ref.at("experts").as_array()[t].as_array();
-    const auto& weights = ref.at("weights").as_array()[t].as_array();
-    const int k = static_cast<int>(ref.at("k").as_int64());
-    ASSERT_EQ(ours.n_layers(), layers.size()) << where;
-    ASSERT_EQ(ours.k, k) << where;
-    for (size_t li = 0; li < layers.size(); ++li) {
-        const std::string at = where + " layer " + std::to_string(layers[li].as_int64());
-        EXPECT_EQ(ours.layers[li], layers[li].as_int64()) << at;
-        const auto e = ours.experts_of(li);
-        const auto w = ours.weights_of(li);
-        for (int j = 0; j < k; ++j) {
-            EXPECT_EQ(e[j], experts[li].as_array()[j].as_int64()) << at << " choice " << j;
-            const double rw = weights[li].as_array()[j].as_number();
-            EXPECT_NEAR(w[j], rw, 1e-5 * std::max(1.0, std::fabs(rw))) << at << " choice " << j;
-        }
-    }
-}
+
 
 class TinyDeepseek : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
@@ -206,21 +172,12 @@ TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
     EXPECT_EQ(lite.mla.n_v, 12);
 }
 
-// The tiny V3 fixture rewritten with one defect by our GGUF writer.
+// A tiny DeepSeek fixture rewritten with one defect by our GGUF writer.
 std::string rewrite(const std::string& file, const std::string& name,
                     const std::function<void(GgufWriter&)>& edit_kv,
                     const std::function<bool(const GgufTensorInfo&)>& keep) {
-    GgufFile src = GgufFile::open(test::fixture("models/" + file + ".gguf"));
-    GgufWriter w;
-    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
-    edit_kv(w);
-    for (const auto& t : src.tensors())
-        if (keep(t)) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_ds_errors_" + name + "_" + std::to_string(::getpid()) + ".gguf"))
-                          .string();
-    w.write(path);
-    return path;
+    return test::rewrite_fixture(file, name, edit_kv,
+                                 [&](const GgufTensorInfo& t, std::vector<int64_t>&) { return keep(t); });
 }
 
 std::string load_error(const std::string& path) {

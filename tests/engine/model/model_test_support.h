@@ -15,12 +15,14 @@
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/trace/trace.h"
 #include "tests/test_support.h"
 
 namespace gb::test {
 
-// |ours - ref| <= rel * (max(ref) - min(ref)) for every logit of one position.
-inline void expect_logits(const float* ours, const json::Value& ref, const std::string& where, double rel = 1e-4) {
+// |ours - ref| <= rel * (max(ref) - min(ref)) for every logit of one position; returns the worst
+// error relative to that range.
+inline double expect_logits(const float* ours, const json::Value& ref, const std::string& where, double rel = 1e-4) {
     const auto& r = ref.as_array();
     double lo = 1e300, hi = -1e300;
     for (const auto& x : r) {
@@ -36,6 +38,37 @@ inline void expect_logits(const float* ours, const json::Value& ref, const std::
     }
     EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst << " (tolerance " << tol
                           << ")";
+    return hi > lo ? worst / (hi - lo) : worst;
+}
+
+// Token t's routing against a fixture's "routing" object ({layers, k, experts[t][layer][j],
+// weights[t][layer][j], probs[t][layer][e]?}): the same experts in the same order (best first),
+// weights within 1e-5 (relative above 1), router vectors too when both sides have them.
+inline void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t, const std::string& where) {
+    const auto& layers = ref.at("layers").as_array();
+    const auto& experts = ref.at("experts").as_array()[t].as_array();
+    const auto& weights = ref.at("weights").as_array()[t].as_array();
+    const json::Value* probs = ref.find("probs");
+    const int k = static_cast<int>(ref.at("k").as_int64());
+    ASSERT_EQ(ours.n_layers(), layers.size()) << where;
+    ASSERT_EQ(ours.k, k) << where;
+    for (size_t li = 0; li < layers.size(); ++li) {
+        const std::string at = where + " layer " + std::to_string(layers[li].as_int64());
+        EXPECT_EQ(ours.layers[li], layers[li].as_int64()) << at;
+        const auto e = ours.experts_of(li);
+        const auto w = ours.weights_of(li);
+        for (int j = 0; j < k; ++j) {
+            EXPECT_EQ(e[j], experts[li].as_array()[j].as_int64()) << at << " choice " << j;
+            const double rw = weights[li].as_array()[j].as_number();
+            EXPECT_NEAR(w[j], rw, 1e-5 * std::max(1.0, std::fabs(rw))) << at << " choice " << j;
+        }
+        if (ours.probs.empty() || !probs) continue;
+        const auto& p = probs->as_array()[t].as_array()[li].as_array();
+        const size_t n_expert = p.size();
+        ASSERT_EQ(ours.probs.size(), layers.size() * n_expert) << at;
+        for (size_t i = 0; i < n_expert; ++i)
+            EXPECT_NEAR(ours.probs[li * n_expert + i], p[i].as_number(), 1e-5) << at << " expert " << i;
+    }
 }
 
 // Copies tests/fixtures/models/<fixture>.gguf, letting `edit_kv` change metadata and `keep` drop

@@ -30,36 +30,9 @@ namespace gb {
 namespace {
 
 using test::expect_logits;
+using test::expect_routing;
 
 
-// Token `t` of the fixture's routing against ours: the same experts in the same order (best
-// first), weights within 1e-5, and (when we captured them) router probabilities within 1e-5.
-void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
-                    const std::string& where) {
-    const auto& layers = ref.at("layers").as_array();
-    const auto& experts = ref.at("experts").as_array()[t].as_array();
-    const auto& weights = ref.at("weights").as_array()[t].as_array();
-    const auto& probs = ref.at("probs").as_array()[t].as_array();
-    const int k = static_cast<int>(ref.at("k").as_int64());
-    ASSERT_EQ(ours.n_layers(), layers.size()) << where;
-    ASSERT_EQ(ours.k, k) << where;
-    for (size_t li = 0; li < layers.size(); ++li) {
-        const std::string at = where + " layer " + std::to_string(li);
-        EXPECT_EQ(ours.layers[li], layers[li].as_int64()) << at;
-        const auto e = ours.experts_of(li);
-        const auto w = ours.weights_of(li);
-        for (int j = 0; j < k; ++j) {
-            EXPECT_EQ(e[j], experts[li].as_array()[j].as_int64()) << at << " choice " << j;
-            EXPECT_NEAR(w[j], weights[li].as_array()[j].as_number(), 1e-5) << at << " choice " << j;
-        }
-        if (ours.probs.empty()) continue;
-        const auto& p = probs[li].as_array();
-        const size_t n_expert = p.size();
-        ASSERT_EQ(ours.probs.size(), layers.size() * n_expert) << at;
-        for (size_t i = 0; i < n_expert; ++i)
-            EXPECT_NEAR(ours.probs[li * n_expert + i], p[i].as_number(), 1e-5) << at << " expert " << i;
-    }
-}
 
 // The model in one of its forms: the GGUF the gguf package wrote, the transformers checkpoint
 // (safetensors + config.json) read directly, or that checkpoint converted by glassbox-cli.
