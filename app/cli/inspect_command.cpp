@@ -132,15 +132,28 @@ int inspect_command(const std::vector<std::string>& argv) {
     if (cfg) {
         const ModelConfig& c = *cfg;
         std::printf("layers:          %" PRId64 ", embedding %" PRId64 ", feed-forward %" PRId64 "\n", c.n_layer, c.n_embd, c.n_ff);
-        std::printf("attention:       %" PRId64 " heads, %" PRId64 " kv heads, head size %" PRId64 "%s%s\n", c.n_head,
-                    c.n_head_kv, c.head_dim, c.qkv_bias ? ", qkv bias" : "", c.qk_norm ? ", q/k norm" : "");
+        if (c.is_mla()) {
+            // DeepSeek MLA: the cache keeps one latent per position, not per-head keys and values.
+            const MlaConfig& m = c.mla;
+            std::printf("attention:       MLA, %" PRId64 " heads, q rank %s, kv latent %" PRId64 ", head key %" PRId64
+                        " (%" PRId64 " + %" PRId64 " rope), value %" PRId64 "\n",
+                        c.n_head, m.q_lora ? std::to_string(m.q_lora).c_str() : "full", m.kv_lora, m.n_nope + m.n_rope,
+                        m.n_nope, m.n_rope, m.n_v);
+        } else {
+            std::printf("attention:       %" PRId64 " heads, %" PRId64 " kv heads, head size %" PRId64 "%s%s\n", c.n_head,
+                        c.n_head_kv, c.head_dim, c.qkv_bias ? ", qkv bias" : "", c.qk_norm ? ", q/k norm" : "");
+        }
         if (c.is_moe()) {
             const RouterParams& r = c.router;
             std::string gate = r.gating == Gating::Sigmoid ? "sigmoid" : "softmax";
             if (c.expert_probs_bias) gate += " + score-correction bias";
             if (r.n_group > 1) gate += ", top-" + std::to_string(r.n_group_used) + " of " + std::to_string(r.n_group) + " groups";
             gate += r.norm_topk ? ", top-k weights renormalised" : ", top-k weights as gated";
-            if (r.scale != 1.0f) gate += ", scaled by " + std::to_string(r.scale);
+            if (r.scale != 1.0f) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%g", r.scale);
+                gate += std::string(", scaled by ") + buf;
+            }
             std::printf("experts:         %" PRId64 " per MoE layer, %" PRId64 " routed per token%s, width %" PRId64 "\n",
                         c.n_expert, c.n_expert_used,
                         c.n_expert_shared ? (" + " + std::to_string(c.n_expert_shared) + " shared").c_str() : "",
@@ -163,7 +176,8 @@ int inspect_command(const std::vector<std::string>& argv) {
         std::printf("vocabulary:      %" PRId64 " tokens%s\n", c.n_vocab, c.tied_output ? ", output tied to embeddings" : "");
         std::printf("context length:  %" PRId64 " (training)\n", c.n_ctx_train);
         const ModelSize s = model_size(f, c);
-        std::printf("KV cache:        %s per token (f32)\n", human_bytes(static_cast<double>(s.kv_bytes_per_token)).c_str());
+        std::printf("KV cache:        %s per token (f32%s)\n", human_bytes(static_cast<double>(s.kv_bytes_per_token)).c_str(),
+                    c.is_mla() ? ", compressed latent + rope key per layer" : "");
         for (int64_t ctx : {int64_t(4096), c.n_ctx_train})
             std::printf("memory needed:   %s at context %" PRId64 " (weights + KV cache)\n",
                         human_bytes(static_cast<double>(s.weight_bytes + s.kv_bytes_per_token * ctx)).c_str(), ctx);
