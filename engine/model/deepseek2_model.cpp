@@ -67,9 +67,8 @@ struct LayerWeights {
     Weight kv_a_c, kv_a_pe, kv_a_norm;         // attn_kv_a_mqa split into its latent and k_pe rows
     Weight k_b, v_b;                           // W_kb^T per head; W_vb rows per head
     int v_row0 = 0;
-    Weight wo, ffn_norm, w_gate, w_up, w_down;
-    bool moe = false;
-    MoeLayerWeights experts;
+    Weight wo;
+    Model::Ffn ffn;
 };
 
 class Deepseek2Model final : public Model {
@@ -80,9 +79,7 @@ public:
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
-        tok_embd_ = bind("token_embd.weight", c.n_vocab, c.n_embd);
-        output_norm_ = bind("output_norm.weight", 1, c.n_embd);
-        output_ = c.tied_output ? tok_embd_ : bind("output.weight", c.n_vocab, c.n_embd);
+        head_ = bind_head();
         for (int64_t l = 0; l < c.n_layer; ++l) {
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
@@ -104,16 +101,8 @@ public:
             w.kv_a_norm = bind(p + "attn_kv_a_norm.weight", 1, L);
             bind_kv_b(p, w);
             w.wo = bind(p + "attn_output.weight", c.n_embd, H * m.n_v);
-            w.ffn_norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
-            w.moe = c.is_moe_layer(l);
-            if (w.moe) {
-                w.experts = bind_moe(l);
-            } else {
-                w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-                w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
-                w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
-            }
-            layers_.push_back(w);
+            w.ffn = bind_ffn(l);
+            layers_.push_back(std::move(w));
         }
 
         // YaRN as DeepSeek applies it: the rotary cos/sin carry only attn_factor (HF's
@@ -156,18 +145,10 @@ public:
                  std::vector<float>& logits) override {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
+        const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
-        if (n < 1 || n > settings_.n_batch)
-            throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
-                        std::to_string(settings_.n_batch));
-        if (pos0 + n > cache.n_ctx())
-            throw Error("context full: " + std::to_string(pos0 + n) +
-                        " tokens exceed the context length " + std::to_string(cache.n_ctx()));
-        if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
         Backend& be = backend_;
-        std::vector<int32_t> pos(n);
-        std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
         const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
 
         Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
@@ -178,7 +159,7 @@ public:
         // h's first n_rope dims (of qk) are exactly q_pe of head h.
         Act q_pe{q.data + m.n_nope, n, q.cols};
 
-        be.get_rows(tok_embd_, tokens, x);
+        be.get_rows(head_.tok_embd, tokens, x);
         if (moe_) begin_routing(n);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -206,28 +187,12 @@ public:
             be.add(x, h);
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
             // weighted by the router, plus the shared experts) on the rest.
-            be.rmsnorm(x, w.ffn_norm, c.rms_eps, h);
-            if (w.moe) {
-                const RoutingSlot r = routing_slot(moe_layer++);
-                moe_->run(w.experts, h, h, r.ids, r.weights, r.probs);
-            } else {
-                be.matmul(w.w_gate, h, gate);
-                be.matmul(w.w_up, h, up);
-                be.swiglu(gate, up, gate);
-                be.matmul(w.w_down, gate, h);
-            }
-            be.add(x, h);
+            run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
         }
         cache.set_n_past(pos0 + n);
         if (moe_) end_routing();
 
-        Act last = x.row_range(n - n_out, n_out);
-        Act hl = h.row_range(0, n_out);
-        be.rmsnorm(last, output_norm_, c.rms_eps, hl);
-        Act lg = logits_.view(n_out, c.n_vocab);
-        be.matmul(output_, hl, lg);
-        logits.resize(static_cast<size_t>(n_out * c.n_vocab));
-        be.to_host(lg, logits.data());
+        run_head(head_, x, h, logits_, n_out, logits);
     }
 
 private:
@@ -281,7 +246,7 @@ private:
             Weight{f32 ? TensorType::F32 : TensorType::F16, buf.data(), L, m.n_nope, kv_b.name, H});
     }
 
-    Weight tok_embd_, output_norm_, output_;
+    Head head_;
     std::vector<LayerWeights> layers_;
     std::vector<std::vector<uint8_t>> kb_copies_;  // W_kb^T made from attn_kv_b (older files)
     RopeParams rope_;

@@ -14,9 +14,7 @@ namespace {
 
 struct LayerWeights {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
-    Weight ffn_norm, w_gate, w_up, w_down;  // dense layers
-    bool moe = false;
-    MoeLayerWeights experts;                // MoE layers
+    Model::Ffn ffn;
 };
 
 class LlamaModel final : public Model {
@@ -26,9 +24,7 @@ public:
         : Model(std::move(file), std::move(config), backend, s) {
         const ModelConfig& c = config_;
         const int64_t q_width = c.n_head * c.head_dim, kv = kv_width();
-        tok_embd_ = bind("token_embd.weight", c.n_vocab, c.n_embd);
-        output_norm_ = bind("output_norm.weight", 1, c.n_embd);
-        output_ = c.tied_output ? tok_embd_ : bind("output.weight", c.n_vocab, c.n_embd);
+        head_ = bind_head();
         if (c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight")) {
             rope_freqs_ = bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
             if (rope_freqs_.type != TensorType::F32)
@@ -50,16 +46,8 @@ public:
                 w.q_norm = bind(p + "attn_q_norm.weight", 1, c.qk_norm_full ? q_width : c.head_dim);
                 w.k_norm = bind(p + "attn_k_norm.weight", 1, c.qk_norm_full ? kv : c.head_dim);
             }
-            w.ffn_norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
-            w.moe = c.is_moe_layer(l);
-            if (w.moe) {
-                w.experts = bind_moe(l);
-            } else {
-                w.w_gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-                w.w_up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
-                w.w_down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
-            }
-            layers_.push_back(w);
+            w.ffn = bind_ffn(l);
+            layers_.push_back(std::move(w));
         }
         rope_ = c.rope;
         if (rope_freqs_) rope_.freq_factors = static_cast<const float*>(rope_freqs_.data);
@@ -81,25 +69,17 @@ public:
     void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                  std::vector<float>& logits) override {
         const ModelConfig& c = config_;
+        const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
-        if (n < 1 || n > settings_.n_batch)
-            throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
-                        std::to_string(settings_.n_batch));
-        if (pos0 + n > cache.n_ctx())
-            throw Error("context full: " + std::to_string(pos0 + n) + " tokens exceed the context length " +
-                        std::to_string(cache.n_ctx()));
-        if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
         Backend& be = backend_;
-        std::vector<int32_t> pos(n);
-        std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
 
         Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
         Act q = q_.view(n, q_.cols), k = k_.view(n, k_.cols), v = v_.view(n, v_.cols);
         Act attn = attn_.view(n, attn_.cols), gate = gate_.view(n, c.n_ff), up = up_.view(n, c.n_ff);
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
-        be.get_rows(tok_embd_, tokens, x);
+        be.get_rows(head_.tok_embd, tokens, x);
         if (moe_) begin_routing(n);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -127,31 +107,12 @@ public:
                          static_cast<int>(c.head_dim), pos0, scale, attn);
             be.matmul(w.wo, attn, h);
             be.add(x, h);
-            // MLP block: x += W_down (silu(h W_gate) * (h W_up)), h = RMSNorm(x); on MoE layers
-            // the same SwiGLU in each of the top-k experts the router picks, weighted.
-            be.rmsnorm(x, w.ffn_norm, c.rms_eps, h);
-            if (w.moe) {
-                const RoutingSlot r = routing_slot(moe_layer++);
-                moe_->run(w.experts, h, h, r.ids, r.weights, r.probs);
-                be.add(x, h);
-                continue;
-            }
-            be.matmul(w.w_gate, h, gate);
-            be.matmul(w.w_up, h, up);
-            be.swiglu(gate, up, gate);
-            be.matmul(w.w_down, gate, h);
-            be.add(x, h);
+            run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
         }
         cache.set_n_past(pos0 + n);
         if (moe_) end_routing();
 
-        Act last = x.row_range(n - n_out, n_out);
-        Act hl = h.row_range(0, n_out);
-        be.rmsnorm(last, output_norm_, c.rms_eps, hl);
-        Act lg = logits_.view(n_out, c.n_vocab);
-        be.matmul(output_, hl, lg);
-        logits.resize(static_cast<size_t>(n_out * c.n_vocab));
-        be.to_host(lg, logits.data());
+        run_head(head_, x, h, logits_, n_out, logits);
     }
 
     ~LlamaModel() override {
@@ -159,7 +120,8 @@ public:
     }
 
 private:
-    Weight tok_embd_, output_norm_, output_, rope_freqs_;
+    Head head_;
+    Weight rope_freqs_;
     std::vector<LayerWeights> layers_;
     RopeParams rope_;
     Act x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;

@@ -50,6 +50,16 @@ public:
     // The routing of the last forward() (n_tokens == 0 when capture was off or the model is dense).
     const ForwardRouting& last_routing() const { return routing_; }
 
+    // Weights every decoder shares (bound by bind_head / bind_ffn, used by run_head / run_ffn).
+    struct Head {
+        Weight tok_embd, output_norm, output;  // output is tok_embd when the config ties them
+    };
+    struct Ffn {
+        Weight norm, gate, up, down;  // norm: ffn_norm; gate/up/down only on dense layers
+        bool moe = false;
+        MoeLayerWeights experts;
+    };
+
 protected:
     Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s)
         : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s) {}
@@ -71,6 +81,19 @@ protected:
     void begin_routing(int64_t n_tokens);
     RoutingSlot routing_slot(int64_t mi);
     void end_routing();  // forgets the record when capture is off
+
+    // What every decoder forward shares (decoder_parts.cpp): the argument checks, the token
+    // embedding and output head, and the feed-forward block (a SwiGLU MLP, or MoE).
+    Head bind_head() const;
+    Ffn bind_ffn(int64_t layer) const;
+    // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
+    std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_out) const;
+    // x += FFN(RMSNorm(x)); h, gate, up are scratch ([n x n_embd], [n x n_ff]); MoE layers use
+    // `moe` and record their routing in the next routing slot (moe_layer counts them).
+    void run_ffn(const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe, int64_t& moe_layer);
+    // Logits of x's last n_out rows: RMSNorm, the output projection, copied to the host. h and
+    // out are scratch of at least n_out rows.
+    void run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, std::vector<float>& logits);
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;

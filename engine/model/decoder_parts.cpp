@@ -1,0 +1,80 @@
+// The pieces every decoder forward pass shares: call checks, embedding/output head binding and
+// evaluation, and the feed-forward block (SwiGLU MLP on dense layers, the MoE block elsewhere).
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "engine/model/model.h"
+#include "engine/session/kv_cache.h"
+
+namespace gb {
+
+Model::Head Model::bind_head() const {
+    const ModelConfig& c = config_;
+    Head h;
+    h.tok_embd = bind("token_embd.weight", c.n_vocab, c.n_embd);
+    h.output_norm = bind("output_norm.weight", 1, c.n_embd);
+    h.output = c.tied_output ? h.tok_embd : bind("output.weight", c.n_vocab, c.n_embd);
+    return h;
+}
+
+Model::Ffn Model::bind_ffn(int64_t l) const {
+    const ModelConfig& c = config_;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    Ffn f;
+    f.norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
+    f.moe = c.is_moe_layer(l);
+    if (f.moe) {
+        f.experts = bind_moe(l);
+    } else {
+        f.gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+        f.up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
+        f.down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+    }
+    return f;
+}
+
+std::vector<int32_t> Model::check_forward(std::span<const int32_t> tokens, const KvCache& cache,
+                                          int64_t n_out) const {
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    const int64_t pos0 = cache.n_past();
+    if (n < 1 || n > settings_.n_batch)
+        throw Error("forward: " + std::to_string(n) + " tokens, batch size is " + std::to_string(settings_.n_batch));
+    if (pos0 + n > cache.n_ctx())
+        throw Error("context full: " + std::to_string(pos0 + n) + " tokens exceed the context length " +
+                    std::to_string(cache.n_ctx()));
+    if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
+    std::vector<int32_t> pos(static_cast<size_t>(n));
+    std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+    return pos;
+}
+
+void Model::run_ffn(const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe, int64_t& moe_layer) {
+    Backend& be = backend_;
+    // x += W_down (silu(h W_gate) * (h W_up)) with h = RMSNorm(x); on MoE layers the same SwiGLU
+    // in each of the experts the router picks, weighted (plus any shared experts).
+    be.rmsnorm(x, f.norm, config_.rms_eps, h);
+    if (f.moe) {
+        if (!moe) throw Error("forward: an MoE layer without an MoE block");
+        const RoutingSlot r = routing_slot(moe_layer++);
+        moe->run(f.experts, h, h, r.ids, r.weights, r.probs);
+    } else {
+        be.matmul(f.gate, h, gate);
+        be.matmul(f.up, h, up);
+        be.swiglu(gate, up, gate);
+        be.matmul(f.down, gate, h);
+    }
+    be.add(x, h);
+}
+
+void Model::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, std::vector<float>& logits) {
+    const ModelConfig& c = config_;
+    Act last = x.row_range(x.rows - n_out, n_out);
+    Act hl = h.row_range(0, n_out);
+    backend_.rmsnorm(last, head.output_norm, c.rms_eps, hl);
+    Act lg = out.view(n_out, c.n_vocab);
+    backend_.matmul(head.output, hl, lg);
+    logits.resize(static_cast<size_t>(n_out * c.n_vocab));
+    backend_.to_host(lg, logits.data());
+}
+
+}  // namespace gb
