@@ -3,7 +3,7 @@
 # Usage: tools/install_deps.sh [--fuzz]   (--fuzz adds clang + libFuzzer runtime)
 set -euo pipefail
 
-pkgs=(cmake g++ ninja-build pkg-config libgtest-dev libgmock-dev libpcre2-dev python3 python3-pip unzip)
+pkgs=(cmake g++ ninja-build pkg-config libgtest-dev libgmock-dev libpcre2-dev libsqlite3-dev libzstd-dev python3 python3-pip unzip)
 if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 
 missing=()

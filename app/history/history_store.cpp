@@ -1,0 +1,672 @@
+// HistoryStore: opening (checks, migration, recovery), conversations, messages, streamed
+// replies and traces. Search and metadata queries are in history_search.cpp.
+#include "app/history/history_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+#include "app/history/schema.h"
+
+namespace gb::app {
+
+namespace fs = std::filesystem;
+using Kind = HistoryError::Kind;
+
+int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const char* outcome_name(OpenOutcome o) {
+    switch (o) {
+        case OpenOutcome::Opened: return "opened";
+        case OpenOutcome::Created: return "created";
+        case OpenOutcome::Migrated: return "migrated";
+        case OpenOutcome::Recovered: return "recovered";
+    }
+    return "?";
+}
+
+void rethrow_as_history_error(const sql::SqlError& e) {
+    switch (e.code()) {
+        case SQLITE_FULL:
+            throw HistoryError(Kind::DiskFull, std::string(e.what()) +
+                                                   "; free some disk space (nothing saved before was lost)");
+        case SQLITE_CORRUPT:
+            throw HistoryError(Kind::Corrupt, std::string(e.what()) + "; the history database is damaged");
+        case SQLITE_NOTADB:
+            throw HistoryError(Kind::NotOurs, std::string(e.what()) + "; the file is not a SQLite database");
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            throw HistoryError(Kind::Locked, std::string(e.what()) + "; another process keeps the database busy");
+        case SQLITE_CONSTRAINT:
+        case SQLITE_MISMATCH:
+        case SQLITE_RANGE:
+            throw HistoryError(Kind::Invalid, e.what());
+        default: throw HistoryError(Kind::Io, e.what());
+    }
+}
+
+namespace {
+
+// Runs f, turning SQLite errors into HistoryError.
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const sql::SqlError& e) {
+        rethrow_as_history_error(e);
+    }
+}
+
+constexpr const char* kMessageColumns =
+    "id, conversation_id, parent_id, role, content, reasoning, answer, status, created_ms, "
+    "n_prompt_tokens, n_reasoning_tokens, n_answer_tokens, ttft_ms, prefill_tps, decode_tps, "
+    "backend, device, model, model_hash, stop_reason, sampler_json, system_prompt, "
+    "rendered_prompt, chat_template, engine_version, "
+    "EXISTS(SELECT 1 FROM traces WHERE traces.message_id = messages.id)";
+
+Message read_message(const sql::Stmt& st) {
+    Message m;
+    m.id = st.i64(0);
+    m.conversation_id = st.i64(1);
+    m.parent_id = st.opt_i64(2);
+    m.role = role_from_name(st.text(3));
+    m.content = st.text(4);
+    m.reasoning = st.text(5);
+    m.answer = st.text(6);
+    m.status = status_from_name(st.text(7));
+    m.created_ms = st.i64(8);
+    ReplyStats& s = m.stats;
+    s.n_prompt_tokens = static_cast<int>(st.i64(9));
+    s.n_reasoning_tokens = static_cast<int>(st.i64(10));
+    s.n_answer_tokens = static_cast<int>(st.i64(11));
+    s.ttft_ms = st.f64(12);
+    s.prefill_tps = st.f64(13);
+    s.decode_tps = st.f64(14);
+    s.backend = st.text(15);
+    s.device = st.text(16);
+    s.model = st.text(17);
+    s.model_hash = st.text(18);
+    s.stop_reason = st.text(19);
+    if (!st.is_null(20)) m.repro.sampler = sampler_from_json(st.text(20));
+    m.repro.system_prompt = st.text(21);
+    m.repro.rendered_prompt = st.text(22);
+    m.repro.chat_template = st.text(23);
+    m.repro.engine_version = st.text(24);
+    m.has_trace = st.i64(25) != 0;
+    return m;
+}
+
+ConversationInfo read_info(const sql::Stmt& st) {
+    ConversationInfo c;
+    c.id = st.i64(0);
+    c.title = st.text(1);
+    c.model = st.text(2);
+    c.settings_json = st.text(3);
+    c.created_ms = st.i64(4);
+    c.updated_ms = st.i64(5);
+    c.pinned = st.i64(6) != 0;
+    c.current_leaf = st.opt_i64(7);
+    return c;
+}
+
+constexpr const char* kInfoColumns =
+    "id, title, model, settings_json, created_ms, updated_ms, pinned, current_leaf";
+
+// "YYYYMMDD-HHMMSS" in local time, for the name of a file moved aside.
+std::string timestamp() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+    return buf;
+}
+
+// Moves path (and its -wal / -shm, which belong to it) to a free "<path>.broken-<time>[-N]".
+std::string move_aside(const std::string& path) {
+    std::string base = path + ".broken-" + timestamp();
+    std::string dest = base;
+    for (int n = 2; fs::exists(dest); ++n) dest = base + "-" + std::to_string(n);
+    std::error_code ec;
+    fs::rename(path, dest, ec);
+    if (ec)
+        throw HistoryError(Kind::Io, "history: cannot move the damaged " + path + " aside to " + dest +
+                                         ": " + ec.message());
+    for (const char* suffix : {"-wal", "-shm"}) {
+        if (fs::exists(path + suffix)) fs::rename(path + suffix, dest + suffix, ec);
+    }
+    return dest;
+}
+
+// SQLite files start with this 16-byte string (https://www.sqlite.org/fileformat.html).
+bool looks_like_sqlite(const std::string& path, std::string* problem) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec || size == 0) return true;  // absent or empty: SQLite makes a new database
+    std::ifstream in(path, std::ios::binary);
+    char head[16] = {};
+    in.read(head, sizeof head);
+    if (in.gcount() == 16 && std::string_view(head, 16) == std::string_view("SQLite format 3\0", 16))
+        return true;
+    *problem = "history: " + path + " is not a SQLite database (its first bytes are not the "
+               "SQLite header)";
+    return false;
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(std::string path, HistoryOptions options)
+    : path_(std::move(path)), options_(options) {}
+
+HistoryStore::~HistoryStore() {
+    // A clean close checkpoints the WAL into the main file, so a copy of the .db alone is whole.
+    db_.close();
+}
+
+std::unique_ptr<HistoryStore> HistoryStore::open(const std::string& path, HistoryOptions options,
+                                                 OpenReport* report) {
+    std::unique_ptr<HistoryStore> store(new HistoryStore(path, options));
+    OpenReport local;
+    store->open_database(report ? *report : local);
+    return store;
+}
+
+void HistoryStore::open_database(OpenReport& report) {
+    std::string problem;
+    if (!looks_like_sqlite(path_, &problem)) throw HistoryError(Kind::NotOurs, problem);
+    if (options_.instance_lock) lock_ = InstanceLock(path_);
+    guarded([&] {
+        db_ = sql::Db(path_, true);
+        sqlite3_busy_timeout(db_.raw(), options_.busy_timeout_ms);
+        // Identify the file before changing anything in it: a foreign database is left as is.
+        const int64_t app_id = db_.query_int("PRAGMA application_id");
+        const int version = static_cast<int>(db_.query_int("PRAGMA user_version"));
+        const int64_t objects = db_.query_int("SELECT count(*) FROM sqlite_master");
+        const bool fresh = app_id == 0 && version == 0 && objects == 0;
+        if (!fresh && app_id != kHistoryApplicationId)
+            throw HistoryError(Kind::NotOurs,
+                               "history: " + path_ + " is a SQLite database of another application "
+                               "(application_id " + std::to_string(app_id) + ", " +
+                               std::to_string(objects) + " schema objects), not a Glassbox history");
+        if (version > kHistorySchemaVersion)
+            throw HistoryError(Kind::TooNew,
+                               "history: " + path_ + " has schema version " + std::to_string(version) +
+                                   ", written by a newer Glassbox (this one knows up to " +
+                                   std::to_string(kHistorySchemaVersion) + "); update Glassbox");
+        if (options_.quick_check_on_open && !fresh) {
+            const std::string check = db_.query_text("PRAGMA quick_check(1)");
+            if (check != "ok")
+                throw HistoryError(Kind::Corrupt, "history: " + path_ + " is damaged: " + check);
+        }
+        const std::string mode = db_.query_text("PRAGMA journal_mode = WAL");
+        if (mode != "wal")
+            throw HistoryError(Kind::Io, "history: cannot use WAL journaling on " + path_ +
+                                             " (journal_mode is " + mode + ")");
+        db_.exec("PRAGMA foreign_keys = ON");
+        db_.exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+        report.from_version = version;
+        if (version < kHistorySchemaVersion) {
+            migrate(db_, version);
+            report.outcome = fresh ? OpenOutcome::Created : OpenOutcome::Migrated;
+        } else {
+            report.outcome = OpenOutcome::Opened;
+        }
+        // Nobody else holds the database (the instance lock), so a reply still 'streaming'
+        // was cut off by a crash or a kill.
+        sql::Transaction tx(db_);
+        db_.exec("UPDATE messages SET status = 'incomplete' WHERE status = 'streaming'");
+        report.marked_incomplete = db_.changes();
+        tx.commit();
+    });
+}
+
+HistoryStore::Opened HistoryStore::open_or_recover(const std::string& path, HistoryOptions options) {
+    Opened out;
+    try {
+        out.store = open(path, options, &out.report);
+        return out;
+    } catch (const HistoryError& e) {
+        if (e.kind() != Kind::Corrupt && e.kind() != Kind::NotOurs) throw;
+        out.report.problem = e.what();
+    }
+    // The failed store (and its lock and connection) is gone; the file can move.
+    out.report.moved_aside_to = move_aside(path);
+    OpenReport fresh;
+    out.store = open(path, options, &fresh);
+    out.report.outcome = OpenOutcome::Recovered;
+    out.report.from_version = fresh.from_version;
+    return out;
+}
+
+std::string HistoryStore::integrity_check() {
+    return guarded([&] {
+        auto st = db_.prepare("PRAGMA integrity_check");
+        std::string out;
+        while (st.step()) out += (out.empty() ? "" : "\n") + st.text(0);
+        return out;
+    });
+}
+
+// ---- conversations ----
+
+int64_t HistoryStore::create_conversation(std::string_view title, std::string_view model,
+                                          std::string_view settings_json) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        const int64_t t = now_ms();
+        db_.prepare("INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms) "
+                    "VALUES (?, ?, ?, ?, ?)")
+            .args(title, model, settings_json.empty() ? std::string_view("{}") : settings_json, t, t)
+            .run();
+        const int64_t id = db_.last_insert_rowid();
+        tx.commit();
+        return id;
+    });
+}
+
+static void expect_change(sql::Db& db, const char* what, int64_t id) {
+    if (db.changes() == 0)
+        throw HistoryError(Kind::NotFound, std::string("history: no ") + what + " with id " + std::to_string(id));
+}
+
+void HistoryStore::rename_conversation(int64_t id, std::string_view title) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("UPDATE conversations SET title = ?, updated_ms = ? WHERE id = ?").args(title, now_ms(), id).run();
+        expect_change(db_, "conversation", id);
+        tx.commit();
+    });
+}
+
+void HistoryStore::set_pinned(int64_t id, bool pinned) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("UPDATE conversations SET pinned = ? WHERE id = ?").args(pinned, id).run();
+        expect_change(db_, "conversation", id);
+        tx.commit();
+    });
+}
+
+void HistoryStore::set_settings(int64_t id, std::string_view settings_json) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("UPDATE conversations SET settings_json = ?, updated_ms = ? WHERE id = ?")
+            .args(settings_json, now_ms(), id)
+            .run();
+        expect_change(db_, "conversation", id);
+        tx.commit();
+    });
+}
+
+void HistoryStore::set_current_leaf(int64_t conversation_id, int64_t message_id) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        auto st = db_.prepare("SELECT conversation_id FROM messages WHERE id = ?").args(message_id);
+        if (!st.step() || st.i64(0) != conversation_id)
+            throw HistoryError(Kind::NotFound, "history: message " + std::to_string(message_id) +
+                                                   " is not in conversation " + std::to_string(conversation_id));
+        db_.prepare("UPDATE conversations SET current_leaf = ? WHERE id = ?").args(message_id, conversation_id).run();
+        tx.commit();
+    });
+}
+
+void HistoryStore::delete_conversation(int64_t id) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        // current_leaf points into the messages being deleted; clear it first so the cascade
+        // does not have to update the row it is deleting.
+        db_.prepare("UPDATE conversations SET current_leaf = NULL WHERE id = ?").args(id).run();
+        db_.prepare("DELETE FROM conversations WHERE id = ?").args(id).run();
+        expect_change(db_, "conversation", id);
+        tx.commit();
+    });
+}
+
+int64_t HistoryStore::count_conversations() {
+    return guarded([&] { return db_.query_int("SELECT count(*) FROM conversations"); });
+}
+
+std::vector<ConversationInfo> HistoryStore::list_conversations(int64_t offset, int64_t limit) {
+    return guarded([&] {
+        auto st = db_.prepare(std::string("SELECT ") + kInfoColumns +
+                              " FROM conversations ORDER BY pinned DESC, updated_ms DESC, id DESC "
+                              "LIMIT ? OFFSET ?");
+        st.args(limit, offset);
+        std::vector<ConversationInfo> out;
+        while (st.step()) out.push_back(read_info(st));
+        return out;
+    });
+}
+
+ConversationInfo HistoryStore::conversation_info(int64_t id) {
+    return guarded([&] {
+        auto st = db_.prepare(std::string("SELECT ") + kInfoColumns + " FROM conversations WHERE id = ?");
+        st.args(id);
+        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no conversation with id " + std::to_string(id));
+        return read_info(st);
+    });
+}
+
+Conversation HistoryStore::load_conversation(int64_t id) {
+    return guarded([&] {
+        // One read transaction, so the conversation and its messages are one snapshot.
+        const bool own = !db_.in_transaction();
+        if (own) db_.exec("BEGIN");
+        try {
+            Conversation c;
+            c.info = conversation_info(id);
+            auto st = db_.prepare(std::string("SELECT ") + kMessageColumns +
+                                  " FROM messages WHERE conversation_id = ? ORDER BY id");
+            st.args(id);
+            while (st.step()) c.messages.push_back(read_message(st));
+            if (own) db_.exec("COMMIT");
+            return c;
+        } catch (...) {
+            if (own) sqlite3_exec(db_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+    });
+}
+
+Message HistoryStore::load_message(int64_t id) {
+    return guarded([&] {
+        auto st = db_.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?");
+        st.args(id);
+        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no message with id " + std::to_string(id));
+        return read_message(st);
+    });
+}
+
+std::vector<Message> HistoryStore::children(int64_t message_id) {
+    return guarded([&] {
+        auto st = db_.prepare(std::string("SELECT ") + kMessageColumns +
+                              " FROM messages WHERE parent_id = ? ORDER BY id");
+        st.args(message_id);
+        std::vector<Message> out;
+        while (st.step()) out.push_back(read_message(st));
+        return out;
+    });
+}
+
+// ---- messages ----
+
+void HistoryStore::touch(int64_t conversation_id, std::optional<int64_t> leaf) {
+    if (leaf)
+        db_.prepare("UPDATE conversations SET updated_ms = ?, current_leaf = ? WHERE id = ?")
+            .args(now_ms(), *leaf, conversation_id)
+            .run();
+    else
+        db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = ?").args(now_ms(), conversation_id).run();
+}
+
+// The parent must be a message of the same conversation (SQLite's foreign key only checks
+// that it exists).
+static void check_parent(sql::Db& db, int64_t conversation_id, std::optional<int64_t> parent) {
+    auto c = db.prepare("SELECT 1 FROM conversations WHERE id = ?").args(conversation_id);
+    if (!c.step())
+        throw HistoryError(Kind::NotFound, "history: no conversation with id " + std::to_string(conversation_id));
+    if (!parent) return;
+    auto st = db.prepare("SELECT conversation_id FROM messages WHERE id = ?").args(*parent);
+    if (!st.step() || st.i64(0) != conversation_id)
+        throw HistoryError(Kind::Invalid, "history: parent message " + std::to_string(*parent) +
+                                              " is not in conversation " + std::to_string(conversation_id));
+}
+
+static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optional<int64_t> parent,
+                              const Message& m) {
+    auto st = db.prepare(
+        "INSERT INTO messages(conversation_id, parent_id, role, content, reasoning, answer, status, "
+        "created_ms, n_prompt_tokens, n_reasoning_tokens, n_answer_tokens, ttft_ms, prefill_tps, "
+        "decode_tps, backend, device, model, model_hash, stop_reason, seed, sampler_json, "
+        "system_prompt, rendered_prompt, chat_template, engine_version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    const ReplyStats& s = m.stats;
+    st.args(conversation_id, parent, role_name(m.role), m.content, m.reasoning, m.answer,
+            status_name(m.status), m.created_ms ? m.created_ms : now_ms(), s.n_prompt_tokens,
+            s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps, s.backend,
+            s.device, s.model, s.model_hash, s.stop_reason);
+    if (m.repro.sampler) {
+        // The seed column is for queries; a uint64 seed is stored bit for bit as SQLite's int64.
+        st.bind(20, static_cast<int64_t>(m.repro.sampler->seed));
+        st.bind(21, sampler_to_json(*m.repro.sampler));
+    } else {
+        st.bind_null(20).bind_null(21);
+    }
+    st.bind(22, m.repro.system_prompt).bind(23, m.repro.rendered_prompt);
+    st.bind(24, m.repro.chat_template).bind(25, m.repro.engine_version);
+    st.run();
+    return db.last_insert_rowid();
+}
+
+int64_t HistoryStore::add_message(int64_t conversation_id, std::optional<int64_t> parent, Role role,
+                                  std::string_view content) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        check_parent(db_, conversation_id, parent);
+        Message m;
+        m.role = role;
+        m.content = std::string(content);
+        const int64_t id = insert_message(db_, conversation_id, parent, m);
+        touch(conversation_id, id);
+        tx.commit();
+        return id;
+    });
+}
+
+static void store_trace(sql::Db& db, int64_t message_id, const Trace& trace) {
+    const StoredTrace blob = encode_trace(trace);
+    db.prepare("INSERT OR REPLACE INTO traces(message_id, format_version, codec, raw_size, data) "
+               "VALUES (?, ?, ?, ?, ?)")
+        .args(message_id, blob.format_version, blob.codec, blob.raw_size)
+        .bind_blob(5, blob.data)
+        .run();
+    write_expert_usage(db, message_id, trace);
+}
+
+int64_t HistoryStore::add_reply(int64_t conversation_id, std::optional<int64_t> parent,
+                                const Message& reply, const Trace* trace) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        check_parent(db_, conversation_id, parent);
+        Message m = reply;
+        m.role = Role::Assistant;
+        if (m.status == MessageStatus::Streaming) m.status = MessageStatus::Incomplete;
+        const int64_t id = insert_message(db_, conversation_id, parent, m);
+        if (trace) store_trace(db_, id, *trace);
+        touch(conversation_id, id);
+        tx.commit();
+        return id;
+    });
+}
+
+int64_t HistoryStore::import_conversation(const ConversationInfo& info) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms, pinned) "
+                    "VALUES (?, ?, ?, ?, ?, ?)")
+            .args(info.title, info.model, info.settings_json, info.created_ms, info.updated_ms, info.pinned)
+            .run();
+        const int64_t id = db_.last_insert_rowid();
+        tx.commit();
+        return id;
+    });
+}
+
+int64_t HistoryStore::import_message(int64_t conversation_id, std::optional<int64_t> parent,
+                                     const Message& m, const Trace* trace) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        check_parent(db_, conversation_id, parent);
+        Message copy = m;
+        if (copy.status == MessageStatus::Streaming) copy.status = MessageStatus::Incomplete;
+        const int64_t id = insert_message(db_, conversation_id, parent, copy);
+        if (trace) store_trace(db_, id, *trace);
+        tx.commit();
+        return id;
+    });
+}
+
+void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        auto st = db_.prepare("SELECT 1 FROM messages WHERE id = ?").args(message_id);
+        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no message with id " + std::to_string(message_id));
+        store_trace(db_, message_id, trace);
+        tx.commit();
+    });
+}
+
+std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
+    return guarded([&]() -> std::optional<Trace> {
+        auto st = db_.prepare("SELECT format_version, codec, raw_size, data FROM traces WHERE message_id = ?");
+        st.args(message_id);
+        if (!st.step()) return std::nullopt;
+        StoredTrace blob{static_cast<int>(st.i64(0)), st.text(1), st.i64(2), st.blob(3)};
+        return decode_trace(blob, message_id);
+    });
+}
+
+std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
+    return guarded([&] {
+        auto st = db_.prepare("SELECT layer, expert, phase, count, weight_sum FROM expert_usage "
+                              "WHERE message_id = ? ORDER BY layer, expert, phase");
+        st.args(message_id);
+        std::vector<ExpertUsage> out;
+        while (st.step())
+            out.push_back({static_cast<int>(st.i64(0)), static_cast<int>(st.i64(1)),
+                           static_cast<int>(st.i64(2)), st.i64(3), st.f64(4)});
+        return out;
+    });
+}
+
+// ---- streamed replies ----
+
+ReplyWriter HistoryStore::begin_reply(int64_t conversation_id, std::optional<int64_t> parent,
+                                      const ReplyStart& start) {
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        check_parent(db_, conversation_id, parent);
+        Message m;
+        m.role = Role::Assistant;
+        m.status = MessageStatus::Streaming;
+        m.stats.model = start.model;
+        m.stats.backend = start.backend;
+        m.stats.device = start.device;
+        m.stats.model_hash = start.model_hash;
+        m.repro = start.repro;
+        const int64_t id = insert_message(db_, conversation_id, parent, m);
+        touch(conversation_id, id);
+        tx.commit();
+        return ReplyWriter(this, id);
+    });
+}
+
+void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Trace* trace,
+                               std::optional<MessageStatus> status) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        // Appending only the unsaved tail keeps a flush cheap to bind however long the reply.
+        db_.prepare("UPDATE messages SET reasoning = reasoning || ?, answer = answer || ?, "
+                    "n_reasoning_tokens = ?, n_answer_tokens = ? WHERE id = ?")
+            .args(std::string_view(w.reasoning_).substr(w.saved_reasoning_),
+                  std::string_view(w.answer_).substr(w.saved_answer_), w.n_reasoning_, w.n_answer_, w.id_)
+            .run();
+        if (status) {
+            const bool from_trace = trace != nullptr;
+            std::string reasoning = from_trace ? trace->reasoning_text : w.reasoning_;
+            std::string answer = from_trace ? trace->answer_text : w.answer_;
+            ReplyStats s = stats ? *stats : ReplyStats{};
+            auto st = db_.prepare(
+                "UPDATE messages SET reasoning = ?, answer = ?, status = ?, n_prompt_tokens = ?, "
+                "n_reasoning_tokens = ?, n_answer_tokens = ?, ttft_ms = ?, prefill_tps = ?, "
+                "decode_tps = ?, stop_reason = ?, "
+                "backend = CASE WHEN ? = '' THEN backend ELSE ? END, "
+                "device = CASE WHEN ? = '' THEN device ELSE ? END, "
+                "model = CASE WHEN ? = '' THEN model ELSE ? END, "
+                "model_hash = CASE WHEN ? = '' THEN model_hash ELSE ? END WHERE id = ?");
+            st.args(reasoning, answer, status_name(*status), s.n_prompt_tokens,
+                    s.n_reasoning_tokens > 0 ? s.n_reasoning_tokens : w.n_reasoning_,
+                    s.n_answer_tokens > 0 ? s.n_answer_tokens : w.n_answer_,
+                    s.ttft_ms, s.prefill_tps, s.decode_tps, s.stop_reason, s.backend, s.backend, s.device,
+                    s.device, s.model, s.model, s.model_hash, s.model_hash, w.id_);
+            st.run();
+            if (trace) store_trace(db_, w.id_, *trace);
+            db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = "
+                        "(SELECT conversation_id FROM messages WHERE id = ?)")
+                .args(now_ms(), w.id_)
+                .run();
+        }
+        tx.commit();
+        w.saved_reasoning_ = w.reasoning_.size();
+        w.saved_answer_ = w.answer_.size();
+        w.dirty_ = false;
+        w.last_flush_ = std::chrono::steady_clock::now();
+    });
+}
+
+ReplyWriter::ReplyWriter(HistoryStore* store, int64_t id)
+    : store_(store), id_(id), last_flush_(std::chrono::steady_clock::now()) {}
+
+ReplyWriter::ReplyWriter(ReplyWriter&& o) noexcept
+    : store_(std::exchange(o.store_, nullptr)),
+      id_(o.id_),
+      reasoning_(std::move(o.reasoning_)),
+      answer_(std::move(o.answer_)),
+      saved_reasoning_(o.saved_reasoning_),
+      saved_answer_(o.saved_answer_),
+      n_reasoning_(o.n_reasoning_),
+      n_answer_(o.n_answer_),
+      dirty_(o.dirty_),
+      finished_(o.finished_),
+      last_flush_(o.last_flush_) {}
+
+ReplyWriter::~ReplyWriter() {
+    if (!store_ || finished_) return;
+    try {
+        store_->flush_reply(*this, nullptr, nullptr, MessageStatus::Incomplete);
+    } catch (...) {
+        // Nothing to report to from a destructor; the next open marks the reply incomplete.
+    }
+}
+
+void ReplyWriter::append_reasoning(std::string_view text, int n_tokens) {
+    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    reasoning_.append(text);
+    n_reasoning_ += n_tokens;
+    dirty_ = true;
+    maybe_flush();
+}
+
+void ReplyWriter::append_answer(std::string_view text, int n_tokens) {
+    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    answer_.append(text);
+    n_answer_ += n_tokens;
+    dirty_ = true;
+    maybe_flush();
+}
+
+void ReplyWriter::maybe_flush() {
+    const auto due = last_flush_ + std::chrono::milliseconds(store_->options_.flush_interval_ms);
+    if (std::chrono::steady_clock::now() >= due) flush();
+}
+
+void ReplyWriter::flush() {
+    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (dirty_) store_->flush_reply(*this, nullptr, nullptr, std::nullopt);
+}
+
+void ReplyWriter::finish(const ReplyStats& stats, const Trace* trace, MessageStatus status) {
+    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (status == MessageStatus::Streaming) status = MessageStatus::Incomplete;
+    store_->flush_reply(*this, &stats, trace, status);
+    finished_ = true;
+}
+
+}  // namespace gb::app

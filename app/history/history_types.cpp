@@ -1,0 +1,118 @@
+// Names of the history enums, the message tree walk, sampler settings as JSON.
+#include "app/history/history_types.h"
+
+#include <sstream>
+
+#include "engine/core/json.h"
+
+namespace gb::app {
+
+const char* kind_name(HistoryError::Kind k) {
+    switch (k) {
+        case HistoryError::Kind::Corrupt: return "corrupt";
+        case HistoryError::Kind::NotOurs: return "not ours";
+        case HistoryError::Kind::TooNew: return "too new";
+        case HistoryError::Kind::Locked: return "locked";
+        case HistoryError::Kind::DiskFull: return "disk full";
+        case HistoryError::Kind::Io: return "io";
+        case HistoryError::Kind::NotFound: return "not found";
+        case HistoryError::Kind::Invalid: return "invalid";
+    }
+    return "?";
+}
+
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::System: return "system";
+        case Role::User: return "user";
+        case Role::Assistant: return "assistant";
+    }
+    return "?";
+}
+
+Role role_from_name(const std::string& s) {
+    if (s == "system") return Role::System;
+    if (s == "user") return Role::User;
+    if (s == "assistant") return Role::Assistant;
+    throw HistoryError(HistoryError::Kind::Invalid, "history: unknown role '" + s + "'");
+}
+
+const char* status_name(MessageStatus s) {
+    switch (s) {
+        case MessageStatus::Complete: return "complete";
+        case MessageStatus::Incomplete: return "incomplete";
+        case MessageStatus::Streaming: return "streaming";
+    }
+    return "?";
+}
+
+MessageStatus status_from_name(const std::string& s) {
+    if (s == "complete") return MessageStatus::Complete;
+    if (s == "incomplete") return MessageStatus::Incomplete;
+    if (s == "streaming") return MessageStatus::Streaming;
+    throw HistoryError(HistoryError::Kind::Invalid, "history: unknown message status '" + s + "'");
+}
+
+static bool same_sampler(const SamplerSettings& a, const SamplerSettings& b) {
+    return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
+           a.min_p == b.min_p && a.repeat_penalty == b.repeat_penalty &&
+           a.repeat_last_n == b.repeat_last_n && a.frequency_penalty == b.frequency_penalty &&
+           a.presence_penalty == b.presence_penalty && a.seed == b.seed;
+}
+
+bool Reproduction::operator==(const Reproduction& o) const {
+    if (sampler.has_value() != o.sampler.has_value()) return false;
+    if (sampler && !same_sampler(*sampler, *o.sampler)) return false;
+    return system_prompt == o.system_prompt && rendered_prompt == o.rendered_prompt &&
+           chat_template == o.chat_template && engine_version == o.engine_version;
+}
+
+const Message* Conversation::find(int64_t id) const {
+    for (const Message& m : messages)
+        if (m.id == id) return &m;
+    return nullptr;
+}
+
+std::vector<const Message*> Conversation::branch(std::optional<int64_t> leaf) const {
+    std::vector<const Message*> out;
+    if (!leaf) leaf = info.current_leaf;
+    // Bounded by the message count, so a cycle in a damaged file cannot loop forever.
+    for (const Message* m = leaf ? find(*leaf) : nullptr; m && out.size() <= messages.size();
+         m = m->parent_id ? find(*m->parent_id) : nullptr)
+        out.push_back(m);
+    return {out.rbegin(), out.rend()};
+}
+
+std::string sampler_to_json(const SamplerSettings& s) {
+    std::ostringstream out;
+    json::Writer w(out);
+    w.begin_object()
+        .field("temperature", s.temperature)
+        .field("top_k", s.top_k)
+        .field("top_p", s.top_p)
+        .field("min_p", s.min_p)
+        .field("repeat_penalty", s.repeat_penalty)
+        .field("repeat_last_n", s.repeat_last_n)
+        .field("frequency_penalty", s.frequency_penalty)
+        .field("presence_penalty", s.presence_penalty)
+        .field("seed", s.seed)
+        .end_object();
+    return out.str();
+}
+
+SamplerSettings sampler_from_json(std::string_view text) {
+    const json::Value v = json::parse(text);
+    SamplerSettings s;
+    s.temperature = v.at("temperature").as_float();
+    s.top_k = static_cast<int>(v.at("top_k").as_int64());
+    s.top_p = v.at("top_p").as_float();
+    s.min_p = v.at("min_p").as_float();
+    s.repeat_penalty = v.at("repeat_penalty").as_float();
+    s.repeat_last_n = static_cast<int>(v.at("repeat_last_n").as_int64());
+    s.frequency_penalty = v.at("frequency_penalty").as_float();
+    s.presence_penalty = v.at("presence_penalty").as_float();
+    s.seed = v.at("seed").as_uint64();
+    return s;
+}
+
+}  // namespace gb::app

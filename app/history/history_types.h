@@ -1,0 +1,143 @@
+// What the history store keeps: conversations, messages (a tree: edits and regenerations are
+// branches), reply statistics and what is needed to reproduce a reply. Plain structs, no SQL.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/sample/sampler.h"
+
+namespace gb::app {
+
+// Why a store operation failed, so the UI can offer the right action (recover, retry, free
+// space, close the other instance).
+class HistoryError : public gb::Error {
+public:
+    enum class Kind {
+        Corrupt,   // SQLite reports corruption, or integrity checks fail
+        NotOurs,   // not a SQLite file, or a SQLite file of another application
+        TooNew,    // written by a newer Glassbox (schema version above ours)
+        Locked,    // another Glassbox instance holds the database
+        DiskFull,  // the disk (or a size limit) is full; nothing saved before is lost
+        Io,        // other I/O failures (permissions, missing directory)
+        NotFound,  // no such conversation / message
+        Invalid,   // bad argument or bad import file
+    };
+    HistoryError(Kind kind, const std::string& what) : gb::Error(what), kind_(kind) {}
+    Kind kind() const { return kind_; }
+
+private:
+    Kind kind_;
+};
+
+const char* kind_name(HistoryError::Kind k);
+
+enum class Role { System, User, Assistant };
+const char* role_name(Role r);      // "system", "user", "assistant"
+Role role_from_name(const std::string& s);  // HistoryError(Invalid) otherwise
+
+// streaming: being generated now; incomplete: generation stopped before its end (a crash, a
+// kill, a cancelled reply); complete: finished normally.
+enum class MessageStatus { Complete, Incomplete, Streaming };
+const char* status_name(MessageStatus s);
+MessageStatus status_from_name(const std::string& s);
+
+// Speed and provenance of an assistant reply.
+struct ReplyStats {
+    int n_prompt_tokens = 0;
+    int n_reasoning_tokens = 0;  // generated tokens in the think phase (markers included)
+    int n_answer_tokens = 0;
+    double ttft_ms = 0;          // time to first generated token
+    double prefill_tps = 0;      // prompt tokens per second
+    double decode_tps = 0;       // generated tokens per second
+    std::string backend;         // "cpu", "cuda", "remote"
+    std::string device;          // e.g. "NVIDIA H200", "AMD EPYC 9654 (16 threads)"
+    std::string model;           // model name
+    std::string model_hash;      // hash of the model file (hex)
+    std::string stop_reason;     // as Trace::stop_reason
+    bool operator==(const ReplyStats&) const = default;
+};
+
+// Everything needed to regenerate a reply token for token.
+struct Reproduction {
+    std::optional<SamplerSettings> sampler;  // includes the seed
+    std::string system_prompt;
+    std::string rendered_prompt;  // the exact text the model was given
+    std::string chat_template;    // the template source that rendered it
+    std::string engine_version;
+    bool operator==(const Reproduction& o) const;
+};
+
+struct Message {
+    int64_t id = 0;
+    int64_t conversation_id = 0;
+    std::optional<int64_t> parent_id;  // none for the first message
+    Role role = Role::User;
+    std::string content;    // user / system text; empty for assistant replies
+    std::string reasoning;  // assistant: the chain of thought, markers excluded
+    std::string answer;     // assistant: the answer
+    MessageStatus status = MessageStatus::Complete;
+    int64_t created_ms = 0;  // Unix time, milliseconds
+    ReplyStats stats;
+    Reproduction repro;
+    bool has_trace = false;  // the trace itself is loaded on demand (load_trace)
+};
+
+struct ConversationInfo {
+    int64_t id = 0;
+    std::string title;
+    std::string model;
+    std::string settings_json = "{}";  // the conversation's generation settings, a JSON object
+    int64_t created_ms = 0;
+    int64_t updated_ms = 0;
+    bool pinned = false;
+    std::optional<int64_t> current_leaf;  // the message shown at the end of the chat
+};
+
+// One conversation with all its messages (every branch), in id order, without traces.
+struct Conversation {
+    ConversationInfo info;
+    std::vector<Message> messages;
+    const Message* find(int64_t id) const;
+    // The branch ending at leaf (root first); the current branch when leaf is absent.
+    std::vector<const Message*> branch(std::optional<int64_t> leaf = std::nullopt) const;
+};
+
+// A reply found by a metadata query.
+struct ReplyRef {
+    int64_t message_id = 0;
+    int64_t conversation_id = 0;
+    std::string conversation_title;
+    std::string model;
+    int n_reasoning_tokens = 0;
+    int64_t created_ms = 0;
+};
+
+// Full-text search fields; combine with |.
+enum SearchField : unsigned {
+    kSearchTitle = 1,
+    kSearchPrompt = 2,
+    kSearchReasoning = 4,
+    kSearchAnswer = 8,
+    kSearchAll = 15,
+};
+
+struct SearchHit {
+    int64_t conversation_id = 0;
+    int64_t message_id = 0;  // 0 for a title hit
+    SearchField field = kSearchTitle;
+    std::string conversation_title;
+    std::string snippet;  // the matching passage, matches wrapped in [ and ]
+    double rank = 0;      // bm25: lower is better
+};
+
+// Sampler settings as a JSON object (the trace format's "sampling" fields); floats and the
+// 64-bit seed round-trip exactly.
+std::string sampler_to_json(const SamplerSettings& s);
+SamplerSettings sampler_from_json(std::string_view text);
+
+}  // namespace gb::app

@@ -1,0 +1,99 @@
+// Trace blobs (zstd over the engine's binary trace) and the expert-usage summary.
+#include "app/history/trace_blob.h"
+
+#include <zstd.h>
+
+#include <map>
+#include <tuple>
+
+#include "app/history/history_types.h"
+#include "engine/trace/trace_binary.h"
+
+namespace gb::app {
+
+namespace {
+// Level 3 (zstd's default) compresses a 20,000-token trace in milliseconds; higher levels
+// gain a few percent for several times the time, on the thread that finishes a reply.
+constexpr int kZstdLevel = 3;
+// A bound on what a stored blob may claim to expand to, so a damaged size field cannot ask
+// for an absurd allocation.
+constexpr int64_t kMaxRawTrace = int64_t{4} << 30;
+}  // namespace
+
+StoredTrace encode_trace(const Trace& trace) {
+    StoredTrace out;
+    const std::string raw = write_binary(trace);
+    out.format_version = kTraceBinaryVersion;
+    out.codec = "zstd";
+    out.raw_size = static_cast<int64_t>(raw.size());
+    out.data.resize(ZSTD_compressBound(raw.size()));
+    const size_t n = ZSTD_compress(out.data.data(), out.data.size(), raw.data(), raw.size(), kZstdLevel);
+    if (ZSTD_isError(n))
+        throw HistoryError(HistoryError::Kind::Invalid,
+                           std::string("history: zstd compression failed: ") + ZSTD_getErrorName(n));
+    out.data.resize(n);
+    return out;
+}
+
+Trace decode_trace(const StoredTrace& stored, int64_t message_id) {
+    const std::string where = "history: trace of message " + std::to_string(message_id);
+    if (stored.codec != "zstd")
+        throw HistoryError(HistoryError::Kind::Corrupt, where + ": unknown codec '" + stored.codec + "'");
+    if (stored.format_version > kTraceBinaryVersion)
+        throw HistoryError(HistoryError::Kind::TooNew,
+                           where + ": binary trace version " + std::to_string(stored.format_version) +
+                               " is newer than this build reads (" +
+                               std::to_string(kTraceBinaryVersion) + ")");
+    if (stored.raw_size < 0 || stored.raw_size > kMaxRawTrace)
+        throw HistoryError(HistoryError::Kind::Corrupt, where + ": implausible size " +
+                                                            std::to_string(stored.raw_size));
+    std::string raw(static_cast<size_t>(stored.raw_size), '\0');
+    const size_t n = ZSTD_decompress(raw.data(), raw.size(), stored.data.data(), stored.data.size());
+    if (ZSTD_isError(n) || n != raw.size())
+        throw HistoryError(HistoryError::Kind::Corrupt,
+                           where + ": zstd: " +
+                               (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch"));
+    try {
+        return read_binary(raw);
+    } catch (const HistoryError&) {
+        throw;
+    } catch (const gb::Error& e) {
+        throw HistoryError(HistoryError::Kind::Corrupt, where + ": " + e.what());
+    }
+}
+
+std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace) {
+    std::map<std::tuple<int, int, int>, ExpertUsage> acc;
+    for (const TokenRecord& t : trace.tokens) {
+        const TokenRouting& r = t.routing;
+        if (r.empty() || r.k <= 0) continue;
+        const int phase = static_cast<int>(t.phase);
+        for (size_t row = 0; row < r.n_layers(); ++row) {
+            const auto ex = r.experts_of(row);
+            const bool has_w = r.weights.size() >= (row + 1) * static_cast<size_t>(r.k);
+            for (size_t j = 0; j < ex.size(); ++j) {
+                auto& u = acc[{r.layers[row], ex[j], phase}];
+                u.layer = r.layers[row];
+                u.expert = ex[j];
+                u.phase = phase;
+                u.count += 1;
+                if (has_w) u.weight_sum += r.weights_of(row)[j];
+            }
+        }
+    }
+    std::vector<ExpertUsage> out;
+    out.reserve(acc.size());
+    for (auto& [key, u] : acc) out.push_back(u);
+    return out;
+}
+
+void write_expert_usage(sql::Db& db, int64_t message_id, const Trace& trace) {
+    db.prepare("DELETE FROM expert_usage WHERE message_id = ?").args(message_id).run();
+    auto ins = db.prepare(
+        "INSERT INTO expert_usage(message_id, layer, expert, phase, count, weight_sum) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    for (const ExpertUsage& u : summarise_expert_usage(trace))
+        ins.args(message_id, u.layer, u.expert, u.phase, u.count, u.weight_sum).run();
+}
+
+}  // namespace gb::app

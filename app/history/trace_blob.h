@@ -1,0 +1,41 @@
+// How a reply's trace is stored: the engine's binary trace form, zstd-compressed, with its
+// version; and the per-reply expert-usage summary derived from the trace's routing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "app/history/sqlite.h"
+#include "engine/trace/trace.h"
+
+namespace gb::app {
+
+struct StoredTrace {
+    int format_version = 0;  // kTraceBinaryVersion at the time it was written
+    std::string codec;       // "zstd"
+    int64_t raw_size = 0;    // bytes of the uncompressed binary trace
+    std::string data;
+};
+
+StoredTrace encode_trace(const Trace& trace);
+// HistoryError(Corrupt) naming the message when the blob does not decode.
+Trace decode_trace(const StoredTrace& stored, int64_t message_id);
+
+// How often one expert of one MoE layer was chosen in one phase of one reply.
+struct ExpertUsage {
+    int layer = 0;
+    int expert = 0;
+    int phase = 0;  // static_cast<int>(gb::Phase): 0 prompt, 1 think, 2 answer
+    int64_t count = 0;
+    double weight_sum = 0;
+    bool operator==(const ExpertUsage&) const = default;
+};
+
+// Sorted by (layer, expert, phase).
+std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace);
+
+// Replaces message_id's rows of expert_usage with the trace's summary.
+void write_expert_usage(sql::Db& db, int64_t message_id, const Trace& trace);
+
+}  // namespace gb::app
