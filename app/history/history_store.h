@@ -152,8 +152,9 @@ public:
     std::optional<Trace> load_trace(int64_t message_id);
     std::vector<ExpertUsage> expert_usage(int64_t message_id);
 
-    // Full-text search: words are matched as prefixes-free whole tokens, all must occur
-    // (case and diacritics folded); a quoted "phrase" matches in order. Best matches first.
+    // Full-text search: every word must occur as a whole token (case and diacritics folded),
+    // word* matches a prefix, a quoted "phrase" matches in order; the user's text can never
+    // be an FTS5 syntax error. One hit per matching field, best (bm25) first.
     std::vector<SearchHit> search(std::string_view text, unsigned fields = kSearchAll,
                                   int limit = 50);
     // Metadata queries, newest first.
