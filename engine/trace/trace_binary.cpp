@@ -19,19 +19,34 @@ constexpr char kMagic[8] = {'G', 'B', 'T', 'R', 'A', 'C', 'E', '\x1a'};
 constexpr size_t kHeaderBytes = 16;  // magic, version, flags
 constexpr size_t kCrcBytes = 4;
 
-// CRC-32 (IEEE 802.3, reflected 0xEDB88320), the checksum zlib and PNG use.
-uint32_t crc32(std::string_view data) {
+// CRC-32C (Castagnoli, reflected 0x82F63B78): the SSE4.2 crc32 instruction computes it 8 bytes
+// at a time (a 26 MB trace in a few milliseconds, where a byte-wise table takes ~40 ms); the
+// table below gives the same value on machines without it.
+uint32_t crc32c(std::string_view data) {
+    uint32_t c = 0xFFFFFFFFu;
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    size_t n = data.size();
+#if defined(__SSE4_2__)
+    uint64_t c64 = c;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        c64 = __builtin_ia32_crc32di(c64, v);
+    }
+    c = static_cast<uint32_t>(c64);
+    for (; n > 0; ++p, --n) c = __builtin_ia32_crc32qi(c, *p);
+#else
     static const auto table = [] {
         std::array<uint32_t, 256> t{};
         for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
+            uint32_t x = i;
+            for (int k = 0; k < 8; ++k) x = (x & 1) ? 0x82F63B78u ^ (x >> 1) : x >> 1;
+            t[i] = x;
         }
         return t;
     }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+    for (; n > 0; ++p, --n) c = table[(c ^ *p) & 0xFF] ^ (c >> 8);
+#endif
     return c ^ 0xFFFFFFFFu;
 }
 
@@ -242,7 +257,7 @@ std::string write_binary(const Trace& t) {
         o.varint(rt.probs.size());
         o.halves(rt.probs);
     }
-    o.fixed<uint32_t>(crc32(o.data()));
+    o.fixed<uint32_t>(crc32c(o.data()));
     return std::move(o.data());
 }
 
@@ -261,7 +276,7 @@ Trace read_binary(std::string_view d) {
     uint32_t stored_crc;
     std::memcpy(&stored_crc, d.data() + d.size() - kCrcBytes, kCrcBytes);
     const std::string_view body = d.substr(0, d.size() - kCrcBytes);
-    if (crc32(body) != stored_crc)
+    if (crc32c(body) != stored_crc)
         throw Error("trace (binary): checksum mismatch (the data is corrupt or truncated; " +
                     std::to_string(d.size()) + " bytes)");
 

@@ -128,7 +128,7 @@ void fix_crc(std::string& b) {
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i + 4 < b.size(); ++i) {
         c ^= static_cast<unsigned char>(b[i]);
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;  // CRC-32C
     }
     c ^= 0xFFFFFFFFu;
     std::memcpy(b.data() + b.size() - 4, &c, 4);
