@@ -14,7 +14,7 @@
 #include "engine/core/error.h"
 #include "engine/core/json.h"
 #include "engine/model/hf_checkpoint_plan.h"
-#include "engine/safetensors/safetensors_file.h"
+#include "engine/gguf/safetensors_file.h"
 #include "kernels/cpu/quant.h"
 
 namespace gb {

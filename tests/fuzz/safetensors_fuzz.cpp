@@ -5,7 +5,7 @@
 #include <span>
 
 #include "engine/core/error.h"
-#include "engine/safetensors/safetensors_file.h"
+#include "engine/gguf/safetensors_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

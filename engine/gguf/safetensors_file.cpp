@@ -2,7 +2,7 @@
 // dtype, shape and [begin, end) byte range in the data section that follows, and an optional
 // "__metadata__" string map. As the format's own library does, the ranges must tile the data
 // section exactly (no gaps, overlaps or trailing bytes); nothing is trusted before it is checked.
-#include "engine/safetensors/safetensors_file.h"
+#include "engine/gguf/safetensors_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

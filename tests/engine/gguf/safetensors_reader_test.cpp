@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/error.h"
-#include "engine/safetensors/safetensors_file.h"
+#include "engine/gguf/safetensors_file.h"
 #include "tests/engine/safetensors/safetensors_bytes.h"
 
 namespace gb {
