@@ -1,0 +1,312 @@
+// ChatController: conversation tree, branches, streaming and storing of replies.
+#include "app/chat_controller.h"
+
+#include <algorithm>
+
+#include "engine/core/error.h"
+
+namespace gb::app {
+
+ChatController::ChatController(ConversationStore& store, EngineWorker& worker, QObject* parent)
+    : QObject(parent), store_(store), worker_(worker) {
+    connect(&worker_, &EngineWorker::tokenStreamed, this, &ChatController::on_token);
+    connect(&worker_, &EngineWorker::generationFinished, this, &ChatController::on_finished);
+    connect(&worker_, &EngineWorker::generationFailed, this, &ChatController::on_failed);
+    connect(&worker_, &EngineWorker::loadStarted, this, &ChatController::modelLoading);
+    connect(&worker_, &EngineWorker::modelLoaded, this, [this](const ModelInfo& info) {
+        model_ = info;
+        model_loaded_ = true;
+        emit modelChanged();
+        refresh_context_use();
+    });
+    connect(&worker_, &EngineWorker::loadFailed, this, [this](const QString& e) {
+        emit errorOccurred(tr("Could not load the model: %1").arg(e));
+        emit modelChanged();
+    });
+    connect(&worker_, &EngineWorker::contextUseReady, this, [this](const ContextUse& u) {
+        context_ = u;
+        emit contextUseChanged();
+    });
+}
+
+// Errors from the store (a full disk, a damaged database) reach the window, never the user's
+// stack: every store call from a slot goes through this.
+#define GB_GUARD(body)                                                          \
+    try {                                                                       \
+        body;                                                                   \
+    } catch (const std::exception& e) {                                         \
+        emit errorOccurred(QString::fromUtf8(e.what()));                        \
+    }
+
+int64_t ChatController::new_conversation() {
+    if (busy()) stop();
+    int64_t id = 0;
+    GB_GUARD(id = store_.create(tr("New chat").toStdString(), to_json(settings_)));
+    conv_ = id;
+    load_current();
+    emit conversationsChanged();
+    emit currentConversationChanged(conv_);
+    return id;
+}
+
+void ChatController::select_conversation(int64_t id) {
+    if (id == conv_) return;
+    if (busy()) stop();
+    conv_ = id;
+    load_current();
+    emit currentConversationChanged(conv_);
+}
+
+void ChatController::rename_conversation(int64_t id, const QString& title) {
+    GB_GUARD(store_.rename(id, title.trimmed().toStdString()));
+    emit conversationsChanged();
+}
+
+void ChatController::delete_conversation(int64_t id) {
+    if (id == conv_ && busy()) stop();
+    GB_GUARD(store_.remove(id));
+    if (id == conv_) {
+        conv_ = 0;
+        load_current();
+        emit currentConversationChanged(0);
+    }
+    emit conversationsChanged();
+}
+
+void ChatController::set_pinned(int64_t id, bool pinned) {
+    GB_GUARD(store_.set_pinned(id, pinned));
+    emit conversationsChanged();
+}
+
+const StoredMessage* ChatController::find(int64_t id) const {
+    for (const StoredMessage& m : all_)
+        if (m.id == id) return &m;
+    return nullptr;
+}
+
+// Following a branch down: the newest child each time, as chat apps show a fresh branch.
+int64_t ChatController::deepest_leaf(int64_t from) const {
+    int64_t cur = from;
+    for (;;) {
+        int64_t next = 0;
+        for (const StoredMessage& m : all_)
+            if (m.parent == cur) next = std::max(next, m.id);
+        if (!next) return cur;
+        cur = next;
+    }
+}
+
+void ChatController::load_current() {
+    all_.clear();
+    path_.clear();
+    settings_ = GenerationSettings{};
+    if (conv_) {
+        try {
+            const ConversationSummary s = store_.summary(conv_);
+            settings_ = settings_from_json(s.settings_json);
+            all_ = store_.messages(conv_);
+            int64_t leaf = s.current_leaf.value_or(all_.empty() ? 0 : all_.back().id);
+            for (const StoredMessage* m = find(leaf); m; m = m->parent ? find(*m->parent) : nullptr)
+                path_.insert(path_.begin(), *m);
+        } catch (const std::exception& e) {
+            emit errorOccurred(QString::fromUtf8(e.what()));
+        }
+    }
+    emit settingsChanged();
+    emit pathChanged();
+    refresh_context_use();
+}
+
+std::vector<int64_t> ChatController::siblings(int64_t message_id) const {
+    std::vector<int64_t> out;
+    const StoredMessage* m = find(message_id);
+    if (!m) return out;
+    for (const StoredMessage& o : all_)
+        if (o.parent == m->parent && o.role == m->role) out.push_back(o.id);
+    return out;
+}
+
+std::vector<ChatTurn> ChatController::turns_to(std::optional<int64_t> leaf) const {
+    std::vector<ChatTurn> turns;
+    for (const StoredMessage* m = leaf ? find(*leaf) : nullptr; m; m = m->parent ? find(*m->parent) : nullptr)
+        turns.insert(turns.begin(), ChatTurn{m->role, m->content, m->reasoning});
+    return turns;
+}
+
+void ChatController::send(const QString& text) {
+    const QString t = text.trimmed();
+    if (t.isEmpty()) return;
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    if (!conv_) new_conversation();
+    if (!conv_) return;
+    if (all_.empty()) {
+        // The first message names the conversation, until the user renames it.
+        QString title = t.left(48).replace('\n', ' ');
+        GB_GUARD(store_.rename(conv_, title.toStdString()));
+    }
+    StoredMessage m;
+    m.role = "user";
+    m.content = t.toStdString();
+    if (!path_.empty()) m.parent = path_.back().id;
+    try {
+        m.id = store_.add_message(conv_, m);
+    } catch (const std::exception& e) {
+        emit errorOccurred(QString::fromUtf8(e.what()));
+        return;
+    }
+    all_.push_back(m);
+    path_.push_back(m);
+    emit pathChanged();
+    emit conversationsChanged();
+    start_reply(m.id);
+}
+
+void ChatController::edit(int64_t user_message_id, const QString& text) {
+    const StoredMessage* old = find(user_message_id);
+    if (!old || old->role != "user" || text.trimmed().isEmpty()) return;
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    StoredMessage m;
+    m.role = "user";
+    m.content = text.trimmed().toStdString();
+    m.parent = old->parent;
+    try {
+        m.id = store_.add_message(conv_, m);
+    } catch (const std::exception& e) {
+        emit errorOccurred(QString::fromUtf8(e.what()));
+        return;
+    }
+    all_.push_back(m);
+    path_ = {};
+    for (const StoredMessage* p = find(m.id); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    emit pathChanged();
+    start_reply(m.id);
+}
+
+void ChatController::regenerate(int64_t assistant_message_id) {
+    const StoredMessage* old = find(assistant_message_id);
+    if (!old || old->role != "assistant" || !old->parent) return;
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    const int64_t parent = *old->parent;
+    path_.clear();
+    for (const StoredMessage* p = find(parent); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    emit pathChanged();
+    start_reply(parent);
+}
+
+void ChatController::switch_branch(int64_t message_id, int delta) {
+    if (busy()) return;
+    const std::vector<int64_t> sib = siblings(message_id);
+    auto it = std::find(sib.begin(), sib.end(), message_id);
+    if (it == sib.end()) return;
+    const long idx = (it - sib.begin()) + delta;
+    if (idx < 0 || idx >= static_cast<long>(sib.size())) return;
+    const int64_t leaf = deepest_leaf(sib[static_cast<size_t>(idx)]);
+    GB_GUARD(store_.set_current_leaf(conv_, leaf));
+    path_.clear();
+    for (const StoredMessage* p = find(leaf); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    emit pathChanged();
+    refresh_context_use();
+}
+
+void ChatController::start_reply(std::optional<int64_t> parent) {
+    if (!model_loaded_) {
+        emit errorOccurred(tr("No model is loaded: open one with Model > Open model (Ctrl+O)."));
+        return;
+    }
+    streaming_ = StreamingReply{};
+    streaming_.active = true;
+    streaming_.parent = parent;
+    ++request_;
+    worker_.generate(request_, turns_to(parent), settings_);
+    emit streamingStarted();
+}
+
+void ChatController::stop() {
+    if (busy()) worker_.cancel();
+}
+
+void ChatController::on_token(quint64 request, const StreamToken& t) {
+    if (request != request_ || !streaming_.active) return;
+    if (t.rec) {
+        const TokenRecord& r = *t.rec;
+        streaming_.tokens.push_back(t.rec);
+        if (streaming_.first_ms < 0) streaming_.first_ms = r.t_ms;
+        streaming_.last_ms = r.t_ms;
+        if (r.phase == Phase::Think) {
+            ++streaming_.n_reasoning;
+            streaming_.think_end_ms = r.t_ms;
+            streaming_.reasoning += t.text;
+        } else {
+            ++streaming_.n_answer;
+            streaming_.answer += t.text;
+        }
+    } else {
+        (streaming_.n_answer ? streaming_.answer : streaming_.reasoning) += t.text;
+    }
+    emit streamingUpdated();
+}
+
+void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> trace) {
+    if (request != request_ || !streaming_.active) return;
+    StoredMessage m;
+    m.role = "assistant";
+    m.parent = streaming_.parent;
+    m.content = trace->answer_text;
+    m.reasoning = trace->reasoning_text;
+    m.complete = trace->stop_reason == "eog" || trace->stop_reason == "max tokens" || trace->stop_reason == "stopped";
+    m.stop_reason = trace->stop_reason;
+    m.n_reasoning_tokens = streaming_.n_reasoning;
+    m.n_answer_tokens = streaming_.n_answer;
+    m.thought_ms = streaming_.n_reasoning ? streaming_.think_end_ms : 0;
+    m.trace = trace;
+    streaming_.active = false;
+    try {
+        m.id = store_.add_message(conv_, m);
+    } catch (const std::exception& e) {
+        emit errorOccurred(tr("The reply could not be saved: %1").arg(QString::fromUtf8(e.what())));
+    }
+    all_.push_back(m);
+    path_.push_back(m);
+    emit streamingFinished(m.id);
+    emit pathChanged();
+    emit conversationsChanged();
+    refresh_context_use();
+}
+
+void ChatController::on_failed(quint64 request, const QString& error) {
+    if (request != request_) return;
+    streaming_.active = false;
+    emit streamingFinished(0);
+    emit pathChanged();
+    emit errorOccurred(tr("Generation failed: %1").arg(error));
+}
+
+void ChatController::set_settings(const GenerationSettings& s) {
+    settings_ = s;
+    if (conv_) GB_GUARD(store_.set_settings(conv_, to_json(s)));
+    emit settingsChanged();
+    refresh_context_use();
+}
+
+void ChatController::load_model(const LoadSettings& settings) {
+    if (busy()) stop();
+    model_loaded_ = false;
+    worker_.load(settings);
+}
+
+void ChatController::refresh_context_use() {
+    if (!model_loaded_) return;
+    worker_.compute_context_use(turns_to(path_.empty() ? std::nullopt : std::optional<int64_t>(path_.back().id)),
+                                settings_);
+}
+
+}  // namespace gb::app

@@ -1,0 +1,105 @@
+// ChatController: the conversations and what happens to them. It keeps the current
+// conversation's message tree and the branch on show, sends turns to the EngineWorker, builds
+// the streamed reply from its tokens, and stores finished replies with their traces.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "app/chat_types.h"
+#include "app/conversation_store.h"
+#include "app/engine_worker.h"
+
+namespace gb::app {
+
+// The reply being generated, as the chat view and the inspector show it while it streams.
+struct StreamingReply {
+    bool active = false;
+    std::optional<int64_t> parent;
+    std::string reasoning, answer;  // text so far (markers included as streamed: see phase)
+    int n_reasoning = 0, n_answer = 0;
+    double first_ms = -1, think_end_ms = 0, last_ms = 0;
+    std::vector<std::shared_ptr<const TokenRecord>> tokens;
+};
+
+class ChatController : public QObject {
+    Q_OBJECT
+public:
+    ChatController(ConversationStore& store, EngineWorker& worker, QObject* parent = nullptr);
+
+    ConversationStore& store() { return store_; }
+    EngineWorker& worker() { return worker_; }
+
+    // Conversations.
+    int64_t current_conversation() const { return conv_; }
+    int64_t new_conversation();
+    void select_conversation(int64_t id);
+    void rename_conversation(int64_t id, const QString& title);
+    void delete_conversation(int64_t id);
+    void set_pinned(int64_t id, bool pinned);
+
+    // The messages on show, root first, and the reply being streamed after them.
+    const std::vector<StoredMessage>& path() const { return path_; }
+    const StreamingReply& streaming() const { return streaming_; }
+    // Siblings of a message (same parent, same role), oldest first, and its position among them.
+    std::vector<int64_t> siblings(int64_t message_id) const;
+    bool busy() const { return streaming_.active; }
+
+    // Chatting. Each starts a reply; while one is streaming they report an error instead.
+    void send(const QString& text);
+    void edit(int64_t user_message_id, const QString& text);  // a new branch from the same parent
+    void regenerate(int64_t assistant_message_id);             // a new reply to the same user turn
+    void switch_branch(int64_t message_id, int delta);         // show the previous / next sibling
+    void stop();                                               // cancels the streamed reply
+
+    // Per-conversation settings (sampling, system prompt, reasoning policy).
+    const GenerationSettings& settings() const { return settings_; }
+    void set_settings(const GenerationSettings& s);
+
+    // The model.
+    void load_model(const LoadSettings& settings);
+    const ModelInfo& model() const { return model_; }
+    bool model_loaded() const { return model_loaded_; }
+    const ContextUse& context_use() const { return context_; }
+    void refresh_context_use();
+
+signals:
+    void conversationsChanged();
+    void currentConversationChanged(qint64 id);
+    void pathChanged();                    // the branch on show changed (not while streaming)
+    void streamingStarted();
+    void streamingUpdated();               // new tokens in streaming()
+    void streamingFinished(qint64 message_id);
+    void modelLoading(QString path);
+    void modelChanged();
+    void contextUseChanged();
+    void settingsChanged();
+    void errorOccurred(QString message);   // shown in the window, never fatal
+
+private:
+    void load_current();
+    void start_reply(std::optional<int64_t> parent);
+    std::vector<ChatTurn> turns_to(std::optional<int64_t> leaf) const;
+    const StoredMessage* find(int64_t id) const;
+    int64_t deepest_leaf(int64_t from) const;
+    void on_token(quint64 request, const StreamToken& t);
+    void on_finished(quint64 request, std::shared_ptr<const Trace> trace);
+    void on_failed(quint64 request, const QString& error);
+
+    ConversationStore& store_;
+    EngineWorker& worker_;
+    int64_t conv_ = 0;
+    std::vector<StoredMessage> all_;   // every message of the conversation
+    std::vector<StoredMessage> path_;  // the branch on show
+    GenerationSettings settings_;
+    StreamingReply streaming_;
+    quint64 request_ = 0;
+    ModelInfo model_;
+    bool model_loaded_ = false;
+    ContextUse context_;
+};
+
+}  // namespace gb::app

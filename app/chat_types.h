@@ -1,0 +1,79 @@
+// Plain value types shared by the app layer and the views: what a model is, how to load it, one
+// chat turn, per-conversation generation settings. Qt-free so the engines can use them too.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/sample/sampler.h"
+
+namespace gb::app {
+
+// What the model manager shows before (and after) a model is loaded.
+struct ModelInfo {
+    std::string path;
+    std::string name;            // general.name, else the file name
+    std::string arch;            // general.architecture
+    std::string format;          // "GGUF v3" or "HF checkpoint"
+    int64_t n_params = 0;
+    int64_t weight_bytes = 0;
+    std::string quant_mix;       // e.g. "Q4_K 71% · Q6_K 20% · F32 1%"
+    int64_t n_ctx_train = 0;
+    int64_t n_layer = 0;
+    int64_t n_embd = 0;
+    int64_t n_expert = 0;        // 0: dense
+    int64_t n_expert_used = 0;
+    int64_t n_moe_layers = 0;
+    int64_t kv_bytes_per_token = 0;
+    std::string chat_format;     // the built-in family used when the model's template fails
+    bool has_template = false;
+    bool template_keeps_reasoning = false;  // earlier turns' reasoning stays in the prompt
+    std::string error;           // metadata could not be read completely
+
+    bool is_moe() const { return n_expert > 0; }
+    // Weights plus the KV cache of n_ctx positions (what loading will need, roughly).
+    int64_t memory_needed(int64_t n_ctx) const { return weight_bytes + kv_bytes_per_token * n_ctx; }
+};
+
+struct LoadSettings {
+    std::string path;
+    std::string backend = "cpu";  // "cpu"; "cuda" where built
+    int n_threads = 0;            // 0: all cores
+    int64_t n_ctx = 4096;
+};
+
+// Earlier replies' reasoning in the prompt: as the model's template decides, or forced.
+enum class ReasoningPolicy { Template, Keep, Strip };
+const char* policy_name(ReasoningPolicy p);  // "template", "keep", "strip"
+ReasoningPolicy policy_from_name(const std::string& s);  // Template for anything unknown
+
+struct ChatTurn {
+    std::string role;       // "system", "user", "assistant"
+    std::string content;    // user / system text, or an assistant's answer
+    std::string reasoning;  // assistant only
+};
+
+// A conversation's settings, kept with it (as JSON, see settings_json.cpp).
+struct GenerationSettings {
+    SamplerSettings sampling;
+    int max_tokens = 1024;
+    bool thinking = true;  // enable_thinking for templates that have it
+    std::string system_prompt;
+    ReasoningPolicy reasoning = ReasoningPolicy::Template;
+    int top_n = 8;
+    bool record_routing = true;
+};
+std::string to_json(const GenerationSettings& s);
+GenerationSettings settings_from_json(const std::string& text);  // defaults for what is missing
+
+// How the context is spent by the prompt the next reply would get (context accounting).
+struct ContextUse {
+    int64_t n_ctx = 0;
+    int64_t system = 0, user = 0, answers = 0, reasoning = 0, template_overhead = 0;
+    int64_t reasoning_dropped = 0;  // earlier reasoning tokens the template leaves out
+    bool reasoning_kept = false;    // earlier reasoning is in the prompt
+    int64_t total() const { return system + user + answers + reasoning + template_overhead; }
+};
+
+}  // namespace gb::app

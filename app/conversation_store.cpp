@@ -1,0 +1,99 @@
+// MemoryConversationStore: conversations kept in memory (tests, and runs without a database).
+#include "app/conversation_store.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <sstream>
+
+#include "engine/core/error.h"
+
+namespace gb::app {
+
+int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+namespace {
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+}  // namespace
+
+MemoryConversationStore::Conv& MemoryConversationStore::at(int64_t id) {
+    auto it = convs_.find(id);
+    if (it == convs_.end()) throw Error("no conversation " + std::to_string(id));
+    return it->second;
+}
+
+// A logical clock on top of wall time keeps "most recent first" strict within one millisecond.
+void MemoryConversationStore::touch(Conv& c) {
+    clock_ = std::max(unix_ms(), clock_ + 1);
+    c.info.updated_ms = clock_;
+}
+
+std::vector<ConversationSummary> MemoryConversationStore::list() {
+    std::vector<ConversationSummary> out;
+    for (auto& [id, c] : convs_) out.push_back(c.info);
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        if (a.pinned != b.pinned) return a.pinned;
+        return a.updated_ms > b.updated_ms;
+    });
+    return out;
+}
+
+std::vector<int64_t> MemoryConversationStore::search(const std::string& text) {
+    std::vector<std::string> want;
+    std::istringstream in(lower(text));
+    for (std::string w; in >> w;) want.push_back(w);
+    std::vector<int64_t> out;
+    for (const ConversationSummary& s : list()) {
+        const Conv& c = convs_.at(s.id);
+        std::string all = lower(c.info.title);
+        for (const StoredMessage& m : c.messages) all += "\n" + lower(m.content) + "\n" + lower(m.reasoning);
+        if (std::all_of(want.begin(), want.end(), [&](const std::string& w) { return all.find(w) != std::string::npos; }))
+            out.push_back(s.id);
+    }
+    return out;
+}
+
+int64_t MemoryConversationStore::create(const std::string& title, const std::string& settings_json) {
+    Conv c;
+    c.info.id = next_id_++;
+    c.info.title = title;
+    c.info.settings_json = settings_json;
+    touch(c);
+    const int64_t id = c.info.id;
+    convs_.emplace(id, std::move(c));
+    return id;
+}
+
+void MemoryConversationStore::rename(int64_t id, const std::string& title) { at(id).info.title = title; }
+void MemoryConversationStore::set_pinned(int64_t id, bool pinned) { at(id).info.pinned = pinned; }
+void MemoryConversationStore::remove(int64_t id) { convs_.erase(id); }
+void MemoryConversationStore::set_settings(int64_t id, const std::string& s) { at(id).info.settings_json = s; }
+void MemoryConversationStore::set_current_leaf(int64_t id, int64_t message_id) { at(id).info.current_leaf = message_id; }
+ConversationSummary MemoryConversationStore::summary(int64_t id) { return at(id).info; }
+std::vector<StoredMessage> MemoryConversationStore::messages(int64_t id) { return at(id).messages; }
+
+int64_t MemoryConversationStore::add_message(int64_t conversation_id, const StoredMessage& m) {
+    Conv& c = at(conversation_id);
+    StoredMessage copy = m;
+    copy.id = next_message_++;
+    if (!copy.created_ms) copy.created_ms = unix_ms();
+    c.messages.push_back(copy);
+    c.info.current_leaf = copy.id;
+    touch(c);
+    return copy.id;
+}
+
+std::shared_ptr<const Trace> MemoryConversationStore::trace(int64_t message_id) {
+    for (auto& [id, c] : convs_)
+        for (const StoredMessage& m : c.messages)
+            if (m.id == message_id) return m.trace;
+    return nullptr;
+}
+
+}  // namespace gb::app

@@ -1,0 +1,89 @@
+// ConversationStore: where conversations live, as the controller sees them: a tree of messages
+// per conversation (edits and regenerations are branches) and the leaf shown now. Two kinds:
+// MemoryConversationStore (here) and the SQLite history store behind the same interface.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/trace/trace.h"
+
+namespace gb::app {
+
+struct StoredMessage {
+    int64_t id = 0;
+    std::optional<int64_t> parent;
+    std::string role;       // "user", "assistant"
+    std::string content;    // the user's text, or the assistant's answer
+    std::string reasoning;  // assistant: the chain of thought, markers excluded
+    bool complete = true;   // false: cancelled or failed before its end
+    double thought_ms = 0;  // how long the reasoning took
+    int n_reasoning_tokens = 0;
+    int n_answer_tokens = 0;
+    std::string stop_reason;
+    int64_t created_ms = 0;
+    std::shared_ptr<const Trace> trace;  // may be loaded on demand (trace())
+};
+
+struct ConversationSummary {
+    int64_t id = 0;
+    std::string title;
+    bool pinned = false;
+    int64_t updated_ms = 0;
+    std::string settings_json = "{}";
+    std::optional<int64_t> current_leaf;
+};
+
+class ConversationStore {
+public:
+    virtual ~ConversationStore() = default;
+    virtual std::vector<ConversationSummary> list() = 0;  // pinned first, then most recent
+    // Conversations whose title or messages contain every word of `text` (case-insensitive).
+    virtual std::vector<int64_t> search(const std::string& text) = 0;
+    virtual int64_t create(const std::string& title, const std::string& settings_json) = 0;
+    virtual void rename(int64_t id, const std::string& title) = 0;
+    virtual void set_pinned(int64_t id, bool pinned) = 0;
+    virtual void remove(int64_t id) = 0;
+    virtual void set_settings(int64_t id, const std::string& settings_json) = 0;
+    virtual void set_current_leaf(int64_t id, int64_t message_id) = 0;
+    virtual ConversationSummary summary(int64_t id) = 0;
+    virtual std::vector<StoredMessage> messages(int64_t id) = 0;  // every branch, oldest first
+    // Adds a message (its id is assigned) and makes it the conversation's current leaf.
+    virtual int64_t add_message(int64_t conversation_id, const StoredMessage& m) = 0;
+    virtual std::shared_ptr<const Trace> trace(int64_t message_id) = 0;
+};
+
+class MemoryConversationStore : public ConversationStore {
+public:
+    std::vector<ConversationSummary> list() override;
+    std::vector<int64_t> search(const std::string& text) override;
+    int64_t create(const std::string& title, const std::string& settings_json) override;
+    void rename(int64_t id, const std::string& title) override;
+    void set_pinned(int64_t id, bool pinned) override;
+    void remove(int64_t id) override;
+    void set_settings(int64_t id, const std::string& settings_json) override;
+    void set_current_leaf(int64_t id, int64_t message_id) override;
+    ConversationSummary summary(int64_t id) override;
+    std::vector<StoredMessage> messages(int64_t id) override;
+    int64_t add_message(int64_t conversation_id, const StoredMessage& m) override;
+    std::shared_ptr<const Trace> trace(int64_t message_id) override;
+
+private:
+    struct Conv {
+        ConversationSummary info;
+        std::vector<StoredMessage> messages;
+    };
+    Conv& at(int64_t id);
+    void touch(Conv& c);
+
+    std::map<int64_t, Conv> convs_;
+    int64_t next_id_ = 1, next_message_ = 1, clock_ = 0;
+};
+
+int64_t unix_ms();
+
+}  // namespace gb::app

@@ -1,0 +1,63 @@
+// EngineWorker: runs a ChatEngine on its own QThread. Loading and generating are queued to that
+// thread; every token comes back as a queued signal, so the UI thread never runs model code.
+// cancel() may be called from any thread and stops a reply at the next token.
+#pragma once
+
+#include <QObject>
+#include <QThread>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "app/chat_engine.h"
+
+namespace gb::app {
+
+// One streamed token: its record (absent for the final flush of held-back bytes) and the text
+// it completes.
+struct StreamToken {
+    std::shared_ptr<const TokenRecord> rec;
+    std::string text;
+};
+
+class EngineWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit EngineWorker(std::unique_ptr<ChatEngine> engine, QObject* parent = nullptr);
+    ~EngineWorker() override;  // cancels, then waits for the thread
+
+    void load(const LoadSettings& settings);
+    void generate(quint64 request, const std::vector<ChatTurn>& turns, const GenerationSettings& settings);
+    void compute_context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& settings);
+    void cancel() { cancel_.store(true); }
+    bool busy() const { return busy_.load(); }
+
+signals:
+    void loadStarted(QString path);
+    void modelLoaded(gb::app::ModelInfo info);
+    void loadFailed(QString error);
+    void generationStarted(quint64 request);
+    void tokenStreamed(quint64 request, gb::app::StreamToken token);
+    void generationFinished(quint64 request, std::shared_ptr<const gb::Trace> trace);
+    void generationFailed(quint64 request, QString error);
+    void contextUseReady(gb::app::ContextUse use);
+
+private:
+    template <class F>
+    void post(F&& job);
+
+    std::unique_ptr<ChatEngine> engine_;  // used on thread_ only
+    QThread thread_;
+    QObject* context_ = nullptr;  // lives in thread_: queued jobs run there
+    std::atomic<bool> cancel_{false};
+    std::atomic<bool> busy_{false};
+};
+
+void register_metatypes();
+
+}  // namespace gb::app
+
+Q_DECLARE_METATYPE(gb::app::ModelInfo)
+Q_DECLARE_METATYPE(gb::app::StreamToken)
+Q_DECLARE_METATYPE(gb::app::ContextUse)
+Q_DECLARE_METATYPE(std::shared_ptr<const gb::Trace>)

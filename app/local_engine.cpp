@@ -1,0 +1,219 @@
+// LocalEngine: model loading, metadata preview, prompt rendering with the reasoning policy,
+// generation and context accounting on the CPU backend.
+#include "app/local_engine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/model/hf_checkpoint.h"
+#include "engine/model/model.h"
+#include "engine/template/builtin_templates.h"
+#include "engine/template/chat_template.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/reasoning_parser.h"
+#include "kernels/cpu/cpu_backend.h"
+
+namespace gb::app {
+
+namespace {
+
+// A marker no template writes, to see whether reasoning_content survives rendering.
+constexpr const char* kProbe = "GlassboxReasoningProbe7";
+
+std::vector<ChatMessage> to_messages(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
+                                     bool keep_reasoning_in_content, bool pass_reasoning) {
+    std::vector<ChatMessage> out;
+    if (!s.system_prompt.empty()) out.emplace_back("system", s.system_prompt);
+    for (const ChatTurn& t : turns) {
+        ChatMessage m(t.role, t.content);
+        if (t.role == "assistant" && !t.reasoning.empty()) {
+            // Keep: the reasoning goes into the content as the model wrote it, so templates that
+            // drop reasoning_content keep it anyway. Template: passed apart, the template decides.
+            if (keep_reasoning_in_content) m.content = "<think>\n" + t.reasoning + "\n</think>\n\n" + t.content;
+            else if (pass_reasoning) m.reasoning_content = t.reasoning;
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+void fill_config(ModelInfo& info, const GgufFile& f) {
+    const ModelConfig c = ModelConfig::from_gguf(f);
+    info.n_ctx_train = c.n_ctx_train;
+    info.n_layer = c.n_layer;
+    info.n_embd = c.n_embd;
+    info.n_expert = c.n_expert;
+    info.n_expert_used = c.n_expert_used;
+    info.n_moe_layers = c.n_moe_layers();
+    info.kv_bytes_per_token = model_size(f, c).kv_bytes_per_token;
+}
+
+}  // namespace
+
+const char* policy_name(ReasoningPolicy p) {
+    switch (p) {
+        case ReasoningPolicy::Keep: return "keep";
+        case ReasoningPolicy::Strip: return "strip";
+        default: return "template";
+    }
+}
+
+ReasoningPolicy policy_from_name(const std::string& s) {
+    if (s == "keep") return ReasoningPolicy::Keep;
+    if (s == "strip") return ReasoningPolicy::Strip;
+    return ReasoningPolicy::Template;
+}
+
+ModelInfo inspect_model(const std::string& path) {
+    ModelInfo info;
+    info.path = path;
+    info.name = std::filesystem::path(path).filename().string();
+    try {
+        const bool checkpoint = is_hf_checkpoint(path);
+        std::optional<GgufFile> f;
+        try {
+            f.emplace(checkpoint ? open_hf_checkpoint(path) : GgufFile::open(path));
+        } catch (const Error& e) {
+            if (checkpoint) throw;
+            f.emplace(GgufFile::open(path, GgufOpen::MetadataOnly));  // cut off: metadata only
+            info.error = e.what();
+        }
+        info.format = checkpoint ? "HF checkpoint" : "GGUF v" + std::to_string(f->version());
+        info.arch = f->get_string("general.architecture").value_or("?");
+        if (auto n = f->get_string("general.name")) info.name = *n;
+        info.has_template = f->get_string("tokenizer.chat_template").has_value();
+        std::map<std::string, int64_t> mix;
+        for (const auto& t : f->tensors()) {
+            info.n_params += t.n_elements;
+            info.weight_bytes += static_cast<int64_t>(t.n_bytes);
+            mix[std::string(type_name(t.type))] += static_cast<int64_t>(t.n_bytes);
+        }
+        std::vector<std::pair<int64_t, std::string>> parts;
+        for (const auto& [type, bytes] : mix) parts.emplace_back(bytes, type);
+        std::sort(parts.rbegin(), parts.rend());
+        for (const auto& [bytes, type] : parts) {
+            char buf[64];
+            const double pct = info.weight_bytes ? 100.0 * bytes / info.weight_bytes : 0.0;
+            std::snprintf(buf, sizeof buf, "%s%s %.0f%%", info.quant_mix.empty() ? "" : " · ", type.c_str(), pct);
+            info.quant_mix += buf;
+        }
+        fill_config(info, *f);
+    } catch (const std::exception& e) {
+        if (info.error.empty()) info.error = e.what();
+    }
+    return info;
+}
+
+LocalEngine::LocalEngine() = default;
+LocalEngine::~LocalEngine() = default;
+
+ModelInfo LocalEngine::load(const LoadSettings& ls) {
+    if (ls.backend != "cpu")
+        throw Error("backend '" + ls.backend + "' is not available in this build; choose cpu");
+    model_.reset();
+    tok_.reset();
+    info_ = ModelInfo{};
+    RunSettings rs;
+    rs.n_ctx = ls.n_ctx;
+    rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    backend_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
+    std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs);
+    auto tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
+    ModelInfo info = inspect_model(ls.path);
+    info.error.clear();
+    const ChatFormat fmt =
+        choose_chat_format(model->file().get_string("general.architecture").value_or(""), tok->vocab().pre,
+                           [&](std::string_view t) { return tok->find_token(t) >= 0; });
+    info.chat_format = std::string(chat_format_name(fmt));
+    chat_format_ = static_cast<int>(fmt);
+    model_ = std::move(model);
+    tok_ = std::move(tok);
+    // Does the template keep an earlier reply's reasoning_content? Render a probe and look.
+    GenerationSettings probe_settings;
+    probe_settings.reasoning = ReasoningPolicy::Template;
+    const std::vector<ChatTurn> probe{{"user", "hi", ""}, {"assistant", "hello", kProbe}, {"user", "again", ""}};
+    info.template_keeps_reasoning = render(probe, probe_settings, true).find(kProbe) != std::string::npos;
+    info_ = info;
+    return info_;
+}
+
+bool LocalEngine::keeps_reasoning(const GenerationSettings& s) const {
+    if (s.reasoning == ReasoningPolicy::Keep) return true;
+    if (s.reasoning == ReasoningPolicy::Strip) return false;
+    return info_.template_keeps_reasoning;
+}
+
+std::string LocalEngine::render(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
+                                bool add_generation_prompt, std::string* warning) const {
+    if (!tok_) throw Error("no model is loaded");
+    ChatTemplateOptions opt;
+    opt.add_generation_prompt = add_generation_prompt;
+    if (tok_->bos() >= 0) opt.bos_token = tok_->token_text(tok_->bos());
+    if (tok_->eos() >= 0) opt.eos_token = tok_->token_text(tok_->eos());
+    if (!s.thinking) opt.extra["enable_thinking"] = json::Value::from_bool(false);
+    const auto messages = to_messages(turns, s, s.reasoning == ReasoningPolicy::Keep,
+                                      s.reasoning == ReasoningPolicy::Template);
+    ChatPrompt p = render_chat_prompt(tok_->chat_template(), static_cast<ChatFormat>(chat_format_), messages, opt);
+    if (warning) *warning = p.warning;
+    return p.text;
+}
+
+int64_t LocalEngine::count(const std::string& text) const {
+    return text.empty() ? 0 : static_cast<int64_t>(tok_->encode(text, false, false).size());
+}
+
+Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
+                            const TokenCallback& on_token, const std::atomic<bool>* cancel) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    validate(s.sampling);
+    GenerateRequest req;
+    std::string warning;
+    req.prompt_text = render(turns, s, true, &warning);
+    const std::string bos = tok_->bos() >= 0 ? tok_->token_text(tok_->bos()) : std::string();
+    const bool has_bos = !bos.empty() && req.prompt_text.starts_with(bos);
+    req.prompt = tok_->encode(req.prompt_text, !has_bos, true);
+    if (static_cast<int64_t>(req.prompt.size()) >= model_->settings().n_ctx)
+        throw Error("the conversation (" + std::to_string(req.prompt.size()) + " tokens) does not fit the context of " +
+                    std::to_string(model_->settings().n_ctx) + " tokens: start a new chat or raise the context size");
+    req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
+    req.max_tokens = s.max_tokens;
+    req.sampling = s.sampling;
+    req.top_n = s.top_n;
+    req.prompt_logprobs = true;  // the inspector shows prompt tokens too
+    req.record_routing = s.record_routing;
+    Generator gen(*model_, *tok_);
+    Trace t = gen.generate(req, on_token, cancel);
+    t.model = info_.name;
+    if (t.backend.empty()) t.backend = "cpu";
+    if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    return t;
+}
+
+ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& s) {
+    ContextUse u;
+    if (!model_) return u;
+    u.n_ctx = model_->settings().n_ctx;
+    u.reasoning_kept = keeps_reasoning(s);
+    u.system = count(s.system_prompt);
+    for (const ChatTurn& t : turns) {
+        if (t.role == "user") u.user += count(t.content);
+        if (t.role == "assistant") {
+            u.answers += count(t.content);
+            (u.reasoning_kept ? u.reasoning : u.reasoning_dropped) += count(t.reasoning);
+        }
+    }
+    try {
+        const int64_t whole = static_cast<int64_t>(tok_->encode(render(turns, s, true), true, true).size());
+        u.template_overhead = std::max<int64_t>(0, whole - (u.system + u.user + u.answers + u.reasoning));
+    } catch (const std::exception&) {
+    }
+    return u;
+}
+
+}  // namespace gb::app

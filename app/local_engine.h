@@ -1,0 +1,45 @@
+// LocalEngine: the ChatEngine that runs a model in this process with our own engine (CPU
+// backend), rendering each conversation through the model's chat template.
+#pragma once
+
+#include <memory>
+
+#include "app/chat_engine.h"
+
+namespace gb {
+class Backend;
+class Model;
+class Tokenizer;
+}  // namespace gb
+
+namespace gb::app {
+
+class LocalEngine : public ChatEngine {
+public:
+    LocalEngine();
+    ~LocalEngine() override;
+
+    ModelInfo load(const LoadSettings& settings) override;
+    bool loaded() const override { return model_ != nullptr; }
+    const ModelInfo& info() const override { return info_; }
+    Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
+                   const TokenCallback& on_token, const std::atomic<bool>* cancel) override;
+    ContextUse context_use(const std::vector<ChatTurn>& turns,
+                           const GenerationSettings& settings) override;
+
+    // The prompt text for `turns` (exposed for tests); warning set when the template failed.
+    std::string render(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
+                       bool add_generation_prompt, std::string* warning = nullptr) const;
+
+private:
+    bool keeps_reasoning(const GenerationSettings& s) const;
+    int64_t count(const std::string& text) const;
+
+    std::unique_ptr<Backend> backend_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<Tokenizer> tok_;
+    ModelInfo info_;
+    int chat_format_ = 0;  // gb::ChatFormat
+};
+
+}  // namespace gb::app

@@ -1,0 +1,64 @@
+// glassbox: the desktop app. Usage: glassbox [--model PATH] [--ctx N] [--threads N]
+// [--synthetic] [--history FILE] [--screenshots DIR [--prompt TEXT]]
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QStandardPaths>
+#include <QTimer>
+#include <memory>
+
+#include "app/chat_controller.h"
+#include "app/conversation_store.h"
+#include "app/engine_worker.h"
+#include "app/gpu_monitor.h"
+#include "app/local_engine.h"
+#include "app/synthetic_engine.h"
+#include "ui/demo_tour.h"
+#include "ui/main_window.h"
+#include "ui/model_dialog.h"
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("Glassbox");
+    QApplication::setApplicationName("Glassbox");
+    QCommandLineParser cli;
+    cli.setApplicationDescription("Chat with reasoning models and see inside them.");
+    cli.addHelpOption();
+    cli.addOption({{"m", "model"}, "Load this GGUF file or checkpoint folder at start.", "path"});
+    cli.addOption({"ctx", "Context size in tokens.", "n", "4096"});
+    cli.addOption({"threads", "CPU threads (0: all).", "n", "0"});
+    cli.addOption({"synthetic", "Use the synthetic engine (no model needed; for demos and tests)."});
+    cli.addOption({"screenshots", "Drive a chat, save a screenshot of each panel to DIR, then quit.", "dir"});
+    cli.addOption({"prompt", "The prompt --screenshots sends.", "text", "Why is the sky blue? Answer briefly."});
+    cli.process(app);
+
+    std::unique_ptr<gb::app::ChatEngine> engine;
+    if (cli.isSet("synthetic")) {
+        gb::app::SyntheticOptions o;
+        o.tokens_per_second = 60;
+        engine = std::make_unique<gb::app::SyntheticEngine>(o);
+    } else {
+        engine = std::make_unique<gb::app::LocalEngine>();
+    }
+    gb::app::EngineWorker worker(std::move(engine));
+    gb::app::MemoryConversationStore store;
+    gb::app::ChatController controller(store, worker);
+    gb::app::GpuMonitor monitor;
+    gb::ui::MainWindow window(controller, &monitor);
+    window.resize(1400, 860);
+    window.show();
+
+    gb::app::LoadSettings load;
+    load.path = cli.value("model").toStdString();
+    if (load.path.empty() && cli.isSet("synthetic")) load.path = "synthetic";
+    load.n_ctx = cli.value("ctx").toLongLong();
+    load.n_threads = cli.value("threads").toInt();
+    std::unique_ptr<gb::ui::DemoTour> tour;
+    if (cli.isSet("screenshots")) {
+        tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"), cli.value("prompt"));
+        QObject::connect(tour.get(), &gb::ui::DemoTour::done, &app, [](int code) { QApplication::exit(code); });
+        tour->start();
+    }
+    if (!load.path.empty()) controller.load_model(load);
+    return app.exec();
+}

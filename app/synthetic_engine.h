@@ -1,0 +1,39 @@
+// SyntheticEngine: a ChatEngine that needs no model. It streams a fixed reasoning + answer at a
+// chosen rate, with plausible probabilities, alternatives and MoE routing, so tests (the UI
+// stall test), demos and screenshots can drive every view.
+#pragma once
+
+#include "app/chat_engine.h"
+
+namespace gb::app {
+
+struct SyntheticOptions {
+    double tokens_per_second = 200;
+    int n_reasoning_tokens = 40;
+    int n_answer_tokens = 40;
+    int n_layers = 8;   // MoE layers; 0 makes it a dense model
+    int n_expert = 16;
+    int n_expert_used = 2;
+};
+
+class SyntheticEngine : public ChatEngine {
+public:
+    explicit SyntheticEngine(SyntheticOptions options = {});
+
+    ModelInfo load(const LoadSettings& settings) override;
+    bool loaded() const override { return loaded_; }
+    const ModelInfo& info() const override { return info_; }
+    Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
+                   const TokenCallback& on_token, const std::atomic<bool>* cancel) override;
+    ContextUse context_use(const std::vector<ChatTurn>& turns,
+                           const GenerationSettings& settings) override;
+
+    SyntheticOptions& options() { return opt_; }
+
+private:
+    SyntheticOptions opt_;
+    ModelInfo info_;
+    bool loaded_ = false;
+};
+
+}  // namespace gb::app

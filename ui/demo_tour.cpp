@@ -1,0 +1,89 @@
+// DemoTour: the screenshot sequence.
+#include "ui/demo_tour.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QEventLoop>
+#include <QTabWidget>
+#include <QTextBrowser>
+#include <QThread>
+#include <QTimer>
+#include <cstdio>
+
+#include "app/chat_controller.h"
+#include "ui/main_window.h"
+#include "ui/model_dialog.h"
+#include "ui/routing_view.h"
+#include "ui/token_inspector.h"
+
+namespace gb::ui {
+
+DemoTour::DemoTour(MainWindow& window, gb::app::ChatController& controller, QString out_dir, QString prompt,
+                   QObject* parent)
+    : QObject(parent), w_(window), c_(controller), out_(std::move(out_dir)), prompt_(std::move(prompt)) {}
+
+void DemoTour::shoot(const QString& name) {
+    QCoreApplication::processEvents();
+    const QString path = QDir(out_).filePath(name + ".png");
+    const bool ok = w_.grab().save(path);
+    std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path), ok ? "saved" : "FAILED");
+}
+
+void DemoTour::start() {
+    QDir().mkpath(out_);
+    connect(&c_, &gb::app::ChatController::modelChanged, this, [this] {
+        if (sent_) return;
+        if (!c_.model_loaded()) {
+            shoot("error");
+            emit done(1);
+            return;
+        }
+        sent_ = true;
+        QTimer::singleShot(300, this, [this] {
+            c_.send(prompt_);
+            QTimer::singleShot(400, this, [this] { shoot("1-chat-streaming"); });
+        });
+    });
+    connect(&c_, &gb::app::ChatController::streamingFinished, this, &DemoTour::after_reply);
+}
+
+void DemoTour::after_reply(qint64 id) {
+    // Give the hardware monitor a few samples and the views a moment to lay out.
+    QTimer::singleShot(1200, this, [this, id] {
+        shoot("2-chat");
+        w_.inspect(id);
+        auto* ins = w_.inspector();
+        if (ins->trace()) {
+            // The first generated token that is not whitespace: an interesting one to show.
+            const auto& toks = ins->trace()->tokens;
+            int pick = -1;
+            for (size_t i = static_cast<size_t>(ins->trace()->n_prompt); i < toks.size() && pick < 0; ++i)
+                if (toks[i].phase != Phase::Prompt && toks[i].text.find_first_not_of(" \n") != std::string::npos)
+                    pick = static_cast<int>(i + (toks.size() - i > 3 ? 2 : 0));
+            ins->select_token(std::max(0, pick));
+        }
+        w_.show_panel(MainWindow::InspectorPanel);
+        shoot("3-inspector");
+        w_.show_panel(MainWindow::RoutingPanel);
+        w_.routing()->select_expert(0, 0);
+        shoot("4-routing");
+        w_.show_panel(MainWindow::HardwarePanel);
+        shoot("5-hardware");
+        w_.show_panel(MainWindow::SettingsPanelTab);
+        shoot("6-settings-context");
+        ModelDialog d(&w_);
+        d.set_path(QString::fromStdString(c_.model().path));
+        d.show();
+        for (int i = 0; i < 50 && d.inspecting(); ++i) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+            QThread::msleep(20);
+        }
+        QCoreApplication::processEvents();
+        const QString path = QDir(out_).filePath("7-model-dialog.png");
+        std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path), d.grab().save(path) ? "saved" : "FAILED");
+        d.close();
+        emit done(0);
+    });
+}
+
+}  // namespace gb::ui

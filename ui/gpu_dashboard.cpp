@@ -1,0 +1,139 @@
+// GpuDashboard: line charts fed by GpuMonitor's queued samples.
+#include "ui/gpu_dashboard.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QGridLayout>
+#include <QLabel>
+#include <QLineSeries>
+#include <QValueAxis>
+#include <QVBoxLayout>
+
+namespace gb::ui {
+
+GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
+    auto* v = new QVBoxLayout(this);
+    status_ = new QLabel(tr("Hardware monitor not started."), this);
+    status_->setWordWrap(true);
+    status_->setAccessibleName(tr("Hardware status"));
+    v->addWidget(status_);
+    latest_ = new QLabel(this);
+    v->addWidget(latest_);
+    engine_ = new QLabel(tr("Engine: no reply yet."), this);
+    engine_->setWordWrap(true);
+    engine_->setAccessibleName(tr("Engine figures"));
+    v->addWidget(engine_);
+    auto* grid = new QGridLayout;
+    v->addLayout(grid, 1);
+    util_ = make_plot(tr("Utilisation"), {tr("use %")}, "%");
+    mem_ = make_plot(tr("Memory"), {tr("used MiB")}, "MiB");
+    power_ = make_plot(tr("Power and temperature"), {tr("W"), tr("°C")}, "");
+    clocks_ = make_plot(tr("Clocks"), {tr("SM MHz"), tr("memory MHz")}, "MHz");
+    int i = 0;
+    for (Plot* p : {&util_, &mem_, &power_, &clocks_}) {
+        auto* view = new QChartView(p->chart, this);
+        view->setRenderHint(QPainter::Antialiasing);
+        view->setMinimumSize(220, 150);
+        view->setAccessibleName(p->chart->title());
+        grid->addWidget(view, i / 2, i % 2);
+        ++i;
+    }
+}
+
+GpuDashboard::Plot GpuDashboard::make_plot(const QString& title, const QStringList& names, const QString& unit) {
+    Plot p;
+    p.chart = new QChart;
+    p.chart->setTitle(title);
+    p.chart->setMargins(QMargins(2, 2, 2, 2));
+    p.x = new QValueAxis;
+    p.x->setTitleText(tr("seconds"));
+    p.x->setLabelFormat("%.0f");
+    p.y = new QValueAxis;
+    p.y->setTitleText(unit);
+    p.y->setLabelFormat("%.0f");
+    p.chart->addAxis(p.x, Qt::AlignBottom);
+    p.chart->addAxis(p.y, Qt::AlignLeft);
+    for (const QString& n : names) {
+        auto* s = new QLineSeries;
+        s->setName(n);
+        p.chart->addSeries(s);
+        s->attachAxis(p.x);
+        s->attachAxis(p.y);
+        p.series.push_back(s);
+    }
+    p.chart->legend()->setVisible(names.size() > 1);
+    return p;
+}
+
+void GpuDashboard::attach(gb::app::GpuMonitor* monitor) {
+    gpu_ = monitor->is_gpu();
+    if (gpu_) {
+        status_->setText(tr("GPU: %1 (NVML, 4 samples/s)").arg(monitor->device_name()));
+    } else {
+        status_->setText(tr("No NVIDIA GPU: %1. Showing CPU (%2) and memory use instead.")
+                             .arg(monitor->unavailable_reason().isEmpty() ? tr("NVML unavailable") : monitor->unavailable_reason(),
+                                  monitor->device_name()));
+        util_.chart->setTitle(tr("CPU use (all cores)"));
+        mem_.chart->setTitle(tr("System memory"));
+        power_.chart->setTitle(tr("Power and temperature (GPU only)"));
+        clocks_.chart->setTitle(tr("Clocks (GPU only)"));
+    }
+    for (const auto& s : monitor->history()) add_sample(s);
+    connect(monitor, &gb::app::GpuMonitor::sampled, this, &GpuDashboard::add_sample);
+}
+
+void GpuDashboard::append(Plot& p, int i, double t, double v) {
+    QLineSeries* s = p.series[static_cast<size_t>(i)];
+    s->append(t, v);
+    // Keep the last window_s_ seconds; drop old points in one go to keep appends cheap.
+    int drop = 0;
+    while (drop < s->count() && s->at(drop).x() < t - window_s_) ++drop;
+    if (drop > 0) s->removePoints(0, drop);
+    p.x->setRange(std::max(0.0, t - window_s_), std::max(t, 10.0));
+    double hi = 1;
+    for (QLineSeries* ser : p.series)
+        for (const QPointF& pt : ser->points()) hi = std::max(hi, pt.y());
+    p.y->setRange(0, hi * 1.1);
+}
+
+void GpuDashboard::add_sample(const gb::app::HwSample& s) {
+    append(util_, 0, s.t_s, s.util_pct);
+    util_.y->setRange(0, 100);
+    append(mem_, 0, s.t_s, s.mem_used_mb);
+    if (s.mem_total_mb > 0) mem_.y->setRange(0, s.mem_total_mb);
+    if (s.gpu) {
+        append(power_, 0, s.t_s, s.power_w);
+        append(power_, 1, s.t_s, s.temp_c);
+        append(clocks_, 0, s.t_s, s.sm_clock_mhz);
+        append(clocks_, 1, s.t_s, s.mem_clock_mhz);
+        latest_->setText(tr("now: %1% busy · %2 / %3 MiB · %4 W · %5 °C · SM %6 MHz")
+                             .arg(s.util_pct, 0, 'f', 0).arg(s.mem_used_mb, 0, 'f', 0).arg(s.mem_total_mb, 0, 'f', 0)
+                             .arg(s.power_w, 0, 'f', 0).arg(s.temp_c, 0, 'f', 0).arg(s.sm_clock_mhz, 0, 'f', 0));
+    } else {
+        latest_->setText(tr("now: CPU %1% · memory %2 / %3 MiB")
+                             .arg(s.util_pct, 0, 'f', 0).arg(s.mem_used_mb, 0, 'f', 0).arg(s.mem_total_mb, 0, 'f', 0));
+    }
+}
+
+void GpuDashboard::set_engine_figures(const Trace& t, int64_t n_ctx) {
+    double ttft = 0;
+    for (const TokenRecord& r : t.tokens)
+        if (r.phase != Phase::Prompt) {
+            ttft = r.t_ms;
+            break;
+        }
+    const double pp = t.prefill_ms > 0 ? 1000.0 * t.n_prompt / t.prefill_ms : 0;
+    const double tg = t.decode_ms > 0 ? 1000.0 * t.n_gen / t.decode_ms : 0;
+    const int64_t used = t.n_prompt + t.n_gen;
+    engine_->setText(tr("Engine (last reply): backend %1 · time to first token %2 ms · prefill %3 tok/s · decode %4 tok/s · "
+                        "KV cache %5 / %6 positions (%7%)")
+                         .arg(QString::fromStdString(t.backend.empty() ? "cpu" : t.backend))
+                         .arg(ttft, 0, 'f', 0).arg(pp, 0, 'f', 1).arg(tg, 0, 'f', 1).arg(used).arg(n_ctx)
+                         .arg(n_ctx > 0 ? 100.0 * used / n_ctx : 0.0, 0, 'f', 1));
+}
+
+QString GpuDashboard::status_text() const { return status_->text(); }
+QString GpuDashboard::engine_text() const { return engine_->text(); }
+int GpuDashboard::points() const { return static_cast<int>(util_.series[0]->count()); }
+
+}  // namespace gb::ui

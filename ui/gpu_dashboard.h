@@ -1,0 +1,47 @@
+// GpuDashboard: the GPU monitor's samples charted over the last minutes (utilisation, memory,
+// power, temperature, clocks), or CPU and memory use when there is no NVIDIA GPU, next to the
+// engine's own figures for the last reply.
+#pragma once
+
+#include <QWidget>
+
+#include "app/gpu_monitor.h"
+#include "engine/trace/trace.h"
+
+class QLabel;
+class QChart;
+class QLineSeries;
+class QValueAxis;
+
+namespace gb::ui {
+
+class GpuDashboard : public QWidget {
+    Q_OBJECT
+public:
+    explicit GpuDashboard(QWidget* parent = nullptr);
+    void attach(gb::app::GpuMonitor* monitor);
+    void add_sample(const gb::app::HwSample& s);
+    // Time to first token, prefill and decode speed, KV cache fill, backend of a reply.
+    void set_engine_figures(const Trace& t, int64_t n_ctx);
+    QString status_text() const;
+    QString engine_text() const;
+    int points() const;
+
+private:
+    struct Plot {
+        QChart* chart = nullptr;
+        QValueAxis *x = nullptr, *y = nullptr;
+        std::vector<QLineSeries*> series;
+    };
+    Plot make_plot(const QString& title, const QStringList& names, const QString& unit);
+    void append(Plot& p, int i, double t, double v);
+
+    bool gpu_ = false;
+    QLabel* status_ = nullptr;
+    QLabel* engine_ = nullptr;
+    QLabel* latest_ = nullptr;
+    Plot util_, mem_, power_, clocks_;
+    double window_s_ = 180;
+};
+
+}  // namespace gb::ui

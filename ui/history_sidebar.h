@@ -1,0 +1,44 @@
+// HistorySidebar: search, list (pinned first) and the new / rename / delete / pin actions over a
+// ConversationListModel. It forwards requests; the controller does them.
+#pragma once
+
+#include <QWidget>
+
+#include "app/conversation_list_model.h"
+
+class QLineEdit;
+class QListView;
+class QPushButton;
+
+namespace gb::ui {
+
+class HistorySidebar : public QWidget {
+    Q_OBJECT
+public:
+    explicit HistorySidebar(gb::app::ConversationListModel* model, QWidget* parent = nullptr);
+    void set_current(qint64 id);
+    qint64 current() const;
+    void set_confirm_delete(bool on) { confirm_delete_ = on; }
+    QLineEdit* search() const { return search_; }
+    QListView* list() const { return list_; }
+
+    void rename_current();
+    void delete_current();
+    void toggle_pin_current();
+
+signals:
+    void conversationActivated(qint64 id);
+    void newRequested();
+    void renameRequested(qint64 id, QString title);
+    void deleteRequested(qint64 id);
+    void pinRequested(qint64 id, bool pinned);
+
+private:
+    gb::app::ConversationListModel* model_;
+    QLineEdit* search_ = nullptr;
+    QListView* list_ = nullptr;
+    bool confirm_delete_ = true;
+    qint64 current_ = 0;
+};
+
+}  // namespace gb::ui

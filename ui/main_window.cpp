@@ -1,0 +1,204 @@
+// MainWindow: layout, actions, and the wiring between controller signals and views.
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "ui/chat_view.h"
+#include "ui/gpu_dashboard.h"
+#include "ui/history_sidebar.h"
+#include "ui/model_dialog.h"
+#include "ui/routing_view.h"
+#include "ui/settings_panel.h"
+#include "ui/token_inspector.h"
+
+namespace gb::ui {
+
+using namespace gb::app;
+
+MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget* parent)
+    : QMainWindow(parent), c_(controller) {
+    setWindowTitle(tr("Glassbox"));
+    conversations_ = new ConversationListModel(c_.store(), this);
+    messages_ = new MessageListModel(c_, this);
+
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    sidebar_ = new HistorySidebar(conversations_, split);
+    auto* center = new QWidget(split);
+    auto* cv = new QVBoxLayout(center);
+    cv->setContentsMargins(0, 0, 0, 0);
+    error_ = new QLabel(center);
+    error_->setWordWrap(true);
+    error_->setStyleSheet("background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;");
+    error_->setAccessibleName(tr("Error message"));
+    error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    error_->hide();
+    cv->addWidget(error_);
+    chat_ = new ChatView(center);
+    chat_->set_model(messages_);
+    cv->addWidget(chat_, 1);
+    tabs_ = new QTabWidget(split);
+    tabs_->setAccessibleName(tr("Panels"));
+    inspector_ = new TokenInspector(tabs_);
+    routing_ = new RoutingView(tabs_);
+    dashboard_ = new GpuDashboard(tabs_);
+    settings_ = new SettingsPanel(tabs_);
+    tabs_->addTab(inspector_, tr("&Inspector"));
+    tabs_->addTab(routing_, tr("&Routing"));
+    tabs_->addTab(dashboard_, tr("&Hardware"));
+    tabs_->addTab(settings_, tr("&Settings"));
+    split->addWidget(sidebar_);
+    split->addWidget(center);
+    split->addWidget(tabs_);
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 3);
+    split->setStretchFactor(2, 2);
+    split->setSizes({220, 620, 460});
+    setCentralWidget(split);
+    model_label_ = new QLabel(this);
+    statusBar()->addPermanentWidget(model_label_);
+    if (monitor) dashboard_->attach(monitor);
+    settings_->set_settings(c_.settings());
+    create_actions();
+
+    // Views -> controller.
+    connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) { c_.send(t); });
+    connect(chat_, &ChatView::stopRequested, &c_, &ChatController::stop);
+    connect(chat_, &ChatView::editRequested, this, [this](qint64 id, const QString& t) { c_.edit(id, t); });
+    connect(chat_, &ChatView::regenerateRequested, this, [this](qint64 id) { c_.regenerate(id); });
+    connect(chat_, &ChatView::branchRequested, this, [this](qint64 id, int d) { c_.switch_branch(id, d); });
+    connect(chat_, &ChatView::inspectRequested, this, &MainWindow::inspect);
+    connect(sidebar_, &HistorySidebar::conversationActivated, this, [this](qint64 id) { c_.select_conversation(id); });
+    connect(sidebar_, &HistorySidebar::newRequested, this, [this] { c_.new_conversation(); });
+    connect(sidebar_, &HistorySidebar::renameRequested, this, [this](qint64 id, const QString& t) { c_.rename_conversation(id, t); });
+    connect(sidebar_, &HistorySidebar::deleteRequested, this, [this](qint64 id) { c_.delete_conversation(id); });
+    connect(sidebar_, &HistorySidebar::pinRequested, this, [this](qint64 id, bool p) { c_.set_pinned(id, p); });
+    connect(settings_, &SettingsPanel::settingsEdited, this, [this](const GenerationSettings& s) { c_.set_settings(s); });
+    connect(inspector_, &TokenInspector::tokenSelected, routing_, &RoutingView::select_token);
+    connect(routing_, &RoutingView::tokenActivated, inspector_, &TokenInspector::select_token);
+
+    // Controller -> views.
+    connect(&c_, &ChatController::conversationsChanged, conversations_, &ConversationListModel::refresh);
+    connect(&c_, &ChatController::currentConversationChanged, this, [this](qint64 id) {
+        sidebar_->set_current(id);
+        inspector_->set_trace(nullptr);
+        routing_->set_trace(nullptr);
+    });
+    connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
+    connect(&c_, &ChatController::errorOccurred, this, &MainWindow::show_error);
+    connect(&c_, &ChatController::streamingStarted, this, [this] {
+        chat_->set_busy(true);
+        error_->hide();
+        update_status();
+    });
+    connect(&c_, &ChatController::streamingFinished, this, [this](qint64 id) {
+        chat_->set_busy(false);
+        if (id) inspect(id);
+        update_status();
+    });
+    connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
+        loading_ = path;
+        update_status();
+    });
+    connect(&c_, &ChatController::modelChanged, this, [this] {
+        loading_.clear();
+        if (c_.model_loaded()) {
+            remember_model(QString::fromStdString(c_.model().path));
+            chat_->set_placeholder(tr("%1 is ready. Type a message below.").arg(QString::fromStdString(c_.model().name)));
+        }
+        update_status();
+    });
+    connect(&c_, &ChatController::contextUseChanged, this,
+            [this] { settings_->set_context_use(c_.context_use(), c_.model().template_keeps_reasoning); });
+    update_status();
+}
+
+void MainWindow::create_actions() {
+    auto add = [this](QMenu* menu, const QString& text, const QKeySequence& key, auto fn) {
+        auto* a = new QAction(text, this);
+        a->setShortcut(key);
+        a->setShortcutContext(Qt::ApplicationShortcut);
+        QString plain = text;
+        a->setToolTip(plain.remove('&'));
+        connect(a, &QAction::triggered, this, fn);
+        menu->addAction(a);
+        return a;
+    };
+    QMenu* file = menuBar()->addMenu(tr("&Model"));
+    add(file, tr("&Open model…"), QKeySequence::Open, [this] { open_model_dialog(); });
+    file->addSeparator();
+    add(file, tr("&Quit"), QKeySequence::Quit, [] { QApplication::quit(); });
+    QMenu* chat = menuBar()->addMenu(tr("&Chat"));
+    add(chat, tr("&New chat"), QKeySequence::New, [this] { c_.new_conversation(); });
+    add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period), [this] { c_.stop(); });
+    add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R), [this] {
+        for (auto it = c_.path().rbegin(); it != c_.path().rend(); ++it)
+            if (it->role == "assistant") return c_.regenerate(it->id);
+    });
+    add(chat, tr("&Focus the message box"), QKeySequence(Qt::CTRL | Qt::Key_L), [this] { chat_->input()->setFocus(); });
+    add(chat, tr("Search &conversations"), QKeySequence::Find, [this] { sidebar_->search()->setFocus(); });
+    add(chat, tr("Rena&me conversation"), QKeySequence(Qt::Key_F2), [this] { sidebar_->rename_current(); });
+    add(chat, tr("&Pin / unpin conversation"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { sidebar_->toggle_pin_current(); });
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { show_panel(InspectorPanel); });
+    add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] { show_panel(RoutingPanel); });
+    add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_3), [this] { show_panel(HardwarePanel); });
+    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_4), [this] { show_panel(SettingsPanelTab); });
+}
+
+void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
+
+void MainWindow::show_error(const QString& message) {
+    error_->setText(message);
+    error_->show();
+    statusBar()->showMessage(message, 8000);
+    // Stale errors go away on their own; the status bar keeps the last one a while longer.
+    QTimer::singleShot(20000, error_, [this, message] {
+        if (error_->text() == message) error_->hide();
+    });
+}
+
+QString MainWindow::error_text() const { return error_->isVisibleTo(this) ? error_->text() : QString(); }
+
+void MainWindow::update_status() {
+    QString s;
+    if (!loading_.isEmpty()) s = tr("Loading %1…").arg(loading_);
+    else if (c_.model_loaded()) {
+        const ModelInfo& m = c_.model();
+        s = tr("%1 · %2%3").arg(QString::fromStdString(m.name), QString::fromStdString(m.arch),
+                                m.is_moe() ? tr(" · %1 experts").arg(m.n_expert) : QString());
+    } else {
+        s = tr("No model loaded (Ctrl+O)");
+    }
+    if (c_.busy()) s += tr(" · generating (Esc stops)");
+    model_label_->setText(s);
+}
+
+void MainWindow::inspect(qint64 message_id) {
+    std::shared_ptr<const Trace> t;
+    try {
+        t = c_.store().trace(message_id);
+    } catch (const std::exception& e) {
+        show_error(QString::fromUtf8(e.what()));
+    }
+    inspector_->set_trace(t);
+    routing_->set_trace(t);
+    if (t) dashboard_->set_engine_figures(*t, c_.context_use().n_ctx);
+}
+
+void MainWindow::open_model_dialog() {
+    ModelDialog d(this);
+    if (d.exec() != QDialog::Accepted || d.settings().path.empty()) return;
+    c_.load_model(d.settings());
+}
+
+}  // namespace gb::ui

@@ -1,0 +1,64 @@
+// MainWindow: the history sidebar, the chat, and the side panels (token inspector, routing,
+// hardware, settings + context), with the actions and shortcuts declared in one place.
+// Errors from anywhere below appear in a banner; nothing here runs model code.
+#pragma once
+
+#include <QMainWindow>
+
+#include "app/chat_controller.h"
+#include "app/conversation_list_model.h"
+#include "app/gpu_monitor.h"
+#include "app/message_list_model.h"
+
+class QLabel;
+class QTabWidget;
+
+namespace gb::ui {
+
+class ChatView;
+class GpuDashboard;
+class HistorySidebar;
+class RoutingView;
+class SettingsPanel;
+class TokenInspector;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    enum Panel { InspectorPanel, RoutingPanel, HardwarePanel, SettingsPanelTab };
+    MainWindow(gb::app::ChatController& controller, gb::app::GpuMonitor* monitor, QWidget* parent = nullptr);
+
+    ChatView* chat() const { return chat_; }
+    HistorySidebar* sidebar() const { return sidebar_; }
+    TokenInspector* inspector() const { return inspector_; }
+    RoutingView* routing() const { return routing_; }
+    GpuDashboard* dashboard() const { return dashboard_; }
+    SettingsPanel* settings() const { return settings_; }
+    QTabWidget* panels() const { return tabs_; }
+    gb::app::ConversationListModel* conversations() const { return conversations_; }
+    QString error_text() const;
+    void show_panel(Panel p);
+    void inspect(qint64 message_id);
+    void open_model_dialog();
+
+private:
+    void create_actions();
+    void show_error(const QString& message);
+    void update_status();
+
+    gb::app::ChatController& c_;
+    gb::app::ConversationListModel* conversations_ = nullptr;
+    gb::app::MessageListModel* messages_ = nullptr;
+    HistorySidebar* sidebar_ = nullptr;
+    ChatView* chat_ = nullptr;
+    TokenInspector* inspector_ = nullptr;
+    RoutingView* routing_ = nullptr;
+    GpuDashboard* dashboard_ = nullptr;
+    SettingsPanel* settings_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    QLabel* error_ = nullptr;
+    QLabel* model_label_ = nullptr;
+    QString loading_;
+};
+
+}  // namespace gb::ui

@@ -1,0 +1,171 @@
+// MessageWidget: layout of a bubble and its buttons.
+#include "ui/message_widget.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace gb::ui {
+
+QString thought_summary(const MessageView& m) {
+    if (m.streaming && m.content.isEmpty())
+        return QObject::tr("Thinking… %1 tokens").arg(m.reasoning_tokens);
+    return QObject::tr("Thought for %1 s · %2 tokens").arg(m.thought_ms / 1000.0, 0, 'f', 1).arg(m.reasoning_tokens);
+}
+
+QString code_blocks(const QString& markdown) {
+    static const QRegularExpression fence("```[^\\n]*\\n(.*?)```", QRegularExpression::DotMatchesEverythingOption);
+    QStringList blocks;
+    for (auto it = fence.globalMatch(markdown); it.hasNext();) blocks << it.next().captured(1);
+    return blocks.join("\n");
+}
+
+namespace {
+QLabel* text_label(QWidget* parent) {
+    auto* l = new QLabel(parent);
+    l->setWordWrap(true);
+    l->setTextFormat(Qt::MarkdownText);
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard | Qt::LinksAccessibleByMouse);
+    l->setOpenExternalLinks(true);
+    l->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Minimum);
+    return l;
+}
+QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
+    auto* b = new QPushButton(text, parent);
+    b->setFlat(true);
+    b->setAccessibleName(accessible);
+    b->setToolTip(accessible);
+    b->setCursor(Qt::PointingHandCursor);
+    return b;
+}
+}  // namespace
+
+MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
+    setFrameShape(QFrame::StyledPanel);
+    setObjectName("messageBubble");
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(10, 6, 10, 6);
+    auto* head = new QHBoxLayout;
+    role_ = new QLabel(this);
+    role_->setStyleSheet("font-weight: bold");
+    head->addWidget(role_);
+    head->addStretch();
+    prev_ = new QToolButton(this);
+    prev_->setText("‹");
+    prev_->setAccessibleName(tr("Previous branch"));
+    branch_label_ = new QLabel(this);
+    next_ = new QToolButton(this);
+    next_->setText("›");
+    next_->setAccessibleName(tr("Next branch"));
+    head->addWidget(prev_);
+    head->addWidget(branch_label_);
+    head->addWidget(next_);
+    v->addLayout(head);
+
+    think_toggle_ = new QToolButton(this);
+    think_toggle_->setCheckable(true);
+    think_toggle_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    think_toggle_->setArrowType(Qt::RightArrow);
+    think_toggle_->setAutoRaise(true);
+    think_toggle_->setAccessibleName(tr("Show or hide the reasoning"));
+    v->addWidget(think_toggle_);
+    reasoning_ = text_label(this);
+    reasoning_->setTextFormat(Qt::PlainText);
+    reasoning_->setStyleSheet("color: palette(mid); border-left: 3px solid palette(mid); padding-left: 8px;");
+    reasoning_->setAccessibleName(tr("Reasoning"));
+    v->addWidget(reasoning_);
+    answer_ = text_label(this);
+    answer_->setAccessibleName(tr("Message text"));
+    v->addWidget(answer_);
+
+    auto* actions = new QHBoxLayout;
+    copy_ = small_button(tr("Copy"), tr("Copy the message"), this);
+    copy_code_ = small_button(tr("Copy code"), tr("Copy the code blocks"), this);
+    edit_ = small_button(tr("Edit"), tr("Edit this message (makes a branch)"), this);
+    regen_ = small_button(tr("Regenerate"), tr("Regenerate this reply (makes a branch)"), this);
+    inspect_ = small_button(tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
+    for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_), static_cast<QWidget*>(edit_),
+                       static_cast<QWidget*>(regen_), static_cast<QWidget*>(inspect_)})
+        actions->addWidget(w);
+    actions->addStretch();
+    v->addLayout(actions);
+
+    connect(think_toggle_, &QToolButton::toggled, this, [this](bool on) {
+        user_toggled_ = true;
+        set_reasoning_expanded(on);
+    });
+    connect(copy_, &QPushButton::clicked, this, [this] {
+        QApplication::clipboard()->setText(m_.content);
+        emit copied(m_.content);
+    });
+    connect(copy_code_, &QPushButton::clicked, this, [this] {
+        const QString code = code_blocks(m_.content);
+        QApplication::clipboard()->setText(code);
+        emit copied(code);
+    });
+    connect(edit_, &QPushButton::clicked, this, [this] {
+        bool ok = false;
+        const QString text = QInputDialog::getMultiLineText(this, tr("Edit message"), tr("New text (a new branch):"),
+                                                            m_.content, &ok);
+        if (ok && !text.trimmed().isEmpty()) emit editRequested(m_.id, text);
+    });
+    connect(regen_, &QPushButton::clicked, this, [this] { emit regenerateRequested(m_.id); });
+    connect(inspect_, &QPushButton::clicked, this, [this] { emit inspectRequested(m_.id); });
+    connect(prev_, &QToolButton::clicked, this, [this] { emit branchRequested(m_.id, -1); });
+    connect(next_, &QToolButton::clicked, this, [this] { emit branchRequested(m_.id, +1); });
+}
+
+bool MessageWidget::reasoning_expanded() const { return reasoning_->isVisibleTo(this); }
+
+void MessageWidget::set_reasoning_expanded(bool on) {
+    think_toggle_->blockSignals(true);
+    think_toggle_->setChecked(on);
+    think_toggle_->blockSignals(false);
+    think_toggle_->setArrowType(on ? Qt::DownArrow : Qt::RightArrow);
+    reasoning_->setVisible(on && !m_.reasoning.isEmpty());
+}
+
+QString MessageWidget::answer_text_shown() const { return answer_->text(); }
+
+void MessageWidget::set_message(const MessageView& m) {
+    const bool was_streaming = m_.streaming;
+    m_ = m;
+    const bool user = m.role == "user";
+    role_->setText(user ? tr("You") : (m.streaming ? tr("Assistant (writing…)") : tr("Assistant")));
+    setStyleSheet(user ? "#messageBubble { background: palette(alternate-base); }" : "");
+    const bool has_reasoning = !user && (!m.reasoning.isEmpty() || m.reasoning_tokens > 0);
+    think_toggle_->setVisible(has_reasoning);
+    think_toggle_->setText(thought_summary(m));
+    // While the model thinks the reasoning is open; once the answer starts it folds away,
+    // unless the user chose otherwise.
+    if (!user_toggled_) set_reasoning_expanded(m.streaming && m.content.isEmpty());
+    else set_reasoning_expanded(think_toggle_->isChecked());
+    if (reasoning_->text() != m.reasoning) reasoning_->setText(m.reasoning);
+    QString text = m.content;
+    if (!user && !m.streaming && !m.complete)
+        text += "\n\n*" + tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) + "*";
+    if (user) answer_->setTextFormat(Qt::PlainText);
+    if (answer_->text() != text || was_streaming != m.streaming) answer_->setText(text);
+    answer_->setVisible(!text.isEmpty());
+    const bool done = !m.streaming && m.id != 0;
+    copy_->setVisible(done);
+    copy_code_->setVisible(done && !code_blocks(m.content).isEmpty());
+    edit_->setVisible(done && user);
+    regen_->setVisible(done && !user);
+    inspect_->setVisible(done && !user);
+    const bool branches = m.branch_count > 1;
+    prev_->setVisible(branches);
+    next_->setVisible(branches);
+    branch_label_->setVisible(branches);
+    branch_label_->setText(QStringLiteral("%1/%2").arg(m.branch_index).arg(m.branch_count));
+    prev_->setEnabled(m.branch_index > 1);
+    next_->setEnabled(m.branch_index < m.branch_count);
+}
+
+}  // namespace gb::ui

@@ -1,0 +1,57 @@
+// MessageWidget: one chat bubble. A user turn, or a reply with its reasoning in a collapsible
+// block ("Thought for 12.4 s · 418 tokens") above the answer, Markdown rendered, with copy,
+// edit / regenerate, inspect and branch switching. It only renders and forwards clicks.
+#pragma once
+
+#include <QFrame>
+#include <QString>
+
+class QLabel;
+class QToolButton;
+class QPushButton;
+
+namespace gb::ui {
+
+struct MessageView {
+    qint64 id = 0;  // 0 while streaming
+    QString role, content, reasoning, stop_reason;
+    bool streaming = false, complete = true;
+    double thought_ms = 0;
+    int reasoning_tokens = 0, answer_tokens = 0, branch_index = 1, branch_count = 1;
+};
+
+// The "Thought for ..." line of a reply.
+QString thought_summary(const MessageView& m);
+// The fenced code blocks of a Markdown text, joined (what "Copy code" copies).
+QString code_blocks(const QString& markdown);
+
+class MessageWidget : public QFrame {
+    Q_OBJECT
+public:
+    explicit MessageWidget(QWidget* parent = nullptr);
+    void set_message(const MessageView& m);
+    const MessageView& message() const { return m_; }
+    bool reasoning_expanded() const;
+    void set_reasoning_expanded(bool on);
+    QString answer_text_shown() const;
+
+signals:
+    void editRequested(qint64 id, QString text);
+    void regenerateRequested(qint64 id);
+    void inspectRequested(qint64 id);
+    void branchRequested(qint64 id, int delta);
+    void copied(QString what);
+
+private:
+    MessageView m_;
+    QLabel* role_ = nullptr;
+    QToolButton* think_toggle_ = nullptr;
+    QLabel* reasoning_ = nullptr;
+    QLabel* answer_ = nullptr;
+    QLabel* branch_label_ = nullptr;
+    QToolButton *prev_ = nullptr, *next_ = nullptr;
+    QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr, *inspect_ = nullptr;
+    bool user_toggled_ = false;
+};
+
+}  // namespace gb::ui

@@ -1,0 +1,215 @@
+// RoutingView: heatmaps and the expert token list built from a Trace's per-token routing.
+#include "ui/routing_view.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QVBoxLayout>
+
+#include "ui/heatmap_widget.h"
+#include "ui/token_inspector.h"
+
+namespace gb::ui {
+
+ExpertLoad expert_load(const Trace& t, const Phase* phase) {
+    ExpertLoad load;
+    load.n_expert = t.n_expert;
+    for (const TokenRecord& r : t.tokens) {
+        if (r.phase == Phase::Prompt || r.routing.empty()) continue;
+        if (phase && r.phase != *phase) continue;
+        if (!load.n_layers) {
+            load.n_layers = static_cast<int>(r.routing.n_layers());
+            load.counts.assign(static_cast<size_t>(load.n_layers * load.n_expert), 0.0);
+            for (uint16_t l : r.routing.layers) load.layer_labels << QString::number(l);
+        }
+        for (size_t i = 0; i < r.routing.n_layers() && static_cast<int>(i) < load.n_layers; ++i)
+            for (uint16_t e : r.routing.experts_of(i))
+                if (e < load.n_expert) load.counts[i * static_cast<size_t>(load.n_expert) + e] += 1;
+    }
+    return load;
+}
+
+RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
+    auto* v = new QVBoxLayout(this);
+    stack_ = new QStackedWidget(this);
+    v->addWidget(stack_);
+    dense_ = new QLabel(tr("No reply selected: press Inspect under a reply of a mixture-of-experts model."), stack_);
+    dense_->setWordWrap(true);
+    dense_->setAlignment(Qt::AlignCenter);
+    dense_->setAccessibleName(tr("Routing status"));
+    stack_->addWidget(dense_);
+
+    auto* page = new QWidget(stack_);
+    auto* pv = new QVBoxLayout(page);
+    pv->setContentsMargins(0, 0, 0, 0);
+    summary_ = new QLabel(page);
+    summary_->setWordWrap(true);
+    pv->addWidget(summary_);
+    auto* split = new QSplitter(Qt::Vertical, page);
+    auto* top = new QWidget(split);
+    auto* tv = new QVBoxLayout(top);
+    tv->setContentsMargins(0, 0, 0, 0);
+    token_title_ = new QLabel(tr("Selected token: click a token in the inspector"), top);
+    tv->addWidget(token_title_);
+    token_map_ = new HeatmapWidget(top);
+    token_map_->setAccessibleName(tr("Gate weights of the selected token, layers by experts"));
+    tv->addWidget(token_map_, 1);
+
+    auto* mid = new QWidget(split);
+    auto* mv = new QVBoxLayout(mid);
+    mv->setContentsMargins(0, 0, 0, 0);
+    auto* row = new QHBoxLayout;
+    row->addWidget(new QLabel(tr("Expert load of the reply:"), mid));
+    mode_box_ = new QComboBox(mid);
+    mode_box_->addItems({tr("Reasoning + answer"), tr("Reasoning"), tr("Answer"), tr("Reasoning − answer (share)")});
+    mode_box_->setAccessibleName(tr("Which tokens the expert load counts"));
+    row->addWidget(mode_box_);
+    row->addStretch();
+    mv->addLayout(row);
+    load_map_ = new HeatmapWidget(mid);
+    load_map_->setAccessibleName(tr("Expert load per layer; click a cell to list its tokens"));
+    mv->addWidget(load_map_, 1);
+
+    auto* bottom = new QWidget(split);
+    auto* bv = new QVBoxLayout(bottom);
+    bv->setContentsMargins(0, 0, 0, 0);
+    expert_title_ = new QLabel(tr("Click a cell above to list the tokens that expert took in that layer."), bottom);
+    expert_title_->setWordWrap(true);
+    bv->addWidget(expert_title_);
+    expert_tokens_ = new QListWidget(bottom);
+    expert_tokens_->setAccessibleName(tr("Tokens routed to the chosen expert"));
+    bv->addWidget(expert_tokens_, 1);
+    pv->addWidget(split, 1);
+    stack_->addWidget(page);
+
+    connect(mode_box_, &QComboBox::currentIndexChanged, this, [this](int i) { set_load_mode(static_cast<LoadMode>(i)); });
+    connect(load_map_, &HeatmapWidget::cellClicked, this, &RoutingView::select_expert);
+    connect(token_map_, &HeatmapWidget::cellClicked, this, [this](int r, int c) { select_expert(r, c); });
+    connect(expert_tokens_, &QListWidget::itemActivated, this,
+            [this](QListWidgetItem* it) { emit tokenActivated(it->data(Qt::UserRole).toInt()); });
+}
+
+bool RoutingView::showing_dense_message() const { return stack_->currentIndex() == 0; }
+QString RoutingView::summary_text() const { return showing_dense_message() ? dense_->text() : summary_->text(); }
+
+void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
+    trace_ = std::move(trace);
+    selected_ = -1;
+    expert_tokens_->clear();
+    if (!trace_) {
+        stack_->setCurrentIndex(0);
+        return;
+    }
+    if (trace_->n_expert == 0) {
+        dense_->setText(tr("This model is dense: it has no experts, so every token goes through the same "
+                           "feed-forward weights in every layer. Open a mixture-of-experts model (Qwen3-MoE, "
+                           "OLMoE, Mixtral, DeepSeek) to see routing."));
+        stack_->setCurrentIndex(0);
+        return;
+    }
+    const ExpertLoad all = expert_load(*trace_, nullptr);
+    if (all.n_layers == 0) {
+        dense_->setText(tr("This reply has no routing recorded (routing capture was off)."));
+        stack_->setCurrentIndex(0);
+        return;
+    }
+    summary_->setText(tr("Top-%1 of %2 experts in %3 MoE layers, %4 generated tokens.")
+                          .arg(trace_->n_expert_used).arg(trace_->n_expert).arg(all.n_layers).arg(trace_->n_gen));
+    stack_->setCurrentIndex(1);
+    token_map_->set_data(0, 0, {});
+    token_title_->setText(tr("Selected token: click a token in the inspector"));
+    update_load();
+}
+
+void RoutingView::select_token(int index) {
+    if (!trace_ || index < 0 || index >= static_cast<int>(trace_->tokens.size()) || trace_->n_expert == 0) return;
+    selected_ = index;
+    const TokenRecord& r = trace_->tokens[static_cast<size_t>(index)];
+    const TokenRouting& rt = r.routing;
+    if (rt.empty()) {
+        token_title_->setText(tr("Token %1 “%2” has no routing (prompt tokens are not recorded).")
+                                  .arg(index).arg(token_display(r.text)));
+        token_map_->set_data(0, 0, {});
+        return;
+    }
+    const int n_e = trace_->n_expert;
+    std::vector<double> w(rt.n_layers() * static_cast<size_t>(n_e), 0.0);
+    QStringList labels;
+    const bool full = rt.probs.size() == rt.n_layers() * static_cast<size_t>(n_e);
+    for (size_t l = 0; l < rt.n_layers(); ++l) {
+        labels << QString::number(rt.layers[l]);
+        if (full)
+            for (int e = 0; e < n_e; ++e) w[l * n_e + e] = rt.probs[l * n_e + e];
+        else
+            for (int k = 0; k < rt.k; ++k) w[l * n_e + rt.experts_of(l)[k]] = rt.weights_of(l)[k];
+    }
+    token_title_->setText(tr("Token %1 “%2” (%3): %4 per layer and expert")
+                              .arg(index).arg(token_display(r.text)).arg(phase_name(r.phase))
+                              .arg(full ? tr("router probability") : tr("gate weight")));
+    token_map_->set_data(static_cast<int>(rt.n_layers()), n_e, std::move(w), labels, tr("layer"), tr("expert"), 1.0);
+}
+
+void RoutingView::set_load_mode(LoadMode mode) {
+    mode_ = mode;
+    if (mode_box_->currentIndex() != static_cast<int>(mode)) mode_box_->setCurrentIndex(static_cast<int>(mode));
+    update_load();
+}
+
+void RoutingView::update_load() {
+    if (!trace_ || trace_->n_expert == 0) return;
+    const Phase think = Phase::Think, answer = Phase::Answer;
+    ExpertLoad load;
+    double max = 0;
+    if (mode_ == LoadMode::Difference) {
+        // Share of each phase's routings per layer, reasoning minus answer, shifted so 0.5 is even.
+        ExpertLoad a = expert_load(*trace_, &think), b = expert_load(*trace_, &answer);
+        load = a.n_layers ? a : b;
+        const size_t n = load.counts.size();
+        double sa = 0, sb = 0;
+        for (double x : a.counts) sa += x;
+        for (double x : b.counts) sb += x;
+        for (size_t i = 0; i < n; ++i) {
+            const double pa = a.counts.size() == n && sa > 0 ? a.counts[i] / sa : 0;
+            const double pb = b.counts.size() == n && sb > 0 ? b.counts[i] / sb : 0;
+            load.counts[i] = pa - pb;
+        }
+        double m = 1e-12;
+        for (double x : load.counts) m = std::max(m, std::abs(x));
+        for (double& x : load.counts) x = 0.5 + 0.5 * x / m;
+        max = 1.0;
+    } else {
+        const Phase* p = mode_ == LoadMode::Reasoning ? &think : mode_ == LoadMode::Answer ? &answer : nullptr;
+        load = expert_load(*trace_, p);
+    }
+    load_map_->set_data(load.n_layers, load.n_expert, load.counts, load.layer_labels, tr("layer"), tr("expert"), max);
+}
+
+void RoutingView::select_expert(int layer_row, int expert) {
+    if (!trace_ || trace_->n_expert == 0) return;
+    expert_tokens_->clear();
+    load_map_->set_selected_column(expert);
+    int n_think = 0, n_answer = 0;
+    QString layer_name = QString::number(layer_row);
+    for (size_t i = 0; i < trace_->tokens.size(); ++i) {
+        const TokenRecord& r = trace_->tokens[i];
+        if (r.routing.empty() || static_cast<size_t>(layer_row) >= r.routing.n_layers()) continue;
+        layer_name = QString::number(r.routing.layers[static_cast<size_t>(layer_row)]);
+        const auto ex = r.routing.experts_of(static_cast<size_t>(layer_row));
+        for (int k = 0; k < r.routing.k; ++k) {
+            if (ex[k] != expert) continue;
+            (r.phase == Phase::Think ? n_think : n_answer)++;
+            auto* it = new QListWidgetItem(QStringLiteral("#%1  %2  [%3, weight %4]")
+                                               .arg(i).arg(token_display(r.text)).arg(phase_name(r.phase))
+                                               .arg(r.routing.weights_of(static_cast<size_t>(layer_row))[k], 0, 'f', 3));
+            it->setData(Qt::UserRole, static_cast<int>(i));
+            expert_tokens_->addItem(it);
+        }
+    }
+    expert_title_->setText(tr("Expert %1 of layer %2 took %3 tokens: %4 in the reasoning, %5 in the answer.")
+                               .arg(expert).arg(layer_name).arg(n_think + n_answer).arg(n_think).arg(n_answer));
+}
+
+}  // namespace gb::ui

@@ -1,0 +1,65 @@
+// RoutingView: where a MoE model sent each token. For the selected token, a layers x experts
+// heatmap of gate weights; for the whole reply, expert load per layer (token counts), in the
+// reasoning, the answer, or their difference; clicking a cell lists the tokens that expert took
+// in that layer. A dense model says plainly that it has no experts.
+#pragma once
+
+#include <QWidget>
+#include <memory>
+
+#include "engine/trace/trace.h"
+
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QStackedWidget;
+
+namespace gb::ui {
+
+class HeatmapWidget;
+
+// Expert load of a reply: counts[layer row * n_expert + expert] over the generated tokens of
+// the given phase (nullptr phase: reasoning and answer together).
+struct ExpertLoad {
+    int n_layers = 0, n_expert = 0;
+    std::vector<double> counts;
+    QStringList layer_labels;
+};
+ExpertLoad expert_load(const Trace& t, const Phase* phase);
+
+class RoutingView : public QWidget {
+    Q_OBJECT
+public:
+    enum class LoadMode { All, Reasoning, Answer, Difference };
+    explicit RoutingView(QWidget* parent = nullptr);
+    void set_trace(std::shared_ptr<const Trace> trace);
+    void select_token(int index);
+    void set_load_mode(LoadMode mode);
+    void select_expert(int layer_row, int expert);
+    bool showing_dense_message() const;
+    QString summary_text() const;
+    HeatmapWidget* token_heatmap() const { return token_map_; }
+    HeatmapWidget* load_heatmap() const { return load_map_; }
+    QListWidget* expert_tokens() const { return expert_tokens_; }
+
+signals:
+    void tokenActivated(int index);  // a token in the expert's list was chosen
+
+private:
+    void update_load();
+
+    std::shared_ptr<const Trace> trace_;
+    int selected_ = -1;
+    LoadMode mode_ = LoadMode::All;
+    QStackedWidget* stack_ = nullptr;
+    QLabel* dense_ = nullptr;
+    QLabel* summary_ = nullptr;
+    QLabel* token_title_ = nullptr;
+    HeatmapWidget* token_map_ = nullptr;
+    QComboBox* mode_box_ = nullptr;
+    HeatmapWidget* load_map_ = nullptr;
+    QLabel* expert_title_ = nullptr;
+    QListWidget* expert_tokens_ = nullptr;
+};
+
+}  // namespace gb::ui
