@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -75,7 +76,9 @@ struct RopeParams {
     float beta_fast = 32.0f;
     float beta_slow = 1.0f;
     int n_ctx_orig = 0;
-    const float* freq_factors = nullptr;  // llama3-style per-pair divisors (n_dims/2), or null
+    // llama3-style per-pair divisors (n_dims/2), or null; in the backend's memory (an uploaded
+    // weight's data), though the CUDA backend also accepts a host pointer.
+    const float* freq_factors = nullptr;
 };
 
 // One layer's KV cache: [n_ctx x n_head_kv*head_dim] float32 rows for K and for V.
@@ -107,6 +110,17 @@ public:
     virtual void to_device(const float* host, Act dst) = 0;
     virtual void to_host(Act src, float* host) = 0;
     virtual void synchronize() {}
+    // Bytes this backend can still allocate in its own memory, or nullopt when it computes in
+    // host memory (CPU). Model::load refuses a model whose weights, KV cache, activations and
+    // scratch_bytes() exceed it, before uploading anything.
+    virtual std::optional<int64_t> free_memory_bytes() { return std::nullopt; }
+    // Working memory the backend allocates on its own for a model whose largest weight tensor
+    // has largest_weight_elements elements, run in batches of n_batch tokens over activation rows
+    // at most max_width floats wide (e.g. CUDA's bf16 copies for the prefill GEMM).
+    virtual int64_t scratch_bytes(int64_t largest_weight_elements, int64_t n_batch,
+                                  int64_t max_width) const {
+        return 0;
+    }
 
     // out[i] = row ids[i] of table, dequantised to float.
     virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Act out) = 0;

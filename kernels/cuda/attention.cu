@@ -1,0 +1,307 @@
+// Causal attention over the float KV cache, for standard (GQA) heads and for MLA's latent space.
+// Decode (flash-decoding, split-K): one query per head reads the whole cache once, which is
+// bandwidth work; a single block per head would leave most SMs idle, so the positions are split
+// into chunks, each block reduces its chunk to (max, sum, weighted values) with an online softmax
+// (one warp per position, a warp-shuffle dot product), and a second kernel merges the chunks.
+// Prefill (tiled): 16 queries of one head share each 32-position K/V tile in shared memory, so
+// the cache is read from L2 once per 16 queries instead of once per query; each lane scores one
+// key of the tile against a query, and the values are folded in with the same online softmax.
+#include <algorithm>
+#include <climits>
+
+#include "kernels/cuda/backend_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/warp_reduce.cuh"
+
+namespace gb::cuda {
+namespace {
+
+constexpr int kSplitWarps = 4;
+constexpr int kTileQ = 16, kTileK = 32, kTileWarps = 4, kQPerWarp = kTileQ / kTileWarps;
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Per (split, head, token): partial softmax state of positions [split*chunk, ...) written as
+// [m, l, o[0..dv)] to part. PA: floats per lane of the A part (da = dv <= 32 PA), PB of B.
+template <int PA, int PB>
+__global__ void __launch_bounds__(32 * kSplitWarps)
+    attn_split_kernel(const AttnArgs a, int64_t chunk, int n_split, float* part) {
+    const int split = blockIdx.x, h = blockIdx.y;
+    const int64_t t = blockIdx.z;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int64_t n_kv = a.pos0 + t + 1;
+    const int64_t j0 = split * chunk, j1 = min(n_kv, j0 + chunk);
+    const int64_t g = h / a.group;
+
+    float qa[PA], qb[PB > 0 ? PB : 1], o[PA];
+    const float* qap = a.qa + t * a.q_stride + h * a.q_head;
+#pragma unroll
+    for (int i = 0; i < PA; ++i) {
+        const int d = lane + 32 * i;
+        qa[i] = d < a.da ? qap[d] * a.scale : 0.0f;
+        o[i] = 0.0f;
+    }
+    if constexpr (PB > 0) {
+        const float* qbp = a.qb + t * a.qb_stride + h * a.qb_head;
+#pragma unroll
+        for (int i = 0; i < PB; ++i) {
+            const int d = lane + 32 * i;
+            qb[i] = d < a.db ? qbp[d] * a.scale : 0.0f;
+        }
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int64_t j = j0 + warp; j < j1; j += kSplitWarps) {
+        const float* kr = a.ka + j * a.ka_stride + g * a.kv_head;
+        float partial = 0.0f;
+#pragma unroll
+        for (int i = 0; i < PA; ++i) {
+            const int d = lane + 32 * i;
+            if (d < a.da) partial += qa[i] * kr[d];
+        }
+        if constexpr (PB > 0) {
+            const float* kbr = a.kb + j * a.kb_stride + g * a.kb_head;
+#pragma unroll
+            for (int i = 0; i < PB; ++i) {
+                const int d = lane + 32 * i;
+                if (d < a.db) partial += qb[i] * kbr[d];
+            }
+        }
+        const float s = warp_sum(partial);
+        const float m_new = fmaxf(m, s);
+        const float alpha = expf(m - m_new), p = expf(s - m_new);
+        l = l * alpha + p;
+        const float* vr = a.v + j * a.v_stride + g * a.kv_head;
+#pragma unroll
+        for (int i = 0; i < PA; ++i) {
+            const int d = lane + 32 * i;
+            o[i] = o[i] * alpha + (d < a.dv ? p * vr[d] : 0.0f);
+        }
+        m = m_new;
+    }
+
+    // Merge the warps' states through shared memory.
+    __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
+    __shared__ float sm_o[kSplitWarps][32 * PA];
+    if (lane == 0) sm_m[warp] = m, sm_l[warp] = l;
+#pragma unroll
+    for (int i = 0; i < PA; ++i) sm_o[warp][lane + 32 * i] = o[i];
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < kSplitWarps; ++w) M = fmaxf(M, sm_m[w]);
+    float* dst = part + ((t * a.n_head + h) * n_split + split) * (a.dv + 2);
+    float f[kSplitWarps];
+    float L = 0.0f;
+    for (int w = 0; w < kSplitWarps; ++w) {
+        f[w] = M == -INFINITY ? 0.0f : expf(sm_m[w] - M);  // an empty warp has m = -inf: 0
+        L += sm_l[w] * f[w];
+    }
+    if (threadIdx.x == 0) dst[0] = M, dst[1] = L;
+    for (int d = threadIdx.x; d < a.dv; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int w = 0; w < kSplitWarps; ++w) acc += sm_o[w][d] * f[w];
+        dst[2 + d] = acc;
+    }
+}
+
+// Per (head, token): merges the n_split partial states into the output row.
+__global__ void attn_merge_kernel(const AttnArgs a, int n_split, const float* part) {
+    const int h = blockIdx.x;
+    const int64_t t = blockIdx.y;
+    const float* src = part + (t * a.n_head + h) * n_split * (a.dv + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < n_split; ++s) M = fmaxf(M, src[s * (a.dv + 2)]);
+    float L = 0.0f;
+    for (int s = 0; s < n_split; ++s) {
+        const float ms = src[s * (a.dv + 2)];
+        if (ms != -INFINITY) L += src[s * (a.dv + 2) + 1] * expf(ms - M);
+    }
+    float* out = a.out + t * a.out_stride + h * a.out_head;
+    for (int d = threadIdx.x; d < a.dv; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < n_split; ++s) {
+            const float ms = src[s * (a.dv + 2)];
+            if (ms != -INFINITY) acc += src[s * (a.dv + 2) + 2 + d] * expf(ms - M);
+        }
+        out[d] = acc / L;  // L > 0: position 0 is always visible
+    }
+}
+
+// Tiled prefill for standard heads (db == 0, da == dv = D <= 32 PV). Block: kTileQ queries of
+// head blockIdx.y starting at token blockIdx.x * kTileQ; warp w owns queries w*4 .. w*4+3.
+// Shared memory: Q [kTileQ][D] (scaled), K [kTileK][D+1] (padded: lane j reads row j, no bank
+// conflicts), V [kTileK][D], P [kTileWarps][kTileK].
+template <int PV>
+__global__ void __launch_bounds__(32 * kTileWarps) attn_tiled_kernel(const AttnArgs a) {
+    extern __shared__ float smem[];
+    const int D = a.dv;
+    float* qs = smem;
+    float* ks = qs + kTileQ * D;
+    float* vs = ks + kTileK * (D + 1);
+    float* ps = vs + kTileK * D;
+    const int h = blockIdx.y, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int64_t q0 = static_cast<int64_t>(blockIdx.x) * kTileQ;
+    const int64_t g = h / a.group;
+    const int64_t q_end = min(a.n_tok, q0 + kTileQ);
+    const int64_t kv_end = a.pos0 + q_end;  // the last query's position + 1
+
+    for (int idx = threadIdx.x; idx < kTileQ * D; idx += blockDim.x) {
+        const int64_t tq = q0 + idx / D;
+        qs[idx] = tq < a.n_tok ? a.qa[tq * a.q_stride + h * a.q_head + idx % D] * a.scale : 0.0f;
+    }
+    float m[kQPerWarp], l[kQPerWarp], o[kQPerWarp][PV];
+#pragma unroll
+    for (int qi = 0; qi < kQPerWarp; ++qi) {
+        m[qi] = -INFINITY;
+        l[qi] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < PV; ++i) o[qi][i] = 0.0f;
+    }
+    for (int64_t kb = 0; kb < kv_end; kb += kTileK) {
+        __syncthreads();  // the previous tile is no longer read (and Q is written, first time)
+        for (int idx = threadIdx.x; idx < kTileK * D; idx += blockDim.x) {
+            const int j = idx / D, d = idx % D;
+            const int64_t pos = kb + j;
+            const bool in = pos < kv_end;
+            ks[j * (D + 1) + d] = in ? a.ka[pos * a.ka_stride + g * a.kv_head + d] : 0.0f;
+            vs[j * D + d] = in ? a.v[pos * a.v_stride + g * a.kv_head + d] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int qi = 0; qi < kQPerWarp; ++qi) {
+            const int row = warp * kQPerWarp + qi;
+            const int64_t tq = q0 + row;
+            if (tq >= a.n_tok) break;  // warp-uniform
+            const int64_t key = kb + lane;
+            const bool valid = key <= a.pos0 + tq;  // causal (and within kv_end)
+            float s = -INFINITY;
+            if (valid) {
+                const float* qr = qs + row * D;
+                const float* kr = ks + lane * (D + 1);
+                float acc = 0.0f;
+                for (int d = 0; d < D; ++d) acc += qr[d] * kr[d];
+                s = acc;
+            }
+            const float tile_max = warp_max(s);
+            if (tile_max == -INFINITY) continue;  // no visible key in this tile (warp-uniform)
+            const float m_new = fmaxf(m[qi], tile_max);
+            const float alpha = expf(m[qi] - m_new);
+            const float p = valid ? expf(s - m_new) : 0.0f;
+            l[qi] = l[qi] * alpha + warp_sum(p);
+            ps[warp * kTileK + lane] = p;
+            __syncwarp();
+#pragma unroll
+            for (int i = 0; i < PV; ++i) {
+                const int d = lane + 32 * i;
+                float acc = o[qi][i] * alpha;
+                if (d < D)
+                    for (int j = 0; j < kTileK; ++j) acc += ps[warp * kTileK + j] * vs[j * D + d];
+                o[qi][i] = acc;
+            }
+            __syncwarp();
+            m[qi] = m_new;
+        }
+    }
+#pragma unroll
+    for (int qi = 0; qi < kQPerWarp; ++qi) {
+        const int64_t tq = q0 + warp * kQPerWarp + qi;
+        if (tq >= a.n_tok) break;
+        float* out = a.out + tq * a.out_stride + h * a.out_head;
+#pragma unroll
+        for (int i = 0; i < PV; ++i) {
+            const int d = lane + 32 * i;
+            if (d < D) out[d] = o[qi][i] / l[qi];
+        }
+    }
+}
+
+int per_lane(int d) { return d <= 32 ? 1 : d <= 64 ? 2 : d <= 128 ? 4 : d <= 256 ? 8 : 16; }
+
+bool use_tiled(const AttnArgs& a) {
+    return a.db == 0 && a.da == a.dv && a.dv <= 256 && a.n_tok >= kTileQ;
+}
+
+// Splits for the decode kernel: enough blocks to fill the GPU (~4 per SM on a 132-SM part),
+// chunks of at least 64 positions.
+void split_shape(const AttnArgs& a, int& n_split, int64_t& chunk) {
+    const int64_t max_kv = a.pos0 + a.n_tok;
+    const int64_t want = std::max<int64_t>(1, 528 / std::max<int64_t>(1, a.n_head * a.n_tok));
+    const int64_t most = std::max<int64_t>(1, (max_kv + 63) / 64);
+    n_split = static_cast<int>(std::min({want, most, int64_t{1024}}));
+    chunk = (max_kv + n_split - 1) / n_split;
+}
+
+template <int PV>
+void launch_tiled(const AttnArgs& a, cudaStream_t s) {
+    const size_t smem =
+        sizeof(float) * (kTileQ * a.dv + kTileK * (a.dv + 1) + kTileK * a.dv + kTileWarps * kTileK);
+    // Above 48 KiB a kernel must opt in; setting the attribute is cheap and idempotent.
+    GB_CUDA_CHECK("attention", cudaFuncSetAttribute(attn_tiled_kernel<PV>,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(smem)));
+    const dim3 grid(static_cast<unsigned>((a.n_tok + kTileQ - 1) / kTileQ),
+                    static_cast<unsigned>(a.n_head));
+    attn_tiled_kernel<PV><<<grid, 32 * kTileWarps, smem, s>>>(a);
+}
+
+template <int PA, int PB>
+void launch_split(const AttnArgs& a, float* scratch, cudaStream_t s) {
+    int n_split;
+    int64_t chunk;
+    split_shape(a, n_split, chunk);
+    const dim3 grid(static_cast<unsigned>(n_split), static_cast<unsigned>(a.n_head),
+                    static_cast<unsigned>(a.n_tok));
+    attn_split_kernel<PA, PB><<<grid, 32 * kSplitWarps, 0, s>>>(a, chunk, n_split, scratch);
+    GB_CUDA_CHECK_LAUNCH("attention");
+    attn_merge_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tok)), 128,
+                        0, s>>>(a, n_split, scratch);
+}
+
+template <int PA>
+void launch_split_pb(const AttnArgs& a, float* scratch, cudaStream_t s) {
+    const char* op = "attention";
+    if (a.db == 0) return launch_split<PA, 0>(a, scratch, s);
+    if (a.db <= 32) return launch_split<PA, 1>(a, scratch, s);
+    if (a.db <= 64) return launch_split<PA, 2>(a, scratch, s);
+    require(false, op, "rope part of " + std::to_string(a.db) + " dims exceeds 64");
+}
+
+}  // namespace
+
+int64_t attention_scratch_floats(const AttnArgs& a) {
+    if (use_tiled(a)) return 0;
+    int n_split;
+    int64_t chunk;
+    split_shape(a, n_split, chunk);
+    return a.n_tok * a.n_head * n_split * (a.dv + 2);
+}
+
+void launch_attention(const AttnArgs& a, float* scratch, cudaStream_t s) {
+    const char* op = "attention";
+    if (a.n_tok == 0) return;
+    require(a.n_tok <= 65535 && a.n_head <= 65535, op, "too many tokens or heads for one launch");
+    require(a.da >= 1 && a.da == a.dv && a.dv <= 512, op,
+            "key/value widths " + std::to_string(a.da) + "/" + std::to_string(a.dv) +
+                " unsupported (equal, at most 512)");
+    if (use_tiled(a)) {
+        switch (per_lane(a.dv)) {
+        case 1: launch_tiled<1>(a, s); break;
+        case 2: launch_tiled<2>(a, s); break;
+        case 4: launch_tiled<4>(a, s); break;
+        default: launch_tiled<8>(a, s); break;
+        }
+    } else {
+        switch (per_lane(a.dv)) {
+        case 1: launch_split_pb<1>(a, scratch, s); break;
+        case 2: launch_split_pb<2>(a, scratch, s); break;
+        case 4: launch_split_pb<4>(a, scratch, s); break;
+        case 8: launch_split_pb<8>(a, scratch, s); break;
+        default: launch_split_pb<16>(a, scratch, s); break;
+        }
+    }
+    GB_CUDA_CHECK_LAUNCH(op);
+}
+
+}  // namespace gb::cuda

@@ -1,0 +1,288 @@
+// CudaBackend: device memory, weight upload, copies, error handling and the light ops (norm,
+// elementwise, RoPE, KV store, attention). The matmul family (dense, MoE, MLA) is in
+// cuda_backend_matmul.cpp. Host code only: argument checks happen here, at the op boundary, with
+// the CPU backend's rules, so both backends refuse the same calls.
+#include "kernels/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace gb::cuda {
+
+namespace {
+
+void check(bool ok, const char* op, const std::string& what) { require(ok, op, what); }
+
+bool on_device(const void* p) {
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(CudaBackendOptions options) {
+    std::string why;
+    if (!cuda_available(&why)) throw Error("CUDA backend: no CUDA device: " + why);
+    impl_ = std::make_unique<Impl>(options);
+}
+
+CudaBackend::~CudaBackend() {
+    // Frees ignore errors: after a sticky error every call fails, and the memory goes with the
+    // context on reset_device() anyway.
+    Impl& m = *impl_;
+    cudaSetDevice(m.opt.device);
+    if (!m.broken) cudaStreamSynchronize(m.stream);
+    for (void* p : m.acts) cudaFree(p);
+    for (void* p : m.weights) cudaFree(p);
+    for (Scratch* s : {&m.ids, &m.positions, &m.freq, &m.x_aligned, &m.w_bf16, &m.x_bf16,
+                       &m.out_f32, &m.attn, &m.q_abs, &m.ctx_latent, &m.route_ids, &m.route_w,
+                       &m.route_p, &m.moe_order, &m.moe_xrows, &m.moe_mats, &m.combine_w})
+        if (s->p) cudaFree(s->p);
+    if (m.pinned) cudaFreeHost(m.pinned);
+    cudaGetLastError();
+}
+
+const DeviceInfo& CudaBackend::device() const { return impl_->info; }
+const CudaBackendOptions& CudaBackend::options() const { return impl_->opt; }
+bool CudaBackend::broken() const { return impl_->broken; }
+int64_t CudaBackend::weight_bytes() const { return impl_->weight_bytes; }
+
+void CudaBackend::reset_device(int device) {
+    GB_CUDA_CHECK("reset_device", cudaSetDevice(device));
+    GB_CUDA_CHECK("reset_device", cudaDeviceReset());
+}
+
+// ---- memory ----------------------------------------------------------------------------------
+
+Act CudaBackend::alloc(int64_t rows, int64_t cols) {
+    Act a;
+    impl_->run("alloc", [&] {
+        check(rows >= 0 && cols >= 0, "alloc", "negative size");
+        const size_t bytes = sizeof(float) * static_cast<size_t>(std::max<int64_t>(1, rows * cols));
+        void* p = nullptr;
+        const cudaError_t e = cudaMalloc(&p, bytes);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            size_t free_b = 0, total_b = 0;
+            cudaMemGetInfo(&free_b, &total_b);
+            throw Error("CUDA alloc: cudaMalloc of " + std::to_string(bytes) + " bytes (" +
+                        std::to_string(rows) + "x" + std::to_string(cols) + " floats) failed: " +
+                        cudaGetErrorName(e) + "; " + std::to_string(free_b >> 20) + " MiB free of " +
+                        std::to_string(total_b >> 20) + " MiB");
+        }
+        impl_->acts.insert(p);
+        GB_CUDA_CHECK("alloc", cudaMemsetAsync(p, 0, bytes, impl_->stream));
+        a = Act{static_cast<float*>(p), rows, cols};
+    });
+    return a;
+}
+
+void CudaBackend::release(Act& a) {
+    auto it = impl_->acts.find(a.data);
+    if (it != impl_->acts.end()) {
+        cudaSetDevice(impl_->opt.device);
+        cudaFree(*it);  // synchronises: no queued kernel still uses it
+        cudaGetLastError();
+        impl_->acts.erase(it);
+    }
+    a = Act{};
+}
+
+Weight CudaBackend::upload(const Weight& host) {
+    Weight d = host;
+    impl_->run("upload", [&] {
+        if (!host.data) return;
+        check(host.rows >= 0 && host.cols >= 0 && host.n_mat >= 1, "upload",
+              std::string(host.name) + ": bad shape");
+        const size_t bytes = row_bytes(host.type, host.cols) * static_cast<size_t>(host.rows) *
+                             static_cast<size_t>(host.n_mat);
+        void* p = nullptr;
+        const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            throw Error("CUDA upload: no device memory for " + std::string(host.name) + " (" +
+                        std::to_string(bytes >> 20) + " MiB): " + cudaGetErrorName(e));
+        }
+        impl_->weights.push_back(p);
+        // Synchronous: the host bytes may be a temporary (e.g. a transposed copy made at load).
+        GB_CUDA_CHECK("upload", cudaMemcpy(p, host.data, bytes, cudaMemcpyHostToDevice));
+        impl_->weight_bytes += static_cast<int64_t>(bytes);
+        d.data = p;
+    });
+    return d;
+}
+
+void CudaBackend::to_device(const float* host, Act dst) {
+    impl_->run("to_device", [&] {
+        if (dst.size() == 0) return;
+        GB_CUDA_CHECK("to_device", cudaMemcpyAsync(dst.data, host, sizeof(float) * dst.size(),
+                                                   cudaMemcpyHostToDevice, impl_->stream));
+    });
+}
+
+void CudaBackend::to_host(Act src, float* host) {
+    impl_->run("to_host", [&] {
+        if (src.size() > 0)
+            GB_CUDA_CHECK("to_host", cudaMemcpyAsync(host, src.data, sizeof(float) * src.size(),
+                                                     cudaMemcpyDeviceToHost, impl_->stream));
+        GB_CUDA_CHECK("to_host", cudaStreamSynchronize(impl_->stream));
+    });
+}
+
+void CudaBackend::synchronize() {
+    impl_->run("synchronize",
+               [&] { GB_CUDA_CHECK("synchronize", cudaStreamSynchronize(impl_->stream)); });
+}
+
+std::optional<int64_t> CudaBackend::free_memory_bytes() {
+    size_t free_b = 0, total_b = 0;
+    impl_->run("free_memory_bytes",
+               [&] { GB_CUDA_CHECK("free_memory_bytes", cudaMemGetInfo(&free_b, &total_b)); });
+    return static_cast<int64_t>(free_b);
+}
+
+int64_t CudaBackend::scratch_bytes(int64_t largest_weight_elements, int64_t n_batch,
+                                   int64_t max_width) const {
+    // The bf16 copy of the largest weight (prefill GEMM), bf16 and aligned float copies of the
+    // activations, the float GEMM output of the MoE path, attention partials, and 256 MiB for
+    // cuBLAS workspaces, the CUDA context's own allocations and fragmentation.
+    const int64_t gemm_w = n_batch >= impl_->opt.gemm_min_rows ? 2 * largest_weight_elements : 0;
+    return gemm_w + n_batch * max_width * (2 + 4 + 4) + (int64_t{256} << 20);
+}
+
+// ---- light ops -------------------------------------------------------------------------------
+
+void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Act out) {
+    impl_->run("get_rows", [&] {
+        const char* op = "get_rows";
+        check(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols, op,
+              "output " + shape_str(out) + " does not match " + std::to_string(ids.size()) +
+                  " ids x " + std::to_string(table.cols));
+        for (int32_t id : ids)
+            check(id >= 0 && id < table.rows, op,
+                  "token id " + std::to_string(id) + " outside " + std::string(table.name) + " (" +
+                      std::to_string(table.rows) + " rows)");
+        check(type_info(table.type).block_size == 1 ||
+                  reinterpret_cast<uintptr_t>(out.data) % 16 == 0,
+              op, "output must be 16-byte aligned");
+        if (ids.empty()) return;
+        const int32_t* d_ids = impl_->put(impl_->ids, ids, op);
+        launch_get_rows(table.type, table.data, static_cast<int64_t>(row_bytes(table.type, table.cols)),
+                        table.cols, d_ids, static_cast<int64_t>(ids.size()), out.data, impl_->stream);
+    });
+}
+
+void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
+    impl_->run("rmsnorm", [&] {
+        check(w.type == TensorType::F32 && w.rows * w.cols == x.cols && out.size() == x.size(),
+              "rmsnorm", std::string(w.name) + " must be F32 with " + std::to_string(x.cols) +
+                             " elements");
+        if (x.rows == 0) return;
+        gb::cuda::rmsnorm(impl_->ctx, x.data, static_cast<const float*>(w.data), x.rows, x.cols,
+                          eps, out.data);
+    });
+}
+
+void CudaBackend::add_bias(Act x, const Weight& b) {
+    impl_->run("add_bias", [&] {
+        check(b.type == TensorType::F32 && b.rows * b.cols == x.cols, "add_bias",
+              std::string(b.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
+        launch_add_bias(x.data, static_cast<const float*>(b.data), x.rows, x.cols, impl_->stream);
+    });
+}
+
+void CudaBackend::add(Act x, Act y) {
+    impl_->run("add", [&] {
+        check(x.size() == y.size(), "add", shape_str(x) + " + " + shape_str(y));
+        launch_add(x.data, y.data, x.size(), impl_->stream);
+    });
+}
+
+void CudaBackend::swiglu(Act gate, Act up, Act out) {
+    impl_->run("swiglu", [&] {
+        check(gate.size() == up.size() && out.size() == gate.size(), "swiglu",
+              shape_str(gate) + " * " + shape_str(up));
+        launch_swiglu(gate.data, up.data, out.data, gate.size(), impl_->stream);
+    });
+}
+
+void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
+                       const RopeParams& p) {
+    impl_->run("rope", [&] {
+        const char* op = "rope";
+        check(x.cols == static_cast<int64_t>(n_heads) * head_dim &&
+                  x.rows == static_cast<int64_t>(positions.size()) && p.n_dims <= head_dim &&
+                  p.n_dims % 2 == 0,
+              op, "x " + shape_str(x) + " for " + std::to_string(n_heads) + " heads of " +
+                      std::to_string(head_dim));
+        if (x.rows == 0) return;
+        const int32_t* d_pos = impl_->put(impl_->positions, positions, op);
+        const float* ff = p.freq_factors;
+        if (ff && !on_device(ff))  // a host array (tests, callers that built it themselves)
+            ff = impl_->put(impl_->freq, std::span<const float>(ff, p.n_dims / 2), op);
+        launch_rope(x.data, x.rows, x.cols, n_heads, head_dim, d_pos, p, ff, impl_->stream);
+    });
+}
+
+void CudaBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
+    impl_->run("kv_store", [&] {
+        const char* op = "kv_store";
+        check(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
+                  pos0 + k.rows <= cache.k.rows && pos0 + v.rows <= cache.v.rows,
+              op, "k " + shape_str(k) + " at position " + std::to_string(pos0) +
+                      " into a cache of " + std::to_string(cache.k.rows) + " positions");
+        if (k.size() > 0)
+            GB_CUDA_CHECK(op, cudaMemcpyAsync(cache.k.data + pos0 * k.cols, k.data,
+                                              sizeof(float) * k.size(), cudaMemcpyDeviceToDevice,
+                                              impl_->stream));
+        if (v.size() > 0)
+            GB_CUDA_CHECK(op, cudaMemcpyAsync(cache.v.data + pos0 * v.cols, v.data,
+                                              sizeof(float) * v.size(), cudaMemcpyDeviceToDevice,
+                                              impl_->stream));
+    });
+}
+
+void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
+                            int64_t pos0, float scale, Act out) {
+    impl_->run("attention", [&] {
+        const char* op = "attention";
+        check(n_head >= 1 && n_head_kv >= 1 && head_dim >= 1 &&
+                  q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
+                  cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
+                  cache.v.cols == cache.k.cols && pos0 >= 0 && pos0 + q.rows <= cache.k.rows &&
+                  cache.v.rows >= cache.k.rows && out.rows == q.rows && out.cols == q.cols,
+              op, "q " + shape_str(q) + " with " + std::to_string(n_head) + "/" +
+                      std::to_string(n_head_kv) + " heads of " + std::to_string(head_dim));
+        if (q.rows == 0) return;
+        AttnArgs a;
+        a.qa = q.data;
+        a.q_stride = q.cols;
+        a.q_head = head_dim;
+        a.ka = cache.k.data;
+        a.v = cache.v.data;
+        a.ka_stride = a.v_stride = cache.k.cols;
+        a.kv_head = head_dim;
+        a.da = a.dv = head_dim;
+        a.n_head = n_head;
+        a.group = n_head / n_head_kv;
+        a.n_tok = q.rows;
+        a.pos0 = pos0;
+        a.scale = scale;
+        a.out = out.data;
+        a.out_stride = out.cols;
+        a.out_head = head_dim;
+        const int64_t sf = attention_scratch_floats(a);
+        auto* scratch = sf ? static_cast<float*>(impl_->grow(impl_->attn, sizeof(float) * sf, op))
+                           : nullptr;
+        launch_attention(a, scratch, impl_->stream);
+    });
+}
+
+}  // namespace gb::cuda
