@@ -43,8 +43,9 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
             case IdRole: return QVariant::fromValue<qint64>(0);
             case RoleRole: return QStringLiteral("assistant");
             case Qt::DisplayRole:
-            case ContentRole: return QString::fromStdString(s.answer);
-            case ReasoningRole: return QString::fromStdString(s.reasoning);
+            // Trimmed as the stored reply will be, so finishing does not re-render the same text.
+            case ContentRole: return QString::fromStdString(s.answer).trimmed();
+            case ReasoningRole: return QString::fromStdString(s.reasoning).trimmed();
             case StreamingRole: return s.active;
             case ThoughtMsRole: return s.n_reasoning ? s.think_end_ms : 0.0;
             case ReasoningTokensRole: return s.n_reasoning;

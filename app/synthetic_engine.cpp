@@ -125,6 +125,13 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
     if (t.stop_reason == "eog" && t.n_gen >= s.max_tokens) t.stop_reason = "max tokens";
     if (on_token) on_token(nullptr, std::string());
     t.reasoning_complete = t.n_gen >= n_think;
+    // Trimmed at the ends, as the engine's reasoning parser leaves both texts.
+    auto trim = [](std::string& x) {
+        x.erase(0, x.find_first_not_of(" \n"));
+        x.erase(x.find_last_not_of(" \n") + 1);
+    };
+    trim(t.reasoning_text);
+    trim(t.answer_text);
     t.prefill_ms = 1;
     t.decode_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     return t;

@@ -102,7 +102,9 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::streamingFinished, this, [this](qint64 id) {
         chat_->set_busy(false);
-        if (id) inspect(id);
+        // A separate turn of the event loop: the chat's relayout and the inspector's rendering
+        // of the whole trace then never add up to one long stall.
+        if (id) QTimer::singleShot(0, this, [this, id] { inspect(id); });
         update_status();
     });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {

@@ -134,11 +134,12 @@ void MessageWidget::set_reasoning_expanded(bool on) {
 QString MessageWidget::answer_text_shown() const { return answer_->text(); }
 
 void MessageWidget::set_message(const MessageView& m) {
-    const bool was_streaming = m_.streaming;
     m_ = m;
     const bool user = m.role == "user";
     role_->setText(user ? tr("You") : (m.streaming ? tr("Assistant (writing…)") : tr("Assistant")));
-    setStyleSheet(user ? "#messageBubble { background: palette(alternate-base); }" : "");
+    // Style sheets re-polish the whole bubble: set one only when the role changes.
+    const QString sheet = user ? "#messageBubble { background: palette(alternate-base); }" : "";
+    if (styleSheet() != sheet) setStyleSheet(sheet);
     const bool has_reasoning = !user && (!m.reasoning.isEmpty() || m.reasoning_tokens > 0);
     think_toggle_->setVisible(has_reasoning);
     think_toggle_->setText(thought_summary(m));
@@ -151,7 +152,7 @@ void MessageWidget::set_message(const MessageView& m) {
     if (!user && !m.streaming && !m.complete)
         text += "\n\n*" + tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) + "*";
     if (user) answer_->setTextFormat(Qt::PlainText);
-    if (answer_->text() != text || was_streaming != m.streaming) answer_->setText(text);
+    if (answer_->text() != text) answer_->setText(text);
     answer_->setVisible(!text.isEmpty());
     const bool done = !m.streaming && m.id != 0;
     copy_->setVisible(done);

@@ -12,6 +12,7 @@
 #include <QScrollBar>
 #include <QSplitter>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QUrl>
 #include <QValueAxis>
 #include <QVBoxLayout>
@@ -108,7 +109,12 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
 void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
     selected_ = -1;
-    render_text();
+    // Rendered on the next turn of the event loop: a long trace's text layout then does not
+    // add to whatever the caller is doing (e.g. the chat laying out the finished reply).
+    text_->clear();
+    QTimer::singleShot(0, this, [this, t = trace_] {
+        if (t == trace_ && selected_ < 0) render_text();
+    });
     details_->setText(trace_ ? tr("%1 tokens (%2 prompt, %3 generated). Click a token to inspect it.")
                                    .arg(trace_->tokens.size()).arg(trace_->n_prompt).arg(trace_->n_gen)
                              : tr("No reply selected: press Inspect under a reply."));
@@ -122,7 +128,14 @@ void TokenInspector::set_overlay(Overlay mode) {
     render_text();
 }
 
+void TokenInspector::showEvent(QShowEvent* e) {
+    QWidget::showEvent(e);
+    if (stale_) render_text();
+}
+
 void TokenInspector::render_text() {
+    stale_ = !isVisible();
+    if (stale_) return;
     if (!trace_) {
         text_->clear();
         return;

@@ -43,11 +43,15 @@ public:
 signals:
     void tokenSelected(int index);
 
+protected:
+    void showEvent(QShowEvent* e) override;
+
 private:
     void render_text();
 
     std::shared_ptr<const Trace> trace_;
     int selected_ = -1;
+    bool stale_ = false;  // the text waits until the panel is shown (long traces cost to lay out)
     Overlay overlay_ = Overlay::Probability;
     QComboBox* overlay_box_ = nullptr;
     QTextBrowser* text_ = nullptr;

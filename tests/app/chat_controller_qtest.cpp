@@ -1,0 +1,284 @@
+// ChatController, EngineWorker and the list models: streaming, branches, cancellation,
+// conversation actions and errors with the synthetic engine, and full chat round trips
+// against the tiny model fixtures (a MoE model with routing, a dense one).
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+
+#include "app/chat_controller.h"
+#include "app/conversation_list_model.h"
+#include "app/local_engine.h"
+#include "app/message_list_model.h"
+#include "app/synthetic_engine.h"
+
+using namespace gb::app;
+
+namespace {
+
+struct Rig {
+    explicit Rig(std::unique_ptr<ChatEngine> engine) : worker(std::move(engine)), c(store, worker) {}
+    MemoryConversationStore store;
+    EngineWorker worker;
+    ChatController c;
+
+    bool load(const std::string& path, int64_t n_ctx = 512) {
+        QSignalSpy changed(&c, &ChatController::modelChanged);
+        LoadSettings s;
+        s.path = path;
+        s.n_ctx = n_ctx;
+        s.n_threads = 1;
+        c.load_model(s);
+        return changed.wait(20000) && c.model_loaded();
+    }
+    bool reply(int timeout_ms = 20000) {
+        QSignalSpy done(&c, &ChatController::streamingFinished);
+        return done.count() > 0 || done.wait(timeout_ms);
+    }
+};
+
+std::unique_ptr<ChatEngine> fast_synthetic(int n_think = 10, int n_answer = 10, double tps = 2000) {
+    SyntheticOptions o;
+    o.tokens_per_second = tps;
+    o.n_reasoning_tokens = n_think;
+    o.n_answer_tokens = n_answer;
+    return std::make_unique<SyntheticEngine>(o);
+}
+
+}  // namespace
+
+class ChatControllerTest : public QObject {
+    Q_OBJECT
+private slots:
+    void send_streams_then_stores_the_reply() {
+        Rig r(fast_synthetic());
+        QVERIFY(r.load("synthetic"));
+        MessageListModel rows(r.c);
+        QSignalSpy updates(&r.c, &ChatController::streamingUpdated);
+        QSignalSpy inserted(&rows, &QAbstractItemModel::rowsInserted);
+        r.c.send("Why is the sky blue?");
+        QVERIFY(r.c.busy());
+        QVERIFY(r.reply());
+        QVERIFY(!r.c.busy());
+        QCOMPARE(updates.count(), 21);  // 20 tokens and the final flush
+        QVERIFY(inserted.count() >= 1);  // the streaming row appeared while streaming
+        QCOMPARE(r.c.path().size(), size_t(2));
+        const StoredMessage& a = r.c.path()[1];
+        QCOMPARE(a.role, std::string("assistant"));
+        QCOMPARE(a.n_reasoning_tokens, 10);
+        QCOMPARE(a.n_answer_tokens, 10);
+        QVERIFY(a.complete);
+        QVERIFY(a.trace);
+        QCOMPARE(a.content, a.trace->answer_text);
+        QVERIFY(!a.reasoning.empty());
+        QVERIFY(a.thought_ms > 0);
+        QCOMPARE(rows.rowCount(), 2);
+        QCOMPARE(rows.data(rows.index(1), MessageListModel::ReasoningTokensRole).toInt(), 10);
+        // The first message names the conversation.
+        QCOMPARE(r.store.summary(r.c.current_conversation()).title, std::string("Why is the sky blue?"));
+    }
+
+    void regenerate_and_edit_make_branches() {
+        Rig r(fast_synthetic(2, 3));
+        QVERIFY(r.load("synthetic"));
+        r.c.send("first");
+        QVERIFY(r.reply());
+        const int64_t user_id = r.c.path()[0].id, reply1 = r.c.path()[1].id;
+        r.c.regenerate(reply1);
+        QVERIFY(r.reply());
+        const int64_t reply2 = r.c.path()[1].id;
+        QVERIFY(reply2 != reply1);
+        QCOMPARE(r.c.siblings(reply2).size(), size_t(2));
+        MessageListModel rows(r.c);
+        QCOMPARE(rows.data(rows.index(1), MessageListModel::BranchIndexRole).toInt(), 2);
+        QCOMPARE(rows.data(rows.index(1), MessageListModel::BranchCountRole).toInt(), 2);
+        r.c.switch_branch(reply2, -1);
+        QCOMPARE(r.c.path()[1].id, reply1);
+        r.c.switch_branch(reply1, -1);  // nothing before the first: stays
+        QCOMPARE(r.c.path()[1].id, reply1);
+
+        r.c.edit(user_id, "first, edited");
+        QVERIFY(r.reply());
+        QCOMPARE(r.c.path().size(), size_t(2));
+        QCOMPARE(r.c.path()[0].content, std::string("first, edited"));
+        QCOMPARE(r.c.siblings(r.c.path()[0].id).size(), size_t(2));
+        // Back to the original user turn: its newest reply is shown.
+        r.c.switch_branch(r.c.path()[0].id, -1);
+        QCOMPARE(r.c.path()[0].id, user_id);
+        QCOMPARE(r.c.path()[1].id, reply2);
+        // The store remembers the leaf on show.
+        QCOMPARE(*r.store.summary(r.c.current_conversation()).current_leaf, reply2);
+    }
+
+    void stop_cancels_within_100_ms() {
+        Rig r(fast_synthetic(500, 500, 50));  // 20 ms per token
+        QVERIFY(r.load("synthetic"));
+        QSignalSpy done(&r.c, &ChatController::streamingFinished);
+        QSignalSpy updates(&r.c, &ChatController::streamingUpdated);
+        r.c.send("count slowly");
+        while (updates.count() < 3) QVERIFY(updates.wait(2000));
+        QElapsedTimer t;
+        t.start();
+        r.c.stop();
+        QVERIFY(done.wait(2000));
+        const qint64 ms = t.elapsed();
+        qInfo("stop -> reply finished: %lld ms", static_cast<long long>(ms));
+        QVERIFY2(ms < 100, qPrintable(QString("cancel took %1 ms").arg(ms)));
+        const StoredMessage& a = r.c.path().back();
+        QCOMPARE(a.stop_reason, std::string("cancelled"));
+        QVERIFY(!a.complete);
+        QVERIFY(a.n_reasoning_tokens < 500);
+    }
+
+    void conversations_new_rename_pin_delete_search() {
+        Rig r(fast_synthetic(1, 2));
+        QVERIFY(r.load("synthetic"));
+        ConversationListModel list(r.store);
+        QSignalSpy changed(&r.c, &ChatController::conversationsChanged);
+        connect(&r.c, &ChatController::conversationsChanged, &list, &ConversationListModel::refresh);
+        r.c.send("about cats");
+        QVERIFY(r.reply());
+        const int64_t a = r.c.current_conversation();
+        const int64_t b = r.c.new_conversation();
+        r.c.send("about dogs");
+        QVERIFY(r.reply());
+        QCOMPARE(list.rowCount(), 2);
+        QCOMPARE(list.id_at(0), b);  // most recent first
+        r.c.set_pinned(a, true);
+        QCOMPARE(list.id_at(0), a);  // pinned first
+        QVERIFY(list.data(list.index(0), ConversationListModel::PinnedRole).toBool());
+        r.c.rename_conversation(b, "Dogs");
+        QCOMPARE(list.data(list.index(1), Qt::DisplayRole).toString(), QString("Dogs"));
+        list.set_filter("cats");
+        QCOMPARE(list.rowCount(), 1);
+        QCOMPARE(list.id_at(0), a);
+        list.set_filter("");
+        r.c.select_conversation(a);
+        QCOMPARE(r.c.path()[0].content, std::string("about cats"));
+        r.c.delete_conversation(a);
+        QCOMPARE(r.c.current_conversation(), int64_t(0));
+        QVERIFY(r.c.path().empty());
+        QCOMPARE(list.rowCount(), 1);
+        QVERIFY(changed.count() > 0);
+    }
+
+    void settings_are_kept_per_conversation() {
+        Rig r(fast_synthetic(1, 1));
+        QVERIFY(r.load("synthetic"));
+        const int64_t a = r.c.new_conversation();
+        GenerationSettings s = r.c.settings();
+        s.sampling.temperature = 0.25f;
+        s.sampling.seed = 1234567890123ull;
+        s.system_prompt = "Be terse.";
+        s.reasoning = ReasoningPolicy::Strip;
+        s.thinking = false;
+        r.c.set_settings(s);
+        r.c.new_conversation();  // a new chat starts from the settings in use
+        QCOMPARE(r.c.settings().system_prompt, std::string("Be terse."));
+        GenerationSettings other = r.c.settings();
+        other.system_prompt = "Be verbose.";
+        r.c.set_settings(other);
+        r.c.select_conversation(a);
+        QCOMPARE(r.c.settings().sampling.temperature, 0.25f);
+        QCOMPARE(r.c.settings().sampling.seed, 1234567890123ull);
+        QCOMPARE(r.c.settings().system_prompt, std::string("Be terse."));
+        QVERIFY(r.c.settings().reasoning == ReasoningPolicy::Strip);
+        QVERIFY(!r.c.settings().thinking);
+        // Thinking off: the synthetic engine answers without reasoning.
+        r.c.send("hi");
+        QVERIFY(r.reply());
+        QCOMPARE(r.c.path().back().n_reasoning_tokens, 0);
+    }
+
+    void errors_are_reported_not_thrown() {
+        Rig r(fast_synthetic());
+        QSignalSpy errors(&r.c, &ChatController::errorOccurred);
+        r.c.send("no model yet");
+        QCOMPARE(errors.count(), 1);
+        QVERIFY(errors.at(0).at(0).toString().contains("No model"));
+        QVERIFY(!r.load("missing.gguf"));
+        QVERIFY(errors.count() >= 2);
+        QVERIFY(errors.last().at(0).toString().contains("no such file"));
+
+        Rig local(std::make_unique<LocalEngine>());
+        QSignalSpy lerr(&local.c, &ChatController::errorOccurred);
+        QVERIFY(!local.load("/nonexistent/model.gguf"));
+        QVERIFY(lerr.count() >= 1);
+        QVERIFY(lerr.last().at(0).toString().contains("nonexistent"));
+        // A file that is not a model at all.
+        QVERIFY(!local.load(GB_FIXTURES_DIR "/../CMakeLists.txt"));
+        QVERIFY(lerr.count() >= 2);
+    }
+
+    void round_trip_tiny_moe_model_records_routing() {
+        Rig r(std::make_unique<LocalEngine>());
+        QVERIFY(r.load(GB_FIXTURES_DIR "/models/tiny_qwen3moe.gguf"));
+        QVERIFY(r.c.model().is_moe());
+        QVERIFY(r.c.model().n_expert > 0);
+        GenerationSettings s = r.c.settings();
+        s.max_tokens = 6;
+        s.sampling.temperature = 0;
+        r.c.set_settings(s);
+        r.c.send("hello there");
+        QVERIFY(r.reply());
+        const StoredMessage& a = r.c.path().back();
+        QVERIFY(a.trace);
+        QCOMPARE(a.trace->n_gen, 6);
+        QCOMPARE(a.trace->n_expert, static_cast<int>(r.c.model().n_expert));
+        int routed = 0;
+        for (const auto& t : a.trace->tokens)
+            if (t.phase != gb::Phase::Prompt && !t.routing.empty()) ++routed;
+        QCOMPARE(routed, 6);
+        QVERIFY(a.trace->n_prompt > 2);
+        // Context accounting arrives after the reply.
+        QSignalSpy ctx(&r.c, &ChatController::contextUseChanged);
+        r.c.refresh_context_use();
+        QVERIFY(ctx.wait(5000));
+        QCOMPARE(r.c.context_use().n_ctx, int64_t(512));
+        QVERIFY(r.c.context_use().user >= 2);
+        QVERIFY(r.c.context_use().total() > r.c.context_use().user);
+    }
+
+    void round_trip_tiny_dense_model() {
+        Rig r(std::make_unique<LocalEngine>());
+        QVERIFY(r.load(GB_FIXTURES_DIR "/models/tiny_llama.gguf"));
+        QVERIFY(!r.c.model().is_moe());
+        GenerationSettings s = r.c.settings();
+        s.max_tokens = 5;
+        r.c.set_settings(s);
+        r.c.send("hello");
+        QVERIFY(r.reply());
+        const StoredMessage& a = r.c.path().back();
+        QVERIFY(a.trace);
+        QCOMPARE(a.trace->n_expert, 0);
+        QCOMPARE(a.trace->n_gen, 5);
+        for (const auto& t : a.trace->tokens) QVERIFY(t.routing.empty());
+    }
+
+    void inspect_model_reads_metadata_without_loading() {
+        const ModelInfo m = inspect_model(GB_FIXTURES_DIR "/models/tiny_qwen3moe.gguf");
+        QVERIFY2(m.error.empty(), m.error.c_str());
+        QCOMPARE(m.arch, std::string("qwen3moe"));
+        QVERIFY(m.n_params > 0);
+        QVERIFY(m.n_expert > 0 && m.n_expert_used > 0);
+        QVERIFY(!m.quant_mix.empty());
+        QVERIFY(m.memory_needed(1024) > m.weight_bytes);
+        const ModelInfo bad = inspect_model("/nonexistent.gguf");
+        QVERIFY(!bad.error.empty());
+    }
+
+    void settings_json_round_trip_and_defaults() {
+        GenerationSettings s;
+        s.sampling.top_k = 7;
+        s.max_tokens = 99;
+        s.reasoning = ReasoningPolicy::Keep;
+        const GenerationSettings back = settings_from_json(to_json(s));
+        QCOMPARE(back.sampling.top_k, 7);
+        QCOMPARE(back.max_tokens, 99);
+        QVERIFY(back.reasoning == ReasoningPolicy::Keep);
+        const GenerationSettings junk = settings_from_json("not json");
+        QCOMPARE(junk.max_tokens, GenerationSettings{}.max_tokens);
+    }
+};
+
+QTEST_GUILESS_MAIN(ChatControllerTest)
+#include "chat_controller_qtest.moc"
