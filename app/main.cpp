@@ -1,5 +1,5 @@
 // glassbox: the desktop app. Usage: glassbox [--model PATH] [--ctx N] [--threads N]
-// [--synthetic] [--history FILE] [--screenshots DIR [--prompt TEXT]]
+// [--synthetic] [--history FILE | --no-history] [--screenshots DIR [--prompt TEXT]]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -11,6 +11,7 @@
 #include "app/conversation_store.h"
 #include "app/engine_worker.h"
 #include "app/gpu_monitor.h"
+#include "app/history_conversation_store.h"
 #include "app/local_engine.h"
 #include "app/synthetic_engine.h"
 #include "ui/demo_tour.h"
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
     cli.addOption({{"m", "model"}, "Load this GGUF file or checkpoint folder at start.", "path"});
     cli.addOption({"ctx", "Context size in tokens.", "n", "4096"});
     cli.addOption({"threads", "CPU threads (0: all).", "n", "0"});
+    cli.addOption({"history", "The conversation history database.", "file"});
+    cli.addOption({"no-history", "Keep conversations in memory only."});
     cli.addOption({"synthetic", "Use the synthetic engine (no model needed; for demos and tests)."});
     cli.addOption({"screenshots", "Drive a chat, save a screenshot of each panel to DIR, then quit.", "dir"});
     cli.addOption({"prompt", "The prompt --screenshots sends.", "text", "Why is the sky blue? Answer briefly."});
@@ -41,10 +44,31 @@ int main(int argc, char** argv) {
         engine = std::make_unique<gb::app::LocalEngine>();
     }
     gb::app::EngineWorker worker(std::move(engine));
-    gb::app::MemoryConversationStore store;
-    gb::app::ChatController controller(store, worker);
+    // Conversations live in SQLite; if the database cannot be used (another instance holds it,
+    // a newer version wrote it), the app still runs, in memory, and says why.
+    std::unique_ptr<gb::app::ConversationStore> store;
+    QString store_note;
+    if (!cli.isSet("no-history")) {
+        QString path = cli.value("history");
+        if (path.isEmpty()) {
+            const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+            QDir().mkpath(dir);
+            path = dir + "/history.sqlite";
+        }
+        try {
+            std::string note;
+            store = gb::app::HistoryConversationStore::open(path.toStdString(), &note);
+            store_note = QString::fromStdString(note);
+        } catch (const std::exception& e) {
+            store_note = QString("History not available (%1): this session's conversations are kept in memory only.")
+                             .arg(QString::fromUtf8(e.what()));
+        }
+    }
+    if (!store) store = std::make_unique<gb::app::MemoryConversationStore>();
+    gb::app::ChatController controller(*store, worker);
     gb::app::GpuMonitor monitor;
     gb::ui::MainWindow window(controller, &monitor);
+    if (!store_note.isEmpty()) QTimer::singleShot(0, &controller, [&] { emit controller.errorOccurred(store_note); });
     window.resize(1400, 860);
     window.show();
 

@@ -7,6 +7,8 @@
 
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
+#include "app/history_conversation_store.h"
+#include <QTemporaryDir>
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
 #include "app/synthetic_engine.h"
@@ -16,8 +18,11 @@ using namespace gb::app;
 namespace {
 
 struct Rig {
-    explicit Rig(std::unique_ptr<ChatEngine> engine) : worker(std::move(engine)), c(store, worker) {}
-    MemoryConversationStore store;
+    explicit Rig(std::unique_ptr<ChatEngine> engine, std::unique_ptr<ConversationStore> s = nullptr)
+        : owned(s ? std::move(s) : std::make_unique<MemoryConversationStore>()), store(*owned),
+          worker(std::move(engine)), c(store, worker) {}
+    std::unique_ptr<ConversationStore> owned;
+    ConversationStore& store;
     EngineWorker worker;
     ChatController c;
 
@@ -264,6 +269,44 @@ private slots:
         QVERIFY(m.memory_needed(1024) > m.weight_bytes);
         const ModelInfo bad = inspect_model("/nonexistent.gguf");
         QVERIFY(!bad.error.empty());
+    }
+
+    void history_persists_across_a_restart() {
+        QTemporaryDir dir;
+        const std::string db = dir.filePath("history.sqlite").toStdString();
+        int64_t conv = 0, reply = 0;
+        {
+            Rig r(fast_synthetic(4, 5), HistoryConversationStore::open(db));
+            QVERIFY(r.load("synthetic"));
+            r.c.send("remember me");
+            QVERIFY(r.reply());
+            r.c.regenerate(r.c.path()[1].id);
+            QVERIFY(r.reply());
+            conv = r.c.current_conversation();
+            reply = r.c.path()[1].id;
+            GenerationSettings s = r.c.settings();
+            s.system_prompt = "persisted";
+            r.c.set_settings(s);
+            r.c.set_pinned(conv, true);
+        }
+        Rig r(fast_synthetic(), HistoryConversationStore::open(db));  // the app restarted
+        ConversationListModel list(r.store);
+        QCOMPARE(list.rowCount(), 1);
+        QVERIFY(list.data(list.index(0), ConversationListModel::PinnedRole).toBool());
+        r.c.select_conversation(conv);
+        QCOMPARE(r.c.path().size(), size_t(2));
+        QCOMPARE(r.c.path()[0].content, std::string("remember me"));
+        QCOMPARE(r.c.path()[1].id, reply);  // the branch on show is remembered
+        QCOMPARE(r.c.siblings(reply).size(), size_t(2));
+        QCOMPARE(r.c.path()[1].n_reasoning_tokens, 4);
+        QVERIFY(!r.c.path()[1].reasoning.empty());
+        QCOMPARE(r.c.settings().system_prompt, std::string("persisted"));
+        auto t = r.store.trace(reply);
+        QVERIFY(t);
+        QCOMPARE(t->n_gen, 9);
+        QCOMPARE(t->n_expert, 16);
+        QCOMPARE(r.store.search("remember"), std::vector<int64_t>{conv});
+        QCOMPARE(r.store.search("remem"), std::vector<int64_t>{conv});  // title as typed so far
     }
 
     void settings_json_round_trip_and_defaults() {

@@ -1,0 +1,132 @@
+// HistoryConversationStore: the controller's view of conversations mapped onto HistoryStore.
+#include "app/history_conversation_store.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "app/history/history_store.h"
+
+namespace gb::app {
+
+namespace {
+
+ConversationSummary to_summary(const ConversationInfo& c) {
+    ConversationSummary s;
+    s.id = c.id;
+    s.title = c.title;
+    s.pinned = c.pinned;
+    s.updated_ms = c.updated_ms;
+    s.settings_json = c.settings_json;
+    s.current_leaf = c.current_leaf;
+    return s;
+}
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+HistoryConversationStore::HistoryConversationStore(std::unique_ptr<HistoryStore> store) : store_(std::move(store)) {}
+HistoryConversationStore::~HistoryConversationStore() = default;
+
+std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const std::string& path, std::string* note) {
+    HistoryStore::Opened o = HistoryStore::open_or_recover(path);
+    if (note && o.report.outcome == OpenOutcome::Recovered)
+        *note = "The history file was damaged (" + o.report.problem + "); it was moved to " + o.report.moved_aside_to +
+                " and a new one started.";
+    return std::make_unique<HistoryConversationStore>(std::move(o.store));
+}
+
+std::vector<ConversationSummary> HistoryConversationStore::list() {
+    std::vector<ConversationSummary> out;
+    for (const ConversationInfo& c : store_->list_conversations()) out.push_back(to_summary(c));
+    return out;
+}
+
+std::vector<int64_t> HistoryConversationStore::search(const std::string& text) {
+    // Full-text hits (whole words in titles, prompts, reasoning, answers), then titles that
+    // contain the text as typed so far: the sidebar searches as the user types.
+    std::vector<int64_t> ids;
+    try {
+        for (const SearchHit& h : store_->search(text, kSearchAll, 200))
+            if (std::find(ids.begin(), ids.end(), h.conversation_id) == ids.end()) ids.push_back(h.conversation_id);
+    } catch (const std::exception&) {
+        // A half-typed query the full-text syntax rejects: the title match below still works.
+    }
+    const std::string want = lower(text);
+    for (const ConversationInfo& c : store_->list_conversations())
+        if (lower(c.title).find(want) != std::string::npos && std::find(ids.begin(), ids.end(), c.id) == ids.end())
+            ids.push_back(c.id);
+    return ids;
+}
+
+int64_t HistoryConversationStore::create(const std::string& title, const std::string& settings_json) {
+    return store_->create_conversation(title, {}, settings_json);
+}
+void HistoryConversationStore::rename(int64_t id, const std::string& title) { store_->rename_conversation(id, title); }
+void HistoryConversationStore::set_pinned(int64_t id, bool pinned) { store_->set_pinned(id, pinned); }
+void HistoryConversationStore::remove(int64_t id) { store_->delete_conversation(id); }
+void HistoryConversationStore::set_settings(int64_t id, const std::string& s) { store_->set_settings(id, s); }
+void HistoryConversationStore::set_current_leaf(int64_t id, int64_t m) { store_->set_current_leaf(id, m); }
+ConversationSummary HistoryConversationStore::summary(int64_t id) { return to_summary(store_->conversation_info(id)); }
+
+std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
+    std::vector<StoredMessage> out;
+    for (const Message& m : store_->load_conversation(id).messages) {
+        StoredMessage s;
+        s.id = m.id;
+        s.parent = m.parent_id;
+        s.role = role_name(m.role);
+        s.content = m.role == Role::Assistant ? m.answer : m.content;
+        s.reasoning = m.reasoning;
+        s.complete = m.status == MessageStatus::Complete;
+        s.n_reasoning_tokens = m.stats.n_reasoning_tokens;
+        s.n_answer_tokens = m.stats.n_answer_tokens;
+        s.stop_reason = m.stats.stop_reason;
+        s.created_ms = m.created_ms;
+        // The store keeps speeds, not the thinking time: time to first token plus the
+        // reasoning tokens at the decode speed is what it was.
+        if (m.stats.decode_tps > 0)
+            s.thought_ms = m.stats.ttft_ms + 1000.0 * m.stats.n_reasoning_tokens / m.stats.decode_tps;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+int64_t HistoryConversationStore::add_message(int64_t conversation_id, const StoredMessage& m) {
+    if (m.role != "assistant")
+        return store_->add_message(conversation_id, m.parent, role_from_name(m.role), m.content);
+    Message reply;
+    reply.role = Role::Assistant;
+    reply.answer = m.content;
+    reply.reasoning = m.reasoning;
+    reply.status = m.complete ? MessageStatus::Complete : MessageStatus::Incomplete;
+    ReplyStats& st = reply.stats;
+    st.n_reasoning_tokens = m.n_reasoning_tokens;
+    st.n_answer_tokens = m.n_answer_tokens;
+    st.stop_reason = m.stop_reason;
+    if (const Trace* t = m.trace.get()) {
+        st.n_prompt_tokens = t->n_prompt;
+        st.model = t->model;
+        st.backend = t->backend;
+        st.prefill_tps = t->prefill_ms > 0 ? 1000.0 * t->n_prompt / t->prefill_ms : 0;
+        st.decode_tps = t->decode_ms > 0 ? 1000.0 * t->n_gen / t->decode_ms : 0;
+        for (const TokenRecord& r : t->tokens)
+            if (r.phase != Phase::Prompt) {
+                st.ttft_ms = r.t_ms;
+                break;
+            }
+        reply.repro.sampler = t->sampling;
+        reply.repro.rendered_prompt = t->prompt_text;
+    }
+    return store_->add_reply(conversation_id, m.parent, reply, m.trace.get());
+}
+
+std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
+    std::optional<Trace> t = store_->load_trace(message_id);
+    return t ? std::make_shared<const Trace>(std::move(*t)) : nullptr;
+}
+
+}  // namespace gb::app

@@ -1,0 +1,41 @@
+// HistoryConversationStore: the ConversationStore the app runs on, kept in SQLite by the
+// history store (app/history/), so conversations, branches, settings and traces survive a
+// restart.
+#pragma once
+
+#include <memory>
+
+#include "app/conversation_store.h"
+
+namespace gb::app {
+
+class HistoryStore;
+
+class HistoryConversationStore : public ConversationStore {
+public:
+    explicit HistoryConversationStore(std::unique_ptr<HistoryStore> store);
+    ~HistoryConversationStore() override;
+    // Opens (or creates) the database at path; a damaged file is moved aside and a new one made
+    // (*note says so). Throws HistoryError when the file is locked by another instance or newer.
+    static std::unique_ptr<HistoryConversationStore> open(const std::string& path, std::string* note = nullptr);
+
+    std::vector<ConversationSummary> list() override;
+    std::vector<int64_t> search(const std::string& text) override;
+    int64_t create(const std::string& title, const std::string& settings_json) override;
+    void rename(int64_t id, const std::string& title) override;
+    void set_pinned(int64_t id, bool pinned) override;
+    void remove(int64_t id) override;
+    void set_settings(int64_t id, const std::string& settings_json) override;
+    void set_current_leaf(int64_t id, int64_t message_id) override;
+    ConversationSummary summary(int64_t id) override;
+    std::vector<StoredMessage> messages(int64_t id) override;
+    int64_t add_message(int64_t conversation_id, const StoredMessage& m) override;
+    std::shared_ptr<const Trace> trace(int64_t message_id) override;
+
+    HistoryStore& history() { return *store_; }
+
+private:
+    std::unique_ptr<HistoryStore> store_;
+};
+
+}  // namespace gb::app
