@@ -40,6 +40,10 @@ void DemoTour::start() {
         }
         sent_ = true;
         QTimer::singleShot(300, this, [this] {
+            gb::app::GenerationSettings s = c_.settings();
+            s.max_tokens = 160;  // a screenful
+            s.sampling.temperature = 0;
+            c_.set_settings(s);
             c_.send(prompt_);
             QTimer::singleShot(400, this, [this] { shoot("1-chat-streaming"); });
         });

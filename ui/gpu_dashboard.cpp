@@ -36,6 +36,8 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
         view->setMinimumSize(220, 150);
         view->setAccessibleName(p->chart->title());
         grid->addWidget(view, i / 2, i % 2);
+        if (p == &power_) power_view_ = view;
+        if (p == &clocks_) clocks_view_ = view;
         ++i;
     }
 }
@@ -75,8 +77,9 @@ void GpuDashboard::attach(gb::app::GpuMonitor* monitor) {
                                   monitor->device_name()));
         util_.chart->setTitle(tr("CPU use (all cores)"));
         mem_.chart->setTitle(tr("System memory"));
-        power_.chart->setTitle(tr("Power and temperature (GPU only)"));
-        clocks_.chart->setTitle(tr("Clocks (GPU only)"));
+        // Power, temperature and clocks exist only for a GPU: no empty charts.
+        power_view_->hide();
+        clocks_view_->hide();
     }
     for (const auto& s : monitor->history()) add_sample(s);
     connect(monitor, &gb::app::GpuMonitor::sampled, this, &GpuDashboard::add_sample);

@@ -41,6 +41,7 @@ private:
     QLabel* engine_ = nullptr;
     QLabel* latest_ = nullptr;
     Plot util_, mem_, power_, clocks_;
+    QWidget *power_view_ = nullptr, *clocks_view_ = nullptr;
     double window_s_ = 180;
 };
 

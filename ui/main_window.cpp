@@ -2,6 +2,7 @@
 #include "ui/main_window.h"
 
 #include <QAction>
+#include <QFileInfo>
 #include <QApplication>
 #include <QLabel>
 #include <QLineEdit>
@@ -114,7 +115,8 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(&c_, &ChatController::modelChanged, this, [this] {
         loading_.clear();
         if (c_.model_loaded()) {
-            remember_model(QString::fromStdString(c_.model().path));
+            const QString path = QString::fromStdString(c_.model().path);
+            if (QFileInfo::exists(path)) remember_model(path);
             chat_->set_placeholder(tr("%1 is ready. Type a message below.").arg(QString::fromStdString(c_.model().name)));
         }
         update_status();

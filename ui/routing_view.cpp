@@ -195,7 +195,9 @@ void RoutingView::select_expert(int layer_row, int expert) {
     QString layer_name = QString::number(layer_row);
     for (size_t i = 0; i < trace_->tokens.size(); ++i) {
         const TokenRecord& r = trace_->tokens[i];
-        if (r.routing.empty() || static_cast<size_t>(layer_row) >= r.routing.n_layers()) continue;
+        // Generated tokens only, as the load heatmap counts them.
+        if (r.phase == Phase::Prompt || r.routing.empty() || static_cast<size_t>(layer_row) >= r.routing.n_layers())
+            continue;
         layer_name = QString::number(r.routing.layers[static_cast<size_t>(layer_row)]);
         const auto ex = r.routing.experts_of(static_cast<size_t>(layer_row));
         for (int k = 0; k < r.routing.k; ++k) {

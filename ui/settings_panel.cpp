@@ -158,6 +158,9 @@ void SettingsPanel::set_context_use(const gb::app::ContextUse& u, bool template_
     auto sw = [](const QColor& c) { return QStringLiteral("<span style='color:%1'>■</span>").arg(c.name()); };
     QString t = tr("%1 of %2 tokens (%3%) for the next reply's prompt:<br>")
                     .arg(u.total()).arg(u.n_ctx).arg(100.0 * u.total() / u.n_ctx, 0, 'f', 1);
+    if (u.total() >= u.n_ctx)
+        t += tr("<span style='color:#c33'><b>The conversation no longer fits the context</b>: start a new chat, strip "
+                "earlier reasoning or load the model with a larger context.</span><br>");
     t += tr("%1 system %2 · %3 user %4 · %5 answers %6 · %7 reasoning %8 · %9 template %10<br>")
              .arg(sw(kSystem)).arg(u.system).arg(sw(kUser)).arg(u.user).arg(sw(kAnswer)).arg(u.answers)
              .arg(sw(kReasoning)).arg(u.reasoning).arg(sw(kOverhead)).arg(u.template_overhead);

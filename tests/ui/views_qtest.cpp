@@ -9,6 +9,7 @@
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTest>
 #include <QTextBrowser>
 #include <algorithm>
@@ -73,6 +74,12 @@ struct App {
 class ViewsTest : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase() {
+        // Recent models and other settings go to a test location, not the user's.
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("GlassboxTest");
+    }
+
     void thought_summary_and_code_blocks() {
         MessageView m;
         m.thought_ms = 12400;
