@@ -13,6 +13,7 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
     connect(&worker_, &EngineWorker::generationFinished, this, &ChatController::on_finished);
     connect(&worker_, &EngineWorker::generationFailed, this, &ChatController::on_failed);
     connect(&worker_, &EngineWorker::loadStarted, this, &ChatController::modelLoading);
+    connect(&worker_, &EngineWorker::notice, this, &ChatController::noticeOccurred);
     connect(&worker_, &EngineWorker::modelLoaded, this, [this](const ModelInfo& info) {
         model_ = info;
         model_loaded_ = true;
@@ -226,6 +227,7 @@ void ChatController::start_reply(std::optional<int64_t> parent) {
     streaming_.active = true;
     streaming_.parent = parent;
     ++request_;
+    GB_GUARD(store_.reply_started(conv_, parent));
     worker_.generate(request_, turns_to(parent), settings_);
     emit streamingStarted();
 }
@@ -249,6 +251,7 @@ void ChatController::on_token(quint64 request, const StreamToken& t) {
             ++streaming_.n_answer;
             streaming_.answer += t.text;
         }
+        GB_GUARD(store_.reply_text(r.phase == Phase::Think, t.text));
     } else {
         (streaming_.n_answer ? streaming_.answer : streaming_.reasoning) += t.text;
     }
@@ -285,6 +288,7 @@ void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> t
 void ChatController::on_failed(quint64 request, const QString& error) {
     if (request != request_) return;
     streaming_.active = false;
+    GB_GUARD(store_.reply_abandoned());
     emit streamingFinished(0);
     emit pathChanged();
     emit errorOccurred(tr("Generation failed: %1").arg(error));

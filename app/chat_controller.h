@@ -78,6 +78,7 @@ signals:
     void contextUseChanged();
     void settingsChanged();
     void errorOccurred(QString message);   // shown in the window, never fatal
+    void noticeOccurred(QString message);  // worth knowing, not an error (template fallback)
 
 private:
     void load_current();

@@ -29,6 +29,10 @@ public:
     // What the prompt for `turns` would take of the context, by part.
     virtual ContextUse context_use(const std::vector<ChatTurn>& turns,
                                    const GenerationSettings& settings) = 0;
+
+    // Something the user should know about the last reply (e.g. the model's chat template
+    // failed and a built-in format was used); empty when nothing new. Each note is given once.
+    virtual std::string take_notice() { return {}; }
 };
 
 // Reads a model's metadata without binding its weights (the model manager's preview).

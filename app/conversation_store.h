@@ -55,6 +55,13 @@ public:
     // Adds a message (its id is assigned) and makes it the conversation's current leaf.
     virtual int64_t add_message(int64_t conversation_id, const StoredMessage& m) = 0;
     virtual std::shared_ptr<const Trace> trace(int64_t message_id) = 0;
+
+    // Streaming, for stores that can save a reply while it is generated (a crash then loses at
+    // most the last flush): reply_started, reply_text per token, then add_message() of the
+    // assistant reply completes it, or reply_abandoned() leaves it marked incomplete.
+    virtual void reply_started(int64_t conversation_id, std::optional<int64_t> parent) {}
+    virtual void reply_text(bool reasoning, const std::string& text) {}
+    virtual void reply_abandoned() {}
 };
 
 class MemoryConversationStore : public ConversationStore {

@@ -65,6 +65,8 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
             Trace trace = engine_->generate(turns, settings, on_token, &cancel_);
             if (cancel_.load() && trace.stop_reason != "eog") trace.stop_reason = "cancelled";
             busy_.store(false);
+            const std::string note = engine_->take_notice();
+            if (!note.empty()) emit notice(QString::fromStdString(note));
             emit generationFinished(request, std::make_shared<const Trace>(std::move(trace)));
         } catch (const std::bad_alloc&) {
             busy_.store(false);

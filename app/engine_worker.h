@@ -40,6 +40,7 @@ signals:
     void tokenStreamed(quint64 request, gb::app::StreamToken token);
     void generationFinished(quint64 request, std::shared_ptr<const gb::Trace> trace);
     void generationFailed(quint64 request, QString error);
+    void notice(QString text);  // from ChatEngine::take_notice()
     void contextUseReady(gb::app::ContextUse use);
 
 private:

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "app/history/history_store.h"
 
 namespace gb::app {
 
@@ -29,7 +28,20 @@ std::string lower(std::string s) {
 }  // namespace
 
 HistoryConversationStore::HistoryConversationStore(std::unique_ptr<HistoryStore> store) : store_(std::move(store)) {}
-HistoryConversationStore::~HistoryConversationStore() = default;
+HistoryConversationStore::~HistoryConversationStore() { writer_.reset(); }
+
+void HistoryConversationStore::reply_started(int64_t conversation_id, std::optional<int64_t> parent) {
+    writer_.reset();
+    writer_.emplace(store_->begin_reply(conversation_id, parent, ReplyStart{}));
+}
+
+void HistoryConversationStore::reply_text(bool reasoning, const std::string& text) {
+    if (!writer_) return;
+    if (reasoning) writer_->append_reasoning(text);
+    else writer_->append_answer(text);
+}
+
+void HistoryConversationStore::reply_abandoned() { writer_.reset(); }
 
 std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const std::string& path, std::string* note) {
     HistoryStore::Opened o = HistoryStore::open_or_recover(path);
@@ -120,6 +132,14 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
             }
         reply.repro.sampler = t->sampling;
         reply.repro.rendered_prompt = t->prompt_text;
+    }
+    if (writer_) {
+        // The streamed row becomes the finished reply (texts from the trace, stats, the trace).
+        const int64_t id = writer_->id();
+        writer_->finish(reply.stats, m.trace.get(), reply.status);
+        writer_.reset();
+        store_->set_current_leaf(conversation_id, id);
+        return id;
     }
     return store_->add_reply(conversation_id, m.parent, reply, m.trace.get());
 }

@@ -4,12 +4,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "app/conversation_store.h"
 
-namespace gb::app {
+#include "app/history/history_store.h"
 
-class HistoryStore;
+namespace gb::app {
 
 class HistoryConversationStore : public ConversationStore {
 public:
@@ -31,11 +32,15 @@ public:
     std::vector<StoredMessage> messages(int64_t id) override;
     int64_t add_message(int64_t conversation_id, const StoredMessage& m) override;
     std::shared_ptr<const Trace> trace(int64_t message_id) override;
+    void reply_started(int64_t conversation_id, std::optional<int64_t> parent) override;
+    void reply_text(bool reasoning, const std::string& text) override;
+    void reply_abandoned() override;
 
     HistoryStore& history() { return *store_; }
 
 private:
     std::unique_ptr<HistoryStore> store_;
+    std::optional<ReplyWriter> writer_;  // the reply being streamed, saved every 500 ms
 };
 
 }  // namespace gb::app

@@ -3,7 +3,6 @@
 #include "app/local_engine.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -119,6 +118,8 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     model_.reset();
     tok_.reset();
     info_ = ModelInfo{};
+    notice_.clear();
+    last_warning_.clear();
     RunSettings rs;
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -191,7 +192,9 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     Trace t = gen.generate(req, on_token, cancel);
     t.model = info_.name;
     if (t.backend.empty()) t.backend = "cpu";
-    if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    // The same template problem on every turn is said once per model.
+    if (!warning.empty() && warning != last_warning_) notice_ = warning;
+    last_warning_ = warning;
     return t;
 }
 

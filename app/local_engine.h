@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include "app/chat_engine.h"
 
@@ -26,6 +27,7 @@ public:
                    const TokenCallback& on_token, const std::atomic<bool>* cancel) override;
     ContextUse context_use(const std::vector<ChatTurn>& turns,
                            const GenerationSettings& settings) override;
+    std::string take_notice() override { return std::exchange(notice_, {}); }
 
     // The prompt text for `turns` (exposed for tests); warning set when the template failed.
     std::string render(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
@@ -40,6 +42,7 @@ private:
     std::unique_ptr<Tokenizer> tok_;
     ModelInfo info_;
     int chat_format_ = 0;  // gb::ChatFormat
+    std::string notice_, last_warning_;
 };
 
 }  // namespace gb::app

@@ -96,6 +96,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
     connect(&c_, &ChatController::errorOccurred, this, &MainWindow::show_error);
+    connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m)); });
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
         error_->hide();

@@ -223,8 +223,12 @@ private slots:
         s.max_tokens = 6;
         s.sampling.temperature = 0;
         r.c.set_settings(s);
+        QSignalSpy notices(&r.c, &ChatController::noticeOccurred);
         r.c.send("hello there");
         QVERIFY(r.reply());
+        // The fixture has no chat template: the user is told the built-in format is used, once.
+        QCOMPARE(notices.count(), 1);
+        QVERIFY(notices.at(0).at(0).toString().contains("built-in"));
         const StoredMessage& a = r.c.path().back();
         QVERIFY(a.trace);
         QCOMPARE(a.trace->n_gen, 6);
@@ -305,8 +309,34 @@ private slots:
         QVERIFY(t);
         QCOMPARE(t->n_gen, 9);
         QCOMPARE(t->n_expert, 16);
+        QVERIFY(r.c.path()[1].complete);
         QCOMPARE(r.store.search("remember"), std::vector<int64_t>{conv});
         QCOMPARE(r.store.search("remem"), std::vector<int64_t>{conv});  // title as typed so far
+    }
+
+    void a_reply_is_saved_while_it_streams() {
+        QTemporaryDir dir;
+        const std::string db = dir.filePath("history.sqlite").toStdString();
+        auto owned = HistoryConversationStore::open(db);
+        HistoryConversationStore* hs = owned.get();
+        Rig r(fast_synthetic(200, 200, 100), std::move(owned));  // 4 s at 100 tokens/s
+        QVERIFY(r.load("synthetic"));
+        QSignalSpy updates(&r.c, &ChatController::streamingUpdated);
+        r.c.send("stream and save");
+        QTest::qWait(1300);
+        QVERIFY(r.c.busy());
+        // The reply is already in the database, with the text so far (flushed every 500 ms).
+        const auto msgs = hs->history().load_conversation(r.c.current_conversation()).messages;
+        QCOMPARE(msgs.size(), size_t(2));
+        QVERIFY(msgs[1].status == MessageStatus::Streaming);
+        QVERIFY(msgs[1].reasoning.size() > 20);
+        r.c.stop();
+        QVERIFY(r.reply());
+        const auto after = hs->history().load_conversation(r.c.current_conversation()).messages;
+        QCOMPARE(after.size(), size_t(2));  // the same row, finished
+        QVERIFY(after[1].status == MessageStatus::Incomplete);
+        QCOMPARE(after[1].id, r.c.path()[1].id);
+        QVERIFY(hs->history().load_trace(after[1].id).has_value());
     }
 
     void settings_json_round_trip_and_defaults() {
