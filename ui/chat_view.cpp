@@ -21,6 +21,7 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     v->setContentsMargins(0, 0, 0, 0);
     scroll_ = new QScrollArea(this);
     scroll_->setWidgetResizable(true);
+    scroll_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     scroll_->setAccessibleName(tr("Conversation"));
     list_ = new QWidget;
     list_layout_ = new QVBoxLayout(list_);

@@ -96,7 +96,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
     connect(&c_, &ChatController::errorOccurred, this, &MainWindow::show_error);
-    connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m)); });
+    connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
         error_->hide();
@@ -162,7 +162,9 @@ void MainWindow::create_actions() {
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
 
-void MainWindow::show_error(const QString& message) {
+void MainWindow::show_error(const QString& message, bool is_error) {
+    error_->setStyleSheet(is_error ? "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;"
+                                   : "background: #fdf6d8; color: #5a4a00; padding: 6px; border: 1px solid #e6d68a;");
     error_->setText(message);
     error_->show();
     statusBar()->showMessage(message, 8000);

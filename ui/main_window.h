@@ -43,7 +43,7 @@ public:
 
 private:
     void create_actions();
-    void show_error(const QString& message);
+    void show_error(const QString& message, bool is_error = true);
     void update_status();
 
     gb::app::ChatController& c_;

@@ -33,7 +33,9 @@ QLabel* text_label(QWidget* parent) {
     l->setTextFormat(Qt::MarkdownText);
     l->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard | Qt::LinksAccessibleByMouse);
     l->setOpenExternalLinks(true);
-    l->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Minimum);
+    // Ignored width: an unbreakable run (a long URL, a model's garbage) is clipped instead of
+    // widening the whole conversation; Copy still gets it whole.
+    l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
     return l;
 }
 QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
