@@ -95,7 +95,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         routing_->set_trace(nullptr);
     });
     connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
-    connect(&c_, &ChatController::errorOccurred, this, &MainWindow::show_error);
+    connect(&c_, &ChatController::errorOccurred, this, [this](const QString& m) { show_error(m); });
     connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
