@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "app/cli/args.h"
+#include "app/cli/backend_select.h"
 #include "app/cli/commands.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
-#include "kernels/cpu/cpu_backend.h"
 
 namespace gb::cli {
 
@@ -81,7 +81,7 @@ void routing_bench(Model& model, KvCache& cache, const std::vector<int32_t>& pro
 }  // namespace
 
 int bench_command(const std::vector<std::string>& argv) {
-    Args args(argv, {"-m", "--model", "-t", "--threads", "-p", "-n", "-r"}, {"--routing"});
+    Args args(argv, {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend"}, {"--routing"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
     const int64_t n_pp = args.integer("-p", 512), n_tg = args.integer("-n", 128);
@@ -93,8 +93,8 @@ int bench_command(const std::vector<std::string>& argv) {
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
 
-    cpu::CpuBackend backend(rs.n_threads);
-    std::unique_ptr<Model> model = Model::load(path, backend, rs);
+    std::unique_ptr<Backend> backend = make_backend(args.str("--backend", "cpu"), rs.n_threads);
+    std::unique_ptr<Model> model = Model::load(path, *backend, rs);
     std::unique_ptr<KvCache> cache = model->new_cache();
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model->config().n_vocab - 1));
@@ -104,7 +104,7 @@ int bench_command(const std::vector<std::string>& argv) {
     using Clock = std::chrono::steady_clock;
     auto seconds = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
 
-    std::printf("model: %s\nbackend: %s, threads: %d\n", path.c_str(), backend.name().c_str(), rs.n_threads);
+    std::printf("model: %s\nbackend: %s\n", path.c_str(), describe_backend(*backend, rs.n_threads).c_str());
     double best_pp = 0, best_tg = 0;
     for (int r = 0; r < reps; ++r) {
         cache->set_n_past(0);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/cli/args.h"
+#include "app/cli/backend_select.h"
 #include "app/cli/commands.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
@@ -21,7 +22,6 @@
 #include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_binary.h"
-#include "kernels/cpu/cpu_backend.h"
 
 namespace gb::cli {
 
@@ -91,7 +91,7 @@ int run_command(const std::vector<std::string>& argv) {
               {"-m", "--model", "-p", "--prompt", "-n", "--max-tokens", "--system", "--temp",
                "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
-               "-c", "--ctx", "-b", "--batch"},
+               "-c", "--ctx", "-b", "--batch", "--backend"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
                "--router-probs", "--no-routing"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
@@ -128,8 +128,8 @@ int run_command(const std::vector<std::string>& argv) {
     req.routing_probs = args.has("--router-probs");
     if (req.routing_probs && !req.record_routing) throw Error("--router-probs needs routing: drop --no-routing");
 
-    cpu::CpuBackend backend(rs.n_threads);
-    std::unique_ptr<Model> model = Model::load(path, backend, rs);
+    std::unique_ptr<Backend> backend = make_backend(args.str("--backend", "cpu"), rs.n_threads);
+    std::unique_ptr<Model> model = Model::load(path, *backend, rs);
     Tokenizer tok = Tokenizer::from_gguf(model->file());
     req.prompt_text = args.has("--chat")
                           ? chat_prompt(model->file(), tok, args.str("--system"), user, !args.has("--no-thinking"))

@@ -1,7 +1,9 @@
 // Model loading: file -> config -> architecture; weight binding with shape checks; sizes.
 #include "engine/model/model.h"
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "engine/core/error.h"
@@ -32,6 +34,35 @@ std::string gib(int64_t bytes) {
     return s.str();
 }
 
+// A backend with memory of its own (a GPU) must hold the weights, the KV cache, the activation
+// buffers and its scratch; refuse before uploading anything, with the sizes in the message.
+void check_device_fit(const std::string& path, Backend& backend, const GgufFile& file,
+                      const ModelConfig& c, const RunSettings& s, const ModelSize& size) {
+    const std::optional<int64_t> free = backend.free_memory_bytes();
+    if (!free) return;
+    int64_t largest = 0;
+    for (const auto& t : file.tensors()) largest = std::max<int64_t>(largest, t.n_elements);
+    const int64_t ff = std::max(c.n_ff, c.n_expert_used * c.n_ff_exp);
+    const int64_t q_width = c.is_mla() ? c.n_head * (c.mla.n_nope + c.mla.n_rope + c.mla.kv_lora)
+                                       : c.n_head * c.head_dim;
+    const int64_t max_width = std::max({c.n_embd, ff, q_width});
+    // The forward passes' buffers per batch row: residual, norm output, q/k/v and attention
+    // output, the FFN's gate and up, MoE per-slot outputs, the router and the logits (upper bound).
+    const int64_t act = s.n_batch * static_cast<int64_t>(sizeof(float)) *
+                        (4 * c.n_embd + 4 * q_width + 2 * ff + c.n_expert_used * c.n_embd +
+                         c.n_expert + c.n_vocab);
+    const int64_t kv = size.kv_bytes_per_token * s.n_ctx;
+    const int64_t scratch = backend.scratch_bytes(largest, s.n_batch, max_width);
+    const int64_t need = size.weight_bytes + kv + act + scratch;
+    if (need > *free)
+        throw Error(path + ": the model needs " + gib(need) + " of " + backend.name() +
+                    " memory (weights " + gib(size.weight_bytes) + " + KV cache for " +
+                    std::to_string(s.n_ctx) + " tokens " + gib(kv) + " + activations for batches of " +
+                    std::to_string(s.n_batch) + " " + gib(act) + " + scratch " + gib(scratch) +
+                    ") but only " + gib(*free) + " is free; use a smaller quantisation, a shorter "
+                    "context (--ctx) or a smaller batch (--batch)");
+}
+
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
@@ -51,6 +82,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
                     " + KV cache for " + std::to_string(settings.n_ctx) + " tokens " +
                     gib(size.kv_bytes_per_token * settings.n_ctx) + ") but this machine has " +
                     gib(have) + "; use a smaller quantisation or a shorter context (--ctx)");
+
+    check_device_fit(path, backend, *file, config, settings, size);
 
     switch (config.arch) {
     case Arch::Llama:

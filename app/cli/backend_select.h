@@ -1,0 +1,19 @@
+// --backend cpu|cuda for the CLI commands: makes the chosen backend, or says clearly why it
+// cannot (CUDA support not built in, no device).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+
+namespace gb::cli {
+
+// "cpu" (n_threads threads) or "cuda" (device 0). Throws gb::Error for an unknown name, a build
+// without CUDA support, or a machine without a usable CUDA device (with the driver's reason).
+std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads);
+
+// One line about the backend for reports: "cpu, 16 threads" or "cuda, NVIDIA H200 (139.8 GiB)".
+std::string describe_backend(const Backend& backend, int n_threads);
+
+}  // namespace gb::cli
