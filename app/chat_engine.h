@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 #include <vector>
 
 #include "app/chat_types.h"
@@ -34,6 +35,9 @@ public:
     // failed and a built-in format was used); empty when nothing new. Each note is given once.
     virtual std::string take_notice() { return {}; }
 };
+
+// The backends LocalEngine can run on in this build ("cpu", and "cuda" when it was built).
+std::vector<std::string> available_backends();
 
 // Reads a model's metadata without binding its weights (the model manager's preview).
 // Never throws: problems are in ModelInfo::error.

@@ -17,6 +17,9 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
 #include "kernels/cpu/cpu_backend.h"
+#ifdef GLASSBOX_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 namespace gb::app {
 
@@ -112,8 +115,17 @@ ModelInfo inspect_model(const std::string& path) {
 LocalEngine::LocalEngine() = default;
 LocalEngine::~LocalEngine() = default;
 
+std::vector<std::string> available_backends() {
+#ifdef GLASSBOX_HAVE_CUDA
+    return {"cpu", "cuda"};
+#else
+    return {"cpu"};
+#endif
+}
+
 ModelInfo LocalEngine::load(const LoadSettings& ls) {
-    if (ls.backend != "cpu")
+    const auto backends = available_backends();
+    if (std::find(backends.begin(), backends.end(), ls.backend) == backends.end())
         throw Error("backend '" + ls.backend + "' is not available in this build; choose cpu");
     model_.reset();
     tok_.reset();
@@ -123,7 +135,12 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     RunSettings rs;
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    backend_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
+    backend_.reset();
+#ifdef GLASSBOX_HAVE_CUDA
+    // Throws a gb::Error naming the problem when there is no usable GPU.
+    if (ls.backend == "cuda") backend_ = std::make_unique<cuda::CudaBackend>();
+#endif
+    if (!backend_) backend_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
     std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs);
     auto tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
     ModelInfo info = inspect_model(ls.path);
@@ -191,7 +208,7 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     Generator gen(*model_, *tok_);
     Trace t = gen.generate(req, on_token, cancel);
     t.model = info_.name;
-    if (t.backend.empty()) t.backend = "cpu";
+    if (t.backend.empty()) t.backend = backend_->name();
     // The same template problem on every turn is said once per model.
     if (!warning.empty() && warning != last_warning_) notice_ = warning;
     last_warning_ = warning;

@@ -98,7 +98,7 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     v->addWidget(meta_, 1);
     auto* form = new QFormLayout;
     backend_ = new QComboBox(this);
-    backend_->addItem("cpu");
+    for (const std::string& b : gb::app::available_backends()) backend_->addItem(QString::fromStdString(b));
     backend_->setAccessibleName(tr("Backend"));
     threads_ = new QSpinBox(this);
     threads_->setRange(0, 512);
