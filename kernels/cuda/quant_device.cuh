@@ -12,6 +12,13 @@
 
 #include "kernels/tensor_type.h"
 
+// #pragma unroll for nvcc; nothing when a host compiler builds these decoders for the tests.
+#ifdef __CUDACC__
+#define GB_UNROLL _Pragma("unroll")
+#else
+#define GB_UNROLL
+#endif
+
 namespace gb::cuda {
 
 // Every block of every quantised type is 2-byte aligned (all block sizes are even and device
@@ -49,7 +56,7 @@ struct Quant<TensorType::Q8_0> {
     __device__ static void dequant8(const uint8_t* b, int c, float* v) {
         const float d = ld_half(b);
         const uint2 q = ld_8bytes(b + 2 + 8 * c);
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>(static_cast<int8_t>(byte_of(q, i)));
     }
 };
@@ -62,7 +69,7 @@ struct Quant<TensorType::Q4_0> {
         const float d = ld_half(b);
         const uint2 q = ld_8bytes(b + 2 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>(((byte_of(q, i) >> shift) & 15) - 8);
     }
 };
@@ -74,7 +81,7 @@ struct Quant<TensorType::Q4_1> {
         const float d = ld_half(b), m = ld_half(b + 2);
         const uint2 q = ld_8bytes(b + 4 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>((byte_of(q, i) >> shift) & 15) + m;
     }
 };
@@ -88,7 +95,7 @@ struct Quant<TensorType::Q5_0> {
         const uint32_t qh = ld_u32_2aligned(b + 2);
         const uint2 q = ld_8bytes(b + 6 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((qh >> (8 * c + i)) & 1) << 4);
             v[i] = d * static_cast<float>(code - 16);
@@ -104,7 +111,7 @@ struct Quant<TensorType::Q5_1> {
         const uint32_t qh = ld_u32_2aligned(b + 4);
         const uint2 q = ld_8bytes(b + 8 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((qh >> (8 * c + i)) & 1) << 4);
             v[i] = d * static_cast<float>(code) + m;
@@ -137,7 +144,7 @@ struct Quant<TensorType::Q4_K> {
         const float ml = ld_half(b + 2) * static_cast<float>(m);
         const uint2 q = ld_8bytes(b + 16 + (j >> 1) * 32 + l0);
         const int shift = (j & 1) * 4;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) v[i] = dl * static_cast<float>((byte_of(q, i) >> shift) & 15) - ml;
     }
 };
@@ -155,7 +162,7 @@ struct Quant<TensorType::Q5_K> {
         const uint2 h = ld_8bytes(b + 16 + l0);
         const uint2 q = ld_8bytes(b + 48 + (j >> 1) * 32 + l0);
         const int shift = (j & 1) * 4;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((byte_of(h, i) >> j) & 1) << 4);
             v[i] = dl * static_cast<float>(code) - ml;
@@ -175,7 +182,7 @@ struct Quant<TensorType::Q6_K> {
         const uint2 ql = ld_8bytes(b + half * 64 + (g & 1) * 32 + l0);
         const uint2 qh = ld_8bytes(b + 128 + half * 32 + l0);
         const int shift = g < 2 ? 0 : 4;
-#pragma unroll
+GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(ql, i) >> shift) & 15) | (((byte_of(qh, i) >> (2 * g)) & 3) << 4);
             v[i] = d * static_cast<float>(code - 32);
