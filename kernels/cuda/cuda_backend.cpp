@@ -14,8 +14,6 @@ namespace gb::cuda {
 
 namespace {
 
-void check(bool ok, const char* op, const std::string& what) { require(ok, op, what); }
-
 bool on_device(const void* p) {
     cudaPointerAttributes attr{};
     if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
@@ -64,7 +62,7 @@ void CudaBackend::reset_device(int device) {
 Act CudaBackend::alloc(int64_t rows, int64_t cols) {
     Act a;
     impl_->run("alloc", [&] {
-        check(rows >= 0 && cols >= 0, "alloc", "negative size");
+        GB_CHECK(rows >= 0 && cols >= 0, "alloc", "negative size");
         const size_t bytes = sizeof(float) * static_cast<size_t>(std::max<int64_t>(1, rows * cols));
         void* p = nullptr;
         const cudaError_t e = cudaMalloc(&p, bytes);
@@ -99,7 +97,7 @@ Weight CudaBackend::upload(const Weight& host) {
     Weight d = host;
     impl_->run("upload", [&] {
         if (!host.data) return;
-        check(host.rows >= 0 && host.cols >= 0 && host.n_mat >= 1, "upload",
+        GB_CHECK(host.rows >= 0 && host.cols >= 0 && host.n_mat >= 1, "upload",
               std::string(host.name) + ": bad shape");
         const size_t bytes = row_bytes(host.type, host.cols) * static_cast<size_t>(host.rows) *
                              static_cast<size_t>(host.n_mat);
@@ -162,14 +160,14 @@ int64_t CudaBackend::scratch_bytes(int64_t largest_weight_elements, int64_t n_ba
 void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Act out) {
     impl_->run("get_rows", [&] {
         const char* op = "get_rows";
-        check(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols, op,
+        GB_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols, op,
               "output " + shape_str(out) + " does not match " + std::to_string(ids.size()) +
                   " ids x " + std::to_string(table.cols));
         for (int32_t id : ids)
-            check(id >= 0 && id < table.rows, op,
+            GB_CHECK(id >= 0 && id < table.rows, op,
                   "token id " + std::to_string(id) + " outside " + std::string(table.name) + " (" +
                       std::to_string(table.rows) + " rows)");
-        check(type_info(table.type).block_size == 1 ||
+        GB_CHECK(type_info(table.type).block_size == 1 ||
                   reinterpret_cast<uintptr_t>(out.data) % 16 == 0,
               op, "output must be 16-byte aligned");
         if (ids.empty()) return;
@@ -181,7 +179,7 @@ void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Ac
 
 void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
     impl_->run("rmsnorm", [&] {
-        check(w.type == TensorType::F32 && w.rows * w.cols == x.cols && out.size() == x.size(),
+        GB_CHECK(w.type == TensorType::F32 && w.rows * w.cols == x.cols && out.size() == x.size(),
               "rmsnorm", std::string(w.name) + " must be F32 with " + std::to_string(x.cols) +
                              " elements");
         if (x.rows == 0) return;
@@ -192,7 +190,7 @@ void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
 
 void CudaBackend::add_bias(Act x, const Weight& b) {
     impl_->run("add_bias", [&] {
-        check(b.type == TensorType::F32 && b.rows * b.cols == x.cols, "add_bias",
+        GB_CHECK(b.type == TensorType::F32 && b.rows * b.cols == x.cols, "add_bias",
               std::string(b.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
         launch_add_bias(x.data, static_cast<const float*>(b.data), x.rows, x.cols, impl_->stream);
     });
@@ -200,14 +198,14 @@ void CudaBackend::add_bias(Act x, const Weight& b) {
 
 void CudaBackend::add(Act x, Act y) {
     impl_->run("add", [&] {
-        check(x.size() == y.size(), "add", shape_str(x) + " + " + shape_str(y));
+        GB_CHECK(x.size() == y.size(), "add", shape_str(x) + " + " + shape_str(y));
         launch_add(x.data, y.data, x.size(), impl_->stream);
     });
 }
 
 void CudaBackend::swiglu(Act gate, Act up, Act out) {
     impl_->run("swiglu", [&] {
-        check(gate.size() == up.size() && out.size() == gate.size(), "swiglu",
+        GB_CHECK(gate.size() == up.size() && out.size() == gate.size(), "swiglu",
               shape_str(gate) + " * " + shape_str(up));
         launch_swiglu(gate.data, up.data, out.data, gate.size(), impl_->stream);
     });
@@ -217,7 +215,7 @@ void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t
                        const RopeParams& p) {
     impl_->run("rope", [&] {
         const char* op = "rope";
-        check(x.cols == static_cast<int64_t>(n_heads) * head_dim &&
+        GB_CHECK(x.cols == static_cast<int64_t>(n_heads) * head_dim &&
                   x.rows == static_cast<int64_t>(positions.size()) && p.n_dims <= head_dim &&
                   p.n_dims % 2 == 0,
               op, "x " + shape_str(x) + " for " + std::to_string(n_heads) + " heads of " +
@@ -234,7 +232,7 @@ void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t
 void CudaBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
     impl_->run("kv_store", [&] {
         const char* op = "kv_store";
-        check(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
+        GB_CHECK(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
                   pos0 + k.rows <= cache.k.rows && pos0 + v.rows <= cache.v.rows,
               op, "k " + shape_str(k) + " at position " + std::to_string(pos0) +
                       " into a cache of " + std::to_string(cache.k.rows) + " positions");
@@ -253,7 +251,7 @@ void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_
                             int64_t pos0, float scale, Act out) {
     impl_->run("attention", [&] {
         const char* op = "attention";
-        check(n_head >= 1 && n_head_kv >= 1 && head_dim >= 1 &&
+        GB_CHECK(n_head >= 1 && n_head_kv >= 1 && head_dim >= 1 &&
                   q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
                   cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
                   cache.v.cols == cache.k.cols && pos0 >= 0 && pos0 + q.rows <= cache.k.rows &&

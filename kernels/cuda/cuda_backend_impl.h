@@ -16,6 +16,13 @@
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_check.h"
 
+// Argument checks on the hot path: the message (string concatenation) is built only on failure,
+// so a decode step's few hundred ops pay a compare each, not an allocation each.
+#define GB_CHECK(ok, op, what)                               \
+    do {                                                     \
+        if (!(ok)) ::gb::cuda::require(false, (op), (what)); \
+    } while (0)
+
 namespace gb::cuda {
 
 // Device memory reused across calls, grown (never shrunk) to the largest request. cudaFree

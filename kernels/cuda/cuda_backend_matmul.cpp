@@ -14,8 +14,6 @@ namespace gb::cuda {
 
 namespace {
 
-void check(bool ok, const char* op, const std::string& what) { require(ok, op, what); }
-
 bool supported(TensorType t) {
     switch (t) {
     case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q8_0:
@@ -28,10 +26,10 @@ bool supported(TensorType t) {
 }
 
 void check_weight(const char* op, const Weight& w, int64_t cols) {
-    check(supported(w.type), op,
+    GB_CHECK(supported(w.type), op,
           std::string(w.name) + ": tensor type " + std::string(type_name(w.type)) +
               " has no CUDA kernel");
-    check(cols % type_info(w.type).block_size == 0, op,
+    GB_CHECK(cols % type_info(w.type).block_size == 0, op,
           std::string(w.name) + ": rows of " + std::to_string(cols) + " are not whole " +
               std::string(type_name(w.type)) + " blocks");
 }
@@ -42,7 +40,7 @@ bool quantised(TensorType t) { return type_info(t).block_size > 1; }
 // [n_tok x k] row-major bf16: cuBLAS sees row-major W as column-major W^T, hence op(A) = T.
 void gemm_bf16(CudaBackend::Impl& m, const char* op, const void* w, int64_t n_out, int64_t k,
                const void* x, int64_t n_tok, float* out, int64_t ldc) {
-    check(n_out <= INT_MAX && k <= INT_MAX && n_tok <= INT_MAX && ldc <= INT_MAX, op,
+    GB_CHECK(n_out <= INT_MAX && k <= INT_MAX && n_tok <= INT_MAX && ldc <= INT_MAX, op,
           "GEMM dimensions exceed cuBLAS's int range");
     const float alpha = 1.0f, beta = 0.0f;
     GB_CUBLAS_CHECK(op, cublasGemmEx(as_blas(m.ctx.blas()), CUBLAS_OP_T, CUBLAS_OP_N,
@@ -59,7 +57,7 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out) {
     impl_->run("matmul", [&] {
         const char* op = "matmul";
         Impl& m = *impl_;
-        check(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows, op,
+        GB_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows, op,
               std::string(w.name) + " [" + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
                   "] with x " + shape_str(x) + " into " + shape_str(out));
         check_weight(op, w, w.cols);
@@ -106,14 +104,14 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
         const char* op = "moe_route";
         Impl& m = *impl_;
         const std::string bad = router_params_error(p);
-        check(bad.empty(), op, bad);
+        GB_CHECK(bad.empty(), op, bad);
         const int64_t n_tok = logits.rows;
-        check(logits.cols == p.n_expert && static_cast<int64_t>(ids.size()) == n_tok * p.n_used &&
+        GB_CHECK(logits.cols == p.n_expert && static_cast<int64_t>(ids.size()) == n_tok * p.n_used &&
                   weights.size() == ids.size() &&
                   (probs.empty() || static_cast<int64_t>(probs.size()) == n_tok * p.n_expert),
               op, "logits " + shape_str(logits) + " for " + std::to_string(p.n_expert) +
                       " experts, top-" + std::to_string(p.n_used));
-        check(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert), op,
+        GB_CHECK(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert), op,
               std::string(bias.name) + " must be F32 with one value per expert");
         if (n_tok == 0) return;
         const size_t n_sel = ids.size();
@@ -147,17 +145,17 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         const char* op = "moe_matmul";
         Impl& m = *impl_;
         const int64_t n_slot = static_cast<int64_t>(ids.size());
-        check(n_used >= 1 && n_slot % n_used == 0, op,
+        GB_CHECK(n_used >= 1 && n_slot % n_used == 0, op,
               std::to_string(n_slot) + " slots for top-" + std::to_string(n_used));
         const bool per_slot = x.rows == n_slot;
-        check((per_slot || x.rows * n_used == n_slot) && x.cols == w.cols && out.rows == n_slot &&
+        GB_CHECK((per_slot || x.rows * n_used == n_slot) && x.cols == w.cols && out.rows == n_slot &&
                   out.cols == w.rows && w.n_mat >= 1,
               op, std::string(w.name) + " [" + std::to_string(w.n_mat) + " x " +
                       std::to_string(w.rows) + "x" + std::to_string(w.cols) + "] with x " +
                       shape_str(x) + " for " + std::to_string(n_slot) + " slots into " +
                       shape_str(out));
         for (int32_t e : ids)
-            check(e >= 0 && e < w.n_mat, op,
+            GB_CHECK(e >= 0 && e < w.n_mat, op,
                   "expert " + std::to_string(e) + " outside " + std::string(w.name) + " (" +
                       std::to_string(w.n_mat) + " experts)");
         check_weight(op, w, w.cols);
@@ -238,7 +236,7 @@ void CudaBackend::moe_combine(Act y, std::span<const float> weights, int n_used,
     impl_->run("moe_combine", [&] {
         const char* op = "moe_combine";
         Impl& m = *impl_;
-        check(n_used >= 1 && y.rows == out.rows * n_used && y.cols == out.cols &&
+        GB_CHECK(n_used >= 1 && y.rows == out.rows * n_used && y.cols == out.cols &&
                   static_cast<int64_t>(weights.size()) == y.rows,
               op, "y " + shape_str(y) + " with " + std::to_string(weights.size()) +
                       " weights, top-" + std::to_string(n_used) + ", into " + shape_str(out));
@@ -259,26 +257,26 @@ void CudaBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, con
         const char* op = "mla_attention";
         Impl& m = *impl_;
         const int64_t qk = static_cast<int64_t>(s.n_nope) + s.n_rope;
-        check(s.n_head >= 1 && s.n_nope >= 1 && s.n_rope >= 0 && s.n_v >= 1 && s.kv_lora >= 1, op,
+        GB_CHECK(s.n_head >= 1 && s.n_nope >= 1 && s.n_rope >= 0 && s.n_v >= 1 && s.kv_lora >= 1, op,
               "bad shape");
-        check(q.cols == s.n_head * qk && out.rows == q.rows && out.cols == int64_t{s.n_head} * s.n_v,
+        GB_CHECK(q.cols == s.n_head * qk && out.rows == q.rows && out.cols == int64_t{s.n_head} * s.n_v,
               op, "q " + shape_str(q) + " / out " + shape_str(out) + " do not fit " +
                       std::to_string(s.n_head) + " heads of " + std::to_string(qk) + " -> " +
                       std::to_string(s.n_v));
-        check(cache.k.cols == s.kv_lora && cache.v.cols == s.n_rope && pos0 >= 0 &&
+        GB_CHECK(cache.k.cols == s.kv_lora && cache.v.cols == s.n_rope && pos0 >= 0 &&
                   pos0 + q.rows <= cache.k.rows && cache.v.rows >= cache.k.rows,
               op, "cache of " + std::to_string(cache.k.rows) + " x (" +
                       std::to_string(cache.k.cols) + " + " + std::to_string(cache.v.cols) +
                       ") does not hold positions up to " + std::to_string(pos0 + q.rows));
-        check(k_b.n_mat == s.n_head && k_b.rows == s.kv_lora && k_b.cols == s.n_nope, op,
+        GB_CHECK(k_b.n_mat == s.n_head && k_b.rows == s.kv_lora && k_b.cols == s.n_nope, op,
               std::string(k_b.name) + " is not " + std::to_string(s.n_head) + " x [" +
                   std::to_string(s.kv_lora) + " x " + std::to_string(s.n_nope) + "]");
-        check(v_b.n_mat == s.n_head && v_b.cols == s.kv_lora && s.v_row0 >= 0 &&
+        GB_CHECK(v_b.n_mat == s.n_head && v_b.cols == s.kv_lora && s.v_row0 >= 0 &&
                   s.v_row0 + s.n_v <= v_b.rows,
               op, std::string(v_b.name) + " does not hold " + std::to_string(s.n_head) + " x [" +
                       std::to_string(s.n_v) + " x " + std::to_string(s.kv_lora) + "] from row " +
                       std::to_string(s.v_row0));
-        check(s.n_rope <= 64 && s.kv_lora <= 512, op,
+        GB_CHECK(s.n_rope <= 64 && s.kv_lora <= 512, op,
               "kv_lora " + std::to_string(s.kv_lora) + " / rope " + std::to_string(s.n_rope) +
                   " exceed the CUDA kernel's 512 / 64");
         check_weight(op, k_b, s.n_nope);
