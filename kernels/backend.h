@@ -2,6 +2,7 @@
 // this small op set; the CPU backend is the reference the others are tested against.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -110,6 +111,13 @@ public:
     virtual void to_device(const float* host, Act dst) = 0;
     virtual void to_host(Act src, float* host) = 0;
     virtual void synchronize() {}
+
+    // Cancellation inside a step: while *flag is true, long ops may stop early and leave their
+    // outputs undefined (the CPU backend checks between blocks of rows). Whoever set the flag
+    // must then discard the step: Model::forward throws ForwardCancelled after the op. Null
+    // (the default) turns this off.
+    void set_cancel(const std::atomic<bool>* flag) { cancel_ = flag; }
+    bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
     // Bytes this backend can still allocate in its own memory, or nullopt when it computes in
     // host memory (CPU). Model::load refuses a model whose weights, KV cache, activations and
     // scratch_bytes() exceed it, before uploading anything.
@@ -174,6 +182,9 @@ public:
                             Act out) = 0;
     // out[t] = sum_k weights[t*n_used + k] * y[t*n_used + k]: the experts' outputs combined.
     virtual void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) = 0;
+
+protected:
+    const std::atomic<bool>* cancel_ = nullptr;
 };
 
 }  // namespace gb

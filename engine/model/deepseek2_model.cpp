@@ -188,6 +188,7 @@ public:
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
             // weighted by the router, plus the shared experts) on the rest.
             run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
+            check_cancel();
         }
         cache.set_n_past(pos0 + n);
         if (moe_) end_routing();

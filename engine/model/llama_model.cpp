@@ -108,6 +108,7 @@ public:
             be.matmul(w.wo, attn, h);
             be.add(x, h);
             run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
+            check_cancel();
         }
         cache.set_n_past(pos0 + n);
         if (moe_) end_routing();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
@@ -15,6 +16,13 @@
 namespace gb {
 
 class KvCache;
+
+// Thrown by forward() when the backend's cancel flag (Backend::set_cancel) was raised during the
+// step. The step is discarded: the cache's n_past is unchanged, its rows past n_past undefined.
+class ForwardCancelled : public Error {
+public:
+    ForwardCancelled() : Error("cancelled") {}
+};
 
 class Model {
 public:
@@ -86,6 +94,11 @@ protected:
     // embedding and output head, and the feed-forward block (a SwiGLU MLP, or MoE).
     Head bind_head() const;
     Ffn bind_ffn(int64_t layer) const;
+    // Throws ForwardCancelled when the backend's cancel flag is up; forwards call it after each
+    // layer, so a stop lands within one layer's time (ops also stop early inside).
+    void check_cancel() const {
+        if (backend_.cancelled()) throw ForwardCancelled();
+    }
     // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
     std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_out) const;
     // x += FFN(RMSNorm(x)); h, gate, up are scratch ([n x n_embd], [n x n_ff]); MoE layers use

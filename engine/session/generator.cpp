@@ -67,6 +67,15 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     }
     model_.set_routing_capture(routing, req.routing_probs);
     cache_->set_n_past(0);
+    // The flag also reaches into each step: the backend stops its ops early and the model throws
+    // ForwardCancelled after the layer, so a stop lands within milliseconds, not one whole step
+    // (a long prompt chunk on the CPU takes seconds).
+    struct CancelScope {
+        Backend& be;
+        ~CancelScope() { be.set_cancel(nullptr); }
+    } cancel_scope{model_.backend()};
+    model_.backend().set_cancel(cancel);
+    bool cancelled = false;
 
     const auto t0 = Clock::now();
     std::vector<float> logits;
@@ -78,7 +87,13 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         const int64_t n = std::min(n_batch, n_prompt - i0);
         std::span<const int32_t> chunk(req.prompt.data() + i0, static_cast<size_t>(n));
         const int64_t n_out = req.prompt_logprobs ? n : 1;
-        model_.forward(chunk, *cache_, n_out, logits);
+        try {
+            if (cancel && cancel->load()) throw ForwardCancelled();
+            model_.forward(chunk, *cache_, n_out, logits);
+        } catch (const ForwardCancelled&) {
+            cancelled = true;
+            break;
+        }
         const double t = ms_since(t0);
         for (int64_t j = 0; j < n; ++j) {
             const int64_t i = i0 + j;
@@ -102,9 +117,21 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         }
         if (req.prompt_logprobs) prev_last.assign(logits.end() - n_vocab, logits.end());
     }
+    trace.prefill_ms = ms_since(t0);
+    if (cancelled) {  // stopped while reading the prompt: no reply; the rest of the prompt unscored
+        for (size_t i = trace.tokens.size(); i < req.prompt.size(); ++i) {
+            TokenRecord rec;
+            rec.id = req.prompt[i];
+            rec.text = tok_.token_text(rec.id);
+            rec.phase = Phase::Prompt;
+            rec.t_ms = trace.prefill_ms;
+            trace.tokens.push_back(std::move(rec));
+        }
+        trace.stop_reason = "cancelled";
+        return trace;
+    }
     // The distribution for the first generated token is the last prompt row.
     std::vector<float> cur(logits.end() - n_vocab, logits.end());
-    trace.prefill_ms = ms_since(t0);
 
     Sampler sampler(req.sampling, static_cast<int>(n_vocab));
     for (int32_t id : req.prompt) sampler.accept(id);
@@ -148,7 +175,12 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             break;
         }
         const int32_t one[1] = {id};
-        model_.forward(one, *cache_, 1, logits);
+        try {
+            model_.forward(one, *cache_, 1, logits);
+        } catch (const ForwardCancelled&) {
+            trace.stop_reason = "cancelled";
+            break;
+        }
         if (routing) trace.tokens.back().routing = model_.last_routing().token(0);
         cur.assign(logits.begin(), logits.end());
     }

@@ -131,6 +131,7 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     const bool tiled = n_tok >= 2 && has_gemm_tile(w.type);
     pool_.parallel_for(w.rows, [&](int64_t o0, int64_t o1, int) {
         for (int64_t ob = o0; ob < o1; ob += kRows) {
+            if (cancelled()) return;  // the caller discards this step
             const int64_t oe = std::min(o1, ob + kRows);
             if (tiled) {
                 gemm_tile(w.type, w.cols, wb + ob * wrb, wrb, oe - ob, xb, xrb, n_tok,
@@ -241,6 +242,7 @@ void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_k
     pool_.parallel_for(q.rows * n_head, [&](int64_t i0, int64_t i1, int tid) {
         float* scores = scratch_[tid].data();
         for (int64_t i = i0; i < i1; ++i) {
+            if (cancelled()) return;  // the caller discards this step
             const int64_t t = i / n_head;
             const int h = static_cast<int>(i % n_head);
             const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t

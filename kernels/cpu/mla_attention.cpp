@@ -63,6 +63,7 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
             qn.resize(row_bytes(kdt, s.n_nope));
             cq.resize(row_bytes(vdt, L));
             for (int64_t i = i0; i < i1; ++i) {
+                if (cancelled()) return;  // the caller discards this step
                 const int64_t t = i / s.n_head;
                 const int64_t h = i % s.n_head;
                 const float* qh = q.data + t * q.cols + h * qk;

@@ -205,6 +205,7 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
     const size_t mat_bytes = wrb * static_cast<size_t>(w.rows);
     pool_.parallel_for(n_items, [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; ++i) {
+            if (cancelled()) return;  // the caller discards this step
             const int32_t e = active[i / blocks];
             const int64_t ob = (i % blocks) * kRows, oe = std::min(w.rows, ob + kRows);
             const int64_t j0 = moe_first_[e], nt = moe_first_[e + 1] - j0;

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 
 #include "engine/core/error.h"
 #include "engine/model/model.h"
@@ -88,6 +91,64 @@ TEST(Generator, CallbackCanStopAndCancelIsHonoured) {
     }, &cancel);
     EXPECT_EQ(t.n_gen, 2);
     EXPECT_EQ(t.stop_reason, "cancelled");
+}
+
+TEST(Generator, CancelBeforeThePromptKeepsThePromptAndGeneratesNothing) {
+    Fixture f;
+    Generator gen(*f.model, *f.tok);
+    GenerateRequest req = greedy_request(f);
+    std::atomic<bool> cancel{true};
+    Trace t = gen.generate(req, nullptr, &cancel);
+    EXPECT_EQ(t.stop_reason, "cancelled");
+    EXPECT_EQ(t.n_gen, 0);
+    ASSERT_EQ(t.tokens.size(), req.prompt.size());
+    // The backend's flag is cleared when generate returns: the next reply runs normally.
+    cancel = false;
+    EXPECT_EQ(generated(gen.generate(req)), test::json_ints(f.ref.at("generated_ids")));
+}
+
+// A stop raised while a long prompt is being read lands inside the step (ops stop between row
+// blocks, the model after the layer), not after the whole chunk; the state stays usable.
+TEST(Generator, CancelInsideAStepOnARealModel) {
+    GB_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    cpu::CpuBackend be(2);
+    RunSettings rs;
+    rs.n_ctx = 1024;
+    rs.n_threads = 2;
+    rs.n_batch = 512;
+    auto model = Model::load(path, be, rs);
+    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    Generator gen(*model, tok);
+    GenerateRequest req;
+    std::string text;
+    for (int i = 0; text.size() < 2000; ++i) text += "Sentence number " + std::to_string(i) + " is here. ";
+    req.prompt = tok.encode(text, false, false);
+    req.prompt.resize(500);
+    req.max_tokens = 4;
+    req.sampling.temperature = 0;
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    const Trace full = gen.generate(req);
+    const double full_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+    std::atomic<bool> cancel{false};
+    const auto t1 = Clock::now();
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        cancel = true;
+    });
+    const Trace cut = gen.generate(req, nullptr, &cancel);
+    const double cut_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+    stopper.join();
+    std::printf("500-token prompt: full reply %.0f ms (prefill %.0f ms); stop raised at 20 ms returned at %.0f ms\n",
+                full_ms, full.prefill_ms, cut_ms);
+    EXPECT_EQ(cut.stop_reason, "cancelled");
+    EXPECT_EQ(cut.n_gen, 0);
+    EXPECT_EQ(cut.tokens.size(), req.prompt.size());
+    EXPECT_LT(cut_ms, full.prefill_ms / 2) << "the stop waited for the whole prompt chunk";
+    // Nothing of the abandoned step leaks into the next reply.
+    const Trace again = gen.generate(req);
+    EXPECT_EQ(generated(again), generated(full));
 }
 
 TEST(Generator, BadRequestsAreRefused) {
