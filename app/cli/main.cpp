@@ -33,9 +33,10 @@ commands:
       --no-routing           do not record MoE routing
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
+      --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
-  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--routing]
+  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--routing] [--backend cpu|cuda]
       prompt processing (ppP) and generation (tgN) speed in tokens/s; --routing compares
       decode with MoE routing capture off, on, and on with full router vectors
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
