@@ -27,24 +27,93 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-HistoryConversationStore::HistoryConversationStore(std::unique_ptr<HistoryStore> store) : store_(std::move(store)) {}
-HistoryConversationStore::~HistoryConversationStore() { writer_.reset(); }
+HistoryConversationStore::HistoryConversationStore(std::unique_ptr<HistoryStore> store)
+    : store_(std::move(store)), thread_([this] { run_writer(); }) {}
+
+HistoryConversationStore::~HistoryConversationStore() {
+    {
+        std::lock_guard<std::mutex> lock(q_mu_);
+        stop_ = true;
+    }
+    q_cv_.notify_all();
+    thread_.join();  // runs what is queued first
+    std::lock_guard<std::mutex> lock(db_mu_);
+    writer_.reset();  // a reply still streaming is marked incomplete
+}
+
+void HistoryConversationStore::post(std::function<void()> task) {
+    {
+        std::lock_guard<std::mutex> lock(q_mu_);
+        queue_.push_back(std::move(task));
+    }
+    q_cv_.notify_one();
+}
+
+void HistoryConversationStore::run_writer() {
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock<std::mutex> lock(q_mu_);
+            q_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, nothing left
+            task = std::move(queue_.front());
+            queue_.pop_front();
+            busy_ = true;
+        }
+        std::string error;
+        try {
+            task();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        std::lock_guard<std::mutex> lock(q_mu_);
+        busy_ = false;
+        if (!error.empty() && background_error_.empty()) background_error_ = error;
+        if (queue_.empty()) idle_cv_.notify_all();
+    }
+}
+
+void HistoryConversationStore::drain() {
+    std::unique_lock<std::mutex> lock(q_mu_);
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+}
+
+void HistoryConversationStore::rethrow_background_error() {
+    std::string error;
+    {
+        std::lock_guard<std::mutex> lock(q_mu_);
+        error.swap(background_error_);
+    }
+    if (!error.empty()) throw HistoryError(HistoryError::Kind::Io, "saving the reply failed: " + error);
+}
 
 void HistoryConversationStore::reply_started(int64_t conversation_id, std::optional<int64_t> parent) {
+    rethrow_background_error();
+    drain();  // the previous reply is finished before this one starts
+    std::lock_guard<std::mutex> lock(db_mu_);
     writer_.reset();
     writer_.emplace(store_->begin_reply(conversation_id, parent, ReplyStart{}));
 }
 
 void HistoryConversationStore::reply_text(bool reasoning, const std::string& text) {
-    if (!writer_) return;
-    if (reasoning) writer_->append_reasoning(text);
-    else writer_->append_answer(text);
+    rethrow_background_error();
+    post([this, reasoning, text] {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        if (!writer_) return;
+        if (reasoning) writer_->append_reasoning(text);
+        else writer_->append_answer(text);
+    });
 }
 
-void HistoryConversationStore::reply_abandoned() { writer_.reset(); }
+void HistoryConversationStore::reply_abandoned() {
+    post([this] {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        writer_.reset();
+    });
+}
 
 std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const std::string& path, std::string* note) {
-    HistoryStore::Opened o = HistoryStore::open_or_recover(path);
+    HistoryStore::Opened o = HistoryStore::open_or_recover(path);  // before the writer thread exists
     if (note && o.report.outcome == OpenOutcome::Recovered)
         *note = "The history file was damaged (" + o.report.problem + "); it was moved to " + o.report.moved_aside_to +
                 " and a new one started.";
@@ -52,12 +121,15 @@ std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const s
 }
 
 std::vector<ConversationSummary> HistoryConversationStore::list() {
+    rethrow_background_error();
+    std::lock_guard<std::mutex> lock(db_mu_);
     std::vector<ConversationSummary> out;
     for (const ConversationInfo& c : store_->list_conversations()) out.push_back(to_summary(c));
     return out;
 }
 
 std::vector<int64_t> HistoryConversationStore::search(const std::string& text) {
+    std::lock_guard<std::mutex> lock(db_mu_);
     // Full-text hits (whole words in titles, prompts, reasoning, answers), then titles that
     // contain the text as typed so far: the sidebar searches as the user types.
     std::vector<int64_t> ids;
@@ -75,16 +147,40 @@ std::vector<int64_t> HistoryConversationStore::search(const std::string& text) {
 }
 
 int64_t HistoryConversationStore::create(const std::string& title, const std::string& settings_json) {
+    std::lock_guard<std::mutex> lock(db_mu_);
     return store_->create_conversation(title, {}, settings_json);
 }
-void HistoryConversationStore::rename(int64_t id, const std::string& title) { store_->rename_conversation(id, title); }
-void HistoryConversationStore::set_pinned(int64_t id, bool pinned) { store_->set_pinned(id, pinned); }
-void HistoryConversationStore::remove(int64_t id) { store_->delete_conversation(id); }
-void HistoryConversationStore::set_settings(int64_t id, const std::string& s) { store_->set_settings(id, s); }
-void HistoryConversationStore::set_current_leaf(int64_t id, int64_t m) { store_->set_current_leaf(id, m); }
-ConversationSummary HistoryConversationStore::summary(int64_t id) { return to_summary(store_->conversation_info(id)); }
+void HistoryConversationStore::rename(int64_t id, const std::string& title) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->rename_conversation(id, title);
+}
+void HistoryConversationStore::set_pinned(int64_t id, bool pinned) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->set_pinned(id, pinned);
+}
+void HistoryConversationStore::remove(int64_t id) {
+    drain();  // nothing queued may write into the conversation being deleted
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->delete_conversation(id);
+}
+void HistoryConversationStore::set_settings(int64_t id, const std::string& s) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->set_settings(id, s);
+}
+void HistoryConversationStore::set_current_leaf(int64_t id, int64_t m) {
+    drain();  // after a queued reply has set its own leaf
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->set_current_leaf(id, m);
+}
+ConversationSummary HistoryConversationStore::summary(int64_t id) {
+    drain();  // its current leaf as the last reply set it
+    std::lock_guard<std::mutex> lock(db_mu_);
+    return to_summary(store_->conversation_info(id));
+}
 
 std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
+    drain();  // a reply being written shows whole, not half-saved
+    std::lock_guard<std::mutex> lock(db_mu_);
     std::vector<StoredMessage> out;
     for (const Message& m : store_->load_conversation(id).messages) {
         StoredMessage s;
@@ -108,8 +204,12 @@ std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
 }
 
 int64_t HistoryConversationStore::add_message(int64_t conversation_id, const StoredMessage& m) {
-    if (m.role != "assistant")
+    rethrow_background_error();
+    if (m.role != "assistant") {
+        drain();
+        std::lock_guard<std::mutex> lock(db_mu_);
         return store_->add_message(conversation_id, m.parent, role_from_name(m.role), m.content);
+    }
     Message reply;
     reply.role = Role::Assistant;
     reply.answer = m.content;
@@ -133,18 +233,34 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
         reply.repro.sampler = t->sampling;
         reply.repro.rendered_prompt = t->prompt_text;
     }
-    if (writer_) {
-        // The streamed row becomes the finished reply (texts from the trace, stats, the trace).
-        const int64_t id = writer_->id();
-        writer_->finish(reply.stats, m.trace.get(), reply.status);
-        writer_.reset();
-        store_->set_current_leaf(conversation_id, id);
-        return id;
+    std::optional<int64_t> streamed;
+    {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        if (writer_) streamed = writer_->id();
     }
+    if (streamed) {
+        // The streamed row becomes the finished reply (texts from the trace, stats, the trace),
+        // written on the background thread after the text still queued: the id is known now.
+        post([this, conversation_id, id = *streamed, stats = reply.stats, status = reply.status,
+              trace = m.trace] {
+            std::optional<PreparedTrace> prepared;
+            if (trace) prepared = prepare_trace(*trace);  // the slow part, without the database
+            std::lock_guard<std::mutex> lock(db_mu_);
+            if (!writer_ || writer_->id() != id) return;
+            writer_->finish(stats, trace.get(), status, prepared ? &*prepared : nullptr);
+            writer_.reset();
+            store_->set_current_leaf(conversation_id, id);
+        });
+        return *streamed;
+    }
+    drain();
+    std::lock_guard<std::mutex> lock(db_mu_);
     return store_->add_reply(conversation_id, m.parent, reply, m.trace.get());
 }
 
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
+    drain();
+    std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<Trace> t = store_->load_trace(message_id);
     return t ? std::make_shared<const Trace>(std::move(*t)) : nullptr;
 }

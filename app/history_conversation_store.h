@@ -3,8 +3,14 @@
 // restart.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <thread>
 
 #include "app/conversation_store.h"
 
@@ -37,10 +43,28 @@ public:
     void reply_abandoned() override;
 
     HistoryStore& history() { return *store_; }
+    // Waits until every write handed to the background thread is done (tests, shutdown).
+    void drain();
 
 private:
+    // The writes that can be slow run on one background thread, in order, so the UI thread
+    // never waits for an fsync or for a trace being compressed: the streamed text (committed
+    // every 500 ms) and the finished reply (its trace encoded before the database is taken).
+    // Every use of store_ / writer_ holds db_mu_; a failure there is kept and thrown by the next
+    // call from the UI thread, so the controller still reports it.
+    void post(std::function<void()> task);
+    void run_writer();
+    void rethrow_background_error();
+
     std::unique_ptr<HistoryStore> store_;
-    std::optional<ReplyWriter> writer_;  // the reply being streamed, saved every 500 ms
+    std::optional<ReplyWriter> writer_;  // the reply being streamed
+    std::mutex db_mu_;
+    std::mutex q_mu_;
+    std::condition_variable q_cv_, idle_cv_;
+    std::deque<std::function<void()>> queue_;
+    bool busy_ = false, stop_ = false;
+    std::string background_error_;
+    std::thread thread_;
 };
 
 }  // namespace gb::app

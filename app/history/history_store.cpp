@@ -460,14 +460,17 @@ int64_t HistoryStore::add_message(int64_t conversation_id, std::optional<int64_t
     });
 }
 
-static void store_trace(sql::Db& db, int64_t message_id, const Trace& trace) {
-    const StoredTrace blob = encode_trace(trace);
+static void store_prepared_trace(sql::Db& db, int64_t message_id, const PreparedTrace& p) {
     db.prepare("INSERT OR REPLACE INTO traces(message_id, format_version, codec, raw_size, data) "
                "VALUES (?, ?, ?, ?, ?)")
-        .args(message_id, blob.format_version, blob.codec, blob.raw_size)
-        .bind_blob(5, blob.data)
+        .args(message_id, p.blob.format_version, p.blob.codec, p.blob.raw_size)
+        .bind_blob(5, p.blob.data)
         .run();
-    write_expert_usage(db, message_id, trace);
+    write_expert_usage(db, message_id, p.usage);
+}
+
+static void store_trace(sql::Db& db, int64_t message_id, const Trace& trace) {
+    store_prepared_trace(db, message_id, prepare_trace(trace));
 }
 
 int64_t HistoryStore::add_reply(int64_t conversation_id, std::optional<int64_t> parent,
@@ -569,7 +572,10 @@ ReplyWriter HistoryStore::begin_reply(int64_t conversation_id, std::optional<int
 }
 
 void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Trace* trace,
-                               std::optional<MessageStatus> status) {
+                               std::optional<MessageStatus> status, const PreparedTrace* prepared) {
+    // Encode outside the transaction when the caller has not: the slow part holds no lock.
+    std::optional<PreparedTrace> own;
+    if (status && trace && !prepared) prepared = &own.emplace(prepare_trace(*trace));
     guarded([&] {
         sql::Transaction tx(db_);
         // Appending only the unsaved tail keeps a flush cheap to bind however long the reply.
@@ -597,7 +603,7 @@ void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Tr
                     s.ttft_ms, s.prefill_tps, s.decode_tps, s.stop_reason, s.backend, s.backend, s.device,
                     s.device, s.model, s.model, s.model_hash, s.model_hash, w.id_);
             st.run();
-            if (trace) store_trace(db_, w.id_, *trace);
+            if (trace) store_prepared_trace(db_, w.id_, *prepared);
             db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = "
                         "(SELECT conversation_id FROM messages WHERE id = ?)")
                 .args(now_ms(), w.id_)
@@ -662,10 +668,11 @@ void ReplyWriter::flush() {
     if (dirty_) store_->flush_reply(*this, nullptr, nullptr, std::nullopt);
 }
 
-void ReplyWriter::finish(const ReplyStats& stats, const Trace* trace, MessageStatus status) {
+void ReplyWriter::finish(const ReplyStats& stats, const Trace* trace, MessageStatus status,
+                         const PreparedTrace* prepared) {
     if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
     if (status == MessageStatus::Streaming) status = MessageStatus::Incomplete;
-    store_->flush_reply(*this, &stats, trace, status);
+    store_->flush_reply(*this, &stats, trace, status, prepared);
     finished_ = true;
 }
 

@@ -78,8 +78,10 @@ public:
     // status: Complete, or Incomplete for a reply that was cancelled. With a trace, the texts
     // stored are the trace's reasoning_text / answer_text (markers excluded, trimmed), else
     // what was appended.
+    // prepared: the trace already encoded (prepare_trace, e.g. on another thread); else it is
+    // encoded here.
     void finish(const ReplyStats& stats, const Trace* trace = nullptr,
-                MessageStatus status = MessageStatus::Complete);
+                MessageStatus status = MessageStatus::Complete, const PreparedTrace* prepared = nullptr);
 
 private:
     friend class HistoryStore;
@@ -186,7 +188,7 @@ private:
     HistoryStore(std::string path, HistoryOptions options);
     void open_database(OpenReport& report);
     void flush_reply(ReplyWriter& w, const ReplyStats* stats, const Trace* trace,
-                     std::optional<MessageStatus> status);
+                     std::optional<MessageStatus> status, const PreparedTrace* prepared = nullptr);
     void touch(int64_t conversation_id, std::optional<int64_t> leaf);
     std::vector<ReplyRef> reply_refs(sql::Stmt& st);
 

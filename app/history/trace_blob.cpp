@@ -88,12 +88,19 @@ std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace) {
 }
 
 void write_expert_usage(sql::Db& db, int64_t message_id, const Trace& trace) {
+    write_expert_usage(db, message_id, summarise_expert_usage(trace));
+}
+
+void write_expert_usage(sql::Db& db, int64_t message_id, const std::vector<ExpertUsage>& usage) {
     db.prepare("DELETE FROM expert_usage WHERE message_id = ?").args(message_id).run();
     auto ins = db.prepare(
         "INSERT INTO expert_usage(message_id, layer, expert, phase, count, weight_sum) "
         "VALUES (?, ?, ?, ?, ?, ?)");
-    for (const ExpertUsage& u : summarise_expert_usage(trace))
-        ins.args(message_id, u.layer, u.expert, u.phase, u.count, u.weight_sum).run();
+    for (const ExpertUsage& u : usage) ins.args(message_id, u.layer, u.expert, u.phase, u.count, u.weight_sum).run();
+}
+
+PreparedTrace prepare_trace(const Trace& trace) {
+    return PreparedTrace{encode_trace(trace), summarise_expert_usage(trace)};
 }
 
 }  // namespace gb::app

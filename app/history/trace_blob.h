@@ -37,5 +37,15 @@ std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace);
 
 // Replaces message_id's rows of expert_usage with the trace's summary.
 void write_expert_usage(sql::Db& db, int64_t message_id, const Trace& trace);
+void write_expert_usage(sql::Db& db, int64_t message_id, const std::vector<ExpertUsage>& usage);
+
+// What storing a trace writes, computed without the database: the compressed blob and the
+// expert-usage summary. Preparing is the slow part (encoding, zstd), so a caller can do it on
+// another thread before taking the database for the short write.
+struct PreparedTrace {
+    StoredTrace blob;
+    std::vector<ExpertUsage> usage;
+};
+PreparedTrace prepare_trace(const Trace& trace);
 
 }  // namespace gb::app
