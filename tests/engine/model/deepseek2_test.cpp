@@ -31,29 +31,14 @@ namespace {
 using test::expect_logits;
 using test::expect_routing;
 
-
-
 class TinyDeepseek : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 TEST_P(TinyDeepseek, MatchesTransformersLogitsAndExperts) {
     const std::string name = std::get<0>(GetParam()), form = std::get<1>(GetParam());
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     const json::Value& routing = ref.at("routing");
-    const std::string hf = test::fixture("models/hf/" + name);
-    const auto tmp = std::filesystem::temp_directory_path() /
-                     ("gb_ds_convert_" + name + "_" + std::to_string(::getpid()) + ".gguf");
-    std::string path = test::fixture("models/" + name + ".gguf");
-    if (form == std::string("hf")) path = hf;
-    if (form == std::string("converted")) {
-        const std::string cmd = std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp.string() +
-                                " --type f32 > /dev/null";
-        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-        path = tmp.string();
-    }
-    struct Cleanup {
-        std::filesystem::path p;
-        ~Cleanup() { std::filesystem::remove(p); }
-    } cleanup{tmp};
+    const test::ModelForm model_form(name, form);
+    const std::string& path = model_form.path();
     double worst = 0;
     for (int threads : {1, 2}) {
         SCOPED_TRACE(form + ", threads " + std::to_string(threads));

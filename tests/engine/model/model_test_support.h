@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -91,5 +93,40 @@ inline std::string rewrite_fixture(const std::string& fixture, const std::string
     w.write(path);
     return path;
 }
+
+// A fixture model in one of its forms: "gguf" (tests/fixtures/models/NAME.gguf, written by the
+// gguf package), "hf" (the transformers checkpoint under models/hf/NAME, read directly) or
+// "converted" (that checkpoint through `glassbox-cli convert` into a temporary file, removed
+// with this object). Throws when the conversion fails.
+class ModelForm {
+public:
+    ModelForm(const std::string& name, const std::string& form) {
+        const std::string hf = test::fixture("models/hf/" + name);
+        if (form == "gguf") {
+            path_ = test::fixture("models/" + name + ".gguf");
+        } else if (form == "hf") {
+            path_ = hf;
+        } else if (form == "converted") {
+            tmp_ = (std::filesystem::temp_directory_path() /
+                    ("gb_form_" + name + "_" + std::to_string(::getpid()) + ".gguf"))
+                       .string();
+            const std::string cmd =
+                std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp_ + " --type f32 > /dev/null";
+            if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+            path_ = tmp_;
+        } else {
+            throw std::runtime_error("unknown model form " + form);
+        }
+    }
+    ~ModelForm() {
+        if (!tmp_.empty()) std::filesystem::remove(tmp_);
+    }
+    ModelForm(const ModelForm&) = delete;
+    ModelForm& operator=(const ModelForm&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_, tmp_;
+};
 
 }  // namespace gb::test

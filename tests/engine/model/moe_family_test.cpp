@@ -32,8 +32,6 @@ namespace {
 using test::expect_logits;
 using test::expect_routing;
 
-
-
 // The model in one of its forms: the GGUF the gguf package wrote, the transformers checkpoint
 // (safetensors + config.json) read directly, or that checkpoint converted by glassbox-cli.
 class TinyMoeForm : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
@@ -42,21 +40,8 @@ TEST_P(TinyMoeForm, MatchesTransformersLogitsAndExperts) {
     const std::string name = std::get<0>(GetParam()), form = std::get<1>(GetParam());
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     const json::Value& routing = ref.at("routing");
-    const std::string hf = test::fixture("models/hf/" + name);
-    const auto tmp = std::filesystem::temp_directory_path() /
-                     ("gb_moe_convert_" + name + "_" + std::to_string(::getpid()) + ".gguf");
-    std::string path = test::fixture("models/" + name + ".gguf");
-    if (form == "hf") path = hf;
-    if (form == "converted") {
-        const std::string cmd = std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp.string() +
-                                " --type f32 > /dev/null";
-        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-        path = tmp.string();
-    }
-    struct Cleanup {
-        std::filesystem::path p;
-        ~Cleanup() { std::filesystem::remove(p); }
-    } cleanup{tmp};
+    const test::ModelForm model_form(name, form);
+    const std::string& path = model_form.path();
     for (int threads : {1, 2}) {
         SCOPED_TRACE(form + ", threads " + std::to_string(threads));
         cpu::CpuBackend be(threads);
