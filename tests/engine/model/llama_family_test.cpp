@@ -33,26 +33,8 @@ TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
         auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
         const int64_t n_vocab = model->config().n_vocab;
         ASSERT_EQ(n_vocab, 512);
-        auto cache = model->new_cache();
-
-        const std::vector<int32_t> prompt = test::json_ints(ref.at("prompt_ids"));
-        std::vector<float> logits;
-        model->forward(prompt, *cache, static_cast<int64_t>(prompt.size()), logits);
-        const auto& prompt_logits = ref.at("prompt_logits").as_array();
-        ASSERT_EQ(prompt_logits.size(), prompt.size());
-        for (size_t i = 0; i < prompt.size(); ++i)
-            expect_logits(logits.data() + i * n_vocab, prompt_logits[i], name + " prompt position " + std::to_string(i));
-
-        const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
-        const auto& step_logits = ref.at("logits").as_array();
-        std::vector<float> cur(logits.end() - n_vocab, logits.end());
-        for (size_t s = 0; s < gen.size(); ++s) {
-            expect_logits(cur.data(), step_logits[s], name + " step " + std::to_string(s));
-            const int32_t ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
-            ASSERT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
-            model->forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
-            cur = logits;
-        }
+        ASSERT_EQ(ref.at("prompt_logits").as_array().size(), ref.at("prompt_ids").as_array().size());
+        test::expect_golden_run(*model, ref, name);
     }
 }
 

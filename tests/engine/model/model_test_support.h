@@ -11,12 +11,15 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/model/model.h"
+#include "engine/session/kv_cache.h"
 #include "engine/trace/trace.h"
 #include "tests/test_support.h"
 
@@ -92,6 +95,43 @@ inline std::string rewrite_fixture(const std::string& fixture, const std::string
                           .string();
     w.write(path);
     return path;
+}
+
+// Runs a fixture's golden prompt and greedy path through `model` (routing capture already set by
+// the caller): logits at every prompt position and step, the greedy tokens, and for MoE models
+// each token's routing against the fixture's. Returns the worst logit error relative to the range.
+inline double expect_golden_run(Model& model, const json::Value& ref, const std::string& name) {
+    const int64_t n_vocab = model.config().n_vocab;
+    const json::Value* routing = model.config().is_moe() ? &ref.at("routing") : nullptr;
+    auto cache = model.new_cache();
+    const std::vector<int32_t> prompt = test::json_ints(ref.at("prompt_ids"));
+    const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+    std::vector<float> logits;
+    model.forward(prompt, *cache, n_prompt, logits);
+    const auto& prompt_logits = ref.at("prompt_logits").as_array();
+    if (routing) {
+        EXPECT_EQ(model.last_routing().n_tokens, n_prompt);
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < n_prompt; ++i) {
+        const std::string where = name + " prompt position " + std::to_string(i);
+        worst = std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
+        if (routing) expect_routing(model.last_routing().token(i), *routing, i, where);
+    }
+    const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
+    const auto& step_logits = ref.at("logits").as_array();
+    std::vector<float> cur(logits.end() - n_vocab, logits.end());
+    for (size_t s = 0; s < gen.size(); ++s) {
+        const std::string where = name + " step " + std::to_string(s);
+        worst = std::max(worst, expect_logits(cur.data(), step_logits[s], where));
+        const auto ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
+        EXPECT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
+        if (ours != gen[s]) break;  // the path no longer follows the reference
+        model.forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
+        if (routing) expect_routing(model.last_routing().token(0), *routing, n_prompt + static_cast<int64_t>(s), where);
+        cur = logits;
+    }
+    return worst;
 }
 
 // A fixture model in one of its forms: "gguf" (tests/fixtures/models/NAME.gguf, written by the
