@@ -303,29 +303,31 @@ private:
 constexpr int64_t kMaxI32 = 2147483647;
 constexpr int64_t kMaxExperts = 65535;  // expert ids are 16-bit
 
-int64_t element_int(const json::Value& v, const std::string& at, int64_t lo, int64_t hi) {
-    int64_t x = 0;
+// One array element read with `read`; a json error becomes a trace error naming the element.
+// `at` makes the element's path, only when there is an error (a long MoE trace has millions).
+template <class At, class F>
+auto element(const At& at, F&& read) {
     try {
-        x = v.as_int64();
+        return read();
     } catch (const Error& e) {
         std::string msg = e.what();
         if (msg.rfind("json: ", 0) == 0) msg.erase(0, 6);
-        throw Error("trace: " + at + ": " + msg);
+        throw Error("trace: " + at() + ": " + msg);
     }
+}
+
+template <class At>
+int64_t element_int(const json::Value& v, const At& at, int64_t lo, int64_t hi) {
+    const int64_t x = element(at, [&] { return v.as_int64(); });
     if (x < lo || x > hi)
-        throw Error("trace: " + at + " = " + std::to_string(x) + " is outside " + std::to_string(lo) + ".." +
+        throw Error("trace: " + at() + " = " + std::to_string(x) + " is outside " + std::to_string(lo) + ".." +
                     std::to_string(hi));
     return x;
 }
 
-float element_float(const json::Value& v, const std::string& at) {
-    try {
-        return v.as_float();
-    } catch (const Error& e) {
-        std::string msg = e.what();
-        if (msg.rfind("json: ", 0) == 0) msg.erase(0, 6);
-        throw Error("trace: " + at + ": " + msg);
-    }
+template <class At>
+float element_float(const json::Value& v, const At& at) {
+    return element(at, [&] { return v.as_float(); });
 }
 
 // A token's "routing" object; every row as wide as the first, every expert id below n_expert.
@@ -336,7 +338,8 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
     TokenRouting out;
     const auto& layers = f.array("layers");
     for (size_t i = 0; i < layers.size(); ++i) {
-        const int64_t l = element_int(layers[i], f.where("layers") + "[" + std::to_string(i) + "]", 0, 65535);
+        const auto at = [&] { return f.where("layers") + "[" + std::to_string(i) + "]"; };
+        const int64_t l = element_int(layers[i], at, 0, 65535);
         out.layers.push_back(static_cast<uint16_t>(l));
     }
     // Reads a [layers x width] array of arrays into flat; width 0 means "take the first row's".
@@ -346,26 +349,27 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
             throw Error("trace: " + f.where(key) + " has " + std::to_string(a.size()) + " rows for " +
                         std::to_string(layers.size()) + " layers");
         for (size_t i = 0; i < a.size(); ++i) {
-            const std::string at = f.where(key) + "[" + std::to_string(i) + "]";
-            if (a[i].kind() != json::Value::Kind::Array) throw Error("trace: " + at + " must be an array");
+            const auto at_row = [&] { return f.where(key) + "[" + std::to_string(i) + "]"; };
+            if (a[i].kind() != json::Value::Kind::Array) throw Error("trace: " + at_row() + " must be an array");
             const auto& row = a[i].as_array();
             if (i == 0 && width == 0) width = row.size();
             if (row.size() != width)
-                throw Error("trace: " + at + " has " + std::to_string(row.size()) + " entries, expected " +
+                throw Error("trace: " + at_row() + " has " + std::to_string(row.size()) + " entries, expected " +
                             std::to_string(width));
-            for (size_t j = 0; j < row.size(); ++j) read_one(row[j], at + "[" + std::to_string(j) + "]");
+            for (size_t j = 0; j < row.size(); ++j)
+                read_one(row[j], [&] { return at_row() + "[" + std::to_string(j) + "]"; });
         }
         return width;
     };
-    out.k = static_cast<int>(rows("experts", 0, [&](const json::Value& v, const std::string& at) {
+    out.k = static_cast<int>(rows("experts", 0, [&](const json::Value& v, const auto& at) {
         const int64_t e = element_int(v, at, 0, n_expert - 1);
         out.experts.push_back(static_cast<uint16_t>(e));
     }));
-    rows("weights", static_cast<size_t>(out.k), [&](const json::Value& v, const std::string& at) {
+    rows("weights", static_cast<size_t>(out.k), [&](const json::Value& v, const auto& at) {
         out.weights.push_back(element_float(v, at));
     });
     if (f.has("probs"))
-        rows("probs", static_cast<size_t>(n_expert), [&](const json::Value& v, const std::string& at) {
+        rows("probs", static_cast<size_t>(n_expert), [&](const json::Value& v, const auto& at) {
             out.probs.push_back(element_float(v, at));
         });
     return out;
