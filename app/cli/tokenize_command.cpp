@@ -37,7 +37,8 @@ int tokenize_command(const std::vector<std::string>& argv) {
     const bool hf = std::filesystem::is_directory(path) ||
                     (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0);
     std::optional<GgufFile> file;
-    if (!hf) file.emplace(GgufFile::open(path));
+    // The vocabulary is metadata: a file cut off inside its tensor data still tokenizes.
+    if (!hf) file.emplace(GgufFile::open(path, GgufOpen::MetadataOnly));
     auto load = [&] { return hf ? Tokenizer::from_hf(path) : Tokenizer::from_gguf(*file); };
     const Tokenizer tok = load();
     const bool special = !args.has("--no-special");

@@ -218,6 +218,21 @@ TEST(Cli, TokenizePrintsIdsAndSpeed) {
     Result e = cli("tokenize -m " + kTiny);
     EXPECT_NE(e.code, 0);
     EXPECT_NE(e.err.find("needs a text"), std::string::npos) << e.err;
+
+    // A file cut off inside its tensor data (a partial download) still has its vocabulary:
+    // tokenize gives the same ids, inspect shows the metadata and says the data is missing.
+    const auto cut = (std::filesystem::temp_directory_path() / ("gb_cli_cut_" + std::to_string(getpid()) + ".gguf")).string();
+    std::filesystem::copy_file(kTiny, cut, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(cut, std::filesystem::file_size(kTiny) - 4096);
+    Result full = cli("tokenize -m " + kTiny + " -p 'hello world'");
+    Result part = cli("tokenize -m " + cut + " -p 'hello world'");
+    ASSERT_EQ(part.code, 0) << part.err;
+    EXPECT_EQ(part.out, full.out);
+    Result in = cli("inspect " + cut);
+    ASSERT_EQ(in.code, 0) << in.err;
+    EXPECT_NE(in.out.find("tensor data:     MISSING"), std::string::npos) << in.out;
+    EXPECT_NE(cli("run -m " + cut + " -p hi -n 1").code, 0);
+    std::filesystem::remove(cut);
 }
 
 TEST(Cli, BenchPrintsSpeeds) {
