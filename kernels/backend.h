@@ -112,6 +112,16 @@ public:
     virtual void to_host(Act src, float* host) = 0;
     virtual void synchronize() {}
 
+    // One forward step's ops as a unit. Between begin_step() and end_step() a backend may record
+    // the ops instead of running each at once (CUDA: a stream capture launched as one graph) and
+    // run them at end_step() at the latest. Host-visible results of ops in between (moe_route's
+    // ids, weights and probs) are filled in by end_step(); to_host, synchronize, alloc and
+    // release are not called in between. abort_step() drops a step that threw half-way (its
+    // outputs are undefined). The CPU backend runs every op at once and ignores all three.
+    virtual void begin_step(int64_t n_tokens) {}
+    virtual void end_step() {}
+    virtual void abort_step() {}
+
     // Cancellation inside a step: while *flag is true, long ops may stop early and leave their
     // outputs undefined (the CPU backend checks between blocks of rows). Whoever set the flag
     // must then discard the step: Model::forward throws ForwardCancelled after the op. Null
