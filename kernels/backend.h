@@ -102,6 +102,9 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
+    // True when Act and Weight data are plain host memory (the CPU backend): another backend can
+    // then copy to and from them with its own to_device / to_host.
+    virtual bool host_memory() const { return false; }
 
     // Memory. alloc returns zeroed memory owned by the backend until release() or destruction.
     virtual Act alloc(int64_t rows, int64_t cols) = 0;

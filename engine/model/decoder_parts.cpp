@@ -11,9 +11,17 @@ namespace gb {
 Model::Head Model::bind_head() const {
     const ModelConfig& c = config_;
     Head h;
+    // The embedding lookup feeds layer 0, so it lives where layer 0 runs; the output head always
+    // runs on the main backend (a tied output matrix is then bound on both).
+    Backend& first = layer_backend(0);
+    bind_on(first);
     h.tok_embd = bind("token_embd.weight", c.n_vocab, c.n_embd);
+    bind_on(backend_);
     h.output_norm = bind("output_norm.weight", 1, c.n_embd);
-    h.output = c.tied_output ? h.tok_embd : bind("output.weight", c.n_vocab, c.n_embd);
+    if (!c.tied_output)
+        h.output = bind("output.weight", c.n_vocab, c.n_embd);
+    else
+        h.output = &first == &backend_ ? h.tok_embd : bind("token_embd.weight", c.n_vocab, c.n_embd);
     return h;
 }
 
@@ -48,8 +56,8 @@ std::vector<int32_t> Model::check_forward(std::span<const int32_t> tokens, const
     return pos;
 }
 
-void Model::run_ffn(const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe, int64_t& moe_layer) {
-    Backend& be = backend_;
+void Model::run_ffn(Backend& be, const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe,
+                    int64_t& moe_layer) {
     // x += W_down (silu(h W_gate) * (h W_up)) with h = RMSNorm(x); on MoE layers the same SwiGLU
     // in each of the experts the router picks, weighted (plus any shared experts).
     be.rmsnorm(x, f.norm, config_.rms_eps, h);
@@ -66,15 +74,44 @@ void Model::run_ffn(const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe,
     be.add(x, h);
 }
 
-void Model::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, std::vector<float>& logits) {
+void Model::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, Step& step,
+                     std::vector<float>& logits) {
     const ModelConfig& c = config_;
     Act last = x.row_range(x.rows - n_out, n_out);
     Act hl = h.row_range(0, n_out);
+    step.begin(x.rows);  // a no-op unless every layer ran on the host backend
     backend_.rmsnorm(last, head.output_norm, c.rms_eps, hl);
     Act lg = out.view(n_out, c.n_vocab);
     backend_.matmul(head.output, hl, lg);
+    step.end();
     logits.resize(static_cast<size_t>(n_out * c.n_vocab));
     backend_.to_host(lg, logits.data());
+}
+
+void Model::carry(Backend& from, Act src, Backend& to, Act dst) {
+    if (src.rows != dst.rows || src.cols != dst.cols)
+        throw Error("forward: cannot carry " + std::to_string(src.rows) + "x" +
+                    std::to_string(src.cols) + " activations into " + std::to_string(dst.rows) +
+                    "x" + std::to_string(dst.cols));
+    if (&from == &to) {
+        if (src.data != dst.data) {
+            carry_buf_.resize(static_cast<size_t>(src.size()));
+            from.to_host(src, carry_buf_.data());
+            to.to_device(carry_buf_.data(), dst);
+        }
+        return;
+    }
+    if (from.host_memory()) {
+        to.to_device(src.data, dst);
+        to.synchronize();  // src is the host backend's buffer, rewritten by the next step
+    } else if (to.host_memory()) {
+        from.to_host(src, dst.data);
+    } else {
+        carry_buf_.resize(static_cast<size_t>(src.size()));
+        from.to_host(src, carry_buf_.data());
+        to.to_device(carry_buf_.data(), dst);
+        to.synchronize();
+    }
 }
 
 }  // namespace gb

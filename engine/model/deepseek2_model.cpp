@@ -71,16 +71,51 @@ struct LayerWeights {
     Model::Ffn ffn;
 };
 
+// The scratch activations of the layers that run on one backend (with layers split between the
+// CPU and a GPU, each side has its own).
+struct Stage {
+    Backend* be = nullptr;
+    Act x, h, qa, q, ckv, kpe, attn, gate, up;
+    std::unique_ptr<MoeBlock> moe;
+
+    Stage(Backend& b, const ModelConfig& c, int64_t nb) : be(&b) {
+        const MlaConfig& m = c.mla;
+        x = b.alloc(nb, c.n_embd);
+        h = b.alloc(nb, c.n_embd);
+        qa = b.alloc(nb, std::max<int64_t>(1, m.q_lora));
+        q = b.alloc(nb, c.n_head * (m.n_nope + m.n_rope));
+        ckv = b.alloc(nb, m.kv_lora);
+        kpe = b.alloc(nb, m.n_rope);
+        attn = b.alloc(nb, c.n_head * m.n_v);
+        const int64_t dense_ff = c.n_layer_dense_lead > 0 || !c.is_moe() ? c.n_ff : 1;
+        gate = b.alloc(nb, dense_ff);
+        up = b.alloc(nb, dense_ff);
+        if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, nb);
+    }
+    ~Stage() {
+        moe.reset();
+        for (Act* a : {&x, &h, &qa, &q, &ckv, &kpe, &attn, &gate, &up}) be->release(*a);
+    }
+    Stage(const Stage&) = delete;
+    Stage& operator=(const Stage&) = delete;
+};
+
 class Deepseek2Model final : public Model {
 public:
     Deepseek2Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
-                   const RunSettings& s)
-        : Model(std::move(file), std::move(config), backend, s) {
+                   const RunSettings& s, Backend* host)
+        : Model(std::move(file), std::move(config), backend, s, host) {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
+        const int64_t nb = settings_.n_batch;
+        if (settings_.n_cpu_layers > 0) stages_.push_back(std::make_unique<Stage>(*host_, c, nb));
+        // The last stage also holds the output head's input, so it exists even when every layer
+        // runs on the host backend.
+        stages_.push_back(std::make_unique<Stage>(backend_, c, nb));
         head_ = bind_head();
         for (int64_t l = 0; l < c.n_layer; ++l) {
+            bind_on(layer_backend(l));
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
             w.attn_norm = bind(p + "attn_norm.weight", 1, c.n_embd);
@@ -104,6 +139,7 @@ public:
             w.ffn = bind_ffn(l);
             layers_.push_back(std::move(w));
         }
+        bind_on(backend_);
 
         // YaRN as DeepSeek applies it: the rotary cos/sin carry only attn_factor (HF's
         // mscale(f, mscale) / mscale(f, mscale_all_dim)), so the kernel's own YaRN magnitude
@@ -121,25 +157,10 @@ public:
                           static_cast<int>(m.n_rope), static_cast<int>(m.n_v),
                           static_cast<int>(L),        0};
 
-        const int64_t nb = settings_.n_batch;
-        x_ = backend_.alloc(nb, c.n_embd);
-        h_ = backend_.alloc(nb, c.n_embd);
-        qa_ = backend_.alloc(nb, std::max<int64_t>(1, m.q_lora));
-        q_ = backend_.alloc(nb, H * qk);
-        ckv_ = backend_.alloc(nb, L);
-        kpe_ = backend_.alloc(nb, m.n_rope);
-        attn_ = backend_.alloc(nb, H * m.n_v);
-        const int64_t dense_ff = c.n_layer_dense_lead > 0 || !c.is_moe() ? c.n_ff : 1;
-        gate_ = backend_.alloc(nb, dense_ff);
-        up_ = backend_.alloc(nb, dense_ff);
         logits_ = backend_.alloc(nb, c.n_vocab);
-        if (c.is_moe()) moe_ = std::make_unique<MoeBlock>(backend_, config_, nb);
     }
 
-    ~Deepseek2Model() override {
-        for (Act* a : {&x_, &h_, &qa_, &q_, &ckv_, &kpe_, &attn_, &gate_, &up_, &logits_})
-            backend_.release(*a);
-    }
+    ~Deepseek2Model() override { backend_.release(logits_); }
 
     void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                  std::vector<float>& logits) override {
@@ -148,21 +169,30 @@ public:
         const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
-        Backend& be = backend_;
         const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
+        Step step(backend_);
 
-        Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
-        Act qa = qa_.view(n, qa_.cols), q = q_.view(n, q_.cols), attn = attn_.view(n, attn_.cols);
-        Act ckv = ckv_.view(n, ckv_.cols), kpe = kpe_.view(n, kpe_.cols);
-        Act gate = gate_.view(n, gate_.cols), up = up_.view(n, up_.cols);
-        // Each head's rope part, rotated in place: the view starts n_nope floats into q, so head
-        // h's first n_rope dims (of qk) are exactly q_pe of head h.
-        Act q_pe{q.data + m.n_nope, n, q.cols};
-
-        be.get_rows(head_.tok_embd, tokens, x);
-        if (moe_) begin_routing(n);
+        Stage* st = stages_.front().get();
+        st->be->get_rows(head_.tok_embd, tokens, st->x.view(n, c.n_embd));
+        if (st->be == &backend_) step.begin(n);
+        if (st->moe) begin_routing(n);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
+            if (l == settings_.n_cpu_layers && st != stages_.back().get()) {
+                Stage* next = stages_.back().get();
+                carry(*st->be, st->x.view(n, c.n_embd), *next->be, next->x.view(n, c.n_embd));
+                st = next;
+                step.begin(n);
+            }
+            Backend& be = *st->be;
+            Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
+            Act qa = st->qa.view(n, st->qa.cols), q = st->q.view(n, st->q.cols);
+            Act attn = st->attn.view(n, st->attn.cols);
+            Act ckv = st->ckv.view(n, st->ckv.cols), kpe = st->kpe.view(n, st->kpe.cols);
+            Act gate = st->gate.view(n, st->gate.cols), up = st->up.view(n, st->up.cols);
+            // Each head's rope part, rotated in place: the view starts n_nope floats into q, so
+            // head h's first n_rope dims (of qk) are exactly q_pe of head h.
+            Act q_pe{q.data + m.n_nope, n, q.cols};
             LayerWeights& w = layers_[l];
             // MLA: q = W_q h (or W_qb norm(W_qa h)); c_kv = norm(W_dkv h); k_pe = RoPE(W_kr h);
             // only c_kv and k_pe are cached; attention runs in the latent space (mla_attention).
@@ -187,13 +217,16 @@ public:
             be.add(x, h);
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
             // weighted by the router, plus the shared experts) on the rest.
-            run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
+            run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
             check_cancel();
         }
+        Stage* last = stages_.back().get();
+        if (st != last)  // every layer ran on the host backend: the head still runs on backend_
+            carry(*st->be, st->x.view(n, c.n_embd), *last->be, last->x.view(n, c.n_embd));
+        run_head(head_, last->x.view(n, c.n_embd), last->h.view(n, c.n_embd), logits_, n_out, step,
+                 logits);
         cache.set_n_past(pos0 + n);
-        if (moe_) end_routing();
-
-        run_head(head_, x, h, logits_, n_out, logits);
+        if (st->moe) end_routing();
     }
 
 private:
@@ -243,7 +276,7 @@ private:
                     }
                 }
             }
-        w.k_b = backend_.upload(
+        w.k_b = binding().upload(
             Weight{f32 ? TensorType::F32 : TensorType::F16, buf.data(), L, m.n_nope, kv_b.name, H});
     }
 
@@ -253,15 +286,17 @@ private:
     RopeParams rope_;
     float kq_scale_ = 1.0f;
     MlaShape shape_;
-    Act x_, h_, qa_, q_, ckv_, kpe_, attn_, gate_, up_, logits_;
-    std::unique_ptr<MoeBlock> moe_;
+    std::vector<std::unique_ptr<Stage>> stages_;
+    Act logits_;
 };
 
 }  // namespace
 
 std::unique_ptr<Model> make_deepseek2_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                            Backend& backend, const RunSettings& settings) {
-    return std::make_unique<Deepseek2Model>(std::move(file), std::move(config), backend, settings);
+                                            Backend& backend, const RunSettings& settings,
+                                            Backend* host) {
+    return std::make_unique<Deepseek2Model>(std::move(file), std::move(config), backend, settings,
+                                            host);
 }
 
 }  // namespace gb

@@ -17,20 +17,63 @@ struct LayerWeights {
     Model::Ffn ffn;
 };
 
+// The scratch activations of the layers that run on one backend (with layers split between the
+// CPU and a GPU, each side has its own).
+struct Stage {
+    Backend* be = nullptr;
+    RopeParams rope;     // freq_factors in this backend's memory
+    Weight rope_freqs;
+    Act x, h, q, k, v, attn, gate, up;
+    std::unique_ptr<MoeBlock> moe;
+
+    Stage(Backend& b, const ModelConfig& c, int64_t nb, int64_t q_width, int64_t kv) : be(&b) {
+        x = b.alloc(nb, c.n_embd);
+        h = b.alloc(nb, c.n_embd);
+        q = b.alloc(nb, q_width);
+        k = b.alloc(nb, kv);
+        v = b.alloc(nb, kv);
+        attn = b.alloc(nb, q_width);
+        const int64_t dense_ff = c.n_moe_layers() == c.n_layer ? 1 : c.n_ff;  // unused when all MoE
+        gate = b.alloc(nb, dense_ff);
+        up = b.alloc(nb, dense_ff);
+        if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, nb);
+    }
+    ~Stage() {
+        moe.reset();
+        for (Act* a : {&x, &h, &q, &k, &v, &attn, &gate, &up}) be->release(*a);
+    }
+    Stage(const Stage&) = delete;
+    Stage& operator=(const Stage&) = delete;
+};
+
 class LlamaModel final : public Model {
 public:
     LlamaModel(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
-               const RunSettings& s)
-        : Model(std::move(file), std::move(config), backend, s) {
+               const RunSettings& s, Backend* host)
+        : Model(std::move(file), std::move(config), backend, s, host) {
         const ModelConfig& c = config_;
         const int64_t q_width = c.n_head * c.head_dim, kv = kv_width();
+        const int64_t nb = settings_.n_batch;
+        // Stage 0 on the host backend when the first layers run there; the last on backend_.
+        if (settings_.n_cpu_layers > 0)
+            stages_.push_back(std::make_unique<Stage>(*host_, c, nb, q_width, kv));
+        // The last stage also holds the output head's input, so it exists even when every layer
+        // runs on the host backend.
+        stages_.push_back(std::make_unique<Stage>(backend_, c, nb, q_width, kv));
         head_ = bind_head();
-        if (c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight")) {
-            rope_freqs_ = bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
-            if (rope_freqs_.type != TensorType::F32)
+        const bool freqs =
+            c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight");
+        for (auto& st : stages_) {
+            st->rope = c.rope;
+            if (!freqs) continue;
+            bind_on(*st->be);
+            st->rope_freqs = bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
+            if (st->rope_freqs.type != TensorType::F32)
                 throw Error(file_->path() + ": tensor 'rope_freqs.weight' must be F32");
+            st->rope.freq_factors = static_cast<const float*>(st->rope_freqs.data);
         }
         for (int64_t l = 0; l < c.n_layer; ++l) {
+            bind_on(layer_backend(l));
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
             w.attn_norm = bind(p + "attn_norm.weight", 1, c.n_embd);
@@ -49,21 +92,8 @@ public:
             w.ffn = bind_ffn(l);
             layers_.push_back(std::move(w));
         }
-        rope_ = c.rope;
-        if (rope_freqs_) rope_.freq_factors = static_cast<const float*>(rope_freqs_.data);
-
-        const int64_t nb = settings_.n_batch;
-        x_ = backend_.alloc(nb, c.n_embd);
-        h_ = backend_.alloc(nb, c.n_embd);
-        q_ = backend_.alloc(nb, q_width);
-        k_ = backend_.alloc(nb, kv);
-        v_ = backend_.alloc(nb, kv);
-        attn_ = backend_.alloc(nb, q_width);
-        const int64_t dense_ff = c.n_moe_layers() == c.n_layer ? 1 : c.n_ff;  // unused when all MoE
-        gate_ = backend_.alloc(nb, dense_ff);
-        up_ = backend_.alloc(nb, dense_ff);
+        bind_on(backend_);
         logits_ = backend_.alloc(nb, c.n_vocab);
-        if (c.is_moe()) moe_ = std::make_unique<MoeBlock>(backend_, config_, nb);
     }
 
     void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
@@ -72,18 +102,27 @@ public:
         const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
-        Backend& be = backend_;
-
-        Act x = x_.view(n, c.n_embd), h = h_.view(n, c.n_embd);
-        Act q = q_.view(n, q_.cols), k = k_.view(n, k_.cols), v = v_.view(n, v_.cols);
-        Act attn = attn_.view(n, attn_.cols), gate = gate_.view(n, c.n_ff), up = up_.view(n, c.n_ff);
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+        Step step(backend_);
 
-        be.get_rows(head_.tok_embd, tokens, x);
-        if (moe_) begin_routing(n);
+        Stage* st = stages_.front().get();
+        st->be->get_rows(head_.tok_embd, tokens, st->x.view(n, c.n_embd));
+        if (st->be == &backend_) step.begin(n);
+        if (st->moe) begin_routing(n);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
+            if (l == settings_.n_cpu_layers && st != stages_.back().get()) {
+                Stage* next = stages_.back().get();
+                carry(*st->be, st->x.view(n, c.n_embd), *next->be, next->x.view(n, c.n_embd));
+                st = next;
+                step.begin(n);
+            }
+            Backend& be = *st->be;
             const LayerWeights& w = layers_[l];
+            Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
+            Act q = st->q.view(n, st->q.cols), k = st->k.view(n, st->k.cols);
+            Act v = st->v.view(n, st->v.cols), attn = st->attn.view(n, st->attn.cols);
+            Act gate = st->gate.view(n, c.n_ff), up = st->up.view(n, c.n_ff);
             // Attention block: h = RMSNorm(x); q,k,v = h W; RoPE; causal softmax(q k^T / sqrt(d)) v.
             be.rmsnorm(x, w.attn_norm, c.rms_eps, h);
             be.matmul(w.wq, h, q);
@@ -100,40 +139,41 @@ public:
                 be.rmsnorm(qh, w.q_norm, c.rms_eps, qh);
                 be.rmsnorm(kh, w.k_norm, c.rms_eps, kh);
             }
-            be.rope(q, static_cast<int>(c.n_head), static_cast<int>(c.head_dim), pos, rope_);
-            be.rope(k, static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos, rope_);
+            be.rope(q, static_cast<int>(c.n_head), static_cast<int>(c.head_dim), pos, st->rope);
+            be.rope(k, static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos, st->rope);
             be.kv_store(cache.layer(l), k, v, pos0);
             be.attention(q, cache.layer(l), static_cast<int>(c.n_head), static_cast<int>(c.n_head_kv),
                          static_cast<int>(c.head_dim), pos0, scale, attn);
             be.matmul(w.wo, attn, h);
             be.add(x, h);
-            run_ffn(w.ffn, x, h, gate, up, moe_.get(), moe_layer);
+            run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
             check_cancel();
         }
+        Stage* last = stages_.back().get();
+        if (st != last)  // every layer ran on the host backend: the head still runs on backend_
+            carry(*st->be, st->x.view(n, c.n_embd), *last->be, last->x.view(n, c.n_embd));
+        run_head(head_, last->x.view(n, c.n_embd), last->h.view(n, c.n_embd), logits_, n_out, step,
+                 logits);
         cache.set_n_past(pos0 + n);
-        if (moe_) end_routing();
-
-        run_head(head_, x, h, logits_, n_out, logits);
+        if (st->moe) end_routing();
     }
 
-    ~LlamaModel() override {
-        for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &logits_}) backend_.release(*a);
-    }
+    ~LlamaModel() override { backend_.release(logits_); }
 
 private:
     Head head_;
-    Weight rope_freqs_;
     std::vector<LayerWeights> layers_;
-    RopeParams rope_;
-    Act x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
-    std::unique_ptr<MoeBlock> moe_;
+    std::vector<std::unique_ptr<Stage>> stages_;
+    Act logits_;
 };
 
 }  // namespace
 
 std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                        Backend& backend, const RunSettings& settings) {
-    return std::make_unique<LlamaModel>(std::move(file), std::move(config), backend, settings);
+                                        Backend& backend, const RunSettings& settings,
+                                        Backend* host) {
+    return std::make_unique<LlamaModel>(std::move(file), std::move(config), backend, settings,
+                                        host);
 }
 
 }  // namespace gb

@@ -8,6 +8,7 @@
 namespace gb {
 
 std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                        Backend& backend, const RunSettings& settings);
+                                        Backend& backend, const RunSettings& settings,
+                                        Backend* host);
 
 }  // namespace gb

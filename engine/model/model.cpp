@@ -34,39 +34,83 @@ std::string gib(int64_t bytes) {
     return s.str();
 }
 
-// A backend with memory of its own (a GPU) must hold the weights, the KV cache, the activation
-// buffers and its scratch; refuse before uploading anything, with the sizes in the message.
-void check_device_fit(const std::string& path, Backend& backend, const GgufFile& file,
-                      const ModelConfig& c, const RunSettings& s, const ModelSize& size) {
-    const std::optional<int64_t> free = backend.free_memory_bytes();
-    if (!free) return;
+// The layer index of a "blk.N." tensor, or -1 for the others (embedding, head).
+int64_t tensor_layer(const std::string& name) {
+    if (name.rfind("blk.", 0) != 0) return -1;
+    int64_t l = 0;
+    size_t i = 4;
+    if (i >= name.size() || name[i] < '0' || name[i] > '9') return -1;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') l = l * 10 + (name[i++] - '0');
+    return l;
+}
+
+// What a backend with memory of its own (a GPU) must hold when layers 0 .. n_cpu-1 run on the
+// CPU: the other layers' weights and KV cache, the output head, the activation buffers and its
+// scratch.
+struct DeviceNeed {
+    int64_t weights = 0, kv = 0, act = 0, scratch = 0;
+    int64_t total() const { return weights + kv + act + scratch; }
+};
+
+DeviceNeed device_need(Backend& backend, const GgufFile& file, const ModelConfig& c,
+                       const RunSettings& s, const ModelSize& size, int64_t n_cpu) {
+    DeviceNeed d;
     int64_t largest = 0;
-    for (const auto& t : file.tensors()) largest = std::max<int64_t>(largest, t.n_elements);
+    for (const auto& t : file.tensors()) {
+        const int64_t l = tensor_layer(t.name);
+        // The embedding table stays with layer 0; a tied output head needs it on the GPU anyway.
+        const bool on_cpu = l >= 0 ? l < n_cpu
+                                   : (n_cpu > 0 && t.name == "token_embd.weight" && !c.tied_output);
+        if (on_cpu) continue;
+        d.weights += static_cast<int64_t>(t.n_bytes);
+        largest = std::max<int64_t>(largest, t.n_elements);
+    }
     const int64_t ff = std::max(c.n_ff, c.n_expert_used * c.n_ff_exp);
     const int64_t q_width = c.is_mla() ? c.n_head * (c.mla.n_nope + c.mla.n_rope + c.mla.kv_lora)
                                        : c.n_head * c.head_dim;
     const int64_t max_width = std::max({c.n_embd, ff, q_width});
     // The forward passes' buffers per batch row: residual, norm output, q/k/v and attention
     // output, the FFN's gate and up, MoE per-slot outputs, the router and the logits (upper bound).
-    const int64_t act = s.n_batch * static_cast<int64_t>(sizeof(float)) *
-                        (4 * c.n_embd + 4 * q_width + 2 * ff + c.n_expert_used * c.n_embd +
-                         c.n_expert + c.n_vocab);
-    const int64_t kv = size.kv_bytes_per_token * s.n_ctx;
-    const int64_t scratch = backend.scratch_bytes(largest, s.n_batch, max_width);
-    const int64_t need = size.weight_bytes + kv + act + scratch;
-    if (need > *free)
-        throw Error(path + ": the model needs " + gib(need) + " of " + backend.name() +
-                    " memory (weights " + gib(size.weight_bytes) + " + KV cache for " +
-                    std::to_string(s.n_ctx) + " tokens " + gib(kv) + " + activations for batches of " +
-                    std::to_string(s.n_batch) + " " + gib(act) + " + scratch " + gib(scratch) +
-                    ") but only " + gib(*free) + " is free; use a smaller quantisation, a shorter "
-                    "context (--ctx) or a smaller batch (--batch)");
+    d.act = s.n_batch * static_cast<int64_t>(sizeof(float)) *
+            (4 * c.n_embd + 4 * q_width + 2 * ff + c.n_expert_used * c.n_embd + c.n_expert +
+             c.n_vocab);
+    d.kv = size.kv_bytes_per_token * s.n_ctx / c.n_layer * (c.n_layer - n_cpu);
+    d.scratch = backend.scratch_bytes(largest, s.n_batch, max_width);
+    return d;
+}
+
+// Refuses, before uploading anything, a model that does not fit the backend's own memory, with
+// the sizes in the message and the number of CPU layers that would make it fit.
+void check_device_fit(const std::string& path, Backend& backend, const GgufFile& file,
+                      const ModelConfig& c, const RunSettings& s, const ModelSize& size) {
+    const std::optional<int64_t> free = backend.free_memory_bytes();
+    if (!free) return;
+    const DeviceNeed d = device_need(backend, file, c, s, size, s.n_cpu_layers);
+    if (d.total() <= *free) return;
+    std::string split;
+    if (s.n_cpu_layers > 0)
+        split = " with layers 0-" + std::to_string(s.n_cpu_layers - 1) + " of " +
+                std::to_string(c.n_layer) + " on the CPU";
+    std::string advice = "use a smaller quantisation, a shorter context (--ctx) or a smaller batch "
+                         "(--batch)";
+    for (int64_t k = s.n_cpu_layers + 1; k <= c.n_layer; ++k)
+        if (device_need(backend, file, c, s, size, k).total() <= *free) {
+            advice += ", or keep the first " + std::to_string(k) + " of the " +
+                      std::to_string(c.n_layer) + " layers on the CPU (--cpu-layers " +
+                      std::to_string(k) + ")";
+            break;
+        }
+    throw Error(path + ": the model needs " + gib(d.total()) + " of " + backend.name() +
+                " memory" + split + " (weights " + gib(d.weights) + " + KV cache for " +
+                std::to_string(s.n_ctx) + " tokens " + gib(d.kv) + " + activations for batches of " +
+                std::to_string(s.n_batch) + " " + gib(d.act) + " + scratch " + gib(d.scratch) +
+                ") but only " + gib(*free) + " is free; " + advice);
 }
 
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
-                                   const RunSettings& settings_in) {
+                                   const RunSettings& settings_in, Backend* host) {
     // A Hugging Face checkpoint directory (or its config.json) is read as a GGUF view of itself.
     auto file = std::make_unique<GgufFile>(is_hf_checkpoint(path) ? open_hf_checkpoint(path)
                                                                   : GgufFile::open(path));
@@ -83,15 +127,23 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
                     gib(size.kv_bytes_per_token * settings.n_ctx) + ") but this machine has " +
                     gib(have) + "; use a smaller quantisation or a shorter context (--ctx)");
 
+    if (settings.n_cpu_layers > 0 && !host)
+        throw Error(path + ": keeping layers on the CPU (" + std::to_string(settings.n_cpu_layers) +
+                    " asked for) needs a CPU backend next to the " + backend.name() + " one");
+    if (settings.n_cpu_layers > 0 && (!host->host_memory() || host == &backend))
+        throw Error(path + ": the backend for the CPU layers must be a separate one computing in "
+                    "host memory, not " + host->name());
+    if (settings.n_cpu_layers == 0) host = nullptr;
     check_device_fit(path, backend, *file, config, settings, size);
 
     switch (config.arch) {
     case Arch::Llama:
     case Arch::Qwen2:
     case Arch::Qwen3: case Arch::Qwen3Moe: case Arch::Olmoe: case Arch::Mixtral:
-        return make_llama_model(std::move(file), std::move(config), backend, settings);
+        return make_llama_model(std::move(file), std::move(config), backend, settings, host);
     case Arch::Deepseek2:
-        return make_deepseek2_model(std::move(file), std::move(config), backend, settings);
+        return make_deepseek2_model(std::move(file), std::move(config), backend, settings,
+                                    host);
     }
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
@@ -117,14 +169,16 @@ Weight Model::bind(const std::string& name, int64_t rows, int64_t cols, bool req
         throw Error(file_->path() + ": tensor '" + name + "' has type " +
                     std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
     Weight w{t->type, file_->tensor_data(*t), vec ? 1 : rows, cols, t->name};
-    return backend_.upload(w);
+    return bind_to_->upload(w);
 }
 
 std::unique_ptr<KvCache> Model::new_cache() const {
+    std::vector<Backend*> where;
+    for (int64_t l = 0; l < config_.n_layer; ++l) where.push_back(&layer_backend(l));
     if (config_.is_mla())  // the compressed cache: c_kv and k_pe per position
-        return std::make_unique<KvCache>(backend_, config_.n_layer, settings_.n_ctx,
-                                         config_.mla.kv_lora, config_.mla.n_rope);
-    return std::make_unique<KvCache>(backend_, config_.n_layer, settings_.n_ctx, kv_width());
+        return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, config_.mla.kv_lora,
+                                         config_.mla.n_rope);
+    return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, kv_width(), kv_width());
 }
 
 ModelSize model_size(const GgufFile& f, const ModelConfig& c) {

@@ -30,12 +30,23 @@ public:
 
     // Opens and validates the file, checks every tensor's presence, type and shape, and binds the
     // weights to the backend. Throws gb::Error naming the file and the tensor or key at fault.
+    // With settings.n_cpu_layers > 0 the first layers run on `host` (a backend computing in host
+    // memory, the CPU) and the rest, with the output head, on `backend` (a GPU).
     static std::unique_ptr<Model> load(const std::string& path, Backend& backend,
-                                       const RunSettings& settings);
+                                       const RunSettings& settings, Backend* host = nullptr);
 
     const ModelConfig& config() const { return config_; }
     const GgufFile& file() const { return *file_; }
     Backend& backend() const { return backend_; }
+    // The backend layer l runs on: the host backend for the first settings().n_cpu_layers.
+    Backend& layer_backend(int64_t l) const {
+        return l < settings_.n_cpu_layers ? *host_ : backend_;
+    }
+    // Raises (or, with null, clears) the cancel flag on every backend the model runs on.
+    void set_cancel(const std::atomic<bool>* flag) {
+        backend_.set_cancel(flag);
+        if (host_) host_->set_cancel(flag);
+    }
     const RunSettings& settings() const { return settings_; }
 
     std::unique_ptr<KvCache> new_cache() const;
@@ -69,12 +80,19 @@ public:
     };
 
 protected:
-    Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s)
-        : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s) {}
+    Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s,
+          Backend* host)
+        : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s),
+          host_(host), bind_to_(&backend) {}
 
     // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
-    // (rows 1 for vectors). Missing optional tensors give an empty Weight.
+    // (rows 1 for vectors), and makes it usable on the current binding backend (bind_on).
+    // Missing optional tensors give an empty Weight.
     Weight bind(const std::string& name, int64_t rows, int64_t cols, bool required = true) const;
+    // Where bind() and bind_stack() put weights from now on (the layer's backend while its
+    // weights are bound), and that backend.
+    void bind_on(Backend& be) const { bind_to_ = &be; }
+    Backend& binding() const { return *bind_to_; }
     // A stack of n_mat matrices [rows x cols] (GGUF ne = {cols, rows, n_mat}), e.g. experts.
     Weight bind_stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const;
     // Layer l's MoE weights (moe_block.cpp), shapes checked against the config.
@@ -97,21 +115,55 @@ protected:
     // Throws ForwardCancelled when the backend's cancel flag is up; forwards call it after each
     // layer, so a stop lands within one layer's time (ops also stop early inside).
     void check_cancel() const {
-        if (backend_.cancelled()) throw ForwardCancelled();
+        if (backend_.cancelled() || (host_ && host_->cancelled())) throw ForwardCancelled();
     }
+    // A forward's step on the GPU backend (Backend::begin_step): begun when the forward reaches
+    // its first op there, ended before the logits are copied back, aborted if the forward throws.
+    class Step {
+    public:
+        explicit Step(Backend& be) : be_(be) {}
+        ~Step() {
+            if (open_) be_.abort_step();
+        }
+        Step(const Step&) = delete;
+        Step& operator=(const Step&) = delete;
+        void begin(int64_t n_tokens) {
+            if (open_) return;
+            be_.begin_step(n_tokens);
+            open_ = true;
+        }
+        void end() {
+            if (!open_) return;
+            open_ = false;
+            be_.end_step();
+        }
+
+    private:
+        Backend& be_;
+        bool open_ = false;
+    };
+    // Copies rows of activations from one backend's memory to another's (layers split between
+    // the CPU and a GPU), through a host buffer unless one side computes in host memory.
+    void carry(Backend& from, Act src, Backend& to, Act dst);
     // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
     std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_out) const;
-    // x += FFN(RMSNorm(x)); h, gate, up are scratch ([n x n_embd], [n x n_ff]); MoE layers use
-    // `moe` and record their routing in the next routing slot (moe_layer counts them).
-    void run_ffn(const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe, int64_t& moe_layer);
-    // Logits of x's last n_out rows: RMSNorm, the output projection, copied to the host. h and
-    // out are scratch of at least n_out rows.
-    void run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, std::vector<float>& logits);
+    // x += FFN(RMSNorm(x)) on backend be; h, gate, up are scratch ([n x n_embd], [n x n_ff]);
+    // MoE layers use `moe` and record their routing in the next routing slot (moe_layer counts
+    // them).
+    void run_ffn(Backend& be, const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe,
+                 int64_t& moe_layer);
+    // Logits of x's last n_out rows on backend(): RMSNorm, the output projection, the step
+    // ended, copied to the host. h and out are scratch of at least n_out rows.
+    void run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, Step& step,
+                  std::vector<float>& logits);
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;
     Backend& backend_;
     RunSettings settings_;
+    Backend* host_ = nullptr;          // runs the first settings_.n_cpu_layers layers
+    mutable Backend* bind_to_ = nullptr;
+    std::vector<float> carry_buf_;
     ForwardRouting routing_;
     bool capture_routing_ = false;
     bool capture_probs_ = false;

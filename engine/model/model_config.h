@@ -74,6 +74,9 @@ struct RunSettings {
     int64_t n_ctx = 4096;   // 0: the model's training context
     int n_threads = 0;      // 0: all hardware threads
     int64_t n_batch = 512;  // prompt tokens per forward pass
+    // Layers 0 .. n_cpu_layers-1 run on the CPU (their weights and KV cache in host memory) and
+    // the rest on the GPU backend: for a model whose weights do not all fit in GPU memory.
+    int64_t n_cpu_layers = 0;
     void validate(const ModelConfig& c);
 };
 

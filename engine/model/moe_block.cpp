@@ -96,7 +96,7 @@ Weight Model::bind_stack(const std::string& name, int64_t n_mat, int64_t rows,
         throw Error(file_->path() + ": tensor '" + name + "' has type " +
                     std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
     Weight w{t->type, file_->tensor_data(*t), rows, cols, t->name, n_mat};
-    return backend_.upload(w);
+    return bind_to_->upload(w);
 }
 
 MoeLayerWeights Model::bind_moe(int64_t l) const {

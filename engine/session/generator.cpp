@@ -71,10 +71,10 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     // ForwardCancelled after the layer, so a stop lands within milliseconds, not one whole step
     // (a long prompt chunk on the CPU takes seconds).
     struct CancelScope {
-        Backend& be;
-        ~CancelScope() { be.set_cancel(nullptr); }
-    } cancel_scope{model_.backend()};
-    model_.backend().set_cancel(cancel);
+        Model& m;
+        ~CancelScope() { m.set_cancel(nullptr); }
+    } cancel_scope{model_};
+    model_.set_cancel(cancel);
     bool cancelled = false;
 
     const auto t0 = Clock::now();

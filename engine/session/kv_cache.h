@@ -11,21 +11,19 @@ namespace gb {
 class KvCache {
 public:
     KvCache(Backend& be, int64_t n_layer, int64_t n_ctx, int64_t kv_width)
-        : be_(be), n_ctx_(n_ctx) {
-        for (int64_t l = 0; l < n_layer; ++l)
-            layers_.push_back(KvLayer{be.alloc(n_ctx, kv_width), be.alloc(n_ctx, kv_width)});
-    }
-    // Keys and values of different widths: MLA caches the latent c_kv as "k" and the shared
-    // rotated key k_pe as "v" (deepseek2).
-    KvCache(Backend& be, int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width)
-        : be_(be), n_ctx_(n_ctx) {
-        for (int64_t l = 0; l < n_layer; ++l)
-            layers_.push_back(KvLayer{be.alloc(n_ctx, k_width), be.alloc(n_ctx, v_width)});
+        : KvCache(std::vector<Backend*>(static_cast<size_t>(n_layer), &be), n_ctx, kv_width,
+                  kv_width) {}
+    // Keys and values of different widths (MLA caches the latent c_kv as "k" and the shared
+    // rotated key k_pe as "v": deepseek2), each layer in the memory of the backend it runs on.
+    KvCache(std::vector<Backend*> layer_backends, int64_t n_ctx, int64_t k_width, int64_t v_width)
+        : be_(std::move(layer_backends)), n_ctx_(n_ctx) {
+        for (Backend* be : be_)
+            layers_.push_back(KvLayer{be->alloc(n_ctx, k_width), be->alloc(n_ctx, v_width)});
     }
     ~KvCache() {
-        for (auto& l : layers_) {
-            be_.release(l.k);
-            be_.release(l.v);
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            be_[l]->release(layers_[l].k);
+            be_[l]->release(layers_[l].v);
         }
     }
     KvCache(const KvCache&) = delete;
@@ -40,7 +38,7 @@ public:
     }
 
 private:
-    Backend& be_;
+    std::vector<Backend*> be_;  // per layer
     int64_t n_ctx_;
     int64_t n_past_ = 0;
     std::vector<KvLayer> layers_;

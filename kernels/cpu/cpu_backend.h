@@ -15,6 +15,7 @@ public:
     ~CpuBackend() override;
 
     std::string name() const override { return "cpu"; }
+    bool host_memory() const override { return true; }
     int threads() const { return pool_.size(); }
 
     Act alloc(int64_t rows, int64_t cols) override;
