@@ -27,6 +27,16 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
 #endif
 }
 
+Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers) {
+    if (n_cpu_layers < 0) throw Error("--cpu-layers must be >= 0");
+    if (n_cpu_layers > 0 && name == "cpu")
+        throw Error("--cpu-layers keeps layers on the CPU next to a GPU; it needs --backend cuda");
+    Backends b;
+    b.main = make_backend(name, n_threads);
+    if (n_cpu_layers > 0) b.host = std::make_unique<cpu::CpuBackend>(n_threads);
+    return b;
+}
+
 std::string describe_backend(const Backend& backend, int n_threads) {
 #ifdef GLASSBOX_HAVE_CUDA
     if (const auto* c = dynamic_cast<const cuda::CudaBackend*>(&backend)) {

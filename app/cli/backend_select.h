@@ -13,6 +13,15 @@ namespace gb::cli {
 // without CUDA support, or a machine without a usable CUDA device (with the driver's reason).
 std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads);
 
+// The backends one model runs on: `main`, and with n_cpu_layers > 0 (--cpu-layers, only with
+// --backend cuda) a CPU backend `host` for the first layers. Throws as make_backend does, or
+// when layers are to be kept on the CPU while the main backend already is the CPU.
+struct Backends {
+    std::unique_ptr<Backend> main;
+    std::unique_ptr<Backend> host;
+};
+Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers);
+
 // One line about the backend for reports: "cpu, 16 threads" or "cuda, NVIDIA H200 (139.8 GiB)".
 std::string describe_backend(const Backend& backend, int n_threads);
 

@@ -81,7 +81,7 @@ void routing_bench(Model& model, KvCache& cache, const std::vector<int32_t>& pro
 }  // namespace
 
 int bench_command(const std::vector<std::string>& argv) {
-    Args args(argv, {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend"}, {"--routing"});
+    Args args(argv, {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend", "--cpu-layers"}, {"--routing"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
     const int64_t n_pp = args.integer("-p", 512), n_tg = args.integer("-n", 128);
@@ -92,9 +92,11 @@ int bench_command(const std::vector<std::string>& argv) {
     if (rs.n_threads <= 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
+    rs.n_cpu_layers = args.integer("--cpu-layers", 0);
 
-    std::unique_ptr<Backend> backend = make_backend(args.str("--backend", "cpu"), rs.n_threads);
-    std::unique_ptr<Model> model = Model::load(path, *backend, rs);
+    Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
+    Backend* backend = be.main.get();
+    std::unique_ptr<Model> model = Model::load(path, *backend, rs, be.host.get());
     std::unique_ptr<KvCache> cache = model->new_cache();
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model->config().n_vocab - 1));
@@ -105,6 +107,9 @@ int bench_command(const std::vector<std::string>& argv) {
     auto seconds = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
 
     std::printf("model: %s\nbackend: %s\n", path.c_str(), describe_backend(*backend, rs.n_threads).c_str());
+    if (rs.n_cpu_layers > 0)
+        std::printf("layers on the CPU: %lld of %lld\n", static_cast<long long>(rs.n_cpu_layers),
+                    static_cast<long long>(model->config().n_layer));
     double best_pp = 0, best_tg = 0;
     for (int r = 0; r < reps; ++r) {
         cache->set_n_past(0);

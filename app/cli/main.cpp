@@ -34,9 +34,12 @@ commands:
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
       --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
+      --cpu-layers N         with --backend cuda: run the first N layers on the CPU, for a
+                             model whose weights do not all fit in GPU memory
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--routing] [--backend cpu|cuda]
+        [--cpu-layers N]
       prompt processing (ppP) and generation (tgN) speed in tokens/s; --routing compares
       decode with MoE routing capture off, on, and on with full router vectors
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]

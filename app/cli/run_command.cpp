@@ -91,7 +91,7 @@ int run_command(const std::vector<std::string>& argv) {
               {"-m", "--model", "-p", "--prompt", "-n", "--max-tokens", "--system", "--temp",
                "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
-               "-c", "--ctx", "-b", "--batch", "--backend"},
+               "-c", "--ctx", "-b", "--batch", "--backend", "--cpu-layers"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
                "--router-probs", "--no-routing"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
@@ -103,6 +103,7 @@ int run_command(const std::vector<std::string>& argv) {
     rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
     rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096);
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512);
+    rs.n_cpu_layers = args.integer("--cpu-layers", 0);
     if (rs.n_threads < 0) throw Error("threads must be >= 0 (0: all cores)");
     if (rs.n_threads == 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -128,8 +129,8 @@ int run_command(const std::vector<std::string>& argv) {
     req.routing_probs = args.has("--router-probs");
     if (req.routing_probs && !req.record_routing) throw Error("--router-probs needs routing: drop --no-routing");
 
-    std::unique_ptr<Backend> backend = make_backend(args.str("--backend", "cpu"), rs.n_threads);
-    std::unique_ptr<Model> model = Model::load(path, *backend, rs);
+    Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
+    std::unique_ptr<Model> model = Model::load(path, *be.main, rs, be.host.get());
     Tokenizer tok = Tokenizer::from_gguf(model->file());
     req.prompt_text = args.has("--chat")
                           ? chat_prompt(model->file(), tok, args.str("--system"), user, !args.has("--no-thinking"))

@@ -252,6 +252,9 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
         {"run -m " + kTiny + " -p x --temp -1", "temperature"},
         {"run -m " + kTiny + " -p x -c 8", "context length"},
         {"run -m " + kTiny + " -p x --bogus", "unknown option --bogus"},
+        {"run -m " + kTiny + " -p x --cpu-layers 1", "needs --backend cuda"},
+        {"run -m " + kTiny + " -p x --cpu-layers -2", "--cpu-layers must be >= 0"},
+        {"bench -m " + kTiny + " --cpu-layers 1", "needs --backend cuda"},
         {"frobnicate", "unknown command"},
     };
     for (const auto& c : cases) {
