@@ -41,6 +41,7 @@ struct LoadSettings {
     std::string backend = "cpu";  // "cpu"; "cuda" where built
     int n_threads = 0;            // 0: all cores
     int64_t n_ctx = 4096;
+    int64_t n_cpu_layers = 0;     // with a GPU backend: the first layers run on the CPU
 };
 
 // Earlier replies' reasoning in the prompt: as the model's template decides, or forced.

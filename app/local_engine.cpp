@@ -112,7 +112,27 @@ ModelInfo inspect_model(const std::string& path) {
     return info;
 }
 
-LocalEngine::LocalEngine() = default;
+namespace {
+
+std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
+#ifdef GLASSBOX_HAVE_CUDA
+    // Throws a gb::Error naming the problem when there is no usable GPU.
+    if (name == "cuda") return std::make_unique<cuda::CudaBackend>();
+#endif
+    return std::make_unique<cpu::CpuBackend>(n_threads);
+}
+
+bool backend_lost(const Backend& be) {
+#ifdef GLASSBOX_HAVE_CUDA
+    if (const auto* c = dynamic_cast<const cuda::CudaBackend*>(&be)) return c->broken();
+#endif
+    return be.lost();
+}
+
+}  // namespace
+
+LocalEngine::LocalEngine(BackendFactory factory)
+    : factory_(factory ? std::move(factory) : BackendFactory(make_backend)) {}
 LocalEngine::~LocalEngine() = default;
 
 std::vector<std::string> available_backends() {
@@ -135,13 +155,14 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     RunSettings rs;
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rs.n_cpu_layers = ls.n_cpu_layers;
+    if (ls.n_cpu_layers > 0 && ls.backend == "cpu")
+        throw Error("layers on the CPU are for a model split between the CPU and a GPU; choose the cuda backend or 0 CPU layers");
+    host_.reset();
     backend_.reset();
-#ifdef GLASSBOX_HAVE_CUDA
-    // Throws a gb::Error naming the problem when there is no usable GPU.
-    if (ls.backend == "cuda") backend_ = std::make_unique<cuda::CudaBackend>();
-#endif
-    if (!backend_) backend_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
-    std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs);
+    backend_ = factory_(ls.backend, rs.n_threads);
+    if (ls.n_cpu_layers > 0) host_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
+    std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs, host_.get());
     auto tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
     ModelInfo info = inspect_model(ls.path);
     info.error.clear();
@@ -152,6 +173,7 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     chat_format_ = static_cast<int>(fmt);
     model_ = std::move(model);
     tok_ = std::move(tok);
+    loaded_settings_ = ls;
     // Does the template keep an earlier reply's reasoning_content? Render a probe and look.
     GenerationSettings probe_settings;
     probe_settings.reasoning = ReasoningPolicy::Template;
@@ -205,14 +227,50 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     req.top_n = s.top_n;
     req.prompt_logprobs = true;  // the inspector shows prompt tokens too
     req.record_routing = s.record_routing;
-    Generator gen(*model_, *tok_);
-    Trace t = gen.generate(req, on_token, cancel);
+    Trace t;
+    try {
+        Generator gen(*model_, *tok_);
+        t = gen.generate(req, on_token, cancel);
+    } catch (const Error& e) {
+        const std::string recovered = recover_lost_backend();
+        if (recovered.empty()) throw;
+        throw Error(std::string(e.what()) + "; " + recovered);
+    }
     t.model = info_.name;
     if (t.backend.empty()) t.backend = backend_->name();
     // The same template problem on every turn is said once per model.
     if (!warning.empty() && warning != last_warning_) notice_ = warning;
     last_warning_ = warning;
     return t;
+}
+
+std::string LocalEngine::recover_lost_backend() {
+    if (!backend_ || !backend_lost(*backend_)) return {};
+    const LoadSettings ls = loaded_settings_;
+    // Everything built on the backend goes before the backend, and the device context last.
+    model_.reset();
+    tok_.reset();
+    host_.reset();
+    backend_.reset();
+    info_ = ModelInfo{};
+    std::string reset_error;
+#ifdef GLASSBOX_HAVE_CUDA
+    if (ls.backend == "cuda") {
+        try {
+            cuda::CudaBackend::reset_device(0);
+        } catch (const Error& e) {
+            reset_error = e.what();
+        }
+    }
+#endif
+    if (!reset_error.empty())
+        return "the GPU could not be reset (" + reset_error + "): no model is loaded; restart Glassbox to use the GPU";
+    try {
+        load(ls);
+    } catch (const Error& e) {
+        return "the GPU was reset, but reloading the model failed (" + std::string(e.what()) + "): no model is loaded";
+    }
+    return "the GPU was reset and the model loaded again: send the message again";
 }
 
 ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& s) {

@@ -2,7 +2,9 @@
 // backend), rendering each conversation through the model's chat template.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "app/chat_engine.h"
@@ -17,7 +19,10 @@ namespace gb::app {
 
 class LocalEngine : public ChatEngine {
 public:
-    LocalEngine();
+    // Makes the backend a LoadSettings names ("cpu", "cuda"), given the thread count; tests pass
+    // their own to inject faults. Empty: the real backends.
+    using BackendFactory = std::function<std::unique_ptr<Backend>(const std::string& name, int n_threads)>;
+    explicit LocalEngine(BackendFactory factory = {});
     ~LocalEngine() override;
 
     ModelInfo load(const LoadSettings& settings) override;
@@ -36,8 +41,15 @@ public:
 private:
     bool keeps_reasoning(const GenerationSettings& s) const;
     int64_t count(const std::string& text) const;
+    // After a generation failed: when the backend is lost (a sticky GPU error), tears the model
+    // and backend down, resets the device and loads the same model again, so that the app goes
+    // on. Returns what to tell the user about it, or an empty string when the backend is fine.
+    std::string recover_lost_backend();
 
+    BackendFactory factory_;
+    LoadSettings loaded_settings_;
     std::unique_ptr<Backend> backend_;
+    std::unique_ptr<Backend> host_;  // the CPU layers' backend when layers are split
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tok_;
     ModelInfo info_;

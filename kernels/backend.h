@@ -105,6 +105,10 @@ public:
     // True when Act and Weight data are plain host memory (the CPU backend): another backend can
     // then copy to and from them with its own to_device / to_host.
     virtual bool host_memory() const { return false; }
+    // True after a fault that leaves the backend unable to run anything more (CUDA: a sticky
+    // error such as an illegal address destroys the device context). Whoever owns it must then
+    // destroy everything built on it and the backend itself, and make a new one.
+    virtual bool lost() const { return false; }
 
     // Memory. alloc returns zeroed memory owned by the backend until release() or destruction.
     virtual Act alloc(int64_t rows, int64_t cols) = 0;

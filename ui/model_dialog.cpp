@@ -109,9 +109,19 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     ctx_->setSingleStep(1024);
     ctx_->setValue(4096);
     ctx_->setAccessibleName(tr("Context size"));
+    cpu_layers_ = new QSpinBox(this);
+    cpu_layers_->setRange(0, 4096);
+    cpu_layers_->setSpecialValueText(tr("none (all on the GPU)"));
+    cpu_layers_->setAccessibleName(tr("Layers kept on the CPU"));
+    cpu_layers_->setToolTip(tr("For a model too big for the GPU: its first layers run on the CPU.\n"
+                               "Loading tells you how many are needed when it does not fit."));
     form->addRow(tr("&Backend:"), backend_);
     form->addRow(tr("&Threads:"), threads_);
     form->addRow(tr("&Context (tokens):"), ctx_);
+    form->addRow(tr("Layers on the C&PU:"), cpu_layers_);
+    auto gpu_only = [this] { cpu_layers_->setEnabled(backend_->currentText() != "cpu"); };
+    gpu_only();
+    connect(backend_, &QComboBox::currentTextChanged, this, gpu_only);
     v->addLayout(form);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("&Load"));
@@ -147,6 +157,7 @@ void ModelDialog::set_path(const QString& path) {
             --self->pending_;
             self->info_ = info;
             if (info.n_ctx_train > 0 && self->ctx_->value() > info.n_ctx_train) self->ctx_->setValue(static_cast<int>(info.n_ctx_train));
+            if (info.n_layer > 0) self->cpu_layers_->setMaximum(static_cast<int>(info.n_layer));
             self->show_info();
             emit self->inspected(info);
         });
@@ -165,6 +176,7 @@ gb::app::LoadSettings ModelDialog::settings() const {
     s.backend = backend_->currentText().toStdString();
     s.n_threads = threads_->value();
     s.n_ctx = ctx_->value();
+    s.n_cpu_layers = s.backend == "cpu" ? 0 : cpu_layers_->value();
     return s;
 }
 

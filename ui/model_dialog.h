@@ -42,6 +42,7 @@ private:
     QComboBox* backend_ = nullptr;
     QSpinBox* threads_ = nullptr;
     QSpinBox* ctx_ = nullptr;
+    QSpinBox* cpu_layers_ = nullptr;
     gb::app::ModelInfo info_;
     int pending_ = 0;
 };

@@ -12,6 +12,9 @@
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
 #include "app/synthetic_engine.h"
+#include "engine/core/error.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/forwarding_backend.h"
 
 using namespace gb::app;
 
@@ -48,6 +51,27 @@ std::unique_ptr<ChatEngine> fast_synthetic(int n_think = 10, int n_answer = 10, 
     o.n_answer_tokens = n_answer;
     return std::make_unique<SyntheticEngine>(o);
 }
+
+// The CPU backend with a device fault injected: the n-th matmul fails as a GPU's illegal address
+// does, and the backend is lost from then on (every op throws), as CudaBackend is after a sticky
+// error.
+class FaultyBackend final : public gb::test::ForwardingBackend {
+public:
+    FaultyBackend(int fail_at) : ForwardingBackend(std::make_unique<gb::cpu::CpuBackend>(1)), fail_at_(fail_at) {}
+    bool lost() const override { return lost_; }
+    void matmul(const gb::Weight& w, gb::Act x, gb::Act out) override {
+        if (lost_ || ++calls_ == fail_at_) {
+            lost_ = true;
+            throw gb::Error("CUDA matmul: cudaErrorIllegalAddress (injected)");
+        }
+        ForwardingBackend::matmul(w, x, out);
+    }
+
+private:
+    int fail_at_;
+    int calls_ = 0;
+    bool lost_ = false;
+};
 
 }  // namespace
 
@@ -245,6 +269,38 @@ private slots:
         QCOMPARE(r.c.context_use().n_ctx, int64_t(512));
         QVERIFY(r.c.context_use().user >= 2);
         QVERIFY(r.c.context_use().total() > r.c.context_use().user);
+    }
+
+    // A sticky GPU error mid-reply: the user gets an error that says the GPU was reset and the
+    // model loaded again, the conversation is kept, and the next message gets a reply.
+    void lost_backend_is_rebuilt_and_the_app_goes_on() {
+        int made = 0;
+        auto factory = [&made](const std::string&, int) -> std::unique_ptr<gb::Backend> {
+            if (made++ == 0) return std::make_unique<FaultyBackend>(40);
+            return std::make_unique<gb::cpu::CpuBackend>(1);
+        };
+        Rig r(std::make_unique<LocalEngine>(factory));
+        QVERIFY(r.load(GB_FIXTURES_DIR "/models/tiny_llama.gguf"));
+        QCOMPARE(made, 1);
+        GenerationSettings s = r.c.settings();
+        s.max_tokens = 8;
+        r.c.set_settings(s);
+        QSignalSpy errors(&r.c, &ChatController::errorOccurred);
+        r.c.send("hello");
+        QVERIFY(r.reply());
+        QCOMPARE(errors.count(), 1);
+        const QString msg = errors.at(0).at(0).toString();
+        QVERIFY2(msg.contains("IllegalAddress") && msg.contains("loaded again"), qPrintable(msg));
+        QCOMPARE(made, 2);  // a fresh backend
+        QVERIFY(r.c.model_loaded());
+        QVERIFY(!r.c.path().empty());
+        QCOMPARE(r.c.path().front().content, std::string("hello"));
+        r.c.send("hello again");
+        QVERIFY(r.reply());
+        QCOMPARE(errors.count(), 1);
+        QCOMPARE(r.c.path().back().role, std::string("assistant"));
+        QVERIFY(r.c.path().back().trace);
+        QCOMPARE(r.c.path().back().trace->n_gen, 8);
     }
 
     void round_trip_tiny_dense_model() {

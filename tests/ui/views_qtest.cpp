@@ -13,6 +13,7 @@
 #include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QSpinBox>
 #include <QTest>
 #include <QTextBrowser>
 #include <algorithm>
@@ -266,6 +267,17 @@ private slots:
         QVERIFY(d.metadata_text().contains("qwen3moe"));
         QVERIFY(d.metadata_text().contains("experts:"));
         QVERIFY(d.metadata_text().contains("memory needed"));
+        // Layers on the CPU: only meaningful next to a GPU, bounded by the model's layer count.
+        QSpinBox* cpu_layers = nullptr;
+        for (QSpinBox* b : d.findChildren<QSpinBox*>())
+            if (b->accessibleName() == "Layers kept on the CPU") cpu_layers = b;
+        QVERIFY(cpu_layers);
+        QCOMPARE(cpu_layers->maximum(), 2);  // tiny_qwen3moe has 2 layers
+        cpu_layers->setValue(1);
+        if (gb::app::available_backends().size() == 1) {
+            QVERIFY(!cpu_layers->isEnabled());
+            QCOMPARE(d.settings().n_cpu_layers, int64_t(0));
+        }
         d.set_path("/nonexistent.gguf");
         QVERIFY(spy.wait(5000));
         QVERIFY(d.metadata_text().contains("Cannot read"));
