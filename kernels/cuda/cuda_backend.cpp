@@ -36,14 +36,15 @@ CudaBackend::~CudaBackend() {
     // context on reset_device() anyway.
     Impl& m = *impl_;
     cudaSetDevice(m.opt.device);
+    m.abort_step();  // a step left open: end its capture
     if (!m.broken) cudaStreamSynchronize(m.stream);
+    if (m.step.exec) cudaGraphExecDestroy(m.step.exec);
     for (void* p : m.acts) cudaFree(p);
     for (void* p : m.weights) cudaFree(p);
-    for (Scratch* s : {&m.ids, &m.positions, &m.freq, &m.x_aligned, &m.w_bf16, &m.x_bf16,
-                       &m.out_f32, &m.attn, &m.q_abs, &m.ctx_latent, &m.route_ids, &m.route_w,
-                       &m.route_p, &m.moe_order, &m.moe_xrows, &m.moe_mats, &m.combine_w})
+    for (Scratch* s : m.scratches())
         if (s->p) cudaFree(s->p);
-    if (m.pinned) cudaFreeHost(m.pinned);
+    for (void* p : {m.pinned, m.step.stage, m.step.route_host})
+        if (p) cudaFreeHost(p);
     cudaGetLastError();
 }
 
@@ -62,6 +63,7 @@ void CudaBackend::reset_device(int device) {
 Act CudaBackend::alloc(int64_t rows, int64_t cols) {
     Act a;
     impl_->run("alloc", [&] {
+        impl_->leave_capture("alloc");
         GB_CHECK(rows >= 0 && cols >= 0, "alloc", "negative size");
         const size_t bytes = sizeof(float) * static_cast<size_t>(std::max<int64_t>(1, rows * cols));
         void* p = nullptr;
@@ -85,6 +87,16 @@ Act CudaBackend::alloc(int64_t rows, int64_t cols) {
 void CudaBackend::release(Act& a) {
     auto it = impl_->acts.find(a.data);
     if (it != impl_->acts.end()) {
+        // Recorded nodes may use the buffer: run them first. release() does not throw, so if
+        // that fails the step is marked failed and its end_step() reports it.
+        if (impl_->capturing()) {
+            try {
+                impl_->fall_back("release");
+            } catch (const Error&) {
+                impl_->discard_capture();
+                impl_->step.failed = true;
+            }
+        }
         cudaSetDevice(impl_->opt.device);
         cudaFree(*it);  // synchronises: no queued kernel still uses it
         cudaGetLastError();
@@ -96,6 +108,7 @@ void CudaBackend::release(Act& a) {
 Weight CudaBackend::upload(const Weight& host) {
     Weight d = host;
     impl_->run("upload", [&] {
+        impl_->leave_capture("upload");
         if (!host.data) return;
         GB_CHECK(host.rows >= 0 && host.cols >= 0 && host.n_mat >= 1, "upload",
               std::string(host.name) + ": bad shape");
@@ -119,6 +132,7 @@ Weight CudaBackend::upload(const Weight& host) {
 
 void CudaBackend::to_device(const float* host, Act dst) {
     impl_->run("to_device", [&] {
+        impl_->leave_capture("to_device");  // a pageable source cannot be read at launch
         if (dst.size() == 0) return;
         GB_CUDA_CHECK("to_device", cudaMemcpyAsync(dst.data, host, sizeof(float) * dst.size(),
                                                    cudaMemcpyHostToDevice, impl_->stream));
@@ -127,16 +141,21 @@ void CudaBackend::to_device(const float* host, Act dst) {
 
 void CudaBackend::to_host(Act src, float* host) {
     impl_->run("to_host", [&] {
+        impl_->leave_capture("to_host");
         if (src.size() > 0)
             GB_CUDA_CHECK("to_host", cudaMemcpyAsync(host, src.data, sizeof(float) * src.size(),
                                                      cudaMemcpyDeviceToHost, impl_->stream));
         GB_CUDA_CHECK("to_host", cudaStreamSynchronize(impl_->stream));
+        impl_->note_sync();
     });
 }
 
 void CudaBackend::synchronize() {
-    impl_->run("synchronize",
-               [&] { GB_CUDA_CHECK("synchronize", cudaStreamSynchronize(impl_->stream)); });
+    impl_->run("synchronize", [&] {
+        impl_->leave_capture("synchronize");
+        GB_CUDA_CHECK("synchronize", cudaStreamSynchronize(impl_->stream));
+        impl_->note_sync();
+    });
 }
 
 std::optional<int64_t> CudaBackend::free_memory_bytes() {

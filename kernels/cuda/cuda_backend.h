@@ -28,6 +28,11 @@ struct CudaBackendOptions {
     // is exact in fp32 but reads the weights once per 8 rows. The same threshold, in tokens,
     // applies to moe_matmul.
     int64_t gemm_min_rows = 9;
+    // Decode steps (begin_step(1) .. end_step()) recorded by stream capture and launched as one
+    // CUDA graph, re-recorded every step and applied to the executable graph with
+    // cudaGraphExecUpdate. The environment variable GLASSBOX_CUDA_GRAPHS=0 turns it off (for
+    // comparing, or if a driver misbehaves); =1 turns it on.
+    bool graphs = true;
 };
 
 class CudaBackend final : public Backend {
@@ -48,12 +53,24 @@ public:
     // or other CUDA object of this process is still alive on that device.
     static void reset_device(int device);
 
+    // The decode-step graphs so far (tests, benchmarks): whole steps launched as one graph,
+    // executable graphs updated in place / instantiated afresh, and steps that had to leave the
+    // capture half-way (a scratch buffer grew, a host copy) and ran the rest op by op.
+    bool graphs_enabled() const;
+    int64_t graph_launches() const;
+    int64_t graph_updates() const;
+    int64_t graph_instantiations() const;
+    int64_t graph_fallbacks() const;
+
     Act alloc(int64_t rows, int64_t cols) override;
     void release(Act& a) override;
     Weight upload(const Weight& host) override;
     void to_device(const float* host, Act dst) override;
     void to_host(Act src, float* host) override;
     void synchronize() override;
+    void begin_step(int64_t n_tokens) override;
+    void end_step() override;
+    void abort_step() override;
     std::optional<int64_t> free_memory_bytes() override;
     int64_t scratch_bytes(int64_t largest_weight_elements, int64_t n_batch,
                           int64_t max_width) const override;

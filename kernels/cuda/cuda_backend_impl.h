@@ -1,9 +1,12 @@
 // CudaBackend's state and the helpers its ops share (checked calls, sticky-error handling,
-// growable scratch buffers, small host -> device uploads). Internal to kernels/cuda.
+// growable scratch buffers, small host -> device uploads, the decode step's graph capture).
+// Internal to kernels/cuda.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -27,9 +30,57 @@ namespace gb::cuda {
 
 // Device memory reused across calls, grown (never shrunk) to the largest request. cudaFree
 // synchronises the device, so growing never frees memory a queued kernel still reads.
+// `held` is what put() last copied into it (valid while held_ok): a put of the same bytes skips
+// the copy, so a decode step uploads its position once, not once per rope call.
 struct Scratch {
     void* p = nullptr;
     size_t bytes = 0;
+    std::vector<unsigned char> held;
+    bool held_ok = false;
+};
+
+// One moe_route of a captured step: its results sit in StepState::routes at `offset` (ids, then
+// weights, then probs, each 16-byte aligned) until end_step() copies them into the host spans.
+struct PendingRoute {
+    int32_t* ids = nullptr;
+    float* weights = nullptr;
+    float* probs = nullptr;
+    size_t n_sel = 0, n_probs = 0;
+    size_t offset = 0;
+    const int32_t* d_ids = nullptr;
+    const float* d_weights = nullptr;
+};
+
+// The decode step as a CUDA graph (cuda_graph_step.cpp). Between begin_step() and end_step()
+// the stream is captured; whatever cannot be captured (a scratch buffer that must grow, a full
+// staging arena, a host-side copy) ends the capture, launches what was recorded so far and runs
+// the rest of the step eagerly ("fallback"). The arenas' sizes are remembered, so the next step
+// captures whole.
+enum class StepMode : uint8_t {
+    None,       // no step open: every op runs at once
+    Eager,      // a step that runs op by op (prefill, graphs off, or after a fallback)
+    Capturing,  // ops are recorded into the step's graph
+};
+
+struct StepState {
+    bool enabled = true;     // CudaBackendOptions::graphs and GLASSBOX_CUDA_GRAPHS
+    StepMode mode = StepMode::None;
+    bool graph = false;      // the open step began capturing (it may have fallen back since)
+    bool failed = false;     // an op of the open step threw
+    // Pinned staging for put() during capture: the captured copy reads it at launch, so it must
+    // hold its bytes until the graph ran (every step ends with a synchronising to_host).
+    void* stage = nullptr;
+    size_t stage_bytes = 0, stage_used = 0, stage_need = 0, stage_high = 0;
+    // Device results of the step's moe_route calls (one region per call, in call order), and
+    // their pinned host copy: one device -> host copy per step.
+    Scratch routes;
+    void* route_host = nullptr;
+    size_t route_host_bytes = 0;
+    size_t route_used = 0, route_need = 0, route_high = 0;
+    std::vector<PendingRoute> pending;
+    cudaGraphExec_t exec = nullptr;  // the decode step's executable graph, updated every step
+    bool unsynced = false;           // a graph was launched and no sync has happened since
+    int64_t launches = 0, updates = 0, instantiations = 0, fallbacks = 0;
 };
 
 struct CudaBackend::Impl {
@@ -53,16 +104,27 @@ struct CudaBackend::Impl {
     // moe_combine reuse moe_route's results instead of uploading them again.
     std::vector<int32_t> last_ids;
     std::vector<float> last_weights;
+    StepState step;
 
-    explicit Impl(const CudaBackendOptions& o)
-        : opt(o), info(device_info(o.device)), ctx(o.device),
-          stream(static_cast<cudaStream_t>(ctx.stream())) {}
+    explicit Impl(const CudaBackendOptions& o);  // cuda_graph_step.cpp
+
+    // Every scratch buffer, for the destructor and for forgetting what put() left in them.
+    std::array<Scratch*, 18> scratches() {
+        return {&ids,       &positions, &freq,      &x_aligned,  &w_bf16,  &x_bf16,
+                &out_f32,   &attn,      &q_abs,     &ctx_latent, &route_ids, &route_w,
+                &route_p,   &moe_order, &moe_xrows, &moe_mats,   &combine_w, &step.routes};
+    }
+
+    bool capturing() const { return step.mode == StepMode::Capturing; }
 
     void* grow(Scratch& s, size_t bytes, const char* op) {
         if (bytes <= s.bytes && s.p) return s.p;
+        // Nodes recorded earlier in this step may use s.p: run them before it is freed.
+        if (capturing()) fall_back(op);
         if (s.p) cudaFree(s.p);
         s.p = nullptr;
         s.bytes = 0;
+        s.held_ok = false;
         const size_t rounded = (bytes + (size_t{1} << 20) - 1) & ~((size_t{1} << 20) - 1);
         GB_CUDA_CHECK(op, cudaMalloc(&s.p, rounded));
         s.bytes = rounded;
@@ -70,14 +132,53 @@ struct CudaBackend::Impl {
     }
 
     // Copies a small host array into scratch s (ordered on the stream: the previous user of s
-    // has finished reading it before the copy lands).
+    // has finished reading it before the copy lands). While capturing, the bytes go through the
+    // pinned staging arena, which the recorded copy reads when the graph runs.
     template <class T>
     T* put(Scratch& s, std::span<const T> host, const char* op) {
-        auto* d = static_cast<T*>(grow(s, std::max<size_t>(1, host.size_bytes()), op));
-        if (!host.empty())
-            GB_CUDA_CHECK(op, cudaMemcpyAsync(d, host.data(), host.size_bytes(),
-                                              cudaMemcpyHostToDevice, stream));
+        const size_t n = host.size_bytes();
+        if (s.p && s.held_ok && s.held.size() == n &&
+            (n == 0 || std::memcmp(s.held.data(), host.data(), n) == 0))
+            return static_cast<T*>(s.p);
+        auto* d = static_cast<T*>(grow(s, std::max<size_t>(1, n), op));
+        s.held_ok = false;
+        if (n > 0) {
+            const void* src = stage_copy(host.data(), n, op);
+            GB_CUDA_CHECK(op, cudaMemcpyAsync(d, src, n, cudaMemcpyHostToDevice, stream));
+        }
+        const auto* b = reinterpret_cast<const unsigned char*>(host.data());
+        s.held.assign(b, b + n);
+        s.held_ok = true;
         return d;
+    }
+
+    // ---- the step (cuda_graph_step.cpp) ----
+    void begin_step(int64_t n_tokens);
+    void end_step();
+    void abort_step() noexcept;
+    // While capturing: ends the capture, launches what was recorded, waits for it, fills the
+    // host spans of the routes recorded so far, and lets the rest of the step run eagerly.
+    void fall_back(const char* op);
+    // Where put() copies from: host itself, or (while capturing) a copy in the staging arena.
+    const void* stage_copy(const void* host, size_t n, const char* op);
+    // The route recorded in this step whose host ids (or weights) span starts at p, or null.
+    const PendingRoute* pending_ids(const int32_t* p, size_t n) const;
+    const PendingRoute* pending_weights(const float* p, size_t n) const;
+    // Ends a capture without running it (an op threw, or abort_step()); never throws.
+    void discard_capture() noexcept;
+    // Ends the capture and returns its graph; throws (graphs turned off) when the capture was
+    // invalidated and the recorded ops cannot run.
+    cudaGraph_t end_capture(const char* op);
+    // The routes recorded so far: device -> pinned copy (queued), then pinned -> host spans.
+    void copy_routes_back(const char* op);
+    void scatter_routes();
+    // A host-side call (to_host, alloc, ...) inside a step: leave the capture first.
+    void leave_capture(const char* op) {
+        if (capturing()) fall_back(op);
+    }
+    void note_sync() { step.unsynced = false; }
+    void forget_held() noexcept {
+        for (Scratch* s : scratches()) s->held_ok = false;
     }
 
     void ensure_pinned(size_t bytes, const char* op) {
@@ -92,6 +193,13 @@ struct CudaBackend::Impl {
     // After an op threw: a sticky error leaves the stream unable to finish, which marks the
     // backend broken and turns the message into one that says how to recover.
     [[noreturn]] void fail(const char* op, const Error& e) {
+        // A capturing stream cannot be synchronised: drop the step's recording first (the
+        // caller is about to abort the step anyway), so the stream is usable again.
+        if (capturing()) discard_capture();
+        if (step.mode != StepMode::None) {
+            step.failed = true;
+            forget_held();  // copies put() recorded may never have run
+        }
         cudaGetLastError();  // clear a non-sticky launch error so later calls do not see it
         const cudaError_t s = cudaStreamSynchronize(stream);
         if (s == cudaSuccess) throw e;

@@ -115,6 +115,27 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
               std::string(bias.name) + " must be F32 with one value per expert");
         if (n_tok == 0) return;
         const size_t n_sel = ids.size();
+        if (m.step.graph) {
+            // In a recorded step the results stay on the device (the step's routes region, one
+            // slice per call) until end_step() copies them all back at once.
+            const size_t a = (4 * n_sel + 15) & ~size_t{15};
+            const size_t need = 2 * a + ((4 * probs.size() + 15) & ~size_t{15});
+            m.step.route_need += need;
+            if (m.capturing() && m.step.route_used + need > m.step.routes.bytes) m.fall_back(op);
+            if (m.capturing()) {
+                const size_t off = m.step.route_used;
+                auto* base = static_cast<unsigned char*>(m.step.routes.p) + off;
+                auto* d_ids = reinterpret_cast<int32_t*>(base);
+                auto* d_w = reinterpret_cast<float*>(base + a);
+                float* d_p = probs.empty() ? nullptr : reinterpret_cast<float*>(base + 2 * a);
+                launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok,
+                                 d_ids, d_w, d_p, m.stream);
+                m.step.pending.push_back(PendingRoute{ids.data(), weights.data(), probs.data(),
+                                                      n_sel, probs.size(), off, d_ids, d_w});
+                m.step.route_used = off + need;
+                return;
+            }
+        }
         auto* d_ids = static_cast<int32_t*>(m.grow(m.route_ids, 4 * n_sel, op));
         auto* d_w = static_cast<float*>(m.grow(m.route_w, 4 * n_sel, op));
         float* d_p = probs.empty() ? nullptr
@@ -154,19 +175,28 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
                       std::to_string(w.rows) + "x" + std::to_string(w.cols) + "] with x " +
                       shape_str(x) + " for " + std::to_string(n_slot) + " slots into " +
                       shape_str(out));
-        for (int32_t e : ids)
-            GB_CHECK(e >= 0 && e < w.n_mat, op,
-                  "expert " + std::to_string(e) + " outside " + std::string(w.name) + " (" +
-                      std::to_string(w.n_mat) + " experts)");
+        const int64_t n_tok = n_slot / n_used;
+        // ids recorded by this step's moe_route are not on the host yet: use the device copy,
+        // which the routing kernel fills with valid ids only. The prompt path sorts on the host,
+        // so it leaves the capture first (which fills the host ids).
+        const PendingRoute* routed = m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
+        if (routed && n_tok >= m.opt.gemm_min_rows) {
+            m.fall_back(op);
+            routed = nullptr;
+        }
+        if (!routed)
+            for (int32_t e : ids)
+                GB_CHECK(e >= 0 && e < w.n_mat, op,
+                      "expert " + std::to_string(e) + " outside " + std::string(w.name) + " (" +
+                          std::to_string(w.n_mat) + " experts)");
         check_weight(op, w, w.cols);
         if (n_slot == 0 || w.rows == 0) return;
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
         const int64_t mat_bytes = rb * w.rows;
-        const int64_t n_tok = n_slot / n_used;
 
         if (n_tok < m.opt.gemm_min_rows) {
             // Decode: one warp per (slot, output row) reads only the selected matrix's rows.
-            const bool same = m.last_ids.size() == ids.size() &&
+            const bool same = !routed && m.last_ids.size() == ids.size() &&
                               std::equal(ids.begin(), ids.end(), m.last_ids.begin());
             MatvecArgs a;
             a.type = w.type;
@@ -175,7 +205,9 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
             a.mat_bytes = mat_bytes;
             a.rows = w.rows;
             a.cols = w.cols;
-            a.ids = same ? static_cast<const int32_t*>(m.route_ids.p) : m.put(m.ids, ids, op);
+            a.ids = routed ? routed->d_ids
+                    : same ? static_cast<const int32_t*>(m.route_ids.p)
+                           : m.put(m.ids, ids, op);
             a.x = x.data;
             a.x_stride = x.cols;
             if (quantised(w.type))
@@ -241,10 +273,14 @@ void CudaBackend::moe_combine(Act y, std::span<const float> weights, int n_used,
               op, "y " + shape_str(y) + " with " + std::to_string(weights.size()) +
                       " weights, top-" + std::to_string(n_used) + ", into " + shape_str(out));
         if (out.size() == 0) return;
-        const bool same = m.last_weights.size() == weights.size() &&
+        // Weights recorded by this step's moe_route: on the device only, until end_step().
+        const PendingRoute* routed =
+            m.capturing() ? m.pending_weights(weights.data(), weights.size()) : nullptr;
+        const bool same = !routed && m.last_weights.size() == weights.size() &&
                           std::equal(weights.begin(), weights.end(), m.last_weights.begin());
-        const float* d_w = same ? static_cast<const float*>(m.route_w.p)
-                                : m.put(m.combine_w, weights, op);
+        const float* d_w = routed ? routed->d_weights
+                           : same ? static_cast<const float*>(m.route_w.p)
+                                  : m.put(m.combine_w, weights, op);
         launch_moe_combine(y.data, d_w, n_used, out.rows, out.cols, out.data, m.stream);
     });
 }
