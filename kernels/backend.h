@@ -200,6 +200,14 @@ public:
     // out[t] = sum_k weights[t*n_used + k] * y[t*n_used + k]: the experts' outputs combined.
     virtual void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) = 0;
 
+    // What the trace needs from each row r of logits ([rows x n_vocab]) without a pass over the
+    // vocabulary on the host: stats[r*kLogitStats ..] = {max, log Z, entropy} and the top_n
+    // largest logits (top_ids / top_logits[r*top_n ..]), best first, ties to the lower id;
+    // kernels/logit_summary.h is the reference and says what NaN and -inf rows give. A GPU
+    // computes them where the logits are; this default copies the rows to the host first.
+    virtual void logit_summary(Act logits, int top_n, std::span<float> stats,
+                               std::span<int32_t> top_ids, std::span<float> top_logits);
+
 protected:
     const std::atomic<bool>* cancel_ = nullptr;
 };

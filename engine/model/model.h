@@ -17,6 +17,16 @@ namespace gb {
 
 class KvCache;
 
+// The trace's facts about each returned logits row, computed by the backend where the logits
+// are (Backend::logit_summary): per row {max, log Z, entropy} and the top_n logits with ids.
+struct LogitSummary {
+    int64_t rows = 0;  // 0: none (summaries off)
+    int top_n = 0;
+    std::vector<float> stats;    // [rows x kLogitStats]
+    std::vector<int32_t> ids;    // [rows x top_n], best first
+    std::vector<float> logits;   // [rows x top_n]
+};
+
 // Thrown by forward() when the backend's cancel flag (Backend::set_cancel) was raised during the
 // step. The step is discarded: the cache's n_past is unchanged, its rows past n_past undefined.
 class ForwardCancelled : public Error {
@@ -68,6 +78,11 @@ public:
     bool routing_capture() const { return capture_routing_; }
     // The routing of the last forward() (n_tokens == 0 when capture was off or the model is dense).
     const ForwardRouting& last_routing() const { return routing_; }
+
+    // Logit summaries: with top_n >= 0 each forward() also leaves in last_logit_summary() the
+    // summary of every logits row it returns (negative: off, the default).
+    void set_logit_summary(int top_n) { summary_top_n_ = top_n; }
+    const LogitSummary& last_logit_summary() const { return summary_; }
 
     // Weights every decoder shares (bound by bind_head / bind_ffn, used by run_head / run_ffn).
     struct Head {
@@ -164,6 +179,8 @@ protected:
     Backend* host_ = nullptr;          // runs the first settings_.n_cpu_layers layers
     mutable Backend* bind_to_ = nullptr;
     std::vector<float> carry_buf_;
+    int summary_top_n_ = -1;
+    LogitSummary summary_;
     ForwardRouting routing_;
     bool capture_routing_ = false;
     bool capture_probs_ = false;

@@ -10,6 +10,7 @@
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
+#include "kernels/logit_summary.h"
 
 namespace gb {
 
@@ -30,6 +31,28 @@ std::string_view reply_bytes(const Tokenizer& tok, const ReasoningParser& parser
     if (tok.is_control(id) && text != parser.open_tag() && text != parser.close_tag()) return {};
     return text;
 }
+
+// One row of a forward's LogitSummary, kept past the next forward.
+class RowSummary {
+public:
+    RowSummary() = default;
+    RowSummary(const LogitSummary& s, int64_t r) {
+        if (r < 0 || r >= s.rows) throw Error("generator: no logit summary for row " + std::to_string(r));
+        top_n_ = s.top_n;
+        std::copy_n(s.stats.begin() + r * kLogitStats, kLogitStats, stats_);
+        ids_.assign(s.ids.begin() + r * top_n_, s.ids.begin() + (r + 1) * top_n_);
+        logits_.assign(s.logits.begin() + r * top_n_, s.logits.begin() + (r + 1) * top_n_);
+    }
+    TokenStats stats(float chosen_logit) const {
+        return token_stats_from_summary(stats_, ids_.data(), logits_.data(), top_n_, chosen_logit);
+    }
+
+private:
+    int top_n_ = 0;
+    float stats_[kLogitStats] = {};
+    std::vector<int32_t> ids_;
+    std::vector<float> logits_;
+};
 
 }  // namespace
 
@@ -72,9 +95,15 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     // (a long prompt chunk on the CPU takes seconds).
     struct CancelScope {
         Model& m;
-        ~CancelScope() { m.set_cancel(nullptr); }
+        ~CancelScope() {
+            m.set_cancel(nullptr);
+            m.set_logit_summary(-1);
+        }
     } cancel_scope{model_};
     model_.set_cancel(cancel);
+    // Each token's probability, entropy and alternatives come from the backend's summary of the
+    // logits row (on a GPU computed there), not from a pass over the vocabulary here.
+    model_.set_logit_summary(req.top_n);
     bool cancelled = false;
 
     const auto t0 = Clock::now();
@@ -83,6 +112,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     const int64_t n_prompt = static_cast<int64_t>(req.prompt.size());
     // Prompt tokens: the first has no distribution; token i is scored by the logits of i-1.
     std::vector<float> prev_last;  // logits of the previous chunk's last token
+    RowSummary prev_summary;
     for (int64_t i0 = 0; i0 < n_prompt; i0 += n_batch) {
         const int64_t n = std::min(n_batch, n_prompt - i0);
         std::span<const int32_t> chunk(req.prompt.data() + i0, static_cast<size_t>(n));
@@ -107,15 +137,19 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             if (req.prompt_logprobs && i > 0)
                 dist = j > 0 ? logits.data() + (j - 1) * n_vocab : prev_last.data();
             if (dist) {
-                TokenStats s =
-                    token_stats(std::span<const float>(dist, n_vocab), rec.id, req.top_n);
+                const RowSummary row =
+                    j > 0 ? RowSummary(model_.last_logit_summary(), j - 1) : prev_summary;
+                TokenStats s = row.stats(dist[rec.id]);
                 rec.logprob = s.logprob;
                 rec.entropy = s.entropy;
                 for (auto& [id, lp] : s.top) rec.top.push_back({id, tok_.token_text(id), lp});
             }
             trace.tokens.push_back(std::move(rec));
         }
-        if (req.prompt_logprobs) prev_last.assign(logits.end() - n_vocab, logits.end());
+        if (req.prompt_logprobs) {
+            prev_last.assign(logits.end() - n_vocab, logits.end());
+            prev_summary = RowSummary(model_.last_logit_summary(), n_out - 1);
+        }
     }
     trace.prefill_ms = ms_since(t0);
     if (cancelled) {  // stopped while reading the prompt: no reply; the rest of the prompt unscored
@@ -132,6 +166,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     }
     // The distribution for the first generated token is the last prompt row.
     std::vector<float> cur(logits.end() - n_vocab, logits.end());
+    RowSummary cur_summary(model_.last_logit_summary(), model_.last_logit_summary().rows - 1);
 
     Sampler sampler(req.sampling, static_cast<int>(n_vocab));
     for (int32_t id : req.prompt) sampler.accept(id);
@@ -145,7 +180,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         }
         const int32_t id = sampler.sample(cur);
         sampler.accept(id);
-        TokenStats s = token_stats(cur, id, req.top_n);
+        TokenStats s = cur_summary.stats(cur[static_cast<size_t>(id)]);
         const bool eog = tok_.is_eog(id);
         TokenRecord rec;
         rec.id = id;
@@ -183,6 +218,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         }
         if (routing) trace.tokens.back().routing = model_.last_routing().token(0);
         cur.assign(logits.begin(), logits.end());
+        cur_summary = RowSummary(model_.last_logit_summary(), 0);
     }
     if (on_token) {
         std::string rest = detok.flush();

@@ -7,6 +7,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/json.h"
+#include "kernels/logit_summary.h"
 
 namespace gb {
 
@@ -36,61 +37,22 @@ TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n)
         throw Error("token_stats: token id " + std::to_string(chosen) + " is outside the " +
                     std::to_string(n) + " logits");
     if (top_n < 0) throw Error("token_stats: top_n must be >= 0, got " + std::to_string(top_n));
+    float stats[kLogitStats];
+    std::vector<int32_t> ids(static_cast<size_t>(top_n));
+    std::vector<float> top(static_cast<size_t>(top_n));
+    logit_summary_row(logits.data(), static_cast<int64_t>(n), top_n, stats, ids.data(), top.data());
+    return token_stats_from_summary(stats, ids.data(), top.data(), top_n, logits[chosen]);
+}
 
+TokenStats token_stats_from_summary(const float* stats, const int32_t* ids, const float* logits,
+                                    int top_n, float chosen_logit) {
     TokenStats st;
-    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-    double m = -std::numeric_limits<double>::infinity();
-    for (float l : logits) {
-        if (std::isnan(l)) {
-            st.logprob = st.entropy = kNaN;
-            return st;
-        }
-        m = std::max(m, static_cast<double>(l));
-    }
-    if (!std::isfinite(m)) {  // all -inf, or a +inf: no distribution to speak of
-        st.logprob = st.entropy = kNaN;
-        return st;
-    }
-    // With e_i = exp(l_i - m) and Z = sum e_i: log p_i = (l_i - m) - log Z and
-    // H = -sum p_i log p_i = log Z - (sum e_i (l_i - m)) / Z.
-    double z = 0, s = 0;
-    for (float l : logits) {
-        const double d = l - m;
-        const double e = std::exp(d);
-        if (e == 0) continue;  // also skips -inf, where 0 * -inf would be NaN
-        z += e;
-        s += e * d;
-    }
-    const double log_z = std::log(z);
-    st.logprob = static_cast<float>((logits[static_cast<size_t>(chosen)] - m) - log_z);
-    st.entropy = static_cast<float>(std::max(0.0, log_z - s / z));
-
-    // Top-N with a heap of N whose front is the worst kept entry: one pass, no full sort.
-    const size_t k = std::min(static_cast<size_t>(top_n), n);
-    if (k == 0) return st;
-    struct Entry {
-        float logit;
-        int32_t id;
-    };
-    const auto better = [](const Entry& a, const Entry& b) {
-        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-    };
-    std::vector<Entry> heap;
-    heap.reserve(k);
-    for (size_t i = 0; i < n; ++i) {
-        const Entry e{logits[i], static_cast<int32_t>(i)};
-        if (heap.size() < k) {
-            heap.push_back(e);
-            std::push_heap(heap.begin(), heap.end(), better);
-        } else if (better(e, heap.front())) {
-            std::pop_heap(heap.begin(), heap.end(), better);
-            heap.back() = e;
-            std::push_heap(heap.begin(), heap.end(), better);
-        }
-    }
-    std::sort_heap(heap.begin(), heap.end(), better);
-    st.top.reserve(k);
-    for (const Entry& e : heap) st.top.push_back({e.id, static_cast<float>((e.logit - m) - log_z)});
+    st.entropy = stats[2];
+    // (l - max) - log Z; NaN stats (a NaN row, or no finite maximum) make it NaN.
+    st.logprob = (chosen_logit - stats[0]) - stats[1];
+    if (std::isnan(stats[1])) return st;
+    for (int j = 0; j < top_n && ids[j] >= 0; ++j)
+        st.top.push_back({ids[j], (logits[j] - stats[0]) - stats[1]});
     return st;
 }
 

@@ -90,9 +90,14 @@ struct TokenStats {
     std::vector<TokenProb> top;  // top_n most likely, descending, ties to the lower id
 };
 
-// Log-softmax in double with the maximum subtracted, so huge or tiny logits neither overflow
-// nor lose the chosen token's probability. -inf logits have probability 0. NaN logits give NaN.
+// Log-softmax with the maximum subtracted, so huge or tiny logits neither overflow nor lose the
+// chosen token's probability (kernels/logit_summary.h). -inf logits have probability 0. NaN
+// logits give NaN.
 TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n);
+// The same from a backend's logit summary of the row (Backend::logit_summary: {max, log Z,
+// entropy}, the top_n ids and logits) and the chosen token's logit.
+TokenStats token_stats_from_summary(const float* stats, const int32_t* ids, const float* logits,
+                                    int top_n, float chosen_logit);
 
 // JSON export, versioned: {"format":"glassbox-trace","version":1,...}. One token per line.
 void write_json(const Trace& trace, std::ostream& out);

@@ -10,6 +10,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/logit_summary.h"
 #include "kernels/cpu/quant_gemm.h"
 
 namespace gb::cpu {
@@ -270,6 +271,19 @@ void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_k
             }
         }
     }, 1);
+}
+
+void CpuBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
+                               std::span<int32_t> top_ids, std::span<float> top_logits) {
+    const std::string bad =
+        logit_summary_error(logits, top_n, stats.size(), top_ids.size(), top_logits.size());
+    check(bad.empty(), "logit_summary", bad);
+    pool_.parallel_for(logits.rows, [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r)
+            logit_summary_row(logits.data + r * logits.cols, logits.cols, top_n,
+                              stats.data() + r * kLogitStats, top_ids.data() + r * top_n,
+                              top_logits.data() + r * top_n);
+    });
 }
 
 }  // namespace gb::cpu
