@@ -122,13 +122,6 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
     return std::make_unique<cpu::CpuBackend>(n_threads);
 }
 
-bool backend_lost(const Backend& be) {
-#ifdef GLASSBOX_HAVE_CUDA
-    if (const auto* c = dynamic_cast<const cuda::CudaBackend*>(&be)) return c->broken();
-#endif
-    return be.lost();
-}
-
 }  // namespace
 
 LocalEngine::LocalEngine(BackendFactory factory)
@@ -245,7 +238,7 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
 }
 
 std::string LocalEngine::recover_lost_backend() {
-    if (!backend_ || !backend_lost(*backend_)) return {};
+    if (!backend_ || !backend_->lost()) return {};
     const LoadSettings ls = loaded_settings_;
     // Everything built on the backend goes before the backend, and the device context last.
     model_.reset();

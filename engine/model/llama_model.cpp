@@ -106,8 +106,8 @@ public:
         Step step(backend_);
 
         Stage* st = stages_.front().get();
+        if (st->be == &backend_) step.begin(n);  // the embedding lookup too goes into the step
         st->be->get_rows(head_.tok_embd, tokens, st->x.view(n, c.n_embd));
-        if (st->be == &backend_) step.begin(n);
         if (st->moe) begin_routing(n);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {

@@ -32,6 +32,10 @@ struct MatvecArgs {
 };
 void launch_matvec(const MatvecArgs& a, cudaStream_t s);
 
+// ---- logit_summary.cu: Backend::logit_summary, one block per row (all pointers on the device)
+void launch_logit_summary(const float* logits, int64_t rows, int64_t cols, int top_n,
+                          float* stats, int32_t* top_ids, float* top_logits, cudaStream_t s);
+
 // ---- dequant.cu ------------------------------------------------------------------------------
 // out[i] = row ids[i] of the table as floats (n ids, ids on the device, already range-checked).
 void launch_get_rows(TensorType type, const void* table, int64_t row_bytes, int64_t cols,

@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/logit_summary.h"
 
 namespace gb::cuda {
 
@@ -299,6 +300,38 @@ void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_
         auto* scratch = sf ? static_cast<float*>(impl_->grow(impl_->attn, sizeof(float) * sf, op))
                            : nullptr;
         launch_attention(a, scratch, impl_->stream);
+    });
+}
+
+// ---- logit summary ---------------------------------------------------------------------------
+
+void CudaBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
+                                std::span<int32_t> top_ids, std::span<float> top_logits) {
+    impl_->run("logit_summary", [&] {
+        const char* op = "logit_summary";
+        Impl& m = *impl_;
+        m.leave_capture(op);  // the results go to host spans now
+        const std::string bad =
+            logit_summary_error(logits, top_n, stats.size(), top_ids.size(), top_logits.size());
+        GB_CHECK(bad.empty(), op, bad);
+        if (logits.rows == 0) return;
+        // One device buffer, one copy back: stats, then ids, then logits.
+        const size_t n_stats = stats.size(), n_top = top_ids.size();
+        const size_t bytes = sizeof(float) * (n_stats + 2 * n_top);
+        auto* d = static_cast<uint8_t*>(m.grow(m.summary, bytes, op));
+        auto* d_stats = reinterpret_cast<float*>(d);
+        auto* d_ids = reinterpret_cast<int32_t*>(d_stats + n_stats);
+        auto* d_top = reinterpret_cast<float*>(d_ids + n_top);
+        launch_logit_summary(logits.data, logits.rows, logits.cols, top_n, d_stats, d_ids, d_top,
+                             m.stream);
+        m.ensure_pinned(bytes, op);
+        GB_CUDA_CHECK(op, cudaMemcpyAsync(m.pinned, d, bytes, cudaMemcpyDeviceToHost, m.stream));
+        GB_CUDA_CHECK(op, cudaStreamSynchronize(m.stream));
+        m.note_sync();
+        const auto* h = static_cast<const uint8_t*>(m.pinned);
+        std::memcpy(stats.data(), h, sizeof(float) * n_stats);
+        std::memcpy(top_ids.data(), h + sizeof(float) * n_stats, sizeof(int32_t) * n_top);
+        std::memcpy(top_logits.data(), h + sizeof(float) * (n_stats + n_top), sizeof(float) * n_top);
     });
 }
 

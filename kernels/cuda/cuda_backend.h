@@ -93,6 +93,9 @@ public:
     void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
                     Act out) override;
     void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) override;
+    void logit_summary(Act logits, int top_n, std::span<float> stats, std::span<int32_t> top_ids,
+                       std::span<float> top_logits) override;
+    bool lost() const override { return broken(); }
 
     struct Impl;  // cuda_backend_impl.h
 

@@ -96,8 +96,9 @@ struct CudaBackend::Impl {
 
     // Scratch, one buffer per use so that no two live uses share one.
     Scratch ids, positions, freq, x_aligned, w_bf16, x_bf16, out_f32, attn, q_abs, ctx_latent,
-        route_ids, route_w, route_p, moe_order, moe_xrows, moe_mats, combine_w;
-    // Pinned host memory for the routing copy back (ids, weights, probs).
+        route_ids, route_w, route_p, moe_order, moe_xrows, moe_mats, combine_w, summary;
+    // Pinned host memory for the copies back of op-by-op routing (ids, weights, probs) and of
+    // logit summaries; each is copied out of it before the op returns.
     void* pinned = nullptr;
     size_t pinned_bytes = 0;
     // What route_ids / combine_w hold on the device (host copies), so that moe_matmul and
@@ -109,10 +110,11 @@ struct CudaBackend::Impl {
     explicit Impl(const CudaBackendOptions& o);  // cuda_graph_step.cpp
 
     // Every scratch buffer, for the destructor and for forgetting what put() left in them.
-    std::array<Scratch*, 18> scratches() {
-        return {&ids,       &positions, &freq,      &x_aligned,  &w_bf16,  &x_bf16,
+    std::array<Scratch*, 19> scratches() {
+        return {&ids,       &positions, &freq,      &x_aligned,  &w_bf16,    &x_bf16,
                 &out_f32,   &attn,      &q_abs,     &ctx_latent, &route_ids, &route_w,
-                &route_p,   &moe_order, &moe_xrows, &moe_mats,   &combine_w, &step.routes};
+                &route_p,   &moe_order, &moe_xrows, &moe_mats,   &combine_w, &summary,
+                &step.routes};
     }
 
     bool capturing() const { return step.mode == StepMode::Capturing; }
