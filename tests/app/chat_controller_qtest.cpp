@@ -381,13 +381,16 @@ private slots:
         r.c.send("stream and save");
         QTest::qWait(1300);
         QVERIFY(r.c.busy());
-        // The reply is already in the database, with the text so far (flushed every 500 ms).
+        // The reply is already in the database, with the text so far (flushed every 500 ms by
+        // the store's writer thread: wait for what it was handed so far).
+        hs->drain();
         const auto msgs = hs->history().load_conversation(r.c.current_conversation()).messages;
         QCOMPARE(msgs.size(), size_t(2));
         QVERIFY(msgs[1].status == MessageStatus::Streaming);
         QVERIFY(msgs[1].reasoning.size() > 20);
         r.c.stop();
         QVERIFY(r.reply());
+        hs->drain();  // the finished reply is written by the store's background thread
         const auto after = hs->history().load_conversation(r.c.current_conversation()).messages;
         QCOMPARE(after.size(), size_t(2));  // the same row, finished
         QVERIFY(after[1].status == MessageStatus::Incomplete);
