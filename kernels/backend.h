@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/core/error.h"
 #include "kernels/tensor_type.h"
 
 namespace gb {
@@ -96,6 +97,14 @@ struct MlaShape {
     int n_v = 0;      // v_head_dim
     int kv_lora = 0;  // kv_lora_rank: width of the cached latent c_kv
     int v_row0 = 0;   // first row of head h's W_vb within matrix h of v_b
+};
+
+// Thrown by end_step() (or an op inside a step) when the recorded step could not be run at all
+// (e.g. a CUDA graph that failed to instantiate) and the backend has gone back to running ops
+// one by one: nothing of the step ran, and running the same step again is safe and expected.
+class StepNotRun : public Error {
+public:
+    using Error::Error;
 };
 
 class Backend {

@@ -21,6 +21,9 @@ public:
     void to_device(const float* host, Act dst) override { in_->to_device(host, dst); }
     void to_host(Act src, float* host) override { in_->to_host(src, host); }
     void synchronize() override { in_->synchronize(); }
+    void begin_step(int64_t n) override { in_->begin_step(n); }
+    void end_step() override { in_->end_step(); }
+    void abort_step() override { in_->abort_step(); }
     std::optional<int64_t> free_memory_bytes() override { return in_->free_memory_bytes(); }
 
     void get_rows(const Weight& t, std::span<const int32_t> ids, Act out) override {
@@ -54,6 +57,10 @@ public:
     }
     void moe_combine(Act y, std::span<const float> w, int n_used, Act out) override {
         in_->moe_combine(y, w, n_used, out);
+    }
+    void logit_summary(Act logits, int top_n, std::span<float> stats, std::span<int32_t> ids,
+                       std::span<float> top) override {
+        in_->logit_summary(logits, top_n, stats, ids, top);
     }
 
 protected:

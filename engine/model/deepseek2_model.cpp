@@ -162,8 +162,8 @@ public:
 
     ~Deepseek2Model() override { backend_.release(logits_); }
 
-    void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                 std::vector<float>& logits) override {
+    void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                     std::vector<float>& logits) override {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
         const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);

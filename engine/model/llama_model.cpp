@@ -96,8 +96,8 @@ public:
         logits_ = backend_.alloc(nb, c.n_vocab);
     }
 
-    void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                 std::vector<float>& logits) override {
+    void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                     std::vector<float>& logits) override {
         const ModelConfig& c = config_;
         const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());

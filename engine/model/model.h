@@ -64,8 +64,15 @@ public:
 
     // Runs tokens at positions cache.n_past() .. +n-1 (n <= settings().n_batch), appends them to
     // the cache, and writes logits [n_out x n_vocab] for the last n_out tokens (1 <= n_out <= n).
-    virtual void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                         std::vector<float>& logits) = 0;
+    // A step the GPU backend could not run as recorded (StepNotRun) runs once more, op by op.
+    void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                 std::vector<float>& logits) {
+        try {
+            run_forward(tokens, cache, n_out, logits);
+        } catch (const StepNotRun&) {
+            run_forward(tokens, cache, n_out, logits);
+        }
+    }
 
     // Routing capture (MoE models): while enabled, each forward() leaves in last_routing() the
     // experts and final weights every MoE layer chose for each of its tokens, and the router's
@@ -95,6 +102,10 @@ public:
     };
 
 protected:
+    // The architecture's forward pass (see forward()); n_past is advanced only on success.
+    virtual void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
+                             std::vector<float>& logits) = 0;
+
     Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s,
           Backend* host)
         : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s),

@@ -204,7 +204,11 @@ struct CudaBackend::Impl {
         }
         cudaGetLastError();  // clear a non-sticky launch error so later calls do not see it
         const cudaError_t s = cudaStreamSynchronize(stream);
-        if (s == cudaSuccess) throw e;
+        if (s == cudaSuccess) {
+            // Rethrown by its own type: a step that did not run is run again by the model.
+            if (dynamic_cast<const StepNotRun*>(&e)) throw StepNotRun(e.what());
+            throw e;
+        }
         broken = true;
         broken_reason = std::string(e.what()) + " (then " + cudaGetErrorName(s) + ")";
         throw Error(std::string(e.what()) + "; the CUDA context is lost (" + cudaGetErrorName(s) +

@@ -46,7 +46,7 @@ void ensure_host(void*& p, size_t& have, size_t bytes, const char* op) {
 // would fail the same way, so the backend stops recording steps; the caller may run it again.
 [[noreturn]] void graphs_off(StepState& step, const Error& e) {
     step.enabled = false;
-    throw Error(std::string(e.what()) +
+    throw StepNotRun(std::string(e.what()) +
                 "; the step's ops did not run and CUDA graphs are now off for this backend: run "
                 "the step again");
 }
@@ -151,7 +151,7 @@ cudaGraph_t CudaBackend::Impl::end_capture(const char* op) {
     // Something the capture could not take (e.g. another thread synchronised the whole device)
     // invalidated it: the recorded ops never ran. Record no more steps on this backend.
     step.enabled = false;
-    throw Error(std::string("CUDA ") + op + ": the decode step's graph capture failed (" +
+    throw StepNotRun(std::string("CUDA ") + op + ": the decode step's graph capture failed (" +
                 cudaGetErrorName(e) + "), so the step's ops did not run; CUDA graphs are now off "
                 "for this backend: run the step again");
 }
