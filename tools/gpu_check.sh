@@ -109,7 +109,17 @@ bench_eager_decode() {  # name -> tg tok/s with the decode-step graphs off (a 16
     echo "${tg:-0}"
 }
 
-declare -A pp tg tg_eager
+bench_trace_cost() {  # name -> the decode speed change with the trace on, in % (issue: >= -2%)
+    local name=$1 out
+    out=$(GLASSBOX_CUDA_GRAPHS=1 timeout 120 "$build/app/glassbox-cli" bench \
+              -m "$models/$name.gguf" --backend cuda -p 16 -n 64 -r 1 --trace-cost 2>&1)
+    echo "$out" | sed 's/^/   /' >&2
+    local pct
+    pct=$(echo "$out" | awk '$1 == "on" && $2 != "+" {gsub(/[()%,]/, "", $4); print $4; exit}')
+    echo "${pct:-}"
+}
+
+declare -A pp tg tg_eager trace_pct
 # The graphs-off decode runs are the first thing dropped when the 8 minutes run short.
 eager_budget_s=${GB_EAGER_BUDGET_S:-400}
 for m in r1-distill-qwen-7b qwen3-30b-a3b; do
@@ -123,6 +133,12 @@ for m in r1-distill-qwen-7b qwen3-30b-a3b; do
         read -r tg_eager[$m] < <(bench_eager_decode "$m")
     else
         echo "== $m: graphs-off decode skipped: $(elapsed) s used of the time budget"
+    fi
+    if [ "$(elapsed)" -lt "${GB_TRACE_BUDGET_S:-430}" ]; then
+        echo "== $m: bench --trace-cost (t=$(elapsed) s)"
+        read -r trace_pct[$m] < <(bench_trace_cost "$m")
+    else
+        echo "== $m: trace-cost run skipped: $(elapsed) s used of the time budget"
     fi
 done
 
@@ -138,6 +154,7 @@ for m in r1-distill-qwen-7b qwen3-30b-a3b; do
     nl=$(fact "$m" n_layer); nh=$(fact "$m" n_head); hd=$(fact "$m" head_dim)
     target_dec=80; [ "$m" = qwen3-30b-a3b ] && target_dec=60
     awk -v name="$m" -v pp="${pp[$m]:-0}" -v tg="${tg[$m]:-0}" -v tge="${tg_eager[$m]:-}" \
+        -v trace="${trace_pct[$m]:-}" \
         -v dec="$dec" -v params="$params" \
         -v nl="$nl" -v nh="$nh" -v hd="$hd" -v bw="$bw_tbs" -v peak="$peak_tflops" \
         -v tdec="$target_dec" 'BEGIN {
@@ -156,6 +173,11 @@ for m in r1-distill-qwen-7b qwen3-30b-a3b; do
         else
             printf "          graphs on %.1f tok/s, off %.1f tok/s (%.1f%% roofline): graphs %+.1f%%\n",
                    tg, tge, 100 * tge / roof, (tge > 0 ? 100 * (tg / tge - 1) : 0)
+        if (trace == "")
+            printf "          trace cost: not measured\n"
+        else
+            printf "          trace on (top-5 summary, routing): %+.2f%% decode speed  target >= -2%% %s\n",
+                   trace, (trace >= -2 ? "MET" : "NOT MET")
         printf "  prefill pp2048 %7.1f tok/s   %6.1f TFLOPS of %d dense BF16            %5.1f%%  target >= 50%% %s\n",
                pp, tflops, peak, ppct, (name == "r1-distill-qwen-7b" ? (ppct >= 50 ? "MET" : "NOT MET") : "(info)")
     }'

@@ -38,10 +38,11 @@ commands:
                              model whose weights do not all fit in GPU memory
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
-  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--routing] [--backend cpu|cuda]
+  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--trace-cost] [--backend cpu|cuda]
         [--cpu-layers N]
-      prompt processing (ppP) and generation (tgN) speed in tokens/s; --routing compares
-      decode with MoE routing capture off, on, and on with full router vectors
+      prompt processing (ppP) and generation (tgN) speed in tokens/s; --trace-cost (or
+      --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)
+      and on with full router vectors
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32

@@ -242,6 +242,14 @@ TEST(Cli, BenchPrintsSpeeds) {
     EXPECT_NE(r.out.find("tg8: "), std::string::npos) << r.out;
 }
 
+TEST(Cli, BenchTraceCostComparesTraceOffAndOn) {
+    Result r = cli("bench -m " + kTiny + " -t 1 -p 8 -n 16 -r 1 --trace-cost");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("trace cost (top-5 summary; dense model"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  off "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  on "), std::string::npos) << r.out;
+}
+
 TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
     struct Case {
         std::string args, expect;
