@@ -1,4 +1,5 @@
-// TokenInspector: HTML token text with anchors per token, details and the alternatives chart.
+// TokenInspector: the trace's tokens (TokenFlowView), the selected token's details and the
+// alternatives chart.
 #include "ui/token_inspector.h"
 
 #include <QBarCategoryAxis>
@@ -9,45 +10,12 @@
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
 #include <QLabel>
-#include <QScrollBar>
 #include <QSplitter>
-#include <QTextBrowser>
-#include <QTimer>
-#include <QUrl>
 #include <QValueAxis>
 #include <QVBoxLayout>
 #include <cmath>
 
 namespace gb::ui {
-
-QString token_display(const std::string& bytes) {
-    QString s = QString::fromUtf8(bytes.data(), static_cast<qsizetype>(bytes.size()));
-    if (s.contains(QChar::ReplacementCharacter)) {
-        QString hex;
-        for (unsigned char c : bytes) hex += QStringLiteral("<%1>").arg(c, 2, 16, QChar('0'));
-        return hex;
-    }
-    if (s.trimmed().isEmpty()) {
-        s.replace('\n', "↵");
-        s.replace(' ', "·");
-        s.replace('\t', "→");
-    }
-    return s;
-}
-
-QColor overlay_colour(const TokenRecord& r, Overlay mode) {
-    if (mode == Overlay::None) return {};
-    double t = 0;  // 0 good (confident) .. 1 bad (unlikely / uncertain)
-    if (mode == Overlay::Probability) {
-        if (std::isnan(r.logprob)) return {};
-        t = 1.0 - std::exp(static_cast<double>(r.logprob));
-    } else {
-        if (std::isnan(r.entropy)) return {};
-        t = std::min(1.0, static_cast<double>(r.entropy) / 3.0);  // 3 nats: very uncertain
-    }
-    // Green (confident) to red (surprising), translucent so text stays readable.
-    return QColor::fromHsvF(static_cast<float>(0.33 * (1.0 - t)), 0.75f, 0.95f, 0.45f);
-}
 
 TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     auto* v = new QVBoxLayout(this);
@@ -62,9 +30,8 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     v->addLayout(top);
 
     auto* split = new QSplitter(Qt::Vertical, this);
-    text_ = new QTextBrowser(split);
-    text_->setOpenLinks(false);
-    text_->setAccessibleName(tr("Tokens of the reply; activate one to inspect it"));
+    text_ = new TokenFlowView(split);
+    text_->set_overlay(overlay_);
     auto* lower = new QWidget(split);
     auto* lv = new QVBoxLayout(lower);
     lv->setContentsMargins(0, 0, 0, 0);
@@ -97,11 +64,7 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     split->setStretchFactor(1, 1);
     v->addWidget(split, 1);
 
-    connect(text_, &QTextBrowser::anchorClicked, this, [this](const QUrl& url) {
-        bool ok = false;
-        const int i = url.fragment().mid(1).toInt(&ok);
-        if (ok) select_token(i);
-    });
+    connect(text_, &TokenFlowView::tokenActivated, this, &TokenInspector::select_token);
     connect(overlay_box_, &QComboBox::currentIndexChanged, this,
             [this](int i) { set_overlay(static_cast<Overlay>(i)); });
 }
@@ -109,12 +72,7 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
 void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
     selected_ = -1;
-    // Rendered on the next turn of the event loop: a long trace's text layout then does not
-    // add to whatever the caller is doing (e.g. the chat laying out the finished reply).
-    text_->clear();
-    QTimer::singleShot(0, this, [this, t = trace_] {
-        if (t == trace_ && selected_ < 0) render_text();
-    });
+    text_->set_trace(trace_);
     details_->setText(trace_ ? tr("%1 tokens (%2 prompt, %3 generated). Click a token to inspect it.")
                                    .arg(trace_->tokens.size()).arg(trace_->n_prompt).arg(trace_->n_gen)
                              : tr("No reply selected: press Inspect under a reply."));
@@ -125,44 +83,7 @@ void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
 void TokenInspector::set_overlay(Overlay mode) {
     overlay_ = mode;
     if (overlay_box_->currentIndex() != static_cast<int>(mode)) overlay_box_->setCurrentIndex(static_cast<int>(mode));
-    render_text();
-}
-
-void TokenInspector::showEvent(QShowEvent* e) {
-    QWidget::showEvent(e);
-    if (stale_) render_text();
-}
-
-void TokenInspector::render_text() {
-    stale_ = !isVisible();
-    if (stale_) return;
-    if (!trace_) {
-        text_->clear();
-        return;
-    }
-    QString html = "<div style='font-family: monospace; white-space: pre-wrap'>";
-    Phase last = Phase::Prompt;
-    bool first = true;
-    const QString mid = palette().mid().color().name();
-    for (size_t i = 0; i < trace_->tokens.size(); ++i) {
-        const TokenRecord& r = trace_->tokens[i];
-        if (first || r.phase != last) {
-            const char* title = r.phase == Phase::Prompt ? "prompt" : r.phase == Phase::Think ? "reasoning" : "answer";
-            html += QStringLiteral("%1<span style='color:%2'>── %3 ──</span><br>").arg(first ? "" : "<br>", mid, title);
-            first = false;
-            last = r.phase;
-        }
-        const QColor bg = overlay_colour(r, overlay_);
-        QString style = "text-decoration:none; color:palette(text);";
-        if (bg.isValid()) style += QStringLiteral("background-color:rgba(%1,%2,%3,%4);").arg(bg.red()).arg(bg.green()).arg(bg.blue()).arg(bg.alphaF());
-        if (static_cast<int>(i) == selected_) style += "border:1px solid black; font-weight:bold;";
-        html += QStringLiteral("<a href='#t%1' style='%2'>%3</a>").arg(i).arg(style, token_display(r.text).toHtmlEscaped());
-    }
-    html += "</div>";
-    // Re-rendering must not jump: keep the scroll position.
-    const int scroll = text_->verticalScrollBar()->value();
-    text_->setHtml(html);
-    text_->verticalScrollBar()->setValue(scroll);
+    text_->set_overlay(mode);
 }
 
 void TokenInspector::select_token(int index) {
@@ -192,7 +113,7 @@ void TokenInspector::select_token(int index) {
     }
     series_->append(set);
     cat_axis_->append(cats);
-    render_text();
+    text_->set_selected(index);
     emit tokenSelected(index);
 }
 

@@ -8,9 +8,10 @@
 
 #include "engine/trace/trace.h"
 
+#include "ui/token_flow_view.h"
+
 class QComboBox;
 class QLabel;
-class QTextBrowser;
 class QChartView;
 class QBarSet;
 class QBarCategoryAxis;
@@ -18,14 +19,6 @@ class QValueAxis;
 class QHorizontalBarSeries;
 
 namespace gb::ui {
-
-enum class Overlay { None, Probability, Entropy };
-
-// Display text of raw token bytes: invalid UTF-8 as hex, whitespace made visible where a token
-// is nothing else.
-QString token_display(const std::string& bytes);
-// Background colour for a token under an overlay (invalid colour: none).
-QColor overlay_colour(const TokenRecord& r, Overlay mode);
 
 class TokenInspector : public QWidget {
     Q_OBJECT
@@ -38,23 +31,17 @@ public:
     void set_overlay(Overlay mode);
     QString details_text() const;
     int chart_bars() const;  // alternatives in the chart (tests)
-    QTextBrowser* text_view() const { return text_; }
+    TokenFlowView* flow_view() const { return text_; }
 
 signals:
     void tokenSelected(int index);
 
-protected:
-    void showEvent(QShowEvent* e) override;
-
 private:
-    void render_text();
-
     std::shared_ptr<const Trace> trace_;
     int selected_ = -1;
-    bool stale_ = false;  // the text waits until the panel is shown (long traces cost to lay out)
     Overlay overlay_ = Overlay::Probability;
     QComboBox* overlay_box_ = nullptr;
-    QTextBrowser* text_ = nullptr;
+    TokenFlowView* text_ = nullptr;
     QLabel* details_ = nullptr;
     QChartView* chart_view_ = nullptr;
     QHorizontalBarSeries* series_ = nullptr;

@@ -168,10 +168,13 @@ private slots:
         ins.show();
         auto t = synthetic_trace(4);
         ins.set_trace(t);
-        QTRY_VERIFY(ins.text_view()->toHtml().contains("#t0"));
+        TokenFlowView* flow = ins.flow_view();
         QSignalSpy sel(&ins, &TokenInspector::tokenSelected);
         const int idx = t->n_prompt + 2;
-        emit ins.text_view()->anchorClicked(QUrl(QString("#t%1").arg(idx)));
+        const QRectF box = flow->token_rect(idx);
+        QVERIFY(!box.isEmpty());
+        QCOMPARE(flow->token_at(box.center()), idx);
+        QTest::mouseClick(flow->viewport(), Qt::LeftButton, {}, box.center().toPoint());
         QCOMPARE(sel.count(), 1);
         QCOMPARE(ins.selected(), idx);
         const auto& r = t->tokens[static_cast<size_t>(idx)];
@@ -179,9 +182,59 @@ private slots:
         QVERIFY(ins.details_text().contains("entropy"));
         QVERIFY(ins.details_text().contains("ms"));
         QCOMPARE(ins.chart_bars(), static_cast<int>(r.top.size()));
+        QVERIFY(flow->token_background(idx).isValid());  // probability colouring by default
         ins.set_overlay(Overlay::Entropy);
         ins.set_overlay(Overlay::None);
-        QVERIFY(!ins.text_view()->toHtml().contains("background-color:rgba"));
+        for (int i = 0; i < static_cast<int>(t->tokens.size()); ++i)
+            QVERIFY(!flow->token_background(i).isValid());
+        // The arrow keys move the selection.
+        flow->setFocus();
+        QTest::keyClick(flow, Qt::Key_Right);
+        QCOMPARE(ins.selected(), idx + 1);
+        QTest::keyClick(flow, Qt::Key_Left);
+        QTest::keyClick(flow, Qt::Key_Left);
+        QCOMPARE(ins.selected(), idx - 1);
+    }
+
+    // A 30,000-token reasoning trace: opening it lays out every token once; a selection or an
+    // overlay change repaints only the visible ones. Times are printed, not asserted.
+    void inspector_handles_a_long_trace() {
+        TokenInspector ins;
+        ins.resize(900, 700);
+        ins.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&ins));
+        SyntheticOptions o;
+        o.tokens_per_second = 1e7;
+        o.n_reasoning_tokens = 30000;
+        o.n_answer_tokens = 2000;
+        SyntheticEngine e(o);
+        e.load({});
+        GenerationSettings gs;
+        gs.max_tokens = 40000;
+        auto t = std::make_shared<const Trace>(e.generate({{"user", "think at length", ""}}, gs, {}, nullptr));
+        QVERIFY(t->tokens.size() > 32000);
+        QElapsedTimer clock;
+        clock.start();
+        ins.set_trace(t);
+        TokenFlowView* flow = ins.flow_view();
+        flow->viewport()->repaint();
+        const double open_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+        QVERIFY2(flow->line_count() > 100, qPrintable(QString("%1 lines for %2 tokens").arg(flow->line_count()).arg(t->tokens.size())));
+        QVERIFY(flow->tokens_painted() > 0);
+        QVERIFY(flow->tokens_painted() < 3000);  // only what is on screen
+        clock.restart();
+        ins.select_token(static_cast<int>(t->tokens.size()) - 5);  // scrolls to the end
+        flow->viewport()->repaint();
+        const double select_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+        const QRectF box = flow->token_rect(static_cast<int>(t->tokens.size()) - 5);
+        QVERIFY(flow->viewport()->rect().contains(box.center().toPoint()));
+        clock.restart();
+        ins.set_overlay(Overlay::Entropy);
+        flow->viewport()->repaint();
+        const double overlay_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+        qInfo("inspector, %zu tokens: open and lay out %.1f ms, select the last token %.1f ms, "
+              "change the colouring %.1f ms (%d tokens painted)",
+              t->tokens.size(), open_ms, select_ms, overlay_ms, flow->tokens_painted());
     }
 
     void overlay_colours_confident_green_and_surprising_red() {
