@@ -97,8 +97,8 @@ void TokenFlowView::build_pieces() {
                                                     : r.phase == Phase::Think ? tr("reasoning")
                                                                               : tr("answer"));
             h.width = fm.horizontalAdvance(h.text);
-            h.break_after = true;
-            if (!pieces_.empty()) pieces_.back().break_after = true;
+            h.breaks_after = 1;
+            if (!pieces_.empty()) pieces_.back().breaks_after = std::max(1, pieces_.back().breaks_after);
             pieces_.push_back(std::move(h));
             first = false;
             last = r.phase;
@@ -112,7 +112,7 @@ void TokenFlowView::build_pieces() {
             p.text = shown;
             p.width = std::max(2.0, fm.horizontalAdvance(shown));
             p.token = static_cast<int>(i);
-            p.break_after = newlines > 0;
+            p.breaks_after = newlines;
             pieces_.push_back(std::move(p));
             continue;
         }
@@ -122,7 +122,7 @@ void TokenFlowView::build_pieces() {
             p.text = parts[k];
             p.width = std::max(2.0, fm.horizontalAdvance(parts[k]));
             p.token = static_cast<int>(i);
-            p.break_after = k + 1 < parts.size();
+            p.breaks_after = k + 1 < parts.size() ? 1 : 0;
             pieces_.push_back(std::move(p));
         }
     }
@@ -148,7 +148,10 @@ void TokenFlowView::layout() {
         }
         p.rect = QRectF(kMargin + x, y, p.width, line_h_);
         x += p.width;
-        if (p.break_after) new_line();
+        for (int b = 0; b < p.breaks_after; ++b) {
+            if (b > 0) line_y_.push_back(y);  // an empty line
+            new_line();
+        }
     }
     height_ = y + (line_open ? line_h_ : 0) + kMargin;
     QScrollBar* sb = verticalScrollBar();

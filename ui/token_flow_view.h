@@ -59,7 +59,7 @@ private:
         QString text;
         double width = 0;
         int token = -1;
-        bool break_after = false;  // a line break follows this piece
+        int breaks_after = 0;      // line breaks that follow this piece
         QRectF rect;               // set by layout(), in document coordinates
     };
     void build_pieces();
