@@ -50,8 +50,26 @@ void HeatmapWidget::set_selected_column(int col) {
     update();
 }
 
+void HeatmapWidget::set_legend(QString low, QString mid, QString high) {
+    legend_low_ = std::move(low);
+    legend_mid_ = std::move(mid);
+    legend_high_ = std::move(high);
+    update();
+}
+
+QStringList HeatmapWidget::legend_labels() const {
+    auto num = [](double v) { return QString::number(v, 'g', 3); };
+    return {legend_low_.isEmpty() ? num(0) : legend_low_,
+            legend_mid_.isEmpty() ? num(max_ / 2) : legend_mid_,
+            legend_high_.isEmpty() ? num(max_) : legend_high_};
+}
+
+namespace {
+constexpr int kLegendWidth = 64;  // the colour bar and its labels, right of the grid
+}
+
 QRectF HeatmapWidget::grid_rect() const {
-    return QRectF(48, 6, std::max(10, width() - 56), std::max(10, height() - 30));
+    return QRectF(48, 6, std::max(10, width() - 56 - kLegendWidth), std::max(10, height() - 30));
 }
 
 bool HeatmapWidget::cell_at(QPointF p, int& r, int& c) const {
@@ -92,6 +110,19 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
         p.drawText(QRectF(g.left() + c * cw - 10, g.bottom() + 2, cw + 20, 12), Qt::AlignHCenter | Qt::AlignTop,
                    QString::number(c));
     p.drawText(QRectF(g.left(), g.bottom() + 12, g.width(), 14), Qt::AlignCenter, col_title_);
+    // Colour bar: the ramp bottom (0) to top (max), labelled at both ends and the middle.
+    const QRectF bar(g.right() + 8, g.top(), 10, g.height());
+    constexpr int kSteps = 48;
+    for (int i = 0; i < kSteps; ++i) {
+        const double y0 = bar.bottom() - bar.height() * (i + 1) / kSteps;
+        p.fillRect(QRectF(bar.left(), y0, bar.width(), bar.height() / kSteps + 0.5),
+                   ramp((i + 0.5) / kSteps));
+    }
+    const QStringList labels = legend_labels();
+    const QRectF text_col(bar.right() + 3, 0, kLegendWidth - bar.width() - 11, 12);
+    p.drawText(text_col.translated(0, bar.bottom() - 12), Qt::AlignLeft | Qt::AlignBottom, labels[0]);
+    p.drawText(text_col.translated(0, bar.center().y() - 6), Qt::AlignLeft | Qt::AlignVCenter, labels[1]);
+    p.drawText(text_col.translated(0, bar.top()), Qt::AlignLeft | Qt::AlignTop, labels[2]);
     p.save();
     p.translate(8, g.center().y());
     p.rotate(-90);

@@ -18,6 +18,10 @@ public:
     void set_data(int rows, int cols, std::vector<double> values, QStringList row_labels = {},
                   QString row_title = {}, QString col_title = {}, double max = 0);
     void set_selected_column(int col);  // outlined (e.g. the expert whose tokens are listed)
+    // The colour bar beside the grid: what its bottom (0), middle and top (the maximum) mean.
+    // Empty labels: the numbers 0, max / 2 and max.
+    void set_legend(QString low, QString mid, QString high);
+    QStringList legend_labels() const;  // bottom, middle, top as painted
     int rows() const { return rows_; }
     int cols() const { return cols_; }
     double value(int r, int c) const { return values_[static_cast<size_t>(r * cols_ + c)]; }
@@ -42,6 +46,7 @@ private:
     QString row_title_, col_title_;
     double max_ = 1;
     int selected_col_ = -1;
+    QString legend_low_, legend_mid_, legend_high_;
 };
 
 }  // namespace gb::ui

@@ -150,6 +150,7 @@ void RoutingView::select_token(int index) {
                               .arg(index).arg(token_display(r.text)).arg(phase_name(r.phase))
                               .arg(full ? tr("router probability") : tr("gate weight")));
     token_map_->set_data(static_cast<int>(rt.n_layers()), n_e, std::move(w), labels, tr("layer"), tr("expert"), 1.0);
+    token_map_->set_legend({}, {}, {});
 }
 
 void RoutingView::set_load_mode(LoadMode mode) {
@@ -180,11 +181,17 @@ void RoutingView::update_load() {
         for (double x : load.counts) m = std::max(m, std::abs(x));
         for (double& x : load.counts) x = 0.5 + 0.5 * x / m;
         max = 1.0;
+        load_map_->set_legend(tr("answer"), tr("even"), tr("reasoning"));
     } else {
         const Phase* p = mode_ == LoadMode::Reasoning ? &think : mode_ == LoadMode::Answer ? &answer : nullptr;
         load = expert_load(*trace_, p);
     }
     load_map_->set_data(load.n_layers, load.n_expert, load.counts, load.layer_labels, tr("layer"), tr("expert"), max);
+    if (mode_ != LoadMode::Difference) {  // counts of routed tokens
+        double top = 0;
+        for (double x : load.counts) top = std::max(top, x);
+        load_map_->set_legend(tr("0"), {}, tr("%1 tok").arg(top));
+    }
 }
 
 void RoutingView::select_expert(int layer_row, int expert) {

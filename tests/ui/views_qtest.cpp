@@ -280,6 +280,11 @@ private slots:
         QCOMPARE(high, 0.0);
         v.set_load_mode(RoutingView::LoadMode::Difference);
         QVERIFY(v.load_heatmap()->value(0, best) != 0.5);
+        // The colour bars say what the colours mean.
+        QCOMPARE(v.load_heatmap()->legend_labels(), (QStringList{"answer", "even", "reasoning"}));
+        v.set_load_mode(RoutingView::LoadMode::All);
+        QVERIFY(v.load_heatmap()->legend_labels().last().endsWith(" tok"));
+        QCOMPARE(v.token_heatmap()->legend_labels(), (QStringList{"0", "0.5", "1"}));
     }
 
     void routing_view_says_a_dense_model_has_no_experts() {
