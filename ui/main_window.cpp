@@ -1,6 +1,8 @@
 // MainWindow: layout, actions, and the wiring between controller signals and views.
 #include "ui/main_window.h"
 
+#include <QDateTime>
+
 #include <QAction>
 #include <QFileInfo>
 #include <QApplication>
@@ -97,16 +99,41 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
     connect(&c_, &ChatController::errorOccurred, this, [this](const QString& m) { show_error(m); });
     connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
+    live_timer_ = new QTimer(this);
+    live_timer_->setSingleShot(true);
+    live_timer_->setInterval(150);
+    connect(live_timer_, &QTimer::timeout, this, &MainWindow::follow_stream);
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
         error_->hide();
         update_status();
+        live_ = std::make_shared<Trace>();
+        live_->model = c_.model().name;
+        live_->n_expert = static_cast<int>(c_.model().n_expert);
+        live_->n_expert_used = static_cast<int>(c_.model().n_expert_used);
+        live_routing_ms_ = 0;
+        inspector_->set_trace(live_);
+        routing_->set_trace(live_);
+    });
+    connect(&c_, &ChatController::streamingUpdated, this, [this] {
+        if (live_ && !live_timer_->isActive()) live_timer_->start();
     });
     connect(&c_, &ChatController::streamingFinished, this, [this](qint64 id) {
         chat_->set_busy(false);
+        live_timer_->stop();
+        if (live_) follow_stream();  // the last tokens, until the stored trace replaces it
+        // A token picked while streaming stays picked: the stored trace puts the prompt first.
+        const int picked = live_ ? inspector_->selected() : -1;
+        live_.reset();
         // A separate turn of the event loop: the chat's relayout and the inspector's rendering
         // of the whole trace then never add up to one long stall.
-        if (id) QTimer::singleShot(0, this, [this, id] { inspect(id); });
+        if (id)
+            QTimer::singleShot(0, this, [this, id, picked] {
+                inspect(id);
+                const auto& t = inspector_->trace();
+                if (picked >= 0 && t && t->n_prompt + picked < static_cast<int>(t->tokens.size()))
+                    inspector_->select_token(t->n_prompt + picked);
+            });
         update_status();
     });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
@@ -188,6 +215,23 @@ void MainWindow::update_status() {
     }
     if (c_.busy()) s += tr(" · generating (Esc stops)");
     model_label_->setText(s);
+}
+
+void MainWindow::follow_stream() {
+    if (!live_) return;
+    const auto& streamed = c_.streaming().tokens;
+    if (streamed.size() <= live_->tokens.size()) return;
+    for (size_t i = live_->tokens.size(); i < streamed.size(); ++i) {
+        live_->tokens.push_back(*streamed[i]);
+        ++live_->n_gen;
+    }
+    inspector_->trace_grew();
+    // The routing view counts the whole reply again each time: once a second is enough.
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    if (now - live_routing_ms_ >= 1000) {
+        live_routing_ms_ = now;
+        routing_->trace_grew();
+    }
 }
 
 void MainWindow::inspect(qint64 message_id) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <QMainWindow>
+#include <memory>
 
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
@@ -12,6 +13,7 @@
 
 class QLabel;
 class QTabWidget;
+class QTimer;
 
 namespace gb::ui {
 
@@ -45,6 +47,7 @@ private:
     void create_actions();
     void show_error(const QString& message, bool is_error = true);
     void update_status();
+    void follow_stream();  // copies newly streamed tokens into live_ and tells the panels
 
     gb::app::ChatController& c_;
     gb::app::ConversationListModel* conversations_ = nullptr;
@@ -59,6 +62,11 @@ private:
     QLabel* error_ = nullptr;
     QLabel* model_label_ = nullptr;
     QString loading_;
+    // The reply being streamed as a growing trace, shown live by the inspector and routing view
+    // (refreshed at most every 150 ms / 1 s); the stored trace replaces it when it finishes.
+    std::shared_ptr<Trace> live_;
+    QTimer* live_timer_ = nullptr;
+    qint64 live_routing_ms_ = 0;
 };
 
 }  // namespace gb::ui

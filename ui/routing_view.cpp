@@ -124,6 +124,19 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
     update_load();
 }
 
+void RoutingView::trace_grew() {
+    if (!trace_ || trace_->n_expert == 0) return;
+    if (showing_dense_message()) {  // the first routed tokens may have arrived
+        auto t = trace_;
+        set_trace(t);
+        if (showing_dense_message()) return;
+    }
+    const ExpertLoad all = expert_load(*trace_, nullptr);
+    summary_->setText(tr("Top-%1 of %2 experts in %3 MoE layers, %4 generated tokens so far.")
+                          .arg(trace_->n_expert_used).arg(trace_->n_expert).arg(all.n_layers).arg(trace_->n_gen));
+    update_load();
+}
+
 void RoutingView::select_token(int index) {
     if (!trace_ || index < 0 || index >= static_cast<int>(trace_->tokens.size()) || trace_->n_expert == 0) return;
     selected_ = index;

@@ -33,6 +33,9 @@ public:
     enum class LoadMode { All, Reasoning, Answer, Difference };
     explicit RoutingView(QWidget* parent = nullptr);
     void set_trace(std::shared_ptr<const Trace> trace);
+    // The trace given to set_trace() has grown (a reply being streamed): the load and summary
+    // follow, the selected token and expert list stay.
+    void trace_grew();
     void select_token(int index);
     void set_load_mode(LoadMode mode);
     void select_expert(int layer_row, int expert);

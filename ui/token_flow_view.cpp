@@ -60,6 +60,7 @@ TokenFlowView::TokenFlowView(QWidget* parent) : QAbstractScrollArea(parent) {
 void TokenFlowView::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
     selected_ = -1;
+    last_phase_ = Phase::Prompt;
     build_pieces();
     laid_width_ = -1;
     layout();
@@ -81,27 +82,25 @@ void TokenFlowView::set_selected(int index) {
 void TokenFlowView::build_pieces() {
     pieces_.clear();
     first_piece_.clear();
-    if (!trace_) return;
+    line_h_ = std::ceil(QFontMetricsF(font()).height()) + 2;
+    if (trace_) add_pieces(0);
+}
+
+void TokenFlowView::add_pieces(size_t from) {
     const QFontMetricsF fm(font());
-    line_h_ = std::ceil(fm.height()) + 2;
-    const auto n = trace_->tokens.size();
-    first_piece_.assign(n, -1);
-    pieces_.reserve(n + 8);
-    bool first = true;
-    Phase last = Phase::Prompt;
-    for (size_t i = 0; i < n; ++i) {
+    const size_t n = trace_->tokens.size();
+    first_piece_.resize(n, -1);
+    for (size_t i = from; i < n; ++i) {
         const TokenRecord& r = trace_->tokens[i];
-        if (first || r.phase != last) {
+        if (i == 0 || r.phase != last_phase_) {
             Piece h;
             h.text = QStringLiteral("── %1 ──").arg(r.phase == Phase::Prompt  ? tr("prompt")
                                                     : r.phase == Phase::Think ? tr("reasoning")
                                                                               : tr("answer"));
             h.width = fm.horizontalAdvance(h.text);
-            h.breaks_after = 1;
-            if (!pieces_.empty()) pieces_.back().breaks_after = std::max(1, pieces_.back().breaks_after);
+            h.breaks_after = 1;  // and place() starts it on a line of its own
             pieces_.push_back(std::move(h));
-            first = false;
-            last = r.phase;
+            last_phase_ = r.phase;
         }
         first_piece_[i] = static_cast<int>(pieces_.size());
         const QString shown = token_display(r.text);
@@ -128,32 +127,59 @@ void TokenFlowView::build_pieces() {
     }
 }
 
+void TokenFlowView::tokens_appended() {
+    if (!trace_ || trace_->tokens.size() <= first_piece_.size()) return;
+    QScrollBar* sb = verticalScrollBar();
+    const bool at_end = sb->value() >= sb->maximum() - 2;
+    const size_t from = pieces_.size();
+    add_pieces(first_piece_.size());
+    if (laid_width_ < 0) {
+        layout();
+    } else {
+        place(from);
+        update_scroll_range();
+    }
+    if (at_end) sb->setValue(sb->maximum());
+    viewport()->update();
+}
+
 void TokenFlowView::layout() {
     const double width = std::max(40.0, viewport()->width() - 2 * kMargin);
     if (width == laid_width_) return;
     laid_width_ = width;
     line_y_.clear();
-    double x = 0, y = kMargin;
-    bool line_open = false;
+    x_ = 0;
+    y_ = kMargin;
+    line_open_ = false;
+    place(0);
+    update_scroll_range();
+}
+
+void TokenFlowView::place(size_t from) {
+    const double width = laid_width_;
     auto new_line = [&] {
-        y += line_h_;
-        x = 0;
-        line_open = false;
+        y_ += line_h_;
+        x_ = 0;
+        line_open_ = false;
     };
-    for (Piece& p : pieces_) {
-        if (line_open && x + p.width > width) new_line();
-        if (!line_open) {
-            line_y_.push_back(y);
-            line_open = true;
+    for (size_t i = from; i < pieces_.size(); ++i) {
+        Piece& p = pieces_[i];
+        if (line_open_ && (p.token < 0 || x_ + p.width > width)) new_line();  // headings too
+        if (!line_open_) {
+            line_y_.push_back(y_);
+            line_open_ = true;
         }
-        p.rect = QRectF(kMargin + x, y, p.width, line_h_);
-        x += p.width;
+        p.rect = QRectF(kMargin + x_, y_, p.width, line_h_);
+        x_ += p.width;
         for (int b = 0; b < p.breaks_after; ++b) {
-            if (b > 0) line_y_.push_back(y);  // an empty line
+            if (b > 0) line_y_.push_back(y_);  // an empty line
             new_line();
         }
     }
-    height_ = y + (line_open ? line_h_ : 0) + kMargin;
+    height_ = y_ + (line_open_ ? line_h_ : 0) + kMargin;
+}
+
+void TokenFlowView::update_scroll_range() {
     QScrollBar* sb = verticalScrollBar();
     sb->setPageStep(viewport()->height());
     sb->setRange(0, std::max(0, static_cast<int>(std::ceil(height_)) - viewport()->height()));
@@ -162,14 +188,13 @@ void TokenFlowView::layout() {
 void TokenFlowView::resizeEvent(QResizeEvent* e) {
     QAbstractScrollArea::resizeEvent(e);
     layout();
-    verticalScrollBar()->setPageStep(viewport()->height());
-    verticalScrollBar()->setRange(
-        0, std::max(0, static_cast<int>(std::ceil(height_)) - viewport()->height()));
+    update_scroll_range();
 }
 
 void TokenFlowView::changeEvent(QEvent* e) {
     QAbstractScrollArea::changeEvent(e);
     if (e->type() == QEvent::FontChange) {  // new metrics: measure again
+        last_phase_ = Phase::Prompt;
         build_pieces();
         laid_width_ = -1;
         layout();

@@ -28,6 +28,9 @@ public:
     explicit TokenFlowView(QWidget* parent = nullptr);
 
     void set_trace(std::shared_ptr<const Trace> trace);
+    // The trace given to set_trace() has grown (a reply being streamed): lays out only the new
+    // tokens, and keeps following the end when the view was showing it.
+    void tokens_appended();
     void set_overlay(Overlay mode);
     // Marks token i (-1: none) and scrolls it into view.
     void set_selected(int index);
@@ -63,7 +66,10 @@ private:
         QRectF rect;               // set by layout(), in document coordinates
     };
     void build_pieces();
-    void layout();
+    void add_pieces(size_t from_token);  // measures tokens from_token.. into pieces_
+    void layout();                       // places every piece for the current width
+    void place(size_t from_piece);       // places pieces from_piece.. after the ones placed
+    void update_scroll_range();
     void scroll_to(int index);
 
     std::shared_ptr<const Trace> trace_;
@@ -73,6 +79,10 @@ private:
     std::vector<int> first_piece_;  // per token: index of its first piece (-1: none)
     std::vector<double> line_y_;     // top of each laid-out line
     double line_h_ = 16, height_ = 0, laid_width_ = -1;
+    // Where place() goes on: the next piece's x on line y, and whether that line has begun.
+    double x_ = 0, y_ = 0;
+    bool line_open_ = false;
+    Phase last_phase_ = Phase::Prompt;  // of the last token measured (a heading when it changes)
     int painted_ = 0;
 };
 

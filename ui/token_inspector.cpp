@@ -80,6 +80,12 @@ void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
     cat_axis_->clear();
 }
 
+void TokenInspector::trace_grew() {
+    text_->tokens_appended();
+    if (trace_ && selected_ < 0)
+        details_->setText(tr("%1 tokens so far. Click a token to inspect it.").arg(trace_->tokens.size()));
+}
+
 void TokenInspector::set_overlay(Overlay mode) {
     overlay_ = mode;
     if (overlay_box_->currentIndex() != static_cast<int>(mode)) overlay_box_->setCurrentIndex(static_cast<int>(mode));

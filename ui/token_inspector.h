@@ -25,6 +25,8 @@ class TokenInspector : public QWidget {
 public:
     explicit TokenInspector(QWidget* parent = nullptr);
     void set_trace(std::shared_ptr<const Trace> trace);
+    // The trace given to set_trace() has grown (a reply being streamed).
+    void trace_grew();
     const std::shared_ptr<const Trace>& trace() const { return trace_; }
     void select_token(int index);
     int selected() const { return selected_; }

@@ -135,6 +135,33 @@ private slots:
         QCOMPARE(w.answer_text_shown(), QString("The **answer**"));
     }
 
+    // While a reply streams, the inspector and routing view follow it; when it finishes the
+    // stored trace (with the prompt's tokens) takes over.
+    void panels_follow_a_streaming_reply() {
+        App a(200, 100, 20);  // 120 tokens at 200 tokens/s
+        QSignalSpy done(a.c.get(), &ChatController::streamingFinished);
+        a.c->send("Stream please");
+        QTest::qWait(350);
+        QVERIFY(a.c->busy());
+        auto live = a.w->inspector()->trace();
+        QVERIFY(live);
+        const size_t seen = live->tokens.size();
+        QVERIFY2(seen > 10 && seen < 120, qPrintable(QString("%1 tokens shown while streaming").arg(seen)));
+        QCOMPARE(live->n_prompt, 0);  // generated tokens only, so far
+        QVERIFY(!a.w->routing()->showing_dense_message());
+        QVERIFY(a.w->routing()->summary_text().contains("so far"));
+        QVERIFY(a.w->inspector()->flow_view()->token_rect(static_cast<int>(seen) - 1).isValid());
+        a.w->inspector()->select_token(3);  // picked while streaming
+        const int32_t picked_id = live->tokens[3].id;
+        QVERIFY(done.wait(5000));
+        QTRY_VERIFY(a.w->inspector()->trace() && a.w->inspector()->trace()->n_prompt > 0);
+        const auto& t = a.w->inspector()->trace();
+        QCOMPARE(t->n_gen, 120);
+        // Still the same token, now counted after the prompt.
+        QCOMPARE(a.w->inspector()->selected(), t->n_prompt + 3);
+        QCOMPARE(t->tokens[static_cast<size_t>(t->n_prompt + 3)].id, picked_id);
+    }
+
     void chat_round_trip_through_the_window() {
         App a;
         ChatView* chat = a.w->chat();
@@ -148,8 +175,9 @@ private slots:
         QVERIFY(!reply.streaming);
         QCOMPARE(reply.reasoning_tokens, 8);
         QVERIFY(!reply.content.isEmpty());
-        // The finished reply is inspected at once.
-        QTRY_VERIFY(a.w->inspector()->trace());
+        // The finished reply is inspected at once: its stored trace (with the prompt) replaces
+        // the one the panels followed while it streamed.
+        QTRY_VERIFY(a.w->inspector()->trace() && a.w->inspector()->trace()->n_prompt > 0);
         QVERIFY(!a.w->routing()->showing_dense_message());
         QVERIFY(a.w->dashboard()->engine_text().contains("decode"));
         // The sidebar lists the conversation, titled by the first message.
