@@ -213,7 +213,9 @@ public:
     // vocabulary on the host: stats[r*kLogitStats ..] = {max, log Z, entropy} and the top_n
     // largest logits (top_ids / top_logits[r*top_n ..]), best first, ties to the lower id;
     // kernels/logit_summary.h is the reference and says what NaN and -inf rows give. A GPU
-    // computes them where the logits are; this default copies the rows to the host first.
+    // computes them where the logits are; this default copies the rows to the host first (a
+    // backend that records steps must override it). Inside a step its results, like
+    // moe_route's, are filled in by end_step().
     virtual void logit_summary(Act logits, int top_n, std::span<float> stats,
                                std::span<int32_t> top_ids, std::span<float> top_logits);
 

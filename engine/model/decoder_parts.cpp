@@ -84,17 +84,17 @@ void Model::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, Ste
     backend_.rmsnorm(last, head.output_norm, c.rms_eps, hl);
     Act lg = out.view(n_out, c.n_vocab);
     backend_.matmul(head.output, hl, lg);
-    step.end();
     summary_.rows = 0;
-    if (summary_top_n_ >= 0) {
+    if (summary_top_n_ >= 0) {  // in the step: a GPU returns it with the step's routing
         const int k = summary_top_n_;
         summary_.top_n = k;
         summary_.stats.resize(static_cast<size_t>(n_out * kLogitStats));
         summary_.ids.resize(static_cast<size_t>(n_out * k));
         summary_.logits.resize(static_cast<size_t>(n_out * k));
         backend_.logit_summary(lg, k, summary_.stats, summary_.ids, summary_.logits);
-        summary_.rows = n_out;
     }
+    step.end();
+    if (summary_top_n_ >= 0) summary_.rows = n_out;
     logits.resize(static_cast<size_t>(n_out * c.n_vocab));
     backend_.to_host(lg, logits.data());
 }

@@ -310,14 +310,35 @@ void CudaBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
     impl_->run("logit_summary", [&] {
         const char* op = "logit_summary";
         Impl& m = *impl_;
-        m.leave_capture(op);  // the results go to host spans now
         const std::string bad =
             logit_summary_error(logits, top_n, stats.size(), top_ids.size(), top_logits.size());
         GB_CHECK(bad.empty(), op, bad);
         if (logits.rows == 0) return;
-        // One device buffer, one copy back: stats, then ids, then logits.
         const size_t n_stats = stats.size(), n_top = top_ids.size();
         const size_t bytes = sizeof(float) * (n_stats + 2 * n_top);
+        if (m.step.graph) {
+            // In a recorded step the summary joins the routing in the step's device region and
+            // comes back in end_step()'s one copy.
+            const size_t need = (bytes + 15) & ~size_t{15};
+            m.step.route_need += need;
+            if (m.capturing() && m.step.route_used + need > m.step.routes.bytes) m.fall_back(op);
+            if (m.capturing()) {
+                const size_t off = m.step.route_used;
+                auto* base = static_cast<uint8_t*>(m.step.routes.p) + off;
+                auto* d_stats = reinterpret_cast<float*>(base);
+                auto* d_ids = reinterpret_cast<int32_t*>(d_stats + n_stats);
+                auto* d_top = reinterpret_cast<float*>(d_ids + n_top);
+                launch_logit_summary(logits.data, logits.rows, logits.cols, top_n, d_stats, d_ids,
+                                     d_top, m.stream);
+                m.step.copies.push_back(PendingCopy{stats.data(), 4 * n_stats, off});
+                m.step.copies.push_back(PendingCopy{top_ids.data(), 4 * n_top, off + 4 * n_stats});
+                m.step.copies.push_back(
+                    PendingCopy{top_logits.data(), 4 * n_top, off + 4 * (n_stats + n_top)});
+                m.step.route_used = off + need;
+                return;
+            }
+        }
+        // Op by op: one device buffer, one copy back (stats, then ids, then logits), one wait.
         auto* d = static_cast<uint8_t*>(m.grow(m.summary, bytes, op));
         auto* d_stats = reinterpret_cast<float*>(d);
         auto* d_ids = reinterpret_cast<int32_t*>(d_stats + n_stats);

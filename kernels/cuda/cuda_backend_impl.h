@@ -51,6 +51,13 @@ struct PendingRoute {
     const float* d_weights = nullptr;
 };
 
+// Another result of a captured step bound for the host (a logit summary): `bytes` at `offset` of
+// StepState::routes, copied to `host` by end_step() with the routing.
+struct PendingCopy {
+    void* host = nullptr;
+    size_t bytes = 0, offset = 0;
+};
+
 // The decode step as a CUDA graph (cuda_graph_step.cpp). Between begin_step() and end_step()
 // the stream is captured; whatever cannot be captured (a scratch buffer that must grow, a full
 // staging arena, a host-side copy) ends the capture, launches what was recorded so far and runs
@@ -78,6 +85,8 @@ struct StepState {
     size_t route_host_bytes = 0;
     size_t route_used = 0, route_need = 0, route_high = 0;
     std::vector<PendingRoute> pending;
+    std::vector<PendingCopy> copies;
+    bool has_pending() const { return !pending.empty() || !copies.empty(); }
     cudaGraphExec_t exec = nullptr;  // the decode step's executable graph, updated every step
     bool unsynced = false;           // a graph was launched and no sync has happened since
     int64_t launches = 0, updates = 0, instantiations = 0, fallbacks = 0;

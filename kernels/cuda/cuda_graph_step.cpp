@@ -103,6 +103,7 @@ void CudaBackend::Impl::begin_step(int64_t n_tokens) {
     step.stage_used = step.stage_need = 0;
     step.route_used = step.route_need = 0;
     step.pending.clear();
+    step.copies.clear();
     // Decode only. A prompt's matmuls take the cuBLAS path and its moe_matmul sorts the slots by
     // expert on the host; a few-token batch would capture a different shape every time.
     if (!step.enabled || n_tokens != 1 || n_tokens >= opt.gemm_min_rows) return;
@@ -130,7 +131,9 @@ void CudaBackend::Impl::scatter_routes() {
         std::memcpy(r.weights, h + r.offset + w, 4 * r.n_sel);
         if (r.n_probs) std::memcpy(r.probs, h + r.offset + 2 * w, 4 * r.n_probs);
     }
+    for (const PendingCopy& c : step.copies) std::memcpy(c.host, h + c.offset, c.bytes);
     step.pending.clear();
+    step.copies.clear();
 }
 
 void CudaBackend::Impl::copy_routes_back(const char* op) {
@@ -147,6 +150,7 @@ cudaGraph_t CudaBackend::Impl::end_capture(const char* op) {
     if (g) cudaGraphDestroy(g);
     cudaGetLastError();
     step.pending.clear();
+    step.copies.clear();
     forget_held();
     // Something the capture could not take (e.g. another thread synchronised the whole device)
     // invalidated it: the recorded ops never ran. Record no more steps on this backend.
@@ -174,7 +178,7 @@ void CudaBackend::Impl::fall_back(const char* op) {
             graphs_off(step, e);
         }
     }
-    if (!step.pending.empty()) copy_routes_back(op);
+    if (step.has_pending()) copy_routes_back(op);
     const cudaError_t e = cudaStreamSynchronize(stream);
     if (once) cudaGraphExecDestroy(once);  // after the sync: the launch has finished with it
     if (e != cudaSuccess) throw_cuda_error(op, "cudaStreamSynchronize", e, __FILE__, __LINE__);
@@ -217,7 +221,7 @@ void CudaBackend::Impl::end_step() {
         }
         ++step.launches;
         step.unsynced = true;
-        if (!step.pending.empty()) {
+        if (step.has_pending()) {
             if (!copy_in_graph) copy_routes_back(op);
             // The host spans must be filled on return; the logits' to_host waits next anyway.
             GB_CUDA_CHECK(op, cudaStreamSynchronize(stream));
@@ -241,6 +245,7 @@ void CudaBackend::Impl::discard_capture() noexcept {
     cudaGetLastError();
     step.mode = StepMode::Eager;
     step.pending.clear();
+    step.copies.clear();
     forget_held();  // the recorded copies never ran
 }
 
@@ -249,6 +254,7 @@ void CudaBackend::Impl::abort_step() noexcept {
     discard_capture();
     cudaGetLastError();
     step.pending.clear();
+    step.copies.clear();
     step.mode = StepMode::None;
     step.failed = false;
     step.graph = false;

@@ -27,6 +27,7 @@ struct Decode {
     std::vector<std::vector<float>> logits;  // one row per step: the prompt's last, then each step's
     std::vector<int32_t> tokens;
     std::vector<TokenRouting> routing;       // per step (empty for a dense model)
+    std::vector<LogitSummary> summaries;     // per step: the trace's top-5 summary
 };
 
 // Greedy decode of n_steps tokens after the fixture's prompt on a fresh backend (left in be, so
@@ -43,6 +44,7 @@ Decode greedy(const std::string& path, bool graphs, int64_t n_steps,
     rs.n_batch = 32;
     auto model = Model::load(path, *be, rs);
     model->set_routing_capture(true, true);
+    model->set_logit_summary(5);  // as the generator records every token
     const bool moe = model->config().is_moe();
     const int64_t n_vocab = model->config().n_vocab;
     auto cache = model->new_cache();
@@ -56,6 +58,7 @@ Decode greedy(const std::string& path, bool graphs, int64_t n_steps,
         model->forward(std::span<const int32_t>(&tok, 1), *cache, 1, lg);
         EXPECT_EQ(static_cast<int64_t>(lg.size()), n_vocab);
         if (moe) d.routing.push_back(model->last_routing().token(0));
+        d.summaries.push_back(model->last_logit_summary());
     }
     d.logits.push_back(lg);
     return d;
@@ -78,6 +81,17 @@ TEST_P(CudaGraphModel, GreedyDecodeIsIdenticalWithAndWithoutGraphs) {
         ASSERT_EQ(on.logits[s], off.logits[s]) << name << ": logits after step " << s;
     }
     EXPECT_EQ(on.tokens, off.tokens) << name;
+    // The logit summary comes back with the step's routing in its one copy when graphs are on.
+    ASSERT_EQ(on.summaries.size(), off.summaries.size());
+    for (size_t s = 0; s < on.summaries.size(); ++s) {
+        EXPECT_EQ(on.summaries[s].rows, 1) << name << ": step " << s;
+        EXPECT_EQ(on.summaries[s].stats, off.summaries[s].stats) << name << ": step " << s;
+        EXPECT_EQ(on.summaries[s].ids, off.summaries[s].ids) << name << ": step " << s;
+        EXPECT_EQ(on.summaries[s].logits, off.summaries[s].logits) << name << ": step " << s;
+        // and it describes the logits the step returned
+        EXPECT_EQ(on.summaries[s].ids[0], on.tokens.size() > s + 1 ? on.tokens[s + 1] : on.summaries[s].ids[0])
+            << name << ": step " << s << ": the summary's best token is not the greedy one";
+    }
     ASSERT_EQ(on.routing.size(), off.routing.size());
     for (size_t s = 0; s < on.routing.size(); ++s) {
         EXPECT_EQ(on.routing[s].layers, off.routing[s].layers) << name << ": step " << s;
