@@ -99,6 +99,40 @@ void Model::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, Ste
     backend_.to_host(lg, logits.data());
 }
 
+LayerStage::LayerStage(Backend& b, const ModelConfig& c, int64_t n_batch) : be(&b) {
+    x = b.alloc(n_batch, c.n_embd);
+    h = b.alloc(n_batch, c.n_embd);
+    if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, n_batch);
+}
+
+LayerStage::~LayerStage() {
+    moe.reset();
+    be->release(x);
+    be->release(h);
+}
+
+LayerStage* Model::begin_layers(LayerStage& first, const Head& head,
+                                std::span<const int32_t> tokens, Step& step) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    if (first.be == &backend_) step.begin(n);  // the embedding lookup too goes into the step
+    first.be->get_rows(head.tok_embd, tokens, first.x.view(n, config_.n_embd));
+    if (first.moe) begin_routing(n);
+    return &first;
+}
+
+LayerStage* Model::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n, Step& step) {
+    if (l != settings_.n_cpu_layers || cur == &last) return cur;
+    carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be, last.x.view(n, config_.n_embd));
+    step.begin(n);
+    return &last;
+}
+
+void Model::end_layers(LayerStage* cur, LayerStage& last, int64_t n) {
+    // Every layer ran on the host backend: the head still runs on backend_.
+    if (cur != &last)
+        carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be, last.x.view(n, config_.n_embd));
+}
+
 void Model::carry(Backend& from, Act src, Backend& to, Act dst) {
     if (src.rows != dst.rows || src.cols != dst.cols)
         throw Error("forward: cannot carry " + std::to_string(src.rows) + "x" +

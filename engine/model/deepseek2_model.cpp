@@ -71,17 +71,12 @@ struct LayerWeights {
     Model::Ffn ffn;
 };
 
-// The scratch activations of the layers that run on one backend (with layers split between the
-// CPU and a GPU, each side has its own).
-struct Stage {
-    Backend* be = nullptr;
-    Act x, h, qa, q, ckv, kpe, attn, gate, up;
-    std::unique_ptr<MoeBlock> moe;
+// The buffers of the layers on one backend (LayerStage) for MLA.
+struct MlaStage : LayerStage {
+    Act qa, q, ckv, kpe, attn, gate, up;
 
-    Stage(Backend& b, const ModelConfig& c, int64_t nb) : be(&b) {
+    MlaStage(Backend& b, const ModelConfig& c, int64_t nb) : LayerStage(b, c, nb) {
         const MlaConfig& m = c.mla;
-        x = b.alloc(nb, c.n_embd);
-        h = b.alloc(nb, c.n_embd);
         qa = b.alloc(nb, std::max<int64_t>(1, m.q_lora));
         q = b.alloc(nb, c.n_head * (m.n_nope + m.n_rope));
         ckv = b.alloc(nb, m.kv_lora);
@@ -90,14 +85,10 @@ struct Stage {
         const int64_t dense_ff = c.n_layer_dense_lead > 0 || !c.is_moe() ? c.n_ff : 1;
         gate = b.alloc(nb, dense_ff);
         up = b.alloc(nb, dense_ff);
-        if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, nb);
     }
-    ~Stage() {
-        moe.reset();
-        for (Act* a : {&x, &h, &qa, &q, &ckv, &kpe, &attn, &gate, &up}) be->release(*a);
+    ~MlaStage() override {
+        for (Act* a : {&qa, &q, &ckv, &kpe, &attn, &gate, &up}) be->release(*a);
     }
-    Stage(const Stage&) = delete;
-    Stage& operator=(const Stage&) = delete;
 };
 
 class Deepseek2Model final : public Model {
@@ -109,10 +100,10 @@ public:
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
         const int64_t nb = settings_.n_batch;
-        if (settings_.n_cpu_layers > 0) stages_.push_back(std::make_unique<Stage>(*host_, c, nb));
+        if (settings_.n_cpu_layers > 0) stages_.push_back(std::make_unique<MlaStage>(*host_, c, nb));
         // The last stage also holds the output head's input, so it exists even when every layer
         // runs on the host backend.
-        stages_.push_back(std::make_unique<Stage>(backend_, c, nb));
+        stages_.push_back(std::make_unique<MlaStage>(backend_, c, nb));
         head_ = bind_head();
         for (int64_t l = 0; l < c.n_layer; ++l) {
             bind_on(layer_backend(l));
@@ -172,18 +163,12 @@ public:
         const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
         Step step(backend_);
 
-        Stage* st = stages_.front().get();
-        if (st->be == &backend_) step.begin(n);  // the embedding lookup too goes into the step
-        st->be->get_rows(head_.tok_embd, tokens, st->x.view(n, c.n_embd));
-        if (st->moe) begin_routing(n);
+        MlaStage& last = *stages_.back();
+        MlaStage* st = stages_.front().get();
+        begin_layers(*st, head_, tokens, step);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
-            if (l == settings_.n_cpu_layers && st != stages_.back().get()) {
-                Stage* next = stages_.back().get();
-                carry(*st->be, st->x.view(n, c.n_embd), *next->be, next->x.view(n, c.n_embd));
-                st = next;
-                step.begin(n);
-            }
+            st = static_cast<MlaStage*>(layer_stage(l, st, last, n, step));
             Backend& be = *st->be;
             Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
             Act qa = st->qa.view(n, st->qa.cols), q = st->q.view(n, st->q.cols);
@@ -220,10 +205,8 @@ public:
             run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
             check_cancel();
         }
-        Stage* last = stages_.back().get();
-        if (st != last)  // every layer ran on the host backend: the head still runs on backend_
-            carry(*st->be, st->x.view(n, c.n_embd), *last->be, last->x.view(n, c.n_embd));
-        run_head(head_, last->x.view(n, c.n_embd), last->h.view(n, c.n_embd), logits_, n_out, step,
+        end_layers(st, last, n);
+        run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out, step,
                  logits);
         cache.set_n_past(pos0 + n);
         if (st->moe) end_routing();
@@ -286,7 +269,7 @@ private:
     RopeParams rope_;
     float kq_scale_ = 1.0f;
     MlaShape shape_;
-    std::vector<std::unique_ptr<Stage>> stages_;
+    std::vector<std::unique_ptr<MlaStage>> stages_;
     Act logits_;
 };
 

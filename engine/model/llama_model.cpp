@@ -17,18 +17,14 @@ struct LayerWeights {
     Model::Ffn ffn;
 };
 
-// The scratch activations of the layers that run on one backend (with layers split between the
-// CPU and a GPU, each side has its own).
-struct Stage {
-    Backend* be = nullptr;
-    RopeParams rope;     // freq_factors in this backend's memory
+// The buffers of the layers on one backend (LayerStage) for the llama family.
+struct LlamaStage : LayerStage {
+    RopeParams rope;  // freq_factors in this backend's memory
     Weight rope_freqs;
-    Act x, h, q, k, v, attn, gate, up;
-    std::unique_ptr<MoeBlock> moe;
+    Act q, k, v, attn, gate, up;
 
-    Stage(Backend& b, const ModelConfig& c, int64_t nb, int64_t q_width, int64_t kv) : be(&b) {
-        x = b.alloc(nb, c.n_embd);
-        h = b.alloc(nb, c.n_embd);
+    LlamaStage(Backend& b, const ModelConfig& c, int64_t nb, int64_t q_width, int64_t kv)
+        : LayerStage(b, c, nb) {
         q = b.alloc(nb, q_width);
         k = b.alloc(nb, kv);
         v = b.alloc(nb, kv);
@@ -36,14 +32,10 @@ struct Stage {
         const int64_t dense_ff = c.n_moe_layers() == c.n_layer ? 1 : c.n_ff;  // unused when all MoE
         gate = b.alloc(nb, dense_ff);
         up = b.alloc(nb, dense_ff);
-        if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, nb);
     }
-    ~Stage() {
-        moe.reset();
-        for (Act* a : {&x, &h, &q, &k, &v, &attn, &gate, &up}) be->release(*a);
+    ~LlamaStage() override {
+        for (Act* a : {&q, &k, &v, &attn, &gate, &up}) be->release(*a);
     }
-    Stage(const Stage&) = delete;
-    Stage& operator=(const Stage&) = delete;
 };
 
 class LlamaModel final : public Model {
@@ -56,10 +48,10 @@ public:
         const int64_t nb = settings_.n_batch;
         // Stage 0 on the host backend when the first layers run there; the last on backend_.
         if (settings_.n_cpu_layers > 0)
-            stages_.push_back(std::make_unique<Stage>(*host_, c, nb, q_width, kv));
+            stages_.push_back(std::make_unique<LlamaStage>(*host_, c, nb, q_width, kv));
         // The last stage also holds the output head's input, so it exists even when every layer
         // runs on the host backend.
-        stages_.push_back(std::make_unique<Stage>(backend_, c, nb, q_width, kv));
+        stages_.push_back(std::make_unique<LlamaStage>(backend_, c, nb, q_width, kv));
         head_ = bind_head();
         const bool freqs =
             c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight");
@@ -105,18 +97,12 @@ public:
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
         Step step(backend_);
 
-        Stage* st = stages_.front().get();
-        if (st->be == &backend_) step.begin(n);  // the embedding lookup too goes into the step
-        st->be->get_rows(head_.tok_embd, tokens, st->x.view(n, c.n_embd));
-        if (st->moe) begin_routing(n);
+        LlamaStage& last = *stages_.back();
+        LlamaStage* st = stages_.front().get();
+        begin_layers(*st, head_, tokens, step);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
-            if (l == settings_.n_cpu_layers && st != stages_.back().get()) {
-                Stage* next = stages_.back().get();
-                carry(*st->be, st->x.view(n, c.n_embd), *next->be, next->x.view(n, c.n_embd));
-                st = next;
-                step.begin(n);
-            }
+            st = static_cast<LlamaStage*>(layer_stage(l, st, last, n, step));
             Backend& be = *st->be;
             const LayerWeights& w = layers_[l];
             Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
@@ -149,10 +135,8 @@ public:
             run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
             check_cancel();
         }
-        Stage* last = stages_.back().get();
-        if (st != last)  // every layer ran on the host backend: the head still runs on backend_
-            carry(*st->be, st->x.view(n, c.n_embd), *last->be, last->x.view(n, c.n_embd));
-        run_head(head_, last->x.view(n, c.n_embd), last->h.view(n, c.n_embd), logits_, n_out, step,
+        end_layers(st, last, n);
+        run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out, step,
                  logits);
         cache.set_n_past(pos0 + n);
         if (st->moe) end_routing();
@@ -163,7 +147,7 @@ public:
 private:
     Head head_;
     std::vector<LayerWeights> layers_;
-    std::vector<std::unique_ptr<Stage>> stages_;
+    std::vector<std::unique_ptr<LlamaStage>> stages_;
     Act logits_;
 };
 

@@ -34,6 +34,19 @@ public:
     ForwardCancelled() : Error("cancelled") {}
 };
 
+// The activations of the layers that run on one backend: with layers split between the CPU and
+// a GPU each side has its own. Here the residual stream x, the normed h, and the MoE block's
+// buffers (MoE models); each architecture derives and adds its own buffers.
+struct LayerStage {
+    LayerStage(Backend& b, const ModelConfig& c, int64_t n_batch);
+    virtual ~LayerStage();
+    LayerStage(const LayerStage&) = delete;
+    LayerStage& operator=(const LayerStage&) = delete;
+    Backend* be;
+    Act x, h;
+    std::unique_ptr<MoeBlock> moe;
+};
+
 class Model {
 public:
     virtual ~Model() = default;
@@ -171,6 +184,16 @@ protected:
     // Copies rows of activations from one backend's memory to another's (layers split between
     // the CPU and a GPU), through a host buffer unless one side computes in host memory.
     void carry(Backend& from, Act src, Backend& to, Act dst);
+
+    // Walking the layers over the stages (first: the CPU's when layers are split, else the
+    // only one; last: the GPU's, which also runs the output head). begin_layers looks up the
+    // tokens' embeddings in first (beginning the GPU step there if first is the GPU's) and
+    // begins the routing record; layer_stage gives the stage layer l runs on, carrying x across
+    // (and beginning the GPU step) where the split is; end_layers brings x to last.
+    LayerStage* begin_layers(LayerStage& first, const Head& head, std::span<const int32_t> tokens,
+                             Step& step);
+    LayerStage* layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n, Step& step);
+    void end_layers(LayerStage* cur, LayerStage& last, int64_t n);
     // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
     std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_out) const;
     // x += FFN(RMSNorm(x)) on backend be; h, gate, up are scratch ([n x n_embd], [n x n_ff]);
