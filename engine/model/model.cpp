@@ -97,7 +97,7 @@ void check_device_fit(const std::string& path, Backend& backend, const GgufFile&
         if (device_need(backend, file, c, s, size, k).total() <= *free) {
             advice += ", or keep the first " + std::to_string(k) + " of the " +
                       std::to_string(c.n_layer) + " layers on the CPU (--cpu-layers " +
-                      std::to_string(k) + ")";
+                      std::to_string(k) + "; in the app, Layers on the CPU)";
             break;
         }
     throw Error(path + ": the model needs " + gib(d.total()) + " of " + backend.name() +
