@@ -162,6 +162,7 @@ void HistoryConversationStore::remove(int64_t id) {
     drain();  // nothing queued may write into the conversation being deleted
     std::lock_guard<std::mutex> lock(db_mu_);
     store_->delete_conversation(id);
+    recent_traces_.clear();
 }
 void HistoryConversationStore::set_settings(int64_t id, const std::string& s) {
     std::lock_guard<std::mutex> lock(db_mu_);
@@ -208,7 +209,10 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
     if (m.role != "assistant") {
         drain();
         std::lock_guard<std::mutex> lock(db_mu_);
-        return store_->add_message(conversation_id, m.parent, role_from_name(m.role), m.content);
+        const int64_t id =
+            store_->add_message(conversation_id, m.parent, role_from_name(m.role), m.content);
+        remember_trace(id, nullptr);
+        return id;
     }
     Message reply;
     reply.role = Role::Assistant;
@@ -251,14 +255,27 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
             writer_.reset();
             store_->set_current_leaf(conversation_id, id);
         });
+        remember_trace(*streamed, m.trace);
         return *streamed;
     }
     drain();
     std::lock_guard<std::mutex> lock(db_mu_);
-    return store_->add_reply(conversation_id, m.parent, reply, m.trace.get());
+    const int64_t id = store_->add_reply(conversation_id, m.parent, reply, m.trace.get());
+    remember_trace(id, m.trace);
+    return id;
+}
+
+void HistoryConversationStore::remember_trace(int64_t id, std::shared_ptr<const Trace> trace) {
+    std::erase_if(recent_traces_, [id](const auto& e) { return e.first == id; });
+    if (!trace) return;
+    constexpr size_t kKeep = 4;
+    if (recent_traces_.size() == kKeep) recent_traces_.erase(recent_traces_.begin());
+    recent_traces_.emplace_back(id, std::move(trace));
 }
 
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
+    for (const auto& [id, t] : recent_traces_)
+        if (id == message_id) return t;
     drain();
     std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<Trace> t = store_->load_trace(message_id);

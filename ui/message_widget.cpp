@@ -2,11 +2,17 @@
 #include "ui/message_widget.h"
 
 #include <QApplication>
+#include <algorithm>
+#include <cmath>
 #include <QClipboard>
 #include <QHBoxLayout>
 #include <QInputDialog>
 #include <QLabel>
+#include <QPlainTextDocumentLayout>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
+#include <QTextCursor>
 #include <QRegularExpression>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -38,6 +44,44 @@ QLabel* text_label(QWidget* parent) {
     l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
     return l;
 }
+// A plain-text box as tall as its text, up to kMaxLines lines; longer text scrolls inside.
+class ReasoningBox final : public QPlainTextEdit {
+public:
+    static constexpr int kMaxLines = 14;
+    explicit ReasoningBox(QWidget* parent) : QPlainTextEdit(parent) {
+        setReadOnly(true);
+        setFrameShape(QFrame::NoFrame);
+        setLineWrapMode(QPlainTextEdit::WidgetWidth);
+        setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+        setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+        setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    }
+    QSize sizeHint() const override {
+        // QPlainTextDocumentLayout measures the document in lines (wrapped lines once laid out).
+        const double lines = document()->documentLayout()->documentSize().height();
+        const int shown = std::clamp(static_cast<int>(std::ceil(lines)), 1, kMaxLines);
+        const int margins = static_cast<int>(2 * document()->documentMargin()) + 2 * frameWidth();
+        return {QPlainTextEdit::sizeHint().width(), shown * fontMetrics().lineSpacing() + margins};
+    }
+    QSize minimumSizeHint() const override { return {40, sizeHint().height()}; }
+    // Appends when the text only grew; follows the end unless the reader scrolled up.
+    void show_text(const QString& text, QString& shown) {
+        QScrollBar* sb = verticalScrollBar();
+        const bool at_end = sb->value() >= sb->maximum() - 2;
+        if (text.startsWith(shown) && !shown.isEmpty()) {
+            QTextCursor c(document());
+            c.movePosition(QTextCursor::End);
+            c.insertText(text.mid(shown.size()));
+        } else {
+            setPlainText(text);
+        }
+        shown = text;
+        if (at_end) sb->setValue(sb->maximum());
+        updateGeometry();
+    }
+};
+
 QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
     auto* b = new QPushButton(text, parent);
     b->setFlat(true);
@@ -77,9 +121,9 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     think_toggle_->setAutoRaise(true);
     think_toggle_->setAccessibleName(tr("Show or hide the reasoning"));
     v->addWidget(think_toggle_);
-    reasoning_ = text_label(this);
-    reasoning_->setTextFormat(Qt::PlainText);
-    reasoning_->setStyleSheet("color: palette(mid); border-left: 3px solid palette(mid); padding-left: 8px;");
+    reasoning_ = new ReasoningBox(this);
+    reasoning_->setStyleSheet("QPlainTextEdit { color: palette(mid); background: transparent; "
+                              "border-left: 3px solid palette(mid); padding-left: 8px; }");
     reasoning_->setAccessibleName(tr("Reasoning"));
     v->addWidget(reasoning_);
     answer_ = text_label(this);
@@ -134,6 +178,7 @@ void MessageWidget::set_reasoning_expanded(bool on) {
 }
 
 QString MessageWidget::answer_text_shown() const { return answer_->text(); }
+QString MessageWidget::reasoning_text_shown() const { return reasoning_->toPlainText(); }
 
 void MessageWidget::set_message(const MessageView& m) {
     m_ = m;
@@ -149,7 +194,8 @@ void MessageWidget::set_message(const MessageView& m) {
     // unless the user chose otherwise.
     if (!user_toggled_) set_reasoning_expanded(m.streaming && m.content.isEmpty());
     else set_reasoning_expanded(think_toggle_->isChecked());
-    if (reasoning_->text() != m.reasoning) reasoning_->setText(m.reasoning);
+    if (reasoning_shown_ != m.reasoning)
+        static_cast<ReasoningBox*>(reasoning_)->show_text(m.reasoning, reasoning_shown_);
     QString text = m.content;
     if (!user && !m.streaming && !m.complete)
         text += "\n\n*" + tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) + "*";

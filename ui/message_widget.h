@@ -9,6 +9,7 @@
 class QLabel;
 class QToolButton;
 class QPushButton;
+class QPlainTextEdit;
 
 namespace gb::ui {
 
@@ -34,6 +35,7 @@ public:
     bool reasoning_expanded() const;
     void set_reasoning_expanded(bool on);
     QString answer_text_shown() const;
+    QString reasoning_text_shown() const;
 
 signals:
     void editRequested(qint64 id, QString text);
@@ -46,7 +48,11 @@ private:
     MessageView m_;
     QLabel* role_ = nullptr;
     QToolButton* think_toggle_ = nullptr;
-    QLabel* reasoning_ = nullptr;
+    // The reasoning: a read-only plain-text box of at most ~14 lines that scrolls, follows the
+    // end while it streams, and takes each update as an append (a long chain of thought is
+    // tens of thousands of tokens: re-setting a label's whole text per update would stall).
+    QPlainTextEdit* reasoning_ = nullptr;
+    QString reasoning_shown_;
     QLabel* answer_ = nullptr;
     QLabel* branch_label_ = nullptr;
     QToolButton *prev_ = nullptr, *next_ = nullptr;
