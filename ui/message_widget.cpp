@@ -12,7 +12,11 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollBar>
+#include <QAbstractTextDocumentLayout>
+#include <QTextBrowser>
 #include <QTextCursor>
+#include <QTextDocument>
+#include <QTimer>
 #include <QRegularExpression>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -30,6 +34,20 @@ QString code_blocks(const QString& markdown) {
     QStringList blocks;
     for (auto it = fence.globalMatch(markdown); it.hasNext();) blocks << it.next().captured(1);
     return blocks.join("\n");
+}
+
+qsizetype markdown_settled_prefix(const QString& md) {
+    qsizetype settled = 0, line_start = 0;
+    bool fence = false;
+    while (line_start < md.size()) {
+        const qsizetype end = md.indexOf('\n', line_start);
+        if (end < 0) break;  // the last line is still being written
+        const QStringView line = QStringView(md).mid(line_start, end - line_start).trimmed();
+        if (line.startsWith(u"```") || line.startsWith(u"~~~")) fence = !fence;
+        if (line.isEmpty() && !fence) settled = end + 1;
+        line_start = end + 1;
+    }
+    return settled;
 }
 
 namespace {
@@ -82,6 +100,42 @@ public:
     }
 };
 
+// A read-only Markdown document that is exactly as tall as its text (no scroll bars: the chat
+// scrolls), following its width.
+class MarkdownBox final : public QTextBrowser {
+public:
+    explicit MarkdownBox(QWidget* parent) : QTextBrowser(parent) {
+        setFrameShape(QFrame::NoFrame);
+        setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        setOpenExternalLinks(true);
+        setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+        viewport()->setAutoFillBackground(false);
+        setStyleSheet("QTextBrowser { background: transparent; }");
+        document()->setDocumentMargin(0);
+        // The height follows the document once per turn of the event loop: resizing on every
+        // size change while a long text is set re-lays it out each time (30 ms become 1.3 s).
+        connect(document()->documentLayout(), &QAbstractTextDocumentLayout::documentSizeChanged,
+                this, [this] {
+                    if (height_pending_) return;
+                    height_pending_ = true;
+                    QTimer::singleShot(0, this, [this] {
+                        height_pending_ = false;
+                        setFixedHeight(static_cast<int>(std::ceil(document()->size().height())) + 2);
+                    });
+                });
+    }
+
+protected:
+    void resizeEvent(QResizeEvent* e) override {
+        QTextBrowser::resizeEvent(e);
+        document()->setTextWidth(viewport()->width());
+    }
+
+private:
+    bool height_pending_ = false;
+};
+
 QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
     auto* b = new QPushButton(text, parent);
     b->setFlat(true);
@@ -127,8 +181,13 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     reasoning_->setAccessibleName(tr("Reasoning"));
     v->addWidget(reasoning_);
     answer_ = text_label(this);
+    answer_->setTextFormat(Qt::PlainText);
     answer_->setAccessibleName(tr("Message text"));
     v->addWidget(answer_);
+    markdown_ = new MarkdownBox(this);
+    markdown_->setAccessibleName(tr("Message text"));
+    markdown_->hide();
+    v->addWidget(markdown_);
 
     auto* actions = new QHBoxLayout;
     copy_ = small_button(tr("Copy"), tr("Copy the message"), this);
@@ -177,8 +236,48 @@ void MessageWidget::set_reasoning_expanded(bool on) {
     reasoning_->setVisible(on && !m_.reasoning.isEmpty());
 }
 
-QString MessageWidget::answer_text_shown() const { return answer_->text(); }
+QString MessageWidget::answer_text_shown() const {
+    return m_.role == "user" ? answer_->text() : markdown_text_;
+}
+
+void MessageWidget::show_markdown(const QString& text, bool streaming) {
+    if (!streaming) {  // finished (or stored): rendered whole, once
+        if (!markdown_whole_ || text != markdown_text_) {
+            markdown_->setMarkdown(text);
+            markdown_text_ = text;
+            markdown_whole_ = true;
+        }
+        return;
+    }
+    QTextDocument* doc = markdown_->document();
+    if (markdown_whole_ || !text.startsWith(markdown_text_.left(markdown_settled_))) {
+        doc->clear();  // a new reply in this bubble
+        markdown_settled_ = 0;
+        markdown_tail_ = 0;
+        markdown_whole_ = false;
+    }
+    QTextCursor c(doc);
+    const qsizetype settled = std::max(markdown_settled_, markdown_settled_prefix(text));
+    if (settled > markdown_settled_) {
+        // The open block (and maybe more) settled: it replaces the tail once, then a new empty
+        // block holds what is written next.
+        c.setPosition(markdown_tail_);
+        c.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+        c.removeSelectedText();
+        c.insertMarkdown(text.mid(markdown_settled_, settled - markdown_settled_));
+        c.movePosition(QTextCursor::End);
+        c.insertBlock();
+        markdown_tail_ = c.position();
+        markdown_settled_ = settled;
+    }
+    c.setPosition(markdown_tail_);
+    c.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+    c.removeSelectedText();
+    c.insertMarkdown(text.mid(markdown_settled_));
+    markdown_text_ = text;
+}
 QString MessageWidget::reasoning_text_shown() const { return reasoning_->toPlainText(); }
+QString MessageWidget::answer_document_text() const { return markdown_->toPlainText(); }
 
 void MessageWidget::set_message(const MessageView& m) {
     m_ = m;
@@ -199,9 +298,15 @@ void MessageWidget::set_message(const MessageView& m) {
     QString text = m.content;
     if (!user && !m.streaming && !m.complete)
         text += "\n\n*" + tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) + "*";
-    if (user) answer_->setTextFormat(Qt::PlainText);
-    if (answer_->text() != text) answer_->setText(text);
-    answer_->setVisible(!text.isEmpty());
+    if (user) {
+        if (answer_->text() != text) answer_->setText(text);
+        answer_->setVisible(!text.isEmpty());
+        markdown_->hide();
+    } else {
+        answer_->hide();
+        show_markdown(text, m.streaming);
+        markdown_->setVisible(!text.isEmpty());
+    }
     const bool done = !m.streaming && m.id != 0;
     copy_->setVisible(done);
     copy_code_->setVisible(done && !code_blocks(m.content).isEmpty());

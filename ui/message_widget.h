@@ -10,6 +10,7 @@ class QLabel;
 class QToolButton;
 class QPushButton;
 class QPlainTextEdit;
+class QTextBrowser;
 
 namespace gb::ui {
 
@@ -25,6 +26,9 @@ struct MessageView {
 QString thought_summary(const MessageView& m);
 // The fenced code blocks of a Markdown text, joined (what "Copy code" copies).
 QString code_blocks(const QString& markdown);
+// Where a streaming Markdown text can be cut into a settled part and the part still being
+// written: just after the last blank line outside a code fence (0: nowhere yet).
+qsizetype markdown_settled_prefix(const QString& markdown);
 
 class MessageWidget : public QFrame {
     Q_OBJECT
@@ -36,6 +40,7 @@ public:
     void set_reasoning_expanded(bool on);
     QString answer_text_shown() const;
     QString reasoning_text_shown() const;
+    QString answer_document_text() const;  // the rendered answer as plain text (tests)
 
 signals:
     void editRequested(qint64 id, QString text);
@@ -53,7 +58,17 @@ private:
     // tens of thousands of tokens: re-setting a label's whole text per update would stall).
     QPlainTextEdit* reasoning_ = nullptr;
     QString reasoning_shown_;
-    QLabel* answer_ = nullptr;
+    QLabel* answer_ = nullptr;  // a user's text (plain)
+    // A reply's answer as Markdown in one document as tall as its text. While it streams the
+    // settled blocks are appended once and only the block being written is replaced per update
+    // (re-rendering a whole 4,000-token answer per token stalls the UI); the finished answer is
+    // rendered whole once.
+    QTextBrowser* markdown_ = nullptr;
+    QString markdown_text_;              // what markdown_ shows, as Markdown
+    qsizetype markdown_settled_ = 0;     // chars of markdown_text_ appended as settled blocks
+    int markdown_tail_ = 0;              // document position where the open block starts
+    bool markdown_whole_ = false;        // rendered whole (setMarkdown), not by appends
+    void show_markdown(const QString& text, bool streaming);
     QLabel* branch_label_ = nullptr;
     QToolButton *prev_ = nullptr, *next_ = nullptr;
     QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr, *inspect_ = nullptr;
