@@ -243,8 +243,18 @@ void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t
         if (x.rows == 0) return;
         const int32_t* d_pos = impl_->put(impl_->positions, positions, op);
         const float* ff = p.freq_factors;
-        if (ff && !on_device(ff))  // a host array (tests, callers that built it themselves)
-            ff = impl_->put(impl_->freq, std::span<const float>(ff, p.n_dims / 2), op);
+        if (ff) {
+            // Where the table lives is asked of the driver once per pointer (an uploaded weight,
+            // the model's rope_freqs, is known at once): a recorded step then asks nothing.
+            auto known = impl_->freq_on_device.find(ff);
+            if (known == impl_->freq_on_device.end()) {
+                const bool uploaded = std::find(impl_->weights.begin(), impl_->weights.end(), ff) !=
+                                      impl_->weights.end();
+                known = impl_->freq_on_device.emplace(ff, uploaded || on_device(ff)).first;
+            }
+            if (!known->second)  // a host array (tests, callers that built it themselves)
+                ff = impl_->put(impl_->freq, std::span<const float>(ff, p.n_dims / 2), op);
+        }
         launch_rope(x.data, x.rows, x.cols, n_heads, head_dim, d_pos, p, ff, impl_->stream);
     });
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -102,6 +103,10 @@ struct CudaBackend::Impl {
     int64_t weight_bytes = 0;
     std::unordered_set<void*> acts;     // alloc()
     std::vector<void*> weights;         // upload()
+    // rope's frequency tables seen so far: in device memory, or a host array to upload. With
+    // unified addressing host and device addresses never overlap, so an address freed and
+    // reused keeps its kind.
+    std::unordered_map<const void*, bool> freq_on_device;
 
     // Scratch, one buffer per use so that no two live uses share one.
     Scratch ids, positions, freq, x_aligned, w_bf16, x_bf16, out_f32, attn, q_abs, ctx_latent,
