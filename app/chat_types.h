@@ -29,6 +29,8 @@ struct ModelInfo {
     std::string chat_format;     // the built-in family used when the model's template fails
     bool has_template = false;
     bool template_keeps_reasoning = false;  // earlier turns' reasoning stays in the prompt
+    std::string backend;         // where it runs once loaded ("cpu", "cuda")
+    int64_t n_cpu_layers = 0;    // with a GPU backend: the first layers run on the CPU
     std::string error;           // metadata could not be read completely
 
     bool is_moe() const { return n_expert > 0; }
@@ -41,7 +43,9 @@ struct LoadSettings {
     std::string backend = "cpu";  // "cpu"; "cuda" where built
     int n_threads = 0;            // 0: all cores
     int64_t n_ctx = 4096;
-    int64_t n_cpu_layers = 0;     // with a GPU backend: the first layers run on the CPU
+    // With a GPU backend: the first layers run on the CPU; -1 (the default): as few as let the
+    // rest fit in GPU memory (none when it all fits).
+    int64_t n_cpu_layers = -1;
 };
 
 // Earlier replies' reasoning in the prompt: as the model's template decides, or forced.

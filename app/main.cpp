@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     cli.addOption({"ctx", "Context size in tokens.", "n", "4096"});
     cli.addOption({"threads", "CPU threads (0: all).", "n", "0"});
     cli.addOption({"backend", "Where the model runs: cpu, or cuda where built with it.", "name", "cpu"});
-    cli.addOption({"cpu-layers", "With --backend cuda: run the model's first N layers on the CPU.", "n", "0"});
+    cli.addOption({"cpu-layers", "With --backend cuda: run the model's first N layers on the CPU (auto: as few as fit).", "n", "auto"});
     cli.addOption({"history", "The conversation history database.", "file"});
     cli.addOption({"no-history", "Keep conversations in memory only."});
     cli.addOption({"synthetic", "Use the synthetic engine (no model needed; for demos and tests)."});
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     load.n_ctx = cli.value("ctx").toLongLong();
     load.n_threads = cli.value("threads").toInt();
     load.backend = cli.value("backend").toStdString();
-    load.n_cpu_layers = cli.value("cpu-layers").toLongLong();
+    load.n_cpu_layers = cli.value("cpu-layers") == "auto" ? -1 : cli.value("cpu-layers").toLongLong();
     std::unique_ptr<gb::ui::DemoTour> tour;
     if (cli.isSet("screenshots")) {
         tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"), cli.value("prompt"));

@@ -210,6 +210,8 @@ void MainWindow::update_status() {
         const ModelInfo& m = c_.model();
         s = tr("%1 · %2%3").arg(QString::fromStdString(m.name), QString::fromStdString(m.arch),
                                 m.is_moe() ? tr(" · %1 experts").arg(m.n_expert) : QString());
+        if (m.n_cpu_layers > 0)
+            s += tr(" · %1 of %2 layers on the CPU").arg(m.n_cpu_layers).arg(m.n_layer);
     } else {
         s = tr("No model loaded (Ctrl+O)");
     }

@@ -110,11 +110,12 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     ctx_->setValue(4096);
     ctx_->setAccessibleName(tr("Context size"));
     cpu_layers_ = new QSpinBox(this);
-    cpu_layers_->setRange(0, 4096);
-    cpu_layers_->setSpecialValueText(tr("none (all on the GPU)"));
+    cpu_layers_->setRange(-1, 4096);
+    cpu_layers_->setSpecialValueText(tr("auto (as few as fit)"));
+    cpu_layers_->setValue(-1);
     cpu_layers_->setAccessibleName(tr("Layers kept on the CPU"));
     cpu_layers_->setToolTip(tr("For a model too big for the GPU: its first layers run on the CPU.\n"
-                               "Loading tells you how many are needed when it does not fit."));
+                               "Auto keeps as few there as let the rest fit (none if all fits)."));
     form->addRow(tr("&Backend:"), backend_);
     form->addRow(tr("&Threads:"), threads_);
     form->addRow(tr("&Context (tokens):"), ctx_);
@@ -176,7 +177,7 @@ gb::app::LoadSettings ModelDialog::settings() const {
     s.backend = backend_->currentText().toStdString();
     s.n_threads = threads_->value();
     s.n_ctx = ctx_->value();
-    s.n_cpu_layers = s.backend == "cpu" ? 0 : cpu_layers_->value();
+    s.n_cpu_layers = s.backend == "cpu" ? 0 : cpu_layers_->value();  // -1: auto
     return s;
 }
 

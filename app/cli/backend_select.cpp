@@ -3,8 +3,10 @@
 #include "app/cli/backend_select.h"
 
 #include <cstdio>
+#include <stdexcept>
 
 #include "engine/core/error.h"
+#include "engine/model/model_config.h"
 #include "kernels/cpu/cpu_backend.h"
 
 #ifdef GLASSBOX_HAVE_CUDA
@@ -28,13 +30,27 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
 }
 
 Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers) {
-    if (n_cpu_layers < 0) throw Error("--cpu-layers must be >= 0");
+    if (n_cpu_layers < 0 && n_cpu_layers != RunSettings::kAutoCpuLayers)
+        throw Error("--cpu-layers must be >= 0, or auto");
     if (n_cpu_layers > 0 && name == "cpu")
         throw Error("--cpu-layers keeps layers on the CPU next to a GPU; it needs --backend cuda");
     Backends b;
     b.main = make_backend(name, n_threads);
-    if (n_cpu_layers > 0) b.host = std::make_unique<cpu::CpuBackend>(n_threads);
+    if (n_cpu_layers != 0 && name != "cpu") b.host = std::make_unique<cpu::CpuBackend>(n_threads);
     return b;
+}
+
+int64_t cpu_layers_arg(const std::string& value) {
+    if (value.empty() || value == "auto") return RunSettings::kAutoCpuLayers;
+    size_t used = 0;
+    long long n = -2;
+    try {
+        n = std::stoll(value, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != value.size() || n < 0)
+        throw Error("--cpu-layers must be a number of layers >= 0, or auto; got '" + value + "'");
+    return n;
 }
 
 std::string describe_backend(const Backend& backend, int n_threads) {

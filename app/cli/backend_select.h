@@ -21,6 +21,8 @@ struct Backends {
     std::unique_ptr<Backend> host;
 };
 Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers);
+// The value of --cpu-layers: a count, or "auto" (RunSettings::kAutoCpuLayers), also when absent.
+int64_t cpu_layers_arg(const std::string& value);
 
 // One line about the backend for reports: "cpu, 16 threads" or "cuda, NVIDIA H200 (139.8 GiB)".
 std::string describe_backend(const Backend& backend, int n_threads);

@@ -107,7 +107,7 @@ int bench_command(const std::vector<std::string>& argv) {
     if (rs.n_threads <= 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
-    rs.n_cpu_layers = args.integer("--cpu-layers", 0);
+    rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
 
     Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
     Backend* backend = be.main.get();
@@ -122,9 +122,11 @@ int bench_command(const std::vector<std::string>& argv) {
     auto seconds = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
 
     std::printf("model: %s\nbackend: %s\n", path.c_str(), describe_backend(*backend, rs.n_threads).c_str());
-    if (rs.n_cpu_layers > 0)
-        std::printf("layers on the CPU: %lld of %lld\n", static_cast<long long>(rs.n_cpu_layers),
-                    static_cast<long long>(model->config().n_layer));
+    if (model->settings().n_cpu_layers > 0)
+        std::printf("layers on the CPU: %lld of %lld%s\n",
+                    static_cast<long long>(model->settings().n_cpu_layers),
+                    static_cast<long long>(model->config().n_layer),
+                    rs.n_cpu_layers == RunSettings::kAutoCpuLayers ? " (auto)" : "");
     double best_pp = 0, best_tg = 0;
     for (int r = 0; r < reps; ++r) {
         cache->set_n_past(0);

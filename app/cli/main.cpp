@@ -34,8 +34,9 @@ commands:
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
       --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
-      --cpu-layers N         with --backend cuda: run the first N layers on the CPU, for a
-                             model whose weights do not all fit in GPU memory
+      --cpu-layers N|auto    with --backend cuda: run the first N layers on the CPU, for a
+                             model whose weights do not all fit in GPU memory (auto, the
+                             default: as few as let the rest fit, none when it all fits)
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--trace-cost] [--backend cpu|cuda]

@@ -103,7 +103,7 @@ int run_command(const std::vector<std::string>& argv) {
     rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
     rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096);
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512);
-    rs.n_cpu_layers = args.integer("--cpu-layers", 0);
+    rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
     if (rs.n_threads < 0) throw Error("threads must be >= 0 (0: all cores)");
     if (rs.n_threads == 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -131,6 +131,11 @@ int run_command(const std::vector<std::string>& argv) {
 
     Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
     std::unique_ptr<Model> model = Model::load(path, *be.main, rs, be.host.get());
+    if (rs.n_cpu_layers == RunSettings::kAutoCpuLayers && model->settings().n_cpu_layers > 0)
+        std::fprintf(stderr, "glassbox-cli: the first %lld of %lld layers run on the CPU: the rest fill "
+                     "the %s memory (--cpu-layers N to choose)\n",
+                     static_cast<long long>(model->settings().n_cpu_layers),
+                     static_cast<long long>(model->config().n_layer), be.main->name().c_str());
     Tokenizer tok = Tokenizer::from_gguf(model->file());
     req.prompt_text = args.has("--chat")
                           ? chat_prompt(model->file(), tok, args.str("--system"), user, !args.has("--no-thinking"))

@@ -107,6 +107,18 @@ void check_device_fit(const std::string& path, Backend& backend, const GgufFile&
                 ") but only " + gib(*free) + " is free; " + advice);
 }
 
+// RunSettings::kAutoCpuLayers: the fewest CPU layers with which the rest fits the backend's own
+// memory (0 for a backend computing in host memory, or when everything fits); n_layer when
+// nothing does, for check_device_fit to refuse with the sizes.
+int64_t auto_cpu_layers(Backend& backend, const GgufFile& file, const ModelConfig& c,
+                        const RunSettings& s, const ModelSize& size) {
+    const std::optional<int64_t> free = backend.free_memory_bytes();
+    if (!free) return 0;
+    for (int64_t k = 0; k < c.n_layer; ++k)
+        if (device_need(backend, file, c, s, size, k).total() <= *free) return k;
+    return c.n_layer;
+}
+
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
@@ -127,6 +139,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
                     gib(size.kv_bytes_per_token * settings.n_ctx) + ") but this machine has " +
                     gib(have) + "; use a smaller quantisation or a shorter context (--ctx)");
 
+    if (settings.n_cpu_layers == RunSettings::kAutoCpuLayers)
+        settings.n_cpu_layers = auto_cpu_layers(backend, *file, config, settings, size);
     if (settings.n_cpu_layers > 0 && !host)
         throw Error(path + ": keeping layers on the CPU (" + std::to_string(settings.n_cpu_layers) +
                     " asked for) needs a CPU backend next to the " + backend.name() + " one");

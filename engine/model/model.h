@@ -54,7 +54,8 @@ public:
     // Opens and validates the file, checks every tensor's presence, type and shape, and binds the
     // weights to the backend. Throws gb::Error naming the file and the tensor or key at fault.
     // With settings.n_cpu_layers > 0 the first layers run on `host` (a backend computing in host
-    // memory, the CPU) and the rest, with the output head, on `backend` (a GPU).
+    // memory, the CPU) and the rest, with the output head, on `backend` (a GPU); with
+    // RunSettings::kAutoCpuLayers as few as fit, and settings() tells how many that was.
     static std::unique_ptr<Model> load(const std::string& path, Backend& backend,
                                        const RunSettings& settings, Backend* host = nullptr);
 

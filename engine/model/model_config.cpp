@@ -200,7 +200,7 @@ void RunSettings::validate(const ModelConfig& c) {
         throw Error("threads " + std::to_string(n_threads) + " is out of range (1..1024)");
     if (n_batch < 1 || n_batch > 8192)
         throw Error("batch size " + std::to_string(n_batch) + " is out of range (1..8192)");
-    if (n_cpu_layers < 0 || n_cpu_layers > c.n_layer)
+    if ((n_cpu_layers < 0 && n_cpu_layers != kAutoCpuLayers) || n_cpu_layers > c.n_layer)
         throw Error("CPU layers " + std::to_string(n_cpu_layers) + " is out of range (0.." +
                     std::to_string(c.n_layer) + ", the model's layer count)");
 }

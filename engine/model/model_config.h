@@ -76,7 +76,9 @@ struct RunSettings {
     int64_t n_batch = 512;  // prompt tokens per forward pass
     // Layers 0 .. n_cpu_layers-1 run on the CPU (their weights and KV cache in host memory) and
     // the rest on the GPU backend: for a model whose weights do not all fit in GPU memory.
+    // kAutoCpuLayers: as few as make the rest fit (Model::load decides, settings() says).
     int64_t n_cpu_layers = 0;
+    static constexpr int64_t kAutoCpuLayers = -1;
     void validate(const ModelConfig& c);
 };
 

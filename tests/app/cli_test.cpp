@@ -261,7 +261,8 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
         {"run -m " + kTiny + " -p x -c 8", "context length"},
         {"run -m " + kTiny + " -p x --bogus", "unknown option --bogus"},
         {"run -m " + kTiny + " -p x --cpu-layers 1", "needs --backend cuda"},
-        {"run -m " + kTiny + " -p x --cpu-layers -2", "--cpu-layers must be >= 0"},
+        {"run -m " + kTiny + " -p x --cpu-layers -2", "--cpu-layers must be a number of layers >= 0, or auto"},
+        {"run -m " + kTiny + " -p x --cpu-layers many", "got 'many'"},
         {"bench -m " + kTiny + " --cpu-layers 1", "needs --backend cuda"},
         {"frobnicate", "unknown command"},
     };

@@ -270,6 +270,24 @@ TEST(LayerSplit, TooBigForTheDeviceSuggestsTheSplitThatFits) {
     split.n_cpu_layers = k - 1;
     MemoryFence tight(all / 2);
     EXPECT_THROW(Model::load(path, tight, split, &host), Error);
+
+    // Auto picks that same split by itself, and none when everything fits or there is no device
+    // memory to fit (a backend computing in host memory).
+    RunSettings autos = rs;
+    autos.n_cpu_layers = RunSettings::kAutoCpuLayers;
+    MemoryFence half(all / 2);
+    auto a = Model::load(path, half, autos, &host);
+    EXPECT_EQ(a->settings().n_cpu_layers, k);
+    EXPECT_LE(half.uploaded_bytes(), all / 2);
+    MemoryFence roomy(int64_t{1} << 40);
+    EXPECT_EQ(Model::load(path, roomy, autos, &host)->settings().n_cpu_layers, 0);
+    EXPECT_EQ(Model::load(path, roomy, autos)->settings().n_cpu_layers, 0);  // no host needed
+    cpu::CpuBackend cpu(1);
+    EXPECT_EQ(Model::load(path, cpu, autos)->settings().n_cpu_layers, 0);
+    // Nothing fits even with every layer on the CPU (the head and activations stay on the
+    // device): refused with the sizes.
+    MemoryFence tiny(1024);
+    EXPECT_THROW(Model::load(path, tiny, autos, &host), Error);
 }
 
 TEST(LayerSplit, BadSplitsAreRefusedByName) {
