@@ -149,13 +149,13 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_cpu_layers = ls.n_cpu_layers;
-    if (ls.backend == "cpu" && ls.n_cpu_layers < 0) rs.n_cpu_layers = 0;  // auto: nothing to split
     if (ls.n_cpu_layers > 0 && ls.backend == "cpu")
         throw Error("layers on the CPU are for a model split between the CPU and a GPU; choose the cuda backend or 0 CPU layers");
     host_.reset();
     backend_.reset();
     backend_ = factory_(ls.backend, rs.n_threads);
-    if (rs.n_cpu_layers != 0) host_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
+    // Auto on the CPU backend keeps nothing apart (Model::load decides 0): no second backend.
+    if (rs.n_cpu_layers != 0 && ls.backend != "cpu") host_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
     std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs, host_.get());
     auto tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
     ModelInfo info = inspect_model(ls.path);

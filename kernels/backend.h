@@ -124,6 +124,8 @@ public:
     virtual void release(Act& a) = 0;
     // Makes a weight usable by this backend (CPU: the mapped bytes as they are; GPU: uploaded once).
     virtual Weight upload(const Weight& host) = 0;
+    // host may be reused as soon as to_device returns (the copy may still be in flight: CUDA
+    // stages a pageable source before returning).
     virtual void to_device(const float* host, Act dst) = 0;
     virtual void to_host(Act src, float* host) = 0;
     virtual void synchronize() {}

@@ -138,24 +138,15 @@ void Model::carry(Backend& from, Act src, Backend& to, Act dst) {
         throw Error("forward: cannot carry " + std::to_string(src.rows) + "x" +
                     std::to_string(src.cols) + " activations into " + std::to_string(dst.rows) +
                     "x" + std::to_string(dst.cols));
-    if (&from == &to) {
-        if (src.data != dst.data) {
-            carry_buf_.resize(static_cast<size_t>(src.size()));
-            from.to_host(src, carry_buf_.data());
-            to.to_device(carry_buf_.data(), dst);
-        }
-        return;
-    }
+    // to_device's source may be reused once it returns: no wait for the copy.
     if (from.host_memory()) {
         to.to_device(src.data, dst);
-        to.synchronize();  // src is the host backend's buffer, rewritten by the next step
     } else if (to.host_memory()) {
         from.to_host(src, dst.data);
     } else {
         carry_buf_.resize(static_cast<size_t>(src.size()));
         from.to_host(src, carry_buf_.data());
         to.to_device(carry_buf_.data(), dst);
-        to.synchronize();
     }
 }
 

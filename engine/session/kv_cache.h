@@ -10,11 +10,8 @@ namespace gb {
 
 class KvCache {
 public:
-    KvCache(Backend& be, int64_t n_layer, int64_t n_ctx, int64_t kv_width)
-        : KvCache(std::vector<Backend*>(static_cast<size_t>(n_layer), &be), n_ctx, kv_width,
-                  kv_width) {}
-    // Keys and values of different widths (MLA caches the latent c_kv as "k" and the shared
-    // rotated key k_pe as "v": deepseek2), each layer in the memory of the backend it runs on.
+    // Each layer's keys and values in the memory of the backend it runs on. Their widths may
+    // differ: MLA caches the latent c_kv as "k" and the shared rotated key k_pe as "v".
     KvCache(std::vector<Backend*> layer_backends, int64_t n_ctx, int64_t k_width, int64_t v_width)
         : be_(std::move(layer_backends)), n_ctx_(n_ctx) {
         for (Backend* be : be_)
