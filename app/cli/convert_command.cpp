@@ -1,14 +1,17 @@
 // glassbox-cli convert: a Hugging Face checkpoint (config.json + safetensors) to a GGUF file,
 // written from the checkpoint's GGUF view (engine/model/hf_checkpoint.h), so the file holds
 // exactly what Glassbox runs from the checkpoint, in the layout llama.cpp reads.
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "engine/core/error.h"
+#include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/hf_checkpoint.h"
@@ -19,7 +22,8 @@ namespace gb::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: glassbox-cli convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]";
+    "usage: glassbox-cli convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0] "
+    "[--metadata FILE.json]";
 
 // Vectors (norms, biases, score-correction biases), rope factors and MoE routers stay F32, as
 // GGUF converters keep them: they are small and routing is sensitive to their precision.
@@ -44,6 +48,74 @@ int file_type_id(TensorType t) {
     }
 }
 
+// A small text file, read whole; anything but a regular file under 1 MiB is refused (a FIFO
+// would block the read forever).
+std::string read_text_file(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": not a regular file");
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec || size > (1u << 20)) throw Error(path + ": unreadable or larger than 1 MiB");
+    std::ifstream in(path, std::ios::binary);
+    std::string text(static_cast<size_t>(size), '\0');
+    if (!in.read(text.data(), static_cast<std::streamsize>(size)))
+        throw Error(path + ": cannot read");
+    return text;
+}
+
+// --metadata: a JSON object of extra GGUF keys (a model card: general.name, general.description,
+// general.license, ...). Strings, booleans and integers keep their kind; other numbers become
+// F32. Descriptive general.* keys may replace the checkpoint's (its name is the folder's); any
+// other key the checkpoint view sets is refused, so a card cannot change how the model runs.
+void add_metadata_file(const std::string& path, const GgufFile& view, GgufWriter& w) {
+    const std::string text = read_text_file(path);
+    json::Value doc;
+    try {
+        doc = json::parse(text);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    if (doc.kind() != json::Value::Kind::Object)
+        throw Error(path + ": --metadata expects a JSON object of GGUF keys");
+    for (const auto& [key, v] : doc.as_object()) {
+        std::string where = path;
+        where.append(": metadata key '").append(key).append("'");
+        if (key.empty() || key.size() > 256)
+            throw Error(where + " is empty or longer than 256 bytes");
+        const bool descriptive = key.starts_with("general.") && key != "general.architecture" &&
+                                 key != "general.alignment" && key != "general.file_type" &&
+                                 key != "general.quantization_version";
+        if (view.find(key) && !descriptive)
+            throw Error(where + " is set by the checkpoint itself and cannot be overridden");
+        switch (v.kind()) {
+            case json::Value::Kind::String:
+                w.set(key, GgufValue::str(v.as_string()));
+                break;
+            case json::Value::Kind::Bool:
+                w.set(key, GgufValue::boolean(v.as_bool()));
+                break;
+            case json::Value::Kind::Number: {
+                int64_t i = 0;
+                bool integral = true;
+                try {
+                    i = v.as_int64();
+                } catch (const Error&) {
+                    integral = false;
+                }
+                if (integral && i >= 0 && i <= UINT32_MAX)
+                    w.set(key, GgufValue::u32(static_cast<uint32_t>(i)));
+                else if (integral)
+                    w.set(key, GgufValue::i64(i));
+                else
+                    w.set(key, GgufValue::f32(static_cast<float>(v.as_number())));
+                break;
+            }
+            default:
+                throw Error(path + ": metadata key '" + key + "' has a " + kind_name(v.kind()) +
+                            " value; only strings, numbers and booleans are written");
+        }
+    }
+}
+
 std::string in_dir(const std::string& path) {
     return std::filesystem::is_directory(path) ? path
                                                : std::filesystem::path(path).parent_path().string();
@@ -52,7 +124,7 @@ std::string in_dir(const std::string& path) {
 }  // namespace
 
 int convert_command(const std::vector<std::string>& argv) {
-    Args a(argv, {"--type"}, {});
+    Args a(argv, {"--type", "--metadata"}, {});
     if (a.positional().size() != 2) throw Error(kUsage);
     const std::string& in = a.positional()[0];
     const std::string& out = a.positional()[1];
@@ -85,6 +157,7 @@ int convert_command(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "convert: writing no vocabulary: %s\n", why.c_str());
         w.set("tokenizer.ggml.model", GgufValue::str("none"));
     }
+    if (a.has("--metadata")) add_metadata_file(a.str("--metadata"), view, w);
     if (!keep_source) {
         w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(file_type_id(target))));
         if (target == TensorType::Q8_0) w.set("general.quantization_version", GgufValue::u32(2));

@@ -275,3 +275,56 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
 }
 
 }  // namespace
+
+namespace {
+
+std::filesystem::path write_temp(const std::string& name, const std::string& text) {
+    const auto p = std::filesystem::temp_directory_path() /
+                   ("gb_cli_" + std::to_string(getpid()) + "_" + name);
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+}
+
+}  // namespace
+
+// convert --metadata adds a model card (name, description, licence) to the written file, and
+// refuses a card that is not a JSON object of scalars or that would change how the model runs.
+TEST(Cli, ConvertWritesAModelCard) {
+    const std::string ckpt = gb::test::fixture("models/hf/tiny_qwen3");
+    const auto card = write_temp("card.json",
+                                 "{\"general.name\": \"my-model\", \"general.description\": "
+                                 "\"line one\\nline two \\u00e9\", \"general.license\": \"MIT\", "
+                                 "\"my.count\": 7, \"my.scale\": 0.5, \"my.flag\": true}");
+    const auto out = write_temp("card.gguf", "");
+    Result r = cli("convert " + ckpt + " " + out.string() + " --metadata " + card.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const gb::GgufFile f = gb::GgufFile::open(out.string());
+    EXPECT_EQ(f.get_string("general.name"), "my-model");
+    EXPECT_EQ(f.get_string("general.description"), "line one\nline two \xc3\xa9");
+    EXPECT_EQ(f.get_string("general.license"), "MIT");
+    EXPECT_EQ(f.get_int("my.count"), 7);
+    EXPECT_EQ(f.get_float("my.scale"), 0.5);
+    EXPECT_EQ(f.get_bool("my.flag"), true);
+    EXPECT_EQ(f.get_string("general.architecture"), "qwen3");
+
+    const std::pair<const char*, const char*> bad[] = {
+        {"[1, 2]", "expects a JSON object"},
+        {"{\"general.name\": ", "json"},
+        {"{\"qwen3.block_count\": 99}", "set by the checkpoint itself"},
+        {"{\"general.architecture\": \"llama\"}", "set by the checkpoint itself"},
+        {"{\"x\": [1]}", "only strings, numbers and booleans"},
+        {"{\"\": \"empty\"}", "is empty"},
+    };
+    for (const auto& [text, why] : bad) {
+        const auto p = write_temp("bad.json", text);
+        Result b = cli("convert " + ckpt + " " + out.string() + " --metadata " + p.string());
+        EXPECT_NE(b.code, 0) << text;
+        EXPECT_NE(b.err.find(why), std::string::npos) << text << " -> " << b.err;
+        std::filesystem::remove(p);
+    }
+    Result missing = cli("convert " + ckpt + " " + out.string() + " --metadata /nonexistent.json");
+    EXPECT_NE(missing.code, 0);
+    EXPECT_NE(missing.err.find("not a regular file"), std::string::npos) << missing.err;
+    std::filesystem::remove(card);
+    std::filesystem::remove(out);
+}
