@@ -193,30 +193,42 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         trace.tokens.push_back(rec);
         ++trace.n_gen;
         const std::string text = eog ? std::string() : detok.push(id);
+        // The token goes through the model before anyone hears of it, so that its record is
+        // complete when it is handed out: its routing in every MoE layer is only known once it
+        // has been through them. The last token still goes through when routing is recorded
+        // (its logits unused), unless the context is full.
+        const bool last = (eog && req.stop_at_eog) || step + 1 == req.max_tokens;
+        const bool room = cache_->n_past() + 1 <= cache_->n_ctx();
+        bool forward_cancelled = false;
+        if (room && (!last || routing)) {
+            const int32_t one[1] = {id};
+            try {
+                model_.forward(one, *cache_, 1, logits);
+                if (routing) trace.tokens.back().routing = model_.last_routing().token(0);
+            } catch (const ForwardCancelled&) {
+                forward_cancelled = true;
+            }
+        }
         if (on_token && !on_token(&trace.tokens.back(), text)) {
             trace.stop_reason = "stopped";
+            break;
+        }
+        if (forward_cancelled) {
+            trace.stop_reason = "cancelled";
             break;
         }
         if (eog && req.stop_at_eog) {
             trace.stop_reason = "eog";
             break;
         }
-        if (cache_->n_past() + 1 > cache_->n_ctx()) {
-            trace.stop_reason = "context full";
-            break;
-        }
         if (step + 1 == req.max_tokens) {
             trace.stop_reason = "max tokens";
             break;
         }
-        const int32_t one[1] = {id};
-        try {
-            model_.forward(one, *cache_, 1, logits);
-        } catch (const ForwardCancelled&) {
-            trace.stop_reason = "cancelled";
+        if (!room) {
+            trace.stop_reason = "context full";
             break;
         }
-        if (routing) trace.tokens.back().routing = model_.last_routing().token(0);
         cur.assign(logits.begin(), logits.end());
         cur_summary = RowSummary(model_.last_logit_summary(), 0);
     }
@@ -229,14 +241,6 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     trace.answer_text = reasoning.answer();
     trace.reasoning_complete = reasoning.reasoning_complete();
     trace.decode_ms = ms_since(t_dec);
-    // The last generated token has not been through the model yet: one more step (its logits
-    // unused) gives its routing, unless the user stopped or the context is full.
-    const bool stopped = trace.stop_reason == "cancelled" || trace.stop_reason == "stopped";
-    if (routing && trace.n_gen > 0 && !stopped && cache_->n_past() < cache_->n_ctx()) {
-        const int32_t last[1] = {trace.tokens.back().id};
-        model_.forward(last, *cache_, 1, logits);
-        trace.tokens.back().routing = model_.last_routing().token(0);
-    }
     return trace;
 }
 

@@ -37,9 +37,11 @@ struct GenerateRequest {
     bool routing_probs = false;
 };
 
-// Called for each generated token with its record (its phase, Think or Answer, is final) and the
-// text it completes (UTF-8 held back until a character is whole), and once at the end with
-// rec == nullptr for any bytes still held back. Return false to stop.
+// Called for each generated token with its complete record (its phase, Think or Answer, is
+// final; the token has been through the model, so an MoE model's routing is in it) and the text
+// it completes (UTF-8 held back until a character is whole), and once at the end with
+// rec == nullptr for any bytes still held back. Nothing about a token changes after its call.
+// Return false to stop.
 using TokenCallback = std::function<bool(const TokenRecord* rec, const std::string& text)>;
 
 class Generator {
