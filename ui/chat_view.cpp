@@ -11,6 +11,7 @@
 
 #include "app/message_list_model.h"
 #include "ui/message_widget.h"
+#include "ui/welcome_panel.h"
 
 namespace gb::ui {
 
@@ -25,10 +26,11 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     scroll_->setAccessibleName(tr("Conversation"));
     list_ = new QWidget;
     list_layout_ = new QVBoxLayout(list_);
-    placeholder_ = new QLabel(tr("Open a model (Ctrl+O), then type a message below."), list_);
-    placeholder_->setAlignment(Qt::AlignCenter);
-    placeholder_->setStyleSheet("color: palette(mid); font-size: 14pt; padding: 40px");
-    list_layout_->addWidget(placeholder_);
+    welcome_ = new WelcomePanel(list_);
+    connect(welcome_, &WelcomePanel::promptChosen, this, [this](const QString& text) {
+        if (!stop_->isEnabled() && send_->isEnabled()) emit sendRequested(text);
+    });
+    list_layout_->addWidget(welcome_);
     list_layout_->addStretch();
     scroll_->setWidget(list_);
     v->addWidget(scroll_, 1);
@@ -82,9 +84,12 @@ void ChatView::submit() {
 void ChatView::set_busy(bool busy) {
     stop_->setEnabled(busy);
     send_->setEnabled(!busy);
+    welcome_->set_prompts_enabled(!busy);
 }
 
-void ChatView::set_placeholder(const QString& text) { placeholder_->setText(text); }
+void ChatView::set_placeholder(const QString& text) { welcome_->set_status(text); }
+
+void ChatView::set_demo_prompts(const gb::app::DemoPromptSet& set) { welcome_->set_prompts(set); }
 
 void ChatView::set_model(QAbstractItemModel* model) {
     if (model_) disconnect(model_, nullptr, this, nullptr);
@@ -122,7 +127,7 @@ void ChatView::rebuild() {
         list_layout_->insertWidget(list_layout_->count() - 1, w);
         bubbles_.push_back(w);
     }
-    placeholder_->setVisible(rows == 0);
+    welcome_->setVisible(rows == 0);
     for (int r = 0; r < rows; ++r) update_row(r);
 }
 

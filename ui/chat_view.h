@@ -9,6 +9,8 @@
 #include <QWidget>
 #include <vector>
 
+#include "app/demo_prompts.h"
+
 class QPlainTextEdit;
 class QPushButton;
 class QScrollArea;
@@ -18,6 +20,7 @@ class QLabel;
 namespace gb::ui {
 
 class MessageWidget;
+class WelcomePanel;
 
 class ChatView : public QWidget {
     Q_OBJECT
@@ -26,6 +29,9 @@ public:
     void set_model(QAbstractItemModel* model);
     void set_busy(bool busy);
     void set_placeholder(const QString& text);
+    // The welcome panel's demo prompts (shown while the conversation is empty); a click sends one.
+    void set_demo_prompts(const gb::app::DemoPromptSet& set);
+    WelcomePanel* welcome() const { return welcome_; }
     QPlainTextEdit* input() const { return input_; }
     int bubble_count() const { return static_cast<int>(bubbles_.size()); }
     MessageWidget* bubble(int i) const { return bubbles_[static_cast<size_t>(i)]; }
@@ -52,7 +58,7 @@ private:
     QScrollArea* scroll_ = nullptr;
     QWidget* list_ = nullptr;
     QVBoxLayout* list_layout_ = nullptr;
-    QLabel* placeholder_ = nullptr;
+    WelcomePanel* welcome_ = nullptr;
     std::vector<MessageWidget*> bubbles_;
     QPlainTextEdit* input_ = nullptr;
     QPushButton* send_ = nullptr;

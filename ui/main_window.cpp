@@ -145,7 +145,11 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         if (c_.model_loaded()) {
             const QString path = QString::fromStdString(c_.model().path);
             if (QFileInfo::exists(path)) remember_model(path);
-            chat_->set_placeholder(tr("%1 is ready. Type a message below.").arg(QString::fromStdString(c_.model().name)));
+            const QString name = QString::fromStdString(c_.model().name);
+            chat_->set_placeholder(tr("%1 is ready. Type a message below.").arg(name));
+            QString error;
+            chat_->set_demo_prompts(gb::app::demo_prompts_for(name, &error));
+            if (!error.isEmpty()) show_error(error);
         }
         update_status();
     });

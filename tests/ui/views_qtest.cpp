@@ -34,6 +34,7 @@
 #include "ui/routing_view.h"
 #include "ui/settings_panel.h"
 #include "ui/token_inspector.h"
+#include "ui/welcome_panel.h"
 
 using namespace gb;
 using namespace gb::app;
@@ -227,6 +228,44 @@ private slots:
         QVERIFY(done.wait(5000));
         QCOMPARE(chat->bubble(1)->message().branch_count, 2);
         QCOMPARE(chat->bubble(1)->message().branch_index, 2);
+    }
+
+    // An empty conversation offers demo prompts; one click sends the prompt as the user's message.
+    void welcome_panel_sends_a_demo_prompt() {
+        App a;
+        ChatView* chat = a.w->chat();
+        WelcomePanel* welcome = chat->welcome();
+        QVERIFY(welcome->isVisible());
+        QVERIFY(welcome->prompt_count() > 0);
+        QVERIFY(welcome->status().contains("ready"));
+        auto buttons = welcome->findChildren<QAbstractButton*>();
+        QVERIFY(!buttons.isEmpty());
+        const QString sent = buttons.front()->toolTip().section('"', 1, 1);
+        QVERIFY(!sent.isEmpty());
+        QSignalSpy done(a.c.get(), &ChatController::streamingFinished);
+        QTest::mouseClick(buttons.front(), Qt::LeftButton);
+        QVERIFY(done.wait(5000));
+        QCOMPARE(chat->bubble(0)->message().content, sent);
+        QVERIFY(!welcome->isVisible());
+    }
+
+    // The demo models get the arithmetic prompts, other models the general ones; a broken
+    // document says what is wrong and offers nothing.
+    void demo_prompts_are_chosen_by_model_name() {
+        QString error;
+        const auto demo = gb::app::demo_prompts_for("glassbox-demo-moe", &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QVERIFY(demo.prompts.size() >= 3);
+        QCOMPARE(demo.prompts.front().text, QString("48213+9077"));
+        const auto other = gb::app::demo_prompts_for("SmolLM2-135M-Instruct", &error);
+        QVERIFY(!other.prompts.isEmpty());
+        QVERIFY(other.prompts.front().text != demo.prompts.front().text);
+        const auto bad = gb::app::parse_demo_prompts("{\"format\": \"glassbox-demo-prompts\", \"sets\": [", "x", &error);
+        QVERIFY(bad.prompts.isEmpty());
+        QVERIFY2(error.contains("demo prompts"), qPrintable(error));
+        error.clear();
+        gb::app::parse_demo_prompts("[1, 2]", "x", &error);
+        QVERIFY2(error.contains("not a glassbox-demo-prompts document"), qPrintable(error));
     }
 
     void inspector_shows_a_token_and_its_alternatives() {

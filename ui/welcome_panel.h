@@ -1,0 +1,37 @@
+// WelcomePanel: what an empty conversation shows: a title, a line on what the loaded model can
+// show, and buttons that send demo prompts, so that a first message is one click away.
+#pragma once
+
+#include <QWidget>
+
+#include "app/demo_prompts.h"
+
+class QGridLayout;
+class QLabel;
+
+namespace gb::ui {
+
+class WelcomePanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit WelcomePanel(QWidget* parent = nullptr);
+    // The status line ("Open a model (Ctrl+O) ..." / "X is ready").
+    void set_status(const QString& text);
+    // Title, intro and prompt buttons; an empty set shows the status line alone.
+    void set_prompts(const gb::app::DemoPromptSet& set);
+    void set_prompts_enabled(bool on);
+    int prompt_count() const { return static_cast<int>(buttons_.size()); }
+    QString status() const;
+
+signals:
+    void promptChosen(QString text);
+
+private:
+    QLabel* title_ = nullptr;
+    QLabel* intro_ = nullptr;
+    QLabel* status_ = nullptr;
+    QGridLayout* grid_ = nullptr;
+    std::vector<QWidget*> buttons_;
+};
+
+}  // namespace gb::ui
