@@ -177,3 +177,42 @@ TEST(Generator, BadRequestsAreRefused) {
 
 }  // namespace
 }  // namespace gb
+
+namespace gb {
+namespace {
+
+// One complete record per step: on a real MoE model every streamed token already carries its
+// experts in every MoE layer when the callback sees it, and the stored trace holds the same.
+TEST(Generator, EveryStreamedTokenCarriesItsRouting) {
+    cpu::CpuBackend be{2};
+    RunSettings rs;
+    rs.n_ctx = 64;
+    rs.n_threads = 2;
+    auto model = Model::load(test::fixture("models/tiny_qwen3moe.gguf"), be, rs);
+    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    GenerateRequest req;
+    req.prompt = tok.encode("hello there", true, false);
+    req.max_tokens = 12;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    Generator gen(*model, tok);
+    std::vector<TokenRouting> streamed;
+    const Trace t = gen.generate(req, [&](const TokenRecord* rec, const std::string&) {
+        if (rec) {
+            EXPECT_EQ(rec->routing.n_layers(), static_cast<size_t>(model->config().n_moe_layers()))
+                << "token " << streamed.size() << " streamed without its routing";
+            streamed.push_back(rec->routing);
+        }
+        return true;
+    });
+    ASSERT_EQ(streamed.size(), 12u);
+    size_t i = 0;
+    for (const TokenRecord& r : t.tokens) {
+        if (r.phase == Phase::Prompt) continue;
+        EXPECT_EQ(r.routing.experts, streamed[i].experts) << "token " << i << " changed after its callback";
+        ++i;
+    }
+}
+
+}  // namespace
+}  // namespace gb
