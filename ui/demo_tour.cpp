@@ -40,8 +40,9 @@ void DemoTour::start() {
         }
         sent_ = true;
         QTimer::singleShot(300, this, [this] {
+            shoot("0-welcome");
             gb::app::GenerationSettings s = c_.settings();
-            s.max_tokens = 160;  // a screenful
+            s.max_tokens = 700;  // a whole worked problem of the demo model
             s.sampling.temperature = 0;
             c_.set_settings(s);
             c_.send(prompt_);

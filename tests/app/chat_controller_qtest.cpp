@@ -271,6 +271,36 @@ private slots:
         QVERIFY(r.c.context_use().total() > r.c.context_use().user);
     }
 
+    // The default model, through the app as a first-time user meets it: its own template renders
+    // (no built-in-format notice), the reply thinks then answers correctly, and every generated
+    // token carries its experts.
+    void demo_model_thinks_and_routes_in_the_app() {
+        Rig r(std::make_unique<LocalEngine>());
+        QVERIFY(r.load(GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf", 1024));
+        QCOMPARE(QString::fromStdString(r.c.model().name), QString("glassbox-demo-moe"));
+        QVERIFY(r.c.model().is_moe());
+        GenerationSettings s = r.c.settings();
+        s.max_tokens = 700;
+        s.sampling.temperature = 0;
+        r.c.set_settings(s);
+        QSignalSpy notices(&r.c, &ChatController::noticeOccurred);
+        r.c.send("48213+9077");
+        QVERIFY(r.reply(60000));
+        QCOMPARE(notices.count(), 0);
+        const StoredMessage& a = r.c.path().back();
+        QVERIFY2(a.reasoning.find("units: 3+7=10") != std::string::npos, a.reasoning.c_str());
+        QVERIFY2(a.content.find("57290") != std::string::npos, a.content.c_str());
+        QVERIFY(a.trace);
+        int generated = 0, routed = 0;
+        for (const auto& t : a.trace->tokens) {
+            if (t.phase == gb::Phase::Prompt) continue;
+            ++generated;
+            routed += !t.routing.empty();
+        }
+        QVERIFY(generated > 50);
+        QCOMPARE(routed, generated);
+    }
+
     // A sticky GPU error mid-reply: the user gets an error that says the GPU was reset and the
     // model loaded again, the conversation is kept, and the next message gets a reply.
     void lost_backend_is_rebuilt_and_the_app_goes_on() {
