@@ -148,8 +148,9 @@ TEST(DemoModels, MoeSolvesProblemsWithLiveRouting) {
     std::vector<std::vector<int64_t>> load;
     for (const Trace& t : traces)
         for (const TokenRecord& r : t.tokens) {
-            if (r.phase != Phase::Prompt)
+            if (r.phase != Phase::Prompt) {
                 ASSERT_FALSE(r.routing.empty()) << "token without routing";
+            }
             if (r.routing.empty()) continue;
             if (load.empty()) load.assign(r.routing.n_layers(), std::vector<int64_t>(n_expert));
             for (size_t l = 0; l < r.routing.n_layers(); ++l)
