@@ -154,6 +154,7 @@ int run_command(const std::vector<std::string>& argv) {
     const bool tty = isatty(fileno(stdout)) != 0;
     Phase shown = Phase::Answer;
     bool any_reasoning = false;
+    bool answer_started = false;
     Trace trace = gen.generate(req, [&](const TokenRecord* rec, const std::string& text) {
         if (quiet) return true;
         const Phase phase = rec ? rec->phase : shown;
@@ -166,8 +167,15 @@ int run_command(const std::vector<std::string>& argv) {
             std::fputs(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n", stdout);
         }
         shown = phase;
+        std::string_view out = text;
+        // After the rule the answer starts at its first visible character: the newlines
+        // that follow "</think>" are layout.
+        if (phase == Phase::Answer && any_reasoning && !answer_started) {
+            out.remove_prefix(std::min(out.size(), out.find_first_not_of(" \t\r\n")));
+            answer_started = !out.empty();
+        }
         if (!(hide_reasoning && phase == Phase::Think))
-            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fwrite(out.data(), 1, out.size(), stdout);
         std::fflush(stdout);
         return true;
     });
