@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Trains Glassbox's two demo models from scratch and writes them to resources/models/ (not part
-# of CI; about an hour on 2 CPU cores). Steps: the Python tools (torch, transformers,
+# of CI; about 85 minutes on 2 CPU cores). Steps: the Python tools (torch, transformers,
 # llama-cpp-python) and glassbox-cli are installed/built if missing; the shared tokenizer is
-# trained; both models train side by side, one thread each, in two phases (2,000 steps at
-# learning rate 3e-3, then MoE 1,000 / dense 600 steps at 1e-3 on fresh data); each checkpoint
+# trained; both models train side by side, one thread each, in phases on fresh data (2,000 steps
+# at learning rate 3e-3; then dense 600 steps at 1e-3; MoE 1,000 at 1e-3 and 1,000 at 5e-4:
+# it learns more slowly); each checkpoint
 # is converted by our own GGUF writer (glassbox-cli convert), evaluated (eval_arith.py), and
 # converted again with its model card.
 #
@@ -25,7 +26,7 @@ mkdir -p "$work" resources/models
 train_arith.build_tokenizer('$work', 1234)"
 
 start=$(date +%s)
-phase() {  # kind steps lr [resume-dir] -> trains into $work/<kind><suffix>
+phase() {  # kind steps lr out [resume]: trains $work/out, from $work/resume if given
     local kind=$1 steps=$2 lr=$3 out=$4 resume=${5:-}
     GB_TRAIN_THREADS=1 "$py" "$train" "$kind" "$work/$out" --steps "$steps" --lr "$lr" \
         --eval-every 0 --final-eval 0 --tokenizer-dir "$work" ${resume:+--resume "$work/$resume"} \
@@ -34,7 +35,9 @@ phase() {  # kind steps lr [resume-dir] -> trains into $work/<kind><suffix>
 echo "== phase 1: both models, 2000 steps each (logs in $work)"
 phase moe 2000 3e-3 moe1 & phase dense 2000 3e-3 dense1 & wait
 echo "== phase 2"
-phase moe 1000 1e-3 moe moe1 & phase dense 600 1e-3 dense dense1 & wait
+phase moe 1000 1e-3 moe2 moe1 & phase dense 600 1e-3 dense dense1 & wait
+echo "== phase 3 (MoE)"
+phase moe 1000 5e-4 moe moe2
 echo "== trained in $(( ($(date +%s) - start) / 60 )) minutes"
 
 for kind in moe dense; do
