@@ -45,7 +45,8 @@ DemoPromptSet parse_demo_prompts(const QByteArray& json, const QString& model_na
 }
 
 DemoPromptSet demo_prompts_for(const QString& model_name, QString* error) {
-    init_resources();
+    static const bool registered = (init_resources(), true);  // once per process
+    (void)registered;
     QFile f(":/demo_prompts.json");
     if (!f.open(QIODevice::ReadOnly)) {
         if (error) *error = "demo prompts: the resource :/demo_prompts.json is missing";

@@ -110,7 +110,7 @@ void add_metadata_file(const std::string& path, const GgufFile& view, GgufWriter
                 break;
             }
             default:
-                throw Error(path + ": metadata key '" + key + "' has a " + kind_name(v.kind()) +
+                throw Error(where + " has a " + json::kind_name(v.kind()) +
                             " value; only strings, numbers and booleans are written");
         }
     }
