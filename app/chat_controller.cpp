@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::app {
 
@@ -265,7 +265,7 @@ void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> t
     m.parent = streaming_.parent;
     m.content = trace->answer_text;
     m.reasoning = trace->reasoning_text;
-    m.complete = trace->stop_reason == "eog" || trace->stop_reason == "max tokens" || trace->stop_reason == "stopped";
+    m.complete = stop_is_complete(trace->stop_reason);
     m.stop_reason = trace->stop_reason;
     m.n_reasoning_tokens = streaming_.n_reasoning;
     m.n_answer_tokens = streaming_.n_answer;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/chat_types.h"
+#include "engine/session/backends.h"
 #include "engine/session/generator.h"
 #include "engine/trace/trace.h"
 
@@ -36,8 +37,8 @@ public:
     virtual std::string take_notice() { return {}; }
 };
 
-// The backends LocalEngine can run on in this build ("cpu", and "cuda" when it was built).
-std::vector<std::string> available_backends();
+// The backends of this build ("cpu", and "cuda" when it was built), as the engine says.
+using gb::available_backends;
 
 // Reads a model's metadata without binding its weights (the model manager's preview).
 // Never throws: problems are in ModelInfo::error.

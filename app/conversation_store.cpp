@@ -6,7 +6,7 @@
 #include <chrono>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::app {
 

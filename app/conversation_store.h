@@ -24,7 +24,7 @@ struct StoredMessage {
     double thought_ms = 0;  // how long the reasoning took
     int n_reasoning_tokens = 0;
     int n_answer_tokens = 0;
-    std::string stop_reason;
+    StopReason stop_reason = StopReason::None;
     int64_t created_ms = 0;
     std::shared_ptr<const Trace> trace;  // may be loaded on demand (trace())
 };

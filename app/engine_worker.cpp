@@ -63,7 +63,7 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                 return !cancel_.load();
             };
             Trace trace = engine_->generate(turns, settings, on_token, &cancel_);
-            if (cancel_.load() && trace.stop_reason != "eog") trace.stop_reason = "cancelled";
+            if (cancel_.load() && trace.stop_reason != StopReason::Eog) trace.stop_reason = StopReason::Cancelled;
             busy_.store(false);
             const std::string note = engine_->take_notice();
             if (!note.empty()) emit notice(QString::fromStdString(note));

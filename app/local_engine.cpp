@@ -8,15 +8,14 @@
 #include <optional>
 #include <thread>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"
-#include "engine/template/builtin_templates.h"
-#include "engine/template/chat_template.h"
+#include "engine/session/chat_prompt.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
-#include "kernels/cpu/cpu_backend.h"
+#include "engine/session/backends.h"
 #ifdef GLASSBOX_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #endif
@@ -112,29 +111,9 @@ ModelInfo inspect_model(const std::string& path) {
     return info;
 }
 
-namespace {
-
-std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
-#ifdef GLASSBOX_HAVE_CUDA
-    // Throws a gb::Error naming the problem when there is no usable GPU.
-    if (name == "cuda") return std::make_unique<cuda::CudaBackend>();
-#endif
-    return std::make_unique<cpu::CpuBackend>(n_threads);
-}
-
-}  // namespace
-
 LocalEngine::LocalEngine(BackendFactory factory)
-    : factory_(factory ? std::move(factory) : BackendFactory(make_backend)) {}
+    : factory_(std::move(factory)) {}
 LocalEngine::~LocalEngine() = default;
-
-std::vector<std::string> available_backends() {
-#ifdef GLASSBOX_HAVE_CUDA
-    return {"cpu", "cuda"};
-#else
-    return {"cpu"};
-#endif
-}
 
 ModelInfo LocalEngine::load(const LoadSettings& ls) {
     const auto backends = available_backends();
@@ -149,22 +128,18 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_cpu_layers = ls.n_cpu_layers;
-    if (ls.n_cpu_layers > 0 && ls.backend == "cpu")
-        throw Error("layers on the CPU are for a model split between the CPU and a GPU; choose the cuda backend or 0 CPU layers");
     host_.reset();
     backend_.reset();
-    backend_ = factory_(ls.backend, rs.n_threads);
-    // Auto on the CPU backend keeps nothing apart (Model::load decides 0): no second backend.
-    if (rs.n_cpu_layers != 0 && ls.backend != "cpu") host_ = std::make_unique<cpu::CpuBackend>(rs.n_threads);
+    Backends be = make_backends(ls.backend, rs.n_threads, ls.n_cpu_layers, factory_);
+    backend_ = std::move(be.main);
+    host_ = std::move(be.host);
     std::unique_ptr<Model> model = Model::load(ls.path, *backend_, rs, host_.get());
     auto tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
     ModelInfo info = inspect_model(ls.path);
     info.error.clear();
     info.backend = backend_->name();
     info.n_cpu_layers = model->settings().n_cpu_layers;
-    const ChatFormat fmt =
-        choose_chat_format(model->file().get_string("general.architecture").value_or(""), tok->vocab().pre,
-                           [&](std::string_view t) { return tok->find_token(t) >= 0; });
+    const ChatFormat fmt = chat_format_of(model->file(), *tok);
     info.chat_format = std::string(chat_format_name(fmt));
     chat_format_ = static_cast<int>(fmt);
     model_ = std::move(model);
@@ -188,14 +163,12 @@ bool LocalEngine::keeps_reasoning(const GenerationSettings& s) const {
 std::string LocalEngine::render(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
                                 bool add_generation_prompt, std::string* warning) const {
     if (!tok_) throw Error("no model is loaded");
-    ChatTemplateOptions opt;
+    ChatPromptOptions opt;
     opt.add_generation_prompt = add_generation_prompt;
-    if (tok_->bos() >= 0) opt.bos_token = tok_->token_text(tok_->bos());
-    if (tok_->eos() >= 0) opt.eos_token = tok_->token_text(tok_->eos());
-    if (!s.thinking) opt.extra["enable_thinking"] = json::Value::from_bool(false);
+    opt.thinking = s.thinking;
     const auto messages = to_messages(turns, s, s.reasoning == ReasoningPolicy::Keep,
                                       s.reasoning == ReasoningPolicy::Template);
-    ChatPrompt p = render_chat_prompt(tok_->chat_template(), static_cast<ChatFormat>(chat_format_), messages, opt);
+    ChatPrompt p = render_model_prompt(*tok_, static_cast<ChatFormat>(chat_format_), messages, opt);
     if (warning) *warning = p.warning;
     return p.text;
 }
@@ -211,9 +184,7 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     GenerateRequest req;
     std::string warning;
     req.prompt_text = render(turns, s, true, &warning);
-    const std::string bos = tok_->bos() >= 0 ? tok_->token_text(tok_->bos()) : std::string();
-    const bool has_bos = !bos.empty() && req.prompt_text.starts_with(bos);
-    req.prompt = tok_->encode(req.prompt_text, !has_bos, true);
+    req.prompt = encode_prompt(*tok_, req.prompt_text);
     if (static_cast<int64_t>(req.prompt.size()) >= model_->settings().n_ctx)
         throw Error("the conversation (" + std::to_string(req.prompt.size()) + " tokens) does not fit the context of " +
                     std::to_string(model_->settings().n_ctx) + " tokens: start a new chat or raise the context size");
@@ -283,7 +254,7 @@ ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns, const Ge
         }
     }
     try {
-        const int64_t whole = static_cast<int64_t>(tok_->encode(render(turns, s, true), true, true).size());
+        const int64_t whole = static_cast<int64_t>(encode_prompt(*tok_, render(turns, s, true)).size());
         u.template_overhead = std::max<int64_t>(0, whole - (u.system + u.user + u.answers + u.reasoning));
     } catch (const std::exception&) {
     }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "app/chat_engine.h"
+#include "engine/session/backends.h"
 
 namespace gb {
 class Backend;
@@ -21,7 +22,7 @@ class LocalEngine : public ChatEngine {
 public:
     // Makes the backend a LoadSettings names ("cpu", "cuda"), given the thread count; tests pass
     // their own to inject faults. Empty: the real backends.
-    using BackendFactory = std::function<std::unique_ptr<Backend>(const std::string& name, int n_threads)>;
+    using BackendFactory = BackendMaker;
     explicit LocalEngine(BackendFactory factory = {});
     ~LocalEngine() override;
 

@@ -74,7 +74,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         }
         case BranchCountRole: return static_cast<int>(c_.siblings(m.id).size());
         case CompleteRole: return m.complete;
-        case StopReasonRole: return QString::fromStdString(m.stop_reason);
+        case StopReasonRole: return QString(stop_reason_name(m.stop_reason));
         default: return {};
     }
 }

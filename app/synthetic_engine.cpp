@@ -6,7 +6,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::app {
 
@@ -78,10 +78,10 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
     const int n_think = s.thinking ? opt_.n_reasoning_tokens : 0;
     const int n_total = std::min(s.max_tokens, n_think + opt_.n_answer_tokens);
     const double step_ms = 1000.0 / std::max(1.0, opt_.tokens_per_second);
-    t.stop_reason = "eog";
+    t.stop_reason = StopReason::Eog;
     for (int i = 0; i < n_total; ++i) {
         if (cancel && cancel->load()) {
-            t.stop_reason = "cancelled";
+            t.stop_reason = StopReason::Cancelled;
             break;
         }
         std::this_thread::sleep_until(t0 + std::chrono::microseconds(static_cast<int64_t>((i + 1) * step_ms * 1000)));
@@ -118,11 +118,11 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
         ++t.n_gen;
         (think ? t.reasoning_text : t.answer_text) += r.text;
         if (on_token && !on_token(&t.tokens.back(), r.text)) {
-            t.stop_reason = "stopped";
+            t.stop_reason = StopReason::Stopped;
             break;
         }
     }
-    if (t.stop_reason == "eog" && t.n_gen >= s.max_tokens) t.stop_reason = "max tokens";
+    if (t.stop_reason == StopReason::Eog && t.n_gen >= s.max_tokens) t.stop_reason = StopReason::MaxTokens;
     if (on_token) on_token(nullptr, std::string());
     t.reasoning_complete = t.n_gen >= n_think;
     // Trimmed at the ends, as the engine's reasoning parser leaves both texts.

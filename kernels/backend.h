@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/tensor_type.h"
 
 namespace gb {

@@ -12,7 +12,7 @@
 #include <limits>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/backend.h"
 
 namespace gb {

@@ -9,26 +9,30 @@
 #include <QStackedWidget>
 #include <QVBoxLayout>
 
+#include "engine/trace/expert_load.h"
 #include "ui/heatmap_widget.h"
 #include "ui/token_inspector.h"
 
 namespace gb::ui {
 
 ExpertLoad expert_load(const Trace& t, const Phase* phase) {
+    // The counting is the engine's (engine/trace/expert_load.h); this is its view: one phase of
+    // the reply, or all of it, as doubles for the heatmap.
+    const gb::ExpertLoad counted = count_expert_load(t);
     ExpertLoad load;
     load.n_expert = t.n_expert;
-    for (const TokenRecord& r : t.tokens) {
-        if (r.phase == Phase::Prompt || r.routing.empty()) continue;
-        if (phase && r.phase != *phase) continue;
-        if (!load.n_layers) {
-            load.n_layers = static_cast<int>(r.routing.n_layers());
-            load.counts.assign(static_cast<size_t>(load.n_layers * load.n_expert), 0.0);
-            for (uint16_t l : r.routing.layers) load.layer_labels << QString::number(l);
-        }
-        for (size_t i = 0; i < r.routing.n_layers() && static_cast<int>(i) < load.n_layers; ++i)
-            for (uint16_t e : r.routing.experts_of(i))
-                if (e < load.n_expert) load.counts[i * static_cast<size_t>(load.n_expert) + e] += 1;
-    }
+    if (counted.empty() || t.n_expert <= 0) return load;
+    int64_t reply_tokens = 0;  // a reply without routed tokens has no load (the prompt's aside)
+    for (size_t i = 0; i < counted.layers.size(); ++i)
+        reply_tokens += counted.tokens(Phase::Think, i) + counted.tokens(Phase::Answer, i);
+    if (reply_tokens == 0) return load;
+    load.n_layers = static_cast<int>(counted.layers.size());
+    load.counts.assign(static_cast<size_t>(load.n_layers * load.n_expert), 0.0);
+    for (uint16_t l : counted.layers) load.layer_labels << QString::number(l);
+    for (size_t i = 0; i < counted.layers.size(); ++i)
+        for (int e = 0; e < load.n_expert; ++e)
+            load.counts[i * static_cast<size_t>(load.n_expert) + static_cast<size_t>(e)] =
+                static_cast<double>(phase ? counted.count(*phase, i, e) : counted.reply_count(i, e));
     return load;
 }
 

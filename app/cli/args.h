@@ -1,12 +1,14 @@
 // Minimal command-line flag parsing for glassbox-cli: every flag is checked, unknown ones refused.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "engine/model/model_config.h"
+#include "kernels/error.h"
 
 namespace gb::cli {
 
@@ -63,5 +65,15 @@ private:
     std::map<std::string, std::string> values_;
     std::vector<std::string> positional_;
 };
+
+// The value of --cpu-layers: a count, or "auto" (RunSettings::kAutoCpuLayers), also when absent.
+inline int64_t cpu_layers_arg(const std::string& value) {
+    if (value.empty() || value == "auto") return RunSettings::kAutoCpuLayers;
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    if (end == value.c_str() || *end != '\0' || n < 0)
+        throw Error("--cpu-layers must be a number of layers >= 0, or auto; got '" + value + "'");
+    return n;
+}
 
 }  // namespace gb::cli

@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "app/cli/args.h"
-#include "app/cli/backend_select.h"
 #include "app/cli/commands.h"
 #include "engine/model/model.h"
+#include "engine/session/backends.h"
 #include "engine/session/kv_cache.h"
 #include "engine/trace/trace.h"
 

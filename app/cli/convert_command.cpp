@@ -10,7 +10,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"

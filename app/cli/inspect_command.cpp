@@ -7,7 +7,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"

@@ -11,14 +11,14 @@
 #include <thread>
 
 #include "app/cli/args.h"
-#include "app/cli/backend_select.h"
 #include "app/cli/commands.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
+#include "engine/session/backends.h"
+#include "engine/session/chat_prompt.h"
 #include "engine/session/generator.h"
-#include "engine/template/builtin_templates.h"
-#include "engine/template/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/expert_load.h"
 #include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_binary.h"
@@ -27,26 +27,6 @@ namespace gb::cli {
 
 namespace {
 
-// One user turn (after an optional system prompt) rendered through the model's own chat
-// template, as transformers would. A file without a template, or a template that fails, falls
-// back to the built-in format of the model's family with a visible warning naming the error.
-std::string chat_prompt(const GgufFile& file, const Tokenizer& tok, const std::string& system,
-                        const std::string& user, bool thinking) {
-    std::vector<ChatMessage> messages;
-    if (!system.empty()) messages.emplace_back("system", system);
-    messages.emplace_back("user", user);
-    ChatTemplateOptions opt;
-    if (tok.bos() >= 0) opt.bos_token = tok.token_text(tok.bos());
-    if (tok.eos() >= 0) opt.eos_token = tok.token_text(tok.eos());
-    if (!thinking) opt.extra["enable_thinking"] = json::Value::from_bool(false);
-    const ChatFormat family =
-        choose_chat_format(file.get_string("general.architecture").value_or(""), tok.vocab().pre,
-                           [&](std::string_view t) { return tok.find_token(t) >= 0; });
-    ChatPrompt p = render_chat_prompt(tok.chat_template(), family, messages, opt);
-    if (!p.warning.empty()) std::fprintf(stderr, "warning: %s\n", p.warning.c_str());
-    return p.text;
-}
-
 // Per MoE layer, the experts that took the most tokens of the reply, reasoning and answer apart:
 // a quick look at routing without the app.
 void print_routing_summary(const Trace& t) {
@@ -54,34 +34,22 @@ void print_routing_summary(const Trace& t) {
         std::fprintf(stderr, "[routing: the model is dense, it has no experts]\n");
         return;
     }
-    // counts[layer row][phase][expert], phase 0 = reasoning, 1 = answer (prompt tokens left out).
-    std::vector<uint16_t> layers;
-    std::vector<std::array<std::vector<int>, 2>> counts;
-    for (const TokenRecord& r : t.tokens) {
-        if (r.phase == Phase::Prompt || r.routing.empty()) continue;
-        if (layers.empty()) {
-            layers = r.routing.layers;
-            counts.assign(layers.size(), {std::vector<int>(static_cast<size_t>(t.n_expert)),
-                                          std::vector<int>(static_cast<size_t>(t.n_expert))});
-        }
-        const int ph = r.phase == Phase::Think ? 0 : 1;
-        for (size_t i = 0; i < r.routing.n_layers() && i < counts.size(); ++i)
-            for (uint16_t e : r.routing.experts_of(i)) ++counts[i][ph][e];
-    }
+    const ExpertLoad load = count_expert_load(t);
     std::fprintf(stderr, "[routing: top-%d of %d experts in %zu MoE layers; most used experts (tokens)]\n",
-                 t.n_expert_used, t.n_expert, layers.size());
-    auto top = [&](const std::vector<int>& c) {
-        std::vector<int> idx(c.size());
+                 t.n_expert_used, t.n_expert, load.layers.size());
+    auto top = [&](Phase phase, size_t row) {
+        std::vector<int> idx(static_cast<size_t>(load.n_expert));
         std::iota(idx.begin(), idx.end(), 0);
-        std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return c[a] > c[b]; });
+        auto n = [&](int e) { return load.count(phase, row, e); };
+        std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return n(a) > n(b); });
         std::string s;
-        for (size_t i = 0; i < std::min<size_t>(4, idx.size()) && c[idx[i]] > 0; ++i)
-            s += (s.empty() ? "" : " ") + ("e" + std::to_string(idx[i])) + "(" + std::to_string(c[idx[i]]) + ")";
+        for (size_t i = 0; i < std::min<size_t>(4, idx.size()) && n(idx[i]) > 0; ++i)
+            s += (s.empty() ? "" : " ") + ("e" + std::to_string(idx[i])) + "(" + std::to_string(n(idx[i])) + ")";
         return s.empty() ? std::string("-") : s;
     };
-    for (size_t i = 0; i < layers.size(); ++i)
-        std::fprintf(stderr, "  layer %3u  reasoning: %-36s answer: %s\n", layers[i], top(counts[i][0]).c_str(),
-                     top(counts[i][1]).c_str());
+    for (size_t i = 0; i < load.layers.size(); ++i)
+        std::fprintf(stderr, "  layer %3u  reasoning: %-36s answer: %s\n", load.layers[i],
+                     top(Phase::Think, i).c_str(), top(Phase::Answer, i).c_str());
 }
 
 }  // namespace
@@ -93,7 +61,7 @@ int run_command(const std::vector<std::string>& argv) {
                "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
                "-c", "--ctx", "-b", "--batch", "--backend", "--cpu-layers"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
-               "--router-probs", "--no-routing"});
+               "--router-probs", "--no-routing", "--stream-jsonl"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -137,25 +105,44 @@ int run_command(const std::vector<std::string>& argv) {
                      static_cast<long long>(model->settings().n_cpu_layers),
                      static_cast<long long>(model->config().n_layer), be.main->name().c_str());
     Tokenizer tok = Tokenizer::from_gguf(model->file());
-    req.prompt_text = args.has("--chat")
-                          ? chat_prompt(model->file(), tok, args.str("--system"), user, !args.has("--no-thinking"))
-                          : user;
-    // A template that writes the BOS text itself must not get a second BOS from the file's flag.
-    const std::string bos_text = tok.bos() >= 0 ? tok.token_text(tok.bos()) : std::string();
-    const bool has_bos = !bos_text.empty() && req.prompt_text.starts_with(bos_text);
-    req.prompt = tok.encode(req.prompt_text, /*add_special=*/!has_bos, /*parse_special=*/true);
+    req.prompt_text = user;
+    if (args.has("--chat")) {
+        // One user turn (after an optional system prompt) through the model's own template, as
+        // transformers would; a missing or failing template falls back visibly to the format of
+        // the model's family.
+        std::vector<ChatMessage> messages;
+        if (!args.str("--system").empty()) messages.emplace_back("system", args.str("--system"));
+        messages.emplace_back("user", user);
+        ChatPromptOptions opt;
+        opt.thinking = !args.has("--no-thinking");
+        const ChatPrompt p = render_model_prompt(tok, chat_format_of(model->file(), tok), messages, opt);
+        if (!p.warning.empty()) std::fprintf(stderr, "warning: %s\n", p.warning.c_str());
+        req.prompt_text = p.text;
+    }
+    req.prompt = encode_prompt(tok, req.prompt_text);
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
 
     Generator gen(*model, tok);
     // Reasoning is shown apart from the answer: dimmed on a terminal, or left out with
     // --hide-reasoning; a rule marks where the answer starts.
     const bool quiet = args.has("--quiet");
+    // --stream-jsonl: stdout carries one JSON object per generated token, the same object a
+    // trace file holds in "tokens" (routing included), each flushed as soon as the token is out,
+    // so another program can follow the reply live; the text view is then left out.
+    const bool jsonl = args.has("--stream-jsonl");
     const bool hide_reasoning = args.has("--hide-reasoning");
     const bool tty = isatty(fileno(stdout)) != 0;
     Phase shown = Phase::Answer;
     bool any_reasoning = false;
     bool answer_started = false;
     Trace trace = gen.generate(req, [&](const TokenRecord* rec, const std::string& text) {
+        if (jsonl) {
+            if (!rec) return true;
+            const std::string line = token_json_line(*rec) + "\n";
+            std::fwrite(line.data(), 1, line.size(), stdout);
+            std::fflush(stdout);
+            return true;
+        }
         if (quiet) return true;
         const Phase phase = rec ? rec->phase : shown;
         if (phase == Phase::Think && shown != Phase::Think) {
@@ -179,7 +166,7 @@ int run_command(const std::vector<std::string>& argv) {
         std::fflush(stdout);
         return true;
     });
-    if (!quiet) {
+    if (!quiet && !jsonl) {
         if (tty && shown == Phase::Think) std::fputs("\x1b[0m", stdout);
         std::printf("\n");
         std::fflush(stdout);
@@ -189,7 +176,7 @@ int run_command(const std::vector<std::string>& argv) {
     const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
     const double tg = trace.decode_ms > 0 ? 1000.0 * trace.n_gen / trace.decode_ms : 0;
     std::fprintf(stderr, "[%d prompt tokens %.1f tok/s, %d generated %.1f tok/s, stop: %s]\n",
-                 trace.n_prompt, pp, trace.n_gen, tg, trace.stop_reason.c_str());
+                 trace.n_prompt, pp, trace.n_gen, tg, stop_reason_name(trace.stop_reason));
 
     if (args.has("--routing")) print_routing_summary(trace);
     if (args.has("--trace")) {

@@ -40,7 +40,7 @@ void write_stats(json::Writer& w, const ReplyStats& s) {
         .field("device", s.device)
         .field("model", s.model)
         .field("model_hash", s.model_hash)
-        .field("stop_reason", s.stop_reason)
+        .field("stop_reason", stop_reason_name(s.stop_reason))
         .end_object();
 }
 
@@ -211,7 +211,7 @@ ReplyStats read_stats(const json::Value& v) {
     s.device = v.at("device").as_string();
     s.model = v.at("model").as_string();
     s.model_hash = v.at("model_hash").as_string();
-    s.stop_reason = v.at("stop_reason").as_string();
+    s.stop_reason = stop_reason_from_name(v.at("stop_reason").as_string());
     return s;
 }
 

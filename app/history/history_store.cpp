@@ -93,7 +93,13 @@ Message read_message(const sql::Stmt& st) {
     s.device = st.text(16);
     s.model = st.text(17);
     s.model_hash = st.text(18);
-    s.stop_reason = st.text(19);
+    // A name this version does not know (a later version's, or a damaged row) reads as none:
+    // the message still opens.
+    try {
+        s.stop_reason = stop_reason_from_name(st.text(19));
+    } catch (const Error&) {
+        s.stop_reason = StopReason::None;
+    }
     if (!st.is_null(20)) m.repro.sampler = sampler_from_json(st.text(20));
     m.repro.system_prompt = st.text(21);
     m.repro.rendered_prompt = st.text(22);
@@ -431,7 +437,7 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
     st.args(conversation_id, parent, role_name(m.role), m.content, m.reasoning, m.answer,
             status_name(m.status), m.created_ms ? m.created_ms : now_ms(), s.n_prompt_tokens,
             s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps, s.backend,
-            s.device, s.model, s.model_hash, s.stop_reason);
+            s.device, s.model, s.model_hash, std::string(stop_reason_name(s.stop_reason)));
     if (m.repro.sampler) {
         // The seed column is for queries; a uint64 seed is stored bit for bit as SQLite's int64.
         st.bind(20, static_cast<int64_t>(m.repro.sampler->seed));
@@ -600,7 +606,7 @@ void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Tr
             st.args(reasoning, answer, status_name(*status), s.n_prompt_tokens,
                     s.n_reasoning_tokens > 0 ? s.n_reasoning_tokens : w.n_reasoning_,
                     s.n_answer_tokens > 0 ? s.n_answer_tokens : w.n_answer_,
-                    s.ttft_ms, s.prefill_tps, s.decode_tps, s.stop_reason, s.backend, s.backend, s.device,
+                    s.ttft_ms, s.prefill_tps, s.decode_tps, std::string(stop_reason_name(s.stop_reason)), s.backend, s.backend, s.device,
                     s.device, s.model, s.model, s.model_hash, s.model_hash, w.id_);
             st.run();
             if (trace) store_prepared_trace(db_, w.id_, *prepared);

@@ -8,8 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/sample/sampler.h"
+#include "engine/trace/trace.h"
 
 namespace gb::app {
 
@@ -58,7 +59,7 @@ struct ReplyStats {
     std::string device;          // e.g. "NVIDIA H200", "AMD EPYC 9654 (16 threads)"
     std::string model;           // model name
     std::string model_hash;      // hash of the model file (hex)
-    std::string stop_reason;     // as Trace::stop_reason
+    StopReason stop_reason = StopReason::None;  // stored by name (stop_reason_name)
     bool operator==(const ReplyStats&) const = default;
 };
 

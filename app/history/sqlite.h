@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 struct sqlite3;
 struct sqlite3_stmt;

@@ -3,10 +3,8 @@
 
 #include <zstd.h>
 
-#include <map>
-#include <tuple>
-
 #include "app/history/history_types.h"
+#include "engine/trace/expert_load.h"
 #include "engine/trace/trace_binary.h"
 
 namespace gb::app {
@@ -63,27 +61,21 @@ Trace decode_trace(const StoredTrace& stored, int64_t message_id) {
 }
 
 std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace) {
-    std::map<std::tuple<int, int, int>, ExpertUsage> acc;
-    for (const TokenRecord& t : trace.tokens) {
-        const TokenRouting& r = t.routing;
-        if (r.empty() || r.k <= 0) continue;
-        const int phase = static_cast<int>(t.phase);
-        for (size_t row = 0; row < r.n_layers(); ++row) {
-            const auto ex = r.experts_of(row);
-            const bool has_w = r.weights.size() >= (row + 1) * static_cast<size_t>(r.k);
-            for (size_t j = 0; j < ex.size(); ++j) {
-                auto& u = acc[{r.layers[row], ex[j], phase}];
-                u.layer = r.layers[row];
-                u.expert = ex[j];
-                u.phase = phase;
-                u.count += 1;
-                if (has_w) u.weight_sum += r.weights_of(row)[j];
-            }
-        }
-    }
+    const ExpertLoad load = count_expert_load(trace);
     std::vector<ExpertUsage> out;
-    out.reserve(acc.size());
-    for (auto& [key, u] : acc) out.push_back(u);
+    for (size_t row = 0; row < load.layers.size(); ++row)
+        for (int e = 0; e < load.n_expert; ++e)
+            for (Phase phase : {Phase::Prompt, Phase::Think, Phase::Answer}) {
+                const int64_t n = load.count(phase, row, e);
+                if (n == 0) continue;
+                ExpertUsage u;
+                u.layer = load.layers[row];
+                u.expert = e;
+                u.phase = static_cast<int>(phase);
+                u.count = n;
+                u.weight_sum = load.weight_sum(phase, row, e);
+                out.push_back(u);
+            }
     return out;
 }
 

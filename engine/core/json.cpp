@@ -8,7 +8,7 @@
 #include <numeric>
 #include <ostream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/utf8.h"
 
 namespace gb::json {

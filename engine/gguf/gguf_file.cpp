@@ -14,7 +14,7 @@
 #include <limits>
 #include <map>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

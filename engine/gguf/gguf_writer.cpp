@@ -9,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

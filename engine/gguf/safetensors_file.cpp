@@ -18,7 +18,7 @@
 #include <map>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 
 namespace gb {

@@ -2,7 +2,7 @@
 // evaluation, and the feed-forward block (SwiGLU MLP on dense layers, the MoE block elsewhere).
 #include <numeric>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/logit_summary.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant.h"

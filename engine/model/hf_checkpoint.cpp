@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "engine/model/hf_checkpoint_plan.h"
 #include "engine/gguf/safetensors_file.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <optional>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/hf_checkpoint_plan.h"
 
 namespace gb::hf {

@@ -3,7 +3,7 @@
 // by behaviour: the one whose tokenization of a probe text equals tokenizer.json's own.
 #include <filesystem>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/hf_checkpoint_plan.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"

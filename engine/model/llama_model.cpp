@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/session/kv_cache.h"
 
 namespace gb {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/deepseek2_model.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/llama_model.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/deepseek2_model.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 
 namespace gb {

@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 

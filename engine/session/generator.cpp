@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -161,7 +161,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             rec.t_ms = trace.prefill_ms;
             trace.tokens.push_back(std::move(rec));
         }
-        trace.stop_reason = "cancelled";
+        trace.stop_reason = StopReason::Cancelled;
         return trace;
     }
     // The distribution for the first generated token is the last prompt row.
@@ -175,7 +175,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     const auto t_dec = Clock::now();
     for (int step = 0; step < req.max_tokens; ++step) {
         if (cancel && cancel->load()) {
-            trace.stop_reason = "cancelled";
+            trace.stop_reason = StopReason::Cancelled;
             break;
         }
         const int32_t id = sampler.sample(cur);
@@ -210,23 +210,23 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             }
         }
         if (on_token && !on_token(&trace.tokens.back(), text)) {
-            trace.stop_reason = "stopped";
+            trace.stop_reason = StopReason::Stopped;
             break;
         }
         if (forward_cancelled) {
-            trace.stop_reason = "cancelled";
+            trace.stop_reason = StopReason::Cancelled;
             break;
         }
         if (eog && req.stop_at_eog) {
-            trace.stop_reason = "eog";
+            trace.stop_reason = StopReason::Eog;
             break;
         }
         if (step + 1 == req.max_tokens) {
-            trace.stop_reason = "max tokens";
+            trace.stop_reason = StopReason::MaxTokens;
             break;
         }
         if (!room) {
-            trace.stop_reason = "context full";
+            trace.stop_reason = StopReason::ContextFull;
             break;
         }
         cur.assign(logits.begin(), logits.end());

@@ -5,7 +5,7 @@
 #include <array>
 #include <memory>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 

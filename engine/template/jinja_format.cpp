@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 

@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/utf8.h"
 
 namespace gb::jinja {

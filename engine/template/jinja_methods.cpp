@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdint>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 namespace {

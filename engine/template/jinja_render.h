@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/template/jinja_ast.h"
 #include "engine/template/jinja_value.h"
 

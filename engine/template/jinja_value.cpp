@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 

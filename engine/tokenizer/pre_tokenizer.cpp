@@ -5,7 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <queue>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

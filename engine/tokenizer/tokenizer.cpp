@@ -7,7 +7,7 @@
 #include <array>
 #include <unordered_map>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"

@@ -1,6 +1,6 @@
 // Tokenizer::from_gguf: reads the tokenizer.* metadata keys into a Vocab (kept apart from
 // tokenizer.cpp so the BPE core links without the GGUF reader).
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"

@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <ostream>
+#include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "kernels/logit_summary.h"
 
@@ -21,6 +22,30 @@ const char* phase_name(Phase p) {
             return "answer";
     }
     return "?";
+}
+
+const char* stop_reason_name(StopReason r) {
+    switch (r) {
+        case StopReason::None: return "";
+        case StopReason::Eog: return "eog";
+        case StopReason::MaxTokens: return "max tokens";
+        case StopReason::ContextFull: return "context full";
+        case StopReason::Stopped: return "stopped";
+        case StopReason::Cancelled: return "cancelled";
+    }
+    return "";
+}
+
+StopReason stop_reason_from_name(std::string_view name) {
+    for (StopReason r : {StopReason::None, StopReason::Eog, StopReason::MaxTokens,
+                         StopReason::ContextFull, StopReason::Stopped, StopReason::Cancelled})
+        if (name == stop_reason_name(r)) return r;
+    throw Error("unknown stop reason \"" + std::string(name) +
+                "\" (expected eog, max tokens, context full, stopped, cancelled or empty)");
+}
+
+bool stop_is_complete(StopReason r) {
+    return r == StopReason::Eog || r == StopReason::MaxTokens || r == StopReason::Stopped;
 }
 
 Phase phase_from_name(std::string_view name) {
@@ -106,7 +131,35 @@ void write_routing(json::Writer& w, const TokenRouting& r) {
     w.end_object();
 }
 
+void write_token(json::Writer& w, const TokenRecord& r) {
+    w.begin_object(/*flat=*/true);
+    w.field("id", r.id);
+    write_text(w, r.text);
+    w.field("phase", phase_name(r.phase));
+    write_prob(w, "logprob", r.logprob);
+    write_prob(w, "entropy", r.entropy);
+    w.field("t_ms", r.t_ms);
+    w.key("top").begin_array();
+    for (const Alternative& a : r.top) {
+        w.begin_object();
+        w.field("id", a.id);
+        write_text(w, a.text);
+        write_prob(w, "logprob", a.logprob);
+        w.end_object();
+    }
+    w.end_array();
+    if (!r.routing.empty()) write_routing(w, r.routing);
+    w.end_object();
+}
+
 }  // namespace
+
+std::string token_json_line(const TokenRecord& rec) {
+    std::ostringstream out;
+    json::Writer w(out);
+    write_token(w, rec);
+    return out.str();
+}
 
 void write_json(const Trace& t, std::ostream& out) {
     json::Writer w(out, 2);
@@ -132,7 +185,7 @@ void write_json(const Trace& t, std::ostream& out) {
     w.field("n_gen", t.n_gen);
     w.field("prefill_ms", t.prefill_ms);
     w.field("decode_ms", t.decode_ms);
-    w.field("stop_reason", t.stop_reason);
+    w.field("stop_reason", stop_reason_name(t.stop_reason));
     w.field("reasoning_text", t.reasoning_text);
     w.field("answer_text", t.answer_text);
     w.field("reasoning_complete", t.reasoning_complete);
@@ -141,26 +194,7 @@ void write_json(const Trace& t, std::ostream& out) {
         w.field("n_expert_used", t.n_expert_used);
     }
     w.key("tokens").begin_array();
-    for (const TokenRecord& r : t.tokens) {
-        w.begin_object(/*flat=*/true);
-        w.field("id", r.id);
-        write_text(w, r.text);
-        w.field("phase", phase_name(r.phase));
-        write_prob(w, "logprob", r.logprob);
-        write_prob(w, "entropy", r.entropy);
-        w.field("t_ms", r.t_ms);
-        w.key("top").begin_array();
-        for (const Alternative& a : r.top) {
-            w.begin_object();
-            w.field("id", a.id);
-            write_text(w, a.text);
-            write_prob(w, "logprob", a.logprob);
-            w.end_object();
-        }
-        w.end_array();
-        if (!r.routing.empty()) write_routing(w, r.routing);
-        w.end_object();
-    }
+    for (const TokenRecord& r : t.tokens) write_token(w, r);
     w.end_array();
     w.end_object();
     out << '\n';
@@ -373,7 +407,12 @@ Trace read_json(std::string_view text) {
     t.n_gen = static_cast<int>(f.integer("n_gen", 0, kMaxI32));
     t.prefill_ms = f.number("prefill_ms");
     t.decode_ms = f.number("decode_ms");
-    t.stop_reason = f.str("stop_reason");
+    const std::string stop = f.str("stop_reason");
+    try {
+        t.stop_reason = stop_reason_from_name(stop);
+    } catch (const Error& e) {
+        throw Error(std::string("trace: stop_reason: ") + e.what());
+    }
     // Added within version 1: optional, so earlier files still read.
     if (f.has("reasoning_text")) t.reasoning_text = f.str("reasoning_text");
     if (f.has("answer_text")) t.answer_text = f.str("answer_text");

@@ -21,6 +21,19 @@ enum class Phase : uint8_t { Prompt, Think, Answer };
 const char* phase_name(Phase p);               // "prompt", "think", "answer"
 Phase phase_from_name(std::string_view name);  // gb::Error for anything else
 
+// Why a reply ended: the model's end-of-generation token, its token budget, a full context, the
+// token callback's stop, or a cancel (the user's stop, or a lost reply). None: not ended yet.
+// Traces, exports and the history store keep the name.
+enum class StopReason : uint8_t { None, Eog, MaxTokens, ContextFull, Stopped, Cancelled };
+
+// "", "eog", "max tokens", "context full", "stopped", "cancelled".
+const char* stop_reason_name(StopReason r);
+// The reason a name stands for; gb::Error naming the expected names for anything else.
+StopReason stop_reason_from_name(std::string_view name);
+// A reply that ended as the model or its budget meant it to: end of generation, max tokens, or
+// a stop asked for by the token callback (not a cancel, nor a context that ran out).
+bool stop_is_complete(StopReason r);
+
 struct Alternative {
     int32_t id = 0;
     std::string text;  // raw token bytes (may be part of a UTF-8 character)
@@ -68,7 +81,7 @@ struct Trace {
     double decode_ms = 0;
     int n_prompt = 0;
     int n_gen = 0;
-    std::string stop_reason;  // "eog", "max tokens", "context full", "stopped", "cancelled"
+    StopReason stop_reason = StopReason::None;
     // The reply split by ReasoningParser: markers excluded, both texts trimmed at the ends.
     std::string reasoning_text;
     std::string answer_text;
@@ -98,6 +111,10 @@ TokenStats token_stats(std::span<const float> logits, int32_t chosen, int top_n)
 // entropy}, the top_n ids and logits) and the chosen token's logit.
 TokenStats token_stats_from_summary(const float* stats, const int32_t* ids, const float* logits,
                                     int top_n, float chosen_logit);
+
+// One token as the JSON object a trace file holds in its "tokens" array, on one line without
+// a newline: what `glassbox-cli run --stream-jsonl` prints per token as it is produced.
+std::string token_json_line(const TokenRecord& rec);
 
 // JSON export, versioned: {"format":"glassbox-trace","version":1,...}. One token per line.
 void write_json(const Trace& trace, std::ostream& out);

@@ -8,7 +8,7 @@
 #include <map>
 #include <utility>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/half.h"
 
 namespace gb {
@@ -190,7 +190,8 @@ std::string write_binary(const Trace& t) {
     o.bytes(kMagic, sizeof kMagic);
     o.fixed<uint32_t>(kTraceBinaryVersion);
     o.fixed<uint32_t>(0);  // flags, none defined yet
-    for (const std::string* s : {&t.model, &t.backend, &t.prompt_text, &t.stop_reason, &t.reasoning_text, &t.answer_text})
+    const std::string stop = stop_reason_name(t.stop_reason);
+    for (const std::string* s : {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
         o.str(*s);
     o.u8(t.reasoning_complete ? 1 : 0);
     const SamplerSettings& s = t.sampling;
@@ -282,8 +283,14 @@ Trace read_binary(std::string_view d) {
 
     In in(body, kHeaderBytes);
     Trace t;
-    for (std::string* s : {&t.model, &t.backend, &t.prompt_text, &t.stop_reason, &t.reasoning_text, &t.answer_text})
+    std::string stop;
+    for (std::string* s : {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
         *s = in.str("string");
+    try {
+        t.stop_reason = stop_reason_from_name(stop);
+    } catch (const Error& e) {
+        throw Error(std::string("trace (binary): ") + e.what());
+    }
     t.reasoning_complete = in.u8("reasoning_complete") != 0;
     SamplerSettings& s = t.sampling;
     s.temperature = in.fixed<float>("sampling");

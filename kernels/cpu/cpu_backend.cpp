@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/logit_summary.h"
 #include "kernels/cpu/quant_gemm.h"

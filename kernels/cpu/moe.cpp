@@ -12,7 +12,7 @@
 #include <numeric>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_gemm.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant_blocks.h"
 

@@ -15,7 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cuda/backend_kernels.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_check.h"

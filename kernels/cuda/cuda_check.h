@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::cuda {
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cuda/cuda_device.h"
 #include "kernels/cuda/cuda_ops.h"
 

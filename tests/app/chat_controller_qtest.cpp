@@ -12,7 +12,7 @@
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
 #include "app/synthetic_engine.h"
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/forwarding_backend.h"
 
@@ -153,7 +153,7 @@ private slots:
         qInfo("stop -> reply finished: %lld ms", static_cast<long long>(ms));
         QVERIFY2(ms < 100, qPrintable(QString("cancel took %1 ms").arg(ms)));
         const StoredMessage& a = r.c.path().back();
-        QCOMPARE(a.stop_reason, std::string("cancelled"));
+        QCOMPARE(a.stop_reason, gb::StopReason::Cancelled);
         QVERIFY(!a.complete);
         QVERIFY(a.n_reasoning_tokens < 500);
     }

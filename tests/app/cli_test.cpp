@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/trace/trace.h"
@@ -124,6 +125,58 @@ TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
     Result dense = cli("run -m " + kTiny + " -p 'hi' -n 2 --temp 0 -t 1 -c 64 --routing");
     ASSERT_EQ(dense.code, 0) << dense.err;
     EXPECT_NE(dense.err.find("the model is dense, it has no experts"), std::string::npos) << dense.err;
+}
+
+// --stream-jsonl: stdout is one JSON object per generated token, in order, each the token the
+// trace file holds (same id, text, phase, probabilities and, on an MoE model, the experts of
+// every MoE layer), and nothing else.
+TEST(Cli, StreamJsonlPrintsEveryTokenWithItsRouting) {
+    const std::string moe = gb::test::fixture("models/tiny_qwen3moe.gguf");
+    const std::string trace_path =
+        (std::filesystem::temp_directory_path() / ("gb_cli_jsonl_" + std::to_string(getpid()) + ".json")).string();
+    Result r = cli("run -m " + moe + " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --stream-jsonl --trace " + trace_path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream tf(trace_path);
+    std::stringstream ts;
+    ts << tf.rdbuf();
+    const gb::Trace t = gb::read_json(ts.str());
+    std::filesystem::remove(trace_path);
+    std::vector<const gb::TokenRecord*> generated;
+    for (const auto& tok : t.tokens)
+        if (tok.phase != gb::Phase::Prompt) generated.push_back(&tok);
+    ASSERT_EQ(generated.size(), 8u);
+
+    std::istringstream lines(r.out);
+    std::string line;
+    size_t n = 0;
+    while (std::getline(lines, line)) {
+        ASSERT_LT(n, generated.size()) << "more lines than tokens: " << line;
+        const gb::TokenRecord& want = *generated[n++];
+        const gb::json::Value v = gb::json::parse(line);
+        EXPECT_EQ(v.at("id").as_int64(), want.id) << line;
+        // Bytes that are not whole UTF-8 go as U+FFFD in "text" and exactly in "text_hex".
+        if (const gb::json::Value* hex = v.find("text_hex")) {
+            std::string bytes;
+            for (size_t i = 0; i + 1 < hex->as_string().size(); i += 2)
+                bytes += static_cast<char>(std::stoi(hex->as_string().substr(i, 2), nullptr, 16));
+            EXPECT_EQ(bytes, want.text) << line;
+        } else {
+            EXPECT_EQ(v.at("text").as_string(), want.text) << line;
+        }
+        EXPECT_EQ(v.at("phase").as_string(), gb::phase_name(want.phase)) << line;
+        EXPECT_NEAR(v.at("logprob").as_number(), want.logprob, 1e-5) << line;
+        EXPECT_EQ(v.at("top").as_array().size(), 5u) << line;
+        const gb::json::Value& routing = v.at("routing");
+        ASSERT_EQ(routing.at("layers").as_array().size(), 2u) << "every MoE layer: " << line;
+        ASSERT_FALSE(want.routing.empty());
+        for (size_t layer = 0; layer < 2; ++layer) {
+            const auto& row = routing.at("experts").at(layer).as_array();
+            ASSERT_EQ(row.size(), 2u) << line;
+            for (size_t j = 0; j < 2; ++j)
+                EXPECT_EQ(row[j].as_int64(), want.routing.experts_of(layer)[j]) << line;
+        }
+    }
+    EXPECT_EQ(n, generated.size());
 }
 
 TEST(Cli, SameSeedSameOutput) {
@@ -260,10 +313,11 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
         {"run -m " + kTiny + " -p x --temp -1", "temperature"},
         {"run -m " + kTiny + " -p x -c 8", "context length"},
         {"run -m " + kTiny + " -p x --bogus", "unknown option --bogus"},
-        {"run -m " + kTiny + " -p x --cpu-layers 1", "needs --backend cuda"},
+        {"run -m " + kTiny + " -p x --cpu-layers 1", "they need the cuda backend"},
         {"run -m " + kTiny + " -p x --cpu-layers -2", "--cpu-layers must be a number of layers >= 0, or auto"},
         {"run -m " + kTiny + " -p x --cpu-layers many", "got 'many'"},
-        {"bench -m " + kTiny + " --cpu-layers 1", "needs --backend cuda"},
+        {"bench -m " + kTiny + " --cpu-layers 1", "they need the cuda backend"},
+        {"run -m " + kTiny + " -p x --backend vulkan", "unknown backend 'vulkan' (choose cpu or cuda)"},
         {"frobnicate", "unknown command"},
     };
     for (const auto& c : cases) {

@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/logit_summary.h"
 #include "tests/forwarding_backend.h"

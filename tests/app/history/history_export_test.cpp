@@ -23,7 +23,7 @@ int64_t make_conversation(HistoryStore& store) {
     Message r;
     r.reasoning = "because";
     r.answer = "it is so";
-    r.stats = {2, 3, 2, 12.5, 160.0, 62.3, "cuda", "NVIDIA H200", "qwen3-moe", "deadbeef", "eog"};
+    r.stats = {2, 3, 2, 12.5, 160.0, 62.3, "cuda", "NVIDIA H200", "qwen3-moe", "deadbeef", gb::StopReason::Eog};
     r.repro.sampler = SamplerSettings{};
     r.repro.sampler->seed = 0xffffffffffffffffull;
     r.repro.sampler->temperature = 0.1f;

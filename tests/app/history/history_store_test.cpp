@@ -138,7 +138,7 @@ TEST(HistoryStore, StreamedReplyIsFlushedAndFinishedWithItsTrace) {
     stats.ttft_ms = 12.5;
     stats.prefill_tps = 160;
     stats.decode_tps = 62.3;
-    stats.stop_reason = "eog";
+    stats.stop_reason = gb::StopReason::Eog;
     w.finish(stats, &trace);
     m = store->load_message(w.id());
     EXPECT_EQ(m.status, MessageStatus::Complete);

@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb::json {
 namespace {

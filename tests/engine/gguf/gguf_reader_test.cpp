@@ -7,7 +7,7 @@
 #include <fstream>
 #include <limits>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "tests/engine/gguf/gguf_bytes.h"

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 
 namespace gb {

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"

@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/model.h"

@@ -13,7 +13,7 @@
 #include <random>
 #include <set>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/sample/rng.h"
 
 namespace gb {

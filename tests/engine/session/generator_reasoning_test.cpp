@@ -72,7 +72,7 @@ TEST(GeneratorReasoning, PromptOpenedReasoningCutOffByMaxTokens) {
     EXPECT_EQ(r.trace.reasoning_text, trim(r.text));
     EXPECT_EQ(r.trace.answer_text, "");
     EXPECT_FALSE(r.trace.reasoning_complete);
-    EXPECT_EQ(r.trace.stop_reason, "max tokens");
+    EXPECT_EQ(r.trace.stop_reason, gb::StopReason::MaxTokens);
 }
 
 }  // namespace

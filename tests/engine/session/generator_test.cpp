@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/generator.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -58,7 +58,7 @@ TEST(Generator, GreedyMatchesTransformersAndScoresPromptTokens) {
     Trace t = gen.generate(req);
     EXPECT_EQ(generated(t), test::json_ints(f.ref.at("generated_ids")));
     EXPECT_EQ(t.n_prompt, static_cast<int>(req.prompt.size()));
-    EXPECT_EQ(t.stop_reason, "max tokens");
+    EXPECT_EQ(t.stop_reason, gb::StopReason::MaxTokens);
 
     // Prompt token i is scored by the reference's logits at position i-1.
     const auto& pl = f.ref.at("prompt_logits").as_array();
@@ -81,7 +81,7 @@ TEST(Generator, CallbackCanStopAndCancelIsHonoured) {
     int seen = 0;
     Trace t = gen.generate(req, [&](const TokenRecord* r, const std::string&) { return !r || ++seen < 4; });
     EXPECT_EQ(t.n_gen, 4);
-    EXPECT_EQ(t.stop_reason, "stopped");
+    EXPECT_EQ(t.stop_reason, gb::StopReason::Stopped);
 
     std::atomic<bool> cancel{false};
     seen = 0;
@@ -90,7 +90,7 @@ TEST(Generator, CallbackCanStopAndCancelIsHonoured) {
         return true;
     }, &cancel);
     EXPECT_EQ(t.n_gen, 2);
-    EXPECT_EQ(t.stop_reason, "cancelled");
+    EXPECT_EQ(t.stop_reason, gb::StopReason::Cancelled);
 }
 
 TEST(Generator, CancelBeforeThePromptKeepsThePromptAndGeneratesNothing) {
@@ -99,7 +99,7 @@ TEST(Generator, CancelBeforeThePromptKeepsThePromptAndGeneratesNothing) {
     GenerateRequest req = greedy_request(f);
     std::atomic<bool> cancel{true};
     Trace t = gen.generate(req, nullptr, &cancel);
-    EXPECT_EQ(t.stop_reason, "cancelled");
+    EXPECT_EQ(t.stop_reason, gb::StopReason::Cancelled);
     EXPECT_EQ(t.n_gen, 0);
     ASSERT_EQ(t.tokens.size(), req.prompt.size());
     // The backend's flag is cleared when generate returns: the next reply runs normally.
@@ -142,7 +142,7 @@ TEST(Generator, CancelInsideAStepOnARealModel) {
     stopper.join();
     std::printf("500-token prompt: full reply %.0f ms (prefill %.0f ms); stop raised at 20 ms returned at %.0f ms\n",
                 full_ms, full.prefill_ms, cut_ms);
-    EXPECT_EQ(cut.stop_reason, "cancelled");
+    EXPECT_EQ(cut.stop_reason, gb::StopReason::Cancelled);
     EXPECT_EQ(cut.n_gen, 0);
     EXPECT_EQ(cut.tokens.size(), req.prompt.size());
     EXPECT_LT(cut_ms, full.prefill_ms / 2) << "the stop waited for the whole prompt chunk";

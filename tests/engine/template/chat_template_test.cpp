@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "tests/test_support.h"
 

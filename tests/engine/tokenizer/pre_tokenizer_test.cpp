@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "tests/test_support.h"
 
 namespace gb {

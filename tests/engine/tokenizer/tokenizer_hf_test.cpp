@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/utf8.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/test_support.h"

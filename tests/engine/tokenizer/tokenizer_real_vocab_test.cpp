@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <map>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/utf8.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"

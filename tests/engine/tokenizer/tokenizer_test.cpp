@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/tokenizer/byte_level.h"
 
 namespace gb {

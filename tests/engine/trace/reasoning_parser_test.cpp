@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

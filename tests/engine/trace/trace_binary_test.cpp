@@ -9,7 +9,7 @@
 #include <random>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_binary.h"
 
@@ -25,7 +25,7 @@ Trace sample_trace(int n_tokens, int n_layers, int n_expert, int k, bool probs, 
     t.model = "tiny-moe \xE2\x80\x94 test";
     t.backend = "cpu";
     t.prompt_text = "<|im_start|>user\nHi<|im_end|>\n";
-    t.stop_reason = "max tokens";
+    t.stop_reason = gb::StopReason::MaxTokens;
     t.reasoning_text = "think";
     t.answer_text = "answer \xF0\x9F\xA4\x96";
     t.reasoning_complete = false;
@@ -212,7 +212,8 @@ TEST(TraceBinary, EveryTruncationAndEveryFlippedByteIsRefused) {
 TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     // One token, one routing layer, two of 8 experts; then corrupt single bytes and re-sign.
     Trace t = sample_trace(1, 1, 8, 2, false);
-    t.model = t.backend = t.prompt_text = t.stop_reason = t.reasoning_text = t.answer_text = "";
+    t.model = t.backend = t.prompt_text = t.reasoning_text = t.answer_text = "";
+    t.stop_reason = StopReason::None;
     const std::string b = write_binary(t);
     ASSERT_NO_THROW(read_binary(b));
     int refused = 0;

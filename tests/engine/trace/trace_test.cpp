@@ -9,7 +9,7 @@
 #include <limits>
 #include <sstream>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/core/json.h"
 
 namespace gb {
@@ -115,7 +115,7 @@ Trace sample_trace() {
     t.decode_ms = 1e-3;
     t.n_prompt = 2;
     t.n_gen = 3;
-    t.stop_reason = "max tokens";
+    t.stop_reason = gb::StopReason::MaxTokens;
     t.reasoning_text = "step 1\nstep \"2\"";
     t.answer_text = "\xe4\xbd\xa0";
     t.reasoning_complete = false;
@@ -283,6 +283,9 @@ TEST(TraceJson, ErrorsNameTheField) {
               "trace: tokens[2].text_hex has an odd length");
     EXPECT_EQ(read_error(replaced("\"stop_reason\": \"max tokens\",", "")),
               "trace: stop_reason is missing");
+    EXPECT_EQ(read_error(replaced("\"stop_reason\": \"max tokens\"", "\"stop_reason\": \"tired\"")),
+              "trace: stop_reason: unknown stop reason \"tired\" (expected eog, max tokens, context "
+              "full, stopped, cancelled or empty)");
     EXPECT_EQ(read_error(replaced("\"top_k\":20", "\"top_k\":20.5")),
               "trace: sampling.top_k: expected an integer in range, found 20.5");
     EXPECT_EQ(read_error(good.substr(0, 40)).rfind("trace: json: ", 0), 0u);
@@ -306,7 +309,7 @@ TEST(TraceJson, FilesWithoutTheReplySplitStillRead) {
     EXPECT_EQ(r.reasoning_text, "");
     EXPECT_EQ(r.answer_text, "");
     EXPECT_TRUE(r.reasoning_complete);
-    EXPECT_EQ(r.stop_reason, "max tokens");
+    EXPECT_EQ(r.stop_reason, gb::StopReason::MaxTokens);
 }
 
 TEST(TraceJson, FormatDocExampleReadsAndWritesBackIdentically) {

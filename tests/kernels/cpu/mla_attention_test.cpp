@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
 #include "tests/kernels/cpu/random_weights.h"

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/quant.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_ref.h"

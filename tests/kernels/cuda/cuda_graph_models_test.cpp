@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "tests/kernels/cuda/cuda_test_support.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
 #include "tests/kernels/cpu/random_weights.h"

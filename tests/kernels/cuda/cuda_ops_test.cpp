@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 
 #ifdef GLASSBOX_HAVE_CUDA
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 
 #ifdef GLASSBOX_HAVE_CUDA

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "kernels/error.h"
 #include "engine/gguf/gguf_writer.h"
 #include "kernels/cpu/half.h"
 #include "kernels/tensor_type.h"

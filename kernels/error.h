@@ -1,4 +1,5 @@
-// Error type of the engine: every failure says what failed and where (file, offset, key, tensor, op).
+// The error type of the kernels and everything above them: every failure says what failed and
+// where (file, offset, key, tensor, op). It lives in the lowest layer so that all layers share it.
 #pragma once
 
 #include <stdexcept>
