@@ -32,11 +32,11 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
 
 // Errors from the store (a full disk, a damaged database) reach the window, never the user's
 // stack: every store call from a slot goes through this.
-#define GB_GUARD(body)                                                          \
-    try {                                                                       \
-        body;                                                                   \
-    } catch (const std::exception& e) {                                         \
-        emit errorOccurred(QString::fromUtf8(e.what()));                        \
+#define GB_GUARD(body)                                   \
+    try {                                                \
+        body;                                            \
+    } catch (const std::exception& e) {                  \
+        emit errorOccurred(QString::fromUtf8(e.what())); \
     }
 
 int64_t ChatController::new_conversation() {
@@ -129,7 +129,8 @@ std::vector<int64_t> ChatController::siblings(int64_t message_id) const {
 
 std::vector<ChatTurn> ChatController::turns_to(std::optional<int64_t> leaf) const {
     std::vector<ChatTurn> turns;
-    for (const StoredMessage* m = leaf ? find(*leaf) : nullptr; m; m = m->parent ? find(*m->parent) : nullptr)
+    for (const StoredMessage* m = leaf ? find(*leaf) : nullptr; m;
+         m = m->parent ? find(*m->parent) : nullptr)
         turns.insert(turns.begin(), ChatTurn{m->role, m->content, m->reasoning});
     return turns;
 }
@@ -184,7 +185,8 @@ void ChatController::edit(int64_t user_message_id, const QString& text) {
     }
     all_.push_back(m);
     path_ = {};
-    for (const StoredMessage* p = find(m.id); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    for (const StoredMessage* p = find(m.id); p; p = p->parent ? find(*p->parent) : nullptr)
+        path_.insert(path_.begin(), *p);
     emit pathChanged();
     start_reply(m.id);
 }
@@ -198,7 +200,8 @@ void ChatController::regenerate(int64_t assistant_message_id) {
     }
     const int64_t parent = *old->parent;
     path_.clear();
-    for (const StoredMessage* p = find(parent); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    for (const StoredMessage* p = find(parent); p; p = p->parent ? find(*p->parent) : nullptr)
+        path_.insert(path_.begin(), *p);
     emit pathChanged();
     start_reply(parent);
 }
@@ -213,7 +216,8 @@ void ChatController::switch_branch(int64_t message_id, int delta) {
     const int64_t leaf = deepest_leaf(sib[static_cast<size_t>(idx)]);
     GB_GUARD(store_.set_current_leaf(conv_, leaf));
     path_.clear();
-    for (const StoredMessage* p = find(leaf); p; p = p->parent ? find(*p->parent) : nullptr) path_.insert(path_.begin(), *p);
+    for (const StoredMessage* p = find(leaf); p; p = p->parent ? find(*p->parent) : nullptr)
+        path_.insert(path_.begin(), *p);
     emit pathChanged();
     refresh_context_use();
 }
@@ -309,8 +313,9 @@ void ChatController::load_model(const LoadSettings& settings) {
 
 void ChatController::refresh_context_use() {
     if (!model_loaded_) return;
-    worker_.compute_context_use(turns_to(path_.empty() ? std::nullopt : std::optional<int64_t>(path_.back().id)),
-                                settings_);
+    worker_.compute_context_use(
+        turns_to(path_.empty() ? std::nullopt : std::optional<int64_t>(path_.back().id)),
+        settings_);
 }
 
 }  // namespace gb::app

@@ -51,9 +51,9 @@ public:
     // Chatting. Each starts a reply; while one is streaming they report an error instead.
     void send(const QString& text);
     void edit(int64_t user_message_id, const QString& text);  // a new branch from the same parent
-    void regenerate(int64_t assistant_message_id);             // a new reply to the same user turn
-    void switch_branch(int64_t message_id, int delta);         // show the previous / next sibling
-    void stop();                                               // cancels the streamed reply
+    void regenerate(int64_t assistant_message_id);            // a new reply to the same user turn
+    void switch_branch(int64_t message_id, int delta);        // show the previous / next sibling
+    void stop();                                              // cancels the streamed reply
 
     // Per-conversation settings (sampling, system prompt, reasoning policy).
     const GenerationSettings& settings() const { return settings_; }
@@ -69,9 +69,9 @@ public:
 signals:
     void conversationsChanged();
     void currentConversationChanged(qint64 id);
-    void pathChanged();                    // the branch on show changed (not while streaming)
+    void pathChanged();  // the branch on show changed (not while streaming)
     void streamingStarted();
-    void streamingUpdated();               // new tokens in streaming()
+    void streamingUpdated();  // new tokens in streaming()
     void streamingFinished(qint64 message_id);
     void modelLoading(QString path);
     void modelChanged();

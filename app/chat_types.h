@@ -13,25 +13,25 @@ namespace gb::app {
 // What the model manager shows before (and after) a model is loaded.
 struct ModelInfo {
     std::string path;
-    std::string name;            // general.name, else the file name
-    std::string arch;            // general.architecture
-    std::string format;          // "GGUF v3" or "HF checkpoint"
+    std::string name;    // general.name, else the file name
+    std::string arch;    // general.architecture
+    std::string format;  // "GGUF v3" or "HF checkpoint"
     int64_t n_params = 0;
     int64_t weight_bytes = 0;
-    std::string quant_mix;       // e.g. "Q4_K 71% · Q6_K 20% · F32 1%"
+    std::string quant_mix;  // e.g. "Q4_K 71% · Q6_K 20% · F32 1%"
     int64_t n_ctx_train = 0;
     int64_t n_layer = 0;
     int64_t n_embd = 0;
-    int64_t n_expert = 0;        // 0: dense
+    int64_t n_expert = 0;  // 0: dense
     int64_t n_expert_used = 0;
     int64_t n_moe_layers = 0;
     int64_t kv_bytes_per_token = 0;
-    std::string chat_format;     // the built-in family used when the model's template fails
+    std::string chat_format;  // the built-in family used when the model's template fails
     bool has_template = false;
     bool template_keeps_reasoning = false;  // earlier turns' reasoning stays in the prompt
-    std::string backend;         // where it runs once loaded ("cpu", "cuda")
-    int64_t n_cpu_layers = 0;    // with a GPU backend: the first layers run on the CPU
-    std::string error;           // metadata could not be read completely
+    std::string backend;                    // where it runs once loaded ("cpu", "cuda")
+    int64_t n_cpu_layers = 0;               // with a GPU backend: the first layers run on the CPU
+    std::string error;                      // metadata could not be read completely
 
     bool is_moe() const { return n_expert > 0; }
     // Weights plus the KV cache of n_ctx positions (what loading will need, roughly).
@@ -50,7 +50,7 @@ struct LoadSettings {
 
 // Earlier replies' reasoning in the prompt: as the model's template decides, or forced.
 enum class ReasoningPolicy { Template, Keep, Strip };
-const char* policy_name(ReasoningPolicy p);  // "template", "keep", "strip"
+const char* policy_name(ReasoningPolicy p);              // "template", "keep", "strip"
 ReasoningPolicy policy_from_name(const std::string& s);  // Template for anything unknown
 
 struct ChatTurn {

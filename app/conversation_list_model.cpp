@@ -22,7 +22,8 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
         case Qt::DisplayRole: return QString::fromStdString(c.title.empty() ? "Untitled" : c.title);
         case Qt::ToolTipRole:
             return QStringLiteral("%1\nupdated %2")
-                .arg(QString::fromStdString(c.title), QDateTime::fromMSecsSinceEpoch(c.updated_ms).toString());
+                .arg(QString::fromStdString(c.title),
+                     QDateTime::fromMSecsSinceEpoch(c.updated_ms).toString());
         case Qt::DecorationRole: return c.pinned ? QVariant(QStringLiteral("📌")) : QVariant();
         case IdRole: return QVariant::fromValue<qint64>(c.id);
         case PinnedRole: return c.pinned;

@@ -11,7 +11,8 @@
 namespace gb::app {
 
 int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -52,14 +53,17 @@ std::vector<int64_t> MemoryConversationStore::search(const std::string& text) {
     for (const ConversationSummary& s : list()) {
         const Conv& c = convs_.at(s.id);
         std::string all = lower(c.info.title);
-        for (const StoredMessage& m : c.messages) all += "\n" + lower(m.content) + "\n" + lower(m.reasoning);
-        if (std::all_of(want.begin(), want.end(), [&](const std::string& w) { return all.find(w) != std::string::npos; }))
+        for (const StoredMessage& m : c.messages)
+            all += "\n" + lower(m.content) + "\n" + lower(m.reasoning);
+        if (std::all_of(want.begin(), want.end(),
+                        [&](const std::string& w) { return all.find(w) != std::string::npos; }))
             out.push_back(s.id);
     }
     return out;
 }
 
-int64_t MemoryConversationStore::create(const std::string& title, const std::string& settings_json) {
+int64_t MemoryConversationStore::create(const std::string& title,
+                                        const std::string& settings_json) {
     Conv c;
     c.info.id = next_id_++;
     c.info.title = title;
@@ -70,11 +74,17 @@ int64_t MemoryConversationStore::create(const std::string& title, const std::str
     return id;
 }
 
-void MemoryConversationStore::rename(int64_t id, const std::string& title) { at(id).info.title = title; }
+void MemoryConversationStore::rename(int64_t id, const std::string& title) {
+    at(id).info.title = title;
+}
 void MemoryConversationStore::set_pinned(int64_t id, bool pinned) { at(id).info.pinned = pinned; }
 void MemoryConversationStore::remove(int64_t id) { convs_.erase(id); }
-void MemoryConversationStore::set_settings(int64_t id, const std::string& s) { at(id).info.settings_json = s; }
-void MemoryConversationStore::set_current_leaf(int64_t id, int64_t message_id) { at(id).info.current_leaf = message_id; }
+void MemoryConversationStore::set_settings(int64_t id, const std::string& s) {
+    at(id).info.settings_json = s;
+}
+void MemoryConversationStore::set_current_leaf(int64_t id, int64_t message_id) {
+    at(id).info.current_leaf = message_id;
+}
 ConversationSummary MemoryConversationStore::summary(int64_t id) { return at(id).info; }
 std::vector<StoredMessage> MemoryConversationStore::messages(int64_t id) { return at(id).messages; }
 

@@ -8,9 +8,7 @@
 
 // Q_INIT_RESOURCE declares a function, so it must be used outside any namespace. The resource
 // lives in the static gb_app library, whose initialiser a linker would otherwise drop.
-static void init_resources() {
-    Q_INIT_RESOURCE(glassbox);
-}
+static void init_resources() { Q_INIT_RESOURCE(glassbox); }
 
 namespace gb::app {
 

@@ -49,7 +49,8 @@ void EngineWorker::load(const LoadSettings& settings) {
     });
 }
 
-void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns, const GenerationSettings& settings) {
+void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
+                            const GenerationSettings& settings) {
     cancel_.store(false);
     busy_.store(true);
     post([this, request, turns, settings] {
@@ -63,14 +64,16 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                 return !cancel_.load();
             };
             Trace trace = engine_->generate(turns, settings, on_token, &cancel_);
-            if (cancel_.load() && trace.stop_reason != StopReason::Eog) trace.stop_reason = StopReason::Cancelled;
+            if (cancel_.load() && trace.stop_reason != StopReason::Eog)
+                trace.stop_reason = StopReason::Cancelled;
             busy_.store(false);
             const std::string note = engine_->take_notice();
             if (!note.empty()) emit notice(QString::fromStdString(note));
             emit generationFinished(request, std::make_shared<const Trace>(std::move(trace)));
         } catch (const std::bad_alloc&) {
             busy_.store(false);
-            emit generationFailed(request, "out of memory while generating: lower the context size or max tokens");
+            emit generationFailed(
+                request, "out of memory while generating: lower the context size or max tokens");
         } catch (const std::exception& e) {
             busy_.store(false);
             emit generationFailed(request, QString::fromUtf8(e.what()));
@@ -78,7 +81,8 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
     });
 }
 
-void EngineWorker::compute_context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& settings) {
+void EngineWorker::compute_context_use(const std::vector<ChatTurn>& turns,
+                                       const GenerationSettings& settings) {
     post([this, turns, settings] {
         try {
             emit contextUseReady(engine_->context_use(turns, settings));

@@ -27,8 +27,10 @@ public:
     ~EngineWorker() override;  // cancels, then waits for the thread
 
     void load(const LoadSettings& settings);
-    void generate(quint64 request, const std::vector<ChatTurn>& turns, const GenerationSettings& settings);
-    void compute_context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& settings);
+    void generate(quint64 request, const std::vector<ChatTurn>& turns,
+                  const GenerationSettings& settings);
+    void compute_context_use(const std::vector<ChatTurn>& turns,
+                             const GenerationSettings& settings);
     void cancel() { cancel_.store(true); }
     bool busy() const { return busy_.load(); }
 

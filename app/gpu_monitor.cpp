@@ -38,14 +38,20 @@ public:
         };
         init_ = reinterpret_cast<int (*)()>(sym("nvmlInit_v2", "nvmlInit"));
         shutdown_ = reinterpret_cast<int (*)()>(sym("nvmlShutdown"));
-        handle_ = reinterpret_cast<int (*)(unsigned, nvmlDevice_t*)>(sym("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"));
-        name_fn_ = reinterpret_cast<int (*)(nvmlDevice_t, char*, unsigned)>(sym("nvmlDeviceGetName"));
-        util_ = reinterpret_cast<int (*)(nvmlDevice_t, NvmlUtilization*)>(sym("nvmlDeviceGetUtilizationRates"));
+        handle_ = reinterpret_cast<int (*)(unsigned, nvmlDevice_t*)>(
+            sym("nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"));
+        name_fn_ =
+            reinterpret_cast<int (*)(nvmlDevice_t, char*, unsigned)>(sym("nvmlDeviceGetName"));
+        util_ = reinterpret_cast<int (*)(nvmlDevice_t, NvmlUtilization*)>(
+            sym("nvmlDeviceGetUtilizationRates"));
         mem_ = reinterpret_cast<int (*)(nvmlDevice_t, NvmlMemory*)>(sym("nvmlDeviceGetMemoryInfo"));
         power_ = reinterpret_cast<int (*)(nvmlDevice_t, unsigned*)>(sym("nvmlDeviceGetPowerUsage"));
-        temp_ = reinterpret_cast<int (*)(nvmlDevice_t, int, unsigned*)>(sym("nvmlDeviceGetTemperature"));
-        clock_ = reinterpret_cast<int (*)(nvmlDevice_t, int, unsigned*)>(sym("nvmlDeviceGetClockInfo"));
-        if (!init_ || !handle_ || !util_ || !mem_) return fail(why, "libnvidia-ml.so.1 lacks the functions we need");
+        temp_ = reinterpret_cast<int (*)(nvmlDevice_t, int, unsigned*)>(
+            sym("nvmlDeviceGetTemperature"));
+        clock_ =
+            reinterpret_cast<int (*)(nvmlDevice_t, int, unsigned*)>(sym("nvmlDeviceGetClockInfo"));
+        if (!init_ || !handle_ || !util_ || !mem_)
+            return fail(why, "libnvidia-ml.so.1 lacks the functions we need");
         if (init_() != 0) {
             shutdown_ = nullptr;
             return fail(why, "NVML could not initialise (is the driver loaded?)");
@@ -112,7 +118,8 @@ public:
         unsigned long long total = 0;
         for (auto x : v) total += x;
         if (prev_total_ && total > prev_total_)
-            s.util_pct = 100.0 * (1.0 - static_cast<double>(idle - prev_idle_) / static_cast<double>(total - prev_total_));
+            s.util_pct = 100.0 * (1.0 - static_cast<double>(idle - prev_idle_) /
+                                            static_cast<double>(total - prev_total_));
         prev_total_ = total;
         prev_idle_ = idle;
         std::ifstream mem("/proc/meminfo");
@@ -144,7 +151,8 @@ std::unique_ptr<HwSampler> open_nvml_sampler(std::string* why) {
 
 std::unique_ptr<HwSampler> open_proc_sampler() { return std::make_unique<ProcSampler>(); }
 
-GpuMonitor::GpuMonitor(std::unique_ptr<HwSampler> sampler, int interval_ms, double keep_seconds, QObject* parent)
+GpuMonitor::GpuMonitor(std::unique_ptr<HwSampler> sampler, int interval_ms, double keep_seconds,
+                       QObject* parent)
     : QObject(parent), sampler_(std::move(sampler)), keep_s_(keep_seconds) {
     qRegisterMetaType<gb::app::HwSample>();
     if (!sampler_) {
@@ -169,7 +177,8 @@ GpuMonitor::GpuMonitor(std::unique_ptr<HwSampler> sampler, int interval_ms, doub
         {
             std::lock_guard lock(mu_);
             history_.push_back(s);
-            while (!history_.empty() && s.t_s - history_.front().t_s > keep_s_) history_.pop_front();
+            while (!history_.empty() && s.t_s - history_.front().t_s > keep_s_)
+                history_.pop_front();
         }
         emit sampled(s);
     });

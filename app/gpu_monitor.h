@@ -14,10 +14,10 @@
 namespace gb::app {
 
 struct HwSample {
-    double t_s = 0;            // seconds since the monitor started
-    bool gpu = false;          // false: the CPU / memory figures below are what was sampled
-    double util_pct = 0;       // GPU utilisation, or CPU use over all cores
-    double mem_used_mb = 0;    // GPU memory, or system memory in use
+    double t_s = 0;          // seconds since the monitor started
+    bool gpu = false;        // false: the CPU / memory figures below are what was sampled
+    double util_pct = 0;     // GPU utilisation, or CPU use over all cores
+    double mem_used_mb = 0;  // GPU memory, or system memory in use
     double mem_total_mb = 0;
     double power_w = 0;        // GPU only
     double temp_c = 0;         // GPU only
@@ -51,7 +51,7 @@ public:
     bool is_gpu() const { return gpu_; }
     QString device_name() const { return name_; }
     QString unavailable_reason() const { return why_; }  // why there is no GPU view
-    std::deque<HwSample> history() const;               // oldest first
+    std::deque<HwSample> history() const;                // oldest first
 
 signals:
     void sampled(gb::app::HwSample sample);  // queued to the receiver's thread

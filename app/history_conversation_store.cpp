@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 
-
 namespace gb::app {
 
 namespace {
@@ -84,10 +83,12 @@ void HistoryConversationStore::rethrow_background_error() {
         std::lock_guard<std::mutex> lock(q_mu_);
         error.swap(background_error_);
     }
-    if (!error.empty()) throw HistoryError(HistoryError::Kind::Io, "saving the reply failed: " + error);
+    if (!error.empty())
+        throw HistoryError(HistoryError::Kind::Io, "saving the reply failed: " + error);
 }
 
-void HistoryConversationStore::reply_started(int64_t conversation_id, std::optional<int64_t> parent) {
+void HistoryConversationStore::reply_started(int64_t conversation_id,
+                                             std::optional<int64_t> parent) {
     rethrow_background_error();
     drain();  // the previous reply is finished before this one starts
     std::lock_guard<std::mutex> lock(db_mu_);
@@ -100,8 +101,10 @@ void HistoryConversationStore::reply_text(bool reasoning, const std::string& tex
     post([this, reasoning, text] {
         std::lock_guard<std::mutex> lock(db_mu_);
         if (!writer_) return;
-        if (reasoning) writer_->append_reasoning(text);
-        else writer_->append_answer(text);
+        if (reasoning)
+            writer_->append_reasoning(text);
+        else
+            writer_->append_answer(text);
     });
 }
 
@@ -112,11 +115,13 @@ void HistoryConversationStore::reply_abandoned() {
     });
 }
 
-std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const std::string& path, std::string* note) {
-    HistoryStore::Opened o = HistoryStore::open_or_recover(path);  // before the writer thread exists
+std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const std::string& path,
+                                                                         std::string* note) {
+    HistoryStore::Opened o =
+        HistoryStore::open_or_recover(path);  // before the writer thread exists
     if (note && o.report.outcome == OpenOutcome::Recovered)
-        *note = "The history file was damaged (" + o.report.problem + "); it was moved to " + o.report.moved_aside_to +
-                " and a new one started.";
+        *note = "The history file was damaged (" + o.report.problem + "); it was moved to " +
+                o.report.moved_aside_to + " and a new one started.";
     return std::make_unique<HistoryConversationStore>(std::move(o.store));
 }
 
@@ -135,18 +140,21 @@ std::vector<int64_t> HistoryConversationStore::search(const std::string& text) {
     std::vector<int64_t> ids;
     try {
         for (const SearchHit& h : store_->search(text, kSearchAll, 200))
-            if (std::find(ids.begin(), ids.end(), h.conversation_id) == ids.end()) ids.push_back(h.conversation_id);
+            if (std::find(ids.begin(), ids.end(), h.conversation_id) == ids.end())
+                ids.push_back(h.conversation_id);
     } catch (const std::exception&) {
         // A half-typed query the full-text syntax rejects: the title match below still works.
     }
     const std::string want = lower(text);
     for (const ConversationInfo& c : store_->list_conversations())
-        if (lower(c.title).find(want) != std::string::npos && std::find(ids.begin(), ids.end(), c.id) == ids.end())
+        if (lower(c.title).find(want) != std::string::npos &&
+            std::find(ids.begin(), ids.end(), c.id) == ids.end())
             ids.push_back(c.id);
     return ids;
 }
 
-int64_t HistoryConversationStore::create(const std::string& title, const std::string& settings_json) {
+int64_t HistoryConversationStore::create(const std::string& title,
+                                         const std::string& settings_json) {
     std::lock_guard<std::mutex> lock(db_mu_);
     return store_->create_conversation(title, {}, settings_json);
 }
@@ -198,7 +206,8 @@ std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
         // The store keeps speeds, not the thinking time: time to first token plus the
         // reasoning tokens at the decode speed is what it was.
         if (m.stats.decode_tps > 0)
-            s.thought_ms = m.stats.ttft_ms + 1000.0 * m.stats.n_reasoning_tokens / m.stats.decode_tps;
+            s.thought_ms =
+                m.stats.ttft_ms + 1000.0 * m.stats.n_reasoning_tokens / m.stats.decode_tps;
         out.push_back(std::move(s));
     }
     return out;

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "app/conversation_store.h"
-
 #include "app/history/history_store.h"
 
 namespace gb::app {
@@ -24,7 +23,8 @@ public:
     ~HistoryConversationStore() override;
     // Opens (or creates) the database at path; a damaged file is moved aside and a new one made
     // (*note says so). Throws HistoryError when the file is locked by another instance or newer.
-    static std::unique_ptr<HistoryConversationStore> open(const std::string& path, std::string* note = nullptr);
+    static std::unique_ptr<HistoryConversationStore> open(const std::string& path,
+                                                          std::string* note = nullptr);
 
     std::vector<ConversationSummary> list() override;
     std::vector<int64_t> search(const std::string& text) override;

@@ -8,14 +8,14 @@
 #include <optional>
 #include <thread>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"
+#include "engine/session/backends.h"
 #include "engine/session/chat_prompt.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
-#include "engine/session/backends.h"
+#include "kernels/error.h"
 #ifdef GLASSBOX_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #endif
@@ -27,8 +27,9 @@ namespace {
 // A marker no template writes, to see whether reasoning_content survives rendering.
 constexpr const char* kProbe = "GlassboxReasoningProbe7";
 
-std::vector<ChatMessage> to_messages(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
-                                     bool keep_reasoning_in_content, bool pass_reasoning) {
+std::vector<ChatMessage> to_messages(const std::vector<ChatTurn>& turns,
+                                     const GenerationSettings& s, bool keep_reasoning_in_content,
+                                     bool pass_reasoning) {
     std::vector<ChatMessage> out;
     if (!s.system_prompt.empty()) out.emplace_back("system", s.system_prompt);
     for (const ChatTurn& t : turns) {
@@ -36,8 +37,10 @@ std::vector<ChatMessage> to_messages(const std::vector<ChatTurn>& turns, const G
         if (t.role == "assistant" && !t.reasoning.empty()) {
             // Keep: the reasoning goes into the content as the model wrote it, so templates that
             // drop reasoning_content keep it anyway. Template: passed apart, the template decides.
-            if (keep_reasoning_in_content) m.content = "<think>\n" + t.reasoning + "\n</think>\n\n" + t.content;
-            else if (pass_reasoning) m.reasoning_content = t.reasoning;
+            if (keep_reasoning_in_content)
+                m.content = "<think>\n" + t.reasoning + "\n</think>\n\n" + t.content;
+            else if (pass_reasoning)
+                m.reasoning_content = t.reasoning;
         }
         out.push_back(std::move(m));
     }
@@ -101,7 +104,8 @@ ModelInfo inspect_model(const std::string& path) {
         for (const auto& [bytes, type] : parts) {
             char buf[64];
             const double pct = info.weight_bytes ? 100.0 * bytes / info.weight_bytes : 0.0;
-            std::snprintf(buf, sizeof buf, "%s%s %.0f%%", info.quant_mix.empty() ? "" : " · ", type.c_str(), pct);
+            std::snprintf(buf, sizeof buf, "%s%s %.0f%%", info.quant_mix.empty() ? "" : " · ",
+                          type.c_str(), pct);
             info.quant_mix += buf;
         }
         fill_config(info, *f);
@@ -111,8 +115,7 @@ ModelInfo inspect_model(const std::string& path) {
     return info;
 }
 
-LocalEngine::LocalEngine(BackendFactory factory)
-    : factory_(std::move(factory)) {}
+LocalEngine::LocalEngine(BackendFactory factory) : factory_(std::move(factory)) {}
 LocalEngine::~LocalEngine() = default;
 
 ModelInfo LocalEngine::load(const LoadSettings& ls) {
@@ -126,7 +129,9 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     last_warning_.clear();
     RunSettings rs;
     rs.n_ctx = ls.n_ctx;
-    rs.n_threads = ls.n_threads > 0 ? ls.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rs.n_threads = ls.n_threads > 0
+                       ? ls.n_threads
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_cpu_layers = ls.n_cpu_layers;
     host_.reset();
     backend_.reset();
@@ -148,8 +153,10 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     // Does the template keep an earlier reply's reasoning_content? Render a probe and look.
     GenerationSettings probe_settings;
     probe_settings.reasoning = ReasoningPolicy::Template;
-    const std::vector<ChatTurn> probe{{"user", "hi", ""}, {"assistant", "hello", kProbe}, {"user", "again", ""}};
-    info.template_keeps_reasoning = render(probe, probe_settings, true).find(kProbe) != std::string::npos;
+    const std::vector<ChatTurn> probe{
+        {"user", "hi", ""}, {"assistant", "hello", kProbe}, {"user", "again", ""}};
+    info.template_keeps_reasoning =
+        render(probe, probe_settings, true).find(kProbe) != std::string::npos;
     info_ = info;
     return info_;
 }
@@ -186,8 +193,10 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     req.prompt_text = render(turns, s, true, &warning);
     req.prompt = encode_prompt(*tok_, req.prompt_text);
     if (static_cast<int64_t>(req.prompt.size()) >= model_->settings().n_ctx)
-        throw Error("the conversation (" + std::to_string(req.prompt.size()) + " tokens) does not fit the context of " +
-                    std::to_string(model_->settings().n_ctx) + " tokens: start a new chat or raise the context size");
+        throw Error("the conversation (" + std::to_string(req.prompt.size()) +
+                    " tokens) does not fit the context of " +
+                    std::to_string(model_->settings().n_ctx) +
+                    " tokens: start a new chat or raise the context size");
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
     req.max_tokens = s.max_tokens;
     req.sampling = s.sampling;
@@ -231,16 +240,19 @@ std::string LocalEngine::recover_lost_backend() {
     }
 #endif
     if (!reset_error.empty())
-        return "the GPU could not be reset (" + reset_error + "): no model is loaded; restart Glassbox to use the GPU";
+        return "the GPU could not be reset (" + reset_error +
+               "): no model is loaded; restart Glassbox to use the GPU";
     try {
         load(ls);
     } catch (const Error& e) {
-        return "the GPU was reset, but reloading the model failed (" + std::string(e.what()) + "): no model is loaded";
+        return "the GPU was reset, but reloading the model failed (" + std::string(e.what()) +
+               "): no model is loaded";
     }
     return "the GPU was reset and the model loaded again: send the message again";
 }
 
-ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& s) {
+ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns,
+                                    const GenerationSettings& s) {
     ContextUse u;
     if (!model_) return u;
     u.n_ctx = model_->settings().n_ctx;
@@ -254,8 +266,10 @@ ContextUse LocalEngine::context_use(const std::vector<ChatTurn>& turns, const Ge
         }
     }
     try {
-        const int64_t whole = static_cast<int64_t>(encode_prompt(*tok_, render(turns, s, true)).size());
-        u.template_overhead = std::max<int64_t>(0, whole - (u.system + u.user + u.answers + u.reasoning));
+        const int64_t whole =
+            static_cast<int64_t>(encode_prompt(*tok_, render(turns, s, true)).size());
+        u.template_overhead =
+            std::max<int64_t>(0, whole - (u.system + u.user + u.answers + u.reasoning));
     } catch (const std::exception&) {
     }
     return u;

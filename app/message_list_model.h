@@ -20,7 +20,7 @@ public:
         ThoughtMsRole,
         ReasoningTokensRole,
         AnswerTokensRole,
-        BranchIndexRole,            // 1-based position among siblings
+        BranchIndexRole,  // 1-based position among siblings
         BranchCountRole,
         CompleteRole,
         StopReasonRole,

@@ -26,11 +26,13 @@ std::string to_json(const GenerationSettings& s) {
 GenerationSettings settings_from_json(const std::string& text) {
     GenerationSettings s;
     const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(text)).object();
-    s.sampling.temperature = static_cast<float>(o.value("temperature").toDouble(s.sampling.temperature));
+    s.sampling.temperature =
+        static_cast<float>(o.value("temperature").toDouble(s.sampling.temperature));
     s.sampling.top_k = o.value("top_k").toInt(s.sampling.top_k);
     s.sampling.top_p = static_cast<float>(o.value("top_p").toDouble(s.sampling.top_p));
     s.sampling.min_p = static_cast<float>(o.value("min_p").toDouble(s.sampling.min_p));
-    s.sampling.repeat_penalty = static_cast<float>(o.value("repeat_penalty").toDouble(s.sampling.repeat_penalty));
+    s.sampling.repeat_penalty =
+        static_cast<float>(o.value("repeat_penalty").toDouble(s.sampling.repeat_penalty));
     s.sampling.seed = o.value("seed").toString(QString::number(s.sampling.seed)).toULongLong();
     s.max_tokens = o.value("max_tokens").toInt(s.max_tokens);
     s.thinking = o.value("thinking").toBool(s.thinking);

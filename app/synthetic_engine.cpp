@@ -12,12 +12,14 @@ namespace gb::app {
 
 namespace {
 
-const char* kThinkWords[] = {"Let", " me", " think", " about", " this", " step", " by", " step", ".",
-                             " The", " user", " asks", " a", " question", ",", " so", " I", " should",
-                             " check", " each", " part", " carefully", " and", " then", " answer", "."};
-const char* kAnswerWords[] = {"Here", " is", " the", " **answer**", ":", "\n\n", "```python", "\n",
-                              "print", "(\"hello\")", "\n", "```", "\n\n", "It", " works", " because",
-                              " the", " `print`", " call", " writes", " to", " stdout", "."};
+const char* kThinkWords[] = {
+    "Let",    " me",   " think", " about",     " this",     " step", " by",     " step", ".",
+    " The",   " user", " asks",  " a",         " question", ",",     " so",     " I",    " should",
+    " check", " each", " part",  " carefully", " and",      " then", " answer", "."};
+const char* kAnswerWords[] = {"Here",      " is",     " the",   " **answer**", ":",    "\n\n",
+                              "```python", "\n",      "print",  "(\"hello\")", "\n",   "```",
+                              "\n\n",      "It",      " works", " because",    " the", " `print`",
+                              " call",     " writes", " to",    " stdout",     "."};
 
 int64_t words(const std::string& s) {
     std::istringstream in(s);
@@ -84,19 +86,23 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
             t.stop_reason = StopReason::Cancelled;
             break;
         }
-        std::this_thread::sleep_until(t0 + std::chrono::microseconds(static_cast<int64_t>((i + 1) * step_ms * 1000)));
+        std::this_thread::sleep_until(
+            t0 + std::chrono::microseconds(static_cast<int64_t>((i + 1) * step_ms * 1000)));
         TokenRecord r;
         const bool think = i < n_think;
         r.phase = think ? Phase::Think : Phase::Answer;
         const int j = think ? i : i - n_think;
-        r.text = think ? kThinkWords[j % std::size(kThinkWords)] : kAnswerWords[j % std::size(kAnswerWords)];
+        r.text = think ? kThinkWords[j % std::size(kThinkWords)]
+                       : kAnswerWords[j % std::size(kAnswerWords)];
         r.id = 1000 + i;
         // A smooth, repeatable pattern of confident and uncertain tokens.
         const float p = 0.35f + 0.6f * static_cast<float>(0.5 + 0.5 * std::sin(i * 0.7));
         r.logprob = std::log(p);
         r.entropy = static_cast<float>(-p * std::log(p) - (1 - p) * std::log((1 - p) / 4 + 1e-9f));
         r.top.push_back({r.id, r.text, r.logprob});
-        for (int a = 1; a < 5; ++a) r.top.push_back({r.id + a * 7, " alt" + std::to_string(a), std::log((1 - p) / (a + 1.5f))});
+        for (int a = 1; a < 5; ++a)
+            r.top.push_back(
+                {r.id + a * 7, " alt" + std::to_string(a), std::log((1 - p) / (a + 1.5f))});
         r.t_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
         if (opt_.n_layers > 0 && s.record_routing) {
             r.routing.k = opt_.n_expert_used;
@@ -104,13 +110,19 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
                 r.routing.layers.push_back(static_cast<uint16_t>(l));
                 // Reasoning prefers the low half of the experts, the answer the high half, each
                 // with a few favourites (a skewed hash): something to see in the heatmaps.
-                const int half = std::max(1, opt_.n_expert / 2), base = think ? 0 : opt_.n_expert - half;
-                const uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ static_cast<uint32_t>(l + 1) * 40503u;
+                const int half = std::max(1, opt_.n_expert / 2),
+                          base = think ? 0 : opt_.n_expert - half;
+                const uint32_t h =
+                    static_cast<uint32_t>(i) * 2654435761u ^ static_cast<uint32_t>(l + 1) * 40503u;
                 const int first = static_cast<int>((h % half) * (h % half) / half);
                 for (int k = 0; k < opt_.n_expert_used; ++k) {
-                    const int e = base + (first + k * (1 + static_cast<int>((h >> 8) % std::max(1, half - 1)))) % half;
+                    const int e =
+                        base +
+                        (first + k * (1 + static_cast<int>((h >> 8) % std::max(1, half - 1)))) %
+                            half;
                     r.routing.experts.push_back(static_cast<uint16_t>(e));
-                    r.routing.weights.push_back(k == 0 ? 0.6f : 0.4f / std::max(1, opt_.n_expert_used - 1));
+                    r.routing.weights.push_back(
+                        k == 0 ? 0.6f : 0.4f / std::max(1, opt_.n_expert_used - 1));
                 }
             }
         }
@@ -122,7 +134,8 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
             break;
         }
     }
-    if (t.stop_reason == StopReason::Eog && t.n_gen >= s.max_tokens) t.stop_reason = StopReason::MaxTokens;
+    if (t.stop_reason == StopReason::Eog && t.n_gen >= s.max_tokens)
+        t.stop_reason = StopReason::MaxTokens;
     if (on_token) on_token(nullptr, std::string());
     t.reasoning_complete = t.n_gen >= n_think;
     // Trimmed at the ends, as the engine's reasoning parser leaves both texts.
@@ -137,7 +150,8 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
     return t;
 }
 
-ContextUse SyntheticEngine::context_use(const std::vector<ChatTurn>& turns, const GenerationSettings& s) {
+ContextUse SyntheticEngine::context_use(const std::vector<ChatTurn>& turns,
+                                        const GenerationSettings& s) {
     ContextUse u;
     u.n_ctx = 4096;
     u.reasoning_kept = s.reasoning == ReasoningPolicy::Keep;

@@ -11,7 +11,7 @@ struct SyntheticOptions {
     double tokens_per_second = 200;
     int n_reasoning_tokens = 40;
     int n_answer_tokens = 40;
-    int n_layers = 8;   // MoE layers; 0 makes it a dense model
+    int n_layers = 8;  // MoE layers; 0 makes it a dense model
     int n_expert = 16;
     int n_expert_used = 2;
 };

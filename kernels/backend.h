@@ -23,7 +23,9 @@ struct Act {
     int64_t cols = 0;
     int64_t size() const { return rows * cols; }
     Act view(int64_t r, int64_t c) const { return Act{data, r, c}; }
-    Act row_range(int64_t first, int64_t count) const { return Act{data + first * cols, count, cols}; }
+    Act row_range(int64_t first, int64_t count) const {
+        return Act{data + first * cols, count, cols};
+    }
 };
 
 // A weight matrix [rows x cols] (rows = output features, cols = input features, cols contiguous)
@@ -55,12 +57,12 @@ enum class GroupScore : uint8_t { Max, Top2Sum };
 
 struct RouterParams {
     int n_expert = 0;
-    int n_used = 0;             // top-k
+    int n_used = 0;  // top-k
     Gating gating = Gating::Softmax;
-    bool norm_topk = false;     // divide the selected weights by their sum
-    float scale = 1.0f;         // routed scaling factor, applied last
-    int n_group = 1;            // expert groups (n_expert is a multiple); 1: no group limit
-    int n_group_used = 1;       // groups the top-k may choose from
+    bool norm_topk = false;  // divide the selected weights by their sum
+    float scale = 1.0f;      // routed scaling factor, applied last
+    int n_group = 1;         // expert groups (n_expert is a multiple); 1: no group limit
+    int n_group_used = 1;    // groups the top-k may choose from
     GroupScore group_score = GroupScore::Top2Sum;
 };
 // Empty when p is usable, else what is wrong with it (e.g. "... 9 must be within 1..8").
@@ -68,13 +70,14 @@ std::string router_params_error(const RouterParams& p);
 
 // Rotary position embedding parameters (RoFormer), with the context-extension variants.
 struct RopeParams {
-    int n_dims = 0;               // dims rotated per head (== head_dim for the models we run)
+    int n_dims = 0;  // dims rotated per head (== head_dim for the models we run)
     float freq_base = 10000.0f;
-    float freq_scale = 1.0f;      // 1 / linear scaling factor
-    bool neox = false;            // true: rotate (i, i + n_dims/2) pairs; false: (2i, 2i+1)
-    // YaRN (arXiv 2309.00071): ext_factor > 0 enables the ramp between interpolation and extrapolation.
+    float freq_scale = 1.0f;  // 1 / linear scaling factor
+    bool neox = false;        // true: rotate (i, i + n_dims/2) pairs; false: (2i, 2i+1)
+    // YaRN (arXiv 2309.00071): ext_factor > 0 enables the ramp between interpolation and
+    // extrapolation.
     float ext_factor = 0.0f;
-    float attn_factor = 1.0f;     // multiplies cos/sin (YaRN's magnitude scaling)
+    float attn_factor = 1.0f;  // multiplies cos/sin (YaRN's magnitude scaling)
     float beta_fast = 32.0f;
     float beta_slow = 1.0f;
     int n_ctx_orig = 0;
@@ -122,7 +125,8 @@ public:
     // Memory. alloc returns zeroed memory owned by the backend until release() or destruction.
     virtual Act alloc(int64_t rows, int64_t cols) = 0;
     virtual void release(Act& a) = 0;
-    // Makes a weight usable by this backend (CPU: the mapped bytes as they are; GPU: uploaded once).
+    // Makes a weight usable by this backend (CPU: the mapped bytes as they are; GPU: uploaded
+    // once).
     virtual Weight upload(const Weight& host) = 0;
     // host may be reused as soon as to_device returns (the copy may still be in flight: CUDA
     // stages a pageable source before returning).

@@ -4,16 +4,15 @@
 // of a millisecond instead of the milliseconds a double-precision std::exp pass costs.
 #include "kernels/logit_summary.h"
 
-#include <string>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/backend.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -55,8 +54,7 @@ void logit_summary_row(const float* row, int64_t n, int top_n, float* stats, int
     const int64_t n_vec = n / kLanes * kLanes;
     float ml[kLanes], zl[kLanes], sl[kLanes];
     int nl[kLanes];
-    for (int j = 0; j < kLanes; ++j)
-        ml[j] = -std::numeric_limits<float>::infinity(), nl[j] = 0;
+    for (int j = 0; j < kLanes; ++j) ml[j] = -std::numeric_limits<float>::infinity(), nl[j] = 0;
     for (int64_t i = 0; i < n_vec; i += kLanes)
         for (int j = 0; j < kLanes; ++j) {
             const float x = row[i + j];
@@ -132,8 +130,7 @@ void logit_summary_row(const float* row, int64_t n, int top_n, float* stats, int
     for (int j = 0; j < k; ++j) ids[j] = heap[j].id, logits[j] = heap[j].logit;
 }
 
-std::string logit_summary_error(Act logits, int top_n, size_t n_stats, size_t n_ids,
-                                size_t n_top) {
+std::string logit_summary_error(Act logits, int top_n, size_t n_stats, size_t n_ids, size_t n_top) {
     const auto rows = static_cast<size_t>(logits.rows);
     if (top_n < 0 || top_n > 1024)
         return "top_n " + std::to_string(top_n) + " must be within 0..1024";

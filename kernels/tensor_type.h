@@ -35,10 +35,10 @@ enum class TensorType : uint32_t {
 
 struct TypeInfo {
     TensorType type;
-    std::string_view name;   // "Q4_K", as llama.cpp and the gguf package spell it
-    uint32_t block_size;     // elements per block (1 for plain types)
-    uint32_t block_bytes;    // bytes per block
-    bool computable;         // the CPU backend can dequantise it and use it as a weight
+    std::string_view name;  // "Q4_K", as llama.cpp and the gguf package spell it
+    uint32_t block_size;    // elements per block (1 for plain types)
+    uint32_t block_bytes;   // bytes per block
+    bool computable;        // the CPU backend can dequantise it and use it as a weight
 };
 
 // nullopt for an id that is not a known GGUF type.

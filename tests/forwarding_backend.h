@@ -29,7 +29,9 @@ public:
     void get_rows(const Weight& t, std::span<const int32_t> ids, Act out) override {
         in_->get_rows(t, ids, out);
     }
-    void rmsnorm(Act x, const Weight& w, float eps, Act out) override { in_->rmsnorm(x, w, eps, out); }
+    void rmsnorm(Act x, const Weight& w, float eps, Act out) override {
+        in_->rmsnorm(x, w, eps, out);
+    }
     void matmul(const Weight& w, Act x, Act out) override { in_->matmul(w, x, out); }
     void add_bias(Act x, const Weight& b) override { in_->add_bias(x, b); }
     void add(Act x, Act y) override { in_->add(x, y); }

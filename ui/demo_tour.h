@@ -17,8 +17,8 @@ class MainWindow;
 class DemoTour : public QObject {
     Q_OBJECT
 public:
-    DemoTour(MainWindow& window, gb::app::ChatController& controller, QString out_dir, QString prompt,
-             QObject* parent = nullptr);
+    DemoTour(MainWindow& window, gb::app::ChatController& controller, QString out_dir,
+             QString prompt, QObject* parent = nullptr);
     void start();  // after the model load was requested
 
 signals:

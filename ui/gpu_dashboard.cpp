@@ -6,8 +6,8 @@
 #include <QGridLayout>
 #include <QLabel>
 #include <QLineSeries>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 namespace gb::ui {
 
@@ -42,7 +42,8 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
     }
 }
 
-GpuDashboard::Plot GpuDashboard::make_plot(const QString& title, const QStringList& names, const QString& unit) {
+GpuDashboard::Plot GpuDashboard::make_plot(const QString& title, const QStringList& names,
+                                           const QString& unit) {
     Plot p;
     p.chart = new QChart;
     p.chart->setTitle(title);
@@ -73,7 +74,9 @@ void GpuDashboard::attach(gb::app::GpuMonitor* monitor) {
         status_->setText(tr("GPU: %1 (NVML, 4 samples/s)").arg(monitor->device_name()));
     } else {
         status_->setText(tr("No NVIDIA GPU: %1. Showing CPU (%2) and memory use instead.")
-                             .arg(monitor->unavailable_reason().isEmpty() ? tr("NVML unavailable") : monitor->unavailable_reason(),
+                             .arg(monitor->unavailable_reason().isEmpty()
+                                      ? tr("NVML unavailable")
+                                      : monitor->unavailable_reason(),
                                   monitor->device_name()));
         util_.chart->setTitle(tr("CPU use (all cores)"));
         mem_.chart->setTitle(tr("System memory"));
@@ -110,11 +113,17 @@ void GpuDashboard::add_sample(const gb::app::HwSample& s) {
         append(clocks_, 0, s.t_s, s.sm_clock_mhz);
         append(clocks_, 1, s.t_s, s.mem_clock_mhz);
         latest_->setText(tr("now: %1% busy · %2 / %3 MiB · %4 W · %5 °C · SM %6 MHz")
-                             .arg(s.util_pct, 0, 'f', 0).arg(s.mem_used_mb, 0, 'f', 0).arg(s.mem_total_mb, 0, 'f', 0)
-                             .arg(s.power_w, 0, 'f', 0).arg(s.temp_c, 0, 'f', 0).arg(s.sm_clock_mhz, 0, 'f', 0));
+                             .arg(s.util_pct, 0, 'f', 0)
+                             .arg(s.mem_used_mb, 0, 'f', 0)
+                             .arg(s.mem_total_mb, 0, 'f', 0)
+                             .arg(s.power_w, 0, 'f', 0)
+                             .arg(s.temp_c, 0, 'f', 0)
+                             .arg(s.sm_clock_mhz, 0, 'f', 0));
     } else {
         latest_->setText(tr("now: CPU %1% · memory %2 / %3 MiB")
-                             .arg(s.util_pct, 0, 'f', 0).arg(s.mem_used_mb, 0, 'f', 0).arg(s.mem_total_mb, 0, 'f', 0));
+                             .arg(s.util_pct, 0, 'f', 0)
+                             .arg(s.mem_used_mb, 0, 'f', 0)
+                             .arg(s.mem_total_mb, 0, 'f', 0));
     }
 }
 
@@ -128,10 +137,15 @@ void GpuDashboard::set_engine_figures(const Trace& t, int64_t n_ctx) {
     const double pp = t.prefill_ms > 0 ? 1000.0 * t.n_prompt / t.prefill_ms : 0;
     const double tg = t.decode_ms > 0 ? 1000.0 * t.n_gen / t.decode_ms : 0;
     const int64_t used = t.n_prompt + t.n_gen;
-    engine_->setText(tr("Engine (last reply): backend %1 · time to first token %2 ms · prefill %3 tok/s · decode %4 tok/s · "
+    engine_->setText(tr("Engine (last reply): backend %1 · time to first token %2 ms · prefill %3 "
+                        "tok/s · decode %4 tok/s · "
                         "KV cache %5 / %6 positions (%7%)")
                          .arg(QString::fromStdString(t.backend.empty() ? "cpu" : t.backend))
-                         .arg(ttft, 0, 'f', 0).arg(pp, 0, 'f', 1).arg(tg, 0, 'f', 1).arg(used).arg(n_ctx)
+                         .arg(ttft, 0, 'f', 0)
+                         .arg(pp, 0, 'f', 1)
+                         .arg(tg, 0, 'f', 1)
+                         .arg(used)
+                         .arg(n_ctx)
                          .arg(n_ctx > 0 ? 100.0 * used / n_ctx : 0.0, 0, 'f', 1));
 }
 

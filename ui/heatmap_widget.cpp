@@ -13,13 +13,14 @@ namespace {
 // Dark blue -> teal -> yellow, roughly viridis: light cells are the busy ones in either theme.
 QColor ramp(double t) {
     t = std::clamp(t, 0.0, 1.0);
-    const QColor stops[] = {QColor(30, 30, 60), QColor(40, 90, 140), QColor(30, 150, 130), QColor(120, 200, 80),
-                            QColor(250, 230, 40)};
+    const QColor stops[] = {QColor(30, 30, 60), QColor(40, 90, 140), QColor(30, 150, 130),
+                            QColor(120, 200, 80), QColor(250, 230, 40)};
     const double x = t * 4;
     const int i = std::min(3, static_cast<int>(x));
     const double f = x - i;
     auto mix = [&](int a, int b) { return static_cast<int>(a + (b - a) * f); };
-    return QColor(mix(stops[i].red(), stops[i + 1].red()), mix(stops[i].green(), stops[i + 1].green()),
+    return QColor(mix(stops[i].red(), stops[i + 1].red()),
+                  mix(stops[i].green(), stops[i + 1].green()),
                   mix(stops[i].blue(), stops[i + 1].blue()));
 }
 }  // namespace
@@ -91,7 +92,8 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     const double cw = g.width() / cols_, ch = g.height() / rows_;
     for (int r = 0; r < rows_; ++r)
         for (int c = 0; c < cols_; ++c)
-            p.fillRect(QRectF(g.left() + c * cw, g.top() + r * ch, cw + 0.5, ch + 0.5), ramp(value(r, c) / max_));
+            p.fillRect(QRectF(g.left() + c * cw, g.top() + r * ch, cw + 0.5, ch + 0.5),
+                       ramp(value(r, c) / max_));
     if (selected_col_ >= 0 && selected_col_ < cols_) {
         p.setPen(QPen(palette().highlight().color(), 2));
         p.drawRect(QRectF(g.left() + selected_col_ * cw, g.top(), cw, g.height()));
@@ -103,12 +105,13 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     const int label_every = std::max(1, static_cast<int>(14 / std::max(1.0, ch)));
     for (int r = 0; r < rows_; r += label_every) {
         const QString label = r < row_labels_.size() ? row_labels_[r] : QString::number(r);
-        p.drawText(QRectF(0, g.top() + r * ch, 44, std::max(ch, 12.0)), Qt::AlignRight | Qt::AlignVCenter, label);
+        p.drawText(QRectF(0, g.top() + r * ch, 44, std::max(ch, 12.0)),
+                   Qt::AlignRight | Qt::AlignVCenter, label);
     }
     const int col_every = std::max(1, static_cast<int>(24 / std::max(1.0, cw)));
     for (int c = 0; c < cols_; c += col_every)
-        p.drawText(QRectF(g.left() + c * cw - 10, g.bottom() + 2, cw + 20, 12), Qt::AlignHCenter | Qt::AlignTop,
-                   QString::number(c));
+        p.drawText(QRectF(g.left() + c * cw - 10, g.bottom() + 2, cw + 20, 12),
+                   Qt::AlignHCenter | Qt::AlignTop, QString::number(c));
     p.drawText(QRectF(g.left(), g.bottom() + 12, g.width(), 14), Qt::AlignCenter, col_title_);
     // Colour bar: the ramp bottom (0) to top (max), labelled at both ends and the middle.
     const QRectF bar(g.right() + 8, g.top(), 10, g.height());
@@ -120,8 +123,10 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     }
     const QStringList labels = legend_labels();
     const QRectF text_col(bar.right() + 3, 0, kLegendWidth - bar.width() - 11, 12);
-    p.drawText(text_col.translated(0, bar.bottom() - 12), Qt::AlignLeft | Qt::AlignBottom, labels[0]);
-    p.drawText(text_col.translated(0, bar.center().y() - 6), Qt::AlignLeft | Qt::AlignVCenter, labels[1]);
+    p.drawText(text_col.translated(0, bar.bottom() - 12), Qt::AlignLeft | Qt::AlignBottom,
+               labels[0]);
+    p.drawText(text_col.translated(0, bar.center().y() - 6), Qt::AlignLeft | Qt::AlignVCenter,
+               labels[1]);
     p.drawText(text_col.translated(0, bar.top()), Qt::AlignLeft | Qt::AlignTop, labels[2]);
     p.save();
     p.translate(8, g.center().y());
@@ -142,7 +147,9 @@ bool HeatmapWidget::event(QEvent* e) {
         if (cell_at(he->pos(), r, c)) {
             const QString row = r < row_labels_.size() ? row_labels_[r] : QString::number(r);
             QToolTip::showText(he->globalPos(), QStringLiteral("%1 %2, %3 %4: %5")
-                                                    .arg(row_title_, row, col_title_).arg(c).arg(value(r, c), 0, 'g', 3));
+                                                    .arg(row_title_, row, col_title_)
+                                                    .arg(c)
+                                                    .arg(value(r, c), 0, 'g', 3));
         } else {
             QToolTip::hideText();
         }

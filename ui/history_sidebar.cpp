@@ -15,7 +15,8 @@ namespace gb::ui {
 
 using gb::app::ConversationListModel;
 
-HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
+    : QWidget(parent), model_(model) {
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(4, 4, 4, 4);
     search_ = new QLineEdit(this);
@@ -38,7 +39,8 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent) : 
     };
     auto* add = button(tr("New"), tr("New conversation"), tr("New conversation (Ctrl+N)"));
     auto* ren = button(tr("Rename"), tr("Rename conversation"), tr("Rename (F2)"));
-    auto* pin = button(tr("Pin"), tr("Pin or unpin conversation"), tr("Pin / unpin (Ctrl+Shift+P)"));
+    auto* pin =
+        button(tr("Pin"), tr("Pin or unpin conversation"), tr("Pin / unpin (Ctrl+Shift+P)"));
     auto* del = button(tr("Delete"), tr("Delete conversation"), tr("Delete (Del)"));
     v->addLayout(row);
 
@@ -74,8 +76,10 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent) : 
 void HistorySidebar::set_current(qint64 id) {
     current_ = id;
     const int row = model_->row_of(id);
-    if (row >= 0) list_->setCurrentIndex(model_->index(row));
-    else list_->clearSelection();
+    if (row >= 0)
+        list_->setCurrentIndex(model_->index(row));
+    else
+        list_->clearSelection();
 }
 
 qint64 HistorySidebar::current() const { return current_; }
@@ -84,15 +88,17 @@ void HistorySidebar::rename_current() {
     const int row = model_->row_of(current_);
     if (row < 0) return;
     bool ok = false;
-    const QString title = QInputDialog::getText(this, tr("Rename conversation"), tr("Title:"), QLineEdit::Normal,
-                                                model_->data(model_->index(row), Qt::DisplayRole).toString(), &ok);
+    const QString title =
+        QInputDialog::getText(this, tr("Rename conversation"), tr("Title:"), QLineEdit::Normal,
+                              model_->data(model_->index(row), Qt::DisplayRole).toString(), &ok);
     if (ok && !title.trimmed().isEmpty()) emit renameRequested(current_, title.trimmed());
 }
 
 void HistorySidebar::delete_current() {
     if (model_->row_of(current_) < 0) return;
     if (confirm_delete_ &&
-        QMessageBox::question(this, tr("Delete conversation"), tr("Delete this conversation and all its branches?")) !=
+        QMessageBox::question(this, tr("Delete conversation"),
+                              tr("Delete this conversation and all its branches?")) !=
             QMessageBox::Yes)
         return;
     emit deleteRequested(current_);
@@ -101,7 +107,8 @@ void HistorySidebar::delete_current() {
 void HistorySidebar::toggle_pin_current() {
     const int row = model_->row_of(current_);
     if (row < 0) return;
-    emit pinRequested(current_, !model_->data(model_->index(row), ConversationListModel::PinnedRole).toBool());
+    emit pinRequested(
+        current_, !model_->data(model_->index(row), ConversationListModel::PinnedRole).toBool());
 }
 
 }  // namespace gb::ui

@@ -28,13 +28,20 @@ int main(int argc, char** argv) {
     cli.addOption({{"m", "model"}, "Load this GGUF file or checkpoint folder at start.", "path"});
     cli.addOption({"ctx", "Context size in tokens.", "n", "4096"});
     cli.addOption({"threads", "CPU threads (0: all).", "n", "0"});
-    cli.addOption({"backend", "Where the model runs: cpu, or cuda where built with it.", "name", "cpu"});
-    cli.addOption({"cpu-layers", "With --backend cuda: run the model's first N layers on the CPU (auto: as few as fit).", "n", "auto"});
+    cli.addOption(
+        {"backend", "Where the model runs: cpu, or cuda where built with it.", "name", "cpu"});
+    cli.addOption(
+        {"cpu-layers",
+         "With --backend cuda: run the model's first N layers on the CPU (auto: as few as fit).",
+         "n", "auto"});
     cli.addOption({"history", "The conversation history database.", "file"});
     cli.addOption({"no-history", "Keep conversations in memory only."});
-    cli.addOption({"synthetic", "Use the synthetic engine (no model needed; for demos and tests)."});
-    cli.addOption({"screenshots", "Drive a chat, save a screenshot of each panel to DIR, then quit.", "dir"});
-    cli.addOption({"prompt", "The prompt --screenshots sends.", "text", "Why is the sky blue? Answer briefly."});
+    cli.addOption(
+        {"synthetic", "Use the synthetic engine (no model needed; for demos and tests)."});
+    cli.addOption(
+        {"screenshots", "Drive a chat, save a screenshot of each panel to DIR, then quit.", "dir"});
+    cli.addOption({"prompt", "The prompt --screenshots sends.", "text",
+                   "Why is the sky blue? Answer briefly."});
     cli.process(app);
 
     std::unique_ptr<gb::app::ChatEngine> engine;
@@ -62,7 +69,9 @@ int main(int argc, char** argv) {
             store = gb::app::HistoryConversationStore::open(path.toStdString(), &note);
             store_note = QString::fromStdString(note);
         } catch (const std::exception& e) {
-            store_note = QString("History not available (%1): this session's conversations are kept in memory only.")
+            store_note = QString(
+                             "History not available (%1): this session's conversations are kept in "
+                             "memory only.")
                              .arg(QString::fromUtf8(e.what()));
         }
     }
@@ -70,7 +79,8 @@ int main(int argc, char** argv) {
     gb::app::ChatController controller(*store, worker);
     gb::app::GpuMonitor monitor;
     gb::ui::MainWindow window(controller, &monitor);
-    if (!store_note.isEmpty()) QTimer::singleShot(0, &controller, [&] { emit controller.errorOccurred(store_note); });
+    if (!store_note.isEmpty())
+        QTimer::singleShot(0, &controller, [&] { emit controller.errorOccurred(store_note); });
     window.resize(1400, 860);
     window.show();
 
@@ -80,11 +90,14 @@ int main(int argc, char** argv) {
     load.n_ctx = cli.value("ctx").toLongLong();
     load.n_threads = cli.value("threads").toInt();
     load.backend = cli.value("backend").toStdString();
-    load.n_cpu_layers = cli.value("cpu-layers") == "auto" ? -1 : cli.value("cpu-layers").toLongLong();
+    load.n_cpu_layers =
+        cli.value("cpu-layers") == "auto" ? -1 : cli.value("cpu-layers").toLongLong();
     std::unique_ptr<gb::ui::DemoTour> tour;
     if (cli.isSet("screenshots")) {
-        tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"), cli.value("prompt"));
-        QObject::connect(tour.get(), &gb::ui::DemoTour::done, &app, [](int code) { QApplication::exit(code); });
+        tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"),
+                                                  cli.value("prompt"));
+        QObject::connect(tour.get(), &gb::ui::DemoTour::done, &app,
+                         [](int code) { QApplication::exit(code); });
         tour->start();
     }
     if (!load.path.empty()) controller.load_model(load);

@@ -1,11 +1,10 @@
 // MainWindow: layout, actions, and the wiring between controller signals and views.
 #include "ui/main_window.h"
 
-#include <QDateTime>
-
 #include <QAction>
-#include <QFileInfo>
 #include <QApplication>
+#include <QDateTime>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
@@ -41,7 +40,8 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     cv->setContentsMargins(0, 0, 0, 0);
     error_ = new QLabel(center);
     error_->setWordWrap(true);
-    error_->setStyleSheet("background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;");
+    error_->setStyleSheet(
+        "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;");
     error_->setAccessibleName(tr("Error message"));
     error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     error_->hide();
@@ -76,29 +76,39 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     // Views -> controller.
     connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) { c_.send(t); });
     connect(chat_, &ChatView::stopRequested, &c_, &ChatController::stop);
-    connect(chat_, &ChatView::editRequested, this, [this](qint64 id, const QString& t) { c_.edit(id, t); });
+    connect(chat_, &ChatView::editRequested, this,
+            [this](qint64 id, const QString& t) { c_.edit(id, t); });
     connect(chat_, &ChatView::regenerateRequested, this, [this](qint64 id) { c_.regenerate(id); });
-    connect(chat_, &ChatView::branchRequested, this, [this](qint64 id, int d) { c_.switch_branch(id, d); });
+    connect(chat_, &ChatView::branchRequested, this,
+            [this](qint64 id, int d) { c_.switch_branch(id, d); });
     connect(chat_, &ChatView::inspectRequested, this, &MainWindow::inspect);
-    connect(sidebar_, &HistorySidebar::conversationActivated, this, [this](qint64 id) { c_.select_conversation(id); });
+    connect(sidebar_, &HistorySidebar::conversationActivated, this,
+            [this](qint64 id) { c_.select_conversation(id); });
     connect(sidebar_, &HistorySidebar::newRequested, this, [this] { c_.new_conversation(); });
-    connect(sidebar_, &HistorySidebar::renameRequested, this, [this](qint64 id, const QString& t) { c_.rename_conversation(id, t); });
-    connect(sidebar_, &HistorySidebar::deleteRequested, this, [this](qint64 id) { c_.delete_conversation(id); });
-    connect(sidebar_, &HistorySidebar::pinRequested, this, [this](qint64 id, bool p) { c_.set_pinned(id, p); });
-    connect(settings_, &SettingsPanel::settingsEdited, this, [this](const GenerationSettings& s) { c_.set_settings(s); });
+    connect(sidebar_, &HistorySidebar::renameRequested, this,
+            [this](qint64 id, const QString& t) { c_.rename_conversation(id, t); });
+    connect(sidebar_, &HistorySidebar::deleteRequested, this,
+            [this](qint64 id) { c_.delete_conversation(id); });
+    connect(sidebar_, &HistorySidebar::pinRequested, this,
+            [this](qint64 id, bool p) { c_.set_pinned(id, p); });
+    connect(settings_, &SettingsPanel::settingsEdited, this,
+            [this](const GenerationSettings& s) { c_.set_settings(s); });
     connect(inspector_, &TokenInspector::tokenSelected, routing_, &RoutingView::select_token);
     connect(routing_, &RoutingView::tokenActivated, inspector_, &TokenInspector::select_token);
 
     // Controller -> views.
-    connect(&c_, &ChatController::conversationsChanged, conversations_, &ConversationListModel::refresh);
+    connect(&c_, &ChatController::conversationsChanged, conversations_,
+            &ConversationListModel::refresh);
     connect(&c_, &ChatController::currentConversationChanged, this, [this](qint64 id) {
         sidebar_->set_current(id);
         inspector_->set_trace(nullptr);
         routing_->set_trace(nullptr);
     });
-    connect(&c_, &ChatController::settingsChanged, this, [this] { settings_->set_settings(c_.settings()); });
+    connect(&c_, &ChatController::settingsChanged, this,
+            [this] { settings_->set_settings(c_.settings()); });
     connect(&c_, &ChatController::errorOccurred, this, [this](const QString& m) { show_error(m); });
-    connect(&c_, &ChatController::noticeOccurred, this, [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
+    connect(&c_, &ChatController::noticeOccurred, this,
+            [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
     live_timer_ = new QTimer(this);
     live_timer_->setSingleShot(true);
     live_timer_->setInterval(150);
@@ -153,8 +163,9 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         }
         update_status();
     });
-    connect(&c_, &ChatController::contextUseChanged, this,
-            [this] { settings_->set_context_use(c_.context_use(), c_.model().template_keeps_reasoning); });
+    connect(&c_, &ChatController::contextUseChanged, this, [this] {
+        settings_->set_context_use(c_.context_use(), c_.model().template_keeps_reasoning);
+    });
     update_status();
 }
 
@@ -175,27 +186,37 @@ void MainWindow::create_actions() {
     add(file, tr("&Quit"), QKeySequence::Quit, [] { QApplication::quit(); });
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
     add(chat, tr("&New chat"), QKeySequence::New, [this] { c_.new_conversation(); });
-    add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period), [this] { c_.stop(); });
+    add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period),
+        [this] { c_.stop(); });
     add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R), [this] {
         for (auto it = c_.path().rbegin(); it != c_.path().rend(); ++it)
             if (it->role == "assistant") return c_.regenerate(it->id);
     });
-    add(chat, tr("&Focus the message box"), QKeySequence(Qt::CTRL | Qt::Key_L), [this] { chat_->input()->setFocus(); });
-    add(chat, tr("Search &conversations"), QKeySequence::Find, [this] { sidebar_->search()->setFocus(); });
-    add(chat, tr("Rena&me conversation"), QKeySequence(Qt::Key_F2), [this] { sidebar_->rename_current(); });
-    add(chat, tr("&Pin / unpin conversation"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { sidebar_->toggle_pin_current(); });
+    add(chat, tr("&Focus the message box"), QKeySequence(Qt::CTRL | Qt::Key_L),
+        [this] { chat_->input()->setFocus(); });
+    add(chat, tr("Search &conversations"), QKeySequence::Find,
+        [this] { sidebar_->search()->setFocus(); });
+    add(chat, tr("Rena&me conversation"), QKeySequence(Qt::Key_F2),
+        [this] { sidebar_->rename_current(); });
+    add(chat, tr("&Pin / unpin conversation"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
+        [this] { sidebar_->toggle_pin_current(); });
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { show_panel(InspectorPanel); });
-    add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] { show_panel(RoutingPanel); });
-    add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_3), [this] { show_panel(HardwarePanel); });
-    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_4), [this] { show_panel(SettingsPanelTab); });
+    add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1),
+        [this] { show_panel(InspectorPanel); });
+    add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_2),
+        [this] { show_panel(RoutingPanel); });
+    add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_3),
+        [this] { show_panel(HardwarePanel); });
+    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_4),
+        [this] { show_panel(SettingsPanelTab); });
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
 
 void MainWindow::show_error(const QString& message, bool is_error) {
-    error_->setStyleSheet(is_error ? "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;"
-                                   : "background: #fdf6d8; color: #5a4a00; padding: 6px; border: 1px solid #e6d68a;");
+    error_->setStyleSheet(
+        is_error ? "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;"
+                 : "background: #fdf6d8; color: #5a4a00; padding: 6px; border: 1px solid #e6d68a;");
     error_->setText(message);
     error_->show();
     statusBar()->showMessage(message, 8000);
@@ -205,15 +226,19 @@ void MainWindow::show_error(const QString& message, bool is_error) {
     });
 }
 
-QString MainWindow::error_text() const { return error_->isVisibleTo(this) ? error_->text() : QString(); }
+QString MainWindow::error_text() const {
+    return error_->isVisibleTo(this) ? error_->text() : QString();
+}
 
 void MainWindow::update_status() {
     QString s;
-    if (!loading_.isEmpty()) s = tr("Loading %1…").arg(loading_);
+    if (!loading_.isEmpty())
+        s = tr("Loading %1…").arg(loading_);
     else if (c_.model_loaded()) {
         const ModelInfo& m = c_.model();
-        s = tr("%1 · %2%3").arg(QString::fromStdString(m.name), QString::fromStdString(m.arch),
-                                m.is_moe() ? tr(" · %1 experts").arg(m.n_expert) : QString());
+        s = tr("%1 · %2%3")
+                .arg(QString::fromStdString(m.name), QString::fromStdString(m.arch),
+                     m.is_moe() ? tr(" · %1 experts").arg(m.n_expert) : QString());
         if (m.n_cpu_layers > 0)
             s += tr(" · %1 of %2 layers on the CPU").arg(m.n_cpu_layers).arg(m.n_layer);
     } else {

@@ -28,7 +28,8 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     enum Panel { InspectorPanel, RoutingPanel, HardwarePanel, SettingsPanelTab };
-    MainWindow(gb::app::ChatController& controller, gb::app::GpuMonitor* monitor, QWidget* parent = nullptr);
+    MainWindow(gb::app::ChatController& controller, gb::app::GpuMonitor* monitor,
+               QWidget* parent = nullptr);
 
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }

@@ -1,9 +1,8 @@
 // MessageWidget: layout of a bubble and its buttons.
 #include "ui/message_widget.h"
 
+#include <QAbstractTextDocumentLayout>
 #include <QApplication>
-#include <algorithm>
-#include <cmath>
 #include <QClipboard>
 #include <QHBoxLayout>
 #include <QInputDialog>
@@ -11,26 +10,30 @@
 #include <QPlainTextDocumentLayout>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollBar>
-#include <QAbstractTextDocumentLayout>
 #include <QTextBrowser>
 #include <QTextCursor>
 #include <QTextDocument>
 #include <QTimer>
-#include <QRegularExpression>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
 
 namespace gb::ui {
 
 QString thought_summary(const MessageView& m) {
     if (m.streaming && m.content.isEmpty())
         return QObject::tr("Thinking… %1 tokens").arg(m.reasoning_tokens);
-    return QObject::tr("Thought for %1 s · %2 tokens").arg(m.thought_ms / 1000.0, 0, 'f', 1).arg(m.reasoning_tokens);
+    return QObject::tr("Thought for %1 s · %2 tokens")
+        .arg(m.thought_ms / 1000.0, 0, 'f', 1)
+        .arg(m.reasoning_tokens);
 }
 
 QString code_blocks(const QString& markdown) {
-    static const QRegularExpression fence("```[^\\n]*\\n(.*?)```", QRegularExpression::DotMatchesEverythingOption);
+    static const QRegularExpression fence("```[^\\n]*\\n(.*?)```",
+                                          QRegularExpression::DotMatchesEverythingOption);
     QStringList blocks;
     for (auto it = fence.globalMatch(markdown); it.hasNext();) blocks << it.next().captured(1);
     return blocks.join("\n");
@@ -55,7 +58,8 @@ QLabel* text_label(QWidget* parent) {
     auto* l = new QLabel(parent);
     l->setWordWrap(true);
     l->setTextFormat(Qt::MarkdownText);
-    l->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard | Qt::LinksAccessibleByMouse);
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard |
+                               Qt::LinksAccessibleByMouse);
     l->setOpenExternalLinks(true);
     // Ignored width: an unbreakable run (a long URL, a model's garbage) is clipped instead of
     // widening the whole conversation; Copy still gets it whole.
@@ -115,15 +119,16 @@ public:
         document()->setDocumentMargin(0);
         // The height follows the document once per turn of the event loop: resizing on every
         // size change while a long text is set re-lays it out each time (30 ms become 1.3 s).
-        connect(document()->documentLayout(), &QAbstractTextDocumentLayout::documentSizeChanged,
-                this, [this] {
-                    if (height_pending_) return;
-                    height_pending_ = true;
-                    QTimer::singleShot(0, this, [this] {
-                        height_pending_ = false;
-                        setFixedHeight(static_cast<int>(std::ceil(document()->size().height())) + 2);
-                    });
+        connect(
+            document()->documentLayout(), &QAbstractTextDocumentLayout::documentSizeChanged, this,
+            [this] {
+                if (height_pending_) return;
+                height_pending_ = true;
+                QTimer::singleShot(0, this, [this] {
+                    height_pending_ = false;
+                    setFixedHeight(static_cast<int>(std::ceil(document()->size().height())) + 2);
                 });
+            });
     }
 
 protected:
@@ -176,8 +181,9 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     think_toggle_->setAccessibleName(tr("Show or hide the reasoning"));
     v->addWidget(think_toggle_);
     reasoning_ = new ReasoningBox(this);
-    reasoning_->setStyleSheet("QPlainTextEdit { color: palette(mid); background: transparent; "
-                              "border-left: 3px solid palette(mid); padding-left: 8px; }");
+    reasoning_->setStyleSheet(
+        "QPlainTextEdit { color: palette(mid); background: transparent; "
+        "border-left: 3px solid palette(mid); padding-left: 8px; }");
     reasoning_->setAccessibleName(tr("Reasoning"));
     v->addWidget(reasoning_);
     answer_ = text_label(this);
@@ -195,8 +201,9 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     edit_ = small_button(tr("Edit"), tr("Edit this message (makes a branch)"), this);
     regen_ = small_button(tr("Regenerate"), tr("Regenerate this reply (makes a branch)"), this);
     inspect_ = small_button(tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
-    for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_), static_cast<QWidget*>(edit_),
-                       static_cast<QWidget*>(regen_), static_cast<QWidget*>(inspect_)})
+    for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_),
+                       static_cast<QWidget*>(edit_), static_cast<QWidget*>(regen_),
+                       static_cast<QWidget*>(inspect_)})
         actions->addWidget(w);
     actions->addStretch();
     v->addLayout(actions);
@@ -216,8 +223,8 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     });
     connect(edit_, &QPushButton::clicked, this, [this] {
         bool ok = false;
-        const QString text = QInputDialog::getMultiLineText(this, tr("Edit message"), tr("New text (a new branch):"),
-                                                            m_.content, &ok);
+        const QString text = QInputDialog::getMultiLineText(
+            this, tr("Edit message"), tr("New text (a new branch):"), m_.content, &ok);
         if (ok && !text.trimmed().isEmpty()) emit editRequested(m_.id, text);
     });
     connect(regen_, &QPushButton::clicked, this, [this] { emit regenerateRequested(m_.id); });
@@ -291,13 +298,18 @@ void MessageWidget::set_message(const MessageView& m) {
     think_toggle_->setText(thought_summary(m));
     // While the model thinks the reasoning is open; once the answer starts it folds away,
     // unless the user chose otherwise.
-    if (!user_toggled_) set_reasoning_expanded(m.streaming && m.content.isEmpty());
-    else set_reasoning_expanded(think_toggle_->isChecked());
+    if (!user_toggled_)
+        set_reasoning_expanded(m.streaming && m.content.isEmpty());
+    else
+        set_reasoning_expanded(think_toggle_->isChecked());
     if (reasoning_shown_ != m.reasoning)
         static_cast<ReasoningBox*>(reasoning_)->show_text(m.reasoning, reasoning_shown_);
     QString text = m.content;
     if (!user && !m.streaming && !m.complete)
-        text += "\n\n*" + tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) + "*";
+        text +=
+            "\n\n*" +
+            tr("(stopped: %1)").arg(m.stop_reason.isEmpty() ? tr("incomplete") : m.stop_reason) +
+            "*";
     if (user) {
         if (answer_->text() != text) answer_->setText(text);
         answer_->setVisible(!text.isEmpty());

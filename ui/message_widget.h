@@ -64,14 +64,15 @@ private:
     // (re-rendering a whole 4,000-token answer per token stalls the UI); the finished answer is
     // rendered whole once.
     QTextBrowser* markdown_ = nullptr;
-    QString markdown_text_;              // what markdown_ shows, as Markdown
-    qsizetype markdown_settled_ = 0;     // chars of markdown_text_ appended as settled blocks
-    int markdown_tail_ = 0;              // document position where the open block starts
-    bool markdown_whole_ = false;        // rendered whole (setMarkdown), not by appends
+    QString markdown_text_;           // what markdown_ shows, as Markdown
+    qsizetype markdown_settled_ = 0;  // chars of markdown_text_ appended as settled blocks
+    int markdown_tail_ = 0;           // document position where the open block starts
+    bool markdown_whole_ = false;     // rendered whole (setMarkdown), not by appends
     void show_markdown(const QString& text, bool streaming);
     QLabel* branch_label_ = nullptr;
     QToolButton *prev_ = nullptr, *next_ = nullptr;
-    QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr, *inspect_ = nullptr;
+    QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr,
+                *inspect_ = nullptr;
     bool user_toggled_ = false;
 };
 

@@ -51,19 +51,27 @@ QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx) {
         return s + QObject::tr("<span style='color:#c33'>Cannot read this model: %1</span>")
                        .arg(QString::fromStdString(m.error).toHtmlEscaped());
     s += QObject::tr("format: %1<br>architecture: %2<br>parameters: %3<br>weights: %4 (%5)<br>")
-             .arg(QString::fromStdString(m.format), QString::fromStdString(m.arch), human_count(static_cast<double>(m.n_params)),
-                  human_bytes(static_cast<double>(m.weight_bytes)), QString::fromStdString(m.quant_mix));
+             .arg(QString::fromStdString(m.format), QString::fromStdString(m.arch),
+                  human_count(static_cast<double>(m.n_params)),
+                  human_bytes(static_cast<double>(m.weight_bytes)),
+                  QString::fromStdString(m.quant_mix));
     s += QObject::tr("layers: %1, embedding %2<br>").arg(m.n_layer).arg(m.n_embd);
     s += m.is_moe() ? QObject::tr("experts: %1 per MoE layer, %2 used per token, %3 MoE layers<br>")
-                          .arg(m.n_expert).arg(m.n_expert_used).arg(m.n_moe_layers)
+                          .arg(m.n_expert)
+                          .arg(m.n_expert_used)
+                          .arg(m.n_moe_layers)
                     : QObject::tr("experts: none (dense model)<br>");
     s += QObject::tr("training context: %1 tokens<br>").arg(m.n_ctx_train);
     s += QObject::tr("memory needed at %1 tokens of context: %2 (weights + %3 KV cache)<br>")
-             .arg(n_ctx).arg(human_bytes(static_cast<double>(m.memory_needed(n_ctx))))
+             .arg(n_ctx)
+             .arg(human_bytes(static_cast<double>(m.memory_needed(n_ctx))))
              .arg(human_bytes(static_cast<double>(m.kv_bytes_per_token * n_ctx)));
-    s += QObject::tr("chat template: %1").arg(m.has_template ? QObject::tr("the model's own") : QObject::tr("none; a built-in format is used"));
+    s += QObject::tr("chat template: %1")
+             .arg(m.has_template ? QObject::tr("the model's own")
+                                 : QObject::tr("none; a built-in format is used"));
     if (!m.error.empty())
-        s += QObject::tr("<br><span style='color:#c33'>Problem: %1</span>").arg(QString::fromStdString(m.error).toHtmlEscaped());
+        s += QObject::tr("<br><span style='color:#c33'>Problem: %1</span>")
+                 .arg(QString::fromStdString(m.error).toHtmlEscaped());
     return s;
 }
 
@@ -98,7 +106,8 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     v->addWidget(meta_, 1);
     auto* form = new QFormLayout;
     backend_ = new QComboBox(this);
-    for (const std::string& b : gb::app::available_backends()) backend_->addItem(QString::fromStdString(b));
+    for (const std::string& b : gb::app::available_backends())
+        backend_->addItem(QString::fromStdString(b));
     backend_->setAccessibleName(tr("Backend"));
     threads_ = new QSpinBox(this);
     threads_->setRange(0, 512);
@@ -114,8 +123,9 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     cpu_layers_->setSpecialValueText(tr("auto (as few as fit)"));
     cpu_layers_->setValue(-1);
     cpu_layers_->setAccessibleName(tr("Layers kept on the CPU"));
-    cpu_layers_->setToolTip(tr("For a model too big for the GPU: its first layers run on the CPU.\n"
-                               "Auto keeps as few there as let the rest fit (none if all fits)."));
+    cpu_layers_->setToolTip(
+        tr("For a model too big for the GPU: its first layers run on the CPU.\n"
+           "Auto keeps as few there as let the rest fit (none if all fits)."));
     form->addRow(tr("&Backend:"), backend_);
     form->addRow(tr("&Threads:"), threads_);
     form->addRow(tr("&Context (tokens):"), ctx_);
@@ -131,14 +141,17 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(file_btn, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Open a GGUF model"), {}, tr("GGUF models (*.gguf);;All files (*)"));
+        const QString f = QFileDialog::getOpenFileName(this, tr("Open a GGUF model"), {},
+                                                       tr("GGUF models (*.gguf);;All files (*)"));
         if (!f.isEmpty()) set_path(f);
     });
     connect(dir_btn, &QPushButton::clicked, this, [this] {
-        const QString d = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face checkpoint folder"));
+        const QString d =
+            QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face checkpoint folder"));
         if (!d.isEmpty()) set_path(d);
     });
-    connect(recent_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) { set_path(it->text()); });
+    connect(recent_, &QListWidget::itemClicked, this,
+            [this](QListWidgetItem* it) { set_path(it->text()); });
     connect(path_, &QLineEdit::editingFinished, this, [this] { set_path(path_->text()); });
     connect(ctx_, &QSpinBox::valueChanged, this, &ModelDialog::show_info);
     resize(620, 560);
@@ -157,7 +170,8 @@ void ModelDialog::set_path(const QString& path) {
             if (!self) return;
             --self->pending_;
             self->info_ = info;
-            if (info.n_ctx_train > 0 && self->ctx_->value() > info.n_ctx_train) self->ctx_->setValue(static_cast<int>(info.n_ctx_train));
+            if (info.n_ctx_train > 0 && self->ctx_->value() > info.n_ctx_train)
+                self->ctx_->setValue(static_cast<int>(info.n_ctx_train));
             if (info.n_layer > 0) self->cpu_layers_->setMaximum(static_cast<int>(info.n_layer));
             self->show_info();
             emit self->inspected(info);

@@ -32,7 +32,8 @@ ExpertLoad expert_load(const Trace& t, const Phase* phase) {
     for (size_t i = 0; i < counted.layers.size(); ++i)
         for (int e = 0; e < load.n_expert; ++e)
             load.counts[i * static_cast<size_t>(load.n_expert) + static_cast<size_t>(e)] =
-                static_cast<double>(phase ? counted.count(*phase, i, e) : counted.reply_count(i, e));
+                static_cast<double>(phase ? counted.count(*phase, i, e)
+                                          : counted.reply_count(i, e));
     return load;
 }
 
@@ -40,7 +41,9 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     auto* v = new QVBoxLayout(this);
     stack_ = new QStackedWidget(this);
     v->addWidget(stack_);
-    dense_ = new QLabel(tr("No reply selected: press Inspect under a reply of a mixture-of-experts model."), stack_);
+    dense_ = new QLabel(
+        tr("No reply selected: press Inspect under a reply of a mixture-of-experts model."),
+        stack_);
     dense_->setWordWrap(true);
     dense_->setAlignment(Qt::AlignCenter);
     dense_->setAccessibleName(tr("Routing status"));
@@ -68,7 +71,8 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     auto* row = new QHBoxLayout;
     row->addWidget(new QLabel(tr("Expert load of the reply:"), mid));
     mode_box_ = new QComboBox(mid);
-    mode_box_->addItems({tr("Reasoning + answer"), tr("Reasoning"), tr("Answer"), tr("Reasoning − answer (share)")});
+    mode_box_->addItems({tr("Reasoning + answer"), tr("Reasoning"), tr("Answer"),
+                         tr("Reasoning − answer (share)")});
     mode_box_->setAccessibleName(tr("Which tokens the expert load counts"));
     row->addWidget(mode_box_);
     row->addStretch();
@@ -80,7 +84,8 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     auto* bottom = new QWidget(split);
     auto* bv = new QVBoxLayout(bottom);
     bv->setContentsMargins(0, 0, 0, 0);
-    expert_title_ = new QLabel(tr("Click a cell above to list the tokens that expert took in that layer."), bottom);
+    expert_title_ = new QLabel(
+        tr("Click a cell above to list the tokens that expert took in that layer."), bottom);
     expert_title_->setWordWrap(true);
     bv->addWidget(expert_title_);
     expert_tokens_ = new QListWidget(bottom);
@@ -89,15 +94,19 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     pv->addWidget(split, 1);
     stack_->addWidget(page);
 
-    connect(mode_box_, &QComboBox::currentIndexChanged, this, [this](int i) { set_load_mode(static_cast<LoadMode>(i)); });
+    connect(mode_box_, &QComboBox::currentIndexChanged, this,
+            [this](int i) { set_load_mode(static_cast<LoadMode>(i)); });
     connect(load_map_, &HeatmapWidget::cellClicked, this, &RoutingView::select_expert);
-    connect(token_map_, &HeatmapWidget::cellClicked, this, [this](int r, int c) { select_expert(r, c); });
+    connect(token_map_, &HeatmapWidget::cellClicked, this,
+            [this](int r, int c) { select_expert(r, c); });
     connect(expert_tokens_, &QListWidget::itemActivated, this,
             [this](QListWidgetItem* it) { emit tokenActivated(it->data(Qt::UserRole).toInt()); });
 }
 
 bool RoutingView::showing_dense_message() const { return stack_->currentIndex() == 0; }
-QString RoutingView::summary_text() const { return showing_dense_message() ? dense_->text() : summary_->text(); }
+QString RoutingView::summary_text() const {
+    return showing_dense_message() ? dense_->text() : summary_->text();
+}
 
 void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
@@ -108,9 +117,10 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
         return;
     }
     if (trace_->n_expert == 0) {
-        dense_->setText(tr("This model is dense: it has no experts, so every token goes through the same "
-                           "feed-forward weights in every layer. Open a mixture-of-experts model (Qwen3-MoE, "
-                           "OLMoE, Mixtral, DeepSeek) to see routing."));
+        dense_->setText(
+            tr("This model is dense: it has no experts, so every token goes through the same "
+               "feed-forward weights in every layer. Open a mixture-of-experts model (Qwen3-MoE, "
+               "OLMoE, Mixtral, DeepSeek) to see routing."));
         stack_->setCurrentIndex(0);
         return;
     }
@@ -121,7 +131,10 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
         return;
     }
     summary_->setText(tr("Top-%1 of %2 experts in %3 MoE layers, %4 generated tokens.")
-                          .arg(trace_->n_expert_used).arg(trace_->n_expert).arg(all.n_layers).arg(trace_->n_gen));
+                          .arg(trace_->n_expert_used)
+                          .arg(trace_->n_expert)
+                          .arg(all.n_layers)
+                          .arg(trace_->n_gen));
     stack_->setCurrentIndex(1);
     token_map_->set_data(0, 0, {});
     token_title_->setText(tr("Selected token: click a token in the inspector"));
@@ -137,18 +150,24 @@ void RoutingView::trace_grew() {
     }
     const ExpertLoad all = expert_load(*trace_, nullptr);
     summary_->setText(tr("Top-%1 of %2 experts in %3 MoE layers, %4 generated tokens so far.")
-                          .arg(trace_->n_expert_used).arg(trace_->n_expert).arg(all.n_layers).arg(trace_->n_gen));
+                          .arg(trace_->n_expert_used)
+                          .arg(trace_->n_expert)
+                          .arg(all.n_layers)
+                          .arg(trace_->n_gen));
     update_load();
 }
 
 void RoutingView::select_token(int index) {
-    if (!trace_ || index < 0 || index >= static_cast<int>(trace_->tokens.size()) || trace_->n_expert == 0) return;
+    if (!trace_ || index < 0 || index >= static_cast<int>(trace_->tokens.size()) ||
+        trace_->n_expert == 0)
+        return;
     selected_ = index;
     const TokenRecord& r = trace_->tokens[static_cast<size_t>(index)];
     const TokenRouting& rt = r.routing;
     if (rt.empty()) {
         token_title_->setText(tr("Token %1 “%2” has no routing (prompt tokens are not recorded).")
-                                  .arg(index).arg(token_display(r.text)));
+                                  .arg(index)
+                                  .arg(token_display(r.text)));
         token_map_->set_data(0, 0, {});
         return;
     }
@@ -164,15 +183,19 @@ void RoutingView::select_token(int index) {
             for (int k = 0; k < rt.k; ++k) w[l * n_e + rt.experts_of(l)[k]] = rt.weights_of(l)[k];
     }
     token_title_->setText(tr("Token %1 “%2” (%3): %4 per layer and expert")
-                              .arg(index).arg(token_display(r.text)).arg(phase_name(r.phase))
+                              .arg(index)
+                              .arg(token_display(r.text))
+                              .arg(phase_name(r.phase))
                               .arg(full ? tr("router probability") : tr("gate weight")));
-    token_map_->set_data(static_cast<int>(rt.n_layers()), n_e, std::move(w), labels, tr("layer"), tr("expert"), 1.0);
+    token_map_->set_data(static_cast<int>(rt.n_layers()), n_e, std::move(w), labels, tr("layer"),
+                         tr("expert"), 1.0);
     token_map_->set_legend({}, {}, {});
 }
 
 void RoutingView::set_load_mode(LoadMode mode) {
     mode_ = mode;
-    if (mode_box_->currentIndex() != static_cast<int>(mode)) mode_box_->setCurrentIndex(static_cast<int>(mode));
+    if (mode_box_->currentIndex() != static_cast<int>(mode))
+        mode_box_->setCurrentIndex(static_cast<int>(mode));
     update_load();
 }
 
@@ -200,10 +223,13 @@ void RoutingView::update_load() {
         max = 1.0;
         load_map_->set_legend(tr("answer"), tr("even"), tr("reasoning"));
     } else {
-        const Phase* p = mode_ == LoadMode::Reasoning ? &think : mode_ == LoadMode::Answer ? &answer : nullptr;
+        const Phase* p = mode_ == LoadMode::Reasoning ? &think
+                         : mode_ == LoadMode::Answer  ? &answer
+                                                      : nullptr;
         load = expert_load(*trace_, p);
     }
-    load_map_->set_data(load.n_layers, load.n_expert, load.counts, load.layer_labels, tr("layer"), tr("expert"), max);
+    load_map_->set_data(load.n_layers, load.n_expert, load.counts, load.layer_labels, tr("layer"),
+                        tr("expert"), max);
     if (mode_ != LoadMode::Difference) {  // counts of routed tokens
         double top = 0;
         for (double x : load.counts) top = std::max(top, x);
@@ -220,22 +246,31 @@ void RoutingView::select_expert(int layer_row, int expert) {
     for (size_t i = 0; i < trace_->tokens.size(); ++i) {
         const TokenRecord& r = trace_->tokens[i];
         // Generated tokens only, as the load heatmap counts them.
-        if (r.phase == Phase::Prompt || r.routing.empty() || static_cast<size_t>(layer_row) >= r.routing.n_layers())
+        if (r.phase == Phase::Prompt || r.routing.empty() ||
+            static_cast<size_t>(layer_row) >= r.routing.n_layers())
             continue;
         layer_name = QString::number(r.routing.layers[static_cast<size_t>(layer_row)]);
         const auto ex = r.routing.experts_of(static_cast<size_t>(layer_row));
         for (int k = 0; k < r.routing.k; ++k) {
             if (ex[k] != expert) continue;
             (r.phase == Phase::Think ? n_think : n_answer)++;
-            auto* it = new QListWidgetItem(QStringLiteral("#%1  %2  [%3, weight %4]")
-                                               .arg(i).arg(token_display(r.text)).arg(phase_name(r.phase))
-                                               .arg(r.routing.weights_of(static_cast<size_t>(layer_row))[k], 0, 'f', 3));
+            auto* it = new QListWidgetItem(
+                QStringLiteral("#%1  %2  [%3, weight %4]")
+                    .arg(i)
+                    .arg(token_display(r.text))
+                    .arg(phase_name(r.phase))
+                    .arg(r.routing.weights_of(static_cast<size_t>(layer_row))[k], 0, 'f', 3));
             it->setData(Qt::UserRole, static_cast<int>(i));
             expert_tokens_->addItem(it);
         }
     }
-    expert_title_->setText(tr("Expert %1 of layer %2 took %3 tokens: %4 in the reasoning, %5 in the answer.")
-                               .arg(expert).arg(layer_name).arg(n_think + n_answer).arg(n_think).arg(n_answer));
+    expert_title_->setText(
+        tr("Expert %1 of layer %2 took %3 tokens: %4 in the reasoning, %5 in the answer.")
+            .arg(expert)
+            .arg(layer_name)
+            .arg(n_think + n_answer)
+            .arg(n_think)
+            .arg(n_answer));
 }
 
 }  // namespace gb::ui

@@ -15,8 +15,8 @@
 namespace gb::ui {
 
 namespace {
-const QColor kSystem(120, 120, 120), kUser(70, 130, 200), kAnswer(80, 170, 90), kReasoning(200, 140, 40),
-    kOverhead(170, 170, 200);
+const QColor kSystem(120, 120, 120), kUser(70, 130, 200), kAnswer(80, 170, 90),
+    kReasoning(200, 140, 40), kOverhead(170, 170, 200);
 }
 
 ContextBar::ContextBar(QWidget* parent) : QWidget(parent) {
@@ -37,8 +37,11 @@ void ContextBar::paintEvent(QPaintEvent*) {
     p.drawRect(r);
     if (u_.n_ctx <= 0) return;
     double x = r.left();
-    const std::pair<int64_t, QColor> parts[] = {{u_.system, kSystem}, {u_.user, kUser}, {u_.answers, kAnswer},
-                                                {u_.reasoning, kReasoning}, {u_.template_overhead, kOverhead}};
+    const std::pair<int64_t, QColor> parts[] = {{u_.system, kSystem},
+                                                {u_.user, kUser},
+                                                {u_.answers, kAnswer},
+                                                {u_.reasoning, kReasoning},
+                                                {u_.template_overhead, kOverhead}};
     for (const auto& [n, c] : parts) {
         const double w = r.width() * static_cast<double>(n) / static_cast<double>(u_.n_ctx);
         p.fillRect(QRectF(x, r.top() + 1, std::min(w, r.right() - x), r.height() - 1), c);
@@ -86,7 +89,8 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     connect(thinking_, &QCheckBox::toggled, this, &SettingsPanel::changed);
     form->addRow(thinking_);
     policy_ = new QComboBox(sampling);
-    policy_->addItems({tr("As the template decides"), tr("Keep in the prompt"), tr("Strip from the prompt")});
+    policy_->addItems(
+        {tr("As the template decides"), tr("Keep in the prompt"), tr("Strip from the prompt")});
     policy_->setAccessibleName(tr("Earlier reasoning"));
     connect(policy_, &QComboBox::currentIndexChanged, this, &SettingsPanel::changed);
     form->addRow(tr("Earlier &reasoning:"), policy_);
@@ -126,7 +130,8 @@ void SettingsPanel::set_settings(const gb::app::GenerationSettings& s) {
     max_tokens_->setValue(s.max_tokens);
     thinking_->setChecked(s.thinking);
     policy_->setCurrentIndex(static_cast<int>(s.reasoning));
-    if (system_->toPlainText().toStdString() != s.system_prompt) system_->setPlainText(QString::fromStdString(s.system_prompt));
+    if (system_->toPlainText().toStdString() != s.system_prompt)
+        system_->setPlainText(QString::fromStdString(s.system_prompt));
     loading_ = false;
 }
 
@@ -155,21 +160,38 @@ void SettingsPanel::set_context_use(const gb::app::ContextUse& u, bool template_
         context_->setText(tr("Load a model to see how the context is used."));
         return;
     }
-    auto sw = [](const QColor& c) { return QStringLiteral("<span style='color:%1'>■</span>").arg(c.name()); };
+    auto sw = [](const QColor& c) {
+        return QStringLiteral("<span style='color:%1'>■</span>").arg(c.name());
+    };
     QString t = tr("%1 of %2 tokens (%3%) for the next reply's prompt:<br>")
-                    .arg(u.total()).arg(u.n_ctx).arg(100.0 * u.total() / u.n_ctx, 0, 'f', 1);
+                    .arg(u.total())
+                    .arg(u.n_ctx)
+                    .arg(100.0 * u.total() / u.n_ctx, 0, 'f', 1);
     if (u.total() >= u.n_ctx)
-        t += tr("<span style='color:#c33'><b>The conversation no longer fits the context</b>: start a new chat, strip "
-                "earlier reasoning or load the model with a larger context.</span><br>");
+        t +=
+            tr("<span style='color:#c33'><b>The conversation no longer fits the context</b>: start "
+               "a new chat, strip "
+               "earlier reasoning or load the model with a larger context.</span><br>");
     t += tr("%1 system %2 · %3 user %4 · %5 answers %6 · %7 reasoning %8 · %9 template %10<br>")
-             .arg(sw(kSystem)).arg(u.system).arg(sw(kUser)).arg(u.user).arg(sw(kAnswer)).arg(u.answers)
-             .arg(sw(kReasoning)).arg(u.reasoning).arg(sw(kOverhead)).arg(u.template_overhead);
+             .arg(sw(kSystem))
+             .arg(u.system)
+             .arg(sw(kUser))
+             .arg(u.user)
+             .arg(sw(kAnswer))
+             .arg(u.answers)
+             .arg(sw(kReasoning))
+             .arg(u.reasoning)
+             .arg(sw(kOverhead))
+             .arg(u.template_overhead);
     const QString source = policy_->currentIndex() == 0
-                               ? (template_keeps_reasoning ? tr("the model's template keeps it") : tr("the model's template strips it"))
+                               ? (template_keeps_reasoning ? tr("the model's template keeps it")
+                                                           : tr("the model's template strips it"))
                                : tr("your override");
-    t += u.reasoning_kept ? tr("Earlier reasoning is <b>kept</b> in the prompt (%1).").arg(source)
-                          : tr("Earlier reasoning is <b>stripped</b> from the prompt (%1): %2 tokens left out.")
-                                .arg(source).arg(u.reasoning_dropped);
+    t += u.reasoning_kept
+             ? tr("Earlier reasoning is <b>kept</b> in the prompt (%1).").arg(source)
+             : tr("Earlier reasoning is <b>stripped</b> from the prompt (%1): %2 tokens left out.")
+                   .arg(source)
+                   .arg(u.reasoning_dropped);
     context_->setText(t);
 }
 

@@ -54,7 +54,8 @@ TokenFlowView::TokenFlowView(QWidget* parent) : QAbstractScrollArea(parent) {
     setFocusPolicy(Qt::StrongFocus);
     viewport()->setCursor(Qt::PointingHandCursor);
     verticalScrollBar()->setSingleStep(20);
-    setAccessibleName(tr("Tokens of the reply; click one, or move with the arrow keys, to inspect it"));
+    setAccessibleName(
+        tr("Tokens of the reply; click one, or move with the arrow keys, to inspect it"));
 }
 
 void TokenFlowView::set_trace(std::shared_ptr<const Trace> trace) {
@@ -94,9 +95,10 @@ void TokenFlowView::add_pieces(size_t from) {
         const TokenRecord& r = trace_->tokens[i];
         if (i == 0 || r.phase != last_phase_) {
             Piece h;
-            h.text = QStringLiteral("── %1 ──").arg(r.phase == Phase::Prompt  ? tr("prompt")
-                                                    : r.phase == Phase::Think ? tr("reasoning")
-                                                                              : tr("answer"));
+            h.text = QStringLiteral("── %1 ──")
+                         .arg(r.phase == Phase::Prompt  ? tr("prompt")
+                              : r.phase == Phase::Think ? tr("reasoning")
+                                                        : tr("answer"));
             h.width = fm.horizontalAdvance(h.text);
             h.breaks_after = 1;  // and place() starts it on a line of its own
             pieces_.push_back(std::move(h));
@@ -257,7 +259,8 @@ void TokenFlowView::scroll_to(int index) {
         return;
     const QRectF r = pieces_[static_cast<size_t>(first_piece_[index])].rect;
     QScrollBar* sb = verticalScrollBar();
-    if (r.top() < sb->value()) sb->setValue(static_cast<int>(r.top() - line_h_));
+    if (r.top() < sb->value())
+        sb->setValue(static_cast<int>(r.top() - line_h_));
     else if (r.bottom() > sb->value() + viewport()->height())
         sb->setValue(static_cast<int>(r.bottom() + line_h_ - viewport()->height()));
 }

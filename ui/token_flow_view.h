@@ -62,8 +62,8 @@ private:
         QString text;
         double width = 0;
         int token = -1;
-        int breaks_after = 0;      // line breaks that follow this piece
-        QRectF rect;               // set by layout(), in document coordinates
+        int breaks_after = 0;  // line breaks that follow this piece
+        QRectF rect;           // set by layout(), in document coordinates
     };
     void build_pieces();
     void add_pieces(size_t from_token);  // measures tokens from_token.. into pieces_
@@ -77,7 +77,7 @@ private:
     int selected_ = -1;
     std::vector<Piece> pieces_;
     std::vector<int> first_piece_;  // per token: index of its first piece (-1: none)
-    std::vector<double> line_y_;     // top of each laid-out line
+    std::vector<double> line_y_;    // top of each laid-out line
     double line_h_ = 16, height_ = 0, laid_width_ = -1;
     // Where place() goes on: the next piece's x on line y, and whether that line has begun.
     double x_ = 0, y_ = 0;

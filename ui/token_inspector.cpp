@@ -11,8 +11,8 @@
 #include <QHorizontalBarSeries>
 #include <QLabel>
 #include <QSplitter>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 #include <cmath>
 
 namespace gb::ui {
@@ -35,7 +35,8 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     auto* lower = new QWidget(split);
     auto* lv = new QVBoxLayout(lower);
     lv->setContentsMargins(0, 0, 0, 0);
-    details_ = new QLabel(tr("Click a token to see its probability, entropy, alternatives and timing."), lower);
+    details_ = new QLabel(
+        tr("Click a token to see its probability, entropy, alternatives and timing."), lower);
     details_->setWordWrap(true);
     details_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     details_->setAccessibleName(tr("Selected token details"));
@@ -73,9 +74,12 @@ void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
     selected_ = -1;
     text_->set_trace(trace_);
-    details_->setText(trace_ ? tr("%1 tokens (%2 prompt, %3 generated). Click a token to inspect it.")
-                                   .arg(trace_->tokens.size()).arg(trace_->n_prompt).arg(trace_->n_gen)
-                             : tr("No reply selected: press Inspect under a reply."));
+    details_->setText(trace_
+                          ? tr("%1 tokens (%2 prompt, %3 generated). Click a token to inspect it.")
+                                .arg(trace_->tokens.size())
+                                .arg(trace_->n_prompt)
+                                .arg(trace_->n_gen)
+                          : tr("No reply selected: press Inspect under a reply."));
     series_->clear();
     cat_axis_->clear();
 }
@@ -83,12 +87,14 @@ void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
 void TokenInspector::trace_grew() {
     text_->tokens_appended();
     if (trace_ && selected_ < 0)
-        details_->setText(tr("%1 tokens so far. Click a token to inspect it.").arg(trace_->tokens.size()));
+        details_->setText(
+            tr("%1 tokens so far. Click a token to inspect it.").arg(trace_->tokens.size()));
 }
 
 void TokenInspector::set_overlay(Overlay mode) {
     overlay_ = mode;
-    if (overlay_box_->currentIndex() != static_cast<int>(mode)) overlay_box_->setCurrentIndex(static_cast<int>(mode));
+    if (overlay_box_->currentIndex() != static_cast<int>(mode))
+        overlay_box_->setCurrentIndex(static_cast<int>(mode));
     text_->set_overlay(mode);
 }
 
@@ -97,12 +103,23 @@ void TokenInspector::select_token(int index) {
     selected_ = index;
     const TokenRecord& r = trace_->tokens[static_cast<size_t>(index)];
     const double prev_ms = index > 0 ? trace_->tokens[static_cast<size_t>(index - 1)].t_ms : 0;
-    QString d = tr("<b>Token %1</b> “%2” (id %3, %4)<br>").arg(index).arg(token_display(r.text).toHtmlEscaped()).arg(r.id)
+    QString d = tr("<b>Token %1</b> “%2” (id %3, %4)<br>")
+                    .arg(index)
+                    .arg(token_display(r.text).toHtmlEscaped())
+                    .arg(r.id)
                     .arg(phase_name(r.phase));
-    if (std::isnan(r.logprob)) d += tr("probability: not scored<br>");
-    else d += tr("probability: %1 (log %2)<br>").arg(std::exp(r.logprob), 0, 'f', 4).arg(r.logprob, 0, 'f', 3);
-    d += std::isnan(r.entropy) ? tr("entropy: –<br>") : tr("entropy: %1 nats<br>").arg(r.entropy, 0, 'f', 3);
-    if (r.phase != Phase::Prompt) d += tr("produced at %1 ms (%2 ms after the previous token)").arg(r.t_ms, 0, 'f', 1).arg(r.t_ms - prev_ms, 0, 'f', 1);
+    if (std::isnan(r.logprob))
+        d += tr("probability: not scored<br>");
+    else
+        d += tr("probability: %1 (log %2)<br>")
+                 .arg(std::exp(r.logprob), 0, 'f', 4)
+                 .arg(r.logprob, 0, 'f', 3);
+    d += std::isnan(r.entropy) ? tr("entropy: –<br>")
+                               : tr("entropy: %1 nats<br>").arg(r.entropy, 0, 'f', 3);
+    if (r.phase != Phase::Prompt)
+        d += tr("produced at %1 ms (%2 ms after the previous token)")
+                 .arg(r.t_ms, 0, 'f', 1)
+                 .arg(r.t_ms - prev_ms, 0, 'f', 1);
     details_->setText(d);
 
     series_->clear();
@@ -115,7 +132,8 @@ void TokenInspector::select_token(int index) {
         QString label = token_display(it->text);
         if (it->id == r.id) label += " ✓";
         const auto rank = static_cast<int>(r.top.size()) - static_cast<int>(cats.size());
-        cats << QStringLiteral("%1. %2").arg(rank).arg(label.left(18));  // the rank keeps labels unique
+        cats << QStringLiteral("%1. %2").arg(rank).arg(
+            label.left(18));  // the rank keeps labels unique
     }
     series_->append(set);
     cat_axis_->append(cats);

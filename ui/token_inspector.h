@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "engine/trace/trace.h"
-
 #include "ui/token_flow_view.h"
 
 class QComboBox;

@@ -34,13 +34,9 @@ WelcomePanel::WelcomePanel(QWidget* parent) : QWidget(parent) {
     intro_->hide();
 }
 
-void WelcomePanel::set_status(const QString& text) {
-    status_->setText(text);
-}
+void WelcomePanel::set_status(const QString& text) { status_->setText(text); }
 
-QString WelcomePanel::status() const {
-    return status_->text();
-}
+QString WelcomePanel::status() const { return status_->text(); }
 
 void WelcomePanel::set_prompts(const gb::app::DemoPromptSet& set) {
     for (QWidget* b : buttons_) delete b;

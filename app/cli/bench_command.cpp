@@ -58,7 +58,8 @@ void trace_cost_bench(Model& model, KvCache& cache, const std::vector<int32_t>& 
             const auto t0 = Clock::now();
             for (int64_t s = 0; s < kBlock; ++s) {
                 model.forward(std::span<const int32_t>(&tok, 1), cache, 1, logits);
-                tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+                tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                           logits.begin());
                 if (mode > 0) {
                     const auto tc = Clock::now();
                     const LogitSummary& ls = model.last_logit_summary();
@@ -78,15 +79,17 @@ void trace_cost_bench(Model& model, KvCache& cache, const std::vector<int32_t>& 
     const ModelConfig& c = model.config();
     const double steps = static_cast<double>(n_blocks * kBlock);
     if (moe)
-        std::printf("trace cost (top-%d summary; routing of %lld MoE layers, top-%lld of %lld "
-                    "experts); %.0f decode steps per mode in interleaved blocks of %lld:\n",
-                    kTopN, static_cast<long long>(c.n_moe_layers()),
-                    static_cast<long long>(c.n_expert_used), static_cast<long long>(c.n_expert),
-                    steps, static_cast<long long>(kBlock));
+        std::printf(
+            "trace cost (top-%d summary; routing of %lld MoE layers, top-%lld of %lld "
+            "experts); %.0f decode steps per mode in interleaved blocks of %lld:\n",
+            kTopN, static_cast<long long>(c.n_moe_layers()),
+            static_cast<long long>(c.n_expert_used), static_cast<long long>(c.n_expert), steps,
+            static_cast<long long>(kBlock));
     else
-        std::printf("trace cost (top-%d summary; dense model, no routing); %.0f decode steps per "
-                    "mode in interleaved blocks of %lld:\n",
-                    kTopN, steps, static_cast<long long>(kBlock));
+        std::printf(
+            "trace cost (top-%d summary; dense model, no routing); %.0f decode steps per "
+            "mode in interleaved blocks of %lld:\n",
+            kTopN, steps, static_cast<long long>(kBlock));
     for (int mode = 0; mode < n_modes; ++mode)
         std::printf("  %-11s %8.2f tok/s (%+.2f%%), recording %.2f us/token\n", names[mode],
                     steps / total[mode], 100.0 * (total[0] / total[mode] - 1),
@@ -96,7 +99,9 @@ void trace_cost_bench(Model& model, KvCache& cache, const std::vector<int32_t>& 
 }  // namespace
 
 int bench_command(const std::vector<std::string>& argv) {
-    Args args(argv, {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend", "--cpu-layers"}, {"--routing", "--trace-cost"});
+    Args args(argv,
+              {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend", "--cpu-layers"},
+              {"--routing", "--trace-cost"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
     const int64_t n_pp = args.integer("-p", 512), n_tg = args.integer("-n", 128);
@@ -104,7 +109,8 @@ int bench_command(const std::vector<std::string>& argv) {
     if (n_pp < 1 || n_tg < 1 || reps < 1) throw Error("-p, -n and -r must be positive");
     RunSettings rs;
     rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
-    if (rs.n_threads <= 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (rs.n_threads <= 0)
+        rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
@@ -114,14 +120,18 @@ int bench_command(const std::vector<std::string>& argv) {
     std::unique_ptr<Model> model = Model::load(path, *backend, rs, be.host.get());
     std::unique_ptr<KvCache> cache = model->new_cache();
     std::mt19937 rng(42);
-    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model->config().n_vocab - 1));
+    std::uniform_int_distribution<int32_t> pick(0,
+                                                static_cast<int32_t>(model->config().n_vocab - 1));
     std::vector<int32_t> prompt(static_cast<size_t>(n_pp));
     for (auto& t : prompt) t = pick(rng);
     std::vector<float> logits;
     using Clock = std::chrono::steady_clock;
-    auto seconds = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
+    auto seconds = [](Clock::time_point a) {
+        return std::chrono::duration<double>(Clock::now() - a).count();
+    };
 
-    std::printf("model: %s\nbackend: %s\n", path.c_str(), describe_backend(*backend, rs.n_threads).c_str());
+    std::printf("model: %s\nbackend: %s\n", path.c_str(),
+                describe_backend(*backend, rs.n_threads).c_str());
     if (model->settings().n_cpu_layers > 0)
         std::printf("layers on the CPU: %lld of %lld%s\n",
                     static_cast<long long>(model->settings().n_cpu_layers),
@@ -139,7 +149,8 @@ int bench_command(const std::vector<std::string>& argv) {
         t0 = Clock::now();
         for (int64_t i = 0; i < n_tg; ++i) {
             model->forward(std::span<const int32_t>(&tok, 1), *cache, 1, logits);
-            tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                       logits.begin());
         }
         best_tg = std::max(best_tg, static_cast<double>(n_tg) / seconds(t0));
     }

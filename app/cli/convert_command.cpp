@@ -10,13 +10,13 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
-#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/hf_checkpoint_plan.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 
 namespace gb::cli {
 namespace {
@@ -35,16 +35,11 @@ bool keep_f32(const GgufTensorInfo& t) {
 // GGUF general.file_type ids (the llama.cpp "ftype" numbering) for a uniform conversion.
 int file_type_id(TensorType t) {
     switch (t) {
-        case TensorType::F32:
-            return 0;
-        case TensorType::F16:
-            return 1;
-        case TensorType::Q8_0:
-            return 7;
-        case TensorType::BF16:
-            return 32;
-        default:
-            return -1;
+        case TensorType::F32: return 0;
+        case TensorType::F16: return 1;
+        case TensorType::Q8_0: return 7;
+        case TensorType::BF16: return 32;
+        default: return -1;
     }
 }
 
@@ -87,12 +82,8 @@ void add_metadata_file(const std::string& path, const GgufFile& view, GgufWriter
         if (view.find(key) && !descriptive)
             throw Error(where + " is set by the checkpoint itself and cannot be overridden");
         switch (v.kind()) {
-            case json::Value::Kind::String:
-                w.set(key, GgufValue::str(v.as_string()));
-                break;
-            case json::Value::Kind::Bool:
-                w.set(key, GgufValue::boolean(v.as_bool()));
-                break;
+            case json::Value::Kind::String: w.set(key, GgufValue::str(v.as_string())); break;
+            case json::Value::Kind::Bool: w.set(key, GgufValue::boolean(v.as_bool())); break;
             case json::Value::Kind::Number: {
                 int64_t i = 0;
                 bool integral = true;

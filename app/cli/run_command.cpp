@@ -35,7 +35,8 @@ void print_routing_summary(const Trace& t) {
         return;
     }
     const ExpertLoad load = count_expert_load(t);
-    std::fprintf(stderr, "[routing: top-%d of %d experts in %zu MoE layers; most used experts (tokens)]\n",
+    std::fprintf(stderr,
+                 "[routing: top-%d of %d experts in %zu MoE layers; most used experts (tokens)]\n",
                  t.n_expert_used, t.n_expert, load.layers.size());
     auto top = [&](Phase phase, size_t row) {
         std::vector<int> idx(static_cast<size_t>(load.n_expert));
@@ -44,7 +45,8 @@ void print_routing_summary(const Trace& t) {
         std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return n(a) > n(b); });
         std::string s;
         for (size_t i = 0; i < std::min<size_t>(4, idx.size()) && n(idx[i]) > 0; ++i)
-            s += (s.empty() ? "" : " ") + ("e" + std::to_string(idx[i])) + "(" + std::to_string(n(idx[i])) + ")";
+            s += (s.empty() ? "" : " ") + ("e" + std::to_string(idx[i])) + "(" +
+                 std::to_string(n(idx[i])) + ")";
         return s.empty() ? std::string("-") : s;
     };
     for (size_t i = 0; i < load.layers.size(); ++i)
@@ -56,12 +58,34 @@ void print_routing_summary(const Trace& t) {
 
 int run_command(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"-m", "--model", "-p", "--prompt", "-n", "--max-tokens", "--system", "--temp",
-               "--top-k", "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
-               "--frequency-penalty", "--presence-penalty", "--top-n", "--trace", "-t", "--threads",
-               "-c", "--ctx", "-b", "--batch", "--backend", "--cpu-layers"},
-              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
-               "--router-probs", "--no-routing", "--stream-jsonl"});
+              {"-m",
+               "--model",
+               "-p",
+               "--prompt",
+               "-n",
+               "--max-tokens",
+               "--system",
+               "--temp",
+               "--top-k",
+               "--top-p",
+               "--min-p",
+               "--seed",
+               "--repeat-penalty",
+               "--repeat-last-n",
+               "--frequency-penalty",
+               "--presence-penalty",
+               "--top-n",
+               "--trace",
+               "-t",
+               "--threads",
+               "-c",
+               "--ctx",
+               "-b",
+               "--batch",
+               "--backend",
+               "--cpu-layers"},
+              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
+               "--routing", "--router-probs", "--no-routing", "--stream-jsonl"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -73,7 +97,8 @@ int run_command(const std::vector<std::string>& argv) {
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512);
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
     if (rs.n_threads < 0) throw Error("threads must be >= 0 (0: all cores)");
-    if (rs.n_threads == 0) rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (rs.n_threads == 0)
+        rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     GenerateRequest req;
     req.max_tokens = static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256));
@@ -95,12 +120,14 @@ int run_command(const std::vector<std::string>& argv) {
     // router's whole distribution per token and layer (large: n_expert floats each).
     req.record_routing = !args.has("--no-routing");
     req.routing_probs = args.has("--router-probs");
-    if (req.routing_probs && !req.record_routing) throw Error("--router-probs needs routing: drop --no-routing");
+    if (req.routing_probs && !req.record_routing)
+        throw Error("--router-probs needs routing: drop --no-routing");
 
     Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
     std::unique_ptr<Model> model = Model::load(path, *be.main, rs, be.host.get());
     if (rs.n_cpu_layers == RunSettings::kAutoCpuLayers && model->settings().n_cpu_layers > 0)
-        std::fprintf(stderr, "glassbox-cli: the first %lld of %lld layers run on the CPU: the rest fill "
+        std::fprintf(stderr,
+                     "glassbox-cli: the first %lld of %lld layers run on the CPU: the rest fill "
                      "the %s memory (--cpu-layers N to choose)\n",
                      static_cast<long long>(model->settings().n_cpu_layers),
                      static_cast<long long>(model->config().n_layer), be.main->name().c_str());
@@ -115,7 +142,8 @@ int run_command(const std::vector<std::string>& argv) {
         messages.emplace_back("user", user);
         ChatPromptOptions opt;
         opt.thinking = !args.has("--no-thinking");
-        const ChatPrompt p = render_model_prompt(tok, chat_format_of(model->file(), tok), messages, opt);
+        const ChatPrompt p =
+            render_model_prompt(tok, chat_format_of(model->file(), tok), messages, opt);
         if (!p.warning.empty()) std::fprintf(stderr, "warning: %s\n", p.warning.c_str());
         req.prompt_text = p.text;
     }

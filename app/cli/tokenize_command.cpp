@@ -60,7 +60,8 @@ int tokenize_command(const std::vector<std::string>& argv) {
         const Tokenizer fresh = load();
         const auto t0 = std::chrono::steady_clock::now();
         n_tokens = fresh.encode(text, bos, special).size();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        best = std::min(
+            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::printf("bytes: %zu\ntokens: %zu\nseconds: %.4f\nMB/s: %.2f\n", text.size(), n_tokens, best,
                 static_cast<double>(text.size()) / 1e6 / best);

@@ -16,7 +16,8 @@ namespace {
 
 // A JSON object written by json::Writer, with raw JSON members spliced in before its closing
 // brace: the trace JSON and the settings object are already JSON text.
-std::string with_raw_members(std::string object, const std::vector<std::pair<std::string, std::string>>& raw) {
+std::string with_raw_members(std::string object,
+                             const std::vector<std::pair<std::string, std::string>>& raw) {
     object.pop_back();  // '}'
     for (const auto& [key, value] : raw) {
         if (object.back() != '{') object += ',';
@@ -29,7 +30,8 @@ std::string with_raw_members(std::string object, const std::vector<std::pair<std
 }
 
 void write_stats(json::Writer& w, const ReplyStats& s) {
-    w.key("stats").begin_object(true)
+    w.key("stats")
+        .begin_object(true)
         .field("n_prompt_tokens", s.n_prompt_tokens)
         .field("n_reasoning_tokens", s.n_reasoning_tokens)
         .field("n_answer_tokens", s.n_answer_tokens)
@@ -44,13 +46,15 @@ void write_stats(json::Writer& w, const ReplyStats& s) {
         .end_object();
 }
 
-std::string message_json(HistoryStore& store, const Message& m, const std::map<int64_t, int64_t>& local,
-                         bool with_traces) {
+std::string message_json(HistoryStore& store, const Message& m,
+                         const std::map<int64_t, int64_t>& local, bool with_traces) {
     std::ostringstream out;
     json::Writer w(out);
     w.begin_object().field("id", local.at(m.id)).key("parent");
-    if (m.parent_id) w.value(local.at(*m.parent_id));
-    else w.null();
+    if (m.parent_id)
+        w.value(local.at(*m.parent_id));
+    else
+        w.null();
     w.field("role", role_name(m.role))
         .field("status", status_name(m.status))
         .field("created_ms", m.created_ms)
@@ -76,7 +80,8 @@ std::string message_json(HistoryStore& store, const Message& m, const std::map<i
                 std::ostringstream ts;
                 write_json(*t, ts);
                 trace = ts.str();
-                while (!trace.empty() && (trace.back() == '\n' || trace.back() == ' ')) trace.pop_back();
+                while (!trace.empty() && (trace.back() == '\n' || trace.back() == ' '))
+                    trace.pop_back();
             }
         }
         raw.emplace_back("trace", trace);
@@ -98,8 +103,10 @@ std::string conversation_json(HistoryStore& store, int64_t id, bool with_traces)
         .field("updated_ms", c.info.updated_ms)
         .field("pinned", c.info.pinned)
         .key("current_leaf");
-    if (c.info.current_leaf && local.count(*c.info.current_leaf)) w.value(local.at(*c.info.current_leaf));
-    else w.null();
+    if (c.info.current_leaf && local.count(*c.info.current_leaf))
+        w.value(local.at(*c.info.current_leaf));
+    else
+        w.null();
     w.end_object();
     // settings_json is ours to keep valid, but a damaged value must not break the export.
     std::string settings;
@@ -137,7 +144,9 @@ public:
 
 private:
     void ws() {
-        while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t')) ++i_;
+        while (i_ < t_.size() &&
+               (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t'))
+            ++i_;
     }
     std::string_view string() {  // at '"'; returns the raw contents
         const size_t start = ++i_;
@@ -177,8 +186,10 @@ private:
                                 (depth + 1 == 3 && key == "messages"));
                 value(depth + 1, child_on_path);
                 const auto span = t_.substr(start, i_ - start);
-                if (on_path && object && depth + 1 == 3 && key == "settings") spans_.settings.push_back(span);
-                if (on_path && object && depth + 1 == 5 && key == "trace") spans_.traces.push_back(span);
+                if (on_path && object && depth + 1 == 3 && key == "settings")
+                    spans_.settings.push_back(span);
+                if (on_path && object && depth + 1 == 5 && key == "trace")
+                    spans_.traces.push_back(span);
             }
         }
         if (c == '"') {
@@ -221,8 +232,9 @@ std::string export_json(HistoryStore& store, const std::vector<int64_t>& ids, bo
     std::vector<int64_t> which = ids;
     if (which.empty())
         for (const auto& c : store.list_conversations()) which.push_back(c.id);
-    std::string out = "{\"format\":\"glassbox-history\",\"version\":" + std::to_string(kHistoryExportVersion) +
-                      ",\"conversations\":[";
+    std::string out =
+        "{\"format\":\"glassbox-history\",\"version\":" + std::to_string(kHistoryExportVersion) +
+        ",\"conversations\":[";
     for (size_t i = 0; i < which.size(); ++i) {
         out += i ? ",\n" : "\n";
         out += conversation_json(store, which[i], with_traces);
@@ -244,14 +256,17 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
     std::string where = "top level";
     try {
         const json::Value* fmt = doc.find("format");
-        if (!fmt || fmt->kind() != json::Value::Kind::String || fmt->as_string() != "glassbox-history")
+        if (!fmt || fmt->kind() != json::Value::Kind::String ||
+            fmt->as_string() != "glassbox-history")
             bad(where, "not a Glassbox history export (\"format\" is not \"glassbox-history\")");
         const int64_t version = doc.at("version").as_int64();
         if (version < 1 || version > kHistoryExportVersion)
-            bad(where, "export version " + std::to_string(version) + " is not supported (this build reads 1.." +
+            bad(where, "export version " + std::to_string(version) +
+                           " is not supported (this build reads 1.." +
                            std::to_string(kHistoryExportVersion) + ")");
         const auto& convs = doc.at("conversations").as_array();
-        if (spans.settings.size() != convs.size()) bad(where, "every conversation needs \"settings\"");
+        if (spans.settings.size() != convs.size())
+            bad(where, "every conversation needs \"settings\"");
         store.batch([&] {
             for (size_t ci = 0; ci < convs.size(); ++ci) {
                 const json::Value& c = convs[ci];
@@ -262,21 +277,25 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                 info.created_ms = c.at("created_ms").as_int64();
                 info.updated_ms = c.at("updated_ms").as_int64();
                 info.pinned = c.at("pinned").as_bool();
-                if (c.at("settings").kind() != json::Value::Kind::Object) bad(where + ".settings", "not an object");
+                if (c.at("settings").kind() != json::Value::Kind::Object)
+                    bad(where + ".settings", "not an object");
                 info.settings_json = std::string(spans.settings[ci]);
                 const int64_t cid = store.import_conversation(info);
                 std::map<int64_t, int64_t> ids;  // export id -> new id
                 const auto& msgs = c.at("messages").as_array();
                 for (size_t mi = 0; mi < msgs.size(); ++mi) {
                     const json::Value& mv = msgs[mi];
-                    where = "conversations[" + std::to_string(ci) + "].messages[" + std::to_string(mi) + "]";
+                    where = "conversations[" + std::to_string(ci) + "].messages[" +
+                            std::to_string(mi) + "]";
                     Message m;
                     const int64_t local = mv.at("id").as_int64();
-                    if (ids.count(local)) bad(where + ".id", "duplicate id " + std::to_string(local));
+                    if (ids.count(local))
+                        bad(where + ".id", "duplicate id " + std::to_string(local));
                     std::optional<int64_t> parent;
                     if (!mv.at("parent").is_null()) {
                         const auto it = ids.find(mv.at("parent").as_int64());
-                        if (it == ids.end()) bad(where + ".parent", "not the id of an earlier message");
+                        if (it == ids.end())
+                            bad(where + ".parent", "not the id of an earlier message");
                         parent = it->second;
                     }
                     m.role = role_from_name(mv.at("role").as_string());
@@ -301,7 +320,8 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                             ss.top_p = sampler.at("top_p").as_float();
                             ss.min_p = sampler.at("min_p").as_float();
                             ss.repeat_penalty = sampler.at("repeat_penalty").as_float();
-                            ss.repeat_last_n = static_cast<int>(sampler.at("repeat_last_n").as_int64());
+                            ss.repeat_last_n =
+                                static_cast<int>(sampler.at("repeat_last_n").as_int64());
                             ss.frequency_penalty = sampler.at("frequency_penalty").as_float();
                             ss.presence_penalty = sampler.at("presence_penalty").as_float();
                             ss.seed = sampler.at("seed").as_uint64();
@@ -332,7 +352,8 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
         });
     } catch (const HistoryError& e) {
         // A store failure (disk full...) passes as it is; a bad value gets its location.
-        if (e.kind() != Kind::Invalid || std::string_view(e.what()).starts_with("history import: ")) throw;
+        if (e.kind() != Kind::Invalid || std::string_view(e.what()).starts_with("history import: "))
+            throw;
         bad(where, e.what());
     } catch (const gb::Error& e) {
         bad(where, e.what());
@@ -363,8 +384,11 @@ std::string fixed(double v, int digits) {
 
 std::string export_markdown(HistoryStore& store, int64_t conversation_id) {
     const Conversation c = store.load_conversation(conversation_id);
-    std::string out = "# " + (c.info.title.empty() ? std::string("Untitled conversation") : c.info.title) + "\n\n";
-    out += "*" + (c.info.model.empty() ? std::string() : c.info.model + " · ") + date_of(c.info.created_ms) + "*\n";
+    std::string out = "# " +
+                      (c.info.title.empty() ? std::string("Untitled conversation") : c.info.title) +
+                      "\n\n";
+    out += "*" + (c.info.model.empty() ? std::string() : c.info.model + " · ") +
+           date_of(c.info.created_ms) + "*\n";
     for (const Message* m : c.branch()) {
         switch (m->role) {
             case Role::System: out += "\n## System\n\n" + m->content + "\n"; break;
@@ -372,16 +396,20 @@ std::string export_markdown(HistoryStore& store, int64_t conversation_id) {
             case Role::Assistant: {
                 out += "\n## Assistant\n\n";
                 if (!m->reasoning.empty()) {
-                    out += "<details><summary>Reasoning (" + std::to_string(m->stats.n_reasoning_tokens) +
-                           " tokens)</summary>\n\n" + m->reasoning + "\n\n</details>\n\n";
+                    out += "<details><summary>Reasoning (" +
+                           std::to_string(m->stats.n_reasoning_tokens) + " tokens)</summary>\n\n" +
+                           m->reasoning + "\n\n</details>\n\n";
                 }
                 out += m->answer + "\n\n";
                 std::string meta = m->stats.model.empty() ? "" : m->stats.model;
                 const int n_gen = m->stats.n_reasoning_tokens + m->stats.n_answer_tokens;
-                if (n_gen > 0) meta += (meta.empty() ? "" : " · ") + std::to_string(n_gen) + " tokens";
-                if (m->stats.decode_tps > 0) meta += " · " + fixed(m->stats.decode_tps, 1) + " tok/s";
+                if (n_gen > 0)
+                    meta += (meta.empty() ? "" : " · ") + std::to_string(n_gen) + " tokens";
+                if (m->stats.decode_tps > 0)
+                    meta += " · " + fixed(m->stats.decode_tps, 1) + " tok/s";
                 if (!m->stats.backend.empty()) meta += " · " + m->stats.backend;
-                if (m->status != MessageStatus::Complete) meta += std::string(" · ") + status_name(m->status);
+                if (m->status != MessageStatus::Complete)
+                    meta += std::string(" · ") + status_name(m->status);
                 if (!meta.empty()) out += "*" + meta + "*\n";
                 break;
             }

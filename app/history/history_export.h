@@ -15,7 +15,8 @@ constexpr int kHistoryExportVersion = 1;
 
 // The given conversations (all of them when ids is empty), every branch, traces included
 // unless with_traces is false.
-std::string export_json(HistoryStore& store, const std::vector<int64_t>& ids = {}, bool with_traces = true);
+std::string export_json(HistoryStore& store, const std::vector<int64_t>& ids = {},
+                        bool with_traces = true);
 
 // Adds every conversation of an export as new conversations (ids are new; everything else,
 // timestamps included, is kept) in one transaction: a bad file imports nothing. Returns the

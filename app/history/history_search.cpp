@@ -1,7 +1,7 @@
 // HistoryStore's full-text search (FTS5) and the metadata queries an inspector asks.
-#include "app/history/history_store.h"
-
 #include <algorithm>
+
+#include "app/history/history_store.h"
 
 namespace gb::app {
 
@@ -21,7 +21,8 @@ std::string fts_query(std::string_view text) {
         std::string term;
         if (text[i] == '"') {
             const size_t end = text.find('"', i + 1);
-            term = std::string(text.substr(i + 1, end == std::string_view::npos ? end : end - i - 1));
+            term =
+                std::string(text.substr(i + 1, end == std::string_view::npos ? end : end - i - 1));
             i = end == std::string_view::npos ? text.size() : end + 1;
         } else {
             const size_t end = text.find_first_of(" \t\n", i);
@@ -66,23 +67,27 @@ std::vector<SearchHit> HistoryStore::search(std::string_view text, unsigned fiel
             SearchField field;
             int column;
             const char* name;
-        } columns[] = {{kSearchPrompt, 0, "prompt"}, {kSearchReasoning, 1, "reasoning"}, {kSearchAnswer, 2, "answer"}};
+        } columns[] = {{kSearchPrompt, 0, "prompt"},
+                       {kSearchReasoning, 1, "reasoning"},
+                       {kSearchAnswer, 2, "answer"}};
         for (const auto& col : columns) {
             if (!(fields & col.field)) continue;
-            auto st = db_.prepare(
-                "SELECT m.conversation_id, m.id, c.title, snippet(message_fts, " + std::to_string(col.column) +
-                ", '[', ']', '…', 16), bm25(message_fts) "
-                "FROM message_fts JOIN messages m ON m.id = message_fts.rowid "
-                "JOIN conversations c ON c.id = m.conversation_id "
-                "WHERE message_fts MATCH ? ORDER BY bm25(message_fts) LIMIT ?");
+            auto st = db_.prepare("SELECT m.conversation_id, m.id, c.title, snippet(message_fts, " +
+                                  std::to_string(col.column) +
+                                  ", '[', ']', '…', 16), bm25(message_fts) "
+                                  "FROM message_fts JOIN messages m ON m.id = message_fts.rowid "
+                                  "JOIN conversations c ON c.id = m.conversation_id "
+                                  "WHERE message_fts MATCH ? ORDER BY bm25(message_fts) LIMIT ?");
             st.args("{" + std::string(col.name) + "} : (" + q + ")", limit);
             while (st.step())
-                hits.push_back({st.i64(0), st.i64(1), col.field, st.text(2), st.text(3), st.f64(4)});
+                hits.push_back(
+                    {st.i64(0), st.i64(1), col.field, st.text(2), st.text(3), st.f64(4)});
         }
     } catch (const sql::SqlError& e) {
         rethrow_as_history_error(e);
     }
-    std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& a, const SearchHit& b) { return a.rank < b.rank; });
+    std::stable_sort(hits.begin(), hits.end(),
+                     [](const SearchHit& a, const SearchHit& b) { return a.rank < b.rank; });
     if (hits.size() > static_cast<size_t>(limit)) hits.resize(static_cast<size_t>(limit));
     return hits;
 }
@@ -90,7 +95,8 @@ std::vector<SearchHit> HistoryStore::search(std::string_view text, unsigned fiel
 std::vector<ReplyRef> HistoryStore::reply_refs(sql::Stmt& st) {
     std::vector<ReplyRef> out;
     while (st.step())
-        out.push_back({st.i64(0), st.i64(1), st.text(2), st.text(3), static_cast<int>(st.i64(4)), st.i64(5)});
+        out.push_back(
+            {st.i64(0), st.i64(1), st.text(2), st.text(3), static_cast<int>(st.i64(4)), st.i64(5)});
     return out;
 }
 
@@ -122,8 +128,8 @@ std::vector<ReplyRef> HistoryStore::replies_by_model(std::string_view model, int
     }
 }
 
-std::vector<ReplyRef> HistoryStore::replies_using_expert(int layer, int expert, std::optional<Phase> phase,
-                                                         int limit) {
+std::vector<ReplyRef> HistoryStore::replies_using_expert(int layer, int expert,
+                                                         std::optional<Phase> phase, int limit) {
     // The (layer, expert, phase, message_id) index answers this without reading any trace.
     try {
         const int lo = phase ? static_cast<int>(*phase) : static_cast<int>(Phase::Think);

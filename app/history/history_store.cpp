@@ -35,19 +35,22 @@ const char* outcome_name(OpenOutcome o) {
 void rethrow_as_history_error(const sql::SqlError& e) {
     switch (e.code()) {
         case SQLITE_FULL:
-            throw HistoryError(Kind::DiskFull, std::string(e.what()) +
-                                                   "; free some disk space (nothing saved before was lost)");
+            throw HistoryError(
+                Kind::DiskFull,
+                std::string(e.what()) + "; free some disk space (nothing saved before was lost)");
         case SQLITE_CORRUPT:
-            throw HistoryError(Kind::Corrupt, std::string(e.what()) + "; the history database is damaged");
+            throw HistoryError(Kind::Corrupt,
+                               std::string(e.what()) + "; the history database is damaged");
         case SQLITE_NOTADB:
-            throw HistoryError(Kind::NotOurs, std::string(e.what()) + "; the file is not a SQLite database");
+            throw HistoryError(Kind::NotOurs,
+                               std::string(e.what()) + "; the file is not a SQLite database");
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
-            throw HistoryError(Kind::Locked, std::string(e.what()) + "; another process keeps the database busy");
+            throw HistoryError(Kind::Locked,
+                               std::string(e.what()) + "; another process keeps the database busy");
         case SQLITE_CONSTRAINT:
         case SQLITE_MISMATCH:
-        case SQLITE_RANGE:
-            throw HistoryError(Kind::Invalid, e.what());
+        case SQLITE_RANGE: throw HistoryError(Kind::Invalid, e.what());
         default: throw HistoryError(Kind::Io, e.what());
     }
 }
@@ -143,8 +146,8 @@ std::string move_aside(const std::string& path) {
     std::error_code ec;
     fs::rename(path, dest, ec);
     if (ec)
-        throw HistoryError(Kind::Io, "history: cannot move the damaged " + path + " aside to " + dest +
-                                         ": " + ec.message());
+        throw HistoryError(Kind::Io, "history: cannot move the damaged " + path + " aside to " +
+                                         dest + ": " + ec.message());
     for (const char* suffix : {"-wal", "-shm"}) {
         if (fs::exists(path + suffix)) fs::rename(path + suffix, dest + suffix, ec);
     }
@@ -159,9 +162,11 @@ bool looks_like_sqlite(const std::string& path, std::string* problem) {
     std::ifstream in(path, std::ios::binary);
     char head[16] = {};
     in.read(head, sizeof head);
-    if (in.gcount() == 16 && std::string_view(head, 16) == std::string_view("SQLite format 3\0", 16))
+    if (in.gcount() == 16 &&
+        std::string_view(head, 16) == std::string_view("SQLite format 3\0", 16))
         return true;
-    *problem = "history: " + path + " is not a SQLite database (its first bytes are not the "
+    *problem = "history: " + path +
+               " is not a SQLite database (its first bytes are not the "
                "SQLite header)";
     return false;
 }
@@ -197,13 +202,16 @@ void HistoryStore::open_database(OpenReport& report) {
         const int64_t objects = db_.query_int("SELECT count(*) FROM sqlite_master");
         const bool fresh = app_id == 0 && version == 0 && objects == 0;
         if (!fresh && app_id != kHistoryApplicationId)
-            throw HistoryError(Kind::NotOurs,
-                               "history: " + path_ + " is a SQLite database of another application "
-                               "(application_id " + std::to_string(app_id) + ", " +
-                               std::to_string(objects) + " schema objects), not a Glassbox history");
+            throw HistoryError(Kind::NotOurs, "history: " + path_ +
+                                                  " is a SQLite database of another application "
+                                                  "(application_id " +
+                                                  std::to_string(app_id) + ", " +
+                                                  std::to_string(objects) +
+                                                  " schema objects), not a Glassbox history");
         if (version > kHistorySchemaVersion)
             throw HistoryError(Kind::TooNew,
-                               "history: " + path_ + " has schema version " + std::to_string(version) +
+                               "history: " + path_ + " has schema version " +
+                                   std::to_string(version) +
                                    ", written by a newer Glassbox (this one knows up to " +
                                    std::to_string(kHistorySchemaVersion) + "); update Glassbox");
         if (options_.quick_check_on_open && !fresh) {
@@ -216,7 +224,8 @@ void HistoryStore::open_database(OpenReport& report) {
             throw HistoryError(Kind::Io, "history: cannot use WAL journaling on " + path_ +
                                              " (journal_mode is " + mode + ")");
         db_.exec("PRAGMA foreign_keys = ON");
-        db_.exec(options_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+        db_.exec(options_.synchronous_full ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL");
         report.from_version = version;
         if (version < kHistorySchemaVersion) {
             migrate(db_, version);
@@ -233,7 +242,8 @@ void HistoryStore::open_database(OpenReport& report) {
     });
 }
 
-HistoryStore::Opened HistoryStore::open_or_recover(const std::string& path, HistoryOptions options) {
+HistoryStore::Opened HistoryStore::open_or_recover(const std::string& path,
+                                                   HistoryOptions options) {
     Opened out;
     try {
         out.store = open(path, options, &out.report);
@@ -267,9 +277,11 @@ int64_t HistoryStore::create_conversation(std::string_view title, std::string_vi
     return guarded([&] {
         sql::Transaction tx(db_);
         const int64_t t = now_ms();
-        db_.prepare("INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms) "
-                    "VALUES (?, ?, ?, ?, ?)")
-            .args(title, model, settings_json.empty() ? std::string_view("{}") : settings_json, t, t)
+        db_.prepare(
+               "INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms) "
+               "VALUES (?, ?, ?, ?, ?)")
+            .args(title, model, settings_json.empty() ? std::string_view("{}") : settings_json, t,
+                  t)
             .run();
         const int64_t id = db_.last_insert_rowid();
         tx.commit();
@@ -279,13 +291,16 @@ int64_t HistoryStore::create_conversation(std::string_view title, std::string_vi
 
 static void expect_change(sql::Db& db, const char* what, int64_t id) {
     if (db.changes() == 0)
-        throw HistoryError(Kind::NotFound, std::string("history: no ") + what + " with id " + std::to_string(id));
+        throw HistoryError(Kind::NotFound,
+                           std::string("history: no ") + what + " with id " + std::to_string(id));
 }
 
 void HistoryStore::rename_conversation(int64_t id, std::string_view title) {
     guarded([&] {
         sql::Transaction tx(db_);
-        db_.prepare("UPDATE conversations SET title = ?, updated_ms = ? WHERE id = ?").args(title, now_ms(), id).run();
+        db_.prepare("UPDATE conversations SET title = ?, updated_ms = ? WHERE id = ?")
+            .args(title, now_ms(), id)
+            .run();
         expect_change(db_, "conversation", id);
         tx.commit();
     });
@@ -317,8 +332,11 @@ void HistoryStore::set_current_leaf(int64_t conversation_id, int64_t message_id)
         auto st = db_.prepare("SELECT conversation_id FROM messages WHERE id = ?").args(message_id);
         if (!st.step() || st.i64(0) != conversation_id)
             throw HistoryError(Kind::NotFound, "history: message " + std::to_string(message_id) +
-                                                   " is not in conversation " + std::to_string(conversation_id));
-        db_.prepare("UPDATE conversations SET current_leaf = ? WHERE id = ?").args(message_id, conversation_id).run();
+                                                   " is not in conversation " +
+                                                   std::to_string(conversation_id));
+        db_.prepare("UPDATE conversations SET current_leaf = ? WHERE id = ?")
+            .args(message_id, conversation_id)
+            .run();
         tx.commit();
     });
 }
@@ -353,9 +371,12 @@ std::vector<ConversationInfo> HistoryStore::list_conversations(int64_t offset, i
 
 ConversationInfo HistoryStore::conversation_info(int64_t id) {
     return guarded([&] {
-        auto st = db_.prepare(std::string("SELECT ") + kInfoColumns + " FROM conversations WHERE id = ?");
+        auto st =
+            db_.prepare(std::string("SELECT ") + kInfoColumns + " FROM conversations WHERE id = ?");
         st.args(id);
-        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no conversation with id " + std::to_string(id));
+        if (!st.step())
+            throw HistoryError(Kind::NotFound,
+                               "history: no conversation with id " + std::to_string(id));
         return read_info(st);
     });
 }
@@ -383,9 +404,11 @@ Conversation HistoryStore::load_conversation(int64_t id) {
 
 Message HistoryStore::load_message(int64_t id) {
     return guarded([&] {
-        auto st = db_.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?");
+        auto st =
+            db_.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?");
         st.args(id);
-        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no message with id " + std::to_string(id));
+        if (!st.step())
+            throw HistoryError(Kind::NotFound, "history: no message with id " + std::to_string(id));
         return read_message(st);
     });
 }
@@ -409,7 +432,9 @@ void HistoryStore::touch(int64_t conversation_id, std::optional<int64_t> leaf) {
             .args(now_ms(), *leaf, conversation_id)
             .run();
     else
-        db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = ?").args(now_ms(), conversation_id).run();
+        db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = ?")
+            .args(now_ms(), conversation_id)
+            .run();
 }
 
 // The parent must be a message of the same conversation (SQLite's foreign key only checks
@@ -417,18 +442,21 @@ void HistoryStore::touch(int64_t conversation_id, std::optional<int64_t> leaf) {
 static void check_parent(sql::Db& db, int64_t conversation_id, std::optional<int64_t> parent) {
     auto c = db.prepare("SELECT 1 FROM conversations WHERE id = ?").args(conversation_id);
     if (!c.step())
-        throw HistoryError(Kind::NotFound, "history: no conversation with id " + std::to_string(conversation_id));
+        throw HistoryError(Kind::NotFound,
+                           "history: no conversation with id " + std::to_string(conversation_id));
     if (!parent) return;
     auto st = db.prepare("SELECT conversation_id FROM messages WHERE id = ?").args(*parent);
     if (!st.step() || st.i64(0) != conversation_id)
         throw HistoryError(Kind::Invalid, "history: parent message " + std::to_string(*parent) +
-                                              " is not in conversation " + std::to_string(conversation_id));
+                                              " is not in conversation " +
+                                              std::to_string(conversation_id));
 }
 
 static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optional<int64_t> parent,
                               const Message& m) {
     auto st = db.prepare(
-        "INSERT INTO messages(conversation_id, parent_id, role, content, reasoning, answer, status, "
+        "INSERT INTO messages(conversation_id, parent_id, role, content, reasoning, answer, "
+        "status, "
         "created_ms, n_prompt_tokens, n_reasoning_tokens, n_answer_tokens, ttft_ms, prefill_tps, "
         "decode_tps, backend, device, model, model_hash, stop_reason, seed, sampler_json, "
         "system_prompt, rendered_prompt, chat_template, engine_version) "
@@ -436,8 +464,9 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
     const ReplyStats& s = m.stats;
     st.args(conversation_id, parent, role_name(m.role), m.content, m.reasoning, m.answer,
             status_name(m.status), m.created_ms ? m.created_ms : now_ms(), s.n_prompt_tokens,
-            s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps, s.backend,
-            s.device, s.model, s.model_hash, std::string(stop_reason_name(s.stop_reason)));
+            s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps,
+            s.backend, s.device, s.model, s.model_hash,
+            std::string(stop_reason_name(s.stop_reason)));
     if (m.repro.sampler) {
         // The seed column is for queries; a uint64 seed is stored bit for bit as SQLite's int64.
         st.bind(20, static_cast<int64_t>(m.repro.sampler->seed));
@@ -467,8 +496,9 @@ int64_t HistoryStore::add_message(int64_t conversation_id, std::optional<int64_t
 }
 
 static void store_prepared_trace(sql::Db& db, int64_t message_id, const PreparedTrace& p) {
-    db.prepare("INSERT OR REPLACE INTO traces(message_id, format_version, codec, raw_size, data) "
-               "VALUES (?, ?, ?, ?, ?)")
+    db.prepare(
+          "INSERT OR REPLACE INTO traces(message_id, format_version, codec, raw_size, data) "
+          "VALUES (?, ?, ?, ?, ?)")
         .args(message_id, p.blob.format_version, p.blob.codec, p.blob.raw_size)
         .bind_blob(5, p.blob.data)
         .run();
@@ -498,9 +528,12 @@ int64_t HistoryStore::add_reply(int64_t conversation_id, std::optional<int64_t> 
 int64_t HistoryStore::import_conversation(const ConversationInfo& info) {
     return guarded([&] {
         sql::Transaction tx(db_);
-        db_.prepare("INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms, pinned) "
-                    "VALUES (?, ?, ?, ?, ?, ?)")
-            .args(info.title, info.model, info.settings_json, info.created_ms, info.updated_ms, info.pinned)
+        db_.prepare(
+               "INSERT INTO conversations(title, model, settings_json, created_ms, updated_ms, "
+               "pinned) "
+               "VALUES (?, ?, ?, ?, ?, ?)")
+            .args(info.title, info.model, info.settings_json, info.created_ms, info.updated_ms,
+                  info.pinned)
             .run();
         const int64_t id = db_.last_insert_rowid();
         tx.commit();
@@ -526,7 +559,9 @@ void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
     guarded([&] {
         sql::Transaction tx(db_);
         auto st = db_.prepare("SELECT 1 FROM messages WHERE id = ?").args(message_id);
-        if (!st.step()) throw HistoryError(Kind::NotFound, "history: no message with id " + std::to_string(message_id));
+        if (!st.step())
+            throw HistoryError(Kind::NotFound,
+                               "history: no message with id " + std::to_string(message_id));
         store_trace(db_, message_id, trace);
         tx.commit();
     });
@@ -534,7 +569,8 @@ void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
 
 std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
     return guarded([&]() -> std::optional<Trace> {
-        auto st = db_.prepare("SELECT format_version, codec, raw_size, data FROM traces WHERE message_id = ?");
+        auto st = db_.prepare(
+            "SELECT format_version, codec, raw_size, data FROM traces WHERE message_id = ?");
         st.args(message_id);
         if (!st.step()) return std::nullopt;
         StoredTrace blob{static_cast<int>(st.i64(0)), st.text(1), st.i64(2), st.blob(3)};
@@ -544,8 +580,9 @@ std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
 
 std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
     return guarded([&] {
-        auto st = db_.prepare("SELECT layer, expert, phase, count, weight_sum FROM expert_usage "
-                              "WHERE message_id = ? ORDER BY layer, expert, phase");
+        auto st = db_.prepare(
+            "SELECT layer, expert, phase, count, weight_sum FROM expert_usage "
+            "WHERE message_id = ? ORDER BY layer, expert, phase");
         st.args(message_id);
         std::vector<ExpertUsage> out;
         while (st.step())
@@ -585,10 +622,12 @@ void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Tr
     guarded([&] {
         sql::Transaction tx(db_);
         // Appending only the unsaved tail keeps a flush cheap to bind however long the reply.
-        db_.prepare("UPDATE messages SET reasoning = reasoning || ?, answer = answer || ?, "
-                    "n_reasoning_tokens = ?, n_answer_tokens = ? WHERE id = ?")
+        db_.prepare(
+               "UPDATE messages SET reasoning = reasoning || ?, answer = answer || ?, "
+               "n_reasoning_tokens = ?, n_answer_tokens = ? WHERE id = ?")
             .args(std::string_view(w.reasoning_).substr(w.saved_reasoning_),
-                  std::string_view(w.answer_).substr(w.saved_answer_), w.n_reasoning_, w.n_answer_, w.id_)
+                  std::string_view(w.answer_).substr(w.saved_answer_), w.n_reasoning_, w.n_answer_,
+                  w.id_)
             .run();
         if (status) {
             const bool from_trace = trace != nullptr;
@@ -605,13 +644,15 @@ void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Tr
                 "model_hash = CASE WHEN ? = '' THEN model_hash ELSE ? END WHERE id = ?");
             st.args(reasoning, answer, status_name(*status), s.n_prompt_tokens,
                     s.n_reasoning_tokens > 0 ? s.n_reasoning_tokens : w.n_reasoning_,
-                    s.n_answer_tokens > 0 ? s.n_answer_tokens : w.n_answer_,
-                    s.ttft_ms, s.prefill_tps, s.decode_tps, std::string(stop_reason_name(s.stop_reason)), s.backend, s.backend, s.device,
-                    s.device, s.model, s.model, s.model_hash, s.model_hash, w.id_);
+                    s.n_answer_tokens > 0 ? s.n_answer_tokens : w.n_answer_, s.ttft_ms,
+                    s.prefill_tps, s.decode_tps, std::string(stop_reason_name(s.stop_reason)),
+                    s.backend, s.backend, s.device, s.device, s.model, s.model, s.model_hash,
+                    s.model_hash, w.id_);
             st.run();
             if (trace) store_prepared_trace(db_, w.id_, *prepared);
-            db_.prepare("UPDATE conversations SET updated_ms = ? WHERE id = "
-                        "(SELECT conversation_id FROM messages WHERE id = ?)")
+            db_.prepare(
+                   "UPDATE conversations SET updated_ms = ? WHERE id = "
+                   "(SELECT conversation_id FROM messages WHERE id = ?)")
                 .args(now_ms(), w.id_)
                 .run();
         }
@@ -649,7 +690,8 @@ ReplyWriter::~ReplyWriter() {
 }
 
 void ReplyWriter::append_reasoning(std::string_view text, int n_tokens) {
-    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (!store_ || finished_)
+        throw HistoryError(Kind::Invalid, "history: reply writer already finished");
     reasoning_.append(text);
     n_reasoning_ += n_tokens;
     dirty_ = true;
@@ -657,7 +699,8 @@ void ReplyWriter::append_reasoning(std::string_view text, int n_tokens) {
 }
 
 void ReplyWriter::append_answer(std::string_view text, int n_tokens) {
-    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (!store_ || finished_)
+        throw HistoryError(Kind::Invalid, "history: reply writer already finished");
     answer_.append(text);
     n_answer_ += n_tokens;
     dirty_ = true;
@@ -670,13 +713,15 @@ void ReplyWriter::maybe_flush() {
 }
 
 void ReplyWriter::flush() {
-    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (!store_ || finished_)
+        throw HistoryError(Kind::Invalid, "history: reply writer already finished");
     if (dirty_) store_->flush_reply(*this, nullptr, nullptr, std::nullopt);
 }
 
 void ReplyWriter::finish(const ReplyStats& stats, const Trace* trace, MessageStatus status,
                          const PreparedTrace* prepared) {
-    if (!store_ || finished_) throw HistoryError(Kind::Invalid, "history: reply writer already finished");
+    if (!store_ || finished_)
+        throw HistoryError(Kind::Invalid, "history: reply writer already finished");
     if (status == MessageStatus::Streaming) status = MessageStatus::Incomplete;
     store_->flush_reply(*this, &stats, trace, status, prepared);
     finished_ = true;

@@ -81,7 +81,8 @@ public:
     // prepared: the trace already encoded (prepare_trace, e.g. on another thread); else it is
     // encoded here.
     void finish(const ReplyStats& stats, const Trace* trace = nullptr,
-                MessageStatus status = MessageStatus::Complete, const PreparedTrace* prepared = nullptr);
+                MessageStatus status = MessageStatus::Complete,
+                const PreparedTrace* prepared = nullptr);
 
 private:
     friend class HistoryStore;
@@ -90,7 +91,7 @@ private:
 
     HistoryStore* store_;
     int64_t id_;
-    std::string reasoning_, answer_;  // all text so far
+    std::string reasoning_, answer_;                 // all text so far
     size_t saved_reasoning_ = 0, saved_answer_ = 0;  // how much of it is in the database
     int n_reasoning_ = 0, n_answer_ = 0;
     bool dirty_ = false;

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/sample/sampler.h"
 #include "engine/trace/trace.h"
+#include "kernels/error.h"
 
 namespace gb::app {
 
@@ -38,7 +38,7 @@ private:
 const char* kind_name(HistoryError::Kind k);
 
 enum class Role { System, User, Assistant };
-const char* role_name(Role r);      // "system", "user", "assistant"
+const char* role_name(Role r);              // "system", "user", "assistant"
 Role role_from_name(const std::string& s);  // HistoryError(Invalid) otherwise
 
 // streaming: being generated now; incomplete: generation stopped before its end (a crash, a
@@ -52,13 +52,13 @@ struct ReplyStats {
     int n_prompt_tokens = 0;
     int n_reasoning_tokens = 0;  // generated tokens in the think phase (markers included)
     int n_answer_tokens = 0;
-    double ttft_ms = 0;          // time to first generated token
-    double prefill_tps = 0;      // prompt tokens per second
-    double decode_tps = 0;       // generated tokens per second
-    std::string backend;         // "cpu", "cuda", "remote"
-    std::string device;          // e.g. "NVIDIA H200", "AMD EPYC 9654 (16 threads)"
-    std::string model;           // model name
-    std::string model_hash;      // hash of the model file (hex)
+    double ttft_ms = 0;                         // time to first generated token
+    double prefill_tps = 0;                     // prompt tokens per second
+    double decode_tps = 0;                      // generated tokens per second
+    std::string backend;                        // "cpu", "cuda", "remote"
+    std::string device;                         // e.g. "NVIDIA H200", "AMD EPYC 9654 (16 threads)"
+    std::string model;                          // model name
+    std::string model_hash;                     // hash of the model file (hex)
     StopReason stop_reason = StopReason::None;  // stored by name (stop_reason_name)
     bool operator==(const ReplyStats&) const = default;
 };

@@ -17,14 +17,15 @@ namespace gb::app {
 InstanceLock::InstanceLock(const std::string& db_path) : path_(db_path + ".lock") {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0)
-        throw HistoryError(HistoryError::Kind::Io,
-                           "history: cannot create lock file " + path_ + ": " + std::strerror(errno));
+        throw HistoryError(HistoryError::Kind::Io, "history: cannot create lock file " + path_ +
+                                                       ": " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
         char buf[32] = {};
         const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
         std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+            holder.pop_back();
         ::close(fd_);
         fd_ = -1;
         if (err != EWOULDBLOCK)

@@ -8,8 +8,8 @@
 namespace gb::app::sql {
 
 Db::Db(const std::string& path, bool create) : path_(path) {
-    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -74,7 +74,8 @@ int Db::changes() const { return sqlite3_changes(db_); }
 bool Db::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 Stmt::Stmt(Db& db, std::string_view sql) : db_(&db) {
-    const int rc = sqlite3_prepare_v2(db.raw(), sql.data(), static_cast<int>(sql.size()), &s_, nullptr);
+    const int rc =
+        sqlite3_prepare_v2(db.raw(), sql.data(), static_cast<int>(sql.size()), &s_, nullptr);
     if (rc != SQLITE_OK) db.fail(rc, "prepare \"" + std::string(sql.substr(0, 80)) + "\"");
 }
 

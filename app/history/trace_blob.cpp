@@ -25,10 +25,12 @@ StoredTrace encode_trace(const Trace& trace) {
     out.codec = "zstd";
     out.raw_size = static_cast<int64_t>(raw.size());
     out.data.resize(ZSTD_compressBound(raw.size()));
-    const size_t n = ZSTD_compress(out.data.data(), out.data.size(), raw.data(), raw.size(), kZstdLevel);
+    const size_t n =
+        ZSTD_compress(out.data.data(), out.data.size(), raw.data(), raw.size(), kZstdLevel);
     if (ZSTD_isError(n))
-        throw HistoryError(HistoryError::Kind::Invalid,
-                           std::string("history: zstd compression failed: ") + ZSTD_getErrorName(n));
+        throw HistoryError(
+            HistoryError::Kind::Invalid,
+            std::string("history: zstd compression failed: ") + ZSTD_getErrorName(n));
     out.data.resize(n);
     return out;
 }
@@ -36,21 +38,23 @@ StoredTrace encode_trace(const Trace& trace) {
 Trace decode_trace(const StoredTrace& stored, int64_t message_id) {
     const std::string where = "history: trace of message " + std::to_string(message_id);
     if (stored.codec != "zstd")
-        throw HistoryError(HistoryError::Kind::Corrupt, where + ": unknown codec '" + stored.codec + "'");
-    if (stored.format_version > kTraceBinaryVersion)
-        throw HistoryError(HistoryError::Kind::TooNew,
-                           where + ": binary trace version " + std::to_string(stored.format_version) +
-                               " is newer than this build reads (" +
-                               std::to_string(kTraceBinaryVersion) + ")");
-    if (stored.raw_size < 0 || stored.raw_size > kMaxRawTrace)
-        throw HistoryError(HistoryError::Kind::Corrupt, where + ": implausible size " +
-                                                            std::to_string(stored.raw_size));
-    std::string raw(static_cast<size_t>(stored.raw_size), '\0');
-    const size_t n = ZSTD_decompress(raw.data(), raw.size(), stored.data.data(), stored.data.size());
-    if (ZSTD_isError(n) || n != raw.size())
         throw HistoryError(HistoryError::Kind::Corrupt,
-                           where + ": zstd: " +
-                               (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch"));
+                           where + ": unknown codec '" + stored.codec + "'");
+    if (stored.format_version > kTraceBinaryVersion)
+        throw HistoryError(
+            HistoryError::Kind::TooNew,
+            where + ": binary trace version " + std::to_string(stored.format_version) +
+                " is newer than this build reads (" + std::to_string(kTraceBinaryVersion) + ")");
+    if (stored.raw_size < 0 || stored.raw_size > kMaxRawTrace)
+        throw HistoryError(HistoryError::Kind::Corrupt,
+                           where + ": implausible size " + std::to_string(stored.raw_size));
+    std::string raw(static_cast<size_t>(stored.raw_size), '\0');
+    const size_t n =
+        ZSTD_decompress(raw.data(), raw.size(), stored.data.data(), stored.data.size());
+    if (ZSTD_isError(n) || n != raw.size())
+        throw HistoryError(
+            HistoryError::Kind::Corrupt,
+            where + ": zstd: " + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch"));
     try {
         return read_binary(raw);
     } catch (const HistoryError&) {
@@ -88,7 +92,8 @@ void write_expert_usage(sql::Db& db, int64_t message_id, const std::vector<Exper
     auto ins = db.prepare(
         "INSERT INTO expert_usage(message_id, layer, expert, phase, count, weight_sum) "
         "VALUES (?, ?, ?, ?, ?, ?)");
-    for (const ExpertUsage& u : usage) ins.args(message_id, u.layer, u.expert, u.phase, u.count, u.weight_sum).run();
+    for (const ExpertUsage& u : usage)
+        ins.args(message_id, u.layer, u.expert, u.phase, u.count, u.weight_sum).run();
 }
 
 PreparedTrace prepare_trace(const Trace& trace) {

@@ -8,8 +8,8 @@
 #include <numeric>
 #include <ostream>
 
-#include "kernels/error.h"
 #include "engine/core/utf8.h"
+#include "kernels/error.h"
 
 namespace gb::json {
 
@@ -51,27 +51,13 @@ void append_quoted(std::string& out, std::string_view s) {
             continue;
         }
         switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
             default:
                 if (c < 0x20 || c == 0x7F) {
                     out += "\\u00";
@@ -241,18 +227,12 @@ Writer& Writer::raw_uint(unsigned long long v) {
 
 const char* kind_name(Value::Kind k) {
     switch (k) {
-        case Value::Kind::Null:
-            return "null";
-        case Value::Kind::Bool:
-            return "a boolean";
-        case Value::Kind::Number:
-            return "a number";
-        case Value::Kind::String:
-            return "a string";
-        case Value::Kind::Array:
-            return "an array";
-        case Value::Kind::Object:
-            return "an object";
+        case Value::Kind::Null: return "null";
+        case Value::Kind::Bool: return "a boolean";
+        case Value::Kind::Number: return "a number";
+        case Value::Kind::String: return "a string";
+        case Value::Kind::Array: return "an array";
+        case Value::Kind::Object: return "an object";
     }
     return "?";
 }
@@ -423,21 +403,12 @@ private:
     Value value(int depth) {
         if (i_ >= s_.size()) fail("unexpected end of input, expected a value");
         switch (s_[i_]) {
-            case '{':
-                return object(depth + 1);
-            case '[':
-                return array(depth + 1);
-            case '"':
-                return Value::from_string(string());
-            case 't':
-                literal("true");
-                return Value::from_bool(true);
-            case 'f':
-                literal("false");
-                return Value::from_bool(false);
-            case 'n':
-                literal("null");
-                return Value();
+            case '{': return object(depth + 1);
+            case '[': return array(depth + 1);
+            case '"': return Value::from_string(string());
+            case 't': literal("true"); return Value::from_bool(true);
+            case 'f': literal("false"); return Value::from_bool(false);
+            case 'n': literal("null"); return Value();
             default:
                 if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return number();
                 fail("unexpected character, expected a value");
@@ -551,30 +522,14 @@ private:
             if (i_ >= s_.size()) fail("unterminated string");
             const char e = s_[i_++];
             switch (e) {
-                case '"':
-                    out += '"';
-                    break;
-                case '\\':
-                    out += '\\';
-                    break;
-                case '/':
-                    out += '/';
-                    break;
-                case 'b':
-                    out += '\b';
-                    break;
-                case 'f':
-                    out += '\f';
-                    break;
-                case 'n':
-                    out += '\n';
-                    break;
-                case 'r':
-                    out += '\r';
-                    break;
-                case 't':
-                    out += '\t';
-                    break;
+                case '"': out += '"'; break;
+                case '\\': out += '\\'; break;
+                case '/': out += '/'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'n': out += '\n'; break;
+                case 'r': out += '\r'; break;
+                case 't': out += '\t'; break;
                 case 'u': {
                     uint32_t cp = hex4();
                     if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(i_, 2) == "\\u") {
@@ -593,8 +548,7 @@ private:
                     utf8::append(out, cp);
                     break;
                 }
-                default:
-                    fail_at("invalid escape in a string", esc_at);
+                default: fail_at("invalid escape in a string", esc_at);
             }
         }
     }
@@ -674,8 +628,6 @@ private:
 
 }  // namespace
 
-Value parse(std::string_view text, int max_depth) {
-    return Parser(text, max_depth).document();
-}
+Value parse(std::string_view text, int max_depth) { return Parser(text, max_depth).document(); }
 
 }  // namespace gb::json

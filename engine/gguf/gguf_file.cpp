@@ -117,22 +117,14 @@ private:
 
 int64_t read_int(Cursor& c, GgufType t) {
     switch (t) {
-        case GgufType::UINT8:
-            return static_cast<int64_t>(c.uint(1, "UINT8 value"));
-        case GgufType::INT8:
-            return static_cast<int8_t>(c.uint(1, "INT8 value"));
-        case GgufType::UINT16:
-            return static_cast<int64_t>(c.uint(2, "UINT16 value"));
-        case GgufType::INT16:
-            return static_cast<int16_t>(c.uint(2, "INT16 value"));
-        case GgufType::UINT32:
-            return static_cast<int64_t>(c.uint(4, "UINT32 value"));
-        case GgufType::INT32:
-            return static_cast<int32_t>(c.uint(4, "INT32 value"));
-        case GgufType::INT64:
-            return static_cast<int64_t>(c.uint(8, "INT64 value"));
-        default:
-            break;
+        case GgufType::UINT8: return static_cast<int64_t>(c.uint(1, "UINT8 value"));
+        case GgufType::INT8: return static_cast<int8_t>(c.uint(1, "INT8 value"));
+        case GgufType::UINT16: return static_cast<int64_t>(c.uint(2, "UINT16 value"));
+        case GgufType::INT16: return static_cast<int16_t>(c.uint(2, "INT16 value"));
+        case GgufType::UINT32: return static_cast<int64_t>(c.uint(4, "UINT32 value"));
+        case GgufType::INT32: return static_cast<int32_t>(c.uint(4, "INT32 value"));
+        case GgufType::INT64: return static_cast<int64_t>(c.uint(8, "INT64 value"));
+        default: break;
     }
     const size_t at = c.pos();
     uint64_t x = c.uint(8, "UINT64 value");
@@ -224,9 +216,7 @@ GgufValue read_value(Cursor& c, GgufType t, int depth) {
     return v;
 }
 
-bool is_pow2(uint64_t x) {
-    return x != 0 && (x & (x - 1)) == 0;
-}
+bool is_pow2(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 std::string range(uint64_t a, uint64_t b) {
     return "[" + std::to_string(a) + ", " + std::to_string(b) + ")";
@@ -495,7 +485,8 @@ GgufFile GgufFile::open(const std::string& path, GgufOpen mode) {
 }
 
 GgufFile GgufFile::from_parts(std::string name, std::vector<GgufKV> metadata,
-                              std::vector<GgufTensorPart> parts, std::shared_ptr<const void> owner) {
+                              std::vector<GgufTensorPart> parts,
+                              std::shared_ptr<const void> owner) {
     auto impl = std::make_unique<Impl>();
     impl->path = std::move(name);
     impl->version = 3;
@@ -557,30 +548,14 @@ GgufFile GgufFile::parse(std::span<const uint8_t> bytes, std::string name) {
     return GgufFile(std::move(impl));
 }
 
-const std::string& GgufFile::path() const {
-    return impl_->path;
-}
-uint32_t GgufFile::version() const {
-    return impl_->version;
-}
-uint64_t GgufFile::alignment() const {
-    return impl_->alignment;
-}
-size_t GgufFile::file_size() const {
-    return impl_->size;
-}
-size_t GgufFile::data_offset() const {
-    return impl_->data_offset;
-}
-bool GgufFile::has_tensor_data() const {
-    return impl_->has_data;
-}
-const std::vector<GgufKV>& GgufFile::metadata() const {
-    return impl_->kv;
-}
-const std::vector<GgufTensorInfo>& GgufFile::tensors() const {
-    return impl_->tensors;
-}
+const std::string& GgufFile::path() const { return impl_->path; }
+uint32_t GgufFile::version() const { return impl_->version; }
+uint64_t GgufFile::alignment() const { return impl_->alignment; }
+size_t GgufFile::file_size() const { return impl_->size; }
+size_t GgufFile::data_offset() const { return impl_->data_offset; }
+bool GgufFile::has_tensor_data() const { return impl_->has_data; }
+const std::vector<GgufKV>& GgufFile::metadata() const { return impl_->kv; }
+const std::vector<GgufTensorInfo>& GgufFile::tensors() const { return impl_->tensors; }
 
 const GgufValue* GgufFile::find(std::string_view key) const {
     auto it = impl_->kv_index.find(key);
@@ -596,16 +571,19 @@ const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
     if (impl_->owner) {  // a view: the tensor must be one of ours
         const auto& ts = impl_->tensors;
         if (ts.empty() || &t < ts.data() || &t >= ts.data() + ts.size())
-            throw Error(impl_->path + ": tensor " + quoted(t.name) + " is not a tensor of this model");
+            throw Error(impl_->path + ": tensor " + quoted(t.name) +
+                        " is not a tensor of this model");
         return impl_->part_data[static_cast<size_t>(&t - ts.data())];
     }
     // Guards against an info that belongs to another file; this file's infos were all checked.
-    const size_t data_bytes = impl_->size > impl_->data_offset ? impl_->size - impl_->data_offset : 0;
+    const size_t data_bytes =
+        impl_->size > impl_->data_offset ? impl_->size - impl_->data_offset : 0;
     if (t.offset > data_bytes || t.n_bytes > data_bytes - t.offset) {
         if (impl_->metadata_only)
-            throw Error(impl_->path + ": tensor " + quoted(t.name) +
-                        ": data is not in the file (opened for metadata only; the file is cut off at " +
-                        std::to_string(impl_->size) + " bytes)");
+            throw Error(
+                impl_->path + ": tensor " + quoted(t.name) +
+                ": data is not in the file (opened for metadata only; the file is cut off at " +
+                std::to_string(impl_->size) + " bytes)");
         throw Error(impl_->path + ": tensor " + quoted(t.name) + " is not a tensor of this file");
     }
     return impl_->base + impl_->data_offset + t.offset;

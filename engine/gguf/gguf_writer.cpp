@@ -197,7 +197,8 @@ void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64
         throw Error("GgufWriter: tensor '" + name + "': data has " + std::to_string(bytes) +
                     " bytes, expected " + std::to_string(expect));
     const auto* p = static_cast<const uint8_t*>(data);
-    Tensor t{std::move(name), type, std::move(dims), bytes, std::vector<uint8_t>(p, p + bytes), nullptr, {}};
+    Tensor t{std::move(name), type, std::move(dims), bytes, std::vector<uint8_t>(p, p + bytes),
+             nullptr,         {}};
     tensors_.push_back(std::move(t));
 }
 
@@ -211,10 +212,12 @@ void GgufWriter::add_tensor_ref(std::string name, TensorType type, std::vector<i
     tensors_.push_back(Tensor{std::move(name), type, std::move(dims), bytes, {}, data, {}});
 }
 
-void GgufWriter::add_tensor_fill(std::string name, TensorType type, std::vector<int64_t> dims, Fill fill) {
+void GgufWriter::add_tensor_fill(std::string name, TensorType type, std::vector<int64_t> dims,
+                                 Fill fill) {
     const size_t expect = check_tensor(name, type, dims);
     if (!fill) throw Error("GgufWriter: tensor '" + name + "': no fill function");
-    tensors_.push_back(Tensor{std::move(name), type, std::move(dims), expect, {}, nullptr, std::move(fill)});
+    tensors_.push_back(
+        Tensor{std::move(name), type, std::move(dims), expect, {}, nullptr, std::move(fill)});
 }
 
 const uint8_t* GgufWriter::tensor_bytes(const Tensor& t, std::vector<uint8_t>& scratch) const {
@@ -286,7 +289,8 @@ void GgufWriter::write(const std::string& path) const {
         throw Error(path + ": " + why);
     };
     auto put = [&](const void* p, size_t n) {
-        if (n && std::fwrite(p, 1, n, f) != n) fail(std::string("write failed: ") + std::strerror(errno));
+        if (n && std::fwrite(p, 1, n, f) != n)
+            fail(std::string("write failed: ") + std::strerror(errno));
     };
     std::vector<uint8_t> scratch;
     uint64_t pos = 0;

@@ -27,8 +27,8 @@ public:
     void add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, const void* data,
                     size_t bytes);
     // Not copied: data must stay valid until write() / to_bytes() returns (e.g. a mapped file).
-    void add_tensor_ref(std::string name, TensorType type, std::vector<int64_t> dims, const void* data,
-                        size_t bytes);
+    void add_tensor_ref(std::string name, TensorType type, std::vector<int64_t> dims,
+                        const void* data, size_t bytes);
     // Produced when written: fill(dst) writes the tensor's bytes (the size the type and dims
     // give) into dst. It runs once per write() / to_bytes().
     using Fill = std::function<void(uint8_t* dst)>;
@@ -46,12 +46,13 @@ private:
         TensorType type;
         std::vector<int64_t> dims;
         size_t n_bytes = 0;
-        std::vector<uint8_t> data;   // add_tensor
-        const void* ref = nullptr;   // add_tensor_ref
-        Fill fill;                   // add_tensor_fill
+        std::vector<uint8_t> data;  // add_tensor
+        const void* ref = nullptr;  // add_tensor_ref
+        Fill fill;                  // add_tensor_fill
     };
     // Checks name, dims and type; returns the byte size the tensor must have.
-    size_t check_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims) const;
+    size_t check_tensor(const std::string& name, TensorType type,
+                        const std::vector<int64_t>& dims) const;
     std::vector<uint8_t> header_bytes() const;  // everything before the first tensor's data
     // The tensor's bytes: its own, the referenced ones, or produced into scratch.
     const uint8_t* tensor_bytes(const Tensor& t, std::vector<uint8_t>& scratch) const;

@@ -18,8 +18,8 @@
 #include <map>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/core/json.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -303,15 +303,9 @@ SafetensorsFile SafetensorsFile::parse(std::span<const uint8_t> bytes, std::stri
     return SafetensorsFile(std::move(impl));
 }
 
-const std::string& SafetensorsFile::path() const {
-    return impl_->path;
-}
-size_t SafetensorsFile::header_bytes() const {
-    return impl_->header_len;
-}
-const std::vector<SafetensorsTensor>& SafetensorsFile::tensors() const {
-    return impl_->tensors;
-}
+const std::string& SafetensorsFile::path() const { return impl_->path; }
+size_t SafetensorsFile::header_bytes() const { return impl_->header_len; }
+const std::vector<SafetensorsTensor>& SafetensorsFile::tensors() const { return impl_->tensors; }
 const std::vector<std::pair<std::string, std::string>>& SafetensorsFile::metadata() const {
     return impl_->metadata;
 }

@@ -2,9 +2,9 @@
 // evaluation, and the feed-forward block (SwiGLU MLP on dense layers, the MoE block elsewhere).
 #include <numeric>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
+#include "kernels/error.h"
 #include "kernels/logit_summary.h"
 
 namespace gb {
@@ -22,7 +22,8 @@ Model::Head Model::bind_head() const {
     if (!c.tied_output)
         h.output = bind("output.weight", c.n_vocab, c.n_embd);
     else
-        h.output = &first == &backend_ ? h.tok_embd : bind("token_embd.weight", c.n_vocab, c.n_embd);
+        h.output =
+            &first == &backend_ ? h.tok_embd : bind("token_embd.weight", c.n_vocab, c.n_embd);
     return h;
 }
 
@@ -47,10 +48,11 @@ std::vector<int32_t> Model::check_forward(std::span<const int32_t> tokens, const
     const int64_t n = static_cast<int64_t>(tokens.size());
     const int64_t pos0 = cache.n_past();
     if (n < 1 || n > settings_.n_batch)
-        throw Error("forward: " + std::to_string(n) + " tokens, batch size is " + std::to_string(settings_.n_batch));
+        throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
+                    std::to_string(settings_.n_batch));
     if (pos0 + n > cache.n_ctx())
-        throw Error("context full: " + std::to_string(pos0 + n) + " tokens exceed the context length " +
-                    std::to_string(cache.n_ctx()));
+        throw Error("context full: " + std::to_string(pos0 + n) +
+                    " tokens exceed the context length " + std::to_string(cache.n_ctx()));
     if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
     std::vector<int32_t> pos(static_cast<size_t>(n));
     std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
@@ -120,7 +122,8 @@ LayerStage* Model::begin_layers(LayerStage& first, const Head& head,
     return &first;
 }
 
-LayerStage* Model::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n, Step& step) {
+LayerStage* Model::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n,
+                               Step& step) {
     if (l != settings_.n_cpu_layers || cur == &last) return cur;
     carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be, last.x.view(n, config_.n_embd));
     step.begin(n);

@@ -7,10 +7,10 @@
 #include <cstring>
 #include <numeric>
 
-#include "kernels/error.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -100,7 +100,8 @@ public:
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
         const int64_t nb = settings_.n_batch;
-        if (settings_.n_cpu_layers > 0) stages_.push_back(std::make_unique<MlaStage>(*host_, c, nb));
+        if (settings_.n_cpu_layers > 0)
+            stages_.push_back(std::make_unique<MlaStage>(*host_, c, nb));
         // The last stage also holds the output head's input, so it exists even when every layer
         // runs on the host backend.
         stages_.push_back(std::make_unique<MlaStage>(backend_, c, nb));

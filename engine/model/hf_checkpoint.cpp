@@ -11,11 +11,11 @@
 #include <set>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/core/json.h"
-#include "engine/model/hf_checkpoint_plan.h"
 #include "engine/gguf/safetensors_file.h"
+#include "engine/model/hf_checkpoint_plan.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <optional>
 
-#include "kernels/error.h"
 #include "engine/model/hf_checkpoint_plan.h"
+#include "kernels/error.h"
 
 namespace gb::hf {
 namespace {

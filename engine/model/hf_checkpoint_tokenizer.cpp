@@ -3,10 +3,10 @@
 // by behaviour: the one whose tokenization of a probe text equals tokenizer.json's own.
 #include <filesystem>
 
-#include "kernels/error.h"
 #include "engine/model/hf_checkpoint_plan.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/error.h"
 
 namespace gb::hf {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "kernels/error.h"
 #include "engine/session/kv_cache.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -109,7 +109,8 @@ public:
             Act q = st->q.view(n, st->q.cols), k = st->k.view(n, st->k.cols);
             Act v = st->v.view(n, st->v.cols), attn = st->attn.view(n, st->attn.cols);
             Act gate = st->gate.view(n, c.n_ff), up = st->up.view(n, c.n_ff);
-            // Attention block: h = RMSNorm(x); q,k,v = h W; RoPE; causal softmax(q k^T / sqrt(d)) v.
+            // Attention block: h = RMSNorm(x); q,k,v = h W; RoPE; causal softmax(q k^T / sqrt(d))
+            // v.
             be.rmsnorm(x, w.attn_norm, c.rms_eps, h);
             be.matmul(w.wq, h, q);
             be.matmul(w.wk, h, k);
@@ -128,8 +129,9 @@ public:
             be.rope(q, static_cast<int>(c.n_head), static_cast<int>(c.head_dim), pos, st->rope);
             be.rope(k, static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos, st->rope);
             be.kv_store(cache.layer(l), k, v, pos0);
-            be.attention(q, cache.layer(l), static_cast<int>(c.n_head), static_cast<int>(c.n_head_kv),
-                         static_cast<int>(c.head_dim), pos0, scale, attn);
+            be.attention(q, cache.layer(l), static_cast<int>(c.n_head),
+                         static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos0, scale,
+                         attn);
             be.matmul(w.wo, attn, h);
             be.add(x, h);
             run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);

@@ -6,11 +6,11 @@
 #include <optional>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/model/deepseek2_model.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/llama_model.h"
 #include "engine/session/kv_cache.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -59,8 +59,8 @@ DeviceNeed device_need(Backend& backend, const GgufFile& file, const ModelConfig
     for (const auto& t : file.tensors()) {
         const int64_t l = tensor_layer(t.name);
         // The embedding table stays with layer 0; a tied output head needs it on the GPU anyway.
-        const bool on_cpu = l >= 0 ? l < n_cpu
-                                   : (n_cpu > 0 && t.name == "token_embd.weight" && !c.tied_output);
+        const bool on_cpu =
+            l >= 0 ? l < n_cpu : (n_cpu > 0 && t.name == "token_embd.weight" && !c.tied_output);
         if (on_cpu) continue;
         d.weights += static_cast<int64_t>(t.n_bytes);
         largest = std::max<int64_t>(largest, t.n_elements);
@@ -71,9 +71,9 @@ DeviceNeed device_need(Backend& backend, const GgufFile& file, const ModelConfig
     const int64_t max_width = std::max({c.n_embd, ff, q_width});
     // The forward passes' buffers per batch row: residual, norm output, q/k/v and attention
     // output, the FFN's gate and up, MoE per-slot outputs, the router and the logits (upper bound).
-    d.act = s.n_batch * static_cast<int64_t>(sizeof(float)) *
-            (4 * c.n_embd + 4 * q_width + 2 * ff + c.n_expert_used * c.n_embd + c.n_expert +
-             c.n_vocab);
+    d.act =
+        s.n_batch * static_cast<int64_t>(sizeof(float)) *
+        (4 * c.n_embd + 4 * q_width + 2 * ff + c.n_expert_used * c.n_embd + c.n_expert + c.n_vocab);
     d.kv = size.kv_bytes_per_token * s.n_ctx / c.n_layer * (c.n_layer - n_cpu);
     d.scratch = backend.scratch_bytes(largest, s.n_batch, max_width);
     return d;
@@ -91,8 +91,9 @@ void check_device_fit(const std::string& path, Backend& backend, const GgufFile&
     if (s.n_cpu_layers > 0)
         split = " with layers 0-" + std::to_string(s.n_cpu_layers - 1) + " of " +
                 std::to_string(c.n_layer) + " on the CPU";
-    std::string advice = "use a smaller quantisation, a shorter context (--ctx) or a smaller batch "
-                         "(--batch)";
+    std::string advice =
+        "use a smaller quantisation, a shorter context (--ctx) or a smaller batch "
+        "(--batch)";
     for (int64_t k = s.n_cpu_layers + 1; k <= c.n_layer; ++k)
         if (device_need(backend, file, c, s, size, k).total() <= *free) {
             advice += ", or keep the first " + std::to_string(k) + " of the " +
@@ -100,11 +101,12 @@ void check_device_fit(const std::string& path, Backend& backend, const GgufFile&
                       std::to_string(k) + "; in the app, Layers on the CPU)";
             break;
         }
-    throw Error(path + ": the model needs " + gib(d.total()) + " of " + backend.name() +
-                " memory" + split + " (weights " + gib(d.weights) + " + KV cache for " +
-                std::to_string(s.n_ctx) + " tokens " + gib(d.kv) + " + activations for batches of " +
-                std::to_string(s.n_batch) + " " + gib(d.act) + " + scratch " + gib(d.scratch) +
-                ") but only " + gib(*free) + " is free; " + advice);
+    throw Error(path + ": the model needs " + gib(d.total()) + " of " + backend.name() + " memory" +
+                split + " (weights " + gib(d.weights) + " + KV cache for " +
+                std::to_string(s.n_ctx) + " tokens " + gib(d.kv) +
+                " + activations for batches of " + std::to_string(s.n_batch) + " " + gib(d.act) +
+                " + scratch " + gib(d.scratch) + ") but only " + gib(*free) + " is free; " +
+                advice);
 }
 
 // RunSettings::kAutoCpuLayers: the fewest CPU layers with which the rest fits the backend's own
@@ -134,10 +136,11 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     const int64_t need = size.weight_bytes + size.kv_bytes_per_token * settings.n_ctx;
     const int64_t have = total_memory_bytes();
     if (have > 0 && need > have)
-        throw Error(path + ": the model needs " + gib(need) + " (weights " + gib(size.weight_bytes) +
-                    " + KV cache for " + std::to_string(settings.n_ctx) + " tokens " +
-                    gib(size.kv_bytes_per_token * settings.n_ctx) + ") but this machine has " +
-                    gib(have) + "; use a smaller quantisation or a shorter context (--ctx)");
+        throw Error(path + ": the model needs " + gib(need) + " (weights " +
+                    gib(size.weight_bytes) + " + KV cache for " + std::to_string(settings.n_ctx) +
+                    " tokens " + gib(size.kv_bytes_per_token * settings.n_ctx) +
+                    ") but this machine has " + gib(have) +
+                    "; use a smaller quantisation or a shorter context (--ctx)");
 
     if (settings.n_cpu_layers == RunSettings::kAutoCpuLayers)
         settings.n_cpu_layers = auto_cpu_layers(backend, *file, config, settings, size);
@@ -145,19 +148,24 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
         throw Error(path + ": keeping layers on the CPU (" + std::to_string(settings.n_cpu_layers) +
                     " asked for) needs a CPU backend next to the " + backend.name() + " one");
     if (settings.n_cpu_layers > 0 && (!host->host_memory() || host == &backend))
-        throw Error(path + ": the backend for the CPU layers must be a separate one computing in "
-                    "host memory, not " + host->name());
+        throw Error(path +
+                    ": the backend for the CPU layers must be a separate one computing in "
+                    "host memory, not " +
+                    host->name());
     if (settings.n_cpu_layers == 0) host = nullptr;
     check_device_fit(path, backend, *file, config, settings, size);
 
     switch (config.arch) {
-    case Arch::Llama:
-    case Arch::Qwen2:
-    case Arch::Qwen3: case Arch::Qwen3Moe: case Arch::Olmoe: case Arch::Mixtral:
-        return make_llama_model(std::move(file), std::move(config), backend, settings, host);
-    case Arch::Deepseek2:
-        return make_deepseek2_model(std::move(file), std::move(config), backend, settings,
-                                    host);
+        case Arch::Llama:
+        case Arch::Qwen2:
+        case Arch::Qwen3:
+        case Arch::Qwen3Moe:
+        case Arch::Olmoe:
+        case Arch::Mixtral:
+            return make_llama_model(std::move(file), std::move(config), backend, settings, host);
+        case Arch::Deepseek2:
+            return make_deepseek2_model(std::move(file), std::move(config), backend, settings,
+                                        host);
     }
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
@@ -174,10 +182,12 @@ Weight Model::bind(const std::string& name, int64_t rows, int64_t cols, bool req
                         : (t->dims.size() == 2 && t->dims[0] == cols && t->dims[1] == rows);
     if (!ok) {
         std::string dims;
-        for (size_t i = 0; i < t->dims.size(); ++i) dims += (i ? " x " : "") + std::to_string(t->dims[i]);
-        throw Error(file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
-                    (vec ? std::to_string(cols) : std::to_string(cols) + " x " + std::to_string(rows)) +
-                    "]");
+        for (size_t i = 0; i < t->dims.size(); ++i)
+            dims += (i ? " x " : "") + std::to_string(t->dims[i]);
+        throw Error(
+            file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
+            (vec ? std::to_string(cols) : std::to_string(cols) + " x " + std::to_string(rows)) +
+            "]");
     }
     if (!type_info(t->type).computable)
         throw Error(file_->path() + ": tensor '" + name + "' has type " +
@@ -202,8 +212,9 @@ ModelSize model_size(const GgufFile& f, const ModelConfig& c) {
         s.weight_bytes += static_cast<int64_t>(t.n_bytes);
     }
     s.kv_bytes_per_token =
-        c.is_mla() ? c.n_layer * (c.mla.kv_lora + c.mla.n_rope) * static_cast<int64_t>(sizeof(float))
-                   : KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
+        c.is_mla()
+            ? c.n_layer * (c.mla.kv_lora + c.mla.n_rope) * static_cast<int64_t>(sizeof(float))
+            : KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
     return s;
 }
 

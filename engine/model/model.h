@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
 #include "kernels/backend.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -22,9 +22,9 @@ class KvCache;
 struct LogitSummary {
     int64_t rows = 0;  // 0: none (summaries off)
     int top_n = 0;
-    std::vector<float> stats;    // [rows x kLogitStats]
-    std::vector<int32_t> ids;    // [rows x top_n], best first
-    std::vector<float> logits;   // [rows x top_n]
+    std::vector<float> stats;   // [rows x kLogitStats]
+    std::vector<int32_t> ids;   // [rows x top_n], best first
+    std::vector<float> logits;  // [rows x top_n]
 };
 
 // Thrown by forward() when the backend's cancel flag (Backend::set_cancel) was raised during the
@@ -122,8 +122,12 @@ protected:
 
     Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s,
           Backend* host)
-        : file_(std::move(file)), config_(std::move(config)), backend_(backend), settings_(s),
-          host_(host), bind_to_(&backend) {}
+        : file_(std::move(file)),
+          config_(std::move(config)),
+          backend_(backend),
+          settings_(s),
+          host_(host),
+          bind_to_(&backend) {}
 
     // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
     // (rows 1 for vectors), and makes it usable on the current binding backend (bind_on).
@@ -196,7 +200,8 @@ protected:
     LayerStage* layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n, Step& step);
     void end_layers(LayerStage* cur, LayerStage& last, int64_t n);
     // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
-    std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_out) const;
+    std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache,
+                                       int64_t n_out) const;
     // x += FFN(RMSNorm(x)) on backend be; h, gate, up are scratch ([n x n_embd], [n x n_ff]);
     // MoE layers use `moe` and record their routing in the next routing slot (moe_layer counts
     // them).
@@ -211,7 +216,7 @@ protected:
     ModelConfig config_;
     Backend& backend_;
     RunSettings settings_;
-    Backend* host_ = nullptr;          // runs the first settings_.n_cpu_layers layers
+    Backend* host_ = nullptr;  // runs the first settings_.n_cpu_layers layers
     mutable Backend* bind_to_ = nullptr;
     std::vector<float> carry_buf_;
     int summary_top_n_ = -1;

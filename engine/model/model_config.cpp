@@ -5,21 +5,21 @@
 #include <string>
 #include <thread>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/deepseek2_model.h"
+#include "kernels/error.h"
 
 namespace gb {
 
 const char* arch_name(Arch a) {
     switch (a) {
-    case Arch::Llama: return "llama";
-    case Arch::Qwen2: return "qwen2";
-    case Arch::Qwen3: return "qwen3";
-    case Arch::Qwen3Moe: return "qwen3moe";
-    case Arch::Olmoe: return "olmoe";
-    case Arch::Mixtral: return "mixtral";
-    case Arch::Deepseek2: return "deepseek2";
+        case Arch::Llama: return "llama";
+        case Arch::Qwen2: return "qwen2";
+        case Arch::Qwen3: return "qwen3";
+        case Arch::Qwen3Moe: return "qwen3moe";
+        case Arch::Olmoe: return "olmoe";
+        case Arch::Mixtral: return "mixtral";
+        case Arch::Deepseek2: return "deepseek2";
     }
     return "?";
 }
@@ -54,9 +54,9 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
     c.n_expert = positive(f, a + "expert_count", 65535);
     c.n_expert_used = positive(f, a + "expert_used_count", 65535);
     if (c.n_expert_used > c.n_expert)
-        throw Error(f.path() + ": metadata '" + a + "expert_used_count' = " +
-                    std::to_string(c.n_expert_used) + " exceeds '" + a + "expert_count' = " +
-                    std::to_string(c.n_expert));
+        throw Error(f.path() + ": metadata '" + a +
+                    "expert_used_count' = " + std::to_string(c.n_expert_used) + " exceeds '" + a +
+                    "expert_count' = " + std::to_string(c.n_expert));
     if (f.find(a + "expert_feed_forward_length"))
         c.n_ff_exp = positive(f, a + "expert_feed_forward_length", 1 << 22);
     else
@@ -68,7 +68,8 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
     r.n_expert = static_cast<int>(c.n_expert);
     r.n_used = static_cast<int>(c.n_expert_used);
     const bool norm_default = c.arch == Arch::Qwen3Moe || c.arch == Arch::Mixtral;
-    r.norm_topk = c.arch == Arch::Mixtral || f.get_bool(a + "expert_weights_norm").value_or(norm_default);
+    r.norm_topk =
+        c.arch == Arch::Mixtral || f.get_bool(a + "expert_weights_norm").value_or(norm_default);
     r.scale = static_cast<float>(f.get_float(a + "expert_weights_scale").value_or(1.0));
     if (r.scale == 0.0f) r.scale = 1.0f;  // converters write 0 for "no scaling"
     const int64_t gating = f.get_int(a + "expert_gating_func").value_or(1);
@@ -77,8 +78,8 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
                     std::to_string(gating) + " is not 1 (softmax) or 2 (sigmoid)");
     r.gating = gating == 2 ? Gating::Sigmoid : Gating::Softmax;
     r.n_group = static_cast<int>(optional_count(f, a + "expert_group_count", 1, 1, c.n_expert));
-    r.n_group_used = static_cast<int>(optional_count(f, a + "expert_group_used_count", r.n_group, 1,
-                                                     r.n_group));
+    r.n_group_used =
+        static_cast<int>(optional_count(f, a + "expert_group_used_count", r.n_group, 1, r.n_group));
     // DeepSeek's reference ranks groups by their best two scores when the router has a
     // correction bias (V3, R1) and by the best one otherwise (V2).
     const std::string bias = "blk." + std::to_string(c.n_layer_dense_lead) + ".exp_probs_b.bias";
@@ -95,16 +96,21 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.arch_str = f.require_string("general.architecture");
     if (c.arch_str == "llama")
         c.arch = f.get_int("llama.expert_count").value_or(0) > 0 ? Arch::Mixtral : Arch::Llama;
-    else if (c.arch_str == "qwen2") c.arch = Arch::Qwen2;
-    else if (c.arch_str == "qwen3") c.arch = Arch::Qwen3;
-    else if (c.arch_str == "qwen3moe") c.arch = Arch::Qwen3Moe;
-    else if (c.arch_str == "olmoe") c.arch = Arch::Olmoe;
-    else if (c.arch_str == "deepseek2") c.arch = Arch::Deepseek2;
+    else if (c.arch_str == "qwen2")
+        c.arch = Arch::Qwen2;
+    else if (c.arch_str == "qwen3")
+        c.arch = Arch::Qwen3;
+    else if (c.arch_str == "qwen3moe")
+        c.arch = Arch::Qwen3Moe;
+    else if (c.arch_str == "olmoe")
+        c.arch = Arch::Olmoe;
+    else if (c.arch_str == "deepseek2")
+        c.arch = Arch::Deepseek2;
     else
         throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
                     "' (supported: llama (and mixtral), qwen2, qwen3, qwen3moe, olmoe, deepseek2)");
-    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe ||
-                     c.arch == Arch::Mixtral || c.arch == Arch::Deepseek2;
+    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe || c.arch == Arch::Mixtral ||
+                     c.arch == Arch::Deepseek2;
     c.name = f.get_string("general.name").value_or("");
     const std::string a = c.arch_str + ".";
 
@@ -112,11 +118,13 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.n_layer = positive(f, a + "block_count", 4096);
     if (moe) read_moe(f, a, c);
     // MoE files need feed_forward_length only for dense layers (or as the expert width).
-    c.n_ff = moe && !f.find(a + "feed_forward_length") ? c.n_ff_exp
-                                                        : positive(f, a + "feed_forward_length", 1 << 22);
+    c.n_ff = moe && !f.find(a + "feed_forward_length")
+                 ? c.n_ff_exp
+                 : positive(f, a + "feed_forward_length", 1 << 22);
     c.n_head = positive(f, a + "attention.head_count", 4096);
-    c.n_head_kv = f.find(a + "attention.head_count_kv") ? positive(f, a + "attention.head_count_kv", 4096)
-                                                         : c.n_head;
+    c.n_head_kv = f.find(a + "attention.head_count_kv")
+                      ? positive(f, a + "attention.head_count_kv", 4096)
+                      : c.n_head;
     c.n_ctx_train = positive(f, a + "context_length", int64_t(1) << 24);
     if (c.n_head % c.n_head_kv != 0)
         throw Error(f.path() + ": attention.head_count " + std::to_string(c.n_head) +
@@ -124,11 +132,13 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (c.arch == Arch::Deepseek2) {
         read_deepseek2_attention(f, a, c);  // MLA: per-head sizes differ for q/k and v
     } else {
-        c.head_dim = f.find(a + "attention.key_length") ? positive(f, a + "attention.key_length", 4096)
-                                                        : c.n_embd / c.n_head;
+        c.head_dim = f.find(a + "attention.key_length")
+                         ? positive(f, a + "attention.key_length", 4096)
+                         : c.n_embd / c.n_head;
         if (auto vl = f.get_int(a + "attention.value_length"); vl && *vl != c.head_dim)
             throw Error(f.path() + ": attention.value_length " + std::to_string(*vl) +
-                        " differs from key_length " + std::to_string(c.head_dim) + " (not supported)");
+                        " differs from key_length " + std::to_string(c.head_dim) +
+                        " (not supported)");
         if (!f.find(a + "attention.key_length") && c.n_embd % c.n_head != 0)
             throw Error(f.path() + ": embedding_length is not a multiple of attention.head_count");
     }
@@ -161,15 +171,19 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
         c.rope_scaling = RopeScaling::None;
     } else if (type == "linear" || type == "yarn") {
         if (!(factor > 0 && factor < 1024))
-            throw Error(f.path() + ": rope.scaling.factor " + std::to_string(factor) + " out of range");
+            throw Error(f.path() + ": rope.scaling.factor " + std::to_string(factor) +
+                        " out of range");
         c.rope_factor = factor;
         r.freq_scale = 1.0f / factor;
         if (type == "yarn") {
             c.rope_scaling = RopeScaling::Yarn;
             r.ext_factor = 1.0f;
-            r.attn_factor = static_cast<float>(f.get_float(a + "rope.scaling.attn_factor").value_or(1.0));
-            r.beta_fast = static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_fast").value_or(32.0));
-            r.beta_slow = static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_slow").value_or(1.0));
+            r.attn_factor =
+                static_cast<float>(f.get_float(a + "rope.scaling.attn_factor").value_or(1.0));
+            r.beta_fast =
+                static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_fast").value_or(32.0));
+            r.beta_slow =
+                static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_slow").value_or(1.0));
             if (auto orig = f.get_int(a + "rope.scaling.original_context_length"))
                 r.n_ctx_orig = static_cast<int>(*orig);
         } else {

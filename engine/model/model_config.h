@@ -19,29 +19,29 @@ enum class RopeScaling { None, Linear, Yarn, Llama3 };
 
 // Multi-head latent attention (deepseek2; read by read_deepseek2_attention, deepseek2_model.cpp).
 struct MlaConfig {
-    int64_t q_lora = 0;    // q_lora_rank; 0: the query is one projection (attn_q, V2-Lite)
-    int64_t kv_lora = 0;   // kv_lora_rank: the cached latent per position
-    int64_t n_nope = 0;    // qk_nope_head_dim
-    int64_t n_rope = 0;    // qk_rope_head_dim (rope.dimension_count)
-    int64_t n_v = 0;       // v_head_dim
+    int64_t q_lora = 0;         // q_lora_rank; 0: the query is one projection (attn_q, V2-Lite)
+    int64_t kv_lora = 0;        // kv_lora_rank: the cached latent per position
+    int64_t n_nope = 0;         // qk_nope_head_dim
+    int64_t n_rope = 0;         // qk_rope_head_dim (rope.dimension_count)
+    int64_t n_v = 0;            // v_head_dim
     float yarn_log_mul = 0.0f;  // 0.1 * mscale_all_dim: the softmax scale's YaRN factor
 };
 
 struct ModelConfig {
     Arch arch = Arch::Llama;
-    std::string arch_str;   // general.architecture as written in the file
-    std::string name;       // general.name, when present
+    std::string arch_str;  // general.architecture as written in the file
+    std::string name;      // general.name, when present
     int64_t n_vocab = 0;
     int64_t n_embd = 0;
     int64_t n_layer = 0;
     int64_t n_head = 0;
     int64_t n_head_kv = 0;
-    int64_t head_dim = 0;   // key_length (== value_length for the models we run)
+    int64_t head_dim = 0;  // key_length (== value_length for the models we run)
     int64_t n_ff = 0;
     int64_t n_ctx_train = 0;
     float rms_eps = 1e-5f;
-    bool qkv_bias = false;  // qwen2
-    bool qk_norm = false;   // qwen3, qwen3moe, olmoe: RMSNorm of q and k before RoPE
+    bool qkv_bias = false;      // qwen2
+    bool qk_norm = false;       // qwen3, qwen3moe, olmoe: RMSNorm of q and k before RoPE
     bool qk_norm_full = false;  // olmoe: over the whole q / k projection, not per head
     bool tied_output = false;
 
@@ -49,21 +49,21 @@ struct ModelConfig {
     // the MLP with a routed MoE block (plus n_expert_shared always-on experts, deepseek2).
     int64_t n_expert = 0;
     int64_t n_expert_used = 0;
-    int64_t n_ff_exp = 0;           // hidden width of one routed expert
-    int64_t n_expert_shared = 0;    // shared experts, run as one MLP of n_expert_shared * n_ff_exp
-    int64_t n_layer_dense_lead = 0; // leading dense layers (deepseek2's first_k_dense_replace)
-    bool expert_probs_bias = false; // a score-correction bias per expert (exp_probs_b.bias)
-    RouterParams router;            // gating function, top-k rule, groups, scaling
+    int64_t n_ff_exp = 0;            // hidden width of one routed expert
+    int64_t n_expert_shared = 0;     // shared experts, run as one MLP of n_expert_shared * n_ff_exp
+    int64_t n_layer_dense_lead = 0;  // leading dense layers (deepseek2's first_k_dense_replace)
+    bool expert_probs_bias = false;  // a score-correction bias per expert (exp_probs_b.bias)
+    RouterParams router;             // gating function, top-k rule, groups, scaling
     bool is_moe() const { return n_expert > 0; }
     bool is_moe_layer(int64_t l) const { return n_expert > 0 && l >= n_layer_dense_lead; }
     int64_t n_moe_layers() const { return n_expert > 0 ? n_layer - n_layer_dense_lead : 0; }
 
-    MlaConfig mla;          // deepseek2 only (kv_lora == 0 otherwise)
+    MlaConfig mla;  // deepseek2 only (kv_lora == 0 otherwise)
     bool is_mla() const { return mla.kv_lora > 0; }
 
     RopeScaling rope_scaling = RopeScaling::None;
     float rope_factor = 1.0f;
-    RopeParams rope;        // everything but freq_factors, which points into the weights
+    RopeParams rope;  // everything but freq_factors, which points into the weights
 
     // Parses and checks the metadata; throws gb::Error naming the key.
     static ModelConfig from_gguf(const GgufFile& f);

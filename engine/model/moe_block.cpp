@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -77,8 +77,7 @@ void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> 
     if (w.gate_shexp) be_.add(out, so);
 }
 
-Weight Model::bind_stack(const std::string& name, int64_t n_mat, int64_t rows,
-                         int64_t cols) const {
+Weight Model::bind_stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const {
     const GgufTensorInfo* t = file_->find_tensor(name);
     if (!t)
         throw Error(file_->path() + ": missing tensor '" + name + "' required by architecture " +

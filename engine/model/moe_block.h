@@ -24,13 +24,13 @@ struct MoeLayerWeights {
 // Where the tokens of one forward() went: for each MoE layer (in layer order) and each token,
 // the selected experts and their final weights, and optionally the full router scores.
 struct ForwardRouting {
-    int64_t n_tokens = 0;         // 0: nothing recorded (capture off, or no forward yet)
+    int64_t n_tokens = 0;  // 0: nothing recorded (capture off, or no forward yet)
     int n_used = 0;
     int n_expert = 0;
-    std::vector<int32_t> layers;  // the model's layer index of each MoE layer
-    std::vector<int32_t> experts; // [moe layer][token][n_used], best first
-    std::vector<float> weights;   // same layout: what multiplies each expert's output
-    std::vector<float> probs;     // [moe layer][token][n_expert] when full scores were asked for
+    std::vector<int32_t> layers;   // the model's layer index of each MoE layer
+    std::vector<int32_t> experts;  // [moe layer][token][n_used], best first
+    std::vector<float> weights;    // same layout: what multiplies each expert's output
+    std::vector<float> probs;      // [moe layer][token][n_expert] when full scores were asked for
 
     // Token t's routing over all MoE layers, as the trace stores it (empty when nothing was
     // recorded).

@@ -30,8 +30,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
         throw Error("the cuda backend has no CUDA device: " + why + " (choose the cpu backend)");
     return std::make_unique<cuda::CudaBackend>();
 #else
-    throw Error("the cuda backend is not in this build (built without the CUDA toolkit; "
-                "configure with it installed, -DGLASSBOX_CUDA=ON); choose the cpu backend");
+    throw Error(
+        "the cuda backend is not in this build (built without the CUDA toolkit; "
+        "configure with it installed, -DGLASSBOX_CUDA=ON); choose the cpu backend");
 #endif
 }
 
@@ -40,8 +41,9 @@ Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_lay
     if (n_cpu_layers < 0 && n_cpu_layers != RunSettings::kAutoCpuLayers)
         throw Error("the number of layers kept on the CPU must be >= 0, or auto");
     if (n_cpu_layers > 0 && name == "cpu")
-        throw Error("layers kept on the CPU are for a model split between the CPU and a GPU: "
-                    "they need the cuda backend (or keep 0 layers on the CPU)");
+        throw Error(
+            "layers kept on the CPU are for a model split between the CPU and a GPU: "
+            "they need the cuda backend (or keep 0 layers on the CPU)");
     Backends b;
     b.main = make_main ? make_main(name, n_threads) : make_backend(name, n_threads);
     // Auto on the CPU backend keeps nothing apart (Model::load decides 0): no second backend.

@@ -30,7 +30,8 @@ struct Backends {
     std::unique_ptr<Backend> main;
     std::unique_ptr<Backend> host;
 };
-using BackendMaker = std::function<std::unique_ptr<Backend>(const std::string& name, int n_threads)>;
+using BackendMaker =
+    std::function<std::unique_ptr<Backend>(const std::string& name, int n_threads)>;
 Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers,
                        const BackendMaker& make_main = {});
 

@@ -7,8 +7,7 @@
 namespace gb {
 
 ChatFormat chat_format_of(const GgufFile& file, const Tokenizer& tok) {
-    return choose_chat_format(file.get_string("general.architecture").value_or(""),
-                              tok.vocab().pre,
+    return choose_chat_format(file.get_string("general.architecture").value_or(""), tok.vocab().pre,
                               [&](std::string_view t) { return tok.find_token(t) >= 0; });
 }
 

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
+#include "kernels/error.h"
 #include "kernels/logit_summary.h"
 
 namespace gb {
@@ -37,7 +37,8 @@ class RowSummary {
 public:
     RowSummary() = default;
     RowSummary(const LogitSummary& s, int64_t r) {
-        if (r < 0 || r >= s.rows) throw Error("generator: no logit summary for row " + std::to_string(r));
+        if (r < 0 || r >= s.rows)
+            throw Error("generator: no logit summary for row " + std::to_string(r));
         top_n_ = s.top_n;
         std::copy_n(s.stats.begin() + r * kLogitStats, kLogitStats, stats_);
         ids_.assign(s.ids.begin() + r * top_n_, s.ids.begin() + (r + 1) * top_n_);

@@ -185,7 +185,8 @@ const ChatTemplate& builtin_template(ChatFormat format) {
     // Parsed on first use; the sources are constants, so a parse error is a bug caught by tests.
     static const std::array<ChatTemplate, kFormats.size()> parsed = [] {
         std::array<ChatTemplate, kFormats.size()> out;
-        for (size_t i = 0; i < kFormats.size(); ++i) out[i] = ChatTemplate::parse(kFormats[i].source);
+        for (size_t i = 0; i < kFormats.size(); ++i)
+            out[i] = ChatTemplate::parse(kFormats[i].source);
         return out;
     }();
     return parsed[static_cast<size_t>(format)];
@@ -198,18 +199,21 @@ ChatFormat choose_chat_format(std::string_view architecture, std::string_view pr
     if (has_token("<|start_header_id|>")) return ChatFormat::Llama3;
     if (has_token("<start_of_turn>")) return ChatFormat::Gemma;
     if (has_token("[INST]")) return ChatFormat::Mistral;
-    if (has_token("<|im_start|>")) return has_token("<think>") ? ChatFormat::Qwen3 : ChatFormat::ChatML;
+    if (has_token("<|im_start|>"))
+        return has_token("<think>") ? ChatFormat::Qwen3 : ChatFormat::ChatML;
     // No marker tokens: the architecture or pre-tokenizer names the family.
     if (architecture == "qwen3" || architecture == "qwen3moe") return ChatFormat::Qwen3;
     if (starts_with_any(architecture, {"gemma"})) return ChatFormat::Gemma;
-    if (starts_with_any(pre, {"deepseek"}) || starts_with_any(architecture, {"deepseek"})) return ChatFormat::DeepSeekR1;
+    if (starts_with_any(pre, {"deepseek"}) || starts_with_any(architecture, {"deepseek"}))
+        return ChatFormat::DeepSeekR1;
     if (pre == "llama-bpe") return ChatFormat::Llama3;
     if (pre == "tekken") return ChatFormat::Mistral;
     return ChatFormat::ChatML;
 }
 
 ChatPrompt render_chat_prompt(std::string_view model_template, ChatFormat fallback,
-                              const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) {
+                              const std::vector<ChatMessage>& messages,
+                              const ChatTemplateOptions& options) {
     std::string problem;
     if (model_template.empty()) {
         problem = "the model file has no chat template";
@@ -222,7 +226,8 @@ ChatPrompt render_chat_prompt(std::string_view model_template, ChatFormat fallba
     }
     ChatPrompt p;
     p.text = builtin_template(fallback).render(messages, options);
-    p.warning = problem + "; using the built-in " + std::string(chat_format_name(fallback)) + " format instead";
+    p.warning = problem + "; using the built-in " + std::string(chat_format_name(fallback)) +
+                " format instead";
     return p;
 }
 

@@ -36,6 +36,7 @@ struct ChatPrompt {
     std::string warning;
 };
 ChatPrompt render_chat_prompt(std::string_view model_template, ChatFormat fallback,
-                              const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options);
+                              const std::vector<ChatMessage>& messages,
+                              const ChatTemplateOptions& options);
 
 }  // namespace gb

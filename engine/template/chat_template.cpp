@@ -22,7 +22,8 @@ static Value message_value(const ChatMessage& m) {
     Value v = Value::from_dict({});
     v.set("role", Value::from_string(m.role));
     v.set("content", Value::from_string(m.content));
-    if (!m.reasoning_content.empty()) v.set("reasoning_content", Value::from_string(m.reasoning_content));
+    if (!m.reasoning_content.empty())
+        v.set("reasoning_content", Value::from_string(m.reasoning_content));
     if (!m.tool_calls.empty()) {
         jinja::List calls;
         for (const auto& c : m.tool_calls) calls.push_back(Value::from_json(c));
@@ -33,24 +34,28 @@ static Value message_value(const ChatMessage& m) {
     return v;
 }
 
-std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) const {
+std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
+                                 const ChatTemplateOptions& options) const {
     jinja::List list;
     for (const auto& m : messages) list.push_back(message_value(m));
     return render_values(Value::from_list(std::move(list)), options);
 }
 
-std::string ChatTemplate::render_json(const json::Value& messages, const ChatTemplateOptions& options) const {
+std::string ChatTemplate::render_json(const json::Value& messages,
+                                      const ChatTemplateOptions& options) const {
     return render_values(Value::from_json(messages), options);
 }
 
 static Value range_fn(CallArgs& a) {
     int64_t start = 0, stop = 0, step = 1;
-    if (a.positional.size() == 1) stop = a.positional[0].as_int();
+    if (a.positional.size() == 1)
+        stop = a.positional[0].as_int();
     else if (a.positional.size() >= 2) {
         start = a.positional[0].as_int();
         stop = a.positional[1].as_int();
         if (a.positional.size() >= 3) step = a.positional[2].as_int();
-    } else throw Error("range expected at least 1 argument");
+    } else
+        throw Error("range expected at least 1 argument");
     if (step == 0) throw Error("range() arg 3 must not be zero");
     jinja::List out;
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
@@ -70,24 +75,31 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
     // HF always passes these two, as None when the caller gives none.
     g.emplace_back("tools", Value::none());
     g.emplace_back("documents", Value::none());
-    g.emplace_back("raise_exception", Value::from_func("raise_exception", [](jinja::Renderer&, CallArgs& a) -> Value {
-                       throw jinja::TemplateRaised(a.positional.empty() ? std::string("template raised an error")
-                                                                        : a.positional[0].to_str());
+    g.emplace_back("raise_exception",
+                   Value::from_func("raise_exception", [](jinja::Renderer&, CallArgs& a) -> Value {
+                       throw jinja::TemplateRaised(a.positional.empty()
+                                                       ? std::string("template raised an error")
+                                                       : a.positional[0].to_str());
                    }));
     auto now = options.now;
-    g.emplace_back("strftime_now", Value::from_func("strftime_now", [now](jinja::Renderer&, CallArgs& a) {
-                       if (a.positional.empty() || !a.positional[0].is_string())
-                           throw Error("strftime_now expects a format string");
-                       std::time_t t = std::chrono::system_clock::to_time_t(
-                           now ? *now : std::chrono::system_clock::now());
-                       std::tm tm{};
-                       if (now) gmtime_r(&t, &tm);  // pinned times are given in UTC
-                       else localtime_r(&t, &tm);
-                       char buf[512];
-                       size_t n = std::strftime(buf, sizeof buf, a.positional[0].str().c_str(), &tm);
-                       return Value::from_string(std::string(buf, n));
+    g.emplace_back(
+        "strftime_now", Value::from_func("strftime_now", [now](jinja::Renderer&, CallArgs& a) {
+            if (a.positional.empty() || !a.positional[0].is_string())
+                throw Error("strftime_now expects a format string");
+            std::time_t t =
+                std::chrono::system_clock::to_time_t(now ? *now : std::chrono::system_clock::now());
+            std::tm tm{};
+            if (now)
+                gmtime_r(&t, &tm);  // pinned times are given in UTC
+            else
+                localtime_r(&t, &tm);
+            char buf[512];
+            size_t n = std::strftime(buf, sizeof buf, a.positional[0].str().c_str(), &tm);
+            return Value::from_string(std::string(buf, n));
+        }));
+    g.emplace_back("range", Value::from_func("range", [](jinja::Renderer&, CallArgs& a) {
+                       return range_fn(a);
                    }));
-    g.emplace_back("range", Value::from_func("range", [](jinja::Renderer&, CallArgs& a) { return range_fn(a); }));
     auto kw_dict = [](CallArgs& a, bool ns) {
         Value d = Value::from_dict({}, ns);
         if (!a.positional.empty() && a.positional[0].is_dict())
@@ -95,7 +107,8 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
         for (auto& [k, v] : a.keyword) d.set(k, v);
         return d;
     };
-    g.emplace_back("namespace", Value::from_func("namespace", [kw_dict](jinja::Renderer& r, CallArgs& a) {
+    g.emplace_back("namespace",
+                   Value::from_func("namespace", [kw_dict](jinja::Renderer& r, CallArgs& a) {
                        Value ns = kw_dict(a, true);
                        r.track_namespace(ns);
                        return ns;

@@ -21,9 +21,10 @@ struct ChatMessage {
     ChatMessage(std::string r, std::string c) : role(std::move(r)), content(std::move(c)) {}
 
     std::string role, content;
-    std::string reasoning_content;         // passed to the template only when non-empty
-    std::vector<json::Value> tool_calls;   // passed only when non-empty, e.g. {"type": "function", ...}
-    std::string tool_call_id, name;        // passed only when non-empty (tool results)
+    std::string reasoning_content;  // passed to the template only when non-empty
+    std::vector<json::Value>
+        tool_calls;                  // passed only when non-empty, e.g. {"type": "function", ...}
+    std::string tool_call_id, name;  // passed only when non-empty (tool results)
 };
 
 struct ChatTemplateOptions {
@@ -44,7 +45,8 @@ public:
 
     // Throws gb::Error on render errors (with the template position), on raise_exception()
     // (with the template's message) and when a sandbox limit is hit.
-    std::string render(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) const;
+    std::string render(const std::vector<ChatMessage>& messages,
+                       const ChatTemplateOptions& options) const;
     // Same with messages given as JSON objects (any keys the template wants).
     std::string render_json(const json::Value& messages, const ChatTemplateOptions& options) const;
 

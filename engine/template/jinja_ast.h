@@ -15,16 +15,16 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
     enum class Kind {
-        Literal,   // value
-        Name,      // name
-        Attr,      // a.name
-        Item,      // a[b]
-        Slice,     // a[b:c:d] (args may be null)
-        Call,      // a(args, kwargs)
-        Filter,    // a | name(args, kwargs)
-        Test,      // a is [not] name(args)  (name "not" flag in negate)
-        Unary,     // name in {"-", "+", "not"} applied to a
-        Binary,    // a name b, arithmetic and comparisons and "in"/"not in"
+        Literal,  // value
+        Name,     // name
+        Attr,     // a.name
+        Item,     // a[b]
+        Slice,    // a[b:c:d] (args may be null)
+        Call,     // a(args, kwargs)
+        Filter,   // a | name(args, kwargs)
+        Test,     // a is [not] name(args)  (name "not" flag in negate)
+        Unary,    // name in {"-", "+", "not"} applied to a
+        Binary,   // a name b, arithmetic and comparisons and "in"/"not in"
         And,
         Or,
         Cond,      // a if b else c (c may be null)
@@ -47,12 +47,25 @@ using StmtPtr = std::unique_ptr<Stmt>;
 using Body = std::vector<StmtPtr>;
 
 struct Stmt {
-    enum class Kind { Text, Output, If, For, Set, SetBlock, Macro, CallBlock, Break, Continue, FilterBlock, Scope };
+    enum class Kind {
+        Text,
+        Output,
+        If,
+        For,
+        Set,
+        SetBlock,
+        Macro,
+        CallBlock,
+        Break,
+        Continue,
+        FilterBlock,
+        Scope
+    };
     Kind kind;
     int line = 0, col = 0;
-    std::string text;                                // Text
-    ExprPtr expr;                                    // Output, For iterable, Set value, CallBlock call
-    ExprPtr cond;                                    // For filter
+    std::string text;  // Text
+    ExprPtr expr;      // Output, For iterable, Set value, CallBlock call
+    ExprPtr cond;      // For filter
     std::vector<std::pair<ExprPtr, Body>> branches;  // If (cond, body)...; a null cond is else
     std::vector<std::string> targets;                // For/Set names; Set "ns.attr" uses attr below
     std::string attr;                                // Set ns.attr; Macro name; FilterBlock filter

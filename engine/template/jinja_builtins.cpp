@@ -1,5 +1,7 @@
 // Built-in filters, tests, Python str/dict methods and operators of the Jinja subset, each
 // matching what jinja2 (and Python underneath it) prints for the same input.
+#include "engine/template/jinja_builtins.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <cstdlib>
 #include <optional>
 
-#include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"
 
@@ -36,7 +37,8 @@ double py_round(double v, int64_t ndigits) {
 }
 
 std::string indent(const std::string& in, const Value& width, bool first, bool blank) {
-    std::string ind = width.is_string() ? width.str() : std::string(static_cast<size_t>(width.as_int()), ' ');
+    std::string ind =
+        width.is_string() ? width.str() : std::string(static_cast<size_t>(width.as_int()), ' ');
     std::string s = in + "\n";
     std::vector<std::string> lines;
     size_t pos = 0;
@@ -74,9 +76,13 @@ Value attribute_path(const Value& v, const Value* attr) {
     size_t pos = 0;
     while (true) {
         size_t dot = path.find('.', pos);
-        std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-        cur = numeric ? get_item(cur, Value::from_int(std::stoll(part))) : get_item(cur, Value::from_string(part));
+        std::string part =
+            path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        });
+        cur = numeric ? get_item(cur, Value::from_int(std::stoll(part)))
+                      : get_item(cur, Value::from_string(part));
         if (dot == std::string::npos) return cur;
         pos = dot + 1;
     }
@@ -86,7 +92,8 @@ Value attribute_path(const Value& v, const Value* attr) {
 bool decimal_text(const std::string& s) {
     if (s.empty()) return false;
     for (char c : s)
-        if (!std::isdigit(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E')
+        if (!std::isdigit(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.' &&
+            c != 'e' && c != 'E')
             return false;
     return true;
 }
@@ -109,9 +116,12 @@ std::optional<int64_t> parse_py_int(std::string s, int64_t base) {
     for (size_t i = 0; i < s.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
         if (c == '_' && i > 0 && s[i - 1] != '_') continue;
-        const int64_t d = std::isdigit(c) ? c - '0' : std::isalpha(c) ? std::tolower(c) - 'a' + 10 : 99;
+        const int64_t d = std::isdigit(c)   ? c - '0'
+                          : std::isalpha(c) ? std::tolower(c) - 'a' + 10
+                                            : 99;
         if (d >= base) return std::nullopt;
-        if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v)) return std::nullopt;
+        if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v))
+            return std::nullopt;
     }
     return neg ? -v : v;
 }
@@ -141,11 +151,13 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
     std::vector<Value> items;
     std::vector<std::string> chars;
     int64_t n;
-    if (obj.is_list()) n = static_cast<int64_t>(obj.list().size());
+    if (obj.is_list())
+        n = static_cast<int64_t>(obj.list().size());
     else if (obj.is_string()) {
         chars = utf8_chars(obj.str());
         n = static_cast<int64_t>(chars.size());
-    } else throw Error(std::string("cannot slice a ") + obj.type_name());
+    } else
+        throw Error(std::string("cannot slice a ") + obj.type_name());
     // Python's slice.indices().
     auto clamp = [&](const Value& v, int64_t def) {
         if (v.is_none()) return def;
@@ -159,8 +171,10 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
     List out;
     std::string sout;
     for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
-        if (obj.is_list()) out.push_back(obj.list()[static_cast<size_t>(i)]);
-        else sout += chars[static_cast<size_t>(i)];
+        if (obj.is_list())
+            out.push_back(obj.list()[static_cast<size_t>(i)]);
+        else
+            sout += chars[static_cast<size_t>(i)];
     }
     if (obj.is_string()) return Value::from_string(sout);
     return Value::from_list(std::move(out), obj.is_tuple());
@@ -168,16 +182,18 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
 
 bool contains(const Value& container, const Value& item) {
     switch (container.kind()) {
-    case Value::Kind::Undefined: return false;
-    case Value::Kind::String:
-        if (!item.is_string()) throw Error("'in <string>' requires string as left operand");
-        return container.str().find(item.str()) != std::string::npos;
-    case Value::Kind::List:
-        for (const auto& x : container.list())
-            if (values_equal(x, item)) return true;
-        return false;
-    case Value::Kind::Dict: return item.is_string() && container.find(item.str()) != nullptr;
-    default: throw Error(std::string("argument of type '") + container.type_name() + "' is not iterable");
+        case Value::Kind::Undefined: return false;
+        case Value::Kind::String:
+            if (!item.is_string()) throw Error("'in <string>' requires string as left operand");
+            return container.str().find(item.str()) != std::string::npos;
+        case Value::Kind::List:
+            for (const auto& x : container.list())
+                if (values_equal(x, item)) return true;
+            return false;
+        case Value::Kind::Dict: return item.is_string() && container.find(item.str()) != nullptr;
+        default:
+            throw Error(std::string("argument of type '") + container.type_name() +
+                        "' is not iterable");
     }
 }
 
@@ -186,7 +202,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (a.is_undefined() || b.is_undefined())
         throw Error("'" + (a.is_undefined() ? a.str() : b.str()) + "' is undefined");
     auto bad = [&]() -> Error {
-        return Error("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+        return Error("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" +
+                     b.type_name() + "'");
     };
     if (op == "+") {
         if (a.is_string() && b.is_string()) return Value::from_string(a.str() + b.str());
@@ -197,7 +214,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         }
     }
     if (op == "%" && a.is_string()) return Value::from_string(percent_format(a.str(), b));
-    if (op == "*" && (b.is_string() || b.is_list()) && a.kind() == Value::Kind::Int) return arithmetic(op, b, a);
+    if (op == "*" && (b.is_string() || b.is_list()) && a.kind() == Value::Kind::Int)
+        return arithmetic(op, b, a);
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
         if (a.is_string()) {
             std::string s;
@@ -239,7 +257,9 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     }
     int64_t x = a.as_int(), y = b.as_int(), r = 0;
     // Python ints are unbounded; ours are 64-bit, and overflow is an error rather than a wrap.
-    auto overflow = [&]() -> Error { return Error("integer overflow in " + op + " (values beyond 64 bits)"); };
+    auto overflow = [&]() -> Error {
+        return Error("integer overflow in " + op + " (values beyond 64 bits)");
+    };
     if (op == "+") {
         if (__builtin_add_overflow(x, y, &r)) throw overflow();
         return Value::from_int(r);
@@ -253,7 +273,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         return Value::from_int(r);
     }
     if (op == "**") {
-        if (y < 0) return Value::from_float(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        if (y < 0)
+            return Value::from_float(std::pow(static_cast<double>(x), static_cast<double>(y)));
         r = 1;
         for (int64_t i = 0; i < y; ++i) {
             if (__builtin_mul_overflow(r, x, &r)) throw overflow();
@@ -316,8 +337,10 @@ bool apply_test(Renderer& r, const std::string& name, const Value& v, CallArgs& 
 Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
     using K = Value::Kind;
     auto str_in = [&] { return v.to_str(); };
-    if (name == "safe" || name == "string") return name == "safe" ? v : Value::from_string(str_in());
-    if (name == "trim") return Value::from_string(strip(str_in(), arg(args, 0, "chars"), true, true));
+    if (name == "safe" || name == "string")
+        return name == "safe" ? v : Value::from_string(str_in());
+    if (name == "trim")
+        return Value::from_string(strip(str_in(), arg(args, 0, "chars"), true, true));
     if (name == "lower") return Value::from_string(lower(str_in()));
     if (name == "upper") return Value::from_string(upper(str_in()));
     if (name == "capitalize") return Value::from_string(capitalize(str_in()));
@@ -336,7 +359,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         o.sort_keys = arg_or(args, 99, "sort_keys", Value::from_bool(false)).truthy();
         Value seps = arg_or(args, 99, "separators", Value::none());
         if (!seps.is_none()) {
-            if (!seps.is_list() || seps.list().size() != 2 || !seps.list()[0].is_string() || !seps.list()[1].is_string())
+            if (!seps.is_list() || seps.list().size() != 2 || !seps.list()[0].is_string() ||
+                !seps.list()[1].is_string())
                 throw Error("tojson: separators must be a pair of strings");
             o.item_sep = seps.list()[0].str();
             o.key_sep = seps.list()[1].str();
@@ -353,10 +377,10 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         const Value* from = arg(args, 0, "old");
         const Value* to = arg(args, 1, "new");
         if (!from || !to) throw Error("replace filter takes 2 arguments");
-        return Value::from_string(
-            replace(str_in(), from->to_str(), to->to_str(), arg_or(args, 2, "count", Value::none()).is_none()
-                                                                ? -1
-                                                                : arg(args, 2, "count")->as_int()));
+        return Value::from_string(replace(str_in(), from->to_str(), to->to_str(),
+                                          arg_or(args, 2, "count", Value::none()).is_none()
+                                              ? -1
+                                              : arg(args, 2, "count")->as_int()));
     }
     if (name == "join") {
         std::string sep = arg_or(args, 0, "d", Value::from_string("")).to_str();
@@ -371,7 +395,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
     }
     if (name == "first" || name == "last") {
         auto items = r.iterate(v);
-        if (items.empty()) return Value::undefined(name == "first" ? "No first item" : "No last item");
+        if (items.empty())
+            return Value::undefined(name == "first" ? "No first item" : "No last item");
         return name == "first" ? items.front() : items.back();
     }
     if (name == "list") return Value::from_list(r.iterate(v));
@@ -386,7 +411,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         std::reverse(items.begin(), items.end());
         return Value::from_list(std::move(items));
     }
-    if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
+    if (name == "map" || name == "select" || name == "reject" || name == "selectattr" ||
+        name == "rejectattr") {
         auto items = r.iterate(v);
         List out;
         if (name == "map") {
@@ -398,7 +424,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
                 }
                 return Value::from_list(std::move(out));
             }
-            if (args.positional.empty()) throw Error("map filter needs a filter name or attribute=");
+            if (args.positional.empty())
+                throw Error("map filter needs a filter name or attribute=");
             std::string fname = args.positional[0].str();
             CallArgs rest;
             rest.positional.assign(args.positional.begin() + 1, args.positional.end());
@@ -415,7 +442,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
             bool ok;
             if (args.positional.size() > first) {
                 CallArgs targs;
-                targs.positional.assign(args.positional.begin() + static_cast<long>(first) + 1, args.positional.end());
+                targs.positional.assign(args.positional.begin() + static_cast<long>(first) + 1,
+                                        args.positional.end());
                 ok = apply_test(r, args.positional[first].str(), subject, targs);
             } else {
                 ok = subject.truthy();
@@ -425,8 +453,12 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         return Value::from_list(std::move(out));
     }
     if (name == "sort" || name == "unique" || name == "dictsort") {
-        bool cs = arg_or(args, name == "sort" ? 1 : name == "dictsort" ? 0 : 0, "case_sensitive",
-                         Value::from_bool(false)).truthy();
+        bool cs = arg_or(args,
+                         name == "sort"       ? 1
+                         : name == "dictsort" ? 0
+                                              : 0,
+                         "case_sensitive", Value::from_bool(false))
+                      .truthy();
         if (name == "dictsort") {
             if (!v.is_dict()) throw Error("dictsort expects a mapping");
             bool by_value = arg_or(args, 1, "by", Value::from_string("key")).str() == "value";
@@ -490,7 +522,8 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
             Dict d(args.keyword.begin(), args.keyword.end());
             return Value::from_string(percent_format(str_in(), Value::from_dict(std::move(d))));
         }
-        return Value::from_string(percent_format(str_in(), Value::from_list(args.positional, true)));
+        return Value::from_string(
+            percent_format(str_in(), Value::from_list(args.positional, true)));
     }
     if (name == "float") {
         if (v.is_number()) return Value::from_float(v.as_float());
@@ -524,10 +557,13 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         throw Error("round: method must be common, ceil or floor");
     }
     if (name == "indent")
-        return Value::from_string(indent(str_in(), arg_or(args, 0, "width", Value::from_int(4)),
-                                         arg_or(args, 1, "first", Value::from_bool(false)).truthy(),
-                                         arg_or(args, 2, "blank", Value::from_bool(false)).truthy()));
-    if (name == "center") return Value::from_string(center(str_in(), arg_or(args, 0, "width", Value::from_int(80)).as_int()));
+        return Value::from_string(
+            indent(str_in(), arg_or(args, 0, "width", Value::from_int(4)),
+                   arg_or(args, 1, "first", Value::from_bool(false)).truthy(),
+                   arg_or(args, 2, "blank", Value::from_bool(false)).truthy()));
+    if (name == "center")
+        return Value::from_string(
+            center(str_in(), arg_or(args, 0, "width", Value::from_int(80)).as_int()));
     if (name == "wordcount") {
         int64_t n = 0;
         bool in_word = false;

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <string>
 
-#include "kernels/error.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 namespace {
@@ -61,7 +61,8 @@ std::string c_float(double v, char type, int precision, bool alt) {
     std::string spec = std::string("%") + (alt ? "#" : "") + ".*" + type;
     char buf[512];
     if (std::fabs(v) >= 1e100 && (type == 'f' || type == 'F')) {
-        std::string big(static_cast<size_t>(std::snprintf(nullptr, 0, spec.c_str(), precision, v)) + 1, '\0');
+        std::string big(
+            static_cast<size_t>(std::snprintf(nullptr, 0, spec.c_str(), precision, v)) + 1, '\0');
         std::snprintf(big.data(), big.size(), spec.c_str(), precision, v);
         big.pop_back();
         return big;
@@ -77,65 +78,73 @@ double real_arg(const Value& v, const std::string& what) {
 
 // ---- printf-style ----
 
-std::string percent_one(const Value& v, char conv, const std::string& flags, int64_t width, int64_t prec) {
+std::string percent_one(const Value& v, char conv, const std::string& flags, int64_t width,
+                        int64_t prec) {
     const bool left = flags.find('-') != std::string::npos;
     const bool zero = flags.find('0') != std::string::npos && !left;
     const bool alt = flags.find('#') != std::string::npos;
-    const std::string sign_flag = flags.find('+') != std::string::npos ? "+" : flags.find(' ') != std::string::npos ? " " : "";
+    const std::string sign_flag = flags.find('+') != std::string::npos   ? "+"
+                                  : flags.find(' ') != std::string::npos ? " "
+                                                                         : "";
     auto finish = [&](const std::string& sign, const std::string& body, bool numeric) {
         if (numeric && zero) return align_text(body, sign, width, "0", '=');
         return align_text(body, sign, width, " ", left ? '<' : '>');
     };
     switch (conv) {
-    case 's':
-    case 'r':
-    case 'a': {
-        std::string s = conv == 's' ? v.to_str() : v.repr();
-        if (prec >= 0) {
-            auto chars = utf8_chars(s);
-            if (static_cast<int64_t>(chars.size()) > prec) {
-                s.clear();
-                for (int64_t i = 0; i < prec; ++i) s += chars[static_cast<size_t>(i)];
+        case 's':
+        case 'r':
+        case 'a': {
+            std::string s = conv == 's' ? v.to_str() : v.repr();
+            if (prec >= 0) {
+                auto chars = utf8_chars(s);
+                if (static_cast<int64_t>(chars.size()) > prec) {
+                    s.clear();
+                    for (int64_t i = 0; i < prec; ++i) s += chars[static_cast<size_t>(i)];
+                }
             }
+            return finish("", s, false);
         }
-        return finish("", s, false);
-    }
-    case 'd':
-    case 'i':
-    case 'u':
-    case 'x':
-    case 'X':
-    case 'o': {
-        bool integral = v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool;
-        if (!integral && !(v.kind() == Value::Kind::Float && (conv == 'd' || conv == 'i' || conv == 'u')))
-            throw Error(std::string("%") + conv + " format: " + (conv == 'd' || conv == 'i' || conv == 'u' ? "a real number" : "an integer") +
-                        " is required, not " + v.type_name());
-        if (v.kind() == Value::Kind::Float && !std::isfinite(v.as_float()))
-            throw Error("cannot convert float infinity or NaN to integer");
-        const int64_t n = v.as_int();
-        std::string digits = int_digits(n, conv == 'u' || conv == 'i' ? 'd' : conv);
-        if (prec > static_cast<int64_t>(digits.size())) digits.insert(0, static_cast<size_t>(prec) - digits.size(), '0');
-        std::string sign = n < 0 ? "-" : sign_flag;
-        if (alt && conv == 'o') sign += "0o";
-        if (alt && (conv == 'x' || conv == 'X')) sign += conv == 'x' ? "0x" : "0X";
-        return finish(sign, digits, true);
-    }
-    case 'e':
-    case 'E':
-    case 'f':
-    case 'F':
-    case 'g':
-    case 'G': {
-        const double x = real_arg(v, "a");
-        std::string body = c_float(std::fabs(x), conv, prec < 0 ? 6 : static_cast<int>(prec), alt);
-        std::string sign = std::signbit(x) && !std::isnan(x) ? "-" : sign_flag;
-        return finish(sign, body, std::isfinite(x));
-    }
-    case 'c': {
-        if (v.is_string() && utf8_length(v.str()) == 1) return finish("", v.str(), false);
-        throw Error("%c requires an int or a unicode character");
-    }
-    default: throw Error(std::string("unsupported format character '") + conv + "'");
+        case 'd':
+        case 'i':
+        case 'u':
+        case 'x':
+        case 'X':
+        case 'o': {
+            bool integral = v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool;
+            if (!integral &&
+                !(v.kind() == Value::Kind::Float && (conv == 'd' || conv == 'i' || conv == 'u')))
+                throw Error(
+                    std::string("%") + conv + " format: " +
+                    (conv == 'd' || conv == 'i' || conv == 'u' ? "a real number" : "an integer") +
+                    " is required, not " + v.type_name());
+            if (v.kind() == Value::Kind::Float && !std::isfinite(v.as_float()))
+                throw Error("cannot convert float infinity or NaN to integer");
+            const int64_t n = v.as_int();
+            std::string digits = int_digits(n, conv == 'u' || conv == 'i' ? 'd' : conv);
+            if (prec > static_cast<int64_t>(digits.size()))
+                digits.insert(0, static_cast<size_t>(prec) - digits.size(), '0');
+            std::string sign = n < 0 ? "-" : sign_flag;
+            if (alt && conv == 'o') sign += "0o";
+            if (alt && (conv == 'x' || conv == 'X')) sign += conv == 'x' ? "0x" : "0X";
+            return finish(sign, digits, true);
+        }
+        case 'e':
+        case 'E':
+        case 'f':
+        case 'F':
+        case 'g':
+        case 'G': {
+            const double x = real_arg(v, "a");
+            std::string body =
+                c_float(std::fabs(x), conv, prec < 0 ? 6 : static_cast<int>(prec), alt);
+            std::string sign = std::signbit(x) && !std::isnan(x) ? "-" : sign_flag;
+            return finish(sign, body, std::isfinite(x));
+        }
+        case 'c': {
+            if (v.is_string() && utf8_length(v.str()) == 1) return finish("", v.str(), false);
+            throw Error("%c requires an int or a unicode character");
+        }
+        default: throw Error(std::string("unsupported format character '") + conv + "'");
     }
 }
 
@@ -152,7 +161,9 @@ Spec parse_spec(const std::string& s) {
     Spec sp;
     auto chars = utf8_chars(s);
     size_t i = 0;
-    auto is_align = [](const std::string& c) { return c == "<" || c == ">" || c == "^" || c == "="; };
+    auto is_align = [](const std::string& c) {
+        return c == "<" || c == ">" || c == "^" || c == "=";
+    };
     if (chars.size() >= 2 && is_align(chars[1])) {
         sp.fill = chars[0];
         sp.align = chars[1][0];
@@ -167,7 +178,8 @@ Spec parse_spec(const std::string& s) {
     if (at("0")) sp.zero = true, ++i;
     auto number = [&]() {
         int64_t n = -1;
-        while (i < chars.size() && chars[i].size() == 1 && std::isdigit(static_cast<unsigned char>(chars[i][0]))) {
+        while (i < chars.size() && chars[i].size() == 1 &&
+               std::isdigit(static_cast<unsigned char>(chars[i][0]))) {
             n = (n < 0 ? 0 : n) * 10 + (chars[i][0] - '0');
             if (n > 100000) throw Error("Too many decimal digits in format string");
             ++i;
@@ -189,47 +201,66 @@ Spec parse_spec(const std::string& s) {
 std::string format_value(const Value& v, const std::string& spec_text) {
     if (spec_text.empty()) return v.to_str();
     Spec sp = parse_spec(spec_text);
-    const bool numeric = v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool || v.kind() == Value::Kind::Float;
+    const bool numeric = v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool ||
+                         v.kind() == Value::Kind::Float;
     if (sp.zero && !sp.align && numeric) sp.fill = "0", sp.align = '=';
     if (v.is_string()) {
-        if (sp.type && sp.type != 's') throw Error(std::string("Unknown format code '") + sp.type + "' for object of type 'str'");
+        if (sp.type && sp.type != 's')
+            throw Error(std::string("Unknown format code '") + sp.type +
+                        "' for object of type 'str'");
         if (sp.sign || sp.align == '=') throw Error("Sign not allowed in string format specifier");
         std::string s = v.str();
         if (sp.precision >= 0) {
             auto chars = utf8_chars(s);
             s.clear();
-            for (int64_t k = 0; k < sp.precision && k < static_cast<int64_t>(chars.size()); ++k) s += chars[static_cast<size_t>(k)];
+            for (int64_t k = 0; k < sp.precision && k < static_cast<int64_t>(chars.size()); ++k)
+                s += chars[static_cast<size_t>(k)];
         }
         return align_text(s, "", sp.width, sp.fill, sp.align ? sp.align : '<');
     }
-    if (!numeric) throw Error(std::string("unsupported format string passed to ") + v.type_name() + ".__format__");
+    if (!numeric)
+        throw Error(std::string("unsupported format string passed to ") + v.type_name() +
+                    ".__format__");
     const char align = sp.align ? sp.align : '>';
     const bool is_int = v.kind() != Value::Kind::Float;
     char type = sp.type;
-    if (is_int && (type == 0 || type == 'd' || type == 'n' || type == 'b' || type == 'o' || type == 'x' || type == 'X' || type == 'c')) {
+    if (is_int && (type == 0 || type == 'd' || type == 'n' || type == 'b' || type == 'o' ||
+                   type == 'x' || type == 'X' || type == 'c')) {
         if (sp.precision >= 0) throw Error("Precision not allowed in integer format specifier");
         const int64_t n = v.as_int();
-        if (type == 'c') return align_text(std::string(1, static_cast<char>(n)), "", sp.width, sp.fill, align);
+        if (type == 'c')
+            return align_text(std::string(1, static_cast<char>(n)), "", sp.width, sp.fill, align);
         std::string digits = group(int_digits(n, type ? type : 'd'), sp.grouping);
         std::string prefix = n < 0 ? "-" : sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
-        if (sp.alt && type && type != 'd' && type != 'n') prefix += std::string("0") + (type == 'X' ? 'X' : type);
+        if (sp.alt && type && type != 'd' && type != 'n')
+            prefix += std::string("0") + (type == 'X' ? 'X' : type);
         return align_text(digits, prefix, sp.width, sp.fill, align);
     }
     if (type != 0 && std::string("eEfFgG%n").find(type) == std::string::npos)
-        throw Error(std::string("Unknown format code '") + type + "' for object of type '" + v.type_name() + "'");
+        throw Error(std::string("Unknown format code '") + type + "' for object of type '" +
+                    v.type_name() + "'");
     const double x = v.as_float();
     std::string body;
-    if (type == '%') body = c_float(std::fabs(x) * 100, 'f', sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt) + "%";
-    else if (type == 0 && sp.precision < 0) body = python_float_repr(std::fabs(x));
+    if (type == '%')
+        body = c_float(std::fabs(x) * 100, 'f',
+                       sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt) +
+               "%";
+    else if (type == 0 && sp.precision < 0)
+        body = python_float_repr(std::fabs(x));
     else if (type == 0) {
         // No type with a precision: like 'g', but a fixed-point result keeps one decimal.
-        body = c_float(std::fabs(x), 'g', sp.precision == 0 ? 1 : static_cast<int>(sp.precision), sp.alt);
+        body = c_float(std::fabs(x), 'g', sp.precision == 0 ? 1 : static_cast<int>(sp.precision),
+                       sp.alt);
         if (std::isfinite(x) && body.find_first_of(".e") == std::string::npos) body += ".0";
     } else {
-        body = c_float(std::fabs(x), type == 'n' ? 'g' : type, sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt);
+        body = c_float(std::fabs(x), type == 'n' ? 'g' : type,
+                       sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt);
     }
     body = group(body, sp.grouping);
-    std::string prefix = std::signbit(x) && !std::isnan(x) ? "-" : sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
+    std::string prefix = std::signbit(x) && !std::isnan(x) ? "-"
+                         : sp.sign == '+'                  ? "+"
+                         : sp.sign == ' '                  ? " "
+                                                           : "";
     return align_text(body, prefix, sp.width, sp.fill, align);
 }
 
@@ -238,8 +269,10 @@ std::string format_value(const Value& v, const std::string& spec_text) {
 std::string percent_format(const std::string& fmt, const Value& args) {
     List items;
     const bool tuple = args.is_tuple();
-    if (tuple) items = args.list();
-    else items.push_back(args);
+    if (tuple)
+        items = args.list();
+    else
+        items.push_back(args);
     size_t next = 0;
     bool used_mapping = false;
     auto take = [&]() -> const Value& {
@@ -265,7 +298,8 @@ std::string percent_format(const std::string& fmt, const Value& args) {
             i = close + 1;
         }
         std::string flags;
-        while (i < fmt.size() && std::string("-+ #0").find(fmt[i]) != std::string::npos) flags += fmt[i++];
+        while (i < fmt.size() && std::string("-+ #0").find(fmt[i]) != std::string::npos)
+            flags += fmt[i++];
         auto number = [&]() -> int64_t {
             if (i < fmt.size() && fmt[i] == '*') {
                 ++i;
@@ -308,8 +342,10 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
     for (size_t i = 0; i < fmt.size(); ++i) {
         const char c = fmt[i];
         if (c == '}') {
-            if (i + 1 < fmt.size() && fmt[i + 1] == '}') ++i, out += '}';
-            else throw Error("Single '}' encountered in format string");
+            if (i + 1 < fmt.size() && fmt[i + 1] == '}')
+                ++i, out += '}';
+            else
+                throw Error("Single '}' encountered in format string");
             continue;
         }
         if (c != '{') {
@@ -324,7 +360,8 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
         size_t close = fmt.find('}', i);
         if (close == std::string::npos) throw Error("Single '{' encountered in format string");
         std::string field = fmt.substr(i + 1, close - i - 1);
-        if (field.find('{') != std::string::npos) throw Error("nested replacement fields are not supported");
+        if (field.find('{') != std::string::npos)
+            throw Error("nested replacement fields are not supported");
         i = close;
         std::string spec, conv;
         if (size_t colon = field.find(':'); colon != std::string::npos) {
@@ -334,7 +371,8 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
         if (size_t bang = field.find('!'); bang != std::string::npos) {
             conv = field.substr(bang + 1);
             field.resize(bang);
-            if (conv != "r" && conv != "s" && conv != "a") throw Error("Unknown conversion specifier " + conv);
+            if (conv != "r" && conv != "s" && conv != "a")
+                throw Error("Unknown conversion specifier " + conv);
         }
         size_t name_end = field.find_first_of(".[");
         const std::string name = field.substr(0, name_end);
@@ -342,15 +380,22 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
         if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) {
             size_t index;
             if (name.empty()) {
-                if (manual) throw Error("cannot switch from manual field specification to automatic field numbering");
+                if (manual)
+                    throw Error(
+                        "cannot switch from manual field specification to automatic field "
+                        "numbering");
                 index = static_cast<size_t>(auto_index++);
             } else {
-                if (auto_index) throw Error("cannot switch from automatic field numbering to manual field specification");
+                if (auto_index)
+                    throw Error(
+                        "cannot switch from automatic field numbering to manual field "
+                        "specification");
                 manual = true;
                 index = std::stoul(name);
             }
             if (index >= args.positional.size())
-                throw Error("Replacement index " + std::to_string(index) + " out of range for positional args tuple");
+                throw Error("Replacement index " + std::to_string(index) +
+                            " out of range for positional args tuple");
             v = args.positional[index];
         } else {
             const Value* kw = nullptr;
@@ -363,22 +408,29 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
         for (size_t p = name_end; p != std::string::npos && p < field.size();) {
             if (field[p] == '.') {
                 size_t e = field.find_first_of(".[", p + 1);
-                std::string attr = field.substr(p + 1, e == std::string::npos ? std::string::npos : e - p - 1);
+                std::string attr =
+                    field.substr(p + 1, e == std::string::npos ? std::string::npos : e - p - 1);
                 v = get_attr(v, attr);
-                if (v.is_undefined()) throw Error("'" + std::string(v.type_name()) + "' object has no attribute '" + attr + "'");
+                if (v.is_undefined())
+                    throw Error("'" + std::string(v.type_name()) + "' object has no attribute '" +
+                                attr + "'");
                 p = e;
             } else {
                 size_t e = field.find(']', p);
                 if (e == std::string::npos) throw Error("Missing ']' in format string");
                 std::string key = field.substr(p + 1, e - p - 1);
-                bool digits = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
-                v = get_item(v, digits ? Value::from_int(std::stoll(key)) : Value::from_string(key));
+                bool digits =
+                    !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
+                v = get_item(v,
+                             digits ? Value::from_int(std::stoll(key)) : Value::from_string(key));
                 if (v.is_undefined()) throw Error("KeyError: '" + key + "'");
                 p = e + 1;
             }
         }
-        if (conv == "r" || conv == "a") v = Value::from_string(v.repr());
-        else if (conv == "s") v = Value::from_string(v.to_str());
+        if (conv == "r" || conv == "a")
+            v = Value::from_string(v.repr());
+        else if (conv == "s")
+            v = Value::from_string(v.to_str());
         out += format_value(v, spec);
     }
     return out;

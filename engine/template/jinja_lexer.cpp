@@ -4,13 +4,15 @@
 
 #include <cctype>
 
-#include "kernels/error.h"
 #include "engine/core/utf8.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 class Lexer {
 public:
@@ -45,9 +47,12 @@ public:
             }
             emit_text(text, pos);
             size_t body = p + 2 + ((sign == '-' || sign == '+') ? 1 : 0);
-            if (kind == '#') pos = comment(p, body);
-            else if (kind == '%' && is_raw(body)) pos = raw(p, body);
-            else pos = tag(p, body, kind);
+            if (kind == '#')
+                pos = comment(p, body);
+            else if (kind == '%' && is_raw(body))
+                pos = raw(p, body);
+            else
+                pos = tag(p, body, kind);
         }
         Token eof{Token::Type::Eof, "", 0, 0, 0, 0};
         locate(src_.size(), eof);
@@ -102,7 +107,8 @@ private:
     size_t after_close(size_t end, char sign, bool block) {
         if (sign == '-') {
             while (end < src_.size() && is_space(src_[end])) ++end;
-        } else if (block && opt_.trim_blocks && sign != '+' && end < src_.size() && src_[end] == '\n') {
+        } else if (block && opt_.trim_blocks && sign != '+' && end < src_.size() &&
+                   src_[end] == '\n') {
             ++end;
         }
         return end;
@@ -119,7 +125,8 @@ private:
         size_t i = body;
         while (i < src_.size() && is_space(src_[i])) ++i;
         return src_.substr(i, 3) == "raw" &&
-               (i + 3 >= src_.size() || !(std::isalnum(static_cast<unsigned char>(src_[i + 3])) || src_[i + 3] == '_'));
+               (i + 3 >= src_.size() ||
+                !(std::isalnum(static_cast<unsigned char>(src_[i + 3])) || src_[i + 3] == '_'));
     }
 
     // {% raw %}...{% endraw %}: the body is text, untouched.
@@ -159,13 +166,14 @@ private:
         int depth = 0;
         while (true) {
             while (i < src_.size() && is_space(src_[i])) ++i;
-            if (i >= src_.size()) fail(start, var ? "unterminated '{{' tag" : "unterminated '{%' tag");
+            if (i >= src_.size())
+                fail(start, var ? "unterminated '{{' tag" : "unterminated '{%' tag");
             const char close = var ? '}' : '%';
             if (depth == 0) {
                 char sign = 0;
                 size_t j = i;
-                if ((src_[j] == '-' || src_[j] == '+') && j + 2 < src_.size() + 0 && src_[j + 1] == close &&
-                    src_[j + 2] == '}') {
+                if ((src_[j] == '-' || src_[j] == '+') && j + 2 < src_.size() + 0 &&
+                    src_[j + 1] == close && src_[j + 2] == '}') {
                     sign = src_[j];
                     ++j;
                 }
@@ -186,7 +194,9 @@ private:
         char c = src_[i];
         if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
             size_t j = i;
-            while (j < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '_')) ++j;
+            while (j < src_.size() &&
+                   (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '_'))
+                ++j;
             t.type = Token::Type::Name;
             t.text = std::string(src_.substr(i, j - i));
             toks_.push_back(std::move(t));
@@ -197,13 +207,15 @@ private:
             std::string digits;
             bool is_float = false;
             auto take_digits = [&] {
-                while (j < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[j])) || src_[j] == '_')) {
+                while (j < src_.size() &&
+                       (std::isdigit(static_cast<unsigned char>(src_[j])) || src_[j] == '_')) {
                     if (src_[j] != '_') digits += src_[j];
                     ++j;
                 }
             };
             take_digits();
-            if (j + 1 < src_.size() && src_[j] == '.' && std::isdigit(static_cast<unsigned char>(src_[j + 1]))) {
+            if (j + 1 < src_.size() && src_[j] == '.' &&
+                std::isdigit(static_cast<unsigned char>(src_[j + 1]))) {
                 is_float = true;
                 digits += src_[j++];
                 take_digits();
@@ -269,34 +281,38 @@ private:
             char e = src_[j + 1];
             j += 2;
             switch (e) {
-            case 'n': out += '\n'; break;
-            case 't': out += '\t'; break;
-            case 'r': out += '\r'; break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case '\n': break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'v': out += '\v'; break;
-            case '0': out += '\0'; break;
-            case 'x':
-            case 'u':
-            case 'U': {
-                size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-                if (j + n > src_.size()) fail(j, "truncated escape in string literal");
-                uint32_t cp = 0;
-                for (size_t k = 0; k < n; ++k) {
-                    char h = src_[j + k];
-                    if (!std::isxdigit(static_cast<unsigned char>(h))) fail(j, "bad escape in string literal");
-                    cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+                case 'n': out += '\n'; break;
+                case 't': out += '\t'; break;
+                case 'r': out += '\r'; break;
+                case '\\': out += '\\'; break;
+                case '\'': out += '\''; break;
+                case '"': out += '"'; break;
+                case '\n': break;
+                case 'a': out += '\a'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'v': out += '\v'; break;
+                case '0': out += '\0'; break;
+                case 'x':
+                case 'u':
+                case 'U': {
+                    size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+                    if (j + n > src_.size()) fail(j, "truncated escape in string literal");
+                    uint32_t cp = 0;
+                    for (size_t k = 0; k < n; ++k) {
+                        char h = src_[j + k];
+                        if (!std::isxdigit(static_cast<unsigned char>(h)))
+                            fail(j, "bad escape in string literal");
+                        cp = cp * 16 +
+                             static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                       ? h - '0'
+                                                       : (std::tolower(h) - 'a' + 10));
+                    }
+                    utf8::append(out, cp);
+                    j += n;
+                    break;
                 }
-                utf8::append(out, cp);
-                j += n;
-                break;
-            }
-            default: out += '\\'; out += e;
+                default: out += '\\'; out += e;
             }
         }
         t.type = Token::Type::String;

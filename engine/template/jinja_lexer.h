@@ -10,7 +10,19 @@
 namespace gb::jinja {
 
 struct Token {
-    enum class Type { Text, VarBegin, VarEnd, BlockBegin, BlockEnd, Name, String, Int, Float, Op, Eof };
+    enum class Type {
+        Text,
+        VarBegin,
+        VarEnd,
+        BlockBegin,
+        BlockEnd,
+        Name,
+        String,
+        Int,
+        Float,
+        Op,
+        Eof
+    };
     Type type;
     std::string text;  // text, name, operator or decoded string literal
     int64_t int_value = 0;

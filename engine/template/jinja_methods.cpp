@@ -4,10 +4,10 @@
 #include <cctype>
 #include <cstdint>
 
-#include "kernels/error.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 namespace {
@@ -20,7 +20,8 @@ Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
             while (i < s.size() && py_space(s[i])) ++i;
             if (i >= s.size()) break;
             if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
-                out.push_back(Value::from_string(s.substr(i)));  // the rest keeps its trailing space
+                out.push_back(
+                    Value::from_string(s.substr(i)));  // the rest keeps its trailing space
                 break;
             }
             size_t j = i;
@@ -46,14 +47,16 @@ Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
 bool affix_match(const std::string& s, const Value& affix, bool prefix) {
     auto one = [&](const std::string& a) {
         if (a.size() > s.size()) return false;
-        return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
+        return prefix ? s.compare(0, a.size(), a) == 0
+                      : s.compare(s.size() - a.size(), a.size(), a) == 0;
     };
     if (affix.is_list()) {
         for (const auto& a : affix.list())
             if (one(a.str())) return true;
         return false;
     }
-    if (!affix.is_string()) throw Error("startswith/endswith expects a string or a tuple of strings");
+    if (!affix.is_string())
+        throw Error("startswith/endswith expects a string or a tuple of strings");
     return one(affix.str());
 }
 
@@ -71,7 +74,8 @@ Value rsplit(const std::string& s, const Value* sep, int64_t maxsplit) {
             while (e > 0 && py_space(s[e - 1])) --e;
             if (e == 0) break;
             if (static_cast<int64_t>(rev.size()) == maxsplit) {
-                rev.push_back(Value::from_string(s.substr(0, e)));  // the rest keeps its leading space
+                rev.push_back(
+                    Value::from_string(s.substr(0, e)));  // the rest keeps its leading space
                 break;
             }
             size_t b = e;
@@ -96,7 +100,8 @@ Value rsplit(const std::string& s, const Value* sep, int64_t maxsplit) {
 
 // str.splitlines: Python's line boundaries, \r\n counting as one.
 Value splitlines(const std::string& s, bool keepends) {
-    static const char* const kBreaks[] = {"\r\n", "\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e",
+    static const char* const kBreaks[] = {"\r\n",     "\n",           "\r",          "\v",
+                                          "\f",       "\x1c",         "\x1d",        "\x1e",
                                           "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9"};
     List out;
     size_t start = 0, i = 0;
@@ -140,7 +145,9 @@ int64_t char_index(const std::string& s, size_t byte) {
 std::string pad_to(const std::string& s, int64_t width, const std::string& fill, char align) {
     int64_t len = static_cast<int64_t>(utf8_length(s));
     if (width <= len) return s;
-    int64_t pad = width - len, left = align == '<' ? 0 : align == '>' ? pad : pad / 2 + (pad & width & 1);
+    int64_t pad = width - len, left = align == '<'   ? 0
+                                      : align == '>' ? pad
+                                                     : pad / 2 + (pad & width & 1);
     std::string out;
     for (int64_t i = 0; i < left; ++i) out += fill;
     out += s;
@@ -159,12 +166,14 @@ Value str_method(const Value& obj, const std::string& name) {
     const std::string s = obj.str();
     if (name == "strip" || name == "lstrip" || name == "rstrip")
         return bound(name, [s, name](CallArgs& a) {
-            return Value::from_string(strip(s, arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
+            return Value::from_string(
+                strip(s, arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
         });
     if (name == "split" || name == "rsplit")
         return bound(name, [s, name](CallArgs& a) {
             int64_t maxsplit = arg_or(a, 1, "maxsplit", Value::from_int(-1)).as_int();
-            return name == "split" ? split(s, arg(a, 0, "sep"), maxsplit) : rsplit(s, arg(a, 0, "sep"), maxsplit);
+            return name == "split" ? split(s, arg(a, 0, "sep"), maxsplit)
+                                   : rsplit(s, arg(a, 0, "sep"), maxsplit);
         });
     if (name == "splitlines")
         return bound(name, [s](CallArgs& a) {
@@ -176,17 +185,21 @@ Value str_method(const Value& obj, const std::string& name) {
             if (!x) throw Error(name + "() takes at least 1 argument");
             return Value::from_bool(affix_match(s, *x, name == "startswith"));
         });
-    if (name == "upper") return bound(name, [s](CallArgs&) { return Value::from_string(upper(s)); });
-    if (name == "lower") return bound(name, [s](CallArgs&) { return Value::from_string(lower(s)); });
-    if (name == "title") return bound(name, [s](CallArgs&) { return Value::from_string(py_title(s)); });
-    if (name == "capitalize") return bound(name, [s](CallArgs&) { return Value::from_string(capitalize(s)); });
+    if (name == "upper")
+        return bound(name, [s](CallArgs&) { return Value::from_string(upper(s)); });
+    if (name == "lower")
+        return bound(name, [s](CallArgs&) { return Value::from_string(lower(s)); });
+    if (name == "title")
+        return bound(name, [s](CallArgs&) { return Value::from_string(py_title(s)); });
+    if (name == "capitalize")
+        return bound(name, [s](CallArgs&) { return Value::from_string(capitalize(s)); });
     if (name == "replace")
         return bound(name, [s](CallArgs& a) {
             const Value* from = arg(a, 0, "old");
             const Value* to = arg(a, 1, "new");
             if (!from || !to) throw Error("replace() takes 2 arguments");
-            return Value::from_string(
-                replace(s, from->str(), to->str(), arg_or(a, 2, "count", Value::from_int(-1)).as_int()));
+            return Value::from_string(replace(s, from->str(), to->str(),
+                                              arg_or(a, 2, "count", Value::from_int(-1)).as_int()));
         });
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count")
         return bound(name, [s, name](CallArgs& a) {
@@ -213,8 +226,9 @@ Value str_method(const Value& obj, const std::string& name) {
             if (xs && xs->is_list())
                 for (size_t i = 0; i < xs->list().size(); ++i) {
                     if (!xs->list()[i].is_string())
-                        throw Error("sequence item " + std::to_string(i) + ": expected str instance, " +
-                                    xs->list()[i].type_name() + " found");
+                        throw Error("sequence item " + std::to_string(i) +
+                                    ": expected str instance, " + xs->list()[i].type_name() +
+                                    " found");
                     if (i) out += s;
                     out += xs->list()[i].str();
                 }
@@ -224,9 +238,10 @@ Value str_method(const Value& obj, const std::string& name) {
         return bound(name, [s, name](CallArgs&) {
             if (s.empty()) return Value::from_bool(false);
             for (unsigned char c : s) {
-                bool ok = name == "isdigit" ? std::isdigit(c) : name == "isspace" ? py_space(static_cast<char>(c))
-                          : name == "isalpha"                ? std::isalpha(c)
-                                                             : std::isalnum(c);
+                bool ok = name == "isdigit"   ? std::isdigit(c)
+                          : name == "isspace" ? py_space(static_cast<char>(c))
+                          : name == "isalpha" ? std::isalpha(c)
+                                              : std::isalnum(c);
                 if (!ok) return Value::from_bool(false);
             }
             return Value::from_bool(true);
@@ -241,7 +256,10 @@ Value str_method(const Value& obj, const std::string& name) {
         return bound(name, [s, name](CallArgs& a) {
             const Value* w = arg(a, 0, "width");
             if (!w) throw Error(name + "() takes at least 1 argument");
-            return Value::from_string(pad_to(s, w->as_int(), fill_char(a, 1), name == "ljust" ? '<' : name == "rjust" ? '>' : '^'));
+            return Value::from_string(pad_to(s, w->as_int(), fill_char(a, 1),
+                                             name == "ljust"   ? '<'
+                                             : name == "rjust" ? '>'
+                                                               : '^'));
         });
     if (name == "zfill")
         return bound(name, [s](CallArgs& a) {
@@ -249,7 +267,8 @@ Value str_method(const Value& obj, const std::string& name) {
             int64_t pad = width - static_cast<int64_t>(utf8_length(s));
             if (pad <= 0) return Value::from_string(s);
             size_t sign = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
-            return Value::from_string(s.substr(0, sign) + std::string(static_cast<size_t>(pad), '0') + s.substr(sign));
+            return Value::from_string(s.substr(0, sign) +
+                                      std::string(static_cast<size_t>(pad), '0') + s.substr(sign));
         });
     if (name == "format")
         return bound(name, [s](CallArgs& a) { return Value::from_string(brace_format(s, a)); });
@@ -260,7 +279,8 @@ Value str_method(const Value& obj, const std::string& name) {
 
 Value items_of(const Value& d) {
     List out;
-    for (const auto& [k, v] : d.dict()) out.push_back(Value::from_list({Value::from_string(k), v}, true));
+    for (const auto& [k, v] : d.dict())
+        out.push_back(Value::from_list({Value::from_string(k), v}, true));
     return Value::from_list(std::move(out));
 }
 
@@ -287,7 +307,8 @@ Value dict_method(const Value& obj, const std::string& name) {
             const Value* v = k->is_string() ? obj.find(k->str()) : nullptr;
             return v ? *v : arg_or(a, 1, "default", Value::none());
         });
-    if (name == "copy") return bound(name, [obj](CallArgs&) { return Value::from_dict(obj.dict()); });
+    if (name == "copy")
+        return bound(name, [obj](CallArgs&) { return Value::from_dict(obj.dict()); });
     // pop, update, setdefault...: undefined, as jinja2's immutable sandbox makes them.
     return Value::undefined();
 }
@@ -314,57 +335,57 @@ Value list_method(const Value& obj, const std::string& name) {
 
 Value get_attr(const Value& obj, const std::string& name) {
     switch (obj.kind()) {
-    case Value::Kind::Dict: {
-        if (!obj.is_namespace()) {
-            Value m = dict_method(obj, name);
-            if (!m.is_undefined()) return m;
+        case Value::Kind::Dict: {
+            if (!obj.is_namespace()) {
+                Value m = dict_method(obj, name);
+                if (!m.is_undefined()) return m;
+            }
+            const Value* v = obj.find(name);
+            return v ? *v : Value::undefined(name);
         }
-        const Value* v = obj.find(name);
-        return v ? *v : Value::undefined(name);
-    }
-    case Value::Kind::String: return str_method(obj, name);
-    case Value::Kind::List: {
-        Value m = list_method(obj, name);
-        return m.is_undefined() ? Value::undefined(name) : m;
-    }
-    case Value::Kind::Func:
-        if (name == "name") return Value::from_string(obj.str());
-        return Value::undefined(name);
-    default: return Value::undefined(name);
+        case Value::Kind::String: return str_method(obj, name);
+        case Value::Kind::List: {
+            Value m = list_method(obj, name);
+            return m.is_undefined() ? Value::undefined(name) : m;
+        }
+        case Value::Kind::Func:
+            if (name == "name") return Value::from_string(obj.str());
+            return Value::undefined(name);
+        default: return Value::undefined(name);
     }
 }
 
 Value get_item(const Value& obj, const Value& key) {
     switch (obj.kind()) {
-    case Value::Kind::Dict: {
-        if (key.is_string()) {
-            if (const Value* v = obj.find(key.str())) return *v;
-            return obj.is_namespace() ? Value::undefined(key.str()) : dict_method(obj, key.str());
-        }
-        return Value::undefined();
-    }
-    case Value::Kind::List:
-    case Value::Kind::String: {
-        if (!key.is_number()) {
-            if (obj.is_string() && key.is_string()) return str_method(obj, key.str());
+        case Value::Kind::Dict: {
+            if (key.is_string()) {
+                if (const Value* v = obj.find(key.str())) return *v;
+                return obj.is_namespace() ? Value::undefined(key.str())
+                                          : dict_method(obj, key.str());
+            }
             return Value::undefined();
         }
-        int64_t i = key.as_int();
-        if (obj.is_list()) {
-            int64_t n = static_cast<int64_t>(obj.list().size());
+        case Value::Kind::List:
+        case Value::Kind::String: {
+            if (!key.is_number()) {
+                if (obj.is_string() && key.is_string()) return str_method(obj, key.str());
+                return Value::undefined();
+            }
+            int64_t i = key.as_int();
+            if (obj.is_list()) {
+                int64_t n = static_cast<int64_t>(obj.list().size());
+                if (i < 0) i += n;
+                if (i < 0 || i >= n) return Value::undefined();
+                return obj.list()[static_cast<size_t>(i)];
+            }
+            auto chars = utf8_chars(obj.str());
+            int64_t n = static_cast<int64_t>(chars.size());
             if (i < 0) i += n;
             if (i < 0 || i >= n) return Value::undefined();
-            return obj.list()[static_cast<size_t>(i)];
+            return Value::from_string(chars[static_cast<size_t>(i)]);
         }
-        auto chars = utf8_chars(obj.str());
-        int64_t n = static_cast<int64_t>(chars.size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) return Value::undefined();
-        return Value::from_string(chars[static_cast<size_t>(i)]);
-    }
-    default: return Value::undefined();
+        default: return Value::undefined();
     }
 }
-
 
 }  // namespace gb::jinja

@@ -28,16 +28,17 @@ private:
     const Token& next() { return t_[i_ < t_.size() - 1 ? i_++ : i_]; }
 
     [[noreturn]] void fail(const Token& at, const std::string& msg) const {
-        throw Error("template:" + std::to_string(at.line) + ":" + std::to_string(at.col) + ": " + msg);
+        throw Error("template:" + std::to_string(at.line) + ":" + std::to_string(at.col) + ": " +
+                    msg);
     }
     static std::string describe(const Token& t) {
         switch (t.type) {
-        case T::Eof: return "end of template";
-        case T::VarEnd: return "'}}'";
-        case T::BlockEnd: return "'%}'";
-        case T::Text: return "text";
-        case T::String: return "string literal";
-        default: return "'" + t.text + "'";
+            case T::Eof: return "end of template";
+            case T::VarEnd: return "'}}'";
+            case T::BlockEnd: return "'%}'";
+            case T::Text: return "text";
+            case T::String: return "string literal";
+            default: return "'" + t.text + "'";
         }
     }
     bool is_op(const char* op) const { return cur().type == T::Op && cur().text == op; }
@@ -78,7 +79,8 @@ private:
             const Token& tok = cur();
             if (tok.type == T::Eof) {
                 if (enders.size() == 0) return body;
-                fail(tok, std::string("unexpected end of template, expected '") + *(enders.end() - 1) + "'");
+                fail(tok, std::string("unexpected end of template, expected '") +
+                              *(enders.end() - 1) + "'");
             }
             if (tok.type == T::Text) {
                 auto s = make_stmt(Stmt::Kind::Text, tok);
@@ -95,7 +97,8 @@ private:
             } else if (tok.type == T::BlockBegin) {
                 next();
                 const Token& kw = cur();
-                if (kw.type != T::Name) fail(kw, "expected a statement name, found " + describe(kw));
+                if (kw.type != T::Name)
+                    fail(kw, "expected a statement name, found " + describe(kw));
                 for (const char* e : enders)
                     if (kw.text == e) {
                         end = kw.text;
@@ -139,8 +142,9 @@ private:
             return s;
         }
         if (k == "include" || k == "extends" || k == "import" || k == "from" || k == "block")
-            fail(kw, "'" + k + "' is not supported: a chat template must be self-contained (there are no "
-                     "other templates to load)");
+            fail(kw, "'" + k +
+                         "' is not supported: a chat template must be self-contained (there are no "
+                         "other templates to load)");
         fail(kw, "unknown or unsupported statement '" + k + "'");
     }
 
@@ -213,7 +217,8 @@ private:
             expect_block_end();
             return s;
         }
-        if (s->targets.size() != 1 || !s->attr.empty()) fail(cur(), "expected '=' in set statement");
+        if (s->targets.size() != 1 || !s->attr.empty())
+            fail(cur(), "expected '=' in set statement");
         s->kind = Stmt::Kind::SetBlock;
         if (is_op("|")) s->filter = parse_filter_chain(kw);  // {% set x | upper %}...{% endset %}
         expect_block_end();
@@ -386,10 +391,11 @@ private:
                                       at.text == ">" || at.text == "<=" || at.text == ">=")) ||
                 is_name("in") || (is_name("not") && peek().type == T::Name && peek().text == "in");
             if (is_compare && compared)
-                fail(at, "chained comparisons (a < b < c) are not supported; write a < b and b < c");
+                fail(at,
+                     "chained comparisons (a < b < c) are not supported; write a < b and b < c");
             compared = compared || is_compare;
-            if (at.type == T::Op && (at.text == "==" || at.text == "!=" || at.text == "<" || at.text == ">" ||
-                                     at.text == "<=" || at.text == ">=")) {
+            if (at.type == T::Op && (at.text == "==" || at.text == "!=" || at.text == "<" ||
+                                     at.text == ">" || at.text == "<=" || at.text == ">=")) {
                 std::string op = next().text;
                 l = binary(op, std::move(l), parse_math1(), at);
             } else if (is_name("in")) {
@@ -471,7 +477,8 @@ private:
         const Token& tok = cur();
         if (tok.type == T::Name) {
             next();
-            if (tok.text == "true" || tok.text == "True" || tok.text == "false" || tok.text == "False") {
+            if (tok.text == "true" || tok.text == "True" || tok.text == "false" ||
+                tok.text == "False") {
                 auto e = make(Expr::Kind::Literal, tok);
                 e->value = Value::from_bool(tok.text[0] == 't' || tok.text[0] == 'T');
                 return e;
@@ -498,7 +505,8 @@ private:
         if (tok.type == T::Int || tok.type == T::Float) {
             next();
             auto e = make(Expr::Kind::Literal, tok);
-            e->value = tok.type == T::Int ? Value::from_int(tok.int_value) : Value::from_float(tok.float_value);
+            e->value = tok.type == T::Int ? Value::from_int(tok.int_value)
+                                          : Value::from_float(tok.float_value);
             return e;
         }
         if (is_op("(")) {
@@ -656,8 +664,9 @@ private:
                 t->a = std::move(node);
                 if (is_op("(")) {
                     parse_call_args(*t);
-                } else if ((cur().type == T::Name || cur().type == T::String || cur().type == T::Int ||
-                            cur().type == T::Float || is_op("(") || is_op("[") || is_op("{")) &&
+                } else if ((cur().type == T::Name || cur().type == T::String ||
+                            cur().type == T::Int || cur().type == T::Float || is_op("(") ||
+                            is_op("[") || is_op("{")) &&
                            !is_name("else") && !is_name("or") && !is_name("and")) {
                     if (is_name("is")) fail(cur(), "cannot chain multiple tests with 'is'");
                     t->args.push_back(parse_postfix(parse_primary()));
@@ -678,7 +687,9 @@ private:
     struct DepthGuard {
         Parser& p;
         DepthGuard(Parser& parser, const Token& at) : p(parser) {
-            if (++p.depth_ > kMaxDepth) p.fail(at, "template nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+            if (++p.depth_ > kMaxDepth)
+                p.fail(at, "template nested too deeply (more than " + std::to_string(kMaxDepth) +
+                               " levels)");
         }
         ~DepthGuard() { --p.depth_; }
     };
@@ -688,7 +699,8 @@ private:
     // but evaluation recurses through them, so they count against the same limit.
     void chain(int& extra, const Token& at) {
         if (depth_ + ++extra > kMaxDepth)
-            fail(at, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+            fail(at, "expression nested too deeply (more than " + std::to_string(kMaxDepth) +
+                         " levels)");
     }
 
     std::vector<Token> t_;
@@ -699,6 +711,8 @@ private:
 
 }  // namespace
 
-Body parse_template(std::string_view src, const LexOptions& opt) { return Parser(lex(src, opt)).parse_all(); }
+Body parse_template(std::string_view src, const LexOptions& opt) {
+    return Parser(lex(src, opt)).parse_all();
+}
 
 }  // namespace gb::jinja

@@ -9,23 +9,27 @@ namespace gb::jinja {
 
 namespace {
 constexpr const char* kFilterBody = "\x01filter_body";
-constexpr const char* kCallable = "\x01" "call";  // a dict holding this key can be called (loop)
-}
+constexpr const char* kCallable =
+    "\x01"
+    "call";  // a dict holding this key can be called (loop)
+}  // namespace
 
 void Renderer::fail(int line, int col, const std::string& msg) const {
-    throw PositionedError("template:" + std::to_string(line) + ":" + std::to_string(col) + ": " + msg);
+    throw PositionedError("template:" + std::to_string(line) + ":" + std::to_string(col) + ": " +
+                          msg);
 }
 
 void Renderer::count_iteration() {
     if (++iterations_ > limits_.max_loop_iterations)
-        throw Error("loop iteration limit exceeded (" + std::to_string(limits_.max_loop_iterations) +
-                    " iterations in one render)");
+        throw Error("loop iteration limit exceeded (" +
+                    std::to_string(limits_.max_loop_iterations) + " iterations in one render)");
 }
 
 void Renderer::emit(const std::string& s) {
     out_->append(s);
     if (out_->size() > limits_.max_output_bytes)
-        throw Error("output size limit exceeded (" + std::to_string(limits_.max_output_bytes) + " bytes)");
+        throw Error("output size limit exceeded (" + std::to_string(limits_.max_output_bytes) +
+                    " bytes)");
 }
 
 std::string Renderer::render(const Body& body, const Dict& globals) {
@@ -60,19 +64,19 @@ Value Renderer::lookup(const std::string& name) const {
 
 std::vector<Value> Renderer::iterate(const Value& v) const {
     switch (v.kind()) {
-    case Value::Kind::Undefined: return {};
-    case Value::Kind::List: return v.list();
-    case Value::Kind::Dict: {
-        std::vector<Value> keys;
-        for (const auto& [k, x] : v.dict()) keys.push_back(Value::from_string(k));
-        return keys;
-    }
-    case Value::Kind::String: {
-        std::vector<Value> chars;
-        for (auto& c : utf8_chars(v.str())) chars.push_back(Value::from_string(std::move(c)));
-        return chars;
-    }
-    default: throw Error(std::string("'") + v.type_name() + "' object is not iterable");
+        case Value::Kind::Undefined: return {};
+        case Value::Kind::List: return v.list();
+        case Value::Kind::Dict: {
+            std::vector<Value> keys;
+            for (const auto& [k, x] : v.dict()) keys.push_back(Value::from_string(k));
+            return keys;
+        }
+        case Value::Kind::String: {
+            std::vector<Value> chars;
+            for (auto& c : utf8_chars(v.str())) chars.push_back(Value::from_string(std::move(c)));
+            return chars;
+        }
+        default: throw Error(std::string("'") + v.type_name() + "' object is not iterable");
     }
 }
 
@@ -107,78 +111,79 @@ void Renderer::exec(const Body& body) {
 
 void Renderer::exec_stmt(const Stmt& s) {
     switch (s.kind) {
-    case Stmt::Kind::Text: emit(s.text); return;
-    case Stmt::Kind::Output: emit(eval(*s.expr).to_str()); return;
-    case Stmt::Kind::If:
-        for (const auto& [cond, body] : s.branches)
-            if (!cond || eval(*cond).truthy()) {
-                exec(body);
-                return;
+        case Stmt::Kind::Text: emit(s.text); return;
+        case Stmt::Kind::Output: emit(eval(*s.expr).to_str()); return;
+        case Stmt::Kind::If:
+            for (const auto& [cond, body] : s.branches)
+                if (!cond || eval(*cond).truthy()) {
+                    exec(body);
+                    return;
+                }
+            return;
+        case Stmt::Kind::For: exec_for(s, eval(*s.expr), 1); return;
+        case Stmt::Kind::Set: exec_set(s); return;
+        case Stmt::Kind::SetBlock: {
+            Value text = Value::from_string(capture(s.body));
+            if (s.filter) {
+                frames_.emplace_back();
+                assign(kFilterBody, text);
+                try {
+                    text = eval(*s.filter);
+                } catch (...) {
+                    frames_.pop_back();
+                    throw;
+                }
+                frames_.pop_back();
             }
-        return;
-    case Stmt::Kind::For: exec_for(s, eval(*s.expr), 1); return;
-    case Stmt::Kind::Set: exec_set(s); return;
-    case Stmt::Kind::SetBlock: {
-        Value text = Value::from_string(capture(s.body));
-        if (s.filter) {
+            assign(s.targets[0], std::move(text));
+            return;
+        }
+        case Stmt::Kind::Macro: assign(s.attr, make_macro(s)); return;
+        case Stmt::Kind::CallBlock: {
+            // The body becomes `caller(...)` inside the called macro, seeing the names around the
+            // call block plus its own parameters.
+            const Stmt* block = &s;
+            auto frames = frames_;
+            Value caller =
+                Value::from_func("caller", [this, block, frames](Renderer&, CallArgs& args) {
+                    auto saved = std::move(frames_);
+                    frames_ = frames;
+                    frames_.emplace_back();
+                    std::string text;
+                    try {
+                        bind_params(*block, "caller", args, frames_.back());
+                        text = capture(block->body);
+                    } catch (...) {
+                        frames_ = std::move(saved);
+                        throw;
+                    }
+                    frames_ = std::move(saved);
+                    return Value::from_string(text);
+                });
             frames_.emplace_back();
-            assign(kFilterBody, text);
+            assign("caller", caller);
+            Value result;
             try {
-                text = eval(*s.filter);
+                result = eval_call(*s.expr);
             } catch (...) {
                 frames_.pop_back();
                 throw;
             }
             frames_.pop_back();
+            emit(result.to_str());
+            return;
         }
-        assign(s.targets[0], std::move(text));
-        return;
-    }
-    case Stmt::Kind::Macro: assign(s.attr, make_macro(s)); return;
-    case Stmt::Kind::CallBlock: {
-        // The body becomes `caller(...)` inside the called macro, seeing the names around the
-        // call block plus its own parameters.
-        const Stmt* block = &s;
-        auto frames = frames_;
-        Value caller = Value::from_func("caller", [this, block, frames](Renderer&, CallArgs& args) {
-            auto saved = std::move(frames_);
-            frames_ = frames;
+        case Stmt::Kind::FilterBlock: {
             frames_.emplace_back();
-            std::string text;
-            try {
-                bind_params(*block, "caller", args, frames_.back());
-                text = capture(block->body);
-            } catch (...) {
-                frames_ = std::move(saved);
-                throw;
-            }
-            frames_ = std::move(saved);
-            return Value::from_string(text);
-        });
-        frames_.emplace_back();
-        assign("caller", caller);
-        Value result;
-        try {
-            result = eval_call(*s.expr);
-        } catch (...) {
+            assign(kFilterBody, Value::from_string(capture(s.body)));
+            Value v = eval(*s.filter);
             frames_.pop_back();
-            throw;
+            emit(v.to_str());
+            return;
         }
-        frames_.pop_back();
-        emit(result.to_str());
-        return;
-    }
-    case Stmt::Kind::FilterBlock: {
-        frames_.emplace_back();
-        assign(kFilterBody, Value::from_string(capture(s.body)));
-        Value v = eval(*s.filter);
-        frames_.pop_back();
-        emit(v.to_str());
-        return;
-    }
-    case Stmt::Kind::Scope: exec(s.body); return;
-    case Stmt::Kind::Break: control_ = Control::Break; return;
-    case Stmt::Kind::Continue: control_ = Control::Continue; return;
+        case Stmt::Kind::Scope: exec(s.body); return;
+        case Stmt::Kind::Break: control_ = Control::Break; return;
+        case Stmt::Kind::Continue: control_ = Control::Continue; return;
     }
 }
 
@@ -190,10 +195,12 @@ void Renderer::exec_for(const Stmt& s, const Value& seq, int depth) {
         for (auto& item : items) {
             count_iteration();
             frames_.emplace_back();
-            if (s.targets.size() == 1) assign(s.targets[0], item);
+            if (s.targets.size() == 1)
+                assign(s.targets[0], item);
             else {
                 auto parts = iterate(item);
-                for (size_t i = 0; i < s.targets.size() && i < parts.size(); ++i) assign(s.targets[i], parts[i]);
+                for (size_t i = 0; i < s.targets.size() && i < parts.size(); ++i)
+                    assign(s.targets[i], parts[i]);
             }
             bool keep = eval(*s.cond).truthy();
             frames_.pop_back();
@@ -223,26 +230,27 @@ void Renderer::exec_for(const Stmt& s, const Value& seq, int depth) {
         if (s.recursive) {
             // loop(x) renders the same loop body over x, one level deeper, and returns the text.
             const Stmt* st = &s;
-            loop.emplace_back(kCallable, Value::from_func("loop", [this, st, depth](Renderer&, CallArgs& a) {
-                if (a.positional.size() != 1) throw Error("loop() takes exactly one argument");
-                if (depth_ >= limits_.max_call_depth)
-                    throw Error("recursion depth limit exceeded (" + std::to_string(limits_.max_call_depth) +
-                                " nested calls)");
-                std::string buf;
-                std::string* saved = out_;
-                out_ = &buf;
-                ++depth_;
-                try {
-                    exec_for(*st, a.positional[0], depth + 1);
-                } catch (...) {
+            loop.emplace_back(
+                kCallable, Value::from_func("loop", [this, st, depth](Renderer&, CallArgs& a) {
+                    if (a.positional.size() != 1) throw Error("loop() takes exactly one argument");
+                    if (depth_ >= limits_.max_call_depth)
+                        throw Error("recursion depth limit exceeded (" +
+                                    std::to_string(limits_.max_call_depth) + " nested calls)");
+                    std::string buf;
+                    std::string* saved = out_;
+                    out_ = &buf;
+                    ++depth_;
+                    try {
+                        exec_for(*st, a.positional[0], depth + 1);
+                    } catch (...) {
+                        --depth_;
+                        out_ = saved;
+                        throw;
+                    }
                     --depth_;
                     out_ = saved;
-                    throw;
-                }
-                --depth_;
-                out_ = saved;
-                return Value::from_string(buf);
-            }));
+                    return Value::from_string(buf);
+                }));
         }
         assign("loop", Value::from_dict(std::move(loop)));
         const Value& item = items[i];
@@ -251,8 +259,9 @@ void Renderer::exec_for(const Stmt& s, const Value& seq, int depth) {
         } else {
             auto parts = iterate(item);
             if (parts.size() != s.targets.size())
-                fail(s.line, s.col, "cannot unpack " + std::to_string(parts.size()) + " values into " +
-                                        std::to_string(s.targets.size()) + " loop variables");
+                fail(s.line, s.col,
+                     "cannot unpack " + std::to_string(parts.size()) + " values into " +
+                         std::to_string(s.targets.size()) + " loop variables");
             for (size_t k = 0; k < parts.size(); ++k) assign(s.targets[k], parts[k]);
         }
         try {
@@ -274,7 +283,8 @@ void Renderer::exec_set(const Stmt& s) {
     if (!s.attr.empty()) {
         Value ns = lookup(s.targets[0]);
         if (!ns.is_namespace())
-            fail(s.line, s.col, "cannot assign attribute on non-namespace object '" + s.targets[0] + "'");
+            fail(s.line, s.col,
+                 "cannot assign attribute on non-namespace object '" + s.targets[0] + "'");
         ns.set(s.attr, std::move(v));
         return;
     }
@@ -284,8 +294,9 @@ void Renderer::exec_set(const Stmt& s) {
     }
     auto parts = iterate(v);
     if (parts.size() != s.targets.size())
-        fail(s.line, s.col, "cannot unpack " + std::to_string(parts.size()) + " values into " +
-                                std::to_string(s.targets.size()) + " names");
+        fail(s.line, s.col,
+             "cannot unpack " + std::to_string(parts.size()) + " values into " +
+                 std::to_string(s.targets.size()) + " names");
     for (size_t k = 0; k < parts.size(); ++k) assign(s.targets[k], parts[k]);
 }
 
@@ -330,8 +341,8 @@ Value Renderer::make_macro(const Stmt& s) {
     const Stmt* m = &s;
     return Value::from_func(s.attr, [this, m](Renderer&, CallArgs& args) {
         if (depth_ >= limits_.max_call_depth)
-            throw Error("recursion depth limit exceeded (" + std::to_string(limits_.max_call_depth) +
-                        " nested calls)");
+            throw Error("recursion depth limit exceeded (" +
+                        std::to_string(limits_.max_call_depth) + " nested calls)");
         // Macros see the globals and template-level names, plus their own arguments.
         std::vector<std::unordered_map<std::string, Value>> frames{frames_[0], frames_[1], {}};
         auto& local = frames.back();
@@ -377,79 +388,83 @@ Value Renderer::eval_call(const Expr& e) {
 Value Renderer::eval(const Expr& e) {
     // Expression nesting is bounded by the parser; macro recursion by max_call_depth.
     switch (e.kind) {
-    case Expr::Kind::Literal: return e.value;
-    case Expr::Kind::Name: return lookup(e.name);
-    case Expr::Kind::Attr: {
-        Value obj = eval(*e.a);
-        if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
-        Value v = get_attr(obj, e.name);
-        if (v.is_undefined() && v.str().empty()) v = Value::undefined(e.name);
-        return v;
-    }
-    case Expr::Kind::Item: {
-        Value obj = eval(*e.a);
-        if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
-        return get_item(obj, eval(*e.b));
-    }
-    case Expr::Kind::Slice: {
-        Value obj = eval(*e.a);
-        if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
-        Value none = Value::none();
-        return slice_value(obj, e.b ? eval(*e.b) : none, e.c ? eval(*e.c) : none, e.d ? eval(*e.d) : none);
-    }
-    case Expr::Kind::Call: return eval_call(e);
-    case Expr::Kind::Filter: {
-        Value in = eval(*e.a);
-        CallArgs args;
-        for (const auto& a : e.args) args.positional.push_back(eval(*a));
-        for (const auto& [k, a] : e.kwargs) args.keyword.emplace_back(k, eval(*a));
-        return apply_filter(*this, e.name, in, args);
-    }
-    case Expr::Kind::Test: {
-        Value in = eval(*e.a);
-        CallArgs args;
-        for (const auto& a : e.args) args.positional.push_back(eval(*a));
-        for (const auto& [k, a] : e.kwargs) args.keyword.emplace_back(k, eval(*a));
-        bool r = apply_test(*this, e.name, in, args);
-        return Value::from_bool(e.negate ? !r : r);
-    }
-    case Expr::Kind::Unary: {
-        Value v = eval(*e.a);
-        if (e.name == "not") return Value::from_bool(!v.truthy());
-        if (v.kind() == Value::Kind::Float) return Value::from_float(e.name == "-" ? -v.as_float() : v.as_float());
-        if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool) {
-            if (e.name == "-" && v.as_int() == INT64_MIN) fail(e.line, e.col, "integer overflow in unary -");
-            return Value::from_int(e.name == "-" ? -v.as_int() : v.as_int());
+        case Expr::Kind::Literal: return e.value;
+        case Expr::Kind::Name: return lookup(e.name);
+        case Expr::Kind::Attr: {
+            Value obj = eval(*e.a);
+            if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
+            Value v = get_attr(obj, e.name);
+            if (v.is_undefined() && v.str().empty()) v = Value::undefined(e.name);
+            return v;
         }
-        fail(e.line, e.col, std::string("bad operand type for unary ") + e.name + ": '" + v.type_name() + "'");
-    }
-    case Expr::Kind::Binary: return eval_binary(e);
-    case Expr::Kind::And: {
-        Value a = eval(*e.a);
-        return a.truthy() ? eval(*e.b) : a;
-    }
-    case Expr::Kind::Or: {
-        Value a = eval(*e.a);
-        return a.truthy() ? a : eval(*e.b);
-    }
-    case Expr::Kind::Cond:
-        if (eval(*e.b).truthy()) return eval(*e.a);
-        return e.c ? eval(*e.c) : Value::undefined();
-    case Expr::Kind::ListLit:
-    case Expr::Kind::TupleLit: {
-        List l;
-        for (const auto& a : e.args) l.push_back(eval(*a));
-        return Value::from_list(std::move(l), e.kind == Expr::Kind::TupleLit);
-    }
-    case Expr::Kind::DictLit: {
-        Value d = Value::from_dict({});
-        for (size_t i = 0; i < e.args.size(); ++i) {
-            Value k = eval(*e.args[i]);
-            if (!k.is_string()) fail(e.line, e.col, "dict keys must be strings in this engine");
-            d.set(k.str(), eval(*e.args2[i]));
+        case Expr::Kind::Item: {
+            Value obj = eval(*e.a);
+            if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
+            return get_item(obj, eval(*e.b));
         }
-        return d;
-    }
+        case Expr::Kind::Slice: {
+            Value obj = eval(*e.a);
+            if (obj.is_undefined()) fail(e.line, e.col, "'" + obj.str() + "' is undefined");
+            Value none = Value::none();
+            return slice_value(obj, e.b ? eval(*e.b) : none, e.c ? eval(*e.c) : none,
+                               e.d ? eval(*e.d) : none);
+        }
+        case Expr::Kind::Call: return eval_call(e);
+        case Expr::Kind::Filter: {
+            Value in = eval(*e.a);
+            CallArgs args;
+            for (const auto& a : e.args) args.positional.push_back(eval(*a));
+            for (const auto& [k, a] : e.kwargs) args.keyword.emplace_back(k, eval(*a));
+            return apply_filter(*this, e.name, in, args);
+        }
+        case Expr::Kind::Test: {
+            Value in = eval(*e.a);
+            CallArgs args;
+            for (const auto& a : e.args) args.positional.push_back(eval(*a));
+            for (const auto& [k, a] : e.kwargs) args.keyword.emplace_back(k, eval(*a));
+            bool r = apply_test(*this, e.name, in, args);
+            return Value::from_bool(e.negate ? !r : r);
+        }
+        case Expr::Kind::Unary: {
+            Value v = eval(*e.a);
+            if (e.name == "not") return Value::from_bool(!v.truthy());
+            if (v.kind() == Value::Kind::Float)
+                return Value::from_float(e.name == "-" ? -v.as_float() : v.as_float());
+            if (v.kind() == Value::Kind::Int || v.kind() == Value::Kind::Bool) {
+                if (e.name == "-" && v.as_int() == INT64_MIN)
+                    fail(e.line, e.col, "integer overflow in unary -");
+                return Value::from_int(e.name == "-" ? -v.as_int() : v.as_int());
+            }
+            fail(e.line, e.col,
+                 std::string("bad operand type for unary ") + e.name + ": '" + v.type_name() + "'");
+        }
+        case Expr::Kind::Binary: return eval_binary(e);
+        case Expr::Kind::And: {
+            Value a = eval(*e.a);
+            return a.truthy() ? eval(*e.b) : a;
+        }
+        case Expr::Kind::Or: {
+            Value a = eval(*e.a);
+            return a.truthy() ? a : eval(*e.b);
+        }
+        case Expr::Kind::Cond:
+            if (eval(*e.b).truthy()) return eval(*e.a);
+            return e.c ? eval(*e.c) : Value::undefined();
+        case Expr::Kind::ListLit:
+        case Expr::Kind::TupleLit: {
+            List l;
+            for (const auto& a : e.args) l.push_back(eval(*a));
+            return Value::from_list(std::move(l), e.kind == Expr::Kind::TupleLit);
+        }
+        case Expr::Kind::DictLit: {
+            Value d = Value::from_dict({});
+            for (size_t i = 0; i < e.args.size(); ++i) {
+                Value k = eval(*e.args[i]);
+                if (!k.is_string()) fail(e.line, e.col, "dict keys must be strings in this engine");
+                d.set(k.str(), eval(*e.args2[i]));
+            }
+            return d;
+        }
     }
     fail(e.line, e.col, "unsupported expression");
 }

@@ -7,9 +7,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/template/jinja_ast.h"
 #include "engine/template/jinja_value.h"
+#include "kernels/error.h"
 
 namespace gb::jinja {
 

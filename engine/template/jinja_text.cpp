@@ -10,7 +10,9 @@ namespace {
 // Simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (what chat
 // content mostly holds); other scripts pass through unchanged.
 uint32_t map_case(uint32_t c, bool to_upper) {
-    if (c < 0x80) return static_cast<uint32_t>(to_upper ? std::toupper(static_cast<int>(c)) : std::tolower(static_cast<int>(c)));
+    if (c < 0x80)
+        return static_cast<uint32_t>(to_upper ? std::toupper(static_cast<int>(c))
+                                              : std::tolower(static_cast<int>(c)));
     if (to_upper) {
         if ((c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) ||
             (c >= 0x430 && c <= 0x44F))
@@ -24,7 +26,8 @@ uint32_t map_case(uint32_t c, bool to_upper) {
         if (c == 0x3CD || c == 0x3CE) return c - 0x3F;
         if (c == 0xB5) return 0x39C;
         if (c >= 0x450 && c <= 0x45F) return c - 0x50;
-        if (c >= 0x100 && c <= 0x17F && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x178 && c != 0x17F) {
+        if (c >= 0x100 && c <= 0x17F && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x178 &&
+            c != 0x17F) {
             bool odd_lower = (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177);
             if (odd_lower ? (c & 1) : !(c & 1)) return c - 1;
         }
@@ -39,7 +42,8 @@ uint32_t map_case(uint32_t c, bool to_upper) {
     if (c == 0x38C) return 0x3CC;
     if (c == 0x38E || c == 0x38F) return c + 0x3F;
     if (c == 0x3AA || c == 0x3AB) return c + 0x20;
-    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x138 && c != 0x149 && c != 0x178 && c != 0x17F) {
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x138 && c != 0x149 && c != 0x178 &&
+        c != 0x17F) {
         bool even_upper = (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177);
         if (even_upper ? !(c & 1) : (c & 1)) return c + 1;
     }
@@ -60,7 +64,8 @@ std::string map_case_str(const std::string& s, bool to_upper) {
         if ((b >> 5) == 6 && i + 1 < s.size()) {  // 2-byte sequences hold every mapped range
             uint32_t c = ((b & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
             uint32_t m = map_case(c, to_upper);
-            if (m < 0x80) out += static_cast<char>(m);
+            if (m < 0x80)
+                out += static_cast<char>(m);
             else {
                 out += static_cast<char>(0xC0 | (m >> 6));
                 out += static_cast<char>(0x80 | (m & 0x3F));
@@ -75,7 +80,9 @@ std::string map_case_str(const std::string& s, bool to_upper) {
 
 }  // namespace
 
-bool py_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool py_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string lower(const std::string& s) { return map_case_str(s, false); }
 std::string upper(const std::string& s) { return map_case_str(s, true); }
@@ -93,7 +100,8 @@ std::string strip(const std::string& s, const Value* chars, bool left, bool righ
     return s.substr(b, e - b);
 }
 
-std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+std::string replace(const std::string& s, const std::string& from, const std::string& to,
+                    int64_t count) {
     if (from.empty()) return s;
     std::string out;
     size_t pos = 0;
@@ -133,8 +141,8 @@ std::string center(const std::string& s, int64_t width) {
     if (width <= len) return s;
     int64_t pad = width - len;
     int64_t left = pad / 2 + (pad & width & 1);
-    return std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(pad - left), ' ');
+    return std::string(static_cast<size_t>(left), ' ') + s +
+           std::string(static_cast<size_t>(pad - left), ' ');
 }
-
 
 }  // namespace gb::jinja

@@ -17,7 +17,8 @@ std::string upper(const std::string& s);
 // str.strip/lstrip/rstrip; chars null or none strips whitespace.
 std::string strip(const std::string& s, const Value* chars, bool left, bool right);
 // str.replace; count < 0 replaces all.
-std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count);
+std::string replace(const std::string& s, const std::string& from, const std::string& to,
+                    int64_t count);
 std::string capitalize(const std::string& s);
 std::string title(const std::string& s);  // jinja2's title filter
 std::string center(const std::string& s, int64_t width);

@@ -50,7 +50,8 @@ void Value::update_depth(const Value& child) {
     int d = (child.is_namespace() ? 0 : child.depth_) + 1;
     if (d > depth_) depth_ = d;
     if (depth_ > kMaxValueDepth)
-        throw Error("value nested too deeply (more than " + std::to_string(kMaxValueDepth) + " levels)");
+        throw Error("value nested too deeply (more than " + std::to_string(kMaxValueDepth) +
+                    " levels)");
 }
 
 Value Value::from_list(List l, bool tuple) {
@@ -81,28 +82,28 @@ Value Value::from_func(std::string name, NativeFn fn) {
 
 Value Value::from_json(const json::Value& j) {
     switch (j.kind()) {
-    case json::Value::Kind::Null: return none();
-    case json::Value::Kind::Bool: return from_bool(j.as_bool());
-    case json::Value::Kind::Number: {
-        double d = j.as_number();
-        // Integer literals stay ints, as Python's json module reads them.
-        try {
-            return from_int(j.as_int64());
-        } catch (const gb::Error&) {
-            return from_float(d);
+        case json::Value::Kind::Null: return none();
+        case json::Value::Kind::Bool: return from_bool(j.as_bool());
+        case json::Value::Kind::Number: {
+            double d = j.as_number();
+            // Integer literals stay ints, as Python's json module reads them.
+            try {
+                return from_int(j.as_int64());
+            } catch (const gb::Error&) {
+                return from_float(d);
+            }
         }
-    }
-    case json::Value::Kind::String: return from_string(j.as_string());
-    case json::Value::Kind::Array: {
-        List l;
-        for (const auto& x : j.as_array()) l.push_back(from_json(x));
-        return from_list(std::move(l));
-    }
-    case json::Value::Kind::Object: {
-        Dict d;
-        for (const auto& [k, x] : j.as_object()) d.emplace_back(k, from_json(x));
-        return from_dict(std::move(d));
-    }
+        case json::Value::Kind::String: return from_string(j.as_string());
+        case json::Value::Kind::Array: {
+            List l;
+            for (const auto& x : j.as_array()) l.push_back(from_json(x));
+            return from_list(std::move(l));
+        }
+        case json::Value::Kind::Object: {
+            Dict d;
+            for (const auto& [k, x] : j.as_object()) d.emplace_back(k, from_json(x));
+            return from_dict(std::move(d));
+        }
     }
     return none();
 }
@@ -138,30 +139,30 @@ void Value::set(const std::string& key, Value v) {
 
 bool Value::truthy() const {
     switch (kind_) {
-    case Kind::Undefined:
-    case Kind::None: return false;
-    case Kind::Bool: return b_;
-    case Kind::Int: return i_ != 0;
-    case Kind::Float: return f_ != 0;
-    case Kind::String: return !s_.empty();
-    case Kind::List: return !list_->empty();
-    case Kind::Dict: return !dict_->empty();
-    case Kind::Func: return true;
+        case Kind::Undefined:
+        case Kind::None: return false;
+        case Kind::Bool: return b_;
+        case Kind::Int: return i_ != 0;
+        case Kind::Float: return f_ != 0;
+        case Kind::String: return !s_.empty();
+        case Kind::List: return !list_->empty();
+        case Kind::Dict: return !dict_->empty();
+        case Kind::Func: return true;
     }
     return false;
 }
 
 const char* Value::type_name() const {
     switch (kind_) {
-    case Kind::Undefined: return "undefined";
-    case Kind::None: return "none";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "string";
-    case Kind::List: return flag_ ? "tuple" : "list";
-    case Kind::Dict: return flag_ ? "namespace" : "dict";
-    case Kind::Func: return "function";
+        case Kind::Undefined: return "undefined";
+        case Kind::None: return "none";
+        case Kind::Bool: return "bool";
+        case Kind::Int: return "int";
+        case Kind::Float: return "float";
+        case Kind::String: return "string";
+        case Kind::List: return flag_ ? "tuple" : "list";
+        case Kind::Dict: return flag_ ? "namespace" : "dict";
+        case Kind::Func: return "function";
     }
     return "?";
 }
@@ -212,19 +213,23 @@ std::string python_str_repr(std::string_view s) {
                  : '\'';
     std::string out(1, q);
     for (unsigned char c : s) {
-        if (c == '\\') out += "\\\\";
+        if (c == '\\')
+            out += "\\\\";
         else if (c == static_cast<unsigned char>(q)) {
             out += '\\';
             out += q;
-        }
-        else if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
+        } else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
         else if (c < 0x20 || c == 0x7f) {
             char b[8];
             std::snprintf(b, sizeof b, "\\x%02x", c);
             out += b;
-        } else out += static_cast<char>(c);
+        } else
+            out += static_cast<char>(c);
     }
     out += q;
     return out;
@@ -232,42 +237,42 @@ std::string python_str_repr(std::string_view s) {
 
 std::string Value::to_str() const {
     switch (kind_) {
-    case Kind::Undefined: return "";
-    case Kind::String: return s_;
-    case Kind::Func: return "<function " + s_ + ">";
-    default: return repr();
+        case Kind::Undefined: return "";
+        case Kind::String: return s_;
+        case Kind::Func: return "<function " + s_ + ">";
+        default: return repr();
     }
 }
 
 std::string Value::repr() const {
     switch (kind_) {
-    case Kind::Undefined: return "";
-    case Kind::None: return "None";
-    case Kind::Bool: return b_ ? "True" : "False";
-    case Kind::Int: return std::to_string(i_);
-    case Kind::Float: return python_float_repr(f_);
-    case Kind::String: return python_str_repr(s_);
-    case Kind::List: {
-        std::string out = flag_ ? "(" : "[";
-        for (size_t i = 0; i < list_->size(); ++i) {
-            if (i) out += ", ";
-            out += (*list_)[i].repr();
+        case Kind::Undefined: return "";
+        case Kind::None: return "None";
+        case Kind::Bool: return b_ ? "True" : "False";
+        case Kind::Int: return std::to_string(i_);
+        case Kind::Float: return python_float_repr(f_);
+        case Kind::String: return python_str_repr(s_);
+        case Kind::List: {
+            std::string out = flag_ ? "(" : "[";
+            for (size_t i = 0; i < list_->size(); ++i) {
+                if (i) out += ", ";
+                out += (*list_)[i].repr();
+            }
+            if (flag_ && list_->size() == 1) out += ",";
+            return out + (flag_ ? ")" : "]");
         }
-        if (flag_ && list_->size() == 1) out += ",";
-        return out + (flag_ ? ")" : "]");
-    }
-    case Kind::Dict: {
-        if (flag_) return "<Namespace>";
-        std::string out = "{";
-        bool first = true;
-        for (const auto& [k, v] : *dict_) {
-            if (!first) out += ", ";
-            first = false;
-            out += python_str_repr(k) + ": " + v.repr();
+        case Kind::Dict: {
+            if (flag_) return "<Namespace>";
+            std::string out = "{";
+            bool first = true;
+            for (const auto& [k, v] : *dict_) {
+                if (!first) out += ", ";
+                first = false;
+                out += python_str_repr(k) + ": " + v.repr();
+            }
+            return out + "}";
         }
-        return out + "}";
-    }
-    case Kind::Func: return "<function " + s_ + ">";
+        case Kind::Func: return "<function " + s_ + ">";
     }
     return "";
 }
@@ -277,19 +282,20 @@ static void json_string(std::string& out, std::string_view s) {
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-            if (c < 0x20) {
-                char b[8];
-                std::snprintf(b, sizeof b, "\\u%04x", c);
-                out += b;
-            } else out += static_cast<char>(c);
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (c < 0x20) {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "\\u%04x", c);
+                    out += b;
+                } else
+                    out += static_cast<char>(c);
         }
     }
     out += '"';
@@ -303,65 +309,69 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
         out.append(static_cast<size_t>(indent * d), ' ');
     };
     switch (kind_) {
-    case Kind::Undefined:
-        throw Error("tojson: Object of type Undefined is not JSON serializable");
-    case Kind::Func: throw Error("tojson: a function is not JSON serializable");
-    case Kind::Dict:
-        if (flag_) throw Error("tojson: a namespace is not JSON serializable");
-        break;
-    default: break;
+        case Kind::Undefined:
+            throw Error("tojson: Object of type Undefined is not JSON serializable");
+        case Kind::Func: throw Error("tojson: a function is not JSON serializable");
+        case Kind::Dict:
+            if (flag_) throw Error("tojson: a namespace is not JSON serializable");
+            break;
+        default: break;
     }
     switch (kind_) {
-    case Kind::Undefined:
-    case Kind::Func: return;
-    case Kind::None: out += "null"; return;
-    case Kind::Bool: out += b_ ? "true" : "false"; return;
-    case Kind::Int: out += std::to_string(i_); return;
-    case Kind::Float:
-        if (std::isnan(f_)) out += "NaN";
-        else if (std::isinf(f_)) out += f_ > 0 ? "Infinity" : "-Infinity";
-        else out += python_float_repr(f_);
-        return;
-    case Kind::String: json_string(out, s_); return;
-    case Kind::List: {
-        if (list_->empty()) {
-            out += "[]";
+        case Kind::Undefined:
+        case Kind::Func: return;
+        case Kind::None: out += "null"; return;
+        case Kind::Bool: out += b_ ? "true" : "false"; return;
+        case Kind::Int: out += std::to_string(i_); return;
+        case Kind::Float:
+            if (std::isnan(f_))
+                out += "NaN";
+            else if (std::isinf(f_))
+                out += f_ > 0 ? "Infinity" : "-Infinity";
+            else
+                out += python_float_repr(f_);
+            return;
+        case Kind::String: json_string(out, s_); return;
+        case Kind::List: {
+            if (list_->empty()) {
+                out += "[]";
+                return;
+            }
+            out += '[';
+            for (size_t i = 0; i < list_->size(); ++i) {
+                if (i) out += item_sep;
+                if (indent >= 0) newline(depth + 1);
+                (*list_)[i].json_into(out, o, depth + 1);
+            }
+            if (indent >= 0) newline(depth);
+            out += ']';
             return;
         }
-        out += '[';
-        for (size_t i = 0; i < list_->size(); ++i) {
-            if (i) out += item_sep;
-            if (indent >= 0) newline(depth + 1);
-            (*list_)[i].json_into(out, o, depth + 1);
-        }
-        if (indent >= 0) newline(depth);
-        out += ']';
-        return;
-    }
-    case Kind::Dict: {
-        if (dict_->empty()) {
-            out += "{}";
+        case Kind::Dict: {
+            if (dict_->empty()) {
+                out += "{}";
+                return;
+            }
+            out += '{';
+            std::vector<const std::pair<std::string, Value>*> items;
+            for (const auto& kv : *dict_) items.push_back(&kv);
+            // Byte order of UTF-8 is code point order, which is how Python sorts str keys.
+            if (o.sort_keys)
+                std::stable_sort(items.begin(), items.end(),
+                                 [](auto* a, auto* b) { return a->first < b->first; });
+            bool first = true;
+            for (const auto* kv : items) {
+                if (!first) out += item_sep;
+                first = false;
+                if (indent >= 0) newline(depth + 1);
+                json_string(out, kv->first);
+                out += o.key_sep;
+                kv->second.json_into(out, o, depth + 1);
+            }
+            if (indent >= 0) newline(depth);
+            out += '}';
             return;
         }
-        out += '{';
-        std::vector<const std::pair<std::string, Value>*> items;
-        for (const auto& kv : *dict_) items.push_back(&kv);
-        // Byte order of UTF-8 is code point order, which is how Python sorts str keys.
-        if (o.sort_keys)
-            std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
-        bool first = true;
-        for (const auto* kv : items) {
-            if (!first) out += item_sep;
-            first = false;
-            if (indent >= 0) newline(depth + 1);
-            json_string(out, kv->first);
-            out += o.key_sep;
-            kv->second.json_into(out, o, depth + 1);
-        }
-        if (indent >= 0) newline(depth);
-        out += '}';
-        return;
-    }
     }
 }
 
@@ -385,27 +395,28 @@ bool values_equal(const Value& a, const Value& b) {
     }
     if (a.kind() != b.kind()) return false;
     switch (a.kind()) {
-    case K::Undefined:
-    case K::None: return true;
-    case K::String: return a.str() == b.str();
-    case K::List: {
-        if (a.is_tuple() != b.is_tuple()) return false;  // (1, 2) != [1, 2] in Python
-        if (a.list().size() != b.list().size()) return false;
-        for (size_t i = 0; i < a.list().size(); ++i)
-            if (!values_equal(a.list()[i], b.list()[i])) return false;
-        return true;
-    }
-    case K::Dict: {
-        if (a.is_namespace() || b.is_namespace()) return &a.dict() == &b.dict();  // identity, as in Python
-        if (a.dict().size() != b.dict().size()) return false;
-        for (const auto& [k, v] : a.dict()) {
-            const Value* o = b.find(k);
-            if (!o || !values_equal(v, *o)) return false;
+        case K::Undefined:
+        case K::None: return true;
+        case K::String: return a.str() == b.str();
+        case K::List: {
+            if (a.is_tuple() != b.is_tuple()) return false;  // (1, 2) != [1, 2] in Python
+            if (a.list().size() != b.list().size()) return false;
+            for (size_t i = 0; i < a.list().size(); ++i)
+                if (!values_equal(a.list()[i], b.list()[i])) return false;
+            return true;
         }
-        return true;
-    }
-    case K::Func: return &a.func() == &b.func();
-    default: return false;
+        case K::Dict: {
+            if (a.is_namespace() || b.is_namespace())
+                return &a.dict() == &b.dict();  // identity, as in Python
+            if (a.dict().size() != b.dict().size()) return false;
+            for (const auto& [k, v] : a.dict()) {
+                const Value* o = b.find(k);
+                if (!o || !values_equal(v, *o)) return false;
+            }
+            return true;
+        }
+        case K::Func: return &a.func() == &b.func();
+        default: return false;
     }
 }
 

@@ -26,7 +26,7 @@ struct CallArgs {
 
 // json.dumps options as HF's tojson passes them through.
 struct JsonOptions {
-    int indent = -1;  // < 0: one line
+    int indent = -1;                       // < 0: one line
     std::string item_sep, key_sep = ": ";  // item_sep empty: ", " on one line, "," when indented
     bool sort_keys = false;
 };
@@ -54,16 +54,20 @@ public:
     bool is_undefined() const { return kind_ == Kind::Undefined; }
     bool is_none() const { return kind_ == Kind::None; }
     bool is_string() const { return kind_ == Kind::String; }
-    bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
+    bool is_number() const {
+        return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool;
+    }
     bool is_list() const { return kind_ == Kind::List; }
     bool is_dict() const { return kind_ == Kind::Dict; }
     bool is_tuple() const { return kind_ == Kind::List && flag_; }
     bool is_namespace() const { return kind_ == Kind::Dict && flag_; }
 
     bool as_bool() const { return b_; }
-    int64_t as_int() const;     // bool/int/float (truncated)
-    double as_float() const;    // bool/int/float
-    const std::string& str() const { return s_; }  // string contents, or undefined's name / func name
+    int64_t as_int() const;   // bool/int/float (truncated)
+    double as_float() const;  // bool/int/float
+    const std::string& str() const {
+        return s_;
+    }  // string contents, or undefined's name / func name
     const List& list() const { return *list_; }
     List& mutable_list() { return *list_; }
     const Dict& dict() const { return *dict_; }
@@ -75,7 +79,8 @@ public:
     void set(const std::string& key, Value v);  // dicts only
 
     bool truthy() const;
-    // Python str() (undefined prints as ''), repr(), and HF's tojson (json.dumps, ensure_ascii off).
+    // Python str() (undefined prints as ''), repr(), and HF's tojson (json.dumps, ensure_ascii
+    // off).
     std::string to_str() const;
     std::string repr() const;
     std::string to_json(int indent = -1) const;
@@ -87,7 +92,8 @@ private:
     void update_depth(const Value& child);
 
     Kind kind_ = Kind::Undefined;
-    int depth_ = 0;  // nesting of lists/dicts, bounded so printing and freeing cannot overflow the stack
+    int depth_ =
+        0;  // nesting of lists/dicts, bounded so printing and freeing cannot overflow the stack
     bool b_ = false;
     bool flag_ = false;  // tuple for lists, namespace for dicts
     int64_t i_ = 0;

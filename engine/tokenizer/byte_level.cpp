@@ -32,13 +32,9 @@ const Table& table() {
 
 }  // namespace
 
-const std::string& symbol(uint8_t b) {
-    return table().symbol[b];
-}
+const std::string& symbol(uint8_t b) { return table().symbol[b]; }
 
-int byte_of(uint32_t cp) {
-    return cp < 512 ? table().byte_of[cp] : -1;
-}
+int byte_of(uint32_t cp) { return cp < 512 ? table().byte_of[cp] : -1; }
 
 bool to_bytes(std::string_view symbols, std::string& out) {
     for (size_t i = 0; i < symbols.size();) {

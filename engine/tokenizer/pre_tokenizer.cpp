@@ -250,9 +250,7 @@ struct MatchState {
     MatchState& operator=(const MatchState&) = delete;
 };
 
-size_t utf8_len(uint8_t lead) {
-    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-}
+size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
 }  // namespace
 
@@ -278,7 +276,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
                     PCRE2_UCHAR msg[256];
                     pcre2_get_error_message(rc, msg, sizeof msg);
                     throw Error("tokenizer: pre-tokenizer regex /" +
-                                std::string(spec_->patterns[r]) + "/ failed: " + reinterpret_cast<const char*>(msg));
+                                std::string(spec_->patterns[r]) +
+                                "/ failed: " + reinterpret_cast<const char*>(msg));
                 }
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
                 const size_t b = ov[0], e = ov[1];

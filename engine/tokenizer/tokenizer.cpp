@@ -7,13 +7,13 @@
 #include <array>
 #include <unordered_map>
 
-#include "kernels/error.h"
+#include "engine/core/utf8.h"
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/spm.h"
 #include "engine/tokenizer/unicode_nfc.h"
-#include "engine/core/utf8.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -71,8 +71,8 @@ struct Tokenizer::Impl {
         if (spm_model)
             spm = std::make_unique<SpmModel>(vocab);
         else
-            bpe = std::make_unique<BpeModel>(vocab,
-                                             vocab.ignore_merges.value_or(pre.spec().ignore_merges));
+            bpe = std::make_unique<BpeModel>(
+                vocab, vocab.ignore_merges.value_or(pre.spec().ignore_merges));
     }
 
     TokenType type(int32_t id) const {
@@ -248,36 +248,18 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool show_special) c
     return utf8::is_valid(raw) ? raw : utf8::repaired(raw);
 }
 
-int32_t Tokenizer::bos() const {
-    return impl_->vocab.bos;
-}
-int32_t Tokenizer::eos() const {
-    return impl_->vocab.eos;
-}
-int32_t Tokenizer::eot() const {
-    return impl_->vocab.eot;
-}
-bool Tokenizer::is_eog(int32_t id) const {
-    return impl_->valid(id) && impl_->eog[id];
-}
+int32_t Tokenizer::bos() const { return impl_->vocab.bos; }
+int32_t Tokenizer::eos() const { return impl_->vocab.eos; }
+int32_t Tokenizer::eot() const { return impl_->vocab.eot; }
+bool Tokenizer::is_eog(int32_t id) const { return impl_->valid(id) && impl_->eog[id]; }
 bool Tokenizer::is_control(int32_t id) const {
     return impl_->valid(id) && impl_->type(id) == TokenType::Control;
 }
-size_t Tokenizer::size() const {
-    return impl_->vocab.tokens.size();
-}
-const std::string& Tokenizer::chat_template() const {
-    return impl_->vocab.chat_template;
-}
-bool Tokenizer::add_bos() const {
-    return impl_->add_bos;
-}
-bool Tokenizer::add_eos() const {
-    return impl_->vocab.add_eos;
-}
-const Vocab& Tokenizer::vocab() const {
-    return impl_->vocab;
-}
+size_t Tokenizer::size() const { return impl_->vocab.tokens.size(); }
+const std::string& Tokenizer::chat_template() const { return impl_->vocab.chat_template; }
+bool Tokenizer::add_bos() const { return impl_->add_bos; }
+bool Tokenizer::add_eos() const { return impl_->vocab.add_eos; }
+const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
 
 int32_t Tokenizer::find_token(std::string_view text) const {
     auto it = impl_->by_text.find(text);

@@ -1,6 +1,6 @@
-// Tokenizer of GGUF vocabularies (and of HF tokenizer.json byte-level BPE): byte-level BPE ("gpt2": regex pre-tokenization, rank-based
-// merges) and SentencePiece-style BPE ("llama": scored pieces, byte fallback); special-token
-// matching, decoding and streaming detokenisation.
+// Tokenizer of GGUF vocabularies (and of HF tokenizer.json byte-level BPE): byte-level BPE ("gpt2":
+// regex pre-tokenization, rank-based merges) and SentencePiece-style BPE ("llama": scored pieces,
+// byte fallback); special-token matching, decoding and streaming detokenisation.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // Tokenizer::from_gguf: reads the tokenizer.* metadata keys into a Vocab (kept apart from
 // tokenizer.cpp so the BPE core links without the GGUF reader).
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "kernels/error.h"
 #include "engine/core/json.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -50,8 +50,7 @@ struct Doc {
     const std::string& str(const Value& v, const std::string& jpath) const {
         return expect(v, Value::Kind::String, jpath).as_string();
     }
-    bool boolean(const Value& obj, std::string_view key, const std::string& jpath,
-                 bool def) const {
+    bool boolean(const Value& obj, std::string_view key, const std::string& jpath, bool def) const {
         const Value* v = obj.find(key);
         if (!v || v->is_null()) return def;
         return expect(*v, Value::Kind::Bool, jpath + "." + std::string(key)).as_bool();
@@ -96,11 +95,11 @@ void read_normalizer(const Doc& d, const Value& n, const std::string& jpath, Voc
     if (n.is_null()) return;
     const std::string type = d.type_of(n, jpath);
     if (type == "Sequence") {
-        const Value& list = d.expect(d.at(n, "normalizers", jpath), Value::Kind::Array,
-                                     jpath + ".normalizers");
+        const Value& list =
+            d.expect(d.at(n, "normalizers", jpath), Value::Kind::Array, jpath + ".normalizers");
         for (size_t i = 0; i < list.as_array().size(); ++i)
-            read_normalizer(d, list.as_array()[i], jpath + ".normalizers[" + std::to_string(i) + "]",
-                            v);
+            read_normalizer(d, list.as_array()[i],
+                            jpath + ".normalizers[" + std::to_string(i) + "]", v);
     } else if (type == "NFC") {
         v.nfc = true;
     } else {
@@ -111,17 +110,16 @@ void read_normalizer(const Doc& d, const Value& n, const std::string& jpath, Voc
 // Flattens the pre-tokenizer into split regexes; true once the ByteLevel step is seen.
 void read_pre(const Doc& d, const Value& p, const std::string& jpath, Vocab& v, bool& byte_level) {
     const std::string type = d.type_of(p, jpath);
-    if (byte_level)
-        d.fail(jpath, "a pre-tokenizer after ByteLevel is not supported");
+    if (byte_level) d.fail(jpath, "a pre-tokenizer after ByteLevel is not supported");
     if (type == "Sequence") {
-        const Value& list = d.expect(d.at(p, "pretokenizers", jpath), Value::Kind::Array,
-                                     jpath + ".pretokenizers");
+        const Value& list =
+            d.expect(d.at(p, "pretokenizers", jpath), Value::Kind::Array, jpath + ".pretokenizers");
         for (size_t i = 0; i < list.as_array().size(); ++i)
             read_pre(d, list.as_array()[i], jpath + ".pretokenizers[" + std::to_string(i) + "]", v,
                      byte_level);
     } else if (type == "Split") {
-        const Value& pat = d.expect(d.at(p, "pattern", jpath), Value::Kind::Object,
-                                    jpath + ".pattern");
+        const Value& pat =
+            d.expect(d.at(p, "pattern", jpath), Value::Kind::Object, jpath + ".pattern");
         if (const Value* r = pat.find("Regex"))
             v.pre_regexes.push_back(d.str(*r, jpath + ".pattern.Regex"));
         else if (const Value* s = pat.find("String"))
@@ -158,19 +156,18 @@ void read_post(const Doc& d, const Value& p, const std::string& jpath, std::stri
     const std::string type = d.type_of(p, jpath);
     if (type == "ByteLevel") return;  // only adjusts offsets
     if (type == "Sequence") {
-        const Value& list = d.expect(d.at(p, "processors", jpath), Value::Kind::Array,
-                                     jpath + ".processors");
+        const Value& list =
+            d.expect(d.at(p, "processors", jpath), Value::Kind::Array, jpath + ".processors");
         for (size_t i = 0; i < list.as_array().size(); ++i)
-            read_post(d, list.as_array()[i], jpath + ".processors[" + std::to_string(i) + "]",
-                      bos, eos);
+            read_post(d, list.as_array()[i], jpath + ".processors[" + std::to_string(i) + "]", bos,
+                      eos);
         return;
     }
     if (type != "TemplateProcessing")
         d.fail(jpath + ".type", jq(type) +
                                     " is not supported (supported: ByteLevel, Sequence, "
                                     "TemplateProcessing)");
-    const Value& single =
-        d.expect(d.at(p, "single", jpath), Value::Kind::Array, jpath + ".single");
+    const Value& single = d.expect(d.at(p, "single", jpath), Value::Kind::Array, jpath + ".single");
     bool seen_text = false;
     for (size_t i = 0; i < single.as_array().size(); ++i) {
         const std::string ip = jpath + ".single[" + std::to_string(i) + "]";
@@ -181,10 +178,12 @@ void read_post(const Doc& d, const Value& p, const std::string& jpath, std::stri
         }
         const Value* sp = item.find("SpecialToken");
         if (!sp) d.fail(ip, "expected \"Sequence\" or \"SpecialToken\"");
-        const std::string& id = d.str(d.at(*sp, "id", ip + ".SpecialToken"), ip + ".SpecialToken.id");
+        const std::string& id =
+            d.str(d.at(*sp, "id", ip + ".SpecialToken"), ip + ".SpecialToken.id");
         std::string& slot = seen_text ? eos : bos;
         if (!slot.empty())
-            d.fail(ip, "more than one special token " + std::string(seen_text ? "after" : "before") +
+            d.fail(ip, "more than one special token " +
+                           std::string(seen_text ? "after" : "before") +
                            " the text is not supported");
         slot = id;
     }
@@ -195,7 +194,8 @@ std::string token_name(const Doc& d, const Value& cfg, std::string_view key) {
     const Value* v = cfg.find(key);
     if (!v || v->is_null()) return {};
     const std::string jpath = std::string(key);
-    if (v->kind() == Value::Kind::Object) return d.str(d.at(*v, "content", jpath), jpath + ".content");
+    if (v->kind() == Value::Kind::Object)
+        return d.str(d.at(*v, "content", jpath), jpath + ".content");
     return d.str(*v, jpath);
 }
 
@@ -227,32 +227,34 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
             d.fail(std::string("model.") + key, jq(x->as_string()) + " is not supported");
     }
     v.ignore_merges = d.boolean(model, "ignore_merges", "model", false);
-    const Value& vocab = d.expect(d.at(model, "vocab", "model"), Value::Kind::Object, "model.vocab");
+    const Value& vocab =
+        d.expect(d.at(model, "vocab", "model"), Value::Kind::Object, "model.vocab");
     std::unordered_map<std::string_view, int32_t> by_text;
     by_text.reserve(vocab.as_object().size());
     int64_t max_id = -1;
     for (const auto& [text, idv] : vocab.as_object()) {
         const int64_t id = d.integer(idv, "model.vocab[" + jq(text) + "]");
         if (id < 0 || id > INT32_MAX)
-            d.fail("model.vocab[" + jq(text) + "]", "id " + std::to_string(id) + " is out of range");
+            d.fail("model.vocab[" + jq(text) + "]",
+                   "id " + std::to_string(id) + " is out of range");
         by_text.emplace(text, static_cast<int32_t>(id));
         max_id = std::max(max_id, id);
     }
-    const Value& added = d.expect(d.at(root, "added_tokens", "(top level)"), Value::Kind::Array,
-                                  "added_tokens");
+    const Value& added =
+        d.expect(d.at(root, "added_tokens", "(top level)"), Value::Kind::Array, "added_tokens");
     for (size_t i = 0; i < added.as_array().size(); ++i)
-        max_id = std::max(max_id, d.integer(d.at(added.as_array()[i], "id", "added_tokens[" +
-                                                    std::to_string(i) + "]"),
+        max_id = std::max(max_id, d.integer(d.at(added.as_array()[i], "id",
+                                                 "added_tokens[" + std::to_string(i) + "]"),
                                             "added_tokens[" + std::to_string(i) + "].id"));
     if (max_id < 0) d.fail("model.vocab", "the vocabulary is empty");
-    if (max_id > 16'000'000) d.fail("model.vocab", "ids up to " + std::to_string(max_id) + " are implausible");
+    if (max_id > 16'000'000)
+        d.fail("model.vocab", "ids up to " + std::to_string(max_id) + " are implausible");
     v.tokens.assign(static_cast<size_t>(max_id) + 1, std::string());
     v.types.assign(v.tokens.size(), TokenType::Unused);  // ids nobody names stay unused
     for (const auto& [text, id] : by_text) {
         if (v.types[id] != TokenType::Unused)
-            d.fail("model.vocab[" + jq(text) + "]", "id " + std::to_string(id) +
-                                                            " is also given to " +
-                                                            jq(v.tokens[id]));
+            d.fail("model.vocab[" + jq(text) + "]",
+                   "id " + std::to_string(id) + " is also given to " + jq(v.tokens[id]));
         v.tokens[id] = std::string(text);
         v.types[id] = TokenType::Normal;
     }
@@ -262,7 +264,8 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
             d.fail("model.unk_token", jq(unk->as_string()) + " is not in model.vocab");
         v.unk = it->second;
     }
-    const Value& merges = d.expect(d.at(model, "merges", "model"), Value::Kind::Array, "model.merges");
+    const Value& merges =
+        d.expect(d.at(model, "merges", "model"), Value::Kind::Array, "model.merges");
     v.merges.reserve(merges.as_array().size());
     std::string joined;
     for (size_t i = 0; i < merges.as_array().size(); ++i) {
@@ -287,8 +290,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         joined.assign(left).append(right);
         for (const std::string* part : {&left, &right, &joined})
             if (!by_text.count(*part))
-                d.fail(mp, jq(left + " " + right) + ": " + jq(*part) +
-                               " is not in model.vocab");
+                d.fail(mp, jq(left + " " + right) + ": " + jq(*part) + " is not in model.vocab");
         v.merges.push_back(left + " " + right);
     }
 
@@ -307,10 +309,12 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
             d.fail(ap + ".id", "id " + std::to_string(id) + " is " + jq(v.tokens[id]) +
                                    " in model.vocab, not " + jq(content));
         v.tokens[id] = content;
-        v.types[id] = d.boolean(a, "special", ap, false) ? TokenType::Control : TokenType::UserDefined;
+        v.types[id] =
+            d.boolean(a, "special", ap, false) ? TokenType::Control : TokenType::UserDefined;
     }
 
-    read_normalizer(d, root.find("normalizer") ? *root.find("normalizer") : Value(), "normalizer", v);
+    read_normalizer(d, root.find("normalizer") ? *root.find("normalizer") : Value(), "normalizer",
+                    v);
     const Value* pre = root.find("pre_tokenizer");
     bool byte_level = false;
     if (pre && !pre->is_null()) read_pre(d, *pre, "pre_tokenizer", v, byte_level);
@@ -328,7 +332,8 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     auto id_of = [&](const Doc& cd, const std::string& name, const std::string& key) -> int32_t {
         if (name.empty()) return -1;
         for (size_t i = 0; i < v.tokens.size(); ++i)
-            if (v.tokens[i] == name && v.types[i] != TokenType::Unused) return static_cast<int32_t>(i);
+            if (v.tokens[i] == name && v.types[i] != TokenType::Unused)
+                return static_cast<int32_t>(i);
         cd.fail(key, jq(name) + " is not a token of " + d.file);
     };
     const fs::path cfg_path = dir / "tokenizer_config.json";
@@ -347,9 +352,9 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         // transformers' Llama-style classes add BOS / EOS as these flags say (transformers 5
         // loads a byte-level tokenizer.json through its generic backend instead, which adds
         // nothing; the models were trained, and llama.cpp converts them, with the flags).
-        static const char* const kFlagClasses[] = {
-            "LlamaTokenizer",     "LlamaTokenizerFast", "CodeLlamaTokenizer",
-            "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast"};
+        static const char* const kFlagClasses[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
+                                                   "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
+                                                   "GemmaTokenizer",     "GemmaTokenizerFast"};
         if (std::find(std::begin(kFlagClasses), std::end(kFlagClasses), tokenizer_class) !=
             std::end(kFlagClasses)) {
             v.add_bos = c.boolean(cfg, "add_bos_token", "(top level)", true);

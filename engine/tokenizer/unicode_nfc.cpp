@@ -53,8 +53,8 @@ constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount *
                    kSCount = kLCount * kNCount;
 
 const Run* find_run(const Run* begin, const Run* end, uint32_t cp) {
-    const Run* it = std::upper_bound(begin, end, cp,
-                                     [](uint32_t c, const Run& r) { return c < r.first; });
+    const Run* it =
+        std::upper_bound(begin, end, cp, [](uint32_t c, const Run& r) { return c < r.first; });
     if (it == begin) return nullptr;
     --it;
     return cp <= it->last ? it : nullptr;
@@ -104,11 +104,11 @@ uint32_t compose(uint32_t a, uint32_t b) {
     if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
         b < kTBase + kTCount)
         return a + (b - kTBase);
-    const Comp* it = std::lower_bound(std::begin(kComp), std::end(kComp), std::pair{a, b},
-                                      [](const Comp& c, std::pair<uint32_t, uint32_t> k) {
-                                          return c.first != k.first ? c.first < k.first
-                                                                    : c.second < k.second;
-                                      });
+    const Comp* it =
+        std::lower_bound(std::begin(kComp), std::end(kComp), std::pair{a, b},
+                         [](const Comp& c, std::pair<uint32_t, uint32_t> k) {
+                             return c.first != k.first ? c.first < k.first : c.second < k.second;
+                         });
     return it != std::end(kComp) && it->first == a && it->second == b ? it->composite : 0;
 }
 
@@ -210,7 +210,8 @@ std::string nfc(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    size_t copied = 0, stable = 0;  // output up to `copied`; last stable character starts at `stable`
+    size_t copied = 0,
+           stable = 0;  // output up to `copied`; last stable character starts at `stable`
     uint32_t last_ccc = 0;
     for (size_t i = 0; i < s.size();) {
         if (p[i] < 0x80) {

@@ -15,7 +15,9 @@ struct ExpertLoad {
     int n_expert = 0;              // the trace's n_expert (or more, if a token names a higher id)
 
     // A token counts once for each expert among its top-k in a layer.
-    int64_t count(Phase phase, size_t row, int expert) const { return counts_[at(phase, row, expert)]; }
+    int64_t count(Phase phase, size_t row, int expert) const {
+        return counts_[at(phase, row, expert)];
+    }
     // The sum of the gate weights those tokens gave the expert.
     double weight_sum(Phase phase, size_t row, int expert) const {
         return weight_sums_[at(phase, row, expert)];
@@ -25,7 +27,9 @@ struct ExpertLoad {
         return count(Phase::Think, row, expert) + count(Phase::Answer, row, expert);
     }
     // Tokens of `phase` routed through the layer (each counted once).
-    int64_t tokens(Phase phase, size_t row) const { return tokens_[row * 3 + static_cast<size_t>(phase)]; }
+    int64_t tokens(Phase phase, size_t row) const {
+        return tokens_[row * 3 + static_cast<size_t>(phase)];
+    }
     bool empty() const { return layers.empty(); }
 
 private:
@@ -34,9 +38,9 @@ private:
         return (static_cast<size_t>(phase) * layers.size() + row) * static_cast<size_t>(n_expert) +
                static_cast<size_t>(expert);
     }
-    std::vector<int64_t> counts_;     // [phase][row][expert]
-    std::vector<double> weight_sums_; // [phase][row][expert]
-    std::vector<int64_t> tokens_;     // [row][phase]
+    std::vector<int64_t> counts_;      // [phase][row][expert]
+    std::vector<double> weight_sums_;  // [phase][row][expert]
+    std::vector<int64_t> tokens_;      // [row][phase]
 };
 
 // Counts every token of the trace that has routing (prompt tokens too, under Phase::Prompt).

@@ -10,9 +10,7 @@ namespace gb {
 
 namespace {
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Appends bytes to a text whose leading whitespace is dropped and whose trailing whitespace is
 // held in ws until non-whitespace follows it.

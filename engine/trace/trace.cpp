@@ -6,20 +6,17 @@
 #include <ostream>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/core/json.h"
+#include "kernels/error.h"
 #include "kernels/logit_summary.h"
 
 namespace gb {
 
 const char* phase_name(Phase p) {
     switch (p) {
-        case Phase::Prompt:
-            return "prompt";
-        case Phase::Think:
-            return "think";
-        case Phase::Answer:
-            return "answer";
+        case Phase::Prompt: return "prompt";
+        case Phase::Think: return "think";
+        case Phase::Answer: return "answer";
     }
     return "?";
 }
@@ -316,8 +313,8 @@ template <class At>
 int64_t element_int(const json::Value& v, const At& at, int64_t lo, int64_t hi) {
     const int64_t x = element(at, [&] { return v.as_int64(); });
     if (x < lo || x > hi)
-        throw Error("trace: " + at() + " = " + std::to_string(x) + " is outside " + std::to_string(lo) + ".." +
-                    std::to_string(hi));
+        throw Error("trace: " + at() + " = " + std::to_string(x) + " is outside " +
+                    std::to_string(lo) + ".." + std::to_string(hi));
     return x;
 }
 
@@ -342,16 +339,17 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
     auto rows = [&](std::string_view key, size_t width, auto&& read_one) {
         const auto& a = f.array(key);
         if (a.size() != layers.size())
-            throw Error("trace: " + f.where(key) + " has " + std::to_string(a.size()) + " rows for " +
-                        std::to_string(layers.size()) + " layers");
+            throw Error("trace: " + f.where(key) + " has " + std::to_string(a.size()) +
+                        " rows for " + std::to_string(layers.size()) + " layers");
         for (size_t i = 0; i < a.size(); ++i) {
             const auto at_row = [&] { return f.where(key) + "[" + std::to_string(i) + "]"; };
-            if (a[i].kind() != json::Value::Kind::Array) throw Error("trace: " + at_row() + " must be an array");
+            if (a[i].kind() != json::Value::Kind::Array)
+                throw Error("trace: " + at_row() + " must be an array");
             const auto& row = a[i].as_array();
             if (i == 0 && width == 0) width = row.size();
             if (row.size() != width)
-                throw Error("trace: " + at_row() + " has " + std::to_string(row.size()) + " entries, expected " +
-                            std::to_string(width));
+                throw Error("trace: " + at_row() + " has " + std::to_string(row.size()) +
+                            " entries, expected " + std::to_string(width));
             for (size_t j = 0; j < row.size(); ++j)
                 read_one(row[j], [&] { return at_row() + "[" + std::to_string(j) + "]"; });
         }

@@ -43,18 +43,23 @@ struct Alternative {
 // Where the MoE layers sent one token: one row of k experts per MoE layer, flattened (one
 // allocation per token, not per layer: a long reply of a large MoE model has millions of rows).
 struct TokenRouting {
-    std::vector<uint16_t> layers;   // the MoE layers' indices, ascending; dense layers are absent
-    int k = 0;                      // experts per layer (the model's n_expert_used)
-    std::vector<uint16_t> experts;  // [layers x k] the selected (routed) experts, highest score first
-    std::vector<float> weights;     // [layers x k] what multiplies each selected expert's output:
-                                    // after top-k normalisation and the routed scaling factor
-    std::vector<float> probs;       // [layers x n_expert] the router's full probability (or
-                                    // sigmoid score) vectors, only when asked for; else empty
+    std::vector<uint16_t> layers;  // the MoE layers' indices, ascending; dense layers are absent
+    int k = 0;                     // experts per layer (the model's n_expert_used)
+    std::vector<uint16_t>
+        experts;                 // [layers x k] the selected (routed) experts, highest score first
+    std::vector<float> weights;  // [layers x k] what multiplies each selected expert's output:
+                                 // after top-k normalisation and the routed scaling factor
+    std::vector<float> probs;    // [layers x n_expert] the router's full probability (or
+                                 // sigmoid score) vectors, only when asked for; else empty
 
     bool empty() const { return layers.empty(); }
     size_t n_layers() const { return layers.size(); }
-    std::span<const uint16_t> experts_of(size_t row) const { return {experts.data() + row * k, static_cast<size_t>(k)}; }
-    std::span<const float> weights_of(size_t row) const { return {weights.data() + row * k, static_cast<size_t>(k)}; }
+    std::span<const uint16_t> experts_of(size_t row) const {
+        return {experts.data() + row * k, static_cast<size_t>(k)};
+    }
+    std::span<const float> weights_of(size_t row) const {
+        return {weights.data() + row * k, static_cast<size_t>(k)};
+    }
 };
 
 // Log-probabilities and entropy are those of the model's own distribution (softmax of the raw
@@ -120,7 +125,8 @@ std::string token_json_line(const TokenRecord& rec);
 void write_json(const Trace& trace, std::ostream& out);
 // Reads what write_json writes (and any later version-1 file with extra fields, which are
 // ignored). Files written before reasoning_text/answer_text/reasoning_complete existed read
-// with those empty / true. gb::Error names the field that is missing or wrong, e.g. "tokens[3].logprob".
+// with those empty / true. gb::Error names the field that is missing or wrong, e.g.
+// "tokens[3].logprob".
 Trace read_json(std::string_view text);
 
 constexpr int kTraceFormatVersion = 1;

@@ -8,8 +8,8 @@
 #include <map>
 #include <utility>
 
-#include "kernels/error.h"
 #include "kernels/cpu/half.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -137,13 +137,15 @@ public:
     // count cannot make the reader allocate more than the input's size.
     size_t count(const char* what, size_t min_bytes) {
         const uint64_t n = varint(what);
-        if (n > left() / std::max<size_t>(min_bytes, 1)) fail(std::string("impossible ") + what + " count " + std::to_string(n));
+        if (n > left() / std::max<size_t>(min_bytes, 1))
+            fail(std::string("impossible ") + what + " count " + std::to_string(n));
         return static_cast<size_t>(n);
     }
     int64_t bounded(const char* what, int64_t lo, int64_t hi) {
         const uint64_t v = varint(what);
         if (v > static_cast<uint64_t>(hi) || static_cast<int64_t>(v) < lo)
-            fail(std::string(what) + " " + std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+            fail(std::string(what) + " " + std::to_string(v) + " is outside " + std::to_string(lo) +
+                 ".." + std::to_string(hi));
         return static_cast<int64_t>(v);
     }
     std::string str(const char* what) {
@@ -162,7 +164,8 @@ public:
             worst = std::max(worst, ids[i]);
         }
         if (!ids.empty() && worst >= n_expert)
-            fail("expert id " + std::to_string(worst) + " is not below n_expert " + std::to_string(n_expert));
+            fail("expert id " + std::to_string(worst) + " is not below n_expert " +
+                 std::to_string(n_expert));
         pos_ += ids.size() * width;
     }
     void halves(std::vector<float>& v, const char* what) {
@@ -191,7 +194,8 @@ std::string write_binary(const Trace& t) {
     o.fixed<uint32_t>(kTraceBinaryVersion);
     o.fixed<uint32_t>(0);  // flags, none defined yet
     const std::string stop = stop_reason_name(t.stop_reason);
-    for (const std::string* s : {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
+    for (const std::string* s :
+         {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
         o.str(*s);
     o.u8(t.reasoning_complete ? 1 : 0);
     const SamplerSettings& s = t.sampling;
@@ -247,8 +251,8 @@ std::string write_binary(const Trace& t) {
         const size_t rows = rt.n_layers(), k = rows ? static_cast<size_t>(rt.k) : 0;
         if (rt.experts.size() != rows * k || rt.weights.size() != rows * k ||
             (!rt.probs.empty() && rt.probs.size() != rows * static_cast<size_t>(t.n_expert)))
-            throw Error("trace (binary): a token's routing arrays do not match its " + std::to_string(rows) +
-                        " layers x " + std::to_string(k) + " experts");
+            throw Error("trace (binary): a token's routing arrays do not match its " +
+                        std::to_string(rows) + " layers x " + std::to_string(k) + " experts");
         o.varint(rows);
         if (rows == 0) continue;
         o.varint(k);
@@ -270,8 +274,9 @@ Trace read_binary(std::string_view d) {
     const uint32_t version = head.fixed<uint32_t>("version");
     if (version == 0 || version > kTraceBinaryVersion)
         throw Error("trace (binary): format version " + std::to_string(version) +
-                    (version == 0 ? " is invalid" : " was written by a newer Glassbox (this one reads up to " +
-                                                        std::to_string(kTraceBinaryVersion) + ")"));
+                    (version == 0 ? " is invalid"
+                                  : " was written by a newer Glassbox (this one reads up to " +
+                                        std::to_string(kTraceBinaryVersion) + ")"));
     const uint32_t flags = head.fixed<uint32_t>("flags");
     if (flags != 0) head.fail("unknown flags " + std::to_string(flags));
     uint32_t stored_crc;
@@ -284,7 +289,8 @@ Trace read_binary(std::string_view d) {
     In in(body, kHeaderBytes);
     Trace t;
     std::string stop;
-    for (std::string* s : {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
+    for (std::string* s :
+         {&t.model, &t.backend, &t.prompt_text, &stop, &t.reasoning_text, &t.answer_text})
         *s = in.str("string");
     try {
         t.stop_reason = stop_reason_from_name(stop);
@@ -319,7 +325,8 @@ Trace read_binary(std::string_view d) {
     }
     auto entry = [&](const char* what) -> const std::pair<int32_t, std::string>& {
         const uint64_t i = in.varint(what);
-        if (i >= table.size()) in.fail(std::string(what) + " " + std::to_string(i) + " is not in the text table");
+        if (i >= table.size())
+            in.fail(std::string(what) + " " + std::to_string(i) + " is not in the text table");
         return table[static_cast<size_t>(i)];
     };
 
@@ -330,7 +337,8 @@ Trace read_binary(std::string_view d) {
         r.id = id;
         r.text = text;
         const uint8_t phase = in.u8("phase");
-        if (phase > static_cast<uint8_t>(Phase::Answer)) in.fail("unknown phase " + std::to_string(phase));
+        if (phase > static_cast<uint8_t>(Phase::Answer))
+            in.fail("unknown phase " + std::to_string(phase));
         r.phase = static_cast<Phase>(phase);
         r.logprob = in.fixed<float>("logprob");
         r.entropy = in.fixed<float>("entropy");
@@ -347,7 +355,8 @@ Trace read_binary(std::string_view d) {
         if (rows == 0) continue;
         if (t.n_expert == 0) in.fail("routing in a trace without experts");
         const size_t k = static_cast<size_t>(in.bounded("experts per layer", 1, t.n_expert));
-        if (rows * k > in.left() / 2) in.fail("impossible routing size " + std::to_string(rows) + " x " + std::to_string(k));
+        if (rows * k > in.left() / 2)
+            in.fail("impossible routing size " + std::to_string(rows) + " x " + std::to_string(k));
         rt.k = static_cast<int>(k);
         rt.layers.resize(rows);
         for (uint16_t& l : rt.layers) l = static_cast<uint16_t>(in.bounded("layer", 0, 65535));
@@ -357,12 +366,13 @@ Trace read_binary(std::string_view d) {
         in.halves(rt.weights, "expert weights");
         const size_t n_probs = in.count("router probability", 2);
         if (n_probs != 0 && n_probs != rows * static_cast<size_t>(t.n_expert))
-            in.fail(std::to_string(n_probs) + " router probabilities for " + std::to_string(rows) + " layers of " +
-                    std::to_string(t.n_expert) + " experts");
+            in.fail(std::to_string(n_probs) + " router probabilities for " + std::to_string(rows) +
+                    " layers of " + std::to_string(t.n_expert) + " experts");
         rt.probs.resize(n_probs);
         in.halves(rt.probs, "router probabilities");
     }
-    if (in.left() != 0) in.fail(std::to_string(in.left()) + " unexpected bytes after the last token");
+    if (in.left() != 0)
+        in.fail(std::to_string(in.left()) + " unexpected bytes after the last token");
     return t;
 }
 

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/error.h"
 #include "kernels/cpu/quant.h"
-#include "kernels/logit_summary.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/error.h"
+#include "kernels/logit_summary.h"
 
 namespace gb::cpu {
 
@@ -78,8 +78,8 @@ void CpuBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Act
     const size_t rb = row_bytes(table.type, table.cols);
     for (size_t i = 0; i < ids.size(); ++i) {
         check(ids[i] >= 0 && ids[i] < table.rows, "get_rows",
-              "token id " + std::to_string(ids[i]) + " outside " + std::string(table.name) +
-                  " (" + std::to_string(table.rows) + " rows)");
+              "token id " + std::to_string(ids[i]) + " outside " + std::string(table.name) + " (" +
+                  std::to_string(table.rows) + " rows)");
         dequantize_row(table.type, static_cast<const uint8_t*>(table.data) + ids[i] * rb,
                        out.data + i * out.cols, table.cols);
     }
@@ -90,16 +90,19 @@ void CpuBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
           std::string(w.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
     const auto* g = static_cast<const float*>(w.data);
     const int64_t n = x.cols;
-    pool_.parallel_for(x.rows, [&](int64_t r0, int64_t r1, int) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const float* xr = x.data + r * n;
-            float* o = out.data + r * n;
-            double ss = 0;
-            for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-            const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
-            for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * inv * g[i];
-        }
-    }, 64);
+    pool_.parallel_for(
+        x.rows,
+        [&](int64_t r0, int64_t r1, int) {
+            for (int64_t r = r0; r < r1; ++r) {
+                const float* xr = x.data + r * n;
+                float* o = out.data + r * n;
+                double ss = 0;
+                for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+                const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+                for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * inv * g[i];
+            }
+        },
+        64);
 }
 
 void CpuBackend::matmul(const Weight& w, Act x, Act out) {
@@ -112,10 +115,13 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     const void* xq_base = x.data;
     if (dt != TensorType::F32) {
         xq_.resize(xrb * x.rows);
-        pool_.parallel_for(x.rows, [&](int64_t r0, int64_t r1, int) {
-            for (int64_t r = r0; r < r1; ++r)
-                quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
-        }, 1);
+        pool_.parallel_for(
+            x.rows,
+            [&](int64_t r0, int64_t r1, int) {
+                for (int64_t r = r0; r < r1; ++r)
+                    quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
+            },
+            1);
         xq_base = xq_.data();
     }
     const auto* wb = static_cast<const uint8_t*>(w.data);
@@ -130,22 +136,26 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
     // Prompts use register tiles that unpack each weight block once for several tokens.
     const bool tiled = n_tok >= 2 && has_gemm_tile(w.type);
-    pool_.parallel_for(w.rows, [&](int64_t o0, int64_t o1, int) {
-        for (int64_t ob = o0; ob < o1; ob += kRows) {
-            if (cancelled()) return;  // the caller discards this step
-            const int64_t oe = std::min(o1, ob + kRows);
-            if (tiled) {
-                gemm_tile(w.type, w.cols, wb + ob * wrb, wrb, oe - ob, xb, xrb, n_tok,
-                          out.data + ob, static_cast<size_t>(out.cols));
-                continue;
+    pool_.parallel_for(
+        w.rows,
+        [&](int64_t o0, int64_t o1, int) {
+            for (int64_t ob = o0; ob < o1; ob += kRows) {
+                if (cancelled()) return;  // the caller discards this step
+                const int64_t oe = std::min(o1, ob + kRows);
+                if (tiled) {
+                    gemm_tile(w.type, w.cols, wb + ob * wrb, wrb, oe - ob, xb, xrb, n_tok,
+                              out.data + ob, static_cast<size_t>(out.cols));
+                    continue;
+                }
+                for (int64_t t = 0; t < n_tok; ++t) {
+                    const uint8_t* xt = xb + t * xrb;
+                    float* ot = out.data + t * out.cols;
+                    for (int64_t o = ob; o < oe; ++o)
+                        ot[o] = vec_dot(w.type, w.cols, wb + o * wrb, xt);
+                }
             }
-            for (int64_t t = 0; t < n_tok; ++t) {
-                const uint8_t* xt = xb + t * xrb;
-                float* ot = out.data + t * out.cols;
-                for (int64_t o = ob; o < oe; ++o) ot[o] = vec_dot(w.type, w.cols, wb + o * wrb, xt);
-            }
-        }
-    }, std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
+        },
+        std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
 }
 
 void CpuBackend::add_bias(Act x, const Weight& b) {
@@ -165,12 +175,15 @@ void CpuBackend::add(Act x, Act y) {
 void CpuBackend::swiglu(Act gate, Act up, Act out) {
     check(gate.size() == up.size() && out.size() == gate.size(), "swiglu",
           shape(gate) + " * " + shape(up));
-    pool_.parallel_for(gate.size(), [&](int64_t i0, int64_t i1, int) {
-        for (int64_t i = i0; i < i1; ++i) {
-            const float g = gate.data[i];
-            out.data[i] = g / (1.0f + std::exp(-g)) * up.data[i];
-        }
-    }, 4096);
+    pool_.parallel_for(
+        gate.size(),
+        [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) {
+                const float g = gate.data[i];
+                out.data[i] = g / (1.0f + std::exp(-g)) * up.data[i];
+            }
+        },
+        4096);
 }
 
 void CpuBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
@@ -178,54 +191,61 @@ void CpuBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t>
     check(x.cols == static_cast<int64_t>(n_heads) * head_dim &&
               x.rows == static_cast<int64_t>(positions.size()) && p.n_dims <= head_dim &&
               p.n_dims % 2 == 0,
-          "rope", "x " + shape(x) + " for " + std::to_string(n_heads) + " heads of " +
-                      std::to_string(head_dim));
+          "rope",
+          "x " + shape(x) + " for " + std::to_string(n_heads) + " heads of " +
+              std::to_string(head_dim));
     const int n_dims = p.n_dims;
     float corr_lo = 0, corr_hi = 0;
     if (p.ext_factor != 0.0f) {
-        corr_lo = std::max(0.0f, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
-        corr_hi = std::min(static_cast<float>(n_dims - 1),
-                           std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+        corr_lo = std::max(
+            0.0f, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+        corr_hi =
+            std::min(static_cast<float>(n_dims - 1),
+                     std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
     }
     const float theta_scale = std::pow(p.freq_base, -2.0f / n_dims);
-    pool_.parallel_for(x.rows, [&](int64_t r0, int64_t r1, int) {
-        std::vector<float> cs(n_dims);
-        for (int64_t r = r0; r < r1; ++r) {
-            // cos/sin per pair for this position, shared by all heads.
-            float theta_extrap = static_cast<float>(positions[r]);
-            for (int i0 = 0; i0 < n_dims; i0 += 2) {
-                const float ff = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
-                const float te = theta_extrap / ff;
-                const float ti = p.freq_scale * te;
-                float theta = ti, mscale = p.attn_factor;
-                if (p.ext_factor != 0.0f) {
-                    const float mix = yarn_ramp(corr_lo, corr_hi, i0) * p.ext_factor;
-                    theta = ti * (1 - mix) + te * mix;
-                    mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
-                }
-                cs[i0] = std::cos(theta) * mscale;
-                cs[i0 + 1] = std::sin(theta) * mscale;
-                theta_extrap *= theta_scale;
-            }
-            for (int h = 0; h < n_heads; ++h) {
-                float* v = x.data + r * x.cols + static_cast<int64_t>(h) * head_dim;
+    pool_.parallel_for(
+        x.rows,
+        [&](int64_t r0, int64_t r1, int) {
+            std::vector<float> cs(n_dims);
+            for (int64_t r = r0; r < r1; ++r) {
+                // cos/sin per pair for this position, shared by all heads.
+                float theta_extrap = static_cast<float>(positions[r]);
                 for (int i0 = 0; i0 < n_dims; i0 += 2) {
-                    const int a = p.neox ? i0 / 2 : i0;
-                    const int b = p.neox ? i0 / 2 + n_dims / 2 : i0 + 1;
-                    const float x0 = v[a], x1 = v[b];
-                    v[a] = x0 * cs[i0] - x1 * cs[i0 + 1];
-                    v[b] = x0 * cs[i0 + 1] + x1 * cs[i0];
+                    const float ff = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
+                    const float te = theta_extrap / ff;
+                    const float ti = p.freq_scale * te;
+                    float theta = ti, mscale = p.attn_factor;
+                    if (p.ext_factor != 0.0f) {
+                        const float mix = yarn_ramp(corr_lo, corr_hi, i0) * p.ext_factor;
+                        theta = ti * (1 - mix) + te * mix;
+                        mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+                    }
+                    cs[i0] = std::cos(theta) * mscale;
+                    cs[i0 + 1] = std::sin(theta) * mscale;
+                    theta_extrap *= theta_scale;
+                }
+                for (int h = 0; h < n_heads; ++h) {
+                    float* v = x.data + r * x.cols + static_cast<int64_t>(h) * head_dim;
+                    for (int i0 = 0; i0 < n_dims; i0 += 2) {
+                        const int a = p.neox ? i0 / 2 : i0;
+                        const int b = p.neox ? i0 / 2 + n_dims / 2 : i0 + 1;
+                        const float x0 = v[a], x1 = v[b];
+                        v[a] = x0 * cs[i0] - x1 * cs[i0 + 1];
+                        v[b] = x0 * cs[i0 + 1] + x1 * cs[i0];
+                    }
                 }
             }
-        }
-    }, 1);
+        },
+        1);
 }
 
 void CpuBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
-    check(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows &&
-              pos0 >= 0 && pos0 + k.rows <= cache.k.rows,
-          "kv_store", "k " + shape(k) + " at position " + std::to_string(pos0) +
-                          " into a cache of " + std::to_string(cache.k.rows) + " positions");
+    check(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
+              pos0 + k.rows <= cache.k.rows,
+          "kv_store",
+          "k " + shape(k) + " at position " + std::to_string(pos0) + " into a cache of " +
+              std::to_string(cache.k.rows) + " positions");
     std::memcpy(cache.k.data + pos0 * k.cols, k.data, k.size() * sizeof(float));
     std::memcpy(cache.v.data + pos0 * v.cols, v.data, v.size() * sizeof(float));
 }
@@ -235,42 +255,46 @@ void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_k
     check(q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
               cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
               pos0 + q.rows <= cache.k.rows && out.rows == q.rows && out.cols == q.cols,
-          "attention", "q " + shape(q) + " with " + std::to_string(n_head) + "/" +
-                           std::to_string(n_head_kv) + " heads of " + std::to_string(head_dim));
+          "attention",
+          "q " + shape(q) + " with " + std::to_string(n_head) + "/" + std::to_string(n_head_kv) +
+              " heads of " + std::to_string(head_dim));
     const int group = n_head / n_head_kv;
     const int64_t kv_cols = cache.k.cols;
     for (auto& s : scratch_) s.resize(static_cast<size_t>(pos0 + q.rows));
-    pool_.parallel_for(q.rows * n_head, [&](int64_t i0, int64_t i1, int tid) {
-        float* scores = scratch_[tid].data();
-        for (int64_t i = i0; i < i1; ++i) {
-            if (cancelled()) return;  // the caller discards this step
-            const int64_t t = i / n_head;
-            const int h = static_cast<int>(i % n_head);
-            const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-            const float* qh = q.data + t * q.cols + static_cast<int64_t>(h) * head_dim;
-            const int64_t koff = static_cast<int64_t>(h / group) * head_dim;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n_kv; ++j) {
-                const float* kj = cache.k.data + j * kv_cols + koff;
-                float s = 0;
-                for (int d = 0; d < head_dim; ++d) s += qh[d] * kj[d];
-                scores[j] = s * scale;
-                mx = std::max(mx, scores[j]);
+    pool_.parallel_for(
+        q.rows * n_head,
+        [&](int64_t i0, int64_t i1, int tid) {
+            float* scores = scratch_[tid].data();
+            for (int64_t i = i0; i < i1; ++i) {
+                if (cancelled()) return;  // the caller discards this step
+                const int64_t t = i / n_head;
+                const int h = static_cast<int>(i % n_head);
+                const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
+                const float* qh = q.data + t * q.cols + static_cast<int64_t>(h) * head_dim;
+                const int64_t koff = static_cast<int64_t>(h / group) * head_dim;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    const float* kj = cache.k.data + j * kv_cols + koff;
+                    float s = 0;
+                    for (int d = 0; d < head_dim; ++d) s += qh[d] * kj[d];
+                    scores[j] = s * scale;
+                    mx = std::max(mx, scores[j]);
+                }
+                float sum = 0;
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    scores[j] = std::exp(scores[j] - mx);
+                    sum += scores[j];
+                }
+                float* o = out.data + t * out.cols + static_cast<int64_t>(h) * head_dim;
+                std::fill(o, o + head_dim, 0.0f);
+                for (int64_t j = 0; j < n_kv; ++j) {
+                    const float* vj = cache.v.data + j * kv_cols + koff;
+                    const float w = scores[j] / sum;
+                    for (int d = 0; d < head_dim; ++d) o[d] += w * vj[d];
+                }
             }
-            float sum = 0;
-            for (int64_t j = 0; j < n_kv; ++j) {
-                scores[j] = std::exp(scores[j] - mx);
-                sum += scores[j];
-            }
-            float* o = out.data + t * out.cols + static_cast<int64_t>(h) * head_dim;
-            std::fill(o, o + head_dim, 0.0f);
-            for (int64_t j = 0; j < n_kv; ++j) {
-                const float* vj = cache.v.data + j * kv_cols + koff;
-                const float w = scores[j] / sum;
-                for (int d = 0; d < head_dim; ++d) o[d] += w * vj[d];
-            }
-        }
-    }, 1);
+        },
+        1);
 }
 
 void CpuBackend::logit_summary(Act logits, int top_n, std::span<float> stats,

@@ -51,7 +51,7 @@ public:
 private:
     ThreadPool pool_;
     std::vector<float*> owned_;
-    std::vector<uint8_t> xq_;             // activations converted to a weight's vec_dot type
+    std::vector<uint8_t> xq_;                  // activations converted to a weight's vec_dot type
     std::vector<std::vector<float>> scratch_;  // per-thread attention scores
     // moe_matmul: activations gathered in expert order, outputs in that order, the slot order.
     std::vector<uint8_t> moe_x_;

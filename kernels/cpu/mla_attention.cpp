@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 
 namespace gb::cpu {
 

@@ -12,10 +12,10 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -78,8 +78,10 @@ void route_token(const RouterParams& p, const float* logits, const float* bias, 
             const float* c = choice.data() + g * per;
             float best = -std::numeric_limits<float>::infinity(), second = best;
             for (int i = 0; i < per; ++i) {
-                if (c[i] > best) second = best, best = c[i];
-                else if (c[i] > second) second = c[i];
+                if (c[i] > best)
+                    second = best, best = c[i];
+                else if (c[i] > second)
+                    second = c[i];
             }
             group[g] = p.group_score == GroupScore::Max ? best : best + second;
         }
@@ -129,8 +131,9 @@ void CpuBackend::moe_route(Act logits, const Weight& bias, const RouterParams& p
     check(logits.cols == p.n_expert && static_cast<int64_t>(ids.size()) == n_tok * p.n_used &&
               weights.size() == ids.size() &&
               (probs.empty() || static_cast<int64_t>(probs.size()) == n_tok * p.n_expert),
-          "moe_route", "logits " + shape(logits) + " for " + std::to_string(p.n_expert) +
-                           " experts, top-" + std::to_string(p.n_used));
+          "moe_route",
+          "logits " + shape(logits) + " for " + std::to_string(p.n_expert) + " experts, top-" +
+              std::to_string(p.n_used));
     check(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert),
           "moe_route", std::string(bias.name) + " must be F32 with one value per expert");
     const auto* b = static_cast<const float*>(bias.data);
@@ -143,9 +146,12 @@ void CpuBackend::moe_route(Act logits, const Weight& bias, const RouterParams& p
         for (int64_t t = 0; t < n_tok; ++t) one(t);
         return;
     }
-    pool_.parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {
-        for (int64_t t = t0; t < t1; ++t) one(t);
-    }, 8);
+    pool_.parallel_for(
+        n_tok,
+        [&](int64_t t0, int64_t t1, int) {
+            for (int64_t t = t0; t < t1; ++t) one(t);
+        },
+        8);
 }
 
 void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
@@ -156,10 +162,10 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
     const bool per_slot = x.rows == n_slot;
     check((per_slot || x.rows * n_used == n_slot) && x.cols == w.cols && out.rows == n_slot &&
               out.cols == w.rows && w.n_mat >= 1,
-          "moe_matmul", std::string(w.name) + " [" + std::to_string(w.n_mat) + " x " +
-                            std::to_string(w.rows) + "x" + std::to_string(w.cols) + "] with x " +
-                            shape(x) + " for " + std::to_string(n_slot) + " slots into " +
-                            shape(out));
+          "moe_matmul",
+          std::string(w.name) + " [" + std::to_string(w.n_mat) + " x " + std::to_string(w.rows) +
+              "x" + std::to_string(w.cols) + "] with x " + shape(x) + " for " +
+              std::to_string(n_slot) + " slots into " + shape(out));
     const int64_t n_mat = w.n_mat;
     for (int32_t e : ids)
         check(e >= 0 && e < n_mat, "moe_matmul",
@@ -183,14 +189,19 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
     const size_t xrb = row_bytes(dt, x.cols);
     const size_t wrb = row_bytes(w.type, w.cols);
     moe_x_.resize(xrb * n_slot);
-    pool_.parallel_for(n_slot, [&](int64_t j0, int64_t j1, int) {
-        for (int64_t j = j0; j < j1; ++j) {
-            const int64_t s = moe_slots_[j];
-            const float* src = x.data + (per_slot ? s : s / n_used) * x.cols;
-            if (dt == TensorType::F32) std::memcpy(moe_x_.data() + j * xrb, src, xrb);
-            else quantize_row(dt, src, moe_x_.data() + j * xrb, x.cols);
-        }
-    }, n_slot < 64 ? n_slot : 8);
+    pool_.parallel_for(
+        n_slot,
+        [&](int64_t j0, int64_t j1, int) {
+            for (int64_t j = j0; j < j1; ++j) {
+                const int64_t s = moe_slots_[j];
+                const float* src = x.data + (per_slot ? s : s / n_used) * x.cols;
+                if (dt == TensorType::F32)
+                    std::memcpy(moe_x_.data() + j * xrb, src, xrb);
+                else
+                    quantize_row(dt, src, moe_x_.data() + j * xrb, x.cols);
+            }
+        },
+        n_slot < 64 ? n_slot : 8);
 
     // Work items: (selected expert, block of kRows output rows). Contiguous ranges per thread,
     // as in matmul, so each core streams its own part of the selected matrices.
@@ -203,25 +214,28 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
     moe_out_.resize(static_cast<size_t>(n_slot * w.rows));
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const size_t mat_bytes = wrb * static_cast<size_t>(w.rows);
-    pool_.parallel_for(n_items, [&](int64_t i0, int64_t i1, int) {
-        for (int64_t i = i0; i < i1; ++i) {
-            if (cancelled()) return;  // the caller discards this step
-            const int32_t e = active[i / blocks];
-            const int64_t ob = (i % blocks) * kRows, oe = std::min(w.rows, ob + kRows);
-            const int64_t j0 = moe_first_[e], nt = moe_first_[e + 1] - j0;
-            const uint8_t* we = wb + e * mat_bytes + ob * wrb;
-            const uint8_t* xe = moe_x_.data() + j0 * xrb;
-            float* oj = moe_out_.data() + j0 * w.rows + ob;
-            if (nt >= 2 && has_gemm_tile(w.type)) {
-                gemm_tile(w.type, w.cols, we, wrb, oe - ob, xe, xrb, nt, oj,
-                          static_cast<size_t>(w.rows));
-                continue;
+    pool_.parallel_for(
+        n_items,
+        [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) {
+                if (cancelled()) return;  // the caller discards this step
+                const int32_t e = active[i / blocks];
+                const int64_t ob = (i % blocks) * kRows, oe = std::min(w.rows, ob + kRows);
+                const int64_t j0 = moe_first_[e], nt = moe_first_[e + 1] - j0;
+                const uint8_t* we = wb + e * mat_bytes + ob * wrb;
+                const uint8_t* xe = moe_x_.data() + j0 * xrb;
+                float* oj = moe_out_.data() + j0 * w.rows + ob;
+                if (nt >= 2 && has_gemm_tile(w.type)) {
+                    gemm_tile(w.type, w.cols, we, wrb, oe - ob, xe, xrb, nt, oj,
+                              static_cast<size_t>(w.rows));
+                    continue;
+                }
+                for (int64_t t = 0; t < nt; ++t)
+                    for (int64_t o = 0; o < oe - ob; ++o)
+                        oj[t * w.rows + o] = vec_dot(w.type, w.cols, we + o * wrb, xe + t * xrb);
             }
-            for (int64_t t = 0; t < nt; ++t)
-                for (int64_t o = 0; o < oe - ob; ++o)
-                    oj[t * w.rows + o] = vec_dot(w.type, w.cols, we + o * wrb, xe + t * xrb);
-        }
-    }, std::max<int64_t>(1, (n_items + pool_.size() - 1) / pool_.size()));
+        },
+        std::max<int64_t>(1, (n_items + pool_.size() - 1) / pool_.size()));
 
     for (int64_t j = 0; j < n_slot; ++j)
         std::memcpy(out.data + static_cast<int64_t>(moe_slots_[j]) * out.cols,
@@ -231,19 +245,23 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
 void CpuBackend::moe_combine(Act y, std::span<const float> weights, int n_used, Act out) {
     check(n_used >= 1 && y.rows == out.rows * n_used && y.cols == out.cols &&
               static_cast<int64_t>(weights.size()) == y.rows,
-          "moe_combine", "y " + shape(y) + " with " + std::to_string(weights.size()) +
-                             " weights, top-" + std::to_string(n_used) + ", into " + shape(out));
+          "moe_combine",
+          "y " + shape(y) + " with " + std::to_string(weights.size()) + " weights, top-" +
+              std::to_string(n_used) + ", into " + shape(out));
     const int64_t n = out.cols;
-    pool_.parallel_for(out.rows, [&](int64_t t0, int64_t t1, int) {
-        for (int64_t t = t0; t < t1; ++t) {
-            float* o = out.data + t * n;
-            const float* w = weights.data() + t * n_used;
-            const float* yt = y.data + t * n_used * n;
-            for (int64_t c = 0; c < n; ++c) o[c] = w[0] * yt[c];
-            for (int k = 1; k < n_used; ++k)
-                for (int64_t c = 0; c < n; ++c) o[c] += w[k] * yt[k * n + c];
-        }
-    }, out.rows < 32 ? out.rows : 4);
+    pool_.parallel_for(
+        out.rows,
+        [&](int64_t t0, int64_t t1, int) {
+            for (int64_t t = t0; t < t1; ++t) {
+                float* o = out.data + t * n;
+                const float* w = weights.data() + t * n_used;
+                const float* yt = y.data + t * n_used * n;
+                for (int64_t c = 0; c < n; ++c) o[c] = w[0] * yt[c];
+                for (int k = 1; k < n_used; ++k)
+                    for (int64_t c = 0; c < n; ++c) o[c] += w[k] * yt[k * n + c];
+            }
+        },
+        out.rows < 32 ? out.rows : 4);
 }
 
 }  // namespace gb::cpu

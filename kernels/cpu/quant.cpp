@@ -29,7 +29,8 @@ namespace {
 
 // 8 int8/uint8 values at p widened to floats.
 inline __m256 i8_to_f32(const int8_t* p) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 inline __m256 u8_to_f32(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
 
@@ -43,7 +44,8 @@ inline void store_codes32(__m256i q, __m256 d, __m256 m, float* y, bool add_m) {
     alignas(32) uint8_t c[32];
     _mm256_store_si256(reinterpret_cast<__m256i*>(c), q);
     for (int k = 0; k < 4; ++k) {
-        __m256 v = _mm256_mul_ps(d, u8_to_f32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + 8 * k))));
+        __m256 v = _mm256_mul_ps(
+            d, u8_to_f32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + 8 * k))));
         if (add_m) v = _mm256_add_ps(v, m);
         _mm256_storeu_ps(y + 8 * k, v);
     }
@@ -56,7 +58,8 @@ void deq_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
         alignas(32) int8_t c[32];
         _mm256_store_si256(reinterpret_cast<__m256i*>(c), q);
         const __m256 d = _mm256_set1_ps(fp16_to_float(b[i].d));
-        for (int k = 0; k < 4; ++k) _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(d, i8_to_f32(c + 8 * k)));
+        for (int k = 0; k < 4; ++k)
+            _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(d, i8_to_f32(c + 8 * k)));
     }
 }
 
@@ -69,7 +72,8 @@ void deq_q4_1(const BlockQ4_1* b, float* y, int64_t nb) {
 void deq_f16(const uint16_t* x, float* y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+        _mm256_storeu_ps(y + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
     for (; i < n; ++i) y[i] = fp16_to_float(x[i]);
 }
 
@@ -78,10 +82,11 @@ void deq_f16(const uint16_t* x, float* y, int64_t n) {
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
     const int64_t nb = n / type_info(type).block_size;
     switch (type) {
-    case TensorType::Q4_0: return deq_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
-    case TensorType::Q4_1: return deq_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb);
-    case TensorType::F16: return deq_f16(static_cast<const uint16_t*>(src), dst, n);
-    default: return ref::dequantize_row(type, src, dst, n);  // the compiler vectorises these well
+        case TensorType::Q4_0: return deq_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
+        case TensorType::Q4_1: return deq_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb);
+        case TensorType::F16: return deq_f16(static_cast<const uint16_t*>(src), dst, n);
+        default:
+            return ref::dequantize_row(type, src, dst, n);  // the compiler vectorises these well
     }
 }
 

@@ -28,15 +28,15 @@ namespace gb::cpu {
 
 TensorType vec_dot_type(TensorType weight_type) {
     switch (weight_type) {
-    case TensorType::Q4_0:
-    case TensorType::Q5_0:
-    case TensorType::Q8_0: return TensorType::Q8_0;
-    case TensorType::Q4_1:
-    case TensorType::Q5_1: return TensorType::Q8_1;
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K: return TensorType::Q8_K;
-    default: return weight_type;  // F32, F16, BF16 dot in their own format
+        case TensorType::Q4_0:
+        case TensorType::Q5_0:
+        case TensorType::Q8_0: return TensorType::Q8_0;
+        case TensorType::Q4_1:
+        case TensorType::Q5_1: return TensorType::Q8_1;
+        case TensorType::Q4_K:
+        case TensorType::Q5_K:
+        case TensorType::Q6_K: return TensorType::Q8_K;
+        default: return weight_type;  // F32, F16, BF16 dot in their own format
     }
 }
 
@@ -143,8 +143,8 @@ float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
     const __m256i high = _mm256_set1_epi8(static_cast<char>(0xf0));
     for (int64_t i = 0; i < nb; ++i) {
         // q - 16 is the nibble when bit 4 is set, and nibble | 0xf0 (= nibble - 16) when not.
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs),
-                                          _mm256_andnot_si256(bits_to_bytes(w[i].qh), high));
+        const __m256i q =
+            _mm256_or_si256(nibbles32(w[i].qs), _mm256_andnot_si256(bits_to_bytes(w[i].qh), high));
         const __m256i p = dot_s8s8(q, load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
         acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
@@ -157,8 +157,8 @@ float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
     float mins[2] = {0, 0};
     const __m256i bit4 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q = _mm256_or_si256(nibbles32(w[i].qs),
-                                          _mm256_and_si256(bits_to_bytes(w[i].qh), bit4));
+        const __m256i q =
+            _mm256_or_si256(nibbles32(w[i].qs), _mm256_and_si256(bits_to_bytes(w[i].qh), bit4));
         const __m256i p = dot_u8s8(q, load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
         acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
@@ -213,7 +213,8 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
     // pshufb patterns that broadcast int16 scale j to every lane: one shuffle per sub-block
     // instead of a scalar load and broadcast.
     __m256i pick[8];
-    for (int j = 0; j < 8; ++j) pick[j] = _mm256_set1_epi16(static_cast<short>(((2 * j + 1) << 8) | (2 * j)));
+    for (int j = 0; j < 8; ++j)
+        pick[j] = _mm256_set1_epi16(static_cast<short>(((2 * j + 1) << 8) | (2 * j)));
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
@@ -256,7 +257,8 @@ float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
     // pshufb patterns that pick scale g (low 8 bytes) and g+1 (high 8 bytes).
     __m128i pick[8];
     for (int k = 0; k < 8; ++k)
-        pick[k] = _mm_set_epi64x(0x0101010101010101ll * (2 * k + 1), 0x0101010101010101ll * (2 * k));
+        pick[k] =
+            _mm_set_epi64x(0x0101010101010101ll * (2 * k + 1), 0x0101010101010101ll * (2 * k));
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
@@ -300,7 +302,8 @@ inline __m512 load16_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 inline __m512 load16_bf16(const uint16_t* p) {
-    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    const __m512i v =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 template <typename T, typename Load, typename Conv>
@@ -349,32 +352,34 @@ float dot_plain(const T* w, const T* x, int64_t n, Load load, Conv conv) {
 float vec_dot(TensorType type, int64_t n, const void* w, const void* x) {
     const int64_t nb = n / type_info(type).block_size;
     switch (type) {
-    case TensorType::F32:
-        return dot_plain(static_cast<const float*>(w), static_cast<const float*>(x), n, load16_f32,
-                         [](float v) { return v; });
-    case TensorType::F16:
-        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
-                         load16_f16, fp16_to_float);
-    case TensorType::BF16:
-        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
-                         load16_bf16, bf16_to_float);
-    case TensorType::Q4_0:
-        return dot_q4_0(static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q4_1:
-        return dot_q4_1(static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
-    case TensorType::Q5_0:
-        return dot_q5_0(static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q5_1:
-        return dot_q5_1(static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
-    case TensorType::Q8_0:
-        return dot_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q4_K:
-        return dot_q45_k<false>(static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    case TensorType::Q5_K:
-        return dot_q45_k<true>(static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    case TensorType::Q6_K:
-        return dot_q6_k(static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    default: return ref::vec_dot(type, n, w, x);  // throws for unsupported types
+        case TensorType::F32:
+            return dot_plain(static_cast<const float*>(w), static_cast<const float*>(x), n,
+                             load16_f32, [](float v) { return v; });
+        case TensorType::F16:
+            return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                             load16_f16, fp16_to_float);
+        case TensorType::BF16:
+            return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                             load16_bf16, bf16_to_float);
+        case TensorType::Q4_0:
+            return dot_q4_0(static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q4_1:
+            return dot_q4_1(static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+        case TensorType::Q5_0:
+            return dot_q5_0(static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q5_1:
+            return dot_q5_1(static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+        case TensorType::Q8_0:
+            return dot_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q4_K:
+            return dot_q45_k<false>(static_cast<const BlockQ4_K*>(w),
+                                    static_cast<const BlockQ8_K*>(x), nb);
+        case TensorType::Q5_K:
+            return dot_q45_k<true>(static_cast<const BlockQ5_K*>(w),
+                                   static_cast<const BlockQ8_K*>(x), nb);
+        case TensorType::Q6_K:
+            return dot_q6_k(static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
+        default: return ref::vec_dot(type, n, w, x);  // throws for unsupported types
     }
 }
 

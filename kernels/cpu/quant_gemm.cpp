@@ -54,7 +54,8 @@ inline __m256i dot_acc(__m256i acc, __m256i a, __m256i b) {
 #if defined(GB_GEMM_VNNI)
     return _mm256_dpbusd_epi32(acc, a, b);
 #else
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
 #endif
 }
 
@@ -170,7 +171,8 @@ void legacy_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb,
             for (int r = 0; r < NR; ++r) {
                 const __m256i p = dot_acc(base, q[r], xv);
                 // d_w * d_x rounds exactly as vec_dot's scalar product does.
-                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), _mm256_cvtepi32_ps(p), acc[r][t]);
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), _mm256_cvtepi32_ps(p), acc[r][t]);
             }
             if constexpr (F::kMin) sx[t] = f16(xb.s);
         }
@@ -240,8 +242,10 @@ void q45k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, f
                 hi[r] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
                 if constexpr (kFive) {
                     // Bit 2c of qh[l] is bit 4 of sub-block 2c's element l, bit 2c+1 of 2c+1's.
-                    lo[r] = _mm256_or_si256(lo[r], _mm256_and_si256(_mm256_slli_epi16(hbits[r], 4), bit4));
-                    hi[r] = _mm256_or_si256(hi[r], _mm256_and_si256(_mm256_slli_epi16(hbits[r], 3), bit4));
+                    lo[r] = _mm256_or_si256(lo[r],
+                                            _mm256_and_si256(_mm256_slli_epi16(hbits[r], 4), bit4));
+                    hi[r] = _mm256_or_si256(hi[r],
+                                            _mm256_and_si256(_mm256_slli_epi16(hbits[r], 3), bit4));
                     hbits[r] = _mm256_srli_epi16(hbits[r], 2);
                 }
                 s_lo[r] = _mm256_shuffle_epi8(sc16[r], pick[2 * c]);
@@ -261,10 +265,12 @@ void q45k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, f
             const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t]->bsums + 8));
             const __m128i pair = _mm_hadd_epi16(b0, b1);  // sub-block sums, |.| <= 4096
             for (int r = 0; r < NR; ++r) {
-                const __m256 mins = _mm256_zextps128_ps256(_mm_cvtepi32_ps(_mm_madd_epi16(m16[r], pair)));
+                const __m256 mins =
+                    _mm256_zextps128_ps256(_mm_cvtepi32_ps(_mm_madd_epi16(m16[r], pair)));
                 acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[r]->d) * x[t]->d),
                                             _mm256_cvtepi32_ps(sum[r][t]), acc[r][t]);
-                acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(f16(b[r]->dmin) * x[t]->d), mins, acc[r][t]);
+                acc[r][t] =
+                    _mm256_fnmadd_ps(_mm256_set1_ps(f16(b[r]->dmin) * x[t]->d), mins, acc[r][t]);
             }
         }
     }
@@ -281,7 +287,8 @@ void q6k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, fl
     const __m256i two = _mm256_set1_epi8(0x30);
     __m128i pick[8];  // pshufb patterns picking scale g (low 8 bytes) and g+1 (high 8 bytes)
     for (int k = 0; k < 8; ++k)
-        pick[k] = _mm_set_epi64x(0x0101010101010101ll * (2 * k + 1), 0x0101010101010101ll * (2 * k));
+        pick[k] =
+            _mm_set_epi64x(0x0101010101010101ll * (2 * k + 1), 0x0101010101010101ll * (2 * k));
     __m256 acc[NR][NT];
     for (int r = 0; r < NR; ++r)
         for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
@@ -367,17 +374,17 @@ constexpr int kLegR = 2, kLegT = 4, kKR = 1, kKT = 4;  // 16 vector registers
 
 bool has_gemm_tile(TensorType type) {
     switch (type) {
-    case TensorType::Q4_0:
-    case TensorType::Q4_1:
-    case TensorType::Q5_0:
-    case TensorType::Q5_1:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K: return true;
+        case TensorType::Q4_0:
+        case TensorType::Q4_1:
+        case TensorType::Q5_0:
+        case TensorType::Q5_1:
+        case TensorType::Q4_K:
+        case TensorType::Q5_K:
+        case TensorType::Q6_K: return true;
 #if defined(GB_GEMM_VNNI)
-    case TensorType::Q8_0: return true;
+        case TensorType::Q8_0: return true;
 #endif
-    default: return false;
+        default: return false;
     }
 }
 
@@ -395,15 +402,15 @@ bool gemm_tile(TensorType type, int64_t n, const void* w_rows, size_t w_stride, 
         run_tiles<kKR, kKT>(fn, nb, w, w_stride, nr, x, x_stride, nt, out, out_stride);
     };
     switch (type) {
-    case TensorType::Q4_0: legacy(legacy_tile<FmtQ4_0, kLegR, kLegT>); break;
-    case TensorType::Q4_1: legacy(legacy_tile<FmtQ4_1, kLegR, kLegT>); break;
-    case TensorType::Q5_0: legacy(legacy_tile<FmtQ5_0, kLegR, kLegT>); break;
-    case TensorType::Q5_1: legacy(legacy_tile<FmtQ5_1, kLegR, kLegT>); break;
-    case TensorType::Q8_0: legacy(legacy_tile<FmtQ8_0, kLegR, kLegT>); break;
-    case TensorType::Q4_K: kquant(q45k_tile<false, kKR, kKT>); break;
-    case TensorType::Q5_K: kquant(q45k_tile<true, kKR, kKT>); break;
-    case TensorType::Q6_K: kquant(q6k_tile<kKR, kKT>); break;
-    default: return false;
+        case TensorType::Q4_0: legacy(legacy_tile<FmtQ4_0, kLegR, kLegT>); break;
+        case TensorType::Q4_1: legacy(legacy_tile<FmtQ4_1, kLegR, kLegT>); break;
+        case TensorType::Q5_0: legacy(legacy_tile<FmtQ5_0, kLegR, kLegT>); break;
+        case TensorType::Q5_1: legacy(legacy_tile<FmtQ5_1, kLegR, kLegT>); break;
+        case TensorType::Q8_0: legacy(legacy_tile<FmtQ8_0, kLegR, kLegT>); break;
+        case TensorType::Q4_K: kquant(q45k_tile<false, kKR, kKT>); break;
+        case TensorType::Q5_K: kquant(q45k_tile<true, kKR, kKT>); break;
+        case TensorType::Q6_K: kquant(q6k_tile<kKR, kKT>); break;
+        default: return false;
     }
     return true;
 }

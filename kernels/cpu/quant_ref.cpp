@@ -6,9 +6,9 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/error.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/error.h"
 
 // The quantisers must round x * id + 0.5 exactly like the float32 numpy reference: a fused
 // multiply-add would skip the intermediate rounding and change codes at ties.
@@ -108,7 +108,8 @@ void deq_q4_k(const BlockQ4_K* b, float* y, int64_t nb) {
             uint8_t sc, m;
             k4_scale_min(j, b[i].scales, sc, m);
             const float dl = d * sc, ml = dmin * m;
-            for (int l = 0; l < 32; ++l) *y++ = dl * static_cast<float>(k_code(b[i].qs, nullptr, j, l)) - ml;
+            for (int l = 0; l < 32; ++l)
+                *y++ = dl * static_cast<float>(k_code(b[i].qs, nullptr, j, l)) - ml;
         }
     }
 }
@@ -120,7 +121,8 @@ void deq_q5_k(const BlockQ5_K* b, float* y, int64_t nb) {
             uint8_t sc, m;
             k4_scale_min(j, b[i].scales, sc, m);
             const float dl = d * sc, ml = dmin * m;
-            for (int l = 0; l < 32; ++l) *y++ = dl * static_cast<float>(k_code(b[i].qs, b[i].qh, j, l)) - ml;
+            for (int l = 0; l < 32; ++l)
+                *y++ = dl * static_cast<float>(k_code(b[i].qs, b[i].qh, j, l)) - ml;
         }
     }
 }
@@ -149,12 +151,14 @@ void deq_q6_k(const BlockQ6_K* b, float* y, int64_t nb) {
             for (int l = 0; l < 32; ++l) {
                 const int g = l / 16;
                 out[l] = d * sc[g] * static_cast<float>(((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32);
-                out[l + 32] = d * sc[g + 2] *
-                              static_cast<float>(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                out[l + 32] =
+                    d * sc[g + 2] *
+                    static_cast<float>(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
                 out[l + 64] = d * sc[g + 4] *
                               static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-                out[l + 96] = d * sc[g + 6] *
-                              static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                out[l + 96] =
+                    d * sc[g + 6] *
+                    static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
             }
         }
     }
@@ -232,7 +236,8 @@ void quant_q4_1(const float* x, BlockQ4_1* b, int64_t nb) {
     int q[kQK];
     for (int64_t i = 0; i < nb; ++i) {
         quant_minmax(x + i * kQK, b[i], 15, q);
-        for (int j = 0; j < kQK / 2; ++j) b[i].qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
+        for (int j = 0; j < kQK / 2; ++j)
+            b[i].qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
     }
 }
 
@@ -421,77 +426,81 @@ float dot_plain(const T* w, const T* x, int64_t n, Conv conv) {
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
     const int64_t nb = n / type_info(type).block_size;
     switch (type) {
-    case TensorType::F32: std::copy_n(static_cast<const float*>(src), n, dst); return;
-    case TensorType::F16:
-        for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_float(static_cast<const uint16_t*>(src)[i]);
-        return;
-    case TensorType::BF16:
-        for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(static_cast<const uint16_t*>(src)[i]);
-        return;
-    case TensorType::Q4_0: return deq_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
-    case TensorType::Q4_1: return deq_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb);
-    case TensorType::Q5_0: return deq_q5_0(static_cast<const BlockQ5_0*>(src), dst, nb);
-    case TensorType::Q5_1: return deq_q5_1(static_cast<const BlockQ5_1*>(src), dst, nb);
-    case TensorType::Q8_0: return deq_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
-    case TensorType::Q8_1: return deq_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb);
-    case TensorType::Q4_K: return deq_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb);
-    case TensorType::Q5_K: return deq_q5_k(static_cast<const BlockQ5_K*>(src), dst, nb);
-    case TensorType::Q6_K: return deq_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb);
-    case TensorType::Q8_K: return deq_q8_k(static_cast<const BlockQ8_K*>(src), dst, nb);
-    default: unsupported("dequantize_row", type);
+        case TensorType::F32: std::copy_n(static_cast<const float*>(src), n, dst); return;
+        case TensorType::F16:
+            for (int64_t i = 0; i < n; ++i)
+                dst[i] = fp16_to_float(static_cast<const uint16_t*>(src)[i]);
+            return;
+        case TensorType::BF16:
+            for (int64_t i = 0; i < n; ++i)
+                dst[i] = bf16_to_float(static_cast<const uint16_t*>(src)[i]);
+            return;
+        case TensorType::Q4_0: return deq_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
+        case TensorType::Q4_1: return deq_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb);
+        case TensorType::Q5_0: return deq_q5_0(static_cast<const BlockQ5_0*>(src), dst, nb);
+        case TensorType::Q5_1: return deq_q5_1(static_cast<const BlockQ5_1*>(src), dst, nb);
+        case TensorType::Q8_0: return deq_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
+        case TensorType::Q8_1: return deq_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb);
+        case TensorType::Q4_K: return deq_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb);
+        case TensorType::Q5_K: return deq_q5_k(static_cast<const BlockQ5_K*>(src), dst, nb);
+        case TensorType::Q6_K: return deq_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb);
+        case TensorType::Q8_K: return deq_q8_k(static_cast<const BlockQ8_K*>(src), dst, nb);
+        default: unsupported("dequantize_row", type);
     }
 }
 
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
     const int64_t nb = n / type_info(type).block_size;
     switch (type) {
-    case TensorType::F32: std::copy_n(src, n, static_cast<float*>(dst)); return;
-    case TensorType::F16:
-        for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = float_to_fp16(src[i]);
-        return;
-    case TensorType::BF16:
-        for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = float_to_bf16(src[i]);
-        return;
-    case TensorType::Q4_0: return quant_q4_0(src, static_cast<BlockQ4_0*>(dst), nb);
-    case TensorType::Q4_1: return quant_q4_1(src, static_cast<BlockQ4_1*>(dst), nb);
-    case TensorType::Q5_0: return quant_q5_0(src, static_cast<BlockQ5_0*>(dst), nb);
-    case TensorType::Q5_1: return quant_q5_1(src, static_cast<BlockQ5_1*>(dst), nb);
-    case TensorType::Q8_0: return quant_q8_0(src, static_cast<BlockQ8_0*>(dst), nb);
-    case TensorType::Q8_1: return quant_q8_1(src, static_cast<BlockQ8_1*>(dst), nb);
-    case TensorType::Q8_K: return quant_q8_k(src, static_cast<BlockQ8_K*>(dst), nb);
-    default: unsupported("quantize_row", type);
+        case TensorType::F32: std::copy_n(src, n, static_cast<float*>(dst)); return;
+        case TensorType::F16:
+            for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = float_to_fp16(src[i]);
+            return;
+        case TensorType::BF16:
+            for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = float_to_bf16(src[i]);
+            return;
+        case TensorType::Q4_0: return quant_q4_0(src, static_cast<BlockQ4_0*>(dst), nb);
+        case TensorType::Q4_1: return quant_q4_1(src, static_cast<BlockQ4_1*>(dst), nb);
+        case TensorType::Q5_0: return quant_q5_0(src, static_cast<BlockQ5_0*>(dst), nb);
+        case TensorType::Q5_1: return quant_q5_1(src, static_cast<BlockQ5_1*>(dst), nb);
+        case TensorType::Q8_0: return quant_q8_0(src, static_cast<BlockQ8_0*>(dst), nb);
+        case TensorType::Q8_1: return quant_q8_1(src, static_cast<BlockQ8_1*>(dst), nb);
+        case TensorType::Q8_K: return quant_q8_k(src, static_cast<BlockQ8_K*>(dst), nb);
+        default: unsupported("quantize_row", type);
     }
 }
 
 float vec_dot(TensorType type, int64_t n, const void* w, const void* x) {
     const int64_t nb = n / type_info(type).block_size;
     switch (type) {
-    case TensorType::F32:
-        return dot_plain(static_cast<const float*>(w), static_cast<const float*>(x), n,
-                         [](float v) { return v; });
-    case TensorType::F16:
-        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
-                         fp16_to_float);
-    case TensorType::BF16:
-        return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
-                         bf16_to_float);
-    case TensorType::Q4_0:
-        return dot_q4_0(static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q4_1:
-        return dot_q4_1(static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
-    case TensorType::Q5_0:
-        return dot_q5_0(static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q5_1:
-        return dot_q5_1(static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
-    case TensorType::Q8_0:
-        return dot_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
-    case TensorType::Q4_K:
-        return dot_q45_k(static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    case TensorType::Q5_K:
-        return dot_q45_k(static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    case TensorType::Q6_K:
-        return dot_q6_k(static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
-    default: unsupported("vec_dot", type);
+        case TensorType::F32:
+            return dot_plain(static_cast<const float*>(w), static_cast<const float*>(x), n,
+                             [](float v) { return v; });
+        case TensorType::F16:
+            return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                             fp16_to_float);
+        case TensorType::BF16:
+            return dot_plain(static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x), n,
+                             bf16_to_float);
+        case TensorType::Q4_0:
+            return dot_q4_0(static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q4_1:
+            return dot_q4_1(static_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+        case TensorType::Q5_0:
+            return dot_q5_0(static_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q5_1:
+            return dot_q5_1(static_cast<const BlockQ5_1*>(w), static_cast<const BlockQ8_1*>(x), nb);
+        case TensorType::Q8_0:
+            return dot_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x), nb);
+        case TensorType::Q4_K:
+            return dot_q45_k(static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x),
+                             nb);
+        case TensorType::Q5_K:
+            return dot_q45_k(static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x),
+                             nb);
+        case TensorType::Q6_K:
+            return dot_q6_k(static_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(x), nb);
+        default: unsupported("vec_dot", type);
     }
 }
 

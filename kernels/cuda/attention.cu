@@ -287,18 +287,18 @@ void launch_attention(const AttnArgs& a, float* scratch, cudaStream_t s) {
                 " unsupported (equal, at most 512)");
     if (use_tiled(a)) {
         switch (per_lane(a.dv)) {
-        case 1: launch_tiled<1>(a, s); break;
-        case 2: launch_tiled<2>(a, s); break;
-        case 4: launch_tiled<4>(a, s); break;
-        default: launch_tiled<8>(a, s); break;
+            case 1: launch_tiled<1>(a, s); break;
+            case 2: launch_tiled<2>(a, s); break;
+            case 4: launch_tiled<4>(a, s); break;
+            default: launch_tiled<8>(a, s); break;
         }
     } else {
         switch (per_lane(a.dv)) {
-        case 1: launch_split_pb<1>(a, scratch, s); break;
-        case 2: launch_split_pb<2>(a, scratch, s); break;
-        case 4: launch_split_pb<4>(a, scratch, s); break;
-        case 8: launch_split_pb<8>(a, scratch, s); break;
-        default: launch_split_pb<16>(a, scratch, s); break;
+            case 1: launch_split_pb<1>(a, scratch, s); break;
+            case 2: launch_split_pb<2>(a, scratch, s); break;
+            case 4: launch_split_pb<4>(a, scratch, s); break;
+            case 8: launch_split_pb<8>(a, scratch, s); break;
+            default: launch_split_pb<16>(a, scratch, s); break;
         }
     }
     GB_CUDA_CHECK_LAUNCH(op);

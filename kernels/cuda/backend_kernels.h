@@ -33,8 +33,8 @@ struct MatvecArgs {
 void launch_matvec(const MatvecArgs& a, cudaStream_t s);
 
 // ---- logit_summary.cu: Backend::logit_summary, one block per row (all pointers on the device)
-void launch_logit_summary(const float* logits, int64_t rows, int64_t cols, int top_n,
-                          float* stats, int32_t* top_ids, float* top_logits, cudaStream_t s);
+void launch_logit_summary(const float* logits, int64_t rows, int64_t cols, int top_n, float* stats,
+                          int32_t* top_ids, float* top_logits, cudaStream_t s);
 
 // ---- dequant.cu ------------------------------------------------------------------------------
 // out[i] = row ids[i] of the table as floats (n ids, ids on the device, already range-checked).
@@ -71,8 +71,8 @@ void launch_scatter_rows(const float* src, const int32_t* order, int64_t rows, i
 // ([n_tok x n_used]) and, when probs is not null, the score vectors. bias: n_expert floats or
 // null. Same rules and tie order as the CPU's route_token.
 constexpr int kMaxRouteExperts = 512;
-void launch_moe_route(const float* logits, const float* bias, const RouterParams& p,
-                      int64_t n_tok, int32_t* ids, float* weights, float* probs, cudaStream_t s);
+void launch_moe_route(const float* logits, const float* bias, const RouterParams& p, int64_t n_tok,
+                      int32_t* ids, float* weights, float* probs, cudaStream_t s);
 
 // ---- attention.cu ----------------------------------------------------------------------------
 // Causal attention with keys made of two parts (A, and optionally B) and values V, all read from
@@ -80,7 +80,8 @@ void launch_moe_route(const float* logits, const float* bias, const RouterParams
 // + qb . kb_j) over positions j <= pos0 + t, out = softmax(score) . v. Head h reads query
 // qa + t*q_stride + h*q_head (and qb likewise), and cache columns (h / group) * kv_head of ka/kb/v
 // (row strides ka_stride...). Standard attention: da = dv = head_dim, db = 0, ka = K, v = V.
-// MLA (latent): qa = q_abs, ka = v = c_kv (da = dv = kv_lora), qb = q_pe, kb = k_pe, group = n_head.
+// MLA (latent): qa = q_abs, ka = v = c_kv (da = dv = kv_lora), qb = q_pe, kb = k_pe, group =
+// n_head.
 struct AttnArgs {
     const float* qa = nullptr;
     const float* qb = nullptr;
@@ -89,8 +90,8 @@ struct AttnArgs {
     const float* kb = nullptr;
     const float* v = nullptr;
     int64_t ka_stride = 0, kb_stride = 0, v_stride = 0;
-    int64_t kv_head = 0;     // column offset of kv head g in ka and v (head_dim; 0 for MLA)
-    int64_t kb_head = 0;     // column offset of kv head g in kb
+    int64_t kv_head = 0;  // column offset of kv head g in ka and v (head_dim; 0 for MLA)
+    int64_t kb_head = 0;  // column offset of kv head g in kb
     int da = 0, db = 0, dv = 0;
     int n_head = 0, group = 1;
     int64_t n_tok = 0, pos0 = 0;

@@ -75,8 +75,8 @@ Act CudaBackend::alloc(int64_t rows, int64_t cols) {
             cudaMemGetInfo(&free_b, &total_b);
             throw Error("CUDA alloc: cudaMalloc of " + std::to_string(bytes) + " bytes (" +
                         std::to_string(rows) + "x" + std::to_string(cols) + " floats) failed: " +
-                        cudaGetErrorName(e) + "; " + std::to_string(free_b >> 20) + " MiB free of " +
-                        std::to_string(total_b >> 20) + " MiB");
+                        cudaGetErrorName(e) + "; " + std::to_string(free_b >> 20) +
+                        " MiB free of " + std::to_string(total_b >> 20) + " MiB");
         }
         impl_->acts.insert(p);
         GB_CUDA_CHECK("alloc", cudaMemsetAsync(p, 0, bytes, impl_->stream));
@@ -112,7 +112,7 @@ Weight CudaBackend::upload(const Weight& host) {
         impl_->leave_capture("upload");
         if (!host.data) return;
         GB_CHECK(host.rows >= 0 && host.cols >= 0 && host.n_mat >= 1, "upload",
-              std::string(host.name) + ": bad shape");
+                 std::string(host.name) + ": bad shape");
         const size_t bytes = row_bytes(host.type, host.cols) * static_cast<size_t>(host.rows) *
                              static_cast<size_t>(host.n_mat);
         void* p = nullptr;
@@ -181,27 +181,28 @@ void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Ac
     impl_->run("get_rows", [&] {
         const char* op = "get_rows";
         GB_CHECK(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.cols, op,
-              "output " + shape_str(out) + " does not match " + std::to_string(ids.size()) +
-                  " ids x " + std::to_string(table.cols));
+                 "output " + shape_str(out) + " does not match " + std::to_string(ids.size()) +
+                     " ids x " + std::to_string(table.cols));
         for (int32_t id : ids)
             GB_CHECK(id >= 0 && id < table.rows, op,
-                  "token id " + std::to_string(id) + " outside " + std::string(table.name) + " (" +
-                      std::to_string(table.rows) + " rows)");
+                     "token id " + std::to_string(id) + " outside " + std::string(table.name) +
+                         " (" + std::to_string(table.rows) + " rows)");
         GB_CHECK(type_info(table.type).block_size == 1 ||
-                  reinterpret_cast<uintptr_t>(out.data) % 16 == 0,
-              op, "output must be 16-byte aligned");
+                     reinterpret_cast<uintptr_t>(out.data) % 16 == 0,
+                 op, "output must be 16-byte aligned");
         if (ids.empty()) return;
         const int32_t* d_ids = impl_->put(impl_->ids, ids, op);
-        launch_get_rows(table.type, table.data, static_cast<int64_t>(row_bytes(table.type, table.cols)),
-                        table.cols, d_ids, static_cast<int64_t>(ids.size()), out.data, impl_->stream);
+        launch_get_rows(table.type, table.data,
+                        static_cast<int64_t>(row_bytes(table.type, table.cols)), table.cols, d_ids,
+                        static_cast<int64_t>(ids.size()), out.data, impl_->stream);
     });
 }
 
 void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
     impl_->run("rmsnorm", [&] {
         GB_CHECK(w.type == TensorType::F32 && w.rows * w.cols == x.cols && out.size() == x.size(),
-              "rmsnorm", std::string(w.name) + " must be F32 with " + std::to_string(x.cols) +
-                             " elements");
+                 "rmsnorm",
+                 std::string(w.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
         if (x.rows == 0) return;
         gb::cuda::rmsnorm(impl_->ctx, x.data, static_cast<const float*>(w.data), x.rows, x.cols,
                           eps, out.data);
@@ -211,7 +212,7 @@ void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
 void CudaBackend::add_bias(Act x, const Weight& b) {
     impl_->run("add_bias", [&] {
         GB_CHECK(b.type == TensorType::F32 && b.rows * b.cols == x.cols, "add_bias",
-              std::string(b.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
+                 std::string(b.name) + " must be F32 with " + std::to_string(x.cols) + " elements");
         launch_add_bias(x.data, static_cast<const float*>(b.data), x.rows, x.cols, impl_->stream);
     });
 }
@@ -226,7 +227,7 @@ void CudaBackend::add(Act x, Act y) {
 void CudaBackend::swiglu(Act gate, Act up, Act out) {
     impl_->run("swiglu", [&] {
         GB_CHECK(gate.size() == up.size() && out.size() == gate.size(), "swiglu",
-              shape_str(gate) + " * " + shape_str(up));
+                 shape_str(gate) + " * " + shape_str(up));
         launch_swiglu(gate.data, up.data, out.data, gate.size(), impl_->stream);
     });
 }
@@ -236,10 +237,11 @@ void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t
     impl_->run("rope", [&] {
         const char* op = "rope";
         GB_CHECK(x.cols == static_cast<int64_t>(n_heads) * head_dim &&
-                  x.rows == static_cast<int64_t>(positions.size()) && p.n_dims <= head_dim &&
-                  p.n_dims % 2 == 0,
-              op, "x " + shape_str(x) + " for " + std::to_string(n_heads) + " heads of " +
-                      std::to_string(head_dim));
+                     x.rows == static_cast<int64_t>(positions.size()) && p.n_dims <= head_dim &&
+                     p.n_dims % 2 == 0,
+                 op,
+                 "x " + shape_str(x) + " for " + std::to_string(n_heads) + " heads of " +
+                     std::to_string(head_dim));
         if (x.rows == 0) return;
         const int32_t* d_pos = impl_->put(impl_->positions, positions, op);
         const float* ff = p.freq_factors;
@@ -262,18 +264,19 @@ void CudaBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t
 void CudaBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
     impl_->run("kv_store", [&] {
         const char* op = "kv_store";
-        GB_CHECK(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
-                  pos0 + k.rows <= cache.k.rows && pos0 + v.rows <= cache.v.rows,
-              op, "k " + shape_str(k) + " at position " + std::to_string(pos0) +
-                      " into a cache of " + std::to_string(cache.k.rows) + " positions");
+        GB_CHECK(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows &&
+                     pos0 >= 0 && pos0 + k.rows <= cache.k.rows && pos0 + v.rows <= cache.v.rows,
+                 op,
+                 "k " + shape_str(k) + " at position " + std::to_string(pos0) +
+                     " into a cache of " + std::to_string(cache.k.rows) + " positions");
         if (k.size() > 0)
-            GB_CUDA_CHECK(op, cudaMemcpyAsync(cache.k.data + pos0 * k.cols, k.data,
-                                              sizeof(float) * k.size(), cudaMemcpyDeviceToDevice,
-                                              impl_->stream));
+            GB_CUDA_CHECK(
+                op, cudaMemcpyAsync(cache.k.data + pos0 * k.cols, k.data, sizeof(float) * k.size(),
+                                    cudaMemcpyDeviceToDevice, impl_->stream));
         if (v.size() > 0)
-            GB_CUDA_CHECK(op, cudaMemcpyAsync(cache.v.data + pos0 * v.cols, v.data,
-                                              sizeof(float) * v.size(), cudaMemcpyDeviceToDevice,
-                                              impl_->stream));
+            GB_CUDA_CHECK(
+                op, cudaMemcpyAsync(cache.v.data + pos0 * v.cols, v.data, sizeof(float) * v.size(),
+                                    cudaMemcpyDeviceToDevice, impl_->stream));
     });
 }
 
@@ -282,12 +285,13 @@ void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_
     impl_->run("attention", [&] {
         const char* op = "attention";
         GB_CHECK(n_head >= 1 && n_head_kv >= 1 && head_dim >= 1 &&
-                  q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
-                  cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
-                  cache.v.cols == cache.k.cols && pos0 >= 0 && pos0 + q.rows <= cache.k.rows &&
-                  cache.v.rows >= cache.k.rows && out.rows == q.rows && out.cols == q.cols,
-              op, "q " + shape_str(q) + " with " + std::to_string(n_head) + "/" +
-                      std::to_string(n_head_kv) + " heads of " + std::to_string(head_dim));
+                     q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
+                     cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
+                     cache.v.cols == cache.k.cols && pos0 >= 0 && pos0 + q.rows <= cache.k.rows &&
+                     cache.v.rows >= cache.k.rows && out.rows == q.rows && out.cols == q.cols,
+                 op,
+                 "q " + shape_str(q) + " with " + std::to_string(n_head) + "/" +
+                     std::to_string(n_head_kv) + " heads of " + std::to_string(head_dim));
         if (q.rows == 0) return;
         AttnArgs a;
         a.qa = q.data;
@@ -307,8 +311,8 @@ void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_
         a.out_stride = out.cols;
         a.out_head = head_dim;
         const int64_t sf = attention_scratch_floats(a);
-        auto* scratch = sf ? static_cast<float*>(impl_->grow(impl_->attn, sizeof(float) * sf, op))
-                           : nullptr;
+        auto* scratch =
+            sf ? static_cast<float*>(impl_->grow(impl_->attn, sizeof(float) * sf, op)) : nullptr;
         launch_attention(a, scratch, impl_->stream);
     });
 }
@@ -362,7 +366,8 @@ void CudaBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
         const auto* h = static_cast<const uint8_t*>(m.pinned);
         std::memcpy(stats.data(), h, sizeof(float) * n_stats);
         std::memcpy(top_ids.data(), h + sizeof(float) * n_stats, sizeof(int32_t) * n_top);
-        std::memcpy(top_logits.data(), h + sizeof(float) * (n_stats + n_top), sizeof(float) * n_top);
+        std::memcpy(top_logits.data(), h + sizeof(float) * (n_stats + n_top),
+                    sizeof(float) * n_top);
     });
 }
 

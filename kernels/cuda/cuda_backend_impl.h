@@ -15,10 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cuda/backend_kernels.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/error.h"
 
 // Argument checks on the hot path: the message (string concatenation) is built only on failure,
 // so a decode step's few hundred ops pay a compare each, not an allocation each.
@@ -71,10 +71,10 @@ enum class StepMode : uint8_t {
 };
 
 struct StepState {
-    bool enabled = true;     // CudaBackendOptions::graphs and GLASSBOX_CUDA_GRAPHS
+    bool enabled = true;  // CudaBackendOptions::graphs and GLASSBOX_CUDA_GRAPHS
     StepMode mode = StepMode::None;
-    bool graph = false;      // the open step began capturing (it may have fallen back since)
-    bool failed = false;     // an op of the open step threw
+    bool graph = false;   // the open step began capturing (it may have fallen back since)
+    bool failed = false;  // an op of the open step threw
     // Pinned staging for put() during capture: the captured copy reads it at launch, so it must
     // hold its bytes until the graph ran (every step ends with a synchronising to_host).
     void* stage = nullptr;
@@ -101,8 +101,8 @@ struct CudaBackend::Impl {
     bool broken = false;
     std::string broken_reason;
     int64_t weight_bytes = 0;
-    std::unordered_set<void*> acts;     // alloc()
-    std::vector<void*> weights;         // upload()
+    std::unordered_set<void*> acts;  // alloc()
+    std::vector<void*> weights;      // upload()
     // rope's frequency tables seen so far: in device memory, or a host array to upload. With
     // unified addressing host and device addresses never overlap, so an address freed and
     // reused keeps its kind.
@@ -125,10 +125,9 @@ struct CudaBackend::Impl {
 
     // Every scratch buffer, for the destructor and for forgetting what put() left in them.
     std::array<Scratch*, 19> scratches() {
-        return {&ids,       &positions, &freq,      &x_aligned,  &w_bf16,    &x_bf16,
-                &out_f32,   &attn,      &q_abs,     &ctx_latent, &route_ids, &route_w,
-                &route_p,   &moe_order, &moe_xrows, &moe_mats,   &combine_w, &summary,
-                &step.routes};
+        return {&ids,       &positions, &freq,       &x_aligned, &w_bf16,     &x_bf16,  &out_f32,
+                &attn,      &q_abs,     &ctx_latent, &route_ids, &route_w,    &route_p, &moe_order,
+                &moe_xrows, &moe_mats,  &combine_w,  &summary,   &step.routes};
     }
 
     bool capturing() const { return step.mode == StepMode::Capturing; }
@@ -257,9 +256,9 @@ struct CudaBackend::Impl {
         }
         stride_out = (cols + 3) / 4 * 4;
         auto* d = static_cast<float*>(grow(x_aligned, sizeof(float) * stride_out * n_vec, op));
-        GB_CUDA_CHECK(op, cudaMemcpy2DAsync(d, sizeof(float) * stride_out, x, sizeof(float) * stride,
-                                            sizeof(float) * cols, n_vec, cudaMemcpyDeviceToDevice,
-                                            stream));
+        GB_CUDA_CHECK(
+            op, cudaMemcpy2DAsync(d, sizeof(float) * stride_out, x, sizeof(float) * stride,
+                                  sizeof(float) * cols, n_vec, cudaMemcpyDeviceToDevice, stream));
         return d;
     }
 };

@@ -16,22 +16,28 @@ namespace {
 
 bool supported(TensorType t) {
     switch (t) {
-    case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q8_0:
-    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
-    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K:
-        return true;
-    default:
-        return false;
+        case TensorType::F32:
+        case TensorType::F16:
+        case TensorType::BF16:
+        case TensorType::Q8_0:
+        case TensorType::Q4_0:
+        case TensorType::Q4_1:
+        case TensorType::Q5_0:
+        case TensorType::Q5_1:
+        case TensorType::Q4_K:
+        case TensorType::Q5_K:
+        case TensorType::Q6_K: return true;
+        default: return false;
     }
 }
 
 void check_weight(const char* op, const Weight& w, int64_t cols) {
     GB_CHECK(supported(w.type), op,
-          std::string(w.name) + ": tensor type " + std::string(type_name(w.type)) +
-              " has no CUDA kernel");
+             std::string(w.name) + ": tensor type " + std::string(type_name(w.type)) +
+                 " has no CUDA kernel");
     GB_CHECK(cols % type_info(w.type).block_size == 0, op,
-          std::string(w.name) + ": rows of " + std::to_string(cols) + " are not whole " +
-              std::string(type_name(w.type)) + " blocks");
+             std::string(w.name) + ": rows of " + std::to_string(cols) + " are not whole " +
+                 std::string(type_name(w.type)) + " blocks");
 }
 
 bool quantised(TensorType t) { return type_info(t).block_size > 1; }
@@ -41,14 +47,14 @@ bool quantised(TensorType t) { return type_info(t).block_size > 1; }
 void gemm_bf16(CudaBackend::Impl& m, const char* op, const void* w, int64_t n_out, int64_t k,
                const void* x, int64_t n_tok, float* out, int64_t ldc) {
     GB_CHECK(n_out <= INT_MAX && k <= INT_MAX && n_tok <= INT_MAX && ldc <= INT_MAX, op,
-          "GEMM dimensions exceed cuBLAS's int range");
+             "GEMM dimensions exceed cuBLAS's int range");
     const float alpha = 1.0f, beta = 0.0f;
-    GB_CUBLAS_CHECK(op, cublasGemmEx(as_blas(m.ctx.blas()), CUBLAS_OP_T, CUBLAS_OP_N,
-                                     static_cast<int>(n_out), static_cast<int>(n_tok),
-                                     static_cast<int>(k), &alpha, w, CUDA_R_16BF,
-                                     static_cast<int>(k), x, CUDA_R_16BF, static_cast<int>(k),
-                                     &beta, out, CUDA_R_32F, static_cast<int>(ldc),
-                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    GB_CUBLAS_CHECK(
+        op,
+        cublasGemmEx(as_blas(m.ctx.blas()), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n_out),
+                     static_cast<int>(n_tok), static_cast<int>(k), &alpha, w, CUDA_R_16BF,
+                     static_cast<int>(k), x, CUDA_R_16BF, static_cast<int>(k), &beta, out,
+                     CUDA_R_32F, static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace
@@ -58,8 +64,9 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out) {
         const char* op = "matmul";
         Impl& m = *impl_;
         GB_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows, op,
-              std::string(w.name) + " [" + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
-                  "] with x " + shape_str(x) + " into " + shape_str(out));
+                 std::string(w.name) + " [" + std::to_string(w.rows) + "x" +
+                     std::to_string(w.cols) + "] with x " + shape_str(x) + " into " +
+                     shape_str(out));
         check_weight(op, w, w.cols);
         const int64_t n = x.rows;
         if (n == 0 || w.rows == 0) return;
@@ -106,13 +113,15 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
         const std::string bad = router_params_error(p);
         GB_CHECK(bad.empty(), op, bad);
         const int64_t n_tok = logits.rows;
-        GB_CHECK(logits.cols == p.n_expert && static_cast<int64_t>(ids.size()) == n_tok * p.n_used &&
-                  weights.size() == ids.size() &&
-                  (probs.empty() || static_cast<int64_t>(probs.size()) == n_tok * p.n_expert),
-              op, "logits " + shape_str(logits) + " for " + std::to_string(p.n_expert) +
-                      " experts, top-" + std::to_string(p.n_used));
+        GB_CHECK(logits.cols == p.n_expert &&
+                     static_cast<int64_t>(ids.size()) == n_tok * p.n_used &&
+                     weights.size() == ids.size() &&
+                     (probs.empty() || static_cast<int64_t>(probs.size()) == n_tok * p.n_expert),
+                 op,
+                 "logits " + shape_str(logits) + " for " + std::to_string(p.n_expert) +
+                     " experts, top-" + std::to_string(p.n_used));
         GB_CHECK(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert), op,
-              std::string(bias.name) + " must be F32 with one value per expert");
+                 std::string(bias.name) + " must be F32 with one value per expert");
         if (n_tok == 0) return;
         const size_t n_sel = ids.size();
         if (m.step.graph) {
@@ -128,8 +137,8 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
                 auto* d_ids = reinterpret_cast<int32_t*>(base);
                 auto* d_w = reinterpret_cast<float*>(base + a);
                 float* d_p = probs.empty() ? nullptr : reinterpret_cast<float*>(base + 2 * a);
-                launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok,
-                                 d_ids, d_w, d_p, m.stream);
+                launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok, d_ids,
+                                 d_w, d_p, m.stream);
                 m.step.pending.push_back(PendingRoute{ids.data(), weights.data(), probs.data(),
                                                       n_sel, probs.size(), off, d_ids, d_w});
                 m.step.route_used = off + need;
@@ -138,16 +147,16 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
         }
         auto* d_ids = static_cast<int32_t*>(m.grow(m.route_ids, 4 * n_sel, op));
         auto* d_w = static_cast<float*>(m.grow(m.route_w, 4 * n_sel, op));
-        float* d_p = probs.empty() ? nullptr
-                                   : static_cast<float*>(m.grow(m.route_p, 4 * probs.size(), op));
+        float* d_p =
+            probs.empty() ? nullptr : static_cast<float*>(m.grow(m.route_p, 4 * probs.size(), op));
         launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok, d_ids, d_w,
                          d_p, m.stream);
         // One copy back per call through pinned memory: ids, weights, then probs.
         m.ensure_pinned(4 * (2 * n_sel + probs.size()), op);
         auto* h = static_cast<uint8_t*>(m.pinned);
         GB_CUDA_CHECK(op, cudaMemcpyAsync(h, d_ids, 4 * n_sel, cudaMemcpyDeviceToHost, m.stream));
-        GB_CUDA_CHECK(op, cudaMemcpyAsync(h + 4 * n_sel, d_w, 4 * n_sel, cudaMemcpyDeviceToHost,
-                                          m.stream));
+        GB_CUDA_CHECK(
+            op, cudaMemcpyAsync(h + 4 * n_sel, d_w, 4 * n_sel, cudaMemcpyDeviceToHost, m.stream));
         if (d_p)
             GB_CUDA_CHECK(op, cudaMemcpyAsync(h + 8 * n_sel, d_p, 4 * probs.size(),
                                               cudaMemcpyDeviceToHost, m.stream));
@@ -167,19 +176,21 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         Impl& m = *impl_;
         const int64_t n_slot = static_cast<int64_t>(ids.size());
         GB_CHECK(n_used >= 1 && n_slot % n_used == 0, op,
-              std::to_string(n_slot) + " slots for top-" + std::to_string(n_used));
+                 std::to_string(n_slot) + " slots for top-" + std::to_string(n_used));
         const bool per_slot = x.rows == n_slot;
-        GB_CHECK((per_slot || x.rows * n_used == n_slot) && x.cols == w.cols && out.rows == n_slot &&
-                  out.cols == w.rows && w.n_mat >= 1,
-              op, std::string(w.name) + " [" + std::to_string(w.n_mat) + " x " +
-                      std::to_string(w.rows) + "x" + std::to_string(w.cols) + "] with x " +
-                      shape_str(x) + " for " + std::to_string(n_slot) + " slots into " +
-                      shape_str(out));
+        GB_CHECK((per_slot || x.rows * n_used == n_slot) && x.cols == w.cols &&
+                     out.rows == n_slot && out.cols == w.rows && w.n_mat >= 1,
+                 op,
+                 std::string(w.name) + " [" + std::to_string(w.n_mat) + " x " +
+                     std::to_string(w.rows) + "x" + std::to_string(w.cols) + "] with x " +
+                     shape_str(x) + " for " + std::to_string(n_slot) + " slots into " +
+                     shape_str(out));
         const int64_t n_tok = n_slot / n_used;
         // ids recorded by this step's moe_route are not on the host yet: use the device copy,
         // which the routing kernel fills with valid ids only. The prompt path sorts on the host,
         // so it leaves the capture first (which fills the host ids).
-        const PendingRoute* routed = m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
+        const PendingRoute* routed =
+            m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
         if (routed && n_tok >= m.opt.gemm_min_rows) {
             m.fall_back(op);
             routed = nullptr;
@@ -187,8 +198,8 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         if (!routed)
             for (int32_t e : ids)
                 GB_CHECK(e >= 0 && e < w.n_mat, op,
-                      "expert " + std::to_string(e) + " outside " + std::string(w.name) + " (" +
-                          std::to_string(w.n_mat) + " experts)");
+                         "expert " + std::to_string(e) + " outside " + std::string(w.name) + " (" +
+                             std::to_string(w.n_mat) + " experts)");
         check_weight(op, w, w.cols);
         if (n_slot == 0 || w.rows == 0) return;
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
@@ -230,8 +241,7 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
             std::vector<int32_t> fill(first.begin(), first.end() - 1);
             for (int64_t s = 0; s < n_slot; ++s) order[fill[ids[s]]++] = static_cast<int32_t>(s);
         }
-        for (int64_t j = 0; j < n_slot; ++j)
-            xrows[j] = per_slot ? order[j] : order[j] / n_used;
+        for (int64_t j = 0; j < n_slot; ++j) xrows[j] = per_slot ? order[j] : order[j] / n_used;
         std::vector<int32_t> active;
         for (int64_t e = 0; e < w.n_mat; ++e)
             if (first[e + 1] > first[e]) active.push_back(static_cast<int32_t>(e));
@@ -250,12 +260,14 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
                                 d, m.stream);
             wb = static_cast<const uint8_t*>(d);
         }
-        auto* og = static_cast<float*>(m.grow(m.out_f32, 4 * static_cast<size_t>(n_slot * w.rows), op));
+        auto* og =
+            static_cast<float*>(m.grow(m.out_f32, 4 * static_cast<size_t>(n_slot * w.rows), op));
         for (int64_t i = 0; i < n_active; ++i) {
             const int32_t e = active[i];
             const int64_t j0 = first[e], count = first[e + 1] - j0;
             // The dequantised copy holds the active experts in order; a bf16 stack is used as is.
-            const size_t mi = w.type == TensorType::BF16 ? static_cast<size_t>(e) : static_cast<size_t>(i);
+            const size_t mi =
+                w.type == TensorType::BF16 ? static_cast<size_t>(e) : static_cast<size_t>(i);
             gemm_bf16(m, op, wb + 2 * mi * mat_elems, w.rows, w.cols,
                       static_cast<const uint8_t*>(xb) + 2 * j0 * w.cols, count, og + j0 * w.rows,
                       w.rows);
@@ -269,9 +281,10 @@ void CudaBackend::moe_combine(Act y, std::span<const float> weights, int n_used,
         const char* op = "moe_combine";
         Impl& m = *impl_;
         GB_CHECK(n_used >= 1 && y.rows == out.rows * n_used && y.cols == out.cols &&
-                  static_cast<int64_t>(weights.size()) == y.rows,
-              op, "y " + shape_str(y) + " with " + std::to_string(weights.size()) +
-                      " weights, top-" + std::to_string(n_used) + ", into " + shape_str(out));
+                     static_cast<int64_t>(weights.size()) == y.rows,
+                 op,
+                 "y " + shape_str(y) + " with " + std::to_string(weights.size()) +
+                     " weights, top-" + std::to_string(n_used) + ", into " + shape_str(out));
         if (out.size() == 0) return;
         // Weights recorded by this step's moe_route: on the device only, until end_step().
         const PendingRoute* routed =
@@ -293,28 +306,32 @@ void CudaBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, con
         const char* op = "mla_attention";
         Impl& m = *impl_;
         const int64_t qk = static_cast<int64_t>(s.n_nope) + s.n_rope;
-        GB_CHECK(s.n_head >= 1 && s.n_nope >= 1 && s.n_rope >= 0 && s.n_v >= 1 && s.kv_lora >= 1, op,
-              "bad shape");
-        GB_CHECK(q.cols == s.n_head * qk && out.rows == q.rows && out.cols == int64_t{s.n_head} * s.n_v,
-              op, "q " + shape_str(q) + " / out " + shape_str(out) + " do not fit " +
-                      std::to_string(s.n_head) + " heads of " + std::to_string(qk) + " -> " +
-                      std::to_string(s.n_v));
+        GB_CHECK(s.n_head >= 1 && s.n_nope >= 1 && s.n_rope >= 0 && s.n_v >= 1 && s.kv_lora >= 1,
+                 op, "bad shape");
+        GB_CHECK(
+            q.cols == s.n_head * qk && out.rows == q.rows && out.cols == int64_t{s.n_head} * s.n_v,
+            op,
+            "q " + shape_str(q) + " / out " + shape_str(out) + " do not fit " +
+                std::to_string(s.n_head) + " heads of " + std::to_string(qk) + " -> " +
+                std::to_string(s.n_v));
         GB_CHECK(cache.k.cols == s.kv_lora && cache.v.cols == s.n_rope && pos0 >= 0 &&
-                  pos0 + q.rows <= cache.k.rows && cache.v.rows >= cache.k.rows,
-              op, "cache of " + std::to_string(cache.k.rows) + " x (" +
-                      std::to_string(cache.k.cols) + " + " + std::to_string(cache.v.cols) +
-                      ") does not hold positions up to " + std::to_string(pos0 + q.rows));
+                     pos0 + q.rows <= cache.k.rows && cache.v.rows >= cache.k.rows,
+                 op,
+                 "cache of " + std::to_string(cache.k.rows) + " x (" +
+                     std::to_string(cache.k.cols) + " + " + std::to_string(cache.v.cols) +
+                     ") does not hold positions up to " + std::to_string(pos0 + q.rows));
         GB_CHECK(k_b.n_mat == s.n_head && k_b.rows == s.kv_lora && k_b.cols == s.n_nope, op,
-              std::string(k_b.name) + " is not " + std::to_string(s.n_head) + " x [" +
-                  std::to_string(s.kv_lora) + " x " + std::to_string(s.n_nope) + "]");
+                 std::string(k_b.name) + " is not " + std::to_string(s.n_head) + " x [" +
+                     std::to_string(s.kv_lora) + " x " + std::to_string(s.n_nope) + "]");
         GB_CHECK(v_b.n_mat == s.n_head && v_b.cols == s.kv_lora && s.v_row0 >= 0 &&
-                  s.v_row0 + s.n_v <= v_b.rows,
-              op, std::string(v_b.name) + " does not hold " + std::to_string(s.n_head) + " x [" +
-                      std::to_string(s.n_v) + " x " + std::to_string(s.kv_lora) + "] from row " +
-                      std::to_string(s.v_row0));
+                     s.v_row0 + s.n_v <= v_b.rows,
+                 op,
+                 std::string(v_b.name) + " does not hold " + std::to_string(s.n_head) + " x [" +
+                     std::to_string(s.n_v) + " x " + std::to_string(s.kv_lora) + "] from row " +
+                     std::to_string(s.v_row0));
         GB_CHECK(s.n_rope <= 64 && s.kv_lora <= 512, op,
-              "kv_lora " + std::to_string(s.kv_lora) + " / rope " + std::to_string(s.n_rope) +
-                  " exceed the CUDA kernel's 512 / 64");
+                 "kv_lora " + std::to_string(s.kv_lora) + " / rope " + std::to_string(s.n_rope) +
+                     " exceed the CUDA kernel's 512 / 64");
         check_weight(op, k_b, s.n_nope);
         check_weight(op, v_b, s.kv_lora);
         const int64_t n = q.rows, H = s.n_head, L = s.kv_lora;
@@ -340,7 +357,8 @@ void CudaBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, con
         launch_matvec(a, m.stream);
 
         // Attention in the latent space: keys (c_kv, k_pe), values c_kv, all heads share them.
-        auto* ctx = static_cast<float*>(m.grow(m.ctx_latent, 4 * static_cast<size_t>(n * H * L), op));
+        auto* ctx =
+            static_cast<float*>(m.grow(m.ctx_latent, 4 * static_cast<size_t>(n * H * L), op));
         AttnArgs at;
         at.qa = q_abs;
         at.q_stride = H * L;

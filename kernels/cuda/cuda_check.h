@@ -83,11 +83,7 @@ inline void require(bool ok, const char* op, const std::string& what) {
     if (!ok) throw Error(std::string("CUDA ") + op + ": " + what);
 }
 
-inline cudaStream_t as_stream(void* s) {
-    return static_cast<cudaStream_t>(s);
-}
-inline cublasHandle_t as_blas(void* h) {
-    return static_cast<cublasHandle_t>(h);
-}
+inline cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+inline cublasHandle_t as_blas(void* h) { return static_cast<cublasHandle_t>(h); }
 
 }  // namespace gb::cuda

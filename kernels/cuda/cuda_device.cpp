@@ -86,12 +86,8 @@ Context::~Context() {
     if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
 
-void* Context::stream() const {
-    return impl_->stream;
-}
-void* Context::blas() const {
-    return impl_->blas;
-}
+void* Context::stream() const { return impl_->stream; }
+void* Context::blas() const { return impl_->blas; }
 
 void Context::synchronize(const char* op) {
     GB_CUDA_CHECK(op, cudaStreamSynchronize(impl_->stream));

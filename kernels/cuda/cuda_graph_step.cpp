@@ -46,9 +46,10 @@ void ensure_host(void*& p, size_t& have, size_t bytes, const char* op) {
 // would fail the same way, so the backend stops recording steps; the caller may run it again.
 [[noreturn]] void graphs_off(StepState& step, const Error& e) {
     step.enabled = false;
-    throw StepNotRun(std::string(e.what()) +
-                "; the step's ops did not run and CUDA graphs are now off for this backend: run "
-                "the step again");
+    throw StepNotRun(
+        std::string(e.what()) +
+        "; the step's ops did not run and CUDA graphs are now off for this backend: run "
+        "the step again");
 }
 
 struct GraphGuard {
@@ -61,7 +62,9 @@ struct GraphGuard {
 }  // namespace
 
 CudaBackend::Impl::Impl(const CudaBackendOptions& o)
-    : opt(o), info(device_info(o.device)), ctx(o.device),
+    : opt(o),
+      info(device_info(o.device)),
+      ctx(o.device),
       stream(static_cast<cudaStream_t>(ctx.stream())) {
     step.enabled = graphs_from_env(o.graphs);
     opt.graphs = step.enabled;
@@ -156,8 +159,9 @@ cudaGraph_t CudaBackend::Impl::end_capture(const char* op) {
     // invalidated it: the recorded ops never ran. Record no more steps on this backend.
     step.enabled = false;
     throw StepNotRun(std::string("CUDA ") + op + ": the decode step's graph capture failed (" +
-                cudaGetErrorName(e) + "), so the step's ops did not run; CUDA graphs are now off "
-                "for this backend: run the step again");
+                     cudaGetErrorName(e) +
+                     "), so the step's ops did not run; CUDA graphs are now off "
+                     "for this backend: run the step again");
 }
 
 void CudaBackend::Impl::fall_back(const char* op) {
@@ -190,8 +194,9 @@ void CudaBackend::Impl::end_step() {
     if (step.mode == StepMode::None) return;  // no step open
     if (step.failed) {
         abort_step();
-        throw Error("CUDA end_step: an op of this step failed, so its outputs are undefined; "
-                    "abort_step() a step that threw");
+        throw Error(
+            "CUDA end_step: an op of this step failed, so its outputs are undefined; "
+            "abort_step() a step that threw");
     }
     if (capturing()) {
         // The routing copy is the graph's last node when the pinned buffer is already big enough.

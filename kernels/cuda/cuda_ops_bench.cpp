@@ -8,9 +8,9 @@
 #include <functional>
 #include <string>
 
-#include "kernels/error.h"
 #include "kernels/cuda/cuda_device.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/error.h"
 
 namespace {
 

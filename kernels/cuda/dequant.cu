@@ -29,13 +29,16 @@ __device__ __forceinline__ void store8(__nv_bfloat16* dst, const float* v) {
     *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(p);
 }
 __device__ __forceinline__ void store1(float* dst, float v) { *dst = v; }
-__device__ __forceinline__ void store1(__nv_bfloat16* dst, float v) { *dst = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void store1(__nv_bfloat16* dst, float v) {
+    *dst = __float2bfloat16_rn(v);
+}
 
 // One row of `cols` elements at src into dst, by the threads of one block.
 template <TensorType T, class Out>
 __device__ void dequant_row(const uint8_t* src, int64_t cols, Out* dst) {
     if constexpr (kPlain<T>) {
-        for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) store1(dst + i, plain_at<T>(src, i));
+        for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+            store1(dst + i, plain_at<T>(src, i));
     } else {
         using Q = Quant<T>;
         constexpr int kChunks = Q::kBlock / 8;
@@ -99,8 +102,8 @@ void launch_dequant_bf16(TensorType type, const void* w, int64_t row_bytes, int6
     const bool ok = dispatch_type(type, [&](auto tag) {
         constexpr TensorType T = decltype(tag)::value;
         dequant_bf16_kernel<T><<<grid, kThreads, 0, s>>>(static_cast<const uint8_t*>(w), row_bytes,
-                                                          mat_bytes, row0, rows, cols, mats,
-                                                          static_cast<__nv_bfloat16*>(out));
+                                                         mat_bytes, row0, rows, cols, mats,
+                                                         static_cast<__nv_bfloat16*>(out));
     });
     require(ok, op, "no CUDA kernel for tensor type " + std::string(type_name(type)));
     GB_CUDA_CHECK_LAUNCH(op);

@@ -63,7 +63,8 @@ __global__ void rope_kernel(float* x, int64_t x_stride, int n_heads, int head_di
         float theta = ti, mscale = k.attn_factor;
         if (k.ext_factor != 0.0f) {
             // YaRN ramp (arXiv 2309.00071): 1 below the low correction dim, 0 above the high one.
-            const float y = (static_cast<float>(i) - k.corr_lo) / fmaxf(0.001f, k.corr_hi - k.corr_lo);
+            const float y =
+                (static_cast<float>(i) - k.corr_lo) / fmaxf(0.001f, k.corr_hi - k.corr_lo);
             const float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * k.ext_factor;
             theta = ti * (1 - mix) + te * mix;
             mscale *= k.yarn_mscale;
@@ -141,11 +142,11 @@ void launch_rope(float* x, int64_t rows, int64_t x_stride, int n_heads, int head
     k.yarn_mscale = 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
     k.neox = p.neox;
     if (p.ext_factor != 0.0f) {
-        k.corr_lo = std::max(0.0f, std::floor(yarn_corr_dim(p.n_dims, p.n_ctx_orig, p.beta_fast,
-                                                             p.freq_base)));
-        k.corr_hi = std::min(static_cast<float>(p.n_dims - 1),
-                             std::ceil(yarn_corr_dim(p.n_dims, p.n_ctx_orig, p.beta_slow,
-                                                     p.freq_base)));
+        k.corr_lo = std::max(
+            0.0f, std::floor(yarn_corr_dim(p.n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+        k.corr_hi =
+            std::min(static_cast<float>(p.n_dims - 1),
+                     std::ceil(yarn_corr_dim(p.n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
     }
     rope_kernel<<<static_cast<unsigned>(rows), 128, 0, s>>>(x, x_stride, n_heads, head_dim,
                                                             positions, k, freq_factors);

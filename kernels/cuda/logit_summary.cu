@@ -151,8 +151,8 @@ __global__ void logit_summary_kernel(const float* logits, int64_t cols, int top_
 
 }  // namespace
 
-void launch_logit_summary(const float* logits, int64_t rows, int64_t cols, int top_n,
-                          float* stats, int32_t* top_ids, float* top_logits, cudaStream_t s) {
+void launch_logit_summary(const float* logits, int64_t rows, int64_t cols, int top_n, float* stats,
+                          int32_t* top_ids, float* top_logits, cudaStream_t s) {
     if (rows == 0) return;
     logit_summary_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
         logits, cols, top_n, stats, top_ids, top_logits);

@@ -35,7 +35,8 @@ __global__ void __launch_bounds__(32 * kWarps) matvec_kernel(const MatvecArgs a)
     const int lane = threadIdx.x % 32;
     const int64_t s0 = a.slot0 + static_cast<int64_t>(blockIdx.y) * NX;
     const int64_t m = a.ids ? a.ids[s0] : s0 % a.m_mod;
-    const auto* wr = static_cast<const uint8_t*>(a.w) + m * a.mat_bytes + (a.row0 + row) * a.row_bytes;
+    const auto* wr =
+        static_cast<const uint8_t*>(a.w) + m * a.mat_bytes + (a.row0 + row) * a.row_bytes;
     const float* xs[NX];
     int nx = 0;
 #pragma unroll
@@ -64,7 +65,8 @@ __global__ void __launch_bounds__(32 * kWarps) matvec_kernel(const MatvecArgs a)
             for (int u = 0; u < kUnroll; ++u) {
                 const int64_t c = c0 + 32 * u;
                 if (c < n_chunks)
-                    Q::dequant8(wr + (c / kChunks) * Q::kBytes, static_cast<int>(c % kChunks), v[u]);
+                    Q::dequant8(wr + (c / kChunks) * Q::kBytes, static_cast<int>(c % kChunks),
+                                v[u]);
             }
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
@@ -105,10 +107,14 @@ void launch_matvec(const MatvecArgs& a, cudaStream_t s) {
     const int64_t nx = shared ? a.n_slot : 1;
     const bool ok = dispatch_type(a.type, [&](auto tag) {
         constexpr TensorType T = decltype(tag)::value;
-        if (nx >= 5) launch_nx<T, 8>(a, s);
-        else if (nx >= 3) launch_nx<T, 4>(a, s);
-        else if (nx == 2) launch_nx<T, 2>(a, s);
-        else launch_nx<T, 1>(a, s);
+        if (nx >= 5)
+            launch_nx<T, 8>(a, s);
+        else if (nx >= 3)
+            launch_nx<T, 4>(a, s);
+        else if (nx == 2)
+            launch_nx<T, 2>(a, s);
+        else
+            launch_nx<T, 1>(a, s);
     });
     require(ok, op, "no CUDA matvec for tensor type " + std::string(type_name(a.type)));
     GB_CUDA_CHECK_LAUNCH(op);

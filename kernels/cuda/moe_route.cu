@@ -76,8 +76,10 @@ __global__ void moe_route_kernel(const float* logits, const float* bias, RouterP
             const float* c = choice + g * per;
             float best = -INFINITY, second = -INFINITY;
             for (int i = 0; i < per; ++i) {
-                if (c[i] > best) second = best, best = c[i];
-                else if (c[i] > second) second = c[i];
+                if (c[i] > best)
+                    second = best, best = c[i];
+                else if (c[i] > second)
+                    second = c[i];
             }
             group[g] = p.group_score == GroupScore::Max ? best : best + second;
         }
@@ -107,8 +109,8 @@ __global__ void moe_route_kernel(const float* logits, const float* bias, RouterP
 
 }  // namespace
 
-void launch_moe_route(const float* logits, const float* bias, const RouterParams& p,
-                      int64_t n_tok, int32_t* ids, float* weights, float* probs, cudaStream_t s) {
+void launch_moe_route(const float* logits, const float* bias, const RouterParams& p, int64_t n_tok,
+                      int32_t* ids, float* weights, float* probs, cudaStream_t s) {
     const char* op = "moe_route";
     if (n_tok == 0) return;
     require(p.n_expert <= kMaxRouteExperts && p.n_group <= kMaxGroups, op,
@@ -117,7 +119,7 @@ void launch_moe_route(const float* logits, const float* bias, const RouterParams
                 std::to_string(kMaxGroups));
     require(n_tok <= INT_MAX, op, "too many tokens");
     moe_route_kernel<<<static_cast<unsigned>(n_tok), 32, 0, s>>>(logits, bias, p, ids, weights,
-                                                                  probs);
+                                                                 probs);
     GB_CUDA_CHECK_LAUNCH(op);
 }
 

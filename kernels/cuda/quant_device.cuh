@@ -56,8 +56,9 @@ struct Quant<TensorType::Q8_0> {
     __device__ static void dequant8(const uint8_t* b, int c, float* v) {
         const float d = ld_half(b);
         const uint2 q = ld_8bytes(b + 2 + 8 * c);
-GB_UNROLL
-        for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>(static_cast<int8_t>(byte_of(q, i)));
+        GB_UNROLL
+        for (int i = 0; i < 8; ++i)
+            v[i] = d * static_cast<float>(static_cast<int8_t>(byte_of(q, i)));
     }
 };
 
@@ -69,8 +70,9 @@ struct Quant<TensorType::Q4_0> {
         const float d = ld_half(b);
         const uint2 q = ld_8bytes(b + 2 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-GB_UNROLL
-        for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>(((byte_of(q, i) >> shift) & 15) - 8);
+        GB_UNROLL
+        for (int i = 0; i < 8; ++i)
+            v[i] = d * static_cast<float>(((byte_of(q, i) >> shift) & 15) - 8);
     }
 };
 
@@ -81,8 +83,9 @@ struct Quant<TensorType::Q4_1> {
         const float d = ld_half(b), m = ld_half(b + 2);
         const uint2 q = ld_8bytes(b + 4 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-GB_UNROLL
-        for (int i = 0; i < 8; ++i) v[i] = d * static_cast<float>((byte_of(q, i) >> shift) & 15) + m;
+        GB_UNROLL
+        for (int i = 0; i < 8; ++i)
+            v[i] = d * static_cast<float>((byte_of(q, i) >> shift) & 15) + m;
     }
 };
 
@@ -95,7 +98,7 @@ struct Quant<TensorType::Q5_0> {
         const uint32_t qh = ld_u32_2aligned(b + 2);
         const uint2 q = ld_8bytes(b + 6 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-GB_UNROLL
+        GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((qh >> (8 * c + i)) & 1) << 4);
             v[i] = d * static_cast<float>(code - 16);
@@ -111,7 +114,7 @@ struct Quant<TensorType::Q5_1> {
         const uint32_t qh = ld_u32_2aligned(b + 4);
         const uint2 q = ld_8bytes(b + 8 + 8 * (c & 1));
         const int shift = c >= 2 ? 4 : 0;
-GB_UNROLL
+        GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((qh >> (8 * c + i)) & 1) << 4);
             v[i] = d * static_cast<float>(code) + m;
@@ -144,8 +147,9 @@ struct Quant<TensorType::Q4_K> {
         const float ml = ld_half(b + 2) * static_cast<float>(m);
         const uint2 q = ld_8bytes(b + 16 + (j >> 1) * 32 + l0);
         const int shift = (j & 1) * 4;
-GB_UNROLL
-        for (int i = 0; i < 8; ++i) v[i] = dl * static_cast<float>((byte_of(q, i) >> shift) & 15) - ml;
+        GB_UNROLL
+        for (int i = 0; i < 8; ++i)
+            v[i] = dl * static_cast<float>((byte_of(q, i) >> shift) & 15) - ml;
     }
 };
 
@@ -162,7 +166,7 @@ struct Quant<TensorType::Q5_K> {
         const uint2 h = ld_8bytes(b + 16 + l0);
         const uint2 q = ld_8bytes(b + 48 + (j >> 1) * 32 + l0);
         const int shift = (j & 1) * 4;
-GB_UNROLL
+        GB_UNROLL
         for (int i = 0; i < 8; ++i) {
             const int code = ((byte_of(q, i) >> shift) & 15) | (((byte_of(h, i) >> j) & 1) << 4);
             v[i] = dl * static_cast<float>(code) - ml;
@@ -177,14 +181,16 @@ struct Quant<TensorType::Q6_K> {
     static constexpr int kBlock = 256, kBytes = 210;
     __device__ static void dequant8(const uint8_t* b, int c, float* v) {
         const int half = c >> 4, g = (c >> 2) & 3, l0 = (c & 3) * 8;
-        const float d = ld_half(b + 208) *
-                        static_cast<float>(static_cast<int8_t>(b[192 + half * 8 + 2 * g + l0 / 16]));
+        const float d =
+            ld_half(b + 208) *
+            static_cast<float>(static_cast<int8_t>(b[192 + half * 8 + 2 * g + l0 / 16]));
         const uint2 ql = ld_8bytes(b + half * 64 + (g & 1) * 32 + l0);
         const uint2 qh = ld_8bytes(b + 128 + half * 32 + l0);
         const int shift = g < 2 ? 0 : 4;
-GB_UNROLL
+        GB_UNROLL
         for (int i = 0; i < 8; ++i) {
-            const int code = ((byte_of(ql, i) >> shift) & 15) | (((byte_of(qh, i) >> (2 * g)) & 3) << 4);
+            const int code =
+                ((byte_of(ql, i) >> shift) & 15) | (((byte_of(qh, i) >> (2 * g)) & 3) << 4);
             v[i] = d * static_cast<float>(code - 32);
         }
     }
@@ -214,18 +220,18 @@ using TypeTag = std::integral_constant<TensorType, T>;
 template <class F>
 bool dispatch_type(TensorType t, F&& f) {
     switch (t) {
-    case TensorType::F32: f(TypeTag<TensorType::F32>{}); return true;
-    case TensorType::F16: f(TypeTag<TensorType::F16>{}); return true;
-    case TensorType::BF16: f(TypeTag<TensorType::BF16>{}); return true;
-    case TensorType::Q8_0: f(TypeTag<TensorType::Q8_0>{}); return true;
-    case TensorType::Q4_0: f(TypeTag<TensorType::Q4_0>{}); return true;
-    case TensorType::Q4_1: f(TypeTag<TensorType::Q4_1>{}); return true;
-    case TensorType::Q5_0: f(TypeTag<TensorType::Q5_0>{}); return true;
-    case TensorType::Q5_1: f(TypeTag<TensorType::Q5_1>{}); return true;
-    case TensorType::Q4_K: f(TypeTag<TensorType::Q4_K>{}); return true;
-    case TensorType::Q5_K: f(TypeTag<TensorType::Q5_K>{}); return true;
-    case TensorType::Q6_K: f(TypeTag<TensorType::Q6_K>{}); return true;
-    default: return false;
+        case TensorType::F32: f(TypeTag<TensorType::F32>{}); return true;
+        case TensorType::F16: f(TypeTag<TensorType::F16>{}); return true;
+        case TensorType::BF16: f(TypeTag<TensorType::BF16>{}); return true;
+        case TensorType::Q8_0: f(TypeTag<TensorType::Q8_0>{}); return true;
+        case TensorType::Q4_0: f(TypeTag<TensorType::Q4_0>{}); return true;
+        case TensorType::Q4_1: f(TypeTag<TensorType::Q4_1>{}); return true;
+        case TensorType::Q5_0: f(TypeTag<TensorType::Q5_0>{}); return true;
+        case TensorType::Q5_1: f(TypeTag<TensorType::Q5_1>{}); return true;
+        case TensorType::Q4_K: f(TypeTag<TensorType::Q4_K>{}); return true;
+        case TensorType::Q5_K: f(TypeTag<TensorType::Q5_K>{}); return true;
+        case TensorType::Q6_K: f(TypeTag<TensorType::Q6_K>{}); return true;
+        default: return false;
     }
 }
 

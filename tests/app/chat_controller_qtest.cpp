@@ -3,17 +3,17 @@
 // against the tiny model fixtures (a MoE model with routing, a dense one).
 #include <QElapsedTimer>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
 #include "app/history_conversation_store.h"
-#include <QTemporaryDir>
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
 #include "app/synthetic_engine.h"
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/forwarding_backend.h"
 
 using namespace gb::app;
@@ -22,8 +22,10 @@ namespace {
 
 struct Rig {
     explicit Rig(std::unique_ptr<ChatEngine> engine, std::unique_ptr<ConversationStore> s = nullptr)
-        : owned(s ? std::move(s) : std::make_unique<MemoryConversationStore>()), store(*owned),
-          worker(std::move(engine)), c(store, worker) {}
+        : owned(s ? std::move(s) : std::make_unique<MemoryConversationStore>()),
+          store(*owned),
+          worker(std::move(engine)),
+          c(store, worker) {}
     std::unique_ptr<ConversationStore> owned;
     ConversationStore& store;
     EngineWorker worker;
@@ -57,7 +59,8 @@ std::unique_ptr<ChatEngine> fast_synthetic(int n_think = 10, int n_answer = 10, 
 // error.
 class FaultyBackend final : public gb::test::ForwardingBackend {
 public:
-    FaultyBackend(int fail_at) : ForwardingBackend(std::make_unique<gb::cpu::CpuBackend>(1)), fail_at_(fail_at) {}
+    FaultyBackend(int fail_at)
+        : ForwardingBackend(std::make_unique<gb::cpu::CpuBackend>(1)), fail_at_(fail_at) {}
     bool lost() const override { return lost_; }
     void matmul(const gb::Weight& w, gb::Act x, gb::Act out) override {
         if (lost_ || ++calls_ == fail_at_) {
@@ -88,7 +91,7 @@ private slots:
         QVERIFY(r.c.busy());
         QVERIFY(r.reply());
         QVERIFY(!r.c.busy());
-        QCOMPARE(updates.count(), 21);  // 20 tokens and the final flush
+        QCOMPARE(updates.count(), 21);   // 20 tokens and the final flush
         QVERIFY(inserted.count() >= 1);  // the streaming row appeared while streaming
         QCOMPARE(r.c.path().size(), size_t(2));
         const StoredMessage& a = r.c.path()[1];
@@ -103,7 +106,8 @@ private slots:
         QCOMPARE(rows.rowCount(), 2);
         QCOMPARE(rows.data(rows.index(1), MessageListModel::ReasoningTokensRole).toInt(), 10);
         // The first message names the conversation.
-        QCOMPARE(r.store.summary(r.c.current_conversation()).title, std::string("Why is the sky blue?"));
+        QCOMPARE(r.store.summary(r.c.current_conversation()).title,
+                 std::string("Why is the sky blue?"));
     }
 
     void regenerate_and_edit_make_branches() {
@@ -163,7 +167,8 @@ private slots:
         QVERIFY(r.load("synthetic"));
         ConversationListModel list(r.store);
         QSignalSpy changed(&r.c, &ChatController::conversationsChanged);
-        connect(&r.c, &ChatController::conversationsChanged, &list, &ConversationListModel::refresh);
+        connect(&r.c, &ChatController::conversationsChanged, &list,
+                &ConversationListModel::refresh);
         r.c.send("about cats");
         QVERIFY(r.reply());
         const int64_t a = r.c.current_conversation();

@@ -1,6 +1,8 @@
 // glassbox-cli end to end on the tiny llama fixture: inspect, run with a trace, bench, and errors
 // (stderr + non-zero exit).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -8,8 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
@@ -29,9 +29,9 @@ struct Result {
 Result cli(const std::string& args) {
     // One stderr file per call and process: ctest runs these tests in parallel processes.
     static int calls = 0;
-    const auto err_path = std::filesystem::temp_directory_path() /
-                          ("gb_cli_test_stderr_" + std::to_string(getpid()) + "_" +
-                           std::to_string(++calls) + ".txt");
+    const auto err_path =
+        std::filesystem::temp_directory_path() /
+        ("gb_cli_test_stderr_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt");
     const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
     FILE* p = popen(cmd.c_str(), "r");
     Result r{-1, "", ""};
@@ -62,9 +62,12 @@ TEST(Cli, InspectReportsTheModel) {
 }
 
 TEST(Cli, RunWritesATraceWithAlternatives) {
-    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_trace_" + std::to_string(getpid()) + ".json")).string();
+    const auto trace_path = (std::filesystem::temp_directory_path() /
+                             ("gb_cli_test_trace_" + std::to_string(getpid()) + ".json"))
+                                .string();
     std::filesystem::remove(trace_path);
-    Result r = cli("run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 --trace " + trace_path);
+    Result r =
+        cli("run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
     std::ifstream in(trace_path);
     std::stringstream ss;
@@ -88,12 +91,16 @@ TEST(Cli, RunWritesATraceWithAlternatives) {
 TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
     const std::string moe = gb::test::fixture("models/tiny_qwen3moe.gguf");
     const auto dir = std::filesystem::temp_directory_path();
-    const std::string json_path = (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".json")).string();
-    const std::string bin_path = (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".gbtrace")).string();
-    const std::string common = "run -m " + moe + " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --router-probs ";
+    const std::string json_path =
+        (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".json")).string();
+    const std::string bin_path =
+        (dir / ("gb_cli_moe_" + std::to_string(getpid()) + ".gbtrace")).string();
+    const std::string common =
+        "run -m " + moe + " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --router-probs ";
     Result a = cli(common + "--routing --trace " + json_path);
     ASSERT_EQ(a.code, 0) << a.err;
-    EXPECT_NE(a.err.find("[routing: top-2 of 8 experts in 2 MoE layers"), std::string::npos) << a.err;
+    EXPECT_NE(a.err.find("[routing: top-2 of 8 experts in 2 MoE layers"), std::string::npos)
+        << a.err;
     Result b = cli(common + "--trace " + bin_path);
     ASSERT_EQ(b.code, 0) << b.err;
     std::ifstream jf(json_path), bf(bin_path, std::ios::binary);
@@ -111,7 +118,8 @@ TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
         EXPECT_EQ(x.experts, y.experts) << i;
         ASSERT_EQ(x.probs.size(), 16u) << i;
         ASSERT_EQ(y.weights.size(), x.weights.size());
-        for (size_t j = 0; j < x.weights.size(); ++j) EXPECT_NEAR(x.weights[j], y.weights[j], 1e-3f);
+        for (size_t j = 0; j < x.weights.size(); ++j)
+            EXPECT_NEAR(x.weights[j], y.weights[j], 1e-3f);
     }
     std::filesystem::remove(json_path);
     std::filesystem::remove(bin_path);
@@ -119,12 +127,15 @@ TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
     for (const std::string& target : {moe, gb::test::fixture("models/hf/tiny_qwen3moe")}) {
         Result in = cli("inspect " + target);
         ASSERT_EQ(in.code, 0) << in.err;
-        EXPECT_NE(in.out.find("experts:         8 per MoE layer, 2 routed per token"), std::string::npos) << in.out;
+        EXPECT_NE(in.out.find("experts:         8 per MoE layer, 2 routed per token"),
+                  std::string::npos)
+            << in.out;
         EXPECT_NE(in.out.find("active params:"), std::string::npos) << in.out;
     }
     Result dense = cli("run -m " + kTiny + " -p 'hi' -n 2 --temp 0 -t 1 -c 64 --routing");
     ASSERT_EQ(dense.code, 0) << dense.err;
-    EXPECT_NE(dense.err.find("the model is dense, it has no experts"), std::string::npos) << dense.err;
+    EXPECT_NE(dense.err.find("the model is dense, it has no experts"), std::string::npos)
+        << dense.err;
 }
 
 // --stream-jsonl: stdout is one JSON object per generated token, in order, each the token the
@@ -132,9 +143,11 @@ TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
 // every MoE layer), and nothing else.
 TEST(Cli, StreamJsonlPrintsEveryTokenWithItsRouting) {
     const std::string moe = gb::test::fixture("models/tiny_qwen3moe.gguf");
-    const std::string trace_path =
-        (std::filesystem::temp_directory_path() / ("gb_cli_jsonl_" + std::to_string(getpid()) + ".json")).string();
-    Result r = cli("run -m " + moe + " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --stream-jsonl --trace " + trace_path);
+    const std::string trace_path = (std::filesystem::temp_directory_path() /
+                                    ("gb_cli_jsonl_" + std::to_string(getpid()) + ".json"))
+                                       .string();
+    Result r = cli("run -m " + moe +
+                   " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --stream-jsonl --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
     std::ifstream tf(trace_path);
     std::stringstream ts;
@@ -180,7 +193,9 @@ TEST(Cli, StreamJsonlPrintsEveryTokenWithItsRouting) {
 }
 
 TEST(Cli, SameSeedSameOutput) {
-    const std::string args = "run -m " + kTiny + " -p 'abc' -n 12 --temp 3 --top-k 0 --top-p 1 --min-p 0 -t 1 -c 64 --seed 42";
+    const std::string args =
+        "run -m " + kTiny +
+        " -p 'abc' -n 12 --temp 3 --top-k 0 --top-p 1 --min-p 0 -t 1 -c 64 --seed 42";
     Result a = cli(args), b = cli(args), c = cli(args + "3");
     ASSERT_EQ(a.code, 0) << a.err;
     EXPECT_EQ(a.out, b.out);
@@ -207,14 +222,21 @@ TEST(Cli, ChatUsesTheTemplateWithOneBos) {
     gb::GgufWriter w;
     for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
     w.set("tokenizer.ggml.add_bos_token", gb::GgufValue::boolean(true));
-    w.set("tokenizer.chat_template",
-          gb::GgufValue::str("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n"
-                             "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"));
-    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto model = (std::filesystem::temp_directory_path() / ("gb_cli_test_chat_" + std::to_string(getpid()) + ".gguf")).string();
+    w.set(
+        "tokenizer.chat_template",
+        gb::GgufValue::str("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n"
+                           "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"));
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto model = (std::filesystem::temp_directory_path() /
+                        ("gb_cli_test_chat_" + std::to_string(getpid()) + ".gguf"))
+                           .string();
     w.write(model);
-    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_chat_" + std::to_string(getpid()) + ".json")).string();
-    Result r = cli("run -m " + model + " --chat -p hi -n 2 --temp 0 -t 1 -c 64 --trace " + trace_path);
+    const auto trace_path = (std::filesystem::temp_directory_path() /
+                             ("gb_cli_test_chat_" + std::to_string(getpid()) + ".json"))
+                                .string();
+    Result r =
+        cli("run -m " + model + " --chat -p hi -n 2 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
     std::ifstream in(trace_path);
     std::stringstream ss;
@@ -239,12 +261,21 @@ TEST(Cli, BrokenTemplateFallsBackToTheFamilyFormat) {
     gb::GgufFile src = gb::GgufFile::open(gb::test::fixture("models/tiny_qwen3.gguf"));
     gb::GgufWriter w;
     for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
-    w.set("tokenizer.chat_template", gb::GgufValue::str("{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}"));
-    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto model = (std::filesystem::temp_directory_path() / ("gb_cli_test_broken_" + std::to_string(getpid()) + ".gguf")).string();
+    w.set("tokenizer.chat_template",
+          gb::GgufValue::str("{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}"));
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto model = (std::filesystem::temp_directory_path() /
+                        ("gb_cli_test_broken_" + std::to_string(getpid()) + ".gguf"))
+                           .string();
     w.write(model);
-    const auto trace_path = (std::filesystem::temp_directory_path() / ("gb_cli_test_broken_" + std::to_string(getpid()) + ".json")).string();
-    Result r = cli("run -m " + model + " --chat --no-thinking --system 'Be brief.' -p hi -n 1 --temp 0 -t 1 -c 128 --trace " + trace_path);
+    const auto trace_path = (std::filesystem::temp_directory_path() /
+                             ("gb_cli_test_broken_" + std::to_string(getpid()) + ".json"))
+                                .string();
+    Result r =
+        cli("run -m " + model +
+            " --chat --no-thinking --system 'Be brief.' -p hi -n 1 --temp 0 -t 1 -c 128 --trace " +
+            trace_path);
     std::filesystem::remove(model);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("nosuchfilter"), std::string::npos) << r.err;
@@ -255,8 +286,9 @@ TEST(Cli, BrokenTemplateFallsBackToTheFamilyFormat) {
     ss << in.rdbuf();
     gb::Trace t = gb::read_json(ss.str());
     std::filesystem::remove(trace_path);
-    EXPECT_EQ(t.prompt_text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
-                             "<|im_start|>assistant\n<think>\n\n</think>\n\n");
+    EXPECT_EQ(t.prompt_text,
+              "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+              "<|im_start|>assistant\n<think>\n\n</think>\n\n");
 }
 
 // The tiny models' vocabulary (tools/gen_tiny_models.py) gives ids 0..255 to the 256 byte
@@ -274,7 +306,9 @@ TEST(Cli, TokenizePrintsIdsAndSpeed) {
 
     // A file cut off inside its tensor data (a partial download) still has its vocabulary:
     // tokenize gives the same ids, inspect shows the metadata and says the data is missing.
-    const auto cut = (std::filesystem::temp_directory_path() / ("gb_cli_cut_" + std::to_string(getpid()) + ".gguf")).string();
+    const auto cut = (std::filesystem::temp_directory_path() /
+                      ("gb_cli_cut_" + std::to_string(getpid()) + ".gguf"))
+                         .string();
     std::filesystem::copy_file(kTiny, cut, std::filesystem::copy_options::overwrite_existing);
     std::filesystem::resize_file(cut, std::filesystem::file_size(kTiny) - 4096);
     Result full = cli("tokenize -m " + kTiny + " -p 'hello world'");
@@ -314,10 +348,12 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
         {"run -m " + kTiny + " -p x -c 8", "context length"},
         {"run -m " + kTiny + " -p x --bogus", "unknown option --bogus"},
         {"run -m " + kTiny + " -p x --cpu-layers 1", "they need the cuda backend"},
-        {"run -m " + kTiny + " -p x --cpu-layers -2", "--cpu-layers must be a number of layers >= 0, or auto"},
+        {"run -m " + kTiny + " -p x --cpu-layers -2",
+         "--cpu-layers must be a number of layers >= 0, or auto"},
         {"run -m " + kTiny + " -p x --cpu-layers many", "got 'many'"},
         {"bench -m " + kTiny + " --cpu-layers 1", "they need the cuda backend"},
-        {"run -m " + kTiny + " -p x --backend vulkan", "unknown backend 'vulkan' (choose cpu or cuda)"},
+        {"run -m " + kTiny + " -p x --backend vulkan",
+         "unknown backend 'vulkan' (choose cpu or cuda)"},
         {"frobnicate", "unknown command"},
     };
     for (const auto& c : cases) {

@@ -2,6 +2,8 @@
 // opening one whose reply has a 20,000-token trace. Prints numbers; asserts nothing.
 // Usage: history_bench [--db PATH] [--conversations N] [--trace-tokens N] [--moe-layers L]
 //                      [--experts E] [--k K] [--keep]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,7 +11,6 @@
 #include <filesystem>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 #include "app/history/history_store.h"
 
@@ -51,17 +52,20 @@ static Trace make_trace(int n_tokens, int moe_layers, int n_expert, int k) {
         TokenRecord& r = t.tokens[static_cast<size_t>(i)];
         r.id = static_cast<int32_t>(rng() % 150000);
         r.text = " tok" + std::to_string(r.id % 5000);
-        r.phase = i < t.n_prompt ? Phase::Prompt : (i < n_tokens * 3 / 4 ? Phase::Think : Phase::Answer);
+        r.phase =
+            i < t.n_prompt ? Phase::Prompt : (i < n_tokens * 3 / 4 ? Phase::Think : Phase::Answer);
         r.logprob = -static_cast<float>(rng() % 1000) / 300.0f;
         r.entropy = static_cast<float>(rng() % 1000) / 250.0f;
         r.t_ms = i * 12.5;
-        for (int a = 0; a < 5; ++a) r.top.push_back({static_cast<int32_t>(rng() % 150000), "alt", r.logprob - a});
+        for (int a = 0; a < 5; ++a)
+            r.top.push_back({static_cast<int32_t>(rng() % 150000), "alt", r.logprob - a});
         if (moe_layers) {
             r.routing.k = k;
             for (int l = 0; l < moe_layers; ++l) {
                 r.routing.layers.push_back(static_cast<uint16_t>(l));
                 for (int j = 0; j < k; ++j) {
-                    r.routing.experts.push_back(static_cast<uint16_t>(rng() % static_cast<unsigned>(n_expert)));
+                    r.routing.experts.push_back(
+                        static_cast<uint16_t>(rng() % static_cast<unsigned>(n_expert)));
                     r.routing.weights.push_back(1.0f / static_cast<float>(k));
                 }
             }
@@ -71,28 +75,41 @@ static Trace make_trace(int n_tokens, int moe_layers, int n_expert, int k) {
 }
 
 int main(int argc, char** argv) {
-    std::string db = (std::filesystem::temp_directory_path() / ("gb_history_bench_" + std::to_string(getpid()) + ".db")).string();
+    std::string db = (std::filesystem::temp_directory_path() /
+                      ("gb_history_bench_" + std::to_string(getpid()) + ".db"))
+                         .string();
     int n_conv = 10000, n_trace = 20000, moe_layers = 48, n_expert = 128, k = 8;
     bool keep = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (a == "--db") db = next();
-        else if (a == "--conversations") n_conv = std::atoi(next().c_str());
-        else if (a == "--trace-tokens") n_trace = std::atoi(next().c_str());
-        else if (a == "--moe-layers") moe_layers = std::atoi(next().c_str());
-        else if (a == "--experts") n_expert = std::atoi(next().c_str());
-        else if (a == "--k") k = std::atoi(next().c_str());
-        else if (a == "--keep") keep = true;
+        if (a == "--db")
+            db = next();
+        else if (a == "--conversations")
+            n_conv = std::atoi(next().c_str());
+        else if (a == "--trace-tokens")
+            n_trace = std::atoi(next().c_str());
+        else if (a == "--moe-layers")
+            moe_layers = std::atoi(next().c_str());
+        else if (a == "--experts")
+            n_expert = std::atoi(next().c_str());
+        else if (a == "--k")
+            k = std::atoi(next().c_str());
+        else if (a == "--keep")
+            keep = true;
         else {
-            std::fprintf(stderr, "usage: %s [--db PATH] [--conversations N] [--trace-tokens N] "
-                                 "[--moe-layers L] [--experts E] [--k K] [--keep]\n", argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--db PATH] [--conversations N] [--trace-tokens N] "
+                         "[--moe-layers L] [--experts E] [--k K] [--keep]\n",
+                         argv[0]);
             return 2;
         }
     }
     for (const char* s : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(db + s);
-    std::printf("history_bench: %s, %d conversations, one reply with a %d-token trace (%d MoE layers, top-%d of %d)\n",
-                db.c_str(), n_conv, n_trace, moe_layers, k, n_expert);
+    std::printf(
+        "history_bench: %s, %d conversations, one reply with a %d-token trace (%d MoE layers, "
+        "top-%d of %d)\n",
+        db.c_str(), n_conv, n_trace, moe_layers, k, n_expert);
 
     int64_t big_id = 0, big_reply = 0;
     {
@@ -104,12 +121,15 @@ int main(int argc, char** argv) {
         for (int base = 0; base < n_conv; base += 1000) {
             store->batch([&] {
                 for (int i = base; i < std::min(n_conv, base + 1000); ++i) {
-                    const int64_t c = store->create_conversation("Conversation " + std::to_string(i) + " about topic " +
-                                                                     std::to_string(i % 97),
-                                                                 i % 3 ? "qwen3-8b" : "deepseek-r1-distill-qwen-7b");
-                    const int64_t u = store->add_message(c, std::nullopt, Role::User, "Question number " + std::to_string(i));
+                    const int64_t c = store->create_conversation(
+                        "Conversation " + std::to_string(i) + " about topic " +
+                            std::to_string(i % 97),
+                        i % 3 ? "qwen3-8b" : "deepseek-r1-distill-qwen-7b");
+                    const int64_t u = store->add_message(c, std::nullopt, Role::User,
+                                                         "Question number " + std::to_string(i));
                     Message r;
-                    r.reasoning = "Let me think about question " + std::to_string(i) + ". " + reasoning;
+                    r.reasoning =
+                        "Let me think about question " + std::to_string(i) + ". " + reasoning;
                     r.answer = "The answer is " + std::to_string(i) + ". " + answer;
                     r.stats.model = i % 3 ? "qwen3-8b" : "deepseek-r1-distill-qwen-7b";
                     r.stats.n_reasoning_tokens = 100 + i % 900;
@@ -121,35 +141,45 @@ int main(int argc, char** argv) {
         std::printf("  %-52s %8.0f ms\n", "insert conversations (user + reply each)", ms_since(t0));
         const Trace trace = make_trace(n_trace, moe_layers, n_expert, k);
         big_id = store->create_conversation("The conversation with the long trace");
-        const int64_t u = store->add_message(big_id, std::nullopt, Role::User, "Explain the proof.");
+        const int64_t u =
+            store->add_message(big_id, std::nullopt, Role::User, "Explain the proof.");
         Message r;
         r.reasoning = trace.reasoning_text;
         r.answer = "Done.";
         const auto t1 = Clock::now();
         big_reply = store->add_reply(big_id, u, r, &trace);
-        std::printf("  %-52s %8.0f ms\n", "store the traced reply (encode, zstd, usage summary)", ms_since(t1));
-        auto st = store->database().prepare("SELECT raw_size, length(data) FROM traces WHERE message_id = ?");
+        std::printf("  %-52s %8.0f ms\n", "store the traced reply (encode, zstd, usage summary)",
+                    ms_since(t1));
+        auto st = store->database().prepare(
+            "SELECT raw_size, length(data) FROM traces WHERE message_id = ?");
         st.args(big_reply);
         if (st.step())
-            std::printf("  trace blob: %.1f MB binary -> %.1f MB zstd\n", st.i64(0) / 1e6, st.i64(1) / 1e6);
+            std::printf("  trace blob: %.1f MB binary -> %.1f MB zstd\n", st.i64(0) / 1e6,
+                        st.i64(1) / 1e6);
     }
     std::printf("  database file: %.1f MB\n", std::filesystem::file_size(db) / 1e6);
 
     std::unique_ptr<HistoryStore> store;
     timed("open (quick_check, WAL, pragmas)", 1, [&] { store = HistoryStore::open(db); });
     size_t n = 0;
-    timed("list conversations: first page (50)", 20, [&] { n = store->list_conversations(0, 50).size(); });
+    timed("list conversations: first page (50)", 20,
+          [&] { n = store->list_conversations(0, 50).size(); });
     timed("list conversations: all", 5, [&] { n = store->list_conversations().size(); });
     std::printf("    (%zu listed)\n", n);
     Conversation c;
-    timed("open the conversation with the traced reply", 20, [&] { c = store->load_conversation(big_id); });
+    timed("open the conversation with the traced reply", 20,
+          [&] { c = store->load_conversation(big_id); });
     std::vector<std::optional<Trace>> traces;  // kept, so freeing one is not timed
-    timed("load its trace (blob, zstd, decode)", 3, [&] { traces.push_back(store->load_trace(big_reply)); });
+    timed("load its trace (blob, zstd, decode)", 3,
+          [&] { traces.push_back(store->load_trace(big_reply)); });
     std::printf("    (%zu tokens)\n", traces.back() ? traces.back()->tokens.size() : 0);
     timed("search \"topic 42\" (all fields)", 5, [&] { n = store->search("topic 42").size(); });
-    timed("replies with reasoning over 800 tokens (first 100)", 5, [&] { n = store->replies_with_reasoning_over(800).size(); });
-    timed("replies by model (first 100)", 5, [&] { n = store->replies_by_model("qwen3-8b").size(); });
-    timed("replies using expert 17 of layer 3", 5, [&] { n = store->replies_using_expert(3, 17).size(); });
+    timed("replies with reasoning over 800 tokens (first 100)", 5,
+          [&] { n = store->replies_with_reasoning_over(800).size(); });
+    timed("replies by model (first 100)", 5,
+          [&] { n = store->replies_by_model("qwen3-8b").size(); });
+    timed("replies using expert 17 of layer 3", 5,
+          [&] { n = store->replies_using_expert(3, 17).size(); });
     store.reset();
     if (!keep)
         for (const char* s : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(db + s);

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <span>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "kernels/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

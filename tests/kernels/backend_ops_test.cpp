@@ -115,7 +115,8 @@ TEST_P(BackendOps, MatmulQuantised) {
         std::vector<uint8_t> wq = make_weights(type, wf, rows, cols);
         std::vector<float> wd(rows * cols);
         for (int64_t r = 0; r < rows; ++r)
-            cpu::dequantize_row(type, wq.data() + r * row_bytes(type, cols), wd.data() + r * cols, cols);
+            cpu::dequantize_row(type, wq.data() + r * row_bytes(type, cols), wd.data() + r * cols,
+                                cols);
         Weight w{type, wq.data(), rows, cols, "wq"};
         Act ax = upload(x, n, cols), out = be->alloc(n, rows);
         be->matmul(be->upload(w), ax, out);
@@ -159,7 +160,8 @@ TEST_P(BackendOps, GetRowsAddBiasAddSwiglu) {
     expect_close(download(sw), ws, 1e-5, "swiglu");
 }
 
-// Reference RoPE in the inverse-frequency formulation (per pair i: inv_freq_i, angle pos*inv_freq_i).
+// Reference RoPE in the inverse-frequency formulation (per pair i: inv_freq_i, angle
+// pos*inv_freq_i).
 std::vector<double> rope_ref(const std::vector<float>& x, int rows, int heads, int hd,
                              const std::vector<int32_t>& pos, bool neox, double base, double factor,
                              bool yarn, int n_ctx_orig) {
@@ -171,7 +173,8 @@ std::vector<double> rope_ref(const std::vector<float>& x, int rows, int heads, i
         auto corr = [&](double rot) {
             return hd * std::log(n_ctx_orig / (rot * 2 * M_PI)) / (2 * std::log(base));
         };
-        double lo = std::max(0.0, std::floor(corr(32.0))), hi = std::min(hd - 1.0, std::ceil(corr(1.0)));
+        double lo = std::max(0.0, std::floor(corr(32.0))),
+               hi = std::min(hd - 1.0, std::ceil(corr(1.0)));
         if (lo == hi) hi += 0.001;
         for (int i = 0; i < half; ++i) {
             double ramp = std::clamp((i - lo) / (hi - lo), 0.0, 1.0);
@@ -215,8 +218,9 @@ TEST_P(BackendOps, Rope) {
             p.n_ctx_orig = 2048;
         }
         be->rope(a, heads, hd, pos, p);
-        expect_close(download(a), rope_ref(x, rows, heads, hd, pos, neox, 10000.0, factor, yarn, 2048),
-                     2e-4, yarn ? "rope yarn" : "rope");
+        expect_close(download(a),
+                     rope_ref(x, rows, heads, hd, pos, neox, 10000.0, factor, yarn, 2048), 2e-4,
+                     yarn ? "rope yarn" : "rope");
     }
 }
 
@@ -243,7 +247,8 @@ TEST_P(BackendOps, CausalAttentionWithCacheAndGqa) {
             double mx = -1e300, sum = 0;
             for (int j = 0; j <= pos0 + t; ++j) {
                 double d = 0;
-                for (int e = 0; e < hd; ++e) d += double(q[(t * n_head + h) * hd + e]) * kall[j * kvw + kh * hd + e];
+                for (int e = 0; e < hd; ++e)
+                    d += double(q[(t * n_head + h) * hd + e]) * kall[j * kvw + kh * hd + e];
                 s[j] = d * scale;
                 mx = std::max(mx, s[j]);
             }

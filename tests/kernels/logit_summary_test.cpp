@@ -1,6 +1,8 @@
 // The logit summary (kernels/logit_summary.h) against a plain long-double computation by
 // definition on random rows of many lengths, ties, -inf, NaN and +inf rows, and the backend op
 // (the CPU backend's and the copy-to-host default) against the row form.
+#include "kernels/logit_summary.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,9 +12,8 @@
 #include <random>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
-#include "kernels/logit_summary.h"
+#include "kernels/error.h"
 #include "tests/forwarding_backend.h"
 
 namespace gb {
@@ -47,8 +48,8 @@ Ref by_definition(const std::vector<float>& row) {
 void expect_row(const std::vector<float>& row, int top_n, const std::string& what) {
     std::vector<float> stats(kLogitStats), top(top_n);
     std::vector<int32_t> ids(top_n);
-    logit_summary_row(row.data(), static_cast<int64_t>(row.size()), top_n, stats.data(),
-                      ids.data(), top.data());
+    logit_summary_row(row.data(), static_cast<int64_t>(row.size()), top_n, stats.data(), ids.data(),
+                      top.data());
     const Ref r = by_definition(row);
     EXPECT_EQ(stats[0], static_cast<float>(r.max)) << what;
     EXPECT_NEAR(stats[1], static_cast<double>(r.log_z), 2e-6 * std::max(1.0L, r.log_z)) << what;

@@ -5,18 +5,18 @@
 #include <QAction>
 #include <QCoreApplication>
 #include <QDir>
-#include <QFile>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QSignalSpy>
-#include <QTextDocument>
-#include <QStandardPaths>
 #include <QSpinBox>
+#include <QStandardPaths>
 #include <QTest>
 #include <QTextBrowser>
+#include <QTextDocument>
 #include <algorithm>
 #include <cmath>
 
@@ -51,16 +51,19 @@ std::shared_ptr<const Trace> synthetic_trace(int n_layers, int n_think = 6, int 
     o.n_answer_tokens = n_answer;
     SyntheticEngine e(o);
     e.load({});
-    return std::make_shared<const Trace>(e.generate({{"user", "why is the sky blue", ""}}, {}, {}, nullptr));
+    return std::make_shared<const Trace>(
+        e.generate({{"user", "why is the sky blue", ""}}, {}, {}, nullptr));
 }
 
 struct App {
     // on_disk: conversations in a real SQLite history file (fsynced commits), not in memory.
     explicit App(double tps = 2000, int n_think = 8, int n_answer = 8, bool on_disk = false) {
         if (on_disk) {
-            db_path = QDir::temp().filePath(QString("gb_views_stall_%1.db").arg(QCoreApplication::applicationPid()));
+            db_path = QDir::temp().filePath(
+                QString("gb_views_stall_%1.db").arg(QCoreApplication::applicationPid()));
             QFile::remove(db_path);
-            store = std::make_unique<HistoryConversationStore>(HistoryStore::open(db_path.toStdString()));
+            store = std::make_unique<HistoryConversationStore>(
+                HistoryStore::open(db_path.toStdString()));
         } else {
             store = std::make_unique<MemoryConversationStore>();
         }
@@ -85,7 +88,8 @@ struct App {
         worker.reset();
         store.reset();
         if (!db_path.isEmpty())
-            for (const QString& suffix : {"", "-wal", "-shm", ".lock"}) QFile::remove(db_path + suffix);
+            for (const QString& suffix : {"", "-wal", "-shm", ".lock"})
+                QFile::remove(db_path + suffix);
     }
     QString db_path;
     std::unique_ptr<ConversationStore> store;
@@ -148,7 +152,8 @@ private slots:
         auto live = a.w->inspector()->trace();
         QVERIFY(live);
         const size_t seen = live->tokens.size();
-        QVERIFY2(seen > 10 && seen < 120, qPrintable(QString("%1 tokens shown while streaming").arg(seen)));
+        QVERIFY2(seen > 10 && seen < 120,
+                 qPrintable(QString("%1 tokens shown while streaming").arg(seen)));
         QCOMPARE(live->n_prompt, 0);  // generated tokens only, so far
         QVERIFY(!a.w->routing()->showing_dense_message());
         QVERIFY(a.w->routing()->summary_text().contains("so far"));
@@ -175,8 +180,10 @@ private slots:
 
     // A Markdown answer streamed a few characters at a time renders as the whole text does.
     void streamed_markdown_renders_like_the_whole_text() {
-        const QString md = "# Title\n\nSome **bold** and `code`.\n\n- one\n- two\n\n```python\nx = 1\n\ny = 2\n```\n\n"
-                           "1. first\n2. second\n\nLast paragraph with a [link](https://example.org).";
+        const QString md =
+            "# Title\n\nSome **bold** and `code`.\n\n- one\n- two\n\n```python\nx = 1\n\ny = "
+            "2\n```\n\n"
+            "1. first\n2. second\n\nLast paragraph with a [link](https://example.org).";
         MessageWidget w;
         w.resize(500, 300);
         w.show();
@@ -221,8 +228,9 @@ private slots:
         QVERIFY(a.w->dashboard()->engine_text().contains("decode"));
         // The sidebar lists the conversation, titled by the first message.
         QCOMPARE(a.w->conversations()->rowCount(), 1);
-        QCOMPARE(a.w->conversations()->data(a.w->conversations()->index(0), Qt::DisplayRole).toString(),
-                 QString("Hello there"));
+        QCOMPARE(
+            a.w->conversations()->data(a.w->conversations()->index(0), Qt::DisplayRole).toString(),
+            QString("Hello there"));
         // Regenerate from the bubble: a second branch with a switcher.
         a.c->regenerate(reply.id);
         QVERIFY(done.wait(5000));
@@ -260,7 +268,8 @@ private slots:
         const auto other = gb::app::demo_prompts_for("SmolLM2-135M-Instruct", &error);
         QVERIFY(!other.prompts.isEmpty());
         QVERIFY(other.prompts.front().text != demo.prompts.front().text);
-        const auto bad = gb::app::parse_demo_prompts("{\"format\": \"glassbox-demo-prompts\", \"sets\": [", "x", &error);
+        const auto bad = gb::app::parse_demo_prompts(
+            "{\"format\": \"glassbox-demo-prompts\", \"sets\": [", "x", &error);
         QVERIFY(bad.prompts.isEmpty());
         QVERIFY2(error.contains("demo prompts"), qPrintable(error));
         error.clear();
@@ -316,7 +325,8 @@ private slots:
         e.load({});
         GenerationSettings gs;
         gs.max_tokens = 40000;
-        auto t = std::make_shared<const Trace>(e.generate({{"user", "think at length", ""}}, gs, {}, nullptr));
+        auto t = std::make_shared<const Trace>(
+            e.generate({{"user", "think at length", ""}}, gs, {}, nullptr));
         QVERIFY(t->tokens.size() > 32000);
         QElapsedTimer clock;
         clock.start();
@@ -324,7 +334,10 @@ private slots:
         TokenFlowView* flow = ins.flow_view();
         flow->viewport()->repaint();
         const double open_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
-        QVERIFY2(flow->line_count() > 100, qPrintable(QString("%1 lines for %2 tokens").arg(flow->line_count()).arg(t->tokens.size())));
+        QVERIFY2(
+            flow->line_count() > 100,
+            qPrintable(
+                QString("%1 lines for %2 tokens").arg(flow->line_count()).arg(t->tokens.size())));
         QVERIFY(flow->tokens_painted() > 0);
         QVERIFY(flow->tokens_painted() < 3000);  // only what is on screen
         clock.restart();
@@ -337,16 +350,18 @@ private slots:
         ins.set_overlay(Overlay::Entropy);
         flow->viewport()->repaint();
         const double overlay_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
-        qInfo("inspector, %zu tokens: open and lay out %.1f ms, select the last token %.1f ms, "
-              "change the colouring %.1f ms (%d tokens painted)",
-              t->tokens.size(), open_ms, select_ms, overlay_ms, flow->tokens_painted());
+        qInfo(
+            "inspector, %zu tokens: open and lay out %.1f ms, select the last token %.1f ms, "
+            "change the colouring %.1f ms (%d tokens painted)",
+            t->tokens.size(), open_ms, select_ms, overlay_ms, flow->tokens_painted());
     }
 
     void overlay_colours_confident_green_and_surprising_red() {
         TokenRecord sure, unsure;
         sure.logprob = std::log(0.99f);
         unsure.logprob = std::log(0.05f);
-        const QColor a = overlay_colour(sure, Overlay::Probability), b = overlay_colour(unsure, Overlay::Probability);
+        const QColor a = overlay_colour(sure, Overlay::Probability),
+                     b = overlay_colour(unsure, Overlay::Probability);
         QVERIFY(a.green() > a.red());
         QVERIFY(b.red() > b.green());
         TokenRecord prompt;  // NaN: not scored, no colour
@@ -498,7 +513,8 @@ private slots:
         App a;
         QStringList unnamed;
         for (QAbstractButton* b : a.w->findChildren<QAbstractButton*>()) {
-            if (b->accessibleName().isEmpty() && b->text().remove('&').trimmed().isEmpty() && b->isVisibleTo(a.w.get()))
+            if (b->accessibleName().isEmpty() && b->text().remove('&').trimmed().isEmpty() &&
+                b->isVisibleTo(a.w.get()))
                 unnamed << b->metaObject()->className();
         }
         QVERIFY2(unnamed.isEmpty(), qPrintable(unnamed.join(", ")));
@@ -506,7 +522,8 @@ private slots:
         for (QAction* act : a.w->findChildren<QAction*>())
             if (!act->text().isEmpty() && !act->shortcut().isEmpty()) ++with_shortcut;
         QVERIFY(with_shortcut >= 12);
-        for (QWidget* w : {static_cast<QWidget*>(a.w->chat()->input()), static_cast<QWidget*>(a.w->sidebar()->search()),
+        for (QWidget* w : {static_cast<QWidget*>(a.w->chat()->input()),
+                           static_cast<QWidget*>(a.w->sidebar()->search()),
                            static_cast<QWidget*>(a.w->sidebar()->list())})
             QVERIFY(!w->accessibleName().isEmpty());
     }
@@ -527,7 +544,8 @@ private slots:
         QTest::addColumn<int>("n_think");
         QTest::addColumn<int>("n_answer");
         QTest::newRow("memory store") << false << 200.0 << 300 << 300;
-        QTest::newRow("SQLite history file") << true << 200.0 << 300 << 300;  // committed while it streams
+        QTest::newRow("SQLite history file")
+            << true << 200.0 << 300 << 300;  // committed while it streams
         // A long chain of thought, as R1 writes, and a long Markdown answer: the reasoning box,
         // the answer's document and the inspector take each update as an append, so the
         // 12,000th token costs what the 10th does.
@@ -562,18 +580,25 @@ private slots:
         tick.start();
         const double t0 = static_cast<double>(clock.nsecsElapsed()) / 1e6;
         a.c->send("Stream a long reply please");
-        connect(a.c.get(), &ChatController::streamingFinished, [&] { finish_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6; });
+        connect(a.c.get(), &ChatController::streamingFinished,
+                [&] { finish_ms = static_cast<double>(clock.nsecsElapsed()) / 1e6; });
         QVERIFY(done.wait(60000));
         const double t1 = static_cast<double>(clock.nsecsElapsed()) / 1e6;
         QTest::qWait(50);  // includes the inspector and routing view taking the finished trace
         tick.stop();
         std::sort(gaps.begin(), gaps.end());
-        const double max = gaps.back(), p99 = gaps[gaps.size() * 99 / 100], p50 = gaps[gaps.size() / 2];
+        const double max = gaps.back(), p99 = gaps[gaps.size() * 99 / 100],
+                     p50 = gaps[gaps.size() / 2];
         const double rate = 1000.0 * tokens.count() / (t1 - t0);
-        qInfo("stall test (%s): %lld tokens at %.0f tokens/s over %.2f s; UI timer gaps (5 ms timer): median %.1f ms, "
-              "p99 %.1f ms, max %.1f ms (while streaming %.1f ms; the rest is storing the finished reply and "
-              "rendering its trace in the inspector)",
-              on_disk ? "SQLite history file" : "memory store", static_cast<long long>(tokens.count()), rate, (t1 - t0) / 1000, p50, p99, max, stream_max);
+        qInfo(
+            "stall test (%s): %lld tokens at %.0f tokens/s over %.2f s; UI timer gaps (5 ms "
+            "timer): median %.1f ms, "
+            "p99 %.1f ms, max %.1f ms (while streaming %.1f ms; the rest is storing the finished "
+            "reply and "
+            "rendering its trace in the inspector)",
+            on_disk ? "SQLite history file" : "memory store",
+            static_cast<long long>(tokens.count()), rate, (t1 - t0) / 1000, p50, p99, max,
+            stream_max);
         QVERIFY(tokens.count() >= 600);
         // The reasoning box, fed by appends while streaming, shows exactly the reasoning; the
         // answer is the reply's text.

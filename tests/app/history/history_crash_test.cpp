@@ -3,7 +3,6 @@
 // written, and the interrupted reply must be marked incomplete, missing at most about the last
 // second of its text.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -39,7 +38,9 @@ int64_t mono_ns() {
     return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-std::string token(int run, int j) { return "r" + std::to_string(run) + "w" + std::to_string(j) + " "; }
+std::string token(int run, int j) {
+    return "r" + std::to_string(run) + "w" + std::to_string(j) + " ";
+}
 std::string completed_text(int run) {
     std::string s;
     for (int j = 0; j < 20; ++j) s += token(run, j);
@@ -52,7 +53,8 @@ std::string completed_text(int run) {
         opt.flush_interval_ms = 20;
         auto store = HistoryStore::open(path, opt);
         const int64_t c = store->create_conversation("run " + std::to_string(run));
-        const int64_t u = store->add_message(c, std::nullopt, Role::User, "prompt " + std::to_string(run));
+        const int64_t u =
+            store->add_message(c, std::nullopt, Role::User, "prompt " + std::to_string(run));
         {
             auto w = store->begin_reply(c, u, {});
             for (int j = 0; j < 20; ++j) w.append_answer(token(run, j));
@@ -98,12 +100,14 @@ TEST(HistoryCrash, KilledWriterLosesAtMostTheLastSecond) {
         const int64_t kill_ns = mono_ns();
         int status = 0;
         waitpid(pid, &status, 0);
-        ASSERT_TRUE(WIFSIGNALED(status)) << "run " << run << ": the writer ended by itself, status " << status;
+        ASSERT_TRUE(WIFSIGNALED(status))
+            << "run " << run << ": the writer ended by itself, status " << status;
 
         OpenReport report;
         auto store = HistoryStore::open(path, {}, &report);
         ASSERT_EQ(store->integrity_check(), "ok") << "run " << run;
-        if (const int64_t id = sh->completed_id.load()) completed.emplace_back(id, completed_text(run));
+        if (const int64_t id = sh->completed_id.load())
+            completed.emplace_back(id, completed_text(run));
         for (const auto& [id, text] : completed) {
             const Message m = store->load_message(id);
             ASSERT_EQ(m.status, MessageStatus::Complete) << "run " << run << " message " << id;
@@ -121,7 +125,8 @@ TEST(HistoryCrash, KilledWriterLosesAtMostTheLastSecond) {
             ASSERT_EQ(m.answer, expect) << "run " << run;
             ASSERT_LE(k, n + 1) << "run " << run;  // +1: killed after saving, before counting
             if (k < n) {
-                // Token k was appended (and not saved) at t_ns[k]: within about a second of the kill.
+                // Token k was appended (and not saved) at t_ns[k]: within about a second of the
+                // kill.
                 const double lost_ms = static_cast<double>(kill_ns - sh->t_ns[k]) / 1e6;
                 EXPECT_LT(lost_ms, 1000.0) << "run " << run << ": " << (n - k) << " tokens lost";
                 max_lost_ms = std::max(max_lost_ms, lost_ms);
@@ -133,8 +138,10 @@ TEST(HistoryCrash, KilledWriterLosesAtMostTheLastSecond) {
     auto store = HistoryStore::open(path);
     EXPECT_EQ(store->integrity_check(), "ok");
     EXPECT_GE(interrupted, kRuns / 2);  // most kills did land mid-stream
-    std::printf("  %d runs, %d killed mid-stream, %zu completed replies intact; worst loss %d tokens, "
-                "%.0f ms of text\n", kRuns, interrupted, completed.size(), max_lost_tokens, max_lost_ms);
+    std::printf(
+        "  %d runs, %d killed mid-stream, %zu completed replies intact; worst loss %d tokens, "
+        "%.0f ms of text\n",
+        kRuns, interrupted, completed.size(), max_lost_tokens, max_lost_ms);
 }
 
 }  // namespace

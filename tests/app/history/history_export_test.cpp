@@ -1,8 +1,9 @@
 // JSON export / import (an import of an export is the same conversation, traces included)
 // and Markdown export.
+#include "app/history/history_export.h"
+
 #include <gtest/gtest.h>
 
-#include "app/history/history_export.h"
 #include "engine/core/json.h"
 #include "engine/trace/trace_binary.h"
 #include "tests/app/history/history_test_support.h"
@@ -16,14 +17,25 @@ namespace {
 // A conversation with a system prompt, an edit and a regeneration (three branches), one
 // traced MoE reply, an incomplete reply, and text that JSON must escape.
 int64_t make_conversation(HistoryStore& store) {
-    const int64_t c = store.create_conversation("Export \"me\"\n€ 😀", "qwen3-moe", R"({"top_k":20,"seed":18446744073709551615})");
+    const int64_t c = store.create_conversation("Export \"me\"\n€ 😀", "qwen3-moe",
+                                                R"({"top_k":20,"seed":18446744073709551615})");
     store.set_pinned(c, true);
     const int64_t sys = store.add_message(c, std::nullopt, Role::System, "You are terse.");
     const int64_t u1 = store.add_message(c, sys, Role::User, "Line one\nline two\t\\ \x01");
     Message r;
     r.reasoning = "because";
     r.answer = "it is so";
-    r.stats = {2, 3, 2, 12.5, 160.0, 62.3, "cuda", "NVIDIA H200", "qwen3-moe", "deadbeef", gb::StopReason::Eog};
+    r.stats = {2,
+               3,
+               2,
+               12.5,
+               160.0,
+               62.3,
+               "cuda",
+               "NVIDIA H200",
+               "qwen3-moe",
+               "deadbeef",
+               gb::StopReason::Eog};
     r.repro.sampler = SamplerSettings{};
     r.repro.sampler->seed = 0xffffffffffffffffull;
     r.repro.sampler->temperature = 0.1f;
@@ -158,13 +170,15 @@ TEST(HistoryExport, MarkdownShowsTheCurrentBranch) {
     std::string md = export_markdown(*a, c);
     EXPECT_EQ(md.rfind("# Export \"me\"", 0), 0u) << md;
     EXPECT_NE(md.find("## System\n\nYou are terse."), std::string::npos) << md;
-    EXPECT_NE(md.find("cut o"), std::string::npos);        // the current leaf
+    EXPECT_NE(md.find("cut o"), std::string::npos);               // the current leaf
     EXPECT_EQ(md.find("An edited question"), std::string::npos);  // another branch
     EXPECT_NE(md.find("incomplete"), std::string::npos);
     const Conversation conv = a->load_conversation(c);
     a->set_current_leaf(c, conv.messages[2].id);
     md = export_markdown(*a, c);
-    EXPECT_NE(md.find("<details><summary>Reasoning (3 tokens)</summary>\n\nbecause"), std::string::npos) << md;
+    EXPECT_NE(md.find("<details><summary>Reasoning (3 tokens)</summary>\n\nbecause"),
+              std::string::npos)
+        << md;
     EXPECT_NE(md.find("62.3 tok/s"), std::string::npos) << md;
 }
 

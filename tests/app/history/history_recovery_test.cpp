@@ -64,7 +64,8 @@ TEST(HistoryRecovery, AnotherApplicationsDatabase) {
     const std::string path = dir.file("h.db");
     {
         sql::Db db(path, true);
-        db.exec("CREATE TABLE contacts(name TEXT, phone TEXT); INSERT INTO contacts VALUES ('a', '1')");
+        db.exec(
+            "CREATE TABLE contacts(name TEXT, phone TEXT); INSERT INTO contacts VALUES ('a', '1')");
     }
     expect_recovered(dir, path, HistoryError::Kind::NotOurs, "another application");
 }
@@ -169,7 +170,8 @@ TEST(HistoryRecovery, SecondInstanceIsToldWhoHoldsTheDatabase) {
         FAIL() << "expected Locked";
     } catch (const HistoryError& e) {
         EXPECT_EQ(e.kind(), HistoryError::Kind::Locked);
-        EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(getpid())), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(getpid())), std::string::npos)
+            << e.what();
         EXPECT_NE(std::string(e.what()).find("another Glassbox instance"), std::string::npos);
     }
     EXPECT_TRUE(fs::exists(path));  // a locked database is never moved aside
@@ -201,7 +203,9 @@ TEST(HistoryRecovery, TwoWritersWithoutTheLockDoNotCorrupt) {
     auto store = HistoryStore::open(path, opt);
     EXPECT_EQ(store->integrity_check(), "ok");
     EXPECT_EQ(store->count_conversations(), 200);
-    EXPECT_EQ(store->database().query_int("SELECT count(*) FROM messages WHERE status = 'complete'"), 200);
+    EXPECT_EQ(
+        store->database().query_int("SELECT count(*) FROM messages WHERE status = 'complete'"),
+        200);
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace {
 
 struct Fixture {
     TempDir dir;
-    std::unique_ptr<HistoryStore> store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    std::unique_ptr<HistoryStore> store =
+        HistoryStore::open(dir.file("h.db"), test::fast_options());
     int64_t c1 = 0, c2 = 0, u1 = 0, r1 = 0, r2 = 0;
     Fixture() {
         c1 = store->create_conversation("Prime numbers and Euclid");
@@ -27,7 +28,8 @@ struct Fixture {
         const Trace moe = test::make_trace(3, 2, 2);  // layer 0 uses experts 0..7 over 7 tokens
         r1 = store->add_reply(c1, u1, m, &moe);
         c2 = store->create_conversation("Café recipes");
-        const int64_t u2 = store->add_message(c2, std::nullopt, Role::User, "How do I make crème brûlée?");
+        const int64_t u2 =
+            store->add_message(c2, std::nullopt, Role::User, "How do I make crème brûlée?");
         m.reasoning = "The user wants a dessert; custard, sugar, a torch.";
         m.answer = "Bake a vanilla custard, chill it, caramelise sugar on top.";
         m.stats.model = "qwen3-8b";
@@ -105,12 +107,12 @@ TEST(HistorySearch, MetadataQueries) {
 
     // make_trace(3, 2, 2): think tokens i = 2..4, answer tokens i = 5, 6; layer l uses
     // experts (i + l) % 8 and (i + l + 1) % 8.
-    EXPECT_EQ(f.store->replies_using_expert(0, 3).size(), 1u);                // think, i = 2, 3
-    EXPECT_EQ(f.store->replies_using_expert(0, 0).size(), 0u);                // prompt only (i = 0)
+    EXPECT_EQ(f.store->replies_using_expert(0, 3).size(), 1u);  // think, i = 2, 3
+    EXPECT_EQ(f.store->replies_using_expert(0, 0).size(), 0u);  // prompt only (i = 0)
     EXPECT_EQ(f.store->replies_using_expert(0, 0, Phase::Prompt).size(), 1u);
     EXPECT_EQ(f.store->replies_using_expert(1, 7, Phase::Answer).size(), 1u);  // i = 6
     EXPECT_EQ(f.store->replies_using_expert(1, 7, Phase::Think).size(), 0u);
-    EXPECT_EQ(f.store->replies_using_expert(5, 0).size(), 0u);                 // no such layer
+    EXPECT_EQ(f.store->replies_using_expert(5, 0).size(), 0u);  // no such layer
     // The query uses the index on (layer, expert, ...), not a scan of the summary table.
     auto plan = f.store->database().prepare(
         "EXPLAIN QUERY PLAN SELECT message_id FROM expert_usage WHERE layer = 1 AND expert = 7 "

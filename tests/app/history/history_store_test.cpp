@@ -188,7 +188,10 @@ TEST(HistoryStore, AbandonedReplyIsIncompleteAndStreamingIsMarkedOnOpen) {
         EXPECT_EQ(m.answer, "partial");
         // What a crash leaves: a message still 'streaming'.
         cut = store->add_message(c, std::nullopt, Role::User, "q");
-        store->database().prepare("UPDATE messages SET status = 'streaming' WHERE id = ?").args(cut).run();
+        store->database()
+            .prepare("UPDATE messages SET status = 'streaming' WHERE id = ?")
+            .args(cut)
+            .run();
     }
     OpenReport report;
     auto store = HistoryStore::open(path, test::fast_options(), &report);
@@ -236,13 +239,17 @@ TEST(HistoryStore, DamagedTraceBlobIsAClearError) {
     const int64_t c = store->create_conversation("x");
     const Trace trace = test::make_trace(2, 2);
     const int64_t r = store->add_reply(c, std::nullopt, Message{}, &trace);
-    store->database().prepare("UPDATE traces SET data = zeroblob(40) WHERE message_id = ?").args(r).run();
+    store->database()
+        .prepare("UPDATE traces SET data = zeroblob(40) WHERE message_id = ?")
+        .args(r)
+        .run();
     try {
         store->load_trace(r);
         FAIL() << "expected an error";
     } catch (const HistoryError& e) {
         EXPECT_EQ(e.kind(), HistoryError::Kind::Corrupt);
-        EXPECT_NE(std::string(e.what()).find("message " + std::to_string(r)), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("message " + std::to_string(r)), std::string::npos)
+            << e.what();
     }
 }
 

@@ -20,8 +20,8 @@ public:
         static int n = 0;
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         path_ = std::filesystem::temp_directory_path() /
-                ("gb_history_" + std::string(info ? info->name() : "x") + "_" + std::to_string(getpid()) + "_" +
-                 std::to_string(++n));
+                ("gb_history_" + std::string(info ? info->name() : "x") + "_" +
+                 std::to_string(getpid()) + "_" + std::to_string(++n));
         std::filesystem::remove_all(path_);
         std::filesystem::create_directories(path_);
     }

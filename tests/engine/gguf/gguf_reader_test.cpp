@@ -7,9 +7,9 @@
 #include <fstream>
 #include <limits>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
+#include "kernels/error.h"
 #include "tests/engine/gguf/gguf_bytes.h"
 
 namespace gb {
@@ -175,13 +175,15 @@ TEST(GgufReader, OpenMapsFileAndReportsFileErrors) {
 // A file cut off inside its tensor data (the first part of a split download): a full open names
 // the tensor; a metadata-only open gives the metadata and tensor table and refuses the data.
 TEST(GgufReader, MetadataOnlyOpenOfACutOffFile) {
-    auto dir = std::filesystem::temp_directory_path() / ("gb_gguf_meta_" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("gb_gguf_meta_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     GgufBytes f;
     f.header(2, 1).kv_str("general.architecture", "llama");
     f.tensor("a", {8}, kF32, 0).tensor("b", {8}, kF32, 32).pad().zeros(40);  // b needs 64 bytes
     const std::string path = (dir / "cut.gguf").string();
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(f.b.data()), f.b.size());
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(f.b.data()), f.b.size());
     try {
         GgufFile::open(path);
         ADD_FAILURE() << "a full open must refuse the cut-off file";
@@ -203,7 +205,8 @@ TEST(GgufReader, MetadataOnlyOpenOfACutOffFile) {
     GgufBytes bad;
     bad.header(2, 0).tensor("a", {16}, kF32, 0).tensor("b", {4}, kF32, 32).pad();
     const std::string bad_path = (dir / "bad.gguf").string();
-    std::ofstream(bad_path, std::ios::binary).write(reinterpret_cast<const char*>(bad.b.data()), bad.b.size());
+    std::ofstream(bad_path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bad.b.data()), bad.b.size());
     EXPECT_THROW(GgufFile::open(bad_path, GgufOpen::MetadataOnly), Error);
     std::filesystem::remove_all(dir);
 }

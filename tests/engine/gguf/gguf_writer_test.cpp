@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -245,7 +245,8 @@ TEST(GgufWriter, ReferencedAndProducedTensorsAndAtomicWrite) {
     for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i) * 0.5f;
     for (size_t i = 0; i < b.size(); ++i) b[i] = -static_cast<float>(i);
     GgufWriter copied, streamed;
-    for (GgufWriter* w : {&copied, &streamed}) w->set("general.architecture", GgufValue::str("llama"));
+    for (GgufWriter* w : {&copied, &streamed})
+        w->set("general.architecture", GgufValue::str("llama"));
     copied.add_tensor("a", TensorType::F32, {16, 4}, a.data(), a.size() * 4);
     copied.add_tensor("b", TensorType::F32, {32}, b.data(), b.size() * 4);
     streamed.add_tensor_ref("a", TensorType::F32, {16, 4}, a.data(), a.size() * 4);
@@ -257,7 +258,8 @@ TEST(GgufWriter, ReferencedAndProducedTensorsAndAtomicWrite) {
     EXPECT_EQ(streamed.to_bytes(), copied.to_bytes());
     EXPECT_EQ(fills, 1);
 
-    const auto dir = std::filesystem::temp_directory_path() / ("gb_writer_stream_" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_writer_stream_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "m.gguf").string();
     streamed.write(path);
@@ -271,17 +273,20 @@ TEST(GgufWriter, ReferencedAndProducedTensorsAndAtomicWrite) {
     }
     const auto before = std::filesystem::file_size(path);
     GgufWriter failing;
-    failing.add_tensor_fill("x", TensorType::F32, {8}, [](uint8_t*) { throw Error("source tensor unreadable"); });
+    failing.add_tensor_fill("x", TensorType::F32, {8},
+                            [](uint8_t*) { throw Error("source tensor unreadable"); });
     try {
         failing.write(path);
         FAIL() << "expected the fill's error";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("source tensor unreadable"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("source tensor unreadable"), std::string::npos)
+            << e.what();
     }
     EXPECT_EQ(std::filesystem::file_size(path), before) << "the earlier file must be untouched";
     EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
     EXPECT_THROW(failing.write((dir / "no_such_dir" / "m.gguf").string()), Error);
-    EXPECT_THROW(streamed.add_tensor_ref("c", TensorType::F32, {8}, a.data(), 16), Error);  // wrong size
+    EXPECT_THROW(streamed.add_tensor_ref("c", TensorType::F32, {8}, a.data(), 16),
+                 Error);  // wrong size
     std::filesystem::remove_all(dir);
 }
 

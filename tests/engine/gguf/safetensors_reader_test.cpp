@@ -2,8 +2,8 @@
 // refused with a gb::Error naming the file, the tensor and the problem (never a crash).
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
 #include "engine/gguf/safetensors_file.h"
+#include "kernels/error.h"
 #include "tests/engine/safetensors/safetensors_bytes.h"
 
 namespace gb {

@@ -14,7 +14,6 @@
 #include <functional>
 #include <tuple>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/model.h"
@@ -22,6 +21,7 @@
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
@@ -135,8 +135,9 @@ TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
 std::string rewrite(const std::string& file, const std::string& name,
                     const std::function<void(GgufWriter&)>& edit_kv,
                     const std::function<bool(const GgufTensorInfo&)>& keep) {
-    return test::rewrite_fixture(file, name, edit_kv,
-                                 [&](const GgufTensorInfo& t, std::vector<int64_t>&) { return keep(t); });
+    return test::rewrite_fixture(
+        file, name, edit_kv,
+        [&](const GgufTensorInfo& t, std::vector<int64_t>&) { return keep(t); });
 }
 
 std::string load_error(const std::string& path) {

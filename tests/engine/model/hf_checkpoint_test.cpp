@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <map>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/half.h"
+#include "kernels/error.h"
 #include "tests/engine/safetensors/safetensors_bytes.h"
 #include "tests/test_support.h"
 
@@ -29,9 +29,7 @@ namespace {
 const char* const kModels[] = {"tiny_llama", "tiny_llama3_rope", "tiny_qwen2", "tiny_qwen2_yarn",
                                "tiny_qwen3"};
 
-std::string hf_dir(const std::string& name) {
-    return test::fixture("models/hf/" + name);
-}
+std::string hf_dir(const std::string& name) { return test::fixture("models/hf/" + name); }
 
 // Worst |ours - ref| over a row, as a fraction of the reference's logit range.
 double rel_error(const float* ours, const json::Value& ref) {

@@ -13,10 +13,10 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
@@ -44,7 +44,8 @@ public:
     }
     void release(Act& a) override {
         auto it = acts_.find(a.data);
-        if (it == acts_.end()) throw Error("fenced: release of memory this backend did not allocate");
+        if (it == acts_.end())
+            throw Error("fenced: release of memory this backend did not allocate");
         cpu_.release(it->second);
         acts_.erase(it);
         a = Act{};
@@ -54,7 +55,8 @@ public:
         const size_t bytes =
             row_bytes(host.type, host.cols) * static_cast<size_t>(host.rows * host.n_mat);
         auto& buf = weights_.emplace_back(bytes + 64);
-        auto* p = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
+        auto* p = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) &
+                                             ~uintptr_t{63});
         std::memcpy(p, host.data, bytes);
         spans_[p] = bytes;
         uploaded_ += static_cast<int64_t>(bytes);
@@ -99,7 +101,8 @@ public:
     void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> pos,
               const RopeParams& p) override {
         own(x, "rope");
-        if (p.freq_factors) own_bytes(p.freq_factors, p.n_dims / 2 * sizeof(float), "rope freq_factors");
+        if (p.freq_factors)
+            own_bytes(p.freq_factors, p.n_dims / 2 * sizeof(float), "rope freq_factors");
         cpu_.rope(x, n_heads, head_dim, pos, p);
     }
     void kv_store(KvLayer& c, Act k, Act v, int64_t pos0) override {
@@ -141,7 +144,8 @@ private:
         if (a != acts_.begin()) {
             const Act& act = std::prev(a)->second;
             const auto* lo = reinterpret_cast<const uint8_t*>(act.data);
-            if (b >= lo && b + bytes <= lo + sizeof(float) * std::max<int64_t>(1, act.size())) return;
+            if (b >= lo && b + bytes <= lo + sizeof(float) * std::max<int64_t>(1, act.size()))
+                return;
         }
         auto w = spans_.upper_bound(const_cast<uint8_t*>(b));
         if (w != spans_.begin()) {
@@ -169,7 +173,7 @@ private:
 };
 
 struct Greedy {
-    std::vector<float> logits;   // prompt's last position, then each decode step's
+    std::vector<float> logits;  // prompt's last position, then each decode step's
     std::vector<int32_t> tokens;
     std::vector<int32_t> experts;
 };

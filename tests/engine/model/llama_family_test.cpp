@@ -17,7 +17,6 @@ namespace {
 
 using test::expect_logits;
 
-
 class TinyModel : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
@@ -33,7 +32,8 @@ TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
         auto model = Model::load(test::fixture("models/" + name + ".gguf"), be, rs);
         const int64_t n_vocab = model->config().n_vocab;
         ASSERT_EQ(n_vocab, 512);
-        ASSERT_EQ(ref.at("prompt_logits").as_array().size(), ref.at("prompt_ids").as_array().size());
+        ASSERT_EQ(ref.at("prompt_logits").as_array().size(),
+                  ref.at("prompt_ids").as_array().size());
         test::expect_golden_run(*model, ref, name);
     }
 }

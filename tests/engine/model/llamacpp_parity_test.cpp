@@ -49,9 +49,10 @@ TEST_P(LlamaCppParity, TeacherForcedLogprobsAndGreedyChoices) {
     for (const auto& p : ref.at("prompts").as_array()) {
         const std::string text = p.at("text").as_string();
         SCOPED_TRACE(text);
-        const std::vector<int32_t> prompt = tok.encode(text, /*add_special=*/true,
-                                                       p.at("parse_special").as_bool());
-        ASSERT_EQ(prompt, test::json_ints(p.at("prompt_ids"))) << "prompt tokens differ from llama.cpp's";
+        const std::vector<int32_t> prompt =
+            tok.encode(text, /*add_special=*/true, p.at("parse_special").as_bool());
+        ASSERT_EQ(prompt, test::json_ints(p.at("prompt_ids")))
+            << "prompt tokens differ from llama.cpp's";
         const std::vector<int32_t> want = test::json_ints(p.at("generated_ids"));
         const auto& lp16 = p.at("top1_logprobs").as_array();
         const auto& lp32 = p.at("top1_logprobs_f32_kv").as_array();
@@ -69,8 +70,8 @@ TEST_P(LlamaCppParity, TeacherForcedLogprobsAndGreedyChoices) {
             const double spread = lp16[i].as_number() - lp32[i].as_number();
             ss_ours += d * d;
             ss_ref += spread * spread;
-            EXPECT_LE(std::fabs(d), 0.25) << "step " << i << ": ours " << s.logprob << ", llama.cpp "
-                                          << lp16[i].as_number();
+            EXPECT_LE(std::fabs(d), 0.25)
+                << "step " << i << ": ours " << s.logprob << ", llama.cpp " << lp16[i].as_number();
             if (margin[i].as_number() > kDeterminedMargin) {
                 const int32_t ours = static_cast<int32_t>(
                     std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -104,9 +105,10 @@ TEST_P(LlamaCppParity, TeacherForcedLogprobsAndGreedyChoices) {
                   std::vector<int32_t>(want.begin(), want.begin() + n_cmp));
         size_t same = 0;
         while (same < std::min(got.size(), want.size()) && got[same] == want[same]) ++same;
-        std::printf("[ %s ] logprob RMS deviation %.4f (llama.cpp F16 vs F32 KV: %.4f); greedy "
-                    "equal for %zu of %zu tokens (first close call at %zu)\n",
-                    stem.c_str(), rms_ours, rms_ref, same, want.size(), determined);
+        std::printf(
+            "[ %s ] logprob RMS deviation %.4f (llama.cpp F16 vs F32 KV: %.4f); greedy "
+            "equal for %zu of %zu tokens (first close call at %zu)\n",
+            stem.c_str(), rms_ours, rms_ref, same, want.size(), determined);
     }
     EXPECT_GT(choices_checked, 30);
 }

@@ -7,12 +7,12 @@
 #include <functional>
 #include <string>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
@@ -20,8 +20,7 @@ namespace gb {
 namespace {
 
 // The tiny llama fixture with one defect (metadata edited, tensors dropped or reshaped).
-std::string rewrite(const std::string& name,
-                    const std::function<void(GgufWriter&)>& edit_kv,
+std::string rewrite(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
                     const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
     return test::rewrite_fixture("tiny_llama", name, edit_kv, keep);
 }
@@ -42,8 +41,9 @@ auto keep_all = [](const GgufTensorInfo&, std::vector<int64_t>&) { return true; 
 auto no_edit = [](GgufWriter&) {};
 
 TEST(ModelErrors, UnknownArchitectureIsNamed) {
-    auto p = rewrite("arch", [](GgufWriter& w) { w.set("general.architecture", GgufValue::str("mamba9")); },
-                     keep_all);
+    auto p = rewrite(
+        "arch", [](GgufWriter& w) { w.set("general.architecture", GgufValue::str("mamba9")); },
+        keep_all);
     const std::string e = load_error(p);
     EXPECT_NE(e.find("unsupported architecture 'mamba9'"), std::string::npos) << e;
 }
@@ -67,8 +67,9 @@ TEST(ModelErrors, MisShapedTensorIsNamedWithBothShapes) {
 }
 
 TEST(ModelErrors, InconsistentHeadCountsAreNamed) {
-    auto p = rewrite("heads", [](GgufWriter& w) { w.set("llama.attention.head_count_kv", GgufValue::u32(3)); },
-                     keep_all);
+    auto p = rewrite(
+        "heads", [](GgufWriter& w) { w.set("llama.attention.head_count_kv", GgufValue::u32(3)); },
+        keep_all);
     const std::string e = load_error(p);
     EXPECT_NE(e.find("head_count_kv"), std::string::npos) << e;
 }
@@ -78,7 +79,8 @@ TEST(ModelErrors, MissingHyperParameterIsNamed) {
     GgufWriter w;
     for (const auto& kv : src.metadata())
         if (kv.key != "llama.block_count") w.set(kv.key, kv.value);
-    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
     const auto path = (std::filesystem::temp_directory_path() / "gb_model_errors_hp.gguf").string();
     w.write(path);
     const std::string e = load_error(path);
@@ -88,8 +90,9 @@ TEST(ModelErrors, MissingHyperParameterIsNamed) {
 // A file whose hyper-parameters need more memory than the machine has is refused before any
 // allocation, with the sizes in the message (here: 4096 layers of KV cache for 1M tokens).
 TEST(ModelErrors, ModelLargerThanMemoryIsRefusedWithSizes) {
-    auto p = rewrite("memory", [](GgufWriter& w) { w.set("llama.block_count", GgufValue::u32(4096)); },
-                     keep_all);
+    auto p = rewrite(
+        "memory", [](GgufWriter& w) { w.set("llama.block_count", GgufValue::u32(4096)); },
+        keep_all);
     cpu::CpuBackend be(1);
     RunSettings rs;
     rs.n_ctx = int64_t(1) << 20;

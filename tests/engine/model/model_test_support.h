@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <stdexcept>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,7 +27,8 @@ namespace gb::test {
 
 // |ours - ref| <= rel * (max(ref) - min(ref)) for every logit of one position; returns the worst
 // error relative to that range.
-inline double expect_logits(const float* ours, const json::Value& ref, const std::string& where, double rel = 1e-4) {
+inline double expect_logits(const float* ours, const json::Value& ref, const std::string& where,
+                            double rel = 1e-4) {
     const auto& r = ref.as_array();
     double lo = 1e300, hi = -1e300;
     for (const auto& x : r) {
@@ -41,15 +42,16 @@ inline double expect_logits(const float* ours, const json::Value& ref, const std
         const double d = std::fabs(ours[i] - r[i].as_number());
         if (d > worst) worst = d, worst_i = i;
     }
-    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst << " (tolerance " << tol
-                          << ")";
+    EXPECT_LE(worst, tol) << where << ": logit " << worst_i << " differs by " << worst
+                          << " (tolerance " << tol << ")";
     return hi > lo ? worst / (hi - lo) : worst;
 }
 
 // Token t's routing against a fixture's "routing" object ({layers, k, experts[t][layer][j],
 // weights[t][layer][j], probs[t][layer][e]?}): the same experts in the same order (best first),
 // weights within 1e-5 (relative above 1), router vectors too when both sides have them.
-inline void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t, const std::string& where) {
+inline void expect_routing(const TokenRouting& ours, const json::Value& ref, int64_t t,
+                           const std::string& where) {
     const auto& layers = ref.at("layers").as_array();
     const auto& experts = ref.at("experts").as_array()[t].as_array();
     const auto& weights = ref.at("weights").as_array()[t].as_array();
@@ -72,15 +74,17 @@ inline void expect_routing(const TokenRouting& ours, const json::Value& ref, int
         const size_t n_expert = p.size();
         ASSERT_EQ(ours.probs.size(), layers.size() * n_expert) << at;
         for (size_t i = 0; i < n_expert; ++i)
-            EXPECT_NEAR(ours.probs[li * n_expert + i], p[i].as_number(), 1e-5) << at << " expert " << i;
+            EXPECT_NEAR(ours.probs[li * n_expert + i], p[i].as_number(), 1e-5)
+                << at << " expert " << i;
     }
 }
 
 // Copies tests/fixtures/models/<fixture>.gguf, letting `edit_kv` change metadata and `keep` drop
 // (return false) or reshape tensors, into a temporary file named after `tag`; returns its path.
-inline std::string rewrite_fixture(const std::string& fixture, const std::string& tag,
-                                   const std::function<void(GgufWriter&)>& edit_kv,
-                                   const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
+inline std::string rewrite_fixture(
+    const std::string& fixture, const std::string& tag,
+    const std::function<void(GgufWriter&)>& edit_kv,
+    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
     GgufFile src = GgufFile::open(test::fixture("models/" + fixture + ".gguf"));
     GgufWriter w;
     for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
@@ -115,7 +119,8 @@ inline double expect_golden_run(Model& model, const json::Value& ref, const std:
     double worst = 0;
     for (int64_t i = 0; i < n_prompt; ++i) {
         const std::string where = name + " prompt position " + std::to_string(i);
-        worst = std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
+        worst =
+            std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
         if (routing) expect_routing(model.last_routing().token(i), *routing, i, where);
     }
     const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
@@ -124,11 +129,14 @@ inline double expect_golden_run(Model& model, const json::Value& ref, const std:
     for (size_t s = 0; s < gen.size(); ++s) {
         const std::string where = name + " step " + std::to_string(s);
         worst = std::max(worst, expect_logits(cur.data(), step_logits[s], where));
-        const auto ours = static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
+        const auto ours =
+            static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
         EXPECT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;
         if (ours != gen[s]) break;  // the path no longer follows the reference
         model.forward(std::span<const int32_t>(&gen[s], 1), *cache, 1, logits);
-        if (routing) expect_routing(model.last_routing().token(0), *routing, n_prompt + static_cast<int64_t>(s), where);
+        if (routing)
+            expect_routing(model.last_routing().token(0), *routing,
+                           n_prompt + static_cast<int64_t>(s), where);
         cur = logits;
     }
     return worst;
@@ -150,8 +158,8 @@ public:
             tmp_ = (std::filesystem::temp_directory_path() /
                     ("gb_form_" + name + "_" + std::to_string(::getpid()) + ".gguf"))
                        .string();
-            const std::string cmd =
-                std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp_ + " --type f32 > /dev/null";
+            const std::string cmd = std::string(GB_CLI_PATH) + " convert " + hf + " " + tmp_ +
+                                    " --type f32 > /dev/null";
             if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
             path_ = tmp_;
         } else {

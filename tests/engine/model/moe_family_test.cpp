@@ -5,7 +5,6 @@
 // selected, their weights and the router's full probabilities. Also the Generator's trace, and
 // the errors for broken expert tensors and counts.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +14,6 @@
 #include <functional>
 #include <tuple>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/model/model.h"
@@ -23,6 +21,7 @@
 #include "engine/session/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/engine/model/model_test_support.h"
 #include "tests/test_support.h"
 
@@ -56,13 +55,14 @@ TEST_P(TinyMoeForm, MatchesTransformersLogitsAndExperts) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Transformers, TinyMoeForm,
-    ::testing::Combine(::testing::Values("tiny_qwen3moe", "tiny_mixtral", "tiny_olmoe"),
-                       ::testing::Values("gguf", "hf", "converted")),
-    [](const auto& info) {
-        return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Transformers, TinyMoeForm,
+                         ::testing::Combine(::testing::Values("tiny_qwen3moe", "tiny_mixtral",
+                                                              "tiny_olmoe"),
+                                            ::testing::Values("gguf", "hf", "converted")),
+                         [](const auto& info) {
+                             return std::string(std::get<0>(info.param)) + "_" +
+                                    std::get<1>(info.param);
+                         });
 
 class TinyMoe : public ::testing::TestWithParam<const char*> {};
 
@@ -110,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(Transformers, TinyMoe,
 
 TEST(TinyMoeConfig, FamiliesReadTheirRoutingRules) {
     auto cfg = [](const char* name) {
-        return ModelConfig::from_gguf(GgufFile::open(test::fixture(std::string("models/") + name + ".gguf")));
+        return ModelConfig::from_gguf(
+            GgufFile::open(test::fixture(std::string("models/") + name + ".gguf")));
     };
     const ModelConfig q = cfg("tiny_qwen3moe"), m = cfg("tiny_mixtral"), o = cfg("tiny_olmoe");
     EXPECT_EQ(q.arch, Arch::Qwen3Moe);
@@ -152,9 +153,10 @@ auto keep_all = [](const GgufTensorInfo&, std::vector<int64_t>&) { return true; 
 auto no_edit = [](GgufWriter&) {};
 
 TEST(MoeErrors, MissingExpertTensorIsNamed) {
-    const std::string e = load_error(rewrite("missing", no_edit, [](const GgufTensorInfo& t, auto&) {
-        return t.name != "blk.1.ffn_down_exps.weight";
-    }));
+    const std::string e =
+        load_error(rewrite("missing", no_edit, [](const GgufTensorInfo& t, auto&) {
+            return t.name != "blk.1.ffn_down_exps.weight";
+        }));
     EXPECT_NE(e.find("missing tensor 'blk.1.ffn_down_exps.weight'"), std::string::npos) << e;
 }
 
@@ -167,29 +169,34 @@ TEST(MoeErrors, MissingRouterIsNamed) {
 
 TEST(MoeErrors, MisShapedExpertTensorIsNamedWithBothShapes) {
     // The same bytes as 4 experts of twice the width: disagrees with expert_count 8.
-    const std::string e = load_error(rewrite("shape", no_edit, [](const GgufTensorInfo& t, auto& dims) {
-        if (t.name == "blk.0.ffn_up_exps.weight") dims = {dims[0], dims[1] * 2, dims[2] / 2};
-        return true;
-    }));
+    const std::string e =
+        load_error(rewrite("shape", no_edit, [](const GgufTensorInfo& t, auto& dims) {
+            if (t.name == "blk.0.ffn_up_exps.weight") dims = {dims[0], dims[1] * 2, dims[2] / 2};
+            return true;
+        }));
     EXPECT_NE(e.find("tensor 'blk.0.ffn_up_exps.weight' has shape [64 x 64 x 4], expected "
-                     "[64 x 32 x 8]"), std::string::npos) << e;
+                     "[64 x 32 x 8]"),
+              std::string::npos)
+        << e;
 }
 
 TEST(MoeErrors, TwoDimensionalExpertTensorIsRefused) {
-    const std::string e = load_error(rewrite("flat", no_edit, [](const GgufTensorInfo& t, auto& dims) {
-        if (t.name == "blk.1.ffn_gate_exps.weight") dims = {dims[0], dims[1] * dims[2]};
-        return true;
-    }));
+    const std::string e =
+        load_error(rewrite("flat", no_edit, [](const GgufTensorInfo& t, auto& dims) {
+            if (t.name == "blk.1.ffn_gate_exps.weight") dims = {dims[0], dims[1] * dims[2]};
+            return true;
+        }));
     EXPECT_NE(e.find("blk.1.ffn_gate_exps.weight"), std::string::npos) << e;
     EXPECT_NE(e.find("expected [64 x 32 x 8]"), std::string::npos) << e;
 }
 
 TEST(MoeErrors, MoreExpertsUsedThanExistIsNamed) {
-    const std::string e = load_error(rewrite("used", [](GgufWriter& w) {
-        w.set("qwen3moe.expert_used_count", GgufValue::u32(9));
-    }, keep_all));
+    const std::string e = load_error(rewrite(
+        "used", [](GgufWriter& w) { w.set("qwen3moe.expert_used_count", GgufValue::u32(9)); },
+        keep_all));
     EXPECT_NE(e.find("'qwen3moe.expert_used_count' = 9 exceeds 'qwen3moe.expert_count' = 8"),
-              std::string::npos) << e;
+              std::string::npos)
+        << e;
 }
 
 TEST(MoeErrors, MissingExpertCountIsNamed) {
@@ -197,19 +204,22 @@ TEST(MoeErrors, MissingExpertCountIsNamed) {
     GgufWriter w;
     for (const auto& kv : src.metadata())
         if (kv.key != "qwen3moe.expert_count") w.set(kv.key, kv.value);
-    for (const auto& t : src.tensors()) w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
     const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_moe_errors_count_" + std::to_string(::getpid()) + ".gguf")).string();
+                       ("gb_moe_errors_count_" + std::to_string(::getpid()) + ".gguf"))
+                          .string();
     w.write(path);
     const std::string e = load_error(path);
     EXPECT_NE(e.find("qwen3moe.expert_count"), std::string::npos) << e;
 }
 
 TEST(MoeErrors, BadGroupCountsAreNamed) {
-    const std::string e = load_error(rewrite("groups", [](GgufWriter& w) {
-        w.set("qwen3moe.expert_group_count", GgufValue::u32(3));
-    }, keep_all));
-    EXPECT_NE(e.find("expert group count 3 must divide the expert count 8"), std::string::npos) << e;
+    const std::string e = load_error(rewrite(
+        "groups", [](GgufWriter& w) { w.set("qwen3moe.expert_group_count", GgufValue::u32(3)); },
+        keep_all));
+    EXPECT_NE(e.find("expert group count 3 must divide the expert count 8"), std::string::npos)
+        << e;
 }
 
 }  // namespace

@@ -13,8 +13,8 @@
 #include <random>
 #include <set>
 
-#include "kernels/error.h"
 #include "engine/sample/rng.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -1,5 +1,7 @@
 // The generator on a tiny model whose reference logits come from transformers: greedy tokens,
 // prompt-token scoring, stopping, cancellation and input errors.
+#include "engine/session/generator.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,11 +10,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
-#include "engine/session/generator.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -79,16 +80,20 @@ TEST(Generator, CallbackCanStopAndCancelIsHonoured) {
     Generator gen(*f.model, *f.tok);
     GenerateRequest req = greedy_request(f);
     int seen = 0;
-    Trace t = gen.generate(req, [&](const TokenRecord* r, const std::string&) { return !r || ++seen < 4; });
+    Trace t = gen.generate(
+        req, [&](const TokenRecord* r, const std::string&) { return !r || ++seen < 4; });
     EXPECT_EQ(t.n_gen, 4);
     EXPECT_EQ(t.stop_reason, gb::StopReason::Stopped);
 
     std::atomic<bool> cancel{false};
     seen = 0;
-    t = gen.generate(req, [&](const TokenRecord* r, const std::string&) {
-        if (r && ++seen == 2) cancel = true;
-        return true;
-    }, &cancel);
+    t = gen.generate(
+        req,
+        [&](const TokenRecord* r, const std::string&) {
+            if (r && ++seen == 2) cancel = true;
+            return true;
+        },
+        &cancel);
     EXPECT_EQ(t.n_gen, 2);
     EXPECT_EQ(t.stop_reason, gb::StopReason::Cancelled);
 }
@@ -121,7 +126,8 @@ TEST(Generator, CancelInsideAStepOnARealModel) {
     Generator gen(*model, tok);
     GenerateRequest req;
     std::string text;
-    for (int i = 0; text.size() < 2000; ++i) text += "Sentence number " + std::to_string(i) + " is here. ";
+    for (int i = 0; text.size() < 2000; ++i)
+        text += "Sentence number " + std::to_string(i) + " is here. ";
     req.prompt = tok.encode(text, false, false);
     req.prompt.resize(500);
     req.max_tokens = 4;
@@ -140,8 +146,10 @@ TEST(Generator, CancelInsideAStepOnARealModel) {
     const Trace cut = gen.generate(req, nullptr, &cancel);
     const double cut_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
     stopper.join();
-    std::printf("500-token prompt: full reply %.0f ms (prefill %.0f ms); stop raised at 20 ms returned at %.0f ms\n",
-                full_ms, full.prefill_ms, cut_ms);
+    std::printf(
+        "500-token prompt: full reply %.0f ms (prefill %.0f ms); stop raised at 20 ms returned at "
+        "%.0f ms\n",
+        full_ms, full.prefill_ms, cut_ms);
     EXPECT_EQ(cut.stop_reason, gb::StopReason::Cancelled);
     EXPECT_EQ(cut.n_gen, 0);
     EXPECT_EQ(cut.tokens.size(), req.prompt.size());
@@ -209,7 +217,8 @@ TEST(Generator, EveryStreamedTokenCarriesItsRouting) {
     size_t i = 0;
     for (const TokenRecord& r : t.tokens) {
         if (r.phase == Phase::Prompt) continue;
-        EXPECT_EQ(r.routing.experts, streamed[i].experts) << "token " << i << " changed after its callback";
+        EXPECT_EQ(r.routing.experts, streamed[i].experts)
+            << "token " << i << " changed after its callback";
         ++i;
     }
 }

@@ -8,8 +8,8 @@
 #include <map>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "kernels/error.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -25,11 +25,13 @@ std::string read_text(const std::string& path) {
 
 ChatTemplateOptions fixed_options() {
     ChatTemplateOptions o;
-    o.now = std::chrono::system_clock::time_point(std::chrono::seconds(1773489600));  // 2026-03-14 12:00Z
+    o.now = std::chrono::system_clock::time_point(
+        std::chrono::seconds(1773489600));  // 2026-03-14 12:00Z
     return o;
 }
 
-std::string render_error(const ChatTemplate& t, const std::string& source, const ChatTemplateOptions& o) {
+std::string render_error(const ChatTemplate& t, const std::string& source,
+                         const ChatTemplateOptions& o) {
     (void)source;
     try {
         t.render({{"user", "hi"}}, o);
@@ -62,18 +64,21 @@ TEST(ChatTemplate, MatchesJinja2OnRealTemplates) {
         const std::string name = c.at("template").as_string();
         const std::string conv = c.at("conversation").as_string();
         if (!templates.count(name))
-            templates.emplace(name, ChatTemplate::parse(read_text(test::fixture("templates/" + name + ".jinja"))));
+            templates.emplace(name, ChatTemplate::parse(
+                                        read_text(test::fixture("templates/" + name + ".jinja"))));
         ChatTemplateOptions o = fixed_options();
         o.add_generation_prompt = c.at("add_generation_prompt").as_bool();
         o.bos_token = c.at("bos_token").as_string();
         o.eos_token = c.at("eos_token").as_string();
-        // As the generator renders: tools/documents none, the conversation's vars, the case's extra.
+        // As the generator renders: tools/documents none, the conversation's vars, the case's
+        // extra.
         o.extra["tools"] = json::Value();
         o.extra["documents"] = json::Value();
         if (const json::Value* vars = conv_vars.at(conv))
             for (const auto& [k, v] : vars->as_object()) o.extra[k] = v;
         for (const auto& [k, v] : c.at("extra").as_object()) o.extra[k] = v;
-        std::string label = name + " / " + conv + " / agp=" + (o.add_generation_prompt ? "1" : "0") +
+        std::string label = name + " / " + conv +
+                            " / agp=" + (o.add_generation_prompt ? "1" : "0") +
                             " / vars=" + std::to_string(o.extra.size());
         const ChatTemplate& t = templates.at(name);
         if (const json::Value* out = c.find("output")) {
@@ -88,13 +93,15 @@ TEST(ChatTemplate, MatchesJinja2OnRealTemplates) {
         } else if (const json::Value* raised = c.find("raised")) {
             try {
                 t.render_json(*convs.at(conv), o);
-                ADD_FAILURE() << label << ": expected raise_exception(" << raised->as_string() << ")";
+                ADD_FAILURE() << label << ": expected raise_exception(" << raised->as_string()
+                              << ")";
             } catch (const Error& e) {
                 EXPECT_EQ(std::string(e.what()), raised->as_string()) << label;
             }
         } else {
             // jinja2 failed with a Python error (e.g. None + str): the engine must fail too.
-            EXPECT_THROW(t.render_json(*convs.at(conv), o), Error) << label << " (" << c.at("error").as_string() << ")";
+            EXPECT_THROW(t.render_json(*convs.at(conv), o), Error)
+                << label << " (" << c.at("error").as_string() << ")";
         }
         ++checked;
     }
@@ -143,12 +150,15 @@ TEST(ChatTemplate, RealModelTemplatesMatchFixtures) {
         if (!path) continue;
         ++found;
         // Metadata only: the DeepSeek file is cut off after its header.
-        std::string from_gguf = GgufFile::open(*path, GgufOpen::MetadataOnly).require_string("tokenizer.chat_template");
-        EXPECT_EQ(from_gguf, read_text(test::fixture(std::string("templates/") + name + ".jinja"))) << file;
+        std::string from_gguf =
+            GgufFile::open(*path, GgufOpen::MetadataOnly).require_string("tokenizer.chat_template");
+        EXPECT_EQ(from_gguf, read_text(test::fixture(std::string("templates/") + name + ".jinja")))
+            << file;
         auto msgs = json::parse(R"([{"role":"user","content":"Hello!"}])");
         EXPECT_FALSE(ChatTemplate::parse(from_gguf).render_json(msgs, fixed_options()).empty());
     }
-    if (found == 0) GTEST_SKIP() << "no real model in " << test::models_dir() << " (tools/fetch_models.sh)";
+    if (found == 0)
+        GTEST_SKIP() << "no real model in " << test::models_dir() << " (tools/fetch_models.sh)";
 }
 
 // The typed ChatMessage path renders the same as the JSON path.
@@ -159,7 +169,8 @@ TEST(ChatTemplate, ChatMessagesMatchJsonMessages) {
     a.reasoning_content = "91 = 7 * 13";
     msgs.push_back(a);
     msgs.push_back({"user", "And 97?"});
-    auto j = json::parse(R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Is 91 prime?"},
+    auto j = json::parse(
+        R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Is 91 prime?"},
         {"role":"assistant","content":"No.","reasoning_content":"91 = 7 * 13"},{"role":"user","content":"And 97?"}])");
     ChatTemplateOptions o = fixed_options();
     o.extra["enable_thinking"] = json::Value::from_bool(false);
@@ -168,7 +179,8 @@ TEST(ChatTemplate, ChatMessagesMatchJsonMessages) {
 }
 
 TEST(ChatTemplate, LoopLimit) {
-    auto t = ChatTemplate::parse("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}");
+    auto t = ChatTemplate::parse(
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}");
     ChatTemplateOptions o = fixed_options();
     o.limits.max_loop_iterations = 10000;
     EXPECT_NE(render_error(t, "", o).find("loop iteration limit"), std::string::npos);
@@ -189,7 +201,8 @@ TEST(ChatTemplate, OutputLimit) {
 }
 
 TEST(ChatTemplate, ParseErrorsNameLineAndColumn) {
-    EXPECT_NE(parse_error("{{ 1 + }}").find("template:1:8:"), std::string::npos) << parse_error("{{ 1 + }}");
+    EXPECT_NE(parse_error("{{ 1 + }}").find("template:1:8:"), std::string::npos)
+        << parse_error("{{ 1 + }}");
     std::string e = parse_error("line one\n{% if x %}\n  {{ x.y( }}\n{% endif %}");
     EXPECT_NE(e.find("template:3:"), std::string::npos) << e;
     e = parse_error("{% for x in xs %}never closed");
@@ -205,8 +218,8 @@ TEST(ChatTemplate, ParseErrorsNameLineAndColumn) {
 // jinja2 reads 1 < 3 < 2 as (1 < 3) and (3 < 2), i.e. false; evaluating it left to right would
 // give (true < 2), i.e. true. We refuse the chain instead of answering differently.
 TEST(ChatTemplate, ChainedComparisonsAreRefusedNotMisread) {
-    for (const char* src : {"{{ 1 < 3 < 2 }}", "{{ a == b == c }}", "{{ x in y in z }}",
-                            "{{ 1 < 2 not in z }}"}) {
+    for (const char* src :
+         {"{{ 1 < 3 < 2 }}", "{{ a == b == c }}", "{{ x in y in z }}", "{{ 1 < 2 not in z }}"}) {
         const std::string e = parse_error(src);
         EXPECT_NE(e.find("chained comparisons"), std::string::npos) << src << " -> " << e;
     }
@@ -232,15 +245,17 @@ TEST(ChatTemplate, NestingLimits) {
     std::string ifs;
     for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
     EXPECT_NE(parse_error(ifs).find("nested too deeply"), std::string::npos);
-    std::string nots = "{{ " ;
+    std::string nots = "{{ ";
     for (int i = 0; i < 100000; ++i) nots += "not ";
     EXPECT_NE(parse_error(nots + "1 }}").find("nested too deeply"), std::string::npos);
     // Values built at run time are bounded too.
     auto t = ChatTemplate::parse(
-        "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}");
+        "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% "
+        "endfor %}{{ ns.x }}");
     std::string err = render_error(t, "", fixed_options());
     EXPECT_NE(err.find("value nested too deeply"), std::string::npos) << err;
-    auto cyc = ChatTemplate::parse("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns.me }}|{{ ns.me|tojson }}");
+    auto cyc = ChatTemplate::parse(
+        "{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns.me }}|{{ ns.me|tojson }}");
     err = render_error(cyc, "", fixed_options());
     EXPECT_NE(err.find("namespace is not JSON serializable"), std::string::npos) << err;
 }
@@ -249,13 +264,15 @@ TEST(ChatTemplate, IntegerOverflowIsAnErrorNotAWrap) {
     // Python ints are unbounded; 64-bit overflow must fail loudly rather than print a wrong number.
     auto t = ChatTemplate::parse("{{ 2 ** 62 * 2 }}");
     EXPECT_NE(render_error(t, "", fixed_options()).find("integer overflow"), std::string::npos);
-    auto ok = ChatTemplate::parse("{{ 2 ** 62 }}|{{ (-1) ** 1000000001 }}|{{ 1 ** 100000000000 }}|{{ '' * 1000000000000 }}|");
+    auto ok = ChatTemplate::parse(
+        "{{ 2 ** 62 }}|{{ (-1) ** 1000000001 }}|{{ 1 ** 100000000000 }}|{{ '' * 1000000000000 }}|");
     EXPECT_EQ(ok.render({{"user", "hi"}}, fixed_options()), "4611686018427387904|-1|1||");
 }
 
 TEST(ChatTemplate, SandboxHasNoHostAccess) {
     // Python attributes that would escape a naive sandbox are just undefined here.
-    auto t = ChatTemplate::parse("{{ ''.__class__ }}|{{ messages.__len__ is defined }}|{{ range.__globals__ is defined }}");
+    auto t = ChatTemplate::parse(
+        "{{ ''.__class__ }}|{{ messages.__len__ is defined }}|{{ range.__globals__ is defined }}");
     EXPECT_EQ(t.render({{"user", "hi"}}, fixed_options()), "|False|False");
 }
 

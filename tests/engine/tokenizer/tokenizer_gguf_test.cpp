@@ -2,11 +2,11 @@
 // it gives for vocabularies it cannot run or metadata of the wrong shape.
 #include <gtest/gtest.h>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kernels/error.h"
 #include "engine/core/utf8.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/error.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -82,8 +82,11 @@ TEST(HfTokenizerInfo, ConfigAndTemplate) {
     const Tokenizer tok = Tokenizer::from_hf((dir / "tokenizer.json").string());
     EXPECT_TRUE(tok.vocab().nfc);
     EXPECT_TRUE(tok.add_bos());
-    EXPECT_EQ(tok.bos(), tok.find_token("<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"));
-    EXPECT_NE(tok.chat_template().find("<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"), std::string::npos);
+    EXPECT_EQ(tok.bos(), tok.find_token("<\xEF\xBD\x9C"
+                                        "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"));
+    EXPECT_NE(tok.chat_template().find("<\xEF\xBD\x9C"
+                                       "Assistant\xEF\xBD\x9C>"),
+              std::string::npos);
     EXPECT_TRUE(tok.is_eog(tok.eos()));
     EXPECT_EQ(tok.size(), 151665u);
 }
@@ -95,7 +98,8 @@ protected:
     fs::path dir;
     void SetUp() override {
         dir = fs::temp_directory_path() /
-              ("gb_hf_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+              ("gb_hf_" +
+               std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
         fs::remove_all(dir);
         fs::create_directories(dir);
     }
@@ -104,8 +108,10 @@ protected:
         std::ofstream(dir / name, std::ios::binary) << text;
     }
     // A minimal valid byte-level tokenizer.json with `model`, `added` and `pre` spliced in.
-    static std::string doc(const std::string& model, const std::string& added = "[]",
-                           const std::string& pre = R"({"type":"ByteLevel","add_prefix_space":false,"use_regex":true})") {
+    static std::string doc(
+        const std::string& model, const std::string& added = "[]",
+        const std::string& pre =
+            R"({"type":"ByteLevel","add_prefix_space":false,"use_regex":true})") {
         return R"({"version":"1.0","added_tokens":)" + added +
                R"(,"normalizer":null,"pre_tokenizer":)" + pre +
                R"(,"post_processor":null,"decoder":{"type":"ByteLevel"},"model":)" + model + "}";
@@ -164,11 +170,14 @@ TEST_F(HfErrors, AddedTokenCollidesWithVocab) {
 TEST_F(HfErrors, UnsupportedPieces) {
     write("tokenizer.json", doc(bpe(), "[]", R"({"type":"Metaspace"})"));
     EXPECT_HAS(error_of(), R"(pre_tokenizer.type: "Metaspace" is not supported)");
+    write(
+        "tokenizer.json",
+        doc(bpe(), "[]",
+            R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"a"},"behavior":"Removed","invert":false},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})"));
+    EXPECT_HAS(error_of(),
+               R"(pre_tokenizer.pretokenizers[0].behavior: "Removed" is not supported)");
     write("tokenizer.json",
-          doc(bpe(), "[]",
-              R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"a"},"behavior":"Removed","invert":false},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})"));
-    EXPECT_HAS(error_of(), R"(pre_tokenizer.pretokenizers[0].behavior: "Removed" is not supported)");
-    write("tokenizer.json", doc(bpe(), R"([{"id":3,"content":"<s>","special":true,"lstrip":true}])"));
+          doc(bpe(), R"([{"id":3,"content":"<s>","special":true,"lstrip":true}])"));
     EXPECT_HAS(error_of(), "added_tokens[0].lstrip: true is not supported");
     write("tokenizer.json", doc(bpe(), "[]", "null"));
     EXPECT_HAS(error_of(), "only byte-level BPE");
@@ -176,15 +185,20 @@ TEST_F(HfErrors, UnsupportedPieces) {
 
 TEST_F(HfErrors, ConfigNamesUnknownToken) {
     write("tokenizer.json", doc(bpe()));
-    write("tokenizer_config.json", R"({"bos_token":"<nope>","tokenizer_class":"LlamaTokenizerFast"})");
+    write("tokenizer_config.json",
+          R"({"bos_token":"<nope>","tokenizer_class":"LlamaTokenizerFast"})");
     EXPECT_HAS(error_of(), "tokenizer_config.json: bos_token: \"<nope>\" is not a token");
 }
 
 TEST_F(HfErrors, ConfigFlagsAndTemplateList) {
-    write("tokenizer.json", doc(bpe(), R"([{"id":3,"content":"<s>","special":true},{"id":4,"content":"</s>","special":true}])"));
-    write("tokenizer_config.json",
-          R"({"bos_token":{"content":"<s>"},"eos_token":"</s>","add_bos_token":true,"add_eos_token":true,)"
-          R"("tokenizer_class":"LlamaTokenizerFast","chat_template":[{"name":"tool_use","template":"T"},{"name":"default","template":"D"}]})");
+    write(
+        "tokenizer.json",
+        doc(bpe(),
+            R"([{"id":3,"content":"<s>","special":true},{"id":4,"content":"</s>","special":true}])"));
+    write(
+        "tokenizer_config.json",
+        R"({"bos_token":{"content":"<s>"},"eos_token":"</s>","add_bos_token":true,"add_eos_token":true,)"
+        R"("tokenizer_class":"LlamaTokenizerFast","chat_template":[{"name":"tool_use","template":"T"},{"name":"default","template":"D"}]})");
     const Tokenizer tok = Tokenizer::from_hf(dir.string());
     EXPECT_EQ(tok.encode("ab", true, true), (std::vector<int32_t>{3, 2, 4}));
     EXPECT_EQ(tok.chat_template(), "D");

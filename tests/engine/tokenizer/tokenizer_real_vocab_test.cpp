@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <map>
 
-#include "kernels/error.h"
 #include "engine/core/utf8.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/unicode_nfc.h"
+#include "kernels/error.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -34,7 +34,8 @@ const Tokenizer& tokenizer_of(const std::string& path) {
     static std::map<std::string, Tokenizer> cache;
     auto it = cache.find(path);
     if (it == cache.end())
-        it = cache.emplace(path, Tokenizer::from_gguf(GgufFile::open(path, GgufOpen::MetadataOnly))).first;
+        it = cache.emplace(path, Tokenizer::from_gguf(GgufFile::open(path, GgufOpen::MetadataOnly)))
+                 .first;
     return it->second;
 }
 
@@ -42,7 +43,10 @@ const json::Value& expected(const std::string& name) {
     static std::map<std::string, json::Value> cache;
     auto it = cache.find(name);
     if (it == cache.end())
-        it = cache.emplace(name, test::load_json(test::fixture("tokenizer/" + name + "_expected.json"))).first;
+        it = cache
+                 .emplace(name,
+                          test::load_json(test::fixture("tokenizer/" + name + "_expected.json")))
+                 .first;
     return it->second;
 }
 
@@ -51,7 +55,8 @@ std::string case_bytes(const json::Value& c) {
     if (const auto* t = c.find("text")) return t->as_string();
     const std::string& hex = c.at("text_hex").as_string();
     std::string out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+        out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
     return out;
 }
 
@@ -74,9 +79,11 @@ TEST_P(RealVocabTest, IdsMatchTheReference) {
         invalid += text != bytes;
         const auto special = t.encode(bytes, /*add_special=*/false, /*parse_special=*/true);
         const auto plain = t.encode(bytes, false, false);
-        EXPECT_EQ(special, test::json_ints(c.at("special"))) << v.name << " parse_special on: " << text;
+        EXPECT_EQ(special, test::json_ints(c.at("special")))
+            << v.name << " parse_special on: " << text;
         EXPECT_EQ(plain, test::json_ints(c.at("plain"))) << v.name << " plain on: " << text;
-        mismatches += (special != test::json_ints(c.at("special"))) + (plain != test::json_ints(c.at("plain")));
+        mismatches += (special != test::json_ints(c.at("special"))) +
+                      (plain != test::json_ints(c.at("plain")));
         // Decoding gives the text back, NFC-normalised where the vocabulary normalises.
         const std::string back = t.vocab().nfc ? nfc(text) : text;
         EXPECT_EQ(t.decode(special, /*show_special=*/true), back);
@@ -89,13 +96,14 @@ TEST_P(RealVocabTest, IdsMatchTheReference) {
 // BOS/EOS and the added tokens as the model's tokenizer_config.json / tokenizer.json give them.
 // HF's special added tokens must be control tokens (matched only with parse_special, hidden on
 // decode). Of the non-special ones the GGUF converter keeps some as user-defined (<think>,
-// <tool_call>: matched and shown always) and marks those spelled like control tokens (<|fim_prefix|>,
-// <｜User｜>) as control; the GGUF's types are what the engine follows.
+// <tool_call>: matched and shown always) and marks those spelled like control tokens
+// (<|fim_prefix|>, <｜User｜>) as control; the GGUF's types are what the engine follows.
 TEST_P(RealVocabTest, SpecialTokensFollowTheHfCheckpoint) {
     const RealVocab& v = GetParam();
     GB_REQUIRE_MODEL(path, v.file);
     const json::Value& fx = expected(v.name);
-    if (!fx.find("added_tokens")) GTEST_SKIP() << v.name << ": no tokenizer.json at hand for this vocabulary";
+    if (!fx.find("added_tokens"))
+        GTEST_SKIP() << v.name << ": no tokenizer.json at hand for this vocabulary";
     const Tokenizer& t = tokenizer_of(path);
     EXPECT_EQ(t.add_bos(), fx.at("reference_add_bos").as_bool());
     if (t.add_bos()) EXPECT_EQ(t.bos(), fx.at("reference_bos").as_int64());
@@ -108,20 +116,20 @@ TEST_P(RealVocabTest, SpecialTokensFollowTheHfCheckpoint) {
         if (a.at("special").as_bool()) EXPECT_TRUE(t.is_control(id)) << content;
         EXPECT_EQ(t.encode(content, false, true), std::vector<int32_t>{id}) << content;
         // Without parse_special only non-control tokens match as themselves.
-        EXPECT_EQ(t.encode(content, false, false) == std::vector<int32_t>{id}, !t.is_control(id)) << content;
+        EXPECT_EQ(t.encode(content, false, false) == std::vector<int32_t>{id}, !t.is_control(id))
+            << content;
     }
     const auto with_bos = t.encode("Hi", /*add_special=*/true, true);
     ASSERT_FALSE(with_bos.empty());
     EXPECT_EQ(with_bos.front() == t.bos(), t.add_bos());
 }
 
-INSTANTIATE_TEST_SUITE_P(Gguf, RealVocabTest, ::testing::ValuesIn(kVocabs),
-                         [](const auto& info) {
-                             std::string n = info.param.name;
-                             for (char& ch : n)
-                                 if (ch == '.') ch = '_';
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Gguf, RealVocabTest, ::testing::ValuesIn(kVocabs), [](const auto& info) {
+    std::string n = info.param.name;
+    for (char& ch : n)
+        if (ch == '.') ch = '_';
+    return n;
+});
 
 TEST(TokenizerRealVocab, MetadataOnlyOpenRefusesTensorData) {
     GB_REQUIRE_MODEL(path, "DeepSeek-R1-Distill-Qwen-7B.part0000.gguf");
@@ -142,7 +150,6 @@ constexpr const char* kModel = "SmolLM2-135M-Instruct.Q4_1.gguf";
 const Tokenizer& smollm2(const std::string& path) { return tokenizer_of(path); }
 
 TEST(TokenizerSmolLM2, ReadsTheVocabularyFromGguf) {
-
     GB_REQUIRE_MODEL(path, kModel);
     const Tokenizer& t = smollm2(path);
     EXPECT_EQ(t.size(), 49152u);
@@ -196,7 +203,8 @@ TEST(TokenizerSmolLM2, EncodesAMegabyteQuickly) {
     // Benchmark, printed not asserted: 1 MiB of the mixed-script corpus, then of fresh words
     // (every line numbered, so the word cache helps less).
     std::string corpus;
-    for (const auto& c : expected("smollm2").at("cases").as_array()) corpus += utf8::repaired(case_bytes(c)) + "\n";
+    for (const auto& c : expected("smollm2").at("cases").as_array())
+        corpus += utf8::repaired(case_bytes(c)) + "\n";
     std::string text, varied;
     while (text.size() < (1u << 20)) text += corpus;
     for (int i = 0; varied.size() < (1u << 20); ++i)

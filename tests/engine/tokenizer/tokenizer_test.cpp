@@ -6,8 +6,8 @@
 
 #include <thread>
 
-#include "kernels/error.h"
 #include "engine/tokenizer/byte_level.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {

@@ -27,10 +27,11 @@ TEST(UnicodeNfc, MatchesUnicodedataGoldens) {
 TEST(UnicodeNfc, QuickCheckPassesCommonText) {
     EXPECT_TRUE(is_nfc_quick(""));
     EXPECT_TRUE(is_nfc_quick("plain ASCII\n\t{}"));
-    EXPECT_TRUE(is_nfc_quick("caf\xC3\xA9 \xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80"));  // café 你好 😀
-    EXPECT_TRUE(is_nfc_quick("\xEA\xB0\x80"));                                        // 가
-    EXPECT_FALSE(is_nfc_quick("e\xCC\x81"));        // e + U+0301 composes
-    EXPECT_FALSE(is_nfc_quick("\xE2\x84\xAB"));     // U+212B ANGSTROM SIGN is never NFC
+    EXPECT_TRUE(
+        is_nfc_quick("caf\xC3\xA9 \xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80"));  // café 你好 😀
+    EXPECT_TRUE(is_nfc_quick("\xEA\xB0\x80"));                                   // 가
+    EXPECT_FALSE(is_nfc_quick("e\xCC\x81"));                 // e + U+0301 composes
+    EXPECT_FALSE(is_nfc_quick("\xE2\x84\xAB"));              // U+212B ANGSTROM SIGN is never NFC
     EXPECT_FALSE(is_nfc_quick("\xE1\x84\x80\xE1\x85\xA1"));  // Hangul L + V
 }
 

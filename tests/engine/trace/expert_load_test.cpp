@@ -81,8 +81,8 @@ TEST(ExpertLoad, DenseTraceAndOddTokensAreHandled) {
     EXPECT_EQ(load.n_expert, 6);
     EXPECT_EQ(load.count(Phase::Think, 0, 5), 1);
     EXPECT_EQ(load.count(Phase::Think, 1, 0), 2);
-    EXPECT_EQ(load.count(Phase::Answer, 0, 1), 1);  // layer 2's row was whole
-    EXPECT_EQ(load.tokens(Phase::Answer, 1), 0);    // layer 4's was not
+    EXPECT_EQ(load.count(Phase::Answer, 0, 1), 1);                // layer 2's row was whole
+    EXPECT_EQ(load.tokens(Phase::Answer, 1), 0);                  // layer 4's was not
     EXPECT_DOUBLE_EQ(load.weight_sum(Phase::Answer, 0, 1), 0.0);  // no weights recorded
 }
 

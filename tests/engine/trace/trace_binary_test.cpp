@@ -1,6 +1,8 @@
 // The binary trace form: exact round trip of everything but the half-precision routing numbers,
 // routing in JSON, and hostile input (truncation, corruption, impossible counts) refused with a
 // clear error. Prints the size and speed of a 20,000-token MoE trace.
+#include "engine/trace/trace_binary.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,9 +11,8 @@
 #include <random>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/trace/trace.h"
-#include "engine/trace/trace_binary.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -42,12 +43,14 @@ Trace sample_trace(int n_tokens, int n_layers, int n_expert, int k, bool probs, 
     for (int i = 0; i < n_tokens; ++i) {
         TokenRecord r;
         r.id = (i * 7919) % 150000;
-        r.text = i % 5 == 0 ? std::string("\xE4\xBD") : "tok" + std::to_string(r.id % 97);  // some not UTF-8
+        r.text = i % 5 == 0 ? std::string("\xE4\xBD")
+                            : "tok" + std::to_string(r.id % 97);  // some not UTF-8
         r.phase = i < 3 ? Phase::Prompt : (i < n_tokens / 2 ? Phase::Think : Phase::Answer);
         r.logprob = i == 0 ? kNaN : -u(rng) * 5;
         r.entropy = i == 0 ? kNaN : u(rng) * 3;
         r.t_ms = i * 13.37;
-        for (int j = 0; j < 3; ++j) r.top.push_back({r.id + j, "alt" + std::to_string(j), -u(rng) * 9});
+        for (int j = 0; j < 3; ++j)
+            r.top.push_back({r.id + j, "alt" + std::to_string(j), -u(rng) * 9});
         TokenRouting& rt = r.routing;
         rt.k = n_layers ? k : 0;
         for (int l = 0; l < n_layers; ++l) {
@@ -106,7 +109,8 @@ void expect_same(const Trace& a, const Trace& b, float routing_rel_tol) {
             ASSERT_EQ(p.experts, q.experts) << i;
             ASSERT_EQ(p.weights.size(), q.weights.size());
             for (size_t e = 0; e < p.weights.size(); ++e)
-                ASSERT_NEAR(p.weights[e], q.weights[e], routing_rel_tol * std::abs(p.weights[e]) + 1e-7f);
+                ASSERT_NEAR(p.weights[e], q.weights[e],
+                            routing_rel_tol * std::abs(p.weights[e]) + 1e-7f);
             ASSERT_EQ(p.probs.size(), q.probs.size());
             for (size_t e = 0; e < p.probs.size(); ++e)
                 ASSERT_NEAR(p.probs[e], q.probs[e], routing_rel_tol * std::abs(p.probs[e]) + 1e-7f);
@@ -180,11 +184,13 @@ TEST(TraceJson, RoutingErrorsNameTheField) {
     bad = good;
     const size_t w = bad.find("\"weights\":[[");
     bad.insert(w + 12, "0.5,");
-    EXPECT_NE(err(bad).find("tokens[0].routing.weights[0] has 3 entries, expected 2"), std::string::npos)
+    EXPECT_NE(err(bad).find("tokens[0].routing.weights[0] has 3 entries, expected 2"),
+              std::string::npos)
         << err(bad);
     bad = good;
     bad.replace(bad.find("\"layers\":[1]"), 12, "\"layers\":[1,2]");
-    EXPECT_NE(err(bad).find("tokens[0].routing.experts has 1 rows for 2 layers"), std::string::npos) << err(bad);
+    EXPECT_NE(err(bad).find("tokens[0].routing.experts has 1 rows for 2 layers"), std::string::npos)
+        << err(bad);
 }
 
 TEST(TraceBinary, RefusesWhatIsNotATrace) {
@@ -193,7 +199,9 @@ TEST(TraceBinary, RefusesWhatIsNotATrace) {
     std::string b = write_binary(sample_trace(5, 1, 8, 2, false));
     std::string newer = b;
     newer[8] = 9;
-    EXPECT_NE(error_of(newer).find("format version 9 was written by a newer Glassbox"), std::string::npos) << error_of(newer);
+    EXPECT_NE(error_of(newer).find("format version 9 was written by a newer Glassbox"),
+              std::string::npos)
+        << error_of(newer);
     std::string other = b;
     other[0] = 'X';
     EXPECT_NE(error_of(other).find("bad magic"), std::string::npos);
@@ -201,7 +209,8 @@ TEST(TraceBinary, RefusesWhatIsNotATrace) {
 
 TEST(TraceBinary, EveryTruncationAndEveryFlippedByteIsRefused) {
     const std::string b = write_binary(sample_trace(6, 2, 8, 2, true));
-    for (size_t n = 0; n < b.size(); ++n) EXPECT_NE(error_of(std::string_view(b).substr(0, n)), "no error") << n;
+    for (size_t n = 0; n < b.size(); ++n)
+        EXPECT_NE(error_of(std::string_view(b).substr(0, n)), "no error") << n;
     for (size_t i = 0; i < b.size(); ++i) {
         std::string c = b;
         c[i] = static_cast<char>(c[i] ^ 0x20);
@@ -226,18 +235,21 @@ TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
                 read_binary(c);  // some changes are still valid traces (a different float)
             } catch (const Error& e) {
                 ++refused;
-                EXPECT_NE(std::string(e.what()).find("trace (binary): "), std::string::npos) << e.what();
+                EXPECT_NE(std::string(e.what()).find("trace (binary): "), std::string::npos)
+                    << e.what();
             }
         }
     }
     EXPECT_GT(refused, 10);
     // A huge count is refused before anything is allocated.
     std::string huge = b;
-    const size_t table_count_at = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1;
+    const size_t table_count_at =
+        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1;
     ASSERT_EQ(static_cast<unsigned char>(huge[table_count_at]), 4u);  // distinct (id, text) pairs
     huge.replace(table_count_at, 1, std::string("\xff\xff\xff\xff\x0f", 5));
     fix_crc(huge);
-    EXPECT_NE(error_of(huge).find("impossible text table count"), std::string::npos) << error_of(huge);
+    EXPECT_NE(error_of(huge).find("impossible text table count"), std::string::npos)
+        << error_of(huge);
 }
 
 TEST(TraceBinary, SizeAndSpeedOfALongMoeTrace) {
@@ -252,9 +264,12 @@ TEST(TraceBinary, SizeAndSpeedOfALongMoeTrace) {
     const auto t2 = std::chrono::steady_clock::now();
     std::ostringstream js;
     write_json(t, js);
-    const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-    std::printf("20000-token MoE trace: binary %.1f MB (write %.0f ms, read %.0f ms), JSON %.1f MB\n",
-                b.size() / 1e6, ms(t0, t1), ms(t1, t2), js.str().size() / 1e6);
+    const auto ms = [](auto a, auto b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    std::printf(
+        "20000-token MoE trace: binary %.1f MB (write %.0f ms, read %.0f ms), JSON %.1f MB\n",
+        b.size() / 1e6, ms(t0, t1), ms(t1, t2), js.str().size() / 1e6);
     EXPECT_EQ(back.tokens.size(), t.tokens.size());
     EXPECT_LT(b.size(), js.str().size() / 3);
 }

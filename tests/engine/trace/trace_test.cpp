@@ -9,8 +9,8 @@
 #include <limits>
 #include <sstream>
 
-#include "kernels/error.h"
 #include "engine/core/json.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -283,9 +283,10 @@ TEST(TraceJson, ErrorsNameTheField) {
               "trace: tokens[2].text_hex has an odd length");
     EXPECT_EQ(read_error(replaced("\"stop_reason\": \"max tokens\",", "")),
               "trace: stop_reason is missing");
-    EXPECT_EQ(read_error(replaced("\"stop_reason\": \"max tokens\"", "\"stop_reason\": \"tired\"")),
-              "trace: stop_reason: unknown stop reason \"tired\" (expected eog, max tokens, context "
-              "full, stopped, cancelled or empty)");
+    EXPECT_EQ(
+        read_error(replaced("\"stop_reason\": \"max tokens\"", "\"stop_reason\": \"tired\"")),
+        "trace: stop_reason: unknown stop reason \"tired\" (expected eog, max tokens, context "
+        "full, stopped, cancelled or empty)");
     EXPECT_EQ(read_error(replaced("\"top_k\":20", "\"top_k\":20.5")),
               "trace: sampling.top_k: expected an integer in range, found 20.5");
     EXPECT_EQ(read_error(good.substr(0, 40)).rfind("trace: json: ", 0), 0u);

@@ -8,9 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 
 namespace gb::cpu {

@@ -1,6 +1,8 @@
 // The CPU MoE ops: routing (every family's top-k rule, DeepSeek's sigmoid + bias + group-limited
 // top-k + scaling) against hand-worked cases and a brute-force reference, and the expert matmul
 // in every weight type against dequantised double-precision products.
+#include "kernels/cpu/moe.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,11 +11,10 @@
 #include <random>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
-#include "kernels/cpu/moe.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_ref.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 
 namespace gb::cpu {
@@ -125,9 +126,8 @@ std::vector<int32_t> brute_force_ids(const RouterParams& p, const std::vector<fl
     std::vector<int32_t> allowed;
     for (int j = 0; j < p.n_group_used; ++j)
         for (int i = 0; i < per; ++i) allowed.push_back(groups[j] * per + i);
-    std::stable_sort(allowed.begin(), allowed.end(), [&](int a, int b) {
-        return c[a] > c[b] || (c[a] == c[b] && a < b);
-    });
+    std::stable_sort(allowed.begin(), allowed.end(),
+                     [&](int a, int b) { return c[a] > c[b] || (c[a] == c[b] && a < b); });
     allowed.resize(p.n_used);
     return allowed;
 }
@@ -137,7 +137,7 @@ TEST(MoeRoute, MatchesBruteForceOnRandomRouters) {
     std::normal_distribution<float> nd;
     for (int trial = 0; trial < 400; ++trial) {
         RouterParams p;
-        p.n_group = 1 << (trial % 4);           // 1, 2, 4, 8
+        p.n_group = 1 << (trial % 4);  // 1, 2, 4, 8
         p.n_expert = p.n_group * (2 + trial % 5);
         p.n_group_used = 1 + trial % p.n_group;
         p.n_used = 1 + trial % std::min(8, p.n_group_used * (p.n_expert / p.n_group));
@@ -251,7 +251,8 @@ TEST(MoeMatmul, ExpertOutsideTheStackIsAnError) {
         FAIL() << "no error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("expert 4 outside blk.0.ffn_up_exps.weight"),
-                  std::string::npos) << e.what();
+                  std::string::npos)
+            << e.what();
     }
 }
 

@@ -31,7 +31,8 @@ std::vector<uint8_t> random_matrix(TensorType t) {
     if (ti.block_size == 1) {
         for (size_t i = 0; i < m.size(); i += ti.block_bytes) {
             const float v = nd(rng);
-            if (t == TensorType::F32) std::memcpy(m.data() + i, &v, 4);
+            if (t == TensorType::F32)
+                std::memcpy(m.data() + i, &v, 4);
             else {
                 const uint16_t h = t == TensorType::F16 ? float_to_fp16(v) : float_to_bf16(v);
                 std::memcpy(m.data() + i, &h, 2);
@@ -45,7 +46,8 @@ std::vector<uint8_t> random_matrix(TensorType t) {
             continue;
         }
         put_f16(off);
-        if (t != TensorType::Q4_0 && t != TensorType::Q5_0 && t != TensorType::Q8_0) put_f16(off + 2);
+        if (t != TensorType::Q4_0 && t != TensorType::Q5_0 && t != TensorType::Q8_0)
+            put_f16(off + 2);
     }
     return m;
 }
@@ -69,7 +71,8 @@ void BM_vec_dot(benchmark::State& state, TensorType t) {
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                            static_cast<int64_t>(w.size()));
 }
 
 void BM_dequantize(benchmark::State& state, TensorType t) {
@@ -83,7 +86,8 @@ void BM_dequantize(benchmark::State& state, TensorType t) {
         }
         benchmark::ClobberMemory();
     }
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                            static_cast<int64_t>(w.size()));
 }
 
 void BM_quantize_activation(benchmark::State& state, TensorType t) {
@@ -99,10 +103,9 @@ void BM_quantize_activation(benchmark::State& state, TensorType t) {
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kCols);
 }
 
-const TensorType kTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0,
-                             TensorType::Q4_1, TensorType::Q4_0, TensorType::Q5_K,
-                             TensorType::Q5_0, TensorType::Q5_1, TensorType::F16,
-                             TensorType::F32,  TensorType::BF16};
+const TensorType kTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0, TensorType::Q4_1,
+                             TensorType::Q4_0, TensorType::Q5_K, TensorType::Q5_0, TensorType::Q5_1,
+                             TensorType::F16,  TensorType::F32,  TensorType::BF16};
 
 [[maybe_unused]] const bool kRegistered = [] {
     for (TensorType t : kTypes) {

@@ -1,5 +1,7 @@
 // The tiled prompt GEMM against the per-pair dot products: the scalar reference (the oracle) and
 // the SIMD vec_dot, on random blocks with tile edges of every shape.
+#include "kernels/cpu/quant_gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant.h"
-#include "kernels/cpu/quant_gemm.h"
 #include "kernels/cpu/quant_ref.h"
 #include "tests/kernels/cpu/random_weights.h"
 
@@ -32,7 +33,8 @@ TEST(QuantGemm, TilesMatchPerPairDotProducts) {
         for (int64_t n : {block, 3 * block, 2048 + block}) {
             if (n % block != 0) continue;
             const int64_t rows = 11, toks = 9;
-            const std::vector<uint8_t> w = test::random_weights(t, rows, n, static_cast<uint32_t>(n));
+            const std::vector<uint8_t> w =
+                test::random_weights(t, rows, n, static_cast<uint32_t>(n));
             const size_t wrb = row_bytes(t, n), xrb = row_bytes(dt, n);
             std::vector<uint8_t> xq(xrb * toks);
             std::vector<float> x(n);

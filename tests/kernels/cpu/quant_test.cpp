@@ -1,5 +1,7 @@
 // Quant kernels against the gguf Python package's goldens (tests/fixtures/quant, made by
 // tools/gen_quant_fixtures.py), and the SIMD paths against the scalar reference.
+#include "kernels/cpu/quant.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,10 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/half.h"
-#include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_ref.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 #include "tests/test_support.h"
 
@@ -74,10 +75,15 @@ Fixture load_fixture(const std::string& name) {
 
 bool we_quantise(TensorType t) {
     switch (t) {
-    case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q4_0:
-    case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1: case TensorType::Q8_0:
-        return true;
-    default: return false;
+        case TensorType::F32:
+        case TensorType::F16:
+        case TensorType::BF16:
+        case TensorType::Q4_0:
+        case TensorType::Q4_1:
+        case TensorType::Q5_0:
+        case TensorType::Q5_1:
+        case TensorType::Q8_0: return true;
+        default: return false;
     }
 }
 
@@ -99,7 +105,8 @@ TEST_P(QuantFixture, DequantizeMatchesGgufBitExact) {
             for (int64_t i = 0; i < k.n; ++i) {
                 const float want = k.deq[r * k.n + i];
                 ASSERT_EQ(float_bits(out[i]), float_bits(want))
-                    << "case " << c << " row " << r << " elem " << i << ": " << out[i] << " vs " << want;
+                    << "case " << c << " row " << r << " elem " << i << ": " << out[i] << " vs "
+                    << want;
                 ASSERT_EQ(float_bits(out_ref[i]), float_bits(want)) << "reference, case " << c;
             }
         }
@@ -139,10 +146,10 @@ std::vector<double> activation_error_bound(TensorType dt, const std::vector<floa
     for (int64_t b = 0; b < n; b += block) {
         double amax = 0;
         for (int64_t i = b; i < b + block; ++i) amax = std::max(amax, std::fabs(double(x[i])));
-        const double bound = dt == TensorType::Q8_K
-                                 ? amax / 128 * 1.0001
-                                 : amax / 254 * 1.0001 + amax * std::ldexp(1.0, -11) +
-                                       127 * std::ldexp(1.0, -25);
+        const double bound =
+            dt == TensorType::Q8_K
+                ? amax / 128 * 1.0001
+                : amax / 254 * 1.0001 + amax * std::ldexp(1.0, -11) + 127 * std::ldexp(1.0, -25);
         for (int64_t i = b; i < b + block; ++i) e[i] = bound;
     }
     return e;
@@ -287,7 +294,7 @@ TEST(QuantActivations, Q8_KRoundTripAndBlockSums) {
 // ---- SIMD vs scalar on long random rows (the fixtures are short) ----------------------------
 
 TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
-    const TensorType types[] = {TensorType::F32, TensorType::F16, TensorType::BF16,
+    const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
                                 TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                 TensorType::Q5_K, TensorType::Q6_K};
@@ -297,7 +304,8 @@ TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
         const int64_t block = type_info(t).block_size;
         for (int64_t n : {int64_t(256), int64_t(4096), int64_t(5120), int64_t(4099), int64_t(63)}) {
             if (n % block != 0) continue;
-            const std::vector<uint8_t> w = test::random_weights(t, 1, n, static_cast<uint32_t>(n) + 3);
+            const std::vector<uint8_t> w =
+                test::random_weights(t, 1, n, static_cast<uint32_t>(n) + 3);
             std::vector<float> x(n);
             for (auto& v : x) v = nd(rng);
             const TensorType dt = vec_dot_type(t);
@@ -314,8 +322,10 @@ TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
             const double simd = vec_dot(t, n, w.data(), xq.data());
             const double scalar = ref::vec_dot(t, n, w.data(), xq.data());
             const double s_bound = min_term_bound(t, w.data(), x);
-            EXPECT_NEAR(simd, scalar, 2e-5 * abs_sum + s_bound + 1e-30) << type_name(t) << " n=" << n;
-            EXPECT_NEAR(simd, exact, 2e-5 * abs_sum + s_bound + 1e-30) << type_name(t) << " n=" << n;
+            EXPECT_NEAR(simd, scalar, 2e-5 * abs_sum + s_bound + 1e-30)
+                << type_name(t) << " n=" << n;
+            EXPECT_NEAR(simd, exact, 2e-5 * abs_sum + s_bound + 1e-30)
+                << type_name(t) << " n=" << n;
         }
     }
 }
@@ -340,8 +350,8 @@ TEST(Half, SoftwareFp16MatchesHardwareOrSpec) {
         if (std::isnan(f)) continue;
         ASSERT_EQ(float_to_fp16_soft(f), float_to_fp16(f)) << f;
     }
-    EXPECT_EQ(float_to_fp16_soft(65519.0f), 0x7bff);  // rounds down to the fp16 max
-    EXPECT_EQ(float_to_fp16_soft(65520.0f), 0x7c00);  // rounds up to inf
+    EXPECT_EQ(float_to_fp16_soft(65519.0f), 0x7bff);               // rounds down to the fp16 max
+    EXPECT_EQ(float_to_fp16_soft(65520.0f), 0x7c00);               // rounds up to inf
     EXPECT_EQ(float_to_fp16_soft(std::ldexp(1.0f, -25)), 0x0000);  // tie to even: zero
     EXPECT_EQ(float_to_fp16_soft(std::ldexp(3.0f, -25)), 0x0002);  // tie to even: 2 ulps
 }

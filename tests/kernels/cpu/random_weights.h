@@ -23,7 +23,8 @@ inline std::vector<uint8_t> random_weights(TensorType t, int64_t rows, int64_t n
             if (t == TensorType::F32) {
                 std::memcpy(raw.data() + 4 * i, &v, 4);
             } else {
-                const uint16_t h = t == TensorType::F16 ? cpu::float_to_fp16(v) : cpu::float_to_bf16(v);
+                const uint16_t h =
+                    t == TensorType::F16 ? cpu::float_to_fp16(v) : cpu::float_to_bf16(v);
                 std::memcpy(raw.data() + 2 * i, &h, 2);
             }
         }
@@ -35,8 +36,8 @@ inline std::vector<uint8_t> random_weights(TensorType t, int64_t rows, int64_t n
         const uint16_t h = cpu::float_to_fp16(ud(rng));
         std::memcpy(raw.data() + off, &h, 2);
     };
-    const bool has_min = t == TensorType::Q4_1 || t == TensorType::Q5_1 ||
-                         t == TensorType::Q4_K || t == TensorType::Q5_K;
+    const bool has_min = t == TensorType::Q4_1 || t == TensorType::Q5_1 || t == TensorType::Q4_K ||
+                         t == TensorType::Q5_K;
     for (size_t off = 0; off < raw.size(); off += ti.block_bytes) {
         if (t == TensorType::Q6_K) {
             put_f16(off + ti.block_bytes - 2);  // Q6_K keeps its scale at the end of the block

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 
@@ -73,7 +73,7 @@ Reference reference(TensorType type, const std::vector<uint8_t>& w, int64_t rows
             const size_t i = static_cast<size_t>(t * rows + r);
             ref.value[i] = v;
             ref.mag[i] = m;
-            ref.cpu_slack[i] = is_quant(type) ? wa / 127 + std::ldexp(m, -9)
+            ref.cpu_slack[i] = is_quant(type)             ? wa / 127 + std::ldexp(m, -9)
                                : type == TensorType::F16  ? std::ldexp(m, -10)
                                : type == TensorType::BF16 ? std::ldexp(m, -7)
                                                           : 1e-6 * m;
@@ -186,7 +186,8 @@ TEST(CudaBackend, NormAndElementwiseOps) {
     for (int64_t cols : {16, 100, 896, 4096}) {
         SCOPED_TRACE("cols " + std::to_string(cols));
         const int64_t rows = 7;
-        const auto x = normal_floats(rows * cols, 1 + cols), y = normal_floats(rows * cols, 2 + cols);
+        const auto x = normal_floats(rows * cols, 1 + cols),
+                   y = normal_floats(rows * cols, 2 + cols);
         const auto wv = normal_floats(cols, 3 + cols);
         const Weight hw{TensorType::F32, wv.data(), 1, cols, "norm"};
         const Weight dw = gpu.upload(hw);
@@ -237,7 +238,8 @@ TEST(CudaBackend, RopeVariants) {
     const auto x = normal_floats(rows * cols, 5);
     std::vector<float> ff(head_dim / 2);
     for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + 0.25f * static_cast<float>(i % 5);
-    const Weight dff = gpu.upload(Weight{TensorType::F32, ff.data(), 1, head_dim / 2, "rope_freqs"});
+    const Weight dff =
+        gpu.upload(Weight{TensorType::F32, ff.data(), 1, head_dim / 2, "rope_freqs"});
     struct Case {
         const char* name;
         RopeParams p;
@@ -302,8 +304,8 @@ TEST(CudaBackend, KvStoreAndAttention) {
         int n_head, n_head_kv, head_dim;
         int64_t pos0, n_tok;
     };
-    const Shape shapes[] = {{4, 2, 16, 0, 1},    {4, 2, 16, 0, 8},   {4, 4, 64, 5, 3},
-                            {8, 2, 128, 0, 40},  {8, 2, 128, 37, 1}, {8, 1, 128, 3000, 1},
+    const Shape shapes[] = {{4, 2, 16, 0, 1},    {4, 2, 16, 0, 8},    {4, 4, 64, 5, 3},
+                            {8, 2, 128, 0, 40},  {8, 2, 128, 37, 1},  {8, 1, 128, 3000, 1},
                             {4, 2, 256, 10, 20}, {28, 4, 128, 0, 70}, {2, 1, 96, 100, 17},
                             {16, 4, 64, 500, 2}};
     uint32_t seed = 100;
@@ -314,7 +316,8 @@ TEST(CudaBackend, KvStoreAndAttention) {
         const int64_t n_ctx = s.pos0 + s.n_tok + 3, kv = int64_t{s.n_head_kv} * s.head_dim;
         const int64_t qw = int64_t{s.n_head} * s.head_dim;
         // The cache before pos0 as if earlier steps had filled it, then this step's k and v.
-        const auto past_k = normal_floats(s.pos0 * kv, seed++), past_v = normal_floats(s.pos0 * kv, seed++);
+        const auto past_k = normal_floats(s.pos0 * kv, seed++),
+                   past_v = normal_floats(s.pos0 * kv, seed++);
         const auto k = normal_floats(s.n_tok * kv, seed++), v = normal_floats(s.n_tok * kv, seed++);
         const auto q = normal_floats(s.n_tok * qw, seed++);
         KvLayer gc{gpu.alloc(n_ctx, kv), gpu.alloc(n_ctx, kv)};
@@ -327,8 +330,10 @@ TEST(CudaBackend, KvStoreAndAttention) {
             for (Act* a : {&gpk, &gpv}) gpu.release(*a);
             for (Act* a : {&cpk, &cpv}) cpu.release(*a);
         }
-        Act gk = put(gpu, k, s.n_tok, kv), gv = put(gpu, v, s.n_tok, kv), gq = put(gpu, q, s.n_tok, qw);
-        Act ck = put(cpu, k, s.n_tok, kv), cv = put(cpu, v, s.n_tok, kv), cq = put(cpu, q, s.n_tok, qw);
+        Act gk = put(gpu, k, s.n_tok, kv), gv = put(gpu, v, s.n_tok, kv),
+            gq = put(gpu, q, s.n_tok, qw);
+        Act ck = put(cpu, k, s.n_tok, kv), cv = put(cpu, v, s.n_tok, kv),
+            cq = put(cpu, q, s.n_tok, qw);
         gpu.kv_store(gc, gk, gv, s.pos0);
         cpu.kv_store(cc, ck, cv, s.pos0);
         expect_close(get(gpu, gc.k), get(cpu, cc.k), 0.0, "kv_store k");

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
+#include "kernels/error.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 #include "tests/test_support.h"
 
@@ -24,10 +24,11 @@ namespace gb {
 namespace {
 
 struct Decode {
-    std::vector<std::vector<float>> logits;  // one row per step: the prompt's last, then each step's
+    std::vector<std::vector<float>>
+        logits;  // one row per step: the prompt's last, then each step's
     std::vector<int32_t> tokens;
-    std::vector<TokenRouting> routing;       // per step (empty for a dense model)
-    std::vector<LogitSummary> summaries;     // per step: the trace's top-5 summary
+    std::vector<TokenRouting> routing;    // per step (empty for a dense model)
+    std::vector<LogitSummary> summaries;  // per step: the trace's top-5 summary
 };
 
 // Greedy decode of n_steps tokens after the fixture's prompt on a fresh backend (left in be, so
@@ -89,7 +90,8 @@ TEST_P(CudaGraphModel, GreedyDecodeIsIdenticalWithAndWithoutGraphs) {
         EXPECT_EQ(on.summaries[s].ids, off.summaries[s].ids) << name << ": step " << s;
         EXPECT_EQ(on.summaries[s].logits, off.summaries[s].logits) << name << ": step " << s;
         // and it describes the logits the step returned
-        EXPECT_EQ(on.summaries[s].ids[0], on.tokens.size() > s + 1 ? on.tokens[s + 1] : on.summaries[s].ids[0])
+        EXPECT_EQ(on.summaries[s].ids[0],
+                  on.tokens.size() > s + 1 ? on.tokens[s + 1] : on.summaries[s].ids[0])
             << name << ": step " << s << ": the summary's best token is not the greedy one";
     }
     ASSERT_EQ(on.routing.size(), off.routing.size());
@@ -98,14 +100,16 @@ TEST_P(CudaGraphModel, GreedyDecodeIsIdenticalWithAndWithoutGraphs) {
         EXPECT_EQ(on.routing[s].experts, off.routing[s].experts) << name << ": step " << s;
         EXPECT_EQ(on.routing[s].weights, off.routing[s].weights) << name << ": step " << s;
         EXPECT_EQ(on.routing[s].probs, off.routing[s].probs) << name << ": step " << s;
-        EXPECT_FALSE(on.routing[s].experts.empty()) << name << ": step " << s << " recorded nothing";
+        EXPECT_FALSE(on.routing[s].experts.empty())
+            << name << ": step " << s << " recorded nothing";
     }
-    std::printf("%s: %lld graph launches (%lld updates, %lld instantiations), %lld fallbacks over "
-                "%lld decode steps\n",
-                name.c_str(), static_cast<long long>(on_be->graph_launches()),
-                static_cast<long long>(on_be->graph_updates()),
-                static_cast<long long>(on_be->graph_instantiations()),
-                static_cast<long long>(on_be->graph_fallbacks()), static_cast<long long>(n_steps));
+    std::printf(
+        "%s: %lld graph launches (%lld updates, %lld instantiations), %lld fallbacks over "
+        "%lld decode steps\n",
+        name.c_str(), static_cast<long long>(on_be->graph_launches()),
+        static_cast<long long>(on_be->graph_updates()),
+        static_cast<long long>(on_be->graph_instantiations()),
+        static_cast<long long>(on_be->graph_fallbacks()), static_cast<long long>(n_steps));
     // The prompt sizes most scratch buffers; the first decode step may still grow one (and fall
     // back), every later step must run as one graph.
     EXPECT_GE(on_be->graph_launches(), n_steps - 1)

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/error.h"
@@ -184,8 +184,10 @@ protected:
         unsetenv("GLASSBOX_CUDA_GRAPHS");
     }
     void TearDown() override {
-        if (had_) setenv("GLASSBOX_CUDA_GRAPHS", saved_.c_str(), 1);
-        else unsetenv("GLASSBOX_CUDA_GRAPHS");
+        if (had_)
+            setenv("GLASSBOX_CUDA_GRAPHS", saved_.c_str(), 1);
+        else
+            unsetenv("GLASSBOX_CUDA_GRAPHS");
     }
     std::string saved_;
     bool had_ = false;
@@ -253,7 +255,8 @@ TEST_F(CudaGraphStep, AbortedStepLeavesTheBackendUsable) {
     std::vector<float> xh(kEmbd);
     graphed.to_host(a.x.view(1, kEmbd), xh.data());
     for (int s = 4; s < 10; ++s)
-        expect_same(a.step({s + 1}, s), b.step({s + 1}, s), "after abort, step " + std::to_string(s));
+        expect_same(a.step({s + 1}, s), b.step({s + 1}, s),
+                    "after abort, step " + std::to_string(s));
     EXPECT_GT(graphed.graph_launches(), launches + 4);
 }
 
@@ -269,7 +272,8 @@ TEST_F(CudaGraphStep, AnOpThatThrowsMidCaptureEndsTheCapture) {
     EXPECT_THROW(graphed.end_step(), Error) << "a step whose op threw has no defined outputs";
     graphed.abort_step();
     for (int s = 3; s < 8; ++s)
-        expect_same(a.step({s + 2}, s), b.step({s + 2}, s), "after the error, step " + std::to_string(s));
+        expect_same(a.step({s + 2}, s), b.step({s + 2}, s),
+                    "after the error, step " + std::to_string(s));
 }
 
 TEST_F(CudaGraphStep, AHostCopyInsideAStepFallsBackAndStaysCorrect) {
@@ -300,7 +304,8 @@ TEST_F(CudaGraphStep, AHostCopyInsideAStepFallsBackAndStaysCorrect) {
     }
     EXPECT_EQ(graphed.graph_fallbacks(), fallbacks + 2);
     for (int s = 5; s < 9; ++s)
-        expect_same(a.step({s + 9}, s), b.step({s + 9}, s), "after the fallback, step " + std::to_string(s));
+        expect_same(a.step({s + 9}, s), b.step({s + 9}, s),
+                    "after the fallback, step " + std::to_string(s));
 }
 
 TEST_F(CudaGraphStep, TheEnvironmentSwitchesGraphs) {

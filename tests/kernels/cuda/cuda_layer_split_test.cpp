@@ -49,8 +49,8 @@ TEST_P(CudaLayerSplit, MatchesTheCpuForEverySplit) {
     GB_REQUIRE_CUDA();
     const std::string name = GetParam();
     const std::string path = test::fixture("models/" + name + ".gguf");
-    const std::vector<int32_t> prompt =
-        test::json_ints(test::load_json(test::fixture("models/" + name + ".json")).at("prompt_ids"));
+    const std::vector<int32_t> prompt = test::json_ints(
+        test::load_json(test::fixture("models/" + name + ".json")).at("prompt_ids"));
     RunSettings rs;
     rs.n_ctx = 64;
     rs.n_threads = 2;

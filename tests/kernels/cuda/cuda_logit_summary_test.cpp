@@ -33,7 +33,8 @@ void check(cuda::CudaBackend& gpu, const std::vector<float>& rows_data, int64_t 
             if (std::isnan(ws[k])) {
                 EXPECT_TRUE(std::isnan(stats[r * kLogitStats + k])) << at << " stat " << k;
             } else {
-                EXPECT_NEAR(stats[r * kLogitStats + k], ws[k], 3e-5 * std::max(1.0f, std::fabs(ws[k])))
+                EXPECT_NEAR(stats[r * kLogitStats + k], ws[k],
+                            3e-5 * std::max(1.0f, std::fabs(ws[k])))
                     << at << " stat " << k;
             }
         }
@@ -72,7 +73,7 @@ TEST(CudaLogitSummary, TiesMaskedAndDegenerateRows) {
     for (int64_t i = 0; i < cols; ++i) v[cols + i] = i % 97 == 0 ? 1.0f + (i % 5) : -inf;
     for (int64_t i = 0; i < cols; ++i) v[2 * cols + i] = static_cast<float>(i % 11);
     v[2 * cols + 77] = std::numeric_limits<float>::quiet_NaN();  // a NaN row
-    for (int64_t i = 0; i < cols; ++i) v[3 * cols + i] = -inf;       // nothing finite
+    for (int64_t i = 0; i < cols; ++i) v[3 * cols + i] = -inf;   // nothing finite
     for (int64_t i = 0; i < cols; ++i) v[4 * cols + i] = static_cast<float>(i % 13);
     v[4 * cols + 9] = inf;  // a +inf row
     check(gpu, v, 5, cols, 8, "special rows");

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/model/model.h"
 #include "engine/session/kv_cache.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 #include "tests/test_support.h"
 
@@ -29,7 +29,8 @@ namespace gb {
 namespace {
 
 // |a - b| <= rel * range(b) over one row of logits.
-void expect_row(const float* got, const float* want, int64_t n, double rel, const std::string& where) {
+void expect_row(const float* got, const float* want, int64_t n, double rel,
+                const std::string& where) {
     const auto [lo, hi] = std::minmax_element(want, want + n);
     const double tol = rel * (*hi - *lo);
     double worst = 0;
@@ -73,7 +74,8 @@ TEST_P(CudaTinyModel, MatchesTheCpuAndTransformers) {
     std::vector<float> cpu_prompt;
     cpu_model->forward(prompt, *cpu_cache, n_prompt, cpu_prompt);
     std::vector<TokenRouting> cpu_routing;
-    for (int64_t t = 0; moe && t < n_prompt; ++t) cpu_routing.push_back(cpu_model->last_routing().token(t));
+    for (int64_t t = 0; moe && t < n_prompt; ++t)
+        cpu_routing.push_back(cpu_model->last_routing().token(t));
     std::vector<std::vector<float>> cpu_steps;
     for (int64_t s = 0; s < n_steps; ++s) {
         const int32_t tok = s == 0 ? prompt.back() : gen[s - 1];

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/error.h"
 #include "tests/kernels/cpu/random_weights.h"
 #include "tests/kernels/cuda/cuda_test_support.h"
 
@@ -86,8 +86,9 @@ TEST(CudaMoe, RouteMatchesTheCpuForEveryFamily) {
             const RouterParams& p = c.p;
             const auto logits = normal_floats(n_tok * p.n_expert, seed++, 2.0f);
             const auto bias = normal_floats(p.n_expert, seed++, 0.1f);
-            const Weight hb = c.bias ? Weight{TensorType::F32, bias.data(), 1, p.n_expert, "exp_probs_b"}
-                                     : Weight{};
+            const Weight hb =
+                c.bias ? Weight{TensorType::F32, bias.data(), 1, p.n_expert, "exp_probs_b"}
+                       : Weight{};
             const Weight db = c.bias ? gpu.upload(hb) : Weight{};
             Act gl = put(gpu, logits, n_tok, p.n_expert), cl = put(cpu, logits, n_tok, p.n_expert);
             const size_t n_sel = static_cast<size_t>(n_tok * p.n_used);
@@ -97,7 +98,8 @@ TEST(CudaMoe, RouteMatchesTheCpuForEveryFamily) {
             cpu.moe_route(cl, hb, p, ci, cw, cp);
             EXPECT_EQ(gi, ci);
             for (size_t i = 0; i < n_sel; ++i)
-                ASSERT_NEAR(gw[i], cw[i], 1e-5 * std::max(1.0f, std::fabs(cw[i]))) << "weight " << i;
+                ASSERT_NEAR(gw[i], cw[i], 1e-5 * std::max(1.0f, std::fabs(cw[i])))
+                    << "weight " << i;
             expect_close(gp, cp, 1e-6, "router scores");
             // Without the score vectors too.
             std::vector<int32_t> gi2(n_sel);
@@ -166,11 +168,13 @@ void check_moe_matmul(cuda::CudaBackend& gpu, cpu::CpuBackend& cpu, TensorType t
                 wa += std::fabs(wrow[i]) * amax;
             }
             const double tol = (gemm ? 5e-3 : 1e-5) * mag + 1e-6;
-            const double slack = quant ? wa / 127 + std::ldexp(mag, -9)
-                                       : type == TensorType::BF16 ? std::ldexp(mag, -7) : 1e-6 * mag;
+            const double slack = quant                      ? wa / 127 + std::ldexp(mag, -9)
+                                 : type == TensorType::BF16 ? std::ldexp(mag, -7)
+                                                            : 1e-6 * mag;
             const size_t i = static_cast<size_t>(s * rows + r);
             ASSERT_NEAR(g[i], ref, tol) << "slot " << s << " row " << r;
-            ASSERT_NEAR(g[i], c[i], tol + slack) << "slot " << s << " row " << r << " against the CPU";
+            ASSERT_NEAR(g[i], c[i], tol + slack)
+                << "slot " << s << " row " << r << " against the CPU";
         }
     }
     for (Act* a : {&gx, &go}) gpu.release(*a);

@@ -240,8 +240,6 @@ TEST(CudaDevice, AvailabilityComesWithAReason) {
 
 #else  // built without the CUDA backend: the file is still picked up by the test glob
 
-TEST(CudaOps, BuiltWithoutCuda) {
-    GTEST_SKIP() << "no CUDA device: built without CUDA";
-}
+TEST(CudaOps, BuiltWithoutCuda) { GTEST_SKIP() << "no CUDA device: built without CUDA"; }
 
 #endif

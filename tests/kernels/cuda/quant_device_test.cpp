@@ -35,8 +35,8 @@ void check_quant_type() {
         const uint8_t* row = w.data() + r * rb;
         cpu::dequantize_row(T, row, want.data(), cols);
         for (int64_t c = 0; c < cols / 8; ++c)
-            Q::dequant8(row + (c / (Q::kBlock / 8)) * Q::kBytes, static_cast<int>(c % (Q::kBlock / 8)),
-                        got.data() + 8 * c);
+            Q::dequant8(row + (c / (Q::kBlock / 8)) * Q::kBytes,
+                        static_cast<int>(c % (Q::kBlock / 8)), got.data() + 8 * c);
         double mx = 0;
         for (float v : want) mx = std::max(mx, std::fabs(static_cast<double>(v)));
         for (int64_t i = 0; i < cols; ++i)

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "engine/gguf/gguf_writer.h"
 #include "kernels/cpu/half.h"
+#include "kernels/error.h"
 #include "kernels/tensor_type.h"
 
 namespace {
@@ -35,11 +35,23 @@ struct Shape {
 
 Shape shape_of(const std::string& which) {
     if (which == "r1-distill-qwen-7b")
-        return Shape{"qwen2", "synthetic DeepSeek-R1-Distill-Qwen-7B", 3584, 28, 28, 4, 128, 18944,
-                     152064, 131072, 0, 0, 0, 10000.0f, true, false};
+        return Shape{"qwen2", "synthetic DeepSeek-R1-Distill-Qwen-7B",
+                     3584,    28,
+                     28,      4,
+                     128,     18944,
+                     152064,  131072,
+                     0,       0,
+                     0,       10000.0f,
+                     true,    false};
     if (which == "qwen3-30b-a3b")
-        return Shape{"qwen3moe", "synthetic Qwen3-30B-A3B", 2048, 48, 32, 4, 128, 6144, 151936,
-                     40960, 128, 8, 768, 1e6f, false, true};
+        return Shape{"qwen3moe", "synthetic Qwen3-30B-A3B",
+                     2048,       48,
+                     32,         4,
+                     128,        6144,
+                     151936,     40960,
+                     128,        8,
+                     768,        1e6f,
+                     false,      true};
     throw gb::Error("unknown model '" + which + "' (r1-distill-qwen-7b or qwen3-30b-a3b)");
 }
 
@@ -71,8 +83,9 @@ public:
     // A matrix [rows x cols] (n_mat stacked), counted in the per-token traffic and work: only
     // `used` of n_mat matrices are read per token; token_embd is a lookup, output runs on one
     // row per prompt in bench (prefill counts it out).
-    void matrix(const std::string& name, TensorType t, int64_t cols, int64_t rows, int64_t n_mat = 1,
-                int64_t used = 1, bool lookup = false, bool last_row_only = false) {
+    void matrix(const std::string& name, TensorType t, int64_t cols, int64_t rows,
+                int64_t n_mat = 1, int64_t used = 1, bool lookup = false,
+                bool last_row_only = false) {
         std::vector<int64_t> dims = {cols, rows};
         if (n_mat > 1) dims.push_back(n_mat);
         const int64_t bytes = static_cast<int64_t>(gb::row_bytes(t, cols)) * rows * n_mat;
@@ -132,7 +145,8 @@ private:
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: gb_synthetic_model r1-distill-qwen-7b|qwen3-30b-a3b OUT.gguf\n");
+        std::fprintf(stderr,
+                     "usage: gb_synthetic_model r1-distill-qwen-7b|qwen3-30b-a3b OUT.gguf\n");
         return 2;
     }
     try {
@@ -148,8 +162,7 @@ int main(int argc, char** argv) {
         w.set(a + "attention.head_count_kv",
               gb::GgufValue::u32(static_cast<uint32_t>(s.n_head_kv)));
         w.set(a + "attention.key_length", gb::GgufValue::u32(static_cast<uint32_t>(s.head_dim)));
-        w.set(a + "attention.value_length",
-              gb::GgufValue::u32(static_cast<uint32_t>(s.head_dim)));
+        w.set(a + "attention.value_length", gb::GgufValue::u32(static_cast<uint32_t>(s.head_dim)));
         w.set(a + "context_length", gb::GgufValue::u32(static_cast<uint32_t>(s.n_ctx)));
         w.set(a + "attention.layer_norm_rms_epsilon", gb::GgufValue::f32(1e-6f));
         w.set(a + "rope.freq_base", gb::GgufValue::f32(s.rope_base));
@@ -198,12 +211,13 @@ int main(int argc, char** argv) {
             }
         }
         w.write(argv[2]);
-        std::printf("file=%s\nweight_bytes=%lld\ndecode_bytes_per_token=%lld\n"
-                    "prefill_params_per_token=%lld\nn_layer=%lld\nn_head=%lld\nhead_dim=%lld\n",
-                    argv[2], static_cast<long long>(st.weight_bytes),
-                    static_cast<long long>(st.decode_bytes), static_cast<long long>(st.prefill_params),
-                    static_cast<long long>(s.n_layer), static_cast<long long>(s.n_head),
-                    static_cast<long long>(s.head_dim));
+        std::printf(
+            "file=%s\nweight_bytes=%lld\ndecode_bytes_per_token=%lld\n"
+            "prefill_params_per_token=%lld\nn_layer=%lld\nn_head=%lld\nhead_dim=%lld\n",
+            argv[2], static_cast<long long>(st.weight_bytes),
+            static_cast<long long>(st.decode_bytes), static_cast<long long>(st.prefill_params),
+            static_cast<long long>(s.n_layer), static_cast<long long>(s.n_head),
+            static_cast<long long>(s.head_dim));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "gb_synthetic_model: %s\n", e.what());
