@@ -36,8 +36,13 @@ void MemoryConversationStore::touch(Conv& c) {
 }
 
 std::vector<ConversationSummary> MemoryConversationStore::list() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sorted();
+}
+
+std::vector<ConversationSummary> MemoryConversationStore::sorted() const {
     std::vector<ConversationSummary> out;
-    for (auto& [id, c] : convs_) out.push_back(c.info);
+    for (const auto& [id, c] : convs_) out.push_back(c.info);
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         if (a.pinned != b.pinned) return a.pinned;
         return a.updated_ms > b.updated_ms;
@@ -46,11 +51,12 @@ std::vector<ConversationSummary> MemoryConversationStore::list() {
 }
 
 std::vector<int64_t> MemoryConversationStore::search(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> want;
     std::istringstream in(lower(text));
     for (std::string w; in >> w;) want.push_back(w);
     std::vector<int64_t> out;
-    for (const ConversationSummary& s : list()) {
+    for (const ConversationSummary& s : sorted()) {
         const Conv& c = convs_.at(s.id);
         std::string all = lower(c.info.title);
         for (const StoredMessage& m : c.messages)
@@ -64,6 +70,7 @@ std::vector<int64_t> MemoryConversationStore::search(const std::string& text) {
 
 int64_t MemoryConversationStore::create(const std::string& title,
                                         const std::string& settings_json) {
+    std::lock_guard<std::mutex> lock(mu_);
     Conv c;
     c.info.id = next_id_++;
     c.info.title = title;
@@ -75,20 +82,36 @@ int64_t MemoryConversationStore::create(const std::string& title,
 }
 
 void MemoryConversationStore::rename(int64_t id, const std::string& title) {
+    std::lock_guard<std::mutex> lock(mu_);
     at(id).info.title = title;
 }
-void MemoryConversationStore::set_pinned(int64_t id, bool pinned) { at(id).info.pinned = pinned; }
-void MemoryConversationStore::remove(int64_t id) { convs_.erase(id); }
+void MemoryConversationStore::set_pinned(int64_t id, bool pinned) {
+    std::lock_guard<std::mutex> lock(mu_);
+    at(id).info.pinned = pinned;
+}
+void MemoryConversationStore::remove(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    convs_.erase(id);
+}
 void MemoryConversationStore::set_settings(int64_t id, const std::string& s) {
+    std::lock_guard<std::mutex> lock(mu_);
     at(id).info.settings_json = s;
 }
 void MemoryConversationStore::set_current_leaf(int64_t id, int64_t message_id) {
+    std::lock_guard<std::mutex> lock(mu_);
     at(id).info.current_leaf = message_id;
 }
-ConversationSummary MemoryConversationStore::summary(int64_t id) { return at(id).info; }
-std::vector<StoredMessage> MemoryConversationStore::messages(int64_t id) { return at(id).messages; }
+ConversationSummary MemoryConversationStore::summary(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return at(id).info;
+}
+std::vector<StoredMessage> MemoryConversationStore::messages(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return at(id).messages;
+}
 
 int64_t MemoryConversationStore::add_message(int64_t conversation_id, const StoredMessage& m) {
+    std::lock_guard<std::mutex> lock(mu_);
     Conv& c = at(conversation_id);
     StoredMessage copy = m;
     copy.id = next_message_++;
@@ -100,6 +123,7 @@ int64_t MemoryConversationStore::add_message(int64_t conversation_id, const Stor
 }
 
 std::shared_ptr<const Trace> MemoryConversationStore::trace(int64_t message_id) {
+    std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, c] : convs_)
         for (const StoredMessage& m : c.messages)
             if (m.id == message_id) return m.trace;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ public:
     virtual std::vector<StoredMessage> messages(int64_t id) = 0;  // every branch, oldest first
     // Adds a message (its id is assigned) and makes it the conversation's current leaf.
     virtual int64_t add_message(int64_t conversation_id, const StoredMessage& m) = 0;
+    // The trace of a stored reply (nullptr when it has none). May be called from any thread:
+    // stored traces are loaded off the UI thread.
     virtual std::shared_ptr<const Trace> trace(int64_t message_id) = 0;
 
     // Streaming, for stores that can save a reply while it is generated (a crash then loses at
@@ -85,8 +88,10 @@ private:
         std::vector<StoredMessage> messages;
     };
     Conv& at(int64_t id);
+    std::vector<ConversationSummary> sorted() const;  // pinned first, then most recent
     void touch(Conv& c);
 
+    std::mutex mu_;  // trace() may be called from any thread (InspectedReply loads off the UI's)
     std::map<int64_t, Conv> convs_;
     int64_t next_id_ = 1, next_message_ = 1, clock_ = 0;
 };

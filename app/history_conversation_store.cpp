@@ -170,6 +170,7 @@ void HistoryConversationStore::remove(int64_t id) {
     drain();  // nothing queued may write into the conversation being deleted
     std::lock_guard<std::mutex> lock(db_mu_);
     store_->delete_conversation(id);
+    std::lock_guard<std::mutex> recent(recent_mu_);
     recent_traces_.clear();
 }
 void HistoryConversationStore::set_settings(int64_t id, const std::string& s) {
@@ -275,6 +276,7 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
 }
 
 void HistoryConversationStore::remember_trace(int64_t id, std::shared_ptr<const Trace> trace) {
+    std::lock_guard<std::mutex> lock(recent_mu_);
     std::erase_if(recent_traces_, [id](const auto& e) { return e.first == id; });
     if (!trace) return;
     constexpr size_t kKeep = 4;
@@ -283,8 +285,11 @@ void HistoryConversationStore::remember_trace(int64_t id, std::shared_ptr<const 
 }
 
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
-    for (const auto& [id, t] : recent_traces_)
-        if (id == message_id) return t;
+    {
+        std::lock_guard<std::mutex> lock(recent_mu_);
+        for (const auto& [id, t] : recent_traces_)
+            if (id == message_id) return t;
+    }
     drain();
     std::lock_guard<std::mutex> lock(db_mu_);
     std::optional<Trace> t = store_->load_trace(message_id);

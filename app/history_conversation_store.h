@@ -58,8 +58,10 @@ private:
 
     // The traces of the last few replies added, as they came: inspecting a reply that just
     // finished must not wait for the writer thread to compress and commit it and then read it
-    // back. UI thread only; cleared when a conversation is removed (ids can be reused).
+    // back. Guarded by recent_mu_ (trace() runs on a loader thread); cleared when a
+    // conversation is removed (ids can be reused).
     void remember_trace(int64_t id, std::shared_ptr<const Trace> trace);
+    std::mutex recent_mu_;
     std::vector<std::pair<int64_t, std::shared_ptr<const Trace>>> recent_traces_;
 
     std::unique_ptr<HistoryStore> store_;

@@ -61,6 +61,12 @@ void DemoTour::after_reply(qint64 id) {
     QTimer::singleShot(1200, this, [this, id] {
         shoot("2-chat");
         w_.inspect(id);
+        // The stored trace loads off the UI thread: wait for it (a few ms) before picking.
+        for (int i = 0; i < 250 && w_.reply()->loading(); ++i) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+            QThread::msleep(5);
+        }
+        QCoreApplication::processEvents();
         auto* ins = w_.inspector();
         if (ins->trace()) {
             // The first generated token that is not whitespace: an interesting one to show.

@@ -3,7 +3,6 @@
 
 #include <QAction>
 #include <QApplication>
-#include <QDateTime>
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
@@ -99,53 +98,44 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     // Controller -> views.
     connect(&c_, &ChatController::conversationsChanged, conversations_,
             &ConversationListModel::refresh);
-    connect(&c_, &ChatController::currentConversationChanged, this, [this](qint64 id) {
-        sidebar_->set_current(id);
-        inspector_->set_trace(nullptr);
-        routing_->set_trace(nullptr);
-    });
+    connect(&c_, &ChatController::currentConversationChanged, this,
+            [this](qint64 id) { sidebar_->set_current(id); });
     connect(&c_, &ChatController::settingsChanged, this,
             [this] { settings_->set_settings(c_.settings()); });
     connect(&c_, &ChatController::errorOccurred, this, [this](const QString& m) { show_error(m); });
     connect(&c_, &ChatController::noticeOccurred, this,
             [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
-    live_timer_ = new QTimer(this);
-    live_timer_->setSingleShot(true);
-    live_timer_->setInterval(150);
-    connect(live_timer_, &QTimer::timeout, this, &MainWindow::follow_stream);
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
         error_->hide();
         update_status();
-        live_ = std::make_shared<Trace>();
-        live_->model = c_.model().name;
-        live_->n_expert = static_cast<int>(c_.model().n_expert);
-        live_->n_expert_used = static_cast<int>(c_.model().n_expert_used);
-        live_routing_ms_ = 0;
-        inspector_->set_trace(live_);
-        routing_->set_trace(live_);
     });
-    connect(&c_, &ChatController::streamingUpdated, this, [this] {
-        if (live_ && !live_timer_->isActive()) live_timer_->start();
-    });
-    connect(&c_, &ChatController::streamingFinished, this, [this](qint64 id) {
+    connect(&c_, &ChatController::streamingFinished, this, [this] {
         chat_->set_busy(false);
-        live_timer_->stop();
-        if (live_) follow_stream();  // the last tokens, until the stored trace replaces it
-        // A token picked while streaming stays picked: the stored trace puts the prompt first.
-        const int picked = live_ ? inspector_->selected() : -1;
-        live_.reset();
-        // A separate turn of the event loop: the chat's relayout and the inspector's rendering
-        // of the whole trace then never add up to one long stall.
-        if (id)
-            QTimer::singleShot(0, this, [this, id, picked] {
-                inspect(id);
-                const auto& t = inspector_->trace();
+        update_status();
+    });
+
+    // The inspected reply -> the panels.
+    reply_ = new gb::app::InspectedReply(c_, this);
+    connect(reply_, &gb::app::InspectedReply::traceChanged, this,
+            [this](std::shared_ptr<const Trace> t, bool continues_live) {
+                // A token picked while the reply streamed stays picked: the stored trace puts
+                // the prompt first.
+                const int picked = continues_live ? inspector_->selected() : -1;
+                inspector_->set_trace(t);
+                routing_->set_trace(t);
+                if (t && !reply_->live())
+                    dashboard_->set_engine_figures(*t, c_.context_use().n_ctx);
                 if (picked >= 0 && t && t->n_prompt + picked < static_cast<int>(t->tokens.size()))
                     inspector_->select_token(t->n_prompt + picked);
             });
-        update_status();
+    connect(reply_, &gb::app::InspectedReply::traceGrew, this, [this](bool routing_due) {
+        inspector_->trace_grew();
+        // The routing view counts the whole reply again each time: once a second is enough.
+        if (routing_due) routing_->trace_grew();
     });
+    connect(reply_, &gb::app::InspectedReply::loadFailed, this,
+            [this](const QString& m) { show_error(m); });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
         loading_ = path;
         update_status();
@@ -248,34 +238,7 @@ void MainWindow::update_status() {
     model_label_->setText(s);
 }
 
-void MainWindow::follow_stream() {
-    if (!live_) return;
-    const auto& streamed = c_.streaming().tokens;
-    if (streamed.size() <= live_->tokens.size()) return;
-    for (size_t i = live_->tokens.size(); i < streamed.size(); ++i) {
-        live_->tokens.push_back(*streamed[i]);
-        ++live_->n_gen;
-    }
-    inspector_->trace_grew();
-    // The routing view counts the whole reply again each time: once a second is enough.
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    if (now - live_routing_ms_ >= 1000) {
-        live_routing_ms_ = now;
-        routing_->trace_grew();
-    }
-}
-
-void MainWindow::inspect(qint64 message_id) {
-    std::shared_ptr<const Trace> t;
-    try {
-        t = c_.store().trace(message_id);
-    } catch (const std::exception& e) {
-        show_error(QString::fromUtf8(e.what()));
-    }
-    inspector_->set_trace(t);
-    routing_->set_trace(t);
-    if (t) dashboard_->set_engine_figures(*t, c_.context_use().n_ctx);
-}
+void MainWindow::inspect(qint64 message_id) { reply_->inspect(message_id); }
 
 void MainWindow::open_model_dialog() {
     ModelDialog d(this);

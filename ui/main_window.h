@@ -9,6 +9,7 @@
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
 #include "app/gpu_monitor.h"
+#include "app/inspected_reply.h"
 #include "app/message_list_model.h"
 
 class QLabel;
@@ -39,16 +40,17 @@ public:
     SettingsPanel* settings() const { return settings_; }
     QTabWidget* panels() const { return tabs_; }
     gb::app::ConversationListModel* conversations() const { return conversations_; }
+    // The reply the inspector, routing view and dashboard show (live or stored).
+    gb::app::InspectedReply* reply() const { return reply_; }
     QString error_text() const;
     void show_panel(Panel p);
-    void inspect(qint64 message_id);
+    void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
     void open_model_dialog();
 
 private:
     void create_actions();
     void show_error(const QString& message, bool is_error = true);
     void update_status();
-    void follow_stream();  // copies newly streamed tokens into live_ and tells the panels
 
     gb::app::ChatController& c_;
     gb::app::ConversationListModel* conversations_ = nullptr;
@@ -63,11 +65,7 @@ private:
     QLabel* error_ = nullptr;
     QLabel* model_label_ = nullptr;
     QString loading_;
-    // The reply being streamed as a growing trace, shown live by the inspector and routing view
-    // (refreshed at most every 150 ms / 1 s); the stored trace replaces it when it finishes.
-    std::shared_ptr<Trace> live_;
-    QTimer* live_timer_ = nullptr;
-    qint64 live_routing_ms_ = 0;
+    gb::app::InspectedReply* reply_ = nullptr;
 };
 
 }  // namespace gb::ui

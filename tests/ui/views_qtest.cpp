@@ -23,6 +23,7 @@
 #include "app/chat_controller.h"
 #include "app/history/history_store.h"
 #include "app/history_conversation_store.h"
+#include "app/local_engine.h"
 #include "app/synthetic_engine.h"
 #include "ui/chat_view.h"
 #include "ui/gpu_dashboard.h"
@@ -167,6 +168,45 @@ private slots:
         // Still the same token, now counted after the prompt.
         QCOMPARE(a.w->inspector()->selected(), t->n_prompt + 3);
         QCOMPARE(t->tokens[static_cast<size_t>(t->n_prompt + 3)].id, picked_id);
+    }
+
+    // The real engine on our demo MoE model, through the window: while the reply streams the
+    // routing view shows expert load (never "no routing recorded"), and the inspector follows
+    // the same records; the stored trace then takes over.
+    void routing_view_fills_while_the_demo_model_streams() {
+        MemoryConversationStore store;
+        EngineWorker worker(std::make_unique<LocalEngine>());
+        ChatController c(store, worker);
+        MainWindow w(c, nullptr);
+        w.resize(1300, 800);
+        w.show();
+        w.reply()->set_intervals(0, 0);
+        QSignalSpy loaded(&c, &ChatController::modelChanged);
+        LoadSettings ls;
+        ls.path = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+        ls.n_ctx = 1024;
+        ls.n_threads = 1;
+        c.load_model(ls);
+        QVERIFY(loaded.wait(20000) && c.model_loaded());
+        GenerationSettings s = c.settings();
+        s.max_tokens = 700;
+        s.sampling.temperature = 0;
+        c.set_settings(s);
+        int checks = 0, empty_routing_view = 0;
+        connect(w.reply(), &gb::app::InspectedReply::traceGrew, &w, [&] {
+            ++checks;
+            if (w.routing()->showing_dense_message()) ++empty_routing_view;
+            QCOMPARE(w.inspector()->trace(), w.reply()->trace());
+        });
+        QSignalSpy done(&c, &ChatController::streamingFinished);
+        c.send("90321-4588");
+        QVERIFY(done.wait(60000));
+        QVERIFY(checks > 1);
+        QCOMPARE(empty_routing_view, 0);
+        QTRY_VERIFY(w.inspector()->trace() && w.inspector()->trace()->n_prompt > 0);
+        QVERIFY(!w.routing()->showing_dense_message());
+        QVERIFY2(w.routing()->summary_text().contains("in 3 MoE layers"),
+                 qPrintable(w.routing()->summary_text()));
     }
 
     void markdown_settles_at_blank_lines_outside_code_fences() {

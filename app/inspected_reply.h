@@ -1,0 +1,66 @@
+// InspectedReply: the reply the inspector, the routing view and the dashboard show, as one
+// object: the live trace of the reply being streamed (growing from the controller's step
+// records) or the stored trace of a reply picked from the history, which is loaded off the UI
+// thread. The views only follow its signals; the main window only wires them.
+#pragma once
+
+#include <QObject>
+#include <QThreadPool>
+#include <memory>
+
+#include "app/chat_controller.h"
+#include "engine/trace/trace.h"
+
+class QTimer;
+
+namespace gb::app {
+
+class InspectedReply : public QObject {
+    Q_OBJECT
+public:
+    explicit InspectedReply(ChatController& controller, QObject* parent = nullptr);
+    ~InspectedReply() override;  // waits for a load in flight
+
+    // What is shown now: the live trace, a stored one, or nullptr.
+    std::shared_ptr<const Trace> trace() const { return shown_; }
+    bool live() const { return live_ != nullptr; }
+    // The stored reply shown (or being loaded); 0 when live or none.
+    qint64 message_id() const { return message_id_; }
+    bool loading() const { return loading_; }
+
+    // Shows the stored trace of a reply: loaded on a pool thread, then traceChanged. A later
+    // inspect() or a new reply wins over a load still in flight.
+    void inspect(qint64 message_id);
+    void clear();
+
+    // How often the views hear of a growing live trace: tokens at most every tokens_ms, the
+    // routing (which the view counts over the whole reply) at most every routing_ms.
+    void set_intervals(int tokens_ms, int routing_ms);
+
+signals:
+    // A different trace to show (nullptr: none). continues_live: the stored trace of the reply
+    // that was just shown live (same reply: a selected token may stay selected).
+    void traceChanged(std::shared_ptr<const gb::Trace> trace, bool continues_live);
+    // The live trace has new tokens; routing_due when the routing should be counted again.
+    void traceGrew(bool routing_due);
+    void loadFailed(QString error);
+
+private:
+    void start_live();
+    void follow();  // copies newly streamed step records into the live trace
+    void finish_live(qint64 message_id);
+    void load(qint64 message_id, bool continues_live);
+
+    ChatController& c_;
+    std::shared_ptr<Trace> live_;
+    std::shared_ptr<const Trace> shown_;
+    qint64 message_id_ = 0;
+    bool loading_ = false;
+    quint64 generation_ = 0;  // bumped by every change of what is shown; stale loads are dropped
+    QTimer* timer_ = nullptr;
+    int routing_ms_ = 1000;
+    qint64 routing_at_ = 0;
+    QThreadPool pool_;
+};
+
+}  // namespace gb::app
