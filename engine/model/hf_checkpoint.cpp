@@ -49,7 +49,8 @@ std::vector<Planned> plan_tensors(const Hparams& h) {
     add("output_norm.weight", "model.norm.weight", {E});
     if (!h.tied) add("output.weight", "lm_head.weight", {V, E});
 
-    const bool permute = h.family == Family::Llama || h.family == Family::Mixtral;
+    const ArchInfo& info = arch_info(h.arch);
+    const bool permute = info.hf_permute_qk;
     for (int64_t l = 0; l < h.n_layer; ++l) {
         const std::string b = "blk." + std::to_string(l) + ".";
         const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -57,7 +58,7 @@ std::vector<Planned> plan_tensors(const Hparams& h) {
         add(b + "ffn_norm.weight", p + "post_attention_layernorm.weight", {E});
         const std::string at = p + "self_attn.";
 
-        if (h.family == Family::Deepseek2) {
+        if (info.forward == Forward::LatentAttention) {
             const int64_t H = h.n_head, qk = h.qk_nope + h.qk_rope;
             if (h.q_lora) {
                 add(b + "attn_q_a.weight", at + "q_a_proj.weight", {h.q_lora, E});
@@ -85,10 +86,10 @@ std::vector<Planned> plan_tensors(const Hparams& h) {
                 add(b + "attn_v.bias", at + "v_proj.bias", {kv});
             }
             if (h.o_bias) add(b + "attn_output.bias", at + "o_proj.bias", {E});
-            if (h.family == Family::Qwen3 || h.family == Family::Qwen3Moe) {
+            if (info.qk_norm == QkNorm::PerHead) {
                 add(b + "attn_q_norm.weight", at + "q_norm.weight", {h.head_dim});
                 add(b + "attn_k_norm.weight", at + "k_norm.weight", {h.head_dim});
-            } else if (h.family == Family::Olmoe) {  // over the whole projection, not per head
+            } else if (info.qk_norm == QkNorm::Full) {  // over the whole projection
                 add(b + "attn_q_norm.weight", at + "q_norm.weight", {q});
                 add(b + "attn_k_norm.weight", at + "k_norm.weight", {kv});
             }
@@ -102,20 +103,19 @@ std::vector<Planned> plan_tensors(const Hparams& h) {
             continue;
         }
         const int64_t F = h.n_ff_exp, N = h.n_expert;
-        if (h.family == Family::Mixtral) {
-            const std::string m = p + "block_sparse_moe.";
+        const std::string m = p + info.hf_experts;
+        if (h.arch == Arch::Mixtral) {  // experts named w1 (gate), w3 (up), w2 (down)
             add(b + "ffn_gate_inp.weight", m + "gate.weight", {N, E});
             experts(b + "ffn_gate_exps.weight", m + "experts.", ".w1.weight", {F, E});
             experts(b + "ffn_up_exps.weight", m + "experts.", ".w3.weight", {F, E});
             experts(b + "ffn_down_exps.weight", m + "experts.", ".w2.weight", {E, F});
             continue;
         }
-        const std::string m = p + "mlp.";
         add(b + "ffn_gate_inp.weight", m + "gate.weight", {N, E});
         experts(b + "ffn_gate_exps.weight", m + "experts.", ".gate_proj.weight", {F, E});
         experts(b + "ffn_up_exps.weight", m + "experts.", ".up_proj.weight", {F, E});
         experts(b + "ffn_down_exps.weight", m + "experts.", ".down_proj.weight", {E, F});
-        if (h.family == Family::Deepseek2) {
+        if (h.arch == Arch::Deepseek2) {
             add(b + "exp_probs_b.bias", m + "gate.e_score_correction_bias", {N}, h.score_bias);
             if (h.n_shared) {
                 const int64_t S = h.n_shared * F;
@@ -132,7 +132,7 @@ bool ignorable(const Hparams& h, const std::string& name) {
     if (name.ends_with("rotary_emb.inv_freq")) return true;
     if (h.tied && name == "lm_head.weight") return true;  // tied: the embedding is the output
     // DeepSeek V3's multi-token-prediction modules are extra layers past num_hidden_layers.
-    if (h.family == Family::Deepseek2 && name.rfind("model.layers.", 0) == 0) {
+    if (h.arch == Arch::Deepseek2 && name.rfind("model.layers.", 0) == 0) {
         const int64_t l = std::atoll(name.c_str() + 13);
         return l >= h.n_layer;
     }

@@ -11,22 +11,6 @@ namespace {
 
 using K = json::Value::Kind;
 
-struct ArchEntry {
-    const char* hf;
-    Family family;
-    const char* gguf;
-};
-constexpr ArchEntry kArchs[] = {
-    {"LlamaForCausalLM", Family::Llama, "llama"},
-    {"Qwen2ForCausalLM", Family::Qwen2, "qwen2"},
-    {"Qwen3ForCausalLM", Family::Qwen3, "qwen3"},
-    {"Qwen3MoeForCausalLM", Family::Qwen3Moe, "qwen3moe"},
-    {"MixtralForCausalLM", Family::Mixtral, "llama"},
-    {"OlmoeForCausalLM", Family::Olmoe, "olmoe"},
-    {"DeepseekV2ForCausalLM", Family::Deepseek2, "deepseek2"},
-    {"DeepseekV3ForCausalLM", Family::Deepseek2, "deepseek2"},
-};
-
 // Typed access to one JSON object of config.json; null counts as absent (HF writes
 // "head_dim": null and the like). Errors name the file and the key.
 class Cfg {
@@ -161,7 +145,7 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
         if (auto af = r.opt_num("attention_factor")) f32(kv, a + "rope.scaling.attn_factor", *af);
         if (auto bf = r.opt_num("beta_fast")) f32(kv, a + "rope.scaling.yarn_beta_fast", *bf);
         if (auto bs = r.opt_num("beta_slow")) f32(kv, a + "rope.scaling.yarn_beta_slow", *bs);
-        if (h.family == Family::Deepseek2) {
+        if (h.arch == Arch::Deepseek2) {
             // DeepSeek scales attention by mscale(factor, mscale_all_dim)^2 and the rotary
             // cos/sin by mscale(factor, mscale) / mscale(factor, mscale_all_dim).
             const double all = r.opt_num("mscale_all_dim").value_or(0.0);
@@ -191,21 +175,15 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         archs->as_array()[0].kind() != K::String)
         throw Error(where + ": 'architectures' is missing or not a list of class names");
     h.hf_arch = archs->as_array()[0].as_string();
-    const ArchEntry* e = nullptr;
-    for (const auto& x : kArchs)
-        if (h.hf_arch == x.hf) e = &x;
-    if (!e) {
-        std::string list;
-        for (const auto& x : kArchs) list += std::string(list.empty() ? "" : ", ") + x.hf;
-        throw Error(where + ": unsupported architecture '" + h.hf_arch + "' (supported: " + list +
-                    ")");
-    }
-    h.family = e->family;
-    h.gguf_arch = e->gguf;
+    const ArchInfo* info = arch_from_hf(h.hf_arch);
+    if (!info)
+        throw Error(where + ": unsupported architecture '" + h.hf_arch +
+                    "' (supported: " + supported_hf_architectures() + ")");
+    h.arch = info->arch;
+    h.gguf_arch = info->gguf;
     h.deepseek_v3 = h.hf_arch == "DeepseekV3ForCausalLM";
     const std::string a = h.gguf_arch + ".";
-    const bool moe = h.family == Family::Qwen3Moe || h.family == Family::Mixtral ||
-                     h.family == Family::Olmoe || h.family == Family::Deepseek2;
+    const bool moe = info->moe;
 
     h.n_vocab = c.req_int("vocab_size", 1, int64_t{1} << 24);
     h.n_embd = c.req_int("hidden_size", 1, kMaxDim);
@@ -233,7 +211,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
     u32(kv, a + "vocab_size", h.n_vocab);
 
     int64_t rope_dims = 0;
-    if (h.family == Family::Deepseek2) {
+    if (info->forward == Forward::LatentAttention) {
         h.q_lora = c.opt_int("q_lora_rank", 1, kMaxDim).value_or(0);
         h.kv_lora = c.req_int("kv_lora_rank", 1, kMaxDim);
         h.qk_nope = c.req_int("qk_nope_head_dim", 1, 4096);
@@ -252,7 +230,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         if (!hd && h.n_embd % h.n_head != 0)
             c.fail("hidden_size", "is not a multiple of num_attention_heads (and no head_dim)");
         h.head_dim = hd.value_or(h.n_embd / h.n_head);
-        if (hd || h.family == Family::Qwen3 || h.family == Family::Qwen3Moe) {
+        if (hd || info->qk_norm == QkNorm::PerHead) {
             u32(kv, a + "attention.key_length", h.head_dim);
             u32(kv, a + "attention.value_length", h.head_dim);
         }
@@ -265,19 +243,20 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
     }
     read_rope(c, where, h, rope_dims, kv);
 
-    if (h.family == Family::Qwen2) h.attn_bias = true;
-    if (h.family == Family::Llama || h.family == Family::Mixtral) {
+    if (info->qkv_bias) h.attn_bias = true;
+    if (h.arch == Arch::Llama || h.arch == Arch::Mixtral) {
         h.attn_bias = h.o_bias = c.opt_bool("attention_bias", false);
         if (c.opt_bool("mlp_bias", false)) c.fail("mlp_bias", "true is not supported");
     }
-    if (h.family == Family::Olmoe)
+    if (h.arch == Arch::Olmoe)
         if (auto clip = c.opt_num("clip_qkv")) f32(kv, a + "attention.clamp_kqv", *clip);
 
     if (moe) {
-        const char* n_key = h.family == Family::Deepseek2 ? "n_routed_experts"
-                            : h.family == Family::Mixtral ? "num_local_experts"
-                            : c.get("num_experts")        ? "num_experts"
-                                                          : "num_local_experts";
+        // Qwen-style configs name the count num_experts; some write num_local_experts.
+        const char* n_key =
+            std::string_view(info->hf_expert_count) == "num_experts" && !c.get("num_experts")
+                ? "num_local_experts"
+                : info->hf_expert_count;
         h.n_expert = c.req_int(n_key, 1, 1 << 16);
         h.n_expert_used = c.req_int("num_experts_per_tok", 1, 1 << 16);
         if (h.n_expert_used > h.n_expert)
@@ -287,14 +266,14 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         u32(kv, a + "expert_count", h.n_expert);
         u32(kv, a + "expert_used_count", h.n_expert_used);
         h.n_ff_exp = h.n_ff;
-        if (h.family == Family::Qwen3Moe || h.family == Family::Deepseek2) {
+        if (info->hf_moe_ff) {
             h.n_ff_exp = c.req_int("moe_intermediate_size", 1, kMaxDim);
             u32(kv, a + "expert_feed_forward_length", h.n_ff_exp);
         }
-        if (h.family != Family::Mixtral)
+        if (!info->norm_topk_always)
             kv.push_back({a + "expert_weights_norm",
                           GgufValue::boolean(c.opt_bool("norm_topk_prob", false))});
-        if (h.family == Family::Qwen3Moe) {
+        if (h.arch == Arch::Qwen3Moe) {
             if (c.opt_int("decoder_sparse_step", 0, 4096).value_or(1) != 1)
                 c.fail("decoder_sparse_step",
                        "other than 1 (dense layers between MoE layers) "
@@ -306,7 +285,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
                        "is not supported");
         }
     }
-    if (h.family == Family::Deepseek2) {
+    if (h.arch == Arch::Deepseek2) {
         h.n_dense_lead = c.opt_int("first_k_dense_replace", 0, h.n_layer).value_or(0);
         h.n_shared = c.opt_int("n_shared_experts", 0, 1 << 16).value_or(0);
         if (c.opt_int("moe_layer_freq", 1, 4096).value_or(1) != 1)

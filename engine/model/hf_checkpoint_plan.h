@@ -8,15 +8,14 @@
 
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_value.h"
+#include "engine/model/architecture.h"
 
 namespace gb::hf {
 
-enum class Family { Llama, Qwen2, Qwen3, Qwen3Moe, Mixtral, Olmoe, Deepseek2 };
-
 struct Hparams {
-    std::string hf_arch;    // "Qwen2ForCausalLM"
-    std::string gguf_arch;  // "qwen2"
-    Family family = Family::Llama;
+    std::string hf_arch;      // "Qwen2ForCausalLM"
+    std::string gguf_arch;    // "qwen2"
+    Arch arch = Arch::Llama;  // the row of the architecture table (engine/model/architecture.h)
     bool deepseek_v3 = false;
     int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
     int64_t n_ff = 0, n_ctx = 0;

@@ -155,15 +155,11 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     if (settings.n_cpu_layers == 0) host = nullptr;
     check_device_fit(path, backend, *file, config, settings, size);
 
-    switch (config.arch) {
-        case Arch::Llama:
-        case Arch::Qwen2:
-        case Arch::Qwen3:
-        case Arch::Qwen3Moe:
-        case Arch::Olmoe:
-        case Arch::Mixtral:
+    // One forward function per set of equations (the architecture table's row says which).
+    switch (arch_info(config.arch).forward) {
+        case Forward::Decoder:
             return make_llama_model(std::move(file), std::move(config), backend, settings, host);
-        case Arch::Deepseek2:
+        case Forward::LatentAttention:
             return make_deepseek2_model(std::move(file), std::move(config), backend, settings,
                                         host);
     }

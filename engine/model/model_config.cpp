@@ -11,19 +11,6 @@
 
 namespace gb {
 
-const char* arch_name(Arch a) {
-    switch (a) {
-        case Arch::Llama: return "llama";
-        case Arch::Qwen2: return "qwen2";
-        case Arch::Qwen3: return "qwen3";
-        case Arch::Qwen3Moe: return "qwen3moe";
-        case Arch::Olmoe: return "olmoe";
-        case Arch::Mixtral: return "mixtral";
-        case Arch::Deepseek2: return "deepseek2";
-    }
-    return "?";
-}
-
 namespace {
 
 int64_t positive(const GgufFile& f, const std::string& key, int64_t max) {
@@ -67,9 +54,9 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
     RouterParams& r = c.router;
     r.n_expert = static_cast<int>(c.n_expert);
     r.n_used = static_cast<int>(c.n_expert_used);
-    const bool norm_default = c.arch == Arch::Qwen3Moe || c.arch == Arch::Mixtral;
-    r.norm_topk =
-        c.arch == Arch::Mixtral || f.get_bool(a + "expert_weights_norm").value_or(norm_default);
+    const ArchInfo& info = arch_info(c.arch);
+    r.norm_topk = info.norm_topk_always ||
+                  f.get_bool(a + "expert_weights_norm").value_or(info.norm_topk_default);
     r.scale = static_cast<float>(f.get_float(a + "expert_weights_scale").value_or(1.0));
     if (r.scale == 0.0f) r.scale = 1.0f;  // converters write 0 for "no scaling"
     const int64_t gating = f.get_int(a + "expert_gating_func").value_or(1);
@@ -94,23 +81,13 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     ModelConfig c;
     c.arch_str = f.require_string("general.architecture");
-    if (c.arch_str == "llama")
-        c.arch = f.get_int("llama.expert_count").value_or(0) > 0 ? Arch::Mixtral : Arch::Llama;
-    else if (c.arch_str == "qwen2")
-        c.arch = Arch::Qwen2;
-    else if (c.arch_str == "qwen3")
-        c.arch = Arch::Qwen3;
-    else if (c.arch_str == "qwen3moe")
-        c.arch = Arch::Qwen3Moe;
-    else if (c.arch_str == "olmoe")
-        c.arch = Arch::Olmoe;
-    else if (c.arch_str == "deepseek2")
-        c.arch = Arch::Deepseek2;
-    else
+    const ArchInfo* info =
+        arch_from_gguf(c.arch_str, f.get_int(c.arch_str + ".expert_count").value_or(0) > 0);
+    if (!info)
         throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
-                    "' (supported: llama (and mixtral), qwen2, qwen3, qwen3moe, olmoe, deepseek2)");
-    const bool moe = c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe || c.arch == Arch::Mixtral ||
-                     c.arch == Arch::Deepseek2;
+                    "' (supported: " + supported_gguf_architectures() + ")");
+    c.arch = info->arch;
+    const bool moe = info->moe;
     c.name = f.get_string("general.name").value_or("");
     const std::string a = c.arch_str + ".";
 
@@ -129,7 +106,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (c.n_head % c.n_head_kv != 0)
         throw Error(f.path() + ": attention.head_count " + std::to_string(c.n_head) +
                     " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
-    if (c.arch == Arch::Deepseek2) {
+    if (info->forward == Forward::LatentAttention) {
         read_deepseek2_attention(f, a, c);  // MLA: per-head sizes differ for q/k and v
     } else {
         c.head_dim = f.find(a + "attention.key_length")
@@ -145,9 +122,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.rms_eps = static_cast<float>(f.require_float(a + "attention.layer_norm_rms_epsilon"));
     if (!(c.rms_eps > 0 && c.rms_eps < 1))
         throw Error(f.path() + ": attention.layer_norm_rms_epsilon out of range (0, 1)");
-    c.qkv_bias = c.arch == Arch::Qwen2;
-    c.qk_norm = c.arch == Arch::Qwen3 || c.arch == Arch::Qwen3Moe || c.arch == Arch::Olmoe;
-    c.qk_norm_full = c.arch == Arch::Olmoe;
+    c.qkv_bias = info->qkv_bias;
+    c.qk_norm = info->qk_norm != QkNorm::None;
+    c.qk_norm_full = info->qk_norm == QkNorm::Full;
 
     RopeParams& r = c.rope;
     r.n_dims = static_cast<int>(f.get_int(a + "rope.dimension_count").value_or(c.head_dim));
@@ -156,9 +133,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
                     " must be even and at most the head size " + std::to_string(c.head_dim));
     r.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
     if (!(r.freq_base > 1.0f)) throw Error(f.path() + ": rope.freq_base must be > 1");
-    // llama (and mixtral) files store Q/K permuted for interleaved pairs
-    // (deepseek2 rotates interleaved pairs too: DeepSeek's own rope layout)
-    r.neox = c.arch != Arch::Llama && c.arch != Arch::Mixtral && c.arch != Arch::Deepseek2;
+    // llama (and mixtral) files store Q/K permuted for interleaved pairs; deepseek2 rotates
+    // interleaved pairs too (DeepSeek's own rope layout).
+    r.neox = info->rope_neox;
     r.n_ctx_orig = static_cast<int>(c.n_ctx_train);
 
     std::string type = f.get_string(a + "rope.scaling.type").value_or("");

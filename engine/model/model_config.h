@@ -4,16 +4,12 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/model/architecture.h"
 #include "kernels/backend.h"
 
 namespace gb {
 
 class GgufFile;
-
-// Mixtral files say general.architecture = "llama" and are told apart by llama.expert_count.
-enum class Arch { Llama, Qwen2, Qwen3, Qwen3Moe, Olmoe, Mixtral, Deepseek2 };
-
-const char* arch_name(Arch a);
 
 enum class RopeScaling { None, Linear, Yarn, Llama3 };
 
