@@ -47,37 +47,6 @@ namespace gb::cuda {
 
 namespace gb::cuda {
 
-// Device memory for n elements of T; freed on scope exit, so a throwing op leaks nothing.
-template <typename T>
-class DeviceBuffer {
-public:
-    DeviceBuffer(const char* op, size_t n) : n_(n) {
-        if (n > 0) GB_CUDA_CHECK(op, cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)));
-    }
-    ~DeviceBuffer() {
-        if (p_) cudaFree(p_);
-    }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-
-    T* get() const { return p_; }
-    size_t size() const { return n_; }
-    size_t bytes() const { return n_ * sizeof(T); }
-
-    void upload(const char* op, const T* host, cudaStream_t s) {
-        if (n_ == 0) return;
-        GB_CUDA_CHECK(op, cudaMemcpyAsync(p_, host, bytes(), cudaMemcpyHostToDevice, s));
-    }
-    void download(const char* op, T* host, cudaStream_t s) const {
-        if (n_ == 0) return;
-        GB_CUDA_CHECK(op, cudaMemcpyAsync(host, p_, bytes(), cudaMemcpyDeviceToHost, s));
-    }
-
-private:
-    T* p_ = nullptr;
-    size_t n_ = 0;
-};
-
 // Argument validation at the op boundary: "CUDA <op>: <what is wrong>".
 inline void require(bool ok, const char* op, const std::string& what) {
     if (!ok) throw Error(std::string("CUDA ") + op + ": " + what);

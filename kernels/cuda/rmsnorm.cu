@@ -43,22 +43,4 @@ void rmsnorm(Context& ctx, const float* x, const float* w, int64_t rows, int64_t
     GB_CUDA_CHECK_LAUNCH(op);
 }
 
-void rmsnorm_host(Context& ctx, const float* x, const float* w, int64_t rows, int64_t cols,
-                  float eps, float* out) {
-    const char* op = "rmsnorm";
-    check_shape(op, rows, cols);
-    if (rows == 0) return;
-    cudaStream_t s = as_stream(ctx.stream());
-    DeviceBuffer<float> dx(op, static_cast<size_t>(rows * cols));
-    DeviceBuffer<float> dw(op, static_cast<size_t>(cols));
-    // Host arrays that alias run in place on the device too, so tests reach both paths.
-    DeviceBuffer<float> dout(op, out == x ? 0 : static_cast<size_t>(rows * cols));
-    float* dst = out == x ? dx.get() : dout.get();
-    dx.upload(op, x, s);
-    dw.upload(op, w, s);
-    rmsnorm(ctx, dx.get(), dw.get(), rows, cols, eps, dst);
-    GB_CUDA_CHECK(op, cudaMemcpyAsync(out, dst, dx.bytes(), cudaMemcpyDeviceToHost, s));
-    ctx.synchronize(op);
-}
-
 }  // namespace gb::cuda
