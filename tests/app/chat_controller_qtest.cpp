@@ -14,6 +14,7 @@
 #include "app/synthetic_engine.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/error.h"
+#include "tests/app/controller_test_support.h"
 #include "tests/forwarding_backend.h"
 
 using namespace gb::app;
@@ -32,13 +33,7 @@ struct Rig {
     ChatController c;
 
     bool load(const std::string& path, int64_t n_ctx = 512) {
-        QSignalSpy changed(&c, &ChatController::modelChanged);
-        LoadSettings s;
-        s.path = path;
-        s.n_ctx = n_ctx;
-        s.n_threads = 1;
-        c.load_model(s);
-        return changed.wait(20000) && c.model_loaded();
+        return gb::test::load_model_and_wait(c, path, n_ctx);
     }
     bool reply(int timeout_ms = 20000) {
         QSignalSpy done(&c, &ChatController::streamingFinished);

@@ -14,6 +14,7 @@
 #include "app/local_engine.h"
 #include "app/synthetic_engine.h"
 #include "kernels/error.h"
+#include "tests/app/controller_test_support.h"
 
 using namespace gb::app;
 
@@ -40,13 +41,7 @@ struct Rig {
         reply.set_intervals(0, 0);
     }
     bool load(const std::string& path, int64_t n_ctx = 1024) {
-        QSignalSpy changed(&c, &ChatController::modelChanged);
-        LoadSettings s;
-        s.path = path;
-        s.n_ctx = n_ctx;
-        s.n_threads = 1;
-        c.load_model(s);
-        return changed.wait(20000) && c.model_loaded();
+        return gb::test::load_model_and_wait(c, path, n_ctx);
     }
     qint64 send(const QString& text, int timeout_ms = 60000) {
         QSignalSpy done(&c, &ChatController::streamingFinished);
