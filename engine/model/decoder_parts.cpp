@@ -125,7 +125,8 @@ LayerStage* Model::begin_layers(LayerStage& first, const Head& head,
 LayerStage* Model::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n,
                                Step& step) {
     if (l != settings_.n_cpu_layers || cur == &last) return cur;
-    carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be, last.x.view(n, config_.n_embd));
+    placement_.carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be,
+                     last.x.view(n, config_.n_embd));
     step.begin(n);
     return &last;
 }
@@ -133,24 +134,8 @@ LayerStage* Model::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int
 void Model::end_layers(LayerStage* cur, LayerStage& last, int64_t n) {
     // Every layer ran on the host backend: the head still runs on backend_.
     if (cur != &last)
-        carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be, last.x.view(n, config_.n_embd));
-}
-
-void Model::carry(Backend& from, Act src, Backend& to, Act dst) {
-    if (src.rows != dst.rows || src.cols != dst.cols)
-        throw Error("forward: cannot carry " + std::to_string(src.rows) + "x" +
-                    std::to_string(src.cols) + " activations into " + std::to_string(dst.rows) +
-                    "x" + std::to_string(dst.cols));
-    // to_device's source may be reused once it returns: no wait for the copy.
-    if (from.host_memory()) {
-        to.to_device(src.data, dst);
-    } else if (to.host_memory()) {
-        from.to_host(src, dst.data);
-    } else {
-        carry_buf_.resize(static_cast<size_t>(src.size()));
-        from.to_host(src, carry_buf_.data());
-        to.to_device(carry_buf_.data(), dst);
-    }
+        placement_.carry(*cur->be, cur->x.view(n, config_.n_embd), *last.be,
+                         last.x.view(n, config_.n_embd));
 }
 
 }  // namespace gb

@@ -93,9 +93,9 @@ struct MlaStage : LayerStage {
 
 class Deepseek2Model final : public Model {
 public:
-    Deepseek2Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
-                   const RunSettings& s, Backend* host)
-        : Model(std::move(file), std::move(config), backend, s, host) {
+    Deepseek2Model(std::unique_ptr<GgufFile> file, ModelConfig config, Placement placement,
+                   const RunSettings& s)
+        : Model(std::move(file), std::move(config), std::move(placement), s) {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
         const int64_t H = c.n_head, qk = m.n_nope + m.n_rope, L = m.kv_lora;
@@ -277,10 +277,9 @@ private:
 }  // namespace
 
 std::unique_ptr<Model> make_deepseek2_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                            Backend& backend, const RunSettings& settings,
-                                            Backend* host) {
-    return std::make_unique<Deepseek2Model>(std::move(file), std::move(config), backend, settings,
-                                            host);
+                                            Placement placement, const RunSettings& settings) {
+    return std::make_unique<Deepseek2Model>(std::move(file), std::move(config),
+                                            std::move(placement), settings);
 }
 
 }  // namespace gb

@@ -15,7 +15,6 @@ namespace gb {
 void read_deepseek2_attention(const GgufFile& f, const std::string& a, ModelConfig& c);
 
 std::unique_ptr<Model> make_deepseek2_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                            Backend& backend, const RunSettings& settings,
-                                            Backend* host);
+                                            Placement placement, const RunSettings& settings);
 
 }  // namespace gb

@@ -40,9 +40,9 @@ struct LlamaStage : LayerStage {
 
 class LlamaModel final : public Model {
 public:
-    LlamaModel(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend,
-               const RunSettings& s, Backend* host)
-        : Model(std::move(file), std::move(config), backend, s, host) {
+    LlamaModel(std::unique_ptr<GgufFile> file, ModelConfig config, Placement placement,
+               const RunSettings& s)
+        : Model(std::move(file), std::move(config), std::move(placement), s) {
         const ModelConfig& c = config_;
         const int64_t q_width = c.n_head * c.head_dim, kv = kv_width();
         const int64_t nb = settings_.n_batch;
@@ -156,10 +156,9 @@ private:
 }  // namespace
 
 std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                        Backend& backend, const RunSettings& settings,
-                                        Backend* host) {
-    return std::make_unique<LlamaModel>(std::move(file), std::move(config), backend, settings,
-                                        host);
+                                        Placement placement, const RunSettings& settings) {
+    return std::make_unique<LlamaModel>(std::move(file), std::move(config), std::move(placement),
+                                        settings);
 }
 
 }  // namespace gb

@@ -8,7 +8,6 @@
 namespace gb {
 
 std::unique_ptr<Model> make_llama_model(std::unique_ptr<GgufFile> file, ModelConfig config,
-                                        Backend& backend, const RunSettings& settings,
-                                        Backend* host);
+                                        Placement placement, const RunSettings& settings);
 
 }  // namespace gb

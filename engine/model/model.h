@@ -10,6 +10,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
+#include "engine/model/placement.h"
 #include "kernels/backend.h"
 #include "kernels/error.h"
 
@@ -62,10 +63,10 @@ public:
     const ModelConfig& config() const { return config_; }
     const GgufFile& file() const { return *file_; }
     Backend& backend() const { return backend_; }
+    // Where the layers run (engine/model/placement.h).
+    const Placement& placement() const { return placement_; }
     // The backend layer l runs on: the host backend for the first settings().n_cpu_layers.
-    Backend& layer_backend(int64_t l) const {
-        return l < settings_.n_cpu_layers ? *host_ : backend_;
-    }
+    Backend& layer_backend(int64_t l) const { return placement_.layer_backend(l); }
     // Raises (or, with null, clears) the cancel flag on every backend the model runs on.
     void set_cancel(const std::atomic<bool>* flag) {
         backend_.set_cancel(flag);
@@ -120,14 +121,14 @@ protected:
     virtual void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                              std::vector<float>& logits) = 0;
 
-    Model(std::unique_ptr<GgufFile> file, ModelConfig config, Backend& backend, RunSettings s,
-          Backend* host)
+    Model(std::unique_ptr<GgufFile> file, ModelConfig config, Placement placement, RunSettings s)
         : file_(std::move(file)),
           config_(std::move(config)),
-          backend_(backend),
+          placement_(std::move(placement)),
+          backend_(placement_.main()),
           settings_(s),
-          host_(host),
-          bind_to_(&backend) {}
+          host_(placement_.host()),
+          bind_to_(&backend_) {}
 
     // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
     // (rows 1 for vectors), and makes it usable on the current binding backend (bind_on).
@@ -186,9 +187,6 @@ protected:
         Backend& be_;
         bool open_ = false;
     };
-    // Copies rows of activations from one backend's memory to another's (layers split between
-    // the CPU and a GPU), through a host buffer unless one side computes in host memory.
-    void carry(Backend& from, Act src, Backend& to, Act dst);
 
     // Walking the layers over the stages (first: the CPU's when layers are split, else the
     // only one; last: the GPU's, which also runs the output head). begin_layers looks up the
@@ -214,24 +212,16 @@ protected:
 
     std::unique_ptr<GgufFile> file_;
     ModelConfig config_;
-    Backend& backend_;
+    Placement placement_;
+    Backend& backend_;  // placement_.main(): runs the layers past the split and the head
     RunSettings settings_;
-    Backend* host_ = nullptr;  // runs the first settings_.n_cpu_layers layers
+    Backend* host_ = nullptr;  // placement_.host(): runs the first settings_.n_cpu_layers layers
     mutable Backend* bind_to_ = nullptr;
-    std::vector<float> carry_buf_;
     int summary_top_n_ = -1;
     LogitSummary summary_;
     ForwardRouting routing_;
     bool capture_routing_ = false;
     bool capture_probs_ = false;
 };
-
-// Weight bytes, KV cache bytes per token, parameter count: what `inspect` reports.
-struct ModelSize {
-    int64_t n_params = 0;
-    int64_t weight_bytes = 0;
-    int64_t kv_bytes_per_token = 0;
-};
-ModelSize model_size(const GgufFile& f, const ModelConfig& c);
 
 }  // namespace gb
