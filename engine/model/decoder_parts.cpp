@@ -1,5 +1,5 @@
-// The pieces every decoder forward pass shares: call checks, embedding/output head binding and
-// evaluation, and the feed-forward block (SwiGLU MLP on dense layers, the MoE block elsewhere).
+// The pieces every decoder forward pass shares: call checks, the embedding and output head, and the
+// feed-forward block (SwiGLU MLP on dense layers, the MoE block elsewhere).
 #include <numeric>
 
 #include "engine/model/model.h"
@@ -8,40 +8,6 @@
 #include "kernels/logit_summary.h"
 
 namespace gb {
-
-Model::Head Model::bind_head() const {
-    const ModelConfig& c = config_;
-    Head h;
-    // The embedding lookup feeds layer 0, so it lives where layer 0 runs; the output head always
-    // runs on the main backend (a tied output matrix is then bound on both).
-    Backend& first = layer_backend(0);
-    bind_on(first);
-    h.tok_embd = bind("token_embd.weight", c.n_vocab, c.n_embd);
-    bind_on(backend_);
-    h.output_norm = bind("output_norm.weight", 1, c.n_embd);
-    if (!c.tied_output)
-        h.output = bind("output.weight", c.n_vocab, c.n_embd);
-    else
-        h.output =
-            &first == &backend_ ? h.tok_embd : bind("token_embd.weight", c.n_vocab, c.n_embd);
-    return h;
-}
-
-Model::Ffn Model::bind_ffn(int64_t l) const {
-    const ModelConfig& c = config_;
-    const std::string p = "blk." + std::to_string(l) + ".";
-    Ffn f;
-    f.norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
-    f.moe = c.is_moe_layer(l);
-    if (f.moe) {
-        f.experts = bind_moe(l);
-    } else {
-        f.gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-        f.up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
-        f.down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
-    }
-    return f;
-}
 
 std::vector<int32_t> Model::check_forward(std::span<const int32_t> tokens, const KvCache& cache,
                                           int64_t n_out) const {

@@ -52,39 +52,41 @@ public:
         // The last stage also holds the output head's input, so it exists even when every layer
         // runs on the host backend.
         stages_.push_back(std::make_unique<LlamaStage>(backend_, c, nb, q_width, kv));
-        head_ = bind_head();
+        head_ = binder_.head(placement_);
         const bool freqs =
             c.rope_scaling == RopeScaling::Llama3 || file_->find_tensor("rope_freqs.weight");
         for (auto& st : stages_) {
             st->rope = c.rope;
             if (!freqs) continue;
-            bind_on(*st->be);
-            st->rope_freqs = bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
+            binder_.on(*st->be);
+            st->rope_freqs = binder_.bind("rope_freqs.weight", 1, c.rope.n_dims / 2);
             if (st->rope_freqs.type != TensorType::F32)
                 throw Error(file_->path() + ": tensor 'rope_freqs.weight' must be F32");
             st->rope.freq_factors = static_cast<const float*>(st->rope_freqs.data);
         }
         for (int64_t l = 0; l < c.n_layer; ++l) {
-            bind_on(layer_backend(l));
+            binder_.on(layer_backend(l));
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
-            w.attn_norm = bind(p + "attn_norm.weight", 1, c.n_embd);
-            w.wq = bind(p + "attn_q.weight", q_width, c.n_embd);
-            w.wk = bind(p + "attn_k.weight", kv, c.n_embd);
-            w.wv = bind(p + "attn_v.weight", kv, c.n_embd);
-            w.wo = bind(p + "attn_output.weight", c.n_embd, q_width);
+            w.attn_norm = binder_.bind(p + "attn_norm.weight", 1, c.n_embd);
+            w.wq = binder_.bind(p + "attn_q.weight", q_width, c.n_embd);
+            w.wk = binder_.bind(p + "attn_k.weight", kv, c.n_embd);
+            w.wv = binder_.bind(p + "attn_v.weight", kv, c.n_embd);
+            w.wo = binder_.bind(p + "attn_output.weight", c.n_embd, q_width);
             // Biases: qwen2 always has them; other files may too.
-            w.bq = bind(p + "attn_q.bias", 1, q_width, c.qkv_bias);
-            w.bk = bind(p + "attn_k.bias", 1, kv, c.qkv_bias);
-            w.bv = bind(p + "attn_v.bias", 1, kv, c.qkv_bias);
+            w.bq = binder_.bind(p + "attn_q.bias", 1, q_width, c.qkv_bias);
+            w.bk = binder_.bind(p + "attn_k.bias", 1, kv, c.qkv_bias);
+            w.bv = binder_.bind(p + "attn_v.bias", 1, kv, c.qkv_bias);
             if (c.qk_norm) {  // per head, or (olmoe) over the whole projection
-                w.q_norm = bind(p + "attn_q_norm.weight", 1, c.qk_norm_full ? q_width : c.head_dim);
-                w.k_norm = bind(p + "attn_k_norm.weight", 1, c.qk_norm_full ? kv : c.head_dim);
+                w.q_norm = binder_.bind(p + "attn_q_norm.weight", 1,
+                                        c.qk_norm_full ? q_width : c.head_dim);
+                w.k_norm =
+                    binder_.bind(p + "attn_k_norm.weight", 1, c.qk_norm_full ? kv : c.head_dim);
             }
-            w.ffn = bind_ffn(l);
+            w.ffn = binder_.ffn(l);
             layers_.push_back(std::move(w));
         }
-        bind_on(backend_);
+        binder_.on(backend_);
         logits_ = backend_.alloc(nb, c.n_vocab);
     }
 

@@ -32,32 +32,6 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
 
-Weight Model::bind(const std::string& name, int64_t rows, int64_t cols, bool required) const {
-    const GgufTensorInfo* t = file_->find_tensor(name);
-    if (!t) {
-        if (!required) return Weight{};
-        throw Error(file_->path() + ": missing tensor '" + name + "' required by architecture " +
-                    config_.arch_str);
-    }
-    const bool vec = rows == 1;
-    const bool ok = vec ? (t->n_elements == cols && t->dims[0] == cols)
-                        : (t->dims.size() == 2 && t->dims[0] == cols && t->dims[1] == rows);
-    if (!ok) {
-        std::string dims;
-        for (size_t i = 0; i < t->dims.size(); ++i)
-            dims += (i ? " x " : "") + std::to_string(t->dims[i]);
-        throw Error(
-            file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
-            (vec ? std::to_string(cols) : std::to_string(cols) + " x " + std::to_string(rows)) +
-            "]");
-    }
-    if (!type_info(t->type).computable)
-        throw Error(file_->path() + ": tensor '" + name + "' has type " +
-                    std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
-    Weight w{t->type, file_->tensor_data(*t), vec ? 1 : rows, cols, t->name};
-    return bind_to_->upload(w);
-}
-
 std::unique_ptr<KvCache> Model::new_cache() const {
     std::vector<Backend*> where;
     for (int64_t l = 0; l < config_.n_layer; ++l) where.push_back(&layer_backend(l));

@@ -11,6 +11,7 @@
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
 #include "engine/model/placement.h"
+#include "engine/model/weight_binder.h"
 #include "kernels/backend.h"
 #include "kernels/error.h"
 
@@ -106,15 +107,8 @@ public:
     void set_logit_summary(int top_n) { summary_top_n_ = top_n; }
     const LogitSummary& last_logit_summary() const { return summary_; }
 
-    // Weights every decoder shares (bound by bind_head / bind_ffn, used by run_head / run_ffn).
-    struct Head {
-        Weight tok_embd, output_norm, output;  // output is tok_embd when the config ties them
-    };
-    struct Ffn {
-        Weight norm, gate, up, down;  // norm: ffn_norm; gate/up/down only on dense layers
-        bool moe = false;
-        MoeLayerWeights experts;
-    };
+    using Head = DecoderHead;
+    using Ffn = DecoderFfn;
 
 protected:
     // The architecture's forward pass (see forward()); n_past is advanced only on success.
@@ -128,20 +122,8 @@ protected:
           backend_(placement_.main()),
           settings_(s),
           host_(placement_.host()),
-          bind_to_(&backend_) {}
+          binder_(*file_, config_, backend_) {}
 
-    // Looks up a tensor and checks its type is computable and its shape is [rows x cols]
-    // (rows 1 for vectors), and makes it usable on the current binding backend (bind_on).
-    // Missing optional tensors give an empty Weight.
-    Weight bind(const std::string& name, int64_t rows, int64_t cols, bool required = true) const;
-    // Where bind() and bind_stack() put weights from now on (the layer's backend while its
-    // weights are bound), and that backend.
-    void bind_on(Backend& be) const { bind_to_ = &be; }
-    Backend& binding() const { return *bind_to_; }
-    // A stack of n_mat matrices [rows x cols] (GGUF ne = {cols, rows, n_mat}), e.g. experts.
-    Weight bind_stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const;
-    // Layer l's MoE weights (moe_block.cpp), shapes checked against the config.
-    MoeLayerWeights bind_moe(int64_t l) const;
     // Sizes routing_ for n tokens and returns the spans MoE layer mi (0-based among MoE layers)
     // writes its routing to; probs is empty unless full scores are being captured.
     struct RoutingSlot {
@@ -153,10 +135,6 @@ protected:
     RoutingSlot routing_slot(int64_t mi);
     void end_routing();  // forgets the record when capture is off
 
-    // What every decoder forward shares (decoder_parts.cpp): the argument checks, the token
-    // embedding and output head, and the feed-forward block (a SwiGLU MLP, or MoE).
-    Head bind_head() const;
-    Ffn bind_ffn(int64_t layer) const;
     // Throws ForwardCancelled when the backend's cancel flag is up; forwards call it after each
     // layer, so a stop lands within one layer's time (ops also stop early inside).
     void check_cancel() const {
@@ -216,7 +194,7 @@ protected:
     Backend& backend_;  // placement_.main(): runs the layers past the split and the head
     RunSettings settings_;
     Backend* host_ = nullptr;  // placement_.host(): runs the first settings_.n_cpu_layers layers
-    mutable Backend* bind_to_ = nullptr;
+    WeightBinder binder_;      // binds the weights, layer by layer, on the layer's backend
     int summary_top_n_ = -1;
     LogitSummary summary_;
     ForwardRouting routing_;

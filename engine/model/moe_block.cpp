@@ -1,5 +1,5 @@
 // The MoE FFN block (router -> top-k -> selected experts' SwiGLU -> weighted sum, plus shared
-// experts), MoE weight binding, and the routing record forward() leaves for the trace.
+// experts), and the routing record forward() leaves for the trace.
 #include "engine/model/moe_block.h"
 
 #include <algorithm>
@@ -75,49 +75,6 @@ void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> 
     be_.moe_matmul(w.down_exps, g, ids, top_k, d);
     be_.moe_combine(d, weights, top_k, out);
     if (w.gate_shexp) be_.add(out, so);
-}
-
-Weight Model::bind_stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const {
-    const GgufTensorInfo* t = file_->find_tensor(name);
-    if (!t)
-        throw Error(file_->path() + ": missing tensor '" + name + "' required by architecture " +
-                    config_.arch_str);
-    if (t->dims.size() != 3 || t->dims[0] != cols || t->dims[1] != rows || t->dims[2] != n_mat) {
-        std::string dims;
-        for (size_t i = 0; i < t->dims.size(); ++i)
-            dims += (i ? " x " : "") + std::to_string(t->dims[i]);
-        throw Error(file_->path() + ": tensor '" + name + "' has shape [" + dims + "], expected [" +
-                    std::to_string(cols) + " x " + std::to_string(rows) + " x " +
-                    std::to_string(n_mat) + "] (" + std::to_string(n_mat) +
-                    " experts from the metadata)");
-    }
-    if (!type_info(t->type).computable)
-        throw Error(file_->path() + ": tensor '" + name + "' has type " +
-                    std::string(type_name(t->type)) + ", which the engine cannot compute with yet");
-    Weight w{t->type, file_->tensor_data(*t), rows, cols, t->name, n_mat};
-    return bind_to_->upload(w);
-}
-
-MoeLayerWeights Model::bind_moe(int64_t l) const {
-    const ModelConfig& c = config_;
-    const std::string p = "blk." + std::to_string(l) + ".";
-    MoeLayerWeights w;
-    w.gate_inp = bind(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);
-    if (c.expert_probs_bias) {
-        w.probs_bias = bind(p + "exp_probs_b.bias", 1, c.n_expert);
-        if (w.probs_bias.type != TensorType::F32)
-            throw Error(file_->path() + ": tensor '" + p + "exp_probs_b.bias' must be F32");
-    }
-    w.gate_exps = bind_stack(p + "ffn_gate_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
-    w.up_exps = bind_stack(p + "ffn_up_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
-    w.down_exps = bind_stack(p + "ffn_down_exps.weight", c.n_expert, c.n_embd, c.n_ff_exp);
-    if (c.n_expert_shared > 0) {
-        const int64_t sh = c.n_expert_shared * c.n_ff_exp;
-        w.gate_shexp = bind(p + "ffn_gate_shexp.weight", sh, c.n_embd);
-        w.up_shexp = bind(p + "ffn_up_shexp.weight", sh, c.n_embd);
-        w.down_shexp = bind(p + "ffn_down_shexp.weight", c.n_embd, sh);
-    }
-    return w;
 }
 
 void Model::begin_routing(int64_t n_tokens) {
