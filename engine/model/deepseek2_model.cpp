@@ -158,18 +158,18 @@ public:
                      std::vector<float>& logits) override {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
-        const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
+        const std::vector<int32_t> pos = runner_.check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
         const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
-        Step step(backend_);
+        LayerRunner::Step step(backend_);
 
         MlaStage& last = *stages_.back();
         MlaStage* st = stages_.front().get();
-        begin_layers(*st, head_, tokens, step);
+        runner_.begin_layers(*st, head_, tokens, step);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
-            st = static_cast<MlaStage*>(layer_stage(l, st, last, n, step));
+            st = static_cast<MlaStage*>(runner_.layer_stage(l, st, last, n, step));
             Backend& be = *st->be;
             Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
             Act qa = st->qa.view(n, st->qa.cols), q = st->q.view(n, st->q.cols);
@@ -203,14 +203,14 @@ public:
             be.add(x, h);
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
             // weighted by the router, plus the shared experts) on the rest.
-            run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
-            check_cancel();
+            runner_.run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
+            runner_.check_cancel();
         }
-        end_layers(st, last, n);
-        run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out, step,
-                 logits);
+        runner_.end_layers(st, last, n);
+        runner_.run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out,
+                         step, logits);
         cache.set_n_past(pos0 + n);
-        if (st->moe) end_routing();
+        if (st->moe) runner_.end_routing();
     }
 
 private:

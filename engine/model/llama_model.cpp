@@ -93,18 +93,18 @@ public:
     void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                      std::vector<float>& logits) override {
         const ModelConfig& c = config_;
-        const std::vector<int32_t> pos = check_forward(tokens, cache, n_out);
+        const std::vector<int32_t> pos = runner_.check_forward(tokens, cache, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
         const int64_t pos0 = cache.n_past();
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-        Step step(backend_);
+        LayerRunner::Step step(backend_);
 
         LlamaStage& last = *stages_.back();
         LlamaStage* st = stages_.front().get();
-        begin_layers(*st, head_, tokens, step);
+        runner_.begin_layers(*st, head_, tokens, step);
         int64_t moe_layer = 0;
         for (int64_t l = 0; l < c.n_layer; ++l) {
-            st = static_cast<LlamaStage*>(layer_stage(l, st, last, n, step));
+            st = static_cast<LlamaStage*>(runner_.layer_stage(l, st, last, n, step));
             Backend& be = *st->be;
             const LayerWeights& w = layers_[l];
             Act x = st->x.view(n, c.n_embd), h = st->h.view(n, c.n_embd);
@@ -136,14 +136,14 @@ public:
                          attn);
             be.matmul(w.wo, attn, h);
             be.add(x, h);
-            run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
-            check_cancel();
+            runner_.run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
+            runner_.check_cancel();
         }
-        end_layers(st, last, n);
-        run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out, step,
-                 logits);
+        runner_.end_layers(st, last, n);
+        runner_.run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out,
+                         step, logits);
         cache.set_n_past(pos0 + n);
-        if (st->moe) end_routing();
+        if (st->moe) runner_.end_routing();
     }
 
     ~LlamaModel() override { backend_.release(logits_); }

@@ -77,34 +77,4 @@ void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> 
     if (w.gate_shexp) be_.add(out, so);
 }
 
-void Model::begin_routing(int64_t n_tokens) {
-    const ModelConfig& c = config_;
-    ForwardRouting& r = routing_;
-    r.n_tokens = n_tokens;
-    r.n_used = static_cast<int>(c.n_expert_used);
-    r.n_expert = static_cast<int>(c.n_expert);
-    r.layers.clear();
-    for (int64_t l = 0; l < c.n_layer; ++l)
-        if (c.is_moe_layer(l)) r.layers.push_back(static_cast<int32_t>(l));
-    const size_t slots = r.layers.size() * n_tokens * c.n_expert_used;
-    r.experts.resize(slots);
-    r.weights.resize(slots);
-    r.probs.resize(capture_probs_ ? r.layers.size() * n_tokens * c.n_expert : 0);
-}
-
-Model::RoutingSlot Model::routing_slot(int64_t mi) {
-    ForwardRouting& r = routing_;
-    const size_t k = static_cast<size_t>(r.n_tokens) * r.n_used;
-    const size_t e = static_cast<size_t>(r.n_tokens) * r.n_expert;
-    RoutingSlot s;
-    s.ids = std::span<int32_t>(r.experts).subspan(mi * k, k);
-    s.weights = std::span<float>(r.weights).subspan(mi * k, k);
-    if (!r.probs.empty()) s.probs = std::span<float>(r.probs).subspan(mi * e, e);
-    return s;
-}
-
-void Model::end_routing() {
-    if (!capture_routing_) routing_.n_tokens = 0;
-}
-
 }  // namespace gb

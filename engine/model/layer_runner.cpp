@@ -1,0 +1,136 @@
+// The layer runner: checks, stages, the GPU step, the feed-forward block, the output head, and
+// the routing record.
+#include "engine/model/layer_runner.h"
+
+#include <numeric>
+
+#include "engine/session/kv_cache.h"
+#include "kernels/error.h"
+#include "kernels/logit_summary.h"
+
+namespace gb {
+
+std::vector<int32_t> LayerRunner::check_forward(std::span<const int32_t> tokens,
+                                                const KvCache& cache, int64_t n_out) const {
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    const int64_t pos0 = cache.n_past();
+    if (n < 1 || n > s_.n_batch)
+        throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
+                    std::to_string(s_.n_batch));
+    if (pos0 + n > cache.n_ctx())
+        throw Error("context full: " + std::to_string(pos0 + n) +
+                    " tokens exceed the context length " + std::to_string(cache.n_ctx()));
+    if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
+    std::vector<int32_t> pos(static_cast<size_t>(n));
+    std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+    return pos;
+}
+
+void LayerRunner::run_ffn(Backend& be, const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe,
+                          int64_t& moe_layer) {
+    // x += W_down (silu(h W_gate) * (h W_up)) with h = RMSNorm(x); on MoE layers the same SwiGLU
+    // in each of the experts the router picks, weighted (plus any shared experts).
+    be.rmsnorm(x, f.norm, c_.rms_eps, h);
+    if (f.moe) {
+        if (!moe) throw Error("forward: an MoE layer without an MoE block");
+        const RoutingSlot r = routing_slot(moe_layer++);
+        moe->run(f.experts, h, h, r.ids, r.weights, r.probs);
+    } else {
+        be.matmul(f.gate, h, gate);
+        be.matmul(f.up, h, up);
+        be.swiglu(gate, up, gate);
+        be.matmul(f.down, gate, h);
+    }
+    be.add(x, h);
+}
+
+void LayerRunner::run_head(const Head& head, Act x, Act h, Act out, int64_t n_out, Step& step,
+                           std::vector<float>& logits) {
+    const ModelConfig& c = c_;
+    Act last = x.row_range(x.rows - n_out, n_out);
+    Act hl = h.row_range(0, n_out);
+    step.begin(x.rows);  // a no-op unless every layer ran on the host backend
+    p_.main().rmsnorm(last, head.output_norm, c.rms_eps, hl);
+    Act lg = out.view(n_out, c.n_vocab);
+    p_.main().matmul(head.output, hl, lg);
+    summary_.rows = 0;
+    if (summary_top_n_ >= 0) {  // in the step: a GPU returns it with the step's routing
+        const int k = summary_top_n_;
+        summary_.top_n = k;
+        summary_.stats.resize(static_cast<size_t>(n_out * kLogitStats));
+        summary_.ids.resize(static_cast<size_t>(n_out * k));
+        summary_.logits.resize(static_cast<size_t>(n_out * k));
+        p_.main().logit_summary(lg, k, summary_.stats, summary_.ids, summary_.logits);
+    }
+    step.end();
+    if (summary_top_n_ >= 0) summary_.rows = n_out;
+    logits.resize(static_cast<size_t>(n_out * c.n_vocab));
+    p_.main().to_host(lg, logits.data());
+}
+
+LayerStage::LayerStage(Backend& b, const ModelConfig& c, int64_t n_batch) : be(&b) {
+    x = b.alloc(n_batch, c.n_embd);
+    h = b.alloc(n_batch, c.n_embd);
+    if (c.is_moe()) moe = std::make_unique<MoeBlock>(b, c, n_batch);
+}
+
+LayerStage::~LayerStage() {
+    moe.reset();
+    be->release(x);
+    be->release(h);
+}
+
+LayerStage* LayerRunner::begin_layers(LayerStage& first, const Head& head,
+                                      std::span<const int32_t> tokens, Step& step) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    if (first.be == &p_.main()) step.begin(n);  // the embedding lookup too goes into the step
+    first.be->get_rows(head.tok_embd, tokens, first.x.view(n, c_.n_embd));
+    if (first.moe) begin_routing(n);
+    return &first;
+}
+
+LayerStage* LayerRunner::layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n,
+                                     Step& step) {
+    if (l != s_.n_cpu_layers || cur == &last) return cur;
+    p_.carry(*cur->be, cur->x.view(n, c_.n_embd), *last.be, last.x.view(n, c_.n_embd));
+    step.begin(n);
+    return &last;
+}
+
+void LayerRunner::end_layers(LayerStage* cur, LayerStage& last, int64_t n) {
+    // Every layer ran on the host backend: the head still runs on p_.main().
+    if (cur != &last)
+        p_.carry(*cur->be, cur->x.view(n, c_.n_embd), *last.be, last.x.view(n, c_.n_embd));
+}
+
+void LayerRunner::begin_routing(int64_t n_tokens) {
+    const ModelConfig& c = c_;
+    ForwardRouting& r = routing_;
+    r.n_tokens = n_tokens;
+    r.n_used = static_cast<int>(c.n_expert_used);
+    r.n_expert = static_cast<int>(c.n_expert);
+    r.layers.clear();
+    for (int64_t l = 0; l < c.n_layer; ++l)
+        if (c.is_moe_layer(l)) r.layers.push_back(static_cast<int32_t>(l));
+    const size_t slots = r.layers.size() * n_tokens * c.n_expert_used;
+    r.experts.resize(slots);
+    r.weights.resize(slots);
+    r.probs.resize(capture_probs_ ? r.layers.size() * n_tokens * c.n_expert : 0);
+}
+
+LayerRunner::RoutingSlot LayerRunner::routing_slot(int64_t mi) {
+    ForwardRouting& r = routing_;
+    const size_t k = static_cast<size_t>(r.n_tokens) * r.n_used;
+    const size_t e = static_cast<size_t>(r.n_tokens) * r.n_expert;
+    RoutingSlot s;
+    s.ids = std::span<int32_t>(r.experts).subspan(mi * k, k);
+    s.weights = std::span<float>(r.weights).subspan(mi * k, k);
+    if (!r.probs.empty()) s.probs = std::span<float>(r.probs).subspan(mi * e, e);
+    return s;
+}
+
+void LayerRunner::end_routing() {
+    if (!capture_routing_) routing_.n_tokens = 0;
+}
+
+}  // namespace gb
