@@ -110,24 +110,24 @@ public:
             binder_.on(layer_backend(l));
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
-            w.attn_norm = binder_.bind(p + "attn_norm.weight", 1, c.n_embd);
+            w.attn_norm = binder_.bind(p + "attn_norm.weight");
             if (m.q_lora) {
-                w.q_a = binder_.bind(p + "attn_q_a.weight", m.q_lora, c.n_embd);
-                w.q_a_norm = binder_.bind(p + "attn_q_a_norm.weight", 1, m.q_lora);
-                w.q_b = binder_.bind(p + "attn_q_b.weight", H * qk, m.q_lora);
+                w.q_a = binder_.bind(p + "attn_q_a.weight");
+                w.q_a_norm = binder_.bind(p + "attn_q_a_norm.weight");
+                w.q_b = binder_.bind(p + "attn_q_b.weight");
             } else {
-                w.wq = binder_.bind(p + "attn_q.weight", H * qk, c.n_embd);
+                w.wq = binder_.bind(p + "attn_q.weight");
             }
             // Rows [0, kv_lora) make the latent, the last n_rope rows the shared rotary key:
             // two row ranges of one matrix, so each product lands in its own contiguous buffer.
-            const Weight kv_a = binder_.bind(p + "attn_kv_a_mqa.weight", L + m.n_rope, c.n_embd);
+            const Weight kv_a = binder_.bind(p + "attn_kv_a_mqa.weight");
             const size_t rb = row_bytes(kv_a.type, c.n_embd);
             w.kv_a_c = Weight{kv_a.type, kv_a.data, L, c.n_embd, kv_a.name};
             w.kv_a_pe = Weight{kv_a.type, static_cast<const uint8_t*>(kv_a.data) + L * rb, m.n_rope,
                                c.n_embd, kv_a.name};
-            w.kv_a_norm = binder_.bind(p + "attn_kv_a_norm.weight", 1, L);
+            w.kv_a_norm = binder_.bind(p + "attn_kv_a_norm.weight");
             bind_kv_b(p, w);
-            w.wo = binder_.bind(p + "attn_output.weight", c.n_embd, H * m.n_v);
+            w.wo = binder_.bind(p + "attn_output.weight");
             w.ffn = binder_.ffn(l);
             layers_.push_back(std::move(w));
         }
@@ -227,8 +227,8 @@ private:
         const int64_t H = c.n_head, L = m.kv_lora;
         if (file_->find_tensor(p + "attn_k_b.weight") ||
             file_->find_tensor(p + "attn_v_b.weight")) {
-            w.k_b = binder_.stack(p + "attn_k_b.weight", H, L, m.n_nope);
-            w.v_b = binder_.stack(p + "attn_v_b.weight", H, m.n_v, L);
+            w.k_b = binder_.bind(p + "attn_k_b.weight");
+            w.v_b = binder_.bind(p + "attn_v_b.weight");
             w.v_row0 = 0;
             return;
         }
@@ -236,7 +236,7 @@ private:
             throw Error(file_->path() + ": missing tensor '" + p +
                         "attn_kv_b.weight' (or the split '" + p + "attn_k_b.weight' and '" + p +
                         "attn_v_b.weight') required by architecture " + c.arch_str);
-        const Weight kv_b = binder_.bind(p + "attn_kv_b.weight", H * (m.n_nope + m.n_v), L);
+        const Weight kv_b = binder_.bind(p + "attn_kv_b.weight");
         w.v_b = Weight{kv_b.type, kv_b.data, m.n_nope + m.n_v, L, kv_b.name, H};
         w.v_row0 = static_cast<int>(m.n_nope);
 

@@ -9,6 +9,7 @@
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_value.h"
 #include "engine/model/architecture.h"
+#include "engine/model/tensor_table.h"
 
 namespace gb::hf {
 
@@ -36,14 +37,8 @@ struct Hparams {
 // file in errors.
 Hparams read_hparams(const json::Value& cfg, const std::string& where, std::vector<GgufKV>& kv);
 
-// How one GGUF tensor is made from the checkpoint.
-struct Planned {
-    std::string gguf;             // GGUF name
-    std::vector<std::string> hf;  // one name, or one per expert (stacked in this order)
-    std::vector<int64_t> shape;   // expected shape of each HF tensor, outermost first
-    bool required = true;
-    int64_t rope_heads = 0;  // > 0: permute rows from NEOX halves to adjacent pairs
-};
+// How one GGUF tensor is made from the checkpoint: a row of the tensor table.
+using Planned = TensorSpec;
 
 // Every tensor the architecture has, with shapes from the hyper-parameters.
 std::vector<Planned> plan_tensors(const Hparams& h);

@@ -13,7 +13,7 @@ namespace gb {
 namespace {
 
 struct LayerWeights {
-    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
+    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
     Model::Ffn ffn;
 };
 
@@ -68,20 +68,19 @@ public:
             binder_.on(layer_backend(l));
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
-            w.attn_norm = binder_.bind(p + "attn_norm.weight", 1, c.n_embd);
-            w.wq = binder_.bind(p + "attn_q.weight", q_width, c.n_embd);
-            w.wk = binder_.bind(p + "attn_k.weight", kv, c.n_embd);
-            w.wv = binder_.bind(p + "attn_v.weight", kv, c.n_embd);
-            w.wo = binder_.bind(p + "attn_output.weight", c.n_embd, q_width);
+            w.attn_norm = binder_.bind(p + "attn_norm.weight");
+            w.wq = binder_.bind(p + "attn_q.weight");
+            w.wk = binder_.bind(p + "attn_k.weight");
+            w.wv = binder_.bind(p + "attn_v.weight");
+            w.wo = binder_.bind(p + "attn_output.weight");
             // Biases: qwen2 always has them; other files may too.
-            w.bq = binder_.bind(p + "attn_q.bias", 1, q_width, c.qkv_bias);
-            w.bk = binder_.bind(p + "attn_k.bias", 1, kv, c.qkv_bias);
-            w.bv = binder_.bind(p + "attn_v.bias", 1, kv, c.qkv_bias);
+            w.bq = binder_.bind(p + "attn_q.bias", c.qkv_bias);
+            w.bk = binder_.bind(p + "attn_k.bias", c.qkv_bias);
+            w.bv = binder_.bind(p + "attn_v.bias", c.qkv_bias);
+            w.bo = binder_.bind(p + "attn_output.bias", false);  // Llama's attention_bias
             if (c.qk_norm) {  // per head, or (olmoe) over the whole projection
-                w.q_norm = binder_.bind(p + "attn_q_norm.weight", 1,
-                                        c.qk_norm_full ? q_width : c.head_dim);
-                w.k_norm =
-                    binder_.bind(p + "attn_k_norm.weight", 1, c.qk_norm_full ? kv : c.head_dim);
+                w.q_norm = binder_.bind(p + "attn_q_norm.weight");
+                w.k_norm = binder_.bind(p + "attn_k_norm.weight");
             }
             w.ffn = binder_.ffn(l);
             layers_.push_back(std::move(w));
@@ -135,6 +134,7 @@ public:
                          static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos0, scale,
                          attn);
             be.matmul(w.wo, attn, h);
+            if (w.bo) be.add_bias(h, w.bo);
             be.add(x, h);
             runner_.run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
             runner_.check_cancel();

@@ -15,6 +15,27 @@ std::string dims_text(const GgufTensorInfo& t) {
 
 }  // namespace
 
+WeightBinder::WeightBinder(const GgufFile& file, const ModelConfig& c, Backend& initial)
+    : file_(file), c_(c), to_(&initial) {
+    for (TensorSpec& t : tensor_table(tensor_dims(c, file))) {
+        std::string name = t.gguf;
+        table_.emplace(std::move(name), std::move(t));
+    }
+}
+
+Weight WeightBinder::bind(const std::string& name, bool required) const {
+    const auto it = table_.find(name);
+    if (it == table_.end()) {
+        if (!required) return Weight{};
+        throw Error(file_.path() + ": tensor '" + name + "' is not in the tensor table of " +
+                    arch_name(c_.arch));
+    }
+    const TensorSpec& t = it->second;
+    if (t.n_mat > 0) return stack(name, t.n_mat, t.shape[0], t.shape[1]);
+    if (t.shape.size() == 1) return bind(name, 1, t.shape[0], required && t.required);
+    return bind(name, t.shape[0], t.shape[1], required && t.required);
+}
+
 Weight WeightBinder::bind(const std::string& name, int64_t rows, int64_t cols,
                           bool required) const {
     const GgufTensorInfo* t = file_.find_tensor(name);
@@ -64,20 +85,19 @@ MoeLayerWeights WeightBinder::moe(int64_t l) const {
     const ModelConfig& c = c_;
     const std::string p = "blk." + std::to_string(l) + ".";
     MoeLayerWeights w;
-    w.gate_inp = bind(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);
+    w.gate_inp = bind(p + "ffn_gate_inp.weight");
     if (c.expert_probs_bias) {
-        w.probs_bias = bind(p + "exp_probs_b.bias", 1, c.n_expert);
+        w.probs_bias = bind(p + "exp_probs_b.bias");
         if (w.probs_bias.type != TensorType::F32)
             throw Error(file_.path() + ": tensor '" + p + "exp_probs_b.bias' must be F32");
     }
-    w.gate_exps = stack(p + "ffn_gate_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
-    w.up_exps = stack(p + "ffn_up_exps.weight", c.n_expert, c.n_ff_exp, c.n_embd);
-    w.down_exps = stack(p + "ffn_down_exps.weight", c.n_expert, c.n_embd, c.n_ff_exp);
+    w.gate_exps = bind(p + "ffn_gate_exps.weight");
+    w.up_exps = bind(p + "ffn_up_exps.weight");
+    w.down_exps = bind(p + "ffn_down_exps.weight");
     if (c.n_expert_shared > 0) {
-        const int64_t sh = c.n_expert_shared * c.n_ff_exp;
-        w.gate_shexp = bind(p + "ffn_gate_shexp.weight", sh, c.n_embd);
-        w.up_shexp = bind(p + "ffn_up_shexp.weight", sh, c.n_embd);
-        w.down_shexp = bind(p + "ffn_down_shexp.weight", c.n_embd, sh);
+        w.gate_shexp = bind(p + "ffn_gate_shexp.weight");
+        w.up_shexp = bind(p + "ffn_up_shexp.weight");
+        w.down_shexp = bind(p + "ffn_down_shexp.weight");
     }
     return w;
 }
@@ -89,14 +109,13 @@ DecoderHead WeightBinder::head(const Placement& placement) const {
     // runs on the main backend (a tied output matrix is then bound on both).
     Backend& first = placement.layer_backend(0);
     on(first);
-    h.tok_embd = bind("token_embd.weight", c.n_vocab, c.n_embd);
+    h.tok_embd = bind("token_embd.weight");
     on(placement.main());
-    h.output_norm = bind("output_norm.weight", 1, c.n_embd);
+    h.output_norm = bind("output_norm.weight");
     if (!c.tied_output)
-        h.output = bind("output.weight", c.n_vocab, c.n_embd);
+        h.output = bind("output.weight");
     else
-        h.output = &first == &placement.main() ? h.tok_embd
-                                               : bind("token_embd.weight", c.n_vocab, c.n_embd);
+        h.output = &first == &placement.main() ? h.tok_embd : bind("token_embd.weight");
     return h;
 }
 
@@ -104,14 +123,14 @@ DecoderFfn WeightBinder::ffn(int64_t l) const {
     const ModelConfig& c = c_;
     const std::string p = "blk." + std::to_string(l) + ".";
     DecoderFfn f;
-    f.norm = bind(p + "ffn_norm.weight", 1, c.n_embd);
+    f.norm = bind(p + "ffn_norm.weight");
     f.moe = c.is_moe_layer(l);
     if (f.moe) {
         f.experts = moe(l);
     } else {
-        f.gate = bind(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-        f.up = bind(p + "ffn_up.weight", c.n_ff, c.n_embd);
-        f.down = bind(p + "ffn_down.weight", c.n_embd, c.n_ff);
+        f.gate = bind(p + "ffn_gate.weight");
+        f.up = bind(p + "ffn_up.weight");
+        f.down = bind(p + "ffn_down.weight");
     }
     return f;
 }

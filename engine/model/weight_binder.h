@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
 #include "engine/model/placement.h"
+#include "engine/model/tensor_table.h"
 #include "kernels/backend.h"
 
 namespace gb {
@@ -26,15 +28,19 @@ struct DecoderFfn {
 
 class WeightBinder {
 public:
-    WeightBinder(const GgufFile& file, const ModelConfig& c, Backend& initial)
-        : file_(file), c_(c), to_(&initial) {}
+    // The expected shapes come from the architecture's tensor table (tensor_table.h).
+    WeightBinder(const GgufFile& file, const ModelConfig& c, Backend& initial);
 
     // Where weights go from now on (the backend of the layer being bound), and that backend.
     void on(Backend& be) const { to_ = &be; }
     Backend& backend() const { return *to_; }
 
-    // A matrix [rows x cols] (rows 1: a vector of cols), of a type the engine computes with.
-    // Missing optional tensors give an empty Weight.
+    // A tensor of the architecture's table, with the table's shape: a matrix, a vector, or a
+    // stack of expert matrices. A tensor the table does not list for this model, or a missing
+    // optional one, gives an empty Weight unless required.
+    Weight bind(const std::string& name, bool required = true) const;
+    // A tensor the table does not describe (a file's alternative layout, a rope factor table):
+    // a matrix [rows x cols] (rows 1: a vector of cols), of a type the engine computes with.
     Weight bind(const std::string& name, int64_t rows, int64_t cols, bool required = true) const;
     // A stack of n_mat matrices [rows x cols] (GGUF ne = {cols, rows, n_mat}), e.g. experts.
     Weight stack(const std::string& name, int64_t n_mat, int64_t rows, int64_t cols) const;
@@ -50,6 +56,7 @@ private:
     const GgufFile& file_;
     const ModelConfig& c_;
     mutable Backend* to_;
+    std::unordered_map<std::string, TensorSpec> table_;
 };
 
 }  // namespace gb

@@ -1,4 +1,5 @@
-// The architecture table: every row is found by its GGUF name and its Hugging Face classes, and
+// The architecture and tensor tables: every row is found by its GGUF name and its Hugging Face
+// classes, the tensor table describes every fixture file exactly, and
 // the GGUF binder and the HF checkpoint mapping land on the same row for every fixture model
 // (the HF checkpoint as transformers saved it, the GGUF as the gguf package wrote it).
 #include "engine/model/architecture.h"
@@ -7,12 +8,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/model_config.h"
+#include "engine/model/tensor_table.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -69,6 +72,41 @@ TEST(Architecture, GgufAndHfPathsAgreeOnEveryFixture) {
         ++checked;
     }
     EXPECT_EQ(checked, 10);
+}
+
+}  // namespace
+}  // namespace gb
+
+namespace gb {
+namespace {
+
+// The tensor table against GGUF files written by the gguf package (the fixtures) and by our own
+// writer (the demo models): the same tensors, with the table's shapes (GGUF lists dims innermost
+// first, the table outermost first), and nothing the table does not know but llama3's
+// rope_freqs.
+TEST(TensorTable, MatchesEveryFixtureFile) {
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(test::fixture("models")))
+        if (e.path().extension() == ".gguf") files.push_back(e.path().string());
+    files.push_back(std::string(GB_RESOURCES_DIR) + "/models/glassbox-demo-moe.gguf");
+    files.push_back(std::string(GB_RESOURCES_DIR) + "/models/glassbox-demo-dense.gguf");
+    ASSERT_GE(files.size(), 12u);
+    for (const std::string& path : files) {
+        SCOPED_TRACE(path);
+        const GgufFile f = GgufFile::open(path);
+        const ModelConfig c = ModelConfig::from_gguf(f);
+        std::map<std::string, std::vector<int64_t>> in_file;
+        for (const auto& t : f.tensors())
+            if (t.name != "rope_freqs.weight")
+                in_file[t.name] = std::vector<int64_t>(t.dims.rbegin(), t.dims.rend());
+        std::map<std::string, std::vector<int64_t>> in_table;
+        for (const TensorSpec& t : tensor_table(tensor_dims(c, f))) {
+            std::vector<int64_t> shape = t.shape;
+            if (t.n_mat > 0) shape.insert(shape.begin(), t.n_mat);
+            if (t.required || in_file.count(t.gguf)) in_table[t.gguf] = shape;
+        }
+        EXPECT_EQ(in_file, in_table);
+    }
 }
 
 }  // namespace
