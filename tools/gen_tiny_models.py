@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/models/<name>.gguf + <name>.json: tiny random-weight transformers
-(llama, qwen2, qwen3 and rope-scaling variants) in F32 GGUF, with golden logits computed by
+(llama, qwen2, qwen3, rope-scaling variants, llama with attention biases) in F32 GGUF, with golden logits computed by
 Hugging Face transformers (an independent reference), never by Glassbox itself.
 
 Usage: ${GB_PYTHON:-python3} tools/gen_tiny_models.py [out_dir] [--check-llamacpp]
                                                        [--check-convert=GLASSBOX_CLI]
+                                                       [--only=NAME[,NAME]]
   needs numpy, gguf, torch, transformers (tools/setup_python_env.sh --full).
   --check-llamacpp also runs each GGUF through llama-cpp-python on the same token ids and
   prints the largest logit difference to the HF reference (a check of the GGUF writing).
   --check-convert=PATH converts each HF checkpoint with `PATH convert` (glassbox-cli) to F32
   and Q8_0 GGUF and runs those through llama-cpp-python the same way (a check that our
   converter writes what llama.cpp expects).
+  --only=NAME[,NAME] writes just those fixtures (the others stay as committed).
 
 Each model is also saved as a Hugging Face checkpoint (save_pretrained: config.json +
 model.safetensors, F32) in hf/<name>/, and tiny_llama once more in BF16 as hf/tiny_llama_bf16/
@@ -70,6 +72,10 @@ FIXTURES = {
         rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32})),
     "tiny_qwen3": ("qwen3", dict(num_hidden_layers=3, rope_theta=1e6,
                                  max_position_embeddings=512, tie_word_embeddings=False)),
+    # Llama with attention_bias: biases on q, k, v and on the output projection.
+    "tiny_llama_bias": ("llama", dict(num_hidden_layers=2, rope_theta=10000.0,
+                                      max_position_embeddings=256, tie_word_embeddings=False,
+                                      attention_bias=True)),
 }
 
 HF_CLASSES = {
@@ -230,6 +236,14 @@ def write_gguf(path, arch, name, model, cfg):
         if arch == "qwen2":
             for x in "qkv":
                 t(f"{b}attn_{x}.bias", f"{p}self_attn.{x}_proj.bias")
+        if arch == "llama" and getattr(cfg, "attention_bias", False):
+            # q/k biases follow their rows into the adjacent-pair layout.
+            t(b + "attn_q.bias", p + "self_attn.q_proj.bias",
+              lambda a: interleave_rope_rows(a, n_head))
+            t(b + "attn_k.bias", p + "self_attn.k_proj.bias",
+              lambda a: interleave_rope_rows(a, n_kv))
+            t(b + "attn_v.bias", p + "self_attn.v_proj.bias")
+            t(b + "attn_output.bias", p + "self_attn.o_proj.bias")
         if arch == "qwen3":
             t(b + "attn_q_norm.weight", p + "self_attn.q_norm.weight")
             t(b + "attn_k_norm.weight", p + "self_attn.k_norm.weight")
@@ -333,7 +347,11 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
+    # --only NAME[,NAME]: regenerate just those fixtures.
+    only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), None)
     for name, (arch, overrides) in FIXTURES.items():
+        if only and name not in only:
+            continue
         cfg, model, prompt, seed, (prompt_logits, gen, steps, margins) = build(name, arch,
                                                                                overrides)
         gguf_path = os.path.join(out_dir, name + ".gguf")

@@ -71,7 +71,7 @@ TEST(Architecture, GgufAndHfPathsAgreeOnEveryFixture) {
         EXPECT_EQ(from_gguf.is_mla(), by_class->forward == Forward::LatentAttention) << name;
         ++checked;
     }
-    EXPECT_EQ(checked, 10);
+    EXPECT_EQ(checked, 11);
 }
 
 }  // namespace

@@ -26,8 +26,8 @@ namespace {
 
 #define EXPECT_HAS(msg, part) EXPECT_NE(std::string(msg).find(part), std::string::npos) << (msg)
 
-const char* const kModels[] = {"tiny_llama", "tiny_llama3_rope", "tiny_qwen2", "tiny_qwen2_yarn",
-                               "tiny_qwen3"};
+const char* const kModels[] = {"tiny_llama",      "tiny_llama3_rope", "tiny_qwen2",
+                               "tiny_qwen2_yarn", "tiny_qwen3",       "tiny_llama_bias"};
 
 std::string hf_dir(const std::string& name) { return test::fixture("models/hf/" + name); }
 

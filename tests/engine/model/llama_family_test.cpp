@@ -40,7 +40,7 @@ TEST_P(TinyModel, MatchesTransformersForPromptAnd16GreedySteps) {
 
 INSTANTIATE_TEST_SUITE_P(Transformers, TinyModel,
                          ::testing::Values("tiny_llama", "tiny_llama3_rope", "tiny_qwen2",
-                                           "tiny_qwen2_yarn", "tiny_qwen3"),
+                                           "tiny_qwen2_yarn", "tiny_qwen3", "tiny_llama_bias"),
                          [](const auto& info) { return std::string(info.param); });
 
 // Prefill in several batches equals prefill in one.
