@@ -52,30 +52,36 @@ void InspectedReply::start_live() {
     message_id_ = 0;
     loading_ = false;
     routing_at_ = 0;
+    routing_stale_ = false;
     emit traceChanged(shown_, false);
 }
 
-void InspectedReply::follow() {
+void InspectedReply::follow() { follow_tokens(false); }
+
+void InspectedReply::follow_tokens(bool last) {
     if (!live_) return;
     // Each record is complete when it arrives (its routing included), so the live trace holds
     // exactly what the stored one will.
     const auto& streamed = c_.streaming().tokens;
-    if (streamed.size() <= live_->tokens.size()) return;
+    const bool grew = streamed.size() > live_->tokens.size();
     for (size_t i = live_->tokens.size(); i < streamed.size(); ++i) {
         live_->tokens.push_back(*streamed[i]);
         ++live_->n_gen;
     }
+    // The routing view counts the whole reply each time it hears of it: at most every
+    // routing_ms, and once more at the end if tokens came in since it last did.
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    const bool routing_due = now - routing_at_ >= routing_ms_;
+    const bool routing_due = (last && routing_stale_) || (grew && now - routing_at_ >= routing_ms_);
+    if (!grew && !routing_due) return;
     if (routing_due) routing_at_ = now;
+    routing_stale_ = (routing_stale_ || grew) && !routing_due;
     emit traceGrew(routing_due);
 }
 
 void InspectedReply::finish_live(qint64 message_id) {
     if (!live_) return;
     timer_->stop();
-    follow();  // the last tokens, shown until the stored trace replaces them
-    if (live_->n_gen > 0) emit traceGrew(true);
+    follow_tokens(true);  // the last tokens, shown until the stored trace replaces them
     live_.reset();
     // Not stored (the reply failed before it was saved): the live trace stays on show.
     if (message_id) load(message_id, true);

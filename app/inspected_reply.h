@@ -48,6 +48,7 @@ signals:
 private:
     void start_live();
     void follow();  // copies newly streamed step records into the live trace
+    void follow_tokens(bool last);
     void finish_live(qint64 message_id);
     void load(qint64 message_id, bool continues_live);
 
@@ -60,6 +61,7 @@ private:
     QTimer* timer_ = nullptr;
     int routing_ms_ = 1000;
     qint64 routing_at_ = 0;
+    bool routing_stale_ = false;  // tokens arrived since the routing view last counted
     QThreadPool pool_;
 };
 
