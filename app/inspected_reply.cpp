@@ -71,7 +71,8 @@ void InspectedReply::follow_tokens(bool last) {
     // The routing view counts the whole reply each time it hears of it: at most every
     // routing_ms, and once more at the end if tokens came in since it last did.
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    const bool routing_due = (last && routing_stale_) || (grew && now - routing_at_ >= routing_ms_);
+    const bool routing_due =
+        (last && (routing_stale_ || grew)) || (grew && now - routing_at_ >= routing_ms_);
     if (!grew && !routing_due) return;
     if (routing_due) routing_at_ = now;
     routing_stale_ = (routing_stale_ || grew) && !routing_due;

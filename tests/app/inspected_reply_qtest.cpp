@@ -5,6 +5,7 @@
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -55,9 +56,9 @@ struct Rig {
     InspectedReply reply;
 };
 
-std::unique_ptr<ChatEngine> synthetic() {
+std::unique_ptr<ChatEngine> synthetic(double tokens_per_second = 2000) {
     SyntheticOptions o;
-    o.tokens_per_second = 2000;
+    o.tokens_per_second = tokens_per_second;
     o.n_reasoning_tokens = 6;
     o.n_answer_tokens = 6;
     return std::make_unique<SyntheticEngine>(o);
@@ -109,6 +110,22 @@ private slots:
             QCOMPARE(a.id, b.id);
             QVERIFY(a.routing.experts == b.routing.experts);
         }
+    }
+
+    // The routing view is told to count the reply at most every routing_ms, and once at the end
+    // (when tokens came in since it last did), in the same emission as the last tokens.
+    void routing_is_counted_once_more_at_the_end() {
+        Rig r(synthetic(150));  // 12 tokens over 80 ms: several batches
+        QVERIFY(r.load("synthetic"));
+        r.reply.set_intervals(0, 1000000);  // never due by time after the first count
+        std::vector<bool> emitted;
+        connect(&r.reply, &InspectedReply::traceGrew, &r.reply,
+                [&](bool routing_due) { emitted.push_back(routing_due); });
+        QVERIFY(r.send("count me") > 0);
+        QVERIFY(emitted.size() >= 2);
+        QCOMPARE(emitted.front(), true);  // the first tokens: never counted before
+        QCOMPARE(emitted.back(), true);   // the end
+        QCOMPARE(std::count(emitted.begin(), emitted.end(), true), 2);
     }
 
     void stored_traces_load_off_the_ui_thread() {
