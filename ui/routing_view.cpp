@@ -9,19 +9,15 @@
 #include <QStackedWidget>
 #include <QVBoxLayout>
 
-#include "engine/trace/expert_load.h"
 #include "ui/heatmap_widget.h"
 #include "ui/token_inspector.h"
 
 namespace gb::ui {
 
-ExpertLoad expert_load(const Trace& t, const Phase* phase) {
-    // The counting is the engine's (engine/trace/expert_load.h); this is its view: one phase of
-    // the reply, or all of it, as doubles for the heatmap.
-    const gb::ExpertLoad counted = count_expert_load(t);
+ExpertLoad expert_load(const gb::ExpertLoad& counted, int n_expert, const Phase* phase) {
     ExpertLoad load;
-    load.n_expert = t.n_expert;
-    if (counted.empty() || t.n_expert <= 0) return load;
+    load.n_expert = n_expert;
+    if (counted.empty() || n_expert <= 0 || counted.n_expert < n_expert) return load;
     int64_t reply_tokens = 0;  // a reply without routed tokens has no load (the prompt's aside)
     for (size_t i = 0; i < counted.layers.size(); ++i)
         reply_tokens += counted.tokens(Phase::Think, i) + counted.tokens(Phase::Answer, i);
@@ -124,7 +120,8 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
         stack_->setCurrentIndex(0);
         return;
     }
-    const ExpertLoad all = expert_load(*trace_, nullptr);
+    const gb::ExpertLoad counted = count_expert_load(*trace_);
+    const ExpertLoad all = expert_load(counted, trace_->n_expert, nullptr);
     if (all.n_layers == 0) {
         dense_->setText(tr("This reply has no routing recorded (routing capture was off)."));
         stack_->setCurrentIndex(0);
@@ -138,7 +135,7 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
     stack_->setCurrentIndex(1);
     token_map_->set_data(0, 0, {});
     token_title_->setText(tr("Selected token: click a token in the inspector"));
-    update_load();
+    update_load(counted);
 }
 
 void RoutingView::trace_grew() {
@@ -148,13 +145,14 @@ void RoutingView::trace_grew() {
         set_trace(t);
         if (showing_dense_message()) return;
     }
-    const ExpertLoad all = expert_load(*trace_, nullptr);
+    const gb::ExpertLoad counted = count_expert_load(*trace_);
+    const ExpertLoad all = expert_load(counted, trace_->n_expert, nullptr);
     summary_->setText(tr("Top-%1 of %2 experts in %3 MoE layers, %4 generated tokens so far.")
                           .arg(trace_->n_expert_used)
                           .arg(trace_->n_expert)
                           .arg(all.n_layers)
                           .arg(trace_->n_gen));
-    update_load();
+    update_load(counted);
 }
 
 void RoutingView::select_token(int index) {
@@ -200,13 +198,18 @@ void RoutingView::set_load_mode(LoadMode mode) {
 }
 
 void RoutingView::update_load() {
+    if (trace_ && trace_->n_expert > 0) update_load(count_expert_load(*trace_));
+}
+
+void RoutingView::update_load(const gb::ExpertLoad& counted) {
     if (!trace_ || trace_->n_expert == 0) return;
+    const int n_e = trace_->n_expert;
     const Phase think = Phase::Think, answer = Phase::Answer;
     ExpertLoad load;
     double max = 0;
     if (mode_ == LoadMode::Difference) {
         // Share of each phase's routings per layer, reasoning minus answer, shifted so 0.5 is even.
-        ExpertLoad a = expert_load(*trace_, &think), b = expert_load(*trace_, &answer);
+        ExpertLoad a = expert_load(counted, n_e, &think), b = expert_load(counted, n_e, &answer);
         load = a.n_layers ? a : b;
         const size_t n = load.counts.size();
         double sa = 0, sb = 0;
@@ -226,7 +229,7 @@ void RoutingView::update_load() {
         const Phase* p = mode_ == LoadMode::Reasoning ? &think
                          : mode_ == LoadMode::Answer  ? &answer
                                                       : nullptr;
-        load = expert_load(*trace_, p);
+        load = expert_load(counted, n_e, p);
     }
     load_map_->set_data(load.n_layers, load.n_expert, load.counts, load.layer_labels, tr("layer"),
                         tr("expert"), max);

@@ -7,6 +7,7 @@
 #include <QWidget>
 #include <memory>
 
+#include "engine/trace/expert_load.h"
 #include "engine/trace/trace.h"
 
 class QComboBox;
@@ -18,14 +19,15 @@ namespace gb::ui {
 
 class HeatmapWidget;
 
-// Expert load of a reply: counts[layer row * n_expert + expert] over the generated tokens of
-// the given phase (nullptr phase: reasoning and answer together).
+// Expert load of a reply for the heatmap, from the engine's count (engine/trace/expert_load.h):
+// counts[layer row * n_expert + expert] over the generated tokens of the given phase (nullptr
+// phase: reasoning and answer together); no rows when the reply has no routed tokens.
 struct ExpertLoad {
     int n_layers = 0, n_expert = 0;
     std::vector<double> counts;
     QStringList layer_labels;
 };
-ExpertLoad expert_load(const Trace& t, const Phase* phase);
+ExpertLoad expert_load(const gb::ExpertLoad& counted, int n_expert, const Phase* phase);
 
 class RoutingView : public QWidget {
     Q_OBJECT
@@ -49,7 +51,8 @@ signals:
     void tokenActivated(int index);  // a token in the expert's list was chosen
 
 private:
-    void update_load();
+    void update_load();  // counts the trace, then the overload below
+    void update_load(const gb::ExpertLoad& counted);
 
     std::shared_ptr<const Trace> trace_;
     int selected_ = -1;
