@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/core/file_read.h"
 #include "engine/core/json.h"
 #include "engine/gguf/safetensors_file.h"
 #include "engine/model/hf_checkpoint_plan.h"
@@ -67,11 +68,7 @@ struct HfStorage {
 };
 
 std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return read_regular_file(path, size_t(16) << 20, fs::path(path).filename().string());
 }
 
 // Rows of each head from two rotary halves (NEOX: x_j pairs with x_{j+d/2}) to adjacent pairs

@@ -1,6 +1,7 @@
 // Reads hyper-parameters from GGUF metadata (key names as written by the usual GGUF converters).
 #include "engine/model/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -181,14 +182,29 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     return c;
 }
 
+namespace {
+int hardware_threads() {
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+}  // namespace
+
+int max_threads() { return std::min(512, std::max(8, 4 * hardware_threads())); }
+
+int resolve_threads(int64_t requested) {
+    if (requested == 0) return hardware_threads();
+    if (requested < 0 || requested > max_threads())
+        throw Error("threads " + std::to_string(requested) + " is out of range (1.." +
+                    std::to_string(max_threads()) + ", or 0 for all " +
+                    std::to_string(hardware_threads()) +
+                    " hardware threads): more threads than cores only slow the workers down");
+    return static_cast<int>(requested);
+}
+
 void RunSettings::validate(const ModelConfig& c) {
     if (n_ctx == 0) n_ctx = c.n_ctx_train;
     if (n_ctx < 16 || n_ctx > (int64_t(1) << 22))
         throw Error("context length " + std::to_string(n_ctx) + " is out of range (16..4194304)");
-    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    if (n_threads == 0) n_threads = hw;
-    if (n_threads < 1 || n_threads > 1024)
-        throw Error("threads " + std::to_string(n_threads) + " is out of range (1..1024)");
+    n_threads = resolve_threads(n_threads);
     if (n_batch < 1 || n_batch > 8192)
         throw Error("batch size " + std::to_string(n_batch) + " is out of range (1..8192)");
     if ((n_cpu_layers < 0 && n_cpu_layers != kAutoCpuLayers) || n_cpu_layers > c.n_layer)

@@ -78,4 +78,11 @@ struct RunSettings {
     void validate(const ModelConfig& c);
 };
 
+// The CPU thread count to run with: 0 means all hardware threads. More threads than cores only
+// slow the spinning pool down (16 threads on 2 cores decode at a fifth of the speed), so a
+// request above 4x the hardware threads (at least 8, at most 512) is refused with an error
+// naming the limit, before any thread is started.
+int max_threads();
+int resolve_threads(int64_t requested);
+
 }  // namespace gb

@@ -38,6 +38,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
 
 Backends make_backends(const std::string& name, int n_threads, int64_t n_cpu_layers,
                        const BackendMaker& make_main) {
+    n_threads = resolve_threads(n_threads);  // refused before a single thread starts
     if (n_cpu_layers < 0 && n_cpu_layers != RunSettings::kAutoCpuLayers)
         throw Error("the number of layers kept on the CPU must be >= 0, or auto");
     if (n_cpu_layers > 0 && name == "cpu")

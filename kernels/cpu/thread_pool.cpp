@@ -3,12 +3,16 @@
 
 #include <algorithm>
 #include <cassert>
+#include <string>
+#include <system_error>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define GB_CPU_RELAX() _mm_pause()
 #else
 #define GB_CPU_RELAX() std::this_thread::yield()
 #endif
+
+#include "kernels/error.h"
 
 namespace gb::cpu {
 
@@ -18,10 +22,22 @@ constexpr uint64_t kIndexMask = 0xffffffffull;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
-    for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+    try {
+        for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+    } catch (const std::system_error& e) {
+        // The system refused a thread (its limit on threads or memory): the ones already running
+        // are stopped and joined here, since no destructor runs for a half-built pool.
+        const size_t started = threads_.size() + 1;
+        stop_workers();
+        throw Error("cannot start " + std::to_string(n_threads_) + " CPU threads (the system " +
+                    "refused thread " + std::to_string(started + 1) + ": " + e.what() +
+                    "); choose fewer threads");
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_.store(true);
@@ -29,6 +45,7 @@ ThreadPool::~ThreadPool() {
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
+    threads_.clear();
 }
 
 void ThreadPool::run_chunks(uint32_t gen, int index) {

@@ -19,7 +19,9 @@ namespace gb::cpu {
 // goes on instead of waiting a whole time slice for it.
 class ThreadPool {
 public:
-    explicit ThreadPool(int n_threads);  // total threads, including the caller
+    // n_threads: total threads, including the caller. Throws gb::Error, with every thread it
+    // started joined, when the system refuses a thread.
+    explicit ThreadPool(int n_threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
@@ -31,6 +33,7 @@ public:
 
 private:
     void worker(int index);
+    void stop_workers();
     void run_chunks(uint32_t gen, int index);
 
     int n_threads_;

@@ -4,9 +4,16 @@
 #include "kernels/cpu/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <string>
 #include <vector>
+
+#include "kernels/error.h"
 
 namespace gb::cpu {
 namespace {
@@ -42,6 +49,43 @@ TEST(ThreadPool, EmptyAndSingleItemLoops) {
     EXPECT_EQ(calls, 0);
     pool.parallel_for(1, [&](int64_t b, int64_t e, int) { calls += static_cast<int>(e - b); });
     EXPECT_EQ(calls, 1);
+}
+
+// When the system refuses a thread (here: an address-space limit too small for another thread's
+// stack), the pool joins the threads it started and throws an error that names the count; a
+// half-built pool once aborted or hung in its cleanup instead. Runs in a child process so that
+// the limit does not touch the test runner; an alarm turns a hang into a failure.
+TEST(ThreadPool, RefusedThreadIsAnErrorNotAHang) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        alarm(20);
+        rlimit lim{};
+        getrlimit(RLIMIT_AS, &lim);
+        // About 64 MiB above what the process maps now: room for a few 8 MiB thread stacks.
+        long pages = 0;
+        if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+            if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+            std::fclose(f);
+        }
+        lim.rlim_cur = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (64 << 20);
+        if (pages == 0 || setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        try {
+            ThreadPool pool(200);
+            _exit(4);  // every thread started: the limit did not bite
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            _exit(what.find("cannot start 200 CPU threads") != std::string::npos ? 0 : 5);
+        } catch (...) {
+            _exit(6);
+        }
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status))
+        << "the child died of signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+        << " (SIGABRT: a crash, SIGALRM: a hang)";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no limit, 4: no refusal, 5: wrong message, 6: other";
 }
 
 }  // namespace
