@@ -129,9 +129,7 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     last_warning_.clear();
     RunSettings rs;
     rs.n_ctx = ls.n_ctx;
-    rs.n_threads = ls.n_threads > 0
-                       ? ls.n_threads
-                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rs.n_threads = resolve_threads(ls.n_threads);
     rs.n_cpu_layers = ls.n_cpu_layers;
     host_.reset();
     backend_.reset();

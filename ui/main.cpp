@@ -5,6 +5,9 @@
 #include <QDir>
 #include <QStandardPaths>
 #include <QTimer>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "app/chat_controller.h"
@@ -87,11 +90,21 @@ int main(int argc, char** argv) {
     gb::app::LoadSettings load;
     load.path = cli.value("model").toStdString();
     if (load.path.empty() && cli.isSet("synthetic")) load.path = "synthetic";
-    load.n_ctx = cli.value("ctx").toLongLong();
-    load.n_threads = cli.value("threads").toInt();
+    // Numbers are checked before they narrow (a --threads of 4294967296 once became 0, "all").
+    auto number = [&](const char* name, long long lo, long long hi) {
+        bool ok = false;
+        const long long v = cli.value(name).toLongLong(&ok);
+        if (!ok || v < lo || v > hi) {
+            std::fprintf(stderr, "glassbox: --%s must be an integer in %lld..%lld, got '%s'\n",
+                         name, lo, hi, qPrintable(cli.value(name)));
+            std::exit(2);
+        }
+        return v;
+    };
+    load.n_ctx = number("ctx", 0, 1LL << 22);
+    load.n_threads = static_cast<int>(number("threads", 0, INT_MAX));  // the engine checks more
     load.backend = cli.value("backend").toStdString();
-    load.n_cpu_layers =
-        cli.value("cpu-layers") == "auto" ? -1 : cli.value("cpu-layers").toLongLong();
+    load.n_cpu_layers = cli.value("cpu-layers") == "auto" ? -1 : number("cpu-layers", 0, 1LL << 20);
     std::unique_ptr<gb::ui::DemoTour> tour;
     if (cli.isSet("screenshots")) {
         tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"),

@@ -1,6 +1,9 @@
 // Minimal command-line flag parsing for glassbox-cli: every flag is checked, unknown ones refused.
 #pragma once
 
+#include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -45,13 +48,35 @@ public:
             throw Error("option " + k + " expects a number, got '" + it->second + "'");
         return v;
     }
-    long long integer(const std::string& k, long long def) const {
+    // An integer option within [lo, hi]: anything else (text, a value past 64 bits, a value out
+    // of range) is an error naming the option and the range, checked before any narrowing so that
+    // e.g. -n 4294967296 cannot wrap to 0.
+    long long integer(const std::string& k, long long def, long long lo, long long hi) const {
         auto it = values_.find(k);
         if (it == values_.end()) return def;
+        const std::string& text = it->second;
         char* end = nullptr;
-        long long v = std::strtoll(it->second.c_str(), &end, 10);
-        if (end == it->second.c_str() || *end != '\0')
-            throw Error("option " + k + " expects an integer, got '" + it->second + "'");
+        errno = 0;
+        const long long v = std::strtoll(text.c_str(), &end, 10);
+        if (end == text.c_str() || *end != '\0')
+            throw Error("option " + k + " expects an integer, got '" + text + "'");
+        if (errno == ERANGE || v < lo || v > hi)
+            throw Error("option " + k + " must be in " + std::to_string(lo) + ".." +
+                        std::to_string(hi) + ", got " + text);
+        return v;
+    }
+    // A 64-bit unsigned option (a seed): decimal digits only, at most 2^64-1.
+    uint64_t unsigned_integer(const std::string& k, uint64_t def) const {
+        auto it = values_.find(k);
+        if (it == values_.end()) return def;
+        const std::string& text = it->second;
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+        if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) || *end != '\0')
+            throw Error("option " + k + " expects a non-negative integer, got '" + text + "'");
+        if (errno == ERANGE)
+            throw Error("option " + k + " must be at most 18446744073709551615, got " + text);
         return v;
     }
     const std::vector<std::string>& positional() const { return positional_; }
@@ -70,8 +95,9 @@ private:
 inline int64_t cpu_layers_arg(const std::string& value) {
     if (value.empty() || value == "auto") return RunSettings::kAutoCpuLayers;
     char* end = nullptr;
+    errno = 0;
     const long long n = std::strtoll(value.c_str(), &end, 10);
-    if (end == value.c_str() || *end != '\0' || n < 0)
+    if (end == value.c_str() || *end != '\0' || n < 0 || errno == ERANGE)
         throw Error("--cpu-layers must be a number of layers >= 0, or auto; got '" + value + "'");
     return n;
 }

@@ -104,13 +104,13 @@ int bench_command(const std::vector<std::string>& argv) {
               {"--routing", "--trace-cost"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
-    const int64_t n_pp = args.integer("-p", 512), n_tg = args.integer("-n", 128);
-    const int reps = static_cast<int>(args.integer("-r", 3));
-    if (n_pp < 1 || n_tg < 1 || reps < 1) throw Error("-p, -n and -r must be positive");
+    // The context holds the longer of the two runs: past 2^22 tokens RunSettings refuses it.
+    const int64_t n_pp = args.integer("-p", 512, 1, 1 << 22),
+                  n_tg = args.integer("-n", 128, 1, 1 << 22);
+    const int reps = static_cast<int>(args.integer("-r", 3, 1, 1000000));
     RunSettings rs;
-    rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
-    if (rs.n_threads <= 0)
-        rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rs.n_threads =
+        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, 0, max_threads()));
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));

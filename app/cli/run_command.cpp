@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -92,29 +93,28 @@ int run_command(const std::vector<std::string>& argv) {
     const std::string user = args.has("-p") ? args.str("-p") : args.str("--prompt");
 
     RunSettings rs;
-    rs.n_threads = static_cast<int>(args.integer(args.has("-t") ? "-t" : "--threads", 0));
-    rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096);
-    rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512);
+    rs.n_threads =
+        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, 0, max_threads()));
+    rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096, 0, LLONG_MAX);
+    rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
-    if (rs.n_threads < 0) throw Error("threads must be >= 0 (0: all cores)");
-    if (rs.n_threads == 0)
-        rs.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     GenerateRequest req;
-    req.max_tokens = static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256));
+    req.max_tokens =
+        static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256, 0, INT_MAX));
     SamplerSettings& s = req.sampling;
     s.temperature = static_cast<float>(args.num("--temp", s.temperature));
-    s.top_k = static_cast<int>(args.integer("--top-k", s.top_k));
+    s.top_k = static_cast<int>(args.integer("--top-k", s.top_k, 0, INT_MAX));
     s.top_p = static_cast<float>(args.num("--top-p", s.top_p));
     s.min_p = static_cast<float>(args.num("--min-p", s.min_p));
-    s.seed = static_cast<uint64_t>(args.integer("--seed", static_cast<long long>(s.seed)));
+    s.seed = args.unsigned_integer("--seed", s.seed);
     s.repeat_penalty = static_cast<float>(args.num("--repeat-penalty", s.repeat_penalty));
-    s.repeat_last_n = static_cast<int>(args.integer("--repeat-last-n", s.repeat_last_n));
+    s.repeat_last_n =
+        static_cast<int>(args.integer("--repeat-last-n", s.repeat_last_n, -1, INT_MAX));
     s.frequency_penalty = static_cast<float>(args.num("--frequency-penalty", s.frequency_penalty));
     s.presence_penalty = static_cast<float>(args.num("--presence-penalty", s.presence_penalty));
     validate(s);
-    req.top_n = static_cast<int>(args.integer("--top-n", 5));
-    if (req.top_n < 0 || req.top_n > 100) throw Error("--top-n must be in 0..100");
+    req.top_n = static_cast<int>(args.integer("--top-n", 5, 0, 100));
     req.prompt_logprobs = args.has("--prompt-logprobs");
     // MoE models record every token's experts unless told not to; --router-probs adds the
     // router's whole distribution per token and layer (large: n_expert floats each).
