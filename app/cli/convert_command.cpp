@@ -10,6 +10,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/core/file_read.h"
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
@@ -46,15 +47,7 @@ int file_type_id(TensorType t) {
 // A small text file, read whole; anything but a regular file under 1 MiB is refused (a FIFO
 // would block the read forever).
 std::string read_text_file(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": not a regular file");
-    const auto size = std::filesystem::file_size(path, ec);
-    if (ec || size > (1u << 20)) throw Error(path + ": unreadable or larger than 1 MiB");
-    std::ifstream in(path, std::ios::binary);
-    std::string text(static_cast<size_t>(size), '\0');
-    if (!in.read(text.data(), static_cast<std::streamsize>(size)))
-        throw Error(path + ": cannot read");
-    return text;
+    return read_regular_file(path, size_t(1) << 20, "the metadata file");
 }
 
 // --metadata: a JSON object of extra GGUF keys (a model card: general.name, general.description,

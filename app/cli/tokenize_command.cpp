@@ -9,6 +9,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/core/file_read.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -23,11 +24,7 @@ int tokenize_command(const std::vector<std::string>& argv) {
     std::string text;
     if (args.has("-f") || args.has("--file")) {
         const std::string file = args.has("-f") ? args.str("-f") : args.str("--file");
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw Error("cannot read '" + file + "'");
-        std::stringstream ss;
-        ss << in.rdbuf();
-        text = ss.str();
+        text = read_regular_file(file, size_t(1) << 30, "the text to tokenize");
     } else if (args.has("-p") || args.has("--prompt")) {
         text = args.has("-p") ? args.str("-p") : args.str("--prompt");
     } else {
@@ -44,8 +41,7 @@ int tokenize_command(const std::vector<std::string>& argv) {
     const bool special = !args.has("--no-special");
     const bool bos = args.has("--add-bos");
 
-    const long long reps = args.integer("--bench", 0);
-    if (reps < 0) throw Error("--bench needs a positive number of repetitions");
+    const long long reps = args.integer("--bench", 0, 0, 1000000);
     if (reps == 0) {
         const std::vector<int32_t> ids = tok.encode(text, bos, special);
         for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);

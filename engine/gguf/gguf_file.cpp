@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 
+#include "engine/core/file_read.h"
 #include "kernels/error.h"
 
 namespace gb {
@@ -454,17 +455,12 @@ GgufFile GgufFile::open(const std::string& path, GgufOpen mode) {
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->metadata_only = mode == GgufOpen::MetadataOnly;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+    const int fd = open_regular_file(path);  // a FIFO or device is refused, not waited on
     struct stat st {};
     if (fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
         throw Error(path + ": cannot stat: " + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path + ": not a regular file");
     }
     impl->size = static_cast<size_t>(st.st_size);
     if (impl->size == 0) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <sstream>
 
+#include "engine/core/file_read.h"
 #include "engine/core/json.h"
 #include "kernels/error.h"
 
@@ -270,12 +271,11 @@ SafetensorsFile::~SafetensorsFile() = default;
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+    const int fd = open_regular_file(path);  // a FIFO or device is refused, not waited on
     struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         ::close(fd);
-        throw Error(path + ": not a regular file");
+        throw Error(path + ": cannot stat");
     }
     impl->size = static_cast<size_t>(st.st_size);
     if (impl->size == 0) {
@@ -319,11 +319,7 @@ const SafetensorsTensor* SafetensorsFile::find(std::string_view name) const {
 namespace {
 
 std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return read_regular_file(path, size_t(64) << 20, "the shard index");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "engine/core/file_read.h"
 #include "engine/core/json.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -19,11 +20,8 @@ namespace fs = std::filesystem;
 using json::Value;
 
 std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw Error("tokenizer: cannot read " + p.string());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // Real tokenizer.json files are a few to a few tens of MiB.
+    return read_regular_file(p.string(), size_t(256) << 20, p.filename().string());
 }
 
 Value parse_file(const fs::path& p) {
