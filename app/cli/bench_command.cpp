@@ -110,7 +110,7 @@ int bench_command(const std::vector<std::string>& argv) {
     const int reps = static_cast<int>(args.integer("-r", 3, 1, 1000000));
     RunSettings rs;
     rs.n_threads =
-        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, 0, max_threads()));
+        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, LLONG_MIN, LLONG_MAX));
     rs.n_batch = std::max<int64_t>(n_pp, 1);
     rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));

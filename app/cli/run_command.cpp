@@ -94,7 +94,7 @@ int run_command(const std::vector<std::string>& argv) {
 
     RunSettings rs;
     rs.n_threads =
-        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, 0, max_threads()));
+        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, LLONG_MIN, LLONG_MAX));
     rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096, 0, LLONG_MAX);
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));

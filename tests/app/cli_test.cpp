@@ -1,6 +1,7 @@
 // glassbox-cli end to end on the tiny llama fixture: inspect, run with a trace, bench, and errors
 // (stderr + non-zero exit).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -355,6 +356,19 @@ TEST(Cli, ErrorsGoToStderrWithNonZeroExit) {
         {"run -m " + kTiny + " -p x --backend vulkan",
          "unknown backend 'vulkan' (choose cpu or cuda)"},
         {"frobnicate", "unknown command"},
+        // Integers are range-checked before narrowing: 2^32 used to wrap to 0 tokens / no top-k.
+        {"run -m " + kTiny + " -p x -n 4294967296", "option -n must be in 0..2147483647"},
+        {"run -m " + kTiny + " -p x --top-k 4294967296", "option --top-k must be in"},
+        {"run -m " + kTiny + " -p x -n 99999999999999999999999", "option -n must be in"},
+        {"run -m " + kTiny + " -p x --seed -1", "--seed expects a non-negative integer"},
+        {"run -m " + kTiny + " -p x --seed 18446744073709551616", "--seed must be at most"},
+        {"run -m " + kTiny + " -p x --top-n 1000", "option --top-n must be in 0..100"},
+        {"run -m " + kTiny + " -p x -b 0", "option -b must be in"},
+        // A thread count that cannot be run is refused before a thread starts (it deadlocked).
+        {"run -m " + kTiny + " -p x -t 1024", "threads"},
+        {"run -m " + kTiny + " -p x -t -3", "threads"},
+        {"bench -m " + kTiny + " -p 0", "option -p must be in"},
+        {"bench -m " + kTiny + " -r 4294967297", "option -r must be in"},
     };
     for (const auto& c : cases) {
         Result r = cli(c.args);
@@ -414,7 +428,34 @@ TEST(Cli, ConvertWritesAModelCard) {
     }
     Result missing = cli("convert " + ckpt + " " + out.string() + " --metadata /nonexistent.json");
     EXPECT_NE(missing.code, 0);
-    EXPECT_NE(missing.err.find("not a regular file"), std::string::npos) << missing.err;
+    EXPECT_NE(missing.err.find("cannot open: No such file"), std::string::npos) << missing.err;
     std::filesystem::remove(card);
     std::filesystem::remove(out);
+}
+
+// A named pipe (or any non-regular file) as an input used to block forever in open(): now it is
+// refused at once, naming what it is.
+TEST(Cli, NonRegularFilesAreRefusedWithoutBlocking) {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_cli_fifo_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const auto fifo = dir / "model.gguf";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    std::filesystem::create_directories(dir / "hf");  // a checkpoint folder whose config is a FIFO
+    ASSERT_EQ(mkfifo((dir / "hf" / "config.json").c_str(), 0600), 0);
+    struct Case {
+        std::string args, expect;
+    } cases[] = {
+        {"inspect " + fifo.string(), "is a named pipe (FIFO), not a regular file"},
+        {"run -m " + fifo.string() + " -p x", "is a named pipe (FIFO), not a regular file"},
+        {"inspect " + (dir / "hf").string(), "config.json: is a named pipe (FIFO)"},
+        {"inspect /dev/zero", "is a character device, not a regular file"},
+        {"tokenize -m " + kTiny + " -f " + fifo.string(), "named pipe"},
+    };
+    for (const auto& c : cases) {
+        Result r = cli(c.args);
+        EXPECT_NE(r.code, 0) << c.args;
+        EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << " -> " << r.err;
+    }
+    std::filesystem::remove_all(dir);
 }

@@ -141,7 +141,7 @@ TEST_F(HfErrors, SmallValidFileWorks) {
 }
 
 TEST_F(HfErrors, MissingFile) {
-    EXPECT_HAS(error_of(), "cannot read");
+    EXPECT_HAS(error_of(), "cannot open: No such file");
     EXPECT_HAS(error_of(), "tokenizer.json");
 }
 
