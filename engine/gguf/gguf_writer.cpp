@@ -282,18 +282,16 @@ void GgufWriter::write(const std::string& path) const {
     const std::string tmp = path + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw Error(path + ": cannot open " + tmp + " for writing: " + std::strerror(errno));
-    // Any failure below removes the partial temporary file and leaves PATH as it was.
-    auto fail = [&](const std::string& why) {
-        std::fclose(f);
-        std::remove(tmp.c_str());
-        throw Error(path + ": " + why);
-    };
+    // Any failure below closes the file once, removes the partial temporary file and leaves PATH
+    // as it was. (put() only throws; closing is left to the one handler below: closing in both
+    // was a double free when the disk filled up.)
     auto put = [&](const void* p, size_t n) {
         if (n && std::fwrite(p, 1, n, f) != n)
-            fail(std::string("write failed: ") + std::strerror(errno));
+            throw Error(path + ": write failed: " + std::strerror(errno));
     };
     std::vector<uint8_t> scratch;
     uint64_t pos = 0;
+    std::string failure;
     try {
         const std::vector<uint8_t> head = header_bytes();
         put(head.data(), head.size());
@@ -310,16 +308,21 @@ void GgufWriter::write(const std::string& path) const {
             put(p, tensors_[i].n_bytes);
             pos += tensors_[i].n_bytes;
         }
-    } catch (const Error&) {
+    } catch (const Error& e) {
+        failure = e.what();
+    } catch (const std::exception& e) {
+        failure = path + ": writing failed: " + e.what();
+    }
+    if (!failure.empty()) {
         std::fclose(f);
         std::remove(tmp.c_str());
-        throw;
-    } catch (const std::exception& e) {
-        fail(std::string("writing failed: ") + e.what());
+        throw Error(failure);
     }
     const bool flushed = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    const int e = errno;
-    if (std::fclose(f) != 0 || !flushed) {
+    int e = errno;
+    const bool closed = std::fclose(f) == 0;
+    if (flushed && !closed) e = errno;
+    if (!flushed || !closed) {
         std::remove(tmp.c_str());
         throw Error(path + ": write failed: " + std::strerror(e));
     }

@@ -3,8 +3,12 @@
 #include "engine/gguf/gguf_writer.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -287,6 +291,44 @@ TEST(GgufWriter, ReferencedAndProducedTensorsAndAtomicWrite) {
     EXPECT_THROW(failing.write((dir / "no_such_dir" / "m.gguf").string()), Error);
     EXPECT_THROW(streamed.add_tensor_ref("c", TensorType::F32, {8}, a.data(), 16),
                  Error);  // wrong size
+    std::filesystem::remove_all(dir);
+}
+
+// A disk that fills up mid-write (here a file-size limit, which fails writes the same way as
+// ENOSPC): a clear error, no temporary file left, and no double close (the error path used to
+// close the file twice, a double free). Run in a child process so the limit stays there.
+TEST(GgufWriter, FullDiskIsAnErrorNotADoubleFree) {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_writer_full_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "m.gguf").string();
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead
+        const rlimit lim{64 * 1024, 64 * 1024};
+        if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(10);
+        std::vector<float> big(1 << 20, 1.0f);  // 4 MiB, far past the limit
+        GgufWriter w;
+        w.set("general.architecture", GgufValue::str("llama"));
+        w.add_tensor_ref("big", TensorType::F32, {static_cast<int64_t>(big.size())}, big.data(),
+                         big.size() * 4);
+        try {
+            w.write(path);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            if (what.find("write failed") == std::string::npos) ::_exit(11);
+            if (what.find(path) == std::string::npos) ::_exit(12);
+            if (std::filesystem::exists(path + ".tmp")) ::_exit(13);
+            if (std::filesystem::exists(path)) ::_exit(14);
+            ::_exit(0);
+        }
+        ::_exit(15);  // no error at all: the write went through silently
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << "the writer died on signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
     std::filesystem::remove_all(dir);
 }
 
