@@ -7,6 +7,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/core/utf8.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hf_checkpoint.h"
 #include "engine/model/model.h"
@@ -45,6 +46,7 @@ std::string show(const GgufValue& v, bool full) {
     auto clip = [&](std::string s) {
         for (auto& ch : s)
             if (ch == '\n') ch = ' ';
+        s = utf8::printable(s);  // no terminal escape sequences from a stranger's file
         if (!full && s.size() > 80) s = s.substr(0, 77) + "...";
         return s;
     };
@@ -65,7 +67,7 @@ std::string show(const GgufValue& v, bool full) {
     for (size_t i = 0; i < n; ++i) {
         if (i) items += ", ";
         if (!a.strings.empty())
-            items += "\"" + a.strings[i] + "\"";
+            items += "\"" + utf8::printable(a.strings[i]) + "\"";
         else if (!a.ints.empty())
             items += std::to_string(a.ints[i]);
         else if (!a.floats.empty())
@@ -133,9 +135,9 @@ int inspect_command(const std::vector<std::string>& argv) {
         m.second += static_cast<int64_t>(t.n_bytes);
     }
     std::printf("architecture:    %s\n",
-                f.get_string("general.architecture").value_or("?").c_str());
+                utf8::printable(f.get_string("general.architecture").value_or("?")).c_str());
     if (auto name = f.get_string("general.name"))
-        std::printf("name:            %s\n", name->c_str());
+        std::printf("name:            %s\n", utf8::printable(*name).c_str());
     std::printf("parameters:      %s (%" PRId64 ")\n",
                 human_count(static_cast<double>(n_params)).c_str(), n_params);
     std::printf(
@@ -220,17 +222,17 @@ int inspect_command(const std::vector<std::string>& argv) {
                     .c_str(),
                 ctx);
     } else {
-        std::printf("runnable:        no: %s\n", cfg_error.c_str());
+        std::printf("runnable:        no: %s\n", utf8::printable(cfg_error).c_str());
     }
 
     std::printf("\nmetadata:\n");
     const bool full = args.has("--all-metadata");
     for (const auto& kv : f.metadata()) {
         if (kv.key == "tokenizer.chat_template") continue;
-        std::printf("  %-45s %s\n", kv.key.c_str(), show(kv.value, full).c_str());
+        std::printf("  %-45s %s\n", utf8::printable(kv.key).c_str(), show(kv.value, full).c_str());
     }
     if (auto tmpl = f.get_string("tokenizer.chat_template"))
-        std::printf("\nchat template:\n%s\n", tmpl->c_str());
+        std::printf("\nchat template:\n%s\n", utf8::printable(*tmpl, true).c_str());
     else
         std::printf("\nchat template:   (none in the file)\n");
 

@@ -1,10 +1,12 @@
 // glassbox-cli: inspect, run, benchmark and convert models from the command line.
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "engine/core/utf8.h"
 
 namespace {
 
@@ -64,10 +66,21 @@ int main(int argc, char** argv) {
         if (cmd == "bench") return gb::cli::bench_command(args);
         if (cmd == "tokenize") return gb::cli::tokenize_command(args);
         if (cmd == "convert") return gb::cli::convert_command(args);
-        std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+        std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
+                     gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;
+    } catch (const std::bad_alloc&) {
+        // A bare "std::bad_alloc" names nothing: say what ran out and what to change.
+        std::fprintf(stderr,
+                     "glassbox-cli %s: error: out of memory: the model, its KV cache or an input "
+                     "needs more memory than this machine can give; try a smaller context "
+                     "(-c/--ctx), a smaller model or a smaller input\n",
+                     gb::utf8::printable(cmd).c_str());
+        return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "glassbox-cli %s: error: %s\n", cmd.c_str(), e.what());
+        // Errors quote names and values from files: never let them drive the terminal.
+        std::fprintf(stderr, "glassbox-cli %s: error: %s\n", gb::utf8::printable(cmd).c_str(),
+                     gb::utf8::printable(e.what(), true).c_str());
         return 1;
     }
 }

@@ -1,6 +1,8 @@
 // UTF-8 decoding and repair (Unicode 15, table 3-7 "well-formed UTF-8 byte sequences").
 #include "engine/core/utf8.h"
 
+#include <algorithm>
+
 namespace gb::utf8 {
 
 Seq next(std::string_view s, size_t i) {
@@ -87,6 +89,39 @@ size_t append_repaired(std::string& out, std::string_view s, bool final) {
     }
     out.append(s.data() + run, i - run);
     return i;
+}
+
+std::string printable(std::string_view s, bool keep_newlines) {
+    static const char* hex = "0123456789abcdef";
+    auto escape = [](std::string& out, unsigned v) {
+        out += "\\x";
+        out += hex[(v >> 4) & 15];
+        out += hex[v & 15];
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const Seq q = next(s, i);
+        if (q.kind != Seq::Valid) {
+            for (size_t k = 0; k < std::max<size_t>(q.len, 1) && i + k < s.size(); ++k)
+                escape(out, static_cast<unsigned char>(s[i + k]));
+            i += std::max<size_t>(q.len, 1);
+            continue;
+        }
+        const uint32_t cp = q.cp;
+        if ((cp < 0x20 && !(keep_newlines && (cp == '\n' || cp == '\t'))) || cp == 0x7f) {
+            escape(out, cp);
+        } else if (cp >= 0x80 && cp < 0xa0) {
+            out += "\\u{";
+            out += hex[cp >> 4];
+            out += hex[cp & 15];
+            out += '}';
+        } else {
+            out.append(s.substr(i, q.len));
+        }
+        i += q.len;
+    }
+    return out;
 }
 
 }  // namespace gb::utf8

@@ -33,4 +33,10 @@ inline std::string repaired(std::string_view s) {
     return out;
 }
 
+// s made safe to print on a terminal: control characters (C0 except, when keep_newlines, \n
+// and \t; DEL; C1, which includes the 8-bit CSI that starts escape sequences) and ill-formed
+// bytes are written as \xNN (or \u{NN} for C1), so that text from a file cannot move the
+// cursor, recolour or retitle the terminal, and a NUL cannot cut a name short.
+std::string printable(std::string_view s, bool keep_newlines = false);
+
 }  // namespace gb::utf8

@@ -56,8 +56,11 @@ void read_deepseek2_attention(const GgufFile& f, const std::string& a, ModelConf
                     " rope dimensions");
     m.n_nope = n_qk - m.n_rope;
     c.head_dim = n_qk;
-    m.yarn_log_mul =
-        static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier").value_or(0.0));
+    const double log_mul = f.get_float(a + "rope.scaling.yarn_log_multiplier").value_or(0.0);
+    if (!std::isfinite(log_mul) || log_mul < 0 || log_mul > 10)
+        throw Error(f.path() + ": metadata '" + a + "rope.scaling.yarn_log_multiplier' = " +
+                    std::to_string(log_mul) + " is out of range (0..10)");
+    m.yarn_log_mul = static_cast<float>(log_mul);
 }
 
 namespace {

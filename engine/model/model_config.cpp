@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/core/utf8.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/deepseek2_model.h"
 #include "kernels/error.h"
@@ -29,6 +30,36 @@ int64_t optional_count(const GgufFile& f, const std::string& key, int64_t dflt, 
         throw Error(f.path() + ": metadata '" + key + "' = " + std::to_string(v) +
                     " is out of range (" + std::to_string(lo) + ".." + std::to_string(max) + ")");
     return v;
+}
+
+// An optional float key that must be finite and within [lo, hi] (NaN and infinities from a
+// hostile file are refused here, before they poison every rope angle).
+double finite_in(const GgufFile& f, const std::string& key, double dflt, double lo, double hi) {
+    const double v = f.get_float(key).value_or(dflt);
+    if (!std::isfinite(v) || v < lo || v > hi)
+        throw Error(f.path() + ": metadata '" + key + "' = " + std::to_string(v) +
+                    " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+    return v;
+}
+
+// Layers are counted by ARCH.block_count; a tensor of a layer past that count would be dropped
+// without a word (a file that lost layers from its count runs as a shallower, wrong model).
+void check_layer_tensors(const GgufFile& f, const std::string& a, int64_t n_layer) {
+    for (const auto& t : f.tensors()) {
+        if (t.name.rfind("blk.", 0) != 0) continue;
+        int64_t layer = 0;
+        size_t i = 4;
+        for (; i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9' && i < 14; ++i)
+            layer = layer * 10 + (t.name[i] - '0');
+        if (i == 4 || i >= t.name.size() || t.name[i] != '.')
+            throw Error(f.path() + ": tensor '" + utf8::printable(t.name) +
+                        "' has no layer number (blk.N.name expected)");
+        if (layer >= n_layer)
+            throw Error(f.path() + ": tensor '" + utf8::printable(t.name) + "' belongs to layer " +
+                        std::to_string(layer) + ", but metadata '" + a +
+                        "block_count' = " + std::to_string(n_layer) +
+                        " says the model has only layers 0.." + std::to_string(n_layer - 1));
+    }
 }
 
 // The MoE hyper-parameters (keys as the usual GGUF converters write them: ARCH.expert_count,
@@ -58,7 +89,7 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
     const ArchInfo& info = arch_info(c.arch);
     r.norm_topk = info.norm_topk_always ||
                   f.get_bool(a + "expert_weights_norm").value_or(info.norm_topk_default);
-    r.scale = static_cast<float>(f.get_float(a + "expert_weights_scale").value_or(1.0));
+    r.scale = static_cast<float>(finite_in(f, a + "expert_weights_scale", 1.0, 0.0, 1e4));
     if (r.scale == 0.0f) r.scale = 1.0f;  // converters write 0 for "no scaling"
     const int64_t gating = f.get_int(a + "expert_gating_func").value_or(1);
     if (gating != 1 && gating != 2)
@@ -82,10 +113,14 @@ void read_moe(const GgufFile& f, const std::string& a, ModelConfig& c) {
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     ModelConfig c;
     c.arch_str = f.require_string("general.architecture");
+    if (c.arch_str.find('\0') != std::string::npos || !utf8::is_valid(c.arch_str))
+        throw Error(f.path() + ": metadata 'general.architecture' = '" +
+                    utf8::printable(c.arch_str) +
+                    "' holds a NUL byte or ill-formed UTF-8; it is not an architecture name");
     const ArchInfo* info =
         arch_from_gguf(c.arch_str, f.get_int(c.arch_str + ".expert_count").value_or(0) > 0);
     if (!info)
-        throw Error(f.path() + ": unsupported architecture '" + c.arch_str +
+        throw Error(f.path() + ": unsupported architecture '" + utf8::printable(c.arch_str) +
                     "' (supported: " + supported_gguf_architectures() + ")");
     c.arch = info->arch;
     const bool moe = info->moe;
@@ -128,22 +163,26 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.qk_norm_full = info->qk_norm == QkNorm::Full;
 
     RopeParams& r = c.rope;
-    r.n_dims = static_cast<int>(f.get_int(a + "rope.dimension_count").value_or(c.head_dim));
-    if (r.n_dims <= 0 || r.n_dims > c.head_dim || r.n_dims % 2)
-        throw Error(f.path() + ": rope.dimension_count " + std::to_string(r.n_dims) +
+    const int64_t n_dims = f.get_int(a + "rope.dimension_count").value_or(c.head_dim);
+    if (n_dims <= 0 || n_dims > c.head_dim || n_dims % 2)
+        throw Error(f.path() + ": rope.dimension_count " + std::to_string(n_dims) +
                     " must be even and at most the head size " + std::to_string(c.head_dim));
-    r.freq_base = static_cast<float>(f.get_float(a + "rope.freq_base").value_or(10000.0));
-    if (!(r.freq_base > 1.0f)) throw Error(f.path() + ": rope.freq_base must be > 1");
+    r.n_dims = static_cast<int>(n_dims);
+    const double base = f.get_float(a + "rope.freq_base").value_or(10000.0);
+    if (!(base > 1.0) || !(base <= 1e12))
+        throw Error(f.path() + ": rope.freq_base = " + std::to_string(base) +
+                    " must be a finite number > 1 (at most 1e12)");
+    r.freq_base = static_cast<float>(base);
     // llama (and mixtral) files store Q/K permuted for interleaved pairs; deepseek2 rotates
     // interleaved pairs too (DeepSeek's own rope layout).
     r.neox = info->rope_neox;
     r.n_ctx_orig = static_cast<int>(c.n_ctx_train);
 
     std::string type = f.get_string(a + "rope.scaling.type").value_or("");
-    float factor = static_cast<float>(f.get_float(a + "rope.scaling.factor").value_or(0.0));
+    float factor = static_cast<float>(finite_in(f, a + "rope.scaling.factor", 0.0, 0.0, 1024.0));
     if (auto lin = f.get_float(a + "rope.scale_linear"); lin && type.empty()) {
         type = "linear";
-        factor = static_cast<float>(*lin);
+        factor = static_cast<float>(finite_in(f, a + "rope.scale_linear", 1.0, 0.0, 1024.0));
     }
     if (type.empty() || type == "none" || factor == 0.0f || factor == 1.0f) {
         c.rope_scaling = RopeScaling::None;
@@ -157,13 +196,13 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
             c.rope_scaling = RopeScaling::Yarn;
             r.ext_factor = 1.0f;
             r.attn_factor =
-                static_cast<float>(f.get_float(a + "rope.scaling.attn_factor").value_or(1.0));
-            r.beta_fast =
-                static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_fast").value_or(32.0));
+                static_cast<float>(finite_in(f, a + "rope.scaling.attn_factor", 1.0, 1e-3, 100.0));
+            r.beta_fast = static_cast<float>(
+                finite_in(f, a + "rope.scaling.yarn_beta_fast", 32.0, 1e-3, 1e4));
             r.beta_slow =
-                static_cast<float>(f.get_float(a + "rope.scaling.yarn_beta_slow").value_or(1.0));
-            if (auto orig = f.get_int(a + "rope.scaling.original_context_length"))
-                r.n_ctx_orig = static_cast<int>(*orig);
+                static_cast<float>(finite_in(f, a + "rope.scaling.yarn_beta_slow", 1.0, 1e-3, 1e4));
+            r.n_ctx_orig = static_cast<int>(optional_count(
+                f, a + "rope.scaling.original_context_length", r.n_ctx_orig, 1, int64_t(1) << 24));
         } else {
             c.rope_scaling = RopeScaling::Linear;
         }
@@ -178,6 +217,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (!emb || emb->dims.size() != 2)
         throw Error(f.path() + ": missing or malformed tensor 'token_embd.weight'");
     c.n_vocab = emb->dims[1];
+    check_layer_tensors(f, a, c.n_layer);
     c.tied_output = f.find_tensor("output.weight") == nullptr;
     return c;
 }

@@ -2,9 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <string>
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/error.h"
 
 namespace gb {
 
@@ -14,8 +17,32 @@ public:
     // differ: MLA caches the latent c_kv as "k" and the shared rotated key k_pe as "v".
     KvCache(std::vector<Backend*> layer_backends, int64_t n_ctx, int64_t k_width, int64_t v_width)
         : be_(std::move(layer_backends)), n_ctx_(n_ctx) {
-        for (Backend* be : be_)
-            layers_.push_back(KvLayer{be->alloc(n_ctx, k_width), be->alloc(n_ctx, v_width)});
+        layers_.reserve(be_.size());
+        try {
+            for (Backend* be : be_) {
+                Act k = be->alloc(n_ctx, k_width);
+                try {
+                    layers_.push_back(KvLayer{k, be->alloc(n_ctx, v_width)});
+                } catch (...) {
+                    be->release(k);
+                    throw;
+                }
+            }
+        } catch (const std::exception& e) {
+            // Give back what was allocated, and name the KV cache and the setting that sizes it
+            // (an allocator's "out of memory allocating N bytes" says neither).
+            for (size_t l = 0; l < layers_.size(); ++l) {
+                be_[l]->release(layers_[l].k);
+                be_[l]->release(layers_[l].v);
+            }
+            const double mib = static_cast<double>(n_ctx) * static_cast<double>(be_.size()) *
+                               static_cast<double>(k_width + v_width) * sizeof(float) /
+                               (1024.0 * 1024.0);
+            throw Error("the KV cache for a context of " + std::to_string(n_ctx) + " tokens (" +
+                        std::to_string(static_cast<long long>(mib + 0.5)) +
+                        " MiB) does not fit in memory (" + e.what() +
+                        "); use a smaller context (--ctx, or the context setting in the app)");
+        }
     }
     ~KvCache() {
         for (size_t l = 0; l < layers_.size(); ++l) {

@@ -459,3 +459,30 @@ TEST(Cli, NonRegularFilesAreRefusedWithoutBlocking) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// Metadata is a stranger's text: inspect shows escape sequences, BEL and NUL as visible \xNN
+// instead of sending them to the terminal (which would retitle it, clear it or worse).
+TEST(Cli, InspectNeverPrintsTerminalControls) {
+    gb::GgufFile src = gb::GgufFile::open(kTiny);
+    gb::GgufWriter w;
+    for (const auto& kv : src.metadata()) w.set(kv.key, kv.value);
+    w.set("general.name", gb::GgufValue::str("evil\x1b]0;pwned\x07\x1b[2J"));
+    w.set("general.\x1b[31mred", gb::GgufValue::str(std::string("nul\0cut", 7)));
+    w.set("tokenizer.chat_template", gb::GgufValue::str("{{ '\x1b[1m' }}\x9b"
+                                                        "1m"));
+    for (const auto& t : src.tensors())
+        w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("gb_cli_escape_" + std::to_string(getpid()) + ".gguf");
+    w.write(path.string());
+    Result r = cli("inspect " + path.string() + " --all-metadata");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+    EXPECT_EQ(r.out.find('\0'), std::string::npos);
+    EXPECT_NE(r.out.find("evil\\x1b]0;pwned\\x07\\x1b[2J"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("general.\\x1b[31mred"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nul\\x00cut"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\\x9b1m"), std::string::npos) << r.out;  // ill-formed byte, shown
+    std::filesystem::remove(path);
+}

@@ -65,5 +65,22 @@ TEST(ByteLevel, EveryByteRoundTrips) {
     EXPECT_FALSE(byte_level::to_bytes("\xE4\xBD\xA0", junk));  // CJK is no byte symbol
 }
 
+// Text from a file made safe for a terminal: escape sequences (ESC, the 8-bit CSI), BEL, NUL and
+// ill-formed bytes come out as visible \xNN; ordinary text, including non-ASCII, is untouched.
+TEST(Utf8, PrintableEscapesControlsAndKeepsText) {
+    EXPECT_EQ(utf8::printable("plain ASCII, caf\xc3\xa9, \xe4\xb8\xad"),
+              "plain ASCII, caf\xc3\xa9, \xe4\xb8\xad");
+    EXPECT_EQ(utf8::printable("\x1b]0;pwned\x07\x1b[2J"), "\\x1b]0;pwned\\x07\\x1b[2J");
+    EXPECT_EQ(utf8::printable(std::string("ll\0ama", 6)), "ll\\x00ama");
+    EXPECT_EQ(utf8::printable("a\xc2\x9b"
+                              "31mb"),
+              "a\\u{9b}31mb");  // C1 CSI
+    EXPECT_EQ(utf8::printable("\xff\xfe"), "\\xff\\xfe");
+    EXPECT_EQ(utf8::printable("cut \xe4\xb8"), "cut \\xe4\\xb8");  // truncated at the end
+    EXPECT_EQ(utf8::printable("a\x7f"), "a\\x7f");
+    EXPECT_EQ(utf8::printable("l1\nl2\tx"), "l1\\x0al2\\x09x");
+    EXPECT_EQ(utf8::printable("l1\nl2\tx\r", true), "l1\nl2\tx\\x0d");
+}
+
 }  // namespace
 }  // namespace gb

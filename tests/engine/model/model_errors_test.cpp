@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <memory>
 #include <string>
 
 #include "engine/gguf/gguf_file.h"
@@ -14,6 +16,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/error.h"
 #include "tests/engine/model/model_test_support.h"
+#include "tests/forwarding_backend.h"
 #include "tests/test_support.h"
 
 namespace gb {
@@ -136,6 +139,107 @@ TEST(ModelErrors, ContextFullIsAnError) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos) << e.what();
     }
+}
+
+// Hostile hyper-parameters that used to be accepted: each is refused with the key named. Every
+// case is a real fixture with one metadata edit; before the checks, each of these loaded (layers
+// dropped, or rope angles of inf/NaN) and produced a wrong model without a word.
+TEST(ModelErrors, HostileHyperParametersAreRefused) {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    struct Case {
+        std::string fixture, tag;
+        std::function<void(GgufWriter&)> edit;
+        std::string expect;
+    } cases[] = {
+        {"tiny_llama", "blocks",
+         [](GgufWriter& w) { w.set("llama.block_count", GgufValue::u32(2)); }, "tensor 'blk.2."},
+        {"tiny_llama", "base_inf",
+         [&](GgufWriter& w) { w.set("llama.rope.freq_base", GgufValue::f32(float(inf))); },
+         "rope.freq_base"},
+        {"tiny_llama", "base_nan",
+         [&](GgufWriter& w) { w.set("llama.rope.freq_base", GgufValue::f32(float(nan))); },
+         "rope.freq_base"},
+        {"tiny_llama", "dims_wrap",
+         [](GgufWriter& w) {
+             w.set("llama.rope.dimension_count", GgufValue::u64((uint64_t(1) << 32) + 2));
+         },
+         "rope.dimension_count 4294967298"},
+        {"tiny_qwen2_yarn", "beta_nan",
+         [&](GgufWriter& w) {
+             w.set("qwen2.rope.scaling.yarn_beta_fast", GgufValue::f32(float(nan)));
+         },
+         "qwen2.rope.scaling.yarn_beta_fast"},
+        {"tiny_qwen2_yarn", "factor_inf",
+         [&](GgufWriter& w) { w.set("qwen2.rope.scaling.factor", GgufValue::f32(float(inf))); },
+         "qwen2.rope.scaling.factor"},
+        {"tiny_qwen2_yarn", "orig_zero",
+         [](GgufWriter& w) {
+             w.set("qwen2.rope.scaling.original_context_length", GgufValue::u32(0));
+         },
+         "original_context_length' = 0"},
+        {"tiny_qwen2_yarn", "orig_negative",
+         [](GgufWriter& w) {
+             w.set("qwen2.rope.scaling.original_context_length", GgufValue::i32(-1));
+         },
+         "original_context_length' = -1"},
+        {"tiny_qwen2_yarn", "orig_huge",
+         [](GgufWriter& w) {
+             w.set("qwen2.rope.scaling.original_context_length", GgufValue::u64(uint64_t(1) << 40));
+         },
+         "original_context_length' = 1099511627776"},
+        {"tiny_qwen3moe", "scale_nan",
+         [&](GgufWriter& w) { w.set("qwen3moe.expert_weights_scale", GgufValue::f32(float(nan))); },
+         "expert_weights_scale"},
+        {"tiny_llama", "arch_nul",
+         [](GgufWriter& w) {
+             w.set("general.architecture", GgufValue::str(std::string("llama\0evil", 10)));
+         },
+         "'llama\\x00evil' holds a NUL byte"},
+    };
+    for (const auto& c : cases) {
+        const auto p = test::rewrite_fixture(c.fixture, c.tag, c.edit, keep_all);
+        cpu::CpuBackend be(1);
+        RunSettings rs;
+        rs.n_ctx = 64;
+        std::string e;
+        try {
+            Model::load(p, be, rs);
+        } catch (const Error& err) {
+            e = err.what();
+        }
+        EXPECT_NE(e.find(c.expect), std::string::npos) << c.tag << ": " << e;
+        std::filesystem::remove(p);
+    }
+}
+
+// A KV cache the backend cannot allocate is named as such, with the setting that sizes it,
+// instead of an allocator's bare "out of memory allocating N bytes"; what was allocated is
+// given back.
+TEST(ModelErrors, KvCacheOutOfMemoryNamesTheContext) {
+    struct Failing : test::ForwardingBackend {
+        using ForwardingBackend::ForwardingBackend;
+        int allocs = 0, releases = 0;
+        Act alloc(int64_t rows, int64_t cols) override {
+            if (++allocs == 4) throw Error("cpu alloc: out of memory allocating 123 bytes");
+            return ForwardingBackend::alloc(rows, cols);
+        }
+        void release(Act& a) override {
+            ++releases;
+            ForwardingBackend::release(a);
+        }
+    } be(std::make_unique<cpu::CpuBackend>(1));
+    try {
+        KvCache cache({&be, &be, &be}, 4096, 64, 64);
+        FAIL() << "the fourth allocation was meant to fail";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("KV cache for a context of 4096 tokens (6 MiB)"), std::string::npos)
+            << msg;
+        EXPECT_NE(msg.find("--ctx"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("out of memory allocating 123 bytes"), std::string::npos) << msg;
+    }
+    EXPECT_EQ(be.releases, 3);  // layer 0's k and v, and layer 1's k
 }
 
 }  // namespace
