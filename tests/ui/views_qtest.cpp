@@ -19,6 +19,7 @@
 #include <QTextDocument>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "app/chat_controller.h"
 #include "app/history/history_store.h"
@@ -100,6 +101,17 @@ struct App {
 };
 
 }  // namespace
+
+// Milliseconds the calling thread has spent runnable but waiting for a core (the second field
+// of /proc/thread-self/schedstat), or 0 where the kernel does not report it.
+double ui_thread_queued_ms() {
+    std::FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+    if (!f) return 0;
+    unsigned long long run_ns = 0, wait_ns = 0;
+    const int n = std::fscanf(f, "%llu %llu", &run_ns, &wait_ns);
+    std::fclose(f);
+    return n == 2 ? static_cast<double>(wait_ns) / 1e6 : 0;
+}
 
 class ViewsTest : public QObject {
     Q_OBJECT
@@ -603,17 +615,24 @@ private slots:
         a.c->set_settings(gs);
         a.w->show_panel(MainWindow::InspectorPanel);
         QElapsedTimer clock;
-        std::vector<double> gaps;
-        double last = 0, stream_max = 0, finish_ms = 1e18;
+        std::vector<double> gaps, own_gaps;
+        double last = 0, last_queued = 0, stream_max = 0, finish_ms = 1e18;
         QTimer tick;
         tick.setTimerType(Qt::PreciseTimer);
         tick.setInterval(5);
         clock.start();
         connect(&tick, &QTimer::timeout, [&] {
             const double now = static_cast<double>(clock.nsecsElapsed()) / 1e6;
-            if (last > 0) gaps.push_back(now - last);
+            const double queued = ui_thread_queued_ms();
+            if (last > 0) {
+                gaps.push_back(now - last);
+                // The same gap without the time the UI thread was ready but another process
+                // had the core: what the UI itself spent (working, or waiting on a lock).
+                own_gaps.push_back(now - last - (queued - last_queued));
+            }
             if (last > 0 && now < finish_ms) stream_max = std::max(stream_max, now - last);
             last = now;
+            last_queued = queued;
         });
         QSignalSpy done(a.c.get(), &ChatController::streamingFinished);
         QSignalSpy tokens(a.c.get(), &ChatController::streamingUpdated);
@@ -629,6 +648,7 @@ private slots:
         std::sort(gaps.begin(), gaps.end());
         const double max = gaps.back(), p99 = gaps[gaps.size() * 99 / 100],
                      p50 = gaps[gaps.size() / 2];
+        const double own_max = *std::max_element(own_gaps.begin(), own_gaps.end());
         const double rate = 1000.0 * tokens.count() / (t1 - t0);
         qInfo(
             "stall test (%s): %lld tokens at %.0f tokens/s over %.2f s; UI timer gaps (5 ms "
@@ -639,6 +659,12 @@ private slots:
             on_disk ? "SQLite history file" : "memory store",
             static_cast<long long>(tokens.count()), rate, (t1 - t0) / 1000, p50, p99, max,
             stream_max);
+        qInfo(
+            "stall test: longest gap the UI thread itself caused %.1f ms (wall-clock gaps minus "
+            "the time it sat ready in the scheduler's queue; %s)",
+            own_max,
+            ui_thread_queued_ms() > 0 ? "from /proc/thread-self/schedstat"
+                                      : "schedstat unavailable: wall-clock gaps");
         QVERIFY(tokens.count() >= 600);
         // The reasoning box, fed by appends while streaming, shows exactly the reasoning; the
         // answer is the reply's text.
@@ -647,10 +673,14 @@ private slots:
         QCOMPARE(a.w->chat()->bubble(1)->reasoning_text_shown(), shown.reasoning);
         QCOMPARE(a.w->chat()->bubble(1)->answer_text_shown(), shown.content);
         // The 50 ms target is a measurement (printed above, reported in the notes): on a loaded
-        // 2-core CI machine the scheduler alone can pause a thread that long. What must never
-        // happen is the UI waiting for the engine or the database, which costs hundreds of ms.
+        // 2-core CI machine the scheduler alone can pause a thread that long, and wall-clock
+        // gaps then depend on what else runs (this test failed now and then during a build).
+        // What must never happen is the UI working or waiting for the engine or the database
+        // for long, so the bound is on the gaps the UI thread caused itself: wall-clock time
+        // minus the time it was runnable but not running, which the kernel accounts per thread.
         qInfo("stall target 50 ms: %s", max < 50 ? "met" : "missed on this run");
-        QVERIFY2(max < 250, qPrintable(QString("UI thread stalled for %1 ms").arg(max)));
+        QVERIFY2(own_max < 250,
+                 qPrintable(QString("UI thread stalled for %1 ms of its own").arg(own_max)));
     }
 };
 
