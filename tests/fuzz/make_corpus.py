@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the tiny seed corpus of the GGUF fuzzer into tests/fuzz/corpus/gguf/.
+"""Writes the tiny seed corpora of the GGUF and safetensors fuzzers into tests/fuzz/corpus/gguf/
+and tests/fuzz/corpus/safetensors/.
 
 The bytes are laid out here by hand with struct (GGUF as specified), so the seeds do not depend
-on Glassbox's own writer. Usage: ${GB_PYTHON:-python3} tests/fuzz/make_corpus.py [out_dir]
+on Glassbox's own writer (safetensors: an 8-byte little-endian header length, a JSON header, the
+data). Usage: ${GB_PYTHON:-python3} tests/fuzz/make_corpus.py [out_dir]
 """
+import json
 import os
 import struct
 import sys
@@ -74,6 +77,34 @@ def main():
     }
     seeds["truncated.gguf"] = seeds["one_tensor.gguf"][:45]
     seeds["bad_magic.gguf"] = b"GGUG" + seeds["one_tensor.gguf"][4:]
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as fh:
+            fh.write(data)
+    print(f"wrote {len(seeds)} seeds to {out}")
+    write_safetensors_seeds(os.path.join(os.path.dirname(os.path.abspath(out)), "safetensors"))
+
+
+def safetensors(header, data):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def write_safetensors_seeds(out):
+    os.makedirs(out, exist_ok=True)
+    f32 = struct.pack("<4f", 1, 2, 3, 4)
+    seeds = {
+        "one_f32.safetensors": safetensors(
+            {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}, f32),
+        "two_mixed.safetensors": safetensors(
+            {"__metadata__": {"format": "pt"},
+             "a": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]},
+             "b": {"dtype": "F16", "shape": [1, 2], "data_offsets": [4, 8]}},
+            struct.pack("<2H", 0x3F80, 0xC000) + struct.pack("<2e", 1.0, -2.0)),
+        "empty_tensor.safetensors": safetensors(
+            {"e": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}, b""),
+    }
+    seeds["truncated.safetensors"] = seeds["one_f32.safetensors"][:-5]
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as fh:
             fh.write(data)
