@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/sample/sampler.h"
 #include "kernels/error.h"
 
 namespace gb::app {
@@ -57,6 +58,12 @@ ModelInfo SyntheticEngine::load(const LoadSettings& settings) {
 Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
                                 const TokenCallback& on_token, const std::atomic<bool>* cancel) {
     if (!loaded_) throw Error("no model is loaded");
+    // The real generator's checks, with its messages: settings come from a history file too.
+    validate(s.sampling);
+    if (s.max_tokens < 0) throw Error("generate: max tokens must be >= 0");
+    if (s.top_n < 0 || s.top_n > 100)
+        throw Error("generate: alternatives recorded per token must be 0..100, got " +
+                    std::to_string(s.top_n));
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
     Trace t;

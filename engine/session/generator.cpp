@@ -69,6 +69,9 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     validate(req.sampling);
     if (req.prompt.empty()) throw Error("generate: the prompt is empty");
     if (req.max_tokens < 0) throw Error("generate: max tokens must be >= 0");
+    if (req.top_n < 0 || req.top_n > 100)
+        throw Error("generate: alternatives recorded per token must be 0..100, got " +
+                    std::to_string(req.top_n));
     if (static_cast<int64_t>(req.prompt.size()) >= cache_->n_ctx())
         throw Error("the prompt has " + std::to_string(req.prompt.size()) +
                     " tokens, which does not fit the context length " +

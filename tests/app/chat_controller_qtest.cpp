@@ -238,6 +238,32 @@ private slots:
         QVERIFY(lerr.count() >= 2);
     }
 
+    // Settings come from the history file too: both engines refuse the same bad ones with the
+    // same message (the synthetic one used to generate with anything).
+    void both_engines_refuse_the_same_bad_settings() {
+        for (const bool local : {false, true}) {
+            Rig r(local ? std::unique_ptr<ChatEngine>(std::make_unique<LocalEngine>())
+                        : fast_synthetic());
+            QVERIFY(r.load(local ? GB_FIXTURES_DIR "/models/tiny_llama.gguf" : "synthetic"));
+            QSignalSpy errors(&r.c, &ChatController::errorOccurred);
+            GenerationSettings s = r.c.settings();
+            s.top_n = 2000000000;
+            r.c.set_settings(s);
+            r.c.send("hello");
+            QTRY_VERIFY_WITH_TIMEOUT(errors.count() >= 1, 10000);
+            QVERIFY2(errors.last().at(0).toString().contains("must be 0..100"),
+                     qPrintable(errors.last().at(0).toString()));
+            s.top_n = 5;
+            s.sampling.top_p = 2.0f;
+            r.c.set_settings(s);
+            QTRY_VERIFY_WITH_TIMEOUT(!r.c.busy(), 10000);
+            r.c.send("hello again");
+            QTRY_VERIFY_WITH_TIMEOUT(errors.count() >= 2, 10000);
+            QVERIFY2(errors.last().at(0).toString().contains("top_p"),
+                     qPrintable(errors.last().at(0).toString()));
+        }
+    }
+
     void round_trip_tiny_moe_model_records_routing() {
         Rig r(std::make_unique<LocalEngine>());
         QVERIFY(r.load(GB_FIXTURES_DIR "/models/tiny_qwen3moe.gguf"));

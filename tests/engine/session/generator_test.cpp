@@ -181,6 +181,18 @@ TEST(Generator, BadRequestsAreRefused) {
     req.prompt = {1, 2};
     req.sampling.top_p = 2.0f;
     EXPECT_THROW(gen.generate(req), Error);
+    // Alternatives per token come from settings a history file may hold: a huge count would
+    // size the per-step summary buffers by it.
+    req.sampling = SamplerSettings{};
+    for (int top_n : {-1, 101, 2000000000}) {
+        req.top_n = top_n;
+        try {
+            gen.generate(req);
+            FAIL() << "top_n " << top_n << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("0..100"), std::string::npos) << e.what();
+        }
+    }
 }
 
 }  // namespace
