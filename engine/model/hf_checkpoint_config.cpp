@@ -132,6 +132,8 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
 
     std::string type = r.opt_str("rope_type").value_or(r.opt_str("type").value_or("default"));
     if (type == "default" || type == "none") return;
+    if (type != "linear" && type != "yarn" && type != "llama3")
+        r.fail("rope_type", "'" + type + "' is not supported (default, linear, yarn, llama3)");
     const double factor = r.req_num("factor");
     if (!(factor >= 1 && factor < 1024)) r.fail("factor", "is out of range [1, 1024)");
     if (type == "linear") {

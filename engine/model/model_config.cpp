@@ -184,6 +184,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
         type = "linear";
         factor = static_cast<float>(finite_in(f, a + "rope.scale_linear", 1.0, 0.0, 1024.0));
     }
+    if (!type.empty() && type != "none" && type != "linear" && type != "yarn" && type != "llama3")
+        throw Error(f.path() + ": unsupported rope.scaling.type '" + utf8::printable(type) +
+                    "' (supported: none, linear, yarn, llama3)");
     if (type.empty() || type == "none" || factor == 0.0f || factor == 1.0f) {
         c.rope_scaling = RopeScaling::None;
     } else if (type == "linear" || type == "yarn") {

@@ -471,6 +471,11 @@ TEST(HfCheckpointErrors, NameWhatIsWrong) {
     s = good;
     s.config.insert(s.config.size() - 1, R"(,"rope_scaling":{"type":"dynamic","factor":2})");
     EXPECT_HAS(open_error(s, "rope"), "'dynamic' is not supported");
+
+    // An unknown rope type is named even without a factor (it asked for the factor first).
+    s = good;
+    s.config.insert(s.config.size() - 1, R"(,"rope_scaling":{"type":"evil"})");
+    EXPECT_HAS(open_error(s, "rope_nofactor"), "'evil' is not supported");
 }
 
 // tokenizer.json -> tokenizer.ggml.*: the view's vocabulary tokenizes as tokenizer.json does

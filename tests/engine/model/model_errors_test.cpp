@@ -160,6 +160,9 @@ TEST(ModelErrors, HostileHyperParametersAreRefused) {
         {"tiny_llama", "base_nan",
          [&](GgufWriter& w) { w.set("llama.rope.freq_base", GgufValue::f32(float(nan))); },
          "rope.freq_base"},
+        {"tiny_llama", "rope_type",
+         [](GgufWriter& w) { w.set("llama.rope.scaling.type", GgufValue::str("evil")); },
+         "unsupported rope.scaling.type 'evil'"},
         {"tiny_llama", "dims_wrap",
          [](GgufWriter& w) {
              w.set("llama.rope.dimension_count", GgufValue::u64((uint64_t(1) << 32) + 2));

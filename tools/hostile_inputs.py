@@ -1,0 +1,689 @@
+#!/usr/bin/env python3
+"""Hostile-input suite for the files and arguments glassbox-cli takes: GGUF files (structure and
+hyper-parameters), Hugging Face checkpoint folders (config.json, safetensors), files that are not
+regular files, and command-line arguments.
+
+Each case is built here from the tiny fixtures (GGUF laid out by hand with struct, no Glassbox
+code involved), run through glassbox-cli with a time limit, and judged:
+  pass     the expected outcome: an error (non-zero exit, message containing the expected text,
+           nothing on stdout for run) or, where the input is legal, a normal exit
+  crash    killed by a signal, or a sanitizer report
+  hang     still running after the time limit
+  memory   peak resident memory above the limit
+  silent   exit 0 where the input is wrong
+  message  an error, but without the text that names the problem
+Prints one line per case that is not a pass, a summary per surface, and exits non-zero when any
+case fails. Not part of the default test run (it takes about a minute); run it after changes to a
+reader: tools/hostile_inputs.py [--cli build/app/glassbox-cli] [--only SUBSTRING] [-v]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "tests", "fixtures", "models")
+
+# GGUF value types
+U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
+SCALAR = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f",
+          BOOL: "<?", U64: "<Q", I64: "<q", F64: "<d"}
+
+
+# ---- a minimal GGUF reader and writer (the format as specified) ----
+
+class Reader:
+    def __init__(self, b, pos=0):
+        self.b, self.pos = b, pos
+
+    def take(self, fmt):
+        v = struct.unpack_from(fmt, self.b, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return v[0]
+
+    def string(self):
+        n = self.take("<Q")
+        s = self.b[self.pos:self.pos + n]
+        self.pos += n
+        return s
+
+    def value(self, t):
+        if t == STR:
+            return self.string()
+        if t == ARR:
+            et = self.take("<I")
+            n = self.take("<Q")
+            return (et, [self.value(et) for _ in range(n)])
+        return self.take(SCALAR[t])
+
+
+def enc_str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack("<Q", len(s)) + s
+
+
+class Raw(bytes):
+    """A value already encoded (e.g. arrays nested deeper than Python's recursion)."""
+
+
+def enc_value(t, v):
+    if isinstance(v, Raw):
+        return bytes(v)
+    if t == STR:
+        return enc_str(v)
+    if t == ARR:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(enc_value(et, x) for x in items)
+    return struct.pack(SCALAR[t], v)
+
+
+class Gguf:
+    """kvs: list of [key bytes, type, value]; tensors: list of [name, dims, type, data bytes]."""
+
+    def __init__(self, path):
+        b = open(path, "rb").read()
+        r = Reader(b, 4)
+        self.version = r.take("<I")
+        n_t, n_kv = r.take("<Q"), r.take("<Q")
+        self.kvs = []
+        for _ in range(n_kv):
+            k = r.string()
+            t = r.take("<I")
+            self.kvs.append([k, t, r.value(t)])
+        infos = []
+        for _ in range(n_t):
+            name = r.string()
+            nd = r.take("<I")
+            dims = [r.take("<Q") for _ in range(nd)]
+            tt = r.take("<I")
+            off = r.take("<Q")
+            infos.append((name, dims, tt, off))
+        align = self.get(b"general.alignment") or 32
+        data_start = (r.pos + align - 1) // align * align
+        ends = sorted(off for *_, off in infos) + [len(b) - data_start]
+        self.tensors = []
+        for name, dims, tt, off in infos:
+            nxt = min(e for e in ends if e > off) if any(e > off for e in ends) else len(b)
+            self.tensors.append([name, dims, tt, b[data_start + off:data_start + nxt]])
+
+    def get(self, key):
+        for k, t, v in self.kvs:
+            if k == key:
+                return v
+        return None
+
+    def set(self, key, t, v):
+        if isinstance(key, str):
+            key = key.encode()
+        for kv in self.kvs:
+            if kv[0] == key:
+                kv[1], kv[2] = t, v
+                return self
+        self.kvs.append([key, t, v])
+        return self
+
+    def drop(self, key):
+        key = key.encode() if isinstance(key, str) else key
+        self.kvs = [kv for kv in self.kvs if kv[0] != key]
+        return self
+
+    def bytes(self, align=32):
+        head = b"GGUF" + struct.pack("<IQQ", self.version, len(self.tensors), len(self.kvs))
+        head += b"".join(enc_str(k) + struct.pack("<I", t) + enc_value(t, v) for k, t, v in self.kvs)
+        off, blobs = 0, []
+        for name, dims, tt, data in self.tensors:
+            head += enc_str(name) + struct.pack("<I", len(dims))
+            head += b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", tt, off)
+            blobs.append((off, data))
+            off += (len(data) + align - 1) // align * align
+        head += b"\0" * (-len(head) % align)
+        body = bytearray(off)
+        for o, d in blobs:
+            body[o:o + len(d)] = d
+        return head + bytes(body)
+
+
+def tensor_info_offset(b):
+    """Byte offset of the first tensor info in a GGUF file."""
+    r = Reader(b, 4)
+    r.take("<I")
+    r.take("<Q")
+    n_kv = r.take("<Q")
+    for _ in range(n_kv):
+        r.string()
+        r.value(r.take("<I"))
+    return r.pos
+
+
+# ---- running one case ----
+
+class Case:
+    def __init__(self, surface, name, args, expect=None, ok=False, stdin=None, check=None,
+                 files=None):
+        self.surface, self.name, self.args = surface, name, args
+        self.expect, self.ok, self.check, self.files = expect, ok, check, files or {}
+
+
+def run_case(cli, case, tmp, limit_s, mem_mb):
+    """Returns (verdict, why, peak RSS in MB, seconds)."""
+    args = [a.replace("{tmp}", tmp) for a in case.args]
+    t0 = time.monotonic()
+    p = subprocess.Popen([cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    chunks = {"out": [], "err": []}
+
+    def drain(stream, key):
+        for block in iter(lambda: stream.read(65536), b""):
+            if sum(map(len, chunks[key])) < (4 << 20):
+                chunks[key].append(block)
+
+    readers = [threading.Thread(target=drain, args=(p.stdout, "out")),
+               threading.Thread(target=drain, args=(p.stderr, "err"))]
+    for r in readers:
+        r.start()
+    status = usage = None
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - t0 > limit_s:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(p.pid, 0)
+            p.returncode = -9
+            for r in readers:
+                r.join()
+            return "hang", f"still running after {limit_s}s", usage.ru_maxrss / 1024, limit_s
+        time.sleep(0.005)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for r in readers:
+        r.join()
+    dt = time.monotonic() - t0
+    peak_mb = usage.ru_maxrss / 1024  # this child's own peak (Linux reports KiB)
+    out = b"".join(chunks["out"]).decode(errors="replace")
+    err = b"".join(chunks["err"]).decode(errors="replace")
+    rc = p.returncode
+    if rc < 0 or "Sanitizer" in err or "runtime error:" in err:
+        return "crash", f"exit {rc}: {err[-300:]}", peak_mb, dt
+    if peak_mb > mem_mb:
+        return "memory", f"peak {peak_mb:.0f} MB", peak_mb, dt
+    if "\x1b" in out or "\x1b" in err:
+        return "message", "a raw escape character reached the terminal", peak_mb, dt
+    if case.check:
+        why = case.check(rc, out, err)
+        return ("pass", "", peak_mb, dt) if not why else ("message", why, peak_mb, dt)
+    if case.ok:
+        if rc != 0:
+            return "message", f"a legal input failed: {err.strip()[-300:]}", peak_mb, dt
+        return "pass", "", peak_mb, dt
+    if rc == 0:
+        return "silent", f"exit 0; stdout: {out[:200]!r}", peak_mb, dt
+    if case.expect and case.expect not in err:
+        return "message", f"expected {case.expect!r} in: {err.strip()[-400:]}", peak_mb, dt
+    return "pass", "", peak_mb, dt
+
+
+# ---- the cases ----
+
+def gguf_cases(tmp):
+    cases = []
+    base_path = os.path.join(FIX, "tiny_llama.gguf")
+    raw = open(base_path, "rb").read()
+
+    def write(name, data):
+        p = os.path.join(tmp, name + ".gguf")
+        with open(p, "wb") as fh:
+            fh.write(data)
+        return p
+
+    def run_err(name, data, expect=None):
+        p = write(name, data)
+        cases.append(Case("gguf structure", name, ["run", "-m", p, "-p", "hi", "-n", "2"], expect))
+
+    # Structure: counts, lengths, types and offsets that lie.
+    head = raw[:24]
+    for cut in (0, 3, 4, 8, 16, 23, 24, 40, 100, 500, 1000, tensor_info_offset(raw) + 7,
+                len(raw) // 2, len(raw) - 1):
+        run_err(f"truncated_at_{cut}", raw[:cut])
+    run_err("bad_magic", b"GGUX" + raw[4:], "GGUF")
+    for v in (0, 1, 4, 0x7FFFFFFF, 0xFFFFFFFF):
+        run_err(f"version_{v}", raw[:4] + struct.pack("<I", v) + raw[8:], "version")
+    for n in (2**63, 2**63 - 1, 2**40, 2**32 + 30):
+        run_err(f"n_tensors_{n}", raw[:8] + struct.pack("<Q", n) + raw[16:])
+        run_err(f"n_kv_{n}", raw[:16] + struct.pack("<Q", n) + raw[24:])
+    # The first key's length, and the first key's value type.
+    klen = struct.unpack_from("<Q", raw, 24)[0]
+    for n in (2**63, 2**32, 0):
+        run_err(f"key_len_{n}", raw[:24] + struct.pack("<Q", n) + raw[32:])
+    tpos = 32 + klen
+    for t in (13, 99, 0xFFFFFFFF):
+        run_err(f"value_type_{t}", raw[:tpos] + struct.pack("<I", t) + raw[tpos + 4:])
+    # The first tensor info: name length, dimension count, dimensions, type, offset.
+    ti = tensor_info_offset(raw)
+    nlen = struct.unpack_from("<Q", raw, ti)[0]
+    nd_pos = ti + 8 + nlen
+    nd = struct.unpack_from("<I", raw, nd_pos)[0]
+    dims_pos = nd_pos + 4
+    type_pos = dims_pos + 8 * nd
+    off_pos = type_pos + 4
+    run_err("tensor_name_len_2^40", raw[:ti] + struct.pack("<Q", 2**40) + raw[ti + 8:])
+    for n in (0, 5, 2**31):
+        run_err(f"tensor_ndims_{n}", raw[:nd_pos] + struct.pack("<I", n) + raw[nd_pos + 4:])
+    for d in (0, 2**62, 2**63 + 5):
+        run_err(f"tensor_dim_{d}", raw[:dims_pos] + struct.pack("<Q", d) + raw[dims_pos + 8:])
+    for t in (99, 1000, 0xFFFFFFFF):
+        run_err(f"tensor_type_{t}", raw[:type_pos] + struct.pack("<I", t) + raw[type_pos + 4:])
+    for o in (2**40, 3, 2**64 - 32):
+        run_err(f"tensor_offset_{o}", raw[:off_pos] + struct.pack("<Q", o) + raw[off_pos + 8:])
+
+    # Arrays that claim more than the file holds, or nest without end.
+    def kv_file(name, key_bytes_value):
+        g = Gguf(base_path)
+        g.kvs.append(key_bytes_value)
+        run_err(name, g.bytes())
+
+    g = Gguf(base_path)
+    data = g.bytes()
+    # A huge array count on an appended key: patch the count after writing.
+    marker = b"hostile.array"
+    g.set(marker, ARR, (U32, [7, 7]))
+    b = g.bytes()
+    at = b.index(marker) + len(marker) + 4 + 4
+    for n in (2**61, 2**40, 2**32):
+        run_err(f"array_count_{n}", b[:at] + struct.pack("<Q", n) + b[at + 8:])
+    g = Gguf(base_path)
+    g.set("hostile.strings", ARR, (STR, [b"x"] * 3))
+    b = g.bytes()
+    at = b.index(b"hostile.strings") + len(b"hostile.strings") + 4 + 4
+    run_err("string_array_count_2^50", b[:at] + struct.pack("<Q", 2**50) + b[at + 8:])
+    nested = Raw(struct.pack("<IQ", ARR, 1) * 2000 + struct.pack("<IQ", U8, 1) + b"\x01")
+    g = Gguf(base_path)
+    g.set("hostile.nested", ARR, nested)
+    cases.append(Case("gguf structure", "array_nested_2000", ["inspect", write("nested", g.bytes())],
+                      ok=None, check=lambda rc, o, e: None if rc in (0, 1) else f"exit {rc}"))
+    g = Gguf(base_path)
+    g.set("general.alignment", U32, 0)
+    run_err("alignment_0", g.bytes(), "alignment")
+    g = Gguf(base_path)
+    g.set("general.alignment", U32, 3)
+    run_err("alignment_3", g.bytes(), "alignment")
+    g = Gguf(base_path)
+    g.kvs.append(list(g.kvs[0]))
+    run_err("duplicate_key", g.bytes(), "duplicate key")
+    g = Gguf(base_path)
+    g.tensors.append(list(g.tensors[0]))
+    run_err("duplicate_tensor", g.bytes(), "duplicate tensor")
+
+    # Hyper-parameters: each edit makes a wrong model that must not load.
+    def hp(name, edit, expect, surface="gguf hyper-parameters"):
+        g = Gguf(base_path)
+        edit(g)
+        p = write(name, g.bytes())
+        cases.append(Case(surface, name, ["run", "-m", p, "-p", "hi", "-n", "2"], expect))
+
+    a = "llama."
+    hp("block_count_0", lambda g: g.set(a + "block_count", U32, 0), "block_count")
+    hp("block_count_fewer", lambda g: g.set(a + "block_count", U32, 2), "block_count")
+    hp("block_count_more", lambda g: g.set(a + "block_count", U32, 4), "blk.3")
+    hp("block_count_2^32+3", lambda g: g.set(a + "block_count", U64, 2**32 + 3), "block_count")
+    hp("block_count_negative", lambda g: g.set(a + "block_count", I32, -1), "block_count")
+    hp("block_count_string", lambda g: g.set(a + "block_count", STR, b"3"), "block_count")
+    hp("embedding_0", lambda g: g.set(a + "embedding_length", U32, 0), "embedding_length")
+    hp("embedding_2^40", lambda g: g.set(a + "embedding_length", U64, 2**40), "embedding_length")
+    hp("embedding_mismatch", lambda g: g.set(a + "embedding_length", U32, 96), "token_embd")
+    hp("heads_0", lambda g: g.set(a + "attention.head_count", U32, 0), "head_count")
+    hp("heads_not_dividing", lambda g: g.set(a + "attention.head_count", U32, 7), "head")
+    hp("heads_kv_0", lambda g: g.set(a + "attention.head_count_kv", U32, 0), "head_count_kv")
+    hp("heads_kv_more", lambda g: g.set(a + "attention.head_count_kv", U32, 64), "head_count")
+    hp("context_0", lambda g: g.set(a + "context_length", U32, 0), "context_length")
+    hp("context_2^40", lambda g: g.set(a + "context_length", U64, 2**40), "context_length")
+    for v in (0.0, -1.0, float("nan"), float("inf")):
+        hp(f"rms_eps_{v}", lambda g, v=v: g.set(a + "attention.layer_norm_rms_epsilon", F32, v),
+           "layer_norm_rms_epsilon")
+    for v in (float("inf"), float("nan"), -1.0, 0.0, 1.0, 1e30):
+        hp(f"rope_base_{v}", lambda g, v=v: g.set(a + "rope.freq_base", F32, v), "rope.freq_base")
+    hp("rope_dims_odd", lambda g: g.set(a + "rope.dimension_count", U32, 7), "dimension_count")
+    hp("rope_dims_wrap", lambda g: g.set(a + "rope.dimension_count", U64, 2**32 + 2),
+       "dimension_count")
+    hp("rope_scaling_unknown", lambda g: g.set(a + "rope.scaling.type", STR, b"evil"), "evil")
+    for v in (float("nan"), float("inf"), -2.0, 1e9):
+        hp(f"rope_factor_{v}", lambda g, v=v: (g.set(a + "rope.scaling.type", STR, b"yarn"),
+                                               g.set(a + "rope.scaling.factor", F32, v)),
+           "rope.scaling.factor")
+    for key, v in (("yarn_beta_fast", float("nan")), ("yarn_beta_slow", float("inf")),
+                   ("attn_factor", float("nan")), ("attn_factor", -1.0)):
+        hp(f"yarn_{key}_{v}",
+           lambda g, key=key, v=v: (g.set(a + "rope.scaling.type", STR, b"yarn"),
+                                    g.set(a + "rope.scaling.factor", F32, 4.0),
+                                    g.set(a + "rope.scaling." + key, F32, v)),
+           key)
+    for v, t in ((0, U32), (-1, I32), (2**40, U64)):
+        hp(f"yarn_original_context_{v}",
+           lambda g, v=v, t=t: (g.set(a + "rope.scaling.type", STR, b"yarn"),
+                                g.set(a + "rope.scaling.factor", F32, 4.0),
+                                g.set(a + "rope.scaling.original_context_length", t, v)),
+           "original_context_length")
+    hp("arch_empty", lambda g: g.set("general.architecture", STR, b""), "architecture")
+    hp("arch_nul", lambda g: g.set("general.architecture", STR, b"llama\0evil"), "NUL")
+    hp("arch_escape", lambda g: g.set("general.architecture", STR, b"\x1b[2Jllama"),
+       "\\x1b[2Jllama")
+    hp("arch_unknown", lambda g: g.set("general.architecture", STR, b"mamba9"), "mamba9")
+    hp("arch_1MB", lambda g: g.set("general.architecture", STR, b"a" * (1 << 20)),
+       "unsupported architecture")
+    hp("arch_not_string", lambda g: g.set("general.architecture", U32, 5), "general.architecture")
+    hp("tensor_missing",
+       lambda g: setattr(g, "tensors", [t for t in g.tensors if t[0] != b"blk.1.ffn_up.weight"]),
+       "blk.1.ffn_up.weight")
+    hp("tensor_transposed",
+       lambda g: [t.__setitem__(1, t[1][::-1]) for t in g.tensors if t[0] == b"blk.0.attn_k.weight"],
+       "blk.0.attn_k.weight")
+    hp("tensor_bad_layer_name",
+       lambda g: g.tensors.append([b"blk.x.attn_k.weight", [4], 0, b"\0" * 16]), "layer")
+    hp("tensor_layer_huge",
+       lambda g: g.tensors.append([b"blk.99999999999999999999.attn_k.weight", [4], 0, b"\0" * 16]),
+       "blk.")
+
+    # Tokenizer metadata in the GGUF.
+    def tk(name, edit, expect):
+        hp(name, edit, expect, surface="gguf tokenizer")
+
+    if Gguf(base_path).get(b"tokenizer.ggml.tokens") is not None:
+        n_tok = len(Gguf(base_path).get(b"tokenizer.ggml.tokens")[1])
+        tk("bos_out_of_range", lambda g: g.set("tokenizer.ggml.bos_token_id", U32, 10**9),
+           "bos")
+        tk("tokens_not_strings", lambda g: g.set("tokenizer.ggml.tokens", ARR, (U32, [1, 2])),
+           "tokenizer.ggml.tokens")
+        tk("tokens_empty", lambda g: g.set("tokenizer.ggml.tokens", ARR, (STR, [])),
+           "tokenizer.ggml.tokens")
+        tk("token_type_99",
+           lambda g: g.set("tokenizer.ggml.token_type", ARR, (I32, [99] * n_tok)), "token_type")
+        tk("token_type_negative",
+           lambda g: g.set("tokenizer.ggml.token_type", ARR, (I32, [-5] * n_tok)), "token_type")
+        tk("token_type_short",
+           lambda g: g.set("tokenizer.ggml.token_type", ARR, (I32, [1])), "token_type")
+        tk("merges_malformed",
+           lambda g: g.set("tokenizer.ggml.merges", ARR, (STR, [b"onlyone", b"a b c"])), "merge")
+        tk("model_unknown", lambda g: g.set("tokenizer.ggml.model", STR, b"evil"), "evil")
+        tk("vocab_larger_than_embedding",
+           lambda g: g.set("tokenizer.ggml.tokens", ARR,
+                           (STR, g.get(b"tokenizer.ggml.tokens")[1] + [b"extra%d" % i for i in range(5000)])),
+           "vocab")
+
+    # Chat templates that attack the renderer: the reply must still come (with the fallback
+    # format and a warning), quickly.
+    def tmpl(name, text):
+        g = Gguf(base_path)
+        g.set("tokenizer.chat_template", STR, text.encode())
+        p = write(name, g.bytes())
+        cases.append(Case("gguf chat template", name,
+                          ["run", "-m", p, "-p", "hi", "-n", "2", "--chat"],
+                          check=lambda rc, o, e: None if rc == 0 and "template" in e.lower()
+                          else f"exit {rc}, stderr {e[-300:]!r}"))
+
+    tmpl("ternary_chain_100k", "{{ " + "x if c else " * 100000 + "x }}")
+    tmpl("parens_100k", "{{ " + "(" * 100000 + "1" + ")" * 100000 + " }}")
+    tmpl("not_chain_100k", "{{ " + "not " * 100000 + "x }}")
+    tmpl("if_nesting_10k", "{% if 1 %}" * 10000 + "x" + "{% endif %}" * 10000)
+    tmpl("macro_exponential",
+         "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}")
+    tmpl("list_doubling", "{% set ns = namespace(a=[1]) %}{% for i in range(40) %}"
+         "{% set ns.a = [ns.a, ns.a] %}{% endfor %}{{ ns.a | tojson }}")
+    tmpl("string_doubling", "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+         "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}")
+    tmpl("ljust_huge", "{{ 'x' | ljust(10**12) }}")
+    tmpl("center_huge", "{{ 'x' | center(2**40) }}")
+    tmpl("list_append_loop", "{% set ns = namespace(a=[]) %}{% for i in range(100000) %}"
+         "{% set ns.a = ns.a + [i] %}{% endfor %}{{ ns.a | length }}")
+    tmpl("range_huge", "{% for i in range(10**18) %}{% endfor %}")
+    tmpl("int_overflow", "{{ '99999999999999999999' | int }}{{ 9223372036854775807 + 1 }}")
+    tmpl("break_outside_loop", "{% break %}")
+    tmpl("unterminated", "{% for m in messages %}{{ m.content")
+    tmpl("template_10MB", "x" * (10 << 20))
+    return cases
+
+
+def hf_cases(tmp):
+    cases = []
+    src = os.path.join(FIX, "hf", "tiny_llama")
+    cfg0 = json.load(open(os.path.join(src, "config.json")))
+
+    def folder(name, config_text=None, st_bytes=None):
+        d = os.path.join(tmp, "hf_" + name)
+        shutil.copytree(src, d)
+        if config_text is not None:
+            with open(os.path.join(d, "config.json"), "w") as fh:
+                fh.write(config_text)
+        if st_bytes is not None:
+            with open(os.path.join(d, "model.safetensors"), "wb") as fh:
+                fh.write(st_bytes)
+        return d
+
+    def conf(name, text, expect):
+        # inspect shows what it can of a checkpoint that cannot run, and says why: that is an
+        # error outcome too.
+        d = folder(name, config_text=text)
+
+        def check(rc, out, err):
+            if rc != 0:
+                return None if expect in err else f"expected {expect!r} in: {err[-300:]}"
+            m = out.find("runnable:        no:")
+            if m < 0:
+                return "silent: shown as runnable"
+            line = out[m:out.find("\n", m)]
+            return None if expect in line else f"expected {expect!r} in: {line}"
+        cases.append(Case("hf config.json", name, ["inspect", d], check=check))
+
+    def edited(name, key, value, expect):
+        c = dict(cfg0)
+        c[key] = value
+        conf(name, json.dumps(c), expect)
+
+    conf("empty", "", "config.json")
+    conf("array", "[]", "config.json")
+    conf("nested_100k", "[" * 100000 + "]" * 100000, "config.json")
+    conf("whitespace_10MB", " " * (10 << 20) + "{}", "config.json")
+    conf("not_utf8", "{\"model_type\": \"\xff\"}", "config.json")
+    conf("truncated", json.dumps(cfg0)[:-10], "config.json")
+    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
+                "intermediate_size", "max_position_embeddings"):
+        for v in (0, -1, 2**40, 1.5, "12", None, float("nan")):
+            txt = json.dumps(v) if not (isinstance(v, float) and v != v) else "NaN"
+            c = json.dumps(cfg0)
+            c = c.replace(f'"{key}": {json.dumps(cfg0.get(key))}', f'"{key}": {txt}')
+            if f'"{key}"' not in c:
+                continue
+            conf(f"{key}_{v}", c, key)
+    # The fixture is a transformers 5 config: rope settings live in rope_parameters (which wins
+    # over a top-level rope_theta, as in transformers), the class in "architectures".
+    edited("rope_theta_inf", "rope_parameters", {"rope_theta": 1e400, "rope_type": "default"},
+           "rope_theta")
+    edited("rope_theta_negative", "rope_parameters", {"rope_theta": -5, "rope_type": "default"},
+           "rope_theta")
+    edited("rope_theta_string", "rope_parameters", {"rope_theta": "1e4", "rope_type": "default"},
+           "rope_theta")
+    edited("rope_type_unknown", "rope_parameters", {"rope_theta": 1e4, "rope_type": "evil"},
+           "evil")
+    edited("rope_yarn_factor_string", "rope_parameters",
+           {"rope_theta": 1e4, "rope_type": "yarn", "factor": "big"}, "factor")
+    edited("rope_yarn_factor_nan", "rope_parameters",
+           {"rope_theta": 1e4, "rope_type": "yarn", "factor": -1}, "factor")
+    edited("rope_parameters_list", "rope_parameters", [1, 2], "rope_parameters")
+    edited("architectures_unknown", "architectures", ["MambaForCausalLM"], "MambaForCausalLM")
+    edited("architectures_junk", "architectures", [[["x"]]], "architectures")
+
+    # Safetensors.
+    st = open(os.path.join(src, "model.safetensors"), "rb").read()
+    hlen = struct.unpack_from("<Q", st, 0)[0]
+    header = json.loads(st[8:8 + hlen])
+
+    def stf(name, data, expect):
+        d = folder("st_" + name, st_bytes=data)
+        cases.append(Case("hf safetensors", name, ["convert", d, os.path.join(tmp, name + ".gguf")],
+                          expect))
+
+    def with_header(h):
+        hb = json.dumps(h).encode()
+        hb += b" " * (-len(hb) % 8)
+        return struct.pack("<Q", len(hb)) + hb + st[8 + hlen:]
+
+    for n in (2**63, 2**40, 0, 3):
+        stf(f"header_len_{n}", struct.pack("<Q", n) + st[8:], "safetensors")
+    stf("header_not_json", struct.pack("<Q", 16) + b"not json at all!" + st[8 + hlen:],
+        "safetensors")
+    first = next(k for k in header if k != "__metadata__")
+    for what, val in (("offsets_past_end", [0, 10**12]), ("offsets_reversed", [64, 0]),
+                      ("offsets_negative", [-8, 8]), ("offsets_overlap", None)):
+        h = json.loads(json.dumps(header))
+        if val is None:
+            keys = [k for k in h if k != "__metadata__"]
+            h[keys[1]]["data_offsets"] = h[keys[0]]["data_offsets"]
+        else:
+            h[first]["data_offsets"] = val
+        stf(what, with_header(h), "")
+    for what, shape in (("shape_negative", [-1, 4]), ("shape_overflow", [2**62, 2**62]),
+                        ("shape_string", ["a"])):
+        h = json.loads(json.dumps(header))
+        h[first]["shape"] = shape
+        stf(what, with_header(h), "")
+    h = json.loads(json.dumps(header))
+    h[first]["dtype"] = "EVIL"
+    stf("dtype_unknown", with_header(h), "EVIL")
+    stf("truncated", st[:len(st) // 2], "")
+    return cases
+
+
+def file_cases(tmp):
+    cases = []
+    fifo = os.path.join(tmp, "fifo.gguf")
+    os.mkfifo(fifo)
+    loop = os.path.join(tmp, "loop.gguf")
+    os.symlink(loop, loop)
+    to_fifo = os.path.join(tmp, "to_fifo.gguf")
+    os.symlink(fifo, to_fifo)
+    empty = os.path.join(tmp, "empty.gguf")
+    open(empty, "w").close()
+    d = os.path.join(tmp, "adir.gguf")
+    os.mkdir(d)
+    hf_fifo = os.path.join(tmp, "hf_fifo")
+    os.mkdir(hf_fifo)
+    os.mkfifo(os.path.join(hf_fifo, "config.json"))
+    tiny = os.path.join(FIX, "tiny_llama.gguf")
+    for name, args, expect in (
+            ("fifo_model", ["run", "-m", fifo, "-p", "x"], "named pipe"),
+            ("fifo_inspect", ["inspect", fifo], "named pipe"),
+            ("symlink_to_fifo", ["inspect", to_fifo], "named pipe"),
+            ("symlink_loop", ["inspect", loop], "loop.gguf"),
+            ("empty_file", ["run", "-m", empty, "-p", "x"], "empty.gguf"),
+            ("directory_model", ["run", "-m", d, "-p", "x"], "adir.gguf"),
+            ("dev_zero", ["inspect", "/dev/zero"], "character device"),
+            ("dev_null", ["run", "-m", "/dev/null", "-p", "x"], "character device"),
+            ("hf_config_fifo", ["inspect", hf_fifo], "named pipe"),
+            ("tokenize_fifo_text", ["tokenize", "-m", tiny, "-f", fifo], "named pipe"),
+            ("convert_metadata_fifo", ["convert", os.path.join(FIX, "hf", "tiny_llama"),
+                                       os.path.join(tmp, "m.gguf"), "--metadata", fifo],
+             "named pipe"),
+            ("trace_to_directory", ["run", "-m", tiny, "-p", "x", "-n", "1", "--trace", d], ""),
+            ("trace_to_dev_full", ["run", "-m", tiny, "-p", "x", "-n", "2", "--trace",
+                                   "/dev/full"], "")):
+        cases.append(Case("non-regular files", name, args, expect))
+    return cases
+
+
+def arg_cases(tmp):
+    tiny = os.path.join(FIX, "tiny_llama.gguf")
+    base = ["run", "-m", tiny, "-p", "x"]
+    cases = []
+    for name, extra, expect in (
+            ("n_2^32", ["-n", "4294967296"], "-n"), ("n_negative", ["-n", "-1"], "-n"),
+            ("n_huge", ["-n", "99999999999999999999999"], "-n"), ("n_text", ["-n", "ten"], "-n"),
+            ("n_empty", ["-n", ""], "-n"), ("n_hex", ["-n", "0x10"], "-n"),
+            ("n_trailing", ["-n", "10abc"], "-n"),
+            ("topk_2^32", ["--top-k", "4294967296"], "--top-k"),
+            ("topk_negative", ["--top-k", "-5"], "--top-k"),
+            ("topn_1000", ["--top-n", "1000"], "--top-n"),
+            ("temp_nan", ["--temp", "nan"], "temp"), ("temp_inf", ["--temp", "inf"], "temp"),
+            ("temp_negative", ["--temp", "-1"], "temp"), ("top_p_2", ["--top-p", "2"], "top_p"),
+            ("min_p_negative", ["--min-p", "-0.5"], "min_p"),
+            ("repeat_penalty_0", ["--repeat-penalty", "0"], "repeat"),
+            ("repeat_last_n_-2", ["--repeat-last-n", "-2"], "--repeat-last-n"),
+            ("presence_9", ["--presence-penalty", "9"], "presence"),
+            ("seed_negative", ["--seed", "-1"], "--seed"),
+            ("seed_2^64", ["--seed", "18446744073709551616"], "--seed"),
+            ("threads_1024", ["-t", "1024"], "threads"), ("threads_negative", ["-t", "-1"], "threads"),
+            ("threads_2^31", ["-t", "2147483648"], "threads"),
+            ("ctx_1", ["-c", "1"], "context"), ("ctx_2^40", ["-c", "1099511627776"], ""),
+            ("ctx_negative", ["-c", "-5"], "-c"), ("batch_0", ["-b", "0"], "-b"),
+            ("cpu_layers_huge", ["--cpu-layers", "99999999999999999999"], "--cpu-layers"),
+            ("backend_evil", ["--backend", "evil"], "evil"),
+            ("unknown_flag", ["--evil"], "--evil"),
+            ("flag_without_value", ["-n"], "-n"),
+            ("prompt_missing", None, "prompt")):
+        args = (base + extra) if extra is not None else ["run", "-m", tiny]
+        cases.append(Case("command line", name, args, expect))
+    for name, args, expect in (
+            ("bench_p_0", ["bench", "-m", tiny, "-p", "0"], "-p"),
+            ("bench_r_2^32", ["bench", "-m", tiny, "-r", "4294967297"], "-r"),
+            ("bench_n_huge", ["bench", "-m", tiny, "-n", "999999999999"], "-n"),
+            ("tokenize_bench_huge", ["tokenize", "-m", tiny, "-p", "x", "--bench", "99999999999"],
+             "--bench"),
+            ("tokenize_nothing", ["tokenize", "-m", tiny], ""),
+            ("convert_bad_type", ["convert", os.path.join(FIX, "hf", "tiny_llama"),
+                                  os.path.join(tmp, "c.gguf"), "--type", "q2_evil"], "q2_evil"),
+            ("command_escape", ["\x1b[2Jevil"], "unknown command"),
+            ("inspect_two_files", ["inspect", tiny, tiny], "exactly one")):
+        cases.append(Case("command line", name, args, expect))
+    return cases
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "app", "glassbox-cli"))
+    ap.add_argument("--only", default="")
+    ap.add_argument("--timeout", type=float, default=10.0)
+    ap.add_argument("--mem-mb", type=float, default=1024.0)
+    ap.add_argument("-v", action="store_true", help="print every case")
+    a = ap.parse_args()
+    if not os.access(a.cli, os.X_OK):
+        sys.exit(f"hostile_inputs: no glassbox-cli at {a.cli} (build first, or pass --cli)")
+    tmp = tempfile.mkdtemp(prefix="gb_hostile_")
+    try:
+        cases = gguf_cases(tmp) + hf_cases(tmp) + file_cases(tmp) + arg_cases(tmp)
+        cases = [c for c in cases if a.only in c.surface + "/" + c.name]
+        per = {}
+        slowest = (0.0, "")
+        bad = 0
+        for c in cases:
+            verdict, why, peak, dt = run_case(a.cli, c, tmp, a.timeout, a.mem_mb)
+            s = per.setdefault(c.surface, {"cases": 0, "peak_mb": 0.0})
+            s["cases"] += 1
+            s[verdict] = s.get(verdict, 0) + 1
+            s["peak_mb"] = max(s["peak_mb"], peak)
+            if dt > slowest[0]:
+                slowest = (dt, c.surface + "/" + c.name)
+            if verdict != "pass":
+                bad += 1
+            if verdict != "pass" or a.v:
+                print(f"{verdict:8s} {c.surface}/{c.name} ({dt:.2f}s) {why}", flush=True)
+        print("\nsurface                     cases  pass  crash  hang  memory  silent  message  peak MB")
+        for surface, s in per.items():
+            print(f"{surface:26s} {s['cases']:6d} {s.get('pass', 0):5d} {s.get('crash', 0):6d} "
+                  f"{s.get('hang', 0):5d} {s.get('memory', 0):7d} {s.get('silent', 0):7d} "
+                  f"{s.get('message', 0):8d} {s['peak_mb']:8.0f}")
+        peak = max((s["peak_mb"] for s in per.values()), default=0)
+        print(f"total {len(cases)} cases, {bad} not passing; slowest {slowest[0]:.2f}s "
+              f"({slowest[1]}); peak RSS of any case {peak:.0f} MB")
+        return 1 if bad else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
