@@ -157,8 +157,22 @@ std::string move_aside(const std::string& path) {
 // SQLite files start with this 16-byte string (https://www.sqlite.org/fileformat.html).
 bool looks_like_sqlite(const std::string& path, std::string* problem) {
     std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (ec || st.type() == fs::file_type::not_found) return true;  // SQLite makes a new one
+    if (st.type() != fs::file_type::regular) {
+        // SQLite would block on a named pipe forever, and fail obscurely on the rest.
+        const char* kind =
+            st.type() == fs::file_type::directory ? "a directory"
+            : st.type() == fs::file_type::fifo    ? "a named pipe (FIFO)"
+            : st.type() == fs::file_type::socket  ? "a socket"
+            : st.type() == fs::file_type::character || st.type() == fs::file_type::block
+                ? "a device"
+                : "not a regular file";
+        *problem = "history: " + path + " is " + kind + ", not a database file";
+        return false;
+    }
     const auto size = fs::file_size(path, ec);
-    if (ec || size == 0) return true;  // absent or empty: SQLite makes a new database
+    if (ec || size == 0) return true;  // empty: SQLite makes a new database
     std::ifstream in(path, std::ios::binary);
     char head[16] = {};
     in.read(head, sizeof head);

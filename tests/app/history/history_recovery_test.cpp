@@ -1,6 +1,7 @@
 // Bad files and hard conditions: a non-SQLite file, a damaged database, another application's
 // database, a full disk, two instances on one database.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <thread>
@@ -57,6 +58,29 @@ TEST(HistoryRecovery, NonSqliteFile) {
     const std::string path = dir.file("h.db");
     write_file(path, "These are my notes, not a database.\n" + std::string(5000, 'x'));
     expect_recovered(dir, path, HistoryError::Kind::NotOurs, "not a SQLite database");
+}
+
+// A named pipe where the database should be used to hang the app at start (SQLite blocked
+// reading it); now it is refused at once, naming what it is, like any file that is not ours.
+TEST(HistoryRecovery, NamedPipeOrDirectoryIsRefusedWithoutBlocking) {
+    TempDir dir;
+    const std::string fifo = dir.file("fifo.db");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    try {
+        HistoryStore::open(fifo, test::fast_options());
+        ADD_FAILURE() << "a FIFO opened as a history";
+    } catch (const HistoryError& e) {
+        EXPECT_EQ(e.kind(), HistoryError::Kind::NotOurs);
+        EXPECT_NE(std::string(e.what()).find("a named pipe (FIFO)"), std::string::npos) << e.what();
+    }
+    const std::string sub = dir.file("sub.db");
+    fs::create_directories(sub);
+    try {
+        HistoryStore::open(sub, test::fast_options());
+        ADD_FAILURE() << "a directory opened as a history";
+    } catch (const HistoryError& e) {
+        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    }
 }
 
 TEST(HistoryRecovery, AnotherApplicationsDatabase) {
