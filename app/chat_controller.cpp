@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "app/error_text.h"
 #include "kernels/error.h"
 
 namespace gb::app {
@@ -32,11 +33,11 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
 
 // Errors from the store (a full disk, a damaged database) reach the window, never the user's
 // stack: every store call from a slot goes through this.
-#define GB_GUARD(body)                                   \
-    try {                                                \
-        body;                                            \
-    } catch (const std::exception& e) {                  \
-        emit errorOccurred(QString::fromUtf8(e.what())); \
+#define GB_GUARD(body)                     \
+    try {                                  \
+        body;                              \
+    } catch (const std::exception& e) {    \
+        emit errorOccurred(error_text(e)); \
     }
 
 int64_t ChatController::new_conversation() {
@@ -110,7 +111,7 @@ void ChatController::load_current() {
             for (const StoredMessage* m = find(leaf); m; m = m->parent ? find(*m->parent) : nullptr)
                 path_.insert(path_.begin(), *m);
         } catch (const std::exception& e) {
-            emit errorOccurred(QString::fromUtf8(e.what()));
+            emit errorOccurred(error_text(e));
         }
     }
     emit settingsChanged();
@@ -156,7 +157,7 @@ void ChatController::send(const QString& text) {
     try {
         m.id = store_.add_message(conv_, m);
     } catch (const std::exception& e) {
-        emit errorOccurred(QString::fromUtf8(e.what()));
+        emit errorOccurred(error_text(e));
         return;
     }
     all_.push_back(m);
@@ -180,7 +181,7 @@ void ChatController::edit(int64_t user_message_id, const QString& text) {
     try {
         m.id = store_.add_message(conv_, m);
     } catch (const std::exception& e) {
-        emit errorOccurred(QString::fromUtf8(e.what()));
+        emit errorOccurred(error_text(e));
         return;
     }
     all_.push_back(m);
@@ -279,7 +280,7 @@ void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> t
     try {
         m.id = store_.add_message(conv_, m);
     } catch (const std::exception& e) {
-        emit errorOccurred(tr("The reply could not be saved: %1").arg(QString::fromUtf8(e.what())));
+        emit errorOccurred(tr("The reply could not be saved: %1").arg(error_text(e)));
     }
     all_.push_back(m);
     path_.push_back(m);

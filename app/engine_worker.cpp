@@ -4,6 +4,8 @@
 #include <QMetaObject>
 #include <new>
 
+#include "app/error_text.h"
+
 namespace gb::app {
 
 void register_metatypes() {
@@ -44,7 +46,7 @@ void EngineWorker::load(const LoadSettings& settings) {
             emit loadFailed(QString("out of memory loading '%1': choose a smaller model or context")
                                 .arg(QString::fromStdString(settings.path)));
         } catch (const std::exception& e) {
-            emit loadFailed(QString::fromUtf8(e.what()));
+            emit loadFailed(error_text(e));
         }
     });
 }
@@ -76,7 +78,7 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                 request, "out of memory while generating: lower the context size or max tokens");
         } catch (const std::exception& e) {
             busy_.store(false);
-            emit generationFailed(request, QString::fromUtf8(e.what()));
+            emit generationFailed(request, error_text(e));
         }
     });
 }

@@ -4,6 +4,8 @@
 #include <QDateTime>
 #include <QTimer>
 
+#include "app/error_text.h"
+
 namespace gb::app {
 
 InspectedReply::InspectedReply(ChatController& controller, QObject* parent)
@@ -105,7 +107,7 @@ void InspectedReply::load(qint64 message_id, bool continues_live) {
         try {
             t = store->trace(message_id);
         } catch (const std::exception& e) {
-            error = QString::fromUtf8(e.what());
+            error = error_text(e);
         }
         QMetaObject::invokeMethod(
             this,

@@ -13,6 +13,7 @@
 #include "app/chat_controller.h"
 #include "app/conversation_store.h"
 #include "app/engine_worker.h"
+#include "app/error_text.h"
 #include "app/gpu_monitor.h"
 #include "app/history_conversation_store.h"
 #include "app/local_engine.h"
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
             store_note = QString(
                              "History not available (%1): this session's conversations are kept in "
                              "memory only.")
-                             .arg(QString::fromUtf8(e.what()));
+                             .arg(gb::app::error_text(e));
         }
     }
     if (!store) store = std::make_unique<gb::app::MemoryConversationStore>();

@@ -8,6 +8,7 @@
 
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
+#include "app/error_text.h"
 #include "app/history_conversation_store.h"
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
@@ -240,6 +241,14 @@ private slots:
 
     // Settings come from the history file too: both engines refuse the same bad ones with the
     // same message (the synthetic one used to generate with anything).
+    // A bare std::bad_alloc reaches the window as what ran out and what to change.
+    void out_of_memory_is_explained() {
+        QVERIFY(error_text(std::bad_alloc()).contains("Out of memory"));
+        QVERIFY(error_text(std::bad_alloc()).contains("context size"));
+        QVERIFY(!error_text(std::bad_alloc()).contains("bad_alloc"));
+        QCOMPARE(error_text(gb::Error("history: disk full")), QString("history: disk full"));
+    }
+
     void both_engines_refuse_the_same_bad_settings() {
         for (const bool local : {false, true}) {
             Rig r(local ? std::unique_ptr<ChatEngine>(std::make_unique<LocalEngine>())
