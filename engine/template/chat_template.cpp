@@ -12,6 +12,11 @@ using jinja::CallArgs;
 using jinja::Value;
 
 ChatTemplate ChatTemplate::parse(std::string_view source) {
+    // Real chat templates are a few KiB (the largest we know, with tool-calling, about 20 KiB).
+    constexpr size_t kMaxTemplateBytes = size_t(1) << 20;
+    if (source.size() > kMaxTemplateBytes)
+        throw Error("template: " + std::to_string(source.size()) +
+                    " bytes, more than the 1 MiB a chat template may have");
     ChatTemplate t;
     // HF renders with trim_blocks and lstrip_blocks on.
     t.body_ = std::make_shared<const jinja::Body>(jinja::parse_template(source, {true, true}));
@@ -126,6 +131,13 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
         if (!replaced) g.emplace_back(k, Value::from_json(v));
     }
     jinja::Renderer r(options.limits);
+    struct Report {
+        const jinja::Renderer& r;
+        jinja::BudgetUse* usage;
+        ~Report() {
+            if (usage) *usage = r.last_use();
+        }
+    } report{r, options.usage};
     return r.render(*body_, g);
 }
 

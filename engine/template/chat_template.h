@@ -36,6 +36,8 @@ struct ChatTemplateOptions {
     // What strftime_now() formats; the current local time when unset (tests pin it).
     std::optional<std::chrono::system_clock::time_point> now;
     jinja::RenderLimits limits;
+    // When set, receives what the render used of its step and memory budgets.
+    jinja::BudgetUse* usage = nullptr;
 };
 
 class ChatTemplate {

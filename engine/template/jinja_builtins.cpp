@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "engine/template/jinja_budget.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"
 
@@ -25,8 +26,13 @@ int64_t py_floordiv(int64_t a, int64_t b) {
 // Python's round(): correctly rounded from the exact binary value (round(2.675, 2) is 2.67),
 // halves to the even neighbour. printf rounds the same way for ndigits >= 0.
 double py_round(double v, int64_t ndigits) {
-    if (ndigits >= 0 && ndigits < 300 && std::isfinite(v)) {
-        char buf[400];
+    if (!std::isfinite(v)) return v;
+    // Past a double's precision nothing is rounded; far left of it everything rounds to zero
+    // (10**ndigits would be inf or 0 and the quotient nan).
+    if (ndigits > 340) return v;
+    if (ndigits < -340) return std::copysign(0.0, v);
+    if (ndigits >= 0 && ndigits < 300) {
+        char buf[720];  // up to 309 integer digits, the point, 299 decimals, sign
         std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(ndigits), v);
         return std::strtod(buf, nullptr);
     }
@@ -37,8 +43,16 @@ double py_round(double v, int64_t ndigits) {
 }
 
 std::string indent(const std::string& in, const Value& width, bool first, bool blank) {
-    std::string ind =
-        width.is_string() ? width.str() : std::string(static_cast<size_t>(width.as_int()), ' ');
+    const int64_t w = width.is_string() ? 0 : width.as_int();
+    if (w < 0) throw Error("indent: width must be >= 0");
+    charge_bytes(w);  // before the padding is made: indent(10**12) must not allocate first
+    std::string ind = width.is_string() ? width.str() : std::string(static_cast<size_t>(w), ' ');
+    // Every line gets it: the result is known before it is built.
+    const int64_t n_lines = static_cast<int64_t>(std::count(in.begin(), in.end(), '\n')) + 1;
+    if (static_cast<int64_t>(ind.size()) > 0 &&
+        n_lines > (int64_t(1) << 40) / static_cast<int64_t>(ind.size()))
+        charge_bytes(-1);  // more than any budget
+    charge_bytes(n_lines * static_cast<int64_t>(ind.size()));
     std::string s = in + "\n";
     std::vector<std::string> lines;
     size_t pos = 0;
@@ -81,7 +95,7 @@ Value attribute_path(const Value& v, const Value* attr) {
         bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
             return std::isdigit(static_cast<unsigned char>(c));
         });
-        cur = numeric ? get_item(cur, Value::from_int(std::stoll(part)))
+        cur = numeric ? get_item(cur, Value::from_int(parse_digits(part)))
                       : get_item(cur, Value::from_string(part));
         if (dot == std::string::npos) return cur;
         pos = dot + 1;
@@ -120,8 +134,12 @@ std::optional<int64_t> parse_py_int(std::string s, int64_t base) {
                           : std::isalpha(c) ? std::tolower(c) - 'a' + 10
                                             : 99;
         if (d >= base) return std::nullopt;
-        if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v))
-            return std::nullopt;
+        if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v)) {
+            if (neg && base == 10 && s == "9223372036854775808") return INT64_MIN;
+            // Python's ints are unbounded; ours are 64-bit: say so instead of wrapping.
+            throw Error("int: '" + s.substr(0, 40) + (s.size() > 40 ? "..." : "") +
+                        "' does not fit in a 64-bit integer");
+        }
     }
     return neg ? -v : v;
 }
@@ -136,7 +154,11 @@ int64_t to_int_value(const Value& v, const Value& def, int64_t base) {
         try {
             size_t used = 0;
             double d = std::stod(s, &used);
-            if (used == s.size() && std::isfinite(d)) return static_cast<int64_t>(d);
+            if (used == s.size() && std::isfinite(d)) {
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                    throw Error("int: '" + s.substr(0, 40) + "' does not fit in a 64-bit integer");
+                return static_cast<int64_t>(d);
+            }
         } catch (const std::exception&) {
         }
     }
@@ -198,7 +220,11 @@ bool contains(const Value& container, const Value& item) {
 }
 
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
-    if (op == "~") return Value::from_string(a.to_str() + b.to_str());
+    if (op == "~") {
+        std::string x = a.to_str(), y = b.to_str();
+        charge_bytes(static_cast<int64_t>(x.size() + y.size()));  // before the copy is made
+        return Value::from_string(x + y);
+    }
     if (a.is_undefined() || b.is_undefined())
         throw Error("'" + (a.is_undefined() ? a.str() : b.str()) + "' is undefined");
     auto bad = [&]() -> Error {
@@ -206,8 +232,13 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
                      b.type_name() + "'");
     };
     if (op == "+") {
-        if (a.is_string() && b.is_string()) return Value::from_string(a.str() + b.str());
+        if (a.is_string() && b.is_string()) {
+            charge_bytes(static_cast<int64_t>(a.str().size() + b.str().size()));
+            return Value::from_string(a.str() + b.str());
+        }
         if (a.is_list() && b.is_list()) {
+            // list + [x] in a loop is quadratic: the copy is charged, so it ends in an error.
+            charge_bytes(static_cast<int64_t>((a.list().size() + b.list().size()) * sizeof(Value)));
             List l = a.list();
             l.insert(l.end(), b.list().begin(), b.list().end());
             return Value::from_list(std::move(l), a.is_tuple());
@@ -217,6 +248,11 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (op == "*" && (b.is_string() || b.is_list()) && a.kind() == Value::Kind::Int)
         return arithmetic(op, b, a);
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
+        const int64_t times = std::max<int64_t>(0, b.as_int());
+        const int64_t unit = a.is_string() ? static_cast<int64_t>(a.str().size())
+                                           : static_cast<int64_t>(a.list().size() * sizeof(Value));
+        if (unit > 0 && times > (int64_t(1) << 40) / unit) charge_bytes(-1);  // past any budget
+        charge_bytes(unit * times);  // before anything is repeated
         if (a.is_string()) {
             std::string s;
             if (a.str().empty()) return Value::from_string("");
@@ -388,8 +424,10 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
         std::string out;
         auto items = r.iterate(v);
         for (size_t i = 0; i < items.size(); ++i) {
+            std::string piece = attribute_path(items[i], attr).to_str();
+            charge_bytes(static_cast<int64_t>(piece.size() + (i ? sep.size() : 0)));
             if (i) out += sep;
-            out += attribute_path(items[i], attr).to_str();
+            out += piece;
         }
         return Value::from_string(out);
     }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/template/jinja_budget.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "kernels/error.h"
@@ -24,6 +25,7 @@ std::string align_text(const std::string& body, const std::string& prefix, int64
                        const std::string& fill, char align) {
     const int64_t len = static_cast<int64_t>(utf8_length(prefix) + utf8_length(body));
     const int64_t pad = width > len ? width - len : 0;
+    charge_bytes(pad);  // before the padding is made
     if (align == '=') return prefix + repeat(fill, pad) + body;
     const std::string s = prefix + body;
     if (align == '<') return s + repeat(fill, pad);
@@ -391,7 +393,7 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
                         "cannot switch from automatic field numbering to manual field "
                         "specification");
                 manual = true;
-                index = std::stoul(name);
+                index = static_cast<size_t>(parse_digits(name));
             }
             if (index >= args.positional.size())
                 throw Error("Replacement index " + std::to_string(index) +
@@ -422,7 +424,7 @@ std::string brace_format(const std::string& fmt, const CallArgs& args) {
                 bool digits =
                     !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
                 v = get_item(v,
-                             digits ? Value::from_int(std::stoll(key)) : Value::from_string(key));
+                             digits ? Value::from_int(parse_digits(key)) : Value::from_string(key));
                 if (v.is_undefined()) throw Error("KeyError: '" + key + "'");
                 p = e + 1;
             }

@@ -3,6 +3,7 @@
 #include "engine/template/jinja_lexer.h"
 
 #include <cctype>
+#include <cstdlib>
 
 #include "engine/core/utf8.h"
 #include "kernels/error.h"
@@ -234,7 +235,7 @@ private:
             t.text = digits;
             if (is_float) {
                 t.type = Token::Type::Float;
-                t.float_value = std::stod(digits);
+                t.float_value = std::strtod(digits.c_str(), nullptr);  // 1e999 is inf, as in Python
             } else {
                 t.type = Token::Type::Int;
                 try {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include "engine/template/jinja_budget.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
 #include "engine/template/jinja_text.h"
@@ -145,6 +146,7 @@ int64_t char_index(const std::string& s, size_t byte) {
 std::string pad_to(const std::string& s, int64_t width, const std::string& fill, char align) {
     int64_t len = static_cast<int64_t>(utf8_length(s));
     if (width <= len) return s;
+    charge_bytes(width - len);  // before the padding is made (ljust(10**12))
     int64_t pad = width - len, left = align == '<'   ? 0
                                       : align == '>' ? pad
                                                      : pad / 2 + (pad & width & 1);
@@ -229,6 +231,7 @@ Value str_method(const Value& obj, const std::string& name) {
                         throw Error("sequence item " + std::to_string(i) +
                                     ": expected str instance, " + xs->list()[i].type_name() +
                                     " found");
+                    charge_bytes(static_cast<int64_t>(xs->list()[i].str().size() + s.size()));
                     if (i) out += s;
                     out += xs->list()[i].str();
                 }
@@ -266,6 +269,7 @@ Value str_method(const Value& obj, const std::string& name) {
             int64_t width = arg_or(a, 0, "width", Value::from_int(0)).as_int();
             int64_t pad = width - static_cast<int64_t>(utf8_length(s));
             if (pad <= 0) return Value::from_string(s);
+            charge_bytes(pad);
             size_t sign = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
             return Value::from_string(s.substr(0, sign) +
                                       std::string(static_cast<size_t>(pad), '0') + s.substr(sign));

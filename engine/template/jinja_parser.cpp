@@ -129,6 +129,8 @@ private:
         if (k == "call") return parse_call(kw);
         if (k == "filter") return parse_filter_block(kw);
         if (k == "break" || k == "continue") {
+            // Inside a macro body a loop around the macro's call does not count (as in jinja2).
+            if (loops_ == 0) fail(kw, "'" + k + "' outside a for loop");
             auto s = make_stmt(k == "break" ? Stmt::Kind::Break : Stmt::Kind::Continue, kw);
             expect_block_end();
             return s;
@@ -190,7 +192,9 @@ private:
         }
         expect_block_end();
         std::string end;
+        ++loops_;
         s->body = parse_body({"else", "endfor"}, end);
+        --loops_;
         if (end == "else") {
             expect_block_end();
             s->else_body = parse_body({"endfor"}, end);
@@ -247,8 +251,11 @@ private:
 
     Body parse_macro_body(Stmt& s, const char* end_tag) {
         macros_.push_back(&s);
+        const int loops = loops_;
+        loops_ = 0;
         std::string end;
         Body body = parse_body({end_tag}, end);
+        loops_ = loops;
         macros_.pop_back();
         finish_end_tag();
         return body;
@@ -315,6 +322,9 @@ private:
     }
 
     ExprPtr parse_expression() {
+        // The else branch recurses here (x if c else y if d else ...): it is guarded like every
+        // other recursive rule, or a long chain overflows the stack.
+        DepthGuard guard(*this, cur());
         ExprPtr e = parse_or();
         int extra = 0;
         while (is_name("if")) {
@@ -706,6 +716,7 @@ private:
     std::vector<Token> t_;
     size_t i_ = 0;
     int depth_ = 0;
+    int loops_ = 0;              // for loops around the statement being parsed (within its macro)
     std::vector<Stmt*> macros_;  // macros (and call blocks) being parsed, innermost last
 };
 

@@ -20,6 +20,7 @@ void Renderer::fail(int line, int col, const std::string& msg) const {
 }
 
 void Renderer::count_iteration() {
+    charge_steps(1);
     if (++iterations_ > limits_.max_loop_iterations)
         throw Error("loop iteration limit exceeded (" +
                     std::to_string(limits_.max_loop_iterations) + " iterations in one render)");
@@ -42,14 +43,17 @@ std::string Renderer::render(const Body& body, const Dict& globals) {
     iterations_ = 0;
     depth_ = 0;
     control_ = Control::None;
+    BudgetScope budget(limits_.budget);
     struct ReleaseNamespaces {
         Renderer& r;
+        BudgetScope& budget;
         ~ReleaseNamespaces() {
+            r.last_use_ = budget.use();
             for (auto& ns : r.namespaces_) ns.mutable_dict().clear();
             r.namespaces_.clear();
             r.frames_.clear();
         }
-    } release{*this};
+    } release{*this, budget};
     exec(body);
     return out;
 }
@@ -65,13 +69,18 @@ Value Renderer::lookup(const std::string& name) const {
 std::vector<Value> Renderer::iterate(const Value& v) const {
     switch (v.kind()) {
         case Value::Kind::Undefined: return {};
-        case Value::Kind::List: return v.list();
+        case Value::Kind::List:
+            charge_bytes(static_cast<int64_t>(v.list().size() * sizeof(Value)));  // the copy
+            return v.list();
         case Value::Kind::Dict: {
+            charge_bytes(static_cast<int64_t>(v.dict().size() * sizeof(Value)));
             std::vector<Value> keys;
             for (const auto& [k, x] : v.dict()) keys.push_back(Value::from_string(k));
             return keys;
         }
         case Value::Kind::String: {
+            // A cell per character, before any is made: a 10 MB string would take 1 GB.
+            charge_bytes(static_cast<int64_t>(utf8_length(v.str()) * sizeof(Value)));
             std::vector<Value> chars;
             for (auto& c : utf8_chars(v.str())) chars.push_back(Value::from_string(std::move(c)));
             return chars;
@@ -110,6 +119,7 @@ void Renderer::exec(const Body& body) {
 }
 
 void Renderer::exec_stmt(const Stmt& s) {
+    charge_steps(1);
     switch (s.kind) {
         case Stmt::Kind::Text: emit(s.text); return;
         case Stmt::Kind::Output: emit(eval(*s.expr).to_str()); return;
@@ -386,7 +396,9 @@ Value Renderer::eval_call(const Expr& e) {
 }
 
 Value Renderer::eval(const Expr& e) {
-    // Expression nesting is bounded by the parser; macro recursion by max_call_depth.
+    // Expression nesting is bounded by the parser; macro recursion by max_call_depth; all of it
+    // (a macro calling itself twice per level, say) by the step budget.
+    charge_steps(1);
     switch (e.kind) {
         case Expr::Kind::Literal: return e.value;
         case Expr::Kind::Name: return lookup(e.name);

@@ -1,5 +1,6 @@
 // Sandboxed interpreter of the Jinja subset: evaluates a syntax tree over Jinja values only (no
-// host access), with limits on loop iterations, call depth and output size.
+// host access), with limits on loop iterations, call depth and output size, and a total work
+// and memory budget (jinja_budget.h).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "engine/template/jinja_ast.h"
+#include "engine/template/jinja_budget.h"
 #include "engine/template/jinja_value.h"
 #include "kernels/error.h"
 
@@ -17,6 +19,7 @@ struct RenderLimits {
     size_t max_output_bytes = 4u << 20;
     int64_t max_loop_iterations = 1'000'000;  // all loops of one render together
     int max_call_depth = 64;                  // macro calls and nested evaluation
+    RenderBudget budget;                      // total work and memory (jinja_budget.h)
 };
 
 class Renderer {
@@ -25,6 +28,8 @@ public:
 
     // Renders `body` with `globals` as the outermost scope.
     std::string render(const Body& body, const Dict& globals);
+    // What the last render used of its budget (also when it ended in an error).
+    BudgetUse last_use() const { return last_use_; }
 
     // Used by the built-in filters, tests and methods (jinja_builtins.cpp).
     Value call(const Value& fn, CallArgs& args);
@@ -60,6 +65,7 @@ private:
     int depth_ = 0;
     Control control_ = Control::None;
     std::vector<Value> namespaces_;
+    BudgetUse last_use_;
 };
 
 // Built-ins (jinja_builtins.cpp). `name` is what the template wrote, for error messages.

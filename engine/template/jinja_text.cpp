@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "engine/template/jinja_budget.h"
+
 namespace gb::jinja {
 
 namespace {
@@ -109,6 +111,7 @@ std::string replace(const std::string& s, const std::string& from, const std::st
     while (count < 0 || n < count) {
         size_t f = s.find(from, pos);
         if (f == std::string::npos) break;
+        charge_bytes(static_cast<int64_t>(f - pos + to.size()));  // it can grow len(to) times
         out += s.substr(pos, f - pos) + to;
         pos = f + from.size();
         ++n;
@@ -140,6 +143,7 @@ std::string center(const std::string& s, int64_t width) {
     int64_t len = static_cast<int64_t>(utf8_length(s));
     if (width <= len) return s;
     int64_t pad = width - len;
+    charge_bytes(pad);  // center(10**12) is refused before the padding is made
     int64_t left = pad / 2 + (pad & width & 1);
     return std::string(static_cast<size_t>(left), ' ') + s +
            std::string(static_cast<size_t>(pad - left), ' ');

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/template/jinja_budget.h"
 #include "kernels/error.h"
 
 namespace gb::jinja {
@@ -42,6 +43,7 @@ Value Value::from_float(double f) {
 Value Value::from_string(std::string s) {
     Value v;
     v.kind_ = Kind::String;
+    charge_bytes(static_cast<int64_t>(s.size() + sizeof(Value)));  // the text and its cell
     v.s_ = std::move(s);
     return v;
 }
@@ -59,6 +61,7 @@ Value Value::from_list(List l, bool tuple) {
     v.kind_ = Kind::List;
     v.flag_ = tuple;
     v.depth_ = 1;
+    charge_bytes(static_cast<int64_t>(l.size() * sizeof(Value)));
     for (const auto& x : l) v.update_depth(x);
     v.list_ = std::make_shared<List>(std::move(l));
     return v;
@@ -68,6 +71,7 @@ Value Value::from_dict(Dict d, bool is_namespace) {
     v.kind_ = Kind::Dict;
     v.flag_ = is_namespace;
     v.depth_ = 1;
+    charge_bytes(static_cast<int64_t>(d.size() * sizeof(Dict::value_type)));
     for (const auto& [k, x] : d) v.update_depth(x);
     v.dict_ = std::make_shared<Dict>(std::move(d));
     return v;
@@ -111,7 +115,12 @@ Value Value::from_json(const json::Value& j) {
 int64_t Value::as_int() const {
     if (kind_ == Kind::Int) return i_;
     if (kind_ == Kind::Bool) return b_ ? 1 : 0;
-    if (kind_ == Kind::Float) return static_cast<int64_t>(f_);
+    if (kind_ == Kind::Float) {
+        // int(1e300) is a big int in Python; a cast would be undefined: refuse it by name.
+        if (!(f_ >= -9223372036854775808.0 && f_ < 9223372036854775808.0))
+            throw Error("float " + python_float_repr(f_) + " does not fit in a 64-bit integer");
+        return static_cast<int64_t>(f_);
+    }
     throw Error(std::string("expected a number, found ") + type_name());
 }
 
@@ -245,13 +254,16 @@ std::string Value::to_str() const {
 }
 
 std::string Value::repr() const {
+    charge_steps(1);  // one per element printed: a shared list printed 2^40 times is refused
     switch (kind_) {
         case Kind::Undefined: return "";
         case Kind::None: return "None";
         case Kind::Bool: return b_ ? "True" : "False";
         case Kind::Int: return std::to_string(i_);
         case Kind::Float: return python_float_repr(f_);
-        case Kind::String: return python_str_repr(s_);
+        case Kind::String:
+            charge_bytes(static_cast<int64_t>(s_.size()));
+            return python_str_repr(s_);
         case Kind::List: {
             std::string out = flag_ ? "(" : "[";
             for (size_t i = 0; i < list_->size(); ++i) {
@@ -302,6 +314,8 @@ static void json_string(std::string& out, std::string_view s) {
 }
 
 void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
+    charge_steps(1);  // one per element written
+    if (o.indent > 0) charge_bytes(int64_t(o.indent) * (depth + 1));
     const int indent = o.indent;
     const std::string item_sep = !o.item_sep.empty() ? o.item_sep : indent >= 0 ? "," : ", ";
     auto newline = [&](int d) {
@@ -331,7 +345,10 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
             else
                 out += python_float_repr(f_);
             return;
-        case Kind::String: json_string(out, s_); return;
+        case Kind::String:
+            charge_bytes(static_cast<int64_t>(s_.size()) + 2);
+            json_string(out, s_);
+            return;
         case Kind::List: {
             if (list_->empty()) {
                 out += "[]";
@@ -389,6 +406,7 @@ std::string Value::to_json(const JsonOptions& options) const {
 
 bool values_equal(const Value& a, const Value& b) {
     using K = Value::Kind;
+    charge_steps(1);  // one per element compared
     if (a.is_number() && b.is_number()) {
         if (a.kind() == K::Float || b.kind() == K::Float) return a.as_float() == b.as_float();
         return a.as_int() == b.as_int();
@@ -397,7 +415,9 @@ bool values_equal(const Value& a, const Value& b) {
     switch (a.kind()) {
         case K::Undefined:
         case K::None: return true;
-        case K::String: return a.str() == b.str();
+        case K::String:
+            charge_steps(static_cast<int64_t>(std::min(a.str().size(), b.str().size()) >> 12));
+            return a.str() == b.str();
         case K::List: {
             if (a.is_tuple() != b.is_tuple()) return false;  // (1, 2) != [1, 2] in Python
             if (a.list().size() != b.list().size()) return false;
@@ -422,6 +442,7 @@ bool values_equal(const Value& a, const Value& b) {
 
 int compare_values(const Value& a, const Value& b) {
     using K = Value::Kind;
+    charge_steps(1);
     if (a.is_number() && b.is_number()) {
         if (a.kind() == K::Float || b.kind() == K::Float) {
             double x = a.as_float(), y = b.as_float();
@@ -442,6 +463,15 @@ int compare_values(const Value& a, const Value& b) {
         return a.list().size() < b.list().size() ? -1 : (a.list().size() > b.list().size());
     }
     throw Error(std::string("cannot order a ") + a.type_name() + " against a " + b.type_name());
+}
+
+int64_t parse_digits(std::string_view digits) {
+    int64_t v = 0;
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (r.ec != std::errc() || r.ptr != digits.data() + digits.size())
+        throw Error("'" + std::string(digits.substr(0, 40)) +
+                    "' is not an index that fits in 64 bits");
+    return v;
 }
 
 std::vector<std::string> utf8_chars(std::string_view s) {

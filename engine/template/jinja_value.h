@@ -117,6 +117,10 @@ std::string python_str_repr(std::string_view s);
 bool values_equal(const Value& a, const Value& b);
 int compare_values(const Value& a, const Value& b);  // <0, 0, >0
 
+// A run of decimal digits as an index or key ("3" in x.3 or "{3}"); more than 64 bits is a
+// gb::Error naming the text, not a std::out_of_range escaping the renderer.
+int64_t parse_digits(std::string_view digits);
+
 // UTF-8 code point helpers: Python indexes and measures strings by code point.
 std::vector<std::string> utf8_chars(std::string_view s);
 size_t utf8_length(std::string_view s);
