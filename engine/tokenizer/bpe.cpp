@@ -2,9 +2,11 @@
 // O(n log n) per word, so a pathological 100 kB "word" costs milliseconds, not minutes.
 #include "engine/tokenizer/bpe.h"
 
+#include <cstdio>
 #include <queue>
 
 #include "engine/tokenizer/byte_level.h"
+#include "kernels/error.h"
 
 namespace gb {
 namespace {
@@ -35,21 +37,31 @@ BpeModel::BpeModel(const Vocab& vocab, bool ignore_merges)
     }
     merges_.reserve(vocab.merges.size());
     std::string joined;
+    const char* key = vocab.from_gguf ? "tokenizer.ggml.merges" : "model.merges";
+    auto bad = [&](size_t rank, const std::string& m, const std::string& why) {
+        throw Error("tokenizer: " + std::string(key) + "[" + std::to_string(rank) + "] = '" +
+                    m.substr(0, 80) + "': " + why);
+    };
     for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
         const std::string& m = vocab.merges[rank];
         // Parts never hold a space (byte-level spells it 'Ġ'); search from 1 all the same so
         // that a left part of " " still splits right.
         const size_t sp = m.find(' ', 1);
-        if (sp == std::string::npos) {
-            ++skipped_;
-            continue;
-        }
+        if (sp == std::string::npos || sp + 1 >= m.size() ||
+            m.find(' ', sp + 1) != std::string::npos)
+            bad(rank, m, "not two tokens separated by one space");
         const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
         joined.assign(left).append(right);
         auto l = by_text.find(left), r = by_text.find(right), res = by_text.find(joined);
+        // A merge of tokens the vocabulary does not have (or that makes one it does not have)
+        // means the file is damaged: the model was trained with merges that all apply.
         if (l == by_text.end() || r == by_text.end() || res == by_text.end()) {
-            ++skipped_;
-            continue;
+            bad(rank, m,
+                "'" +
+                    std::string(l == by_text.end()   ? left
+                                : r == by_text.end() ? right
+                                                     : std::string_view(joined)) +
+                    "' is not a token of the vocabulary");
         }
         const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) |
                              static_cast<uint32_t>(r->second);
@@ -132,10 +144,18 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
         consider(c.left);
     }
     for (int32_t i = 0; i >= 0 && i < n; i = sym[i].next) {
-        if (sym[i].id >= 0)
+        if (sym[i].id >= 0) {
             out.push_back(sym[i].id);
-        else if (unk_ >= 0)
+        } else if (unk_ >= 0) {
             out.push_back(unk_);  // a byte the vocabulary cannot spell
+        } else {
+            // Dropping it would make that part of the prompt vanish without a word.
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02X", static_cast<uint8_t>(word[i]));
+            throw Error(std::string("tokenizer: the text holds byte ") + hex +
+                        ", which this byte-level vocabulary has no token for (and it has no "
+                        "unknown token): the text cannot be encoded");
+        }
     }
 }
 

@@ -15,14 +15,14 @@ namespace gb {
 
 class BpeModel {
 public:
-    // Builds the merge table from vocab.merges ("left right", rank = index). Merges whose parts
-    // or result are not in the vocabulary are skipped (skipped_merges() says how many).
+    // Builds the merge table from vocab.merges ("left right", rank = index). A malformed merge,
+    // or one whose parts or result are not in the vocabulary, is a gb::Error naming it.
     explicit BpeModel(const Vocab& vocab, bool ignore_merges);
 
     // Appends the ids of `word` (raw bytes). Starts from one symbol per byte and repeatedly
-    // merges the adjacent pair of lowest rank, leftmost first, until no pair has a rank.
+    // merges the adjacent pair of lowest rank, leftmost first, until no pair has a rank. A byte
+    // with no token becomes the unknown token, or (without one) a gb::Error naming the byte.
     void encode_word(std::string_view word, std::vector<int32_t>& out) const;
-    size_t skipped_merges() const { return skipped_; }
 
 private:
     struct Merge {
@@ -41,7 +41,6 @@ private:
     std::unordered_map<std::string, int32_t> whole_;  // raw bytes -> id, for ignore_merges
     int32_t unk_ = -1;
     bool ignore_merges_ = false;
-    size_t skipped_ = 0;
 
     // Words recur (" the", " of"), so their ids are kept; cleared when it grows too big.
     // Looked up by string_view (transparent hash), so a hit allocates nothing.

@@ -2,6 +2,7 @@
 // tokenizer.ggml.pre value stands for (compiled with PCRE2, Unicode properties, JIT).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,7 +35,15 @@ public:
     PreTokenizer& operator=(PreTokenizer&&) noexcept;
 
     // Appends the pieces of `text` (valid UTF-8) to out, in order; together they are the text.
-    void split(std::string_view text, std::vector<std::string_view>& out) const;
+    // Past `deadline` it stops with a gb::Error naming the regex: a split regex from a
+    // stranger's tokenizer.json can backtrack catastrophically in every match while each match
+    // stays under PCRE2's own per-call limit, so the whole text needs a time budget.
+    using Clock = std::chrono::steady_clock;
+    void split(std::string_view text, std::vector<std::string_view>& out,
+               Clock::time_point deadline = Clock::time_point::max()) const;
+    // The time budget of a text of `bytes` bytes: a second, plus a second per MiB (real
+    // tokenizers split tens of MiB per second).
+    static Clock::duration budget_for(size_t bytes);
     const PreTokenizerSpec& spec() const { return *spec_; }
 
 private:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 #include <unordered_map>
 
 #include "engine/core/utf8.h"
@@ -91,7 +92,8 @@ struct Tokenizer::Impl {
     // `after_special`: the text starts the input or follows a special token, where
     // SentencePiece vocabularies put their space prefix.
     void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out,
-                     std::vector<std::string_view>& words) const {
+                     std::vector<std::string_view>& words,
+                     PreTokenizer::Clock::time_point deadline) const {
         if (spm) {
             spm->encode(text, after_special && vocab.add_space_prefix, out);
             return;
@@ -102,33 +104,39 @@ struct Tokenizer::Impl {
             normalized = nfc(text);
             text = normalized;
         }
-        pre.split(text, words);
+        pre.split(text, words, deadline);
         for (std::string_view w : words) bpe->encode_word(w, out);
     }
 };
 
 Tokenizer::Tokenizer(Vocab v) {
+    // Errors name GGUF keys only for a vocabulary read from GGUF (tokenizer.json says it in
+    // other words, and the caller adds the file).
+    const bool g = v.from_gguf;
+    auto key = [g](const char* gguf, const char* other) { return std::string(g ? gguf : other); };
     if (v.model != "gpt2" && v.model != "llama")
-        throw Error("tokenizer: unsupported tokenizer.ggml.model = '" + v.model +
-                    "' (supported: gpt2, llama)");
+        throw Error("tokenizer: unsupported " + key("tokenizer.ggml.model", "tokenizer model") +
+                    " = '" + v.model + "' (supported: gpt2, llama)");
     const size_t n = v.tokens.size();
-    if (n == 0) throw Error("tokenizer: tokenizer.ggml.tokens is empty");
+    if (n == 0)
+        throw Error("tokenizer: " + key("tokenizer.ggml.tokens", "the vocabulary") + " is empty");
     if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: too many tokens");
     if (!v.types.empty() && v.types.size() != n)
-        throw Error("tokenizer: tokenizer.ggml.token_type has " + std::to_string(v.types.size()) +
-                    " entries for " + std::to_string(n) + " tokens");
+        throw Error("tokenizer: " + key("tokenizer.ggml.token_type", "the token types") + " has " +
+                    std::to_string(v.types.size()) + " entries for " + std::to_string(n) +
+                    " tokens");
     if (!v.scores.empty() && v.scores.size() != n)
-        throw Error("tokenizer: tokenizer.ggml.scores has " + std::to_string(v.scores.size()) +
-                    " entries for " + std::to_string(n) + " tokens");
-    for (auto [name, id] : {std::pair{"bos_token_id", v.bos},
-                            {"eos_token_id", v.eos},
-                            {"eot_token_id", v.eot},
-                            {"padding_token_id", v.pad},
-                            {"unknown_token_id", v.unk}}) {
+        throw Error("tokenizer: " + key("tokenizer.ggml.scores", "the token scores") + " has " +
+                    std::to_string(v.scores.size()) + " entries for " + std::to_string(n) +
+                    " tokens");
+    for (auto [gguf, other, id] : {std::tuple{"tokenizer.ggml.bos_token_id", "bos_token", v.bos},
+                                   {"tokenizer.ggml.eos_token_id", "eos_token", v.eos},
+                                   {"tokenizer.ggml.eot_token_id", "eot_token", v.eot},
+                                   {"tokenizer.ggml.padding_token_id", "pad_token", v.pad},
+                                   {"tokenizer.ggml.unknown_token_id", "unk_token", v.unk}}) {
         if (id < -1 || id >= static_cast<int64_t>(n))
-            throw Error("tokenizer: tokenizer.ggml." + std::string(name) + " = " +
-                        std::to_string(id) + " is outside the vocabulary of " + std::to_string(n) +
-                        " tokens");
+            throw Error("tokenizer: " + key(gguf, other) + " = " + std::to_string(id) +
+                        " is outside the vocabulary of " + std::to_string(n) + " tokens");
     }
 
     auto impl = std::make_shared<Impl>(std::move(v));
@@ -193,11 +201,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
     if (add_special && m.add_bos && m.vocab.bos >= 0) out.push_back(m.vocab.bos);
 
     std::vector<std::string_view> words;
+    // One time budget for the whole text, however many special tokens cut it into parts.
+    const auto deadline = PreTokenizer::Clock::now() + PreTokenizer::budget_for(text.size());
     size_t frag = 0;            // start of the text not yet tokenized
     bool after_special = true;  // the next text starts the input or follows a special token
     auto text_part = [&](std::string_view part) {
         if (part.empty()) return;  // an empty stretch between specials changes nothing
-        m.encode_text(part, after_special, out, words);
+        m.encode_text(part, after_special, out, words, deadline);
         after_special = false;
     };
     for (size_t i = 0; i < text.size();) {

@@ -54,6 +54,9 @@ struct Vocab {
     // Added tokens spelled only in byte-level symbols (such as "ø") decode to the bytes those
     // stand for, as tokenizer.json's ByteLevel decoder does, not to their text.
     bool decode_added_as_bytes = false;
+    // Where the vocabulary came from, for error messages: GGUF key names (tokenizer.ggml.*)
+    // are only named when it came from a GGUF file.
+    bool from_gguf = true;
 };
 
 class Tokenizer {

@@ -42,8 +42,16 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     if (f.get_array("tokenizer.ggml.token_type")) {
         const GgufArray& t = array_of(f, "tokenizer.ggml.token_type", GgufType::INT32, true);
         v.types.reserve(t.ints.size());
-        for (int64_t x : t.ints)
-            v.types.push_back(x >= 0 && x <= 6 ? static_cast<TokenType>(x) : TokenType::Undefined);
+        for (size_t i = 0; i < t.ints.size(); ++i) {
+            const int64_t x = t.ints[i];
+            // 0..6 as llama.cpp's converters write them; anything else is a damaged file (it
+            // was taken as "undefined", which BPE then treated as an ordinary token).
+            if (x < 0 || x > 6)
+                throw Error("tokenizer: " + f.path() + ": tokenizer.ggml.token_type[" +
+                            std::to_string(i) + "] = " + std::to_string(x) + " (token " +
+                            std::to_string(i) + ") is not a token type (0..6)");
+            v.types.push_back(static_cast<TokenType>(x));
+        }
     }
     if (f.get_array("tokenizer.ggml.scores")) {
         const GgufArray& s = array_of(f, "tokenizer.ggml.scores", GgufType::FLOAT32, false);

@@ -353,10 +353,14 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         static const char* const kFlagClasses[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
                                                    "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
                                                    "GemmaTokenizer",     "GemmaTokenizerFast"};
+        // The flags are checked whatever the class: "add_bos_token": "yes" is a broken file,
+        // not a default.
+        const bool add_bos = c.boolean(cfg, "add_bos_token", "(top level)", true);
+        const bool add_eos = c.boolean(cfg, "add_eos_token", "(top level)", false);
         if (std::find(std::begin(kFlagClasses), std::end(kFlagClasses), tokenizer_class) !=
             std::end(kFlagClasses)) {
-            v.add_bos = c.boolean(cfg, "add_bos_token", "(top level)", true);
-            v.add_eos = c.boolean(cfg, "add_eos_token", "(top level)", false);
+            v.add_bos = add_bos;
+            v.add_eos = add_eos;
         }
         if (const Value* t = cfg.find("chat_template"); t && !t->is_null()) {
             if (t->kind() == Value::Kind::String) {
@@ -380,6 +384,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         if (!post_bos.empty()) v.bos = id_of(d, post_bos, "post_processor");
         if (!post_eos.empty()) v.eos = id_of(d, post_eos, "post_processor");
     }
+    v.from_gguf = false;
     try {
         return Tokenizer(std::move(v));
     } catch (const Error& e) {

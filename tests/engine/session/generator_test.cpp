@@ -159,6 +159,32 @@ TEST(Generator, CancelInsideAStepOnARealModel) {
     EXPECT_EQ(generated(again), generated(full));
 }
 
+// A vocabulary of another size than the embedding rows was accepted: ids past the rows read
+// outside the table, ids past the vocabulary decoded to nothing.
+TEST(Generator, VocabularyMustMatchTheEmbeddingRows) {
+    Fixture f;
+    for (const int64_t delta : {-1, +1}) {
+        Vocab v = f.tok->vocab();
+        if (delta < 0)
+            v.tokens.pop_back(), v.types.pop_back();
+        else
+            v.tokens.push_back("extra"), v.types.push_back(TokenType::Normal);
+        if (!v.scores.empty()) v.scores.resize(v.tokens.size());
+        for (int32_t* id : {&v.bos, &v.eos, &v.eot, &v.pad, &v.unk})
+            if (*id >= static_cast<int32_t>(v.tokens.size())) *id = -1;
+        const Tokenizer other(v);
+        try {
+            Generator gen(*f.model, other);
+            FAIL() << "a vocabulary of " << other.size() << " tokens was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("token_embd.weight) has " +
+                                                 std::to_string(f.model->config().n_vocab)),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+}
+
 TEST(Generator, BadRequestsAreRefused) {
     Fixture f;
     Generator gen(*f.model, *f.tok);

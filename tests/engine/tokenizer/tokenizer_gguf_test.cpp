@@ -112,5 +112,34 @@ TEST(TokenizerGguf, BadMetadataIsRefusedWithTheKeyNamed) {
     }
 }
 
+// Values that used to be accepted: token types outside 0..6 (taken as "undefined", then merged as
+// ordinary tokens) and merges that are not two tokens of the vocabulary (skipped without a word).
+TEST(TokenizerGguf, BadTokenTypesAndMergesAreRefused) {
+    for (int32_t bad : {99, -5, 7}) {
+        GgufWriter w = tiny_vocab();
+        std::vector<int32_t> types(260, 1);
+        types[257] = types[258] = types[259] = 3;
+        types[42] = bad;
+        w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
+        const std::string e = error_of(w);
+        EXPECT_NE(e.find("tokenizer.ggml.token_type[42] = " + std::to_string(bad)),
+                  std::string::npos)
+            << e;
+    }
+    struct Case {
+        std::string merge, expect;
+    } cases[] = {
+        {"onlyone", "not two tokens"},   {"a b c", "not two tokens"},    {"a ", "not two tokens"},
+        {"a zz", "'zz' is not a token"}, {"b a", "'ba' is not a token"},
+    };
+    for (const auto& c : cases) {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.merges", GgufValue::str_array({"a b", c.merge}));
+        const std::string e = error_of(w);
+        EXPECT_NE(e.find("tokenizer.ggml.merges[1] = '" + c.merge + "'"), std::string::npos) << e;
+        EXPECT_NE(e.find(c.expect), std::string::npos) << c.merge << " -> " << e;
+    }
+}
+
 }  // namespace
 }  // namespace gb

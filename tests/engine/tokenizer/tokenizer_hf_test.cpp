@@ -204,5 +204,64 @@ TEST_F(HfErrors, ConfigFlagsAndTemplateList) {
     EXPECT_EQ(tok.chat_template(), "D");
 }
 
+// A byte the vocabulary cannot spell used to vanish from the prompt: now it is the unknown token,
+// or without one an error naming the byte.
+TEST_F(HfErrors, ByteWithoutATokenIsAnErrorNotADrop) {
+    write("tokenizer.json", doc(bpe()));
+    const Tokenizer tok = Tokenizer::from_hf(dir.string());
+    EXPECT_EQ(tok.encode("ab", false, true), (std::vector<int32_t>{2}));
+    try {
+        tok.encode("abc", false, true);
+        ADD_FAILURE() << "'c' has no token and vanished";
+    } catch (const Error& e) {
+        EXPECT_HAS(std::string(e.what()), "byte 0x63");
+    }
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":"?","vocab":{"a":0,"b":1,"ab":2,"?":3},"merges":["a b"]})"));
+    EXPECT_EQ(Tokenizer::from_hf(dir.string()).encode("abc", false, true),
+              (std::vector<int32_t>{2, 3}));
+}
+
+// tokenizer_config.json flags are checked whatever the tokenizer class ("yes" was taken as the
+// default), and errors about tokenizer.json speak its language, not GGUF's key names.
+TEST_F(HfErrors, ConfigFlagsMustBeBooleansAndErrorsNameNoGgufKeys) {
+    write("tokenizer.json", doc(bpe()));
+    write("tokenizer_config.json", R"({"add_bos_token":"yes"})");
+    EXPECT_HAS(error_of(), "tokenizer_config.json: (top level).add_bos_token: expected a bool");
+    write("tokenizer_config.json", R"({"add_eos_token":1})");
+    EXPECT_HAS(error_of(), "add_eos_token: expected a bool");
+    fs::remove(dir / "tokenizer_config.json");
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]})",
+            R"([{"id":9,"content":"<s>","special":true}])"));
+    const std::string ok = error_of();
+    EXPECT_EQ(ok.find("tokenizer.ggml"), std::string::npos) << ok;
+}
+
+// A split regex that backtracks catastrophically in every match, each match under PCRE2's own
+// per-call limit, took about two minutes on 46 KB: the whole text now has a time budget (a second
+// plus a second per MiB), and running out of it is an error naming the regex.
+TEST_F(HfErrors, CatastrophicSplitRegexRunsOutOfItsTimeBudget) {
+    write(
+        "tokenizer.json",
+        doc(bpe(), "[]",
+            R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"(a+)+c|."},"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})"));
+    const Tokenizer tok = Tokenizer::from_hf(dir.string());
+    EXPECT_EQ(tok.encode("ab", false, true), (std::vector<int32_t>{0, 1}));
+    // Every match tries (a+)+c over the run of a's ahead (2^20 ways) and then takes one
+    // character: each call stays under PCRE2's limit, all of them together take minutes.
+    std::string text;
+    while (text.size() < 46000) text += std::string(20, 'a') + "b";
+    try {
+        tok.encode(text, false, true);
+        ADD_FAILURE() << "the catastrophic regex finished";
+    } catch (const Error& e) {
+        EXPECT_HAS(std::string(e.what()), "ran out of its time budget");
+        EXPECT_HAS(std::string(e.what()), "(a+)+c|.");
+    }
+}
+
 }  // namespace
 }  // namespace gb
