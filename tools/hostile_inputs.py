@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Hostile-input suite for the files and arguments glassbox-cli takes: GGUF files (structure and
-hyper-parameters), Hugging Face checkpoint folders (config.json, safetensors), files that are not
-regular files, and command-line arguments.
+"""Hostile-input suite for the files and arguments glassbox-cli takes: GGUF files (structure,
+hyper-parameters, tokenizer metadata, chat templates), Hugging Face checkpoint folders
+(config.json, safetensors, tokenizer.json and tokenizer_config.json), files that are not regular
+files, and command-line arguments.
 
 Each case is built here from the tiny fixtures (GGUF laid out by hand with struct, no Glassbox
 code involved), run through glassbox-cli with a time limit, and judged:
@@ -559,6 +560,127 @@ def hf_cases(tmp):
     stf("truncated", st[:len(st) // 2], "")
     return cases
 
+def byte_symbols():
+    """GPT-2's byte-to-unicode table: printable bytes stand for themselves, the rest shift up."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    out, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + n)
+            n += 1
+    return out
+
+
+def tokenizer_cases(tmp):
+    """tokenizer.json and tokenizer_config.json of a small byte-level BPE, one defect each."""
+    cases = []
+    sym = byte_symbols()
+    vocab = {sym[b]: b for b in range(256)}
+    vocab["ab"] = 256
+    vocab["\u0120a"] = 257  # " a" in byte symbols
+    base = {
+        "version": "1.0",
+        "added_tokens": [{"id": 258, "content": "<|end|>", "special": True}],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "vocab": vocab,
+                  "merges": ["a b", "\u0120 a"]},
+    }
+    n = [0]
+
+    def case(name, doc=None, config=None, text="hello ab a<|end|>", expect="", ok=False,
+             raw=None):
+        n[0] += 1
+        d = os.path.join(tmp, f"tok_{n[0]}")
+        os.mkdir(d)
+        with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8", errors="surrogatepass") as fh:
+            fh.write(raw if raw is not None else json.dumps(doc if doc is not None else base))
+        if config is not None:
+            with open(os.path.join(d, "tokenizer_config.json"), "w") as fh:
+                fh.write(config if isinstance(config, str) else json.dumps(config))
+        cases.append(Case("hf tokenizer.json", name, ["tokenize", "-m", d, "-p", text], expect,
+                          ok=ok))
+
+    def edited(name, path, value, expect, text="hello ab a<|end|>"):
+        doc = json.loads(json.dumps(base))
+        obj = doc
+        for k in path[:-1]:
+            obj = obj[k]
+        if value is KeyError:
+            del obj[path[-1]]
+        else:
+            obj[path[-1]] = value
+        case(name, doc, expect=expect, text=text)
+
+    case("valid", ok=True)
+    case("truncated", raw=json.dumps(base)[:500], expect="tokenizer.json")
+    case("empty", raw="", expect="tokenizer.json")
+    case("not_object", raw="[1, 2]", expect="tokenizer.json")
+    case("nested_100k", raw="[" * 100000 + "]" * 100000, expect="tokenizer.json")
+    case("whitespace_50MB", raw=" " * (50 << 20) + "{}", expect="tokenizer.json")
+    edited("model_missing", ["model"], KeyError, "model")
+    edited("model_type_unigram", ["model", "type"], "Unigram", "Unigram")
+    edited("vocab_not_object", ["model", "vocab"], [1, 2], "model.vocab")
+    edited("vocab_id_negative", ["model", "vocab", "ab"], -1, "out of range")
+    edited("vocab_id_huge", ["model", "vocab", "ab"], 2**40, "out of range")
+    edited("vocab_id_float", ["model", "vocab", "ab"], 1.5, "integer")
+    edited("vocab_id_duplicate", ["model", "vocab", "ab"], 5, "also given")
+    edited("vocab_ids_implausible", ["model", "vocab", "ab"], 100_000_000, "")
+    edited("merges_not_list", ["model", "merges"], "a b", "model.merges")
+    edited("merge_one_part", ["model", "merges"], ["ab"], "not two tokens")
+    edited("merge_unknown_part", ["model", "merges"], ["a zz"], "zz")
+    edited("merge_pair_of_three", ["model", "merges"], [["a", "b", "c"]], "pair")
+    edited("merge_pair_numbers", ["model", "merges"], [[1, 2]], "string")
+    edited("unk_not_in_vocab", ["model", "unk_token"], "<unk>", "unk_token")
+    edited("dropout", ["model", "dropout"], 0.1, "dropout")
+    edited("added_id_negative", ["added_tokens"], [{"id": -3, "content": "x", "special": True}],
+           "id")
+    edited("added_id_huge", ["added_tokens"], [{"id": 2**31, "content": "x", "special": True}],
+           "")
+    edited("added_empty", ["added_tokens"], [{"id": 258, "content": "", "special": True}],
+           "empty")
+    edited("added_collides", ["added_tokens"], [{"id": 3, "content": "<x>", "special": True}],
+           "in model.vocab")
+    edited("added_lstrip", ["added_tokens"],
+           [{"id": 258, "content": "<|end|>", "special": True, "lstrip": True}], "lstrip")
+    edited("normalizer_unknown", ["normalizer"], {"type": "Lowercase"}, "Lowercase")
+    edited("pre_missing_bytelevel", ["pre_tokenizer"], None, "ByteLevel")
+    edited("decoder_unknown", ["decoder"], {"type": "WordPiece"}, "decoder")
+    edited("split_regex_invalid", ["pre_tokenizer"],
+           {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated",
+                "invert": False},
+               {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+           "does not compile")
+    edited("split_regex_catastrophic", ["pre_tokenizer"],
+           {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": "(a+)+c|."}, "behavior": "Isolated",
+                "invert": False},
+               {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+           "time budget", text=("a" * 20 + "b") * 2200)
+    edited("split_regex_exponential_nested", ["pre_tokenizer"],
+           {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": "((a|a)*)*c|."}, "behavior": "Isolated",
+                "invert": False},
+               {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+           "", text=("a" * 25 + "b") * 2000)
+    edited("byte_missing", ["model", "vocab"],
+           {k: v for k, v in vocab.items() if k != sym[ord("z")]}, "0x7A",
+           text="zebra")
+    for flag, val in (("add_bos_token", "yes"), ("add_eos_token", 1)):
+        case(f"config_{flag}_{val}", config={flag: val}, expect=flag)
+    case("config_bos_unknown", config={"bos_token": "<nope>", "tokenizer_class": "LlamaTokenizerFast"},
+         expect="<nope>")
+    case("config_not_json", config="{oops", expect="tokenizer_config.json")
+    case("config_template_number", config={"chat_template": 5}, expect="chat_template")
+    case("config_template_list_junk", config={"chat_template": [{"name": 1}]}, expect="chat_template")
+    case("text_invalid_utf8", text="abc\udcff", ok=True)
+    return cases
+
 
 def file_cases(tmp):
     cases = []
@@ -655,7 +777,8 @@ def main():
         sys.exit(f"hostile_inputs: no glassbox-cli at {a.cli} (build first, or pass --cli)")
     tmp = tempfile.mkdtemp(prefix="gb_hostile_")
     try:
-        cases = gguf_cases(tmp) + hf_cases(tmp) + file_cases(tmp) + arg_cases(tmp)
+        cases = (gguf_cases(tmp) + hf_cases(tmp) + tokenizer_cases(tmp) + file_cases(tmp) +
+                 arg_cases(tmp))
         cases = [c for c in cases if a.only in c.surface + "/" + c.name]
         per = {}
         slowest = (0.0, "")
