@@ -98,9 +98,19 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
                 gmtime_r(&t, &tm);  // pinned times are given in UTC
             else
                 localtime_r(&t, &tm);
-            char buf[512];
-            size_t n = std::strftime(buf, sizeof buf, a.positional[0].str().c_str(), &tm);
-            return Value::from_string(std::string(buf, n));
+            // strftime returns 0 both for an empty result and for a buffer too small: grow the
+            // buffer (a long format used to print nothing), within the render's memory budget.
+            const std::string& fmt = a.positional[0].str();
+            if (fmt.empty() || fmt.find('\0') != std::string::npos) return Value::from_string("");
+            for (size_t cap = 256;; cap *= 4) {
+                jinja::charge_bytes(static_cast<int64_t>(cap));
+                std::string buf(cap, '\0');
+                const size_t n = std::strftime(buf.data(), cap, fmt.c_str(), &tm);
+                if (n > 0 || cap > 64 * fmt.size() + 256) {
+                    buf.resize(n);
+                    return Value::from_string(std::move(buf));
+                }
+            }
         }));
     g.emplace_back("range", Value::from_func("range", [](jinja::Renderer&, CallArgs& a) {
                        return range_fn(a);

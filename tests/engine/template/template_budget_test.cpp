@@ -117,6 +117,15 @@ TEST(TemplateBudget, ParserAndNumbersRefuseWhatWasCrashOrWrong) {
     const std::string big(size_t(1) << 21, ' ');
     EXPECT_NE(render_error(big).find("more than the 1 MiB"), std::string::npos);
 
+    // A long strftime format printed nothing (a fixed 512-byte buffer); %p alone is legitimately
+    // empty in some locales, which must stay possible.
+    std::string fmt;
+    for (int i = 0; i < 200; ++i) fmt += "%Y-%m-%d ";
+    const std::string dates = ChatTemplate::parse("{{ strftime_now('" + fmt + "') }}")
+                                  .render({{"user", "hi"}}, options());
+    EXPECT_EQ(dates.size(), 200u * 11u);
+    EXPECT_EQ(dates.substr(0, 11), "2026-03-14 ");
+
     auto t = ChatTemplate::parse(
         "{{ 1.5 | round(400) }}|{{ 1234.5 | round(-400) }}|{{ 2.675 | round(2) }}|"
         "{{ '-9223372036854775808' | int }}|{{ 1e999 }}|{{ 1e308 | round(200) }}");
