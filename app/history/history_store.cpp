@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <utility>
 
 #include "app/history/schema.h"
@@ -569,11 +570,27 @@ void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
 
 std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
     return guarded([&]() -> std::optional<Trace> {
+        // The sizes first: a damaged or hostile row is refused before its blob is read.
         auto st = db_.prepare(
-            "SELECT format_version, codec, raw_size, data FROM traces WHERE message_id = ?");
+            "SELECT format_version, codec, raw_size, length(data), typeof(data) FROM traces "
+            "WHERE message_id = ?");
         st.args(message_id);
         if (!st.step()) return std::nullopt;
-        StoredTrace blob{static_cast<int>(st.i64(0)), st.text(1), st.i64(2), st.blob(3)};
+        const std::string where = "history: trace of message " + std::to_string(message_id);
+        if (st.type(0) != sql::Type::Integer || st.type(2) != sql::Type::Integer ||
+            st.text(4) != "blob")
+            throw HistoryError(Kind::Corrupt, where +
+                                                  ": the row's format_version, raw_size or "
+                                                  "data has the wrong type");
+        const int64_t version = st.i64(0);
+        if (version < 1 || version > std::numeric_limits<int>::max())
+            throw HistoryError(Kind::Corrupt,
+                               where + ": invalid format version " + std::to_string(version));
+        check_trace_size(st.i64(2), st.i64(3), message_id);
+        StoredTrace blob{static_cast<int>(version), st.text(1), st.i64(2), {}};
+        auto data = db_.prepare("SELECT data FROM traces WHERE message_id = ?").args(message_id);
+        if (!data.step()) return std::nullopt;
+        blob.data = data.blob(0);
         return decode_trace(blob, message_id);
     });
 }

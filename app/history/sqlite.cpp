@@ -141,6 +141,15 @@ void Stmt::reset() {
 }
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+Type Stmt::type(int col) const {
+    switch (sqlite3_column_type(s_, col)) {
+        case SQLITE_INTEGER: return Type::Integer;
+        case SQLITE_FLOAT: return Type::Float;
+        case SQLITE_TEXT: return Type::Text;
+        case SQLITE_BLOB: return Type::Blob;
+        default: return Type::Null;
+    }
+}
 int64_t Stmt::i64(int col) const { return sqlite3_column_int64(s_, col); }
 double Stmt::f64(int col) const { return sqlite3_column_double(s_, col); }
 std::string Stmt::text(int col) const {
