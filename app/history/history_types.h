@@ -108,6 +108,11 @@ struct Conversation {
     std::vector<const Message*> branch(std::optional<int64_t> leaf = std::nullopt) const;
 };
 
+// What is wrong with a conversation's message tree (read from a damaged or crafted file): a
+// parent that is not a message of the conversation, a cycle of parents, a current_leaf that is
+// not one of its messages. Names the message ids; empty when the tree is sound. Linear time.
+std::string tree_damage(const Conversation& c);
+
 // A reply found by a metadata query.
 struct ReplyRef {
     int64_t message_id = 0;

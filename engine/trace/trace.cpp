@@ -376,13 +376,20 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
     if (!layers.empty() && (out.k < 1 || out.k > n_expert))
         throw Error("trace: " + f.where("experts") + " has rows of " + std::to_string(out.k) +
                     " experts; a routed token has 1.." + std::to_string(n_expert));
-    rows("weights", static_cast<size_t>(out.k), [&](const json::Value& v, const auto& at) {
-        out.weights.push_back(element_float(v, at));
-    });
+    // Stored traces keep routing numbers as half floats: a value beyond half range would be
+    // accepted here and then be infinity, which the binary reader refuses, once stored.
+    auto half = [](const json::Value& v, const auto& at) {
+        const float x = element_float(v, at);
+        if (std::fabs(x) > 65504.0f)
+            throw Error("trace: " + at() + " = " + std::to_string(x) +
+                        " is beyond the half-float range routing is stored in (|x| <= 65504)");
+        return x;
+    };
+    rows("weights", static_cast<size_t>(out.k),
+         [&](const json::Value& v, const auto& at) { out.weights.push_back(half(v, at)); });
     if (f.has("probs"))
-        rows("probs", static_cast<size_t>(n_expert), [&](const json::Value& v, const auto& at) {
-            out.probs.push_back(element_float(v, at));
-        });
+        rows("probs", static_cast<size_t>(n_expert),
+             [&](const json::Value& v, const auto& at) { out.probs.push_back(half(v, at)); });
     return out;
 }
 

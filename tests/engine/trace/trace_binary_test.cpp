@@ -223,6 +223,14 @@ TEST(TraceJson, RoutingRowWidthIsBetweenOneAndNExpert) {
     const size_t w = empty.find("\"weights\":[[");
     empty.replace(w, empty.find("]]", w) + 2 - w, "\"weights\":[[]]");
     EXPECT_NE(err(empty).find("has rows of 0 experts"), std::string::npos) << err(empty);
+    // Found by trace_json_fuzz: a weight beyond half range read, then could not be stored.
+    std::string big = good;
+    const size_t w0 = big.find("\"weights\":[[") + 12;
+    big.replace(w0, big.find(',', w0) - w0, "655360.25");
+    EXPECT_NE(err(big).find("tokens[0].routing.weights[0][0] = 655360.250000 is beyond the "
+                            "half-float range"),
+              std::string::npos)
+        << err(big);
 }
 
 TEST(TraceBinary, RefusesWhatIsNotATrace) {
