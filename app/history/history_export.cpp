@@ -313,25 +313,15 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                         m.repro.chat_template = r.at("chat_template").as_string();
                         m.repro.engine_version = r.at("engine_version").as_string();
                         const json::Value& sampler = mv.at("sampler");
-                        if (!sampler.is_null()) {
-                            SamplerSettings ss;
-                            ss.temperature = sampler.at("temperature").as_float();
-                            ss.top_k = static_cast<int>(sampler.at("top_k").as_int64());
-                            ss.top_p = sampler.at("top_p").as_float();
-                            ss.min_p = sampler.at("min_p").as_float();
-                            ss.repeat_penalty = sampler.at("repeat_penalty").as_float();
-                            ss.repeat_last_n =
-                                static_cast<int>(sampler.at("repeat_last_n").as_int64());
-                            ss.frequency_penalty = sampler.at("frequency_penalty").as_float();
-                            ss.presence_penalty = sampler.at("presence_penalty").as_float();
-                            ss.seed = sampler.at("seed").as_uint64();
-                            m.repro.sampler = ss;
-                        }
+                        if (!sampler.is_null()) m.repro.sampler = sampler_from_json(sampler);
                     }
                     if (mv.find("trace")) {
                         if (trace_index >= spans.traces.size()) bad(where + ".trace", "misplaced");
                         const std::string_view raw = spans.traces[trace_index++];
                         if (!mv.at("trace").is_null()) {
+                            if (m.role != Role::Assistant)
+                                bad(where + ".trace", std::string("a ") + role_name(m.role) +
+                                                          " message cannot carry a trace");
                             try {
                                 trace = read_json(raw);
                             } catch (const gb::Error& e) {

@@ -608,6 +608,10 @@ int64_t HistoryStore::import_message(int64_t conversation_id, std::optional<int6
     return guarded([&] {
         sql::Transaction tx(db_);
         check_parent(db_, conversation_id, parent);
+        if (trace && m.role != Role::Assistant)
+            throw HistoryError(Kind::Invalid, std::string("history: a ") + role_name(m.role) +
+                                                  " message cannot carry a trace (only replies "
+                                                  "have one)");
         Message copy = m;
         if (copy.status == MessageStatus::Streaming) copy.status = MessageStatus::Incomplete;
         const int64_t id = insert_message(db_, conversation_id, parent, copy);
@@ -620,10 +624,14 @@ int64_t HistoryStore::import_message(int64_t conversation_id, std::optional<int6
 void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
     guarded([&] {
         sql::Transaction tx(db_);
-        auto st = db_.prepare("SELECT 1 FROM messages WHERE id = ?").args(message_id);
+        auto st = db_.prepare("SELECT role FROM messages WHERE id = ?").args(message_id);
         if (!st.step())
             throw HistoryError(Kind::NotFound,
                                "history: no message with id " + std::to_string(message_id));
+        if (st.text(0) != "assistant")
+            throw HistoryError(Kind::Invalid, "history: message " + std::to_string(message_id) +
+                                                  " is a " + st.text(0) +
+                                                  " message; only replies carry a trace");
         store_trace(db_, message_id, trace);
         tx.commit();
     });
@@ -633,11 +641,15 @@ std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
     return guarded([&]() -> std::optional<Trace> {
         // The sizes first: a damaged or hostile row is refused before its blob is read.
         auto st = db_.prepare(
-            "SELECT format_version, codec, raw_size, length(data), typeof(data) FROM traces "
-            "WHERE message_id = ?");
+            "SELECT format_version, codec, raw_size, length(data), typeof(data), "
+            "(SELECT role FROM messages WHERE id = message_id) FROM traces WHERE message_id = ?");
         st.args(message_id);
         if (!st.step()) return std::nullopt;
         const std::string where = "history: trace of message " + std::to_string(message_id);
+        if (st.text(5) != "assistant")
+            throw HistoryError(Kind::Corrupt, where + ": message " + std::to_string(message_id) +
+                                                  " is a " + st.text(5) +
+                                                  " message; only replies carry a trace");
         if (st.type(0) != sql::Type::Integer || st.type(2) != sql::Type::Integer ||
             st.text(4) != "blob")
             throw HistoryError(Kind::Corrupt, where +

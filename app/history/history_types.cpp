@@ -1,6 +1,8 @@
 // Names of the history enums, the message tree walk, sampler settings as JSON.
 #include "app/history/history_types.h"
 
+#include <cmath>
+#include <limits>
 #include <sstream>
 #include <unordered_map>
 
@@ -164,16 +166,36 @@ std::string sampler_to_json(const SamplerSettings& s) {
 }
 
 SamplerSettings sampler_from_json(std::string_view text) {
-    const json::Value v = json::parse(text);
+    return sampler_from_json(json::parse(text));
+}
+
+// Every float finite and within float range (a value beyond it would read as infinity), every
+// integer within int before it is narrowed.
+SamplerSettings sampler_from_json(const json::Value& v) {
+    auto real = [&](const char* key) {
+        const float f = v.at(key).as_float();
+        if (!std::isfinite(f))
+            throw HistoryError(HistoryError::Kind::Invalid,
+                               std::string("sampler.") + key + " is not a finite float");
+        return f;
+    };
+    auto integer = [&](const char* key, int64_t lo) {
+        const int64_t i = v.at(key).as_int64();
+        if (i < lo || i > std::numeric_limits<int>::max())
+            throw HistoryError(
+                HistoryError::Kind::Invalid,
+                std::string("sampler.") + key + " " + std::to_string(i) + " is out of range");
+        return static_cast<int>(i);
+    };
     SamplerSettings s;
-    s.temperature = v.at("temperature").as_float();
-    s.top_k = static_cast<int>(v.at("top_k").as_int64());
-    s.top_p = v.at("top_p").as_float();
-    s.min_p = v.at("min_p").as_float();
-    s.repeat_penalty = v.at("repeat_penalty").as_float();
-    s.repeat_last_n = static_cast<int>(v.at("repeat_last_n").as_int64());
-    s.frequency_penalty = v.at("frequency_penalty").as_float();
-    s.presence_penalty = v.at("presence_penalty").as_float();
+    s.temperature = real("temperature");
+    s.top_k = integer("top_k", 0);
+    s.top_p = real("top_p");
+    s.min_p = real("min_p");
+    s.repeat_penalty = real("repeat_penalty");
+    s.repeat_last_n = integer("repeat_last_n", -1);
+    s.frequency_penalty = real("frequency_penalty");
+    s.presence_penalty = real("presence_penalty");
     s.seed = v.at("seed").as_uint64();
     return s;
 }

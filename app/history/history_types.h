@@ -12,6 +12,10 @@
 #include "engine/trace/trace.h"
 #include "kernels/error.h"
 
+namespace gb::json {
+class Value;
+}
+
 namespace gb::app {
 
 // Why a store operation failed, so the UI can offer the right action (recover, retry, free
@@ -144,6 +148,8 @@ struct SearchHit {
 // Sampler settings as a JSON object (the trace format's "sampling" fields); floats and the
 // 64-bit seed round-trip exactly.
 std::string sampler_to_json(const SamplerSettings& s);
+// Floats must be finite, integers within int: HistoryError(Invalid) or gb::Error otherwise.
 SamplerSettings sampler_from_json(std::string_view text);
+SamplerSettings sampler_from_json(const json::Value& v);
 
 }  // namespace gb::app
