@@ -106,7 +106,9 @@ Message read_message(const sql::Stmt& st) {
         m.role = role_from_name(st.text(3));
         m.status = status_from_name(st.text(7));
     } catch (const HistoryError& e) {
-        throw bad(e.what());
+        std::string what = e.what();
+        if (what.starts_with("history: ")) what.erase(0, 9);
+        throw bad(what);
     }
     m.content = st.text(4);
     m.reasoning = st.text(5);

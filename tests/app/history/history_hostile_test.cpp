@@ -243,7 +243,7 @@ std::vector<Case> cases() {
     c.push_back(
         sql_case("role_null", "types",
                  without_not_null("messages") + "UPDATE messages SET role = NULL WHERE id = {u}",
-                 "message {u}: history: unknown role ''"));
+                 "message {u}: unknown role ''"));
     c.push_back(sql_case("role_unknown", "types",
                          "UPDATE messages SET role = 'robot' WHERE id = {u}",
                          "is damaged: CHECK constraint failed in messages"));
@@ -378,6 +378,20 @@ std::vector<Case> cases() {
     c.push_back(import_case("import_float_beyond_range",
                             edit("\"temperature\":", "\"temperature\":1e39,\"x\":"),
                             "is not a finite float"));
+    c.push_back(
+        import_case("import_sampler_beyond_float",
+                    edit("\"sampler\":null",
+                         "\"sampler\":{\"temperature\":1e39,\"top_k\":1,\"top_p\":1,\"min_p\":0,"
+                         "\"repeat_penalty\":1,\"repeat_last_n\":64,\"frequency_penalty\":0,"
+                         "\"presence_penalty\":0,\"seed\":1}"),
+                    "messages[1]: sampler.temperature is not a finite float"));
+    c.push_back(import_case(
+        "import_sampler_top_k_beyond_int",
+        edit("\"sampler\":null",
+             "\"sampler\":{\"temperature\":1,\"top_k\":4294967296,\"top_p\":1,\"min_p\":0,"
+             "\"repeat_penalty\":1,\"repeat_last_n\":64,\"frequency_penalty\":0,"
+             "\"presence_penalty\":0,\"seed\":1}"),
+        "sampler.top_k 4294967296 is out of range"));
     c.push_back(import_case("import_trace_on_user_message",
                             edit("\"role\":\"assistant\"", "\"role\":\"user\""),
                             ".trace: a user message cannot carry a trace"));
