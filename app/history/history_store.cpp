@@ -526,6 +526,9 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
         "system_prompt, rendered_prompt, chat_template, engine_version) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     const ReplyStats& s = m.stats;
+    // What read_message would refuse must not be written.
+    if (s.n_prompt_tokens < 0 || s.n_reasoning_tokens < 0 || s.n_answer_tokens < 0)
+        throw HistoryError(Kind::Invalid, "history: a message's token counts cannot be negative");
     st.args(conversation_id, parent, role_name(m.role), m.content, m.reasoning, m.answer,
             status_name(m.status), m.created_ms ? m.created_ms : now_ms(), s.n_prompt_tokens,
             s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps,

@@ -392,6 +392,13 @@ std::vector<Case> cases() {
              "\"repeat_penalty\":1,\"repeat_last_n\":64,\"frequency_penalty\":0,"
              "\"presence_penalty\":0,\"seed\":1}"),
         "sampler.top_k 4294967296 is out of range"));
+    // Found by history_import_fuzz: imported, then the conversation could not be read back.
+    c.push_back(import_case("import_negative_token_count",
+                            edit("\"n_prompt_tokens\":", "\"n_prompt_tokens\":-13,\"x\":"),
+                            "messages[1]: stats.n_prompt_tokens -13 is out of range"));
+    c.push_back(import_case("import_infinite_speed",
+                            edit("\"decode_tps\":", "\"decode_tps\":1e400,\"x\":"),
+                            "json: number out of range"));
     c.push_back(import_case("import_trace_on_user_message",
                             edit("\"role\":\"assistant\"", "\"role\":\"user\""),
                             ".trace: a user message cannot carry a trace"));
