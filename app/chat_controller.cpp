@@ -86,16 +86,28 @@ const StoredMessage* ChatController::find(int64_t id) const {
     return nullptr;
 }
 
-// Following a branch down: the newest child each time, as chat apps show a fresh branch.
+// Following a branch down: the newest child each time, as chat apps show a fresh branch. At
+// most one step per message, so a cycle of parents (a damaged store) cannot loop forever.
 int64_t ChatController::deepest_leaf(int64_t from) const {
     int64_t cur = from;
-    for (;;) {
+    for (size_t steps = 0; steps < all_.size(); ++steps) {
         int64_t next = 0;
         for (const StoredMessage& m : all_)
             if (m.parent == cur) next = std::max(next, m.id);
         if (!next) return cur;
         cur = next;
     }
+    return cur;
+}
+
+// The messages from the root to leaf. Every walk up the tree goes through here: it stops at a
+// missing parent and after one step per message, so a damaged store's cycle cannot hang it.
+std::vector<StoredMessage> ChatController::path_to(std::optional<int64_t> leaf) const {
+    std::vector<StoredMessage> out;
+    for (const StoredMessage* m = leaf ? find(*leaf) : nullptr; m && out.size() < all_.size();
+         m = m->parent ? find(*m->parent) : nullptr)
+        out.push_back(*m);
+    return {out.rbegin(), out.rend()};
 }
 
 void ChatController::load_current() {
@@ -107,9 +119,7 @@ void ChatController::load_current() {
             const ConversationSummary s = store_.summary(conv_);
             settings_ = settings_from_json(s.settings_json);
             all_ = store_.messages(conv_);
-            int64_t leaf = s.current_leaf.value_or(all_.empty() ? 0 : all_.back().id);
-            for (const StoredMessage* m = find(leaf); m; m = m->parent ? find(*m->parent) : nullptr)
-                path_.insert(path_.begin(), *m);
+            path_ = path_to(s.current_leaf.value_or(all_.empty() ? 0 : all_.back().id));
         } catch (const std::exception& e) {
             emit errorOccurred(error_text(e));
         }
@@ -130,9 +140,8 @@ std::vector<int64_t> ChatController::siblings(int64_t message_id) const {
 
 std::vector<ChatTurn> ChatController::turns_to(std::optional<int64_t> leaf) const {
     std::vector<ChatTurn> turns;
-    for (const StoredMessage* m = leaf ? find(*leaf) : nullptr; m;
-         m = m->parent ? find(*m->parent) : nullptr)
-        turns.insert(turns.begin(), ChatTurn{m->role, m->content, m->reasoning});
+    for (const StoredMessage& m : path_to(leaf))
+        turns.push_back(ChatTurn{m.role, m.content, m.reasoning});
     return turns;
 }
 
@@ -185,9 +194,7 @@ void ChatController::edit(int64_t user_message_id, const QString& text) {
         return;
     }
     all_.push_back(m);
-    path_ = {};
-    for (const StoredMessage* p = find(m.id); p; p = p->parent ? find(*p->parent) : nullptr)
-        path_.insert(path_.begin(), *p);
+    path_ = path_to(m.id);
     emit pathChanged();
     start_reply(m.id);
 }
@@ -200,9 +207,7 @@ void ChatController::regenerate(int64_t assistant_message_id) {
         return;
     }
     const int64_t parent = *old->parent;
-    path_.clear();
-    for (const StoredMessage* p = find(parent); p; p = p->parent ? find(*p->parent) : nullptr)
-        path_.insert(path_.begin(), *p);
+    path_ = path_to(parent);
     emit pathChanged();
     start_reply(parent);
 }
@@ -216,9 +221,7 @@ void ChatController::switch_branch(int64_t message_id, int delta) {
     if (idx < 0 || idx >= static_cast<long>(sib.size())) return;
     const int64_t leaf = deepest_leaf(sib[static_cast<size_t>(idx)]);
     GB_GUARD(store_.set_current_leaf(conv_, leaf));
-    path_.clear();
-    for (const StoredMessage* p = find(leaf); p; p = p->parent ? find(*p->parent) : nullptr)
-        path_.insert(path_.begin(), *p);
+    path_ = path_to(leaf);
     emit pathChanged();
     refresh_context_use();
 }

@@ -86,6 +86,7 @@ private:
     std::vector<ChatTurn> turns_to(std::optional<int64_t> leaf) const;
     const StoredMessage* find(int64_t id) const;
     int64_t deepest_leaf(int64_t from) const;
+    std::vector<StoredMessage> path_to(std::optional<int64_t> leaf) const;
     void on_token(quint64 request, const StreamToken& t);
     void on_finished(quint64 request, std::shared_ptr<const Trace> trace);
     void on_failed(quint64 request, const QString& error);

@@ -122,6 +122,16 @@ std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const s
     if (note && o.report.outcome == OpenOutcome::Recovered)
         *note = "The history file was damaged (" + o.report.problem + "); it was moved to " +
                 o.report.moved_aside_to + " and a new one started.";
+    if (note && !o.report.damaged.empty()) {
+        std::string ids;
+        for (size_t i = 0; i < o.report.damaged.size() && i < 20; ++i)
+            ids += (i ? ", " : "") + std::to_string(o.report.damaged[i]);
+        if (o.report.damaged.size() > 20) ids += ", ...";
+        *note = std::to_string(o.report.damaged.size()) +
+                " conversation(s) in the history are damaged (ids " + ids +
+                "): their messages do not form a tree. They are listed but cannot be opened; "
+                "every other conversation is fine.";
+    }
     return std::make_unique<HistoryConversationStore>(std::move(o.store));
 }
 

@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -54,6 +57,49 @@ void print_routing_summary(const Trace& t) {
         std::fprintf(stderr, "  layer %3u  reasoning: %-36s answer: %s\n", load.layers[i],
                      top(Phase::Think, i).c_str(), top(Phase::Answer, i).c_str());
 }
+
+// Writes the whole file, checking the open, every write and the close (where a full disk often
+// shows first): a failure names the file and the reason, and the partial file is removed (a
+// device such as /dev/full is left alone), so no truncated trace is left looking whole.
+void write_file_checked(const std::string& path, std::string_view bytes) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) throw Error("cannot write trace file '" + path + "': " + std::strerror(errno));
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    int err = written ? 0 : errno;
+    if (std::fflush(f) != 0 && err == 0) err = errno;
+    if (std::fclose(f) != 0 && err == 0) err = errno;
+    if (!written && err == 0) err = EIO;
+    if (err == 0) return;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) std::filesystem::remove(path, ec);
+    throw Error("writing trace file '" + path + "' failed: " + std::strerror(err) +
+                " (the partial file was removed)");
+}
+
+// Standard output, checked: a reply written to a full disk or a closed pipe must not end with
+// exit status 0. The first failure is kept; the caller stops generating and reports it.
+class CheckedStdout {
+public:
+    bool write(std::string_view s) {
+        if (err_ == 0 && std::fwrite(s.data(), 1, s.size(), stdout) != s.size())
+            err_ = errno ? errno : EIO;
+        return err_ == 0;
+    }
+    bool flush() {
+        if (err_ == 0 && std::fflush(stdout) != 0) err_ = errno ? errno : EIO;
+        return err_ == 0;
+    }
+    void check() {
+        flush();
+        if (err_ == 0 && std::ferror(stdout)) err_ = EIO;
+        if (err_ != 0)
+            throw Error(std::string("writing the reply to standard output failed: ") +
+                        std::strerror(err_));
+    }
+
+private:
+    int err_ = 0;
+};
 
 }  // namespace
 
@@ -163,42 +209,38 @@ int run_command(const std::vector<std::string>& argv) {
     Phase shown = Phase::Answer;
     bool any_reasoning = false;
     bool answer_started = false;
+    CheckedStdout out;
     Trace trace = gen.generate(req, [&](const TokenRecord* rec, const std::string& text) {
         if (jsonl) {
             if (!rec) return true;
-            const std::string line = token_json_line(*rec) + "\n";
-            std::fwrite(line.data(), 1, line.size(), stdout);
-            std::fflush(stdout);
-            return true;
+            return out.write(token_json_line(*rec) + "\n") && out.flush();
         }
         if (quiet) return true;
         const Phase phase = rec ? rec->phase : shown;
         if (phase == Phase::Think && shown != Phase::Think) {
             any_reasoning = true;
-            if (tty && !hide_reasoning) std::fputs("\x1b[2m", stdout);
+            if (tty && !hide_reasoning) out.write("\x1b[2m");
         } else if (phase == Phase::Answer && shown == Phase::Think) {
-            if (tty && !hide_reasoning) std::fputs("\x1b[0m", stdout);
-            std::fputs(hide_reasoning ? "" : "\n", stdout);
-            std::fputs(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n", stdout);
+            if (tty && !hide_reasoning) out.write("\x1b[0m");
+            out.write(hide_reasoning ? "" : "\n");
+            out.write(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n");
         }
         shown = phase;
-        std::string_view out = text;
+        std::string_view piece = text;
         // After the rule the answer starts at its first visible character: the newlines
         // that follow "</think>" are layout.
         if (phase == Phase::Answer && any_reasoning && !answer_started) {
-            out.remove_prefix(std::min(out.size(), out.find_first_not_of(" \t\r\n")));
-            answer_started = !out.empty();
+            piece.remove_prefix(std::min(piece.size(), piece.find_first_not_of(" \t\r\n")));
+            answer_started = !piece.empty();
         }
-        if (!(hide_reasoning && phase == Phase::Think))
-            std::fwrite(out.data(), 1, out.size(), stdout);
-        std::fflush(stdout);
-        return true;
+        if (!(hide_reasoning && phase == Phase::Think)) out.write(piece);
+        return out.flush();  // a failed write stops the reply
     });
     if (!quiet && !jsonl) {
-        if (tty && shown == Phase::Think) std::fputs("\x1b[0m", stdout);
-        std::printf("\n");
-        std::fflush(stdout);
+        if (tty && shown == Phase::Think) out.write("\x1b[0m");
+        out.write("\n");
     }
+    out.check();
     if (any_reasoning && !trace.reasoning_complete)
         std::fprintf(stderr, "[the reply stopped inside the reasoning; raise -n for an answer]\n");
     const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
@@ -209,16 +251,14 @@ int run_command(const std::vector<std::string>& argv) {
     if (args.has("--routing")) print_routing_summary(trace);
     if (args.has("--trace")) {
         // FILE.gbtrace: the compact binary form (TRACE_FORMAT.md); anything else: JSON.
-        const std::string out = args.str("--trace");
-        std::ofstream f(out, std::ios::binary);
-        if (!f) throw Error("cannot write trace file '" + out + "'");
-        if (out.ends_with(".gbtrace")) {
-            const std::string bytes = write_binary(trace);
-            f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        const std::string file = args.str("--trace");
+        if (file.ends_with(".gbtrace")) {
+            write_file_checked(file, write_binary(trace));
         } else {
-            write_json(trace, f);
+            std::ostringstream json;
+            write_json(trace, json);
+            write_file_checked(file, json.str());
         }
-        if (!f) throw Error("writing trace file '" + out + "' failed");
     }
     return 0;
 }

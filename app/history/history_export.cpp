@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -210,14 +211,29 @@ private:
     throw HistoryError(Kind::Invalid, "history import: " + where + ": " + what);
 }
 
+// Counts within 0..INT_MAX and finite numbers: what the store reads back (a negative count
+// imported once made its conversation unreadable; found by history_import_fuzz).
 ReplyStats read_stats(const json::Value& v) {
+    auto count = [&](const char* key) {
+        const int64_t n = v.at(key).as_int64();
+        if (n < 0 || n > std::numeric_limits<int>::max())
+            throw HistoryError(Kind::Invalid, std::string("stats.") + key + " " +
+                                                  std::to_string(n) + " is out of range");
+        return static_cast<int>(n);
+    };
+    auto number = [&](const char* key) {
+        const double x = v.at(key).as_number();
+        if (!std::isfinite(x))
+            throw HistoryError(Kind::Invalid, std::string("stats.") + key + " is not finite");
+        return x;
+    };
     ReplyStats s;
-    s.n_prompt_tokens = static_cast<int>(v.at("n_prompt_tokens").as_int64());
-    s.n_reasoning_tokens = static_cast<int>(v.at("n_reasoning_tokens").as_int64());
-    s.n_answer_tokens = static_cast<int>(v.at("n_answer_tokens").as_int64());
-    s.ttft_ms = v.at("ttft_ms").as_number();
-    s.prefill_tps = v.at("prefill_tps").as_number();
-    s.decode_tps = v.at("decode_tps").as_number();
+    s.n_prompt_tokens = count("n_prompt_tokens");
+    s.n_reasoning_tokens = count("n_reasoning_tokens");
+    s.n_answer_tokens = count("n_answer_tokens");
+    s.ttft_ms = number("ttft_ms");
+    s.prefill_tps = number("prefill_tps");
+    s.decode_tps = number("decode_tps");
     s.backend = v.at("backend").as_string();
     s.device = v.at("device").as_string();
     s.model = v.at("model").as_string();
@@ -313,25 +329,15 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                         m.repro.chat_template = r.at("chat_template").as_string();
                         m.repro.engine_version = r.at("engine_version").as_string();
                         const json::Value& sampler = mv.at("sampler");
-                        if (!sampler.is_null()) {
-                            SamplerSettings ss;
-                            ss.temperature = sampler.at("temperature").as_float();
-                            ss.top_k = static_cast<int>(sampler.at("top_k").as_int64());
-                            ss.top_p = sampler.at("top_p").as_float();
-                            ss.min_p = sampler.at("min_p").as_float();
-                            ss.repeat_penalty = sampler.at("repeat_penalty").as_float();
-                            ss.repeat_last_n =
-                                static_cast<int>(sampler.at("repeat_last_n").as_int64());
-                            ss.frequency_penalty = sampler.at("frequency_penalty").as_float();
-                            ss.presence_penalty = sampler.at("presence_penalty").as_float();
-                            ss.seed = sampler.at("seed").as_uint64();
-                            m.repro.sampler = ss;
-                        }
+                        if (!sampler.is_null()) m.repro.sampler = sampler_from_json(sampler);
                     }
                     if (mv.find("trace")) {
                         if (trace_index >= spans.traces.size()) bad(where + ".trace", "misplaced");
                         const std::string_view raw = spans.traces[trace_index++];
                         if (!mv.at("trace").is_null()) {
+                            if (m.role != Role::Assistant)
+                                bad(where + ".trace", std::string("a ") + role_name(m.role) +
+                                                          " message cannot carry a trace");
                             try {
                                 trace = read_json(raw);
                             } catch (const gb::Error& e) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <utility>
 
 #include "app/history/schema.h"
@@ -74,24 +75,52 @@ constexpr const char* kMessageColumns =
     "rendered_prompt, chat_template, engine_version, "
     "EXISTS(SELECT 1 FROM traces WHERE traces.message_id = messages.id)";
 
+// A message row as the store wrote it; a damaged or crafted row (a column of the wrong type, a
+// count beyond int, an unknown role) is an error naming the message and the column.
 Message read_message(const sql::Stmt& st) {
     Message m;
     m.id = st.i64(0);
-    m.conversation_id = st.i64(1);
-    m.parent_id = st.opt_i64(2);
-    m.role = role_from_name(st.text(3));
+    auto bad = [&](const std::string& what) {
+        return HistoryError(Kind::Corrupt,
+                            "history: message " + std::to_string(m.id) + ": " + what);
+    };
+    auto integer = [&](int col, const char* name) {
+        if (st.type(col) != sql::Type::Integer) throw bad(std::string(name) + " is not an integer");
+        return st.i64(col);
+    };
+    auto count = [&](int col, const char* name) {
+        const int64_t v = integer(col, name);
+        if (v < 0 || v > std::numeric_limits<int>::max())
+            throw bad(std::string(name) + " " + std::to_string(v) + " is out of range");
+        return static_cast<int>(v);
+    };
+    auto number = [&](int col, const char* name) {
+        const sql::Type t = st.type(col);
+        if (t != sql::Type::Integer && t != sql::Type::Float)
+            throw bad(std::string(name) + " is not a number");
+        return st.f64(col);
+    };
+    m.conversation_id = integer(1, "conversation_id");
+    if (!st.is_null(2)) m.parent_id = integer(2, "parent_id");
+    try {
+        m.role = role_from_name(st.text(3));
+        m.status = status_from_name(st.text(7));
+    } catch (const HistoryError& e) {
+        std::string what = e.what();
+        if (what.starts_with("history: ")) what.erase(0, 9);
+        throw bad(what);
+    }
     m.content = st.text(4);
     m.reasoning = st.text(5);
     m.answer = st.text(6);
-    m.status = status_from_name(st.text(7));
-    m.created_ms = st.i64(8);
+    m.created_ms = integer(8, "created_ms");
     ReplyStats& s = m.stats;
-    s.n_prompt_tokens = static_cast<int>(st.i64(9));
-    s.n_reasoning_tokens = static_cast<int>(st.i64(10));
-    s.n_answer_tokens = static_cast<int>(st.i64(11));
-    s.ttft_ms = st.f64(12);
-    s.prefill_tps = st.f64(13);
-    s.decode_tps = st.f64(14);
+    s.n_prompt_tokens = count(9, "n_prompt_tokens");
+    s.n_reasoning_tokens = count(10, "n_reasoning_tokens");
+    s.n_answer_tokens = count(11, "n_answer_tokens");
+    s.ttft_ms = number(12, "ttft_ms");
+    s.prefill_tps = number(13, "prefill_tps");
+    s.decode_tps = number(14, "decode_tps");
     s.backend = st.text(15);
     s.device = st.text(16);
     s.model = st.text(17);
@@ -103,7 +132,13 @@ Message read_message(const sql::Stmt& st) {
     } catch (const Error&) {
         s.stop_reason = StopReason::None;
     }
-    if (!st.is_null(20)) m.repro.sampler = sampler_from_json(st.text(20));
+    if (!st.is_null(20)) {
+        try {
+            m.repro.sampler = sampler_from_json(st.text(20));
+        } catch (const Error& e) {
+            throw bad(std::string("sampler_json: ") + e.what());
+        }
+    }
     m.repro.system_prompt = st.text(21);
     m.repro.rendered_prompt = st.text(22);
     m.repro.chat_template = st.text(23);
@@ -185,6 +220,26 @@ bool looks_like_sqlite(const std::string& path, std::string* problem) {
     return false;
 }
 
+// Conversations whose message tree a crafted or damaged file broke: a message not reachable
+// from a root (it lies on or below a cycle of parents, or below a parent that is missing or in
+// another conversation), or a current_leaf that is not one of the conversation's messages. Each
+// query is a walk over the parent index, so opening stays fast on a large history.
+std::vector<int64_t> find_damaged_conversations(sql::Db& db) {
+    auto st = db.prepare(
+        "WITH RECURSIVE reachable(id, conversation_id) AS ("
+        "  SELECT id, conversation_id FROM messages WHERE parent_id IS NULL"
+        "  UNION SELECT m.id, m.conversation_id FROM messages m JOIN reachable r"
+        "    ON m.parent_id = r.id AND m.conversation_id = r.conversation_id) "
+        "SELECT DISTINCT conversation_id FROM messages "
+        "  WHERE id NOT IN (SELECT id FROM reachable) "
+        "UNION SELECT c.id FROM conversations c WHERE c.current_leaf IS NOT NULL AND NOT EXISTS "
+        "  (SELECT 1 FROM messages m WHERE m.id = c.current_leaf AND m.conversation_id = c.id) "
+        "ORDER BY 1");
+    std::vector<int64_t> out;
+    while (st.step()) out.push_back(st.i64(0));
+    return out;
+}
+
 }  // namespace
 
 HistoryStore::HistoryStore(std::string path, HistoryOptions options)
@@ -253,6 +308,7 @@ void HistoryStore::open_database(OpenReport& report) {
         db_.exec("UPDATE messages SET status = 'incomplete' WHERE status = 'streaming'");
         report.marked_incomplete = db_.changes();
         tx.commit();
+        report.damaged = find_damaged_conversations(db_);
     });
 }
 
@@ -408,6 +464,14 @@ Conversation HistoryStore::load_conversation(int64_t id) {
             st.args(id);
             while (st.step()) c.messages.push_back(read_message(st));
             if (own) db_.exec("COMMIT");
+            // A damaged tree is reported whole, not shown cut short (nor walked forever).
+            const std::string damage = tree_damage(c);
+            if (!damage.empty())
+                throw HistoryError(Kind::Corrupt,
+                                   "history: conversation " + std::to_string(id) +
+                                       " is damaged: " + damage +
+                                       " (the other conversations are unaffected; this one "
+                                       "can be deleted)");
             return c;
         } catch (...) {
             if (own) sqlite3_exec(db_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -476,6 +540,9 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
         "system_prompt, rendered_prompt, chat_template, engine_version) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     const ReplyStats& s = m.stats;
+    // What read_message would refuse must not be written.
+    if (s.n_prompt_tokens < 0 || s.n_reasoning_tokens < 0 || s.n_answer_tokens < 0)
+        throw HistoryError(Kind::Invalid, "history: a message's token counts cannot be negative");
     st.args(conversation_id, parent, role_name(m.role), m.content, m.reasoning, m.answer,
             status_name(m.status), m.created_ms ? m.created_ms : now_ms(), s.n_prompt_tokens,
             s.n_reasoning_tokens, s.n_answer_tokens, s.ttft_ms, s.prefill_tps, s.decode_tps,
@@ -560,6 +627,10 @@ int64_t HistoryStore::import_message(int64_t conversation_id, std::optional<int6
     return guarded([&] {
         sql::Transaction tx(db_);
         check_parent(db_, conversation_id, parent);
+        if (trace && m.role != Role::Assistant)
+            throw HistoryError(Kind::Invalid, std::string("history: a ") + role_name(m.role) +
+                                                  " message cannot carry a trace (only replies "
+                                                  "have one)");
         Message copy = m;
         if (copy.status == MessageStatus::Streaming) copy.status = MessageStatus::Incomplete;
         const int64_t id = insert_message(db_, conversation_id, parent, copy);
@@ -572,10 +643,14 @@ int64_t HistoryStore::import_message(int64_t conversation_id, std::optional<int6
 void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
     guarded([&] {
         sql::Transaction tx(db_);
-        auto st = db_.prepare("SELECT 1 FROM messages WHERE id = ?").args(message_id);
+        auto st = db_.prepare("SELECT role FROM messages WHERE id = ?").args(message_id);
         if (!st.step())
             throw HistoryError(Kind::NotFound,
                                "history: no message with id " + std::to_string(message_id));
+        if (st.text(0) != "assistant")
+            throw HistoryError(Kind::Invalid, "history: message " + std::to_string(message_id) +
+                                                  " is a " + st.text(0) +
+                                                  " message; only replies carry a trace");
         store_trace(db_, message_id, trace);
         tx.commit();
     });
@@ -583,11 +658,31 @@ void HistoryStore::save_trace(int64_t message_id, const Trace& trace) {
 
 std::optional<Trace> HistoryStore::load_trace(int64_t message_id) {
     return guarded([&]() -> std::optional<Trace> {
+        // The sizes first: a damaged or hostile row is refused before its blob is read.
         auto st = db_.prepare(
-            "SELECT format_version, codec, raw_size, data FROM traces WHERE message_id = ?");
+            "SELECT format_version, codec, raw_size, length(data), typeof(data), "
+            "(SELECT role FROM messages WHERE id = message_id) FROM traces WHERE message_id = ?");
         st.args(message_id);
         if (!st.step()) return std::nullopt;
-        StoredTrace blob{static_cast<int>(st.i64(0)), st.text(1), st.i64(2), st.blob(3)};
+        const std::string where = "history: trace of message " + std::to_string(message_id);
+        if (st.text(5) != "assistant")
+            throw HistoryError(Kind::Corrupt, where + ": message " + std::to_string(message_id) +
+                                                  " is a " + st.text(5) +
+                                                  " message; only replies carry a trace");
+        if (st.type(0) != sql::Type::Integer || st.type(2) != sql::Type::Integer ||
+            st.text(4) != "blob")
+            throw HistoryError(Kind::Corrupt, where +
+                                                  ": the row's format_version, raw_size or "
+                                                  "data has the wrong type");
+        const int64_t version = st.i64(0);
+        if (version < 1 || version > std::numeric_limits<int>::max())
+            throw HistoryError(Kind::Corrupt,
+                               where + ": invalid format version " + std::to_string(version));
+        check_trace_size(st.i64(2), st.i64(3), message_id);
+        StoredTrace blob{static_cast<int>(version), st.text(1), st.i64(2), {}};
+        auto data = db_.prepare("SELECT data FROM traces WHERE message_id = ?").args(message_id);
+        if (!data.step()) return std::nullopt;
+        blob.data = data.blob(0);
         return decode_trace(blob, message_id);
     });
 }

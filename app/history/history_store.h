@@ -46,6 +46,10 @@ struct OpenReport {
     int marked_incomplete = 0;   // replies left 'streaming' by a crash, now 'incomplete'
     std::string problem;         // Recovered: what was wrong with the old file
     std::string moved_aside_to;  // Recovered: where the old file is now
+    // Conversations whose message tree is damaged (a cycle of parents, a missing parent, a
+    // current_leaf that is not theirs): the others open as usual; loading one of these is a
+    // HistoryError(Corrupt) that names the messages.
+    std::vector<int64_t> damaged;
 };
 
 // What is known when a reply starts; the rest comes with finish().

@@ -1,7 +1,10 @@
 // Names of the history enums, the message tree walk, sampler settings as JSON.
 #include "app/history/history_types.h"
 
+#include <cmath>
+#include <limits>
 #include <sstream>
+#include <unordered_map>
 
 #include "engine/core/json.h"
 
@@ -83,6 +86,68 @@ std::vector<const Message*> Conversation::branch(std::optional<int64_t> leaf) co
     return {out.rbegin(), out.rend()};
 }
 
+std::string tree_damage(const Conversation& c) {
+    std::unordered_map<int64_t, size_t> index;
+    for (size_t i = 0; i < c.messages.size(); ++i) index.emplace(c.messages[i].id, i);
+    std::vector<std::string> problems;
+    auto note = [&](std::string p) {
+        if (problems.size() < 8) problems.push_back(std::move(p));
+    };
+    for (const Message& m : c.messages)
+        if (m.parent_id && !index.count(*m.parent_id))
+            note("message " + std::to_string(m.id) + " has parent " + std::to_string(*m.parent_id) +
+                 ", which is not a message of this conversation");
+    // Each message walks up until it meets a root, a dangling parent or a message already
+    // walked; meeting one on its own walk is a cycle. Every message is walked once.
+    enum : char { kNew, kOnWalk, kDone };
+    std::vector<char> state(c.messages.size(), kNew);
+    std::vector<bool> on_cycle(c.messages.size(), false);
+    std::vector<size_t> walk;
+    for (size_t start = 0; start < c.messages.size(); ++start) {
+        walk.clear();
+        size_t i = start;
+        for (;;) {
+            if (state[i] == kDone) break;
+            if (state[i] == kOnWalk) {
+                // The cycle is the part of this walk from i on.
+                std::string ids;
+                size_t n = 0;
+                for (size_t k = walk.size(); k-- > 0;) {
+                    on_cycle[walk[k]] = true;
+                    ++n;
+                    if (walk[k] == i) break;
+                }
+                for (size_t k = walk.size() - n; k < walk.size() && k < walk.size() - n + 6; ++k)
+                    ids += std::to_string(c.messages[walk[k]].id) + " -> ";
+                ids += n > 6 ? "... (" + std::to_string(n) + " messages)"
+                             : std::to_string(c.messages[i].id);
+                note(n == 1 ? "message " + std::to_string(c.messages[i].id) + " is its own parent"
+                            : "the parents of messages form a cycle: " + ids);
+                break;
+            }
+            state[i] = kOnWalk;
+            walk.push_back(i);
+            const Message& m = c.messages[i];
+            if (!m.parent_id) break;
+            const auto it = index.find(*m.parent_id);
+            if (it == index.end()) break;
+            i = it->second;
+        }
+        for (size_t k : walk) state[k] = kDone;
+    }
+    if (c.info.current_leaf) {
+        const auto it = index.find(*c.info.current_leaf);
+        if (it == index.end())
+            note("current_leaf " + std::to_string(*c.info.current_leaf) +
+                 " is not a message of this conversation");
+        else if (on_cycle[it->second])
+            note("current_leaf " + std::to_string(*c.info.current_leaf) + " lies on a cycle");
+    }
+    std::string out;
+    for (const std::string& p : problems) out += (out.empty() ? "" : "; ") + p;
+    return out;
+}
+
 std::string sampler_to_json(const SamplerSettings& s) {
     std::ostringstream out;
     json::Writer w(out);
@@ -101,16 +166,36 @@ std::string sampler_to_json(const SamplerSettings& s) {
 }
 
 SamplerSettings sampler_from_json(std::string_view text) {
-    const json::Value v = json::parse(text);
+    return sampler_from_json(json::parse(text));
+}
+
+// Every float finite and within float range (a value beyond it would read as infinity), every
+// integer within int before it is narrowed.
+SamplerSettings sampler_from_json(const json::Value& v) {
+    auto real = [&](const char* key) {
+        const float f = v.at(key).as_float();
+        if (!std::isfinite(f))
+            throw HistoryError(HistoryError::Kind::Invalid,
+                               std::string("sampler.") + key + " is not a finite float");
+        return f;
+    };
+    auto integer = [&](const char* key, int64_t lo) {
+        const int64_t i = v.at(key).as_int64();
+        if (i < lo || i > std::numeric_limits<int>::max())
+            throw HistoryError(
+                HistoryError::Kind::Invalid,
+                std::string("sampler.") + key + " " + std::to_string(i) + " is out of range");
+        return static_cast<int>(i);
+    };
     SamplerSettings s;
-    s.temperature = v.at("temperature").as_float();
-    s.top_k = static_cast<int>(v.at("top_k").as_int64());
-    s.top_p = v.at("top_p").as_float();
-    s.min_p = v.at("min_p").as_float();
-    s.repeat_penalty = v.at("repeat_penalty").as_float();
-    s.repeat_last_n = static_cast<int>(v.at("repeat_last_n").as_int64());
-    s.frequency_penalty = v.at("frequency_penalty").as_float();
-    s.presence_penalty = v.at("presence_penalty").as_float();
+    s.temperature = real("temperature");
+    s.top_k = integer("top_k", 0);
+    s.top_p = real("top_p");
+    s.min_p = real("min_p");
+    s.repeat_penalty = real("repeat_penalty");
+    s.repeat_last_n = integer("repeat_last_n", -1);
+    s.frequency_penalty = real("frequency_penalty");
+    s.presence_penalty = real("presence_penalty");
     s.seed = v.at("seed").as_uint64();
     return s;
 }

@@ -12,6 +12,10 @@
 #include "engine/trace/trace.h"
 #include "kernels/error.h"
 
+namespace gb::json {
+class Value;
+}
+
 namespace gb::app {
 
 // Why a store operation failed, so the UI can offer the right action (recover, retry, free
@@ -108,6 +112,11 @@ struct Conversation {
     std::vector<const Message*> branch(std::optional<int64_t> leaf = std::nullopt) const;
 };
 
+// What is wrong with a conversation's message tree (read from a damaged or crafted file): a
+// parent that is not a message of the conversation, a cycle of parents, a current_leaf that is
+// not one of its messages. Names the message ids; empty when the tree is sound. Linear time.
+std::string tree_damage(const Conversation& c);
+
 // A reply found by a metadata query.
 struct ReplyRef {
     int64_t message_id = 0;
@@ -139,6 +148,8 @@ struct SearchHit {
 // Sampler settings as a JSON object (the trace format's "sampling" fields); floats and the
 // 64-bit seed round-trip exactly.
 std::string sampler_to_json(const SamplerSettings& s);
+// Floats must be finite, integers within int: HistoryError(Invalid) or gb::Error otherwise.
 SamplerSettings sampler_from_json(std::string_view text);
+SamplerSettings sampler_from_json(const json::Value& v);
 
 }  // namespace gb::app

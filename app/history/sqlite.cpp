@@ -3,9 +3,52 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <utility>
+#include <vector>
 
 namespace gb::app::sql {
+
+namespace {
+
+// What a statement does, in words, for error messages: "updating messages", "reading
+// conversations". Errors name the operation, never the SQL text (which means nothing to a user
+// and would show the query's shape).
+std::string operation_of(std::string_view sql) {
+    // Words outside parentheses only: a subquery's FROM is not the statement's table.
+    std::vector<std::string> words;
+    std::string w;
+    int depth = 0;
+    for (char c : sql) {
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+            if (depth == 0) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            continue;
+        }
+        if (!w.empty()) words.push_back(std::move(w));
+        w.clear();
+        depth += c == '(' ? 1 : c == ')' && depth > 0 ? -1 : 0;
+        if (words.size() > 64) break;
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+    if (words.empty()) return "an empty statement";
+    auto after = [&](const char* key) -> std::string {
+        for (size_t i = 0; i + 1 < words.size(); ++i)
+            if (words[i] == key) return words[i + 1];
+        return "the database";
+    };
+    const std::string& v = words[0];
+    if (v == "select" || v == "with") return "reading " + after("from");
+    if (v == "insert" || v == "replace") return "writing " + after("into");
+    if (v == "update") return "updating " + (words.size() > 1 ? words[1] : "the database");
+    if (v == "delete") return "deleting from " + after("from");
+    if (v == "pragma") return "checking the database (" + (words.size() > 1 ? words[1] : v) + ")";
+    if (v == "begin" || v == "commit" || v == "rollback" || v == "savepoint" || v == "release")
+        return "a transaction (" + v + ")";
+    if (v == "create" || v == "drop" || v == "alter") return "changing the schema";
+    return "a database statement";
+}
+
+}  // namespace
 
 Db::Db(const std::string& path, bool create) : path_(path) {
     const int flags =
@@ -52,20 +95,19 @@ void Db::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        std::string head = s.substr(0, 60);
-        throw SqlError("sqlite: " + msg + " in \"" + head + "\" (" + path_ + ")", rc & 0xff);
+        throw SqlError("sqlite: " + operation_of(s) + ": " + msg + " (" + path_ + ")", rc & 0xff);
     }
 }
 
 int64_t Db::query_int(std::string_view sql) {
     Stmt st(*this, sql);
-    if (!st.step()) fail(SQLITE_ERROR, "no row from " + std::string(sql));
+    if (!st.step()) fail(SQLITE_ERROR, "no row " + operation_of(sql));
     return st.i64(0);
 }
 
 std::string Db::query_text(std::string_view sql) {
     Stmt st(*this, sql);
-    if (!st.step()) fail(SQLITE_ERROR, "no row from " + std::string(sql));
+    if (!st.step()) fail(SQLITE_ERROR, "no row " + operation_of(sql));
     return st.text(0);
 }
 
@@ -76,7 +118,7 @@ bool Db::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 Stmt::Stmt(Db& db, std::string_view sql) : db_(&db) {
     const int rc =
         sqlite3_prepare_v2(db.raw(), sql.data(), static_cast<int>(sql.size()), &s_, nullptr);
-    if (rc != SQLITE_OK) db.fail(rc, "prepare \"" + std::string(sql.substr(0, 80)) + "\"");
+    if (rc != SQLITE_OK) db.fail(rc, operation_of(sql));
 }
 
 Stmt::Stmt(Stmt&& o) noexcept : s_(std::exchange(o.s_, nullptr)), db_(o.db_) {}
@@ -126,7 +168,7 @@ bool Stmt::step() {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     const char* sql = sqlite3_sql(s_);
-    db_->fail(rc, "step \"" + std::string(sql ? std::string_view(sql).substr(0, 80) : "") + "\"");
+    db_->fail(rc, operation_of(sql ? sql : ""));
 }
 
 void Stmt::run() {
@@ -141,6 +183,15 @@ void Stmt::reset() {
 }
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+Type Stmt::type(int col) const {
+    switch (sqlite3_column_type(s_, col)) {
+        case SQLITE_INTEGER: return Type::Integer;
+        case SQLITE_FLOAT: return Type::Float;
+        case SQLITE_TEXT: return Type::Text;
+        case SQLITE_BLOB: return Type::Blob;
+        default: return Type::Null;
+    }
+}
 int64_t Stmt::i64(int col) const { return sqlite3_column_int64(s_, col); }
 double Stmt::f64(int col) const { return sqlite3_column_double(s_, col); }
 std::string Stmt::text(int col) const {

@@ -27,6 +27,9 @@ private:
 
 class Db;
 
+// SQLite's storage classes: a column's value may have any of them whatever its declared type.
+enum class Type { Integer, Float, Text, Blob, Null };
+
 // A prepared statement. Parameters are 1-based (SQLite's convention), columns 0-based.
 class Stmt {
 public:
@@ -71,6 +74,7 @@ public:
     void reset();
 
     bool is_null(int col) const;
+    Type type(int col) const;
     int64_t i64(int col) const;
     double f64(int col) const;
     std::string text(int col) const;

@@ -19,6 +19,18 @@ struct StoredTrace {
 };
 
 StoredTrace encode_trace(const Trace& trace);
+// Bounds on stored traces. A claimed raw size is checked (against kMaxRawTrace, and for claims
+// above kRatioFreeSize against kMaxRatio times the compressed size) before anything is
+// allocated; decompression is streamed and stops at the claim, so a zstd bomb costs no more
+// memory than its claim allows.
+constexpr int64_t kMaxRawTrace = int64_t{1} << 30;
+constexpr int64_t kMaxStoredTrace = int64_t{512} << 20;
+constexpr int64_t kRatioFreeSize = int64_t{16} << 20;
+constexpr int64_t kMaxRatio = 64;
+constexpr size_t kFirstChunk = size_t{1} << 20;
+
+// HistoryError(Corrupt) naming the message when the sizes are implausible.
+void check_trace_size(int64_t raw_size, int64_t compressed_size, int64_t message_id);
 // HistoryError(Corrupt) naming the message when the blob does not decode.
 Trace decode_trace(const StoredTrace& stored, int64_t message_id);
 

@@ -199,6 +199,19 @@ void write_json(const Trace& t, std::ostream& out) {
 
 namespace {
 
+// A JSON number as a float: a value beyond float range (which would read as infinity) is refused.
+float finite_float(const json::Value& v) {
+    const float f = v.as_float();
+    if (!std::isfinite(f)) throw Error("json: " + std::string("is not a finite float"));
+    return f;
+}
+
+double finite_double(const json::Value& v) {
+    const double d = v.as_number();
+    if (!std::isfinite(d)) throw Error("json: " + std::string("is not a finite number"));
+    return d;
+}
+
 // Field access that names the field's path in every error.
 class Fields {
     // Runs f; a json error becomes a trace error naming this field.
@@ -230,17 +243,17 @@ public:
         return guard(key, [&] { return get(key).as_string(); });
     }
     double number(std::string_view key) const {
-        return guard(key, [&] { return get(key).as_number(); });
+        return guard(key, [&] { return finite_double(get(key)); });
     }
     // A probability-like float; null stands for NaN ("not scored").
     float opt_float(std::string_view key) const {
         return guard(key, [&] {
             const json::Value& v = get(key);
-            return v.is_null() ? std::numeric_limits<float>::quiet_NaN() : v.as_float();
+            return v.is_null() ? std::numeric_limits<float>::quiet_NaN() : finite_float(v);
         });
     }
     float real(std::string_view key) const {
-        return guard(key, [&] { return get(key).as_float(); });
+        return guard(key, [&] { return finite_float(get(key)); });
     }
     int64_t integer(std::string_view key, int64_t lo, int64_t hi) const {
         const int64_t v = guard(key, [&] { return get(key).as_int64(); });
@@ -320,7 +333,7 @@ int64_t element_int(const json::Value& v, const At& at, int64_t lo, int64_t hi) 
 
 template <class At>
 float element_float(const json::Value& v, const At& at) {
-    return element(at, [&] { return v.as_float(); });
+    return element(at, [&] { return finite_float(v); });
 }
 
 // A token's "routing" object; every row as wide as the first, every expert id below n_expert.
@@ -359,13 +372,24 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
         const int64_t e = element_int(v, at, 0, n_expert - 1);
         out.experts.push_back(static_cast<uint16_t>(e));
     }));
-    rows("weights", static_cast<size_t>(out.k), [&](const json::Value& v, const auto& at) {
-        out.weights.push_back(element_float(v, at));
-    });
+    // Each layer chose between 1 and n_expert experts (the binary form stores no other).
+    if (!layers.empty() && (out.k < 1 || out.k > n_expert))
+        throw Error("trace: " + f.where("experts") + " has rows of " + std::to_string(out.k) +
+                    " experts; a routed token has 1.." + std::to_string(n_expert));
+    // Stored traces keep routing numbers as half floats: a value beyond half range would be
+    // accepted here and then be infinity, which the binary reader refuses, once stored.
+    auto half = [](const json::Value& v, const auto& at) {
+        const float x = element_float(v, at);
+        if (std::fabs(x) > 65504.0f)
+            throw Error("trace: " + at() + " = " + std::to_string(x) +
+                        " is beyond the half-float range routing is stored in (|x| <= 65504)");
+        return x;
+    };
+    rows("weights", static_cast<size_t>(out.k),
+         [&](const json::Value& v, const auto& at) { out.weights.push_back(half(v, at)); });
     if (f.has("probs"))
-        rows("probs", static_cast<size_t>(n_expert), [&](const json::Value& v, const auto& at) {
-            out.probs.push_back(element_float(v, at));
-        });
+        rows("probs", static_cast<size_t>(n_expert),
+             [&](const json::Value& v, const auto& at) { out.probs.push_back(half(v, at)); });
     return out;
 }
 

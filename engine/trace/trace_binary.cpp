@@ -141,6 +141,24 @@ public:
             fail(std::string("impossible ") + what + " count " + std::to_string(n));
         return static_cast<size_t>(n);
     }
+    // A zigzag integer that must lie in lo..hi (checked before it is narrowed).
+    int64_t sbounded(const char* what, int64_t lo, int64_t hi) {
+        const int64_t v = svarint(what);
+        if (v < lo || v > hi)
+            fail(std::string(what) + " " + std::to_string(v) + " is outside " + std::to_string(lo) +
+                 ".." + std::to_string(hi));
+        return v;
+    }
+    // The allocation budget: token texts are stored once and copied into every token that
+    // uses them, so a small input could otherwise ask for terabytes. Each copy and each record
+    // is charged; the budget is a fixed multiple of the input's size.
+    void set_budget(size_t bytes) { budget_ = bytes; }
+    void charge(size_t bytes, const char* what) {
+        if (bytes > budget_)
+            fail(std::string("the trace would need more memory than its size allows (") + what +
+                 ")");
+        budget_ -= bytes;
+    }
     int64_t bounded(const char* what, int64_t lo, int64_t hi) {
         const uint64_t v = varint(what);
         if (v > static_cast<uint64_t>(hi) || static_cast<int64_t>(v) < lo)
@@ -182,9 +200,21 @@ public:
 private:
     std::string_view d_;
     size_t pos_;
+    size_t budget_ = SIZE_MAX;
 };
 
 constexpr int64_t kMaxI32 = 2147483647;
+// What a trace may take in memory per byte of its binary form, plus a floor for small ones.
+// A real trace's records take about 10 times its binary size (the texts and vectors of each
+// token); 32 leaves room without letting a hostile one grow without bound.
+constexpr size_t kBudgetPerByte = 32;
+constexpr size_t kBudgetFloor = size_t{64} << 20;
+
+// Routing weights and router probabilities are finite: NaN or infinity is a damaged record.
+void check_finite(In& in, const std::vector<float>& v, const char* what) {
+    for (float x : v)
+        if (!std::isfinite(x)) in.fail(std::string("non-finite ") + what);
+}
 
 }  // namespace
 
@@ -287,6 +317,7 @@ Trace read_binary(std::string_view d) {
                     std::to_string(d.size()) + " bytes)");
 
     In in(body, kHeaderBytes);
+    in.set_budget(kBudgetFloor + kBudgetPerByte * d.size());
     Trace t;
     std::string stop;
     for (std::string* s :
@@ -300,22 +331,23 @@ Trace read_binary(std::string_view d) {
     t.reasoning_complete = in.u8("reasoning_complete") != 0;
     SamplerSettings& s = t.sampling;
     s.temperature = in.fixed<float>("sampling");
-    s.top_k = static_cast<int>(in.svarint("top_k"));
+    s.top_k = static_cast<int>(in.sbounded("top_k", 0, kMaxI32));
     s.top_p = in.fixed<float>("sampling");
     s.min_p = in.fixed<float>("sampling");
     s.repeat_penalty = in.fixed<float>("sampling");
-    s.repeat_last_n = static_cast<int>(in.svarint("repeat_last_n"));
+    s.repeat_last_n = static_cast<int>(in.sbounded("repeat_last_n", -1, kMaxI32));
     s.frequency_penalty = in.fixed<float>("sampling");
     s.presence_penalty = in.fixed<float>("sampling");
     s.seed = in.fixed<uint64_t>("seed");
-    t.n_prompt = static_cast<int>(in.svarint("n_prompt"));
-    t.n_gen = static_cast<int>(in.svarint("n_gen"));
+    t.n_prompt = static_cast<int>(in.sbounded("n_prompt", 0, kMaxI32));
+    t.n_gen = static_cast<int>(in.sbounded("n_gen", 0, kMaxI32));
     t.prefill_ms = in.fixed<double>("prefill_ms");
     t.decode_ms = in.fixed<double>("decode_ms");
     t.n_expert = static_cast<int>(in.bounded("n_expert", 0, 65535));
     t.n_expert_used = static_cast<int>(in.bounded("n_expert_used", 0, t.n_expert));
 
     const size_t n_table = in.count("text table", 2);
+    in.charge(n_table * sizeof(std::pair<int32_t, std::string>), "text table");
     std::vector<std::pair<int32_t, std::string>> table(n_table);
     for (auto& [id, text] : table) {
         const int64_t v = in.svarint("token id");
@@ -331,9 +363,11 @@ Trace read_binary(std::string_view d) {
     };
 
     const size_t n_tokens = in.count("token", 18);
+    in.charge(n_tokens * sizeof(TokenRecord), "tokens");
     t.tokens.resize(n_tokens);
     for (TokenRecord& r : t.tokens) {
         const auto& [id, text] = entry("token");
+        in.charge(text.size(), "token texts");
         r.id = id;
         r.text = text;
         const uint8_t phase = in.u8("phase");
@@ -343,9 +377,12 @@ Trace read_binary(std::string_view d) {
         r.logprob = in.fixed<float>("logprob");
         r.entropy = in.fixed<float>("entropy");
         r.t_ms = in.fixed<double>("t_ms");
-        r.top.resize(in.count("alternative", 5));
+        const size_t n_top = in.count("alternative", 5);
+        in.charge(n_top * sizeof(Alternative), "alternatives");
+        r.top.resize(n_top);
         for (Alternative& a : r.top) {
             const auto& [aid, atext] = entry("alternative");
+            in.charge(atext.size(), "alternative texts");
             a.id = aid;
             a.text = atext;
             a.logprob = in.fixed<float>("alternative logprob");
@@ -357,6 +394,7 @@ Trace read_binary(std::string_view d) {
         const size_t k = static_cast<size_t>(in.bounded("experts per layer", 1, t.n_expert));
         if (rows * k > in.left() / 2)
             in.fail("impossible routing size " + std::to_string(rows) + " x " + std::to_string(k));
+        in.charge(rows * (2 + k * 6), "routing");
         rt.k = static_cast<int>(k);
         rt.layers.resize(rows);
         for (uint16_t& l : rt.layers) l = static_cast<uint16_t>(in.bounded("layer", 0, 65535));
@@ -364,12 +402,15 @@ Trace read_binary(std::string_view d) {
         in.experts(rt.experts, t.n_expert);
         rt.weights.resize(rows * k);
         in.halves(rt.weights, "expert weights");
+        check_finite(in, rt.weights, "expert weight");
         const size_t n_probs = in.count("router probability", 2);
         if (n_probs != 0 && n_probs != rows * static_cast<size_t>(t.n_expert))
             in.fail(std::to_string(n_probs) + " router probabilities for " + std::to_string(rows) +
                     " layers of " + std::to_string(t.n_expert) + " experts");
+        in.charge(n_probs * sizeof(float), "router probabilities");
         rt.probs.resize(n_probs);
         in.halves(rt.probs, "router probabilities");
+        check_finite(in, rt.probs, "router probability");
     }
     if (in.left() != 0)
         in.fail(std::to_string(in.left()) + " unexpected bytes after the last token");

@@ -87,6 +87,55 @@ TEST(Cli, RunWritesATraceWithAlternatives) {
     EXPECT_EQ(generated, 6);
 }
 
+// A full disk is an error, not an empty file and exit status 0: the trace file (a device that is
+// always full, and a regular file over the size limit, which is then removed), the text view and
+// --stream-jsonl on standard output.
+TEST(Cli, RunToAFullDiskFailsAndLeavesNoPartialTrace) {
+    const std::string run = "run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 ";
+    Result r = cli(run + "--trace /dev/full");
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("writing trace file '/dev/full' failed: No space left on device"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(std::filesystem::exists("/dev/full"));
+    r = cli(run + "--trace /dev/full/x.gbtrace");
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("cannot write trace file '/dev/full/x.gbtrace': Not a directory"),
+              std::string::npos)
+        << r.err;
+
+    // A regular file that stops growing after 1 KiB (ulimit -f; SIGXFSZ ignored, so the write
+    // fails with EFBIG as on a full disk).
+    const auto path = (std::filesystem::temp_directory_path() /
+                       ("gb_cli_full_" + std::to_string(getpid()) + ".json"))
+                          .string();
+    std::filesystem::remove(path);
+    const std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f 1; exec " + std::string(GB_CLI_PATH) +
+                            " " + run + "--trace " + path + "\" 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_TRUE(p);
+    std::string out;
+    std::array<char, 4096> buf;
+    for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+    const int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << out;
+    EXPECT_NE(out.find("writing trace file '" + path +
+                       "' failed: File too large (the partial "
+                       "file was removed)"),
+              std::string::npos)
+        << out;
+    EXPECT_FALSE(std::filesystem::exists(path));
+
+    for (const char* mode : {"", "--stream-jsonl "}) {
+        r = cli(run + mode + ">/dev/full");
+        EXPECT_NE(r.code, 0) << mode;
+        EXPECT_NE(r.err.find("writing the reply to standard output failed: No space left on "
+                             "device"),
+                  std::string::npos)
+            << mode << r.err;
+    }
+}
+
 // An MoE model: the trace carries every token's experts, in JSON and in the binary form alike,
 // --routing summarises them, and inspect reports the experts (also of the HF checkpoint).
 TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {

@@ -253,4 +253,53 @@ TEST(HistoryStore, DamagedTraceBlobIsAClearError) {
     }
 }
 
+// Only replies carry a trace: one offered for a user message is refused wherever it comes in.
+TEST(HistoryStore, ATraceOnAUserMessageIsRefused) {
+    TempDir dir;
+    auto store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    const int64_t c = store->create_conversation("x");
+    const int64_t u = store->add_message(c, std::nullopt, Role::User, "q");
+    const Trace trace = test::make_trace(2, 2);
+    try {
+        store->save_trace(u, trace);
+        FAIL() << "saved";
+    } catch (const HistoryError& e) {
+        EXPECT_EQ(e.kind(), HistoryError::Kind::Invalid);
+        EXPECT_EQ(std::string(e.what()), "history: message " + std::to_string(u) +
+                                             " is a user message; only replies carry a trace");
+    }
+    Message m;
+    m.role = Role::User;
+    m.content = "imported";
+    try {
+        store->import_message(c, u, m, &trace);
+        FAIL() << "imported";
+    } catch (const HistoryError& e) {
+        EXPECT_EQ(e.kind(), HistoryError::Kind::Invalid);
+        EXPECT_NE(std::string(e.what()).find("a user message cannot carry a trace"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(store->load_conversation(c).messages.size(), 1u);
+    EXPECT_FALSE(store->load_trace(u));
+}
+
+// A failing statement is named by what it does, never by its SQL text.
+TEST(HistoryStore, ErrorsNameTheOperationNotTheSql) {
+    TempDir dir;
+    auto store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    const int64_t c = store->create_conversation("x");
+    store->database().exec("DROP TABLE traces");
+    try {
+        store->load_conversation(c);
+        FAIL() << "loaded";
+    } catch (const HistoryError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("sqlite: reading messages: no such table: traces"), std::string::npos)
+            << what;
+        EXPECT_EQ(what.find("SELECT"), std::string::npos) << what;
+        EXPECT_EQ(what.find("message_id"), std::string::npos) << what;
+    }
+}
+
 }  // namespace

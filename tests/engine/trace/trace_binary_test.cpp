@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -35,7 +36,7 @@ Trace sample_trace(int n_tokens, int n_layers, int n_expert, int k, bool probs, 
     t.sampling.repeat_last_n = -1;
     t.sampling.seed = 0xFEDCBA9876543210ull;
     t.n_prompt = 3;
-    t.n_gen = n_tokens - 3;
+    t.n_gen = std::max(0, n_tokens - 3);
     t.prefill_ms = 12.125;
     t.decode_ms = 1e-3;
     t.n_expert = n_expert;
@@ -193,6 +194,45 @@ TEST(TraceJson, RoutingErrorsNameTheField) {
         << err(bad);
 }
 
+// A routing row must hold 1..n_expert experts: anything else would be stored, then refused by
+// the binary reader when the reply is opened again.
+TEST(TraceJson, RoutingRowWidthIsBetweenOneAndNExpert) {
+    std::ostringstream out;
+    write_json(sample_trace(4, 1, 2, 2, false), out);
+    const std::string good = out.str();
+    auto err = [](const std::string& s) -> std::string {
+        try {
+            const Trace t = read_json(s);
+            read_binary(write_binary(t));
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    ASSERT_EQ(err(good), "no error");
+    std::string wide = good;
+    wide.insert(wide.find("\"experts\":[[") + 12, "0,");
+    wide.insert(wide.find("\"weights\":[[") + 12, "0.5,");
+    EXPECT_NE(err(wide).find("tokens[0].routing.experts has rows of 3 experts; a routed token has "
+                             "1..2"),
+              std::string::npos)
+        << err(wide);
+    std::string empty = good;
+    const size_t e = empty.find("\"experts\":[[");
+    empty.replace(e, empty.find("]]", e) + 2 - e, "\"experts\":[[]]");
+    const size_t w = empty.find("\"weights\":[[");
+    empty.replace(w, empty.find("]]", w) + 2 - w, "\"weights\":[[]]");
+    EXPECT_NE(err(empty).find("has rows of 0 experts"), std::string::npos) << err(empty);
+    // Found by trace_json_fuzz: a weight beyond half range read, then could not be stored.
+    std::string big = good;
+    const size_t w0 = big.find("\"weights\":[[") + 12;
+    big.replace(w0, big.find(',', w0) - w0, "655360.25");
+    EXPECT_NE(err(big).find("tokens[0].routing.weights[0][0] = 655360.250000 is beyond the "
+                            "half-float range"),
+              std::string::npos)
+        << err(big);
+}
+
 TEST(TraceBinary, RefusesWhatIsNotATrace) {
     EXPECT_NE(error_of("").find("not a Glassbox binary trace"), std::string::npos);
     EXPECT_NE(error_of("GBTRACE\x1a").find("too short"), std::string::npos);
@@ -250,6 +290,64 @@ TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     fix_crc(huge);
     EXPECT_NE(error_of(huge).find("impossible text table count"), std::string::npos)
         << error_of(huge);
+}
+
+std::string varint(uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
+    return out + static_cast<char>(v);
+}
+
+// A trace with every string empty and no experts: its header fields lie at known offsets.
+Trace bare_trace(int n_tokens) {
+    Trace t;
+    t.sampling.repeat_last_n = -1;  // one byte, as every field before the text table
+    for (int i = 0; i < n_tokens; ++i) t.tokens.push_back(TokenRecord{});
+    return t;
+}
+constexpr size_t kNPromptAt = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8;
+constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1;
+
+TEST(TraceBinary, IntegersAreRangeCheckedBeforeNarrowing) {
+    const std::string b = write_binary(bare_trace(1));
+    ASSERT_EQ(b[kNPromptAt], 0);
+    // n_prompt = 2^32 + 5 would read as 5 once narrowed to int.
+    std::string c = b;
+    c.replace(kNPromptAt, 1, varint((uint64_t{1} << 32) + 5 << 1));
+    fix_crc(c);
+    EXPECT_NE(error_of(c).find("n_prompt 4294967301 is outside 0..2147483647"), std::string::npos)
+        << error_of(c);
+    // A negative token count.
+    c = b;
+    c.replace(kNPromptAt + 1, 1, varint(3));  // zigzag -2
+    fix_crc(c);
+    EXPECT_NE(error_of(c).find("n_gen -2 is outside"), std::string::npos) << error_of(c);
+}
+
+TEST(TraceBinary, ATextSharedByManyTokensCannotAskForUnboundedMemory) {
+    // 200,000 tokens that all use one text table entry, whose text is made 1 MiB long: a few
+    // MB of input that would be 200 GB once every token holds its copy.
+    std::string b = write_binary(bare_trace(200000));
+    ASSERT_EQ(b.substr(kTableAt, 3), std::string("\x01\x00\x00", 3));
+    b.replace(kTableAt + 2, 1, varint(1 << 20) + std::string(1 << 20, 'x'));
+    fix_crc(b);
+    EXPECT_NE(error_of(b).find("more memory than its size allows (token texts)"), std::string::npos)
+        << error_of(b);
+    // The same text for a few tokens is fine.
+    std::string small = write_binary(bare_trace(3));
+    small.replace(kTableAt + 2, 1, varint(1 << 20) + std::string(1 << 20, 'x'));
+    fix_crc(small);
+    EXPECT_EQ(read_binary(small).tokens.at(2).text.size(), size_t{1} << 20);
+}
+
+TEST(TraceBinary, NonFiniteRoutingWeightsAreRefused) {
+    Trace t = sample_trace(4, 2, 8, 2, true);
+    t.tokens[2].routing.weights[1] = kNaN;
+    EXPECT_NE(error_of(write_binary(t)).find("non-finite expert weight"), std::string::npos)
+        << error_of(write_binary(t));
+    t = sample_trace(4, 2, 8, 2, true);
+    t.tokens[3].routing.probs[5] = std::numeric_limits<float>::infinity();
+    EXPECT_NE(error_of(write_binary(t)).find("non-finite router probability"), std::string::npos);
 }
 
 TEST(TraceBinary, SizeAndSpeedOfALongMoeTrace) {

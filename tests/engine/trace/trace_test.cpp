@@ -294,6 +294,25 @@ TEST(TraceJson, ErrorsNameTheField) {
               "trace: reasoning_complete: expected a boolean, found a number");
 }
 
+// A float beyond float range would read as infinity: refused, naming the field.
+TEST(TraceJson, FloatsBeyondFloatRangeAreRefused) {
+    std::ostringstream os;
+    write_json(sample_trace(), os);
+    const std::string good = os.str();
+    auto replaced = [&](const std::string& from, const std::string& to) {
+        std::string s = good;
+        const size_t at = s.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        return s.replace(at, from.size(), to);
+    };
+    EXPECT_EQ(read_error(replaced("\"logprob\":-3.25", "\"logprob\":-1e39")),
+              "trace: tokens[1].logprob: is not a finite float");
+    EXPECT_EQ(read_error(replaced("\"top_p\":", "\"top_p\":4e38,\"x\":")),
+              "trace: sampling.top_p: is not a finite float");
+    // The largest float itself is fine.
+    EXPECT_EQ(read_error(replaced("\"logprob\":-3.25", "\"logprob\":-3.4028235e38")), "");
+}
+
 TEST(TraceJson, FilesWithoutTheReplySplitStillRead) {
     // Version-1 files written before reasoning_text/answer_text/reasoning_complete existed.
     std::ostringstream os;
