@@ -62,7 +62,7 @@ namespace {
 // Token ids index the embedding rows and the logits: a tokenizer with more tokens than rows
 // reads past the table, one with fewer leaves ids that decode to nothing. GGUF files keep the two
 // equal (converters pad the vocabulary to the rows, as llama.cpp requires).
-const Model& checked(const Model& model, const Tokenizer& tok) {
+Model& checked(Model& model, const Tokenizer& tok) {
     const int64_t rows = model.config().n_vocab;
     if (static_cast<int64_t>(tok.size()) != rows)
         throw Error("the tokenizer has " + std::to_string(tok.size()) +
@@ -75,7 +75,7 @@ const Model& checked(const Model& model, const Tokenizer& tok) {
 }  // namespace
 
 Generator::Generator(Model& model, const Tokenizer& tokenizer)
-    : model_((checked(model, tokenizer), model)), tok_(tokenizer), cache_(model.new_cache()) {}
+    : model_(checked(model, tokenizer)), tok_(tokenizer), cache_(model.new_cache()) {}
 
 Generator::~Generator() = default;
 

@@ -54,7 +54,8 @@ private:
 };
 
 // Charge the render running on this thread; they throw BudgetExceeded when a total is passed.
-// charge_bytes is called before the bytes are allocated wherever the size is known in advance.
+// charge_bytes is called before the bytes are allocated wherever the size is known in advance; a
+// negative n stands for a size too large to compute without overflow, and always throws.
 void charge_steps(int64_t n);
 void charge_bytes(int64_t n);
 
