@@ -1,9 +1,14 @@
 // `glassbox-cli bench`: prompt-processing and generation speed, measured like llama-bench
-// (ppN: one N-token prompt from an empty cache; tgN: N single-token steps), best of R runs.
+// (ppN: one N-token prompt; tgN: N single-token steps), each from an empty cache or, with
+// -d D1,D2,..., after D tokens already in it (speed deep into a long chain of thought). Reports
+// the median of R runs and their range, as llama-bench reports a central value and spread.
 // --routing (MoE models) also measures what recording each token's expert routing costs.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
@@ -96,11 +101,43 @@ void trace_cost_bench(Model& model, KvCache& cache, const std::vector<int32_t>& 
                     1e6 * record[mode] / steps);
 }
 
+// "0,4096,8192" -> {0, 4096, 8192}: each a depth of 0..2^22 tokens, at most 64 of them.
+std::vector<int64_t> depths_arg(const std::string& text) {
+    std::vector<int64_t> out;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        const size_t comma = std::min(text.find(',', pos), text.size());
+        const std::string item = text.substr(pos, comma - pos);
+        char* end = nullptr;
+        errno = 0;
+        const long long d = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || errno == ERANGE || d < 0 || d > (1 << 22))
+            throw Error("-d expects depths in tokens, 0..4194304, separated by commas; got '" +
+                        text + "'");
+        out.push_back(d);
+        pos = comma + 1;
+    }
+    if (out.size() > 64) throw Error("-d: at most 64 depths");
+    return out;
+}
+
+// Median and range of a run's speeds.
+struct Spread {
+    double median, lo, hi;
+};
+Spread spread(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return {median, v.front(), v.back()};
+}
+
 }  // namespace
 
 int bench_command(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "--backend", "--cpu-layers"},
+              {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "-d", "--depth", "--backend",
+               "--cpu-layers"},
               {"--routing", "--trace-cost"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
@@ -108,11 +145,15 @@ int bench_command(const std::vector<std::string>& argv) {
     const int64_t n_pp = args.integer("-p", 512, 1, 1 << 22),
                   n_tg = args.integer("-n", 128, 1, 1 << 22);
     const int reps = static_cast<int>(args.integer("-r", 3, 1, 1000000));
+    const std::vector<int64_t> depths =
+        depths_arg(args.has("-d") ? args.str("-d") : args.str("--depth", "0"));
+    const int64_t max_depth = *std::max_element(depths.begin(), depths.end());
     RunSettings rs;
     rs.n_threads =
         resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, LLONG_MIN, LLONG_MAX));
-    rs.n_batch = std::max<int64_t>(n_pp, 1);
-    rs.n_ctx = std::max<int64_t>(n_pp, n_tg + 1) + 16;
+    // The depth is filled in batches of up to 512 tokens, as a prompt would be.
+    rs.n_batch = std::max<int64_t>(n_pp, max_depth > 0 ? 512 : 1);
+    rs.n_ctx = max_depth + std::max<int64_t>(n_pp, n_tg + 1) + 16;
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
 
     Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
@@ -137,25 +178,53 @@ int bench_command(const std::vector<std::string>& argv) {
                     static_cast<long long>(model->settings().n_cpu_layers),
                     static_cast<long long>(model->config().n_layer),
                     rs.n_cpu_layers == RunSettings::kAutoCpuLayers ? " (auto)" : "");
-    double best_pp = 0, best_tg = 0;
-    for (int r = 0; r < reps; ++r) {
+    auto report = [&](const char* test, int64_t n, int64_t depth, const std::vector<double>& v) {
+        const Spread s = spread(v);
+        char name[64];
+        if (depth > 0)
+            std::snprintf(name, sizeof name, "%s%lld @ d%lld", test, static_cast<long long>(n),
+                          static_cast<long long>(depth));
+        else
+            std::snprintf(name, sizeof name, "%s%lld", test, static_cast<long long>(n));
+        std::printf("%s: %.2f tok/s (median of %d, range %.2f..%.2f)\n", name, s.median, reps, s.lo,
+                    s.hi);
+    };
+    // One untimed run first, as llama-bench does: it pages the weights in and sizes the buffers.
+    cache->set_n_past(0);
+    model->forward(prompt, *cache, 1, logits);
+    model->forward(std::span<const int32_t>(prompt.data(), 1), *cache, 1, logits);
+    std::vector<int32_t> filler;
+    for (const int64_t depth : depths) {
+        // The first `depth` positions of the cache are filled once, untimed, in batches; every
+        // run then starts from there (what a run writes past them is overwritten by the next).
         cache->set_n_past(0);
-        auto t0 = Clock::now();
-        model->forward(prompt, *cache, 1, logits);
-        best_pp = std::max(best_pp, static_cast<double>(n_pp) / seconds(t0));
-
-        cache->set_n_past(0);
-        int32_t tok = prompt[0];
-        t0 = Clock::now();
-        for (int64_t i = 0; i < n_tg; ++i) {
-            model->forward(std::span<const int32_t>(&tok, 1), *cache, 1, logits);
-            tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                       logits.begin());
+        for (int64_t done = 0; done < depth;) {
+            const int64_t n = std::min<int64_t>(rs.n_batch, depth - done);
+            filler.resize(static_cast<size_t>(n));
+            for (auto& t : filler) t = pick(rng);
+            model->forward(filler, *cache, 1, logits);
+            done += n;
         }
-        best_tg = std::max(best_tg, static_cast<double>(n_tg) / seconds(t0));
+        std::vector<double> pp, tg;
+        for (int r = 0; r < reps; ++r) {
+            cache->set_n_past(depth);
+            auto t0 = Clock::now();
+            model->forward(prompt, *cache, 1, logits);
+            pp.push_back(static_cast<double>(n_pp) / seconds(t0));
+
+            cache->set_n_past(depth);
+            int32_t tok = prompt[0];
+            t0 = Clock::now();
+            for (int64_t i = 0; i < n_tg; ++i) {
+                model->forward(std::span<const int32_t>(&tok, 1), *cache, 1, logits);
+                tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                           logits.begin());
+            }
+            tg.push_back(static_cast<double>(n_tg) / seconds(t0));
+        }
+        report("pp", n_pp, depth, pp);
+        report("tg", n_tg, depth, tg);
     }
-    std::printf("pp%lld: %.2f tok/s\ntg%lld: %.2f tok/s\n", static_cast<long long>(n_pp), best_pp,
-                static_cast<long long>(n_tg), best_tg);
     if (args.has("--trace-cost") || args.has("--routing"))
         trace_cost_bench(*model, *cache, prompt, n_tg, reps);
     return 0;

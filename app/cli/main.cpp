@@ -41,9 +41,10 @@ commands:
                              default: as few as let the rest fit, none when it all fits)
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
-  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [--trace-cost] [--backend cpu|cuda]
-        [--cpu-layers N]
-      prompt processing (ppP) and generation (tgN) speed in tokens/s; --trace-cost (or
+  bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [-d 0,4096,...] [--trace-cost]
+        [--backend cpu|cuda] [--cpu-layers N]
+      prompt processing (ppP) and generation (tgN) speed in tokens/s, the median of R runs
+      and their range; -d: starting after that many tokens in the cache; --trace-cost (or
       --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)
       and on with full router vectors
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]

@@ -379,6 +379,21 @@ TEST(Cli, BenchPrintsSpeeds) {
     EXPECT_NE(r.out.find("tg8: "), std::string::npos) << r.out;
 }
 
+// Speed at depth: each test starts after D tokens already in the cache, and reports the median
+// of its runs with their range.
+TEST(Cli, BenchMeasuresAtDepths) {
+    Result r = cli("bench -m " + kTiny + " -t 1 -p 8 -n 4 -r 2 -d 0,16");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* line : {"pp8: ", "tg4: ", "pp8 @ d16: ", "tg4 @ d16: "})
+        EXPECT_NE(r.out.find(line), std::string::npos) << line << " in " << r.out;
+    EXPECT_NE(r.out.find("(median of 2, range "), std::string::npos) << r.out;
+    for (const char* bad : {"-d 1,x", "-d -5", "-d 99999999999", "-d 4,,8", "-d ''"}) {
+        Result b = cli("bench -m " + kTiny + " -t 1 -p 8 -n 4 -r 1 " + bad);
+        EXPECT_NE(b.code, 0) << bad;
+        EXPECT_NE(b.err.find("-d expects depths in tokens"), std::string::npos) << bad << b.err;
+    }
+}
+
 TEST(Cli, BenchTraceCostComparesTraceOffAndOn) {
     Result r = cli("bench -m " + kTiny + " -t 1 -p 8 -n 16 -r 1 --trace-cost");
     ASSERT_EQ(r.code, 0) << r.err;
