@@ -19,10 +19,12 @@ void charge_steps(int64_t n) {
     BudgetScope* b = current;
     if (!b) return;
     b->use_.steps += n;
-    if (b->use_.steps > b->budget_.max_steps)
+    if (b->use_.steps > b->budget_.max_steps) {
+        b->use_.steps = b->budget_.max_steps + 1;  // spent: what is reported, however far over
         throw BudgetExceeded("the template's work budget is spent (" +
                              std::to_string(b->budget_.max_steps) +
                              " steps): it loops, recurses or copies without end");
+    }
 }
 
 void charge_bytes(int64_t n) {

@@ -58,5 +58,11 @@ private:
 // negative n stands for a size too large to compute without overflow, and always throws.
 void charge_steps(int64_t n);
 void charge_bytes(int64_t n);
+// A substring search's worst case: one step per 64 bytes of the text for each 64 bytes of the
+// needle (a 500 KB needle in a 1 MB text is 10^11 comparisons at worst, not one pass).
+inline void charge_search(const std::string& text, const std::string& needle) {
+    charge_steps(static_cast<int64_t>((text.size() >> 6) + 1) *
+                 static_cast<int64_t>((needle.size() >> 6) + 1));
+}
 
 }  // namespace gb::jinja

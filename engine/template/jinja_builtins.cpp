@@ -207,6 +207,7 @@ bool contains(const Value& container, const Value& item) {
         case Value::Kind::Undefined: return false;
         case Value::Kind::String:
             if (!item.is_string()) throw Error("'in <string>' requires string as left operand");
+            charge_search(container.str(), item.str());
             return container.str().find(item.str()) != std::string::npos;
         case Value::Kind::List:
             for (const auto& x : container.list())
@@ -238,7 +239,12 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         }
         if (a.is_list() && b.is_list()) {
             // list + [x] in a loop is quadratic: the copy is charged, so it ends in an error.
-            charge_bytes(static_cast<int64_t>((a.list().size() + b.list().size()) * sizeof(Value)));
+            int64_t bytes =
+                static_cast<int64_t>((a.list().size() + b.list().size()) * sizeof(Value));
+            for (const Value* side : {&a, &b})
+                for (const Value& x : side->list())
+                    if (x.is_string()) bytes += static_cast<int64_t>(x.str().size());
+            charge_bytes(bytes);
             List l = a.list();
             l.insert(l.end(), b.list().begin(), b.list().end());
             return Value::from_list(std::move(l), a.is_tuple());
@@ -249,8 +255,11 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         return arithmetic(op, b, a);
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
         const int64_t times = std::max<int64_t>(0, b.as_int());
-        const int64_t unit = a.is_string() ? static_cast<int64_t>(a.str().size())
-                                           : static_cast<int64_t>(a.list().size() * sizeof(Value));
+        int64_t unit = a.is_string() ? static_cast<int64_t>(a.str().size())
+                                     : static_cast<int64_t>(a.list().size() * sizeof(Value));
+        if (a.is_list())  // each repeated string element is a copy of its text
+            for (const Value& x : a.list())
+                if (x.is_string()) unit += static_cast<int64_t>(x.str().size());
         if (unit > 0 && times > (int64_t(1) << 40) / unit) charge_bytes(-1);  // past any budget
         charge_bytes(unit * times);  // before anything is repeated
         if (a.is_string()) {
@@ -372,6 +381,9 @@ bool apply_test(Renderer& r, const std::string& name, const Value& v, CallArgs& 
 
 Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
     using K = Value::Kind;
+    // Every filter on a string reads it whole (length, trim, upper, replace, ...): one step per
+    // 64 bytes, so that a loop over a long string's filters is bounded like any other work.
+    if (v.is_string()) charge_steps(static_cast<int64_t>(v.str().size() >> 6));
     auto str_in = [&] { return v.to_str(); };
     if (name == "safe" || name == "string")
         return name == "safe" ? v : Value::from_string(str_in());

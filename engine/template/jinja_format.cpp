@@ -307,6 +307,7 @@ std::string percent_format(const std::string& fmt, const Value& args) {
                 ++i;
                 const Value& w = take();
                 if (w.kind() != Value::Kind::Int) throw Error("* wants int");
+                if (w.as_int() > 100000 || w.as_int() < -100000) throw Error("width too big");
                 return w.as_int();
             }
             int64_t n = -1;

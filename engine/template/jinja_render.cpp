@@ -69,9 +69,15 @@ Value Renderer::lookup(const std::string& name) const {
 std::vector<Value> Renderer::iterate(const Value& v) const {
     switch (v.kind()) {
         case Value::Kind::Undefined: return {};
-        case Value::Kind::List:
-            charge_bytes(static_cast<int64_t>(v.list().size() * sizeof(Value)));  // the copy
+        case Value::Kind::List: {
+            // The copy: a cell per element, and each string element's text (strings are copied
+            // by value: ([s] * 10000) | sort copied a long s ten thousand times).
+            int64_t bytes = static_cast<int64_t>(v.list().size() * sizeof(Value));
+            for (const Value& x : v.list())
+                if (x.is_string()) bytes += static_cast<int64_t>(x.str().size());
+            charge_bytes(bytes);
             return v.list();
+        }
         case Value::Kind::Dict: {
             charge_bytes(static_cast<int64_t>(v.dict().size() * sizeof(Value)));
             std::vector<Value> keys;
@@ -353,15 +359,22 @@ Value Renderer::make_macro(const Stmt& s) {
         if (depth_ >= limits_.max_call_depth)
             throw Error("recursion depth limit exceeded (" +
                         std::to_string(limits_.max_call_depth) + " nested calls)");
-        // Macros see the globals and template-level names, plus their own arguments.
+        // Macros see the globals and template-level names, plus their own arguments. The call
+        // counts from here: a default that calls the macro ({% macro f(a=f()) %}) recursed
+        // without limit while binding.
+        ++depth_;
         std::vector<std::unordered_map<std::string, Value>> frames{frames_[0], frames_[1], {}};
         auto& local = frames.back();
         Value caller = lookup("caller");
         if (!caller.is_undefined()) local["caller"] = caller;
-        bind_params(*m, "macro '" + m->attr + "'", args, local);
+        try {
+            bind_params(*m, "macro '" + m->attr + "'", args, local);
+        } catch (...) {
+            --depth_;
+            throw;
+        }
         auto saved = std::move(frames_);
         frames_ = std::move(frames);
-        ++depth_;
         std::string text;
         try {
             text = capture(m->body);

@@ -105,6 +105,7 @@ std::string strip(const std::string& s, const Value* chars, bool left, bool righ
 std::string replace(const std::string& s, const std::string& from, const std::string& to,
                     int64_t count) {
     if (from.empty()) return s;
+    charge_search(s, from);
     std::string out;
     size_t pos = 0;
     int64_t n = 0;

@@ -71,6 +71,22 @@ TEST(TemplateBudget, ExponentialAndQuadraticTemplatesEndInAnError) {
          "{% set ns = namespace(a=[]) %}{% for i in range(100000) %}{% set ns.a = ns.a + [i] %}"
          "{% endfor %}{{ ns.a | length }}",
          "memory budget"},
+        {"find on a long string in a loop",
+         "{% set ns = namespace(s='x') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{% for j in range(100000) %}{{ ns.s.find('y') }}{% endfor %}",
+         "budget"},
+        {"method of a long string bound in a loop",
+         "{% set ns = namespace(s='x') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{% for j in range(100000) %}{% set y = ns.s.upper %}{% endfor %}",
+         "budget"},
+        {"length of a long string in a loop",
+         "{% set ns = namespace(s='x') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{% for j in range(100000) %}{{ ns.s | length }}{% endfor %}",
+         "budget"},
+        {"'in' on a long string in a loop",
+         "{% set ns = namespace(s='x') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{% for j in range(100000) %}{{ 'y' in ns.s }}{% endfor %}",
+         "budget"},
         {"characters of a huge string",
          "{% set ns = namespace(s='x') %}{% for i in range(26) %}{% set ns.s = ns.s ~ ns.s %}"
          "{% endfor %}{{ ns.s | list | length }}",
