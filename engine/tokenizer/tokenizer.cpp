@@ -66,7 +66,7 @@ struct Tokenizer::Impl {
           // SentencePiece vocabularies split nothing before merging; their pre value is moot.
           pre(spm_model || vocab.pre_regexes.empty()
                   ? PreTokenizer(spm_model ? std::string("default") : vocab.pre)
-                  : PreTokenizer(vocab.pre_regexes, "tokenizer.json")),
+                  : PreTokenizer(vocab.pre_regexes, vocab.pre_regex_where)),
           // SentencePiece models put BOS first unless the file says otherwise.
           add_bos(vocab.add_bos.value_or(spm_model || pre.spec().add_bos)) {
         if (spm_model)
@@ -92,8 +92,7 @@ struct Tokenizer::Impl {
     // `after_special`: the text starts the input or follows a special token, where
     // SentencePiece vocabularies put their space prefix.
     void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out,
-                     std::vector<std::string_view>& words,
-                     PreTokenizer::Clock::time_point deadline) const {
+                     std::vector<std::string_view>& words, PreTokenizer::Budget& budget) const {
         if (spm) {
             spm->encode(text, after_special && vocab.add_space_prefix, out);
             return;
@@ -104,7 +103,7 @@ struct Tokenizer::Impl {
             normalized = nfc(text);
             text = normalized;
         }
-        pre.split(text, words, deadline);
+        pre.split(text, words, budget);
         for (std::string_view w : words) bpe->encode_word(w, out);
     }
 };
@@ -201,13 +200,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
     if (add_special && m.add_bos && m.vocab.bos >= 0) out.push_back(m.vocab.bos);
 
     std::vector<std::string_view> words;
-    // One time budget for the whole text, however many special tokens cut it into parts.
-    const auto deadline = PreTokenizer::Clock::now() + PreTokenizer::budget_for(text.size());
+    // One regex work budget for the whole text, however many special tokens cut it into parts.
+    PreTokenizer::Budget budget = m.pre.budget_for(text.size());
     size_t frag = 0;            // start of the text not yet tokenized
     bool after_special = true;  // the next text starts the input or follows a special token
     auto text_part = [&](std::string_view part) {
         if (part.empty()) return;  // an empty stretch between specials changes nothing
-        m.encode_text(part, after_special, out, words, deadline);
+        m.encode_text(part, after_special, out, words, budget);
         after_special = false;
     };
     for (size_t i = 0; i < text.size();) {

@@ -118,12 +118,15 @@ void read_pre(const Doc& d, const Value& p, const std::string& jpath, Vocab& v, 
     } else if (type == "Split") {
         const Value& pat =
             d.expect(d.at(p, "pattern", jpath), Value::Kind::Object, jpath + ".pattern");
-        if (const Value* r = pat.find("Regex"))
+        if (const Value* r = pat.find("Regex")) {
             v.pre_regexes.push_back(d.str(*r, jpath + ".pattern.Regex"));
-        else if (const Value* s = pat.find("String"))
+            v.pre_regex_where.push_back(d.file + ": " + jpath + ".pattern.Regex");
+        } else if (const Value* s = pat.find("String")) {
             v.pre_regexes.push_back(regex_literal(d.str(*s, jpath + ".pattern.String")));
-        else
+            v.pre_regex_where.push_back(d.file + ": " + jpath + ".pattern.String");
+        } else {
             d.fail(jpath + ".pattern", "expected \"Regex\" or \"String\"");
+        }
         const std::string& behavior = d.str(d.at(p, "behavior", jpath), jpath + ".behavior");
         if (behavior != "Isolated")
             d.fail(jpath + ".behavior",
@@ -134,11 +137,14 @@ void read_pre(const Doc& d, const Value& p, const std::string& jpath, Vocab& v, 
         // Rust's char::is_numeric is the N categories.
         v.pre_regexes.push_back(d.boolean(p, "individual_digits", jpath, false) ? "\\p{N}"
                                                                                 : "\\p{N}+");
+        v.pre_regex_where.push_back(d.file + ": " + jpath + " (Digits)");
     } else if (type == "ByteLevel") {
         if (d.boolean(p, "add_prefix_space", jpath, true))
             d.fail(jpath + ".add_prefix_space", "true is not supported");
-        if (d.boolean(p, "use_regex", jpath, true))
+        if (d.boolean(p, "use_regex", jpath, true)) {
             v.pre_regexes.emplace_back(pre_tokenizer_spec("gpt2").patterns.at(0));
+            v.pre_regex_where.push_back(d.file + ": " + jpath + " (ByteLevel use_regex)");
+        }
         byte_level = true;
     } else {
         d.fail(jpath + ".type",
@@ -318,7 +324,10 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     if (pre && !pre->is_null()) read_pre(d, *pre, "pre_tokenizer", v, byte_level);
     if (!byte_level)
         d.fail("pre_tokenizer", "no ByteLevel step: only byte-level BPE tokenizers are supported");
-    if (v.pre_regexes.empty()) v.pre_regexes.emplace_back("(?s).+");  // one word: the whole text
+    if (v.pre_regexes.empty()) {  // one word: the whole text
+        v.pre_regexes.emplace_back("(?s).+");
+        v.pre_regex_where.push_back(d.file + ": pre_tokenizer (no split)");
+    }
     const Value* dec = root.find("decoder");
     if (!dec || dec->is_null() || d.type_of(*dec, "decoder") != "ByteLevel")
         d.fail("decoder", "only a ByteLevel decoder is supported");
@@ -388,7 +397,9 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     try {
         return Tokenizer(std::move(v));
     } catch (const Error& e) {
-        throw Error(std::string(e.what()) + " (in " + d.file + ")");
+        const std::string what = e.what();
+        if (what.find(d.file) != std::string::npos) throw;
+        throw Error(what + " (in " + d.file + ")");
     }
 }
 
