@@ -12,6 +12,9 @@
 namespace gb {
 namespace {
 
+// Split steps one tokenizer may have (real ones have at most six; each is a pass over the text).
+constexpr size_t kMaxRegexes = 32;
+
 // GPT-2's regex: contractions, letters, digits and other runs each with an optional leading
 // space, and whitespace that is not followed by a word.
 constexpr std::string_view kGpt2 =
@@ -194,6 +197,9 @@ PreTokenizer::PreTokenizer(std::vector<std::string> patterns, std::vector<std::s
     spec_ = own_spec_.get();
     if (where_.size() != own_patterns_.size())
         where_.assign(own_patterns_.size(), where_.empty() ? std::string("split") : where_[0]);
+    if (own_patterns_.size() > kMaxRegexes)
+        throw Error("tokenizer: " + where_.back() + ": " + std::to_string(own_patterns_.size()) +
+                    " split regexes; at most " + std::to_string(kMaxRegexes) + " are supported");
     compile(true);
 }
 
@@ -260,19 +266,21 @@ size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead 
 
 }  // namespace
 
-// Work units per text: kFloorUnits plus kUnitsPerByte per byte and regex. A match is first
-// tried with kFirstLimit units, then with four times as many each time PCRE2 stops it for its
-// limit, and every try is charged its whole limit (PCRE2 does not say how much it used): a
-// match costs at most 16/3 times its need. Real regexes need 2 to 32 units per match (JIT: 2 to
-// 16) and make at most two matches per byte; a megabyte of spaces under \s+(?!\S) needs one unit
-// per byte.
+// Work units per text: kFloorUnits plus, per byte, kUnitsPerByte and kUnitsPerByteRegex for
+// each regex. A match is first tried with kFirstLimit units, then with four times as many each
+// time PCRE2 stops it for its limit, and every try is charged its whole limit (PCRE2 does not
+// say how much it used): a match costs at most 16/3 times its need. Real regexes need 2 to 32
+// units per match (JIT: 2 to 16) and make at most two matches per byte and regex (every byte a
+// piece of its own); a megabyte of spaces under \s+(?!\S) needs one unit per byte. A unit is
+// 2 ns (JIT) to 15 ns (interpreted), so a catastrophic regex on 46 KB ends in about 0.1 s.
 constexpr uint64_t kFloorUnits = uint64_t{1} << 22;
-constexpr uint64_t kUnitsPerByte = 256;
+constexpr uint64_t kUnitsPerByte = 512;
+constexpr uint64_t kUnitsPerByteRegex = 128;
 constexpr uint64_t kFirstLimit = 32;
 
 PreTokenizer::Budget PreTokenizer::budget_for(size_t bytes) const {
     return {kFloorUnits +
-            static_cast<uint64_t>(bytes) * kUnitsPerByte * std::max<uint64_t>(regexes_.size(), 1)};
+            static_cast<uint64_t>(bytes) * (kUnitsPerByte + kUnitsPerByteRegex * regexes_.size())};
 }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {

@@ -29,7 +29,8 @@ public:
     explicit PreTokenizer(std::string_view name);  // throws gb::Error
     // Split regexes as tokenizer.json writes them (Oniguruma, Ruby syntax: ^ and $ match at
     // line ends, \h is a hex digit), applied like a table entry's. `where` names each one in
-    // errors (the file and JSON path it came from); one name stands for all of them.
+    // errors (the file and JSON path it came from); one name stands for all of them. More than
+    // 32 regexes is a gb::Error (real tokenizers have at most six).
     PreTokenizer(std::vector<std::string> patterns, std::vector<std::string> where);
     ~PreTokenizer();
     PreTokenizer(PreTokenizer&&) noexcept;
@@ -44,8 +45,9 @@ public:
     struct Budget {
         uint64_t left = 0;
     };
-    // A text of `bytes` bytes: 4 Mi units plus 256 per byte and regex. The real regexes take
-    // 2 to 32 units per match and at most two matches per byte; one unit is 2 to 15 ns.
+    // A text of `bytes` bytes: 4 Mi units plus 512 per byte and 128 more per byte and regex.
+    // The real regexes take 2 to 32 units per match and at most two matches per byte and regex;
+    // one unit is 2 to 15 ns.
     Budget budget_for(size_t bytes) const;
 
     // Appends the pieces of `text` (valid UTF-8) to out, in order; together they are the text.

@@ -253,6 +253,13 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     if (max_id < 0) d.fail("model.vocab", "the vocabulary is empty");
     if (max_id > 16'000'000)
         d.fail("model.vocab", "ids up to " + std::to_string(max_id) + " are implausible");
+    // Every id up to the largest gets a slot: one id of 15 999 999 made a table of 16 M empty
+    // tokens (a gigabyte and seconds). Real vocabularies name every id.
+    const size_t named = vocab.as_object().size() + added.as_array().size();
+    if (static_cast<size_t>(max_id) + 1 > 2 * named + 1024)
+        d.fail("model.vocab", "ids run up to " + std::to_string(max_id) + " but only " +
+                                  std::to_string(named) +
+                                  " are named (model.vocab and added_tokens): the file is damaged");
     v.tokens.assign(static_cast<size_t>(max_id) + 1, std::string());
     v.types.assign(v.tokens.size(), TokenType::Unused);  // ids nobody names stay unused
     for (const auto& [text, id] : by_text) {
