@@ -152,10 +152,9 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
     static const json::Value kEmpty = json::Value::from_object({});
     const Cfg r(rp ? *rp : kEmpty,
                 where + " rope " + (c.get("rope_parameters") ? "rope_parameters" : "rope_scaling"));
-    // Real bases run from 1e4 to 1e8.
-    const double theta =
-        r.opt_num("rope_theta", 1, kMaxFloatParam, true)
-            .value_or(c.opt_num("rope_theta", 1, kMaxFloatParam, true).value_or(1e4));
+    // Real bases run from 1e4 to 1e8; the model loader takes up to 1e12.
+    const double theta = r.opt_num("rope_theta", 1, 1e12, true)
+                             .value_or(c.opt_num("rope_theta", 1, 1e12, true).value_or(1e4));
     f32(kv, a + "rope.freq_base", theta);
     u32(kv, a + "rope.dimension_count", rope_dims);
 
@@ -173,11 +172,12 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
         f32(kv, a + "rope.scaling.factor", factor);
         u32(kv, a + "rope.scaling.original_context_length",
             r.opt_int("original_max_position_embeddings", 1, int64_t{1} << 24).value_or(h.n_ctx));
-        if (auto af = r.opt_num("attention_factor", 0, 100, true))
+        if (auto af = r.opt_num("attention_factor", 1e-3, 100))
             f32(kv, a + "rope.scaling.attn_factor", *af);
-        // YaRN's ramp runs between the two (Peng et al. 2023: beta_fast 32, beta_slow 1).
-        const auto bf = r.opt_num("beta_fast", 0, 1e4, true);
-        const auto bs = r.opt_num("beta_slow", 0, 1e4, true);
+        // YaRN's ramp runs between the two (Peng et al. 2023: beta_fast 32, beta_slow 1). The
+        // ranges are the model loader's, so errors name config.json's keys, not GGUF's.
+        const auto bf = r.opt_num("beta_fast", 1e-3, 1e4);
+        const auto bs = r.opt_num("beta_slow", 1e-3, 1e4);
         if (!(bs.value_or(1) < bf.value_or(32)))
             r.fail("beta_slow", "= " + Cfg::fmt_num(bs.value_or(1)) + " is not below beta_fast " +
                                     Cfg::fmt_num(bf.value_or(32)));
@@ -340,7 +340,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         u32(kv, a + "leading_dense_block_count", h.n_dense_lead);
         u32(kv, a + "expert_shared_count", h.n_shared);
         f32(kv, a + "expert_weights_scale",
-            c.opt_num("routed_scaling_factor", 0, 1e6, true).value_or(1.0));
+            c.opt_num("routed_scaling_factor", 0, 1e4, true).value_or(1.0));
         // DeepSeek V3 routes by sigmoid scores; V2 by softmax (the gating-function ids are
         // those of GGUF: 1 softmax, 2 sigmoid).
         const std::string scoring =

@@ -80,6 +80,7 @@ TEST(HfConfig, HostileFloatsAreRefusedByName) {
         // Wrong sign or zero: a silently wrong model, or a division by zero.
         {"tiny_qwen2_yarn", "rope_parameters", "attention_factor", "-1", "out of range"},
         {"tiny_qwen2_yarn", "rope_parameters", "beta_fast", "0", "out of range"},
+        {"tiny_qwen2_yarn", "rope_parameters", "rope_theta", "1e13", "out of range"},
         {"tiny_qwen2_yarn", "rope_parameters", "beta_slow", "64", "not below beta_fast"},
         {"tiny_deepseek_v3", "rope_parameters", "mscale", "-50", "out of range"},
         {"tiny_deepseek_v3", "", "routed_scaling_factor", "-2", "out of range"},
