@@ -590,6 +590,9 @@ def hf_cases(tmp):
     conf("duplicate_hidden_size", c[:-1] + ', "hidden_size": 99999}', "duplicate")
     conf("bom_prefix", "\ufeff" + c, "config.json")
     conf("whitespace_17MB", " " * (17 << 20) + c, "config.json")
+    conf("values_1M_in_junk", c[:-1] + ', "junk": [' + ",".join(["[]"] * (1 << 20)) + "]}", "",
+         ok=True)
+    conf("size_5MB", c[:-1] + ', "junk": "' + "x" * (5 << 20) + '"}', "config.json")
     conf("int_2^64", c.replace('"vocab_size": ', '"vocab_size": 18446744073709551616 , "x": '),
          "vocab_size")
 
@@ -845,7 +848,12 @@ def tokenizer_cases(tmp):
     case("config_bos_content_number", config={"bos_token": {"content": 5}}, expect="bos_token")
     case("config_bos_number", config={"bos_token": 5}, expect="bos_token")
     case("config_class_number", config={"tokenizer_class": 7}, expect="tokenizer_class")
-    case("config_template_20MB", config={"chat_template": "x" * (20 << 20)}, ok=True)
+    case("config_template_20MB", config={"chat_template": "x" * (20 << 20)},
+         expect="tokenizer_config.json")
+    case("config_template_8MB", config={"chat_template": "x" * (8 << 20)}, ok=True)
+    case("config_values_5M", config="[" + ",".join(["{}"] * (5 << 20)) + "]",
+         expect="JSON values")
+    case("values_9M", raw="[" + ",".join(["[]"] * (9 << 20)) + "]", expect="JSON values")
     case("config_template_list_no_default", config={"chat_template": [{"name": "tool_use",
                                                                         "template": "T"}]},
          ok=True)

@@ -19,13 +19,48 @@ namespace {
 namespace fs = std::filesystem;
 using json::Value;
 
-std::string read_file(const fs::path& p) {
-    // Real tokenizer.json files are a few to a few tens of MiB.
-    return read_regular_file(p.string(), size_t(256) << 20, p.filename().string());
+// Each file's size limit, and a limit on its JSON values: the parsed form takes about 80 bytes
+// per value and a file of "[]," is a value every 3 bytes, so 120 MB of it took 3.2 GB and 17 s.
+// Real tokenizer.json files are up to about 35 MiB (Qwen3's: 10 MiB, 0.76 M values; a vocabulary
+// of 262 144 with its merges makes about 3 M); tokenizer_config.json and chat templates are tens
+// of KiB to a few MiB. Worst case within the limits: about 700 MB.
+struct Limits {
+    size_t bytes, values;
+};
+constexpr Limits kTokenizerJson{size_t(64) << 20, size_t(8) << 20};
+constexpr Limits kSideFile{size_t(16) << 20, size_t(1) << 20};
+
+std::string read_file(const fs::path& p, const Limits& lim) {
+    return read_regular_file(p.string(), lim.bytes, p.filename().string());
 }
 
-Value parse_file(const fs::path& p) {
-    const std::string text = read_file(p);
+// An upper bound of the values in a JSON text: every value but the first follows a ',', ':' or
+// an opening bracket outside strings. One pass, no allocation.
+size_t json_value_bound(std::string_view text) {
+    size_t n = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+            ++n;
+        }
+    }
+    return n;
+}
+
+Value parse_file(const fs::path& p, const Limits& lim) {
+    const std::string text = read_file(p, lim);
+    if (const size_t n = json_value_bound(text); n > lim.values)
+        throw Error("tokenizer: " + p.string() + ": about " + std::to_string(n) +
+                    " JSON values, more than the " + std::to_string(lim.values) +
+                    " a tokenizer file may hold");
     try {
         return json::parse(text);
     } catch (const Error& e) {
@@ -212,7 +247,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     else
         dir = json_path.parent_path();
     const Doc d{json_path.string()};
-    const Value root = parse_file(json_path);
+    const Value root = parse_file(json_path, kTokenizerJson);
     d.expect(root, Value::Kind::Object, "(top level)");
     Vocab v;
     v.model = "gpt2";
@@ -354,7 +389,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     std::string tokenizer_class;
     if (fs::exists(cfg_path)) {
         const Doc c{cfg_path.string()};
-        const Value cfg = parse_file(cfg_path);
+        const Value cfg = parse_file(cfg_path, kSideFile);
         c.expect(cfg, Value::Kind::Object, "(top level)");
         v.bos = id_of(c, token_name(c, cfg, "bos_token"), "bos_token");
         v.eos = id_of(c, token_name(c, cfg, "eos_token"), "eos_token");
@@ -393,7 +428,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         }
     }
     if (v.chat_template.empty() && fs::exists(dir / "chat_template.jinja"))
-        v.chat_template = read_file(dir / "chat_template.jinja");
+        v.chat_template = read_file(dir / "chat_template.jinja", kSideFile);
     if (!v.add_bos) {  // no Llama-style flags: the post-processor's template decides
         v.add_bos = !post_bos.empty();
         v.add_eos = !post_eos.empty();

@@ -344,5 +344,20 @@ TEST_F(HfErrors, SpecialTokensThatRepeatTheTextRunOutOfTheirBudget) {
     }
 }
 
+// The parsed form of a JSON file takes about 80 bytes per value: 120 MB of "{}," in
+// tokenizer_config.json took 3.2 GB and 17 s. Values are counted before parsing.
+TEST_F(HfErrors, FilesOfTooManyJsonValuesAreRefusedBeforeParsing) {
+    write("tokenizer.json", doc(bpe()));
+    std::string many = "[";
+    for (int i = 0; i < (1 << 20) + 1; ++i) many += "{},";
+    many += "{}]";
+    write("tokenizer_config.json", many);
+    const std::string e = error_of();
+    EXPECT_HAS(e, "tokenizer_config.json: about 2097157 JSON values, more than the 1048576");
+    write("tokenizer_config.json", "{}");
+    write("chat_template.jinja", std::string((16 << 20) + 1, 'x'));
+    EXPECT_HAS(error_of(), "chat_template.jinja");
+}
+
 }  // namespace
 }  // namespace gb
