@@ -99,9 +99,10 @@ GgufFile open_hf_checkpoint(const std::string& path) {
     std::error_code ec;
     const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
     const std::string cfg_path = (dir / "config.json").string();
+    const std::string cfg_text = read_text(cfg_path);  // its errors name the file already
     json::Value cfg;
     try {
-        cfg = json::parse(read_text(cfg_path), 64);
+        cfg = json::parse(cfg_text, 64);
     } catch (const Error& e) {
         throw Error(cfg_path + ": " + e.what());
     }

@@ -2,11 +2,15 @@
 // an F32 GGUF value is range-checked before the narrowing (1e39 was an undefined cast to float),
 // and values that the rope formulas divide by or that flip their sign are refused by name.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "engine/core/json.h"
+#include "engine/model/hf_checkpoint.h"
 #include "engine/model/hf_checkpoint_plan.h"
 #include "kernels/error.h"
 #include "tests/test_support.h"
@@ -117,6 +121,29 @@ TEST(HfConfig, RealisticExtremesRead) {
     EXPECT_EQ(error_of(with("tiny_deepseek_v3", "rope_parameters", "mscale", "0.707")),
               "(no error)");
     EXPECT_EQ(error_of(with("tiny_olmoe", "", "clip_qkv", "8")), "(no error)");
+}
+
+// config.json is a few KiB; 16 MiB of "[]," used to be read and parsed into 412 MB. Past 4 MiB
+// the file is refused before it is read.
+TEST(HfConfig, OversizedConfigIsRefusedBeforeParsing) {
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("gb_hf_config_big_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::string text = "{\"junk\": [";
+    while (text.size() < (size_t(5) << 20)) text += "[],";
+    text += "[]]}";
+    std::ofstream(dir / "config.json", std::ios::binary) << text;
+    try {
+        open_hf_checkpoint(dir.string());
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("config.json is 6 MiB, more than the 4 MiB"), std::string::npos)
+            << what;
+        EXPECT_EQ(what.find("config.json: " + (dir / "config.json").string()), std::string::npos)
+            << "the path twice: " << what;
+    }
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
