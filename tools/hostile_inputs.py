@@ -177,8 +177,14 @@ class Case:
 def run_case(cli, case, tmp, limit_s, mem_mb):
     """Returns (verdict, why, peak RSS in MB, seconds)."""
     args = [a.replace("{tmp}", tmp) for a in case.args]
+    # The rusage of our own child counts the pages of this (large) Python process it was forked
+    # from before exec, so every case read as this script's size: GNU time reports the peak of
+    # glassbox-cli alone.
+    timer = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    peak_file = os.path.join(tmp, "peak_kib")
+    prefix = [timer, "-f", "%M", "-o", peak_file] if timer else []
     t0 = time.monotonic()
-    p = subprocess.Popen([cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(prefix + [cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL, start_new_session=True)
     chunks = {"out": [], "err": []}
 
@@ -208,7 +214,18 @@ def run_case(cli, case, tmp, limit_s, mem_mb):
     for r in readers:
         r.join()
     dt = time.monotonic() - t0
-    peak_mb = usage.ru_maxrss / 1024  # this child's own peak (Linux reports KiB)
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
+    if timer:
+        # With -o, GNU time writes its notes and the peak (KiB) to the file, not to stderr, and
+        # exits with the command's status or 128 + the signal that ended it.
+        try:
+            with open(peak_file) as fh:
+                note = fh.read()
+            peak_mb = int(note.split()[-1]) / 1024
+            if "terminated by signal" in note:
+                p.returncode = -int(note.split("terminated by signal")[1].split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
     out = b"".join(chunks["out"]).decode(errors="replace")
     err = b"".join(chunks["err"]).decode(errors="replace")
     rc = p.returncode
