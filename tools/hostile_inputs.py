@@ -177,8 +177,14 @@ class Case:
 def run_case(cli, case, tmp, limit_s, mem_mb):
     """Returns (verdict, why, peak RSS in MB, seconds)."""
     args = [a.replace("{tmp}", tmp) for a in case.args]
+    # The rusage of our own child counts the pages of this (large) Python process it was forked
+    # from before exec, so every case read as this script's size: GNU time reports the peak of
+    # glassbox-cli alone.
+    timer = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    peak_file = os.path.join(tmp, "peak_kib")
+    prefix = [timer, "-f", "%M", "-o", peak_file] if timer else []
     t0 = time.monotonic()
-    p = subprocess.Popen([cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(prefix + [cli] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL, start_new_session=True)
     chunks = {"out": [], "err": []}
 
@@ -208,7 +214,18 @@ def run_case(cli, case, tmp, limit_s, mem_mb):
     for r in readers:
         r.join()
     dt = time.monotonic() - t0
-    peak_mb = usage.ru_maxrss / 1024  # this child's own peak (Linux reports KiB)
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
+    if timer:
+        # With -o, GNU time writes its notes and the peak (KiB) to the file, not to stderr, and
+        # exits with the command's status or 128 + the signal that ended it.
+        try:
+            with open(peak_file) as fh:
+                note = fh.read()
+            peak_mb = int(note.split()[-1]) / 1024
+            if "terminated by signal" in note:
+                p.returncode = -int(note.split("terminated by signal")[1].split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
     out = b"".join(chunks["out"]).decode(errors="replace")
     err = b"".join(chunks["err"]).decode(errors="replace")
     rc = p.returncode
@@ -417,6 +434,30 @@ def gguf_cases(tmp):
            lambda g: g.set("tokenizer.ggml.tokens", ARR,
                            (STR, g.get(b"tokenizer.ggml.tokens")[1] + [b"extra%d" % i for i in range(5000)])),
            "vocab")
+        # Round two: ids outside int32 (they were taken as "none"), NaN scores, mistyped flags,
+        # a vocabulary without the byte symbols the prompt needs, control tokens that repeat the
+        # prompt for a thousand bytes.
+        tk("bos_id_i32_negative", lambda g: g.set("tokenizer.ggml.bos_token_id", I32, -5),
+           "tokenizer.ggml.bos_token_id = -5")
+        tk("eos_id_u64_huge", lambda g: g.set("tokenizer.ggml.eos_token_id", U64, 2**40),
+           "tokenizer.ggml.eos_token_id")
+        tk("eot_id_i64_min", lambda g: g.set("tokenizer.ggml.eot_token_id", I64, -2**63),
+           "tokenizer.ggml.eot_token_id")
+        tk("scores_nan", lambda g: g.set("tokenizer.ggml.scores", ARR,
+                                         (F32, [float("nan")] * n_tok)), "tokenizer.ggml.scores")
+        tk("scores_short", lambda g: g.set("tokenizer.ggml.scores", ARR, (F32, [0.0])),
+           "scores")
+        tk("add_bos_string", lambda g: g.set("tokenizer.ggml.add_bos_token", STR, b"yes"),
+           "tokenizer.ggml.add_bos_token")
+        tk("pre_unknown", lambda g: g.set("tokenizer.ggml.pre", STR, b"evil-pre"), "evil-pre")
+        tk("pre_not_string", lambda g: g.set("tokenizer.ggml.pre", U32, 3), "tokenizer.ggml.pre")
+        tk("token_type_u8_array", lambda g: g.set("tokenizer.ggml.token_type", ARR,
+                                                  (STR, [b"1"] * n_tok)), "token_type")
+        tk("byte_symbols_missing",
+           lambda g: g.set("tokenizer.ggml.tokens", ARR,
+                           (STR, [b"x%d" % i if i < 256 else t
+                                  for i, t in enumerate(g.get(b"tokenizer.ggml.tokens")[1])])),
+           "")
 
     # Chat templates that attack the renderer: the reply must still come (with the fallback
     # format and a warning), quickly.
@@ -467,12 +508,15 @@ def hf_cases(tmp):
                 fh.write(st_bytes)
         return d
 
-    def conf(name, text, expect):
+    def conf(name, text, expect, ok=False):
         # inspect shows what it can of a checkpoint that cannot run, and says why: that is an
         # error outcome too.
         d = folder(name, config_text=text)
 
         def check(rc, out, err):
+            if ok:
+                return None if rc == 0 and "runnable:        no:" not in out else \
+                    f"a legal config.json was refused: {(err or out)[-300:]}"
             if rc != 0:
                 return None if expect in err else f"expected {expect!r} in: {err[-300:]}"
             m = out.find("runnable:        no:")
@@ -482,10 +526,10 @@ def hf_cases(tmp):
             return None if expect in line else f"expected {expect!r} in: {line}"
         cases.append(Case("hf config.json", name, ["inspect", d], check=check))
 
-    def edited(name, key, value, expect):
+    def edited(name, key, value, expect, ok=False):
         c = dict(cfg0)
         c[key] = value
-        conf(name, json.dumps(c), expect)
+        conf(name, json.dumps(c), expect, ok=ok)
 
     conf("empty", "", "config.json")
     conf("array", "[]", "config.json")
@@ -519,6 +563,55 @@ def hf_cases(tmp):
     edited("rope_parameters_list", "rope_parameters", [1, 2], "rope_parameters")
     edited("architectures_unknown", "architectures", ["MambaForCausalLM"], "MambaForCausalLM")
     edited("architectures_junk", "architectures", [[["x"]]], "architectures")
+    # Round two: floats past float range (an undefined narrowing to F32), values the rope
+    # formulas divide by, wrong kinds, duplicates and junk.
+    rp = cfg0.get("rope_parameters") or {"rope_theta": 1e4, "rope_type": "default"}
+    edited("rope_theta_1e39", "rope_parameters", dict(rp, rope_theta=1e39), "rope_theta")
+    edited("rope_theta_1e13", "rope_parameters", dict(rp, rope_theta=1e13), "rope_theta")
+    yarn = {"rope_theta": 1e4, "rope_type": "yarn", "factor": 4.0,
+            "original_max_position_embeddings": 64}
+    edited("yarn_beta_fast_1e300", "rope_parameters", dict(yarn, beta_fast=1e300), "beta_fast")
+    edited("yarn_beta_slow_above_fast", "rope_parameters", dict(yarn, beta_fast=2, beta_slow=8),
+           "beta_slow")
+    edited("yarn_attention_factor_negative", "rope_parameters",
+           dict(yarn, attention_factor=-1), "attention_factor")
+    edited("yarn_attention_factor_1e39", "rope_parameters",
+           dict(yarn, attention_factor=1e39), "attention_factor")
+    edited("yarn_original_ctx_0", "rope_parameters",
+           dict(yarn, original_max_position_embeddings=0), "original_max_position_embeddings")
+    edited("yarn_factor_1e39", "rope_parameters", dict(yarn, factor=1e39), "factor")
+    l3 = {"rope_theta": 1e4, "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+          "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+    edited("llama3_low_freq_0", "rope_parameters", dict(l3, low_freq_factor=0), "low_freq_factor")
+    edited("llama3_high_equals_low", "rope_parameters", dict(l3, high_freq_factor=1.0),
+           "high_freq_factor")
+    edited("llama3_original_ctx_1e30", "rope_parameters",
+           dict(l3, original_max_position_embeddings=1e30), "original_max_position_embeddings")
+    edited("llama3_missing_high", "rope_parameters",
+           {k: v for k, v in l3.items() if k != "high_freq_factor"}, "high_freq_factor")
+    edited("rope_type_null", "rope_parameters", {"rope_theta": 1e4, "rope_type": None}, "", ok=True)
+    edited("partial_rotary_1e300", "partial_rotary_factor", 1e300, "partial_rotary_factor")
+    edited("partial_rotary_negative", "partial_rotary_factor", -0.5, "partial_rotary_factor")
+    edited("kv_heads_0", "num_key_value_heads", 0, "num_key_value_heads")
+    edited("kv_heads_not_divisor", "num_key_value_heads", 3, "num_key_value_heads")
+    edited("kv_heads_2^40", "num_key_value_heads", 2**40, "num_key_value_heads")
+    edited("head_dim_0", "head_dim", 0, "head_dim")
+    edited("head_dim_1e6", "head_dim", 10**6, "head_dim")
+    edited("head_dim_float", "head_dim", 16.5, "head_dim")
+    edited("tie_embeddings_string", "tie_word_embeddings", "true", "tie_word_embeddings")
+    edited("rms_eps_1e300", "rms_norm_eps", 1e300, "rms_norm_eps")
+    edited("architectures_string", "architectures", "LlamaForCausalLM", "architectures")
+    edited("nested_junk_60", "quantization_config", json.loads("[" * 60 + "]" * 60), "",
+           ok=True)
+    c = json.dumps(cfg0)
+    conf("duplicate_hidden_size", c[:-1] + ', "hidden_size": 99999}', "duplicate")
+    conf("bom_prefix", "\ufeff" + c, "config.json")
+    conf("whitespace_17MB", " " * (17 << 20) + c, "config.json")
+    conf("values_1M_in_junk", c[:-1] + ', "junk": [' + ",".join(["[]"] * (1 << 20)) + "]}", "",
+         ok=True)
+    conf("size_5MB", c[:-1] + ', "junk": "' + "x" * (5 << 20) + '"}', "config.json")
+    conf("int_2^64", c.replace('"vocab_size": ', '"vocab_size": 18446744073709551616 , "x": '),
+         "vocab_size")
 
     # Safetensors.
     st = open(os.path.join(src, "model.safetensors"), "rb").read()
@@ -593,7 +686,7 @@ def tokenizer_cases(tmp):
     n = [0]
 
     def case(name, doc=None, config=None, text="hello ab a<|end|>", expect="", ok=False,
-             raw=None):
+             raw=None, either=False):
         n[0] += 1
         d = os.path.join(tmp, f"tok_{n[0]}")
         os.mkdir(d)
@@ -602,10 +695,13 @@ def tokenizer_cases(tmp):
         if config is not None:
             with open(os.path.join(d, "tokenizer_config.json"), "w") as fh:
                 fh.write(config if isinstance(config, str) else json.dumps(config))
+        # either: a load or an error naming the tokenizer is right (PCRE2 decides what compiles).
+        check = (lambda rc, o, e: None if rc == 0 or "tokenizer" in e
+                 else f"exit {rc} without naming the tokenizer: {e[-300:]}") if either else None
         cases.append(Case("hf tokenizer.json", name, ["tokenize", "-m", d, "-p", text], expect,
-                          ok=ok))
+                          ok=ok, check=check))
 
-    def edited(name, path, value, expect, text="hello ab a<|end|>"):
+    def edited(name, path, value, expect, text="hello ab a<|end|>", ok=False, either=False):
         doc = json.loads(json.dumps(base))
         obj = doc
         for k in path[:-1]:
@@ -614,7 +710,7 @@ def tokenizer_cases(tmp):
             del obj[path[-1]]
         else:
             obj[path[-1]] = value
-        case(name, doc, expect=expect, text=text)
+        case(name, doc, expect=expect, text=text, ok=ok, either=either)
 
     case("valid", ok=True)
     case("truncated", raw=json.dumps(base)[:500], expect="tokenizer.json")
@@ -661,7 +757,7 @@ def tokenizer_cases(tmp):
                {"type": "Split", "pattern": {"Regex": "(a+)+c|."}, "behavior": "Isolated",
                 "invert": False},
                {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
-           "time budget", text=("a" * 20 + "b") * 2200)
+           "work budget", text=("a" * 20 + "b") * 2200)
     edited("split_regex_exponential_nested", ["pre_tokenizer"],
            {"type": "Sequence", "pretokenizers": [
                {"type": "Split", "pattern": {"Regex": "((a|a)*)*c|."}, "behavior": "Isolated",
@@ -679,6 +775,107 @@ def tokenizer_cases(tmp):
     case("config_template_number", config={"chat_template": 5}, expect="chat_template")
     case("config_template_list_junk", config={"chat_template": [{"name": 1}]}, expect="chat_template")
     case("text_invalid_utf8", text="abc\udcff", ok=True)
+
+    # Round two: work on hostile vocabularies is bounded, structure is checked by name.
+    def pre_seq(*steps):
+        return {"type": "Sequence", "pretokenizers": list(steps) + [
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}
+
+    def split(pattern, kind="Regex", **extra):
+        return dict({"type": "Split", "pattern": {kind: pattern}, "behavior": "Isolated",
+                     "invert": False}, **extra)
+
+    lt = "<" * 46000
+    edited("vocab_sparse_16M", ["model", "vocab", "ab"], 15_999_999, "ids run up to")
+    edited("split_steps_5000", ["pre_tokenizer"], pre_seq(*[split("(a+)+c|.")] * 5000),
+           "at most 32", text=lt)
+    edited("split_steps_32_ok", ["pre_tokenizer"], pre_seq(*[split("x", "String")] * 32), "",
+           text="hello " * 8000, ok=True)
+    edited("split_regex_catastrophic_1MB_arg", ["pre_tokenizer"], pre_seq(split("(a+)+c|.")),
+           "work budget", text=("a" * 24 + "b") * 4000)
+    edited("split_regex_nested_quantifier", ["pre_tokenizer"], pre_seq(split("(\\w+\\s?)+$")),
+           "work budget", text=("word " * 9000) + "!", either=True)
+    edited("split_regex_backref_bomb", ["pre_tokenizer"], pre_seq(split("(a*)*\\1b|.")),
+           "", text="a" * 40000, either=True)
+    edited("split_regex_lookbehind_K", ["pre_tokenizer"], pre_seq(split("(?<=\\Ka)b")),
+           "pre_tokenizer.pretokenizers[0].pattern.Regex")
+    edited("split_regex_unknown_property", ["pre_tokenizer"], pre_seq(split("\\p{Klingon}")),
+           "does not compile")
+    edited("split_regex_repeat_huge", ["pre_tokenizer"], pre_seq(split("(a{65535}){65535}")), "",
+           either=True)
+    edited("split_regex_empty_matches", ["pre_tokenizer"], pre_seq(split("(?=a)|")), "",
+           text="aaaa b " * 5000, ok=True)
+    edited("split_string_1MB", ["pre_tokenizer"], pre_seq(split("x" * (1 << 20), "String")), "",
+           text="x" * 1000, either=True)
+    edited("split_pattern_neither", ["pre_tokenizer"],
+           pre_seq({"type": "Split", "pattern": {}, "behavior": "Isolated", "invert": False}),
+           "pattern")
+    edited("split_behavior_number", ["pre_tokenizer"], pre_seq(split("a", behavior=3)),
+           "behavior")
+    edited("split_invert_true", ["pre_tokenizer"], pre_seq(split("a", invert=True)), "invert")
+    edited("digits_flag_string", ["pre_tokenizer"],
+           pre_seq({"type": "Digits", "individual_digits": "yes"}), "individual_digits")
+    edited("bytelevel_prefix_space", ["pre_tokenizer"],
+           {"type": "ByteLevel", "add_prefix_space": True, "use_regex": True}, "add_prefix_space")
+    edited("bytelevel_use_regex_string", ["pre_tokenizer"],
+           {"type": "ByteLevel", "add_prefix_space": False, "use_regex": "no"}, "use_regex")
+    edited("normalizer_nfc_10k", ["normalizer"],
+           {"type": "Sequence", "normalizers": [{"type": "NFC"}] * 10000}, "", text="cafe\u0301",
+           ok=True)
+    added_many = [{"id": 259 + i, "content": "<x%d>" % i, "special": False}
+                  for i in range(200000)]
+    edited("added_200k_same_first_byte", ["added_tokens"], added_many, "", text=lt, ok=True)
+    added_long = [{"id": 259 + i, "content": "<" * (1000 + i) + "x", "special": False}
+                  for i in range(50)]
+    edited("added_repeat_prompt_1000", ["added_tokens"], added_long, "special tokens", text=lt)
+    edited("added_special_string", ["added_tokens"],
+           [{"id": 258, "content": "<|end|>", "special": "yes"}], "special")
+    edited("added_id_float", ["added_tokens"],
+           [{"id": 258.5, "content": "<|end|>", "special": True}], "integer")
+    edited("added_same_content_twice", ["added_tokens"],
+           [{"id": 258, "content": "<|end|>", "special": True},
+            {"id": 259, "content": "<|end|>", "special": False}], "", ok=True)
+    edited("ignore_merges_string", ["model", "ignore_merges"], "yes", "ignore_merges")
+    edited("continuing_prefix", ["model", "continuing_subword_prefix"], "##",
+           "continuing_subword_prefix")
+    edited("merge_parts_with_space", ["model", "merges"], [[" a", "b"]], "space")
+    edited("merge_empty_string", ["model", "merges"], [""], "not two tokens")
+    edited("merges_200k_duplicates", ["model", "merges"], ["a b"] * 200000, "", ok=True)
+    edited("byte_space_missing", ["model"],
+           dict(base["model"], merges=["a b"],
+                vocab={k: v for k, v in vocab.items() if k != sym[ord(" ")]}), "0x20", text="a b")
+    edited("byte_missing_with_unk", ["model"],
+           dict(base["model"], unk_token="ab",
+                vocab={k: v for k, v in vocab.items() if k != sym[ord("z")]}), "", text="zebra",
+           ok=True)
+    edited("post_two_bos", ["post_processor"],
+           {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|end|>"}},
+                                                     {"SpecialToken": {"id": "<|end|>"}},
+                                                     {"Sequence": {"id": "A"}}]},
+           "more than one")
+    edited("post_unknown_token", ["post_processor"],
+           {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<nope>"}},
+                                                     {"Sequence": {"id": "A"}}]}, "<nope>")
+    edited("post_type_unknown", ["post_processor"], {"type": "RobertaProcessing"},
+           "RobertaProcessing")
+    edited("decoder_missing", ["decoder"], KeyError, "decoder")
+    case("config_add_bos_yes_llama", config={"add_bos_token": "yes",
+                                             "tokenizer_class": "LlamaTokenizerFast"},
+         expect="add_bos_token")
+    case("config_bos_content_number", config={"bos_token": {"content": 5}}, expect="bos_token")
+    case("config_bos_number", config={"bos_token": 5}, expect="bos_token")
+    case("config_class_number", config={"tokenizer_class": 7}, expect="tokenizer_class")
+    case("config_template_20MB", config={"chat_template": "x" * (20 << 20)},
+         expect="tokenizer_config.json")
+    case("config_template_8MB", config={"chat_template": "x" * (8 << 20)}, ok=True)
+    case("config_values_5M", config="[" + ",".join(["{}"] * (5 << 20)) + "]",
+         expect="JSON values")
+    case("values_9M", raw="[" + ",".join(["[]"] * (9 << 20)) + "]", expect="JSON values")
+    case("config_template_list_no_default", config={"chat_template": [{"name": "tool_use",
+                                                                        "template": "T"}]},
+         ok=True)
+    case("config_eos_unused_id", config={"eos_token": "<|nothing|>"}, expect="<|nothing|>")
+    case("config_nested_junk", config={"x": json.loads("[" * 60 + "]" * 60)}, ok=True)
     return cases
 
 

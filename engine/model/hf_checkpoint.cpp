@@ -67,8 +67,11 @@ struct HfStorage {
     std::vector<std::vector<uint8_t>> owned;
 };
 
+// config.json: real ones are a few KiB (a quantization config can make tens). The parsed form
+// takes about 80 bytes per JSON value, and a file of "[]," is a value every 3 bytes, so the
+// limit also bounds memory: 4 MiB parse into at most about 110 MB (16 MiB took 412 MB).
 std::string read_text(const std::string& path) {
-    return read_regular_file(path, size_t(16) << 20, fs::path(path).filename().string());
+    return read_regular_file(path, size_t(4) << 20, fs::path(path).filename().string());
 }
 
 // Rows of each head from two rotary halves (NEOX: x_j pairs with x_{j+d/2}) to adjacent pairs
@@ -96,9 +99,10 @@ GgufFile open_hf_checkpoint(const std::string& path) {
     std::error_code ec;
     const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
     const std::string cfg_path = (dir / "config.json").string();
+    const std::string cfg_text = read_text(cfg_path);  // its errors name the file already
     json::Value cfg;
     try {
-        cfg = json::parse(read_text(cfg_path), 64);
+        cfg = json::parse(cfg_text, 64);
     } catch (const Error& e) {
         throw Error(cfg_path + ": " + e.what());
     }

@@ -1,6 +1,8 @@
 // config.json -> hyper-parameters and the GGUF metadata keys a GGUF converter writes for them
 // (general.architecture, ARCH.block_count, ARCH.rope.*, ARCH.expert_*, ...).
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <optional>
 
 #include "engine/model/hf_checkpoint_plan.h"
@@ -59,6 +61,27 @@ public:
         if (!v) fail(key, "is missing (a required hyper-parameter)");
         return *v;
     }
+    // A number within [lo, hi] (each bound exclusive when `open`): every float hyper-parameter
+    // becomes an F32 GGUF value, and one past float range (1e39) or of the wrong sign would
+    // turn into inf or a silently wrong model.
+    std::optional<double> opt_num(std::string_view key, double lo, double hi,
+                                  bool open_lo = false) const {
+        auto v = opt_num(key);
+        if (v && ((open_lo ? !(*v > lo) : !(*v >= lo)) || !(*v <= hi)))
+            fail(key, "= " + fmt_num(*v) + " is out of range " + (open_lo ? "(" : "[") +
+                          fmt_num(lo) + ", " + fmt_num(hi) + "]");
+        return v;
+    }
+    double req_num(std::string_view key, double lo, double hi, bool open_lo = false) const {
+        auto v = opt_num(key, lo, hi, open_lo);
+        if (!v) fail(key, "is missing (a required hyper-parameter)");
+        return *v;
+    }
+    static std::string fmt_num(double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return buf;
+    }
     bool opt_bool(std::string_view key, bool def) const {
         const json::Value* x = get(key);
         if (!x) return def;
@@ -80,11 +103,15 @@ private:
 };
 
 constexpr int64_t kMaxDim = int64_t{1} << 20;
+constexpr double kMaxFloatParam = 1e30;  // well inside float range
 
 void u32(std::vector<GgufKV>& kv, const std::string& key, int64_t v) {
     kv.push_back({key, GgufValue::u32(static_cast<uint32_t>(v))});
 }
 void f32(std::vector<GgufKV>& kv, const std::string& key, double v) {
+    // Callers range-check; a double past float range would make the cast undefined.
+    if (!(std::fabs(v) <= std::numeric_limits<float>::max()))
+        throw Error("config.json: " + key + " = " + std::to_string(v) + " does not fit a float");
     kv.push_back({key, GgufValue::f32(static_cast<float>(v))});
 }
 
@@ -125,8 +152,9 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
     static const json::Value kEmpty = json::Value::from_object({});
     const Cfg r(rp ? *rp : kEmpty,
                 where + " rope " + (c.get("rope_parameters") ? "rope_parameters" : "rope_scaling"));
-    const double theta = r.opt_num("rope_theta").value_or(c.opt_num("rope_theta").value_or(1e4));
-    if (!(theta > 1)) c.fail("rope_theta", "must be > 1");
+    // Real bases run from 1e4 to 1e8; the model loader takes up to 1e12.
+    const double theta = r.opt_num("rope_theta", 1, 1e12, true)
+                             .value_or(c.opt_num("rope_theta", 1, 1e12, true).value_or(1e4));
     f32(kv, a + "rope.freq_base", theta);
     u32(kv, a + "rope.dimension_count", rope_dims);
 
@@ -144,23 +172,39 @@ void read_rope(const Cfg& c, const std::string& where, Hparams& h, int64_t rope_
         f32(kv, a + "rope.scaling.factor", factor);
         u32(kv, a + "rope.scaling.original_context_length",
             r.opt_int("original_max_position_embeddings", 1, int64_t{1} << 24).value_or(h.n_ctx));
-        if (auto af = r.opt_num("attention_factor")) f32(kv, a + "rope.scaling.attn_factor", *af);
-        if (auto bf = r.opt_num("beta_fast")) f32(kv, a + "rope.scaling.yarn_beta_fast", *bf);
-        if (auto bs = r.opt_num("beta_slow")) f32(kv, a + "rope.scaling.yarn_beta_slow", *bs);
+        if (auto af = r.opt_num("attention_factor", 1e-3, 100))
+            f32(kv, a + "rope.scaling.attn_factor", *af);
+        // YaRN's ramp runs between the two (Peng et al. 2023: beta_fast 32, beta_slow 1). The
+        // ranges are the model loader's, so errors name config.json's keys, not GGUF's.
+        const auto bf = r.opt_num("beta_fast", 1e-3, 1e4);
+        const auto bs = r.opt_num("beta_slow", 1e-3, 1e4);
+        if (!(bs.value_or(1) < bf.value_or(32)))
+            r.fail("beta_slow", "= " + Cfg::fmt_num(bs.value_or(1)) + " is not below beta_fast " +
+                                    Cfg::fmt_num(bf.value_or(32)));
+        if (bf) f32(kv, a + "rope.scaling.yarn_beta_fast", *bf);
+        if (bs) f32(kv, a + "rope.scaling.yarn_beta_slow", *bs);
         if (h.arch == Arch::Deepseek2) {
             // DeepSeek scales attention by mscale(factor, mscale_all_dim)^2 and the rotary
             // cos/sin by mscale(factor, mscale) / mscale(factor, mscale_all_dim).
-            const double all = r.opt_num("mscale_all_dim").value_or(0.0);
+            // Both must keep 0.1 m ln(factor) + 1 positive: they are divided by.
+            const double all = r.opt_num("mscale_all_dim", 0, 100).value_or(0.0);
             f32(kv, a + "rope.scaling.yarn_log_multiplier", 0.1 * all);
-            if (auto ms = r.opt_num("mscale"); ms && *ms != all && !r.get("attention_factor"))
+            if (auto ms = r.opt_num("mscale", 0, 100);
+                ms && *ms != all && !r.get("attention_factor"))
                 f32(kv, a + "rope.scaling.attn_factor",
                     yarn_mscale(factor, *ms) / yarn_mscale(factor, all));
         }
     } else if (type == "llama3") {
         // As GGUF files do: no scaling type, the per-pair divisors as rope_freqs.weight.
-        h.rope_freqs = llama3_factors(theta, rope_dims, factor, r.req_num("low_freq_factor"),
-                                      r.req_num("high_freq_factor"),
-                                      r.req_num("original_max_position_embeddings"));
+        // The smooth blend divides by high - low and by each (Llama 3.1: 1 and 4).
+        const double lo = r.req_num("low_freq_factor", 0, 1e6, true);
+        const double hi = r.req_num("high_freq_factor", 0, 1e6, true);
+        if (!(hi > lo))
+            r.fail("high_freq_factor",
+                   "= " + Cfg::fmt_num(hi) + " is not above low_freq_factor " + Cfg::fmt_num(lo));
+        h.rope_freqs = llama3_factors(theta, rope_dims, factor, lo, hi,
+                                      r.req_num("original_max_position_embeddings", 1,
+                                                static_cast<double>(int64_t{1} << 24)));
     } else {
         r.fail("rope_type", "'" + type + "' is not supported (default, linear, yarn, llama3)");
     }
@@ -236,7 +280,7 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
             u32(kv, a + "attention.key_length", h.head_dim);
             u32(kv, a + "attention.value_length", h.head_dim);
         }
-        const double partial = c.opt_num("partial_rotary_factor").value_or(1.0);
+        const double partial = c.opt_num("partial_rotary_factor", 0, 1, true).value_or(1.0);
         rope_dims = static_cast<int64_t>(std::lround(static_cast<double>(h.head_dim) * partial));
         if (rope_dims < 2 || rope_dims > h.head_dim || rope_dims % 2)
             c.fail("partial_rotary_factor",
@@ -251,7 +295,8 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
         if (c.opt_bool("mlp_bias", false)) c.fail("mlp_bias", "true is not supported");
     }
     if (h.arch == Arch::Olmoe)
-        if (auto clip = c.opt_num("clip_qkv")) f32(kv, a + "attention.clamp_kqv", *clip);
+        if (auto clip = c.opt_num("clip_qkv", 0, kMaxFloatParam, true))
+            f32(kv, a + "attention.clamp_kqv", *clip);
 
     if (moe) {
         // Qwen-style configs name the count num_experts; some write num_local_experts.
@@ -294,7 +339,8 @@ Hparams read_hparams(const json::Value& root, const std::string& where, std::vec
             c.fail("moe_layer_freq", "other than 1 is not supported");
         u32(kv, a + "leading_dense_block_count", h.n_dense_lead);
         u32(kv, a + "expert_shared_count", h.n_shared);
-        f32(kv, a + "expert_weights_scale", c.opt_num("routed_scaling_factor").value_or(1.0));
+        f32(kv, a + "expert_weights_scale",
+            c.opt_num("routed_scaling_factor", 0, 1e4, true).value_or(1.0));
         // DeepSeek V3 routes by sigmoid scores; V2 by softmax (the gating-function ids are
         // those of GGUF: 1 softmax, 2 sigmoid).
         const std::string scoring =

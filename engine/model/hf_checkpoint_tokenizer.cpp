@@ -37,6 +37,7 @@ std::string tokenizer_metadata(const std::string& dir, int64_t n_vocab, std::vec
         Vocab c = v;
         c.pre = std::string(name);
         c.pre_regexes.clear();
+        c.pre_regex_where.clear();
         c.ignore_merges.reset();
         // What the GGUF reader (tokenizer_gguf.cpp) decides from the name.
         c.nfc = name == "qwen2" || name == "deepseek-r1-qwen";

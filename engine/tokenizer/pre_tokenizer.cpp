@@ -2,7 +2,7 @@
 // them. The patterns are those of the models' own tokenizer.json files, written for PCRE2.
 #include "engine/tokenizer/pre_tokenizer.h"
 
-#include <time.h>
+#include <algorithm>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -11,6 +11,9 @@
 
 namespace gb {
 namespace {
+
+// Split steps one tokenizer may have (real ones have at most six; each is a pass over the text).
+constexpr size_t kMaxRegexes = 32;
 
 // GPT-2's regex: contractions, letters, digits and other runs each with an optional leading
 // space, and whitespace that is not followed by a word.
@@ -182,19 +185,25 @@ struct PreTokenizer::Regex {
 };
 
 PreTokenizer::PreTokenizer(std::string_view name) : spec_(&pre_tokenizer_spec(name)) {
-    compile("pre-tokenizer '" + std::string(name) + "'", false);
+    where_.assign(spec_->patterns.size(), "pre-tokenizer '" + std::string(name) + "'");
+    compile(false);
 }
 
-PreTokenizer::PreTokenizer(std::vector<std::string> patterns, std::string_view where)
-    : own_spec_(std::make_unique<PreTokenizerSpec>()), own_patterns_(std::move(patterns)) {
-    own_spec_->name = where;
+PreTokenizer::PreTokenizer(std::vector<std::string> patterns, std::vector<std::string> where)
+    : own_spec_(std::make_unique<PreTokenizerSpec>()),
+      own_patterns_(std::move(patterns)),
+      where_(std::move(where)) {
     for (const std::string& p : own_patterns_) own_spec_->patterns.push_back(p);
     spec_ = own_spec_.get();
-    compile(std::string(where), true);
-    own_spec_->name = {};  // `where` need not outlive us
+    if (where_.size() != own_patterns_.size())
+        where_.assign(own_patterns_.size(), where_.empty() ? std::string("split") : where_[0]);
+    if (own_patterns_.size() > kMaxRegexes)
+        throw Error("tokenizer: " + where_.back() + ": " + std::to_string(own_patterns_.size()) +
+                    " split regexes; at most " + std::to_string(kMaxRegexes) + " are supported");
+    compile(true);
 }
 
-void PreTokenizer::compile(std::string_view where, bool ruby) {
+void PreTokenizer::compile(bool ruby) {
     // Ruby's ^ and $ are line anchors (before or after any "\n"), which PCRE2's multiline
     // mode with LF newlines and ALT_CIRCUMFLEX gives.
     pcre2_compile_context* cctx = pcre2_compile_context_create(nullptr);
@@ -202,7 +211,8 @@ void PreTokenizer::compile(std::string_view where, bool ruby) {
     pcre2_set_newline(cctx, PCRE2_NEWLINE_LF);
     const uint32_t options =
         PCRE2_UTF | PCRE2_UCP | (ruby ? PCRE2_MULTILINE | PCRE2_ALT_CIRCUMFLEX : 0);
-    for (std::string_view original : spec_->patterns) {
+    for (size_t r = 0; r < spec_->patterns.size(); ++r) {
+        const std::string_view original = spec_->patterns[r];
         const std::string pattern = adapt_pattern(original, ruby);
         int err = 0;
         PCRE2_SIZE err_off = 0;
@@ -213,9 +223,9 @@ void PreTokenizer::compile(std::string_view where, bool ruby) {
             pcre2_compile_context_free(cctx);
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
-            throw Error("tokenizer: " + std::string(where) + " regex /" + std::string(original) +
-                        "/ does not compile at " + std::to_string(err_off) + ": " +
-                        reinterpret_cast<const char*>(msg));
+            throw Error("tokenizer: " + where_[r] + ": regex /" +
+                        std::string(original.substr(0, 200)) + "/ does not compile at " +
+                        std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
         }
         // Without JIT (a PCRE2 built without it) pcre2_match interprets: slower, same result.
         rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
@@ -252,27 +262,35 @@ struct MatchState {
     MatchState& operator=(const MatchState&) = delete;
 };
 
-// The monotonic clock at its coarse resolution (a few ms; steady_clock's epoch on Linux): cheap
-// enough to read after every match, which steady_clock::now() is not (12% of encode time).
-PreTokenizer::Clock::time_point coarse_now() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return PreTokenizer::Clock::time_point(std::chrono::seconds(ts.tv_sec) +
-                                           std::chrono::nanoseconds(ts.tv_nsec));
-}
-
 size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
 }  // namespace
 
-PreTokenizer::Clock::duration PreTokenizer::budget_for(size_t bytes) {
-    return std::chrono::seconds(1) + std::chrono::microseconds(bytes) * 1000000 / (1 << 20);
+// Work units per text: kFloorUnits plus, per byte, kUnitsPerByte and kUnitsPerByteRegex for
+// each regex. A match is first tried with kFirstLimit units, then with four times as many each
+// time PCRE2 stops it for its limit, and every try is charged its whole limit (PCRE2 does not
+// say how much it used): a match costs at most 16/3 times its need. Real regexes need 2 to 32
+// units per match (JIT: 2 to 16) and make at most two matches per byte and regex (every byte a
+// piece of its own); a megabyte of spaces under \s+(?!\S) needs one unit per byte. A unit is
+// 2 ns (JIT) to 15 ns (interpreted), so a catastrophic regex on 46 KB ends in about 0.1 s.
+constexpr uint64_t kFloorUnits = uint64_t{1} << 22;
+constexpr uint64_t kUnitsPerByte = 512;
+constexpr uint64_t kUnitsPerByteRegex = 128;
+constexpr uint64_t kFirstLimit = 32;
+
+PreTokenizer::Budget PreTokenizer::budget_for(size_t bytes) const {
+    return {kFloorUnits +
+            static_cast<uint64_t>(bytes) * (kUnitsPerByte + kUnitsPerByteRegex * regexes_.size())};
+}
+
+void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {
+    Budget budget = budget_for(text.size());
+    split(text, out, budget);
 }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out,
-                         Clock::time_point deadline) const {
+                         Budget& budget) const {
     if (text.empty()) return;
-    const bool timed = deadline != Clock::time_point::max();
     MatchState st;
     std::vector<std::string_view> cur{text}, next;
     for (size_t r = 0; r < regexes_.size(); ++r) {
@@ -281,29 +299,36 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
         const auto match = regexes_[r]->jit ? pcre2_jit_match : pcre2_match;
         // The last regex writes straight into out.
         std::vector<std::string_view>& dst = (r + 1 == regexes_.size()) ? out : next;
+        auto fail = [&](const std::string& why) {
+            throw Error("tokenizer: " + where_[r] + ": split regex /" +
+                        std::string(spec_->patterns[r]).substr(0, 120) + "/ " + why);
+        };
         for (std::string_view piece : cur) {
             // Each piece is its own subject: lookarounds never see past it.
             const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
             size_t pos = 0, emitted = 0;
             while (pos < piece.size()) {
-                const int rc =
-                    match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
-                if (timed && coarse_now() > deadline)
-                    throw Error("tokenizer: pre-tokenizer regex /" +
-                                std::string(spec_->patterns[r]).substr(0, 120) +
-                                "/ ran out of its time budget on a text of " +
-                                std::to_string(text.size()) +
-                                " bytes: the regex backtracks without end on such text");
+                int rc = 0;
+                for (uint64_t limit = kFirstLimit;; limit *= 4) {
+                    if (budget.left == 0)
+                        fail("ran out of its work budget on a text of " +
+                             std::to_string(text.size()) +
+                             " bytes: the regex backtracks without end on such text");
+                    const uint64_t try_limit = std::min({limit, budget.left, uint64_t{UINT32_MAX}});
+                    pcre2_set_match_limit(st.ctx, static_cast<uint32_t>(try_limit));
+                    rc = match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
+                    budget.left -= try_limit;
+                    if (rc != PCRE2_ERROR_MATCHLIMIT) break;
+                }
                 if (rc == PCRE2_ERROR_NOMATCH) break;
                 if (rc < 0) {
                     PCRE2_UCHAR msg[256];
                     pcre2_get_error_message(rc, msg, sizeof msg);
-                    throw Error("tokenizer: pre-tokenizer regex /" +
-                                std::string(spec_->patterns[r]) +
-                                "/ failed: " + reinterpret_cast<const char*>(msg));
+                    fail(std::string("failed: ") + reinterpret_cast<const char*>(msg));
                 }
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
                 const size_t b = ov[0], e = ov[1];
+                if (b < pos || e < b || e > piece.size()) fail("gave a match outside its text");
                 if (e == b) {  // an empty match splits nothing; step one character on
                     if (b >= piece.size()) break;
                     pos = b + utf8_len(static_cast<uint8_t>(piece[b]));

@@ -2,7 +2,7 @@
 // tokenizer.ggml.pre value stands for (compiled with PCRE2, Unicode properties, JIT).
 #pragma once
 
-#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,30 +28,40 @@ class PreTokenizer {
 public:
     explicit PreTokenizer(std::string_view name);  // throws gb::Error
     // Split regexes as tokenizer.json writes them (Oniguruma, Ruby syntax: ^ and $ match at
-    // line ends, \h is a hex digit), applied like a table entry's. `where` names them in errors.
-    PreTokenizer(std::vector<std::string> patterns, std::string_view where);
+    // line ends, \h is a hex digit), applied like a table entry's. `where` names each one in
+    // errors (the file and JSON path it came from); one name stands for all of them. More than
+    // 32 regexes is a gb::Error (real tokenizers have at most six).
+    PreTokenizer(std::vector<std::string> patterns, std::vector<std::string> where);
     ~PreTokenizer();
     PreTokenizer(PreTokenizer&&) noexcept;
     PreTokenizer& operator=(PreTokenizer&&) noexcept;
 
+    // The matching work one text may cost, in PCRE2 match-limit units, shared by every match
+    // of every regex on it (however many pieces special tokens cut it into). A split regex
+    // from a stranger's tokenizer.json can backtrack catastrophically in every match while
+    // each match stays under PCRE2's own per-call limit (minutes on 46 KB), so the limit is
+    // per text: each match may use what is left, and running out is a gb::Error naming the
+    // regex. Work is counted, not time, so the outcome does not depend on the machine.
+    struct Budget {
+        uint64_t left = 0;
+    };
+    // A text of `bytes` bytes: 4 Mi units plus 512 per byte and 128 more per byte and regex.
+    // The real regexes take 2 to 32 units per match and at most two matches per byte and regex;
+    // one unit is 2 to 15 ns.
+    Budget budget_for(size_t bytes) const;
+
     // Appends the pieces of `text` (valid UTF-8) to out, in order; together they are the text.
-    // Past `deadline` it stops with a gb::Error naming the regex: a split regex from a
-    // stranger's tokenizer.json can backtrack catastrophically in every match while each match
-    // stays under PCRE2's own per-call limit, so the whole text needs a time budget.
-    using Clock = std::chrono::steady_clock;
-    void split(std::string_view text, std::vector<std::string_view>& out,
-               Clock::time_point deadline = Clock::time_point::max()) const;
-    // The time budget of a text of `bytes` bytes: a second, plus a second per MiB (real
-    // tokenizers split tens of MiB per second).
-    static Clock::duration budget_for(size_t bytes);
+    void split(std::string_view text, std::vector<std::string_view>& out, Budget& budget) const;
+    void split(std::string_view text, std::vector<std::string_view>& out) const;
     const PreTokenizerSpec& spec() const { return *spec_; }
 
 private:
     struct Regex;
-    void compile(std::string_view where, bool ruby);
+    void compile(bool ruby);
     const PreTokenizerSpec* spec_;
     std::unique_ptr<PreTokenizerSpec> own_spec_;  // patterns not from the table
     std::vector<std::string> own_patterns_;
+    std::vector<std::string> where_;  // per regex, for errors
     std::vector<std::unique_ptr<Regex>> regexes_;
 };
 

@@ -12,6 +12,7 @@
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"
+#include "engine/tokenizer/special_tokens.h"
 #include "engine/tokenizer/spm.h"
 #include "engine/tokenizer/unicode_nfc.h"
 #include "kernels/error.h"
@@ -51,14 +52,8 @@ struct Tokenizer::Impl {
     std::vector<uint8_t> eog;
     std::unordered_map<std::string_view, int32_t> by_text;  // exact token text -> id
 
-    // Control and user-defined tokens, matched in the text before pre-tokenization: bucketed
-    // by first byte, longest first, so the leftmost-longest match is the first one found.
-    struct Special {
-        std::string_view text;
-        int32_t id;
-        bool control;
-    };
-    std::array<std::vector<Special>, 256> specials;
+    // Control, user-defined and unknown tokens, matched in the text before pre-tokenization.
+    SpecialTokens specials;
 
     Impl(Vocab v)
         : vocab(std::move(v)),
@@ -66,7 +61,7 @@ struct Tokenizer::Impl {
           // SentencePiece vocabularies split nothing before merging; their pre value is moot.
           pre(spm_model || vocab.pre_regexes.empty()
                   ? PreTokenizer(spm_model ? std::string("default") : vocab.pre)
-                  : PreTokenizer(vocab.pre_regexes, "tokenizer.json")),
+                  : PreTokenizer(vocab.pre_regexes, vocab.pre_regex_where)),
           // SentencePiece models put BOS first unless the file says otherwise.
           add_bos(vocab.add_bos.value_or(spm_model || pre.spec().add_bos)) {
         if (spm_model)
@@ -92,8 +87,7 @@ struct Tokenizer::Impl {
     // `after_special`: the text starts the input or follows a special token, where
     // SentencePiece vocabularies put their space prefix.
     void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out,
-                     std::vector<std::string_view>& words,
-                     PreTokenizer::Clock::time_point deadline) const {
+                     std::vector<std::string_view>& words, PreTokenizer::Budget& budget) const {
         if (spm) {
             spm->encode(text, after_special && vocab.add_space_prefix, out);
             return;
@@ -104,7 +98,7 @@ struct Tokenizer::Impl {
             normalized = nfc(text);
             text = normalized;
         }
-        pre.split(text, words, deadline);
+        pre.split(text, words, budget);
         for (std::string_view w : words) bpe->encode_word(w, out);
     }
 };
@@ -163,17 +157,11 @@ Tokenizer::Tokenizer(Vocab v) {
         else if (!byte_level::to_bytes(text, m.bytes[i]))
             m.bytes[i] = text;
         // The unknown token's text ("<unk>") is matched like a control token's.
-        if ((special || t == TokenType::Unknown) && !text.empty())
-            m.specials[static_cast<uint8_t>(text[0])].push_back(
-                {text, id, t != TokenType::UserDefined});
+        if (special || t == TokenType::Unknown)
+            m.specials.add(text, id, t != TokenType::UserDefined);
         if (special && std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end())
             m.eog[i] = 1;
     }
-    for (auto& bucket : m.specials)
-        std::stable_sort(bucket.begin(), bucket.end(),
-                         [](const Impl::Special& a, const Impl::Special& b) {
-                             return a.text.size() > b.text.size();
-                         });
     if (m.vocab.eot < 0) {
         for (std::string_view t : kEotTexts) {
             auto it = m.by_text.find(t);
@@ -201,32 +189,27 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
     if (add_special && m.add_bos && m.vocab.bos >= 0) out.push_back(m.vocab.bos);
 
     std::vector<std::string_view> words;
-    // One time budget for the whole text, however many special tokens cut it into parts.
-    const auto deadline = PreTokenizer::Clock::now() + PreTokenizer::budget_for(text.size());
+    // One regex work budget for the whole text, however many special tokens cut it into parts.
+    PreTokenizer::Budget budget = m.pre.budget_for(text.size());
     size_t frag = 0;            // start of the text not yet tokenized
     bool after_special = true;  // the next text starts the input or follows a special token
     auto text_part = [&](std::string_view part) {
         if (part.empty()) return;  // an empty stretch between specials changes nothing
-        m.encode_text(part, after_special, out, words, deadline);
+        m.encode_text(part, after_special, out, words, budget);
         after_special = false;
     };
+    uint64_t special_work = SpecialTokens::budget_for(text.size());
     for (size_t i = 0; i < text.size();) {
-        const Impl::Special* hit = nullptr;
-        for (const Impl::Special& s : m.specials[static_cast<uint8_t>(text[i])]) {
-            if (s.control && !parse_special) continue;
-            if (text.compare(i, s.text.size(), s.text) == 0) {
-                hit = &s;
-                break;
-            }
-        }
-        if (!hit) {
+        const SpecialTokens::Match hit =
+            m.specials.longest_at(text, i, parse_special, special_work);
+        if (hit.id < 0) {
             ++i;
             continue;
         }
         text_part(text.substr(frag, i - frag));
-        out.push_back(hit->id);
+        out.push_back(hit.id);
         after_special = true;
-        i += hit->text.size();
+        i += hit.len;
         frag = i;
     }
     text_part(text.substr(frag));

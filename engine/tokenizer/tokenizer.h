@@ -45,6 +45,9 @@ struct Vocab {
     // When not empty: the split regexes (tokenizer.json's Oniguruma syntax) used instead of
     // the `pre` table entry.
     std::vector<std::string> pre_regexes;
+    // Where each of pre_regexes comes from, for errors ("tokenizer.json:
+    // pre_tokenizer.pretokenizers[0].pattern.Regex"); may be empty.
+    std::vector<std::string> pre_regex_where;
     // nullopt: the pre-tokenizer's default. true: a word that is a vocabulary entry is taken
     // whole, without merging (Llama 3).
     std::optional<bool> ignore_merges;

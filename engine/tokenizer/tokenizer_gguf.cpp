@@ -1,5 +1,7 @@
 // Tokenizer::from_gguf: reads the tokenizer.* metadata keys into a Vocab (kept apart from
 // tokenizer.cpp so the BPE core links without the GGUF reader).
+#include <cmath>
+
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "kernels/error.h"
@@ -23,8 +25,12 @@ const GgufArray& array_of(const GgufFile& f, const std::string& key, GgufType wa
 int32_t token_id(const GgufFile& f, const std::string& key) {
     auto v = f.get_int(key);
     if (!v) return -1;
-    // Some converters write UINT32_MAX for "none".
-    if (*v < 0 || *v > INT32_MAX) return -1;
+    // -1, and UINT32_MAX as some converters write it, mean "none"; any other id outside int32
+    // is a damaged file (it used to be taken as "none" too, and BOS or EOS quietly went away).
+    if (*v == -1 || *v == UINT32_MAX) return -1;
+    if (*v < 0 || *v > INT32_MAX)
+        throw Error("tokenizer: " + f.path() + ": " + key + " = " + std::to_string(*v) +
+                    " is not a token id");
     return static_cast<int32_t>(*v);
 }
 
@@ -56,6 +62,11 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
     if (f.get_array("tokenizer.ggml.scores")) {
         const GgufArray& s = array_of(f, "tokenizer.ggml.scores", GgufType::FLOAT32, false);
         v.scores.assign(s.floats.begin(), s.floats.end());
+        // SentencePiece merges by comparing scores; a NaN breaks the ordering.
+        for (size_t i = 0; i < v.scores.size(); ++i)
+            if (std::isnan(v.scores[i]))
+                throw Error("tokenizer: " + f.path() + ": tokenizer.ggml.scores[" +
+                            std::to_string(i) + "] is NaN");
     }
     if (!spm || f.get_array("tokenizer.ggml.merges"))
         v.merges = array_of(f, "tokenizer.ggml.merges", GgufType::STRING, false).strings;

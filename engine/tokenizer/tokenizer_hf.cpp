@@ -19,13 +19,48 @@ namespace {
 namespace fs = std::filesystem;
 using json::Value;
 
-std::string read_file(const fs::path& p) {
-    // Real tokenizer.json files are a few to a few tens of MiB.
-    return read_regular_file(p.string(), size_t(256) << 20, p.filename().string());
+// Each file's size limit, and a limit on its JSON values: the parsed form takes about 80 bytes
+// per value and a file of "[]," is a value every 3 bytes, so 120 MB of it took 3.2 GB and 17 s.
+// Real tokenizer.json files are up to about 35 MiB (Qwen3's: 10 MiB, 0.76 M values; a vocabulary
+// of 262 144 with its merges makes about 3 M); tokenizer_config.json and chat templates are tens
+// of KiB to a few MiB. Worst case within the limits: about 700 MB.
+struct Limits {
+    size_t bytes, values;
+};
+constexpr Limits kTokenizerJson{size_t(64) << 20, size_t(8) << 20};
+constexpr Limits kSideFile{size_t(16) << 20, size_t(1) << 20};
+
+std::string read_file(const fs::path& p, const Limits& lim) {
+    return read_regular_file(p.string(), lim.bytes, p.filename().string());
 }
 
-Value parse_file(const fs::path& p) {
-    const std::string text = read_file(p);
+// An upper bound of the values in a JSON text: every value but the first follows a ',', ':' or
+// an opening bracket outside strings. One pass, no allocation.
+size_t json_value_bound(std::string_view text) {
+    size_t n = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+            ++n;
+        }
+    }
+    return n;
+}
+
+Value parse_file(const fs::path& p, const Limits& lim) {
+    const std::string text = read_file(p, lim);
+    if (const size_t n = json_value_bound(text); n > lim.values)
+        throw Error("tokenizer: " + p.string() + ": about " + std::to_string(n) +
+                    " JSON values, more than the " + std::to_string(lim.values) +
+                    " a tokenizer file may hold");
     try {
         return json::parse(text);
     } catch (const Error& e) {
@@ -118,12 +153,15 @@ void read_pre(const Doc& d, const Value& p, const std::string& jpath, Vocab& v, 
     } else if (type == "Split") {
         const Value& pat =
             d.expect(d.at(p, "pattern", jpath), Value::Kind::Object, jpath + ".pattern");
-        if (const Value* r = pat.find("Regex"))
+        if (const Value* r = pat.find("Regex")) {
             v.pre_regexes.push_back(d.str(*r, jpath + ".pattern.Regex"));
-        else if (const Value* s = pat.find("String"))
+            v.pre_regex_where.push_back(d.file + ": " + jpath + ".pattern.Regex");
+        } else if (const Value* s = pat.find("String")) {
             v.pre_regexes.push_back(regex_literal(d.str(*s, jpath + ".pattern.String")));
-        else
+            v.pre_regex_where.push_back(d.file + ": " + jpath + ".pattern.String");
+        } else {
             d.fail(jpath + ".pattern", "expected \"Regex\" or \"String\"");
+        }
         const std::string& behavior = d.str(d.at(p, "behavior", jpath), jpath + ".behavior");
         if (behavior != "Isolated")
             d.fail(jpath + ".behavior",
@@ -134,11 +172,14 @@ void read_pre(const Doc& d, const Value& p, const std::string& jpath, Vocab& v, 
         // Rust's char::is_numeric is the N categories.
         v.pre_regexes.push_back(d.boolean(p, "individual_digits", jpath, false) ? "\\p{N}"
                                                                                 : "\\p{N}+");
+        v.pre_regex_where.push_back(d.file + ": " + jpath + " (Digits)");
     } else if (type == "ByteLevel") {
         if (d.boolean(p, "add_prefix_space", jpath, true))
             d.fail(jpath + ".add_prefix_space", "true is not supported");
-        if (d.boolean(p, "use_regex", jpath, true))
+        if (d.boolean(p, "use_regex", jpath, true)) {
             v.pre_regexes.emplace_back(pre_tokenizer_spec("gpt2").patterns.at(0));
+            v.pre_regex_where.push_back(d.file + ": " + jpath + " (ByteLevel use_regex)");
+        }
         byte_level = true;
     } else {
         d.fail(jpath + ".type",
@@ -206,7 +247,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     else
         dir = json_path.parent_path();
     const Doc d{json_path.string()};
-    const Value root = parse_file(json_path);
+    const Value root = parse_file(json_path, kTokenizerJson);
     d.expect(root, Value::Kind::Object, "(top level)");
     Vocab v;
     v.model = "gpt2";
@@ -247,6 +288,13 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     if (max_id < 0) d.fail("model.vocab", "the vocabulary is empty");
     if (max_id > 16'000'000)
         d.fail("model.vocab", "ids up to " + std::to_string(max_id) + " are implausible");
+    // Every id up to the largest gets a slot: one id of 15 999 999 made a table of 16 M empty
+    // tokens (a gigabyte and seconds). Real vocabularies name every id.
+    const size_t named = vocab.as_object().size() + added.as_array().size();
+    if (static_cast<size_t>(max_id) + 1 > 2 * named + 1024)
+        d.fail("model.vocab", "ids run up to " + std::to_string(max_id) + " but only " +
+                                  std::to_string(named) +
+                                  " are named (model.vocab and added_tokens): the file is damaged");
     v.tokens.assign(static_cast<size_t>(max_id) + 1, std::string());
     v.types.assign(v.tokens.size(), TokenType::Unused);  // ids nobody names stay unused
     for (const auto& [text, id] : by_text) {
@@ -318,7 +366,10 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     if (pre && !pre->is_null()) read_pre(d, *pre, "pre_tokenizer", v, byte_level);
     if (!byte_level)
         d.fail("pre_tokenizer", "no ByteLevel step: only byte-level BPE tokenizers are supported");
-    if (v.pre_regexes.empty()) v.pre_regexes.emplace_back("(?s).+");  // one word: the whole text
+    if (v.pre_regexes.empty()) {  // one word: the whole text
+        v.pre_regexes.emplace_back("(?s).+");
+        v.pre_regex_where.push_back(d.file + ": pre_tokenizer (no split)");
+    }
     const Value* dec = root.find("decoder");
     if (!dec || dec->is_null() || d.type_of(*dec, "decoder") != "ByteLevel")
         d.fail("decoder", "only a ByteLevel decoder is supported");
@@ -338,7 +389,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     std::string tokenizer_class;
     if (fs::exists(cfg_path)) {
         const Doc c{cfg_path.string()};
-        const Value cfg = parse_file(cfg_path);
+        const Value cfg = parse_file(cfg_path, kSideFile);
         c.expect(cfg, Value::Kind::Object, "(top level)");
         v.bos = id_of(c, token_name(c, cfg, "bos_token"), "bos_token");
         v.eos = id_of(c, token_name(c, cfg, "eos_token"), "eos_token");
@@ -377,7 +428,7 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
         }
     }
     if (v.chat_template.empty() && fs::exists(dir / "chat_template.jinja"))
-        v.chat_template = read_file(dir / "chat_template.jinja");
+        v.chat_template = read_file(dir / "chat_template.jinja", kSideFile);
     if (!v.add_bos) {  // no Llama-style flags: the post-processor's template decides
         v.add_bos = !post_bos.empty();
         v.add_eos = !post_eos.empty();
@@ -388,7 +439,9 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
     try {
         return Tokenizer(std::move(v));
     } catch (const Error& e) {
-        throw Error(std::string(e.what()) + " (in " + d.file + ")");
+        const std::string what = e.what();
+        if (what.find(d.file) != std::string::npos) throw;
+        throw Error(what + " (in " + d.file + ")");
     }
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "kernels/error.h"
 #include "tests/test_support.h"
 
@@ -65,6 +67,52 @@ TEST(PreTokenizer, LongRunsDoNotExhaustTheMatcher) {
             size_t total = 0;
             for (auto piece : pieces) total += piece.size();
             EXPECT_EQ(total, text.size()) << name;
+        }
+    }
+}
+
+// The work budget (PCRE2 match-limit units per text) must never stop a real regex: on a
+// quarter megabyte of the texts that make the most matches per byte (every character its own piece,
+// long runs that backtrack), the known pre-tokenizers use under half of it.
+TEST(PreTokenizer, RealRegexesStayWellInsideTheWorkBudget) {
+    const std::vector<std::string> units = {
+        "a,", "1", " ", "\n", "a b ", "\xE4\xBD\xA0,", "'s", "!\n", " \t\n", "\xC3\xA9 1",
+    };
+    uint64_t max_per_byte = 0;
+    for (std::string_view name : pre_tokenizer_names()) {
+        PreTokenizer p(name);
+        for (const std::string& u : units) {
+            std::string text;
+            while (text.size() < (1 << 18)) text += u;
+            PreTokenizer::Budget budget = p.budget_for(text.size());
+            const uint64_t total = budget.left;
+            std::vector<std::string_view> pieces;
+            ASSERT_NO_THROW(p.split(text, pieces, budget)) << name << " on '" << u << "'...";
+            const uint64_t per_byte = (total - budget.left) / text.size();
+            max_per_byte = std::max(max_per_byte, per_byte);
+            EXPECT_GT(budget.left, total / 2)
+                << name << " on '" << u << "'... used " << total - budget.left << " of " << total;
+        }
+    }
+    std::printf("most work units used per byte: %llu\n",
+                static_cast<unsigned long long>(max_per_byte));
+}
+
+// A regex that backtracks catastrophically runs out of the budget, quickly and with an error
+// naming it, whether the text is one piece or many.
+TEST(PreTokenizer, CatastrophicRegexRunsOutOfTheWorkBudget) {
+    const PreTokenizer a({"(a+)+c|."}, {"test regex a"}), x({"(x+x+)+y"}, {"test regex x"});
+    for (const auto& [p, text] :
+         {std::pair{&a, std::string(30, 'a')}, std::pair{&a, std::string(100000, 'a')},
+          std::pair{&x, std::string(24, 'x') + "zy"}}) {
+        try {
+            std::vector<std::string_view> pieces;
+            p->split(text, pieces);
+            ADD_FAILURE() << "finished on " << text.size() << " bytes";
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find("ran out of its work budget"), std::string::npos) << what;
+            EXPECT_NE(what.find("test regex"), std::string::npos) << what;
         }
     }
 }

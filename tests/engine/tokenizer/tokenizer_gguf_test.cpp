@@ -2,6 +2,9 @@
 // it gives for vocabularies it cannot run or metadata of the wrong shape.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/byte_level.h"
@@ -138,6 +141,41 @@ TEST(TokenizerGguf, BadTokenTypesAndMergesAreRefused) {
         const std::string e = error_of(w);
         EXPECT_NE(e.find("tokenizer.ggml.merges[1] = '" + c.merge + "'"), std::string::npos) << e;
         EXPECT_NE(e.find(c.expect), std::string::npos) << c.merge << " -> " << e;
+    }
+}
+
+// Token ids outside int32 other than the two spellings of "none" (-1, UINT32_MAX) were taken as
+// "none" too: a BOS of -5 quietly disappeared from every prompt.
+TEST(TokenizerGguf, TokenIdsOutsideInt32AreRefusedNotDropped) {
+    for (const GgufValue& bad : {GgufValue::i32(-5), GgufValue::i64(-2),
+                                 GgufValue::u64(uint64_t{1} << 40), GgufValue::i64(INT64_MIN)}) {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.bos_token_id", bad);
+        const std::string e = error_of(w);
+        EXPECT_NE(e.find("tokenizer.ggml.bos_token_id = "), std::string::npos) << e;
+        EXPECT_NE(e.find("is not a token id"), std::string::npos) << e;
+    }
+    for (const GgufValue& none : {GgufValue::i32(-1), GgufValue::u32(0xFFFFFFFFu)}) {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.bos_token_id", none);
+        EXPECT_EQ(load(w).bos(), -1);
+    }
+}
+
+TEST(TokenizerGguf, NanScoresAndMistypedFlagsAreRefused) {
+    {
+        GgufWriter w = tiny_vocab();
+        std::vector<float> scores(260, 0.0f);
+        scores[7] = std::nanf("");
+        w.set("tokenizer.ggml.scores", GgufValue::f32_array(scores));
+        const std::string e = error_of(w);
+        EXPECT_NE(e.find("tokenizer.ggml.scores[7] is NaN"), std::string::npos) << e;
+    }
+    {
+        GgufWriter w = tiny_vocab();
+        w.set("tokenizer.ggml.add_bos_token", GgufValue::str("yes"));
+        const std::string e = error_of(w);
+        EXPECT_NE(e.find("tokenizer.ggml.add_bos_token"), std::string::npos) << e;
     }
 }
 

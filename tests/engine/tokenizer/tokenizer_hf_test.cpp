@@ -2,6 +2,7 @@
 // fetch (tools/gen_hf_tokenizer_fixtures.py), and its errors on small broken files.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -241,9 +242,10 @@ TEST_F(HfErrors, ConfigFlagsMustBeBooleansAndErrorsNameNoGgufKeys) {
 }
 
 // A split regex that backtracks catastrophically in every match, each match under PCRE2's own
-// per-call limit, took about two minutes on 46 KB: the whole text now has a time budget (a second
-// plus a second per MiB), and running out of it is an error naming the regex.
-TEST_F(HfErrors, CatastrophicSplitRegexRunsOutOfItsTimeBudget) {
+// per-call limit, took about two minutes on 46 KB: the whole text now has a work budget (PCRE2
+// match-limit units shared by all its matches), and running out of it is an error naming the
+// regex and where it came from, well within a second.
+TEST_F(HfErrors, CatastrophicSplitRegexRunsOutOfItsWorkBudget) {
     write(
         "tokenizer.json",
         doc(bpe(), "[]",
@@ -254,13 +256,107 @@ TEST_F(HfErrors, CatastrophicSplitRegexRunsOutOfItsTimeBudget) {
     // character: each call stays under PCRE2's limit, all of them together take minutes.
     std::string text;
     while (text.size() < 46000) text += std::string(20, 'a') + "b";
+    const auto t0 = std::chrono::steady_clock::now();
     try {
         tok.encode(text, false, true);
         ADD_FAILURE() << "the catastrophic regex finished";
     } catch (const Error& e) {
-        EXPECT_HAS(std::string(e.what()), "ran out of its time budget");
+        EXPECT_HAS(std::string(e.what()), "ran out of its work budget");
         EXPECT_HAS(std::string(e.what()), "(a+)+c|.");
+        EXPECT_HAS(std::string(e.what()), "pre_tokenizer.pretokenizers[0].pattern.Regex");
     }
+    // Not a timed assertion of speed: a hang guard (the budget is about 20 ms of matching).
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    // The same regex on text where it does not backtrack still works, over a megabyte.
+    EXPECT_EQ(tok.encode(std::string(1 << 20, 'b'), false, true).size(), size_t(1) << 20);
+}
+
+// One id of 15 999 999 made a table of 16 M empty tokens: a gigabyte and four seconds.
+TEST_F(HfErrors, SparseIdsAreRefused) {
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2,"zz":15999999},"merges":["a b"]})"));
+    const std::string e = error_of();
+    EXPECT_HAS(e, "model.vocab: ids run up to 15999999 but only 4 are named");
+    EXPECT_EQ(e.find("tokenizer.ggml"), std::string::npos) << e;
+    // A few holes (ids nobody names) are fine.
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2,"zz":900},"merges":["a b"]})"));
+    EXPECT_EQ(Tokenizer::from_hf(dir.string()).size(), 901u);
+}
+
+// 5000 split steps made each text 5000 passes (18 s on 46 KB); more than 32 is refused.
+TEST_F(HfErrors, TooManySplitStepsAreRefused) {
+    std::string steps;
+    for (int i = 0; i < 33; ++i)
+        steps +=
+            R"({"type":"Split","pattern":{"String":"x"},"behavior":"Isolated","invert":false},)";
+    write("tokenizer.json",
+          doc(bpe(), "[]",
+              R"({"type":"Sequence","pretokenizers":[)" + steps +
+                  R"({"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})"));
+    EXPECT_HAS(error_of(), "33 split regexes; at most 32 are supported");
+    EXPECT_HAS(error_of(), "pre_tokenizer.pretokenizers[32].pattern.String");
+}
+
+// Special tokens are found through a trie: 200 000 added tokens that all start with '<' took
+// 80 s on 46 KB of '<' when every position tried each of them.
+TEST_F(HfErrors, ManyAddedTokensMatchInLinearTime) {
+    std::string added = "[";
+    for (int i = 0; i < 200000; ++i)
+        added += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(4 + i) +
+                 R"(,"content":"<x)" + std::to_string(i) + R"(>","special":false})";
+    added += "]";
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2,"<":3},"merges":["a b"]})",
+            added));
+    const Tokenizer tok = Tokenizer::from_hf(dir.string());
+    EXPECT_EQ(tok.encode("a<x7><x199999><", false, false),
+              (std::vector<int32_t>{0, 11, 200003, 3}));
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int32_t> ids = tok.encode(std::string(46000, '<'), false, false);
+    EXPECT_EQ(ids.size(), 46000u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));  // hang guard
+}
+
+// Added tokens that repeat the text for a thousand bytes without matching it cost a thousand
+// steps per byte: the matching has a work budget per text, and running out is an error.
+TEST_F(HfErrors, SpecialTokensThatRepeatTheTextRunOutOfTheirBudget) {
+    std::string added = "[";
+    for (int i = 0; i < 10; ++i)
+        added += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(4 + i) +
+                 R"(,"content":")" + std::string(1000 + i, '<') + R"(x","special":false})";
+    added += "]";
+    write(
+        "tokenizer.json",
+        doc(R"({"type":"BPE","dropout":null,"unk_token":null,"vocab":{"a":0,"b":1,"ab":2,"<":3},"merges":["a b"]})",
+            added));
+    const Tokenizer tok = Tokenizer::from_hf(dir.string());
+    EXPECT_EQ(tok.encode(std::string(1003, '<') + "x<", false, false),
+              (std::vector<int32_t>{7, 3}));
+    try {
+        tok.encode(std::string(46000, '<'), false, false);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_HAS(std::string(e.what()), "special tokens ran out of its work budget");
+    }
+}
+
+// The parsed form of a JSON file takes about 80 bytes per value: 120 MB of "{}," in
+// tokenizer_config.json took 3.2 GB and 17 s. Values are counted before parsing.
+TEST_F(HfErrors, FilesOfTooManyJsonValuesAreRefusedBeforeParsing) {
+    write("tokenizer.json", doc(bpe()));
+    std::string many = "[";
+    for (int i = 0; i < (1 << 20) + 1; ++i) many += "{},";
+    many += "{}]";
+    write("tokenizer_config.json", many);
+    const std::string e = error_of();
+    EXPECT_HAS(e, "tokenizer_config.json: about 2097157 JSON values, more than the 1048576");
+    write("tokenizer_config.json", "{}");
+    write("chat_template.jinja", std::string((16 << 20) + 1, 'x'));
+    EXPECT_HAS(error_of(), "chat_template.jinja");
 }
 
 }  // namespace

@@ -86,6 +86,25 @@ TEST(Tokenizer, LongestSpecialTokenWins) {
     EXPECT_EQ(t.encode("<t>x<t>y", false, true), (Ids{long_id, short_id, 'y'}));
 }
 
+// The trie keeps the rules of the list it replaced: without parse_special a longer control token
+// is passed over for the longest user-defined one under it; of equal texts the first id wins,
+// the first user-defined one when control tokens are not parsed.
+TEST(Tokenizer, SpecialTokenMatchingSkipsControlTokensByLength) {
+    Vocab v = byte_vocab({}, {});
+    const int32_t user = add_token(v, "<a", TokenType::UserDefined);
+    const int32_t ctrl = add_token(v, "<ab>", TokenType::Control);
+    const int32_t twin_ctrl = add_token(v, "<z>", TokenType::Control);
+    const int32_t twin_user = add_token(v, "<z>", TokenType::UserDefined);
+    const int32_t unk = add_token(v, "<unk>", TokenType::Unknown);
+    Tokenizer t(std::move(v));
+    EXPECT_EQ(t.encode("<ab>", false, true), (Ids{ctrl}));
+    EXPECT_EQ(t.encode("<ab>", false, false), (Ids{user, 'b', '>'}));
+    EXPECT_EQ(t.encode("<z><", false, true), (Ids{twin_ctrl, '<'}));
+    EXPECT_EQ(t.encode("<z><", false, false), (Ids{twin_user, '<'}));
+    EXPECT_EQ(t.encode("<unk>", false, true), (Ids{unk}));
+    EXPECT_EQ(t.encode("<un", false, true), (Ids{'<', 'u', 'n'}));
+}
+
 TEST(Tokenizer, SpecialTokensAreNeverMergedIntoWords) {
     Vocab v = byte_vocab({"a<", "a<|"}, {"a <", "a< |"});
     const int32_t end = add_token(v, "<|e|>", TokenType::Control);
