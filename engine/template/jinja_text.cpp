@@ -54,6 +54,7 @@ uint32_t map_case(uint32_t c, bool to_upper) {
 }
 
 std::string map_case_str(const std::string& s, bool to_upper) {
+    charge_steps(static_cast<int64_t>(s.size() >> 3));  // a table lookup per character
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
@@ -129,6 +130,7 @@ std::string capitalize(const std::string& s) {
 
 // jinja2's title: words start after whitespace, '-', '(', '[' or '{'.
 std::string title(const std::string& s) {
+    charge_steps(static_cast<int64_t>(s.size() >> 3));
     std::string out;
     bool start = true;
     for (const auto& ch : utf8_chars(s)) {

@@ -131,6 +131,7 @@ double Value::as_float() const {
 
 const Value* Value::find(std::string_view key) const {
     if (kind_ != Kind::Dict) return nullptr;
+    charge_steps(static_cast<int64_t>(dict_->size() >> 4));  // a linear search of the keys
     for (const auto& [k, v] : *dict_)
         if (k == key) return &v;
     return nullptr;
@@ -138,6 +139,7 @@ const Value* Value::find(std::string_view key) const {
 
 void Value::set(const std::string& key, Value v) {
     update_depth(v);
+    charge_steps(static_cast<int64_t>(dict_->size() >> 4));  // a linear search of the keys
     for (auto& [k, x] : *dict_)
         if (k == key) {
             x = std::move(v);
@@ -247,7 +249,9 @@ std::string python_str_repr(std::string_view s) {
 std::string Value::to_str() const {
     switch (kind_) {
         case Kind::Undefined: return "";
-        case Kind::String: return s_;
+        case Kind::String:
+            charge_steps(static_cast<int64_t>(s_.size() >> 6));  // the copy
+            return s_;
         case Kind::Func: return "<function " + s_ + ">";
         default: return repr();
     }
@@ -356,6 +360,7 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
             }
             out += '[';
             for (size_t i = 0; i < list_->size(); ++i) {
+                charge_bytes(static_cast<int64_t>(item_sep.size()));  // separators of any size
                 if (i) out += item_sep;
                 if (indent >= 0) newline(depth + 1);
                 (*list_)[i].json_into(out, o, depth + 1);
@@ -378,6 +383,7 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
                                  [](auto* a, auto* b) { return a->first < b->first; });
             bool first = true;
             for (const auto* kv : items) {
+                charge_bytes(static_cast<int64_t>(item_sep.size() + o.key_sep.size()));
                 if (!first) out += item_sep;
                 first = false;
                 if (indent >= 0) newline(depth + 1);
@@ -475,6 +481,9 @@ int64_t parse_digits(std::string_view digits) {
 }
 
 std::vector<std::string> utf8_chars(std::string_view s) {
+    // A string object per character (indexing, slicing, reversing, iterating a string): about
+    // an eighth of a step per byte, so s[i] in a loop over a long s is bounded.
+    charge_steps(static_cast<int64_t>(s.size() >> 3));
     std::vector<std::string> out;
     for (size_t i = 0; i < s.size();) {
         unsigned char c = s[i];

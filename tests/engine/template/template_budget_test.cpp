@@ -42,6 +42,9 @@ TEST(TemplateBudget, ExponentialAndQuadraticTemplatesEndInAnError) {
     const std::string str_doubled =
         "{% set ns = namespace(s='xy') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
         "{% endfor %}";
+    std::string big_dict = "{% set d = {";  // 20,000 keys: each copy searched them linearly
+    for (int i = 0; i < 20000; ++i) big_dict += "'a" + std::to_string(i) + "': 1, ";
+    big_dict += "} %}";
     struct Case {
         std::string name, source, expect;
     } cases[] = {
@@ -87,6 +90,23 @@ TEST(TemplateBudget, ExponentialAndQuadraticTemplatesEndInAnError) {
          "{% set ns = namespace(s='x') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}"
          "{% endfor %}{% for j in range(100000) %}{{ 'y' in ns.s }}{% endfor %}",
          "budget"},
+        {"a macro whose default calls it", "{% macro f(a=f()) %}{% endmacro %}{{ f() }}",
+         "recursion depth limit"},
+        {"namespace from a large dict in a loop",
+         big_dict + "{% for j in range(1000) %}"
+                    "{% set x = namespace(d) %}{% endfor %}",
+         "work budget"},
+        {"tojson with huge separators",
+         "{{ range(100000) | list | tojson(separators=('x' * 10000, ':')) }}", "memory budget"},
+        {"sort of a repeated long string",
+         "{% set ns = namespace(s='A') %}{% for i in range(18) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{{ ([ns.s] * 10000) | sort | length }}",
+         "memory budget"},
+        {"find of a long needle",
+         "{% set ns = namespace(s='a') %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}"
+         "{% endfor %}{% set t = ns.s[:500000] ~ 'b' %}{% for j in range(100) %}"
+         "{% set y = ns.s.find(t) %}{% endfor %}",
+         "work budget"},
         {"characters of a huge string",
          "{% set ns = namespace(s='x') %}{% for i in range(26) %}{% set ns.s = ns.s ~ ns.s %}"
          "{% endfor %}{{ ns.s | list | length }}",
@@ -121,6 +141,8 @@ TEST(TemplateBudget, ParserAndNumbersRefuseWhatWasCrashOrWrong) {
     EXPECT_EQ(render_error("{% for i in [1, 2, 3] %}{% if i == 2 %}{% break %}{% endif %}{{ i }}"
                            "{% endfor %}"),
               "(no error)");
+    EXPECT_NE(render_error("{{ '%.*d' % (10 ** 12, 1) }}").find("width too big"),
+              std::string::npos);
     EXPECT_NE(render_error("{{ '99999999999999999999' | int }}").find("does not fit in a 64-bit"),
               std::string::npos);
     EXPECT_NE(render_error("{{ (1e300) | int }}").find("does not fit in a 64-bit"),
