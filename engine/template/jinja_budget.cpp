@@ -36,4 +36,11 @@ void charge_bytes(int64_t n) {
     b->use_.bytes += n;
 }
 
+void charge_search(size_t haystack, size_t needle) {
+    const uint64_t per_position = 1 + (needle >> 4);
+    const uint64_t positions = haystack >> 6;
+    if (positions && per_position > (uint64_t(1) << 40) / positions) charge_steps(int64_t(1) << 40);
+    charge_steps(1 + static_cast<int64_t>(positions * per_position));
+}
+
 }  // namespace gb::jinja
