@@ -18,11 +18,13 @@ BudgetScope::~BudgetScope() { current = outer_; }
 void charge_steps(int64_t n) {
     BudgetScope* b = current;
     if (!b) return;
-    b->use_.steps += n;
-    if (b->use_.steps > b->budget_.max_steps)
+    if (n < 0 || n > b->budget_.max_steps - b->use_.steps) {
+        b->use_.steps = b->budget_.max_steps + 1;  // passed (a single charge can be huge)
         throw BudgetExceeded("the template's work budget is spent (" +
                              std::to_string(b->budget_.max_steps) +
                              " steps): it loops, recurses or copies without end");
+    }
+    b->use_.steps += n;
 }
 
 void charge_bytes(int64_t n) {

@@ -25,13 +25,13 @@ void Renderer::fail(int line, int col, const std::string& msg) const {
                           text);
 }
 
-// Copying the variables of every scope (a macro's or call block's closure) is work in
-// proportion to their number.
+// A macro, caller() or loop() call copies the variables of the scopes it sees (work in proportion
+// to their number) and captures its output: several steps of its own.
 static void charge_frames(const std::vector<std::unordered_map<std::string, Value>>& frames,
                           size_t count) {
     size_t n = 0;
     for (size_t i = 0; i < count && i < frames.size(); ++i) n += frames[i].size();
-    charge_steps(1 + static_cast<int64_t>(n >> 2));
+    charge_steps(8 + 4 * static_cast<int64_t>(n));  // ~0.3 us per variable copied
 }
 
 void Renderer::count_iteration() {

@@ -137,7 +137,7 @@ double Value::as_float() const {
 
 const Value* Value::find(std::string_view key) const {
     if (kind_ != Kind::Dict) return nullptr;
-    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 4));  // a linear search
+    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 2));  // a linear search
     for (const auto& [k, v] : *dict_)
         if (k == key) return &v;
     return nullptr;
@@ -145,7 +145,7 @@ const Value* Value::find(std::string_view key) const {
 
 void Value::set(const std::string& key, Value v) {
     update_depth(v);
-    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 4));  // a linear search
+    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 2));  // a linear search
     for (auto& [k, x] : *dict_)
         if (k == key) {
             x = std::move(v);
