@@ -2,10 +2,12 @@
 // model file: depth limits alone leave room for exponential work (a macro calling itself twice
 // per level, a list doubled 40 times and then printed or compared) and for values that grow
 // quadratically (list + [x] in a long loop) or all at once ('x' | center(10**12)). Every render
-// therefore counts its steps (expression nodes, statements, loop iterations, and one per element
-// visited when a value is copied, compared, printed or serialised) and the bytes of every string
-// and list it creates, against totals; either total exceeded ends the render with an error, and
-// the chat template layer falls back to the built-in format as for any template error.
+// therefore counts its steps (expression nodes, statements, loop iterations, one per element
+// visited when a value is copied, compared, printed or serialised, one per 64 bytes of text
+// scanned, a substring search's worst case, the variables a macro call copies) and the bytes of
+// every string and list it creates (before it is made, where its size is known), against totals;
+// either total exceeded ends the render with an error, and the chat template layer falls back to
+// the built-in format as for any template error.
 //
 // Every limit of the engine is here, so that one file says what a template may do.
 //

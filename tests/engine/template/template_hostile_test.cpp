@@ -260,11 +260,15 @@ TEST(TemplateHostile, RangeCountsBeforeItSteps) {
     EXPECT_NE(error_of("{{ range(1, 2, 3, 4) }}").find("1 to 3 arguments"), std::string::npos);
 }
 
-// Slicing and indexing with extreme bounds and steps (i += step overflowed for huge steps).
+// Slicing and indexing with extreme bounds and steps (i += step overflowed for huge steps), and
+// indexing a string by code point without a string per character.
 TEST(TemplateHostile, SlicesWithExtremeBoundsAndSteps) {
     EXPECT_EQ(
         run("{{ [1,2,3][::-9223372036854775807-1] }}{{ [1,2,3][::9223372036854775807] }}").text,
         "[3][1]");
+    // 1 + INT64_MAX: the old loop stepped past the end before testing it.
+    EXPECT_EQ(run("{{ [1,2,3][1::9223372036854775807] }}{{ 'abc'[2::9223372036854775807] }}").text,
+              "[2]c");
     // (-10**18 is (-10)**18 in jinja2: unary minus binds tighter than **.)
     EXPECT_EQ(run("{{ 'abc'[-9223372036854775807-1:] }}{{ [1,2,3][10**18:0-10**18:-1] }}").text,
               "abc[3, 2, 1]");
