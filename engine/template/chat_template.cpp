@@ -13,8 +13,7 @@ using jinja::Value;
 
 ChatTemplate ChatTemplate::parse(std::string_view source) {
     // Real chat templates are a few KiB (the largest we know, with tool-calling, about 20 KiB).
-    constexpr size_t kMaxTemplateBytes = size_t(1) << 20;
-    if (source.size() > kMaxTemplateBytes)
+    if (source.size() > jinja::kMaxTemplateBytes)
         throw Error("template: " + std::to_string(source.size()) +
                     " bytes, more than the 1 MiB a chat template may have");
     ChatTemplate t;
@@ -52,22 +51,41 @@ std::string ChatTemplate::render_json(const json::Value& messages,
 }
 
 static Value range_fn(CallArgs& a) {
+    if (a.positional.empty() || a.positional.size() > 3)
+        throw Error("range expected 1 to 3 arguments, got " + std::to_string(a.positional.size()));
+    for (const Value& v : a.positional)
+        if (v.kind() != Value::Kind::Int && v.kind() != Value::Kind::Bool)
+            throw Error(std::string("range: '") + v.type_name() +
+                        "' object cannot be interpreted as an integer");
     int64_t start = 0, stop = 0, step = 1;
     if (a.positional.size() == 1)
         stop = a.positional[0].as_int();
-    else if (a.positional.size() >= 2) {
+    else {
         start = a.positional[0].as_int();
         stop = a.positional[1].as_int();
-        if (a.positional.size() >= 3) step = a.positional[2].as_int();
-    } else
-        throw Error("range expected at least 1 argument");
-    if (step == 0) throw Error("range() arg 3 must not be zero");
-    jinja::List out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-        // Same cap as the sandbox's range: a template cannot allocate unbounded lists.
-        if (out.size() >= 100000) throw Error("range too big (more than 100000 items)");
-        out.push_back(Value::from_int(i));
+        if (a.positional.size() == 3) step = a.positional[2].as_int();
     }
+    if (step == 0) throw Error("range() arg 3 must not be zero");
+    // The length first, in unsigned arithmetic (start + k * step never passes stop, so the items
+    // cannot overflow); the same cap as jinja2's sandboxed range.
+    uint64_t n = 0;
+    if (step > 0 && start < stop)
+        n = (static_cast<uint64_t>(stop) - static_cast<uint64_t>(start) - 1) /
+                static_cast<uint64_t>(step) +
+            1;
+    else if (step < 0 && start > stop)
+        n = (static_cast<uint64_t>(start) - static_cast<uint64_t>(stop) - 1) /
+                (0 - static_cast<uint64_t>(step)) +
+            1;
+    if (n > static_cast<uint64_t>(jinja::kMaxRangeItems))
+        throw Error("range too big (" + std::to_string(n) + " items, more than " +
+                    std::to_string(jinja::kMaxRangeItems) + ")");
+    jinja::List out;
+    jinja::charge_bytes(static_cast<int64_t>(n * sizeof(Value)));
+    out.reserve(n);
+    for (uint64_t k = 0; k < n; ++k)
+        out.push_back(Value::from_int(
+            static_cast<int64_t>(static_cast<uint64_t>(start) + k * static_cast<uint64_t>(step))));
     return Value::from_list(std::move(out));
 }
 
@@ -82,9 +100,14 @@ std::string ChatTemplate::render_values(Value messages, const ChatTemplateOption
     g.emplace_back("documents", Value::none());
     g.emplace_back("raise_exception",
                    Value::from_func("raise_exception", [](jinja::Renderer&, CallArgs& a) -> Value {
-                       throw jinja::TemplateRaised(a.positional.empty()
-                                                       ? std::string("template raised an error")
-                                                       : a.positional[0].to_str());
+                       if (a.positional.empty())
+                           throw jinja::TemplateRaised("template raised an error");
+                       // The message reaches the user as a warning: a long one is cut.
+                       std::string msg = a.positional[0].to_str();
+                       if (msg.size() > jinja::kMaxErrorTextBytes)
+                           msg = msg.substr(0, jinja::kMaxErrorTextBytes) + "... (" +
+                                 std::to_string(msg.size()) + " bytes)";
+                       throw jinja::TemplateRaised(msg);
                    }));
     auto now = options.now;
     g.emplace_back(

@@ -151,15 +151,18 @@ int64_t to_int_value(const Value& v, const Value& def, int64_t base) {
         if (auto x = parse_py_int(v.str(), base)) return *x;
         std::string s = strip(v.str(), nullptr, true, true);
         if (!decimal_text(s)) return def.as_int();
+        double d = 0;
+        size_t used = 0;
         try {
-            size_t used = 0;
-            double d = std::stod(s, &used);
-            if (used == s.size() && std::isfinite(d)) {
-                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-                    throw Error("int: '" + s.substr(0, 40) + "' does not fit in a 64-bit integer");
-                return static_cast<int64_t>(d);
-            }
-        } catch (const std::exception&) {
+            d = std::stod(s, &used);
+        } catch (const std::exception&) {  // not a number, or out of double's range
+            return def.as_int();
+        }
+        if (used == s.size() && std::isfinite(d)) {
+            // Outside the try: '1e30' | int is an error, not the default (it was swallowed).
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                throw Error("int: '" + s.substr(0, 40) + "' does not fit in a 64-bit integer");
+            return static_cast<int64_t>(d);
         }
     }
     return def.as_int();
@@ -168,37 +171,61 @@ int64_t to_int_value(const Value& v, const Value& def, int64_t base) {
 }  // namespace
 
 Value slice_value(const Value& obj, const Value& start, const Value& stop, const Value& step) {
-    int64_t st = step.is_none() ? 1 : step.as_int();
+    const int64_t st = step.is_none() ? 1 : step.as_int();
     if (st == 0) throw Error("slice step cannot be zero");
-    std::vector<Value> items;
-    std::vector<std::string> chars;
+    std::vector<size_t> starts;  // of each character, for strings
     int64_t n;
     if (obj.is_list())
         n = static_cast<int64_t>(obj.list().size());
     else if (obj.is_string()) {
-        chars = utf8_chars(obj.str());
-        n = static_cast<int64_t>(chars.size());
+        starts = utf8_starts(obj.str());
+        n = static_cast<int64_t>(starts.size());
     } else
         throw Error(std::string("cannot slice a ") + obj.type_name());
-    // Python's slice.indices().
+    // Python's slice.indices(); the bounds are clamped before any arithmetic, so huge indices and
+    // steps cannot overflow.
     auto clamp = [&](const Value& v, int64_t def) {
         if (v.is_none()) return def;
         int64_t x = v.as_int();
-        if (x < 0) x += n;
+        if (x < 0) x = x < -n ? -1 : x + n;
         if (st > 0) return std::clamp<int64_t>(x, 0, n);
         return std::clamp<int64_t>(x, -1, n - 1);
     };
-    int64_t b = clamp(start, st > 0 ? 0 : n - 1);
-    int64_t e = clamp(stop, st > 0 ? n : -1);
+    const int64_t b = clamp(start, st > 0 ? 0 : n - 1);
+    const int64_t e = clamp(stop, st > 0 ? n : -1);
+    const uint64_t stride = st > 0 ? static_cast<uint64_t>(st) : 0 - static_cast<uint64_t>(st);
+    const uint64_t span = st > 0 ? (e > b ? static_cast<uint64_t>(e - b) : 0)
+                                 : (b > e ? static_cast<uint64_t>(b - e) : 0);
+    const uint64_t count = span ? (span - 1) / stride + 1 : 0;
+    charge_steps(1 + static_cast<int64_t>(count >> 3));
     List out;
     std::string sout;
-    for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
+    const std::string& s = obj.str();
+    auto piece = [&](int64_t i) {
+        const size_t from = starts[static_cast<size_t>(i)];
+        const size_t to = i + 1 < n ? starts[static_cast<size_t>(i) + 1] : s.size();
+        return std::string_view(s).substr(from, to - from);
+    };
+    if (obj.is_string() && st == 1) {  // one copy, not a piece per character
+        if (e <= b) return Value::from_string("");
+        const size_t from = starts[static_cast<size_t>(b)];
+        const size_t to = e < n ? starts[static_cast<size_t>(e)] : s.size();
+        return Value::from_string(s.substr(from, to - from));
+    }
+    for (int64_t i = b; st > 0 ? i < e : i > e;) {
         if (obj.is_list())
             out.push_back(obj.list()[static_cast<size_t>(i)]);
         else
-            sout += chars[static_cast<size_t>(i)];
+            sout += piece(i);
+        // The next index, without passing the end (i + st could overflow for a huge step).
+        if (st > 0 ? e - i <= st : i - e <= -(st + 1)) break;
+        i += st;
     }
-    if (obj.is_string()) return Value::from_string(sout);
+    if (obj.is_string()) {
+        charge_bytes(static_cast<int64_t>(sout.size()));
+        return Value::from_string(sout);
+    }
+    charge_bytes(static_cast<int64_t>(out.size() * sizeof(Value)));
     return Value::from_list(std::move(out), obj.is_tuple());
 }
 
@@ -207,7 +234,7 @@ bool contains(const Value& container, const Value& item) {
         case Value::Kind::Undefined: return false;
         case Value::Kind::String:
             if (!item.is_string()) throw Error("'in <string>' requires string as left operand");
-            charge_search(container.str(), item.str());
+            charge_search(container.str().size(), item.str().size());
             return container.str().find(item.str()) != std::string::npos;
         case Value::Kind::List:
             for (const auto& x : container.list())
@@ -239,12 +266,7 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         }
         if (a.is_list() && b.is_list()) {
             // list + [x] in a loop is quadratic: the copy is charged, so it ends in an error.
-            int64_t bytes =
-                static_cast<int64_t>((a.list().size() + b.list().size()) * sizeof(Value));
-            for (const Value* side : {&a, &b})
-                for (const Value& x : side->list())
-                    if (x.is_string()) bytes += static_cast<int64_t>(x.str().size());
-            charge_bytes(bytes);
+            charge_bytes(static_cast<int64_t>((a.list().size() + b.list().size()) * sizeof(Value)));
             List l = a.list();
             l.insert(l.end(), b.list().begin(), b.list().end());
             return Value::from_list(std::move(l), a.is_tuple());
@@ -255,11 +277,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
         return arithmetic(op, b, a);
     if (op == "*" && ((a.is_string() || a.is_list()) && b.kind() == Value::Kind::Int)) {
         const int64_t times = std::max<int64_t>(0, b.as_int());
-        int64_t unit = a.is_string() ? static_cast<int64_t>(a.str().size())
-                                     : static_cast<int64_t>(a.list().size() * sizeof(Value));
-        if (a.is_list())  // each repeated string element is a copy of its text
-            for (const Value& x : a.list())
-                if (x.is_string()) unit += static_cast<int64_t>(x.str().size());
+        const int64_t unit = a.is_string() ? static_cast<int64_t>(a.str().size())
+                                           : static_cast<int64_t>(a.list().size() * sizeof(Value));
         if (unit > 0 && times > (int64_t(1) << 40) / unit) charge_bytes(-1);  // past any budget
         charge_bytes(unit * times);  // before anything is repeated
         if (a.is_string()) {
@@ -381,9 +400,6 @@ bool apply_test(Renderer& r, const std::string& name, const Value& v, CallArgs& 
 
 Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArgs& args) {
     using K = Value::Kind;
-    // Every filter on a string reads it whole (length, trim, upper, replace, ...): one step per
-    // 64 bytes, so that a loop over a long string's filters is bounded like any other work.
-    if (v.is_string()) charge_steps(static_cast<int64_t>(v.str().size() >> 6));
     auto str_in = [&] { return v.to_str(); };
     if (name == "safe" || name == "string")
         return name == "safe" ? v : Value::from_string(str_in());
@@ -602,9 +618,18 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
             if (v.kind() != K::Float) return v;
             return Value::from_float(py_round(x, prec));
         }
-        if (method == "ceil") return Value::from_float(std::ceil(x * scale) / scale);
-        if (method == "floor") return Value::from_float(std::floor(x * scale) / scale);
-        throw Error("round: method must be common, ceil or floor");
+        if (method != "ceil" && method != "floor")
+            throw Error("round: method must be common, ceil or floor");
+        // jinja2 computes value * 10**precision: past a double's exponent range that is an
+        // overflow (or a division by zero) in Python; here it is an error naming the precision,
+        // not inf or nan.
+        if (prec > 308 || prec < -308)
+            throw Error("round: precision " + std::to_string(prec) + " is out of range");
+        const double scaled = x * scale;
+        // Too large to have digits at that precision: already rounded.
+        if (!std::isfinite(scaled)) return Value::from_float(x);
+        const double r = (method == "ceil" ? std::ceil(scaled) : std::floor(scaled)) / scale;
+        return Value::from_float(std::isfinite(r) || !std::isfinite(x) ? r : x);
     }
     if (name == "indent")
         return Value::from_string(
@@ -617,7 +642,9 @@ Value apply_filter(Renderer& r, const std::string& name, const Value& v, CallArg
     if (name == "wordcount") {
         int64_t n = 0;
         bool in_word = false;
-        for (unsigned char c : str_in()) {
+        const std::string text = str_in();
+        charge_steps(static_cast<int64_t>(text.size() >> 3));
+        for (unsigned char c : text) {
             bool w = std::isalnum(c) || c == '_' || c >= 0x80;
             if (w && !in_word) ++n;
             in_word = w;

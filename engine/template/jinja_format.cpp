@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/core/utf8.h"
 #include "engine/template/jinja_budget.h"
 #include "engine/template/jinja_builtins.h"
 #include "engine/template/jinja_render.h"
@@ -15,6 +16,7 @@ namespace gb::jinja {
 namespace {
 
 std::string repeat(const std::string& fill, int64_t n) {
+    charge_steps(1 + (n >> 4));
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += fill;
     return out;
@@ -59,18 +61,21 @@ std::string group(const std::string& digits, char sep) {
 }
 
 // C's %e/%f/%g print what Python prints for these conversions (both round exactly).
-std::string c_float(double v, char type, int precision, bool alt) {
+std::string c_float(double v, char type, int64_t precision, bool alt) {
+    // Python refuses a precision past its C buffer; ours sizes the buffer from the result.
+    if (precision > kMaxFormatPrecision)
+        throw Error("precision too big (" + std::to_string(precision) + ", more than " +
+                    std::to_string(kMaxFormatPrecision) + ")");
     std::string spec = std::string("%") + (alt ? "#" : "") + ".*" + type;
-    char buf[512];
-    if (std::fabs(v) >= 1e100 && (type == 'f' || type == 'F')) {
-        std::string big(
-            static_cast<size_t>(std::snprintf(nullptr, 0, spec.c_str(), precision, v)) + 1, '\0');
-        std::snprintf(big.data(), big.size(), spec.c_str(), precision, v);
-        big.pop_back();
-        return big;
-    }
-    std::snprintf(buf, sizeof buf, spec.c_str(), precision, v);
-    return buf;
+    const int p = static_cast<int>(precision);
+    const int n = std::snprintf(nullptr, 0, spec.c_str(), p, v);
+    if (n < 0) throw Error("cannot format the number");
+    charge_bytes(n);
+    charge_scan(static_cast<size_t>(n));
+    std::string out(static_cast<size_t>(n) + 1, '\0');
+    std::snprintf(out.data(), out.size(), spec.c_str(), p, v);
+    out.pop_back();
+    return out;
 }
 
 double real_arg(const Value& v, const std::string& what) {
@@ -123,8 +128,12 @@ std::string percent_one(const Value& v, char conv, const std::string& flags, int
                 throw Error("cannot convert float infinity or NaN to integer");
             const int64_t n = v.as_int();
             std::string digits = int_digits(n, conv == 'u' || conv == 'i' ? 'd' : conv);
-            if (prec > static_cast<int64_t>(digits.size()))
+            if (prec > kMaxFormatPrecision)
+                throw Error("precision too big (" + std::to_string(prec) + ")");
+            if (prec > static_cast<int64_t>(digits.size())) {
+                charge_bytes(prec);
                 digits.insert(0, static_cast<size_t>(prec) - digits.size(), '0');
+            }
             std::string sign = n < 0 ? "-" : sign_flag;
             if (alt && conv == 'o') sign += "0o";
             if (alt && (conv == 'x' || conv == 'X')) sign += conv == 'x' ? "0x" : "0X";
@@ -137,8 +146,7 @@ std::string percent_one(const Value& v, char conv, const std::string& flags, int
         case 'g':
         case 'G': {
             const double x = real_arg(v, "a");
-            std::string body =
-                c_float(std::fabs(x), conv, prec < 0 ? 6 : static_cast<int>(prec), alt);
+            std::string body = c_float(std::fabs(x), conv, prec < 0 ? 6 : prec, alt);
             std::string sign = std::signbit(x) && !std::isnan(x) ? "-" : sign_flag;
             return finish(sign, body, std::isfinite(x));
         }
@@ -230,8 +238,12 @@ std::string format_value(const Value& v, const std::string& spec_text) {
                    type == 'x' || type == 'X' || type == 'c')) {
         if (sp.precision >= 0) throw Error("Precision not allowed in integer format specifier");
         const int64_t n = v.as_int();
-        if (type == 'c')
-            return align_text(std::string(1, static_cast<char>(n)), "", sp.width, sp.fill, align);
+        if (type == 'c') {  // chr(n)
+            if (n < 0 || n > 0x10FFFF) throw Error("%c arg not in range(0x110000)");
+            std::string ch;
+            utf8::append(ch, static_cast<uint32_t>(n));
+            return align_text(ch, "", sp.width, sp.fill, align);
+        }
         std::string digits = group(int_digits(n, type ? type : 'd'), sp.grouping);
         std::string prefix = n < 0 ? "-" : sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
         if (sp.alt && type && type != 'd' && type != 'n')
@@ -244,19 +256,16 @@ std::string format_value(const Value& v, const std::string& spec_text) {
     const double x = v.as_float();
     std::string body;
     if (type == '%')
-        body = c_float(std::fabs(x) * 100, 'f',
-                       sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt) +
-               "%";
+        body = c_float(std::fabs(x) * 100, 'f', sp.precision < 0 ? 6 : sp.precision, sp.alt) + "%";
     else if (type == 0 && sp.precision < 0)
         body = python_float_repr(std::fabs(x));
     else if (type == 0) {
         // No type with a precision: like 'g', but a fixed-point result keeps one decimal.
-        body = c_float(std::fabs(x), 'g', sp.precision == 0 ? 1 : static_cast<int>(sp.precision),
-                       sp.alt);
+        body = c_float(std::fabs(x), 'g', sp.precision == 0 ? 1 : sp.precision, sp.alt);
         if (std::isfinite(x) && body.find_first_of(".e") == std::string::npos) body += ".0";
     } else {
-        body = c_float(std::fabs(x), type == 'n' ? 'g' : type,
-                       sp.precision < 0 ? 6 : static_cast<int>(sp.precision), sp.alt);
+        body = c_float(std::fabs(x), type == 'n' ? 'g' : type, sp.precision < 0 ? 6 : sp.precision,
+                       sp.alt);
     }
     body = group(body, sp.grouping);
     std::string prefix = std::signbit(x) && !std::isnan(x) ? "-"
@@ -307,7 +316,10 @@ std::string percent_format(const std::string& fmt, const Value& args) {
                 ++i;
                 const Value& w = take();
                 if (w.kind() != Value::Kind::Int) throw Error("* wants int");
-                if (w.as_int() > 100000 || w.as_int() < -100000) throw Error("width too big");
+                // Python caps a '*' width or precision at the C int range.
+                if (w.as_int() > INT32_MAX || w.as_int() < -INT32_MAX)
+                    throw Error("* width or precision too big (" + std::to_string(w.as_int()) +
+                                ")");
                 return w.as_int();
             }
             int64_t n = -1;

@@ -34,7 +34,7 @@ Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
     }
     const std::string& d = sep->str();
     if (d.empty()) throw Error("split: empty separator");
-    charge_search(s, d);
+    charge_search(s.size(), d.size());
     size_t pos = 0;
     while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
         size_t f = s.find(d, pos);
@@ -48,6 +48,7 @@ Value split(const std::string& s, const Value* sep, int64_t maxsplit) {
 
 bool affix_match(const std::string& s, const Value& affix, bool prefix) {
     auto one = [&](const std::string& a) {
+        charge_scan(a.size());
         if (a.size() > s.size()) return false;
         return prefix ? s.compare(0, a.size(), a) == 0
                       : s.compare(s.size() - a.size(), a.size(), a) == 0;
@@ -60,6 +61,12 @@ bool affix_match(const std::string& s, const Value& affix, bool prefix) {
     if (!affix.is_string())
         throw Error("startswith/endswith expects a string or a tuple of strings");
     return one(affix.str());
+}
+
+// The text of a string method's object, charged as one pass over it.
+const std::string& text_of(const Value& obj) {
+    charge_scan(obj.str().size());
+    return obj.str();
 }
 
 Value bound(const std::string& name, std::function<Value(CallArgs&)> fn) {
@@ -88,6 +95,7 @@ Value rsplit(const std::string& s, const Value* sep, int64_t maxsplit) {
     } else {
         const std::string& d = sep->str();
         if (d.empty()) throw Error("empty separator");
+        charge_search(s.size(), d.size());
         size_t end = s.size();
         while (static_cast<int64_t>(rev.size()) < maxsplit && end >= d.size()) {
             size_t f = s.rfind(d, end - d.size());
@@ -106,6 +114,7 @@ Value splitlines(const std::string& s, bool keepends) {
                                           "\f",       "\x1c",         "\x1d",        "\x1e",
                                           "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9"};
     List out;
+    charge_steps(static_cast<int64_t>(s.size() >> 3));  // each position is tried against each break
     size_t start = 0, i = 0;
     while (i < s.size()) {
         size_t len = 0;
@@ -165,61 +174,70 @@ std::string fill_char(const CallArgs& a, size_t pos) {
     return f.str();
 }
 
-// Work proportional to a string's length: one step per 64 bytes scanned or copied. A loop that
-// calls s.find(x), s.upper() or s.startswith(x) 100,000 times on an 8 MB string did 800 GB of
-// work at one step per call.
-void charge_scan(const std::string& s) { charge_steps(static_cast<int64_t>(s.size() >> 6)); }
-
+// Each method captures the value (its text is shared, not copied) and is charged a pass over the
+// text when called; searches are charged their worst case (charge_search).
 Value str_method(const Value& obj, const std::string& name) {
-    // Binding a method copies the string (and every method then scans it): charged here, once
-    // per use, for all of them.
-    charge_scan(obj.str());
-    charge_bytes(static_cast<int64_t>(obj.str().size()));
-    const std::string s = obj.str();
     if (name == "strip" || name == "lstrip" || name == "rstrip")
-        return bound(name, [s, name](CallArgs& a) {
+        return bound(name, [obj, name](CallArgs& a) {
+            const std::string& s = text_of(obj);
             return Value::from_string(
                 strip(s, arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
         });
     if (name == "split" || name == "rsplit")
-        return bound(name, [s, name](CallArgs& a) {
+        return bound(name, [obj, name](CallArgs& a) {
+            const std::string& s = text_of(obj);
             int64_t maxsplit = arg_or(a, 1, "maxsplit", Value::from_int(-1)).as_int();
             return name == "split" ? split(s, arg(a, 0, "sep"), maxsplit)
                                    : rsplit(s, arg(a, 0, "sep"), maxsplit);
         });
     if (name == "splitlines")
-        return bound(name, [s](CallArgs& a) {
+        return bound(name, [obj](CallArgs& a) {
+            const std::string& s = text_of(obj);
             return splitlines(s, arg_or(a, 0, "keepends", Value::from_bool(false)).truthy());
         });
     if (name == "startswith" || name == "endswith")
-        return bound(name, [s, name](CallArgs& a) {
+        return bound(name, [obj, name](CallArgs& a) {
+            const std::string& s = text_of(obj);
             const Value* x = arg(a, 0, "prefix");
             if (!x) throw Error(name + "() takes at least 1 argument");
             return Value::from_bool(affix_match(s, *x, name == "startswith"));
         });
     if (name == "upper")
-        return bound(name, [s](CallArgs&) { return Value::from_string(upper(s)); });
+        return bound(name, [obj](CallArgs&) {
+            const std::string& s = text_of(obj);
+            return Value::from_string(upper(s));
+        });
     if (name == "lower")
-        return bound(name, [s](CallArgs&) { return Value::from_string(lower(s)); });
+        return bound(name, [obj](CallArgs&) {
+            const std::string& s = text_of(obj);
+            return Value::from_string(lower(s));
+        });
     if (name == "title")
-        return bound(name, [s](CallArgs&) { return Value::from_string(py_title(s)); });
+        return bound(name, [obj](CallArgs&) {
+            const std::string& s = text_of(obj);
+            return Value::from_string(py_title(s));
+        });
     if (name == "capitalize")
-        return bound(name, [s](CallArgs&) { return Value::from_string(capitalize(s)); });
+        return bound(name, [obj](CallArgs&) {
+            const std::string& s = text_of(obj);
+            return Value::from_string(capitalize(s));
+        });
     if (name == "replace")
-        return bound(name, [s](CallArgs& a) {
+        return bound(name, [obj](CallArgs& a) {
+            const std::string& s = text_of(obj);
             const Value* from = arg(a, 0, "old");
             const Value* to = arg(a, 1, "new");
             if (!from || !to) throw Error("replace() takes 2 arguments");
-            if (from->is_string()) charge_search(s, from->str());
             return Value::from_string(replace(s, from->str(), to->str(),
                                               arg_or(a, 2, "count", Value::from_int(-1)).as_int()));
         });
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count")
-        return bound(name, [s, name](CallArgs& a) {
+        return bound(name, [obj, name](CallArgs& a) {
+            const std::string& s = text_of(obj);
             const Value* sub = arg(a, 0, "sub");
             if (!sub || !sub->is_string()) throw Error(name + "() expects a string");
             const std::string& t = sub->str();
-            charge_search(s, t);
+            charge_search(s.size(), t.size());
             if (name == "count") {
                 if (t.empty()) return Value::from_int(static_cast<int64_t>(utf8_length(s)) + 1);
                 int64_t n = 0;
@@ -234,7 +252,8 @@ Value str_method(const Value& obj, const std::string& name) {
             return Value::from_int(char_index(s, f));
         });
     if (name == "join")
-        return bound(name, [s](CallArgs& a) {
+        return bound(name, [obj](CallArgs& a) {
+            const std::string& s = text_of(obj);
             const Value* xs = arg(a, 0, "iterable");
             std::string out;
             if (xs && xs->is_list())
@@ -250,25 +269,31 @@ Value str_method(const Value& obj, const std::string& name) {
             return Value::from_string(out);
         });
     if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum")
-        return bound(name, [s, name](CallArgs&) {
+        return bound(name, [obj, name](CallArgs&) {
+            const std::string& s = text_of(obj);
             if (s.empty()) return Value::from_bool(false);
+            charge_steps(static_cast<int64_t>(s.size() >> 4));
+            const char kind = name[2];  // d(igit), s(pace), a(lpha / lnum)
+            const bool alnum = name == "isalnum";
             for (unsigned char c : s) {
-                bool ok = name == "isdigit"   ? std::isdigit(c)
-                          : name == "isspace" ? py_space(static_cast<char>(c))
-                          : name == "isalpha" ? std::isalpha(c)
-                                              : std::isalnum(c);
+                bool ok = kind == 'd'   ? std::isdigit(c)
+                          : kind == 's' ? py_space(static_cast<char>(c))
+                          : alnum       ? std::isalnum(c)
+                                        : std::isalpha(c);
                 if (!ok) return Value::from_bool(false);
             }
             return Value::from_bool(true);
         });
     if (name == "isupper" || name == "islower")
-        return bound(name, [s, name](CallArgs&) {
+        return bound(name, [obj, name](CallArgs&) {
+            const std::string& s = text_of(obj);
             // True when there is a cased character and none of the other case.
             const std::string lo = lower(s), up = upper(s);
             return Value::from_bool(lo != up && (name == "isupper" ? up == s : lo == s));
         });
     if (name == "center" || name == "ljust" || name == "rjust")
-        return bound(name, [s, name](CallArgs& a) {
+        return bound(name, [obj, name](CallArgs& a) {
+            const std::string& s = text_of(obj);
             const Value* w = arg(a, 0, "width");
             if (!w) throw Error(name + "() takes at least 1 argument");
             return Value::from_string(pad_to(s, w->as_int(), fill_char(a, 1),
@@ -277,7 +302,8 @@ Value str_method(const Value& obj, const std::string& name) {
                                                                : '^'));
         });
     if (name == "zfill")
-        return bound(name, [s](CallArgs& a) {
+        return bound(name, [obj](CallArgs& a) {
+            const std::string& s = text_of(obj);
             int64_t width = arg_or(a, 0, "width", Value::from_int(0)).as_int();
             int64_t pad = width - static_cast<int64_t>(utf8_length(s));
             if (pad <= 0) return Value::from_string(s);
@@ -287,7 +313,10 @@ Value str_method(const Value& obj, const std::string& name) {
                                       std::string(static_cast<size_t>(pad), '0') + s.substr(sign));
         });
     if (name == "format")
-        return bound(name, [s](CallArgs& a) { return Value::from_string(brace_format(s, a)); });
+        return bound(name, [obj](CallArgs& a) {
+            const std::string& s = text_of(obj);
+            return Value::from_string(brace_format(s, a));
+        });
     return Value::undefined();
 }
 
@@ -394,11 +423,15 @@ Value get_item(const Value& obj, const Value& key) {
                 if (i < 0 || i >= n) return Value::undefined();
                 return obj.list()[static_cast<size_t>(i)];
             }
-            auto chars = utf8_chars(obj.str());
-            int64_t n = static_cast<int64_t>(chars.size());
-            if (i < 0) i += n;
+            // One character, found by walking (not a string per character of the text).
+            const std::string& s = obj.str();
+            const std::vector<size_t> starts = utf8_starts(s);
+            const int64_t n = static_cast<int64_t>(starts.size());
+            if (i < 0) i = i < -n ? -1 : i + n;
             if (i < 0 || i >= n) return Value::undefined();
-            return Value::from_string(chars[static_cast<size_t>(i)]);
+            const size_t from = starts[static_cast<size_t>(i)];
+            const size_t to = i + 1 < n ? starts[static_cast<size_t>(i) + 1] : s.size();
+            return Value::from_string(s.substr(from, to - from));
         }
         default: return Value::undefined();
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "engine/template/jinja_budget.h"
 #include "kernels/error.h"
 
 namespace gb::jinja {
@@ -56,7 +57,15 @@ private:
         next();
     }
 
+    // Syntax tree nodes are a few hundred bytes each: a 1 MiB template of `[1,1,1,...]` would
+    // take hundreds of MB, so their number is bounded (real templates have a few thousand).
+    void count_node(const Token& at) {
+        if (++nodes_ > kMaxParseNodes)
+            fail(at, "template too large (more than " + std::to_string(kMaxParseNodes) +
+                         " expressions and statements)");
+    }
     ExprPtr make(Expr::Kind k, const Token& at) {
+        count_node(at);
         auto e = std::make_unique<Expr>();
         e->kind = k;
         e->line = at.line;
@@ -64,6 +73,7 @@ private:
         return e;
     }
     StmtPtr make_stmt(Stmt::Kind k, const Token& at) {
+        count_node(at);
         auto s = std::make_unique<Stmt>();
         s->kind = k;
         s->line = at.line;
@@ -703,7 +713,7 @@ private:
         }
         ~DepthGuard() { --p.depth_; }
     };
-    static constexpr int kMaxDepth = 200;
+    static constexpr int kMaxDepth = kMaxParseDepth;
 
     // Left-folded chains (a + b + c ...) nest one level per operator without recursing here,
     // but evaluation recurses through them, so they count against the same limit.
@@ -716,6 +726,7 @@ private:
     std::vector<Token> t_;
     size_t i_ = 0;
     int depth_ = 0;
+    int64_t nodes_ = 0;
     int loops_ = 0;              // for loops around the statement being parsed (within its macro)
     std::vector<Stmt*> macros_;  // macros (and call blocks) being parsed, innermost last
 };

@@ -15,8 +15,23 @@ constexpr const char* kCallable =
 }  // namespace
 
 void Renderer::fail(int line, int col, const std::string& msg) const {
+    // Messages can quote template values (a key, a format string): they reach the user as a
+    // warning, so a long one is cut.
+    std::string text =
+        msg.size() > kMaxErrorTextBytes
+            ? msg.substr(0, kMaxErrorTextBytes) + "... (" + std::to_string(msg.size()) + " bytes)"
+            : msg;
     throw PositionedError("template:" + std::to_string(line) + ":" + std::to_string(col) + ": " +
-                          msg);
+                          text);
+}
+
+// A macro, caller() or loop() call copies the variables of the scopes it sees (work in proportion
+// to their number) and captures its output: several steps of its own.
+static void charge_frames(const std::vector<std::unordered_map<std::string, Value>>& frames,
+                          size_t count) {
+    size_t n = 0;
+    for (size_t i = 0; i < count && i < frames.size(); ++i) n += frames[i].size();
+    charge_steps(8 + 4 * static_cast<int64_t>(n));  // ~0.3 us per variable copied
 }
 
 void Renderer::count_iteration() {
@@ -69,16 +84,12 @@ Value Renderer::lookup(const std::string& name) const {
 std::vector<Value> Renderer::iterate(const Value& v) const {
     switch (v.kind()) {
         case Value::Kind::Undefined: return {};
-        case Value::Kind::List: {
-            // The copy: a cell per element, and each string element's text (strings are copied
-            // by value: ([s] * 10000) | sort copied a long s ten thousand times).
-            int64_t bytes = static_cast<int64_t>(v.list().size() * sizeof(Value));
-            for (const Value& x : v.list())
-                if (x.is_string()) bytes += static_cast<int64_t>(x.str().size());
-            charge_bytes(bytes);
+        case Value::Kind::List:
+            charge_steps(1 + static_cast<int64_t>(v.list().size() >> 3));
+            charge_bytes(static_cast<int64_t>(v.list().size() * sizeof(Value)));  // the copy
             return v.list();
-        }
         case Value::Kind::Dict: {
+            charge_steps(1 + static_cast<int64_t>(v.dict().size() >> 3));
             charge_bytes(static_cast<int64_t>(v.dict().size() * sizeof(Value)));
             std::vector<Value> keys;
             for (const auto& [k, x] : v.dict()) keys.push_back(Value::from_string(k));
@@ -159,20 +170,28 @@ void Renderer::exec_stmt(const Stmt& s) {
             // The body becomes `caller(...)` inside the called macro, seeing the names around the
             // call block plus its own parameters.
             const Stmt* block = &s;
+            charge_frames(frames_, frames_.size());
             auto frames = frames_;
             Value caller =
                 Value::from_func("caller", [this, block, frames](Renderer&, CallArgs& args) {
+                    if (depth_ >= limits_.max_call_depth)
+                        throw Error("recursion depth limit exceeded (" +
+                                    std::to_string(limits_.max_call_depth) + " nested calls)");
+                    charge_frames(frames, frames.size());
                     auto saved = std::move(frames_);
                     frames_ = frames;
                     frames_.emplace_back();
                     std::string text;
+                    ++depth_;
                     try {
                         bind_params(*block, "caller", args, frames_.back());
                         text = capture(block->body);
                     } catch (...) {
+                        --depth_;
                         frames_ = std::move(saved);
                         throw;
                     }
+                    --depth_;
                     frames_ = std::move(saved);
                     return Value::from_string(text);
                 });
@@ -359,14 +378,14 @@ Value Renderer::make_macro(const Stmt& s) {
         if (depth_ >= limits_.max_call_depth)
             throw Error("recursion depth limit exceeded (" +
                         std::to_string(limits_.max_call_depth) + " nested calls)");
-        // Macros see the globals and template-level names, plus their own arguments. The call
-        // counts from here: a default that calls the macro ({% macro f(a=f()) %}) recursed
-        // without limit while binding.
-        ++depth_;
+        // Macros see the globals and template-level names, plus their own arguments.
+        charge_frames(frames_, 2);
         std::vector<std::unordered_map<std::string, Value>> frames{frames_[0], frames_[1], {}};
         auto& local = frames.back();
         Value caller = lookup("caller");
         if (!caller.is_undefined()) local["caller"] = caller;
+        // The depth counts from here: a parameter's default may call the macro again.
+        ++depth_;
         try {
             bind_params(*m, "macro '" + m->attr + "'", args, local);
         } catch (...) {

@@ -15,13 +15,6 @@
 
 namespace gb::jinja {
 
-struct RenderLimits {
-    size_t max_output_bytes = 4u << 20;
-    int64_t max_loop_iterations = 1'000'000;  // all loops of one render together
-    int max_call_depth = 64;                  // macro calls and nested evaluation
-    RenderBudget budget;                      // total work and memory (jinja_budget.h)
-};
-
 class Renderer {
 public:
     explicit Renderer(const RenderLimits& limits) : limits_(limits) {}

@@ -54,7 +54,8 @@ uint32_t map_case(uint32_t c, bool to_upper) {
 }
 
 std::string map_case_str(const std::string& s, bool to_upper) {
-    charge_steps(static_cast<int64_t>(s.size() >> 3));  // a table lookup per character
+    charge_bytes(static_cast<int64_t>(s.size()));
+    charge_scan(s.size() * 2);
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
@@ -91,9 +92,14 @@ std::string lower(const std::string& s) { return map_case_str(s, false); }
 std::string upper(const std::string& s) { return map_case_str(s, true); }
 
 std::string strip(const std::string& s, const Value* chars, bool left, bool right) {
+    // A table of the bytes to strip: a long `chars` must not make this quadratic.
+    bool table[256] = {};
+    const bool custom = chars && !chars->is_none();
+    if (custom)
+        for (unsigned char c : chars->str()) table[c] = true;
+    charge_scan(s.size() + (custom ? chars->str().size() : 0));
     auto strip_char = [&](char c) {
-        if (!chars || chars->is_none()) return py_space(c);
-        return chars->str().find(c) != std::string::npos;
+        return custom ? table[static_cast<unsigned char>(c)] : py_space(c);
     };
     size_t b = 0, e = s.size();
     if (left)
@@ -106,7 +112,7 @@ std::string strip(const std::string& s, const Value* chars, bool left, bool righ
 std::string replace(const std::string& s, const std::string& from, const std::string& to,
                     int64_t count) {
     if (from.empty()) return s;
-    charge_search(s, from);
+    charge_search(s.size(), from.size());
     std::string out;
     size_t pos = 0;
     int64_t n = 0;
@@ -114,7 +120,9 @@ std::string replace(const std::string& s, const std::string& from, const std::st
         size_t f = s.find(from, pos);
         if (f == std::string::npos) break;
         charge_bytes(static_cast<int64_t>(f - pos + to.size()));  // it can grow len(to) times
-        out += s.substr(pos, f - pos) + to;
+        charge_steps(1);
+        out.append(s, pos, f - pos);
+        out += to;
         pos = f + from.size();
         ++n;
     }
@@ -130,7 +138,6 @@ std::string capitalize(const std::string& s) {
 
 // jinja2's title: words start after whitespace, '-', '(', '[' or '{'.
 std::string title(const std::string& s) {
-    charge_steps(static_cast<int64_t>(s.size() >> 3));
     std::string out;
     bool start = true;
     for (const auto& ch : utf8_chars(s)) {

@@ -12,9 +12,14 @@
 
 namespace gb::jinja {
 
+const std::string& Value::empty_string() {
+    static const std::string empty;
+    return empty;
+}
+
 Value Value::undefined(std::string name) {
     Value v;
-    v.s_ = std::move(name);
+    if (!name.empty()) v.s_ = std::make_shared<const std::string>(std::move(name));
     return v;
 }
 Value Value::none() {
@@ -43,8 +48,9 @@ Value Value::from_float(double f) {
 Value Value::from_string(std::string s) {
     Value v;
     v.kind_ = Kind::String;
+    charge_steps(1);
     charge_bytes(static_cast<int64_t>(s.size() + sizeof(Value)));  // the text and its cell
-    v.s_ = std::move(s);
+    v.s_ = std::make_shared<const std::string>(std::move(s));
     return v;
 }
 void Value::update_depth(const Value& child) {
@@ -79,7 +85,7 @@ Value Value::from_dict(Dict d, bool is_namespace) {
 Value Value::from_func(std::string name, NativeFn fn) {
     Value v;
     v.kind_ = Kind::Func;
-    v.s_ = std::move(name);
+    v.s_ = std::make_shared<const std::string>(std::move(name));
     v.fn_ = std::make_shared<NativeFn>(std::move(fn));
     return v;
 }
@@ -131,7 +137,7 @@ double Value::as_float() const {
 
 const Value* Value::find(std::string_view key) const {
     if (kind_ != Kind::Dict) return nullptr;
-    charge_steps(static_cast<int64_t>(dict_->size() >> 4));  // a linear search of the keys
+    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 2));  // a linear search
     for (const auto& [k, v] : *dict_)
         if (k == key) return &v;
     return nullptr;
@@ -139,7 +145,7 @@ const Value* Value::find(std::string_view key) const {
 
 void Value::set(const std::string& key, Value v) {
     update_depth(v);
-    charge_steps(static_cast<int64_t>(dict_->size() >> 4));  // a linear search of the keys
+    charge_steps(1 + static_cast<int64_t>(dict_->size() >> 2));  // a linear search
     for (auto& [k, x] : *dict_)
         if (k == key) {
             x = std::move(v);
@@ -155,7 +161,7 @@ bool Value::truthy() const {
         case Kind::Bool: return b_;
         case Kind::Int: return i_ != 0;
         case Kind::Float: return f_ != 0;
-        case Kind::String: return !s_.empty();
+        case Kind::String: return !str().empty();
         case Kind::List: return !list_->empty();
         case Kind::Dict: return !dict_->empty();
         case Kind::Func: return true;
@@ -218,7 +224,16 @@ std::string python_float_repr(double v) {
     return out;
 }
 
+// Bytes an escaped copy of s adds (control characters become \xNN or \u00NN): charged before
+// the copy is made, as a text of control characters grows up to six times.
+static int64_t escape_growth(std::string_view s) {
+    int64_t n = 0;
+    for (unsigned char c : s) n += c < 0x20 || c == 0x7f ? 5 : (c == '\\' || c == '"' || c == '\'');
+    return n;
+}
+
 std::string python_str_repr(std::string_view s) {
+    charge_bytes(escape_growth(s));
     char q = (s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos)
                  ? '"'
                  : '\'';
@@ -249,10 +264,8 @@ std::string python_str_repr(std::string_view s) {
 std::string Value::to_str() const {
     switch (kind_) {
         case Kind::Undefined: return "";
-        case Kind::String:
-            charge_steps(static_cast<int64_t>(s_.size() >> 6));  // the copy
-            return s_;
-        case Kind::Func: return "<function " + s_ + ">";
+        case Kind::String: charge_scan(str().size()); return str();
+        case Kind::Func: return "<function " + str() + ">";
         default: return repr();
     }
 }
@@ -266,13 +279,16 @@ std::string Value::repr() const {
         case Kind::Int: return std::to_string(i_);
         case Kind::Float: return python_float_repr(f_);
         case Kind::String:
-            charge_bytes(static_cast<int64_t>(s_.size()));
-            return python_str_repr(s_);
+            charge_bytes(static_cast<int64_t>(str().size()));
+            charge_scan(str().size());
+            return python_str_repr(str());
         case Kind::List: {
             std::string out = flag_ ? "(" : "[";
             for (size_t i = 0; i < list_->size(); ++i) {
                 if (i) out += ", ";
-                out += (*list_)[i].repr();
+                std::string item = (*list_)[i].repr();
+                charge_bytes(static_cast<int64_t>(item.size() + 2));  // the text grows by it
+                out += item;
             }
             if (flag_ && list_->size() == 1) out += ",";
             return out + (flag_ ? ")" : "]");
@@ -284,17 +300,20 @@ std::string Value::repr() const {
             for (const auto& [k, v] : *dict_) {
                 if (!first) out += ", ";
                 first = false;
-                out += python_str_repr(k) + ": " + v.repr();
+                std::string item = python_str_repr(k) + ": " + v.repr();
+                charge_bytes(static_cast<int64_t>(item.size() + 2));
+                out += item;
             }
             return out + "}";
         }
-        case Kind::Func: return "<function " + s_ + ">";
+        case Kind::Func: return "<function " + str() + ">";
     }
     return "";
 }
 
 // json.dumps(ensure_ascii=False): only '"', '\\' and control characters are escaped.
 static void json_string(std::string& out, std::string_view s) {
+    charge_bytes(escape_growth(s));
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
@@ -319,7 +338,10 @@ static void json_string(std::string& out, std::string_view s) {
 
 void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
     charge_steps(1);  // one per element written
-    if (o.indent > 0) charge_bytes(int64_t(o.indent) * (depth + 1));
+    // What this element adds around its value: indentation and separators (which the template
+    // chooses, so they can be long).
+    charge_bytes((o.indent > 0 ? int64_t(o.indent) * (depth + 1) : 0) +
+                 static_cast<int64_t>(o.item_sep.size() + o.key_sep.size()) + 4);
     const int indent = o.indent;
     const std::string item_sep = !o.item_sep.empty() ? o.item_sep : indent >= 0 ? "," : ", ";
     auto newline = [&](int d) {
@@ -350,8 +372,9 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
                 out += python_float_repr(f_);
             return;
         case Kind::String:
-            charge_bytes(static_cast<int64_t>(s_.size()) + 2);
-            json_string(out, s_);
+            charge_bytes(static_cast<int64_t>(str().size()) + 2);
+            charge_scan(str().size());
+            json_string(out, str());
             return;
         case Kind::List: {
             if (list_->empty()) {
@@ -360,7 +383,6 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
             }
             out += '[';
             for (size_t i = 0; i < list_->size(); ++i) {
-                charge_bytes(static_cast<int64_t>(item_sep.size()));  // separators of any size
                 if (i) out += item_sep;
                 if (indent >= 0) newline(depth + 1);
                 (*list_)[i].json_into(out, o, depth + 1);
@@ -383,10 +405,10 @@ void Value::json_into(std::string& out, const JsonOptions& o, int depth) const {
                                  [](auto* a, auto* b) { return a->first < b->first; });
             bool first = true;
             for (const auto* kv : items) {
-                charge_bytes(static_cast<int64_t>(item_sep.size() + o.key_sep.size()));
                 if (!first) out += item_sep;
                 first = false;
                 if (indent >= 0) newline(depth + 1);
+                charge_bytes(static_cast<int64_t>(kv->first.size()) + 2);
                 json_string(out, kv->first);
                 out += o.key_sep;
                 kv->second.json_into(out, o, depth + 1);
@@ -458,6 +480,7 @@ int compare_values(const Value& a, const Value& b) {
         return x < y ? -1 : (x > y ? 1 : 0);
     }
     if (a.is_string() && b.is_string()) {
+        charge_scan(std::min(a.str().size(), b.str().size()));
         // Byte order of UTF-8 is code point order, which is what Python compares.
         int c = a.str().compare(b.str());
         return c < 0 ? -1 : (c > 0 ? 1 : 0);
@@ -480,24 +503,42 @@ int64_t parse_digits(std::string_view digits) {
     return v;
 }
 
+namespace {
+// Bytes of the character starting at s[i], as utf8_chars splits (an invalid byte is one
+// character, so that every byte belongs to exactly one).
+size_t char_bytes(std::string_view s, size_t i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    return std::min(n, s.size() - i);
+}
+}  // namespace
+
 std::vector<std::string> utf8_chars(std::string_view s) {
-    // A string object per character (indexing, slicing, reversing, iterating a string): about
-    // an eighth of a step per byte, so s[i] in a loop over a long s is bounded.
-    charge_steps(static_cast<int64_t>(s.size() >> 3));
+    // A string object per character: charged before they are made (a 10 MB text would take
+    // 320 MB), and a step per few characters for the allocations.
+    charge_bytes(static_cast<int64_t>(s.size() * sizeof(std::string)));
+    charge_steps(1 + static_cast<int64_t>(s.size() >> 2));
     std::vector<std::string> out;
     for (size_t i = 0; i < s.size();) {
-        unsigned char c = s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-        n = std::min(n, s.size() - i);
+        const size_t n = char_bytes(s, i);
         out.emplace_back(s.substr(i, n));
         i += n;
     }
     return out;
 }
 
+std::vector<size_t> utf8_starts(std::string_view s) {
+    charge_bytes(static_cast<int64_t>(s.size() * sizeof(size_t)));
+    charge_scan(s.size());
+    std::vector<size_t> out;
+    for (size_t i = 0; i < s.size(); i += char_bytes(s, i)) out.push_back(i);
+    return out;
+}
+
 size_t utf8_length(std::string_view s) {
+    charge_scan(s.size());
     size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    for (size_t i = 0; i < s.size(); i += char_bytes(s, i)) ++n;
     return n;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/core/json.h"
+#include "engine/template/jinja_budget.h"
 
 namespace gb::jinja {
 
@@ -65,9 +66,9 @@ public:
     bool as_bool() const { return b_; }
     int64_t as_int() const;   // bool/int/float (truncated)
     double as_float() const;  // bool/int/float
-    const std::string& str() const {
-        return s_;
-    }  // string contents, or undefined's name / func name
+    // String contents, or undefined's name / func name. Shared between copies: a value is copied
+    // on every name lookup, so a copy must not cost the length of its text.
+    const std::string& str() const { return s_ ? *s_ : empty_string(); }
     const List& list() const { return *list_; }
     List& mutable_list() { return *list_; }
     const Dict& dict() const { return *dict_; }
@@ -90,6 +91,7 @@ public:
 private:
     void json_into(std::string& out, const JsonOptions& o, int depth) const;
     void update_depth(const Value& child);
+    static const std::string& empty_string();
 
     Kind kind_ = Kind::Undefined;
     int depth_ =
@@ -98,14 +100,11 @@ private:
     bool flag_ = false;  // tuple for lists, namespace for dicts
     int64_t i_ = 0;
     double f_ = 0;
-    std::string s_;
+    std::shared_ptr<const std::string> s_;
     std::shared_ptr<List> list_;
     std::shared_ptr<Dict> dict_;
     std::shared_ptr<NativeFn> fn_;
 };
-
-// Deepest list/dict nesting a template may build.
-constexpr int kMaxValueDepth = 256;
 
 // Python's float repr: shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16.
 std::string python_float_repr(double v);
@@ -124,5 +123,7 @@ int64_t parse_digits(std::string_view digits);
 // UTF-8 code point helpers: Python indexes and measures strings by code point.
 std::vector<std::string> utf8_chars(std::string_view s);
 size_t utf8_length(std::string_view s);
+// Byte offset of every character of s (as utf8_chars splits it), without a string per character.
+std::vector<size_t> utf8_starts(std::string_view s);
 
 }  // namespace gb::jinja
