@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ struct ModelInfo {
     int64_t n_expert = 0;  // 0: dense
     int64_t n_expert_used = 0;
     int64_t n_moe_layers = 0;
-    int64_t kv_bytes_per_token = 0;
+    int64_t kv_bytes_per_token = 0;  // in the default f16 cache
+    // KV cache bytes per token for each cache type the model's widths allow ("f16", "bf16",
+    // "q8_0", "f32").
+    std::map<std::string, int64_t> kv_bytes_by_type;
     std::string chat_format;  // the built-in family used when the model's template fails
     bool has_template = false;
     bool template_keeps_reasoning = false;  // earlier turns' reasoning stays in the prompt
@@ -34,8 +38,15 @@ struct ModelInfo {
     std::string error;                      // metadata could not be read completely
 
     bool is_moe() const { return n_expert > 0; }
+    // KV cache bytes per token in cache_type (the f16 figure for a type not listed).
+    int64_t kv_bytes(const std::string& cache_type) const {
+        const auto it = kv_bytes_by_type.find(cache_type);
+        return it != kv_bytes_by_type.end() ? it->second : kv_bytes_per_token;
+    }
     // Weights plus the KV cache of n_ctx positions (what loading will need, roughly).
-    int64_t memory_needed(int64_t n_ctx) const { return weight_bytes + kv_bytes_per_token * n_ctx; }
+    int64_t memory_needed(int64_t n_ctx, const std::string& cache_type = "f16") const {
+        return weight_bytes + kv_bytes(cache_type) * n_ctx;
+    }
 };
 
 struct LoadSettings {
@@ -46,6 +57,8 @@ struct LoadSettings {
     // With a GPU backend: the first layers run on the CPU; -1 (the default): as few as let the
     // rest fit in GPU memory (none when it all fits).
     int64_t n_cpu_layers = -1;
+    // What the KV cache holds: "f16" (the default), "bf16", "q8_0" or "f32".
+    std::string cache_type = "f16";
 };
 
 // Earlier replies' reasoning in the prompt: as the model's template decides, or forced.

@@ -56,6 +56,10 @@ void fill_config(ModelInfo& info, const GgufFile& f) {
     info.n_expert_used = c.n_expert_used;
     info.n_moe_layers = c.n_moe_layers();
     info.kv_bytes_per_token = model_size(f, c).kv_bytes_per_token;
+    for (TensorType t : {TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::F32})
+        if (kv_cache_type_error(t, c.kv_k_width()).empty() &&
+            kv_cache_type_error(t, c.kv_v_width()).empty())
+            info.kv_bytes_by_type[kv_cache_type_name(t)] = model_size(f, c, t).kv_bytes_per_token;
 }
 
 }  // namespace
@@ -131,6 +135,10 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     rs.n_ctx = ls.n_ctx;
     rs.n_threads = resolve_threads(ls.n_threads);
     rs.n_cpu_layers = ls.n_cpu_layers;
+    const std::optional<TensorType> kv_type = parse_kv_cache_type(ls.cache_type);
+    if (!kv_type)
+        throw Error("KV cache type '" + ls.cache_type + "' is not one of f16, bf16, q8_0, f32");
+    rs.kv_type = *kv_type;
     host_.reset();
     backend_.reset();
     Backends be = make_backends(ls.backend, rs.n_threads, ls.n_cpu_layers, factory_);

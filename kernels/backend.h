@@ -86,10 +86,30 @@ struct RopeParams {
     const float* freq_factors = nullptr;
 };
 
-// One layer's KV cache: [n_ctx x n_head_kv*head_dim] float32 rows for K and for V.
+// The element types a KV cache can hold: F16 (the default), BF16, Q8_0 (blocks of 32 values
+// with one fp16 scale: a row must be whole blocks) and F32 (exact; for tests and references).
+bool kv_cache_type_supported(TensorType type);
+// "f16", "bf16", "q8_0", "f32" (as llama.cpp's --cache-type-k spells them), or nullopt.
+std::optional<TensorType> parse_kv_cache_type(std::string_view name);
+std::string kv_cache_type_name(TensorType type);
+// Empty when rows of `cols` values can be cached in `type`, else why not (names the type).
+std::string kv_cache_type_error(TensorType type, int64_t cols);
+
+// One cached tensor of a layer: [rows x cols] values of `type`, row after row, each row
+// row_bytes() long, in the backend's memory. Written by kv_store, read by the attention ops.
+struct KvTensor {
+    TensorType type = TensorType::F32;
+    void* data = nullptr;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    size_t row_bytes() const { return gb::row_bytes(type, cols); }
+    size_t bytes() const { return static_cast<size_t>(rows) * row_bytes(); }
+};
+
+// One layer's KV cache: [n_ctx x n_head_kv*head_dim] rows for K and for V.
 struct KvLayer {
-    Act k;
-    Act v;
+    KvTensor k;
+    KvTensor v;
 };
 
 // Shapes of multi-head latent attention (DeepSeek-V2/V3 MLA) over its compressed cache.
@@ -125,6 +145,11 @@ public:
     // Memory. alloc returns zeroed memory owned by the backend until release() or destruction.
     virtual Act alloc(int64_t rows, int64_t cols) = 0;
     virtual void release(Act& a) = 0;
+    // A zeroed KV cache tensor, owned like alloc's memory until release_kv(). Throws gb::Error
+    // for a type that cannot cache rows of `cols` values (kv_cache_type_error). The default
+    // takes the bytes from alloc().
+    virtual KvTensor alloc_kv(int64_t rows, int64_t cols, TensorType type);
+    virtual void release_kv(KvTensor& t);
     // Makes a weight usable by this backend (CPU: the mapped bytes as they are; GPU: uploaded
     // once).
     virtual Weight upload(const Weight& host) = 0;
@@ -177,10 +202,13 @@ public:
     // Rotates each head of x ([tokens x n_heads*head_dim]) by its token's position.
     virtual void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
                       const RopeParams& p) = 0;
-    // Stores k, v ([tokens x n_head_kv*head_dim]) into the cache rows pos0 .. pos0+tokens-1.
+    // Stores k, v ([tokens x n_head_kv*head_dim]) into the cache rows pos0 .. pos0+tokens-1,
+    // converted to the cache's type (rounded to nearest even; Q8_0 as quantize_row makes it).
     virtual void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) = 0;
     // Causal attention of q ([tokens x n_head*head_dim], token t at position pos0+t) over cache
-    // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv).
+    // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv). The cache's
+    // values are used as stored (a Q8_0 row is its scale times its integers); scores, softmax and
+    // sums are computed in float.
     virtual void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                            int64_t pos0, float scale, Act out) = 0;
 

@@ -1,4 +1,5 @@
-// glassbox: the desktop app. Usage: glassbox [--model PATH] [--ctx N] [--threads N]
+// glassbox: the desktop app. Usage: glassbox [--model PATH] [--ctx N] [--threads N] [--cache-type
+// T]
 // [--synthetic] [--history FILE | --no-history] [--screenshots DIR [--prompt TEXT]]
 #include <QApplication>
 #include <QCommandLineParser>
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     cli.addOption({{"m", "model"}, "Load this GGUF file or checkpoint folder at start.", "path"});
     cli.addOption({"ctx", "Context size in tokens.", "n", "4096"});
     cli.addOption({"threads", "CPU threads (0: all).", "n", "0"});
+    cli.addOption(
+        {"cache-type", "What the KV cache holds: f16, bf16, q8_0 or f32.", "type", "f16"});
     cli.addOption(
         {"backend", "Where the model runs: cpu, or cuda where built with it.", "name", "cpu"});
     cli.addOption(
@@ -106,6 +109,13 @@ int main(int argc, char** argv) {
     load.n_threads = static_cast<int>(number("threads", 0, INT_MAX));  // the engine checks more
     load.backend = cli.value("backend").toStdString();
     load.n_cpu_layers = cli.value("cpu-layers") == "auto" ? -1 : number("cpu-layers", 0, 1LL << 20);
+    load.cache_type = cli.value("cache-type").toStdString();
+    if (load.cache_type != "f16" && load.cache_type != "bf16" && load.cache_type != "q8_0" &&
+        load.cache_type != "f32") {
+        std::fprintf(stderr, "glassbox: --cache-type must be f16, bf16, q8_0 or f32, got '%s'\n",
+                     load.cache_type.c_str());
+        std::exit(2);
+    }
     std::unique_ptr<gb::ui::DemoTour> tour;
     if (cli.isSet("screenshots")) {
         tour = std::make_unique<gb::ui::DemoTour>(window, controller, cli.value("screenshots"),

@@ -45,7 +45,7 @@ void remember_model(const QString& path) {
     QSettings().setValue("models/recent", list);
 }
 
-QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx) {
+QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx, const std::string& cache_type) {
     QString s = QStringLiteral("<b>%1</b><br>").arg(QString::fromStdString(m.name).toHtmlEscaped());
     if (m.arch.empty() && !m.error.empty())
         return s + QObject::tr("<span style='color:#c33'>Cannot read this model: %1</span>")
@@ -62,10 +62,11 @@ QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx) {
                           .arg(m.n_moe_layers)
                     : QObject::tr("experts: none (dense model)<br>");
     s += QObject::tr("training context: %1 tokens<br>").arg(m.n_ctx_train);
-    s += QObject::tr("memory needed at %1 tokens of context: %2 (weights + %3 KV cache)<br>")
+    s += QObject::tr("memory needed at %1 tokens of context: %2 (weights + %3 KV cache, %4)<br>")
              .arg(n_ctx)
-             .arg(human_bytes(static_cast<double>(m.memory_needed(n_ctx))))
-             .arg(human_bytes(static_cast<double>(m.kv_bytes_per_token * n_ctx)));
+             .arg(human_bytes(static_cast<double>(m.memory_needed(n_ctx, cache_type))))
+             .arg(human_bytes(static_cast<double>(m.kv_bytes(cache_type) * n_ctx)))
+             .arg(QString::fromStdString(cache_type));
     s += QObject::tr("chat template: %1")
              .arg(m.has_template ? QObject::tr("the model's own")
                                  : QObject::tr("none; a built-in format is used"));
@@ -129,7 +130,18 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     form->addRow(tr("&Backend:"), backend_);
     form->addRow(tr("&Threads:"), threads_);
     form->addRow(tr("&Context (tokens):"), ctx_);
+    cache_type_ = new QComboBox(this);
+    cache_type_->addItem(tr("f16 (default)"), QStringLiteral("f16"));
+    cache_type_->addItem(tr("q8_0 (about half the memory)"), QStringLiteral("q8_0"));
+    cache_type_->addItem(tr("bf16"), QStringLiteral("bf16"));
+    cache_type_->addItem(tr("f32 (exact, twice the memory)"), QStringLiteral("f32"));
+    cache_type_->setAccessibleName(tr("KV cache type"));
+    cache_type_->setToolTip(
+        tr("How the model's memory of the conversation (the KV cache) is stored.\n"
+           "f16 halves f32's memory at a rounding far below the model's own;\n"
+           "q8_0 halves it again, for long contexts on small machines."));
     form->addRow(tr("Layers on the C&PU:"), cpu_layers_);
+    form->addRow(tr("&KV cache:"), cache_type_);
     auto gpu_only = [this] { cpu_layers_->setEnabled(backend_->currentText() != "cpu"); };
     gpu_only();
     connect(backend_, &QComboBox::currentTextChanged, this, gpu_only);
@@ -154,6 +166,7 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
             [this](QListWidgetItem* it) { set_path(it->text()); });
     connect(path_, &QLineEdit::editingFinished, this, [this] { set_path(path_->text()); });
     connect(ctx_, &QSpinBox::valueChanged, this, &ModelDialog::show_info);
+    connect(cache_type_, &QComboBox::currentIndexChanged, this, &ModelDialog::show_info);
     resize(620, 560);
 }
 
@@ -182,7 +195,15 @@ void ModelDialog::set_path(const QString& path) {
 }
 
 void ModelDialog::show_info() {
-    if (!info_.path.empty()) meta_->setText(describe_model(info_, ctx_->value()));
+    if (info_.path.empty()) return;
+    // A type the model's widths do not allow (q8_0 needs rows of whole 32-value blocks).
+    const std::string type = cache_type_->currentData().toString().toStdString();
+    QString text = describe_model(info_, ctx_->value(), type);
+    if (!info_.kv_bytes_by_type.empty() && !info_.kv_bytes_by_type.count(type))
+        text += tr("<br><span style='color:#c33'>This model's KV cache rows cannot be stored "
+                   "as %1; choose f16.</span>")
+                    .arg(QString::fromStdString(type));
+    meta_->setText(text);
 }
 
 gb::app::LoadSettings ModelDialog::settings() const {
@@ -192,6 +213,7 @@ gb::app::LoadSettings ModelDialog::settings() const {
     s.n_threads = threads_->value();
     s.n_ctx = ctx_->value();
     s.n_cpu_layers = s.backend == "cpu" ? 0 : cpu_layers_->value();  // -1: auto
+    s.cache_type = cache_type_->currentData().toString().toStdString();
     return s;
 }
 

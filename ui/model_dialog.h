@@ -1,7 +1,7 @@
 // ModelDialog: open a GGUF file or a Hugging Face checkpoint folder, see its metadata
 // (architecture, parameters, experts, quant mix, context, memory needed), choose backend,
-// threads and context size. Recent models are remembered (QSettings). The metadata is read on
-// a helper thread, never on the UI thread.
+// threads, context size and KV cache type. Recent models are remembered (QSettings). The metadata
+// is read on a helper thread, never on the UI thread.
 #pragma once
 
 #include <QDialog>
@@ -18,8 +18,9 @@ namespace gb::ui {
 
 QStringList recent_models();
 void remember_model(const QString& path);
-// The metadata as the dialog shows it (rich text), for a given context size.
-QString describe_model(const gb::app::ModelInfo& info, int64_t n_ctx);
+// The metadata as the dialog shows it (rich text), for a given context size and KV cache type.
+QString describe_model(const gb::app::ModelInfo& info, int64_t n_ctx,
+                       const std::string& cache_type = "f16");
 
 class ModelDialog : public QDialog {
     Q_OBJECT
@@ -43,6 +44,7 @@ private:
     QSpinBox* threads_ = nullptr;
     QSpinBox* ctx_ = nullptr;
     QSpinBox* cpu_layers_ = nullptr;
+    QComboBox* cache_type_ = nullptr;
     gb::app::ModelInfo info_;
     int pending_ = 0;
 };

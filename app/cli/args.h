@@ -102,4 +102,11 @@ inline int64_t cpu_layers_arg(const std::string& value) {
     return n;
 }
 
+// The value of --cache-type: what the KV cache holds (f16 when absent).
+inline TensorType cache_type_arg(const std::string& value) {
+    if (value.empty()) return TensorType::F16;
+    if (const auto t = parse_kv_cache_type(value)) return *t;
+    throw Error("--cache-type must be f16, bf16, q8_0 or f32; got '" + value + "'");
+}
+
 }  // namespace gb::cli

@@ -82,7 +82,8 @@ std::string show(const GgufValue& v, bool full) {
 }  // namespace
 
 int inspect_command(const std::vector<std::string>& argv) {
-    Args args(argv, {}, {"--tensors", "--all-metadata"});
+    Args args(argv, {"--cache-type"}, {"--tensors", "--all-metadata"});
+    const TensorType kv_type = cache_type_arg(args.str("--cache-type", ""));
     if (args.positional().size() != 1)
         throw Error("inspect needs exactly one FILE (a .gguf, or a checkpoint directory)");
     const std::string path = args.positional()[0];
@@ -211,10 +212,22 @@ int inspect_command(const std::vector<std::string>& argv) {
         std::printf("vocabulary:      %" PRId64 " tokens%s\n", c.n_vocab,
                     c.tied_output ? ", output tied to embeddings" : "");
         std::printf("context length:  %" PRId64 " (training)\n", c.n_ctx_train);
-        const ModelSize s = model_size(f, c);
-        std::printf("KV cache:        %s per token (f32%s)\n",
+        const ModelSize s = model_size(f, c, kv_type);
+        std::string others;  // the same cache in the other types
+        for (TensorType t :
+             {TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::F32}) {
+            if (t == kv_type || !kv_cache_type_error(t, c.kv_k_width()).empty() ||
+                !kv_cache_type_error(t, c.kv_v_width()).empty())
+                continue;
+            others += others.empty() ? "; " : ", ";
+            others += kv_cache_type_name(t);
+            others += ' ';
+            others += human_bytes(static_cast<double>(model_size(f, c, t).kv_bytes_per_token));
+        }
+        std::printf("KV cache:        %s per token (%s%s%s)\n",
                     human_bytes(static_cast<double>(s.kv_bytes_per_token)).c_str(),
-                    c.is_mla() ? ", compressed latent + rope key per layer" : "");
+                    kv_cache_type_name(kv_type).c_str(),
+                    c.is_mla() ? ", compressed latent + rope key per layer" : "", others.c_str());
         for (int64_t ctx : {int64_t(4096), c.n_ctx_train})
             std::printf(
                 "memory needed:   %s at context %" PRId64 " (weights + KV cache)\n",

@@ -13,7 +13,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: glassbox-cli COMMAND [options]
 
 commands:
-  inspect FILE|CHECKPOINT_DIR [--tensors] [--all-metadata]
+  inspect FILE|CHECKPOINT_DIR [--tensors] [--all-metadata] [--cache-type TYPE]
       architecture, parameters (active per token for MoE), experts and gating, quantisation
       mix, context length, KV bytes per token, memory needed, metadata (incl. the chat
       template) and, with --tensors, the tensor table
@@ -35,6 +35,8 @@ commands:
       --no-routing           do not record MoE routing
       --prompt-logprobs      also score the prompt tokens in the trace
       -t, --threads N  -c, --ctx N  -b, --batch N
+      --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
+                             of f16's memory) or f32 (exact, twice f16's memory)
       --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
       --cpu-layers N|auto    with --backend cuda: run the first N layers on the CPU, for a
                              model whose weights do not all fit in GPU memory (auto, the
@@ -42,7 +44,7 @@ commands:
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [-d 0,4096,...] [--trace-cost]
-        [--backend cpu|cuda] [--cpu-layers N]
+        [--backend cpu|cuda] [--cpu-layers N] [--cache-type f16|bf16|q8_0|f32]
       prompt processing (ppP) and generation (tgN) speed in tokens/s, the median of R runs
       and their range; -d: starting after that many tokens in the cache; --trace-cost (or
       --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)

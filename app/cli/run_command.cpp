@@ -130,7 +130,8 @@ int run_command(const std::vector<std::string>& argv) {
                "-b",
                "--batch",
                "--backend",
-               "--cpu-layers"},
+               "--cpu-layers",
+               "--cache-type"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
                "--routing", "--router-probs", "--no-routing", "--stream-jsonl"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
@@ -144,6 +145,7 @@ int run_command(const std::vector<std::string>& argv) {
     rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096, 0, LLONG_MAX);
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
+    rs.kv_type = cache_type_arg(args.str("--cache-type", ""));
 
     GenerateRequest req;
     req.max_tokens =

@@ -35,10 +35,9 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
 std::unique_ptr<KvCache> Model::new_cache() const {
     std::vector<Backend*> where;
     for (int64_t l = 0; l < config_.n_layer; ++l) where.push_back(&layer_backend(l));
-    if (config_.is_mla())  // the compressed cache: c_kv and k_pe per position
-        return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, config_.mla.kv_lora,
-                                         config_.mla.n_rope);
-    return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, kv_width(), kv_width());
+    // MLA caches the compressed latent: c_kv and k_pe per position.
+    return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, config_.kv_k_width(),
+                                     config_.kv_v_width(), settings_.kv_type);
 }
 
 }  // namespace gb

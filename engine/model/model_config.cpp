@@ -253,6 +253,9 @@ void RunSettings::validate(const ModelConfig& c) {
     if ((n_cpu_layers < 0 && n_cpu_layers != kAutoCpuLayers) || n_cpu_layers > c.n_layer)
         throw Error("CPU layers " + std::to_string(n_cpu_layers) + " is out of range (0.." +
                     std::to_string(c.n_layer) + ", the model's layer count)");
+    for (int64_t w : {c.kv_k_width(), c.kv_v_width()})
+        if (const std::string bad = kv_cache_type_error(kv_type, w); !bad.empty())
+            throw Error("KV cache type: " + bad);
 }
 
 }  // namespace gb

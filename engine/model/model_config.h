@@ -56,6 +56,9 @@ struct ModelConfig {
 
     MlaConfig mla;  // deepseek2 only (kv_lora == 0 otherwise)
     bool is_mla() const { return mla.kv_lora > 0; }
+    // Values cached per position and layer: K and V rows (MLA: c_kv and k_pe).
+    int64_t kv_k_width() const { return is_mla() ? mla.kv_lora : n_head_kv * head_dim; }
+    int64_t kv_v_width() const { return is_mla() ? mla.n_rope : n_head_kv * head_dim; }
 
     RopeScaling rope_scaling = RopeScaling::None;
     float rope_factor = 1.0f;
@@ -75,6 +78,9 @@ struct RunSettings {
     // kAutoCpuLayers: as few as make the rest fit (Model::load decides, settings() says).
     int64_t n_cpu_layers = 0;
     static constexpr int64_t kAutoCpuLayers = -1;
+    // What the KV cache holds its values as (kv_cache_type_supported); F16 halves F32's memory
+    // and its traffic at depth, at a rounding error far below the activations' own.
+    TensorType kv_type = TensorType::F16;
     void validate(const ModelConfig& c);
 };
 

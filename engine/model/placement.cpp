@@ -124,7 +124,7 @@ int64_t auto_cpu_layers(Backend& backend, const GgufFile& file, const ModelConfi
 
 Placement Placement::plan(const std::string& path, const GgufFile& file, const ModelConfig& c,
                           RunSettings& settings, Backend& backend, Backend* host) {
-    const ModelSize size = model_size(file, c);
+    const ModelSize size = model_size(file, c, settings.kv_type);
     const int64_t need = size.weight_bytes + size.kv_bytes_per_token * settings.n_ctx;
     const int64_t have = total_memory_bytes();
     if (have > 0 && need > have)
@@ -167,16 +167,14 @@ void Placement::carry(Backend& from, Act src, Backend& to, Act dst) {
     }
 }
 
-ModelSize model_size(const GgufFile& f, const ModelConfig& c) {
+ModelSize model_size(const GgufFile& f, const ModelConfig& c, TensorType kv_type) {
     ModelSize s;
     for (const auto& t : f.tensors()) {
         s.n_params += t.n_elements;
         s.weight_bytes += static_cast<int64_t>(t.n_bytes);
     }
     s.kv_bytes_per_token =
-        c.is_mla()
-            ? c.n_layer * (c.mla.kv_lora + c.mla.n_rope) * static_cast<int64_t>(sizeof(float))
-            : KvCache::bytes_per_token(c.n_layer, c.n_head_kv * c.head_dim);
+        KvCache::bytes_per_token(c.n_layer, c.kv_k_width(), c.kv_v_width(), kv_type);
     return s;
 }
 

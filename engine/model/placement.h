@@ -15,13 +15,14 @@ namespace gb {
 
 class GgufFile;
 
-// Weight bytes, KV cache bytes per token, parameter count: what `inspect` reports.
+// Weight bytes, KV cache bytes per token (its values of kv_type), parameter count: what
+// `inspect` reports.
 struct ModelSize {
     int64_t n_params = 0;
     int64_t weight_bytes = 0;
     int64_t kv_bytes_per_token = 0;
 };
-ModelSize model_size(const GgufFile& f, const ModelConfig& c);
+ModelSize model_size(const GgufFile& f, const ModelConfig& c, TensorType kv_type = TensorType::F16);
 
 class Placement {
 public:

@@ -13,43 +13,45 @@ namespace gb {
 
 class KvCache {
 public:
-    // Each layer's keys and values in the memory of the backend it runs on. Their widths may
-    // differ: MLA caches the latent c_kv as "k" and the shared rotated key k_pe as "v".
-    KvCache(std::vector<Backend*> layer_backends, int64_t n_ctx, int64_t k_width, int64_t v_width)
-        : be_(std::move(layer_backends)), n_ctx_(n_ctx) {
+    // Each layer's keys and values in the memory of the backend it runs on, as `type` values
+    // (kv_cache_type_supported). Their widths may differ: MLA caches the latent c_kv as "k" and
+    // the shared rotated key k_pe as "v".
+    KvCache(std::vector<Backend*> layer_backends, int64_t n_ctx, int64_t k_width, int64_t v_width,
+            TensorType type = TensorType::F16)
+        : be_(std::move(layer_backends)), n_ctx_(n_ctx), type_(type) {
+        for (int64_t w : {k_width, v_width})
+            if (const std::string bad = kv_cache_type_error(type, w); !bad.empty())
+                throw Error("KV cache: " + bad);
         layers_.reserve(be_.size());
         try {
             for (Backend* be : be_) {
-                Act k = be->alloc(n_ctx, k_width);
+                KvTensor k = be->alloc_kv(n_ctx, k_width, type);
                 try {
-                    layers_.push_back(KvLayer{k, be->alloc(n_ctx, v_width)});
+                    layers_.push_back(KvLayer{k, be->alloc_kv(n_ctx, v_width, type)});
                 } catch (...) {
-                    be->release(k);
+                    be->release_kv(k);
                     throw;
                 }
             }
         } catch (const std::exception& e) {
             // Give back what was allocated, and name the KV cache and the setting that sizes it
             // (an allocator's "out of memory allocating N bytes" says neither).
-            for (size_t l = 0; l < layers_.size(); ++l) {
-                be_[l]->release(layers_[l].k);
-                be_[l]->release(layers_[l].v);
-            }
-            const double mib = static_cast<double>(n_ctx) * static_cast<double>(be_.size()) *
-                               static_cast<double>(k_width + v_width) * sizeof(float) /
-                               (1024.0 * 1024.0);
-            throw Error("the KV cache for a context of " + std::to_string(n_ctx) + " tokens (" +
-                        std::to_string(static_cast<long long>(mib + 0.5)) +
-                        " MiB) does not fit in memory (" + e.what() +
-                        "); use a smaller context (--ctx, or the context setting in the app)");
+            release_all();
+            const double mib =
+                static_cast<double>(n_ctx) * static_cast<double>(be_.size()) *
+                static_cast<double>(row_bytes(type, k_width) + row_bytes(type, v_width)) /
+                (1024.0 * 1024.0);
+            throw Error(
+                "the KV cache for a context of " + std::to_string(n_ctx) + " tokens (" +
+                std::to_string(static_cast<long long>(mib + 0.5)) + " MiB, " +
+                kv_cache_type_name(type) + ") does not fit in memory (" + e.what() +
+                "); use a smaller context (--ctx, or the context setting in the app)" +
+                (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16
+                     ? " or a smaller cache type (--cache-type q8_0)"
+                     : ""));
         }
     }
-    ~KvCache() {
-        for (size_t l = 0; l < layers_.size(); ++l) {
-            be_[l]->release(layers_[l].k);
-            be_[l]->release(layers_[l].v);
-        }
-    }
+    ~KvCache() { release_all(); }
     KvCache(const KvCache&) = delete;
     KvCache& operator=(const KvCache&) = delete;
 
@@ -57,13 +59,30 @@ public:
     int64_t n_ctx() const { return n_ctx_; }
     int64_t n_past() const { return n_past_; }  // positions filled
     void set_n_past(int64_t n) { n_past_ = n; }
-    static int64_t bytes_per_token(int64_t n_layer, int64_t kv_width) {
-        return 2 * n_layer * kv_width * static_cast<int64_t>(sizeof(float));
+    TensorType type() const { return type_; }
+    // Bytes per cached position over all layers: a K row of k_width and a V row of v_width
+    // (rounded up to whole blocks, for a width the type cannot hold).
+    static int64_t bytes_per_token(int64_t n_layer, int64_t k_width, int64_t v_width,
+                                   TensorType type) {
+        const TypeInfo& ti = type_info(type);
+        const auto row = [&](int64_t w) {
+            return (w + ti.block_size - 1) / ti.block_size * ti.block_bytes;
+        };
+        return n_layer * (row(k_width) + row(v_width));
     }
 
 private:
+    void release_all() {
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            be_[l]->release_kv(layers_[l].k);
+            be_[l]->release_kv(layers_[l].v);
+        }
+        layers_.clear();
+    }
+
     std::vector<Backend*> be_;  // per layer
     int64_t n_ctx_;
+    TensorType type_;
     int64_t n_past_ = 0;
     std::vector<KvLayer> layers_;
 };

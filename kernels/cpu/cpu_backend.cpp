@@ -240,63 +240,6 @@ void CpuBackend::rope(Act x, int n_heads, int head_dim, std::span<const int32_t>
         1);
 }
 
-void CpuBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
-    check(k.cols == cache.k.cols && v.cols == cache.v.cols && k.rows == v.rows && pos0 >= 0 &&
-              pos0 + k.rows <= cache.k.rows,
-          "kv_store",
-          "k " + shape(k) + " at position " + std::to_string(pos0) + " into a cache of " +
-              std::to_string(cache.k.rows) + " positions");
-    std::memcpy(cache.k.data + pos0 * k.cols, k.data, k.size() * sizeof(float));
-    std::memcpy(cache.v.data + pos0 * v.cols, v.data, v.size() * sizeof(float));
-}
-
-void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
-                           int64_t pos0, float scale, Act out) {
-    check(q.cols == static_cast<int64_t>(n_head) * head_dim && n_head % n_head_kv == 0 &&
-              cache.k.cols == static_cast<int64_t>(n_head_kv) * head_dim &&
-              pos0 + q.rows <= cache.k.rows && out.rows == q.rows && out.cols == q.cols,
-          "attention",
-          "q " + shape(q) + " with " + std::to_string(n_head) + "/" + std::to_string(n_head_kv) +
-              " heads of " + std::to_string(head_dim));
-    const int group = n_head / n_head_kv;
-    const int64_t kv_cols = cache.k.cols;
-    for (auto& s : scratch_) s.resize(static_cast<size_t>(pos0 + q.rows));
-    pool_.parallel_for(
-        q.rows * n_head,
-        [&](int64_t i0, int64_t i1, int tid) {
-            float* scores = scratch_[tid].data();
-            for (int64_t i = i0; i < i1; ++i) {
-                if (cancelled()) return;  // the caller discards this step
-                const int64_t t = i / n_head;
-                const int h = static_cast<int>(i % n_head);
-                const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-                const float* qh = q.data + t * q.cols + static_cast<int64_t>(h) * head_dim;
-                const int64_t koff = static_cast<int64_t>(h / group) * head_dim;
-                float mx = -INFINITY;
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    const float* kj = cache.k.data + j * kv_cols + koff;
-                    float s = 0;
-                    for (int d = 0; d < head_dim; ++d) s += qh[d] * kj[d];
-                    scores[j] = s * scale;
-                    mx = std::max(mx, scores[j]);
-                }
-                float sum = 0;
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    scores[j] = std::exp(scores[j] - mx);
-                    sum += scores[j];
-                }
-                float* o = out.data + t * out.cols + static_cast<int64_t>(h) * head_dim;
-                std::fill(o, o + head_dim, 0.0f);
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    const float* vj = cache.v.data + j * kv_cols + koff;
-                    const float w = scores[j] / sum;
-                    for (int d = 0; d < head_dim; ++d) o[d] += w * vj[d];
-                }
-            }
-        },
-        1);
-}
-
 void CpuBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
                                std::span<int32_t> top_ids, std::span<float> top_logits) {
     const std::string bad =

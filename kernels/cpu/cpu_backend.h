@@ -32,6 +32,7 @@ public:
     void swiglu(Act gate, Act up, Act out) override;
     void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
               const RopeParams& p) override;
+    // The KV cache and streaming attention (attention.cpp).
     void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
     void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                    int64_t pos0, float scale, Act out) override;
@@ -52,7 +53,8 @@ private:
     ThreadPool pool_;
     std::vector<float*> owned_;
     std::vector<uint8_t> xq_;                  // activations converted to a weight's vec_dot type
-    std::vector<std::vector<float>> scratch_;  // per-thread attention scores
+    std::vector<std::vector<float>> scratch_;  // per-thread attention tiles
+    std::vector<float> attn_part_;             // split-K partial states (m, l, o)
     // moe_matmul: activations gathered in expert order, outputs in that order, the slot order.
     std::vector<uint8_t> moe_x_;
     std::vector<float> moe_out_;

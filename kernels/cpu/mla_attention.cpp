@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/attention_simd.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/error.h"
@@ -52,14 +53,18 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
     const auto* kb = static_cast<const uint8_t*>(k_b.data);
     const auto* vb = static_cast<const uint8_t*>(v_b.data);
     const int64_t L = s.kv_lora, R = s.n_rope;
+    constexpr int kBlock = 32;  // positions per block of the cache read as floats
     pool_.parallel_for(
         q.rows * s.n_head,
         [&](int64_t i0, int64_t i1, int) {
-            thread_local std::vector<float> q_abs, ctx, scores;
+            thread_local std::vector<float> q_abs, ctx, qpe, cbuf, pbuf, sc;
             thread_local std::vector<uint8_t> qn, cq;
             q_abs.resize(L);
             ctx.resize(L);
-            scores.resize(static_cast<size_t>(pos0 + q.rows));
+            qpe.resize(R);
+            cbuf.resize(kBlock * L);
+            pbuf.resize(kBlock * R);
+            sc.resize(2 * kBlock);
             qn.resize(row_bytes(kdt, s.n_nope));
             cq.resize(row_bytes(vdt, L));
             for (int64_t i = i0; i < i1; ++i) {
@@ -68,33 +73,45 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
                 const int64_t h = i % s.n_head;
                 const float* qh = q.data + t * q.cols + h * qk;
                 // q_abs = W_kb_h^T q_nope: the query moved into the latent space, so keys are never
-                // decompressed.
+                // decompressed. Both query parts carry the softmax scale.
                 quantize_row(kdt, qh, qn.data(), s.n_nope);
                 const uint8_t* kmat = kb + static_cast<size_t>(h * L) * krb;
                 for (int64_t c = 0; c < L; ++c)
-                    q_abs[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data());
-                const float* qpe = qh + s.n_nope;
+                    q_abs[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data()) * scale;
+                for (int64_t c = 0; c < R; ++c) qpe[c] = qh[s.n_nope + c] * scale;
+                // Stream the cache in blocks with an online softmax: ctx = sum_j p_j c_kv_j,
+                // then out_h = W_vb_h ctx (the value up-projection after the weighted sum, by
+                // linearity).
                 const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-                float mx = -INFINITY;
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    const float* ck = cache.k.data + j * L;
-                    const float* kp = cache.v.data + j * R;
-                    float sc = 0, sp = 0;
-                    for (int64_t c = 0; c < L; ++c) sc += q_abs[c] * ck[c];
-                    for (int64_t c = 0; c < R; ++c) sp += qpe[c] * kp[c];
-                    scores[j] = (sc + sp) * scale;
-                    mx = std::max(mx, scores[j]);
-                }
-                float sum = 0;
-                for (int64_t j = 0; j < n_kv; ++j) sum += scores[j] = std::exp(scores[j] - mx);
-                // ctx = sum_j p_j c_kv_j, then out_h = W_vb_h ctx (the value up-projection after
-                // the weighted sum, by linearity).
+                float m = -INFINITY, l = 0.0f;
                 std::fill(ctx.begin(), ctx.end(), 0.0f);
-                for (int64_t j = 0; j < n_kv; ++j) {
-                    const float p = scores[j] / sum;
-                    const float* ck = cache.k.data + j * L;
-                    for (int64_t c = 0; c < L; ++c) ctx[c] += p * ck[c];
+                for (int64_t jb = 0; jb < n_kv; jb += kBlock) {
+                    const int n = static_cast<int>(std::min<int64_t>(kBlock, n_kv - jb));
+                    const float* ck = kv_row_f32(cache.k, jb, 0);
+                    const float* kp = kv_row_f32(cache.v, jb, 0);
+                    if (!ck) {
+                        for (int j = 0; j < n; ++j)
+                            kv_row_to_f32(cache.k, jb + j, 0, L, cbuf.data() + j * L);
+                        ck = cbuf.data();
+                    }
+                    if (!kp) {
+                        for (int j = 0; j < n; ++j)
+                            kv_row_to_f32(cache.v, jb + j, 0, R, pbuf.data() + j * R);
+                        kp = pbuf.data();
+                    }
+                    float* s0 = sc.data();
+                    float* s1 = s0 + kBlock;
+                    dot_rows(q_abs.data(), F32Rows{ck, L}, n, static_cast<int>(L), s0);
+                    dot_rows(qpe.data(), F32Rows{kp, R}, n, static_cast<int>(R), s1);
+                    float bm = -INFINITY;
+                    for (int j = 0; j < n; ++j) bm = std::max(bm, s0[j] += s1[j]);
+                    const float m_new = std::max(m, bm);
+                    const float alpha = m == -INFINITY ? 0.0f : std::exp(m - m_new);
+                    l = l * alpha + exp_shifted(s0, n, m_new, s0);
+                    fold_rows(ctx.data(), alpha, s0, F32Rows{ck, L}, n, static_cast<int>(L));
+                    m = m_new;
                 }
+                for (auto& c : ctx) c /= l;
                 quantize_row(vdt, ctx.data(), cq.data(), L);
                 const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
                 float* o = out.data + t * out.cols + h * s.n_v;

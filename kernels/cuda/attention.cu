@@ -1,4 +1,5 @@
-// Causal attention over the float KV cache, for standard (GQA) heads and for MLA's latent space.
+// Causal attention over the KV cache (F32, F16, BF16 or Q8_0 values, read as floats where they
+// are loaded), for standard (GQA) heads and for MLA's latent space.
 // Decode (flash-decoding, split-K): one query per head reads the whole cache once, which is
 // bandwidth work; a single block per head would leave most SMs idle, so the positions are split
 // into chunks, each block reduces its chunk to (max, sum, weighted values) with an online softmax
@@ -11,10 +12,58 @@
 
 #include "kernels/cuda/backend_kernels.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/quant_device.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace gb::cuda {
 namespace {
+
+enum class Kv { F32, F16, BF16, Q8_0 };
+
+// Value col of row `row` of a cache tensor of `stride` values per row, as a float.
+template <Kv T>
+__device__ __forceinline__ float kv_ld(const void* base, int64_t row, int64_t stride, int64_t col) {
+    if constexpr (T == Kv::F32) {
+        return static_cast<const float*>(base)[row * stride + col];
+    } else if constexpr (T == Kv::F16) {
+        return __half2float(static_cast<const __half*>(base)[row * stride + col]);
+    } else if constexpr (T == Kv::BF16) {
+        return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[row * stride + col]);
+    } else {  // blocks of 32: an fp16 scale, 32 int8 values
+        const uint8_t* blk =
+            static_cast<const uint8_t*>(base) + row * (stride / 32 * 34) + (col / 32) * 34;
+        return ld_half(blk) * static_cast<float>(static_cast<int8_t>(blk[2 + col % 32]));
+    }
+}
+
+// One warp per 32-value group of a row: F16/BF16 round to nearest even; Q8_0 scales by the
+// group's largest magnitude / 127 and rounds half away from zero, as the CPU reference does.
+__global__ void kv_store_kernel(const float* src, int64_t rows, int64_t cols, void* dst,
+                                TensorType type) {
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t n = rows * cols;
+    if (type == TensorType::Q8_0) {
+        // Warp-uniform: every lane of a warp is in the same block (cols is a multiple of 32).
+        const int64_t base = i / 32 * 32;
+        if (base >= n) return;
+        const float x = src[i];
+        float amax = fabsf(x);
+        for (int o = 16; o > 0; o /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const int64_t blk = i / 32;  // blocks run on across rows: a row is whole blocks
+        auto* b = static_cast<uint8_t*>(dst) + blk * 34;
+        if (i % 32 == 0) *reinterpret_cast<__half*>(b) = __float2half_rn(d);
+        b[2 + i % 32] = static_cast<uint8_t>(static_cast<int8_t>(roundf(x * id)));
+        return;
+    }
+    if (i >= n) return;
+    if (type == TensorType::F16)
+        static_cast<__half*>(dst)[i] = __float2half_rn(src[i]);
+    else if (type == TensorType::BF16)
+        static_cast<__nv_bfloat16*>(dst)[i] = __float2bfloat16_rn(src[i]);
+    else
+        static_cast<float*>(dst)[i] = src[i];
+}
 
 constexpr int kSplitWarps = 4;
 constexpr int kTileQ = 16, kTileK = 32, kTileWarps = 4, kQPerWarp = kTileQ / kTileWarps;
@@ -26,7 +75,7 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // Per (split, head, token): partial softmax state of positions [split*chunk, ...) written as
 // [m, l, o[0..dv)] to part. PA: floats per lane of the A part (da = dv <= 32 PA), PB of B.
-template <int PA, int PB>
+template <int PA, int PB, Kv T>
 __global__ void __launch_bounds__(32 * kSplitWarps)
     attn_split_kernel(const AttnArgs a, int64_t chunk, int n_split, float* part) {
     const int split = blockIdx.x, h = blockIdx.y;
@@ -54,30 +103,28 @@ __global__ void __launch_bounds__(32 * kSplitWarps)
     }
     float m = -INFINITY, l = 0.0f;
     for (int64_t j = j0 + warp; j < j1; j += kSplitWarps) {
-        const float* kr = a.ka + j * a.ka_stride + g * a.kv_head;
         float partial = 0.0f;
 #pragma unroll
         for (int i = 0; i < PA; ++i) {
             const int d = lane + 32 * i;
-            if (d < a.da) partial += qa[i] * kr[d];
+            if (d < a.da) partial += qa[i] * kv_ld<T>(a.ka, j, a.ka_stride, g * a.kv_head + d);
         }
         if constexpr (PB > 0) {
-            const float* kbr = a.kb + j * a.kb_stride + g * a.kb_head;
 #pragma unroll
             for (int i = 0; i < PB; ++i) {
                 const int d = lane + 32 * i;
-                if (d < a.db) partial += qb[i] * kbr[d];
+                if (d < a.db) partial += qb[i] * kv_ld<T>(a.kb, j, a.kb_stride, g * a.kb_head + d);
             }
         }
         const float s = warp_sum(partial);
         const float m_new = fmaxf(m, s);
         const float alpha = expf(m - m_new), p = expf(s - m_new);
         l = l * alpha + p;
-        const float* vr = a.v + j * a.v_stride + g * a.kv_head;
 #pragma unroll
         for (int i = 0; i < PA; ++i) {
             const int d = lane + 32 * i;
-            o[i] = o[i] * alpha + (d < a.dv ? p * vr[d] : 0.0f);
+            o[i] = o[i] * alpha +
+                   (d < a.dv ? p * kv_ld<T>(a.v, j, a.v_stride, g * a.kv_head + d) : 0.0f);
         }
         m = m_new;
     }
@@ -133,7 +180,7 @@ __global__ void attn_merge_kernel(const AttnArgs a, int n_split, const float* pa
 // head blockIdx.y starting at token blockIdx.x * kTileQ; warp w owns queries w*4 .. w*4+3.
 // Shared memory: Q [kTileQ][D] (scaled), K [kTileK][D+1] (padded: lane j reads row j, no bank
 // conflicts), V [kTileK][D], P [kTileWarps][kTileK].
-template <int PV>
+template <int PV, Kv T>
 __global__ void __launch_bounds__(32 * kTileWarps) attn_tiled_kernel(const AttnArgs a) {
     extern __shared__ float smem[];
     const int D = a.dv;
@@ -165,8 +212,8 @@ __global__ void __launch_bounds__(32 * kTileWarps) attn_tiled_kernel(const AttnA
             const int j = idx / D, d = idx % D;
             const int64_t pos = kb + j;
             const bool in = pos < kv_end;
-            ks[j * (D + 1) + d] = in ? a.ka[pos * a.ka_stride + g * a.kv_head + d] : 0.0f;
-            vs[j * D + d] = in ? a.v[pos * a.v_stride + g * a.kv_head + d] : 0.0f;
+            ks[j * (D + 1) + d] = in ? kv_ld<T>(a.ka, pos, a.ka_stride, g * a.kv_head + d) : 0.0f;
+            vs[j * D + d] = in ? kv_ld<T>(a.v, pos, a.v_stride, g * a.kv_head + d) : 0.0f;
         }
         __syncthreads();
 #pragma unroll
@@ -233,38 +280,38 @@ void split_shape(const AttnArgs& a, int& n_split, int64_t& chunk) {
     chunk = (max_kv + n_split - 1) / n_split;
 }
 
-template <int PV>
+template <int PV, Kv T>
 void launch_tiled(const AttnArgs& a, cudaStream_t s) {
     const size_t smem =
         sizeof(float) * (kTileQ * a.dv + kTileK * (a.dv + 1) + kTileK * a.dv + kTileWarps * kTileK);
     // Above 48 KiB a kernel must opt in; setting the attribute is cheap and idempotent.
-    GB_CUDA_CHECK("attention", cudaFuncSetAttribute(attn_tiled_kernel<PV>,
+    GB_CUDA_CHECK("attention", cudaFuncSetAttribute(attn_tiled_kernel<PV, T>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(smem)));
     const dim3 grid(static_cast<unsigned>((a.n_tok + kTileQ - 1) / kTileQ),
                     static_cast<unsigned>(a.n_head));
-    attn_tiled_kernel<PV><<<grid, 32 * kTileWarps, smem, s>>>(a);
+    attn_tiled_kernel<PV, T><<<grid, 32 * kTileWarps, smem, s>>>(a);
 }
 
-template <int PA, int PB>
+template <int PA, int PB, Kv T>
 void launch_split(const AttnArgs& a, float* scratch, cudaStream_t s) {
     int n_split;
     int64_t chunk;
     split_shape(a, n_split, chunk);
     const dim3 grid(static_cast<unsigned>(n_split), static_cast<unsigned>(a.n_head),
                     static_cast<unsigned>(a.n_tok));
-    attn_split_kernel<PA, PB><<<grid, 32 * kSplitWarps, 0, s>>>(a, chunk, n_split, scratch);
+    attn_split_kernel<PA, PB, T><<<grid, 32 * kSplitWarps, 0, s>>>(a, chunk, n_split, scratch);
     GB_CUDA_CHECK_LAUNCH("attention");
     attn_merge_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tok)), 128,
                         0, s>>>(a, n_split, scratch);
 }
 
-template <int PA>
+template <int PA, Kv T>
 void launch_split_pb(const AttnArgs& a, float* scratch, cudaStream_t s) {
     const char* op = "attention";
-    if (a.db == 0) return launch_split<PA, 0>(a, scratch, s);
-    if (a.db <= 32) return launch_split<PA, 1>(a, scratch, s);
-    if (a.db <= 64) return launch_split<PA, 2>(a, scratch, s);
+    if (a.db == 0) return launch_split<PA, 0, T>(a, scratch, s);
+    if (a.db <= 32) return launch_split<PA, 1, T>(a, scratch, s);
+    if (a.db <= 64) return launch_split<PA, 2, T>(a, scratch, s);
     require(false, op, "rope part of " + std::to_string(a.db) + " dims exceeds 64");
 }
 
@@ -278,6 +325,30 @@ int64_t attention_scratch_floats(const AttnArgs& a) {
     return a.n_tok * a.n_head * n_split * (a.dv + 2);
 }
 
+namespace {
+
+template <Kv T>
+void launch_typed(const AttnArgs& a, float* scratch, cudaStream_t s) {
+    if (use_tiled(a)) {
+        switch (per_lane(a.dv)) {
+            case 1: launch_tiled<1, T>(a, s); break;
+            case 2: launch_tiled<2, T>(a, s); break;
+            case 4: launch_tiled<4, T>(a, s); break;
+            default: launch_tiled<8, T>(a, s); break;
+        }
+    } else {
+        switch (per_lane(a.dv)) {
+            case 1: launch_split_pb<1, T>(a, scratch, s); break;
+            case 2: launch_split_pb<2, T>(a, scratch, s); break;
+            case 4: launch_split_pb<4, T>(a, scratch, s); break;
+            case 8: launch_split_pb<8, T>(a, scratch, s); break;
+            default: launch_split_pb<16, T>(a, scratch, s); break;
+        }
+    }
+}
+
+}  // namespace
+
 void launch_attention(const AttnArgs& a, float* scratch, cudaStream_t s) {
     const char* op = "attention";
     if (a.n_tok == 0) return;
@@ -285,23 +356,25 @@ void launch_attention(const AttnArgs& a, float* scratch, cudaStream_t s) {
     require(a.da >= 1 && a.da == a.dv && a.dv <= 512, op,
             "key/value widths " + std::to_string(a.da) + "/" + std::to_string(a.dv) +
                 " unsupported (equal, at most 512)");
-    if (use_tiled(a)) {
-        switch (per_lane(a.dv)) {
-            case 1: launch_tiled<1>(a, s); break;
-            case 2: launch_tiled<2>(a, s); break;
-            case 4: launch_tiled<4>(a, s); break;
-            default: launch_tiled<8>(a, s); break;
-        }
-    } else {
-        switch (per_lane(a.dv)) {
-            case 1: launch_split_pb<1>(a, scratch, s); break;
-            case 2: launch_split_pb<2>(a, scratch, s); break;
-            case 4: launch_split_pb<4>(a, scratch, s); break;
-            case 8: launch_split_pb<8>(a, scratch, s); break;
-            default: launch_split_pb<16>(a, scratch, s); break;
-        }
+    switch (a.kv_type) {
+        case TensorType::F32: launch_typed<Kv::F32>(a, scratch, s); break;
+        case TensorType::F16: launch_typed<Kv::F16>(a, scratch, s); break;
+        case TensorType::BF16: launch_typed<Kv::BF16>(a, scratch, s); break;
+        case TensorType::Q8_0: launch_typed<Kv::Q8_0>(a, scratch, s); break;
+        default:
+            require(false, op, "a KV cache of " + std::string(type_name(a.kv_type)) + " values");
     }
     GB_CUDA_CHECK_LAUNCH(op);
+}
+
+void launch_kv_store(const float* src, int64_t rows, int64_t cols, void* dst, TensorType type,
+                     cudaStream_t s) {
+    const int64_t n = rows * cols;
+    if (n == 0) return;
+    const int64_t blocks = (n + 255) / 256;
+    require(blocks <= INT_MAX, "kv_store", "too many values for one launch");
+    kv_store_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(src, rows, cols, dst, type);
+    GB_CUDA_CHECK_LAUNCH("kv_store");
 }
 
 }  // namespace gb::cuda

@@ -86,9 +86,12 @@ struct AttnArgs {
     const float* qa = nullptr;
     const float* qb = nullptr;
     int64_t q_stride = 0, q_head = 0, qb_stride = 0, qb_head = 0;
-    const float* ka = nullptr;
-    const float* kb = nullptr;
-    const float* v = nullptr;
+    // The cache (ka, kb, v) holds kv_type values; strides count values, not bytes (a Q8_0 row of
+    // stride values is stride / 32 blocks of 34 bytes).
+    TensorType kv_type = TensorType::F32;
+    const void* ka = nullptr;
+    const void* kb = nullptr;
+    const void* v = nullptr;
     int64_t ka_stride = 0, kb_stride = 0, v_stride = 0;
     int64_t kv_head = 0;  // column offset of kv head g in ka and v (head_dim; 0 for MLA)
     int64_t kb_head = 0;  // column offset of kv head g in kb
@@ -99,6 +102,10 @@ struct AttnArgs {
     float* out = nullptr;
     int64_t out_stride = 0, out_head = 0;
 };
+// Stores rows [rows x cols] of float src as cache rows (of cols values of `type`, row after row
+// from dst): F16/BF16 rounded to nearest even, Q8_0 as the CPU reference quantises it.
+void launch_kv_store(const float* src, int64_t rows, int64_t cols, void* dst, TensorType type,
+                     cudaStream_t s);
 // Scratch floats launch_attention needs for these arguments.
 int64_t attention_scratch_floats(const AttnArgs& a);
 void launch_attention(const AttnArgs& a, float* scratch, cudaStream_t s);

@@ -269,14 +269,15 @@ void CudaBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
                  op,
                  "k " + shape_str(k) + " at position " + std::to_string(pos0) +
                      " into a cache of " + std::to_string(cache.k.rows) + " positions");
-        if (k.size() > 0)
-            GB_CUDA_CHECK(
-                op, cudaMemcpyAsync(cache.k.data + pos0 * k.cols, k.data, sizeof(float) * k.size(),
-                                    cudaMemcpyDeviceToDevice, impl_->stream));
-        if (v.size() > 0)
-            GB_CUDA_CHECK(
-                op, cudaMemcpyAsync(cache.v.data + pos0 * v.cols, v.data, sizeof(float) * v.size(),
-                                    cudaMemcpyDeviceToDevice, impl_->stream));
+        GB_CHECK(kv_cache_type_error(cache.k.type, cache.k.cols).empty() &&
+                     kv_cache_type_error(cache.v.type, cache.v.cols).empty(),
+                 op,
+                 kv_cache_type_error(cache.k.type, cache.k.cols) +
+                     kv_cache_type_error(cache.v.type, cache.v.cols));
+        auto* kd = static_cast<uint8_t*>(cache.k.data) + pos0 * cache.k.row_bytes();
+        auto* vd = static_cast<uint8_t*>(cache.v.data) + pos0 * cache.v.row_bytes();
+        launch_kv_store(k.data, k.rows, k.cols, kd, cache.k.type, impl_->stream);
+        launch_kv_store(v.data, v.rows, v.cols, vd, cache.v.type, impl_->stream);
     });
 }
 
@@ -297,6 +298,8 @@ void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_
         a.qa = q.data;
         a.q_stride = q.cols;
         a.q_head = head_dim;
+        GB_CHECK(cache.k.type == cache.v.type, op, "K and V caches of different types");
+        a.kv_type = cache.k.type;
         a.ka = cache.k.data;
         a.v = cache.v.data;
         a.ka_stride = a.v_stride = cache.k.cols;

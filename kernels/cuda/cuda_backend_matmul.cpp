@@ -366,6 +366,8 @@ void CudaBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, con
         at.qb = q.data + s.n_nope;
         at.qb_stride = q.cols;
         at.qb_head = qk;
+        GB_CHECK(cache.k.type == cache.v.type, op, "c_kv and k_pe caches of different types");
+        at.kv_type = cache.k.type;
         at.ka = at.v = cache.k.data;
         at.ka_stride = at.v_stride = L;
         at.kb = cache.v.data;

@@ -45,6 +45,15 @@ struct Bench {
         be.to_device(v.data(), a);
         return a;
     }
+    // A cache tensor of `type` filled with random values through kv_store.
+    KvTensor kv(int64_t rows, int64_t cols, TensorType type, uint32_t seed) {
+        KvLayer l{be.alloc_kv(rows, cols, type), be.alloc_kv(rows, cols, type)};
+        Act a = act(rows, cols, seed);
+        be.kv_store(l, a, a, 0);
+        be.release(a);
+        be.release_kv(l.v);
+        return l.k;
+    }
     Weight weight(TensorType t, int64_t rows, int64_t cols, int64_t n_mat, const char* name) {
         keep.push_back(test::random_weights(t, rows * n_mat, cols, 7));
         Weight w{t, keep.back().data(), rows, cols, name, n_mat};
@@ -128,12 +137,16 @@ void run(Backend& be, bool quick) {
     {
         // Attention over a 4096-position cache, 32 query heads over 8 KV heads (GQA).
         const int64_t ctx = quick ? 1024 : 4096, kvw = 8 * 128;
-        KvLayer cache{b.act(ctx, kvw, 5), b.act(ctx, kvw, 6)};
-        Act q = b.act(1, E, 7), out = be.alloc(1, E);
-        b.report("attention", "1 token over " + std::to_string(ctx) + " pos, 32/8 heads x 128",
-                 8.0 * ctx * kvw,
-                 [&] { be.attention(q, cache, 32, 8, 128, ctx - 1, 0.088f, out); });
-        be.release(cache.k), be.release(cache.v), be.release(q), be.release(out);
+        for (TensorType t : {TensorType::F16, TensorType::F32}) {
+            KvLayer cache{b.kv(ctx, kvw, t, 5), b.kv(ctx, kvw, t, 6)};
+            Act q = b.act(1, E, 7), out = be.alloc(1, E);
+            b.report("attention",
+                     kv_cache_type_name(t) + " 1 token over " + std::to_string(ctx) +
+                         " pos, 32/8 heads x 128",
+                     2.0 * ctx * cache.k.row_bytes(),
+                     [&] { be.attention(q, cache, 32, 8, 128, ctx - 1, 0.088f, out); });
+            be.release_kv(cache.k), be.release_kv(cache.v), be.release(q), be.release(out);
+        }
     }
     {
         // DeepSeek-V3's MoE layer: 256 routed experts of 2048 x 7168, top-8 in 8 groups.
@@ -176,12 +189,13 @@ void run(Backend& be, bool quick) {
         const Weight kb = b.weight(TensorType::F16, s.kv_lora, s.n_nope, s.n_head, "attn_k_b");
         const Weight vb =
             b.weight(TensorType::F16, s.n_nope + s.n_v, s.kv_lora, s.n_head, "attn_kv_b");
-        KvLayer cache{b.act(ctx, s.kv_lora, 10), b.act(ctx, s.n_rope, 11)};
+        KvLayer cache{b.kv(ctx, s.kv_lora, TensorType::F16, 10),
+                      b.kv(ctx, s.n_rope, TensorType::F16, 11)};
         Act q = b.act(1, s.n_head * qk, 12), out = be.alloc(1, s.n_head * s.n_v);
         b.report("mla_attention", "1 token over " + std::to_string(ctx) + " pos, 16 heads",
-                 4.0 * ctx * (s.kv_lora + s.n_rope),
+                 2.0 * ctx * (s.kv_lora + s.n_rope),
                  [&] { be.mla_attention(q, kb, vb, cache, s, ctx - 1, 0.07f, out); });
-        be.release(cache.k), be.release(cache.v), be.release(q), be.release(out);
+        be.release_kv(cache.k), be.release_kv(cache.v), be.release(q), be.release(out);
     }
     {
         Act logits = b.act(1, V, 13);

@@ -298,22 +298,24 @@ TEST_P(BackendOps, Rope) {
     }
 }
 
-TEST_P(BackendOps, CausalAttentionWithCacheAndGqa) {
-    const int n_head = 4, n_kv = 2, hd = 16, pos0 = 5, n = 3, ctx = 16;
-    const int kvw = n_kv * hd;
-    auto kprev = randn(pos0 * kvw, 20), vprev = randn(pos0 * kvw, 21);
-    auto k = randn(n * kvw, 22), v = randn(n * kvw, 23), q = randn(n * n_head * hd, 24);
-    KvLayer cache{be->alloc(ctx, kvw), be->alloc(ctx, kvw)};
-    be->kv_store(cache, upload(kprev, pos0, kvw), upload(vprev, pos0, kvw), 0);
-    be->kv_store(cache, upload(k, n, kvw), upload(v, n, kvw), pos0);
-    Act out = be->alloc(n, n_head * hd);
-    const float scale = 1.0f / 4.0f;
-    be->attention(upload(q, n, n_head * hd), cache, n_head, n_kv, hd, pos0, scale, out);
+// The values a cache of `type` holds for rows of `cols` floats: what kv_store rounds them to
+// (the CPU reference quantiser; F16/BF16 round to nearest even).
+std::vector<float> as_cached(const std::vector<float>& x, int64_t cols, TensorType type) {
+    std::vector<float> out(x.size());
+    std::vector<uint8_t> row(row_bytes(type, cols));
+    for (size_t r = 0; r < x.size() / cols; ++r) {
+        cpu::quantize_row(type, x.data() + r * cols, row.data(), cols);
+        cpu::dequantize_row(type, row.data(), out.data() + r * cols, cols);
+    }
+    return out;
+}
 
-    std::vector<float> kall(kprev), vall(vprev);
-    kall.insert(kall.end(), k.begin(), k.end());
-    vall.insert(vall.end(), v.begin(), v.end());
-    std::vector<double> want(n * n_head * hd, 0.0);
+// Causal attention from its definition (backend.h) in float64, over the values as cached.
+std::vector<double> attention_want(const std::vector<float>& q, const std::vector<float>& kall,
+                                   const std::vector<float>& vall, int n, int n_head, int n_kv,
+                                   int hd, int pos0, double scale) {
+    const int kvw = n_kv * hd;
+    std::vector<double> want(size_t(n) * n_head * hd, 0.0);
     for (int t = 0; t < n; ++t)
         for (int h = 0; h < n_head; ++h) {
             const int kh = h / (n_head / n_kv);
@@ -322,16 +324,86 @@ TEST_P(BackendOps, CausalAttentionWithCacheAndGqa) {
             for (int j = 0; j <= pos0 + t; ++j) {
                 double d = 0;
                 for (int e = 0; e < hd; ++e)
-                    d += double(q[(t * n_head + h) * hd + e]) * kall[j * kvw + kh * hd + e];
+                    d += double(q[(size_t(t) * n_head + h) * hd + e]) *
+                         kall[size_t(j) * kvw + kh * hd + e];
                 s[j] = d * scale;
                 mx = std::max(mx, s[j]);
             }
             for (auto& e : s) sum += (e = std::exp(e - mx));
             for (int j = 0; j <= pos0 + t; ++j)
                 for (int e = 0; e < hd; ++e)
-                    want[(t * n_head + h) * hd + e] += s[j] / sum * vall[j * kvw + kh * hd + e];
+                    want[(size_t(t) * n_head + h) * hd + e] +=
+                        s[j] / sum * vall[size_t(j) * kvw + kh * hd + e];
         }
-    expect_close(download(out), want, "attention");
+    return want;
+}
+
+// Every cache type, through decode (split over positions at depth), short and long prompts at
+// depth (tiles, causal masks inside a block), grouped and plain heads, head widths that the
+// vector path takes (64, 128) and ones it does not (12, 20).
+TEST_P(BackendOps, CausalAttentionEveryCacheTypeAndShape) {
+    struct Shape {
+        int n_head, n_kv, hd, pos0, n;
+    };
+    const Shape shapes[] = {{4, 2, 16, 5, 3},     {9, 3, 64, 0, 1},    {9, 3, 64, 700, 1},
+                            {14, 2, 64, 1500, 1}, {9, 3, 64, 300, 40}, {4, 4, 128, 33, 70},
+                            {6, 2, 12, 90, 5},    {8, 8, 20, 0, 37},   {2, 1, 64, 2100, 2}};
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
+        for (const Shape& sh : shapes) {
+            const int kvw = sh.n_kv * sh.hd;
+            if (!kv_cache_type_error(type, kvw).empty()) continue;  // Q8_0: whole blocks only
+            const std::string what = kv_cache_type_name(type) + " " + std::to_string(sh.n_head) +
+                                     "/" + std::to_string(sh.n_kv) + "x" + std::to_string(sh.hd) +
+                                     " at " + std::to_string(sh.pos0) + " +" + std::to_string(sh.n);
+            SCOPED_TRACE(what);
+            const int ctx = sh.pos0 + sh.n + 3;
+            const uint32_t seed = static_cast<uint32_t>(sh.pos0 * 31 + sh.hd + sh.n);
+            auto kprev = randn(size_t(sh.pos0) * kvw, seed + 1),
+                 vprev = randn(size_t(sh.pos0) * kvw, seed + 2);
+            auto k = randn(size_t(sh.n) * kvw, seed + 3), v = randn(size_t(sh.n) * kvw, seed + 4);
+            auto q = randn(size_t(sh.n) * sh.n_head * sh.hd, seed + 5);
+            KvLayer cache{be->alloc_kv(ctx, kvw, type), be->alloc_kv(ctx, kvw, type)};
+            if (sh.pos0 > 0)
+                be->kv_store(cache, upload(kprev, sh.pos0, kvw), upload(vprev, sh.pos0, kvw), 0);
+            be->kv_store(cache, upload(k, sh.n, kvw), upload(v, sh.n, kvw), sh.pos0);
+            Act out = be->alloc(sh.n, sh.n_head * sh.hd);
+            const double scale = 1.0 / std::sqrt(double(sh.hd));
+            be->attention(upload(q, sh.n, sh.n_head * sh.hd), cache, sh.n_head, sh.n_kv, sh.hd,
+                          sh.pos0, static_cast<float>(scale), out);
+            std::vector<float> kall(kprev), vall(vprev);
+            kall.insert(kall.end(), k.begin(), k.end());
+            vall.insert(vall.end(), v.begin(), v.end());
+            expect_close(download(out),
+                         attention_want(q, as_cached(kall, kvw, type), as_cached(vall, kvw, type),
+                                        sh.n, sh.n_head, sh.n_kv, sh.hd, sh.pos0, scale),
+                         "attention");
+            be->release_kv(cache.k);
+            be->release_kv(cache.v);
+        }
+    }
+}
+
+// kv_store rounds each value as the type's reference conversion does (Q8_0: the quantiser's
+// scale and integers), checked through attention with one position, which returns V itself.
+TEST_P(BackendOps, KvStoreRoundsLikeTheReference) {
+    const int kvw = 64;
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
+        SCOPED_TRACE(kv_cache_type_name(type));
+        auto v = randn(kvw, 90, 3.0f);
+        v[5] = 1e-6f, v[6] = 70000.0f, v[7] = -0.0f;  // fp16 subnormal, fp16 overflow, signed zero
+        KvLayer cache{be->alloc_kv(4, kvw, type), be->alloc_kv(4, kvw, type)};
+        be->kv_store(cache, upload(randn(kvw, 91), 1, kvw), upload(v, 1, kvw), 0);
+        Act out = be->alloc(1, kvw);
+        be->attention(upload(randn(kvw, 92), 1, kvw), cache, 1, 1, kvw, 0, 0.125f, out);
+        const std::vector<float> want = as_cached(v, kvw, type), got = download(out);
+        for (int i = 0; i < kvw; ++i)
+            if (std::isinf(want[i]))
+                EXPECT_EQ(got[i], want[i]) << i;
+            else
+                EXPECT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << i;
+        be->release_kv(cache.k);
+        be->release_kv(cache.v);
+    }
 }
 
 // The router from its definition (kernels/backend.h, RouterParams): scores by softmax or
@@ -487,7 +559,8 @@ TEST_P(BackendOps, MlaAttention) {
     const auto q = randn(size_t(n * H * qk), 84);
     Weight hk{TensorType::F32, kb.data(), L, s.n_nope, "attn_k_b", H};
     Weight hv{TensorType::F32, vb.data(), v_rows, L, "attn_kv_b", H};
-    KvLayer cache{upload(ckv, n_ctx, L), upload(kpe, n_ctx, R)};
+    KvLayer cache{be->alloc_kv(n_ctx, L, TensorType::F32), be->alloc_kv(n_ctx, R, TensorType::F32)};
+    be->kv_store(cache, upload(ckv, n_ctx, L), upload(kpe, n_ctx, R), 0);
     Act out = be->alloc(n, H * s.n_v);
     const double scale = 1.0 / std::sqrt(double(qk));
     be->mla_attention(upload(q, n, H * qk), be->upload(hk), be->upload(hv), cache, s, pos0,

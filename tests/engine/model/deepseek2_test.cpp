@@ -43,6 +43,7 @@ TEST_P(TinyDeepseek, MatchesTransformersLogitsAndExperts) {
         SCOPED_TRACE(form + ", threads " + std::to_string(threads));
         cpu::CpuBackend be(threads);
         RunSettings rs;
+        rs.kv_type = TensorType::F32;  // the references compute in float32
         rs.n_ctx = 64;
         rs.n_threads = threads;
         rs.n_batch = 32;
@@ -75,6 +76,7 @@ TEST(TinyDeepseekTrace, GeneratorRecordsEveryTokensRouting) {
     const json::Value ref = test::load_json(test::fixture("models/tiny_deepseek_v3.json"));
     cpu::CpuBackend be(2);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     rs.n_batch = 3;
@@ -115,15 +117,19 @@ TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
     EXPECT_EQ(c.router.n_group_used, 2);
     EXPECT_TRUE(c.expert_probs_bias);
     EXPECT_FLOAT_EQ(c.router.scale, 2.5f);
-    // (kv_lora + rope) floats per layer: 3 layers * 40 * 4 bytes.
-    EXPECT_EQ(model_size(f, c).kv_bytes_per_token, 3 * 40 * 4);
-    // DeepSeek-V3 / R1 shapes: 61 layers of (512 + 64) floats, 140544 bytes (137.25 KiB) a token,
-    // where decompressed keys and values (128 heads of 192 + 128) would take 9.53 MiB.
+    // (kv_lora + rope) values per layer: 3 layers * 40 * 2 bytes in the default F16 cache.
+    EXPECT_EQ(model_size(f, c).kv_bytes_per_token, 3 * 40 * 2);
+    EXPECT_EQ(model_size(f, c, TensorType::F32).kv_bytes_per_token, 3 * 40 * 4);
+    // DeepSeek-V3 / R1 shapes: 61 layers of (512 + 64) values, 70272 bytes (68.6 KiB) a token in
+    // F16, where decompressed keys and values (128 heads of 192 + 128) would take 4.77 MiB; in
+    // Q8_0 (34 bytes per 32 values) 61 * (544 + 68) bytes.
     ModelConfig v3 = c;
     v3.n_layer = 61;
     v3.mla.kv_lora = 512;
     v3.mla.n_rope = 64;
-    EXPECT_EQ(model_size(f, v3).kv_bytes_per_token, 140544);
+    EXPECT_EQ(model_size(f, v3).kv_bytes_per_token, 70272);
+    EXPECT_EQ(model_size(f, v3, TensorType::F32).kv_bytes_per_token, 140544);
+    EXPECT_EQ(model_size(f, v3, TensorType::Q8_0).kv_bytes_per_token, 61 * (544 + 68));
     const ModelConfig lite =
         ModelConfig::from_gguf(GgufFile::open(test::fixture("models/tiny_deepseek_lite.gguf")));
     EXPECT_EQ(lite.mla.q_lora, 0);
@@ -143,6 +149,7 @@ std::string rewrite(const std::string& file, const std::string& name,
 std::string load_error(const std::string& path) {
     cpu::CpuBackend be(1);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     std::string msg;
     try {

@@ -49,6 +49,7 @@ double run_golden(const std::string& path, const std::string& name, bool tokens_
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     cpu::CpuBackend be(1);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 1;
     rs.n_batch = 32;

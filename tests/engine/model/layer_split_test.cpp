@@ -161,6 +161,9 @@ private:
     void own(const Weight& w, const char* op) {
         if (w.data) own_bytes(w.data, row_bytes(w.type, w.cols) * w.rows, op);
     }
+    void own(const KvTensor& t, const char* op) {
+        if (t.data) own_bytes(t.data, t.bytes(), op);
+    }
 
     cpu::CpuBackend cpu_{2};
     std::optional<int64_t> free_;
@@ -203,6 +206,7 @@ TEST_P(LayerSplit, EverySplitMatchesTheReferenceAndTheUnsplitRun) {
     const std::string path = test::fixture("models/" + name + ".gguf");
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     cpu::CpuBackend cpu(2);
@@ -242,6 +246,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, LayerSplit,
 TEST(LayerSplit, TooBigForTheDeviceSuggestsTheSplitThatFits) {
     const std::string path = test::fixture("models/tiny_qwen2.gguf");
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_batch = 8;
     int64_t all = 0;
@@ -297,6 +302,7 @@ TEST(LayerSplit, TooBigForTheDeviceSuggestsTheSplitThatFits) {
 TEST(LayerSplit, BadSplitsAreRefusedByName) {
     const std::string path = test::fixture("models/tiny_llama.gguf");
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     MemoryFence device;
     cpu::CpuBackend host(1);

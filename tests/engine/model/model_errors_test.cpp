@@ -237,8 +237,10 @@ TEST(ModelErrors, KvCacheOutOfMemoryNamesTheContext) {
         FAIL() << "the fourth allocation was meant to fail";
     } catch (const Error& e) {
         const std::string msg = e.what();
-        EXPECT_NE(msg.find("KV cache for a context of 4096 tokens (6 MiB)"), std::string::npos)
+        // 3 layers * 4096 positions * (64 + 64) fp16 values.
+        EXPECT_NE(msg.find("KV cache for a context of 4096 tokens (3 MiB, f16)"), std::string::npos)
             << msg;
+        EXPECT_NE(msg.find("--cache-type q8_0"), std::string::npos) << msg;
         EXPECT_NE(msg.find("--ctx"), std::string::npos) << msg;
         EXPECT_NE(msg.find("out of memory allocating 123 bytes"), std::string::npos) << msg;
     }

@@ -104,7 +104,8 @@ inline std::string rewrite_fixture(
 // Runs a fixture's golden prompt and greedy path through `model` (routing capture already set by
 // the caller): logits at every prompt position and step, the greedy tokens, and for MoE models
 // each token's routing against the fixture's. Returns the worst logit error relative to the range.
-inline double expect_golden_run(Model& model, const json::Value& ref, const std::string& name) {
+inline double expect_golden_run(Model& model, const json::Value& ref, const std::string& name,
+                                double rel = 1e-4) {
     const int64_t n_vocab = model.config().n_vocab;
     const json::Value* routing = model.config().is_moe() ? &ref.at("routing") : nullptr;
     auto cache = model.new_cache();
@@ -119,8 +120,8 @@ inline double expect_golden_run(Model& model, const json::Value& ref, const std:
     double worst = 0;
     for (int64_t i = 0; i < n_prompt; ++i) {
         const std::string where = name + " prompt position " + std::to_string(i);
-        worst =
-            std::max(worst, expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where));
+        worst = std::max(worst,
+                         expect_logits(logits.data() + i * n_vocab, prompt_logits[i], where, rel));
         if (routing) expect_routing(model.last_routing().token(i), *routing, i, where);
     }
     const std::vector<int32_t> gen = test::json_ints(ref.at("generated_ids"));
@@ -128,7 +129,7 @@ inline double expect_golden_run(Model& model, const json::Value& ref, const std:
     std::vector<float> cur(logits.end() - n_vocab, logits.end());
     for (size_t s = 0; s < gen.size(); ++s) {
         const std::string where = name + " step " + std::to_string(s);
-        worst = std::max(worst, expect_logits(cur.data(), step_logits[s], where));
+        worst = std::max(worst, expect_logits(cur.data(), step_logits[s], where, rel));
         const auto ours =
             static_cast<int32_t>(std::max_element(cur.begin(), cur.end()) - cur.begin());
         EXPECT_EQ(ours, gen[s]) << name << ": greedy token differs at step " << s;

@@ -44,6 +44,7 @@ TEST_P(TinyMoeForm, MatchesTransformersLogitsAndExperts) {
         SCOPED_TRACE(form + ", threads " + std::to_string(threads));
         cpu::CpuBackend be(threads);
         RunSettings rs;
+        rs.kv_type = TensorType::F32;  // the references compute in float32
         rs.n_ctx = 64;
         rs.n_threads = threads;
         rs.n_batch = 32;
@@ -73,6 +74,7 @@ TEST_P(TinyMoe, GeneratorTraceRecordsEveryTokensRouting) {
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     cpu::CpuBackend be(2);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     rs.n_batch = 3;
@@ -138,6 +140,7 @@ std::string rewrite(const std::string& name, const std::function<void(GgufWriter
 std::string load_error(const std::string& path) {
     cpu::CpuBackend be(1);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     std::string msg;
     try {

@@ -20,6 +20,7 @@ struct Reply {
 Reply generate(bool starts_in_reasoning) {
     cpu::CpuBackend be{2};
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     auto model = Model::load(test::fixture("models/tiny_qwen3.gguf"), be, rs);

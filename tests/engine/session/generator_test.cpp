@@ -26,6 +26,7 @@ struct Fixture {
     json::Value ref;
     Fixture() {
         RunSettings rs;
+        rs.kv_type = TensorType::F32;  // the references compute in float32
         rs.n_ctx = 64;
         rs.n_threads = 2;
         model = Model::load(test::fixture("models/tiny_qwen3.gguf"), be, rs);
@@ -118,6 +119,7 @@ TEST(Generator, CancelInsideAStepOnARealModel) {
     GB_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
     cpu::CpuBackend be(2);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 1024;
     rs.n_threads = 2;
     rs.n_batch = 512;
@@ -232,6 +234,7 @@ namespace {
 TEST(Generator, EveryStreamedTokenCarriesItsRouting) {
     cpu::CpuBackend be{2};
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     auto model = Model::load(test::fixture("models/tiny_qwen3moe.gguf"), be, rs);

@@ -93,15 +93,18 @@ std::vector<float> run_op(CpuBackend& be, const Case& c, const Weight& kb, const
                           int v_row0, const std::vector<float>& q, const std::vector<float>& ckv,
                           const std::vector<float>& kpe, int64_t T, int64_t pos0, float scale) {
     const int64_t n_ctx = 16;
-    KvLayer cache{be.alloc(n_ctx, c.L), be.alloc(n_ctx, c.rope)};
-    std::copy(ckv.begin(), ckv.end(), cache.k.data);
-    std::copy(kpe.begin(), kpe.end(), cache.v.data);
+    KvLayer cache{be.alloc_kv(n_ctx, c.L, TensorType::F32),
+                  be.alloc_kv(n_ctx, c.rope, TensorType::F32)};
+    std::copy(ckv.begin(), ckv.end(), static_cast<float*>(cache.k.data));
+    std::copy(kpe.begin(), kpe.end(), static_cast<float*>(cache.v.data));
     Act qa = be.alloc(T, c.H * (c.nope + c.rope)), out = be.alloc(T, c.H * c.v);
     std::copy(q.begin(), q.end(), qa.data);
     MlaShape s{c.H, c.nope, c.rope, c.v, c.L, v_row0};
     be.mla_attention(qa, kb, vb, cache, s, pos0, scale, out);
     std::vector<float> r(out.data, out.data + out.size());
-    for (Act* a : {&cache.k, &cache.v, &qa, &out}) be.release(*a);
+    for (Act* a : {&qa, &out}) be.release(*a);
+    be.release_kv(cache.k);
+    be.release_kv(cache.v);
     return r;
 }
 

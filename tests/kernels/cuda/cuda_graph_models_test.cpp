@@ -41,6 +41,7 @@ Decode greedy(const std::string& path, bool graphs, int64_t n_steps,
     opt.graphs = graphs;
     be = std::make_unique<cuda::CudaBackend>(opt);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_batch = 32;
     auto model = Model::load(path, *be, rs);

@@ -55,6 +55,7 @@ TEST_P(CudaTinyModel, MatchesTheCpuAndTransformers) {
     const json::Value ref = test::load_json(test::fixture("models/" + name + ".json"));
     const std::string path = test::fixture("models/" + name + ".gguf");
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 64;
     rs.n_threads = 2;
     rs.n_batch = 32;
@@ -156,6 +157,7 @@ TEST(CudaModelFit, RefusesAModelThatDoesNotFit) {
     ASSERT_GT(free, keep);
     Act hog = gpu.alloc((free - keep) / (4 * 1024), 1024);
     RunSettings rs;
+    rs.kv_type = TensorType::F32;  // the references compute in float32
     rs.n_ctx = 4096;
     rs.n_batch = 32;
     try {
