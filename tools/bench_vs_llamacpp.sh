@@ -8,7 +8,9 @@
 #   DEPTHS: tokens already in the KV cache when each test starts, comma-separated (default 0;
 #           e.g. 0,4096,8192 for speed deep into a long chain of thought)
 #   env: GB_CLI (default build/app/glassbox-cli), GB_PYTHON (python with llama-cpp-python;
-#        default python3, see tools/setup_python_env.sh --full), GB_BENCH_REPS (default 3)
+#        default python3, see tools/setup_python_env.sh --full), GB_BENCH_REPS (default 3),
+#        GB_CLI_BEFORE (another glassbox-cli, e.g. an earlier commit's build: measured too,
+#        in a "before" column with its own ratio), GB_CACHE_TYPE (passed as --cache-type)
 # Both sides: pp = one batch of 512 prompt tokens after DEPTH cached tokens; tg = 128
 # single-token steps after DEPTH cached tokens (the depth filled untimed, in batches of 512).
 # Both report the median of GB_BENCH_REPS runs after a warm-up.
@@ -34,13 +36,26 @@ echo "model:   $model"
 echo "threads: $threads"
 echo "depths:  $depths"
 
+gb_bench() {  # CLI [extra args]: its bench output, or nothing when it fails
+    local out
+    if ! out=$("$@" -m "$model" -t "$threads" -r "$reps" -d "$depths" 2>&1); then
+        echo "$1 bench failed:" >&2
+        echo "$out" >&2
+        out=""
+    fi
+    echo "$out"
+}
+
+before_out=""
+before="${GB_CLI_BEFORE:-}"
+if [[ -n "$before" ]]; then
+    before_out=$(gb_bench "$before" bench)  # an earlier build may not know --cache-type
+fi
 gb_out=""
 if [[ -x "$cli" ]]; then
-    if ! gb_out=$("$cli" bench -m "$model" -t "$threads" -r "$reps" -d "$depths" 2>&1); then
-        echo "glassbox-cli bench failed:" >&2
-        echo "$gb_out" >&2
-        gb_out=""
-    fi
+    extra=()
+    [[ -n "${GB_CACHE_TYPE:-}" ]] && extra=(--cache-type "$GB_CACHE_TYPE")
+    gb_out=$(gb_bench "$cli" bench "${extra[@]}")
 else
     echo "note: $cli not found (build it, or set GB_CLI); measuring llama.cpp only" >&2
 fi
@@ -101,7 +116,12 @@ ratio() {  # glassbox llama.cpp
 # The value after "NAME: " on the line that starts with it.
 value() { awk -v n="$1: " 'index($0, n) == 1 { print substr($0, length(n) + 1) + 0 }' <<<"$2"; }
 
-printf '\n%-16s %14s %16s %8s\n' test "glassbox tok/s" "llama.cpp tok/s" ratio
+if [[ -n "$before" ]]; then
+    printf '\n%-16s %14s %14s %16s %8s %8s\n' test "before tok/s" "glassbox tok/s" \
+        "llama.cpp tok/s" "before" ratio
+else
+    printf '\n%-16s %14s %16s %8s\n' test "glassbox tok/s" "llama.cpp tok/s" ratio
+fi
 IFS=, read -r -a ds <<<"$depths"
 for d in "${ds[@]}"; do
     for t in pp512 tg128; do
@@ -109,6 +129,12 @@ for d in "${ds[@]}"; do
         [[ "$d" != 0 ]] && name="$t @ d$d"
         gb=$(value "$name" "$gb_out")
         lc=$(value "$name" "$lc_out")
-        printf '%-16s %14s %16s %8s\n' "$name" "${gb:--}" "${lc:--}" "$(ratio "$gb" "$lc")"
+        if [[ -n "$before" ]]; then
+            bf=$(value "$name" "$before_out")
+            printf '%-16s %14s %14s %16s %8s %8s\n' "$name" "${bf:--}" "${gb:--}" "${lc:--}" \
+                "$(ratio "$bf" "$lc")" "$(ratio "$gb" "$lc")"
+        else
+            printf '%-16s %14s %16s %8s\n' "$name" "${gb:--}" "${lc:--}" "$(ratio "$gb" "$lc")"
+        fi
     done
 done

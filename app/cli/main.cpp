@@ -34,6 +34,7 @@ commands:
       --router-probs         also record each token's full router distribution per layer
       --no-routing           do not record MoE routing
       --prompt-logprobs      also score the prompt tokens in the trace
+      --ignore-eos           keep generating past the end-of-generation token (to -n)
       -t, --threads N  -c, --ctx N  -b, --batch N
       --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
                              of f16's memory) or f32 (exact, twice f16's memory)

@@ -133,7 +133,7 @@ int run_command(const std::vector<std::string>& argv) {
                "--cpu-layers",
                "--cache-type"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
-               "--routing", "--router-probs", "--no-routing", "--stream-jsonl"});
+               "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
@@ -164,6 +164,8 @@ int run_command(const std::vector<std::string>& argv) {
     validate(s);
     req.top_n = static_cast<int>(args.integer("--top-n", 5, 0, 100));
     req.prompt_logprobs = args.has("--prompt-logprobs");
+    // Long runs at a fixed length (speed at depth): the end-of-generation token does not stop.
+    req.stop_at_eog = !args.has("--ignore-eos");
     // MoE models record every token's experts unless told not to; --router-probs adds the
     // router's whole distribution per token and layer (large: n_expert floats each).
     req.record_routing = !args.has("--no-routing");

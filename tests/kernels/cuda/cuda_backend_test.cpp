@@ -293,9 +293,9 @@ TEST(CudaBackend, RopeVariants) {
 }
 
 // Attention after kv_store, decode and prompts (the tiled kernel from 16 tokens), several head
-// sizes and GQA groups, against the CPU. Both compute fp32 softmax-weighted sums of N(0,1)
-// values, so outputs agree to ~1e-5; 1e-4 absolute leaves room for the different summation
-// order of the split and tiled kernels.
+// sizes and GQA groups, every cache type, against the CPU. Both compute fp32 softmax-weighted sums
+// of N(0,1) values, so outputs agree to ~1e-5; 1e-4 absolute leaves room for the different
+// summation order of the split and tiled kernels.
 TEST(CudaBackend, KvStoreAndAttention) {
     GB_REQUIRE_CUDA();
     cuda::CudaBackend gpu;
@@ -309,43 +309,50 @@ TEST(CudaBackend, KvStoreAndAttention) {
                             {4, 2, 256, 10, 20}, {28, 4, 128, 0, 70}, {2, 1, 96, 100, 17},
                             {16, 4, 64, 500, 2}};
     uint32_t seed = 100;
-    for (const Shape& s : shapes) {
-        SCOPED_TRACE("heads " + std::to_string(s.n_head) + "/" + std::to_string(s.n_head_kv) +
-                     " of " + std::to_string(s.head_dim) + ", pos0 " + std::to_string(s.pos0) +
-                     ", " + std::to_string(s.n_tok) + " tokens");
-        const int64_t n_ctx = s.pos0 + s.n_tok + 3, kv = int64_t{s.n_head_kv} * s.head_dim;
-        const int64_t qw = int64_t{s.n_head} * s.head_dim;
-        // The cache before pos0 as if earlier steps had filled it, then this step's k and v.
-        const auto past_k = normal_floats(s.pos0 * kv, seed++),
-                   past_v = normal_floats(s.pos0 * kv, seed++);
-        const auto k = normal_floats(s.n_tok * kv, seed++), v = normal_floats(s.n_tok * kv, seed++);
-        const auto q = normal_floats(s.n_tok * qw, seed++);
-        KvLayer gc{gpu.alloc(n_ctx, kv), gpu.alloc(n_ctx, kv)};
-        KvLayer cc{cpu.alloc(n_ctx, kv), cpu.alloc(n_ctx, kv)};
-        if (s.pos0 > 0) {
-            Act gpk = put(gpu, past_k, s.pos0, kv), gpv = put(gpu, past_v, s.pos0, kv);
-            Act cpk = put(cpu, past_k, s.pos0, kv), cpv = put(cpu, past_v, s.pos0, kv);
-            gpu.kv_store(gc, gpk, gpv, 0);
-            cpu.kv_store(cc, cpk, cpv, 0);
-            for (Act* a : {&gpk, &gpv}) gpu.release(*a);
-            for (Act* a : {&cpk, &cpv}) cpu.release(*a);
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0})
+        for (const Shape& s : shapes) {
+            const int64_t n_ctx = s.pos0 + s.n_tok + 3, kv = int64_t{s.n_head_kv} * s.head_dim;
+            if (!kv_cache_type_error(type, kv).empty()) continue;  // Q8_0: whole blocks only
+            SCOPED_TRACE(kv_cache_type_name(type) + " heads " + std::to_string(s.n_head) + "/" +
+                         std::to_string(s.n_head_kv) + " of " + std::to_string(s.head_dim) +
+                         ", pos0 " + std::to_string(s.pos0) + ", " + std::to_string(s.n_tok) +
+                         " tokens");
+            const int64_t qw = int64_t{s.n_head} * s.head_dim;
+            // The cache before pos0 as if earlier steps had filled it, then this step's k and v.
+            const auto past_k = normal_floats(s.pos0 * kv, seed++),
+                       past_v = normal_floats(s.pos0 * kv, seed++);
+            const auto k = normal_floats(s.n_tok * kv, seed++),
+                       v = normal_floats(s.n_tok * kv, seed++);
+            const auto q = normal_floats(s.n_tok * qw, seed++);
+            KvLayer gc{gpu.alloc_kv(n_ctx, kv, type), gpu.alloc_kv(n_ctx, kv, type)};
+            KvLayer cc{cpu.alloc_kv(n_ctx, kv, type), cpu.alloc_kv(n_ctx, kv, type)};
+            if (s.pos0 > 0) {
+                Act gpk = put(gpu, past_k, s.pos0, kv), gpv = put(gpu, past_v, s.pos0, kv);
+                Act cpk = put(cpu, past_k, s.pos0, kv), cpv = put(cpu, past_v, s.pos0, kv);
+                gpu.kv_store(gc, gpk, gpv, 0);
+                cpu.kv_store(cc, cpk, cpv, 0);
+                for (Act* a : {&gpk, &gpv}) gpu.release(*a);
+                for (Act* a : {&cpk, &cpv}) cpu.release(*a);
+            }
+            Act gk = put(gpu, k, s.n_tok, kv), gv = put(gpu, v, s.n_tok, kv),
+                gq = put(gpu, q, s.n_tok, qw);
+            Act ck = put(cpu, k, s.n_tok, kv), cv = put(cpu, v, s.n_tok, kv),
+                cq = put(cpu, q, s.n_tok, qw);
+            gpu.kv_store(gc, gk, gv, s.pos0);
+            cpu.kv_store(cc, ck, cv, s.pos0);
+            // The device conversions round exactly as the CPU reference does: the same bytes.
+            EXPECT_TRUE(kv_bytes(gpu, gc.k) == kv_bytes(cpu, cc.k)) << "kv_store k";
+            EXPECT_TRUE(kv_bytes(gpu, gc.v) == kv_bytes(cpu, cc.v)) << "kv_store v";
+            Act go = gpu.alloc(s.n_tok, qw), co = cpu.alloc(s.n_tok, qw);
+            const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+            gpu.attention(gq, gc, s.n_head, s.n_head_kv, s.head_dim, s.pos0, scale, go);
+            cpu.attention(cq, cc, s.n_head, s.n_head_kv, s.head_dim, s.pos0, scale, co);
+            expect_close(get(gpu, go), get(cpu, co), 1e-4, "attention");
+            for (Act* a : {&gk, &gv, &gq, &go}) gpu.release(*a);
+            for (Act* a : {&ck, &cv, &cq, &co}) cpu.release(*a);
+            for (KvTensor* t : {&gc.k, &gc.v}) gpu.release_kv(*t);
+            for (KvTensor* t : {&cc.k, &cc.v}) cpu.release_kv(*t);
         }
-        Act gk = put(gpu, k, s.n_tok, kv), gv = put(gpu, v, s.n_tok, kv),
-            gq = put(gpu, q, s.n_tok, qw);
-        Act ck = put(cpu, k, s.n_tok, kv), cv = put(cpu, v, s.n_tok, kv),
-            cq = put(cpu, q, s.n_tok, qw);
-        gpu.kv_store(gc, gk, gv, s.pos0);
-        cpu.kv_store(cc, ck, cv, s.pos0);
-        expect_close(get(gpu, gc.k), get(cpu, cc.k), 0.0, "kv_store k");
-        expect_close(get(gpu, gc.v), get(cpu, cc.v), 0.0, "kv_store v");
-        Act go = gpu.alloc(s.n_tok, qw), co = cpu.alloc(s.n_tok, qw);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-        gpu.attention(gq, gc, s.n_head, s.n_head_kv, s.head_dim, s.pos0, scale, go);
-        cpu.attention(cq, cc, s.n_head, s.n_head_kv, s.head_dim, s.pos0, scale, co);
-        expect_close(get(gpu, go), get(cpu, co), 1e-4, "attention");
-        for (Act* a : {&gc.k, &gc.v, &gk, &gv, &gq, &go}) gpu.release(*a);
-        for (Act* a : {&cc.k, &cc.v, &ck, &cv, &cq, &co}) cpu.release(*a);
-    }
 }
 
 TEST(CudaBackend, ShapeErrorsNameTheOpAndLeaveTheBackendUsable) {

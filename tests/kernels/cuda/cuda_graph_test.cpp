@@ -87,8 +87,8 @@ struct Toy {
         dn = be.alloc(n * kUsed, kEmbd);
         moe_out = be.alloc(n, kEmbd);
         logits = be.alloc(n, kVocab);
-        cache.k = be.alloc(kCtx, kHeadKv * kHeadDim);
-        cache.v = be.alloc(kCtx, kHeadKv * kHeadDim);
+        cache.k = be.alloc_kv(kCtx, kHeadKv * kHeadDim, TensorType::F16);  // the default cache
+        cache.v = be.alloc_kv(kCtx, kHeadKv * kHeadDim, TensorType::F16);
         rp.n_dims = kHeadDim;
         rp.freq_base = 10000.0f;
         rp.neox = true;

@@ -239,6 +239,7 @@ struct MlaCase {
     bool kv_b_layout;  // v_b is attn_kv_b's rows: nope rows then n_v rows per head
     int64_t pos0, n_tok;
     double rel;
+    TensorType kv_type = TensorType::F32;  // the cache (both sides store and read the same)
 };
 
 void check_mla(cuda::CudaBackend& gpu, cpu::CpuBackend& cpu, const MlaCase& c, uint32_t seed) {
@@ -247,7 +248,8 @@ void check_mla(cuda::CudaBackend& gpu, cpu::CpuBackend& cpu, const MlaCase& c, u
                  std::to_string(s.n_nope) + " rope " + std::to_string(s.n_rope) + " v " +
                  std::to_string(s.n_v) + " kv_lora " + std::to_string(s.kv_lora) + ", pos0 " +
                  std::to_string(c.pos0) + ", " + std::to_string(c.n_tok) + " tokens" +
-                 (c.kv_b_layout ? ", attn_kv_b layout" : ""));
+                 (c.kv_b_layout ? ", attn_kv_b layout" : "") + ", " +
+                 kv_cache_type_name(c.kv_type) + " cache");
     const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
     const int64_t v_rows = c.kv_b_layout ? s.n_nope + s.n_v : s.n_v;
     s.v_row0 = c.kv_b_layout ? s.n_nope : 0;
@@ -259,8 +261,8 @@ void check_mla(cuda::CudaBackend& gpu, cpu::CpuBackend& cpu, const MlaCase& c, u
     const int64_t n_ctx = c.pos0 + c.n_tok + 2;
     const auto ckv = normal_floats(n_ctx * L, seed + 2), kpe = normal_floats(n_ctx * R, seed + 3);
     const auto q = normal_floats(c.n_tok * H * qk, seed + 4);
-    KvLayer gc{put(gpu, ckv, n_ctx, L), put(gpu, kpe, n_ctx, R)};
-    KvLayer cc{put(cpu, ckv, n_ctx, L), put(cpu, kpe, n_ctx, R)};
+    KvLayer gc = kv_layer(gpu, ckv, L, kpe, R, n_ctx, c.kv_type);
+    KvLayer cc = kv_layer(cpu, ckv, L, kpe, R, n_ctx, c.kv_type);
     Act gq = put(gpu, q, c.n_tok, H * qk), cq = put(cpu, q, c.n_tok, H * qk);
     Act go = gpu.alloc(c.n_tok, H * s.n_v), co = cpu.alloc(c.n_tok, H * s.n_v);
     const float scale = 1.0f / std::sqrt(static_cast<float>(qk));
@@ -268,8 +270,10 @@ void check_mla(cuda::CudaBackend& gpu, cpu::CpuBackend& cpu, const MlaCase& c, u
     cpu.mla_attention(cq, hk, hv, cc, s, c.pos0, scale, co);
     const auto cr = get(cpu, co);
     expect_close(get(gpu, go), cr, c.rel * test::max_abs(cr) + 1e-5, "mla_attention");
-    for (Act* a : {&gc.k, &gc.v, &gq, &go}) gpu.release(*a);
-    for (Act* a : {&cc.k, &cc.v, &cq, &co}) cpu.release(*a);
+    for (Act* a : {&gq, &go}) gpu.release(*a);
+    for (Act* a : {&cq, &co}) cpu.release(*a);
+    for (KvTensor* t : {&gc.k, &gc.v}) gpu.release_kv(*t);
+    for (KvTensor* t : {&cc.k, &cc.v}) cpu.release_kv(*t);
 }
 
 TEST(CudaMla, MatchesTheCpu) {
@@ -279,10 +283,16 @@ TEST(CudaMla, MatchesTheCpu) {
     const MlaShape tiny{4, 32, 16, 32, 64, 0};
     const MlaShape v3{16, 128, 64, 128, 512, 0};  // DeepSeek-V3's per-head sizes, fewer heads
     const MlaCase cases[] = {
-        {tiny, TensorType::F32, false, 0, 1, 1e-4},  {tiny, TensorType::F32, false, 9, 6, 1e-4},
-        {tiny, TensorType::F32, true, 0, 20, 1e-4},  {tiny, TensorType::F16, true, 3, 1, 3e-3},
-        {tiny, TensorType::Q8_0, false, 5, 4, 3e-2}, {v3, TensorType::F16, false, 100, 1, 3e-3},
+        {tiny, TensorType::F32, false, 0, 1, 1e-4},
+        {tiny, TensorType::F32, false, 9, 6, 1e-4},
+        {tiny, TensorType::F32, true, 0, 20, 1e-4},
+        {tiny, TensorType::F16, true, 3, 1, 3e-3},
+        {tiny, TensorType::Q8_0, false, 5, 4, 3e-2},
+        {v3, TensorType::F16, false, 100, 1, 3e-3},
         {v3, TensorType::F32, true, 0, 17, 1e-4},
+        {tiny, TensorType::F32, false, 9, 6, 1e-4, TensorType::F16},
+        {v3, TensorType::F32, false, 300, 1, 1e-4, TensorType::BF16},
+        {v3, TensorType::F32, true, 40, 20, 1e-4, TensorType::Q8_0},
     };
     uint32_t seed = 40;
     for (const MlaCase& c : cases) check_mla(gpu, cpu, c, seed += 7);

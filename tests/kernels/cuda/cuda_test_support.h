@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,6 +37,28 @@ inline Act put(Backend& be, const std::vector<float>& v, int64_t rows, int64_t c
     Act a = be.alloc(rows, cols);
     if (rows * cols > 0) be.to_device(v.data(), a);
     return a;
+}
+
+// The bytes of a KV cache tensor, read through the backend (its allocation is whole floats).
+inline std::vector<uint8_t> kv_bytes(Backend& be, const KvTensor& t) {
+    const int64_t n = (static_cast<int64_t>(t.bytes()) + 3) / 4;
+    std::vector<float> f(static_cast<size_t>(n));
+    be.to_host(Act{static_cast<float*>(t.data), 1, n}, f.data());
+    std::vector<uint8_t> b(t.bytes());
+    std::memcpy(b.data(), f.data(), b.size());
+    return b;
+}
+
+// A KV cache layer of `type` holding k and v ([n_ctx x cols] floats each) from position 0.
+inline KvLayer kv_layer(Backend& be, const std::vector<float>& k, int64_t k_cols,
+                        const std::vector<float>& v, int64_t v_cols, int64_t n_ctx,
+                        TensorType type) {
+    KvLayer c{be.alloc_kv(n_ctx, k_cols, type), be.alloc_kv(n_ctx, v_cols, type)};
+    Act ka = put(be, k, n_ctx, k_cols), va = put(be, v, n_ctx, v_cols);
+    be.kv_store(c, ka, va, 0);
+    be.release(ka);
+    be.release(va);
+    return c;
 }
 
 inline std::vector<float> get(Backend& be, Act a) {
