@@ -31,6 +31,7 @@ namespace {
 
 using test::expect_close;
 using test::get;
+using test::kv_bytes;
 using test::normal_floats;
 using test::put;
 

@@ -31,6 +31,7 @@ namespace {
 
 using test::expect_close;
 using test::get;
+using test::kv_layer;
 using test::normal_floats;
 using test::put;
 
