@@ -81,6 +81,9 @@ struct GenerationSettings {
     ReasoningPolicy reasoning = ReasoningPolicy::Template;
     int top_n = 8;
     bool record_routing = true;
+    // false: write on past the model's end-of-generation token, to max_tokens (fixed-length
+    // speed runs, tests/ui/app_stream_bench.cpp). Not stored with the conversation.
+    bool stop_at_end = true;
 };
 std::string to_json(const GenerationSettings& s);
 GenerationSettings settings_from_json(const std::string& text);  // defaults for what is missing

@@ -205,6 +205,7 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
                     " tokens: start a new chat or raise the context size");
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
     req.max_tokens = s.max_tokens;
+    req.stop_at_eog = s.stop_at_end;
     req.sampling = s.sampling;
     req.top_n = s.top_n;
     req.prompt_logprobs = true;  // the inspector shows prompt tokens too

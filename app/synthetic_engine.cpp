@@ -85,7 +85,9 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
     t.n_prompt = static_cast<int>(t.tokens.size());
     t.prompt_text = prompt;
     const int n_think = s.thinking ? opt_.n_reasoning_tokens : 0;
-    const int n_total = std::min(s.max_tokens, n_think + opt_.n_answer_tokens);
+    // Its scripted reply ends where a model would stop, unless told to write on (stop_at_end).
+    const int n_total =
+        s.stop_at_end ? std::min(s.max_tokens, n_think + opt_.n_answer_tokens) : s.max_tokens;
     const double step_ms = 1000.0 / std::max(1.0, opt_.tokens_per_second);
     t.stop_reason = StopReason::Eog;
     for (int i = 0; i < n_total; ++i) {

@@ -94,7 +94,7 @@ def write_q8(path, n_layer):
         w.add_tensor(b + "attn_output.weight", q8_blocks(rng, N_EMBD, N_HEAD * HEAD_DIM),
                      raw_dtype=qt)
         w.add_tensor(b + "ffn_norm.weight", ones(N_EMBD))
-        router = rng.standard_normal((N_EXPERT, N_EMBD), dtype=np.float32) * (3 / np.sqrt(N_EMBD))
+        router = (rng.standard_normal((N_EXPERT, N_EMBD)) * (3 / np.sqrt(N_EMBD))).astype(np.float32)
         w.add_tensor(b + "ffn_gate_inp.weight", router)
         w.add_tensor(b + "ffn_gate_exps.weight", q8_blocks(rng, N_FF_EXP, N_EMBD, (N_EXPERT,)),
                      raw_dtype=qt)
@@ -129,15 +129,15 @@ def quantize_q4_k_m(src, dst):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    if len(args) != 1:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    n_layer = 8
-    for i, a in enumerate(sys.argv):
-        if a == "--layers" and i + 1 < len(sys.argv):
-            n_layer = int(sys.argv[i + 1])
-            args = [x for x in args if x != sys.argv[i + 1]]
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--layers", type=int, default=8)
+    a = ap.parse_args()
+    if a.layers < 1:
+        ap.error("--layers must be at least 1")
+    n_layer = a.layers
+    args = [a.out_dir]
     out = args[0]
     os.makedirs(out, exist_ok=True)
     q8 = os.path.join(out, "moe_a3b_q8_0.gguf")

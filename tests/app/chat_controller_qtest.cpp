@@ -336,6 +336,35 @@ private slots:
         QCOMPARE(routed, generated);
     }
 
+    // stop_at_end = false (fixed-length speed runs) writes on past the end-of-generation token
+    // to max_tokens, in both engines; by default each stops where the model (or script) ends.
+    void both_engines_write_on_past_the_end_when_told() {
+        for (const bool local : {false, true}) {
+            Rig r(local ? std::unique_ptr<ChatEngine>(std::make_unique<LocalEngine>())
+                        : fast_synthetic(10, 10));
+            QVERIFY(r.load(local ? GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf" : "synthetic",
+                           1024));
+            GenerationSettings s = r.c.settings();
+            s.max_tokens = 300;
+            s.sampling.temperature = 0;
+            r.c.set_settings(s);
+            r.c.send("12+30");
+            QVERIFY(r.reply(60000));
+            const auto& ended = r.c.path().back().trace;
+            QVERIFY(ended);
+            QCOMPARE(ended->stop_reason, gb::StopReason::Eog);
+            QVERIFY2(ended->n_gen < 300, qPrintable(QString::number(ended->n_gen)));
+            s.stop_at_end = false;
+            r.c.set_settings(s);
+            r.c.send("12+30");
+            QVERIFY(r.reply(60000));
+            const auto& full = r.c.path().back().trace;
+            QVERIFY(full);
+            QCOMPARE(full->n_gen, 300);
+            QCOMPARE(full->stop_reason, gb::StopReason::MaxTokens);
+        }
+    }
+
     // A sticky GPU error mid-reply: the user gets an error that says the GPU was reset and the
     // model loaded again, the conversation is kept, and the next message gets a reply.
     void lost_backend_is_rebuilt_and_the_app_goes_on() {
