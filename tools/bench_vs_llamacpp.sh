@@ -10,7 +10,11 @@
 #   env: GB_CLI (default build/app/glassbox-cli), GB_PYTHON (python with llama-cpp-python;
 #        default python3, see tools/setup_python_env.sh --full), GB_BENCH_REPS (default 3),
 #        GB_CLI_BEFORE (another glassbox-cli, e.g. an earlier commit's build: measured too,
-#        in a "before" column with its own ratio), GB_CACHE_TYPE (passed as --cache-type)
+#        in a "before" column with its own ratio), GB_CACHE_TYPE (passed as --cache-type),
+#        GB_BENCH_ROUNDS (default 2)
+# A shared machine's speed drifts by tens of percent over minutes, so the engines take turns:
+# each round runs [before,] glassbox, then llama.cpp; the table gives each engine's median over
+# the rounds, the ratio of those medians, and each round's own ratio.
 # Both sides: pp = one batch of 512 prompt tokens after DEPTH cached tokens; tg = 128
 # single-token steps after DEPTH cached tokens (the depth filled untimed, in batches of 512).
 # Both report the median of GB_BENCH_REPS runs after a warm-up.
@@ -46,21 +50,20 @@ gb_bench() {  # CLI [extra args]: its bench output, or nothing when it fails
     echo "$out"
 }
 
-before_out=""
 before="${GB_CLI_BEFORE:-}"
-if [[ -n "$before" ]]; then
-    before_out=$(gb_bench "$before" bench)  # an earlier build may not know --cache-type
-fi
-gb_out=""
-if [[ -x "$cli" ]]; then
-    extra=()
-    [[ -n "${GB_CACHE_TYPE:-}" ]] && extra=(--cache-type "$GB_CACHE_TYPE")
-    gb_out=$(gb_bench "$cli" bench "${extra[@]}")
-else
+extra=()
+[[ -n "${GB_CACHE_TYPE:-}" ]] && extra=(--cache-type "$GB_CACHE_TYPE")
+if [[ ! -x "$cli" ]]; then
     echo "note: $cli not found (build it, or set GB_CLI); measuring llama.cpp only" >&2
 fi
+rounds="${GB_BENCH_ROUNDS:-2}"
+if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "GB_BENCH_ROUNDS must be a positive whole number, got '$rounds'" >&2
+    exit 2
+fi
 
-lc_out=$("$py" - "$model" "$threads" "$reps" "$depths" <<'EOF'
+lc_bench() {
+    "$py" - "$model" "$threads" "$reps" "$depths" <<'EOF'
 import statistics, sys, time
 import numpy as np
 from llama_cpp import Llama
@@ -103,7 +106,17 @@ for d in depths:
     print(f"{name('pp512')}: {statistics.median(pp(d) for _ in range(reps)):.1f}")
     print(f"{name('tg128')}: {statistics.median(tg(d) for _ in range(reps)):.1f}")
 EOF
-)
+}
+
+before_outs=()
+gb_outs=()
+lc_outs=()
+for ((r = 0; r < rounds; r++)); do
+    # an earlier build may not know --cache-type
+    [[ -n "$before" ]] && before_outs+=("$(gb_bench "$before" bench)")
+    if [[ -x "$cli" ]]; then gb_outs+=("$(gb_bench "$cli" bench "${extra[@]}")"); else gb_outs+=(""); fi
+    lc_outs+=("$(lc_bench)")
+done
 
 ratio() {  # glassbox llama.cpp
     if [[ -n "$1" && -n "$2" ]]; then
@@ -116,25 +129,46 @@ ratio() {  # glassbox llama.cpp
 # The value after "NAME: " on the line that starts with it.
 value() { awk -v n="$1: " 'index($0, n) == 1 { print substr($0, length(n) + 1) + 0 }' <<<"$2"; }
 
+# NAME OUTPUTS...: the median of NAME's values over the outputs that have one (empty if none).
+median_of() {
+    local name="$1" o
+    shift
+    for o in "$@"; do value "$name" "$o"; done | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%.4g", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# NAME: each round's glassbox / llama.cpp ratio, joined by spaces.
+round_ratios() {
+    local r out=()
+    for ((r = 0; r < rounds; r++)); do
+        out+=("$(ratio "$(value "$1" "${gb_outs[r]}")" "$(value "$1" "${lc_outs[r]}")")")
+    done
+    echo "${out[*]}"
+}
+
+echo
+echo "median of $rounds rounds (each the median of $reps repetitions)"
 if [[ -n "$before" ]]; then
-    printf '\n%-16s %14s %14s %16s %8s %8s\n' test "before tok/s" "glassbox tok/s" \
-        "llama.cpp tok/s" "before" ratio
+    printf '%-16s %14s %14s %16s %8s %8s  %s\n' test "before tok/s" "glassbox tok/s" \
+        "llama.cpp tok/s" "before" ratio "ratio by round"
 else
-    printf '\n%-16s %14s %16s %8s\n' test "glassbox tok/s" "llama.cpp tok/s" ratio
+    printf '%-16s %14s %16s %8s  %s\n' test "glassbox tok/s" "llama.cpp tok/s" ratio \
+        "ratio by round"
 fi
 IFS=, read -r -a ds <<<"$depths"
 for d in "${ds[@]}"; do
     for t in pp512 tg128; do
         name="$t"
         [[ "$d" != 0 ]] && name="$t @ d$d"
-        gb=$(value "$name" "$gb_out")
-        lc=$(value "$name" "$lc_out")
+        gb=$(median_of "$name" "${gb_outs[@]}")
+        lc=$(median_of "$name" "${lc_outs[@]}")
         if [[ -n "$before" ]]; then
-            bf=$(value "$name" "$before_out")
-            printf '%-16s %14s %14s %16s %8s %8s\n' "$name" "${bf:--}" "${gb:--}" "${lc:--}" \
-                "$(ratio "$bf" "$lc")" "$(ratio "$gb" "$lc")"
+            bf=$(median_of "$name" "${before_outs[@]}")
+            printf '%-16s %14s %14s %16s %8s %8s  %s\n' "$name" "${bf:--}" "${gb:--}" \
+                "${lc:--}" "$(ratio "$bf" "$lc")" "$(ratio "$gb" "$lc")" "$(round_ratios "$name")"
         else
-            printf '%-16s %14s %16s %8s\n' "$name" "${gb:--}" "${lc:--}" "$(ratio "$gb" "$lc")"
+            printf '%-16s %14s %16s %8s  %s\n' "$name" "${gb:--}" "${lc:--}" \
+                "$(ratio "$gb" "$lc")" "$(round_ratios "$name")"
         fi
     done
 done

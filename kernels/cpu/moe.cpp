@@ -203,21 +203,41 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
         },
         n_slot < 64 ? n_slot : 8);
 
-    // Work items: (selected expert, block of kRows output rows). Contiguous ranges per thread,
-    // as in matmul, so each core streams its own part of the selected matrices.
+    // Work items: (selected expert, block of kRows output rows), in that order, split into one
+    // contiguous range per thread (as in matmul, so each core streams its own part of the
+    // selected matrices) of equal cost. An item costs its expert's token count plus one (the
+    // weight block's trip from memory): a prompt routes tokens unevenly, and ranges of equal
+    // item counts left one core waiting on the other for a fifth of a MoE layer.
     constexpr int64_t kRows = 16;
     const int64_t blocks = (w.rows + kRows - 1) / kRows;
     std::vector<int32_t> active;
     for (int64_t e = 0; e < n_mat; ++e)
         if (moe_first_[e + 1] > moe_first_[e]) active.push_back(static_cast<int32_t>(e));
     const int64_t n_items = static_cast<int64_t>(active.size()) * blocks;
+    const int n_parts = static_cast<int>(std::min<int64_t>(pool_.size(), n_items));
+    std::vector<int64_t> part_start(static_cast<size_t>(n_parts) + 1, n_items);
+    {
+        int64_t total = 0;
+        for (int32_t e : active) total += (moe_first_[e + 1] - moe_first_[e] + 1) * blocks;
+        int64_t acc = 0, item = 0;
+        part_start[0] = 0;
+        for (int p = 1; p < n_parts; ++p) {
+            const int64_t goal = total * p / n_parts;
+            while (item < n_items && acc < goal) {
+                const int32_t e = active[item / blocks];
+                acc += moe_first_[e + 1] - moe_first_[e] + 1;
+                ++item;
+            }
+            part_start[p] = item;
+        }
+    }
     moe_out_.resize(static_cast<size_t>(n_slot * w.rows));
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const size_t mat_bytes = wrb * static_cast<size_t>(w.rows);
     pool_.parallel_for(
-        n_items,
-        [&](int64_t i0, int64_t i1, int) {
-            for (int64_t i = i0; i < i1; ++i) {
+        n_parts,
+        [&](int64_t p0, int64_t p1, int) {
+            for (int64_t i = part_start[p0]; i < part_start[p1]; ++i) {
                 if (cancelled()) return;  // the caller discards this step
                 const int32_t e = active[i / blocks];
                 const int64_t ob = (i % blocks) * kRows, oe = std::min(w.rows, ob + kRows);
@@ -235,7 +255,7 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                         oj[t * w.rows + o] = vec_dot(w.type, w.cols, we + o * wrb, xe + t * xrb);
             }
         },
-        std::max<int64_t>(1, (n_items + pool_.size() - 1) / pool_.size()));
+        1);
 
     for (int64_t j = 0; j < n_slot; ++j)
         std::memcpy(out.data + static_cast<int64_t>(moe_slots_[j]) * out.cols,

@@ -127,7 +127,8 @@ struct FmtQ5_1 {
     static constexpr bool kMin = true;
     static __m256i codes(const W& b) { return _mm256_or_si256(nibbles32(b.qs), bit4_bytes(b.qh)); }
 };
-// Q8_0 weights are signed: w + 128 is unsigned, so only VNNI (no int16 saturation) takes it.
+// Q8_0 weights are signed: w + 128 is unsigned, which only VNNI (no int16 saturation) takes;
+// AVX2 without it uses q8_0_tile.
 struct FmtQ8_0 {
     using W = BlockQ8_0;
     using X = BlockQ8_0;
@@ -189,6 +190,39 @@ void legacy_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb,
         for (int t4 = 0; t4 < NT / 4; ++t4) _mm_store_ps(m + 4 * t4, mins[r][t4]);
         for (int t = 0; t < NT; ++t) res[r][t] = hsum(acc[r][t]) + m[t];
     }
+}
+
+// Q8_0 without VNNI: |w| as the unsigned operand and x with w's sign moved onto it
+// (sign_epi8), so each maddubs int16 pair sum is at most 2 * 128 * 127 and cannot saturate
+// (activations are quantised to -127..127). The sign costs one instruction per pair.
+template <int NR, int NT>
+void q8_0_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, float (*res)[NT]) {
+    __m256 acc[NR][NT];
+    for (int r = 0; r < NR; ++r)
+        for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        __m256i w[NR], aw[NR];
+        float dw[NR];
+        for (int r = 0; r < NR; ++r) {
+            const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(wr[r])[i];
+            w[r] = load256(b.qs);
+            aw[r] = _mm256_sign_epi8(w[r], w[r]);
+            dw[r] = f16(b.d);
+        }
+        for (int t = 0; t < NT; ++t) {
+            const BlockQ8_0& xb = reinterpret_cast<const BlockQ8_0*>(xr[t])[i];
+            const __m256i xv = load256(xb.qs);
+            const float dx = f16(xb.d);
+            for (int r = 0; r < NR; ++r) {
+                const __m256i p =
+                    dot_acc(_mm256_setzero_si256(), aw[r], _mm256_sign_epi8(xv, w[r]));
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), _mm256_cvtepi32_ps(p), acc[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < NR; ++r)
+        for (int t = 0; t < NT; ++t) res[r][t] = hsum(acc[r][t]);
 }
 
 // ---- Q4_K / Q5_K -----------------------------------------------------------------------------
@@ -380,10 +414,8 @@ bool has_gemm_tile(TensorType type) {
         case TensorType::Q5_1:
         case TensorType::Q4_K:
         case TensorType::Q5_K:
-        case TensorType::Q6_K: return true;
-#if defined(GB_GEMM_VNNI)
+        case TensorType::Q6_K:
         case TensorType::Q8_0: return true;
-#endif
         default: return false;
     }
 }
@@ -406,7 +438,11 @@ bool gemm_tile(TensorType type, int64_t n, const void* w_rows, size_t w_stride, 
         case TensorType::Q4_1: legacy(legacy_tile<FmtQ4_1, kLegR, kLegT>); break;
         case TensorType::Q5_0: legacy(legacy_tile<FmtQ5_0, kLegR, kLegT>); break;
         case TensorType::Q5_1: legacy(legacy_tile<FmtQ5_1, kLegR, kLegT>); break;
+#if defined(GB_GEMM_VNNI)
         case TensorType::Q8_0: legacy(legacy_tile<FmtQ8_0, kLegR, kLegT>); break;
+#else
+        case TensorType::Q8_0: legacy(q8_0_tile<kLegR, kLegT>); break;
+#endif
         case TensorType::Q4_K: kquant(q45k_tile<false, kKR, kKT>); break;
         case TensorType::Q5_K: kquant(q45k_tile<true, kKR, kKT>); break;
         case TensorType::Q6_K: kquant(q6k_tile<kKR, kKT>); break;

@@ -264,11 +264,13 @@ void quant_q5_1(const float* x, BlockQ5_1* b, int64_t nb) {
 }
 
 // Symmetric 8-bit codes, d = absmax / 127, round half away from zero. Returns the code sum.
+// A block so small (|x| < 4e-37) that 1 / d overflows gets zero codes (its F16 scale is 0
+// anyway), where x * inf would leave the codes undefined.
 int quant_8bit(const float* x, uint16_t& d16, int8_t* qs, float& d_out) {
     float amax = 0;
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127;
-    const float id = inverse_or_zero(d);
+    const float id = std::isfinite(inverse_or_zero(d)) ? inverse_or_zero(d) : 0.0f;
     d16 = float_to_fp16(d);
     d_out = d;
     int sum = 0;
@@ -297,7 +299,8 @@ void quant_q8_1(const float* x, BlockQ8_1* b, int64_t nb) {
 void quant_q8_k(const float* x, BlockQ8_K* b, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i, x += kQKK) {
         const float max = signed_absmax(x, kQKK);
-        if (max == 0) {
+        // All zero, or so small (|x| < 4e-37) that -128 / max overflows: zero codes and scale.
+        if (max == 0 || !std::isfinite(-128.0f / max)) {
             b[i] = BlockQ8_K{};
             continue;
         }

@@ -26,7 +26,7 @@ TEST(QuantGemm, TilesMatchPerPairDotProducts) {
     std::normal_distribution<float> nd;
     int checked_types = 0;
     for (TensorType t : kTiled) {
-        if (!has_gemm_tile(t)) continue;  // e.g. Q8_0 without VNNI: callers fall back
+        if (!has_gemm_tile(t)) continue;  // builds without AVX2: callers fall back
         ++checked_types;
         const int64_t block = type_info(t).block_size;
         const TensorType dt = vec_dot_type(t);
@@ -81,8 +81,41 @@ TEST(QuantGemm, TilesMatchPerPairDotProducts) {
         }
     }
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-    EXPECT_GE(checked_types, 7) << "AVX2 builds tile every quantised type but Q8_0 at least";
+    EXPECT_EQ(checked_types, 8) << "AVX2 builds tile every quantised type";
 #endif
+}
+
+// Q8_0 codes at the extremes (-128 in a weight, which files written elsewhere may hold, against
+// +-127 activations): the int16 pair sums of the AVX2 kernel must not saturate.
+TEST(QuantGemm, Q8_0ExtremeCodesDoNotSaturate) {
+    if (!has_gemm_tile(TensorType::Q8_0)) GTEST_SKIP() << "no Q8_0 tile in this build";
+    const int64_t n = 64, rows = 3, toks = 5;
+    const size_t rb = row_bytes(TensorType::Q8_0, n);
+    std::vector<uint8_t> w(rb * rows), x(rb * toks);
+    std::mt19937 rng(9);
+    auto fill = [&](uint8_t* row, int64_t r, bool weight) {
+        for (int64_t b = 0; b < n / 32; ++b) {
+            uint8_t* blk = row + b * 34;
+            const uint16_t one = 0x3c00;  // scale 1.0 in F16
+            std::memcpy(blk, &one, 2);
+            for (int i = 0; i < 32; ++i) {
+                int v = (r + i) % 2 ? 127 : -127;
+                if (weight)
+                    v = r == 0 ? -128 : (r == 1 ? 127 : static_cast<int>(rng() % 256) - 128);
+                blk[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(v));
+            }
+        }
+    };
+    for (int64_t r = 0; r < rows; ++r) fill(w.data() + r * rb, r, true);
+    for (int64_t j = 0; j < toks; ++j) fill(x.data() + j * rb, j, false);
+    std::vector<float> out(rows * toks);
+    ASSERT_TRUE(gemm_tile(TensorType::Q8_0, n, w.data(), rb, rows, x.data(), rb, toks, out.data(),
+                          static_cast<size_t>(rows)));
+    for (int64_t j = 0; j < toks; ++j)
+        for (int64_t r = 0; r < rows; ++r)
+            EXPECT_EQ(out[j * rows + r],
+                      ref::vec_dot(TensorType::Q8_0, n, w.data() + r * rb, x.data() + j * rb))
+                << "row " << r << " token " << j;
 }
 
 TEST(QuantGemm, UntiledTypesAskForTheFallback) {

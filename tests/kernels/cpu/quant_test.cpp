@@ -332,6 +332,42 @@ TEST(QuantSimd, LongRowsAgreeWithScalarReference) {
 
 // ---- half-precision helpers ------------------------------------------------------------------
 
+// The activation quantisers (SIMD where the build has it) give the scalar reference's bytes
+// exactly, on rows built to hit their edges: ties at .5 steps, equal magnitudes of both signs
+// (the first one sets Q8_K's scale), zero and subnormal blocks, huge values, one outlier.
+TEST(QuantActivations, SimdQuantisersGiveTheReferenceBytes) {
+    std::mt19937 rng(21);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (const TensorType t : {TensorType::Q8_0, TensorType::Q8_1, TensorType::Q8_K}) {
+        for (int trial = 0; trial < 200; ++trial) {
+            const int64_t n = 256 * (1 + trial % 4);
+            std::vector<float> x(n);
+            const int kind = trial % 8;
+            for (int64_t i = 0; i < n; ++i) {
+                float v = nd(rng);
+                if (kind == 1) {  // exact ties: scale 1 (Q8_0/Q8_1 amax 127, Q8_K max -128)
+                    v = std::clamp(std::round(v * 40) / 2, -126.5f, 126.5f);
+                    if (i % 32 == 0) v = t == TensorType::Q8_K ? -128.0f : 127.0f;
+                }
+                if (kind == 2) v = (i % 3 ? 1.0f : -1.0f) * (i % 7 + 1);  // ties of magnitude
+                if (kind == 3) v *= 1e-40f;                               // subnormals
+                if (kind == 4) v *= 3e37f;                                // near float's range
+                if (kind == 5 && i % 64 < 40) v = 0.0f;                   // zero blocks
+                if (kind == 6) v = i % 2 ? -0.5f : 0.5f;  // one magnitude, both signs
+                x[i] = v;
+            }
+            if (kind == 7) x[static_cast<size_t>(trial) % n] = 1e4f;  // one outlier
+            if (kind == 2) x[3] = -7.0f, x[9] = 7.0f;                 // -7 first, then +7
+            const size_t rb = row_bytes(t, n);
+            std::vector<uint8_t> got(rb), want(rb);
+            quantize_row(t, x.data(), got.data(), n);
+            ref::quantize_row(t, x.data(), want.data(), n);
+            for (size_t b = 0; b < rb; ++b)
+                ASSERT_EQ(got[b], want[b]) << type_name(t) << " trial " << trial << " byte " << b;
+        }
+    }
+}
+
 TEST(Half, SoftwareFp16MatchesHardwareOrSpec) {
     for (uint32_t h = 0; h < 65536; ++h) {
         const float soft = fp16_to_float_soft(static_cast<uint16_t>(h));
