@@ -113,11 +113,16 @@ std::vector<StoredMessage> ChatController::path_to(std::optional<int64_t> leaf) 
 void ChatController::load_current() {
     all_.clear();
     path_.clear();
+    // stop_at_end belongs to this session, not to a conversation (it is not stored): it carries
+    // over to whichever conversation is opened or made.
+    const bool stop_at_end = settings_.stop_at_end;
     settings_ = GenerationSettings{};
+    settings_.stop_at_end = stop_at_end;
     if (conv_) {
         try {
             const ConversationSummary s = store_.summary(conv_);
             settings_ = settings_from_json(s.settings_json);
+            settings_.stop_at_end = stop_at_end;
             all_ = store_.messages(conv_);
             path_ = path_to(s.current_leaf.value_or(all_.empty() ? 0 : all_.back().id));
         } catch (const std::exception& e) {

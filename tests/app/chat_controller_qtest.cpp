@@ -337,7 +337,9 @@ private slots:
     }
 
     // stop_at_end = false (fixed-length speed runs) writes on past the end-of-generation token
-    // to max_tokens, in both engines; by default each stops where the model (or script) ends.
+    // to max_tokens, in both engines, from the first message of a new chat on (the setting is
+    // the session's, not stored with a conversation); by default each stops where the model (or
+    // its script) ends.
     void both_engines_write_on_past_the_end_when_told() {
         for (const bool local : {false, true}) {
             Rig r(local ? std::unique_ptr<ChatEngine>(std::make_unique<LocalEngine>())
@@ -347,13 +349,6 @@ private slots:
             GenerationSettings s = r.c.settings();
             s.max_tokens = 300;
             s.sampling.temperature = 0;
-            r.c.set_settings(s);
-            r.c.send("12+30");
-            QVERIFY(r.reply(60000));
-            const auto& ended = r.c.path().back().trace;
-            QVERIFY(ended);
-            QCOMPARE(ended->stop_reason, gb::StopReason::Eog);
-            QVERIFY2(ended->n_gen < 300, qPrintable(QString::number(ended->n_gen)));
             s.stop_at_end = false;
             r.c.set_settings(s);
             r.c.send("12+30");
@@ -362,6 +357,16 @@ private slots:
             QVERIFY(full);
             QCOMPARE(full->n_gen, 300);
             QCOMPARE(full->stop_reason, gb::StopReason::MaxTokens);
+            r.c.new_conversation();
+            QCOMPARE(r.c.settings().stop_at_end, false);
+            s.stop_at_end = true;
+            r.c.set_settings(s);
+            r.c.send("12+30");
+            QVERIFY(r.reply(60000));
+            const auto& ended = r.c.path().back().trace;
+            QVERIFY(ended);
+            QCOMPARE(ended->stop_reason, gb::StopReason::Eog);
+            QVERIFY2(ended->n_gen < 300, qPrintable(QString::number(ended->n_gen)));
         }
     }
 
