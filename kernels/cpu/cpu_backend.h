@@ -55,6 +55,7 @@ private:
     std::vector<uint8_t> xq_;                  // activations converted to a weight's vec_dot type
     std::vector<std::vector<float>> scratch_;  // per-thread attention tiles
     std::vector<float> attn_part_;             // split-K partial states (m, l, o)
+    std::vector<float> mla_q_, mla_ctx_;       // MLA: absorbed queries, latent contexts
     // moe_matmul: activations gathered in expert order, outputs in that order, the slot order.
     std::vector<uint8_t> moe_x_;
     std::vector<float> moe_out_;

@@ -546,64 +546,72 @@ TEST_P(BackendOps, MoeMatmulAndCombine) {
 }
 
 // Multi-head latent attention from its definition (DeepSeek-V2 sec. 2.1, absorbed form as
-// backend.h states it), with v_b in attn_kv_b's layout (nope rows then v rows per head).
+// backend.h states it), with v_b in attn_kv_b's layout (nope rows then v rows per head). Short
+// and long contexts: a decode step deep in the cache (positions split between threads, partial
+// states merged), a few tokens there, and a prompt of several tiles of tokens x heads.
 TEST_P(BackendOps, MlaAttention) {
-    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
-        SCOPED_TRACE(kv_cache_type_name(type));
-        MlaShape s{3, 16, 8, 12, 32, 0};
-        const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
-        const int64_t v_rows = s.n_nope + s.n_v;
-        s.v_row0 = s.n_nope;
-        const int64_t pos0 = 4, n = 3, n_ctx = pos0 + n + 1;
-        const auto kb = randn(size_t(H * L * s.n_nope), 80, 0.2f);
-        const auto vb = randn(size_t(H * v_rows * L), 81, 0.2f);
-        const auto ckv_in = randn(size_t(n_ctx * L), 82), kpe_in = randn(size_t(n_ctx * R), 83);
-        // The reference reads the values as the cache holds them.
-        const auto ckv = as_cached(ckv_in, L, type), kpe = as_cached(kpe_in, R, type);
-        const auto q = randn(size_t(n * H * qk), 84);
-        Weight hk{TensorType::F32, kb.data(), L, s.n_nope, "attn_k_b", H};
-        Weight hv{TensorType::F32, vb.data(), v_rows, L, "attn_kv_b", H};
-        KvLayer cache{be->alloc_kv(n_ctx, L, type), be->alloc_kv(n_ctx, R, type)};
-        be->kv_store(cache, upload(ckv_in, n_ctx, L), upload(kpe_in, n_ctx, R), 0);
-        Act out = be->alloc(n, H * s.n_v);
-        const double scale = 1.0 / std::sqrt(double(qk));
-        be->mla_attention(upload(q, n, H * qk), be->upload(hk), be->upload(hv), cache, s, pos0,
-                          static_cast<float>(scale), out);
-        std::vector<double> want(size_t(n * H * s.n_v), 0.0);
-        for (int64_t t = 0; t < n; ++t)
-            for (int64_t h = 0; h < H; ++h) {
-                const float* qh = q.data() + (t * H + h) * qk;
-                // q_abs = W_kb_h^T q_nope: W_kb_h is [L x n_nope].
-                std::vector<double> q_abs(L, 0.0);
-                for (int64_t i = 0; i < L; ++i)
-                    for (int64_t j = 0; j < s.n_nope; ++j)
-                        q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
-                const int64_t n_pos = pos0 + t + 1;
-                std::vector<double> sc(n_pos);
-                double mx = -1e300;
-                for (int64_t p = 0; p < n_pos; ++p) {
-                    double d = 0;
-                    for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
-                    for (int64_t i = 0; i < R; ++i) d += double(qh[s.n_nope + i]) * kpe[p * R + i];
-                    sc[p] = d * scale;
-                    mx = std::max(mx, sc[p]);
+    struct At {
+        int64_t pos0, n;
+    };
+    for (const At at : {At{4, 3}, At{700, 1}, At{600, 3}, At{90, 45}})
+        for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+            SCOPED_TRACE(kv_cache_type_name(type) + " at " + std::to_string(at.pos0) + " x " +
+                         std::to_string(at.n));
+            MlaShape s{3, 16, 8, 12, 32, 0};
+            const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
+            const int64_t v_rows = s.n_nope + s.n_v;
+            s.v_row0 = s.n_nope;
+            const int64_t pos0 = at.pos0, n = at.n, n_ctx = pos0 + n + 1;
+            const auto kb = randn(size_t(H * L * s.n_nope), 80, 0.2f);
+            const auto vb = randn(size_t(H * v_rows * L), 81, 0.2f);
+            const auto ckv_in = randn(size_t(n_ctx * L), 82), kpe_in = randn(size_t(n_ctx * R), 83);
+            // The reference reads the values as the cache holds them.
+            const auto ckv = as_cached(ckv_in, L, type), kpe = as_cached(kpe_in, R, type);
+            const auto q = randn(size_t(n * H * qk), 84);
+            Weight hk{TensorType::F32, kb.data(), L, s.n_nope, "attn_k_b", H};
+            Weight hv{TensorType::F32, vb.data(), v_rows, L, "attn_kv_b", H};
+            KvLayer cache{be->alloc_kv(n_ctx, L, type), be->alloc_kv(n_ctx, R, type)};
+            be->kv_store(cache, upload(ckv_in, n_ctx, L), upload(kpe_in, n_ctx, R), 0);
+            Act out = be->alloc(n, H * s.n_v);
+            const double scale = 1.0 / std::sqrt(double(qk));
+            be->mla_attention(upload(q, n, H * qk), be->upload(hk), be->upload(hv), cache, s, pos0,
+                              static_cast<float>(scale), out);
+            std::vector<double> want(size_t(n * H * s.n_v), 0.0);
+            for (int64_t t = 0; t < n; ++t)
+                for (int64_t h = 0; h < H; ++h) {
+                    const float* qh = q.data() + (t * H + h) * qk;
+                    // q_abs = W_kb_h^T q_nope: W_kb_h is [L x n_nope].
+                    std::vector<double> q_abs(L, 0.0);
+                    for (int64_t i = 0; i < L; ++i)
+                        for (int64_t j = 0; j < s.n_nope; ++j)
+                            q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
+                    const int64_t n_pos = pos0 + t + 1;
+                    std::vector<double> sc(n_pos);
+                    double mx = -1e300;
+                    for (int64_t p = 0; p < n_pos; ++p) {
+                        double d = 0;
+                        for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
+                        for (int64_t i = 0; i < R; ++i)
+                            d += double(qh[s.n_nope + i]) * kpe[p * R + i];
+                        sc[p] = d * scale;
+                        mx = std::max(mx, sc[p]);
+                    }
+                    double z = 0;
+                    for (auto& e : sc) z += (e = std::exp(e - mx));
+                    std::vector<double> ctx(L, 0.0);
+                    for (int64_t p = 0; p < n_pos; ++p)
+                        for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
+                    for (int64_t v = 0; v < s.n_v; ++v) {
+                        double acc = 0;
+                        const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
+                        for (int64_t i = 0; i < L; ++i) acc += double(row[i]) * ctx[i];
+                        want[(t * H + h) * s.n_v + v] = acc;
+                    }
                 }
-                double z = 0;
-                for (auto& e : sc) z += (e = std::exp(e - mx));
-                std::vector<double> ctx(L, 0.0);
-                for (int64_t p = 0; p < n_pos; ++p)
-                    for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
-                for (int64_t v = 0; v < s.n_v; ++v) {
-                    double acc = 0;
-                    const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
-                    for (int64_t i = 0; i < L; ++i) acc += double(row[i]) * ctx[i];
-                    want[(t * H + h) * s.n_v + v] = acc;
-                }
-            }
-        expect_close(download(out), want, "mla_attention");
-        be->release_kv(cache.k);
-        be->release_kv(cache.v);
-    }
+            expect_close(download(out), want, "mla_attention");
+            be->release_kv(cache.k);
+            be->release_kv(cache.v);
+        }
 }
 
 // {max, log Z, entropy} and the top-N of each row, from the definition in
