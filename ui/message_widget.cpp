@@ -117,18 +117,40 @@ public:
         viewport()->setAutoFillBackground(false);
         setStyleSheet("QTextBrowser { background: transparent; }");
         document()->setDocumentMargin(0);
-        // The height follows the document once per turn of the event loop: resizing on every
-        // size change while a long text is set re-lays it out each time (30 ms become 1.3 s).
-        connect(
-            document()->documentLayout(), &QAbstractTextDocumentLayout::documentSizeChanged, this,
-            [this] {
-                if (height_pending_) return;
-                height_pending_ = true;
-                QTimer::singleShot(0, this, [this] {
-                    height_pending_ = false;
-                    setFixedHeight(static_cast<int>(std::ceil(document()->size().height())) + 2);
-                });
-            });
+        follow_height();
+    }
+
+    // A finished reply's Markdown, rendered whole. Parsed into a new document that no view
+    // watches, then swapped in: the same text set into the shown document is laid out again
+    // after each block the parser adds (a 4,000-token answer held the UI for 160 ms instead
+    // of about 20).
+    void show_whole(const QString& md) {
+        QTextDocument* old = document();
+        auto* doc = new QTextDocument(this);
+        doc->setDefaultFont(old->defaultFont());
+        doc->setDefaultStyleSheet(old->defaultStyleSheet());
+        doc->setDefaultTextOption(old->defaultTextOption());
+        doc->setDocumentMargin(old->documentMargin());
+        doc->setMarkdown(md);
+        doc->setTextWidth(viewport()->width());
+        setDocument(doc);  // deletes the old one, a child of this box
+        follow_height();
+    }
+
+private:
+    // The height follows the document once per turn of the event loop: resizing on every
+    // size change while a long text is set re-lays it out each time (30 ms become 1.3 s).
+    void follow_height() {
+        connect(document()->documentLayout(), &QAbstractTextDocumentLayout::documentSizeChanged,
+                this, [this] { height_soon(); });
+    }
+    void height_soon() {
+        if (height_pending_) return;
+        height_pending_ = true;
+        QTimer::singleShot(0, this, [this] {
+            height_pending_ = false;
+            setFixedHeight(static_cast<int>(std::ceil(document()->size().height())) + 2);
+        });
     }
 
 protected:
@@ -250,7 +272,7 @@ QString MessageWidget::answer_text_shown() const {
 void MessageWidget::show_markdown(const QString& text, bool streaming) {
     if (!streaming) {  // finished (or stored): rendered whole, once
         if (!markdown_whole_ || text != markdown_text_) {
-            markdown_->setMarkdown(text);
+            static_cast<MarkdownBox*>(markdown_)->show_whole(text);
             markdown_text_ = text;
             markdown_whole_ = true;
         }

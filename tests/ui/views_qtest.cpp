@@ -235,7 +235,9 @@ private slots:
         const QString md =
             "# Title\n\nSome **bold** and `code`.\n\n- one\n- two\n\n```python\nx = 1\n\ny = "
             "2\n```\n\n"
-            "1. first\n2. second\n\nLast paragraph with a [link](https://example.org).";
+            "1. first\n2. second\n\nLast paragraph with a [link](https://example.org), long "
+            "enough to wrap over several lines in a narrow bubble, so that its height follows "
+            "the width of the window it is shown in.";
         MessageWidget w;
         w.resize(500, 300);
         w.show();
@@ -258,6 +260,18 @@ private slots:
         w.set_message(m);
         QCOMPARE(w.answer_document_text(), whole.toPlainText());
         QCOMPARE(w.answer_text_shown(), md);
+        // The finished text is parsed into a new document that replaces the streamed one: it
+        // keeps the box's font and its height follows the new document.
+        auto* box = w.findChild<QTextBrowser*>();
+        QVERIFY(box);
+        QCOMPARE(box->document()->defaultFont(), box->font());
+        QTest::qWait(10);
+        const int tall = static_cast<int>(std::ceil(box->document()->size().height())) + 2;
+        QVERIFY(tall > 100);  // eight blocks
+        QCOMPARE(box->height(), tall);
+        w.resize(360, 300);  // narrower: the text wraps to more lines and the box grows
+        QTest::qWait(10);
+        QVERIFY(box->height() > tall);
     }
 
     void chat_round_trip_through_the_window() {
