@@ -101,70 +101,84 @@ inline __m256i bits_to_bytes(const uint8_t* p) {
 inline float f16(uint16_t h) { return _cvtsh_ss(h); }
 
 // ---- legacy 32-element blocks ----------------------------------------------------------------
-// Two accumulators so consecutive blocks' FMAs do not wait on each other.
+// Two accumulators so consecutive blocks' FMAs do not wait on each other; the loop is unrolled
+// by hand, as an array indexed by i & 1 lives on the stack and chains every block through a
+// store and a reload. A block's two f16 scales (d and m, or d and s) are converted together.
+
+// [d, second] of a block whose first 4 bytes are two f16 values.
+inline __m128 f16_pair(const void* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(v)));
+}
+
+// Sums step(i, acc) over the blocks into two accumulators.
+template <class Step>
+inline float sum_blocks(int64_t nb, Step step) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        acc0 = step(i, acc0);
+        acc1 = step(i + 1, acc1);
+    }
+    if (i < nb) acc0 = step(i, acc0);
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
 
 float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t i = 0; i < nb; ++i) {
+    return sum_blocks(nb, [&](int64_t i, __m256 acc) {
         const __m256i p = dot_s8s8(load256(w[i].qs), load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-    }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
+        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    });
 }
 
 float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i eight = _mm256_set1_epi8(8);
-    for (int64_t i = 0; i < nb; ++i) {
+    return sum_blocks(nb, [&](int64_t i, __m256 acc) {
         const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), eight);
         const __m256i p = dot_s8s8(q, load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-    }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
+        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    });
 }
 
-// Q4_1: d_w*d_x*sum(q*x) + m_w * s_x, with s_x = d_x * sum(x codes) precomputed in Q8_1.
+// Q4_1 and Q5_1: d_w*d_x*sum(q*x) + m_w * s_x, with s_x = d_x * sum(x codes) precomputed in
+// Q8_1. [d_w, m_w] * [d_x, s_x] gives both factors in one multiply; the min terms gather in
+// lane 1 of their own accumulator.
+template <class Block, class Quants>
+inline float dot_with_min(const Block* w, const BlockQ8_1* x, int64_t nb, Quants quants) {
+    __m128 mins = _mm_setzero_ps();
+    const float dots = sum_blocks(nb, [&](int64_t i, __m256 acc) {
+        const __m128 f = _mm_mul_ps(f16_pair(&w[i].d), f16_pair(&x[i].d));
+        mins = _mm_add_ps(mins, f);
+        const __m256i p = dot_u8s8(quants(w[i]), load256(x[i].qs));
+        return _mm256_fmadd_ps(_mm256_broadcastss_ps(f), _mm256_cvtepi32_ps(p), acc);
+    });
+    return dots + _mm_cvtss_f32(_mm_movehdup_ps(mins));
+}
+
 float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins[2] = {0, 0};
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i p = dot_u8s8(nibbles32(w[i].qs), load256(x[i].qs));
-        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-        mins[i & 1] += f16(w[i].m) * f16(x[i].s);
-    }
-    return hsum(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
+    return dot_with_min(w, x, nb, [](const BlockQ4_1& b) { return nibbles32(b.qs); });
 }
 
 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i high = _mm256_set1_epi8(static_cast<char>(0xf0));
-    for (int64_t i = 0; i < nb; ++i) {
+    return sum_blocks(nb, [&](int64_t i, __m256 acc) {
         // q - 16 is the nibble when bit 4 is set, and nibble | 0xf0 (= nibble - 16) when not.
         const __m256i q =
             _mm256_or_si256(nibbles32(w[i].qs), _mm256_andnot_si256(bits_to_bytes(w[i].qh), high));
         const __m256i p = dot_s8s8(q, load256(x[i].qs));
         const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-    }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
+        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    });
 }
 
 float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float mins[2] = {0, 0};
     const __m256i bit4 = _mm256_set1_epi8(0x10);
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q =
-            _mm256_or_si256(nibbles32(w[i].qs), _mm256_and_si256(bits_to_bytes(w[i].qh), bit4));
-        const __m256i p = dot_u8s8(q, load256(x[i].qs));
-        const __m256 d = _mm256_set1_ps(f16(w[i].d) * f16(x[i].d));
-        acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[i & 1]);
-        mins[i & 1] += f16(w[i].m) * f16(x[i].s);
-    }
-    return hsum(_mm256_add_ps(acc[0], acc[1])) + (mins[0] + mins[1]);
+    return dot_with_min(w, x, nb, [&](const BlockQ5_1& b) {
+        return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bits_to_bytes(b.qh), bit4));
+    });
 }
 
 // ---- K formats -------------------------------------------------------------------------------
