@@ -19,10 +19,6 @@ namespace gb::cpu {
 
 namespace {
 
-constexpr int kBlock = 32;          // positions per K/V block
-constexpr int64_t kTileRows = 64;   // query rows (tokens x group heads) per tile
-constexpr int64_t kMinChunk = 256;  // fewest positions per split
-
 void check(bool ok, const char* op, const std::string& what) {
     if (!ok) throw Error(std::string("cpu backend: ") + op + ": " + what);
 }
@@ -90,12 +86,8 @@ void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_k
     const int64_t tq = std::clamp<int64_t>(kTileRows / group, 1, T);  // tokens per tile
     const int64_t n_tiles = (T + tq - 1) / tq;
     const int64_t items = n_head_kv * n_tiles;
-    int64_t n_split = 1;
-    const int64_t want = 4 * static_cast<int64_t>(pool_.size());
-    if (items < want)
-        n_split = std::clamp<int64_t>((want + items - 1) / items, 1,
-                                      std::max<int64_t>(1, max_kv / kMinChunk));
-    const int64_t chunk = ((max_kv + n_split - 1) / n_split + kBlock - 1) / kBlock * kBlock;
+    const PositionSplit plan = split_positions(items, max_kv, pool_.size());
+    const int64_t n_split = plan.n_split, chunk = plan.chunk;
     const int64_t part_w = D + 2;  // m, l, o[D]
     if (n_split > 1) attn_part_.resize(static_cast<size_t>(T * n_head * n_split * part_w));
 

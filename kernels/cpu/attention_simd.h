@@ -20,6 +20,27 @@
 
 namespace gb::cpu {
 
+// The streaming kernels' work plan. A tile holds up to kTileRows query rows (tokens x the heads
+// that share a KV head); the cache is read in blocks of kBlock positions.
+constexpr int kBlock = 32;
+constexpr int64_t kTileRows = 64;
+constexpr int64_t kMinChunk = 256;  // fewest positions per split
+
+// When `tiles` work items cannot give each of `threads` threads four, the positions [0, max_kv)
+// are split too (split-K): n_split chunks of `chunk` positions (whole blocks, at least kMinChunk
+// each), whose partial softmax states the kernel merges.
+struct PositionSplit {
+    int64_t n_split, chunk;
+};
+inline PositionSplit split_positions(int64_t tiles, int64_t max_kv, int threads) {
+    int64_t n_split = 1;
+    const int64_t want = 4 * static_cast<int64_t>(threads);
+    if (tiles < want)
+        n_split = std::clamp<int64_t>((want + tiles - 1) / tiles, 1,
+                                      std::max<int64_t>(1, max_kv / kMinChunk));
+    return {n_split, ((max_kv + n_split - 1) / n_split + kBlock - 1) / kBlock * kBlock};
+}
+
 // Columns c0 .. c0+n of row j of a cache tensor, as floats, into dst. For F32 the caller can
 // read the row in place instead (kv_row_f32).
 inline void kv_row_to_f32(const KvTensor& t, int64_t j, int64_t c0, int64_t n, float* dst) {

@@ -20,14 +20,6 @@
 
 namespace gb::cpu {
 
-namespace {
-
-constexpr int kBlock = 32;          // positions per block of the cache read as floats
-constexpr int64_t kTileRows = 64;   // query rows (tokens x heads) per tile
-constexpr int64_t kMinChunk = 256;  // fewest positions per split
-
-}  // namespace
-
 void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, const KvLayer& cache,
                                const MlaShape& s, int64_t pos0, float scale, Act out) {
     const int64_t qk = static_cast<int64_t>(s.n_nope) + s.n_rope;
@@ -98,12 +90,8 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
     const int64_t tq = std::clamp<int64_t>(kTileRows / H, 1, T);  // tokens per tile
     const int64_t n_tiles = (T + tq - 1) / tq;
     const int64_t max_kv = pos0 + T;
-    int64_t n_split = 1;
-    const int64_t want = 4 * static_cast<int64_t>(pool_.size());
-    if (n_tiles < want)
-        n_split = std::clamp<int64_t>((want + n_tiles - 1) / n_tiles, 1,
-                                      std::max<int64_t>(1, max_kv / kMinChunk));
-    const int64_t chunk = ((max_kv + n_split - 1) / n_split + kBlock - 1) / kBlock * kBlock;
+    const PositionSplit plan = split_positions(n_tiles, max_kv, pool_.size());
+    const int64_t n_split = plan.n_split, chunk = plan.chunk;
     const int64_t part_w = L + 2;  // m, l, o[L]
     if (n_split > 1) attn_part_.resize(static_cast<size_t>(T * H * n_split * part_w));
     const int64_t rows_max = tq * H;
