@@ -1,6 +1,6 @@
 // What the CPU attention kernels share: reading KV cache rows of any cache type as floats, a
-// vectorised exp for the softmax, and the two inner products of streaming attention (a query
-// against a block of keys, a block of values folded into an output row).
+// vectorised exp for the softmax (simd_exp.h), and the two inner products of streaming attention (a
+// query against a block of keys, a block of values folded into an output row).
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/half.h"
+#include "kernels/cpu/simd_exp.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -110,29 +111,6 @@ inline const float* kv_row_f32(const KvTensor& t, int64_t j, int64_t c0) {
 void kv_row_from_f32(const KvTensor& t, int64_t j, const float* src);
 
 #if GB_ATTN_AVX2
-// e^x for 8 lanes, relative error about 2e-7 for x in [-87, 88]; below -87 it gives e^-87
-// (1.6e-38: a softmax weight that vanishes next to the largest, which is 1), above 88 e^88.
-// Range reduction x = n ln2 + r with ln2 split in two (the high part exact in float), then a
-// degree-6 polynomial for e^r on |r| <= ln2/2 (the Cephes expf coefficients) and 2^n by the
-// exponent field.
-inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
 // The 8 horizontal sums of a0..a7, in order.
 inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
                       __m256 a7) {

@@ -232,6 +232,18 @@ TEST_P(BackendOps, GetRowsAddBiasAddSwiglu) {
     std::vector<double> ws(want.size());
     for (size_t i = 0; i < ws.size(); ++i) ws[i] = want[i] / (1 + std::exp(-want[i])) * y[i];
     expect_close(download(sw), ws, "swiglu");
+
+    // SiLU where e^-g leaves float's range or the vector exp clamps it (|g| near 87-88 and far
+    // beyond), and 45 elements: a tail after the last full vector.
+    std::vector<float> g = {-1e4f, -200, -100, -88.5f, -87.5f, -30, -5,  -1e-3f, 0,
+                            1e-3f, 5,    30,   87.5f,  88.5f,  100, 200, 1e4f};
+    while (g.size() < 45) g.push_back(static_cast<float>(g.size()) * 0.37f - 8);
+    auto u = randn(g.size(), 10);
+    Act ag = upload(g, 1, 45), au = upload(u, 1, 45), out2 = be->alloc(1, 45);
+    be->swiglu(ag, au, out2);
+    std::vector<double> w2(g.size());
+    for (size_t i = 0; i < g.size(); ++i) w2[i] = g[i] / (1 + std::exp(-double(g[i]))) * u[i];
+    expect_close(download(out2), w2, "swiglu");
 }
 
 // Reference RoPE in the inverse-frequency formulation (per pair i: inv_freq_i, angle
