@@ -152,7 +152,7 @@ inline float dot_with_min(const Block* w, const BlockQ8_1* x, int64_t nb, Quants
     const float dots = sum_blocks(nb, [&](int64_t i, __m256 acc) {
         const __m128 wf = f16_pair(&w[i].d), xf = f16_pair(&x[i].d);
         const __m128 f = _mm_mul_ps(wf, xf);
-        mins = _mm_fmadd_ps(wf, xf, mins);  // m_w * s_x + mins rounded once, as llama.cpp does
+        mins = _mm_fmadd_ps(wf, xf, mins);  // m_w * s_x added with one rounding
         const __m256i p = dot_u8s8(quants(w[i]), load256(x[i].qs));
         return _mm256_fmadd_ps(_mm256_broadcastss_ps(f), _mm256_cvtepi32_ps(p), acc);
     });
