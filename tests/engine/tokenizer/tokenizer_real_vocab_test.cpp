@@ -106,14 +106,18 @@ TEST_P(RealVocabTest, SpecialTokensFollowTheHfCheckpoint) {
         GTEST_SKIP() << v.name << ": no tokenizer.json at hand for this vocabulary";
     const Tokenizer& t = tokenizer_of(path);
     EXPECT_EQ(t.add_bos(), fx.at("reference_add_bos").as_bool());
-    if (t.add_bos()) EXPECT_EQ(t.bos(), fx.at("reference_bos").as_int64());
+    if (t.add_bos()) {
+        EXPECT_EQ(t.bos(), fx.at("reference_bos").as_int64());
+    }
     EXPECT_EQ(t.eos(), fx.at("reference_eos").as_int64());
     EXPECT_TRUE(t.is_eog(t.eos()));
     for (const auto& a : fx.at("added_tokens").as_array()) {
         const std::string& content = a.at("content").as_string();
         const auto id = static_cast<int32_t>(a.at("id").as_int64());
         EXPECT_EQ(t.find_token(content), id) << content;
-        if (a.at("special").as_bool()) EXPECT_TRUE(t.is_control(id)) << content;
+        if (a.at("special").as_bool()) {
+            EXPECT_TRUE(t.is_control(id)) << content;
+        }
         EXPECT_EQ(t.encode(content, false, true), std::vector<int32_t>{id}) << content;
         // Without parse_special only non-control tokens match as themselves.
         EXPECT_EQ(t.encode(content, false, false) == std::vector<int32_t>{id}, !t.is_control(id))
