@@ -185,23 +185,9 @@ void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_k
     if (n_split == 1 || cancelled()) return;
     // Merge the splits of each (token, head): rescale each by e^(m_s - M).
     pool_.parallel_for(T * n_head, [&](int64_t i0, int64_t i1, int) {
-        for (int64_t i = i0; i < i1; ++i) {
-            const float* src = attn_part_.data() + i * n_split * part_w;
-            float M = -INFINITY;
-            for (int64_t sp = 0; sp < n_split; ++sp) M = std::max(M, src[sp * part_w]);
-            float* dst = out.data + (i / n_head) * out.cols + (i % n_head) * D;
-            std::fill(dst, dst + D, 0.0f);
-            float L = 0.0f;
-            for (int64_t sp = 0; sp < n_split; ++sp) {
-                const float* p = src + sp * part_w;
-                if (p[0] == -INFINITY) continue;  // a split past this token's position
-                const float f = std::exp(p[0] - M);
-                L += p[1] * f;
-                for (int d = 0; d < D; ++d) dst[d] += p[2 + d] * f;
-            }
-            const float inv = 1.0f / L;
-            for (int d = 0; d < D; ++d) dst[d] *= inv;
-        }
+        for (int64_t i = i0; i < i1; ++i)
+            merge_splits(attn_part_.data() + i * n_split * part_w, n_split, D,
+                         out.data + (i / n_head) * out.cols + (i % n_head) * D);
     });
 }
 

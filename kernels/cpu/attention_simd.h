@@ -42,6 +42,26 @@ inline PositionSplit split_positions(int64_t tiles, int64_t max_kv, int threads)
     return {n_split, ((max_kv + n_split - 1) / n_split + kBlock - 1) / kBlock * kBlock};
 }
 
+// One (token, head)'s output from its n_split partial states, each [m, l, o[width]] (running
+// maximum, running sum, unnormalised output): every split rescaled by e^(m_s - M), then divided
+// by the combined sum. A split wholly past the token's position (m = -inf) adds nothing.
+inline void merge_splits(const float* parts, int64_t n_split, int64_t width, float* dst) {
+    const int64_t part_w = width + 2;
+    float M = -INFINITY;
+    for (int64_t sp = 0; sp < n_split; ++sp) M = std::max(M, parts[sp * part_w]);
+    std::fill(dst, dst + width, 0.0f);
+    float L = 0.0f;
+    for (int64_t sp = 0; sp < n_split; ++sp) {
+        const float* p = parts + sp * part_w;
+        if (p[0] == -INFINITY) continue;
+        const float f = std::exp(p[0] - M);
+        L += p[1] * f;
+        for (int64_t d = 0; d < width; ++d) dst[d] += p[2 + d] * f;
+    }
+    const float inv = 1.0f / L;
+    for (int64_t d = 0; d < width; ++d) dst[d] *= inv;
+}
+
 // Columns c0 .. c0+n of row j of a cache tensor, as floats, into dst. For F32 the caller can
 // read the row in place instead (kv_row_f32).
 inline void kv_row_to_f32(const KvTensor& t, int64_t j, int64_t c0, int64_t n, float* dst) {

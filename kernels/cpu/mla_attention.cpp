@@ -183,22 +183,8 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
             cq.resize(row_bytes(vdt, L));
             for (int64_t i = i0; i < i1; ++i) {
                 float* ctx = mla_ctx_.data() + i * L;
-                if (n_split > 1) {
-                    const float* src = attn_part_.data() + i * n_split * part_w;
-                    float M = -INFINITY;
-                    for (int64_t sp = 0; sp < n_split; ++sp) M = std::max(M, src[sp * part_w]);
-                    std::fill(ctx, ctx + L, 0.0f);
-                    float Z = 0.0f;
-                    for (int64_t sp = 0; sp < n_split; ++sp) {
-                        const float* p = src + sp * part_w;
-                        if (p[0] == -INFINITY) continue;  // a split past this token's position
-                        const float f = std::exp(p[0] - M);
-                        Z += p[1] * f;
-                        for (int64_t c = 0; c < L; ++c) ctx[c] += p[2 + c] * f;
-                    }
-                    const float inv = 1.0f / Z;
-                    for (int64_t c = 0; c < L; ++c) ctx[c] *= inv;
-                }
+                if (n_split > 1)
+                    merge_splits(attn_part_.data() + i * n_split * part_w, n_split, L, ctx);
                 const int64_t t = i / H, h = i % H;
                 quantize_row(vdt, ctx, cq.data(), L);
                 const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
