@@ -255,6 +255,12 @@ private slots:
         const QString streamed = w.answer_document_text();
         // The same text in the same blocks; the streamed document may end in an empty block.
         QCOMPARE(streamed.trimmed(), whole.toPlainText().trimmed());
+        // A font of its own on the box (as a user's font setting would give it).
+        auto* box = w.findChild<QTextBrowser*>();
+        QVERIFY(box);
+        QFont big = box->font();
+        big.setPointSize(big.pointSize() + 7);
+        box->setFont(big);
         m.streaming = false;
         m.id = 7;
         w.set_message(m);
@@ -262,9 +268,7 @@ private slots:
         QCOMPARE(w.answer_text_shown(), md);
         // The finished text is parsed into a new document that replaces the streamed one: it
         // keeps the box's font and its height follows the new document.
-        auto* box = w.findChild<QTextBrowser*>();
-        QVERIFY(box);
-        QCOMPARE(box->document()->defaultFont(), box->font());
+        QCOMPARE(box->document()->defaultFont().pointSize(), big.pointSize());
         QTest::qWait(10);
         const int tall = static_cast<int>(std::ceil(box->document()->size().height())) + 2;
         QVERIFY(tall > 100);  // eight blocks
