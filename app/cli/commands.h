@@ -11,5 +11,6 @@ int run_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int tokenize_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
+int analyze_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -50,6 +50,13 @@ commands:
       and their range; -d: starting after that many tokens in the cache; --trace-cost (or
       --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)
       and on with full router vectors
+  analyze TRACE [--json] [--bundle DIR]
+      the shape of a whole reply from its trace (JSON or .gbtrace): entropy and fork
+      tokens of the reasoning, its steps, DeepConf confidence, the loop alarm, reasoning
+      against answer, and per MoE layer the expert load, MaxVio, Gini, co-activation,
+      vocabulary specialisation and expert paths (engine/trace/ANALYSIS_FORMAT.md);
+      --bundle writes DIR/tokens.jsonl, expert_usage.csv, steps.csv, analysis.json for
+      pandas: pd.read_json("DIR/tokens.jsonl", lines=True)
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
@@ -70,6 +77,7 @@ int main(int argc, char** argv) {
         if (cmd == "bench") return gb::cli::bench_command(args);
         if (cmd == "tokenize") return gb::cli::tokenize_command(args);
         if (cmd == "convert") return gb::cli::convert_command(args);
+        if (cmd == "analyze") return gb::cli::analyze_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

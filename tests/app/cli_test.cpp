@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -549,4 +550,65 @@ TEST(Cli, InspectNeverPrintsTerminalControls) {
     EXPECT_NE(r.out.find("nul\\x00cut"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\\x9b1m"), std::string::npos) << r.out;  // ill-formed byte, shown
     std::filesystem::remove(path);
+}
+
+// analyze: a greedy reply of the demo MoE model, written by run in both forms, gives the same
+// analysis from either (routing weights are half floats in the binary form, but analyze does
+// not use them), step times aside (two runs); the text form names the parts; bad input is
+// refused with the file and the problem.
+TEST(Cli, AnalyzeReadsBothTraceFormsAndRefusesBadInput) {
+    const std::string moe = std::string(GB_RESOURCES_DIR) + "/models/glassbox-demo-moe.gguf";
+    const auto dir = std::filesystem::temp_directory_path();
+    const std::string stem = (dir / ("gb_cli_analyze_" + std::to_string(getpid()))).string();
+    for (const char* ext : {".json", ".gbtrace"}) {
+        Result r = cli("run -m " + moe + " -p 742*38 --chat -n 400 --temp 0 -t 1 -c 512 --trace " +
+                       stem + ext);
+        ASSERT_EQ(r.code, 0) << r.err;
+    }
+    Result a = cli("analyze " + stem + ".json --json");
+    Result b = cli("analyze " + stem + ".gbtrace --json");
+    ASSERT_EQ(a.code, 0) << a.err;
+    ASSERT_EQ(b.code, 0) << b.err;
+    const std::regex times("\"t_ms\":[-+.e0-9]+");
+    EXPECT_EQ(std::regex_replace(a.out, times, "t"), std::regex_replace(b.out, times, "t"));
+    const gb::json::Value v = gb::json::parse(a.out);
+    EXPECT_EQ(v.at("format").as_string(), "glassbox-analysis");
+    EXPECT_GT(v.at("reasoning").at("n_reasoning").as_int64(), 50);
+    EXPECT_EQ(v.at("moe").at("layers").as_array().size(), 3u);
+    Result text = cli("analyze " + stem + ".json");
+    ASSERT_EQ(text.code, 0) << text.err;
+    for (const char* part : {"reasoning:", "fork tokens", "steps:", "confidence (DeepConf",
+                             "loop: none", "experts: 3 MoE layers", "most frequent paths"})
+        EXPECT_NE(text.out.find(part), std::string::npos) << part << "\n" << text.out;
+
+    // A truncated trace, a binary trace with a flipped byte, a file that is not a trace.
+    std::ifstream in(stem + ".json", std::ios::binary);
+    std::stringstream whole;
+    whole << in.rdbuf();
+    const auto cut = write_temp("cut.json", whole.str().substr(0, whole.str().size() / 2));
+    std::ifstream bin_in(stem + ".gbtrace", std::ios::binary);
+    std::stringstream bin;
+    bin << bin_in.rdbuf();
+    std::string flipped = bin.str();
+    flipped[flipped.size() / 2] ^= 0x55;
+    const auto bad_bin = write_temp("flipped.gbtrace", flipped);
+    struct Case {
+        std::string args, expect;
+    } cases[] = {
+        {"analyze", "analyze takes one trace file"},
+        {"analyze /nonexistent/reply.json", "/nonexistent/reply.json"},
+        {"analyze " + cut.string(), cut.string()},
+        {"analyze " + bad_bin.string(), "checksum"},
+        {"analyze " + moe, "glassbox-demo-moe.gguf"},
+        {"analyze " + stem + ".json --bogus", "unknown option --bogus"},
+    };
+    for (const auto& c : cases) {
+        Result r = cli(c.args);
+        EXPECT_NE(r.code, 0) << c.args;
+        EXPECT_TRUE(r.out.empty()) << c.args << " printed on stdout: " << r.out;
+        EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << " -> " << r.err;
+    }
+    for (const char* ext : {".json", ".gbtrace"}) std::filesystem::remove(stem + ext);
+    std::filesystem::remove(cut);
+    std::filesystem::remove(bad_bin);
 }
