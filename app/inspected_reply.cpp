@@ -5,6 +5,7 @@
 #include <QTimer>
 
 #include "app/error_text.h"
+#include "engine/trace/trace_bundle.h"
 
 namespace gb::app {
 
@@ -123,6 +124,23 @@ void InspectedReply::load(qint64 message_id, bool continues_live) {
             },
             Qt::QueuedConnection);
     });
+}
+
+bool InspectedReply::export_bundle(const QString& dir) {
+    if (!shown_) return false;
+    // A live trace keeps growing on this thread: export a copy of what is shown now.
+    std::shared_ptr<const Trace> t = live_ ? std::make_shared<const Trace>(*live_) : shown_;
+    pool_.start([this, t, dir] {
+        QString error;
+        try {
+            write_bundle(*t, dir.toStdString());
+        } catch (const std::exception& e) {
+            error = error_text(e);
+        }
+        QMetaObject::invokeMethod(
+            this, [this, dir, error] { emit bundleExported(dir, error); }, Qt::QueuedConnection);
+    });
+    return true;
 }
 
 }  // namespace gb::app

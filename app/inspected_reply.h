@@ -33,6 +33,10 @@ public:
     void inspect(qint64 message_id);
     void clear();
 
+    // Writes the shown trace as a trace bundle (engine/trace/trace_bundle.h) into dir, on a pool
+    // thread; bundleExported follows (error empty on success). False when nothing is shown.
+    bool export_bundle(const QString& dir);
+
     // How often the views hear of a growing live trace: tokens at most every tokens_ms, the
     // routing (which the view counts over the whole reply) at most every routing_ms.
     void set_intervals(int tokens_ms, int routing_ms);
@@ -44,6 +48,7 @@ signals:
     // The live trace has new tokens; routing_due when the routing should be counted again.
     void traceGrew(bool routing_due);
     void loadFailed(QString error);
+    void bundleExported(QString dir, QString error);
 
 private:
     void start_live();

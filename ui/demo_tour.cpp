@@ -13,6 +13,7 @@
 #include "app/chat_controller.h"
 #include "ui/main_window.h"
 #include "ui/model_dialog.h"
+#include "ui/reasoning_map_view.h"
 #include "ui/routing_view.h"
 #include "ui/token_inspector.h"
 
@@ -81,9 +82,22 @@ void DemoTour::after_reply(qint64 id) {
         }
         w_.show_panel(MainWindow::InspectorPanel);
         shoot("3-inspector");
+        w_.show_panel(MainWindow::ReasoningPanel);
+        auto* map = w_.reasoning_map();
+        if (!map->map().forks.empty()) {
+            // The fork with the highest entropy: where the model hesitated most.
+            const auto& forks = map->map().forks;
+            const auto top = std::max_element(
+                forks.begin(), forks.end(),
+                [](const auto& a, const auto& b) { return a.entropy < b.entropy; });
+            map->select_token(top->token);
+        }
+        shoot("3b-reasoning-map");
         w_.show_panel(MainWindow::RoutingPanel);
         w_.routing()->select_expert(0, 0);
         shoot("4-routing");
+        w_.show_panel(MainWindow::ExpertsPanel);
+        shoot("4b-experts");
         w_.show_panel(MainWindow::HardwarePanel);
         shoot("5-hardware");
         w_.show_panel(MainWindow::SettingsPanelTab);

@@ -3,6 +3,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
@@ -15,9 +16,11 @@
 #include <QVBoxLayout>
 
 #include "ui/chat_view.h"
+#include "ui/expert_analytics_view.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
 #include "ui/model_dialog.h"
+#include "ui/reasoning_map_view.h"
 #include "ui/routing_view.h"
 #include "ui/settings_panel.h"
 #include "ui/token_inspector.h"
@@ -51,11 +54,15 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     tabs_ = new QTabWidget(split);
     tabs_->setAccessibleName(tr("Panels"));
     inspector_ = new TokenInspector(tabs_);
+    reasoning_map_ = new ReasoningMapView(tabs_);
     routing_ = new RoutingView(tabs_);
+    experts_ = new ExpertAnalyticsView(tabs_);
     dashboard_ = new GpuDashboard(tabs_);
     settings_ = new SettingsPanel(tabs_);
     tabs_->addTab(inspector_, tr("&Inspector"));
+    tabs_->addTab(reasoning_map_, tr("R&easoning"));
     tabs_->addTab(routing_, tr("&Routing"));
+    tabs_->addTab(experts_, tr("E&xperts"));
     tabs_->addTab(dashboard_, tr("&Hardware"));
     tabs_->addTab(settings_, tr("&Settings"));
     split->addWidget(sidebar_);
@@ -94,6 +101,10 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             [this](const GenerationSettings& s) { c_.set_settings(s); });
     connect(inspector_, &TokenInspector::tokenSelected, routing_, &RoutingView::select_token);
     connect(routing_, &RoutingView::tokenActivated, inspector_, &TokenInspector::select_token);
+    connect(inspector_, &TokenInspector::tokenSelected, reasoning_map_,
+            &ReasoningMapView::select_token);
+    connect(reasoning_map_, &ReasoningMapView::tokenActivated, inspector_,
+            &TokenInspector::select_token);
 
     // Controller -> views.
     connect(&c_, &ChatController::conversationsChanged, conversations_,
@@ -124,6 +135,8 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                 const int picked = continues_live ? inspector_->selected() : -1;
                 inspector_->set_trace(t);
                 routing_->set_trace(t);
+                reasoning_map_->set_trace(t);
+                experts_->set_trace(t);
                 if (t && !reply_->live())
                     dashboard_->set_engine_figures(*t, c_.context_use().n_ctx);
                 if (picked >= 0 && t && t->n_prompt + picked < static_cast<int>(t->tokens.size()))
@@ -132,10 +145,27 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(reply_, &gb::app::InspectedReply::traceGrew, this, [this](bool routing_due) {
         inspector_->trace_grew();
         // The routing view counts the whole reply again each time: once a second is enough.
-        if (routing_due) routing_->trace_grew();
+        if (routing_due) {
+            routing_->trace_grew();
+            reasoning_map_->trace_grew();
+            experts_->trace_grew();
+        }
     });
     connect(reply_, &gb::app::InspectedReply::loadFailed, this,
             [this](const QString& m) { show_error(m); });
+    connect(reasoning_map_, &ReasoningMapView::exportBundleRequested, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Folder for the trace bundle (tokens.jsonl, expert_usage.csv, steps.csv, "
+                     "analysis.json)"));
+        if (!dir.isEmpty()) reply_->export_bundle(dir);
+    });
+    connect(reply_, &gb::app::InspectedReply::bundleExported, this,
+            [this](const QString& dir, const QString& error) {
+                if (!error.isEmpty())
+                    show_error(tr("The bundle was not written: %1").arg(error));
+                else
+                    statusBar()->showMessage(tr("Trace bundle written to %1").arg(dir), 8000);
+            });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
         loading_ = path;
         update_status();
@@ -193,11 +223,15 @@ void MainWindow::create_actions() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1),
         [this] { show_panel(InspectorPanel); });
-    add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_2),
+    add(view, tr("R&easoning map"), QKeySequence(Qt::CTRL | Qt::Key_2),
+        [this] { show_panel(ReasoningPanel); });
+    add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_3),
         [this] { show_panel(RoutingPanel); });
-    add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_3),
+    add(view, tr("E&xpert analytics"), QKeySequence(Qt::CTRL | Qt::Key_4),
+        [this] { show_panel(ExpertsPanel); });
+    add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_5),
         [this] { show_panel(HardwarePanel); });
-    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_4),
+    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_6),
         [this] { show_panel(SettingsPanelTab); });
 }
 

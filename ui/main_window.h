@@ -23,12 +23,21 @@ class GpuDashboard;
 class HistorySidebar;
 class RoutingView;
 class SettingsPanel;
+class ReasoningMapView;
+class ExpertAnalyticsView;
 class TokenInspector;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum Panel { InspectorPanel, RoutingPanel, HardwarePanel, SettingsPanelTab };
+    enum Panel {
+        InspectorPanel,
+        ReasoningPanel,
+        RoutingPanel,
+        ExpertsPanel,
+        HardwarePanel,
+        SettingsPanelTab
+    };
     MainWindow(gb::app::ChatController& controller, gb::app::GpuMonitor* monitor,
                QWidget* parent = nullptr);
 
@@ -36,6 +45,8 @@ public:
     HistorySidebar* sidebar() const { return sidebar_; }
     TokenInspector* inspector() const { return inspector_; }
     RoutingView* routing() const { return routing_; }
+    ReasoningMapView* reasoning_map() const { return reasoning_map_; }
+    ExpertAnalyticsView* experts() const { return experts_; }
     GpuDashboard* dashboard() const { return dashboard_; }
     SettingsPanel* settings() const { return settings_; }
     QTabWidget* panels() const { return tabs_; }
@@ -59,6 +70,8 @@ private:
     ChatView* chat_ = nullptr;
     TokenInspector* inspector_ = nullptr;
     RoutingView* routing_ = nullptr;
+    ReasoningMapView* reasoning_map_ = nullptr;
+    ExpertAnalyticsView* experts_ = nullptr;
     GpuDashboard* dashboard_ = nullptr;
     SettingsPanel* settings_ = nullptr;
     QTabWidget* tabs_ = nullptr;

@@ -1,0 +1,240 @@
+// The reasoning map and expert analytics panels, offscreen, over the real engine on the shipped
+// demo models: what they draw is checked against counts made here from the trace itself (not
+// through gb::analyze_trace), clicks reach the inspector, a dense model says it has no experts,
+// and a hidden panel does no work until it is opened.
+#include <QFile>
+#include <QListWidget>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "app/chat_controller.h"
+#include "app/conversation_store.h"
+#include "app/engine_worker.h"
+#include "app/inspected_reply.h"
+#include "app/local_engine.h"
+#include "ui/expert_analytics_view.h"
+#include "ui/heatmap_widget.h"
+#include "ui/main_window.h"
+#include "ui/reasoning_map_view.h"
+#include "ui/sparkline_widget.h"
+#include "ui/token_inspector.h"
+
+using namespace gb;
+using namespace gb::app;
+using namespace gb::ui;
+
+namespace {
+
+// The window over the real engine with one finished, stored and inspected reply.
+struct RealReply {
+    MemoryConversationStore store;
+    EngineWorker worker{std::make_unique<LocalEngine>()};
+    ChatController c{store, worker};
+    MainWindow w{c, nullptr};
+
+    bool run(const char* model, const char* prompt) {
+        w.resize(1400, 860);
+        w.show();
+        QSignalSpy loaded(&c, &ChatController::modelChanged);
+        LoadSettings ls;
+        ls.path = std::string(GB_RESOURCES_DIR "/models/") + model;
+        ls.n_ctx = 1024;
+        ls.n_threads = 2;
+        c.load_model(ls);
+        if (!loaded.wait(20000) || !c.model_loaded()) return false;
+        GenerationSettings s = c.settings();
+        s.max_tokens = 700;
+        s.sampling.temperature = 0;
+        c.set_settings(s);
+        QSignalSpy done(&c, &ChatController::streamingFinished);
+        c.send(prompt);
+        if (!done.wait(60000)) return false;
+        // The stored trace (prompt first) replaces the live one.
+        return QTest::qWaitFor(
+            [&] { return w.inspector()->trace() && w.inspector()->trace()->n_prompt > 0; }, 10000);
+    }
+    const Trace& trace() const { return *w.inspector()->trace(); }
+};
+
+}  // namespace
+
+class AnalysisViewsTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("GlassboxTest");
+    }
+
+    void reasoning_map_of_a_real_reply() {
+        RealReply r;
+        QVERIFY(r.run("glassbox-demo-moe.gguf", "742*38"));
+        const Trace& t = r.trace();
+        ReasoningMapView* map = r.w.reasoning_map();
+        r.w.show_panel(MainWindow::ReasoningPanel);
+        QVERIFY(!map->showing_placeholder());
+
+        // One sparkline point per generated token, in order.
+        int n_think = 0, n_answer = 0;
+        std::vector<double> think_entropy;
+        for (const TokenRecord& tok : t.tokens) {
+            n_think += tok.phase == Phase::Think;
+            n_answer += tok.phase == Phase::Answer;
+            if (tok.phase == Phase::Think && std::isfinite(tok.entropy))
+                think_entropy.push_back(tok.entropy);
+        }
+        QVERIFY(n_think > 50 && n_answer > 0);
+        QCOMPARE(map->sparkline()->count(), n_think + n_answer);
+        QCOMPARE(map->token_of_point(0), t.n_prompt);
+        QVERIFY(map->meter_text().contains(QString("reasoning %1 tokens").arg(n_think)));
+        QVERIFY(map->meter_text().contains(QString("answer %1 tokens").arg(n_answer)));
+
+        // Forks: the reasoning tokens at or above the 80th percentile (computed here by sorting).
+        std::sort(think_entropy.begin(), think_entropy.end());
+        const double h = 0.8 * static_cast<double>(think_entropy.size() - 1);
+        const size_t lo = static_cast<size_t>(h);
+        const double threshold =
+            think_entropy[lo] +
+            (h - static_cast<double>(lo)) *
+                (think_entropy[std::min(lo + 1, think_entropy.size() - 1)] - think_entropy[lo]);
+        QVERIFY(std::fabs(map->map().fork_threshold - threshold) < 1e-9);
+        const size_t at_or_above = static_cast<size_t>(
+            think_entropy.end() - std::lower_bound(think_entropy.begin(), think_entropy.end(),
+                                                   map->map().fork_threshold));
+        QCOMPARE(map->sparkline()->marks().size(), at_or_above);
+        QCOMPARE(map->forks_list()->count(), static_cast<int>(at_or_above));
+        QVERIFY(map->summary_text().contains(QString("%1 fork tokens").arg(at_or_above)));
+
+        // Steps cover the reasoning; the table has one row per step.
+        int covered = 0;
+        for (const ReasoningStep& s : map->map().steps) covered += s.count;
+        QCOMPARE(covered, n_think);
+        QCOMPARE(map->steps_table()->rowCount(), static_cast<int>(map->map().steps.size()));
+
+        // Choosing the top fork in the list selects that token in the inspector and on the line.
+        const int fork = map->forks_list()->item(0)->data(Qt::UserRole).toInt();
+        QCOMPARE(t.tokens[static_cast<size_t>(fork)].phase, Phase::Think);
+        map->forks_list()->setCurrentRow(0);
+        QCOMPARE(r.w.inspector()->selected(), fork);
+        QCOMPARE(map->sparkline()->selected(), map->point_of_token(fork));
+        QVERIFY(map->token_text().contains(QString("Token %1").arg(fork)));
+        QVERIFY(map->token_text().contains("fork token"));
+        // A token picked in the inspector shows on the map.
+        r.w.inspector()->select_token(t.n_prompt + 2);
+        QCOMPARE(map->sparkline()->selected(), 2);
+        // A click on the sparkline picks the token under it.
+        QSignalSpy picked(map, &ReasoningMapView::tokenActivated);
+        SparklineWidget* spark = map->sparkline();
+        QTest::mouseClick(
+            spark, Qt::LeftButton, {},
+            QPoint(static_cast<int>(spark->x_of(spark->count() - 1)), spark->height() / 2));
+        QCOMPARE(picked.count(), 1);
+        QCOMPARE(picked.at(0).at(0).toInt(), static_cast<int>(t.tokens.size()) - 1);
+        // Choosing a step selects its first token.
+        map->steps_table()->setCurrentCell(0, 0);
+        emit map->steps_table()->cellClicked(0, 0);
+        QCOMPARE(r.w.inspector()->selected(), map->map().steps[0].first);
+        QVERIFY(map->loop_text().isEmpty());
+    }
+
+    void expert_analytics_of_a_real_reply() {
+        RealReply r;
+        QVERIFY(r.run("glassbox-demo-moe.gguf", "90321-4588"));
+        const Trace& t = r.trace();
+        ExpertAnalyticsView* v = r.w.experts();
+        r.w.show_panel(MainWindow::ExpertsPanel);
+        QVERIFY(!v->showing_placeholder());
+        const int E = t.n_expert, k = t.n_expert_used;
+        QVERIFY(E > 0 && k > 0);
+        QCOMPARE(v->layer_table()->rowCount(), static_cast<int>(v->analytics().layers.size()));
+
+        // Layer row 1: count this layer's routing of the generated tokens here.
+        v->select_layer(1);
+        const int layer = v->analytics().layers[1].layer;
+        std::vector<double> count(static_cast<size_t>(E), 0);
+        std::vector<std::vector<double>> both(static_cast<size_t>(E),
+                                              std::vector<double>(static_cast<size_t>(E), 0));
+        std::vector<std::set<std::string>> texts(static_cast<size_t>(E));
+        int n = 0;
+        for (const TokenRecord& tok : t.tokens) {
+            if (tok.phase == Phase::Prompt) continue;
+            const auto it = std::find(tok.routing.layers.begin(), tok.routing.layers.end(), layer);
+            QVERIFY(it != tok.routing.layers.end());
+            const auto ex =
+                tok.routing.experts_of(static_cast<size_t>(it - tok.routing.layers.begin()));
+            ++n;
+            for (uint16_t a : ex) {
+                count[a] += 1;
+                texts[a].insert(tok.text);
+                for (uint16_t b : ex) both[a][b] += 1;
+            }
+        }
+        QCOMPARE(v->load_heatmap()->rows(), 3);
+        QCOMPARE(v->load_heatmap()->cols(), E);
+        for (int e = 0; e < E; ++e)
+            QVERIFY(std::fabs(v->load_heatmap()->value(0, e) -
+                              count[static_cast<size_t>(e)] * E / (static_cast<double>(n) * k)) <
+                    1e-9);
+        QCOMPARE(v->coactivation_heatmap()->rows(), E);
+        for (int i = 0; i < E; ++i)
+            for (int j = 0; j < E; ++j) {
+                if (i == j || count[static_cast<size_t>(i)] == 0) continue;
+                QVERIFY(std::fabs(v->coactivation_heatmap()->value(i, j) -
+                                  both[static_cast<size_t>(i)][static_cast<size_t>(j)] /
+                                      count[static_cast<size_t>(i)]) < 1e-9);
+            }
+        // The busiest expert's vocabulary is listed; clicking another expert lists its own.
+        QVERIFY(v->vocabulary()->count() > 0);
+        const int quiet =
+            static_cast<int>(std::min_element(count.begin(), count.end()) - count.begin());
+        emit v->load_heatmap()->cellClicked(0, quiet);
+        QCOMPARE(v->vocabulary()->count(),
+                 std::min<int>(5, static_cast<int>(texts[static_cast<size_t>(quiet)].size())));
+        QVERIFY(v->paths()->count() > 0);
+        QVERIFY(v->summary_text().contains(QString("%1 experts").arg(E)));
+    }
+
+    void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
+        RealReply r;
+        QVERIFY(r.run("glassbox-demo-dense.gguf", "48213+9077"));
+        // Neither panel has been opened: neither has counted anything.
+        QVERIFY(r.w.reasoning_map()->map().steps.empty());
+        QCOMPARE(r.w.reasoning_map()->sparkline()->count(), 0);
+        r.w.show_panel(MainWindow::ExpertsPanel);
+        QVERIFY(r.w.experts()->showing_placeholder());
+        QVERIFY(r.w.experts()->placeholder_text().contains("dense"));
+        r.w.show_panel(MainWindow::ReasoningPanel);
+        QVERIFY(r.w.reasoning_map()->sparkline()->count() > 0);
+        QVERIFY(!r.w.reasoning_map()->map().steps.empty());
+
+        // The bundle of the shown reply, written off the UI thread; then into a folder that
+        // cannot exist (under a file), which is reported with its path.
+        QTemporaryDir tmp;
+        QSignalSpy exported(r.w.reply(), &InspectedReply::bundleExported);
+        QVERIFY(r.w.reply()->export_bundle(tmp.filePath("bundle")));
+        QVERIFY(exported.wait(5000));
+        QCOMPARE(exported.at(0).at(1).toString(), QString());
+        QFile tokens(tmp.filePath("bundle/tokens.jsonl"));
+        QVERIFY(tokens.open(QIODevice::ReadOnly));
+        QCOMPARE(tokens.readAll().count('\n'), static_cast<qsizetype>(r.trace().tokens.size()));
+        QFile usage(tmp.filePath("bundle/expert_usage.csv"));
+        QVERIFY(usage.open(QIODevice::ReadOnly));
+        QCOMPARE(usage.readAll(), QByteArray("layer,expert,phase,count,weight_sum\n"));  // dense
+        QFile blocker(tmp.filePath("file"));
+        QVERIFY(blocker.open(QIODevice::WriteOnly));
+        blocker.close();
+        QVERIFY(r.w.reply()->export_bundle(tmp.filePath("file/bundle")));
+        QVERIFY(exported.wait(5000));
+        QVERIFY2(exported.at(1).at(1).toString().contains(tmp.filePath("file")),
+                 qPrintable(exported.at(1).at(1).toString()));
+    }
+};
+
+QTEST_MAIN(AnalysisViewsTest)
+#include "analysis_views_qtest.moc"
