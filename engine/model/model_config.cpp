@@ -158,7 +158,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.rms_eps = static_cast<float>(f.require_float(a + "attention.layer_norm_rms_epsilon"));
     if (!(c.rms_eps > 0 && c.rms_eps < 1))
         throw Error(f.path() + ": attention.layer_norm_rms_epsilon out of range (0, 1)");
-    c.qkv_bias = info->qkv_bias;
+    // Qwen2 always has q/k/v biases; Llama has them (and one on the output) with attention_bias.
+    c.qkv_bias = info->qkv_bias || f.find_tensor("blk.0.attn_q.bias") != nullptr;
+    c.o_bias = f.find_tensor("blk.0.attn_output.bias") != nullptr;  // Llama's attention_bias
     c.qk_norm = info->qk_norm != QkNorm::None;
     c.qk_norm_full = info->qk_norm == QkNorm::Full;
 

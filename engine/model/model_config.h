@@ -37,6 +37,7 @@ struct ModelConfig {
     int64_t n_ctx_train = 0;
     float rms_eps = 1e-5f;
     bool qkv_bias = false;      // qwen2
+    bool o_bias = false;        // a bias on the attention output (llama with attention_bias)
     bool qk_norm = false;       // qwen3, qwen3moe, olmoe: RMSNorm of q and k before RoPE
     bool qk_norm_full = false;  // olmoe: over the whole q / k projection, not per head
     bool tied_output = false;
