@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/model_anatomy.h"
 #include "engine/sample/sampler.h"
 
 namespace gb::app {
@@ -36,6 +37,7 @@ struct ModelInfo {
     std::string backend;                    // where it runs once loaded ("cpu", "cuda")
     int64_t n_cpu_layers = 0;               // with a GPU backend: the first layers run on the CPU
     std::string error;                      // metadata could not be read completely
+    ModelAnatomy anatomy;                   // parameters per part (total 0: not known)
 
     bool is_moe() const { return n_expert > 0; }
     // KV cache bytes per token in cache_type (the f16 figure for a type not listed).

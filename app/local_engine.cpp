@@ -56,6 +56,7 @@ void fill_config(ModelInfo& info, const GgufFile& f) {
     info.n_expert_used = c.n_expert_used;
     info.n_moe_layers = c.n_moe_layers();
     info.kv_bytes_per_token = model_size(f, c).kv_bytes_per_token;
+    info.anatomy = model_anatomy(c);
     for (TensorType t : {TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::F32})
         if (kv_cache_type_error(t, c.kv_k_width()).empty() &&
             kv_cache_type_error(t, c.kv_v_width()).empty())

@@ -12,6 +12,7 @@
 
 #include "app/chat_controller.h"
 #include "ui/main_window.h"
+#include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/routing_view.h"
@@ -102,6 +103,11 @@ void DemoTour::after_reply(qint64 id) {
         shoot("5-hardware");
         w_.show_panel(MainWindow::SettingsPanelTab);
         shoot("6-settings-context");
+        w_.show_panel(MainWindow::AnatomyPanel);
+        shoot("6b-anatomy");
+        w_.anatomy()->show_reference(true);
+        shoot("6c-anatomy-deepseek");
+        w_.anatomy()->show_reference(false);
         ModelDialog d(&w_);
         d.set_path(QString::fromStdString(c_.model().path));
         d.show();

@@ -19,6 +19,7 @@
 #include "ui/expert_analytics_view.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
+#include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/routing_view.h"
@@ -59,12 +60,14 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     experts_ = new ExpertAnalyticsView(tabs_);
     dashboard_ = new GpuDashboard(tabs_);
     settings_ = new SettingsPanel(tabs_);
+    anatomy_ = new ModelAnatomyView(tabs_);
     tabs_->addTab(inspector_, tr("&Inspector"));
     tabs_->addTab(reasoning_map_, tr("R&easoning"));
     tabs_->addTab(routing_, tr("&Routing"));
     tabs_->addTab(experts_, tr("E&xperts"));
     tabs_->addTab(dashboard_, tr("&Hardware"));
     tabs_->addTab(settings_, tr("&Settings"));
+    tabs_->addTab(anatomy_, tr("&Anatomy"));
     split->addWidget(sidebar_);
     split->addWidget(center);
     split->addWidget(tabs_);
@@ -172,6 +175,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::modelChanged, this, [this] {
         loading_.clear();
+        anatomy_->set_model(c_.model_loaded() ? c_.model() : ModelInfo{});
         if (c_.model_loaded()) {
             const QString path = QString::fromStdString(c_.model().path);
             if (QFileInfo::exists(path)) remember_model(path);
@@ -185,6 +189,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::contextUseChanged, this, [this] {
         settings_->set_context_use(c_.context_use(), c_.model().template_keeps_reasoning);
+        anatomy_->set_context(c_.context_use().n_ctx, c_.context_use().total());
     });
     update_status();
 }
@@ -233,6 +238,8 @@ void MainWindow::create_actions() {
         [this] { show_panel(HardwarePanel); });
     add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_6),
         [this] { show_panel(SettingsPanelTab); });
+    add(view, tr("Model &anatomy"), QKeySequence(Qt::CTRL | Qt::Key_7),
+        [this] { show_panel(AnatomyPanel); });
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }

@@ -25,6 +25,7 @@ class RoutingView;
 class SettingsPanel;
 class ReasoningMapView;
 class ExpertAnalyticsView;
+class ModelAnatomyView;
 class TokenInspector;
 
 class MainWindow : public QMainWindow {
@@ -36,7 +37,8 @@ public:
         RoutingPanel,
         ExpertsPanel,
         HardwarePanel,
-        SettingsPanelTab
+        SettingsPanelTab,
+        AnatomyPanel
     };
     MainWindow(gb::app::ChatController& controller, gb::app::GpuMonitor* monitor,
                QWidget* parent = nullptr);
@@ -47,6 +49,7 @@ public:
     RoutingView* routing() const { return routing_; }
     ReasoningMapView* reasoning_map() const { return reasoning_map_; }
     ExpertAnalyticsView* experts() const { return experts_; }
+    ModelAnatomyView* anatomy() const { return anatomy_; }
     GpuDashboard* dashboard() const { return dashboard_; }
     SettingsPanel* settings() const { return settings_; }
     QTabWidget* panels() const { return tabs_; }
@@ -72,6 +75,7 @@ private:
     RoutingView* routing_ = nullptr;
     ReasoningMapView* reasoning_map_ = nullptr;
     ExpertAnalyticsView* experts_ = nullptr;
+    ModelAnatomyView* anatomy_ = nullptr;
     GpuDashboard* dashboard_ = nullptr;
     SettingsPanel* settings_ = nullptr;
     QTabWidget* tabs_ = nullptr;

@@ -18,9 +18,11 @@
 #include "app/engine_worker.h"
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
+#include "engine/gguf/gguf_file.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
 #include "ui/main_window.h"
+#include "ui/model_anatomy_view.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/sparkline_widget.h"
 #include "ui/token_inspector.h"
@@ -200,6 +202,8 @@ private slots:
         QVERIFY(v->summary_text().contains(QString("%1 experts").arg(E)));
     }
 
+    void model_anatomy_of_the_loaded_model();
+
     void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
         RealReply r;
         QVERIFY(r.run("glassbox-demo-dense.gguf", "48213+9077"));
@@ -235,6 +239,37 @@ private slots:
                  qPrintable(exported.at(1).at(1).toString()));
     }
 };
+
+// The anatomy panel of the loaded demo MoE model: its parameters are the file's tensors (summed
+// here from the GGUF), and the DeepSeek-V3/R1 switch shows the published 671B / 37B and MLA's
+// 71-fold smaller cache.
+void AnalysisViewsTest::model_anatomy_of_the_loaded_model() {
+    RealReply r;
+    QVERIFY(r.run("glassbox-demo-moe.gguf", "1+1"));
+    ModelAnatomyView* v = r.w.anatomy();
+    r.w.show_panel(MainWindow::AnatomyPanel);
+    QVERIFY(!v->showing_placeholder());
+    const GgufFile f = GgufFile::open(GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+    int64_t in_file = 0;
+    for (const auto& t : f.tensors()) in_file += t.n_elements;
+    QCOMPARE(v->shown().total, in_file);
+    QCOMPARE(v->parts_table()->rowCount(), static_cast<int>(v->shown().parts.size()));
+    QVERIFY(v->summary_text().contains("2 of 16 experts"));
+    QVERIFY2(v->cache_text().contains("MLA caches one compressed latent"),
+             qPrintable(v->cache_text()));
+    v->show_reference(true);
+    QVERIFY2(v->summary_text().contains("671 B parameters; one token uses 37.6 B"),
+             qPrintable(v->summary_text()));
+    QVERIFY(v->summary_text().contains("8 of 256 experts"));
+    QVERIFY2(v->cache_text().contains("71 times as much"), qPrintable(v->cache_text()));
+    v->show_reference(false);
+    QCOMPARE(v->shown().total, in_file);
+    // Nothing loaded: the panel says so, and the reference still works.
+    ModelAnatomyView empty;
+    QVERIFY(empty.showing_placeholder());
+    empty.show_reference(true);
+    QVERIFY(!empty.showing_placeholder());
+}
 
 QTEST_MAIN(AnalysisViewsTest)
 #include "analysis_views_qtest.moc"
