@@ -12,5 +12,6 @@ int bench_command(const std::vector<std::string>& args);
 int tokenize_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
 int analyze_command(const std::vector<std::string>& args);
+int compare_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

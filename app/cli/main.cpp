@@ -57,6 +57,10 @@ commands:
       vocabulary specialisation and expert paths (engine/trace/ANALYSIS_FORMAT.md);
       --bundle writes DIR/tokens.jsonl, expert_usage.csv, steps.csv, analysis.json for
       pandas: pd.read_json("DIR/tokens.jsonl", lines=True)
+  compare A B [--json]
+      two replies (traces) aligned token by token (longest common subsequence of token
+      ids): where they first diverge, log-probability and entropy differences over the
+      shared tokens, and per MoE layer the difference of the expert loads
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
@@ -78,6 +82,7 @@ int main(int argc, char** argv) {
         if (cmd == "tokenize") return gb::cli::tokenize_command(args);
         if (cmd == "convert") return gb::cli::convert_command(args);
         if (cmd == "analyze") return gb::cli::analyze_command(args);
+        if (cmd == "compare") return gb::cli::compare_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

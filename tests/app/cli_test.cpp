@@ -612,3 +612,31 @@ TEST(Cli, AnalyzeReadsBothTraceFormsAndRefusesBadInput) {
     std::filesystem::remove(cut);
     std::filesystem::remove(bad_bin);
 }
+
+// compare: two real replies of the demo MoE model (tests/fixtures/analysis), in text and JSON,
+// and the errors of a missing or extra argument.
+TEST(Cli, CompareAlignsTwoReplies) {
+    const std::string a = gb::test::fixture("analysis/moe_mul.json");
+    const std::string b = gb::test::fixture("analysis/moe_sub.json");
+    Result text = cli("compare " + a + " " + b);
+    ASSERT_EQ(text.code, 0) << text.err;
+    for (const char* part : {"aligned: ", "first divergence at row", "log-probability B - A",
+                             "expert loads (relative load B - A)", "layer   3: moved"})
+        EXPECT_NE(text.out.find(part), std::string::npos) << part << "\n" << text.out;
+    Result self = cli("compare " + a + " " + a);
+    ASSERT_EQ(self.code, 0) << self.err;
+    EXPECT_NE(self.out.find("the same token for token"), std::string::npos) << self.out;
+    Result json = cli("compare " + a + " " + b + " --json");
+    ASSERT_EQ(json.code, 0) << json.err;
+    const gb::json::Value v = gb::json::parse(json.out);
+    EXPECT_EQ(v.at("format").as_string(), "glassbox-comparison");
+    EXPECT_TRUE(v.at("loads_comparable").as_bool());
+    for (const auto& [args, expect] :
+         {std::pair<std::string, std::string>{"compare " + a, "compare takes two trace files"},
+          {"compare " + a + " /nonexistent/b.json", "/nonexistent/b.json"},
+          {"compare " + a + " " + b + " " + a, "compare takes two trace files"}}) {
+        Result r = cli(args);
+        EXPECT_NE(r.code, 0) << args;
+        EXPECT_NE(r.err.find(expect), std::string::npos) << args << " -> " << r.err;
+    }
+}
