@@ -43,6 +43,8 @@ public:
 
     // The messages on show, root first, and the reply being streamed after them.
     const std::vector<StoredMessage>& path() const { return path_; }
+    // Every message of the current conversation, every branch, oldest first.
+    const std::vector<StoredMessage>& messages() const { return all_; }
     const StreamingReply& streaming() const { return streaming_; }
     // Siblings of a message (same parent, same role), oldest first, and its position among them.
     std::vector<int64_t> siblings(int64_t message_id) const;

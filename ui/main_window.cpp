@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include "ui/chat_view.h"
+#include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
@@ -162,6 +163,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                      "analysis.json)"));
         if (!dir.isEmpty()) reply_->export_bundle(dir);
     });
+    connect(reasoning_map_, &ReasoningMapView::compareRequested, this, [this] { open_compare(); });
     connect(reply_, &gb::app::InspectedReply::bundleExported, this,
             [this](const QString& dir, const QString& error) {
                 if (!error.isEmpty())
@@ -240,6 +242,9 @@ void MainWindow::create_actions() {
         [this] { show_panel(SettingsPanelTab); });
     add(view, tr("Model &anatomy"), QKeySequence(Qt::CTRL | Qt::Key_7),
         [this] { show_panel(AnatomyPanel); });
+    view->addSeparator();
+    add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
+        [this] { open_compare(); });
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
@@ -280,6 +285,13 @@ void MainWindow::update_status() {
 }
 
 void MainWindow::inspect(qint64 message_id) { reply_->inspect(message_id); }
+
+CompareDialog* MainWindow::open_compare() {
+    auto* d = new CompareDialog(c_, reply_->message_id(), this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
 
 void MainWindow::open_model_dialog() {
     ModelDialog d(this);

@@ -26,6 +26,7 @@ class SettingsPanel;
 class ReasoningMapView;
 class ExpertAnalyticsView;
 class ModelAnatomyView;
+class CompareDialog;
 class TokenInspector;
 
 class MainWindow : public QMainWindow {
@@ -58,6 +59,8 @@ public:
     gb::app::InspectedReply* reply() const { return reply_; }
     QString error_text() const;
     void show_panel(Panel p);
+    // Opens the compare dialog with the inspected reply as A (non-modal; it deletes itself).
+    CompareDialog* open_compare();
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
     void open_model_dialog();
 

@@ -68,6 +68,13 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
            "analysis.json)"));
     export_button->setAccessibleName(tr("Export the reply as a trace bundle"));
     head->addWidget(export_button, 0, Qt::AlignTop);
+    auto* compare_button = new QPushButton(tr("Compare with…"), page);
+    compare_button->setToolTip(
+        tr("This reply against another one: aligned tokens, probability "
+           "differences, expert loads (Ctrl+D)"));
+    compare_button->setAccessibleName(tr("Compare this reply with another"));
+    head->addWidget(compare_button, 0, Qt::AlignTop);
+    connect(compare_button, &QPushButton::clicked, this, &ReasoningMapView::compareRequested);
     pv->addLayout(head);
     connect(export_button, &QPushButton::clicked, this, &ReasoningMapView::exportBundleRequested);
     meter_ = new QProgressBar(page);

@@ -46,6 +46,7 @@ public:
 signals:
     void tokenActivated(int index);
     void exportBundleRequested();  // the "Export bundle…" button
+    void compareRequested();       // the "Compare with…" button
 
 protected:
     void showEvent(QShowEvent* e) override;  // catches up on what changed while hidden

@@ -11,6 +11,7 @@
 #include <QTest>
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <set>
 
 #include "app/chat_controller.h"
@@ -19,6 +20,7 @@
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
 #include "engine/gguf/gguf_file.h"
+#include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
 #include "ui/main_window.h"
@@ -203,6 +205,7 @@ private slots:
     }
 
     void model_anatomy_of_the_loaded_model();
+    void compare_two_real_replies();
 
     void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
         RealReply r;
@@ -269,6 +272,65 @@ void AnalysisViewsTest::model_anatomy_of_the_loaded_model() {
     QVERIFY(empty.showing_placeholder());
     empty.show_reference(true);
     QVERIFY(!empty.showing_placeholder());
+}
+
+// Two replies of the demo MoE model to the same problem with different seeds (a regeneration),
+// compared in the dialog; then one of them against its own trace file, which is identical.
+void AnalysisViewsTest::compare_two_real_replies() {
+    RealReply r;
+    GenerationSettings s = r.c.settings();
+    QVERIFY(r.run("glassbox-demo-moe.gguf", "52004-1837"));
+    const auto first = r.w.inspector()->trace();
+    s = r.c.settings();
+    s.sampling.temperature = 1.0f;
+    s.sampling.seed = 79;  // this seed slips and corrects itself on this problem
+    r.c.set_settings(s);
+    QSignalSpy done(&r.c, &ChatController::streamingFinished);
+    int64_t first_id = 0;
+    for (const StoredMessage& m : r.c.messages())
+        if (m.role == "assistant") first_id = m.id;
+    r.c.regenerate(first_id);
+    QVERIFY(done.wait(60000));
+    QTRY_VERIFY(r.w.inspector()->trace() && r.w.inspector()->trace() != first &&
+                r.w.inspector()->trace()->n_prompt > 0);
+    const auto second = r.w.inspector()->trace();
+
+    CompareDialog* d = r.w.open_compare();
+    QTRY_VERIFY_WITH_TIMEOUT(d->result() != nullptr && !d->busy(), 10000);
+    const TraceComparison& c = *d->result();
+    // The two sides are the two replies: every generated token of each appears once.
+    const int gen_a = first->n_gen, gen_b = second->n_gen;
+    QCOMPARE(c.same + c.only_a + c.only_b, static_cast<int>(c.alignment.size()));
+    QVERIFY((c.same + c.only_a == gen_a && c.same + c.only_b == gen_b) ||
+            (c.same + c.only_a == gen_b && c.same + c.only_b == gen_a));
+    QVERIFY2(c.only_a + c.only_b > 0, "the seed-79 reply differs from the greedy one");
+    QCOMPARE(d->alignment_html().count("line-through"), c.only_a);
+    QCOMPARE(d->difference_line()->count(), static_cast<int>(c.alignment.size()));
+    QCOMPARE(d->load_heatmap()->rows(), 3);
+    QVERIFY(d->summary_text().contains(QString("%1 tokens in both").arg(c.same)));
+    if (const char* dir = std::getenv("GB_SHOT_DIR"))
+        d->grab().save(QString::fromUtf8(dir) + "/compare-dialog.png");
+
+    // A trace file on one side: the first reply against itself.
+    QTemporaryDir tmp;
+    const QString file = tmp.filePath("first.json");
+    {
+        std::ofstream out(file.toStdString());
+        gb::write_json(*first, out);
+    }
+    ReplySource a, b;
+    a.file = file;
+    b.message_id = first_id;
+    d->compare(a, b);
+    QTRY_VERIFY_WITH_TIMEOUT(!d->busy(), 10000);
+    QVERIFY2(d->summary_text().contains("the same token for token"), qPrintable(d->summary_text()));
+    // A file that is not a trace: the dialog says why.
+    b.file = tmp.filePath("missing.json");
+    b.message_id = 0;
+    d->compare(a, b);
+    QTRY_VERIFY_WITH_TIMEOUT(!d->busy(), 10000);
+    QVERIFY2(d->summary_text().contains("missing.json"), qPrintable(d->summary_text()));
+    d->close();
 }
 
 QTEST_MAIN(AnalysisViewsTest)
