@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include "kernels/error.h"
 
@@ -128,6 +130,23 @@ std::shared_ptr<const Trace> MemoryConversationStore::trace(int64_t message_id) 
         for (const StoredMessage& m : c.messages)
             if (m.id == message_id) return m.trace;
     return nullptr;
+}
+
+std::vector<int64_t> MemoryConversationStore::replies_of_model(const std::string& model) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<int64_t> out;
+    for (auto& [id, c] : convs_)
+        for (const StoredMessage& m : c.messages)
+            if (m.role == "assistant" && m.trace && m.trace->model == model) out.push_back(m.id);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<ExpertUsage> MemoryConversationStore::expert_usage(const std::vector<int64_t>& ids) {
+    std::vector<std::vector<ExpertUsage>> parts;
+    for (int64_t id : ids)
+        if (auto t = trace(id)) parts.push_back(summarise_expert_usage(*t));
+    return sum_expert_usage(parts);
 }
 
 }  // namespace gb::app

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "app/history/trace_blob.h"
 #include "engine/trace/trace.h"
 
 namespace gb::app {
@@ -58,6 +59,13 @@ public:
     // The trace of a stored reply (nullptr when it has none). May be called from any thread:
     // stored traces are loaded off the UI thread.
     virtual std::shared_ptr<const Trace> trace(int64_t message_id) = 0;
+    // The stored replies whose trace was made by `model` (the trace's model name), oldest
+    // first. May be called from any thread.
+    virtual std::vector<int64_t> replies_of_model(const std::string& model) = 0;
+    // The expert-usage rows (per MoE layer, expert and phase) of those replies, summed, sorted
+    // by (layer, expert, phase): what the history's expert-usage table holds, so a set of
+    // replies is analysed without loading their traces. May be called from any thread.
+    virtual std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) = 0;
 
     // Streaming, for stores that can save a reply while it is generated (a crash then loses at
     // most the last flush): reply_started, reply_text per token, then add_message() of the
@@ -81,6 +89,8 @@ public:
     std::vector<StoredMessage> messages(int64_t id) override;
     int64_t add_message(int64_t conversation_id, const StoredMessage& m) override;
     std::shared_ptr<const Trace> trace(int64_t message_id) override;
+    std::vector<int64_t> replies_of_model(const std::string& model) override;
+    std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) override;
 
 private:
     struct Conv {

@@ -294,6 +294,20 @@ void HistoryConversationStore::remember_trace(int64_t id, std::shared_ptr<const 
     recent_traces_.emplace_back(id, std::move(trace));
 }
 
+std::vector<int64_t> HistoryConversationStore::replies_of_model(const std::string& model) {
+    drain();
+    std::lock_guard<std::mutex> lock(db_mu_);
+    return store_->replies_of_model(model);
+}
+
+std::vector<ExpertUsage> HistoryConversationStore::expert_usage(const std::vector<int64_t>& ids) {
+    drain();
+    std::lock_guard<std::mutex> lock(db_mu_);
+    std::vector<std::vector<ExpertUsage>> parts;
+    for (int64_t id : ids) parts.push_back(store_->expert_usage(id));
+    return sum_expert_usage(parts);
+}
+
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
     {
         std::lock_guard<std::mutex> lock(recent_mu_);

@@ -38,6 +38,8 @@ public:
     std::vector<StoredMessage> messages(int64_t id) override;
     int64_t add_message(int64_t conversation_id, const StoredMessage& m) override;
     std::shared_ptr<const Trace> trace(int64_t message_id) override;
+    std::vector<int64_t> replies_of_model(const std::string& model) override;
+    std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) override;
     void reply_started(int64_t conversation_id, std::optional<int64_t> parent) override;
     void reply_text(bool reasoning, const std::string& text) override;
     void reply_abandoned() override;

@@ -1,6 +1,8 @@
 // ExpertAnalyticsView: layout, and turning gb::analyze_moe's numbers into the views.
 #include "ui/expert_analytics_view.h"
 
+#include <QComboBox>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QListWidget>
@@ -10,7 +12,9 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 
 #include "ui/heatmap_widget.h"
 #include "ui/token_flow_view.h"
@@ -46,8 +50,66 @@ QListWidget* titled_list(QWidget* parent, const QString& title, QLabel** label,
 
 }  // namespace
 
+// Loads from summed expert-usage rows (think and answer; the prompt is left out as in a
+// reply's analytics). N k is the sum of the counts, so relative loads are exact even when k is
+// not known.
+static MoeAnalytics analytics_from_usage(const std::vector<gb::app::ExpertUsage>& rows,
+                                         int n_expert, int k) {
+    MoeAnalytics moe;
+    int E = n_expert;
+    for (const auto& u : rows) E = std::max(E, u.expert + 1);
+    moe.n_expert = E;
+    moe.k = k;
+    std::map<int, std::array<std::vector<int64_t>, 2>> by_layer;  // think, answer
+    for (const auto& u : rows) {
+        if (u.phase != static_cast<int>(Phase::Think) && u.phase != static_cast<int>(Phase::Answer))
+            continue;
+        auto& l = by_layer[u.layer];
+        for (auto& v : l) v.resize(static_cast<size_t>(E), 0);
+        l[u.phase == static_cast<int>(Phase::Think) ? 0 : 1][static_cast<size_t>(u.expert)] +=
+            u.count;
+    }
+    const int kk = std::max(1, k);
+    for (const auto& [layer, phases] : by_layer) {
+        LayerAnalytics la;
+        la.layer = layer;
+        la.counts.assign(static_cast<size_t>(E), 0);
+        int64_t think = 0, answer = 0;
+        for (int e = 0; e < E; ++e) {
+            la.counts[static_cast<size_t>(e)] =
+                phases[0][static_cast<size_t>(e)] + phases[1][static_cast<size_t>(e)];
+            think += phases[0][static_cast<size_t>(e)];
+            answer += phases[1][static_cast<size_t>(e)];
+        }
+        la.tokens_think = think / kk;
+        la.tokens_answer = answer / kk;
+        la.tokens = (think + answer) / kk;
+        // tokens x k = the routings, whatever k is.
+        la.load = load_stats(la.counts, think + answer, 1);
+        if (think) la.relative_load_think = load_stats(phases[0], think, 1).relative_load;
+        if (answer) la.relative_load_answer = load_stats(phases[1], answer, 1).relative_load;
+        if (think && answer)
+            for (int e = 0; e < E; ++e)
+                la.think_minus_answer.push_back(la.relative_load_think[static_cast<size_t>(e)] -
+                                                la.relative_load_answer[static_cast<size_t>(e)]);
+        if (think + answer) moe.layers.push_back(std::move(la));
+    }
+    return moe;
+}
+
 ExpertAnalyticsView::ExpertAnalyticsView(QWidget* parent) : QWidget(parent) {
     auto* v = new QVBoxLayout(this);
+    auto* scope_row = new QHBoxLayout;
+    scope_row->addWidget(new QLabel(tr("Over:"), this));
+    scope_box_ = new QComboBox(this);
+    scope_box_->addItems({tr("This reply"), tr("Every reply of this conversation"),
+                          tr("Every stored reply of this model")});
+    scope_box_->setAccessibleName(tr("Which replies the expert analytics count"));
+    scope_row->addWidget(scope_box_);
+    scope_row->addStretch();
+    v->addLayout(scope_row);
+    connect(scope_box_, &QComboBox::currentIndexChanged, this,
+            [this](int i) { set_scope(static_cast<Scope>(i)); });
     stack_ = new QStackedWidget(this);
     v->addWidget(stack_);
     placeholder_ = new QLabel(stack_);
@@ -130,6 +192,8 @@ void ExpertAnalyticsView::set_trace(std::shared_ptr<const Trace> trace) {
     layer_ = -1;
     expert_ = -1;
     dirty_ = true;
+    // A summed scope is read again: the new reply may belong to it.
+    if (scope_ != Scope::Reply && trace_) emit scopeRequested(scope_);
     if (isVisible()) rebuild();
 }
 
@@ -144,8 +208,54 @@ void ExpertAnalyticsView::showEvent(QShowEvent* e) {
     if (dirty_) rebuild();
 }
 
+void ExpertAnalyticsView::set_scope(Scope scope) {
+    scope_ = scope;
+    if (scope_box_->currentIndex() != static_cast<int>(scope)) {
+        const QSignalBlocker block(scope_box_);
+        scope_box_->setCurrentIndex(static_cast<int>(scope));
+    }
+    aggregate_ready_ = false;
+    aggregate_error_.clear();
+    layer_ = -1;
+    expert_ = -1;
+    if (scope != Scope::Reply) emit scopeRequested(scope);
+    rebuild();
+}
+
+void ExpertAnalyticsView::set_aggregate(int replies, const std::vector<gb::app::ExpertUsage>& rows,
+                                        int n_expert, int k) {
+    aggregate_ = analytics_from_usage(rows, n_expert, k);
+    aggregate_replies_ = replies;
+    aggregate_ready_ = true;
+    aggregate_error_.clear();
+    rebuild();
+}
+
+void ExpertAnalyticsView::set_aggregate_error(const QString& error) {
+    aggregate_error_ = error;
+    aggregate_ready_ = false;
+    rebuild();
+}
+
 void ExpertAnalyticsView::rebuild() {
     dirty_ = false;
+    if (scope_ != Scope::Reply) {
+        moe_ = aggregate_ready_ ? aggregate_ : MoeAnalytics{};
+        if (!aggregate_ready_ || moe_.empty()) {
+            placeholder_->setText(
+                !aggregate_error_.isEmpty()
+                    ? tr("The stored expert usage could not be read: %1").arg(aggregate_error_)
+                : aggregate_ready_
+                    ? tr("None of these %1 stored replies has expert routing (a dense "
+                         "model, or routing was not recorded).")
+                          .arg(aggregate_replies_)
+                    : tr("Summing the stored replies' expert usage…"));
+            stack_->setCurrentWidget(placeholder_);
+            return;
+        }
+        show_analytics();
+        return;
+    }
     QString error;
     try {
         moe_ = trace_ ? analyze_moe(*trace_) : MoeAnalytics{};
@@ -168,18 +278,28 @@ void ExpertAnalyticsView::rebuild() {
         stack_->setCurrentWidget(placeholder_);
         return;
     }
+    show_analytics();
+}
+
+void ExpertAnalyticsView::show_analytics() {
     stack_->setCurrentWidget(page_);
     const int E = moe_.n_expert;
     int64_t tokens = 0;
     for (const LayerAnalytics& la : moe_.layers) tokens = std::max(tokens, la.tokens);
+    QString over = tr("over %1 generated tokens").arg(tokens);
+    if (scope_ != Scope::Reply)
+        over = tr("over %1 stored replies (%2 generated tokens), from the history's expert-usage "
+                  "table: co-activation, vocabulary and paths need one reply's tokens")
+                   .arg(aggregate_replies_)
+                   .arg(tokens);
     summary_->setText(
-        tr("%1 MoE layers · %2 experts · top-%3 · over %4 generated tokens. Relative load 1 is "
-           "an expert's fair share (N·k/E); MaxVio is the busiest expert's excess over it; Gini "
-           "0 is an even spread, near 1 one expert taking everything.")
+        tr("%1 MoE layers · %2 experts · top-%3 · %4. Relative load 1 is an expert's fair share "
+           "(N·k/E); MaxVio is the busiest expert's excess over it; Gini 0 is an even spread, "
+           "near 1 one expert taking everything.")
             .arg(moe_.layers.size())
             .arg(E)
             .arg(moe_.k)
-            .arg(tokens));
+            .arg(over));
 
     const QSignalBlocker block(layers_);
     layers_->setRowCount(static_cast<int>(moe_.layers.size()));
@@ -295,7 +415,14 @@ void ExpertAnalyticsView::select_expert(int expert) {
     const auto it = std::find_if(la.specialisation.begin(), la.specialisation.end(),
                                  [&](const ExpertVocabulary& ev) { return ev.expert == expert; });
     if (it == la.specialisation.end()) {
-        vocab_title_->setText(tr("Expert %1 took no token in layer %2.").arg(expert).arg(la.layer));
+        vocab_title_->setText(
+            scope_ != Scope::Reply
+                ? tr("Expert %1 in layer %2 took %3 tokens; its vocabulary needs "
+                     "one reply's tokens (choose “This reply”).")
+                      .arg(expert)
+                      .arg(la.layer)
+                      .arg(la.counts[static_cast<size_t>(expert)])
+                : tr("Expert %1 took no token in layer %2.").arg(expert).arg(la.layer));
         return;
     }
     vocab_title_->setText(tr("Expert %1 in layer %2 took %3 tokens; its texts (count, and its "

@@ -9,9 +9,11 @@
 #include <QWidget>
 #include <memory>
 
+#include "app/history/trace_blob.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_analysis.h"
 
+class QComboBox;
 class QLabel;
 class QListWidget;
 class QStackedWidget;
@@ -30,6 +32,18 @@ public:
     void select_layer(int row);      // a row of the layer table
     void select_expert(int expert);  // lists its vocabulary in the selected layer
 
+    // What the view counts: the inspected reply, or a set of stored replies summed through the
+    // history's expert-usage table (loads only: co-activation, vocabulary and paths need the
+    // tokens of one reply).
+    enum class Scope { Reply, Conversation, Model };
+    void set_scope(Scope scope);  // asks for the rows with scopeRequested (not for Reply)
+    Scope scope() const { return scope_; }
+    // The summed rows for the scope asked for: `replies` stored replies, k experts per token
+    // (0: unknown; relative loads stay exact, token counts are then routings).
+    void set_aggregate(int replies, const std::vector<gb::app::ExpertUsage>& rows, int n_expert,
+                       int k);
+    void set_aggregate_error(const QString& error);
+
     const MoeAnalytics& analytics() const { return moe_; }
     bool showing_placeholder() const;
     QString placeholder_text() const;
@@ -41,16 +55,26 @@ public:
     QListWidget* vocabulary() const { return vocab_; }
     QListWidget* paths() const { return paths_; }
 
+signals:
+    void scopeRequested(gb::ui::ExpertAnalyticsView::Scope scope);
+
 protected:
     void showEvent(QShowEvent* e) override;  // catches up on what changed while hidden
 
 private:
     void rebuild();
-    bool dirty_ = false;  // the trace changed while the view was hidden
+    void show_analytics();  // moe_ into the page
+    bool dirty_ = false;    // the trace changed while the view was hidden
     void show_layer();
 
     std::shared_ptr<const Trace> trace_;
     MoeAnalytics moe_;
+    Scope scope_ = Scope::Reply;
+    MoeAnalytics aggregate_;
+    int aggregate_replies_ = 0;
+    QString aggregate_error_;
+    bool aggregate_ready_ = false;
+    QComboBox* scope_box_ = nullptr;
     int layer_ = -1;
     int expert_ = -1;
     QStackedWidget* stack_ = nullptr;

@@ -15,6 +15,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "app/expert_usage_query.h"
 #include "ui/chat_view.h"
 #include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
@@ -164,6 +165,30 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         if (!dir.isEmpty()) reply_->export_bundle(dir);
     });
     connect(reasoning_map_, &ReasoningMapView::compareRequested, this, [this] { open_compare(); });
+    // The expert analytics over a set of stored replies: the history's expert-usage table,
+    // summed off the UI thread.
+    auto* usage = new gb::app::ExpertUsageQuery(c_.store(), this);
+    connect(experts_, &ExpertAnalyticsView::scopeRequested, this,
+            [this, usage](ExpertAnalyticsView::Scope scope) {
+                if (scope == ExpertAnalyticsView::Scope::Conversation) {
+                    std::vector<int64_t> ids;
+                    for (const StoredMessage& m : c_.messages())
+                        if (m.role == "assistant") ids.push_back(m.id);
+                    usage->sum(std::move(ids));
+                } else {
+                    const auto t = reply_->trace();
+                    usage->sum({}, t ? t->model : c_.model().name);
+                }
+            });
+    connect(usage, &gb::app::ExpertUsageQuery::summed, this,
+            [this](int replies, const std::vector<gb::app::ExpertUsage>& rows) {
+                const auto t = reply_->trace();
+                const int n_expert = t ? t->n_expert : static_cast<int>(c_.model().n_expert);
+                const int k = t ? t->n_expert_used : static_cast<int>(c_.model().n_expert_used);
+                experts_->set_aggregate(replies, rows, n_expert, k);
+            });
+    connect(usage, &gb::app::ExpertUsageQuery::failed, experts_,
+            &ExpertAnalyticsView::set_aggregate_error);
     connect(reply_, &gb::app::InspectedReply::bundleExported, this,
             [this](const QString& dir, const QString& error) {
                 if (!error.isEmpty())

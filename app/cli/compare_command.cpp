@@ -50,8 +50,13 @@ int compare_command(const std::vector<std::string>& argv) {
     } else {
         const AlignedToken& r = c.alignment[static_cast<size_t>(c.first_divergence)];
         auto side = [&](const Trace& t, int i) {
-            return i < 0 ? std::string("nothing")
-                         : "\"" + shown(t, i) + "\" (token " + std::to_string(i) + ")";
+            if (i < 0) return std::string("nothing");
+            std::string s = "\"";
+            s += shown(t, i);
+            s += "\" (token ";
+            s += std::to_string(i);
+            s += ')';
+            return s;
         };
         std::printf("first divergence at row %d: A %s, B %s\n", c.first_divergence,
                     side(a, r.a).c_str(), side(b, r.b).c_str());

@@ -701,6 +701,18 @@ std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
     });
 }
 
+std::vector<int64_t> HistoryStore::replies_of_model(const std::string& model) {
+    return guarded([&] {
+        auto st = db_.prepare(
+            "SELECT m.id FROM messages m JOIN traces t ON t.message_id = m.id "
+            "WHERE m.role = 'assistant' AND m.model = ? ORDER BY m.id");
+        st.args(model);
+        std::vector<int64_t> out;
+        while (st.step()) out.push_back(st.i64(0));
+        return out;
+    });
+}
+
 // ---- streamed replies ----
 
 ReplyWriter HistoryStore::begin_reply(int64_t conversation_id, std::optional<int64_t> parent,

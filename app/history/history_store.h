@@ -158,6 +158,8 @@ public:
     void save_trace(int64_t message_id, const Trace& trace);
     std::optional<Trace> load_trace(int64_t message_id);
     std::vector<ExpertUsage> expert_usage(int64_t message_id);
+    // The replies (assistant messages with a stored trace) made by `model`, oldest first.
+    std::vector<int64_t> replies_of_model(const std::string& model);
 
     // Full-text search: every word must occur as a whole token (case and diacritics folded),
     // word* matches a prefix, a quoted "phrase" matches in order; the user's text can never

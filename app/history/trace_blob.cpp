@@ -4,7 +4,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <tuple>
 
 #include "app/history/history_types.h"
 #include "engine/trace/expert_load.h"
@@ -143,6 +145,22 @@ std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace) {
                 u.weight_sum = load.weight_sum(phase, row, e);
                 out.push_back(u);
             }
+    return out;
+}
+
+std::vector<ExpertUsage> sum_expert_usage(const std::vector<std::vector<ExpertUsage>>& parts) {
+    std::map<std::tuple<int, int, int>, ExpertUsage> total;
+    for (const auto& rows : parts)
+        for (const ExpertUsage& u : rows) {
+            ExpertUsage& t = total[{u.layer, u.expert, u.phase}];
+            t.layer = u.layer;
+            t.expert = u.expert;
+            t.phase = u.phase;
+            t.count += u.count;
+            t.weight_sum += u.weight_sum;
+        }
+    std::vector<ExpertUsage> out;
+    for (auto& [key, u] : total) out.push_back(u);
     return out;
 }
 

@@ -46,6 +46,8 @@ struct ExpertUsage {
 
 // Sorted by (layer, expert, phase).
 std::vector<ExpertUsage> summarise_expert_usage(const Trace& trace);
+// The rows of several replies summed per (layer, expert, phase), sorted the same way.
+std::vector<ExpertUsage> sum_expert_usage(const std::vector<std::vector<ExpertUsage>>& parts);
 
 // Replaces message_id's rows of expert_usage with the trace's summary.
 void write_expert_usage(sql::Db& db, int64_t message_id, const Trace& trace);

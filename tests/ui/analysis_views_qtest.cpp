@@ -206,6 +206,7 @@ private slots:
 
     void model_anatomy_of_the_loaded_model();
     void compare_two_real_replies();
+    void expert_analytics_over_stored_replies();
 
     void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
         RealReply r;
@@ -331,6 +332,48 @@ void AnalysisViewsTest::compare_two_real_replies() {
     QTRY_VERIFY_WITH_TIMEOUT(!d->busy(), 10000);
     QVERIFY2(d->summary_text().contains("missing.json"), qPrintable(d->summary_text()));
     d->close();
+}
+
+// The expert analytics over every reply of the conversation and of the model: the summed
+// expert-usage rows of two real replies, checked against the two traces' routing counted here.
+void AnalysisViewsTest::expert_analytics_over_stored_replies() {
+    RealReply r;
+    QVERIFY(r.run("glassbox-demo-moe.gguf", "742*38"));
+    const auto first = r.w.inspector()->trace();
+    QSignalSpy done(&r.c, &ChatController::streamingFinished);
+    r.c.send("90321-4588");
+    QVERIFY(done.wait(60000));
+    QTRY_VERIFY(r.w.inspector()->trace() && r.w.inspector()->trace() != first &&
+                r.w.inspector()->trace()->n_prompt > 0);
+    const auto second = r.w.inspector()->trace();
+    const int layer = 2;
+    std::vector<int64_t> want(16, 0);
+    for (const auto& t : {first, second})
+        for (const TokenRecord& tok : t->tokens) {
+            if (tok.phase == Phase::Prompt) continue;
+            for (size_t row = 0; row < tok.routing.n_layers(); ++row)
+                if (tok.routing.layers[row] == layer)
+                    for (uint16_t e : tok.routing.experts_of(row)) ++want[e];
+        }
+    ExpertAnalyticsView* v = r.w.experts();
+    r.w.show_panel(MainWindow::ExpertsPanel);
+    for (auto scope :
+         {ExpertAnalyticsView::Scope::Conversation, ExpertAnalyticsView::Scope::Model}) {
+        v->set_scope(scope);
+        QTRY_VERIFY_WITH_TIMEOUT(!v->showing_placeholder(), 10000);
+        QVERIFY2(v->summary_text().contains("over 2 stored replies"),
+                 qPrintable(v->summary_text()));
+        const auto it = std::find_if(v->analytics().layers.begin(), v->analytics().layers.end(),
+                                     [&](const LayerAnalytics& l) { return l.layer == layer; });
+        QVERIFY(it != v->analytics().layers.end());
+        QCOMPARE(it->counts, want);
+        QCOMPARE(it->tokens, static_cast<int64_t>(first->n_gen + second->n_gen));
+        QVERIFY(it->coactivation.empty());
+        QVERIFY(v->paths()->count() == 0);
+    }
+    v->set_scope(ExpertAnalyticsView::Scope::Reply);
+    QVERIFY(!v->showing_placeholder());
+    QVERIFY(v->paths()->count() > 0);
 }
 
 QTEST_MAIN(AnalysisViewsTest)

@@ -303,3 +303,33 @@ TEST(HistoryStore, ErrorsNameTheOperationNotTheSql) {
 }
 
 }  // namespace
+
+// The replies of one model with a stored trace, and their expert usage summed (what the expert
+// analytics view shows for "every stored reply of this model"), against a count made here.
+TEST(HistoryStore, RepliesOfAModelAndTheirSummedExpertUsage) {
+    TempDir dir;
+    auto store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    const int64_t c = store->create_conversation("moe");
+    Message mine;
+    mine.stats.model = "tiny-moe";
+    Message other = mine;
+    other.stats.model = "another-moe";
+    const Trace t1 = test::make_trace(3, 2, 2), t2 = test::make_trace(1, 4, 2);
+    const int64_t r1 = store->add_reply(c, std::nullopt, mine, &t1);
+    store->add_reply(c, std::nullopt, other, &t1);
+    store->add_reply(c, std::nullopt, mine, nullptr);  // no trace: nothing to count
+    const int64_t r4 = store->add_reply(c, std::nullopt, mine, &t2);
+    EXPECT_EQ(store->replies_of_model("tiny-moe"), (std::vector<int64_t>{r1, r4}));
+    EXPECT_TRUE(store->replies_of_model("nobody").empty());
+
+    std::map<std::tuple<int, int, int>, int64_t> expected;
+    for (const Trace* t : {&t1, &t2})
+        for (const TokenRecord& tok : t->tokens)
+            for (size_t row = 0; row < tok.routing.n_layers(); ++row)
+                for (uint16_t e : tok.routing.experts_of(row))
+                    ++expected[{tok.routing.layers[row], e, static_cast<int>(tok.phase)}];
+    const auto summed = sum_expert_usage({store->expert_usage(r1), store->expert_usage(r4)});
+    ASSERT_EQ(summed.size(), expected.size());
+    for (const auto& u : summed)
+        EXPECT_EQ(u.count, (expected[{u.layer, u.expert, u.phase}])) << u.layer;
+}

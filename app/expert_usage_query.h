@@ -1,0 +1,35 @@
+// ExpertUsageQuery: the expert-usage table summed over a set of stored replies (a whole
+// conversation, or every reply of a model), read on a pool thread so the history database
+// never blocks the UI; the expert analytics view shows the aggregate.
+#pragma once
+
+#include <QObject>
+#include <QThreadPool>
+#include <string>
+#include <vector>
+
+#include "app/conversation_store.h"
+
+namespace gb::app {
+
+class ExpertUsageQuery : public QObject {
+    Q_OBJECT
+public:
+    explicit ExpertUsageQuery(ConversationStore& store, QObject* parent = nullptr);
+    ~ExpertUsageQuery() override;  // waits for a query in flight
+
+    // The replies given, or (model non-empty) every stored reply of that model. A later call
+    // wins over one in flight.
+    void sum(std::vector<int64_t> message_ids, std::string model = {});
+
+signals:
+    void summed(int replies, std::vector<gb::app::ExpertUsage> rows);
+    void failed(QString error);
+
+private:
+    ConversationStore& store_;
+    QThreadPool pool_;
+    quint64 generation_ = 0;
+};
+
+}  // namespace gb::app
