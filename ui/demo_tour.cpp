@@ -92,8 +92,14 @@ void DemoTour::after_reply(qint64 id) {
                 forks.begin(), forks.end(),
                 [](const auto& a, const auto& b) { return a.entropy < b.entropy; });
             map->select_token(top->token);
+            ins->select_token(top->token);
         }
         shoot("3b-reasoning-map");
+        // What if, on that fork: a hotter temperature spreads what could have been drawn.
+        w_.show_panel(MainWindow::InspectorPanel);
+        if (ins->selected() >= 0) ins->set_what_if(true, 1.6, 0, 1.0);
+        shoot("3c-what-if");
+        ins->set_what_if(false);
         w_.show_panel(MainWindow::RoutingPanel);
         w_.routing()->select_expert(0, 0);
         shoot("4-routing");

@@ -6,14 +6,19 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
 #include <QLabel>
+#include <QSlider>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <QValueAxis>
 #include <cmath>
+
+#include "engine/sample/what_if.h"
 
 namespace gb::ui {
 
@@ -61,6 +66,44 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     chart_view_->setMinimumHeight(180);
     chart_view_->setAccessibleName(tr("Alternatives chart"));
     lv->addWidget(chart_view_, 1);
+
+    // What if: other sampler settings reshape what could have been drawn here.
+    auto* wi = new QHBoxLayout;
+    what_if_box_ = new QCheckBox(tr("What if:"), lower);
+    what_if_box_->setToolTip(
+        tr("Reshape this token's recorded alternatives with other sampler "
+           "settings: what could have been drawn (the reply does not change)"));
+    what_if_box_->setAccessibleName(tr("What-if sampling"));
+    wi->addWidget(what_if_box_);
+    wi->addWidget(new QLabel(tr("T"), lower));
+    temp_slider_ = new QSlider(Qt::Horizontal, lower);
+    temp_slider_->setRange(0, 200);  // hundredths
+    temp_slider_->setValue(100);
+    temp_slider_->setAccessibleName(tr("What-if temperature"));
+    wi->addWidget(temp_slider_, 1);
+    wi->addWidget(new QLabel(tr("top-k"), lower));
+    top_k_box_ = new QSpinBox(lower);
+    top_k_box_->setRange(0, 100);
+    top_k_box_->setSpecialValueText(tr("off"));
+    top_k_box_->setAccessibleName(tr("What-if top-k"));
+    wi->addWidget(top_k_box_);
+    wi->addWidget(new QLabel(tr("top-p"), lower));
+    top_p_slider_ = new QSlider(Qt::Horizontal, lower);
+    top_p_slider_->setRange(1, 100);
+    top_p_slider_->setValue(100);
+    top_p_slider_->setAccessibleName(tr("What-if top-p"));
+    wi->addWidget(top_p_slider_, 1);
+    lv->addLayout(wi);
+    what_if_label_ = new QLabel(lower);
+    what_if_label_->setWordWrap(true);
+    what_if_label_->setAccessibleName(tr("What-if settings and their effect"));
+    lv->addWidget(what_if_label_);
+    for (QObject* o : {static_cast<QObject*>(temp_slider_), static_cast<QObject*>(top_p_slider_)})
+        connect(static_cast<QSlider*>(o), &QSlider::valueChanged, this,
+                [this] { update_what_if(); });
+    connect(top_k_box_, &QSpinBox::valueChanged, this, [this] { update_what_if(); });
+    connect(what_if_box_, &QCheckBox::toggled, this, [this] { update_what_if(); });
+    update_what_if();
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
     v->addWidget(split, 1);
@@ -124,7 +167,7 @@ void TokenInspector::select_token(int index) {
 
     series_->clear();
     cat_axis_->clear();
-    auto* set = new QBarSet(tr("probability"));
+    auto* set = new QBarSet(tr("the model"));
     QStringList cats;
     // Horizontal bars draw bottom-up: add the least likely first so the best is on top.
     for (auto it = r.top.rbegin(); it != r.top.rend(); ++it) {
@@ -137,11 +180,64 @@ void TokenInspector::select_token(int index) {
     }
     series_->append(set);
     cat_axis_->append(cats);
+    update_what_if();
     text_->set_selected(index);
     emit tokenSelected(index);
 }
 
 QString TokenInspector::details_text() const { return details_->text(); }
+
+void TokenInspector::set_what_if(bool on, double temperature, int top_k, double top_p) {
+    const QSignalBlocker b1(what_if_box_), b2(temp_slider_), b3(top_k_box_), b4(top_p_slider_);
+    what_if_box_->setChecked(on);
+    temp_slider_->setValue(static_cast<int>(std::lround(temperature * 100)));
+    top_k_box_->setValue(top_k);
+    top_p_slider_->setValue(static_cast<int>(std::lround(top_p * 100)));
+    update_what_if();
+}
+
+QString TokenInspector::what_if_text() const { return what_if_label_->text(); }
+
+void TokenInspector::update_what_if() {
+    what_if_.clear();
+    const auto sets = series_->barSets();
+    if (sets.size() > 1) series_->remove(sets.last());
+    const bool on = what_if_box_->isChecked();
+    chart_view_->chart()->legend()->setVisible(on);  // two bars per alternative need names
+    for (QWidget* w : std::initializer_list<QWidget*>{temp_slider_, top_k_box_, top_p_slider_})
+        w->setEnabled(on);
+    if (!on || !trace_ || selected_ < 0) {
+        what_if_label_->setText(on ? tr("Select a token first.") : QString());
+        return;
+    }
+    const TokenRecord& r = trace_->tokens[static_cast<size_t>(selected_)];
+    SamplerSettings s;
+    s.temperature = static_cast<float>(temp_slider_->value()) / 100.0f;
+    s.top_k = top_k_box_->value();
+    s.top_p = static_cast<float>(top_p_slider_->value()) / 100.0f;
+    s.min_p = 0;
+    std::vector<float> lp;
+    double recorded = 0;
+    for (const Alternative& a : r.top) {
+        lp.push_back(a.logprob);
+        if (std::isfinite(a.logprob)) recorded += std::exp(static_cast<double>(a.logprob));
+    }
+    what_if_ = what_if_distribution(lp, s);
+    auto* set = new QBarSet(tr("what if"));
+    for (auto it = what_if_.rbegin(); it != what_if_.rend(); ++it) *set << *it;
+    series_->append(set);
+    int possible = 0;
+    for (double p : what_if_) possible += p > 0;
+    what_if_label_->setText(
+        tr("T %1, top-k %2, top-p %3: %4 of the %5 recorded alternatives could be drawn. Shown "
+           "over the recorded alternatives only (%6% of the model's probability here).")
+            .arg(s.temperature, 0, 'f', 2)
+            .arg(s.top_k ? QString::number(s.top_k) : tr("off"))
+            .arg(s.top_p, 0, 'f', 2)
+            .arg(possible)
+            .arg(r.top.size())
+            .arg(100 * recorded, 0, 'f', 1));
+}
 
 int TokenInspector::chart_bars() const {
     const auto sets = series_->barSets();

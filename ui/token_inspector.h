@@ -9,7 +9,10 @@
 #include "engine/trace/trace.h"
 #include "ui/token_flow_view.h"
 
+class QCheckBox;
 class QComboBox;
+class QSlider;
+class QSpinBox;
 class QLabel;
 class QChartView;
 class QBarSet;
@@ -34,11 +37,27 @@ public:
     int chart_bars() const;  // alternatives in the chart (tests)
     TokenFlowView* flow_view() const { return text_; }
 
+    // "What if" (teaching): the selected token's recorded alternatives reshaped by other sampler
+    // settings (engine/sample/what_if.h), drawn beside the model's own probabilities. Display
+    // only. temperature 0 is greedy; top_k 0 and top_p 1 are off.
+    void set_what_if(bool on, double temperature = 1.0, int top_k = 0, double top_p = 1.0);
+    // The reshaped probabilities of the alternatives, most likely first (empty when off).
+    std::vector<double> what_if_values() const { return what_if_; }
+    QString what_if_text() const;
+
 signals:
     void tokenSelected(int index);
 
 private:
+    void update_what_if();
+
     std::shared_ptr<const Trace> trace_;
+    std::vector<double> what_if_;
+    QCheckBox* what_if_box_ = nullptr;
+    QSlider* temp_slider_ = nullptr;
+    QSpinBox* top_k_box_ = nullptr;
+    QSlider* top_p_slider_ = nullptr;
+    QLabel* what_if_label_ = nullptr;
     int selected_ = -1;
     Overlay overlay_ = Overlay::Probability;
     QComboBox* overlay_box_ = nullptr;

@@ -20,6 +20,7 @@
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/trace/trace.h"
 #include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
@@ -145,6 +146,27 @@ private slots:
         emit map->steps_table()->cellClicked(0, 0);
         QCOMPARE(r.w.inspector()->selected(), map->map().steps[0].first);
         QVERIFY(map->loop_text().isEmpty());
+
+        // What if, on the top fork: T 1 and no filter renormalise the recorded alternatives;
+        // top-k 1 leaves only the most likely; T near 0 sharpens towards it.
+        TokenInspector* ins = r.w.inspector();
+        ins->select_token(fork);
+        const TokenRecord& ft = t.tokens[static_cast<size_t>(fork)];
+        QVERIFY(ft.top.size() >= 2);
+        ins->set_what_if(true, 1.0, 0, 1.0);
+        double z = 0;
+        for (const Alternative& a : ft.top) z += std::exp(static_cast<double>(a.logprob));
+        QCOMPARE(ins->what_if_values().size(), ft.top.size());
+        for (size_t j = 0; j < ft.top.size(); ++j)
+            QVERIFY(std::fabs(ins->what_if_values()[j] -
+                              std::exp(static_cast<double>(ft.top[j].logprob)) / z) < 1e-9);
+        ins->set_what_if(true, 1.0, 1, 1.0);
+        QCOMPARE(ins->what_if_values()[0], 1.0);
+        QVERIFY(ins->what_if_text().contains("1 of the"));
+        ins->set_what_if(true, 2.0, 0, 1.0);
+        QVERIFY(ins->what_if_values()[0] < std::exp(static_cast<double>(ft.top[0].logprob)) / z);
+        ins->set_what_if(false);
+        QVERIFY(ins->what_if_values().empty());
     }
 
     void expert_analytics_of_a_real_reply() {
