@@ -3,6 +3,8 @@
 
 #include <QDateTime>
 #include <QTimer>
+#include <algorithm>
+#include <cmath>
 
 #include "app/error_text.h"
 #include "engine/trace/trace_bundle.h"
@@ -21,6 +23,8 @@ InspectedReply::InspectedReply(ChatController& controller, QObject* parent)
         if (live_ && !timer_->isActive()) timer_->start();
     });
     connect(&c_, &ChatController::streamingFinished, this, &InspectedReply::finish_live);
+    replay_timer_ = new QTimer(this);
+    connect(replay_timer_, &QTimer::timeout, this, &InspectedReply::replay_tick);
     connect(&c_, &ChatController::currentConversationChanged, this, [this] {
         if (!live_) clear();
     });
@@ -34,6 +38,7 @@ void InspectedReply::set_intervals(int tokens_ms, int routing_ms) {
 }
 
 void InspectedReply::clear() {
+    end_replay(false);
     ++generation_;
     timer_->stop();
     live_.reset();
@@ -45,6 +50,7 @@ void InspectedReply::clear() {
 }
 
 void InspectedReply::start_live() {
+    end_replay(false);
     ++generation_;
     live_ = std::make_shared<Trace>();
     const ModelInfo& m = c_.model();
@@ -94,6 +100,7 @@ void InspectedReply::finish_live(qint64 message_id) {
 void InspectedReply::inspect(qint64 message_id) { load(message_id, false); }
 
 void InspectedReply::load(qint64 message_id, bool continues_live) {
+    end_replay(false);
     timer_->stop();
     live_.reset();
     const quint64 gen = ++generation_;
@@ -126,10 +133,109 @@ void InspectedReply::load(qint64 message_id, bool continues_live) {
     });
 }
 
+// ---- replay ----
+
+bool InspectedReply::start_replay(double tokens_per_second) {
+    if (replay_) end_replay(true);
+    if (!shown_ || live_ || loading_) return false;
+    replay_full_ = shown_;
+    replay_ = std::make_shared<Trace>(*replay_full_);
+    replay_prompt_ = 0;
+    while (replay_prompt_ < replay_->tokens.size() &&
+           replay_->tokens[replay_prompt_].phase == Phase::Prompt)
+        ++replay_prompt_;
+    replay_->tokens.resize(replay_prompt_);
+    replay_->n_gen = 0;
+    shown_ = replay_;
+    emit traceChanged(shown_, false);
+    set_replay_speed(tokens_per_second);
+    replay_timer_->start();
+    emit replayChanged();
+    return true;
+}
+
+void InspectedReply::set_replay_speed(double tokens_per_second) {
+    replay_timer_->setInterval(
+        static_cast<int>(std::lround(1000.0 / std::clamp(tokens_per_second, 0.2, 1000.0))));
+}
+
+bool InspectedReply::replay_paused() const { return replay_ && !replay_timer_->isActive(); }
+
+int InspectedReply::replay_position() const {
+    return replay_ ? static_cast<int>(replay_->tokens.size() - replay_prompt_) : 0;
+}
+
+int InspectedReply::replay_length() const {
+    return replay_ ? static_cast<int>(replay_full_->tokens.size() - replay_prompt_) : 0;
+}
+
+void InspectedReply::pause_replay() {
+    if (!replay_) return;
+    replay_timer_->stop();
+    emit replayChanged();
+}
+
+void InspectedReply::resume_replay() {
+    if (!replay_ || replay_position() >= replay_length()) return;
+    replay_timer_->start();
+    emit replayChanged();
+}
+
+void InspectedReply::replay_tick() {
+    if (!replay_) return;
+    if (replay_->tokens.size() >= replay_full_->tokens.size()) {
+        replay_timer_->stop();
+        emit replayChanged();
+        return;
+    }
+    replay_->tokens.push_back(replay_full_->tokens[replay_->tokens.size()]);
+    ++replay_->n_gen;
+    emit traceGrew(true);
+    emit replayChanged();
+    if (replay_->tokens.size() >= replay_full_->tokens.size()) replay_timer_->stop();
+}
+
+void InspectedReply::step_replay(int delta) {
+    if (!replay_) return;
+    replay_timer_->stop();
+    if (delta > 0) {
+        for (int i = 0; i < delta && replay_->tokens.size() < replay_full_->tokens.size(); ++i) {
+            replay_->tokens.push_back(replay_full_->tokens[replay_->tokens.size()]);
+            ++replay_->n_gen;
+        }
+        emit traceGrew(true);
+    } else if (delta < 0) {
+        // The views only ever grow a trace they follow: going back shows it afresh.
+        const size_t keep = std::max(
+            replay_prompt_, replay_->tokens.size() - std::min<size_t>(replay_->tokens.size(),
+                                                                      static_cast<size_t>(-delta)));
+        replay_->tokens.resize(keep);
+        replay_->n_gen = static_cast<int>(keep - replay_prompt_);
+        emit traceChanged(shown_, false);
+    }
+    emit replayChanged();
+}
+
+void InspectedReply::stop_replay() { end_replay(true); }
+
+void InspectedReply::end_replay(bool restore) {
+    if (!replay_) return;
+    replay_timer_->stop();
+    auto full = replay_full_;
+    replay_.reset();
+    replay_full_.reset();
+    if (restore) {
+        shown_ = full;
+        emit traceChanged(shown_, false);
+    }
+    emit replayChanged();
+}
+
 bool InspectedReply::export_bundle(const QString& dir) {
     if (!shown_) return false;
-    // A live trace keeps growing on this thread: export a copy of what is shown now.
-    std::shared_ptr<const Trace> t = live_ ? std::make_shared<const Trace>(*live_) : shown_;
+    // A live or replayed trace keeps changing on this thread: export a copy of what is shown.
+    std::shared_ptr<const Trace> t =
+        live_ || replay_ ? std::make_shared<const Trace>(*shown_) : shown_;
     pool_.start([this, t, dir] {
         QString error;
         try {

@@ -33,6 +33,20 @@ public:
     void inspect(qint64 message_id);
     void clear();
 
+    // Replay (teaching): the shown stored reply again from its prompt, one generated token at a
+    // time at tokens_per_second; every view follows it as it follows a live reply (traceGrew,
+    // or traceChanged on a step back). A live reply, another inspect() or clear() ends it.
+    bool start_replay(double tokens_per_second);  // false: no stored reply shown
+    void set_replay_speed(double tokens_per_second);
+    void pause_replay();
+    void resume_replay();
+    void step_replay(int delta);  // +1 / -1 token; pauses
+    void stop_replay();           // back to the whole reply
+    bool replaying() const { return replay_ != nullptr; }
+    bool replay_paused() const;
+    int replay_position() const;  // generated tokens shown
+    int replay_length() const;    // generated tokens of the reply
+
     // Writes the shown trace as a trace bundle (engine/trace/trace_bundle.h) into dir, on a pool
     // thread; bundleExported follows (error empty on success). False when nothing is shown.
     bool export_bundle(const QString& dir);
@@ -49,6 +63,7 @@ signals:
     void traceGrew(bool routing_due);
     void loadFailed(QString error);
     void bundleExported(QString dir, QString error);
+    void replayChanged();  // started, stepped, paused, resumed, finished or stopped
 
 private:
     void start_live();
@@ -68,6 +83,13 @@ private:
     qint64 routing_at_ = 0;
     bool routing_stale_ = false;  // tokens arrived since the routing view last counted
     QThreadPool pool_;
+
+    void replay_tick();
+    void end_replay(bool restore);
+    std::shared_ptr<const Trace> replay_full_;  // the stored reply being replayed
+    std::shared_ptr<Trace> replay_;             // what is shown of it
+    size_t replay_prompt_ = 0;                  // its prompt tokens (shown from the start)
+    QTimer* replay_timer_ = nullptr;
 };
 
 }  // namespace gb::app

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "app/chat_controller.h"
+#include "app/inspected_reply.h"
 #include "ui/main_window.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
@@ -114,6 +115,15 @@ void DemoTour::after_reply(qint64 id) {
         w_.anatomy()->show_reference(true);
         shoot("6c-anatomy-deepseek");
         w_.anatomy()->show_reference(false);
+        // Teaching: the reply replayed to 40% in the presenter view.
+        w_.show_panel(MainWindow::ReasoningPanel);
+        if (w_.reply()->start_replay(5)) {
+            w_.reply()->step_replay(w_.reply()->replay_length() * 2 / 5);
+            w_.set_presenter(true);
+            shoot("8-presenter-replay");
+            w_.set_presenter(false);
+            w_.reply()->stop_replay();
+        }
         ModelDialog d(&w_);
         d.set_path(QString::fromStdString(c_.model().path));
         d.show();

@@ -24,6 +24,7 @@
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
+#include "ui/replay_bar.h"
 #include "ui/routing_view.h"
 #include "ui/settings_panel.h"
 #include "ui/token_inspector.h"
@@ -54,7 +55,11 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     chat_ = new ChatView(center);
     chat_->set_model(messages_);
     cv->addWidget(chat_, 1);
-    tabs_ = new QTabWidget(split);
+    auto* right = new QWidget(split);
+    auto* rv = new QVBoxLayout(right);
+    rv->setContentsMargins(0, 0, 0, 0);
+    tabs_ = new QTabWidget(right);
+    rv->addWidget(tabs_, 1);
     tabs_->setAccessibleName(tr("Panels"));
     inspector_ = new TokenInspector(tabs_);
     reasoning_map_ = new ReasoningMapView(tabs_);
@@ -72,7 +77,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     tabs_->addTab(anatomy_, tr("&Anatomy"));
     split->addWidget(sidebar_);
     split->addWidget(center);
-    split->addWidget(tabs_);
+    split->addWidget(right);
     split->setStretchFactor(0, 0);
     split->setStretchFactor(1, 3);
     split->setStretchFactor(2, 2);
@@ -158,6 +163,16 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(reply_, &gb::app::InspectedReply::loadFailed, this,
             [this](const QString& m) { show_error(m); });
+    // Replay: the newest token is the selected one, so every panel shows where the reply is.
+    replay_bar_ = new ReplayBar(*reply_, right);
+    rv->insertWidget(0, replay_bar_);
+    connect(replay_bar_, &ReplayBar::presenterToggled, this, &MainWindow::set_presenter);
+    connect(reply_, &gb::app::InspectedReply::replayChanged, this, [this] {
+        for (QAction* a : step_actions_) a->setEnabled(reply_->replaying());
+        const auto t = reply_->trace();
+        if (reply_->replaying() && t && reply_->replay_position() > 0)
+            inspector_->select_token(static_cast<int>(t->tokens.size()) - 1);
+    });
     connect(reasoning_map_, &ReasoningMapView::exportBundleRequested, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(
             this, tr("Folder for the trace bundle (tokens.jsonl, expert_usage.csv, steps.csv, "
@@ -230,6 +245,7 @@ void MainWindow::create_actions() {
         a->setToolTip(plain.remove('&'));
         connect(a, &QAction::triggered, this, fn);
         menu->addAction(a);
+        addAction(a);  // its shortcut keeps working while the menu bar is hidden (presenter)
         return a;
     };
     QMenu* file = menuBar()->addMenu(tr("&Model"));
@@ -270,6 +286,29 @@ void MainWindow::create_actions() {
     view->addSeparator();
     add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
         [this] { open_compare(); });
+    QMenu* teach = menuBar()->addMenu(tr("&Teach"));
+    add(teach, tr("&Replay the inspected reply"), QKeySequence(Qt::Key_F5), [this] {
+        if (reply_->replaying())
+            reply_->stop_replay();
+        else
+            reply_->start_replay(replay_bar_->speed());
+    });
+    add(teach, tr("&Pause / resume the replay"), QKeySequence(Qt::Key_F6), [this] {
+        if (reply_->replay_paused())
+            reply_->resume_replay();
+        else
+            reply_->pause_replay();
+    });
+    // Page Down / Page Up (what presentation clickers send) step only while a replay runs, so
+    // they scroll as usual otherwise.
+    QAction* forward = add(teach, tr("Step &forward"), QKeySequence(Qt::Key_PageDown),
+                           [this] { reply_->step_replay(+1); });
+    QAction* back = add(teach, tr("Step &back"), QKeySequence(Qt::Key_PageUp),
+                        [this] { reply_->step_replay(-1); });
+    step_actions_ = {forward, back};
+    for (QAction* a : step_actions_) a->setEnabled(false);
+    add(teach, tr("Pre&senter view"), QKeySequence(Qt::Key_F11),
+        [this] { set_presenter(!presenter_); });
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
@@ -310,6 +349,36 @@ void MainWindow::update_status() {
 }
 
 void MainWindow::inspect(qint64 message_id) { reply_->inspect(message_id); }
+
+void MainWindow::set_presenter(bool on) {
+    if (on == presenter_) return;
+    presenter_ = on;
+    if (on) {
+        normal_font_ = font();
+        normal_palette_ = palette();
+        QFont big = font();
+        big.setPointSizeF(big.pointSizeF() * 1.5);
+        setFont(big);
+        // High contrast: black on white, a strong selection colour.
+        QPalette p = palette();
+        for (auto role : {QPalette::Window, QPalette::Base, QPalette::AlternateBase})
+            p.setColor(role, Qt::white);
+        for (auto role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
+            p.setColor(role, Qt::black);
+        p.setColor(QPalette::Highlight, QColor(0, 70, 200));
+        p.setColor(QPalette::HighlightedText, Qt::white);
+        setPalette(p);
+    } else {
+        setFont(normal_font_);
+        setPalette(normal_palette_);
+    }
+    sidebar_->setVisible(!on);
+    menuBar()->setVisible(!on);
+    statusBar()->setVisible(!on);
+    // The step keys must not go to the message box.
+    if (on) tabs_->setFocus();
+    replay_bar_->show_presenter(on);
+}
 
 CompareDialog* MainWindow::open_compare() {
     auto* d = new CompareDialog(c_, reply_->message_id(), this);

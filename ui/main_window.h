@@ -3,8 +3,11 @@
 // Errors from anywhere below appear in a banner; nothing here runs model code.
 #pragma once
 
+#include <QFont>
 #include <QMainWindow>
+#include <QPalette>
 #include <memory>
+#include <vector>
 
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
@@ -12,6 +15,7 @@
 #include "app/inspected_reply.h"
 #include "app/message_list_model.h"
 
+class QAction;
 class QLabel;
 class QTabWidget;
 class QTimer;
@@ -27,6 +31,7 @@ class ReasoningMapView;
 class ExpertAnalyticsView;
 class ModelAnatomyView;
 class CompareDialog;
+class ReplayBar;
 class TokenInspector;
 
 class MainWindow : public QMainWindow {
@@ -61,6 +66,10 @@ public:
     void show_panel(Panel p);
     // Opens the compare dialog with the inspected reply as A (non-modal; it deletes itself).
     CompareDialog* open_compare();
+    // Presenter view (teaching): large fonts, high contrast, sidebar, menus and status hidden.
+    void set_presenter(bool on);
+    bool presenter() const { return presenter_; }
+    ReplayBar* replay_bar() const { return replay_bar_; }
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
     void open_model_dialog();
 
@@ -79,6 +88,11 @@ private:
     ReasoningMapView* reasoning_map_ = nullptr;
     ExpertAnalyticsView* experts_ = nullptr;
     ModelAnatomyView* anatomy_ = nullptr;
+    ReplayBar* replay_bar_ = nullptr;
+    bool presenter_ = false;
+    std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying
+    QFont normal_font_;
+    QPalette normal_palette_;
     GpuDashboard* dashboard_ = nullptr;
     SettingsPanel* settings_ = nullptr;
     QTabWidget* tabs_ = nullptr;

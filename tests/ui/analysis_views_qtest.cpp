@@ -4,11 +4,13 @@
 // and a hidden panel does no work until it is opened.
 #include <QFile>
 #include <QListWidget>
+#include <QMenuBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWindow>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -27,6 +29,7 @@
 #include "ui/main_window.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/reasoning_map_view.h"
+#include "ui/replay_bar.h"
 #include "ui/sparkline_widget.h"
 #include "ui/token_inspector.h"
 
@@ -229,6 +232,7 @@ private slots:
     void model_anatomy_of_the_loaded_model();
     void compare_two_real_replies();
     void expert_analytics_over_stored_replies();
+    void replay_and_presenter_view();
 
     void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
         RealReply r;
@@ -396,6 +400,63 @@ void AnalysisViewsTest::expert_analytics_over_stored_replies() {
     v->set_scope(ExpertAnalyticsView::Scope::Reply);
     QVERIFY(!v->showing_placeholder());
     QVERIFY(v->paths()->count() > 0);
+}
+
+// Replay of a stored real reply: the panels grow with it token by token, the newest token is
+// the selected one, a step back shows one token less, the end restores the whole reply; the
+// presenter view hides the chrome, enlarges the fonts and steps with Page Down.
+void AnalysisViewsTest::replay_and_presenter_view() {
+    RealReply r;
+    QVERIFY(r.run("glassbox-demo-moe.gguf", "48213+9077"));
+    const auto full = r.w.inspector()->trace();
+    const int n_gen = full->n_gen;
+    InspectedReply* reply = r.w.reply();
+    r.w.show_panel(MainWindow::ReasoningPanel);
+    QVERIFY(reply->start_replay(5));
+    QVERIFY(reply->replaying());
+    QCOMPARE(reply->replay_length(), n_gen);
+    QCOMPARE(r.w.inspector()->trace()->n_gen, 0);  // the prompt only, to begin with
+    QTRY_VERIFY_WITH_TIMEOUT(reply->replay_position() >= 2, 3000);
+    reply->pause_replay();
+    const int at = reply->replay_position();
+    QVERIFY(at < n_gen);
+    QCOMPARE(r.w.inspector()->trace()->n_gen, at);
+    QCOMPARE(r.w.inspector()->selected(),
+             static_cast<int>(r.w.inspector()->trace()->tokens.size()) - 1);
+    QCOMPARE(r.w.reasoning_map()->sparkline()->count(), at);
+    QVERIFY(r.w.replay_bar()->position_text().contains(
+        QString("generated token %1 of %2").arg(at).arg(n_gen)));
+    reply->step_replay(+1);
+    QCOMPARE(reply->replay_position(), at + 1);
+    QCOMPARE(r.w.reasoning_map()->sparkline()->count(), at + 1);
+    reply->step_replay(-1);
+    QCOMPARE(reply->replay_position(), at);
+    QCOMPARE(r.w.inspector()->trace()->n_gen, at);
+    QCOMPARE(r.w.inspector()->selected(),
+             static_cast<int>(r.w.inspector()->trace()->tokens.size()) - 1);
+
+    // Presenter view: chrome hidden, larger font, Page Down steps.
+    const double normal = r.w.font().pointSizeF();
+    r.w.set_presenter(true);
+    QVERIFY(r.w.menuBar()->isHidden());
+    QVERIFY(r.w.font().pointSizeF() > normal * 1.4);
+    r.w.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&r.w));
+    // Through the window, as a key from the window system (shortcuts are matched there).
+    QTest::keyClick(r.w.windowHandle(), Qt::Key_PageDown);
+
+    QCOMPARE(reply->replay_position(), at + 1);
+    r.w.set_presenter(false);
+    QVERIFY(!r.w.menuBar()->isHidden());
+    QCOMPARE(r.w.font().pointSizeF(), normal);
+
+    // To the end at full speed, then back to the whole stored reply.
+    reply->set_replay_speed(1000);
+    reply->resume_replay();
+    QTRY_VERIFY_WITH_TIMEOUT(reply->replay_position() == n_gen, 10000);
+    reply->stop_replay();
+    QVERIFY(!reply->replaying());
+    QCOMPARE(r.w.inspector()->trace(), full);
 }
 
 QTEST_MAIN(AnalysisViewsTest)
