@@ -17,6 +17,7 @@
 #include <map>
 
 #include "ui/heatmap_widget.h"
+#include "ui/placeholder_stack.h"
 #include "ui/token_flow_view.h"
 
 namespace gb::ui {
@@ -25,13 +26,6 @@ namespace {
 
 QString fixed(double v, int digits = 2) {
     return std::isfinite(v) ? QString::number(v, 'f', digits) : QStringLiteral("–");
-}
-
-QString one_token(const std::string& bytes) {
-    QString s = token_display(bytes);
-    s.replace('\n', QStringLiteral("↵"));
-    s.replace('\t', QStringLiteral("→"));
-    return s;
 }
 
 QListWidget* titled_list(QWidget* parent, const QString& title, QLabel** label,
@@ -110,20 +104,12 @@ ExpertAnalyticsView::ExpertAnalyticsView(QWidget* parent) : QWidget(parent) {
     v->addLayout(scope_row);
     connect(scope_box_, &QComboBox::currentIndexChanged, this,
             [this](int i) { set_scope(static_cast<Scope>(i)); });
-    stack_ = new QStackedWidget(this);
-    v->addWidget(stack_);
-    placeholder_ = new QLabel(stack_);
-    placeholder_->setWordWrap(true);
-    placeholder_->setAlignment(Qt::AlignCenter);
-    placeholder_->setAccessibleName(tr("Expert analytics status"));
-    stack_->addWidget(placeholder_);
-
-    page_ = new QWidget(stack_);
-    auto* pv = new QVBoxLayout(page_);
-    pv->setContentsMargins(0, 0, 0, 0);
-    summary_ = new QLabel(page_);
-    summary_->setWordWrap(true);
-    summary_->setAccessibleName(tr("Expert analytics summary"));
+    const PlaceholderStack ps = make_placeholder_stack(this, v, tr("Expert analytics"));
+    stack_ = ps.stack;
+    placeholder_ = ps.placeholder;
+    page_ = ps.page;
+    auto* pv = ps.page_layout;
+    summary_ = ps.summary;
     pv->addWidget(summary_);
 
     auto* split = new QSplitter(Qt::Vertical, page_);
@@ -171,7 +157,6 @@ ExpertAnalyticsView::ExpertAnalyticsView(QWidget* parent) : QWidget(parent) {
     split->setStretchFactor(1, 2);
     split->setStretchFactor(2, 1);
     pv->addWidget(split, 1);
-    stack_->addWidget(page_);
 
     connect(layers_, &QTableWidget::currentCellChanged, this,
             [this](int row, int, int, int) { select_layer(row); });
@@ -432,7 +417,7 @@ void ExpertAnalyticsView::select_expert(int expert) {
                               .arg(la.counts[static_cast<size_t>(expert)]));
     for (const TextShare& t : it->top)
         vocab_->addItem(tr("“%1”   %2 tokens · %3% of its occurrences")
-                            .arg(one_token(t.text))
+                            .arg(token_line(t.text))
                             .arg(t.count)
                             .arg(100 * t.share, 0, 'f', 0));
 }

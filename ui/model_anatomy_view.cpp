@@ -11,6 +11,8 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "ui/placeholder_stack.h"
+
 namespace gb::ui {
 
 namespace {
@@ -131,23 +133,15 @@ ModelAnatomyView::ModelAnatomyView(QWidget* parent) : QWidget(parent) {
     row->addWidget(which_);
     row->addStretch();
     v->addLayout(row);
-    stack_ = new QStackedWidget(this);
-    v->addWidget(stack_, 1);
-    placeholder_ = new QLabel(tr("No model loaded: open one with Model > Open (Ctrl+O), or choose "
-                                 "DeepSeek-V3 / R1 above."),
-                              stack_);
-    placeholder_->setWordWrap(true);
-    placeholder_->setAlignment(Qt::AlignCenter);
-    placeholder_->setAccessibleName(tr("Model anatomy status"));
-    stack_->addWidget(placeholder_);
-
-    page_ = new QWidget(stack_);
-    auto* pv = new QVBoxLayout(page_);
-    pv->setContentsMargins(0, 0, 0, 0);
-    summary_ = new QLabel(page_);
-    summary_->setWordWrap(true);
-    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    summary_->setAccessibleName(tr("Model anatomy summary"));
+    const PlaceholderStack ps = make_placeholder_stack(this, v, tr("Model anatomy"));
+    stack_ = ps.stack;
+    placeholder_ = ps.placeholder;
+    placeholder_->setText(
+        tr("No model loaded: open one with Model > Open (Ctrl+O), or choose "
+           "DeepSeek-V3 / R1 above."));
+    page_ = ps.page;
+    auto* pv = ps.page_layout;
+    summary_ = ps.summary;
     pv->addWidget(summary_);
     stack_view_ = new LayerStackWidget(page_);
     pv->addWidget(stack_view_, 1);
@@ -165,7 +159,6 @@ ModelAnatomyView::ModelAnatomyView(QWidget* parent) : QWidget(parent) {
     cache_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     cache_->setAccessibleName(tr("KV cache per token and for the context"));
     pv->addWidget(cache_);
-    stack_->addWidget(page_);
     connect(which_, &QComboBox::currentIndexChanged, this,
             [this](int i) { show_reference(i == 1); });
     rebuild();

@@ -14,6 +14,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "ui/placeholder_stack.h"
 #include "ui/sparkline_widget.h"
 #include "ui/token_flow_view.h"
 
@@ -32,33 +33,17 @@ QString one_line(const std::string& bytes, int max = 90) {
     return s;
 }
 
-// A token on one line: token_display, with line breaks and tabs inside text shown as marks.
-QString one_token(const std::string& bytes) {
-    QString s = token_display(bytes);
-    s.replace('\n', QStringLiteral("↵"));
-    s.replace('\t', QStringLiteral("→"));
-    return s;
-}
-
 }  // namespace
 
 ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     auto* v = new QVBoxLayout(this);
-    stack_ = new QStackedWidget(this);
-    v->addWidget(stack_);
-    placeholder_ = new QLabel(tr("No reply selected: press Inspect under a reply."), stack_);
-    placeholder_->setWordWrap(true);
-    placeholder_->setAlignment(Qt::AlignCenter);
-    placeholder_->setAccessibleName(tr("Reasoning map status"));
-    stack_->addWidget(placeholder_);
-
-    auto* page = page_ = new QWidget(stack_);
-    auto* pv = new QVBoxLayout(page);
-    pv->setContentsMargins(0, 0, 0, 0);
-    summary_ = new QLabel(page);
-    summary_->setWordWrap(true);
-    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    summary_->setAccessibleName(tr("Reasoning summary"));
+    const PlaceholderStack ps = make_placeholder_stack(this, v, tr("Reasoning map"));
+    stack_ = ps.stack;
+    placeholder_ = ps.placeholder;
+    placeholder_->setText(tr("No reply selected: press Inspect under a reply."));
+    auto* page = page_ = ps.page;
+    auto* pv = ps.page_layout;
+    summary_ = ps.summary;
     auto* head = new QHBoxLayout;
     head->addWidget(summary_, 1);
     auto* export_button = new QPushButton(tr("Export bundle…"), page);
@@ -137,7 +122,6 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
     pv->addWidget(split, 1);
-    stack_->addWidget(page);
 
     connect(spark_, &SparklineWidget::pointClicked, this, [this](int x) {
         const int index = token_of_point(x);
@@ -164,7 +148,7 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
         const TokenRecord& r = trace_->tokens[static_cast<size_t>(index)];
         QString tip = tr("Token %1 “%2” (%3)<br>entropy %4 nats, probability %5")
                           .arg(index)
-                          .arg(one_token(r.text).toHtmlEscaped())
+                          .arg(token_line(r.text).toHtmlEscaped())
                           .arg(phase_name(r.phase))
                           .arg(nats(r.entropy))
                           .arg(std::isfinite(r.logprob)
@@ -233,7 +217,7 @@ void ReasoningMapView::show_token(int index) {
     };
     QString s = tr("<b>Token %1</b> “%2” (%3): entropy %4 nats, probability %5")
                     .arg(index)
-                    .arg(one_token(r.text).toHtmlEscaped())
+                    .arg(token_line(r.text).toHtmlEscaped())
                     .arg(phase_name(r.phase))
                     .arg(nats(r.entropy))
                     .arg(pct(r.logprob));
@@ -242,7 +226,7 @@ void ReasoningMapView::show_token(int index) {
     if (!r.top.empty()) {
         QStringList alts;
         for (size_t j = 0; j < r.top.size() && j < 5; ++j)
-            alts << QStringLiteral("“%1” %2").arg(one_token(r.top[j].text).toHtmlEscaped(),
+            alts << QStringLiteral("“%1” %2").arg(token_line(r.top[j].text).toHtmlEscaped(),
                                                   pct(r.top[j].logprob));
         s += tr("<br>alternatives: %1").arg(alts.join(QStringLiteral(", ")));
     }
@@ -377,7 +361,7 @@ void ReasoningMapView::rebuild() {
         auto* item = new QListWidgetItem(
             tr("%1 “%2”  H %3  p %4%")
                 .arg(f.token)
-                .arg(one_token(f.text))
+                .arg(token_line(f.text))
                 .arg(f.entropy, 0, 'f', 2)
                 .arg(std::isfinite(f.logprob) ? 100 * std::exp(f.logprob) : 0.0, 0, 'f', 0),
             forks_);

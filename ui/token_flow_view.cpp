@@ -35,6 +35,13 @@ QString token_display(const std::string& bytes) {
     return s;
 }
 
+QString token_line(const std::string& bytes) {
+    QString s = token_display(bytes);
+    s.replace('\n', QStringLiteral("↵"));
+    s.replace('\t', QStringLiteral("→"));
+    return s;
+}
+
 QColor overlay_colour(const TokenRecord& r, Overlay mode) {
     if (mode == Overlay::None) return {};
     double t = 0;  // 0 good (confident) .. 1 bad (unlikely / uncertain)

@@ -19,6 +19,9 @@ enum class Overlay { None, Probability, Entropy };
 // Display text of raw token bytes: invalid UTF-8 as hex, whitespace made visible where a token
 // is nothing else.
 QString token_display(const std::string& bytes);
+// token_display on one line: line breaks and tabs inside a token's text shown as marks (lists,
+// tooltips, labels).
+QString token_line(const std::string& bytes);
 // Background colour for a token under an overlay (invalid colour: none).
 QColor overlay_colour(const TokenRecord& r, Overlay mode);
 
