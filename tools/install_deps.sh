@@ -9,6 +9,8 @@ pkgs+=(clang-format)
 # The desktop app: Qt 6 Widgets/Charts/Test (qt6-base-dev has Widgets and Test), the GL headers
 # Qt's CMake files ask for, and Xvfb for tools/screenshots.sh.
 pkgs+=(qt6-base-dev qt6-base-dev-tools qt6-charts-dev libgl-dev xvfb xauth)
+# Qt SVG: charts and heatmaps exported as SVG (the app builds without it, PNG only).
+pkgs+=(qt6-svg-dev)
 if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 
 missing=()

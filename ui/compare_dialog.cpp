@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/chart_export.h"
 #include "ui/heatmap_widget.h"
 #include "ui/sparkline_widget.h"
 
@@ -66,6 +67,8 @@ CompareDialog::CompareDialog(ChatController& controller, qint64 a, QWidget* pare
     line_->setAccessibleName(tr("Absolute log-probability difference along the alignment"));
     loads_ = new HeatmapWidget(split);
     loads_->setAccessibleName(tr("Change of expert load per MoE layer, B against A"));
+    add_export_menu(line_, tr("logprob-difference"));
+    add_export_menu(loads_, tr("expert-load-change"));
     split->addWidget(tokens_);
     split->addWidget(line_);
     split->addWidget(loads_);

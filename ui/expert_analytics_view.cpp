@@ -16,6 +16,7 @@
 #include <cmath>
 #include <map>
 
+#include "ui/chart_export.h"
 #include "ui/heatmap_widget.h"
 #include "ui/placeholder_stack.h"
 #include "ui/token_flow_view.h"
@@ -140,6 +141,8 @@ ExpertAnalyticsView::ExpertAnalyticsView(QWidget* parent) : QWidget(parent) {
     coact_->setAccessibleName(
         tr("Co-activation: of the tokens routed to expert i (row), the "
            "share also routed to expert j (column)"));
+    add_export_menu(load_, tr("expert-load"));
+    add_export_menu(coact_, tr("expert-coactivation"));
     maps->addWidget(load_);
     maps->addWidget(coact_);
     dv->addWidget(maps, 1);

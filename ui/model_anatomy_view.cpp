@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "ui/chart_export.h"
 #include "ui/placeholder_stack.h"
 
 namespace gb::ui {
@@ -145,6 +146,7 @@ ModelAnatomyView::ModelAnatomyView(QWidget* parent) : QWidget(parent) {
     pv->addWidget(summary_);
     stack_view_ = new LayerStackWidget(page_);
     pv->addWidget(stack_view_, 1);
+    add_export_menu(stack_view_, tr("model-anatomy"));
     parts_ = new QTableWidget(page_);
     parts_->setColumnCount(4);
     parts_->setHorizontalHeaderLabels(

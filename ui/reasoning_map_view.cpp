@@ -14,6 +14,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "ui/chart_export.h"
 #include "ui/placeholder_stack.h"
 #include "ui/sparkline_widget.h"
 #include "ui/token_flow_view.h"
@@ -83,6 +84,7 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     spark_->setAccessibleName(
         tr("Entropy and chosen-token probability over the reply; click a point to inspect it"));
     tv->addWidget(spark_, 1);
+    add_export_menu(spark_, tr("reasoning-map"));
     token_ =
         new QLabel(tr("Click the sparkline, a step or a fork token to see that token here."), top);
     token_->setWordWrap(true);

@@ -9,6 +9,7 @@
 #include <QStackedWidget>
 #include <QVBoxLayout>
 
+#include "ui/chart_export.h"
 #include "ui/heatmap_widget.h"
 #include "ui/token_inspector.h"
 
@@ -60,6 +61,7 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     token_map_ = new HeatmapWidget(top);
     token_map_->setAccessibleName(tr("Gate weights of the selected token, layers by experts"));
     tv->addWidget(token_map_, 1);
+    add_export_menu(token_map_, tr("token-routing"));
 
     auto* mid = new QWidget(split);
     auto* mv = new QVBoxLayout(mid);
@@ -76,6 +78,7 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
     load_map_ = new HeatmapWidget(mid);
     load_map_->setAccessibleName(tr("Expert load per layer; click a cell to list its tokens"));
     mv->addWidget(load_map_, 1);
+    add_export_menu(load_map_, tr("expert-load-per-layer"));
 
     auto* bottom = new QWidget(split);
     auto* bv = new QVBoxLayout(bottom);

@@ -19,6 +19,7 @@
 #include <cmath>
 
 #include "engine/sample/what_if.h"
+#include "ui/chart_export.h"
 
 namespace gb::ui {
 
@@ -66,6 +67,7 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     chart_view_->setMinimumHeight(180);
     chart_view_->setAccessibleName(tr("Alternatives chart"));
     lv->addWidget(chart_view_, 1);
+    add_export_menu(chart_view_, tr("alternatives"));
 
     // What if: other sampler settings reshape what could have been drawn here.
     auto* wi = new QHBoxLayout;

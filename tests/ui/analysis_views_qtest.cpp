@@ -3,6 +3,7 @@
 // through gb::analyze_trace), clicks reach the inspector, a dense model says it has no experts,
 // and a hidden panel does no work until it is opened.
 #include <QFile>
+#include <QImage>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QSignalSpy>
@@ -23,6 +24,7 @@
 #include "app/local_engine.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/trace/trace.h"
+#include "ui/chart_export.h"
 #include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
@@ -149,6 +151,20 @@ private slots:
         emit map->steps_table()->cellClicked(0, 0);
         QCOMPARE(r.w.inspector()->selected(), map->map().steps[0].first);
         QVERIFY(map->loop_text().isEmpty());
+
+        // Export of the chart: a PNG at twice the pixels, and an SVG of vectors.
+        QCOMPARE(map->sparkline()->actions().size(), 2);
+        const QByteArray png = render_widget(map->sparkline(), ImageFormat::Png);
+        QVERIFY(png.startsWith("\x89PNG"));
+        QImage image;
+        QVERIFY(image.loadFromData(png, "PNG"));
+        QCOMPARE(image.width(), 2 * map->sparkline()->width());
+        if (svg_export_available()) {
+            const QByteArray svg = render_widget(map->sparkline(), ImageFormat::Svg, "reasoning-map");
+            QVERIFY(svg.contains("<svg"));
+            QVERIFY(svg.contains("<path"));  // the entropy line as a vector path
+            QVERIFY(svg.contains("reasoning-map"));
+        }
 
         // What if, on the top fork: T 1 and no filter renormalise the recorded alternatives;
         // top-k 1 leaves only the most likely; T near 0 sharpens towards it.
