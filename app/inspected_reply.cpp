@@ -7,7 +7,9 @@
 #include <cmath>
 
 #include "app/error_text.h"
+#include "engine/core/file_write.h"
 #include "engine/trace/trace_bundle.h"
+#include "engine/trace/trace_html.h"
 
 namespace gb::app {
 
@@ -232,19 +234,30 @@ void InspectedReply::end_replay(bool restore) {
 }
 
 bool InspectedReply::export_bundle(const QString& dir) {
+    return export_shown(dir, [](const Trace& t, const std::string& d) { write_bundle(t, d); });
+}
+
+bool InspectedReply::export_html(const QString& path) {
+    return export_shown(path, [](const Trace& t, const std::string& p) {
+        write_file_atomically(p, trace_html(t));
+    });
+}
+
+bool InspectedReply::export_shown(const QString& path,
+                                  std::function<void(const Trace&, const std::string&)> write) {
     if (!shown_) return false;
     // A live or replayed trace keeps changing on this thread: export a copy of what is shown.
     std::shared_ptr<const Trace> t =
         live_ || replay_ ? std::make_shared<const Trace>(*shown_) : shown_;
-    pool_.start([this, t, dir] {
+    pool_.start([this, t, path, write = std::move(write)] {
         QString error;
         try {
-            write_bundle(*t, dir.toStdString());
+            write(*t, path.toStdString());
         } catch (const std::exception& e) {
             error = error_text(e);
         }
         QMetaObject::invokeMethod(
-            this, [this, dir, error] { emit bundleExported(dir, error); }, Qt::QueuedConnection);
+            this, [this, path, error] { emit exported(path, error); }, Qt::QueuedConnection);
     });
     return true;
 }

@@ -6,6 +6,7 @@
 
 #include <QObject>
 #include <QThreadPool>
+#include <functional>
 #include <memory>
 
 #include "app/chat_controller.h"
@@ -48,8 +49,10 @@ public:
     int replay_length() const;    // generated tokens of the reply
 
     // Writes the shown trace as a trace bundle (engine/trace/trace_bundle.h) into dir, on a pool
-    // thread; bundleExported follows (error empty on success). False when nothing is shown.
+    // thread; exported follows (error empty on success). False when nothing is shown.
     bool export_bundle(const QString& dir);
+    // The same for one self-contained HTML page of the reply (engine/trace/trace_html.h).
+    bool export_html(const QString& path);
 
     // How often the views hear of a growing live trace: tokens at most every tokens_ms, the
     // routing (which the view counts over the whole reply) at most every routing_ms.
@@ -62,7 +65,7 @@ signals:
     // The live trace has new tokens; routing_due when the routing should be counted again.
     void traceGrew(bool routing_due);
     void loadFailed(QString error);
-    void bundleExported(QString dir, QString error);
+    void exported(QString path, QString error);  // a bundle folder or an HTML page
     void replayChanged();  // started, stepped, paused, resumed, finished or stopped
 
 private:
@@ -84,6 +87,8 @@ private:
     bool routing_stale_ = false;  // tokens arrived since the routing view last counted
     QThreadPool pool_;
 
+    bool export_shown(const QString& path,
+                      std::function<void(const Trace&, const std::string&)> write);
     void replay_tick();
     void end_replay(bool restore);
     std::shared_ptr<const Trace> replay_full_;  // the stored reply being replayed

@@ -204,12 +204,17 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             });
     connect(usage, &gb::app::ExpertUsageQuery::failed, experts_,
             &ExpertAnalyticsView::set_aggregate_error);
-    connect(reply_, &gb::app::InspectedReply::bundleExported, this,
+    connect(reasoning_map_, &ReasoningMapView::exportHtmlRequested, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Save the reply as a web page"), tr("reply.html"), tr("Web page (*.html)"));
+        if (!path.isEmpty()) reply_->export_html(path);
+    });
+    connect(reply_, &gb::app::InspectedReply::exported, this,
             [this](const QString& dir, const QString& error) {
                 if (!error.isEmpty())
-                    show_error(tr("The bundle was not written: %1").arg(error));
+                    show_error(tr("The export was not written: %1").arg(error));
                 else
-                    statusBar()->showMessage(tr("Trace bundle written to %1").arg(dir), 8000);
+                    statusBar()->showMessage(tr("Written: %1").arg(dir), 8000);
             });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
         loading_ = path;

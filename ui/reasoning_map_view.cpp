@@ -54,6 +54,13 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
            "analysis.json)"));
     export_button->setAccessibleName(tr("Export the reply as a trace bundle"));
     head->addWidget(export_button, 0, Qt::AlignTop);
+    auto* html_button = new QPushButton(tr("Export HTML…"), page);
+    html_button->setToolTip(
+        tr("The reply with its trace as one web page that opens offline: "
+           "tokens coloured by probability, the reasoning map, the experts"));
+    html_button->setAccessibleName(tr("Export the reply as a web page"));
+    head->addWidget(html_button, 0, Qt::AlignTop);
+    connect(html_button, &QPushButton::clicked, this, &ReasoningMapView::exportHtmlRequested);
     auto* compare_button = new QPushButton(tr("Compare with…"), page);
     compare_button->setToolTip(
         tr("This reply against another one: aligned tokens, probability "

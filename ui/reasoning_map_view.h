@@ -47,6 +47,7 @@ signals:
     void tokenActivated(int index);
     void exportBundleRequested();  // the "Export bundle…" button
     void compareRequested();       // the "Compare with…" button
+    void exportHtmlRequested();    // the "Export HTML…" button
 
 protected:
     void showEvent(QShowEvent* e) override;  // catches up on what changed while hidden

@@ -7,10 +7,12 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/core/file_write.h"
 #include "engine/core/utf8.h"
 #include "engine/trace/trace_analysis.h"
 #include "engine/trace/trace_bundle.h"
 #include "engine/trace/trace_file.h"
+#include "engine/trace/trace_html.h"
 
 namespace gb::cli {
 
@@ -177,7 +179,7 @@ void print_moe(const MoeAnalytics& moe) {
 }  // namespace
 
 int analyze_command(const std::vector<std::string>& argv) {
-    Args args(argv, {"--bundle"}, {"--json"});
+    Args args(argv, {"--bundle", "--html"}, {"--json"});
     if (args.positional().size() != 1)
         throw Error(
             "analyze takes one trace file (JSON, or binary .gbtrace), e.g. "
@@ -188,6 +190,12 @@ int analyze_command(const std::vector<std::string>& argv) {
         write_bundle(trace, dir);
         for (const std::string& f : bundle_files())
             std::fprintf(stderr, "wrote %s/%s\n", utf8::printable(dir).c_str(), f.c_str());
+        if (!args.has("--json") && !args.has("--html")) return 0;
+    }
+    if (args.has("--html")) {
+        const std::string path = args.str("--html");
+        write_file_atomically(path, trace_html(trace));
+        std::fprintf(stderr, "wrote %s\n", utf8::printable(path).c_str());
         if (!args.has("--json")) return 0;
     }
     const TraceAnalysis a = analyze_trace(trace);

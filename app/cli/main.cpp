@@ -50,13 +50,14 @@ commands:
       and their range; -d: starting after that many tokens in the cache; --trace-cost (or
       --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)
       and on with full router vectors
-  analyze TRACE [--json] [--bundle DIR]
+  analyze TRACE [--json] [--bundle DIR] [--html FILE]
       the shape of a whole reply from its trace (JSON or .gbtrace): entropy and fork
       tokens of the reasoning, its steps, DeepConf confidence, the loop alarm, reasoning
       against answer, and per MoE layer the expert load, MaxVio, Gini, co-activation,
       vocabulary specialisation and expert paths (engine/trace/ANALYSIS_FORMAT.md);
       --bundle writes DIR/tokens.jsonl, expert_usage.csv, steps.csv, analysis.json for
-      pandas: pd.read_json("DIR/tokens.jsonl", lines=True)
+      pandas: pd.read_json("DIR/tokens.jsonl", lines=True); --html writes the reply with its
+      trace as one self-contained page that opens offline in a browser
   compare A B [--json]
       two replies (traces) aligned token by token (longest common subsequence of token
       ids): where they first diverge, log-probability and entropy differences over the

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/core/file_write.h"
 #include "engine/core/json.h"
 #include "engine/core/utf8.h"
 #include "engine/trace/expert_load.h"
@@ -19,22 +20,7 @@ namespace gb {
 namespace {
 
 void write_file(const std::filesystem::path& path, const std::string& bytes) {
-    const std::filesystem::path tmp = path.string() + ".part";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        out.flush();
-        if (!out) {
-            std::error_code ec;
-            std::filesystem::remove(tmp, ec);
-            throw Error("cannot write " + tmp.string() + " (disk full?)");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-        throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    write_file_atomically(path.string(), bytes);
 }
 
 std::string number(double v) { return std::isfinite(v) ? json::format_number(v) : std::string(); }

@@ -575,6 +575,15 @@ TEST(Cli, AnalyzeReadsBothTraceFormsAndRefusesBadInput) {
     EXPECT_EQ(v.at("format").as_string(), "glassbox-analysis");
     EXPECT_GT(v.at("reasoning").at("n_reasoning").as_int64(), 50);
     EXPECT_EQ(v.at("moe").at("layers").as_array().size(), 3u);
+    Result html = cli("analyze " + stem + ".json --html " + stem + ".html");
+    ASSERT_EQ(html.code, 0) << html.err;
+    {
+        std::ifstream page(stem + ".html");
+        std::stringstream ss;
+        ss << page.rdbuf();
+        EXPECT_EQ(ss.str().rfind("<!DOCTYPE html>", 0), 0u);
+    }
+    std::filesystem::remove(stem + ".html");
     Result text = cli("analyze " + stem + ".json");
     ASSERT_EQ(text.code, 0) << text.err;
     for (const char* part : {"reasoning:", "fork tokens", "steps:", "confidence (DeepConf",

@@ -160,7 +160,8 @@ private slots:
         QVERIFY(image.loadFromData(png, "PNG"));
         QCOMPARE(image.width(), 2 * map->sparkline()->width());
         if (svg_export_available()) {
-            const QByteArray svg = render_widget(map->sparkline(), ImageFormat::Svg, "reasoning-map");
+            const QByteArray svg =
+                render_widget(map->sparkline(), ImageFormat::Svg, "reasoning-map");
             QVERIFY(svg.contains("<svg"));
             QVERIFY(svg.contains("<path"));  // the entropy line as a vector path
             QVERIFY(svg.contains("reasoning-map"));
@@ -266,7 +267,7 @@ private slots:
         // The bundle of the shown reply, written off the UI thread; then into a folder that
         // cannot exist (under a file), which is reported with its path.
         QTemporaryDir tmp;
-        QSignalSpy exported(r.w.reply(), &InspectedReply::bundleExported);
+        QSignalSpy exported(r.w.reply(), &InspectedReply::exported);
         QVERIFY(r.w.reply()->export_bundle(tmp.filePath("bundle")));
         QVERIFY(exported.wait(5000));
         QCOMPARE(exported.at(0).at(1).toString(), QString());
@@ -276,13 +277,21 @@ private slots:
         QFile usage(tmp.filePath("bundle/expert_usage.csv"));
         QVERIFY(usage.open(QIODevice::ReadOnly));
         QCOMPARE(usage.readAll(), QByteArray("layer,expert,phase,count,weight_sum\n"));  // dense
+        // The reply as one web page.
+        QVERIFY(r.w.reply()->export_html(tmp.filePath("reply.html")));
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 2, 5000);
+        QCOMPARE(exported.at(1).at(1).toString(), QString());
+        QFile page(tmp.filePath("reply.html"));
+        QVERIFY(page.open(QIODevice::ReadOnly));
+        QVERIFY(page.readAll().startsWith("<!DOCTYPE html>"));
+        exported.clear();
         QFile blocker(tmp.filePath("file"));
         QVERIFY(blocker.open(QIODevice::WriteOnly));
         blocker.close();
         QVERIFY(r.w.reply()->export_bundle(tmp.filePath("file/bundle")));
         QVERIFY(exported.wait(5000));
-        QVERIFY2(exported.at(1).at(1).toString().contains(tmp.filePath("file")),
-                 qPrintable(exported.at(1).at(1).toString()));
+        QVERIFY2(exported.at(0).at(1).toString().contains(tmp.filePath("file")),
+                 qPrintable(exported.at(0).at(1).toString()));
     }
 };
 
