@@ -93,7 +93,12 @@ void MemoryConversationStore::set_pinned(int64_t id, bool pinned) {
 }
 void MemoryConversationStore::remove(int64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
-    convs_.erase(id);
+    const auto it = convs_.find(id);
+    if (it == convs_.end()) return;
+    // Its replies' bookmarks go with them, as the database's cascade does.
+    for (const StoredMessage& m : it->second.messages)
+        std::erase_if(bookmarks_, [&](const auto& b) { return b.second.message_id == m.id; });
+    convs_.erase(it);
 }
 void MemoryConversationStore::set_settings(int64_t id, const std::string& s) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -140,6 +145,60 @@ std::vector<int64_t> MemoryConversationStore::replies_of_model(const std::string
             if (m.role == "assistant" && m.trace && m.trace->model == model) out.push_back(m.id);
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// The same contract as HistoryStore's bookmarks, errors included.
+std::vector<Bookmark> MemoryConversationStore::bookmarks(int64_t message_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Bookmark> out;
+    for (const auto& [id, b] : bookmarks_)
+        if (b.message_id == message_id) out.push_back(b);
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Bookmark& a, const Bookmark& b) { return a.token < b.token; });
+    return out;
+}
+
+static void check_bookmark(int token, const std::string& note) {
+    if (token < 0)
+        throw HistoryError(
+            HistoryError::Kind::Invalid,
+            "history: a bookmark needs a token index >= 0, got " + std::to_string(token));
+    if (note.size() > kMaxBookmarkNote)
+        throw HistoryError(HistoryError::Kind::Invalid,
+                           "history: a bookmark note of " + std::to_string(note.size()) +
+                               " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
+}
+
+int64_t MemoryConversationStore::add_bookmark(int64_t message_id, int token,
+                                              const std::string& note) {
+    check_bookmark(token, note);
+    std::lock_guard<std::mutex> lock(mu_);
+    bool found = false;
+    for (auto& [id, c] : convs_)
+        for (const StoredMessage& m : c.messages) found = found || m.id == message_id;
+    if (!found)
+        throw HistoryError(HistoryError::Kind::NotFound,
+                           "history: no message with id " + std::to_string(message_id));
+    const int64_t id = next_bookmark_++;
+    bookmarks_[id] = Bookmark{id, message_id, token, note, unix_ms()};
+    return id;
+}
+
+void MemoryConversationStore::set_bookmark_note(int64_t id, const std::string& note) {
+    check_bookmark(0, note);
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = bookmarks_.find(id);
+    if (it == bookmarks_.end())
+        throw HistoryError(HistoryError::Kind::NotFound,
+                           "history: no bookmark with id " + std::to_string(id));
+    it->second.note = note;
+}
+
+void MemoryConversationStore::remove_bookmark(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!bookmarks_.erase(id))
+        throw HistoryError(HistoryError::Kind::NotFound,
+                           "history: no bookmark with id " + std::to_string(id));
 }
 
 std::vector<ExpertUsage> MemoryConversationStore::expert_usage(const std::vector<int64_t>& ids) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "app/history/history_types.h"
 #include "app/history/trace_blob.h"
 #include "engine/trace/trace.h"
 
@@ -66,6 +67,13 @@ public:
     // by (layer, expert, phase): what the history's expert-usage table holds, so a set of
     // replies is analysed without loading their traces. May be called from any thread.
     virtual std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) = 0;
+    // Bookmarks with notes on the tokens of a stored reply (teaching), by token then id. The
+    // errors are HistoryError's: NotFound (no such reply or bookmark), Invalid (a negative
+    // token, a note over kMaxBookmarkNote bytes).
+    virtual std::vector<Bookmark> bookmarks(int64_t message_id) = 0;
+    virtual int64_t add_bookmark(int64_t message_id, int token, const std::string& note) = 0;
+    virtual void set_bookmark_note(int64_t id, const std::string& note) = 0;
+    virtual void remove_bookmark(int64_t id) = 0;
 
     // Streaming, for stores that can save a reply while it is generated (a crash then loses at
     // most the last flush): reply_started, reply_text per token, then add_message() of the
@@ -91,6 +99,10 @@ public:
     std::shared_ptr<const Trace> trace(int64_t message_id) override;
     std::vector<int64_t> replies_of_model(const std::string& model) override;
     std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) override;
+    std::vector<Bookmark> bookmarks(int64_t message_id) override;
+    int64_t add_bookmark(int64_t message_id, int token, const std::string& note) override;
+    void set_bookmark_note(int64_t id, const std::string& note) override;
+    void remove_bookmark(int64_t id) override;
 
 private:
     struct Conv {
@@ -103,6 +115,8 @@ private:
 
     std::mutex mu_;  // trace() may be called from any thread (InspectedReply loads off the UI's)
     std::map<int64_t, Conv> convs_;
+    std::map<int64_t, Bookmark> bookmarks_;
+    int64_t next_bookmark_ = 1;
     int64_t next_id_ = 1, next_message_ = 1, clock_ = 0;
 };
 

@@ -308,6 +308,25 @@ std::vector<ExpertUsage> HistoryConversationStore::expert_usage(const std::vecto
     return sum_expert_usage(parts);
 }
 
+std::vector<Bookmark> HistoryConversationStore::bookmarks(int64_t message_id) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    return store_->bookmarks(message_id);
+}
+int64_t HistoryConversationStore::add_bookmark(int64_t message_id, int token,
+                                               const std::string& note) {
+    drain();  // the reply may still be on its way into the database
+    std::lock_guard<std::mutex> lock(db_mu_);
+    return store_->add_bookmark(message_id, token, note);
+}
+void HistoryConversationStore::set_bookmark_note(int64_t id, const std::string& note) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->set_bookmark_note(id, note);
+}
+void HistoryConversationStore::remove_bookmark(int64_t id) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->remove_bookmark(id);
+}
+
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
     {
         std::lock_guard<std::mutex> lock(recent_mu_);

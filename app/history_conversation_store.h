@@ -40,6 +40,10 @@ public:
     std::shared_ptr<const Trace> trace(int64_t message_id) override;
     std::vector<int64_t> replies_of_model(const std::string& model) override;
     std::vector<ExpertUsage> expert_usage(const std::vector<int64_t>& message_ids) override;
+    std::vector<Bookmark> bookmarks(int64_t message_id) override;
+    int64_t add_bookmark(int64_t message_id, int token, const std::string& note) override;
+    void set_bookmark_note(int64_t id, const std::string& note) override;
+    void remove_bookmark(int64_t id) override;
     void reply_started(int64_t conversation_id, std::optional<int64_t> parent) override;
     void reply_text(bool reasoning, const std::string& text) override;
     void reply_abandoned() override;

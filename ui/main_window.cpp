@@ -204,6 +204,29 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             });
     connect(usage, &gb::app::ExpertUsageQuery::failed, experts_,
             &ExpertAnalyticsView::set_aggregate_error);
+    // Bookmarks of the inspected stored reply, kept in the history.
+    connect(reply_, &gb::app::InspectedReply::traceChanged, this, [this] { refresh_bookmarks(); });
+    auto bookmark_op = [this](auto op) {
+        try {
+            op();
+        } catch (const std::exception& e) {
+            show_error(tr("The bookmark was not saved: %1").arg(QString::fromUtf8(e.what())));
+        }
+        refresh_bookmarks();
+    };
+    connect(reasoning_map_, &ReasoningMapView::bookmarkRequested, this,
+            [this, bookmark_op](int token, const QString& note) {
+                bookmark_op([&] {
+                    c_.store().add_bookmark(reply_->message_id(), token, note.toStdString());
+                });
+            });
+    connect(reasoning_map_, &ReasoningMapView::bookmarkNoteEdited, this,
+            [this, bookmark_op](qint64 id, const QString& note) {
+                bookmark_op([&] { c_.store().set_bookmark_note(id, note.toStdString()); });
+            });
+    connect(
+        reasoning_map_, &ReasoningMapView::bookmarkRemoved, this,
+        [this, bookmark_op](qint64 id) { bookmark_op([&] { c_.store().remove_bookmark(id); }); });
     connect(reasoning_map_, &ReasoningMapView::exportHtmlRequested, this, [this] {
         const QString path = QFileDialog::getSaveFileName(
             this, tr("Save the reply as a web page"), tr("reply.html"), tr("Web page (*.html)"));
@@ -354,6 +377,20 @@ void MainWindow::update_status() {
 }
 
 void MainWindow::inspect(qint64 message_id) { reply_->inspect(message_id); }
+
+void MainWindow::refresh_bookmarks() {
+    const qint64 id = reply_->message_id();
+    const bool stored = id > 0 && !reply_->live() && !reply_->loading();
+    std::vector<gb::app::Bookmark> marks;
+    if (stored) {
+        try {
+            marks = c_.store().bookmarks(id);
+        } catch (const std::exception& e) {
+            show_error(tr("Bookmarks could not be read: %1").arg(QString::fromUtf8(e.what())));
+        }
+    }
+    reasoning_map_->set_bookmarks(marks, stored);
+}
 
 void MainWindow::set_presenter(bool on) {
     if (on == presenter_) return;

@@ -68,6 +68,7 @@ public:
     CompareDialog* open_compare();
     // Presenter view (teaching): large fonts, high contrast, sidebar, menus and status hidden.
     void set_presenter(bool on);
+    void refresh_bookmarks();  // the inspected stored reply's, from the history
     bool presenter() const { return presenter_; }
     ReplayBar* replay_bar() const { return replay_bar_; }
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()

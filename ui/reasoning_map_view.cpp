@@ -1,9 +1,12 @@
 // ReasoningMapView: layout, and turning gb::map_reasoning's numbers into the views.
 #include "ui/reasoning_map_view.h"
 
+#include <QAction>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QProgressBar>
 #include <QPushButton>
@@ -122,8 +125,46 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     steps_->setAccessibleName(tr("Reasoning steps; choose one to inspect its first token"));
     forks_ = new QListWidget(lists);
     forks_->setAccessibleName(tr("Fork tokens, highest entropy first; choose one to inspect it"));
+    auto* marks = new QWidget(lists);
+    auto* mv = new QVBoxLayout(marks);
+    mv->setContentsMargins(0, 0, 0, 0);
+    bookmark_button_ = new QPushButton(tr("Bookmark token…"), marks);
+    bookmark_button_->setToolTip(
+        tr("Keep the selected token with a note, in the history (Ctrl+B)"));
+    bookmark_button_->setAccessibleName(tr("Bookmark the selected token"));
+    bookmark_button_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    mv->addWidget(bookmark_button_);
+    bookmarks_ = new QListWidget(marks);
+    bookmarks_->setAccessibleName(
+        tr("Bookmarks with notes; choose one to inspect its token, double-click to edit the "
+           "note, Delete removes it"));
+    mv->addWidget(bookmarks_, 1);
     lists->addWidget(steps_);
     lists->addWidget(forks_);
+    lists->addWidget(marks);
+    connect(bookmark_button_, &QPushButton::clicked, this, &ReasoningMapView::bookmark_selected);
+    connect(bookmarks_, &QListWidget::currentRowChanged, this, [this](int row) {
+        if (row < 0) return;
+        const int index = bookmarks_->item(row)->data(Qt::UserRole + 1).toInt();
+        select_token(index);
+        emit tokenActivated(index);
+    });
+    connect(bookmarks_, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
+        bool ok = false;
+        const QString note =
+            QInputDialog::getText(this, tr("Bookmark note"), tr("Note:"), QLineEdit::Normal,
+                                  item->data(Qt::UserRole + 2).toString(), &ok);
+        if (ok) emit bookmarkNoteEdited(item->data(Qt::UserRole).toLongLong(), note);
+    });
+    auto* remove = new QAction(tr("Remove bookmark"), bookmarks_);
+    remove->setShortcut(QKeySequence::Delete);
+    remove->setShortcutContext(Qt::WidgetShortcut);
+    bookmarks_->addAction(remove);
+    bookmarks_->setContextMenuPolicy(Qt::ActionsContextMenu);
+    connect(remove, &QAction::triggered, this, [this] {
+        if (QListWidgetItem* item = bookmarks_->currentItem())
+            emit bookmarkRemoved(item->data(Qt::UserRole).toLongLong());
+    });
     lists->setStretchFactor(0, 3);
     lists->setStretchFactor(1, 2);
     split->addWidget(top);
@@ -210,6 +251,37 @@ int ReasoningMapView::point_of_token(int index) const {
 }
 
 QString ReasoningMapView::token_text() const { return token_->text(); }
+
+void ReasoningMapView::bookmark_selected() {
+    if (selected_ < 0 || !bookmark_button_->isEnabled()) return;
+    bool ok = false;
+    const QString note = QInputDialog::getText(this, tr("Bookmark token %1").arg(selected_),
+                                               tr("Note (what to say about this token):"),
+                                               QLineEdit::Normal, QString(), &ok);
+    if (ok) emit bookmarkRequested(selected_, note);
+}
+
+void ReasoningMapView::set_bookmarks(const std::vector<gb::app::Bookmark>& marks, bool enabled) {
+    bookmark_button_->setEnabled(enabled);
+    bookmark_button_->setToolTip(
+        enabled ? tr("Keep the selected token with a note, in the history (Ctrl+B)")
+                : tr("Bookmarks need a stored reply: wait for the reply to "
+                     "finish, or inspect one from the history"));
+    const QSignalBlocker block(bookmarks_);
+    bookmarks_->clear();
+    for (const gb::app::Bookmark& b : marks) {
+        QString label = tr("token %1").arg(b.token);
+        if (trace_ && b.token < static_cast<int>(trace_->tokens.size()))
+            label += QStringLiteral(" “%1”").arg(
+                token_line(trace_->tokens[static_cast<size_t>(b.token)].text));
+        if (!b.note.empty()) label += QStringLiteral(": ") + QString::fromStdString(b.note);
+        auto* item = new QListWidgetItem(label, bookmarks_);
+        item->setData(Qt::UserRole, QVariant::fromValue<qlonglong>(b.id));
+        item->setData(Qt::UserRole + 1, b.token);
+        item->setData(Qt::UserRole + 2, QString::fromStdString(b.note));
+        item->setToolTip(QString::fromStdString(b.note));
+    }
+}
 
 void ReasoningMapView::select_token(int index) {
     selected_ = index;

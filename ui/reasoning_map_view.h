@@ -9,12 +9,14 @@
 #include <QWidget>
 #include <memory>
 
+#include "app/history/history_types.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_analysis.h"
 
 class QLabel;
 class QListWidget;
 class QProgressBar;
+class QPushButton;
 class QStackedWidget;
 class QTableWidget;
 
@@ -31,6 +33,12 @@ public:
     void select_token(int index);  // a token index into the trace; marks it on the sparkline
 
     const ReasoningMap& map() const { return map_; }
+    // The inspected reply's bookmarks; enabled: it is a stored reply (bookmarks need its id).
+    void set_bookmarks(const std::vector<gb::app::Bookmark>& marks, bool enabled);
+    QListWidget* bookmarks_list() const { return bookmarks_; }
+    // Asks for a note and emits bookmarkRequested for the selected token (the button).
+    void bookmark_selected();
+    int selected_token() const { return selected_; }
     bool showing_placeholder() const;
     QString summary_text() const;
     QString loop_text() const;  // empty when no loop was found
@@ -48,6 +56,10 @@ signals:
     void exportBundleRequested();  // the "Export bundle…" button
     void compareRequested();       // the "Compare with…" button
     void exportHtmlRequested();    // the "Export HTML…" button
+    // Bookmarks (teaching): on the selected token with a note, a note edited, one removed.
+    void bookmarkRequested(int token, QString note);
+    void bookmarkNoteEdited(qint64 id, QString note);
+    void bookmarkRemoved(qint64 id);
 
 protected:
     void showEvent(QShowEvent* e) override;  // catches up on what changed while hidden
@@ -73,6 +85,8 @@ private:
     QLabel* token_ = nullptr;
     QTableWidget* steps_ = nullptr;
     QListWidget* forks_ = nullptr;
+    QListWidget* bookmarks_ = nullptr;
+    QPushButton* bookmark_button_ = nullptr;
 };
 
 }  // namespace gb::ui

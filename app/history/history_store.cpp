@@ -701,6 +701,70 @@ std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
     });
 }
 
+// ---- bookmarks ----
+
+static void check_note(std::string_view note) {
+    if (note.size() > kMaxBookmarkNote)
+        throw HistoryError(Kind::Invalid,
+                           "history: a bookmark note of " + std::to_string(note.size()) +
+                               " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
+}
+
+int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_view note) {
+    if (token < 0)
+        throw HistoryError(Kind::Invalid, "history: a bookmark needs a token index >= 0, got " +
+                                              std::to_string(token));
+    check_note(note);
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        auto exists = db_.prepare("SELECT 1 FROM messages WHERE id = ?");
+        exists.args(message_id);
+        if (!exists.step())
+            throw HistoryError(Kind::NotFound,
+                               "history: no message with id " + std::to_string(message_id));
+        db_.prepare(
+               "INSERT INTO bookmarks(message_id, token, note, created_ms) VALUES (?, ?, ?, ?)")
+            .args(message_id, token, note, now_ms())
+            .run();
+        const int64_t id = db_.last_insert_rowid();
+        tx.commit();
+        return id;
+    });
+}
+
+void HistoryStore::set_bookmark_note(int64_t id, std::string_view note) {
+    check_note(note);
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("UPDATE bookmarks SET note = ? WHERE id = ?").args(note, id).run();
+        expect_change(db_, "bookmark", id);
+        tx.commit();
+    });
+}
+
+void HistoryStore::remove_bookmark(int64_t id) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("DELETE FROM bookmarks WHERE id = ?").args(id).run();
+        expect_change(db_, "bookmark", id);
+        tx.commit();
+    });
+}
+
+std::vector<Bookmark> HistoryStore::bookmarks(int64_t message_id) {
+    return guarded([&] {
+        auto st = db_.prepare(
+            "SELECT id, token, note, created_ms FROM bookmarks WHERE message_id = ? "
+            "ORDER BY token, id");
+        st.args(message_id);
+        std::vector<Bookmark> out;
+        while (st.step())
+            out.push_back(
+                {st.i64(0), message_id, static_cast<int>(st.i64(1)), st.text(2), st.i64(3)});
+        return out;
+    });
+}
+
 std::vector<int64_t> HistoryStore::replies_of_model(const std::string& model) {
     return guarded([&] {
         auto st = db_.prepare(

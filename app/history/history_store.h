@@ -158,6 +158,12 @@ public:
     void save_trace(int64_t message_id, const Trace& trace);
     std::optional<Trace> load_trace(int64_t message_id);
     std::vector<ExpertUsage> expert_usage(int64_t message_id);
+    // Bookmarks on a reply's tokens, by token then id. add_bookmark: HistoryError NotFound for
+    // no such message, Invalid for a negative token or a note over kMaxBookmarkNote bytes.
+    int64_t add_bookmark(int64_t message_id, int token, std::string_view note);
+    void set_bookmark_note(int64_t id, std::string_view note);
+    void remove_bookmark(int64_t id);
+    std::vector<Bookmark> bookmarks(int64_t message_id);
     // The replies (assistant messages with a stored trace) made by `model`, oldest first.
     std::vector<int64_t> replies_of_model(const std::string& model);
 

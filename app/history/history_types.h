@@ -92,6 +92,18 @@ struct Message {
     bool has_trace = false;  // the trace itself is loaded on demand (load_trace)
 };
 
+// A bookmark with a note on one token of a stored reply (a step or a fork a teacher will come
+// back to). token: an index into the reply's trace.
+struct Bookmark {
+    int64_t id = 0;
+    int64_t message_id = 0;
+    int token = 0;
+    std::string note;
+    int64_t created_ms = 0;
+    bool operator==(const Bookmark&) const = default;
+};
+inline constexpr size_t kMaxBookmarkNote = 64 * 1024;  // bytes
+
 struct ConversationInfo {
     int64_t id = 0;
     std::string title;

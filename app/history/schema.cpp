@@ -112,6 +112,19 @@ CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
 END;
 )sql";
 
+// Version 3: bookmarks with notes on tokens of a reply (teaching mode): the token is an index into
+// the reply's trace.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE bookmarks(
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    token INTEGER NOT NULL CHECK(token >= 0),
+    note TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX bookmarks_by_message ON bookmarks(message_id, token);
+)sql";
+
 // Fills expert_usage from the traces stored under version 1.
 void backfill_expert_usage(sql::Db& db) {
     auto st = db.prepare("SELECT message_id, format_version, codec, raw_size, data FROM traces");
@@ -134,6 +147,7 @@ void migrate(sql::Db& db, int from) {
         db.exec(kV2);
         backfill_expert_usage(db);
     }
+    if (from < 3) db.exec(kV3);
     db.exec("PRAGMA user_version = " + std::to_string(kHistorySchemaVersion));
     tx.commit();
 }

@@ -20,6 +20,8 @@
 #include "app/chat_controller.h"
 #include "app/conversation_store.h"
 #include "app/engine_worker.h"
+#include "app/history/history_store.h"
+#include "app/history_conversation_store.h"
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
 #include "engine/gguf/gguf_file.h"
@@ -250,6 +252,7 @@ private slots:
     void compare_two_real_replies();
     void expert_analytics_over_stored_replies();
     void replay_and_presenter_view();
+    void bookmarks_in_both_stores_and_the_map();
 
     void a_dense_reply_has_no_experts_and_hidden_panels_wait() {
         RealReply r;
@@ -482,6 +485,75 @@ void AnalysisViewsTest::replay_and_presenter_view() {
     reply->stop_replay();
     QVERIFY(!reply->replaying());
     QCOMPARE(r.w.inspector()->trace(), full);
+}
+
+// Bookmarks: the in-memory store obeys the history's contract (order, edits, errors, deletion
+// with the conversation), and the reasoning map keeps them on a real reply.
+static void bookmark_contract(ConversationStore& store) {
+    const int64_t c = store.create("teach", "{}");
+    StoredMessage m;
+    m.role = "assistant";
+    const int64_t r = store.add_message(c, m);
+    const int64_t b2 = store.add_bookmark(r, 7, "later");
+    const int64_t b1 = store.add_bookmark(r, 2, "first");
+    auto marks = store.bookmarks(r);
+    QCOMPARE(marks.size(), size_t{2});
+    QCOMPARE(marks[0].id, b1);
+    store.set_bookmark_note(b2, "edited");
+    QCOMPARE(store.bookmarks(r)[1].note, std::string("edited"));
+    store.remove_bookmark(b1);
+    QCOMPARE(store.bookmarks(r).size(), size_t{1});
+    auto kind = [](auto fn) {
+        try {
+            fn();
+        } catch (const HistoryError& e) {
+            return static_cast<int>(e.kind());
+        }
+        return -1;
+    };
+    QCOMPARE(kind([&] { store.add_bookmark(r + 1000, 0, ""); }),
+             static_cast<int>(HistoryError::Kind::NotFound));
+    QCOMPARE(kind([&] { store.add_bookmark(r, -1, ""); }),
+             static_cast<int>(HistoryError::Kind::Invalid));
+    QCOMPARE(kind([&] { store.add_bookmark(r, 0, std::string(kMaxBookmarkNote + 1, 'x')); }),
+             static_cast<int>(HistoryError::Kind::Invalid));
+    QCOMPARE(kind([&] { store.remove_bookmark(b1); }),
+             static_cast<int>(HistoryError::Kind::NotFound));
+    QCOMPARE(kind([&] { store.set_bookmark_note(b1, "x"); }),
+             static_cast<int>(HistoryError::Kind::NotFound));
+    store.remove(c);
+    QVERIFY(store.bookmarks(r).empty());
+}
+
+void AnalysisViewsTest::bookmarks_in_both_stores_and_the_map() {
+    MemoryConversationStore memory;
+    bookmark_contract(memory);
+    QTemporaryDir tmp;
+    HistoryConversationStore history(HistoryStore::open(tmp.filePath("h.db").toStdString()));
+    bookmark_contract(history);
+
+    RealReply r;
+    QVERIFY(r.run("glassbox-demo-moe.gguf", "742*38"));
+    ReasoningMapView* map = r.w.reasoning_map();
+    r.w.show_panel(MainWindow::ReasoningPanel);
+    const int token = r.trace().n_prompt + 4;
+    emit map->bookmarkRequested(token, "look: the carry");
+    QCOMPARE(map->bookmarks_list()->count(), 1);
+    QVERIFY(map->bookmarks_list()->item(0)->text().contains("look: the carry"));
+    const qint64 id = map->bookmarks_list()->item(0)->data(Qt::UserRole).toLongLong();
+    emit map->bookmarkNoteEdited(id, "the carry of 1");
+    QVERIFY(map->bookmarks_list()->item(0)->text().contains("the carry of 1"));
+    map->bookmarks_list()->setCurrentRow(0);
+    QCOMPARE(r.w.inspector()->selected(), token);
+    // Nothing inspected: no bookmarks listed, none can be added; the stored one is kept, and
+    // removing it still reaches the history.
+    const qint64 reply_id = r.w.reply()->message_id();
+    r.w.reply()->clear();
+    QCOMPARE(map->bookmarks_list()->count(), 0);
+    QCOMPARE(r.store.bookmarks(reply_id).size(), size_t{1});
+    emit map->bookmarkRemoved(id);
+    QVERIFY(r.store.bookmarks(reply_id).empty());
+    QVERIFY(r.w.error_text().isEmpty());
 }
 
 QTEST_MAIN(AnalysisViewsTest)

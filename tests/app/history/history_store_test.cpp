@@ -23,7 +23,7 @@ TEST(HistoryStore, CreatesAnEmptyDatabaseWithWalAndForeignKeys) {
     EXPECT_EQ(store->database().query_text("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(store->database().query_int("PRAGMA foreign_keys"), 1);
     EXPECT_EQ(store->database().query_int("PRAGMA synchronous"), 2);  // FULL
-    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 2);
+    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 3);
     EXPECT_EQ(store->count_conversations(), 0);
     store.reset();
     auto again = HistoryStore::open(dir.file("h.db"), {}, &report);
@@ -332,4 +332,37 @@ TEST(HistoryStore, RepliesOfAModelAndTheirSummedExpertUsage) {
     ASSERT_EQ(summed.size(), expected.size());
     for (const auto& u : summed)
         EXPECT_EQ(u.count, (expected[{u.layer, u.expert, u.phase}])) << u.layer;
+}
+
+// Bookmarks with notes on a reply's tokens: added, listed by token, edited, removed, gone with
+// their reply; bad arguments are refused with what is wrong.
+TEST(HistoryStore, BookmarksOnTokensOfAReply) {
+    TempDir dir;
+    auto store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    const int64_t c = store->create_conversation("teach");
+    const Trace trace = test::make_trace(3, 2, 2);
+    const int64_t r = store->add_reply(c, std::nullopt, Message{}, &trace);
+    const int64_t b2 = store->add_bookmark(r, 5, "the slip: 9-3=6 twice");
+    const int64_t b1 = store->add_bookmark(r, 3, "");
+    auto marks = store->bookmarks(r);
+    ASSERT_EQ(marks.size(), 2u);
+    EXPECT_EQ(marks[0].id, b1);  // by token
+    EXPECT_EQ(marks[1].note, "the slip: 9-3=6 twice");
+    store->set_bookmark_note(b1, "fork: 5 or 6?");
+    EXPECT_EQ(store->bookmarks(r)[0].note, "fork: 5 or 6?");
+    store->remove_bookmark(b2);
+    EXPECT_EQ(store->bookmarks(r).size(), 1u);
+    try {
+        store->add_bookmark(9999, 0, "x");
+        ADD_FAILURE() << "no error";
+    } catch (const HistoryError& e) {
+        EXPECT_EQ(e.kind(), HistoryError::Kind::NotFound);
+        EXPECT_NE(std::string(e.what()).find("9999"), std::string::npos);
+    }
+    EXPECT_THROW(store->add_bookmark(r, -1, "x"), HistoryError);
+    EXPECT_THROW(store->add_bookmark(r, 0, std::string(kMaxBookmarkNote + 1, 'a')), HistoryError);
+    EXPECT_THROW(store->set_bookmark_note(b2, "gone"), HistoryError);
+    // Deleting the conversation deletes its replies' bookmarks.
+    store->delete_conversation(c);
+    EXPECT_EQ(store->database().query_int("SELECT count(*) FROM bookmarks"), 0);
 }
