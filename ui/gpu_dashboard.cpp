@@ -9,6 +9,8 @@
 #include <QVBoxLayout>
 #include <QValueAxis>
 
+#include "ui/chart_export.h"
+
 namespace gb::ui {
 
 GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
@@ -35,6 +37,7 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
         view->setRenderHint(QPainter::Antialiasing);
         view->setMinimumSize(220, 150);
         view->setAccessibleName(p->chart->title());
+        add_export_menu(view, p->chart->title().toLower());
         grid->addWidget(view, i / 2, i % 2);
         if (p == &power_) power_view_ = view;
         if (p == &clocks_) clocks_view_ = view;

@@ -2,6 +2,7 @@
 #include "app/history/history_export.h"
 
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <limits>
 #include <map>
@@ -70,6 +71,18 @@ std::string message_json(HistoryStore& store, const Message& m,
             .field("chat_template", m.repro.chat_template)
             .field("engine_version", m.repro.engine_version)
             .end_object();
+        // Bookmarks (teaching), optional: a reply without any has none written.
+        const std::vector<Bookmark> marks = store.bookmarks(m.id);
+        if (!marks.empty()) {
+            w.key("bookmarks").begin_array();
+            for (const Bookmark& b : marks)
+                w.begin_object(true)
+                    .field("token", b.token)
+                    .field("note", b.note)
+                    .field("created_ms", b.created_ms)
+                    .end_object();
+            w.end_array();
+        }
     }
     w.end_object();
     std::vector<std::pair<std::string, std::string>> raw;
@@ -346,6 +359,22 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                         }
                     }
                     ids[local] = store.import_message(cid, parent, m, trace ? &*trace : nullptr);
+                    if (const json::Value* marks = mv.find("bookmarks")) {
+                        if (m.role != Role::Assistant)
+                            bad(where + ".bookmarks", "only replies carry bookmarks");
+                        const auto& list = marks->as_array();
+                        for (size_t bi = 0; bi < list.size(); ++bi) {
+                            const std::string at = where + ".bookmarks[" + std::to_string(bi) + "]";
+                            const int64_t token = list[bi].at("token").as_int64();
+                            const std::string& note = list[bi].at("note").as_string();
+                            if (token < 0 || token > INT32_MAX)
+                                bad(at + ".token", "not a token index");
+                            if (note.size() > kMaxBookmarkNote)
+                                bad(at + ".note", "longer than 64 KiB");
+                            store.add_bookmark(ids[local], static_cast<int>(token), note,
+                                               list[bi].at("created_ms").as_int64());
+                        }
+                    }
                 }
                 where = "conversations[" + std::to_string(ci) + "].current_leaf";
                 if (!c.at("current_leaf").is_null()) {

@@ -710,7 +710,8 @@ static void check_note(std::string_view note) {
                                " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
 }
 
-int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_view note) {
+int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_view note,
+                                   int64_t created_ms) {
     if (token < 0)
         throw HistoryError(Kind::Invalid, "history: a bookmark needs a token index >= 0, got " +
                                               std::to_string(token));
@@ -724,7 +725,7 @@ int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_vi
                                "history: no message with id " + std::to_string(message_id));
         db_.prepare(
                "INSERT INTO bookmarks(message_id, token, note, created_ms) VALUES (?, ?, ?, ?)")
-            .args(message_id, token, note, now_ms())
+            .args(message_id, token, note, created_ms ? created_ms : now_ms())
             .run();
         const int64_t id = db_.last_insert_rowid();
         tx.commit();

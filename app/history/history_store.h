@@ -160,7 +160,9 @@ public:
     std::vector<ExpertUsage> expert_usage(int64_t message_id);
     // Bookmarks on a reply's tokens, by token then id. add_bookmark: HistoryError NotFound for
     // no such message, Invalid for a negative token or a note over kMaxBookmarkNote bytes.
-    int64_t add_bookmark(int64_t message_id, int token, std::string_view note);
+    // created_ms 0: now (an import passes the original time).
+    int64_t add_bookmark(int64_t message_id, int token, std::string_view note,
+                         int64_t created_ms = 0);
     void set_bookmark_note(int64_t id, std::string_view note);
     void remove_bookmark(int64_t id);
     std::vector<Bookmark> bookmarks(int64_t message_id);

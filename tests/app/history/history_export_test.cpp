@@ -87,6 +87,14 @@ void expect_same(const Conversation& a, const Conversation& b, HistoryStore& sa,
             EXPECT_EQ(write_binary(*sa.load_trace(x.id)), write_binary(*sb.load_trace(y.id)));
             EXPECT_EQ(sa.expert_usage(x.id), sb.expert_usage(y.id));
         }
+        // Bookmarks travel with their reply (ids differ, the rest does not).
+        auto ma = sa.bookmarks(x.id), mb = sb.bookmarks(y.id);
+        ASSERT_EQ(ma.size(), mb.size()) << i;
+        for (size_t k = 0; k < ma.size(); ++k) {
+            EXPECT_EQ(ma[k].token, mb[k].token);
+            EXPECT_EQ(ma[k].note, mb[k].note);
+            EXPECT_EQ(ma[k].created_ms, mb[k].created_ms);
+        }
     }
 }
 
@@ -94,6 +102,9 @@ TEST(HistoryExport, ImportOfAnExportIsTheSameConversation) {
     TempDir dir;
     auto a = HistoryStore::open(dir.file("a.db"), test::fast_options());
     const int64_t c = make_conversation(*a);
+    const int64_t reply = a->load_conversation(c).messages[2].id;
+    a->add_bookmark(reply, 4, "the fork, \"quoted\"", 1700000000123);
+    a->add_bookmark(reply, 1, "");
     const std::string text = export_json(*a, {c});
     // It is JSON with the documented top level, and the trace is an embedded trace document.
     const json::Value doc = json::parse(text);
@@ -103,6 +114,8 @@ TEST(HistoryExport, ImportOfAnExportIsTheSameConversation) {
     ASSERT_EQ(msgs.size(), 5u);
     EXPECT_EQ(msgs[2].at("trace").at("format").as_string(), "glassbox-trace");
     EXPECT_EQ(msgs[2].at("sampler").at("seed").as_uint64(), 0xffffffffffffffffull);
+    ASSERT_EQ(msgs[2].at("bookmarks").as_array().size(), 2u);
+    EXPECT_EQ(msgs[2].at("bookmarks").at(size_t{1}).at("note").as_string(), "the fork, \"quoted\"");
 
     auto b = HistoryStore::open(dir.file("b.db"), test::fast_options());
     const auto ids = import_json(*b, text);
@@ -161,6 +174,20 @@ TEST(HistoryExport, BadImportsNameTheFieldAndImportNothing) {
     expect_invalid(replace("\"role\":\"user\"", "\"role\":\"robot\""), "messages[1]");
     expect_invalid(replace("\"parent\":2", "\"parent\":7"), "messages[2].parent");
     expect_invalid(replace("\"glassbox-trace\"", "\"other\""), "messages[2].trace");
+    // Bookmarks: on a user message, a negative token, a note over the limit.
+    const std::string mark = ",\"bookmarks\":[{\"token\":%T,\"note\":\"%N\",\"created_ms\":1}]";
+    auto with_mark = [&](const std::string& after, const std::string& token,
+                         const std::string& note) {
+        std::string m = mark;
+        m.replace(m.find("%T"), 2, token);
+        m.replace(m.find("%N"), 2, note);
+        return replace(after, after + m);
+    };
+    expect_invalid(with_mark("\"content\":\"You are terse.\"", "0", ""),
+                   "only replies carry bookmarks");
+    expect_invalid(with_mark("\"engine_version\":\"0.1.0\"}", "-1", ""), "bookmarks[0].token");
+    expect_invalid(with_mark("\"engine_version\":\"0.1.0\"}", "1", std::string(70000, 'x')),
+                   "bookmarks[0].note");
 }
 
 TEST(HistoryExport, MarkdownShowsTheCurrentBranch) {
