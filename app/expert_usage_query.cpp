@@ -1,6 +1,8 @@
 // ExpertUsageQuery: summing the stored expert usage off the UI thread.
 #include "app/expert_usage_query.h"
 
+#include <algorithm>
+
 #include "app/error_text.h"
 
 namespace gb::app {
@@ -17,23 +19,45 @@ void ExpertUsageQuery::sum(std::vector<int64_t> ids, std::string model) {
     ConversationStore* store = &store_;
     pool_.start([this, store, ids = std::move(ids), model = std::move(model), gen]() mutable {
         std::vector<ExpertUsage> rows;
+        std::shared_ptr<const MoeAnalytics> full;
         QString error;
         int replies = 0;
         try {
             if (!model.empty()) ids = store->replies_of_model(model);
             rows = store->expert_usage(ids);
             replies = static_cast<int>(ids.size());
+            // The generated tokens of every reply as one trace: the same analytics as for one
+            // reply (co-activation, vocabulary, paths), which the usage table cannot give.
+            Trace merged;
+            bool whole = true;
+            for (int64_t id : ids) {
+                const auto t = store->trace(id);
+                if (!t) {
+                    whole = false;
+                    break;
+                }
+                merged.n_expert = std::max(merged.n_expert, t->n_expert);
+                merged.n_expert_used = std::max(merged.n_expert_used, t->n_expert_used);
+                for (const TokenRecord& r : t->tokens)
+                    if (r.phase != Phase::Prompt && !r.routing.empty()) merged.tokens.push_back(r);
+                if (merged.tokens.size() > kMaxMergedTokens) {
+                    whole = false;
+                    break;
+                }
+            }
+            if (whole && !merged.tokens.empty())
+                full = std::make_shared<const MoeAnalytics>(analyze_moe(merged));
         } catch (const std::exception& e) {
             error = error_text(e);
         }
         QMetaObject::invokeMethod(
             this,
-            [this, rows = std::move(rows), error, replies, gen] {
+            [this, rows = std::move(rows), full, error, replies, gen] {
                 if (gen != generation_) return;
                 if (!error.isEmpty())
                     emit failed(error);
                 else
-                    emit summed(replies, rows);
+                    emit summed(replies, rows, full);
             },
             Qt::QueuedConnection);
     });

@@ -5,10 +5,12 @@
 
 #include <QObject>
 #include <QThreadPool>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "app/conversation_store.h"
+#include "engine/trace/trace_analysis.h"
 
 namespace gb::app {
 
@@ -22,8 +24,15 @@ public:
     // wins over one in flight.
     void sum(std::vector<int64_t> message_ids, std::string model = {});
 
+    // Above this many generated tokens in all, the replies' traces are not merged (loads only).
+    static constexpr size_t kMaxMergedTokens = 400000;
+
 signals:
-    void summed(int replies, std::vector<gb::app::ExpertUsage> rows);
+    // rows: the expert-usage table summed. full: the analytics of all their generated tokens
+    // together (co-activation, vocabulary, paths too), from their traces; null when a reply
+    // has no trace stored or they are too many tokens.
+    void summed(int replies, std::vector<gb::app::ExpertUsage> rows,
+                std::shared_ptr<const gb::MoeAnalytics> full);
     void failed(QString error);
 
 private:

@@ -211,8 +211,10 @@ void ExpertAnalyticsView::set_scope(Scope scope) {
 }
 
 void ExpertAnalyticsView::set_aggregate(int replies, const std::vector<gb::app::ExpertUsage>& rows,
-                                        int n_expert, int k) {
-    aggregate_ = analytics_from_usage(rows, n_expert, k);
+                                        int n_expert, int k,
+                                        std::shared_ptr<const MoeAnalytics> full) {
+    aggregate_full_ = full != nullptr;
+    aggregate_ = full ? *full : analytics_from_usage(rows, n_expert, k);
     aggregate_replies_ = replies;
     aggregate_ready_ = true;
     aggregate_error_.clear();
@@ -275,9 +277,14 @@ void ExpertAnalyticsView::show_analytics() {
     int64_t tokens = 0;
     for (const LayerAnalytics& la : moe_.layers) tokens = std::max(tokens, la.tokens);
     QString over = tr("over %1 generated tokens").arg(tokens);
-    if (scope_ != Scope::Reply)
+    if (scope_ != Scope::Reply && aggregate_full_)
+        over = tr("over %1 stored replies (%2 generated tokens), from their traces")
+                   .arg(aggregate_replies_)
+                   .arg(tokens);
+    else if (scope_ != Scope::Reply)
         over = tr("over %1 stored replies (%2 generated tokens), from the history's expert-usage "
-                  "table: co-activation, vocabulary and paths need one reply's tokens")
+                  "table (some traces are missing or they are too long to merge: co-activation, "
+                  "vocabulary and paths need the tokens)")
                    .arg(aggregate_replies_)
                    .arg(tokens);
     summary_->setText(

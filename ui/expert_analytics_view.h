@@ -40,8 +40,9 @@ public:
     Scope scope() const { return scope_; }
     // The summed rows for the scope asked for: `replies` stored replies, k experts per token
     // (0: unknown; relative loads stay exact, token counts are then routings).
+    // full (may be null): the analytics of all their tokens together, from their traces.
     void set_aggregate(int replies, const std::vector<gb::app::ExpertUsage>& rows, int n_expert,
-                       int k);
+                       int k, std::shared_ptr<const MoeAnalytics> full = nullptr);
     void set_aggregate_error(const QString& error);
 
     const MoeAnalytics& analytics() const { return moe_; }
@@ -74,6 +75,7 @@ private:
     int aggregate_replies_ = 0;
     QString aggregate_error_;
     bool aggregate_ready_ = false;
+    bool aggregate_full_ = false;  // from the replies' traces, not only the usage table
     QComboBox* scope_box_ = nullptr;
     int layer_ = -1;
     int expert_ = -1;

@@ -196,11 +196,12 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                 }
             });
     connect(usage, &gb::app::ExpertUsageQuery::summed, this,
-            [this](int replies, const std::vector<gb::app::ExpertUsage>& rows) {
+            [this](int replies, const std::vector<gb::app::ExpertUsage>& rows,
+                   std::shared_ptr<const MoeAnalytics> full) {
                 const auto t = reply_->trace();
                 const int n_expert = t ? t->n_expert : static_cast<int>(c_.model().n_expert);
                 const int k = t ? t->n_expert_used : static_cast<int>(c_.model().n_expert_used);
-                experts_->set_aggregate(replies, rows, n_expert, k);
+                experts_->set_aggregate(replies, rows, n_expert, k, std::move(full));
             });
     connect(usage, &gb::app::ExpertUsageQuery::failed, experts_,
             &ExpertAnalyticsView::set_aggregate_error);

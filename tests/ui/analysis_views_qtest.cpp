@@ -415,16 +415,31 @@ void AnalysisViewsTest::expert_analytics_over_stored_replies() {
          {ExpertAnalyticsView::Scope::Conversation, ExpertAnalyticsView::Scope::Model}) {
         v->set_scope(scope);
         QTRY_VERIFY_WITH_TIMEOUT(!v->showing_placeholder(), 10000);
-        QVERIFY2(v->summary_text().contains("over 2 stored replies"),
+        QVERIFY2(v->summary_text().contains("over 2 stored replies") &&
+                     v->summary_text().contains("from their traces"),
                  qPrintable(v->summary_text()));
         const auto it = std::find_if(v->analytics().layers.begin(), v->analytics().layers.end(),
                                      [&](const LayerAnalytics& l) { return l.layer == layer; });
         QVERIFY(it != v->analytics().layers.end());
         QCOMPARE(it->counts, want);
         QCOMPARE(it->tokens, static_cast<int64_t>(first->n_gen + second->n_gen));
-        QVERIFY(it->coactivation.empty());
-        QVERIFY(v->paths()->count() == 0);
+        // Both replies' tokens together: co-activation and paths as for one reply.
+        QVERIFY(!it->coactivation.empty());
+        QVERIFY(v->paths()->count() > 0);
     }
+    // Without the traces (one missing, or too long to merge): loads from the usage table alone,
+    // the same counts.
+    std::vector<int64_t> ids;
+    for (const StoredMessage& m : r.c.messages())
+        if (m.role == "assistant") ids.push_back(m.id);
+    v->set_aggregate(2, r.store.expert_usage(ids), 16, 2, nullptr);
+    QVERIFY2(v->summary_text().contains("expert-usage table"), qPrintable(v->summary_text()));
+    const auto table = std::find_if(v->analytics().layers.begin(), v->analytics().layers.end(),
+                                    [&](const LayerAnalytics& l) { return l.layer == layer; });
+    QVERIFY(table != v->analytics().layers.end());
+    QCOMPARE(table->counts, want);
+    QVERIFY(table->coactivation.empty());
+    QCOMPARE(v->paths()->count(), 0);
     v->set_scope(ExpertAnalyticsView::Scope::Reply);
     QVERIFY(!v->showing_placeholder());
     QVERIFY(v->paths()->count() > 0);
