@@ -158,17 +158,6 @@ std::vector<Bookmark> MemoryConversationStore::bookmarks(int64_t message_id) {
     return out;
 }
 
-static void check_bookmark(int token, const std::string& note) {
-    if (token < 0)
-        throw HistoryError(
-            HistoryError::Kind::Invalid,
-            "history: a bookmark needs a token index >= 0, got " + std::to_string(token));
-    if (note.size() > kMaxBookmarkNote)
-        throw HistoryError(HistoryError::Kind::Invalid,
-                           "history: a bookmark note of " + std::to_string(note.size()) +
-                               " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
-}
-
 int64_t MemoryConversationStore::add_bookmark(int64_t message_id, int token,
                                               const std::string& note) {
     check_bookmark(token, note);

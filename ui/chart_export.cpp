@@ -8,7 +8,7 @@
 #include <QPainter>
 #include <QWidget>
 
-#include "app/file_write.h"
+#include "engine/core/file_write.h"
 
 #if GLASSBOX_HAVE_SVG
 #include <QSvgGenerator>
@@ -62,8 +62,13 @@ void add_export_menu(QWidget* w, const QString& title) {
             png ? QObject::tr("PNG image (*.png)") : QObject::tr("SVG image (*.svg)"));
         if (path.isEmpty()) return;
         const QByteArray bytes = render_widget(w, f, title);
-        const QString error = gb::app::write_file_atomically(path, bytes);
-        if (!error.isEmpty()) QMessageBox::warning(w, QObject::tr("Not saved"), error);
+        try {
+            write_file_atomically(
+                path.toStdString(),
+                std::string_view(bytes.constData(), static_cast<size_t>(bytes.size())));
+        } catch (const std::exception& e) {
+            QMessageBox::warning(w, QObject::tr("Not saved"), QString::fromUtf8(e.what()));
+        }
     };
     auto* png = new QAction(QObject::tr("Save as PNG…"), w);
     QObject::connect(png, &QAction::triggered, w, [save] { save(ImageFormat::Png); });

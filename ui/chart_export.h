@@ -1,6 +1,6 @@
 // Exporting a chart or heatmap as an image for slides and papers: PNG (the widget as drawn, at
 // twice its pixels) or SVG (its painting recorded as vectors, where Qt SVG is built in). The
-// bytes are made here; the file is written by the app layer (app/file_write.h).
+// bytes are made here; the file is written whole or not at all (engine/core/file_write.h).
 #pragma once
 
 #include <QByteArray>

@@ -300,23 +300,15 @@ void ExpertAnalyticsView::show_analytics() {
     layers_->setRowCount(static_cast<int>(moe_.layers.size()));
     for (size_t i = 0; i < moe_.layers.size(); ++i) {
         const LayerAnalytics& la = moe_.layers[i];
-        std::vector<int> order(static_cast<size_t>(E));
-        for (int x = 0; x < E; ++x) order[static_cast<size_t>(x)] = x;
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-            return la.counts[static_cast<size_t>(a)] > la.counts[static_cast<size_t>(b)];
-        });
+        const std::vector<int> order = la.experts_by_load();
         QStringList busiest;
         for (size_t j = 0; j < 3 && j < order.size(); ++j)
             busiest << QStringLiteral("#%1 %2").arg(order[j]).arg(
                 fixed(la.load.relative_load[static_cast<size_t>(order[j])]));
         QString diff = tr("–");
-        if (!la.think_minus_answer.empty()) {
-            const auto it =
-                std::max_element(la.think_minus_answer.begin(), la.think_minus_answer.end(),
-                                 [](double a, double b) { return std::fabs(a) < std::fabs(b); });
-            diff = QStringLiteral("#%1 %2")
-                       .arg(it - la.think_minus_answer.begin())
-                       .arg(*it >= 0 ? "+" + fixed(*it) : fixed(*it));
+        if (const int e = la.largest_phase_difference(); e >= 0) {
+            const double d = la.think_minus_answer[static_cast<size_t>(e)];
+            diff = QStringLiteral("#%1 %2").arg(e).arg(d >= 0 ? "+" + fixed(d) : fixed(d));
         }
         const QString cells[] = {QString::number(la.layer),          QString::number(la.tokens),
                                  fixed(la.load.max_violation),       fixed(la.load.gini),
@@ -392,9 +384,7 @@ void ExpertAnalyticsView::show_layer() {
     coact_->set_legend(QStringLiteral("0"), QStringLiteral("0.5"), QStringLiteral("1"));
     // Until one is picked, list the busiest expert's vocabulary.
     int expert = expert_;
-    if (expert < 0 || expert >= E)
-        expert = static_cast<int>(std::max_element(la.counts.begin(), la.counts.end()) -
-                                  la.counts.begin());
+    if (expert < 0 || expert >= E) expert = la.experts_by_load().front();
     select_expert(expert);
 }
 

@@ -206,7 +206,10 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(usage, &gb::app::ExpertUsageQuery::failed, experts_,
             &ExpertAnalyticsView::set_aggregate_error);
     // Bookmarks of the inspected stored reply, kept in the history.
-    connect(reply_, &gb::app::InspectedReply::traceChanged, this, [this] { refresh_bookmarks(); });
+    // Read again only when another reply is shown: replay steps and live growth change nothing.
+    connect(reply_, &gb::app::InspectedReply::traceChanged, this, [this] {
+        if (bookmarks_shown_for_ != bookmarks_key()) refresh_bookmarks();
+    });
     auto bookmark_op = [this](auto op) {
         try {
             op();
@@ -379,9 +382,15 @@ void MainWindow::update_status() {
 
 void MainWindow::inspect(qint64 message_id) { reply_->inspect(message_id); }
 
-void MainWindow::refresh_bookmarks() {
+qint64 MainWindow::bookmarks_key() const {
     const qint64 id = reply_->message_id();
-    const bool stored = id > 0 && !reply_->live() && !reply_->loading();
+    return id > 0 && !reply_->live() && !reply_->loading() ? id : 0;
+}
+
+void MainWindow::refresh_bookmarks() {
+    const qint64 id = bookmarks_key();
+    const bool stored = id > 0;
+    bookmarks_shown_for_ = id;
     std::vector<gb::app::Bookmark> marks;
     if (stored) {
         try {

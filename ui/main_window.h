@@ -92,6 +92,8 @@ private:
     ReplayBar* replay_bar_ = nullptr;
     bool presenter_ = false;
     std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying
+    qint64 bookmarks_key() const;         // the stored reply whose bookmarks apply (0: none)
+    qint64 bookmarks_shown_for_ = -1;     // the reply whose bookmarks the map lists
     QFont normal_font_;
     QPalette normal_palette_;
     GpuDashboard* dashboard_ = nullptr;

@@ -47,7 +47,7 @@ std::string num(double v, const char* fmt = "%.3f") {
     return buf;
 }
 
-void print_reasoning(const Trace& trace, const ReasoningMap& m) {
+void print_reasoning(const ReasoningMap& m) {
     std::printf("reasoning: %d tokens, answer: %d tokens", m.n_reasoning, m.n_answer);
     if (std::isfinite(m.reasoning_share))
         std::printf(" (%.0f%% of the reply is reasoning)", 100 * m.reasoning_share);
@@ -99,7 +99,6 @@ void print_reasoning(const Trace& trace, const ReasoningMap& m) {
             quoted(l.text, 60).c_str());
     else
         std::printf("loop: none (no %d-token sequence repeats %d times)\n", kLoopN, kLoopRepeats);
-    (void)trace;
 }
 
 void print_moe(const MoeAnalytics& moe) {
@@ -113,11 +112,7 @@ void print_moe(const MoeAnalytics& moe) {
     std::printf("  %5s %6s %8s %6s  %-34s %s\n", "layer", "tokens", "MaxVio", "Gini",
                 "busiest (relative load)", "reasoning - answer (largest)");
     for (const LayerAnalytics& la : moe.layers) {
-        std::vector<int> order(static_cast<size_t>(E));
-        for (int x = 0; x < E; ++x) order[static_cast<size_t>(x)] = x;
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-            return la.counts[static_cast<size_t>(a)] > la.counts[static_cast<size_t>(b)];
-        });
+        const std::vector<int> order = la.experts_by_load();
         std::string busiest;
         char buf[64];
         for (size_t i = 0; i < 3 && i < order.size(); ++i) {
@@ -126,12 +121,9 @@ void print_moe(const MoeAnalytics& moe) {
             busiest += buf;
         }
         std::string diff = "-";
-        if (!la.think_minus_answer.empty()) {
-            const auto it =
-                std::max_element(la.think_minus_answer.begin(), la.think_minus_answer.end(),
-                                 [](double a, double b) { return std::fabs(a) < std::fabs(b); });
-            std::snprintf(buf, sizeof buf, "#%d %+.2f",
-                          static_cast<int>(it - la.think_minus_answer.begin()), *it);
+        if (const int e = la.largest_phase_difference(); e >= 0) {
+            std::snprintf(buf, sizeof buf, "#%d %+.2f", e,
+                          la.think_minus_answer[static_cast<size_t>(e)]);
             diff = buf;
         }
         std::printf("  %5d %6lld %8s %6s  %-34s %s\n", la.layer, static_cast<long long>(la.tokens),
@@ -206,7 +198,7 @@ int analyze_command(const std::vector<std::string>& argv) {
     }
     std::printf("model: %s; %d prompt tokens, %d generated\n", utf8::printable(a.model).c_str(),
                 a.n_prompt, a.n_generated);
-    print_reasoning(trace, a.reasoning);
+    print_reasoning(a.reasoning);
     print_moe(a.moe);
     return 0;
 }

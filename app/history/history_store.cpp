@@ -703,19 +703,9 @@ std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
 
 // ---- bookmarks ----
 
-static void check_note(std::string_view note) {
-    if (note.size() > kMaxBookmarkNote)
-        throw HistoryError(Kind::Invalid,
-                           "history: a bookmark note of " + std::to_string(note.size()) +
-                               " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
-}
-
 int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_view note,
                                    int64_t created_ms) {
-    if (token < 0)
-        throw HistoryError(Kind::Invalid, "history: a bookmark needs a token index >= 0, got " +
-                                              std::to_string(token));
-    check_note(note);
+    check_bookmark(token, note);
     return guarded([&] {
         sql::Transaction tx(db_);
         auto exists = db_.prepare("SELECT 1 FROM messages WHERE id = ?");
@@ -734,7 +724,7 @@ int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_vi
 }
 
 void HistoryStore::set_bookmark_note(int64_t id, std::string_view note) {
-    check_note(note);
+    check_bookmark(0, note);
     guarded([&] {
         sql::Transaction tx(db_);
         db_.prepare("UPDATE bookmarks SET note = ? WHERE id = ?").args(note, id).run();

@@ -104,6 +104,19 @@ struct Bookmark {
 };
 inline constexpr size_t kMaxBookmarkNote = 64 * 1024;  // bytes
 
+// The arguments every store checks before keeping a bookmark: HistoryError Invalid for a
+// negative token or a note over kMaxBookmarkNote bytes.
+inline void check_bookmark(int token, std::string_view note) {
+    if (token < 0)
+        throw HistoryError(
+            HistoryError::Kind::Invalid,
+            "history: a bookmark needs a token index >= 0, got " + std::to_string(token));
+    if (note.size() > kMaxBookmarkNote)
+        throw HistoryError(HistoryError::Kind::Invalid,
+                           "history: a bookmark note of " + std::to_string(note.size()) +
+                               " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
+}
+
 struct ConversationInfo {
     int64_t id = 0;
     std::string title;

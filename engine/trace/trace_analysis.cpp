@@ -318,6 +318,23 @@ LoadStats load_stats(std::span<const int64_t> counts, int64_t tokens, int k) {
     return s;
 }
 
+std::vector<int> LayerAnalytics::experts_by_load() const {
+    std::vector<int> order(counts.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return counts[static_cast<size_t>(a)] > counts[static_cast<size_t>(b)];
+    });
+    return order;
+}
+
+int LayerAnalytics::largest_phase_difference() const {
+    if (think_minus_answer.empty()) return -1;
+    const auto it =
+        std::max_element(think_minus_answer.begin(), think_minus_answer.end(),
+                         [](double a, double b) { return std::fabs(a) < std::fabs(b); });
+    return static_cast<int>(it - think_minus_answer.begin());
+}
+
 MoeAnalytics analyze_moe(const Trace& trace) {
     MoeAnalytics moe;
     // The generated tokens with routing, and the layers they were routed in.

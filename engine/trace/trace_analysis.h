@@ -136,6 +136,12 @@ struct LayerAnalytics {
     std::vector<double> relative_load_answer;  // empty: no answer token in this layer
     std::vector<double> think_minus_answer;    // empty unless both phases have tokens
 
+    // The experts by tokens taken, most first (ties to the lower id).
+    std::vector<int> experts_by_load() const;
+    // The expert whose relative load differs most between reasoning and answer; -1 when one
+    // phase has no token here.
+    int largest_phase_difference() const;
+
     double p_given(int i, int j, int n_expert) const {
         if (coactivation.empty()) return kUndefined;
         return coactivation[static_cast<size_t>(i) * static_cast<size_t>(n_expert) +

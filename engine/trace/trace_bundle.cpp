@@ -19,10 +19,6 @@ namespace gb {
 
 namespace {
 
-void write_file(const std::filesystem::path& path, const std::string& bytes) {
-    write_file_atomically(path.string(), bytes);
-}
-
 std::string number(double v) { return std::isfinite(v) ? json::format_number(v) : std::string(); }
 
 }  // namespace
@@ -55,7 +51,7 @@ void write_bundle(const Trace& trace, const std::string& dir) {
         tokens += token_json_line(r);
         tokens += '\n';
     }
-    write_file(root / "tokens.jsonl", tokens);
+    write_file_atomically((root / "tokens.jsonl").string(), tokens);
 
     // expert_usage.csv: the history's expert-usage table for this reply.
     std::string usage = "layer,expert,phase,count,weight_sum\n";
@@ -69,7 +65,7 @@ void write_bundle(const Trace& trace, const std::string& dir) {
                          phase_name(phase) + ',' + std::to_string(n) + ',' +
                          number(load.weight_sum(phase, row, e)) + '\n';
             }
-    write_file(root / "expert_usage.csv", usage);
+    write_file_atomically((root / "expert_usage.csv").string(), usage);
 
     const TraceAnalysis a = analyze_trace(trace);
     std::string steps = "step,first,last,count,start,marker,t_ms,entropy_mean,text\n";
@@ -81,11 +77,11 @@ void write_bundle(const Trace& trace, const std::string& dir) {
                  csv_field(s.marker) + ',' + number(s.t_ms) + ',' + number(s.entropy_mean) + ',' +
                  csv_field(text) + '\n';
     }
-    write_file(root / "steps.csv", steps);
+    write_file_atomically((root / "steps.csv").string(), steps);
 
     std::ostringstream analysis;
     write_analysis_json(a, analysis);
-    write_file(root / "analysis.json", analysis.str());
+    write_file_atomically((root / "analysis.json").string(), analysis.str());
 }
 
 }  // namespace gb

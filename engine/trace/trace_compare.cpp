@@ -169,17 +169,12 @@ TraceComparison compare_traces(const Trace& ta, const Trace& tb) {
     if (ent_scored) c.entropy_mean_abs = ent_abs / ent_scored;
 
     // Expert loads, when both replies were routed over the same experts.
-    int k_a = 0, k_b = 0;
-    for (const TokenRecord& t : ta.tokens)
-        if (t.phase != Phase::Prompt && !t.routing.empty()) {
-            k_a = t.routing.k;
-            break;
-        }
-    for (const TokenRecord& t : tb.tokens)
-        if (t.phase != Phase::Prompt && !t.routing.empty()) {
-            k_b = t.routing.k;
-            break;
-        }
+    auto routed_k = [](const Trace& t) {  // experts per token of the first routed generated one
+        for (const TokenRecord& r : t.tokens)
+            if (r.phase != Phase::Prompt && !r.routing.empty()) return r.routing.k;
+        return 0;
+    };
+    const int k_a = routed_k(ta), k_b = routed_k(tb);
     c.loads_comparable = k_a > 0 && k_b > 0 && ta.n_expert > 0 && ta.n_expert == tb.n_expert;
     if (!c.loads_comparable) return c;
     const auto la = reply_counts(ta, ta.n_expert), lb = reply_counts(tb, tb.n_expert);
