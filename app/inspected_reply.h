@@ -47,6 +47,9 @@ public:
     bool replay_paused() const;
     int replay_position() const;  // generated tokens shown
     int replay_length() const;    // generated tokens of the reply
+    // The whole stored reply being replayed (trace() is the part of it shown so far); nullptr
+    // when no replay runs.
+    std::shared_ptr<const Trace> replayed() const { return replay_full_; }
 
     // Writes the shown trace as a trace bundle (engine/trace/trace_bundle.h) into dir, on a pool
     // thread; exported follows (error empty on success). False when nothing is shown.

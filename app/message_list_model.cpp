@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "app/inspected_reply.h"
+
 namespace gb::app {
 
 MessageListModel::MessageListModel(ChatController& controller, QObject* parent)
@@ -58,6 +60,19 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         }
     }
     const StoredMessage& m = c_.path()[row];
+    if (replay_id_ && m.id == replay_id_) {
+        switch (role) {
+            case Qt::DisplayRole:
+            case ContentRole: return QString::fromStdString(replay_.answer);
+            case ReasoningRole: return QString::fromStdString(replay_.reasoning);
+            case StreamingRole: return replay_growing_;
+            case ReasoningTokensRole: return replay_.n_reasoning;
+            case AnswerTokensRole: return replay_.n_answer;
+            case CompleteRole: return replay_growing_ || m.complete;
+            case ReplayRole: return true;
+            default: break;  // the stored message's
+        }
+    }
     switch (role) {
         case IdRole: return QVariant::fromValue<qint64>(m.id);
         case RoleRole: return QString::fromStdString(m.role);
@@ -75,7 +90,42 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case BranchCountRole: return static_cast<int>(c_.siblings(m.id).size());
         case CompleteRole: return m.complete;
         case StopReasonRole: return QString(stop_reason_name(m.stop_reason));
+        case ReplayRole: return false;
         default: return {};
+    }
+}
+
+void MessageListModel::follow_replay(const InspectedReply* reply) {
+    if (replay_source_) disconnect(replay_source_, nullptr, this, nullptr);
+    replay_source_ = reply;
+    if (reply)
+        connect(reply, &InspectedReply::replayChanged, this, &MessageListModel::replay_changed);
+    replay_changed();
+}
+
+int MessageListModel::row_of(qint64 message_id) const {
+    const auto& path = c_.path();
+    for (size_t i = 0; i < path.size(); ++i)
+        if (path[i].id == message_id) return static_cast<int>(i);
+    return -1;
+}
+
+void MessageListModel::replay_changed() {
+    const qint64 before = replay_id_;
+    const bool on = replay_source_ && replay_source_->replayed();
+    replay_id_ = on ? replay_source_->message_id() : 0;
+    if (on) {
+        const int at = replay_source_->replay_position();
+        replay_ = reply_texts_at(*replay_source_->replayed(), static_cast<size_t>(at));
+        replay_growing_ = at < replay_source_->replay_length();
+    } else {
+        replay_ = {};
+        replay_growing_ = false;
+    }
+    for (qint64 id : {before, replay_id_}) {
+        const int row = id ? row_of(id) : -1;
+        if (row >= 0) emit dataChanged(index(row), index(row));
+        if (id == replay_id_ && id == before) break;
     }
 }
 
@@ -93,6 +143,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
     r[BranchCountRole] = "branchCount";
     r[CompleteRole] = "complete";
     r[StopReasonRole] = "stopReason";
+    r[ReplayRole] = "replay";
     return r;
 }
 

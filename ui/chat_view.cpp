@@ -150,6 +150,7 @@ void ChatView::update_row(int row) {
     m.reasoning = get(MessageListModel::ReasoningRole).toString();
     m.streaming = get(MessageListModel::StreamingRole).toBool();
     m.complete = get(MessageListModel::CompleteRole).toBool();
+    m.replay = get(MessageListModel::ReplayRole).toBool();
     m.stop_reason = get(MessageListModel::StopReasonRole).toString();
     m.thought_ms = get(MessageListModel::ThoughtMsRole).toDouble();
     m.reasoning_tokens = get(MessageListModel::ReasoningTokensRole).toInt();

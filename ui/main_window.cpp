@@ -138,6 +138,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
 
     // The inspected reply -> the panels.
     reply_ = new gb::app::InspectedReply(c_, this);
+    messages_->follow_replay(reply_);  // a replay grows its reply's bubble too
     connect(reply_, &gb::app::InspectedReply::traceChanged, this,
             [this](std::shared_ptr<const Trace> t, bool continues_live) {
                 // A token picked while the reply streamed stays picked: the stored trace puts

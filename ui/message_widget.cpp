@@ -311,7 +311,10 @@ QString MessageWidget::answer_document_text() const { return markdown_->toPlainT
 void MessageWidget::set_message(const MessageView& m) {
     m_ = m;
     const bool user = m.role == "user";
-    role_->setText(user ? tr("You") : (m.streaming ? tr("Assistant (writing…)") : tr("Assistant")));
+    role_->setText(user          ? tr("You")
+                   : m.replay    ? tr("Assistant (replay)")
+                   : m.streaming ? tr("Assistant (writing…)")
+                                 : tr("Assistant"));
     // Style sheets re-polish the whole bubble: set one only when the role changes.
     const QString sheet = user ? "#messageBubble { background: palette(alternate-base); }" : "";
     if (styleSheet() != sheet) setStyleSheet(sheet);

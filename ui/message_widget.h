@@ -18,6 +18,7 @@ struct MessageView {
     qint64 id = 0;  // 0 while streaming
     QString role, content, reasoning, stop_reason;
     bool streaming = false, complete = true;
+    bool replay = false;  // a replay (teaching mode) shows this reply
     double thought_ms = 0;
     int reasoning_tokens = 0, answer_tokens = 0, branch_index = 1, branch_count = 1;
 };

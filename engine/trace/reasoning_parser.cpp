@@ -142,4 +142,42 @@ void ReasoningParser::finish() {
     answer_ws_.clear();
 }
 
+namespace {
+
+// The longest prefix of `text` that is also a prefix of `final_text`.
+std::string common_prefix(const std::string& text, const std::string& final_text) {
+    size_t n = 0;
+    while (n < text.size() && n < final_text.size() && text[n] == final_text[n]) ++n;
+    return text.substr(0, n);
+}
+
+}  // namespace
+
+ReplyTexts reply_texts_at(const Trace& trace, size_t n_generated) {
+    ReplyTexts out;
+    size_t first = 0;
+    while (first < trace.tokens.size() && trace.tokens[first].phase == Phase::Prompt) ++first;
+    const size_t n_gen = trace.tokens.size() - first;
+    n_generated = std::min(n_generated, n_gen);
+    for (size_t i = first; i < first + n_generated; ++i)
+        (trace.tokens[i].phase == Phase::Think ? out.n_reasoning : out.n_answer)++;
+    const bool stored = !trace.reasoning_text.empty() || !trace.answer_text.empty();
+    if (stored && n_generated == n_gen) {
+        out.reasoning = trace.reasoning_text;
+        out.answer = trace.answer_text;
+        return out;
+    }
+    ReasoningParser parser(prompt_opens_reasoning(trace.prompt_text));
+    for (size_t i = first; i < first + n_generated; ++i)
+        parser.push(trace.tokens[i].id, trace.tokens[i].text);
+    if (n_generated == n_gen) parser.finish();
+    out.reasoning = parser.reasoning();
+    out.answer = parser.answer();
+    if (stored) {
+        out.reasoning = common_prefix(out.reasoning, trace.reasoning_text);
+        out.answer = common_prefix(out.answer, trace.answer_text);
+    }
+    return out;
+}
+
 }  // namespace gb

@@ -83,4 +83,19 @@ private:
     std::string reasoning_ws_, answer_ws_;  // trailing whitespace held back
 };
 
+// What a reply showed after its first n generated tokens: the reasoning and answer texts as the
+// parser split them while it streamed (a replay shows the chat bubble growing through these),
+// and how many of those tokens were reasoning (Think) and answer. The reply starts in reasoning
+// when its rendered prompt opened it (prompt_opens_reasoning of trace.prompt_text). The texts
+// are always prefixes of the trace's final reasoning_text and answer_text (where those are
+// stored), which they equal once n covers every generated token: the bytes of control tokens
+// that the reply never showed (an end-of-generation marker) are cut there.
+struct ReplyTexts {
+    std::string reasoning;
+    std::string answer;
+    int n_reasoning = 0;
+    int n_answer = 0;
+};
+ReplyTexts reply_texts_at(const Trace& trace, size_t n_generated);
+
 }  // namespace gb

@@ -25,12 +25,15 @@
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
 #include "ui/chart_export.h"
+#include "ui/chat_view.h"
 #include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
 #include "ui/main_window.h"
+#include "ui/message_widget.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/replay_bar.h"
@@ -467,13 +470,54 @@ void AnalysisViewsTest::replay_and_presenter_view() {
     QCOMPARE(r.w.inspector()->selected(),
              static_cast<int>(r.w.inspector()->trace()->tokens.size()) - 1);
     QCOMPARE(r.w.reasoning_map()->sparkline()->count(), at);
+    // The reply's own bubble shows what the stream showed after `at` tokens: the texts of the
+    // replayed tokens, counted here from the trace (prefixes of the stored texts).
+    MessageWidget* bubble = r.w.chat()->bubble(r.w.chat()->bubble_count() - 1);
+    auto bubble_shows = [&](int n) {
+        std::string think, answer;
+        int n_think = 0;
+        for (int i = 0; i < n; ++i) {
+            const TokenRecord& tok = full->tokens[static_cast<size_t>(full->n_prompt + i)];
+            if (tok.phase == Phase::Think) ++n_think;
+        }
+        const ReplyTexts want = reply_texts_at(*full, static_cast<size_t>(n));
+        const bool ok = QTest::qWaitFor(
+            [&] {
+                const MessageView& m = bubble->message();
+                return m.replay && m.reasoning_tokens == n_think &&
+                       m.reasoning == QString::fromStdString(want.reasoning) &&
+                       m.content == QString::fromStdString(want.answer) &&
+                       full->reasoning_text.starts_with(want.reasoning) &&
+                       full->answer_text.starts_with(want.answer);
+            },
+            2000);
+        if (!ok)
+            qWarning() << "after" << n << "tokens the bubble shows" << bubble->message().replay
+                       << bubble->message().reasoning_tokens << n_think
+                       << bubble->message().reasoning << "|" << bubble->message().content
+                       << "| want" << want.reasoning.c_str() << "|" << want.answer.c_str();
+        return ok;
+    };
+    QVERIFY(bubble_shows(at));
+    QVERIFY(bubble->message().streaming);
     QVERIFY(r.w.replay_bar()->position_text().contains(
         QString("generated token %1 of %2").arg(at).arg(n_gen)));
     reply->step_replay(+1);
     QCOMPARE(reply->replay_position(), at + 1);
     QCOMPARE(r.w.reasoning_map()->sparkline()->count(), at + 1);
+    QVERIFY(bubble_shows(at + 1));
     reply->step_replay(-1);
     QCOMPARE(reply->replay_position(), at);
+    QVERIFY(bubble_shows(at));
+    // Half way: some of the reasoning shows, not all of the reply.
+    const int half = n_gen / 2;
+    reply->step_replay(half - at);
+    QVERIFY(bubble_shows(half));
+    QVERIFY(!bubble->message().reasoning.isEmpty());
+    QVERIFY(bubble->message().reasoning.size() + bubble->message().content.size() <
+            QString::fromStdString(full->reasoning_text + full->answer_text).size());
+    reply->step_replay(at - half);
+    QVERIFY(bubble_shows(at));
     QCOMPARE(r.w.inspector()->trace()->n_gen, at);
     QCOMPARE(r.w.inspector()->selected(),
              static_cast<int>(r.w.inspector()->trace()->tokens.size()) - 1);
@@ -497,9 +541,14 @@ void AnalysisViewsTest::replay_and_presenter_view() {
     reply->set_replay_speed(1000);
     reply->resume_replay();
     QTRY_VERIFY_WITH_TIMEOUT(reply->replay_position() == n_gen, 10000);
+    QVERIFY(bubble_shows(n_gen));
+    QTRY_VERIFY(!bubble->message().streaming);
+    QCOMPARE(bubble->message().content, QString::fromStdString(full->answer_text));
     reply->stop_replay();
     QVERIFY(!reply->replaying());
     QCOMPARE(r.w.inspector()->trace(), full);
+    QTRY_VERIFY(!bubble->message().replay);
+    QCOMPARE(bubble->message().reasoning, QString::fromStdString(full->reasoning_text));
 }
 
 // Bookmarks: the in-memory store obeys the history's contract (order, edits, errors, deletion

@@ -295,5 +295,84 @@ TEST(ReasoningParser, CustomTagsAndErrors) {
     EXPECT_THROW(ReasoningParser(false, "<x>", "<x>"), Error);
 }
 
+// A replayed reply: after each generated token the texts are what the stream showed, worked by
+// hand, and at the end exactly the stored texts (the end-of-generation marker's bytes cut).
+Trace replay_trace(std::string prompt_text, std::vector<std::pair<std::string, Phase>> gen,
+                   std::string reasoning, std::string answer) {
+    Trace t;
+    t.prompt_text = std::move(prompt_text);
+    TokenRecord p;
+    p.phase = Phase::Prompt;
+    p.text = "x";
+    t.tokens.push_back(p);
+    t.n_prompt = 1;
+    int id = 10;
+    for (auto& [text, phase] : gen) {
+        TokenRecord r;
+        r.id = id++;
+        r.text = text;
+        r.phase = phase;
+        t.tokens.push_back(r);
+        ++t.n_gen;
+    }
+    t.stop_reason = StopReason::Eog;
+    t.reasoning_text = std::move(reasoning);
+    t.answer_text = std::move(answer);
+    return t;
+}
+
+TEST(ReplyTextsAt, TemplateOpenedReasoningGrowsTokenByToken) {
+    const Trace t = replay_trace("<|user|>1+1<|assistant|><think>\n",
+                                 {{"Add", T},
+                                  {" them", T},
+                                  {".\n\n", T},
+                                  {"Wait", T},
+                                  {"\n</think>\n\n", T},
+                                  {"2", A},
+                                  {"<|im_end|>", A}},
+                                 "Add them.\n\nWait", "2");
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"", ""},
+        {"Add", ""},
+        {"Add them", ""},
+        {"Add them.", ""},  // the blank line is held back until text follows it
+        {"Add them.\n\nWait", ""},
+        {"Add them.\n\nWait", ""},
+        {"Add them.\n\nWait", "2"},
+        {"Add them.\n\nWait", "2"},  // the marker's bytes never show
+    };
+    int think = 0, answer = 0;
+    for (size_t n = 0; n < want.size(); ++n) {
+        const ReplyTexts r = reply_texts_at(t, n);
+        EXPECT_EQ(r.reasoning, want[n].first) << n;
+        EXPECT_EQ(r.answer, want[n].second) << n;
+        EXPECT_EQ(r.n_reasoning, think) << n;
+        EXPECT_EQ(r.n_answer, answer) << n;
+        if (n < 7) (n < 5 ? think : answer)++;
+    }
+    // Past the end: the whole reply.
+    EXPECT_EQ(reply_texts_at(t, 99).answer, "2");
+    EXPECT_EQ(reply_texts_at(t, 99).n_answer, 2);
+}
+
+TEST(ReplyTextsAt, ModelOpensTheReasoningItselfAndOldTracesWithoutTexts) {
+    Trace t = replay_trace("<|user|>hi<|assistant|>",
+                           {{"<think>", T}, {"hm", T}, {"</think>", T}, {"Hi", A}, {"!", A}}, "hm",
+                           "Hi!");
+    EXPECT_EQ(reply_texts_at(t, 1).reasoning, "");
+    EXPECT_EQ(reply_texts_at(t, 2).reasoning, "hm");
+    EXPECT_EQ(reply_texts_at(t, 4).answer, "Hi");
+    EXPECT_EQ(reply_texts_at(t, 5).answer, "Hi!");
+    // A trace file written before the texts were stored: the parse alone, finished at the end.
+    t.reasoning_text.clear();
+    t.answer_text.clear();
+    EXPECT_EQ(reply_texts_at(t, 5).reasoning, "hm");
+    EXPECT_EQ(reply_texts_at(t, 5).answer, "Hi!");
+    // No generated tokens at all.
+    Trace empty;
+    EXPECT_EQ(reply_texts_at(empty, 3).answer, "");
+    EXPECT_EQ(reply_texts_at(empty, 3).n_answer, 0);
+}
+
 }  // namespace
 }  // namespace gb
