@@ -54,7 +54,8 @@ public:
     virtual void set_settings(int64_t id, const std::string& settings_json) = 0;
     virtual void set_current_leaf(int64_t id, int64_t message_id) = 0;
     virtual ConversationSummary summary(int64_t id) = 0;
-    virtual std::vector<StoredMessage> messages(int64_t id) = 0;  // every branch, oldest first
+    // Every branch, oldest first. May be called from any thread.
+    virtual std::vector<StoredMessage> messages(int64_t id) = 0;
     // Adds a message (its id is assigned) and makes it the conversation's current leaf.
     virtual int64_t add_message(int64_t conversation_id, const StoredMessage& m) = 0;
     // The trace of a stored reply (nullptr when it has none). May be called from any thread:

@@ -15,17 +15,33 @@ ExpertUsageQuery::ExpertUsageQuery(ConversationStore& store, QObject* parent)
 ExpertUsageQuery::~ExpertUsageQuery() { pool_.waitForDone(); }
 
 void ExpertUsageQuery::sum(std::vector<int64_t> ids, std::string model) {
+    run([ids = std::move(ids), model = std::move(model)](ConversationStore& store) {
+        return model.empty() ? ids : store.replies_of_model(model);
+    });
+}
+
+void ExpertUsageQuery::sum_conversations(std::vector<int64_t> conversation_ids) {
+    run([conversation_ids = std::move(conversation_ids)](ConversationStore& store) {
+        std::vector<int64_t> ids;
+        for (int64_t c : conversation_ids)
+            for (const StoredMessage& m : store.messages(c))
+                if (m.role == "assistant") ids.push_back(m.id);
+        return ids;
+    });
+}
+
+void ExpertUsageQuery::run(std::function<std::vector<int64_t>(ConversationStore&)> replies) {
     const quint64 gen = ++generation_;
     ConversationStore* store = &store_;
-    pool_.start([this, store, ids = std::move(ids), model = std::move(model), gen]() mutable {
+    pool_.start([this, store, replies = std::move(replies), gen] {
         std::vector<ExpertUsage> rows;
         std::shared_ptr<const MoeAnalytics> full;
         QString error;
-        int replies = 0;
+        int replies_summed = 0;
         try {
-            if (!model.empty()) ids = store->replies_of_model(model);
+            const std::vector<int64_t> ids = replies(*store);
             rows = store->expert_usage(ids);
-            replies = static_cast<int>(ids.size());
+            replies_summed = static_cast<int>(ids.size());
             // The generated tokens of every reply as one trace: the same analytics as for one
             // reply (co-activation, vocabulary, paths), which the usage table cannot give.
             Trace merged;
@@ -52,7 +68,7 @@ void ExpertUsageQuery::sum(std::vector<int64_t> ids, std::string model) {
         }
         QMetaObject::invokeMethod(
             this,
-            [this, rows = std::move(rows), full, error, replies, gen] {
+            [this, rows = std::move(rows), full, error, replies = replies_summed, gen] {
                 if (gen != generation_) return;
                 if (!error.isEmpty())
                     emit failed(error);

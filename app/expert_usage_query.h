@@ -1,10 +1,12 @@
 // ExpertUsageQuery: the expert-usage table summed over a set of stored replies (a whole
-// conversation, or every reply of a model), read on a pool thread so the history database
-// never blocks the UI; the expert analytics view shows the aggregate.
+// conversation, the conversations chosen in the history, or every reply of a model), read on a pool
+// thread so the history database never blocks the UI; the expert analytics view shows the
+// aggregate.
 #pragma once
 
 #include <QObject>
 #include <QThreadPool>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +25,8 @@ public:
     // The replies given, or (model non-empty) every stored reply of that model. A later call
     // wins over one in flight.
     void sum(std::vector<int64_t> message_ids, std::string model = {});
+    // Every stored reply (every branch) of those conversations.
+    void sum_conversations(std::vector<int64_t> conversation_ids);
 
     // Above this many generated tokens in all, the replies' traces are not merged (loads only).
     static constexpr size_t kMaxMergedTokens = 400000;
@@ -36,6 +40,8 @@ signals:
     void failed(QString error);
 
 private:
+    // Runs on the pool: which replies, then their sum.
+    void run(std::function<std::vector<int64_t>(ConversationStore&)> replies);
     ConversationStore& store_;
     QThreadPool pool_;
     quint64 generation_ = 0;

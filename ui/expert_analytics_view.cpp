@@ -98,7 +98,10 @@ ExpertAnalyticsView::ExpertAnalyticsView(QWidget* parent) : QWidget(parent) {
     scope_row->addWidget(new QLabel(tr("Over:"), this));
     scope_box_ = new QComboBox(this);
     scope_box_->addItems({tr("This reply"), tr("Every reply of this conversation"),
+                          tr("Every reply of the conversations chosen in the history"),
                           tr("Every stored reply of this model")});
+    scope_box_->setToolTip(
+        tr("Choose conversations with Ctrl+click or Shift+click in the history list."));
     scope_box_->setAccessibleName(tr("Which replies the expert analytics count"));
     scope_row->addWidget(scope_box_);
     scope_row->addStretch();
@@ -235,6 +238,9 @@ void ExpertAnalyticsView::rebuild() {
             placeholder_->setText(
                 !aggregate_error_.isEmpty()
                     ? tr("The stored expert usage could not be read: %1").arg(aggregate_error_)
+                : aggregate_ready_ && aggregate_replies_ == 0 && scope_ == Scope::Chosen
+                    ? tr("No conversation with a reply is chosen: Ctrl+click or Shift+click "
+                         "conversations in the history to count their replies together.")
                 : aggregate_ready_
                     ? tr("None of these %1 stored replies has expert routing (a dense "
                          "model, or routing was not recorded).")

@@ -35,7 +35,8 @@ public:
     // What the view counts: the inspected reply, or a set of stored replies summed through the
     // history's expert-usage table (loads only: co-activation, vocabulary and paths need the
     // tokens of one reply).
-    enum class Scope { Reply, Conversation, Model };
+    // Chosen: every reply of the conversations selected (Ctrl+click) in the history.
+    enum class Scope { Reply, Conversation, Chosen, Model };
     void set_scope(Scope scope);  // asks for the rows with scopeRequested (not for Reply)
     Scope scope() const { return scope_; }
     // The summed rows for the scope asked for: `replies` stored replies, k experts per token

@@ -3,13 +3,16 @@
 #include "ui/history_sidebar.h"
 
 #include <QAction>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QInputDialog>
+#include <QItemSelectionModel>
 #include <QLineEdit>
 #include <QListView>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace gb::ui {
 
@@ -28,6 +31,7 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
     list_->setModel(model_);
     list_->setAccessibleName(tr("Conversations"));
     list_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    list_->setSelectionMode(QAbstractItemView::ExtendedSelection);
     v->addWidget(list_, 1);
     auto* row = new QHBoxLayout;
     auto button = [&](const QString& text, const QString& name, const QString& tip) {
@@ -59,9 +63,14 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
         set_current(current_);
     });
     connect(list_, &QListView::clicked, this, [this](const QModelIndex& i) {
+        // Ctrl/Shift+click only chooses (for the expert analytics); a plain click opens.
+        if (QGuiApplication::keyboardModifiers() & (Qt::ControlModifier | Qt::ShiftModifier))
+            return;
         current_ = model_->id_at(i.row());
         emit conversationActivated(current_);
     });
+    connect(list_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &HistorySidebar::selectionChanged);
     connect(list_, &QListView::activated, this, [this](const QModelIndex& i) {
         current_ = model_->id_at(i.row());
         emit conversationActivated(current_);
@@ -83,6 +92,15 @@ void HistorySidebar::set_current(qint64 id) {
 }
 
 qint64 HistorySidebar::current() const { return current_; }
+
+std::vector<qint64> HistorySidebar::selected() const {
+    QModelIndexList rows = list_->selectionModel()->selectedRows();
+    std::sort(rows.begin(), rows.end(),
+              [](const QModelIndex& a, const QModelIndex& b) { return a.row() < b.row(); });
+    std::vector<qint64> out;
+    for (const QModelIndex& i : rows) out.push_back(model_->id_at(i.row()));
+    return out;
+}
 
 void HistorySidebar::rename_current() {
     const int row = model_->row_of(current_);

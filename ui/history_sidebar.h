@@ -1,8 +1,11 @@
 // HistorySidebar: search, list (pinned first) and the new / rename / delete / pin actions over a
-// ConversationListModel. It forwards requests; the controller does them.
+// ConversationListModel. It forwards requests; the controller does them. A click opens a
+// conversation; Ctrl+click and Shift+click choose several (without opening them), which the
+// expert analytics can count together.
 #pragma once
 
 #include <QWidget>
+#include <vector>
 
 #include "app/conversation_list_model.h"
 
@@ -18,6 +21,9 @@ public:
     explicit HistorySidebar(gb::app::ConversationListModel* model, QWidget* parent = nullptr);
     void set_current(qint64 id);
     qint64 current() const;
+    // The conversations selected in the list (the open one among them when it is selected),
+    // in list order.
+    std::vector<qint64> selected() const;
     void set_confirm_delete(bool on) { confirm_delete_ = on; }
     QLineEdit* search() const { return search_; }
     QListView* list() const { return list_; }
@@ -32,6 +38,7 @@ signals:
     void renameRequested(qint64 id, QString title);
     void deleteRequested(qint64 id);
     void pinRequested(qint64 id, bool pinned);
+    void selectionChanged();
 
 private:
     gb::app::ConversationListModel* model_;

@@ -191,11 +191,18 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                     for (const StoredMessage& m : c_.messages())
                         if (m.role == "assistant") ids.push_back(m.id);
                     usage->sum(std::move(ids));
+                } else if (scope == ExpertAnalyticsView::Scope::Chosen) {
+                    const std::vector<qint64> chosen = sidebar_->selected();
+                    usage->sum_conversations({chosen.begin(), chosen.end()});
                 } else {
                     const auto t = reply_->trace();
                     usage->sum({}, t ? t->model : c_.model().name);
                 }
             });
+    connect(sidebar_, &HistorySidebar::selectionChanged, this, [this] {
+        if (experts_->scope() == ExpertAnalyticsView::Scope::Chosen)
+            experts_->set_scope(ExpertAnalyticsView::Scope::Chosen);  // counts the new choice
+    });
     connect(usage, &gb::app::ExpertUsageQuery::summed, this,
             [this](int replies, const std::vector<gb::app::ExpertUsage>& rows,
                    std::shared_ptr<const MoeAnalytics> full) {

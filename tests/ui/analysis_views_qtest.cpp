@@ -4,6 +4,7 @@
 // and a hidden panel does no work until it is opened.
 #include <QFile>
 #include <QImage>
+#include <QListView>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QSignalSpy>
@@ -18,6 +19,7 @@
 #include <set>
 
 #include "app/chat_controller.h"
+#include "app/conversation_list_model.h"
 #include "app/conversation_store.h"
 #include "app/engine_worker.h"
 #include "app/history/history_store.h"
@@ -32,6 +34,7 @@
 #include "ui/compare_dialog.h"
 #include "ui/expert_analytics_view.h"
 #include "ui/heatmap_widget.h"
+#include "ui/history_sidebar.h"
 #include "ui/main_window.h"
 #include "ui/message_widget.h"
 #include "ui/model_anatomy_view.h"
@@ -443,6 +446,51 @@ void AnalysisViewsTest::expert_analytics_over_stored_replies() {
     QCOMPARE(table->counts, want);
     QVERIFY(table->coactivation.empty());
     QCOMPARE(v->paths()->count(), 0);
+    // Conversations chosen in the history: nothing chosen says how to choose; a second
+    // conversation with one more reply, both chosen, counts all three replies.
+    const int64_t first_conversation = r.c.current_conversation();
+    r.w.sidebar()->list()->clearSelection();
+    v->set_scope(ExpertAnalyticsView::Scope::Chosen);
+    QTRY_VERIFY_WITH_TIMEOUT(v->placeholder_text().contains("Ctrl+click"), 10000);
+    QVERIFY(v->showing_placeholder());
+    const int64_t second_conversation = r.c.new_conversation();
+    QVERIFY(second_conversation != first_conversation);
+    r.c.send("48213+9077");
+    QVERIFY(done.wait(60000));
+    QTRY_VERIFY(r.w.inspector()->trace() && r.w.inspector()->trace() != second &&
+                r.w.inspector()->trace()->n_prompt > 0);
+    const auto third = r.w.inspector()->trace();
+    for (const TokenRecord& tok : third->tokens) {
+        if (tok.phase == Phase::Prompt) continue;
+        for (size_t row = 0; row < tok.routing.n_layers(); ++row)
+            if (tok.routing.layers[row] == layer)
+                for (uint16_t e : tok.routing.experts_of(row)) ++want[e];
+    }
+    QListView* list = r.w.sidebar()->list();
+    QTRY_COMPARE(list->model()->rowCount(), 2);
+    // The open conversation is selected; Ctrl+click on the other adds it without opening it.
+    QTRY_COMPARE(r.w.sidebar()->selected(), (std::vector<qint64>{second_conversation}));
+    QSignalSpy opened(r.w.sidebar(), &HistorySidebar::conversationActivated);
+    const auto* conversations = static_cast<ConversationListModel*>(list->model());
+    const int other = conversations->id_at(0) == second_conversation ? 1 : 0;
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::ControlModifier,
+                      list->visualRect(list->model()->index(other, 0)).center());
+    QCOMPARE(opened.count(), 0);
+    QCOMPARE(r.c.current_conversation(), second_conversation);
+    std::vector<qint64> chosen = r.w.sidebar()->selected();
+    std::sort(chosen.begin(), chosen.end());
+    QCOMPARE(chosen, (std::vector<qint64>{first_conversation, second_conversation}));
+    QCOMPARE(v->scope(), ExpertAnalyticsView::Scope::Chosen);
+    QTRY_VERIFY_WITH_TIMEOUT(v->summary_text().contains("over 3 stored replies"), 10000);
+    const auto all = std::find_if(v->analytics().layers.begin(), v->analytics().layers.end(),
+                                  [&](const LayerAnalytics& l) { return l.layer == layer; });
+    QVERIFY(all != v->analytics().layers.end());
+    QCOMPARE(all->counts, want);
+    QCOMPARE(all->tokens, static_cast<int64_t>(first->n_gen + second->n_gen + third->n_gen));
+    // Choosing only the second conversation counts its one reply.
+    list->selectionModel()->select(list->model()->index(other, 0), QItemSelectionModel::Deselect);
+    QCOMPARE(r.w.sidebar()->selected().size(), size_t{1});
+    QTRY_VERIFY_WITH_TIMEOUT(v->summary_text().contains("over 1 stored replies"), 10000);
     v->set_scope(ExpertAnalyticsView::Scope::Reply);
     QVERIFY(!v->showing_placeholder());
     QVERIFY(v->paths()->count() > 0);
