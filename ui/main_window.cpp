@@ -428,9 +428,13 @@ void MainWindow::set_presenter(bool on) {
         p.setColor(QPalette::Highlight, QColor(0, 70, 200));
         p.setColor(QPalette::HighlightedText, Qt::white);
         setPalette(p);
+        // The bubbles' parts carry style sheets, which stop a parent's font from reaching
+        // them: the chat gets its size from a sheet of its own.
+        chat_->setStyleSheet(QString("* { font-size: %1pt; }").arg(big.pointSizeF(), 0, 'f', 1));
     } else {
         setFont(normal_font_);
         setPalette(normal_palette_);
+        chat_->setStyleSheet({});
     }
     sidebar_->setVisible(!on);
     menuBar()->setVisible(!on);

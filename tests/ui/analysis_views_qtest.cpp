@@ -4,6 +4,7 @@
 // and a hidden panel does no work until it is opened.
 #include <QFile>
 #include <QImage>
+#include <QLabel>
 #include <QListView>
 #include <QListWidget>
 #include <QMenuBar>
@@ -575,6 +576,8 @@ void AnalysisViewsTest::replay_and_presenter_view() {
     r.w.set_presenter(true);
     QVERIFY(r.w.menuBar()->isHidden());
     QVERIFY(r.w.font().pointSizeF() > normal * 1.4);
+    // The chat too, though its bubbles' parts carry style sheets.
+    QTRY_VERIFY(bubble->findChild<QLabel*>()->font().pointSizeF() > normal * 1.4);
     r.w.activateWindow();
     QVERIFY(QTest::qWaitForWindowActive(&r.w));
     // Through the window, as a key from the window system (shortcuts are matched there).
@@ -584,6 +587,7 @@ void AnalysisViewsTest::replay_and_presenter_view() {
     r.w.set_presenter(false);
     QVERIFY(!r.w.menuBar()->isHidden());
     QCOMPARE(r.w.font().pointSizeF(), normal);
+    QTRY_COMPARE(bubble->findChild<QLabel*>()->font().pointSizeF(), normal);
 
     // To the end at full speed, then back to the whole stored reply.
     reply->set_replay_speed(1000);
