@@ -146,6 +146,7 @@ void write_token(json::Writer& w, const TokenRecord& r) {
     }
     w.end_array();
     if (!r.routing.empty()) write_routing(w, r.routing);
+    if (r.forced) w.field("forced", true);
     w.end_object();
 }
 
@@ -189,6 +190,21 @@ void write_json(const Trace& t, std::ostream& out) {
     if (t.n_expert > 0) {
         w.field("n_expert", t.n_expert);
         w.field("n_expert_used", t.n_expert_used);
+    }
+    if (t.n_cached > 0) w.field("n_cached", t.n_cached);
+    if (!t.interventions.empty()) {
+        w.key("interventions").begin_array();
+        for (const Intervention& i : t.interventions) {
+            w.begin_object(/*flat=*/true);
+            w.field("kind", i.kind);
+            w.field("at", i.at);
+            if (i.token >= 0) w.field("token", i.token);
+            if (i.replaced >= 0) w.field("replaced", i.replaced);
+            if (i.value != 0) w.field("value", i.value);
+            if (!i.spec.empty()) w.field("spec", i.spec);
+            w.end_object();
+        }
+        w.end_array();
     }
     w.key("tokens").begin_array();
     for (const TokenRecord& r : t.tokens) write_token(w, r);
@@ -444,6 +460,22 @@ Trace read_json(std::string_view text) {
         t.n_expert_used = static_cast<int>(f.integer("n_expert_used", 0, t.n_expert));
     }
 
+    if (f.has("n_cached")) t.n_cached = static_cast<int>(f.integer("n_cached", 0, kMaxI32));
+    if (f.has("interventions")) {
+        const auto& list = f.array("interventions");
+        for (size_t i = 0; i < list.size(); ++i) {
+            const Fields v(list[i], "interventions[" + std::to_string(i) + "]");
+            Intervention in;
+            in.kind = v.str("kind");
+            in.at = static_cast<int>(v.integer("at", -1, kMaxI32));
+            if (v.has("token")) in.token = static_cast<int32_t>(v.integer("token", 0, kMaxI32));
+            if (v.has("replaced"))
+                in.replaced = static_cast<int32_t>(v.integer("replaced", 0, kMaxI32));
+            if (v.has("value")) in.value = static_cast<int>(v.integer("value", 0, kMaxI32));
+            if (v.has("spec")) in.spec = v.str("spec");
+            t.interventions.push_back(std::move(in));
+        }
+    }
     const auto& tokens = f.array("tokens");
     t.tokens.reserve(tokens.size());
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -471,6 +503,7 @@ Trace read_json(std::string_view text) {
             rec.top.push_back(std::move(alt));
         }
         if (r.has("routing")) rec.routing = read_routing(r, t.n_expert);
+        if (r.has("forced")) rec.forced = r.boolean("forced");
         t.tokens.push_back(std::move(rec));
     }
     return t;

@@ -74,6 +74,30 @@ struct TokenRecord {
     std::vector<Alternative> top;  // the most likely tokens, most likely first
     double t_ms = 0;               // when it was produced, since generation start
     TokenRouting routing;          // empty for dense models
+    // Put there by the user or a control rather than drawn by the sampler: the token a branch
+    // substituted, an edited thought's tokens, the end-of-thinking marker a thinking budget or
+    // "stop thinking" inserted. Its logprob and entropy are still the model's.
+    bool forced = false;
+};
+
+// Something done to a reply that plain generation would not have done; the trace keeps each so
+// that the inspector, the history, a comparison and `glassbox-cli reproduce` can tell (and
+// redo) it. `at` is a position among the generated tokens (0 = the first), -1 for the whole
+// reply.
+struct Intervention {
+    // "branch": the reply continues an earlier one's first `at` generated tokens with `token`
+    //   in place of `replaced` at position `at`.
+    // "edit-thought": the reply starts with an edited chain of thought of `at` tokens.
+    // "think-budget": the reasoning was closed at `at` after `value` reasoning tokens.
+    // "stop-thinking": the user closed the reasoning at `at`.
+    // "steer": experts were switched off or forced on, as `spec` says.
+    std::string kind;
+    int at = -1;
+    int32_t token = -1;
+    int32_t replaced = -1;
+    int value = 0;
+    std::string spec;
+    bool operator==(const Intervention&) const = default;
 };
 
 struct Trace {
@@ -95,6 +119,10 @@ struct Trace {
     // 0 for dense models. The per-token choices are in TokenRecord::routing.
     int n_expert = 0;
     int n_expert_used = 0;
+    // Prompt (and reply-start) tokens found in the KV cache from an earlier reply and not run
+    // again (a branch reuses its parent's prefix); prefill_ms covers only the rest.
+    int n_cached = 0;
+    std::vector<Intervention> interventions;  // in the order they acted
 };
 
 // What the inspector needs about one token from one row of logits.

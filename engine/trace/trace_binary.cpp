@@ -204,6 +204,7 @@ private:
 };
 
 constexpr int64_t kMaxI32 = 2147483647;
+constexpr uint8_t kForcedBit = 0x80;  // in a token's phase byte (version 2): TokenRecord::forced
 // What a trace may take in memory per byte of its binary form, plus a floor for small ones.
 // A real trace's records take about 10 times its binary size (the texts and vectors of each
 // token); 32 leaves room without letting a hostile one grow without bound.
@@ -244,6 +245,17 @@ std::string write_binary(const Trace& t) {
     o.fixed<double>(t.decode_ms);
     o.varint(static_cast<uint64_t>(std::max(t.n_expert, 0)));
     o.varint(static_cast<uint64_t>(std::max(t.n_expert_used, 0)));
+    // Version 2: the reused prefix and the interventions.
+    o.varint(static_cast<uint64_t>(std::max(t.n_cached, 0)));
+    o.varint(t.interventions.size());
+    for (const Intervention& i : t.interventions) {
+        o.str(i.kind);
+        o.svarint(i.at);
+        o.svarint(i.token);
+        o.svarint(i.replaced);
+        o.svarint(i.value);
+        o.str(i.spec);
+    }
 
     // Distinct (id, text) pairs once; tokens and alternatives refer to them by index.
     std::map<std::pair<int32_t, std::string_view>, uint32_t> index;
@@ -266,7 +278,7 @@ std::string write_binary(const Trace& t) {
     o.varint(t.tokens.size());
     for (const TokenRecord& r : t.tokens) {
         o.varint(index.at({r.id, r.text}));
-        o.u8(static_cast<uint8_t>(r.phase));
+        o.u8(static_cast<uint8_t>(static_cast<uint8_t>(r.phase) | (r.forced ? kForcedBit : 0)));
         o.fixed<float>(r.logprob);
         o.fixed<float>(r.entropy);
         o.fixed<double>(r.t_ms);
@@ -345,6 +357,20 @@ Trace read_binary(std::string_view d) {
     t.decode_ms = in.fixed<double>("decode_ms");
     t.n_expert = static_cast<int>(in.bounded("n_expert", 0, 65535));
     t.n_expert_used = static_cast<int>(in.bounded("n_expert_used", 0, t.n_expert));
+    if (version >= 2) {
+        t.n_cached = static_cast<int>(in.bounded("n_cached", 0, kMaxI32));
+        const size_t n_interventions = in.count("intervention", 6);
+        in.charge(n_interventions * sizeof(Intervention), "interventions");
+        t.interventions.resize(n_interventions);
+        for (Intervention& i : t.interventions) {
+            i.kind = in.str("intervention kind");
+            i.at = static_cast<int>(in.sbounded("intervention position", -1, kMaxI32));
+            i.token = static_cast<int32_t>(in.sbounded("intervention token", -1, kMaxI32));
+            i.replaced = static_cast<int32_t>(in.sbounded("intervention token", -1, kMaxI32));
+            i.value = static_cast<int>(in.sbounded("intervention value", -kMaxI32, kMaxI32));
+            i.spec = in.str("intervention spec");
+        }
+    }
 
     const size_t n_table = in.count("text table", 2);
     in.charge(n_table * sizeof(std::pair<int32_t, std::string>), "text table");
@@ -370,7 +396,11 @@ Trace read_binary(std::string_view d) {
         in.charge(text.size(), "token texts");
         r.id = id;
         r.text = text;
-        const uint8_t phase = in.u8("phase");
+        uint8_t phase = in.u8("phase");
+        if (version >= 2) {
+            r.forced = (phase & kForcedBit) != 0;
+            phase &= static_cast<uint8_t>(~kForcedBit);
+        }
         if (phase > static_cast<uint8_t>(Phase::Answer))
             in.fail("unknown phase " + std::to_string(phase));
         r.phase = static_cast<Phase>(phase);

@@ -9,7 +9,7 @@
 
 namespace gb {
 
-constexpr int kTraceBinaryVersion = 1;
+constexpr int kTraceBinaryVersion = 2;  // 2: forced tokens, n_cached, interventions
 
 // Everything in the Trace. Token texts are stored once per distinct id. Log-probabilities,
 // entropies and times are exact; routing weights and router probabilities are stored as IEEE

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -88,12 +89,15 @@ void expect_same(const Trace& a, const Trace& b, float routing_rel_tol) {
     EXPECT_EQ(a.decode_ms, b.decode_ms);
     EXPECT_EQ(a.n_expert, b.n_expert);
     EXPECT_EQ(a.n_expert_used, b.n_expert_used);
+    EXPECT_EQ(a.n_cached, b.n_cached);
+    EXPECT_EQ(a.interventions, b.interventions);
     ASSERT_EQ(a.tokens.size(), b.tokens.size());
     for (size_t i = 0; i < a.tokens.size(); ++i) {
         const TokenRecord &x = a.tokens[i], &y = b.tokens[i];
         ASSERT_EQ(x.id, y.id) << i;
         ASSERT_EQ(x.text, y.text) << i;
         ASSERT_EQ(x.phase, y.phase) << i;
+        ASSERT_EQ(x.forced, y.forced) << i;
         ASSERT_TRUE(same_float(x.logprob, y.logprob)) << i;
         ASSERT_TRUE(same_float(x.entropy, y.entropy)) << i;
         ASSERT_EQ(x.t_ms, y.t_ms) << i;
@@ -284,7 +288,7 @@ TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     // A huge count is refused before anything is allocated.
     std::string huge = b;
     const size_t table_count_at =
-        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1;
+        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1;
     ASSERT_EQ(static_cast<unsigned char>(huge[table_count_at]), 4u);  // distinct (id, text) pairs
     huge.replace(table_count_at, 1, std::string("\xff\xff\xff\xff\x0f", 5));
     fix_crc(huge);
@@ -306,7 +310,8 @@ Trace bare_trace(int n_tokens) {
     return t;
 }
 constexpr size_t kNPromptAt = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8;
-constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1;
+// n_prompt, n_gen, the two times, n_expert, n_expert_used, n_cached, interventions
+constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1;
 
 TEST(TraceBinary, IntegersAreRangeCheckedBeforeNarrowing) {
     const std::string b = write_binary(bare_trace(1));
@@ -370,6 +375,59 @@ TEST(TraceBinary, SizeAndSpeedOfALongMoeTrace) {
         b.size() / 1e6, ms(t0, t1), ms(t1, t2), js.str().size() / 1e6);
     EXPECT_EQ(back.tokens.size(), t.tokens.size());
     EXPECT_LT(b.size(), js.str().size() / 3);
+}
+
+// Version 2 keeps the forced tokens, the reused prefix and the interventions, in both forms.
+TEST(TraceBinary, InterventionsAndForcedTokensRoundTrip) {
+    Trace t = sample_trace(40, 2, 8, 2, false);
+    t.n_cached = 17;
+    t.tokens[5].forced = true;
+    t.tokens[39].forced = true;
+    t.interventions = {{"branch", 2, 1234, 99, 0, ""},
+                       {"think-budget", 20, -1, -1, 16, ""},
+                       {"steer", -1, -1, -1, 0, "disable 3:5,7; force *:12"}};
+    const Trace b = read_binary(write_binary(t));
+    expect_same(t, b, 1.0f / 2048);
+    std::ostringstream json;
+    write_json(t, json);
+    const Trace j = read_json(json.str());
+    expect_same(t, j, 1e-6f);
+    // Absent when there is nothing to say: a plain reply's JSON has none of the new fields.
+    std::ostringstream plain;
+    write_json(sample_trace(5, 0, 0, 0, false), plain);
+    EXPECT_EQ(plain.str().find("\"forced\""), std::string::npos);
+    EXPECT_EQ(plain.str().find("\"interventions\""), std::string::npos);
+    EXPECT_EQ(plain.str().find("\"n_cached\""), std::string::npos);
+}
+
+// Files written before version 2 (tests/fixtures/traces/README.md) still read: the binary one as
+// the JSON one of the same reply says, with nothing forced and no interventions.
+TEST(TraceBinary, ReadsVersionOneFiles) {
+    auto slurp = [](const char* name) {
+        std::ifstream f(std::string(GB_FIXTURES_DIR "/traces/") + name, std::ios::binary);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        return ss.str();
+    };
+    const std::string bin = slurp("demo_moe_v1.gbtrace");
+    ASSERT_GT(bin.size(), 16u);
+    uint32_t version = 0;
+    std::memcpy(&version, bin.data() + 8, 4);
+    ASSERT_EQ(version, 1u);
+    const Trace b = read_binary(bin);
+    Trace j = read_json(slurp("demo_moe_v1.json"));
+    // The two files come from two runs of the same greedy reply: everything but the times is
+    // the same.
+    j.prefill_ms = b.prefill_ms;
+    j.decode_ms = b.decode_ms;
+    ASSERT_EQ(j.tokens.size(), b.tokens.size());
+    for (size_t i = 0; i < j.tokens.size(); ++i) j.tokens[i].t_ms = b.tokens[i].t_ms;
+    EXPECT_EQ(b.n_gen, 40);
+    EXPECT_GT(b.n_expert, 0);
+    expect_same(j, b, 1.0f / 2048);
+    for (const TokenRecord& r : b.tokens) EXPECT_FALSE(r.forced);
+    EXPECT_TRUE(b.interventions.empty());
+    EXPECT_EQ(b.n_cached, 0);
 }
 
 }  // namespace
