@@ -257,4 +257,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
     return cand_.back().id;  // u within rounding of the total
 }
 
+void Sampler::skip_draw() {
+    if (!s_.greedy()) rng_.uniform();
+}
+
 }  // namespace gb

@@ -58,6 +58,10 @@ public:
     int32_t sample(std::span<const float> logits);
     // Adds a token to the penalty history (prompt tokens too, if they should count).
     void accept(int32_t token);
+    // Advances the generator past the one draw sample() makes (none when greedy), for a token
+    // that is put in rather than sampled but should leave the random stream where sampling it
+    // would have: a branch that keeps an earlier reply's first tokens then draws as it did.
+    void skip_draw();
     // Forgets the history and restarts the generator from the seed.
     void reset();
 

@@ -35,6 +35,32 @@ struct GenerateRequest {
     // last one has its routing too, the generator runs it through the model once more.
     bool record_routing = true;
     bool routing_probs = false;
+
+    // ---- Interventions (what the trace's `interventions` record) ----
+    // The reply begins with these tokens, put in rather than sampled: a branch keeps an earlier
+    // reply's first generated tokens and puts another token after them; an edited thought is the
+    // edit's tokens. They go through the model after the prompt and reach the callback first,
+    // each with a complete record (probabilities from the model's distribution at its place),
+    // before the first sampled token. Each takes the sampler's draw for its place, as if it had
+    // been sampled, unless its known record says it was forced (so a branch that puts back the
+    // original token continues exactly as the original did, seeded sampling included).
+    std::vector<int32_t> reply_start;
+    // Records already made for the first tokens of prompt + reply_start (a branch passes its
+    // parent trace's). Positions the cache still holds from the generator's previous reply
+    // (reuse_cache) are not run again: their records are copied from here. Tokens of
+    // reply_start past these records are marked forced.
+    std::vector<TokenRecord> known;
+    bool reuse_cache = false;
+    // Thinking controls: once the reply has this many reasoning tokens (>= 0), or from generated
+    // position close_thinking_at (>= 0; a recorded "stop thinking", replayed), or when
+    // *stop_thinking is raised, the generator closes an open reasoning block with the model's
+    // end-of-thinking marker ("\n</think>\n\n" in its own tokens, forced) and the answer follows.
+    int think_budget = -1;
+    int close_thinking_at = -1;
+    const std::atomic<bool>* stop_thinking = nullptr;
+    // Copied to the front of the trace's interventions (the caller describes a branch or an
+    // edit; the generator adds the thinking controls that acted).
+    std::vector<Intervention> interventions;
 };
 
 // Called for each generated token with its complete record (its phase, Think or Answer, is
@@ -49,14 +75,23 @@ public:
     Generator(Model& model, const Tokenizer& tokenizer);
     ~Generator();
 
-    // Runs one reply from an empty cache. cancel (may be null) is polled between tokens.
+    // Runs one reply: from an empty cache, or with req.reuse_cache from what the cache still
+    // holds of the previous reply's tokens (the longest common prefix of prompt + reply_start
+    // with them, as far as req.known has records). cancel (may be null) is polled between
+    // tokens and inside each forward pass.
     Trace generate(const GenerateRequest& req, const TokenCallback& on_token = {},
                    const std::atomic<bool>* cancel = nullptr);
+
+    // The token ids whose keys and values the cache holds, position by position.
+    const std::vector<int32_t>& cached() const { return cached_; }
+    // The model's end-of-thinking marker as the thinking controls insert it.
+    std::vector<int32_t> close_thinking_tokens() const;
 
 private:
     Model& model_;
     const Tokenizer& tok_;
     std::unique_ptr<KvCache> cache_;
+    std::vector<int32_t> cached_;
 };
 
 }  // namespace gb
