@@ -33,6 +33,14 @@ inline std::optional<std::string> real_model(const std::string& file) {
     return std::nullopt;
 }
 
+// A whole file's bytes ("" when it cannot be opened).
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
 // Reads and parses a JSON fixture (gb::json is strict; errors name the byte offset).
 inline json::Value load_json(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

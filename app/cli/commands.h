@@ -13,5 +13,7 @@ int tokenize_command(const std::vector<std::string>& args);
 int convert_command(const std::vector<std::string>& args);
 int analyze_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
+int branch_command(const std::vector<std::string>& args);
+int reproduce_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -35,6 +35,8 @@ commands:
       --no-routing           do not record MoE routing
       --prompt-logprobs      also score the prompt tokens in the trace
       --ignore-eos           keep generating past the end-of-generation token (to -n)
+      --think-budget N       after N reasoning tokens close the reasoning with the model's
+                             end-of-thinking marker, so that the answer follows
       -t, --threads N  -c, --ctx N  -b, --batch N
       --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
                              of f16's memory) or f32 (exact, twice f16's memory)
@@ -62,6 +64,15 @@ commands:
       two replies (traces) aligned token by token (longest common subsequence of token
       ids): where they first diverge, log-probability and entropy differences over the
       shared tokens, and per MoE layer the difference of the expert loads
+  branch TRACE -m MODEL --at I --token ID [-n N] [--trace OUT] [--quiet]
+      continue a reply (its trace) after its first I generated tokens with token ID at
+      position I, then up to N more tokens (default 256): same prompt, settings and seed,
+      the random stream continuing where the reply's did (so the original token put back
+      gives the original reply); the new trace records the branch
+  reproduce TRACE -m MODEL [--json] [--trace OUT]
+      run a reply again from its recorded prompt tokens, settings, seed and interventions
+      and say whether every generated token is identical, or where the first difference is
+      (exit status 1 then)
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
@@ -84,6 +95,8 @@ int main(int argc, char** argv) {
         if (cmd == "convert") return gb::cli::convert_command(args);
         if (cmd == "analyze") return gb::cli::analyze_command(args);
         if (cmd == "compare") return gb::cli::compare_command(args);
+        if (cmd == "branch") return gb::cli::branch_command(args);
+        if (cmd == "reproduce") return gb::cli::reproduce_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

@@ -131,7 +131,8 @@ int run_command(const std::vector<std::string>& argv) {
                "--batch",
                "--backend",
                "--cpu-layers",
-               "--cache-type"},
+               "--cache-type",
+               "--think-budget"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
                "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
@@ -170,6 +171,7 @@ int run_command(const std::vector<std::string>& argv) {
     // router's whole distribution per token and layer (large: n_expert floats each).
     req.record_routing = !args.has("--no-routing");
     req.routing_probs = args.has("--router-probs");
+    req.think_budget = static_cast<int>(args.integer("--think-budget", -1, 0, INT_MAX));
     if (req.routing_probs && !req.record_routing)
         throw Error("--router-probs needs routing: drop --no-routing");
 

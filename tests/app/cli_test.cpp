@@ -649,3 +649,82 @@ TEST(Cli, CompareAlignsTwoReplies) {
         EXPECT_NE(r.err.find(expect), std::string::npos) << args << " -> " << r.err;
     }
 }
+
+// branch, reproduce and --think-budget on the demo reasoning model, end to end through files.
+TEST(Cli, BranchReproduceAndThinkBudget) {
+    const std::string demo = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_cli_branch_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string parent = (dir / "parent.json").string();
+    Result run = cli("run -m " + demo + " --chat -p 742*38 --temp 0.7 --seed 5 -n 400 --trace " +
+                     parent + " --quiet");
+    ASSERT_EQ(run.code, 0) << run.err;
+    const gb::Trace p = gb::read_json(gb::test::read_file(parent));
+    ASSERT_GT(p.n_gen, 20);
+    // Reproduce: the same tokens, exit status 0; in JSON too.
+    Result rep = cli("reproduce " + parent + " -m " + demo);
+    ASSERT_EQ(rep.code, 0) << rep.out << rep.err;
+    EXPECT_NE(rep.out.find("identical: all " + std::to_string(p.n_gen) + " generated tokens"),
+              std::string::npos)
+        << rep.out;
+    // Branch at 10 with the second alternative: kept prefix, the new token, recorded as such.
+    const gb::TokenRecord& at10 = p.tokens[static_cast<size_t>(p.n_prompt + 10)];
+    ASSERT_GE(at10.top.size(), 2u);
+    const int32_t other = at10.top[1].id;
+    const std::string branch = (dir / "branch.gbtrace").string();
+    Result br = cli("branch " + parent + " -m " + demo + " --at 10 --token " +
+                    std::to_string(other) + " -n 50 --trace " + branch);
+    ASSERT_EQ(br.code, 0) << br.err;
+    EXPECT_NE(br.err.find("branch at generated token 10"), std::string::npos) << br.err;
+    const gb::Trace b = gb::read_binary(gb::test::read_file(branch));
+    ASSERT_GE(b.n_gen, 11);
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(b.tokens[static_cast<size_t>(b.n_prompt + i)].id,
+                  p.tokens[static_cast<size_t>(p.n_prompt + i)].id);
+    EXPECT_EQ(b.tokens[static_cast<size_t>(b.n_prompt + 10)].id, other);
+    EXPECT_TRUE(b.tokens[static_cast<size_t>(b.n_prompt + 10)].forced);
+    ASSERT_EQ(b.interventions.size(), 1u);
+    EXPECT_EQ(b.interventions[0].kind, "branch");
+    EXPECT_EQ(b.interventions[0].replaced, at10.id);
+    // The branch reproduces too, its start and all.
+    Result rb = cli("reproduce " + branch + " -m " + demo + " --json");
+    ASSERT_EQ(rb.code, 0) << rb.out << rb.err;
+    EXPECT_TRUE(gb::json::parse(rb.out).at("identical").as_bool());
+    // A changed token in the recorded reply is found where it is: exit status 1.
+    gb::Trace edited = p;
+    edited.tokens[static_cast<size_t>(p.n_prompt + 7)].id = other;
+    const std::string edited_path = (dir / "edited.json").string();
+    {
+        std::ofstream f(edited_path);
+        gb::write_json(edited, f);
+    }
+    Result diff = cli("reproduce " + edited_path + " -m " + demo);
+    EXPECT_EQ(diff.code, 1);
+    EXPECT_NE(diff.out.find("differs at generated token 7"), std::string::npos) << diff.out;
+    // Thinking budget: the reasoning closes after 25 tokens and the trace says so.
+    const std::string capped = (dir / "capped.json").string();
+    Result tb = cli("run -m " + demo +
+                    " --chat -p 742*38 --temp 0 -n 400 --think-budget 25 "
+                    "--quiet --trace " +
+                    capped);
+    ASSERT_EQ(tb.code, 0) << tb.err;
+    const gb::Trace c = gb::read_json(gb::test::read_file(capped));
+    ASSERT_EQ(c.interventions.size(), 1u);
+    EXPECT_EQ(c.interventions[0].kind, "think-budget");
+    EXPECT_EQ(c.interventions[0].value, 25);
+    EXPECT_TRUE(c.reasoning_complete);
+    // Bad input names the problem.
+    for (const auto& [args, expect] :
+         {std::pair<std::string, std::string>{
+              "branch " + parent + " -m " + demo + " --at 9999 --token 1", "outside the reply's"},
+          {"branch " + parent + " -m " + demo + " --token 1", "needs --at"},
+          {"branch " + parent + " --at 1 --token 1", "a model is needed"},
+          {"reproduce /nonexistent.json -m " + demo, "/nonexistent.json"},
+          {"run -m " + demo + " -p x --think-budget -3", "--think-budget"}}) {
+        Result r = cli(args);
+        EXPECT_NE(r.code, 0) << args;
+        EXPECT_NE(r.err.find(expect), std::string::npos) << args << " -> " << r.err;
+    }
+    std::filesystem::remove_all(dir);
+}

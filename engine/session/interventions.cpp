@@ -1,0 +1,150 @@
+// Branch and reproduce requests from a trace, and the token comparison of two replies.
+#include "engine/session/interventions.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/reasoning_parser.h"
+#include "kernels/error.h"
+
+namespace gb {
+
+namespace {
+
+// The request fields every re-run of `t` shares: prompt, settings, what is recorded.
+GenerateRequest base_request(const Trace& t, const Tokenizer& tok) {
+    if (t.n_prompt <= 0 || static_cast<size_t>(t.n_prompt) > t.tokens.size())
+        throw Error("the trace has no prompt tokens to run again");
+    GenerateRequest req;
+    for (int i = 0; i < t.n_prompt; ++i) {
+        const TokenRecord& r = t.tokens[static_cast<size_t>(i)];
+        if (r.phase != Phase::Prompt)
+            throw Error("the trace's token " + std::to_string(i) +
+                        " should be a prompt token (n_prompt is " + std::to_string(t.n_prompt) +
+                        ")");
+        req.prompt.push_back(r.id);
+    }
+    for (int32_t id : req.prompt)
+        if (id < 0 || static_cast<size_t>(id) >= tok.size())
+            throw Error("the trace's prompt holds token " + std::to_string(id) +
+                        ", which this model's vocabulary (" + std::to_string(tok.size()) +
+                        " tokens) does not have: it was made with another model");
+    req.prompt_text = t.prompt_text;
+    req.starts_in_reasoning = prompt_opens_reasoning(t.prompt_text);
+    req.sampling = t.sampling;
+    size_t top_n = 0;
+    bool probs = false, prompt_scored = false;
+    for (size_t i = 0; i < t.tokens.size(); ++i) {
+        const TokenRecord& r = t.tokens[i];
+        top_n = std::max(top_n, r.top.size());
+        probs = probs || !r.routing.probs.empty();
+        prompt_scored = prompt_scored || (r.phase == Phase::Prompt && !std::isnan(r.logprob));
+    }
+    req.top_n = static_cast<int>(std::min<size_t>(top_n, 100));
+    req.prompt_logprobs = prompt_scored;
+    req.record_routing = t.n_expert > 0;
+    req.routing_probs = probs;
+    // A reply that wrote on past an end-of-generation token was made with stop_at_eog off.
+    req.stop_at_eog = true;
+    for (size_t i = static_cast<size_t>(t.n_prompt); i + 1 < t.tokens.size(); ++i)
+        if (tok.is_eog(t.tokens[i].id)) req.stop_at_eog = false;
+    return req;
+}
+
+}  // namespace
+
+GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int max_new,
+                               const Tokenizer& tok) {
+    GenerateRequest req = base_request(parent, tok);
+    const int n_gen = static_cast<int>(parent.tokens.size()) - parent.n_prompt;
+    if (at < 0 || at > n_gen)
+        throw Error("branch position " + std::to_string(at) + " is outside the reply's " +
+                    std::to_string(n_gen) + " generated tokens (0.." + std::to_string(n_gen) + ")");
+    if (token < 0 || static_cast<size_t>(token) >= tok.size())
+        throw Error("branch token " + std::to_string(token) + " is outside the vocabulary (" +
+                    std::to_string(tok.size()) + " tokens)");
+    if (max_new < 0) throw Error("the tokens to generate after a branch must be >= 0");
+    const size_t keep = static_cast<size_t>(parent.n_prompt + at);
+    req.known.assign(parent.tokens.begin(), parent.tokens.begin() + static_cast<ptrdiff_t>(keep));
+    for (size_t i = static_cast<size_t>(parent.n_prompt); i < keep; ++i)
+        req.reply_start.push_back(parent.tokens[i].id);
+    req.reply_start.push_back(token);
+    req.reuse_cache = true;
+    req.max_tokens = at + 1 + max_new;
+    for (const Intervention& in : parent.interventions)
+        if (in.at < at) req.interventions.push_back(in);
+    Intervention b;
+    b.kind = "branch";
+    b.at = at;
+    b.token = token;
+    b.replaced = at < n_gen ? parent.tokens[keep].id : -1;
+    req.interventions.push_back(b);
+    return req;
+}
+
+GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
+    GenerateRequest req = base_request(t, tok);
+    req.max_tokens = t.n_gen;
+    // The latest branch or edit fixes the reply's start; the thinking controls act again.
+    int start = -1;
+    for (const Intervention& in : t.interventions) {
+        if (in.kind == "branch") start = std::max(start, in.at + 1);
+        if (in.kind == "edit-thought") start = std::max(start, in.at);
+        if (in.kind == "think-budget") req.think_budget = in.value;
+        if (in.kind == "stop-thinking") req.close_thinking_at = in.at;
+    }
+    if (start > 0) {
+        const size_t end = static_cast<size_t>(t.n_prompt + start);
+        if (end > t.tokens.size())
+            throw Error("the trace's interventions reach past its " + std::to_string(t.n_gen) +
+                        " generated tokens");
+        // Known up to the last token that was put in: its own record says how it drew.
+        int branch_at = -1;
+        for (const Intervention& in : t.interventions)
+            if (in.kind == "branch" && in.at + 1 == start) branch_at = in.at;
+        const size_t known = branch_at >= 0 ? static_cast<size_t>(t.n_prompt + branch_at)
+                                            : static_cast<size_t>(t.n_prompt);
+        req.known.assign(t.tokens.begin(), t.tokens.begin() + static_cast<ptrdiff_t>(known));
+        for (size_t i = static_cast<size_t>(t.n_prompt); i < end; ++i)
+            req.reply_start.push_back(t.tokens[i].id);
+    }
+    // Recorded again as they act (a budget or stop), or as the start says (a branch, an edit).
+    for (const Intervention& in : t.interventions)
+        if (in.kind != "think-budget" && in.kind != "stop-thinking")
+            req.interventions.push_back(in);
+    return req;
+}
+
+TokenDiff compare_generated(const Trace& expected, const Trace& got) {
+    TokenDiff d;
+    auto gen = [](const Trace& t) {
+        std::vector<const TokenRecord*> out;
+        for (const TokenRecord& r : t.tokens)
+            if (r.phase != Phase::Prompt) out.push_back(&r);
+        return out;
+    };
+    const auto a = gen(expected), b = gen(got);
+    const size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i) {
+        if (a[i]->id != b[i]->id) {
+            d.first_difference = static_cast<int>(i);
+            d.expected = a[i]->id;
+            d.got = b[i]->id;
+            return d;
+        }
+        if (!std::isnan(a[i]->logprob) && !std::isnan(b[i]->logprob))
+            d.max_logprob_diff = std::max(
+                d.max_logprob_diff, std::fabs(static_cast<double>(a[i]->logprob) - b[i]->logprob));
+    }
+    if (a.size() != b.size()) {
+        d.first_difference = static_cast<int>(n);
+        d.expected = n < a.size() ? a[n]->id : -1;
+        d.got = n < b.size() ? b[n]->id : -1;
+        return d;
+    }
+    d.identical = true;
+    return d;
+}
+
+}  // namespace gb

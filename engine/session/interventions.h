@@ -1,0 +1,38 @@
+// Requests that change or redo a stored reply: a branch from any of its tokens and an exact
+// re-run (reproduce), built from its trace alone; and the comparison that says whether a re-run
+// gave the same tokens. The CLI's `branch` and `reproduce` and the app use these.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/session/generator.h"
+#include "engine/trace/trace.h"
+
+namespace gb {
+
+class Tokenizer;
+
+// Continues `parent` after its first `at` generated tokens (0 <= at <= n_gen) with `token` at
+// position `at`, then up to max_new more tokens. The prompt, sampling settings, seed, recorded
+// alternatives, routing and prompt scoring are the parent's; the kept tokens' records are known
+// (a generator whose cache still holds them runs only the last kept token and the new one), the
+// random stream continues where the parent's did, and the parent's interventions before `at`
+// come along, followed by the branch. gb::Error for a position or token out of range.
+GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int max_new,
+                               const Tokenizer& tok);
+
+// Re-runs `t` from its recorded prompt tokens, settings and seed, with the same interventions
+// (a branch's start, a thinking budget or stop, an edited thought), to the same length.
+GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok);
+
+// Where two replies' generated tokens first differ.
+struct TokenDiff {
+    bool identical = false;           // same ids, same count
+    int first_difference = -1;        // generated position; -1 when identical
+    int32_t expected = -1, got = -1;  // the ids there (-1: that reply had ended)
+    double max_logprob_diff = 0;      // over the shared identical prefix
+};
+TokenDiff compare_generated(const Trace& expected, const Trace& got);
+
+}  // namespace gb

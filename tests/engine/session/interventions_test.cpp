@@ -1,0 +1,288 @@
+// Interventions in the engine: a branch from any token (reusing the cache of the shared prefix,
+// and continuing exactly as the original when the original token is put back), the thinking
+// budget and the stop-thinking controls on a real reasoning model, and reproduce.
+#include "engine/session/interventions.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "engine/model/model.h"
+#include "engine/session/chat_prompt.h"
+#include "engine/session/generator.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/reasoning_parser.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/error.h"
+#include "tests/test_support.h"
+
+namespace gb {
+namespace {
+
+struct Loaded {
+    cpu::CpuBackend be{2};
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tok;
+    explicit Loaded(const std::string& path, int64_t n_ctx = 512) {
+        RunSettings rs;
+        rs.n_ctx = n_ctx;
+        rs.n_threads = 2;
+        model = Model::load(path, be, rs);
+        tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
+    }
+    GenerateRequest chat(const std::string& user) const {
+        ChatPromptOptions opt;
+        const ChatPrompt p = render_model_prompt(*tok, chat_format_of(model->file(), *tok),
+                                                 {ChatMessage("user", user)}, opt);
+        GenerateRequest req;
+        req.prompt_text = p.text;
+        req.prompt = encode_prompt(*tok, p.text);
+        req.starts_in_reasoning = prompt_opens_reasoning(p.text);
+        req.prompt_logprobs = true;
+        return req;
+    }
+};
+
+std::vector<int32_t> ids_of(const Trace& t) {
+    std::vector<int32_t> out;
+    for (const TokenRecord& r : t.tokens)
+        if (r.phase != Phase::Prompt) out.push_back(r.id);
+    return out;
+}
+
+const TokenRecord& gen_at(const Trace& t, int i) {
+    return t.tokens[static_cast<size_t>(t.n_prompt + i)];
+}
+
+// Seeded sampling: the original token put back at position 9 continues exactly as the original
+// did (the random stream is where it was), after running only 2 tokens: the last kept one and
+// the new one.
+TEST(Branch, ThePutBackOriginalTokenContinuesAsTheOriginalWithTheCacheReused) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("hello there, how are you", true, false);
+    req.max_tokens = 30;
+    req.sampling.temperature = 0.9f;
+    req.sampling.seed = 1234;
+    req.stop_at_eog = false;
+    req.prompt_logprobs = true;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    ASSERT_EQ(parent.n_gen, 30);
+    const int at = 9;
+    const GenerateRequest b =
+        branch_request(parent, at, gen_at(parent, at).id, parent.n_gen - at - 1, *m.tok);
+    std::vector<int32_t> streamed;
+    const Trace same = gen.generate(b, [&](const TokenRecord* r, const std::string&) {
+        if (r) streamed.push_back(r->id);
+        return true;
+    });
+    EXPECT_EQ(same.n_cached, parent.n_prompt + at - 1);
+    EXPECT_EQ(ids_of(same), ids_of(parent));
+    EXPECT_EQ(streamed, ids_of(parent));  // the kept tokens are streamed first
+    const TokenDiff d = compare_generated(parent, same);
+    EXPECT_TRUE(d.identical);
+    EXPECT_LT(d.max_logprob_diff, 1e-3);
+    // Kept tokens keep their records (routing included) and are not forced; the branch token is.
+    for (int i = 0; i < at; ++i) {
+        EXPECT_FALSE(gen_at(same, i).forced) << i;
+        EXPECT_EQ(gen_at(same, i).routing.experts, gen_at(parent, i).routing.experts) << i;
+    }
+    EXPECT_TRUE(gen_at(same, at).forced);
+    ASSERT_EQ(same.interventions.size(), 1u);
+    EXPECT_EQ(same.interventions[0].kind, "branch");
+    EXPECT_EQ(same.interventions[0].at, at);
+    EXPECT_EQ(same.interventions[0].replaced, gen_at(parent, at).id);
+    // And from a generator whose cache holds nothing of it: the same tokens, all run again.
+    Generator fresh(*m.model, *m.tok);
+    const Trace again = fresh.generate(b);
+    EXPECT_EQ(again.n_cached, 0);
+    EXPECT_EQ(ids_of(again), ids_of(parent));
+}
+
+// Another token at position 6 (greedy): its record has the probability the model gave it there
+// (the parent's alternatives say what that was), and the continuation is what a fresh run of
+// the same tokens gives.
+TEST(Branch, AnotherTokenIsScoredAndContinuesLikeAFreshRun) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("the cat sat on", true, false);
+    req.max_tokens = 20;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    req.prompt_logprobs = true;
+    req.top_n = 5;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    const int at = 6;
+    const Alternative alt = gen_at(parent, at).top.at(2);  // the third most likely
+    ASSERT_NE(alt.id, gen_at(parent, at).id);
+    const GenerateRequest b = branch_request(parent, at, alt.id, 8, *m.tok);
+    const Trace branch = gen.generate(b);
+    EXPECT_EQ(branch.n_cached, parent.n_prompt + at - 1);
+    ASSERT_EQ(branch.n_gen, at + 1 + 8);
+    EXPECT_EQ(gen_at(branch, at).id, alt.id);
+    EXPECT_NEAR(gen_at(branch, at).logprob, alt.logprob, 1e-4);
+    EXPECT_NEAR(gen_at(branch, at).entropy, gen_at(parent, at).entropy, 1e-4);
+    for (int i = 0; i < at; ++i) EXPECT_EQ(gen_at(branch, i).id, gen_at(parent, i).id);
+    // The same request on a fresh generator (everything run again, in one prompt pass).
+    Generator fresh(*m.model, *m.tok);
+    const Trace ref = fresh.generate(b);
+    EXPECT_EQ(ids_of(branch), ids_of(ref));
+    EXPECT_LT(compare_generated(ref, branch).max_logprob_diff, 1e-3);
+    // A branch of the branch, at the end of it: the whole reply is kept.
+    const GenerateRequest bb = branch_request(branch, branch.n_gen, alt.id, 2, *m.tok);
+    const Trace longer = gen.generate(bb);
+    EXPECT_EQ(longer.n_cached, branch.n_prompt + branch.n_gen - 1);
+    EXPECT_EQ(longer.n_gen, branch.n_gen + 3);
+    ASSERT_EQ(longer.interventions.size(), 2u);
+    EXPECT_EQ(longer.interventions[1].replaced, -1);
+}
+
+TEST(Branch, BadRequestsAreRefused) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 64);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("hi", true, false);
+    req.max_tokens = 4;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    auto error = [&](auto f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(error([&] { branch_request(parent, 5, 1, 1, *m.tok); }).find("outside the reply's 4"),
+              std::string::npos);
+    EXPECT_NE(error([&] { branch_request(parent, -1, 1, 1, *m.tok); }).find("branch position"),
+              std::string::npos);
+    EXPECT_NE(error([&] { branch_request(parent, 1, 1 << 30, 1, *m.tok); }).find("vocabulary"),
+              std::string::npos);
+    // Known records that are not the tokens run are refused by the generator.
+    GenerateRequest b = branch_request(parent, 2, 1, 1, *m.tok);
+    b.known[1].id += 1;
+    EXPECT_NE(error([&] { gen.generate(b); }).find("known record 1"), std::string::npos);
+    // A trace of another vocabulary.
+    Trace other = parent;
+    other.tokens[0].id = 1 << 30;
+    EXPECT_NE(error([&] { reproduce_request(other, *m.tok); }).find("another model"),
+              std::string::npos);
+}
+
+// The demo reasoning model with a thinking budget: after exactly N reasoning tokens the
+// end-of-thinking marker is put in (forced) and an answer follows.
+TEST(Thinking, BudgetClosesTheReasoningAfterNTokens) {
+    const std::string path = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    Loaded m(path, 1024);
+    GenerateRequest req = m.chat("48213+9077");
+    req.max_tokens = 400;
+    req.sampling.temperature = 0;
+    Generator gen(*m.model, *m.tok);
+    const Trace free_run = gen.generate(req);
+    int free_think = 0;
+    for (const TokenRecord& r : free_run.tokens) free_think += r.phase == Phase::Think;
+    ASSERT_GT(free_think, 40) << "the demo model should reason at length";
+    req.think_budget = 20;
+    const Trace capped = gen.generate(req);
+    const std::vector<int32_t> marker = gen.close_thinking_tokens();
+    ASSERT_FALSE(marker.empty());
+    int n_think = 0, first_forced = -1;
+    for (int i = 0; i < capped.n_gen; ++i) {
+        const TokenRecord& r = gen_at(capped, i);
+        if (r.forced && first_forced < 0) first_forced = i;
+        if (first_forced < 0) n_think += r.phase == Phase::Think;
+    }
+    EXPECT_EQ(n_think, 20);
+    ASSERT_GE(first_forced, 0);
+    for (size_t j = 0; j < marker.size(); ++j) {
+        EXPECT_EQ(gen_at(capped, first_forced + static_cast<int>(j)).id, marker[j]);
+        EXPECT_TRUE(gen_at(capped, first_forced + static_cast<int>(j)).forced);
+        EXPECT_FALSE(std::isnan(gen_at(capped, first_forced + static_cast<int>(j)).logprob));
+    }
+    EXPECT_TRUE(capped.reasoning_complete);
+    EXPECT_FALSE(capped.answer_text.empty());
+    ASSERT_EQ(capped.interventions.size(), 1u);
+    EXPECT_EQ(capped.interventions[0].kind, "think-budget");
+    EXPECT_EQ(capped.interventions[0].at, first_forced);
+    EXPECT_EQ(capped.interventions[0].value, 20);
+    // The first 20 reasoning tokens are the free run's.
+    for (int i = 0; i < first_forced; ++i) EXPECT_EQ(gen_at(capped, i).id, gen_at(free_run, i).id);
+    // Reproduce redoes the budget: the same tokens.
+    Generator other(*m.model, *m.tok);
+    const Trace again = other.generate(reproduce_request(capped, *m.tok));
+    EXPECT_TRUE(compare_generated(capped, again).identical);
+    EXPECT_EQ(again.interventions, capped.interventions);
+}
+
+// "Stop thinking now", raised from the stream after 15 tokens: the reasoning closes at the next
+// token; reproduce closes it at the recorded place.
+TEST(Thinking, StopThinkingFlagAndItsReproduction) {
+    const std::string path = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    Loaded m(path, 1024);
+    GenerateRequest req = m.chat("742*38");
+    req.max_tokens = 300;
+    req.sampling.temperature = 0.7f;
+    req.sampling.seed = 99;
+    std::atomic<bool> stop{false};
+    req.stop_thinking = &stop;
+    Generator gen(*m.model, *m.tok);
+    int seen = 0;
+    const Trace t = gen.generate(req, [&](const TokenRecord* r, const std::string&) {
+        if (r && ++seen == 15) stop = true;
+        return true;
+    });
+    ASSERT_EQ(t.interventions.size(), 1u);
+    EXPECT_EQ(t.interventions[0].kind, "stop-thinking");
+    EXPECT_EQ(t.interventions[0].at, 15);
+    EXPECT_TRUE(gen_at(t, 15).forced);
+    EXPECT_TRUE(t.reasoning_complete);
+    const Trace again = gen.generate(reproduce_request(t, *m.tok));
+    const TokenDiff d = compare_generated(t, again);
+    EXPECT_TRUE(d.identical) << "first difference at " << d.first_difference;
+}
+
+// Reproduce, greedy and seeded, and a reply that is not reproduced is located.
+TEST(Reproduce, SameTokensAndTheFirstDifferenceOtherwise) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("one two three", true, false);
+    req.max_tokens = 24;
+    req.sampling.temperature = 1.0f;
+    req.sampling.seed = 7;
+    req.stop_at_eog = false;
+    Generator gen(*m.model, *m.tok);
+    const Trace t = gen.generate(req);
+    const GenerateRequest r = reproduce_request(t, *m.tok);
+    EXPECT_EQ(r.prompt, req.prompt);
+    EXPECT_EQ(r.sampling.seed, 7u);
+    EXPECT_FALSE(r.stop_at_eog);
+    EXPECT_TRUE(compare_generated(t, gen.generate(r)).identical);
+    // Another seed: the difference is found and located.
+    GenerateRequest other = r;
+    other.sampling.seed = 8;
+    const Trace o = gen.generate(other);
+    const TokenDiff d = compare_generated(t, o);
+    if (ids_of(o) != ids_of(t)) {
+        EXPECT_FALSE(d.identical);
+        ASSERT_GE(d.first_difference, 0);
+        EXPECT_EQ(d.expected, gen_at(t, d.first_difference).id);
+        EXPECT_EQ(d.got, gen_at(o, d.first_difference).id);
+        for (int i = 0; i < d.first_difference; ++i) EXPECT_EQ(gen_at(t, i).id, gen_at(o, i).id);
+    }
+    // A shorter reply differs where it ends.
+    Trace cut = t;
+    cut.tokens.pop_back();
+    --cut.n_gen;
+    const TokenDiff e = compare_generated(t, cut);
+    EXPECT_FALSE(e.identical);
+    EXPECT_EQ(e.first_difference, t.n_gen - 1);
+    EXPECT_EQ(e.got, -1);
+}
+
+}  // namespace
+}  // namespace gb
