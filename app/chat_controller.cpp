@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "app/error_text.h"
+#include "engine/session/interventions.h"
 #include "kernels/error.h"
 
 namespace gb::app {
@@ -13,6 +14,33 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
     connect(&worker_, &EngineWorker::tokenStreamed, this, &ChatController::on_token);
     connect(&worker_, &EngineWorker::generationFinished, this, &ChatController::on_finished);
     connect(&worker_, &EngineWorker::generationFailed, this, &ChatController::on_failed);
+    connect(&worker_, &EngineWorker::reproduced, this,
+            [this](quint64 request, std::shared_ptr<const Trace> again) {
+                if (request != request_ || !reproduce_trace_) return;
+                const TokenDiff d = compare_generated(*reproduce_trace_, *again);
+                QString summary;
+                if (d.identical) {
+                    summary = tr("Reproduced: all %1 generated tokens are identical (log-"
+                                 "probabilities within %2).")
+                                  .arg(again->n_gen)
+                                  .arg(d.max_logprob_diff, 0, 'g', 3);
+                } else {
+                    auto text = [](const Trace& t, int i) {
+                        const size_t k = static_cast<size_t>(t.n_prompt + i);
+                        return k < t.tokens.size()
+                                   ? "“" + QString::fromStdString(t.tokens[k].text) + "”"
+                                   : tr("the end");
+                    };
+                    summary = tr("Not reproduced: generated token %1 was %2 and is now %3; the "
+                                 "%1 tokens before it are identical.")
+                                  .arg(d.first_difference)
+                                  .arg(text(*reproduce_trace_, d.first_difference))
+                                  .arg(text(*again, d.first_difference));
+                }
+                const qint64 id = reproduce_id_;
+                reproduce_trace_.reset();
+                emit reproduced(id, d.identical, summary, again);
+            });
     connect(&worker_, &EngineWorker::loadStarted, this, &ChatController::modelLoading);
     connect(&worker_, &EngineWorker::notice, this, &ChatController::noticeOccurred);
     connect(&worker_, &EngineWorker::modelLoaded, this, [this](const ModelInfo& info) {
@@ -236,17 +264,65 @@ void ChatController::start_reply(std::optional<int64_t> parent) {
         emit errorOccurred(tr("No model is loaded: open one with Model > Open model (Ctrl+O)."));
         return;
     }
+    begin_reply(parent);
+    worker_.generate(request_, turns_to(parent), settings_);
+    emit streamingStarted();
+}
+
+void ChatController::begin_reply(std::optional<int64_t> parent) {
     streaming_ = StreamingReply{};
     streaming_.active = true;
     streaming_.parent = parent;
     ++request_;
     GB_GUARD(store_.reply_started(conv_, parent));
-    worker_.generate(request_, turns_to(parent), settings_);
-    emit streamingStarted();
 }
 
 void ChatController::stop() {
     if (busy()) worker_.cancel();
+}
+
+void ChatController::stop_thinking() {
+    if (busy()) worker_.stop_thinking();
+}
+
+void ChatController::branch_from(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
+                                 int at, int32_t token) {
+    const StoredMessage* old = find(assistant_message_id);
+    if (!old || old->role != "assistant" || !old->parent) return;
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    if (!trace) {
+        emit errorOccurred(tr("This reply has no stored trace to branch from."));
+        return;
+    }
+    if (!model_loaded_) {
+        emit errorOccurred(tr("No model is loaded: open one with Model > Open model (Ctrl+O)."));
+        return;
+    }
+    const int64_t parent = *old->parent;
+    path_ = path_to(parent);
+    emit pathChanged();
+    begin_reply(parent);
+    worker_.branch(request_, std::move(trace), at, token, settings_);
+    emit streamingStarted();
+}
+
+void ChatController::reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace) {
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    if (!trace || !model_loaded_) {
+        emit errorOccurred(!trace ? tr("This reply has no stored trace to run again.")
+                                  : tr("No model is loaded: open one with Model > Open model "
+                                       "(Ctrl+O)."));
+        return;
+    }
+    reproduce_id_ = assistant_message_id;
+    reproduce_trace_ = trace;
+    worker_.reproduce(++request_, std::move(trace));
 }
 
 void ChatController::on_token(quint64 request, const StreamToken& t) {
@@ -300,6 +376,11 @@ void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> t
 
 void ChatController::on_failed(quint64 request, const QString& error) {
     if (request != request_) return;
+    if (reproduce_trace_) {  // a re-run, not a reply: nothing was being streamed
+        reproduce_trace_.reset();
+        emit errorOccurred(tr("The reply could not be run again: %1").arg(error));
+        return;
+    }
     streaming_.active = false;
     GB_GUARD(store_.reply_abandoned());
     emit streamingFinished(0);

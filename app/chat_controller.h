@@ -56,6 +56,16 @@ public:
     void regenerate(int64_t assistant_message_id);            // a new reply to the same user turn
     void switch_branch(int64_t message_id, int delta);        // show the previous / next sibling
     void stop();                                              // cancels the streamed reply
+    // Closes the streamed reply's reasoning now: the answer follows (nothing when not thinking).
+    void stop_thinking();
+    // A new reply beside a stored one (a sibling, like regenerate): its first `at` generated
+    // tokens kept, `token` at position `at`, then the model continues. `trace` is that reply's
+    // stored trace (the inspector has it).
+    void branch_from(int64_t assistant_message_id, std::shared_ptr<const Trace> trace, int at,
+                     int32_t token);
+    // Runs a stored reply again from its recorded prompt, settings and seed; reproduced says
+    // whether every token came out the same (or where the first difference is).
+    void reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace);
 
     // Per-conversation settings (sampling, system prompt, reasoning policy).
     const GenerationSettings& settings() const { return settings_; }
@@ -75,6 +85,9 @@ signals:
     void streamingStarted();
     void streamingUpdated();  // new tokens in streaming()
     void streamingFinished(qint64 message_id);
+    // The result of reproduce(): identical, or the first difference in words; the new trace.
+    void reproduced(qint64 message_id, bool identical, QString summary,
+                    std::shared_ptr<const gb::Trace> again);
     void modelLoading(QString path);
     void modelChanged();
     void contextUseChanged();
@@ -85,6 +98,7 @@ signals:
 private:
     void load_current();
     void start_reply(std::optional<int64_t> parent);
+    void begin_reply(std::optional<int64_t> parent);  // the streaming state of a new reply
     std::vector<ChatTurn> turns_to(std::optional<int64_t> leaf) const;
     const StoredMessage* find(int64_t id) const;
     int64_t deepest_leaf(int64_t from) const;
@@ -101,6 +115,8 @@ private:
     GenerationSettings settings_;
     StreamingReply streaming_;
     quint64 request_ = 0;
+    int64_t reproduce_id_ = 0;                      // the reply being run again, and
+    std::shared_ptr<const Trace> reproduce_trace_;  // its trace (null: none)
     ModelInfo model_;
     bool model_loaded_ = false;
     ContextUse context_;

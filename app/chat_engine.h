@@ -14,6 +14,14 @@
 
 namespace gb::app {
 
+// What may stop or steer a reply while it runs, raised from any thread: cancel ends it at the
+// next token; stop_thinking closes an open reasoning block with the model's end-of-thinking
+// marker, and the answer follows.
+struct RunControls {
+    const std::atomic<bool>* cancel = nullptr;
+    const std::atomic<bool>* stop_thinking = nullptr;
+};
+
 class ChatEngine {
 public:
     virtual ~ChatEngine() = default;
@@ -24,9 +32,23 @@ public:
     virtual const ModelInfo& info() const = 0;
 
     // One reply to `turns` (system/user/assistant, oldest first, ending with a user turn).
-    // on_token as gb::Generator's; cancel is polled between tokens. Throws gb::Error.
+    // on_token as gb::Generator's; the controls are polled between tokens. Throws gb::Error.
     virtual Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
-                           const TokenCallback& on_token, const std::atomic<bool>* cancel) = 0;
+                           const TokenCallback& on_token, const RunControls& controls) = 0;
+
+    // A branch of a stored reply (its trace, made by the loaded model): its first `at`
+    // generated tokens kept, `token` put at position `at`, then up to settings.max_tokens more
+    // (gb::branch_request: the parent's prompt, sampling and seed). The kept tokens reach
+    // on_token first, with their records. An engine whose cache still holds the parent's prefix
+    // does not run it again. Throws gb::Error (another model's reply, a position or token out
+    // of range).
+    virtual Trace branch(const Trace& parent, int at, int32_t token,
+                         const GenerationSettings& settings, const TokenCallback& on_token,
+                         const RunControls& controls) = 0;
+
+    // The reply of `recorded` again, from its recorded prompt tokens, settings, seed and
+    // interventions (gb::reproduce_request); the caller compares the tokens.
+    virtual Trace reproduce(const Trace& recorded, const RunControls& controls) = 0;
 
     // What the prompt for `turns` would take of the context, by part.
     virtual ContextUse context_use(const std::vector<ChatTurn>& turns,

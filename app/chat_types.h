@@ -79,6 +79,9 @@ struct GenerationSettings {
     SamplerSettings sampling;
     int max_tokens = 1024;
     bool thinking = true;  // enable_thinking for templates that have it
+    // >= 0: after this many reasoning tokens the reasoning is closed with the model's
+    // end-of-thinking marker and the answer follows; -1: no limit.
+    int think_budget = -1;
     std::string system_prompt;
     ReasoningPolicy reasoning = ReasoningPolicy::Template;
     int top_n = 8;

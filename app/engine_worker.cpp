@@ -53,9 +53,26 @@ void EngineWorker::load(const LoadSettings& settings) {
 
 void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                             const GenerationSettings& settings) {
+    stream(request,
+           [this, turns, settings](const TokenCallback& on_token, const RunControls& controls) {
+               return engine_->generate(turns, settings, on_token, controls);
+           });
+}
+
+void EngineWorker::branch(quint64 request, std::shared_ptr<const Trace> parent, int at,
+                          int32_t token, const GenerationSettings& settings) {
+    stream(request, [this, parent, at, token, settings](const TokenCallback& on_token,
+                                                        const RunControls& controls) {
+        return engine_->branch(*parent, at, token, settings, on_token, controls);
+    });
+}
+
+void EngineWorker::stream(quint64 request,
+                          std::function<Trace(const TokenCallback&, const RunControls&)> run) {
     cancel_.store(false);
+    stop_thinking_.store(false);
     busy_.store(true);
-    post([this, request, turns, settings] {
+    post([this, request, run = std::move(run)] {
         emit generationStarted(request);
         try {
             auto on_token = [&](const TokenRecord* rec, const std::string& text) {
@@ -65,7 +82,7 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                 emit tokenStreamed(request, std::move(t));
                 return !cancel_.load();
             };
-            Trace trace = engine_->generate(turns, settings, on_token, &cancel_);
+            Trace trace = run(on_token, RunControls{&cancel_, &stop_thinking_});
             if (cancel_.load() && trace.stop_reason != StopReason::Eog)
                 trace.stop_reason = StopReason::Cancelled;
             busy_.store(false);
@@ -76,6 +93,21 @@ void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
             busy_.store(false);
             emit generationFailed(
                 request, "out of memory while generating: lower the context size or max tokens");
+        } catch (const std::exception& e) {
+            busy_.store(false);
+            emit generationFailed(request, error_text(e));
+        }
+    });
+}
+
+void EngineWorker::reproduce(quint64 request, std::shared_ptr<const Trace> recorded) {
+    cancel_.store(false);
+    busy_.store(true);
+    post([this, request, recorded] {
+        try {
+            Trace t = engine_->reproduce(*recorded, RunControls{&cancel_, nullptr});
+            busy_.store(false);
+            emit reproduced(request, std::make_shared<const Trace>(std::move(t)));
         } catch (const std::exception& e) {
             busy_.store(false);
             emit generationFailed(request, error_text(e));

@@ -6,6 +6,7 @@
 #include <QObject>
 #include <QThread>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,9 +30,17 @@ public:
     void load(const LoadSettings& settings);
     void generate(quint64 request, const std::vector<ChatTurn>& turns,
                   const GenerationSettings& settings);
+    // A branch of a stored reply (ChatEngine::branch), streamed and finished like a reply.
+    void branch(quint64 request, std::shared_ptr<const Trace> parent, int at, int32_t token,
+                const GenerationSettings& settings);
+    // A stored reply run again (ChatEngine::reproduce): reproduced or generationFailed.
+    void reproduce(quint64 request, std::shared_ptr<const Trace> recorded);
     void compute_context_use(const std::vector<ChatTurn>& turns,
                              const GenerationSettings& settings);
     void cancel() { cancel_.store(true); }
+    // Closes the reasoning of the reply being generated (its next token is the model's
+    // end-of-thinking marker); nothing when it is not thinking.
+    void stop_thinking() { stop_thinking_.store(true); }
     bool busy() const { return busy_.load(); }
 
 signals:
@@ -42,17 +51,23 @@ signals:
     void tokenStreamed(quint64 request, gb::app::StreamToken token);
     void generationFinished(quint64 request, std::shared_ptr<const gb::Trace> trace);
     void generationFailed(quint64 request, QString error);
+    void reproduced(quint64 request, std::shared_ptr<const gb::Trace> trace);
     void notice(QString text);  // from ChatEngine::take_notice()
     void contextUseReady(gb::app::ContextUse use);
 
 private:
     template <class F>
     void post(F&& job);
+    // Runs one reply on the engine's thread: run(on_token, controls) makes it; its tokens and
+    // its end come back as signals.
+    void stream(quint64 request,
+                std::function<Trace(const TokenCallback&, const RunControls&)> run);
 
     std::unique_ptr<ChatEngine> engine_;  // used on thread_ only
     QThread thread_;
     QObject* context_ = nullptr;  // lives in thread_: queued jobs run there
     std::atomic<bool> cancel_{false};
+    std::atomic<bool> stop_thinking_{false};
     std::atomic<bool> busy_{false};
 };
 

@@ -13,6 +13,8 @@
 #include "engine/model/model.h"
 #include "engine/session/backends.h"
 #include "engine/session/chat_prompt.h"
+#include "engine/session/generator.h"
+#include "engine/session/interventions.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
 #include "kernels/error.h"
@@ -127,6 +129,7 @@ ModelInfo LocalEngine::load(const LoadSettings& ls) {
     const auto backends = available_backends();
     if (std::find(backends.begin(), backends.end(), ls.backend) == backends.end())
         throw Error("backend '" + ls.backend + "' is not available in this build; choose cpu");
+    gen_.reset();
     model_.reset();
     tok_.reset();
     info_ = ModelInfo{};
@@ -192,7 +195,7 @@ int64_t LocalEngine::count(const std::string& text) const {
 }
 
 Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const GenerationSettings& s,
-                            const TokenCallback& on_token, const std::atomic<bool>* cancel) {
+                            const TokenCallback& on_token, const RunControls& controls) {
     if (!model_) throw Error("no model is loaded: open one with Model > Open");
     validate(s.sampling);
     GenerateRequest req;
@@ -211,10 +214,22 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     req.top_n = s.top_n;
     req.prompt_logprobs = true;  // the inspector shows prompt tokens too
     req.record_routing = s.record_routing;
+    req.think_budget = s.think_budget;
+    Trace t = run(req, on_token, controls);
+    // The same template problem on every turn is said once per model.
+    if (!warning.empty() && warning != last_warning_) notice_ = warning;
+    last_warning_ = warning;
+    return t;
+}
+
+Trace LocalEngine::run(const GenerateRequest& request, const TokenCallback& on_token,
+                       const RunControls& controls) {
+    GenerateRequest req = request;
+    req.stop_thinking = controls.stop_thinking;
     Trace t;
     try {
-        Generator gen(*model_, *tok_);
-        t = gen.generate(req, on_token, cancel);
+        if (!gen_) gen_ = std::make_unique<Generator>(*model_, *tok_);
+        t = gen_->generate(req, on_token, controls.cancel);
     } catch (const Error& e) {
         const std::string recovered = recover_lost_backend();
         if (recovered.empty()) throw;
@@ -222,16 +237,41 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     }
     t.model = info_.name;
     if (t.backend.empty()) t.backend = backend_->name();
-    // The same template problem on every turn is said once per model.
-    if (!warning.empty() && warning != last_warning_) notice_ = warning;
-    last_warning_ = warning;
     return t;
+}
+
+namespace {
+
+// A stored reply can be continued or re-run only by the model that made it.
+void check_same_model(const Trace& t, const std::string& loaded) {
+    if (!t.model.empty() && t.model != loaded)
+        throw Error("this reply was made by \"" + t.model + "\", not by the loaded model \"" +
+                    loaded + "\": load that model to continue or re-run it");
+}
+
+}  // namespace
+
+Trace LocalEngine::branch(const Trace& parent, int at, int32_t token, const GenerationSettings& s,
+                          const TokenCallback& on_token, const RunControls& controls) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    check_same_model(parent, info_.name);
+    GenerateRequest req = branch_request(parent, at, token, s.max_tokens, *tok_);
+    req.think_budget = s.think_budget;
+    req.stop_at_eog = req.stop_at_eog && s.stop_at_end;
+    return run(req, on_token, controls);
+}
+
+Trace LocalEngine::reproduce(const Trace& recorded, const RunControls& controls) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    check_same_model(recorded, info_.name);
+    return run(reproduce_request(recorded, *tok_), {}, controls);
 }
 
 std::string LocalEngine::recover_lost_backend() {
     if (!backend_ || !backend_->lost()) return {};
     const LoadSettings ls = loaded_settings_;
     // Everything built on the backend goes before the backend, and the device context last.
+    gen_.reset();
     model_.reset();
     tok_.reset();
     host_.reset();

@@ -12,6 +12,7 @@
 
 namespace gb {
 class Backend;
+class Generator;
 class Model;
 class Tokenizer;
 }  // namespace gb
@@ -30,7 +31,10 @@ public:
     bool loaded() const override { return model_ != nullptr; }
     const ModelInfo& info() const override { return info_; }
     Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
-                   const TokenCallback& on_token, const std::atomic<bool>* cancel) override;
+                   const TokenCallback& on_token, const RunControls& controls) override;
+    Trace branch(const Trace& parent, int at, int32_t token, const GenerationSettings& settings,
+                 const TokenCallback& on_token, const RunControls& controls) override;
+    Trace reproduce(const Trace& recorded, const RunControls& controls) override;
     ContextUse context_use(const std::vector<ChatTurn>& turns,
                            const GenerationSettings& settings) override;
     std::string take_notice() override { return std::exchange(notice_, {}); }
@@ -46,6 +50,10 @@ private:
     // and backend down, resets the device and loads the same model again, so that the app goes
     // on. Returns what to tell the user about it, or an empty string when the backend is fine.
     std::string recover_lost_backend();
+    // Runs req on the engine's generator (made on first use; its KV cache outlives a reply, so
+    // that a branch finds its parent's prefix there), recovering a lost backend as generate does.
+    Trace run(const GenerateRequest& req, const TokenCallback& on_token,
+              const RunControls& controls);
 
     BackendFactory factory_;
     LoadSettings loaded_settings_;
@@ -53,6 +61,7 @@ private:
     std::unique_ptr<Backend> host_;  // the CPU layers' backend when layers are split
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tok_;
+    std::unique_ptr<Generator> gen_;  // after model_ and tok_: goes first
     ModelInfo info_;
     int chat_format_ = 0;  // gb::ChatFormat
     std::string notice_, last_warning_;

@@ -16,6 +16,7 @@ std::string to_json(const GenerationSettings& s) {
     o["seed"] = QString::number(s.sampling.seed);  // 64-bit: a double would round it
     o["max_tokens"] = s.max_tokens;
     o["thinking"] = s.thinking;
+    o["think_budget"] = s.think_budget;
     o["system_prompt"] = QString::fromStdString(s.system_prompt);
     o["reasoning"] = policy_name(s.reasoning);
     o["top_n"] = s.top_n;
@@ -36,6 +37,7 @@ GenerationSettings settings_from_json(const std::string& text) {
     s.sampling.seed = o.value("seed").toString(QString::number(s.sampling.seed)).toULongLong();
     s.max_tokens = o.value("max_tokens").toInt(s.max_tokens);
     s.thinking = o.value("thinking").toBool(s.thinking);
+    s.think_budget = std::max(-1, o.value("think_budget").toInt(s.think_budget));
     s.system_prompt = o.value("system_prompt").toString().toStdString();
     s.reasoning = policy_from_name(o.value("reasoning").toString("template").toStdString());
     s.top_n = o.value("top_n").toInt(s.top_n);

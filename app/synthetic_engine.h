@@ -24,13 +24,23 @@ public:
     bool loaded() const override { return loaded_; }
     const ModelInfo& info() const override { return info_; }
     Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,
-                   const TokenCallback& on_token, const std::atomic<bool>* cancel) override;
+                   const TokenCallback& on_token, const RunControls& controls) override;
+    Trace branch(const Trace& parent, int at, int32_t token, const GenerationSettings& settings,
+                 const TokenCallback& on_token, const RunControls& controls) override;
+    Trace reproduce(const Trace& recorded, const RunControls& controls) override;
     ContextUse context_use(const std::vector<ChatTurn>& turns,
                            const GenerationSettings& settings) override;
 
     SyntheticOptions& options() { return opt_; }
 
 private:
+    Trace prompt_trace(const std::string& prompt, const GenerationSettings& s) const;
+    // The scripted reply after t's prompt: `start` handed out first, then the script from that
+    // position (reasoning first when thinking), with the thinking controls acting as the real
+    // generator's; close_at >= 0 closes the reasoning there (a recorded stop, re-run).
+    Trace script(Trace t, std::vector<TokenRecord> start, bool thinking, int max_tokens,
+                 const GenerationSettings& s, const TokenCallback& on_token,
+                 const RunControls& controls, int close_at);
     SyntheticOptions opt_;
     ModelInfo info_;
     bool loaded_ = false;

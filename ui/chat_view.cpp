@@ -49,15 +49,27 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     stop_->setToolTip(tr("Stop generating (Esc)"));
     stop_->setShortcut(QKeySequence(Qt::Key_Escape));
     stop_->setEnabled(false);
+    stop_thinking_ = new QPushButton(tr("Stop thinking"), this);
+    stop_thinking_->setAccessibleName(tr("Stop thinking and answer"));
+    stop_thinking_->setToolTip(
+        tr("Close the reasoning now with the model's end-of-thinking marker, so that it answers "
+           "(Shift+Esc)"));
+    stop_thinking_->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_Escape));
+    stop_thinking_->setEnabled(false);
     bottom->addWidget(input_, 1);
     auto* buttons = new QVBoxLayout;
     buttons->addWidget(send_);
     buttons->addWidget(stop_);
+    buttons->addWidget(stop_thinking_);
     bottom->addLayout(buttons);
     v->addLayout(bottom);
 
     connect(send_, &QPushButton::clicked, this, &ChatView::submit);
     connect(stop_, &QPushButton::clicked, this, &ChatView::stopRequested);
+    connect(stop_thinking_, &QPushButton::clicked, this, [this] {
+        stop_thinking_->setEnabled(false);  // once per reply
+        emit stopThinkingRequested();
+    });
     coalesce_.setSingleShot(true);
     coalesce_.setInterval(50);
     connect(&coalesce_, &QTimer::timeout, this, &ChatView::flush_pending);
@@ -82,8 +94,11 @@ void ChatView::submit() {
     emit sendRequested(text);
 }
 
+void ChatView::set_thinking(bool thinking) { stop_thinking_->setEnabled(thinking); }
+
 void ChatView::set_busy(bool busy) {
     stop_->setEnabled(busy);
+    if (!busy) stop_thinking_->setEnabled(false);
     send_->setEnabled(!busy);
     welcome_->set_prompts_enabled(!busy);
 }

@@ -28,6 +28,9 @@ public:
     explicit ChatView(QWidget* parent = nullptr);
     void set_model(QAbstractItemModel* model);
     void set_busy(bool busy);
+    // While a reply thinks: "Stop thinking" closes its reasoning so that the answer follows.
+    void set_thinking(bool thinking);
+    QPushButton* stop_thinking_button() const { return stop_thinking_; }
     void set_placeholder(const QString& text);
     // The welcome panel's demo prompts (shown while the conversation is empty); a click sends one.
     void set_demo_prompts(const gb::app::DemoPromptSet& set);
@@ -40,6 +43,7 @@ public:
 signals:
     void sendRequested(QString text);
     void stopRequested();
+    void stopThinkingRequested();
     void editRequested(qint64 id, QString text);
     void regenerateRequested(qint64 id);
     void inspectRequested(qint64 id);
@@ -63,6 +67,7 @@ private:
     QPlainTextEdit* input_ = nullptr;
     QPushButton* send_ = nullptr;
     QPushButton* stop_ = nullptr;
+    QPushButton* stop_thinking_ = nullptr;
     QTimer coalesce_;
     int pending_row_ = -1;
 };

@@ -9,6 +9,7 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -92,6 +93,18 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     // Views -> controller.
     connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) { c_.send(t); });
     connect(chat_, &ChatView::stopRequested, &c_, &ChatController::stop);
+    connect(chat_, &ChatView::stopThinkingRequested, &c_, &ChatController::stop_thinking);
+    // "Stop thinking" is offered while the streamed reply is inside its reasoning.
+    connect(&c_, &ChatController::streamingUpdated, this, [this] {
+        const auto& s = c_.streaming();
+        const bool thinking = s.active && s.n_answer == 0 &&
+                              (s.n_reasoning > 0 || c_.settings().thinking) && !s.tokens.empty() &&
+                              s.tokens.back()->phase == Phase::Think && !s.tokens.back()->forced;
+        if (thinking != chat_->stop_thinking_button()->isEnabled() && !thinking_stopped_)
+            chat_->set_thinking(thinking);
+    });
+    connect(chat_, &ChatView::stopThinkingRequested, this, [this] { thinking_stopped_ = true; });
+    connect(&c_, &ChatController::streamingStarted, this, [this] { thinking_stopped_ = false; });
     connect(chat_, &ChatView::editRequested, this,
             [this](qint64 id, const QString& t) { c_.edit(id, t); });
     connect(chat_, &ChatView::regenerateRequested, this, [this](qint64 id) { c_.regenerate(id); });
@@ -153,6 +166,29 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                 if (picked >= 0 && t && t->n_prompt + picked < static_cast<int>(t->tokens.size()))
                     inspector_->select_token(t->n_prompt + picked);
             });
+    // Branch and reproduce: a stored reply of the loaded model, shown whole, while nothing runs.
+    auto branchable = [this] {
+        const auto t = reply_->trace();
+        inspector_->set_branchable(t && !reply_->live() && !reply_->replaying() &&
+                                   !reply_->loading() && reply_->message_id() != 0 &&
+                                   c_.model_loaded() && !c_.busy() && t->model == c_.model().name);
+    };
+    connect(reply_, &gb::app::InspectedReply::traceChanged, this, branchable);
+    connect(reply_, &gb::app::InspectedReply::replayChanged, this, branchable);
+    connect(&c_, &ChatController::streamingStarted, this, branchable);
+    connect(&c_, &ChatController::streamingFinished, this, branchable);
+    connect(&c_, &ChatController::modelChanged, this, branchable);
+    connect(inspector_, &TokenInspector::branchRequested, this, [this](int at, int token) {
+        c_.branch_from(reply_->message_id(), reply_->trace(), at, token);
+    });
+    connect(inspector_, &TokenInspector::reproduceRequested, this, [this] {
+        statusBar()->showMessage(tr("Running the reply again…"));
+        c_.reproduce(reply_->message_id(), reply_->trace());
+    });
+    connect(&c_, &ChatController::reproduced, this, [this](qint64, bool, const QString& summary) {
+        statusBar()->showMessage(summary, 30000);
+        last_reproduce_ = summary;
+    });
     connect(reply_, &gb::app::InspectedReply::traceGrew, this, [this](bool routing_due) {
         inspector_->trace_grew();
         // The routing view counts the whole reply again each time: once a second is enough.

@@ -51,6 +51,8 @@ public:
 
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }
+    // What the last "Run again" found (status bar text).
+    QString last_reproduce() const { return last_reproduce_; }
     TokenInspector* inspector() const { return inspector_; }
     RoutingView* routing() const { return routing_; }
     ReasoningMapView* reasoning_map() const { return reasoning_map_; }
@@ -91,6 +93,8 @@ private:
     ModelAnatomyView* anatomy_ = nullptr;
     ReplayBar* replay_bar_ = nullptr;
     bool presenter_ = false;
+    bool thinking_stopped_ = false;  // "Stop thinking" was pressed for the reply streaming
+    QString last_reproduce_;
     std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying
     qint64 bookmarks_key() const;         // the stored reply whose bookmarks apply (0: none)
     qint64 bookmarks_shown_for_ = -1;     // the reply whose bookmarks the map lists

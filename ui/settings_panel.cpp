@@ -88,6 +88,12 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     thinking_->setAccessibleName(tr("Thinking"));
     connect(thinking_, &QCheckBox::toggled, this, &SettingsPanel::changed);
     form->addRow(thinking_);
+    think_budget_ = ispin(-1, 1 << 20, tr("Thinking budget in tokens"));
+    think_budget_->setSpecialValueText(tr("no limit"));
+    think_budget_->setToolTip(
+        tr("After this many reasoning tokens the reasoning is closed with the model's "
+           "end-of-thinking marker and the answer follows"));
+    form->addRow(tr("Thinking &budget:"), think_budget_);
     policy_ = new QComboBox(sampling);
     policy_->addItems(
         {tr("As the template decides"), tr("Keep in the prompt"), tr("Strip from the prompt")});
@@ -129,6 +135,7 @@ void SettingsPanel::set_settings(const gb::app::GenerationSettings& s) {
     seed_->setValue(static_cast<int>(s.sampling.seed & 0x7fffffff));
     max_tokens_->setValue(s.max_tokens);
     thinking_->setChecked(s.thinking);
+    think_budget_->setValue(s.think_budget);
     policy_->setCurrentIndex(static_cast<int>(s.reasoning));
     if (system_->toPlainText().toStdString() != s.system_prompt)
         system_->setPlainText(QString::fromStdString(s.system_prompt));
@@ -145,6 +152,7 @@ gb::app::GenerationSettings SettingsPanel::settings() const {
     s.sampling.seed = static_cast<uint64_t>(seed_->value());
     s.max_tokens = max_tokens_->value();
     s.thinking = thinking_->isChecked();
+    s.think_budget = think_budget_->value();
     s.reasoning = static_cast<gb::app::ReasoningPolicy>(policy_->currentIndex());
     s.system_prompt = system_->toPlainText().toStdString();
     return s;

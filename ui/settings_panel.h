@@ -48,7 +48,7 @@ private:
 
     bool loading_ = false;
     QDoubleSpinBox *temp_ = nullptr, *top_p_ = nullptr, *min_p_ = nullptr, *repeat_ = nullptr;
-    QSpinBox *top_k_ = nullptr, *max_tokens_ = nullptr, *seed_ = nullptr;
+    QSpinBox *top_k_ = nullptr, *max_tokens_ = nullptr, *seed_ = nullptr, *think_budget_ = nullptr;
     QCheckBox* thinking_ = nullptr;
     QComboBox* policy_ = nullptr;
     QPlainTextEdit* system_ = nullptr;

@@ -11,6 +11,7 @@
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
 #include <QLabel>
+#include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
@@ -33,6 +34,13 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     overlay_box_->setAccessibleName(tr("Token colouring"));
     top->addWidget(overlay_box_);
     top->addStretch();
+    reproduce_button_ = new QPushButton(tr("Run again"), this);
+    reproduce_button_->setToolTip(
+        tr("Reproduce: run this reply again from its recorded prompt, settings and seed, and "
+           "say whether every token comes out the same"));
+    reproduce_button_->setAccessibleName(tr("Reproduce this reply"));
+    top->addWidget(reproduce_button_);
+    connect(reproduce_button_, &QPushButton::clicked, this, &TokenInspector::reproduceRequested);
     v->addLayout(top);
 
     auto* split = new QSplitter(Qt::Vertical, this);
@@ -68,6 +76,25 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     chart_view_->setAccessibleName(tr("Alternatives chart"));
     lv->addWidget(chart_view_, 1);
     add_export_menu(chart_view_, tr("alternatives"));
+
+    // Branch: continue the reply from this token with another of its alternatives.
+    auto* br = new QHBoxLayout;
+    br->addWidget(new QLabel(tr("Continue with:"), lower));
+    branch_box_ = new QComboBox(lower);
+    branch_box_->setAccessibleName(tr("Alternative to continue the reply with"));
+    br->addWidget(branch_box_, 1);
+    branch_button_ = new QPushButton(tr("Branch here"), lower);
+    branch_button_->setToolTip(
+        tr("A new reply beside this one: the tokens before this one kept, the chosen "
+           "alternative in its place, and the model writes on from there (its cache of the "
+           "shared start is reused)."));
+    br->addWidget(branch_button_);
+    lv->addLayout(br);
+    connect(branch_button_, &QPushButton::clicked, this, [this] {
+        if (!trace_ || selected_ < trace_->n_prompt || branch_box_->currentIndex() < 0) return;
+        emit branchRequested(selected_ - trace_->n_prompt, branch_box_->currentData().toInt());
+    });
+    update_branch();
 
     // What if: other sampler settings reshape what could have been drawn here.
     auto* wi = new QHBoxLayout;
@@ -127,6 +154,7 @@ void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
                           : tr("No reply selected: press Inspect under a reply."));
     series_->clear();
     cat_axis_->clear();
+    update_branch();
 }
 
 void TokenInspector::trace_grew() {
@@ -183,8 +211,35 @@ void TokenInspector::select_token(int index) {
     series_->append(set);
     cat_axis_->append(cats);
     update_what_if();
+    update_branch();
     text_->set_selected(index);
     emit tokenSelected(index);
+}
+
+void TokenInspector::set_branchable(bool on) {
+    branchable_ = on;
+    update_branch();
+}
+
+void TokenInspector::update_branch() {
+    branch_box_->clear();
+    const bool generated = trace_ && selected_ >= trace_->n_prompt &&
+                           selected_ < static_cast<int>(trace_->tokens.size());
+    if (generated) {
+        const TokenRecord& r = trace_->tokens[static_cast<size_t>(selected_)];
+        for (const Alternative& a : r.top) {
+            if (a.id == r.id) continue;
+            branch_box_->addItem(
+                tr("“%1” (%2%)")
+                    .arg(token_display(a.text))
+                    .arg(100.0 * std::exp(static_cast<double>(a.logprob)), 0, 'f', 1),
+                a.id);
+        }
+    }
+    reproduce_button_->setEnabled(branchable_ && trace_ && trace_->n_gen > 0);
+    const bool ok = branchable_ && generated && branch_box_->count() > 0;
+    branch_box_->setEnabled(ok);
+    branch_button_->setEnabled(ok);
 }
 
 QString TokenInspector::details_text() const { return details_->text(); }

@@ -10,6 +10,7 @@
 #include "ui/token_flow_view.h"
 
 class QCheckBox;
+class QPushButton;
 class QComboBox;
 class QSlider;
 class QSpinBox;
@@ -45,11 +46,28 @@ public:
     std::vector<double> what_if_values() const { return what_if_; }
     QString what_if_text() const;
 
+    // Branching: while on (a stored reply of the loaded model is shown), a generated token's
+    // alternatives can be picked to continue the reply from there (branchRequested says which),
+    // and the reply can be run again (reproduceRequested).
+    void set_branchable(bool on);
+    bool branchable() const { return branchable_; }
+    QComboBox* branch_choice() const { return branch_box_; }
+    QPushButton* branch_button() const { return branch_button_; }
+    QPushButton* reproduce_button() const { return reproduce_button_; }
+
 signals:
     void tokenSelected(int index);
+    // Continue the reply from generated position `at` with `token` in place of its own.
+    void branchRequested(int at, int token);
+    void reproduceRequested();
 
 private:
     void update_what_if();
+    void update_branch();
+    bool branchable_ = false;
+    QComboBox* branch_box_ = nullptr;
+    QPushButton* branch_button_ = nullptr;
+    QPushButton* reproduce_button_ = nullptr;
 
     std::shared_ptr<const Trace> trace_;
     std::vector<double> what_if_;

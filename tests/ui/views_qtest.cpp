@@ -54,7 +54,7 @@ std::shared_ptr<const Trace> synthetic_trace(int n_layers, int n_think = 6, int 
     SyntheticEngine e(o);
     e.load({});
     return std::make_shared<const Trace>(
-        e.generate({{"user", "why is the sky blue", ""}}, {}, {}, nullptr));
+        e.generate({{"user", "why is the sky blue", ""}}, {}, {}, {}));
 }
 
 struct App {
@@ -396,7 +396,7 @@ private slots:
         GenerationSettings gs;
         gs.max_tokens = 40000;
         auto t = std::make_shared<const Trace>(
-            e.generate({{"user", "think at length", ""}}, gs, {}, nullptr));
+            e.generate({{"user", "think at length", ""}}, gs, {}, {}));
         QVERIFY(t->tokens.size() > 32000);
         QElapsedTimer clock;
         clock.start();
