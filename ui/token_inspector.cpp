@@ -193,6 +193,9 @@ void TokenInspector::select_token(int index) {
         d += tr("produced at %1 ms (%2 ms after the previous token)")
                  .arg(r.t_ms, 0, 'f', 1)
                  .arg(r.t_ms - prev_ms, 0, 'f', 1);
+    if (r.forced)
+        d += tr("<br><i>put in, not sampled</i> (a branch, an edited thought or the "
+                "end-of-thinking marker of a thinking control)");
     details_->setText(d);
 
     series_->clear();

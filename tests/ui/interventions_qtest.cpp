@@ -1,0 +1,197 @@
+// Interventions in the app: a branch from a token picked in the inspector (real engine, demo
+// reasoning model: the kept prefix comes from the KV cache, the branch is a sibling reply),
+// "Run again" (reproduce), the thinking budget setting reaching the engine, and "Stop thinking"
+// (synthetic engine, slow enough to press it mid-reasoning).
+#include <QComboBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTest>
+
+#include "app/chat_controller.h"
+#include "app/conversation_store.h"
+#include "app/engine_worker.h"
+#include "app/inspected_reply.h"
+#include "app/local_engine.h"
+#include "app/synthetic_engine.h"
+#include "engine/trace/trace.h"
+#include "ui/chat_view.h"
+#include "ui/main_window.h"
+#include "ui/message_widget.h"
+#include "ui/token_inspector.h"
+
+using namespace gb;
+using namespace gb::app;
+using namespace gb::ui;
+
+namespace {
+
+struct Window {
+    MemoryConversationStore store;
+    std::unique_ptr<EngineWorker> worker;
+    std::unique_ptr<ChatController> c;
+    std::unique_ptr<MainWindow> w;
+    explicit Window(std::unique_ptr<ChatEngine> engine, const std::string& model) {
+        worker = std::make_unique<EngineWorker>(std::move(engine));
+        c = std::make_unique<ChatController>(store, *worker);
+        w = std::make_unique<MainWindow>(*c, nullptr);
+        w->resize(1400, 860);
+        w->show();
+        QSignalSpy loaded(c.get(), &ChatController::modelChanged);
+        LoadSettings ls;
+        ls.path = model;
+        ls.n_ctx = 1024;
+        ls.n_threads = 2;
+        c->load_model(ls);
+        loaded.wait(20000);
+    }
+    // Sends and waits for the stored, inspected reply.
+    std::shared_ptr<const Trace> reply(const QString& prompt) {
+        QSignalSpy done(c.get(), &ChatController::streamingFinished);
+        c->send(prompt);
+        if (!done.wait(60000)) return nullptr;
+        const qint64 id = done.at(0).at(0).toLongLong();
+        if (!QTest::qWaitFor(
+                [&] {
+                    return w->reply()->message_id() == id && w->inspector()->trace() &&
+                           w->inspector()->trace()->n_prompt > 0;
+                },
+                10000))
+            return nullptr;
+        return w->inspector()->trace();
+    }
+};
+
+const TokenRecord& gen_at(const Trace& t, int i) {
+    return t.tokens[static_cast<size_t>(t.n_prompt + i)];
+}
+
+}  // namespace
+
+class InterventionsTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("GlassboxTest");
+    }
+
+    void branch_from_the_inspector_and_run_again() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        QVERIFY(win.c->model_loaded());
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0.7f;
+        s.sampling.seed = 5;
+        s.max_tokens = 400;
+        win.c->set_settings(s);
+        const auto parent = win.reply("742*38");
+        QVERIFY(parent);
+        QVERIFY(parent->n_gen > 20);
+        TokenInspector* ins = win.w->inspector();
+        QTRY_VERIFY(ins->branchable());
+        // A prompt token cannot be branched; a generated one lists its other alternatives.
+        ins->select_token(0);
+        QVERIFY(!ins->branch_button()->isEnabled());
+        const int at = 12;
+        ins->select_token(parent->n_prompt + at);
+        QVERIFY(ins->branch_button()->isEnabled());
+        const TokenRecord& here = gen_at(*parent, at);
+        QCOMPARE(ins->branch_choice()->count(), static_cast<int>(here.top.size()) - 1);
+        ins->branch_choice()->setCurrentIndex(0);
+        const int token = ins->branch_choice()->currentData().toInt();
+        QVERIFY(token != here.id);
+        const qint64 parent_id = win.w->reply()->message_id();
+
+        QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
+        QTest::mouseClick(ins->branch_button(), Qt::LeftButton);
+        QVERIFY(done.wait(60000));
+        const qint64 branch_id = done.at(0).at(0).toLongLong();
+        QVERIFY(branch_id != 0 && branch_id != parent_id);
+        // A sibling of the original reply: the chat shows 2/2 under the same question.
+        QCOMPARE(win.c->siblings(branch_id).size(), size_t{2});
+        QTRY_VERIFY(win.w->reply()->message_id() == branch_id && win.w->inspector()->trace() &&
+                    win.w->inspector()->trace()->n_prompt > 0);
+        const auto branch = win.w->inspector()->trace();
+        // The shared start came from the KV cache: only the last kept token and the new one ran.
+        QCOMPARE(branch->n_cached, parent->n_prompt + at - 1);
+        for (int i = 0; i < at; ++i) QCOMPARE(gen_at(*branch, i).id, gen_at(*parent, i).id);
+        QCOMPARE(gen_at(*branch, at).id, token);
+        QVERIFY(gen_at(*branch, at).forced);
+        QCOMPARE(branch->interventions.size(), size_t{1});
+        QCOMPARE(branch->interventions[0].kind, std::string("branch"));
+        QCOMPARE(branch->interventions[0].replaced, here.id);
+        ChatView* chat = win.w->chat();
+        MessageWidget* last = chat->bubble(chat->bubble_count() - 1);
+        QTRY_COMPARE(last->message().branch_count, 2);
+        QCOMPARE(last->message().branch_index, 2);
+        QCOMPARE(last->message().content, QString::fromStdString(branch->answer_text));
+
+        // Run again: the branch reproduces, its start and all.
+        QSignalSpy rep(win.c.get(), &ChatController::reproduced);
+        QVERIFY(ins->reproduce_button()->isEnabled());
+        QTest::mouseClick(ins->reproduce_button(), Qt::LeftButton);
+        QVERIFY(rep.wait(60000));
+        QVERIFY(rep.at(0).at(1).toBool());
+        QVERIFY2(win.w->last_reproduce().contains("identical"),
+                 qPrintable(win.w->last_reproduce()));
+
+        // Not while replaying (the shown trace is then a part of the reply).
+        QVERIFY(win.w->reply()->start_replay(5));
+        QVERIFY(!ins->branchable());
+        win.w->reply()->stop_replay();
+        QTRY_VERIFY(ins->branchable());
+    }
+
+    void thinking_budget_setting_reaches_the_engine() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0;
+        s.max_tokens = 400;
+        s.think_budget = 15;
+        win.c->set_settings(s);
+        const auto t = win.reply("48213+9077");
+        QVERIFY(t);
+        QCOMPARE(t->interventions.size(), size_t{1});
+        QCOMPARE(t->interventions[0].kind, std::string("think-budget"));
+        int n_think = 0;
+        for (int i = 0; i < t->interventions[0].at; ++i)
+            n_think += gen_at(*t, i).phase == Phase::Think;
+        QCOMPARE(n_think, 15);
+        QVERIFY(t->reasoning_complete);
+        // The budget is a conversation setting: kept with it.
+        QCOMPARE(settings_from_json(to_json(s)).think_budget, 15);
+    }
+
+    void stop_thinking_button() {
+        SyntheticOptions o;
+        o.tokens_per_second = 100;
+        o.n_reasoning_tokens = 400;
+        o.n_answer_tokens = 10;
+        o.n_layers = 0;
+        Window win(std::make_unique<SyntheticEngine>(o), "synthetic");
+        QPushButton* stop = win.w->chat()->stop_thinking_button();
+        QVERIFY(!stop->isEnabled());
+        QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
+        win.c->send("think at length");
+        QTRY_VERIFY_WITH_TIMEOUT(stop->isEnabled(), 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(win.c->streaming().n_reasoning >= 5, 5000);
+        QTest::mouseClick(stop, Qt::LeftButton);
+        QVERIFY(!stop->isEnabled());
+        QVERIFY(done.wait(20000));
+        // The stored trace (prompt first) replaces the live one.
+        QTRY_VERIFY(win.w->inspector()->trace() && win.w->inspector()->trace()->n_prompt > 0);
+        const auto t = win.w->inspector()->trace();
+        QCOMPARE(t->interventions.size(), size_t{1});
+        QCOMPARE(t->interventions[0].kind, std::string("stop-thinking"));
+        QVERIFY(t->interventions[0].at < 100);  // long before the 400 scripted reasoning tokens
+        QVERIFY(gen_at(*t, t->interventions[0].at).forced);
+        QVERIFY(!t->answer_text.empty());
+        QVERIFY(t->reasoning_complete);
+        QVERIFY(!stop->isEnabled());
+    }
+};
+
+QTEST_MAIN(InterventionsTest)
+#include "interventions_qtest.moc"
