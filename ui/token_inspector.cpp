@@ -194,8 +194,9 @@ void TokenInspector::select_token(int index) {
                  .arg(r.t_ms, 0, 'f', 1)
                  .arg(r.t_ms - prev_ms, 0, 'f', 1);
     if (r.forced)
-        d += tr("<br><i>put in, not sampled</i> (a branch, an edited thought or the "
-                "end-of-thinking marker of a thinking control)");
+        d +=
+            tr("<br><i>put in, not sampled</i> (a branch, an edited thought or the "
+               "end-of-thinking marker of a thinking control)");
     details_->setText(d);
 
     series_->clear();

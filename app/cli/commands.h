@@ -15,5 +15,6 @@ int analyze_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int branch_command(const std::vector<std::string>& args);
 int reproduce_command(const std::vector<std::string>& args);
+int resample_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -1,6 +1,8 @@
 // `glassbox-cli branch` and `glassbox-cli reproduce`: continue a stored reply from any of its
 // tokens with another token, or run it again and say whether every token is the same
 // (engine/session/interventions.h).
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "engine/session/interventions.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/trace.h"
+#include "engine/trace/trace_analysis.h"
 #include "engine/trace/trace_binary.h"
 #include "engine/trace/trace_file.h"
 
@@ -126,6 +129,145 @@ int branch_command(const std::vector<std::string>& argv) {
                  at, token_shown(put.text).c_str(), put.id, std::exp(put.logprob), was.c_str(), at,
                  t.n_gen - at - 1, stop_reason_name(t.stop_reason));
     if (args.has("--trace")) write_trace(t, args.str("--trace"));
+    return 0;
+}
+
+// --at: positions, comma-separated, or "forks": the reply's fork tokens (its highest-entropy
+// reasoning tokens, engine/trace/trace_analysis.h).
+std::vector<int> resample_positions(const std::string& spec, const Trace& t) {
+    std::vector<int> out;
+    if (spec == "forks") {
+        for (const ForkToken& f : map_reasoning(t).forks) out.push_back(f.token - t.n_prompt);
+        std::sort(out.begin(), out.end());
+        if (out.empty()) throw Error("the reply has no fork tokens (no reasoning was scored)");
+        return out;
+    }
+    std::stringstream ss(spec);
+    for (std::string part; std::getline(ss, part, ',');) {
+        char* end = nullptr;
+        const long v = std::strtol(part.c_str(), &end, 10);
+        if (part.empty() || *end != '\0' || v < 0 || v > t.n_gen)
+            throw Error("--at expects generated positions 0.." + std::to_string(t.n_gen) +
+                        " (comma-separated) or \"forks\", got '" + part + "'");
+        out.push_back(static_cast<int>(v));
+    }
+    return out;
+}
+
+int resample_command(const std::vector<std::string>& argv) {
+    Args args(
+        argv,
+        with(kModelFlags, {"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect"}),
+        {"--json"});
+    if (args.positional().size() != 1)
+        throw Error(
+            "resample takes one trace file: glassbox-cli resample TRACE -m MODEL --at I -k N");
+    if (!args.has("--at")) throw Error("resample needs --at I (or a list, or \"forks\")");
+    const Trace parent = read_trace_file(args.positional()[0]);
+    const std::vector<int> positions = resample_positions(args.str("--at"), parent);
+    const int k = static_cast<int>(args.integer("-k", 8, 1, 100000));
+    const int max_new =
+        static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 512, 1, INT_MAX));
+    const float temp = static_cast<float>(args.num("--temp", -1));
+    const uint64_t seed0 = args.unsigned_integer("--seed", parent.sampling.seed + 1);
+    const std::string expect = args.str("--expect");
+    const bool json_out = args.has("--json");
+    LoadedModel m = load_model(args, static_cast<int64_t>(parent.tokens.size()) + max_new + 1);
+    warn_other_model(parent, *m.model);
+    double estimate = 0;
+    for (int at : positions) estimate += resample_estimate_ms(parent, at, k, max_new);
+    std::fprintf(stderr,
+                 "[resampling %zu position(s) x %d rollouts, about %.1f s at this reply's decode "
+                 "speed]\n",
+                 positions.size(), k, estimate / 1000.0);
+    const std::string original = final_answer(parent.answer_text);
+    Generator gen(*m.model, *m.tok);
+    std::ostringstream js;
+    json::Writer w(js);
+    if (json_out) {
+        w.begin_object();
+        w.field("format", "glassbox-resample");
+        w.field("original_answer", original);
+        if (!expect.empty()) w.field("expected", expect);
+        w.field("rollouts_per_position", k);
+        w.field("estimate_ms", estimate);
+        w.key("positions").begin_array();
+    }
+    const auto t_all = std::chrono::steady_clock::now();
+    for (int at : positions) {
+        std::vector<std::string> answers;
+        std::vector<Trace> runs;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int r = 0; r < k; ++r) {
+            const uint64_t seed = seed0 + static_cast<uint64_t>(r);
+            Trace t = gen.generate(resample_request(parent, at, r, seed, max_new, temp, *m.tok));
+            answers.push_back(final_answer(t.answer_text));
+            runs.push_back(std::move(t));
+        }
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        const auto counts = count_answers(answers);
+        double correct = 0;
+        for (const AnswerCount& c : counts)
+            if (c.answer == (expect.empty() ? original : expect)) correct = c.share;
+        if (json_out) {
+            w.begin_object();
+            w.field("at", at);
+            const TokenRecord& here =
+                parent.tokens[static_cast<size_t>(parent.n_prompt) +
+                              static_cast<size_t>(std::min(at, parent.n_gen - 1))];
+            w.field("token", at < parent.n_gen ? here.text : std::string());
+            w.field(expect.empty() ? "share_original" : "share_expected", correct);
+            w.field("ms", ms);
+            w.key("answers").begin_array();
+            for (const AnswerCount& c : counts) {
+                w.begin_object(true);
+                w.field("answer", c.answer);
+                w.field("count", c.count);
+                w.field("share", c.share);
+                w.end_object();
+            }
+            w.end_array();
+            w.key("rollouts").begin_array();
+            for (int r = 0; r < k; ++r) {
+                w.begin_object(true);
+                w.field("seed", seed0 + static_cast<uint64_t>(r));
+                w.field("answer", answers[static_cast<size_t>(r)]);
+                w.field("tokens", runs[static_cast<size_t>(r)].n_gen - at);
+                w.field("stop", stop_reason_name(runs[static_cast<size_t>(r)].stop_reason));
+                w.field("n_cached", runs[static_cast<size_t>(r)].n_cached);
+                w.end_object();
+            }
+            w.end_array();
+            w.end_object();
+        } else {
+            std::string dist;
+            for (const AnswerCount& c : counts)
+                dist += (dist.empty() ? "" : ", ") + (c.answer.empty() ? "(none)" : c.answer) +
+                        " " + std::to_string(c.count) + "/" + std::to_string(k);
+            const std::string token =
+                at < parent.n_gen
+                    ? token_shown(parent.tokens[static_cast<size_t>(parent.n_prompt + at)].text)
+                    : std::string("(end)");
+            std::printf("at %4d %-10s %s %3.0f%%   answers: %s   (%.1f s)\n", at, token.c_str(),
+                        expect.empty() ? "same as the reply" : "correct", 100.0 * correct,
+                        dist.c_str(), ms / 1000.0);
+        }
+    }
+    const double all_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_all).count();
+    if (json_out) {
+        w.end_array();
+        w.field("ms", all_ms);
+        w.end_object();
+        std::cout << js.str() << "\n";
+    } else {
+        std::printf("original answer: %s%s; %.1f s in all (estimated %.1f s)\n",
+                    original.empty() ? "(none)" : original.c_str(),
+                    expect.empty() ? "" : (", expected: " + expect).c_str(), all_ms / 1000.0,
+                    estimate / 1000.0);
+    }
     return 0;
 }
 

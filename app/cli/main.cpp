@@ -73,6 +73,13 @@ commands:
       run a reply again from its recorded prompt tokens, settings, seed and interventions
       and say whether every generated token is identical, or where the first difference is
       (exit status 1 then)
+  resample TRACE -m MODEL --at I[,J..]|forks [-k 8] [-n 512] [--temp T] [--seed S]
+           [--expect ANSWER] [--json]
+      forking paths: from each position, k rollouts that keep the reply's tokens before it
+      and sample afresh from there (its own seed each; temperature the reply's, or 0.8 for
+      a greedy reply), with the distribution of their final answers (the last integer of
+      the answer, else its text) and the share equal to the reply's (or to --expect); the
+      time is estimated first; "forks" takes the reply's fork tokens
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
@@ -97,6 +104,7 @@ int main(int argc, char** argv) {
         if (cmd == "compare") return gb::cli::compare_command(args);
         if (cmd == "branch") return gb::cli::branch_command(args);
         if (cmd == "reproduce") return gb::cli::reproduce_command(args);
+        if (cmd == "resample") return gb::cli::resample_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

@@ -2,6 +2,7 @@
 #include "engine/session/interventions.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "engine/tokenizer/tokenizer.h"
@@ -86,11 +87,16 @@ GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int m
 GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
     GenerateRequest req = base_request(t, tok);
     req.max_tokens = t.n_gen;
-    // The latest branch or edit fixes the reply's start; the thinking controls act again.
-    int start = -1;
+    // The latest branch, edit or resampling fixes the reply's start (and how much of it was
+    // known then: a branch's own token and an edit's tokens were not, so they drew); the
+    // thinking controls act again.
+    int start = -1, known_end = 0;
     for (const Intervention& in : t.interventions) {
-        if (in.kind == "branch") start = std::max(start, in.at + 1);
-        if (in.kind == "edit-thought") start = std::max(start, in.at);
+        int s = -1, k = 0;
+        if (in.kind == "branch") s = in.at + 1, k = in.at;
+        if (in.kind == "edit-thought") s = in.at, k = 0;
+        if (in.kind == "resample") s = in.at, k = in.at;
+        if (s > start) start = s, known_end = k;
         if (in.kind == "think-budget") req.think_budget = in.value;
         if (in.kind == "stop-thinking") req.close_thinking_at = in.at;
     }
@@ -99,12 +105,7 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
         if (end > t.tokens.size())
             throw Error("the trace's interventions reach past its " + std::to_string(t.n_gen) +
                         " generated tokens");
-        // Known up to the last token that was put in: its own record says how it drew.
-        int branch_at = -1;
-        for (const Intervention& in : t.interventions)
-            if (in.kind == "branch" && in.at + 1 == start) branch_at = in.at;
-        const size_t known = branch_at >= 0 ? static_cast<size_t>(t.n_prompt + branch_at)
-                                            : static_cast<size_t>(t.n_prompt);
+        const size_t known = static_cast<size_t>(t.n_prompt + known_end);
         req.known.assign(t.tokens.begin(), t.tokens.begin() + static_cast<ptrdiff_t>(known));
         for (size_t i = static_cast<size_t>(t.n_prompt); i < end; ++i)
             req.reply_start.push_back(t.tokens[i].id);
@@ -114,6 +115,90 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
         if (in.kind != "think-budget" && in.kind != "stop-thinking")
             req.interventions.push_back(in);
     return req;
+}
+
+GenerateRequest resample_request(const Trace& parent, int at, int index, uint64_t seed, int max_new,
+                                 float temperature, const Tokenizer& tok) {
+    GenerateRequest req = base_request(parent, tok);
+    const int n_gen = static_cast<int>(parent.tokens.size()) - parent.n_prompt;
+    if (at < 0 || at > n_gen)
+        throw Error("resampling position " + std::to_string(at) + " is outside the reply's " +
+                    std::to_string(n_gen) + " generated tokens (0.." + std::to_string(n_gen) + ")");
+    if (max_new < 1) throw Error("a rollout must write at least 1 token");
+    const size_t keep = static_cast<size_t>(parent.n_prompt + at);
+    req.known.assign(parent.tokens.begin(), parent.tokens.begin() + static_cast<ptrdiff_t>(keep));
+    for (size_t i = static_cast<size_t>(parent.n_prompt); i < keep; ++i)
+        req.reply_start.push_back(parent.tokens[i].id);
+    req.reuse_cache = true;
+    req.max_tokens = at + max_new;
+    req.sampling.seed = seed;
+    req.sampling.temperature = temperature >= 0           ? temperature
+                               : parent.sampling.greedy() ? 0.8f
+                                                          : parent.sampling.temperature;
+    validate(req.sampling);
+    for (const Intervention& in : parent.interventions)
+        if (in.at < at) req.interventions.push_back(in);
+    Intervention r;
+    r.kind = "resample";
+    r.at = at;
+    r.value = index;
+    r.spec = "seed " + std::to_string(seed);
+    req.interventions.push_back(r);
+    return req;
+}
+
+std::string final_answer(const std::string& answer_text) {
+    // The last run of digits (with separators inside it), and a minus sign right before it.
+    std::string digits;
+    size_t end = answer_text.size();
+    while (end > 0 && !std::isdigit(static_cast<unsigned char>(answer_text[end - 1]))) --end;
+    if (end > 0) {
+        size_t begin = end;
+        while (begin > 0) {
+            const char c = answer_text[begin - 1];
+            if (std::isdigit(static_cast<unsigned char>(c))) {
+                --begin;
+            } else if ((c == ',' || c == '_') && begin >= 2 &&
+                       std::isdigit(static_cast<unsigned char>(answer_text[begin - 2]))) {
+                --begin;
+            } else {
+                break;
+            }
+        }
+        for (size_t i = begin; i < end; ++i)
+            if (std::isdigit(static_cast<unsigned char>(answer_text[i]))) digits += answer_text[i];
+        if (begin > 0 && answer_text[begin - 1] == '-') digits = "-" + digits;
+        return digits;
+    }
+    const size_t a = answer_text.find_first_not_of(" \t\r\n");
+    if (a == std::string::npos) return "";
+    const size_t b = answer_text.find_last_not_of(" \t\r\n");
+    return answer_text.substr(a, b - a + 1);
+}
+
+double resample_estimate_ms(const Trace& parent, int at, int k, int max_new) {
+    const double tok_per_ms =
+        parent.decode_ms > 0 && parent.n_gen > 0 ? parent.n_gen / parent.decode_ms : 0.05;
+    const int rest = std::max(1, parent.n_gen - at);
+    const int each = std::min(max_new, rest);
+    return k * (each / tok_per_ms);
+}
+
+std::vector<AnswerCount> count_answers(const std::vector<std::string>& answers) {
+    std::vector<AnswerCount> out;
+    for (const std::string& a : answers) {
+        auto it = std::find_if(out.begin(), out.end(),
+                               [&](const AnswerCount& c) { return c.answer == a; });
+        if (it == out.end())
+            out.push_back({a, 1, 0});
+        else
+            ++it->count;
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const AnswerCount& x, const AnswerCount& y) { return x.count > y.count; });
+    for (AnswerCount& c : out)
+        c.share = answers.empty() ? 0 : static_cast<double>(c.count) / answers.size();
+    return out;
 }
 
 TokenDiff compare_generated(const Trace& expected, const Trace& got) {

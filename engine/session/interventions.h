@@ -26,6 +26,30 @@ GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int m
 // (a branch's start, a thinking budget or stop, an edited thought), to the same length.
 GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok);
 
+// One rollout of a resampling: `parent`'s first `at` generated tokens kept (from the cache when
+// it holds them), then sampled afresh from position `at` with its own seed, up to max_new
+// tokens. temperature < 0: the parent's, or 0.8 where the parent was greedy (greedy rollouts
+// would all be the same). The trace records a "resample" intervention (value: the rollout's
+// index, spec: its seed).
+GenerateRequest resample_request(const Trace& parent, int at, int index, uint64_t seed, int max_new,
+                                 float temperature, const Tokenizer& tok);
+
+// The answer a reply gives, for counting: the last integer of its answer text ("The answer is
+// 28196." gives "28196"; thousands separators dropped), else the whole answer, trimmed.
+std::string final_answer(const std::string& answer_text);
+
+// About how long k rollouts from position `at` take, from the parent's own decode speed: each
+// writes at most max_new tokens, typically as many as the parent wrote after `at`.
+double resample_estimate_ms(const Trace& parent, int at, int k, int max_new);
+
+// The answers of a set of rollouts, most frequent first (ties in first-seen order).
+struct AnswerCount {
+    std::string answer;
+    int count = 0;
+    double share = 0;
+};
+std::vector<AnswerCount> count_answers(const std::vector<std::string>& answers);
+
 // Where two replies' generated tokens first differ.
 struct TokenDiff {
     bool identical = false;           // same ids, same count

@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
     const double reused = ttft(gen, b, at + 1);
     Generator cold(*model, tok);
     const double not_reused = ttft(cold, b, at + 1);
-    std::printf("%s, %d prompt tokens, %d threads\n", model->config().name.c_str(), depth,
-                threads);
+    std::printf("%s, %d prompt tokens, %d threads\n", model->config().name.c_str(), depth, threads);
     std::printf("  fresh reply, time to first token:                    %8.1f ms\n", fresh);
     std::printf("  branch at generated token %d, cache reused:          %8.1f ms (%.0fx faster)\n",
                 at, reused, fresh / reused);

@@ -284,5 +284,62 @@ TEST(Reproduce, SameTokensAndTheFirstDifferenceOtherwise) {
     EXPECT_EQ(e.got, -1);
 }
 
+TEST(Resample, FinalAnswersAndTheirCounts) {
+    EXPECT_EQ(final_answer("The answer is 28196."), "28196");
+    EXPECT_EQ(final_answer("So 48213+9077=57290.\n\nThe answer is 57,290"), "57290");
+    EXPECT_EQ(final_answer("It is -42, I think"), "-42");
+    EXPECT_EQ(final_answer("  no number here \n"), "no number here");
+    EXPECT_EQ(final_answer(""), "");
+    EXPECT_EQ(final_answer("1, 2 and 3"), "3");  // ", " is a list, not a separator
+    const auto c = count_answers({"5", "7", "5", "", "7", "5"});
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_EQ(c[0].answer, "5");
+    EXPECT_EQ(c[0].count, 3);
+    EXPECT_DOUBLE_EQ(c[0].share, 0.5);
+    EXPECT_EQ(c[1].answer, "7");  // 2, before "" with 1
+    EXPECT_EQ(c[2].answer, "");
+    EXPECT_TRUE(count_answers({}).empty());
+}
+
+// Rollouts from a position keep the reply's tokens before it (from the cache), sample afresh
+// from there with their own seeds, record the resampling, and reproduce.
+TEST(Resample, RolloutsKeepThePrefixAndDifferAfterIt) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("a b c d", true, false);
+    req.max_tokens = 24;
+    req.sampling.temperature = 0;  // greedy: rollouts then sample at 0.8
+    req.stop_at_eog = false;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    const int at = 8;
+    EXPECT_NEAR(resample_estimate_ms(parent, at, 4, 100),
+                4 * (parent.n_gen - at) * parent.decode_ms / parent.n_gen, 1e-9);
+    std::vector<std::vector<int32_t>> tails;
+    for (int r = 0; r < 4; ++r) {
+        const GenerateRequest rq = resample_request(parent, at, r, 100 + r, 16, -1, *m.tok);
+        EXPECT_FLOAT_EQ(rq.sampling.temperature, 0.8f);
+        const Trace t = gen.generate(rq);
+        EXPECT_EQ(t.n_gen, at + 16);
+        EXPECT_GE(t.n_cached, parent.n_prompt + at - 1);
+        for (int i = 0; i < at; ++i) EXPECT_EQ(gen_at(t, i).id, gen_at(parent, i).id);
+        for (int i = 0; i < at; ++i) EXPECT_FALSE(gen_at(t, i).forced);
+        ASSERT_EQ(t.interventions.size(), 1u);
+        EXPECT_EQ(t.interventions[0].kind, "resample");
+        EXPECT_EQ(t.interventions[0].value, r);
+        std::vector<int32_t> tail;
+        for (int i = at; i < t.n_gen; ++i) tail.push_back(gen_at(t, i).id);
+        tails.push_back(tail);
+        // Each rollout reproduces.
+        Generator other(*m.model, *m.tok);
+        EXPECT_TRUE(compare_generated(t, other.generate(reproduce_request(t, *m.tok))).identical)
+            << "rollout " << r;
+    }
+    // Different seeds: not all rollouts alike (the tiny random model is far from confident).
+    bool differ = false;
+    for (const auto& t : tails) differ = differ || t != tails[0];
+    EXPECT_TRUE(differ);
+}
+
 }  // namespace
 }  // namespace gb
