@@ -16,5 +16,6 @@ int compare_command(const std::vector<std::string>& args);
 int branch_command(const std::vector<std::string>& args);
 int reproduce_command(const std::vector<std::string>& args);
 int resample_command(const std::vector<std::string>& args);
+int lens_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -18,8 +18,10 @@
 #include "engine/core/utf8.h"
 #include "engine/model/model.h"
 #include "engine/session/backends.h"
+#include "engine/session/chat_prompt.h"
 #include "engine/session/generator.h"
 #include "engine/session/interventions.h"
+#include "engine/session/logit_lens.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_analysis.h"
@@ -267,6 +269,141 @@ int resample_command(const std::vector<std::string>& argv) {
                     original.empty() ? "(none)" : original.c_str(),
                     expect.empty() ? "" : (", expected: " + expect).c_str(), all_ms / 1000.0,
                     estimate / 1000.0);
+    }
+    return 0;
+}
+
+int lens_command(const std::vector<std::string>& argv) {
+    Args args(argv,
+              with(kModelFlags,
+                   {"-p", "--prompt", "--system", "--pos", "--top-k", "--trace", "--at", "--span"}),
+              {"--chat", "--no-thinking", "--json"});
+    // The tokens: a prompt (through the chat template with --chat), or a stored reply's.
+    const bool from_trace = args.has("--trace");
+    if (from_trace == (args.has("-p") || args.has("--prompt")))
+        throw Error("lens reads -p TEXT (a prompt) or --trace TRACE --at I (a reply's token I)");
+    Trace trace;
+    if (from_trace) trace = read_trace_file(args.str("--trace"));
+    LoadedModel m = load_model(args, from_trace ? static_cast<int64_t>(trace.tokens.size()) : 0);
+    std::vector<int32_t> tokens;
+    int pos = -1;
+    if (from_trace) {
+        warn_other_model(trace, *m.model);
+        if (!args.has("--at")) throw Error("lens --trace needs --at I (a generated position)");
+        const int at = static_cast<int>(args.integer("--at", 0, 0, INT_MAX));
+        if (at >= trace.n_gen)
+            throw Error("--at " + std::to_string(at) + " is outside the reply's " +
+                        std::to_string(trace.n_gen) + " generated tokens");
+        for (const TokenRecord& r : trace.tokens) tokens.push_back(r.id);
+        pos = trace.n_prompt + at - 1;  // the position whose next token is generated token at
+        if (pos < 0) throw Error("the reply has no prompt token before its first token");
+    } else {
+        std::string text = args.has("-p") ? args.str("-p") : args.str("--prompt");
+        if (args.has("--chat")) {
+            std::vector<ChatMessage> messages;
+            if (!args.str("--system").empty())
+                messages.emplace_back("system", args.str("--system"));
+            messages.emplace_back("user", text);
+            ChatPromptOptions opt;
+            opt.thinking = !args.has("--no-thinking");
+            text =
+                render_model_prompt(*m.tok, chat_format_of(m.model->file(), *m.tok), messages, opt)
+                    .text;
+        }
+        tokens = encode_prompt(*m.tok, text);
+        pos = static_cast<int>(args.integer("--pos", static_cast<long long>(tokens.size()) - 1, 0,
+                                            static_cast<long long>(tokens.size()) - 1));
+    }
+    if (args.has("--span")) {
+        // A:B, positions of the token sequence: per layer, the probability of what followed.
+        const std::string spec = args.str("--span");
+        const size_t colon = spec.find(':');
+        char* e1 = nullptr;
+        char* e2 = nullptr;
+        const long a = std::strtol(spec.c_str(), &e1, 10);
+        const long b =
+            colon == std::string::npos ? -1 : std::strtol(spec.c_str() + colon + 1, &e2, 10);
+        if (colon == std::string::npos || e1 != spec.c_str() + colon || *e2 != '\0' || a < 0 ||
+            b <= a)
+            throw Error("--span expects FIRST:END positions (END exclusive), got '" + spec + "'");
+        const LensSpan s =
+            logit_lens_span(*m.model, tokens, static_cast<int>(a), static_cast<int>(b - a));
+        if (args.has("--json")) {
+            std::ostringstream out;
+            json::Writer w(out);
+            w.begin_object();
+            w.field("format", "glassbox-lens-span");
+            w.field("first", s.first);
+            w.key("targets").begin_array(true);
+            for (int32_t t : s.targets) w.value(t);
+            w.end_array();
+            w.key("prob").begin_array();
+            for (const auto& row : s.prob) {
+                w.begin_array(true);
+                for (float p : row) w.value(p);
+                w.end_array();
+            }
+            w.end_array();
+            w.end_object();
+            std::cout << out.str() << "\n";
+            return 0;
+        }
+        std::printf("probability of the token that followed, per layer (rows) and position:\n");
+        std::printf("layer ");
+        for (size_t i = 0; i < s.targets.size(); ++i)
+            std::printf(" %-7s", token_shown(m.tok->token_text(s.targets[i])).substr(0, 7).c_str());
+        std::printf("\n");
+        for (size_t l = 0; l < s.prob.size(); ++l) {
+            std::printf("%5zu ", l);
+            for (float p : s.prob[l]) std::printf(" %7.3f", p);
+            std::printf("\n");
+        }
+        return 0;
+    }
+    const int k = static_cast<int>(args.integer("--top-k", 5, 1, 100));
+    const LogitLens lens = logit_lens(*m.model, *m.tok, tokens, pos, k);
+    if (args.has("--json")) {
+        std::ostringstream out;
+        json::Writer w(out);
+        w.begin_object();
+        w.field("format", "glassbox-lens");
+        w.field("position", lens.position);
+        w.field("target", lens.target);
+        w.field("target_text", lens.target_text);
+        w.key("layers").begin_array();
+        for (const LensLayer& L : lens.layers) {
+            w.begin_object(true);
+            w.field("layer", L.layer);
+            w.field("target_logprob", L.target_logprob);
+            w.field("target_rank", L.target_rank);
+            w.field("entropy", L.entropy);
+            w.key("top").begin_array();
+            for (const LensPrediction& p : L.top) {
+                w.begin_object(true);
+                w.field("id", p.id);
+                w.field("text", p.text);
+                w.field("logprob", p.logprob);
+                w.end_object();
+            }
+            w.end_array();
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+        std::cout << out.str() << "\n";
+        return 0;
+    }
+    std::printf("logit lens at position %d (after %s), predicting %s:\n", lens.position,
+                token_shown(m.tok->token_text(tokens[static_cast<size_t>(lens.position)])).c_str(),
+                token_shown(lens.target_text).c_str());
+    std::printf("layer  p(target)  rank  entropy  top predictions\n");
+    for (const LensLayer& L : lens.layers) {
+        std::string top;
+        for (const LensPrediction& p : L.top)
+            top += (top.empty() ? "" : "  ") + token_shown(p.text) + " " +
+                   std::to_string(static_cast<int>(std::lround(100 * std::exp(p.logprob)))) + "%";
+        std::printf("%5d  %9.4f  %4d  %7.3f  %s\n", L.layer, std::exp(L.target_logprob),
+                    L.target_rank, L.entropy, top.c_str());
     }
     return 0;
 }

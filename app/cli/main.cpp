@@ -80,6 +80,13 @@ commands:
       a greedy reply), with the distribution of their final answers (the last integer of
       the answer, else its text) and the share equal to the reply's (or to --expect); the
       time is estimated first; "forks" takes the reply's fork tokens
+  lens -m MODEL (-p TEXT [--chat] [--pos I] | --trace TRACE --at I) [--top-k 5]
+       [--span A:B] [--json]
+      logit lens: what the model predicts for the next token after every layer (the final
+      norm and output head applied to the residual stream), at the last prompt token or
+      --pos, or before a reply's generated token --at; the last layer is the model's own
+      distribution; --span A:B prints per layer the probability of the token that followed
+      each position A..B-1
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
@@ -105,6 +112,7 @@ int main(int argc, char** argv) {
         if (cmd == "branch") return gb::cli::branch_command(args);
         if (cmd == "reproduce") return gb::cli::reproduce_command(args);
         if (cmd == "resample") return gb::cli::resample_command(args);
+        if (cmd == "lens") return gb::cli::lens_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

@@ -207,6 +207,7 @@ public:
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
             // weighted by the router, plus the shared experts) on the rest.
             runner_.run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
+            runner_.lens_capture(be, x, l, step);
             runner_.check_cancel();
         }
         runner_.end_layers(st, last, n);
@@ -268,6 +269,7 @@ private:
     }
 
     Head head_;
+    const Head& output_head() const override { return head_; }
     std::vector<LayerWeights> layers_;
     std::vector<std::vector<uint8_t>> kb_copies_;  // W_kb^T made from attn_kv_b (older files)
     RopeParams rope_;

@@ -68,6 +68,45 @@ void LayerRunner::run_head(const Head& head, Act x, Act h, Act out, int64_t n_ou
     p_.main().to_host(lg, logits.data());
 }
 
+void LayerRunner::set_lens_rows(int64_t first, int64_t count) {
+    lens_first_ = first;
+    lens_count_ = std::max<int64_t>(0, count);
+    lens_active_ = lens_count_ > 0;
+    lens_hidden_.assign(static_cast<size_t>(lens_count_ * c_.n_layer * c_.n_embd), 0.0f);
+}
+
+void LayerRunner::lens_capture(Backend& be, Act x, int64_t l, Step& step) {
+    if (!lens_active_) return;
+    if (lens_first_ < 0 || lens_first_ + lens_count_ > x.rows)
+        throw Error("logit lens: rows " + std::to_string(lens_first_) + ".." +
+                    std::to_string(lens_first_ + lens_count_ - 1) + " are outside the " +
+                    std::to_string(x.rows) + " tokens run");
+    const bool main = &be == &p_.main();
+    if (main) step.end();  // the copy needs the layer's result now
+    be.to_host(x.row_range(lens_first_, lens_count_),
+               lens_hidden_.data() + static_cast<size_t>(l * lens_count_ * c_.n_embd));
+    if (main) step.begin(x.rows);
+}
+
+void LayerRunner::lens_logits(const DecoderHead& head, int64_t l, std::vector<float>& out) {
+    if (lens_count_ <= 0 || l < 0 || l >= c_.n_layer)
+        throw Error("logit lens: no captured rows for layer " + std::to_string(l));
+    Backend& be = p_.main();
+    const int64_t n = lens_count_;
+    Act hid = be.alloc(n, c_.n_embd), hn = be.alloc(n, c_.n_embd), lg = be.alloc(n, c_.n_vocab);
+    try {
+        be.to_device(lens_hidden_.data() + static_cast<size_t>(l * n * c_.n_embd), hid);
+        be.rmsnorm(hid, head.output_norm, c_.rms_eps, hn);
+        be.matmul(head.output, hn, lg);
+        out.resize(static_cast<size_t>(n * c_.n_vocab));
+        be.to_host(lg, out.data());
+    } catch (...) {
+        for (Act* a : {&hid, &hn, &lg}) be.release(*a);
+        throw;
+    }
+    for (Act* a : {&hid, &hn, &lg}) be.release(*a);
+}
+
 LayerStage::LayerStage(Backend& b, const ModelConfig& c, int64_t n_batch) : be(&b) {
     x = b.alloc(n_batch, c.n_embd);
     h = b.alloc(n_batch, c.n_embd);

@@ -77,6 +77,19 @@ public:
     RoutingSlot routing_slot(int64_t mi);
     void end_routing();  // forgets the record when capture is off
 
+    // Logit lens: while count > 0, each forward copies rows first .. first+count-1 of the
+    // residual stream after every layer to the host (lens_hidden(): [n_layer][count][n_embd]).
+    // Each copy ends the GPU step and begins another: for reading on demand, never while
+    // generating. lens_logits applies the final norm and the output head to layer l's copies
+    // ([count x n_vocab] into out), as run_head does to the last layer's output.
+    void set_lens_rows(int64_t first, int64_t count);
+    void end_lens_capture() { lens_active_ = false; }  // the copies stay for lens_logits
+    bool lens_on() const { return lens_active_; }
+    const std::vector<float>& lens_hidden() const { return lens_hidden_; }
+    class Step;
+    void lens_capture(Backend& be, Act x, int64_t l, Step& step);
+    void lens_logits(const DecoderHead& head, int64_t l, std::vector<float>& out);
+
     // Throws ForwardCancelled when the backend's cancel flag is up; forwards call it after each
     // layer, so a stop lands within one layer's time (ops also stop early inside).
     void check_cancel() const {
@@ -140,6 +153,9 @@ private:
     ForwardRouting routing_;
     bool capture_routing_ = false;
     bool capture_probs_ = false;
+    int64_t lens_first_ = 0, lens_count_ = 0;
+    bool lens_active_ = false;
+    std::vector<float> lens_hidden_;
 };
 
 }  // namespace gb

@@ -137,6 +137,7 @@ public:
             if (w.bo) be.add_bias(h, w.bo);
             be.add(x, h);
             runner_.run_ffn(be, w.ffn, x, h, gate, up, st->moe.get(), moe_layer);
+            runner_.lens_capture(be, x, l, step);
             runner_.check_cancel();
         }
         runner_.end_layers(st, last, n);
@@ -150,6 +151,7 @@ public:
 
 private:
     Head head_;
+    const Head& output_head() const override { return head_; }
     std::vector<LayerWeights> layers_;
     std::vector<std::unique_ptr<LlamaStage>> stages_;
     Act logits_;

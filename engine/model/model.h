@@ -80,7 +80,28 @@ public:
     using Head = DecoderHead;
     using Ffn = DecoderFfn;
 
+    // Logit lens (on demand, never while generating): forward() that also keeps, for its tokens
+    // first .. first+count-1, the residual stream after every layer; lens_logits(l) then gives
+    // what the final norm and the output head make of layer l's rows ([count x n_vocab]). The
+    // last layer's rows are the model's own logits for those tokens.
+    void forward_lens(std::span<const int32_t> tokens, KvCache& cache, int64_t first, int64_t count,
+                      std::vector<float>& logits) {
+        runner_.set_lens_rows(first, count);
+        try {
+            forward(tokens, cache, 1, logits);
+        } catch (...) {
+            runner_.set_lens_rows(0, 0);
+            throw;
+        }
+        runner_.end_lens_capture();  // the rows stay; later forwards capture nothing
+    }
+    void lens_logits(int64_t layer, std::vector<float>& out) {
+        runner_.lens_logits(output_head(), layer, out);
+    }
+
 protected:
+    // The output head (final norm and projection) the architecture binds.
+    virtual const Head& output_head() const = 0;
     // The architecture's forward pass (see forward()); n_past is advanced only on success.
     virtual void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                              std::vector<float>& logits) = 0;

@@ -728,3 +728,45 @@ TEST(Cli, BranchReproduceAndThinkBudget) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// lens: the last layer is the model's own distribution (the trace's recorded probability of the
+// token); JSON and text; a span; bad input.
+TEST(Cli, LensReadsEveryLayer) {
+    const std::string demo = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_cli_lens_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string trace = (dir / "t.json").string();
+    ASSERT_EQ(
+        cli("run -m " + demo + " --chat -p 12+34 --temp 0 -n 60 --quiet --trace " + trace).code, 0);
+    const gb::Trace t = gb::read_json(gb::test::read_file(trace));
+    const int at = 20;
+    Result r = cli("lens -m " + demo + " --trace " + trace + " --at " + std::to_string(at) +
+                   " --top-k 3 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const gb::json::Value v = gb::json::parse(r.out);
+    const gb::TokenRecord& tok = t.tokens[static_cast<size_t>(t.n_prompt + at)];
+    EXPECT_EQ(v.at("target").as_int64(), tok.id);
+    const auto& layers = v.at("layers").as_array();
+    ASSERT_EQ(layers.size(), 4u);  // the demo model's layers
+    // The trace recorded the model's own log-probability of the token: the last layer's.
+    EXPECT_NEAR(layers.back().at("target_logprob").as_number(), tok.logprob, 2e-3);
+    Result text = cli("lens -m " + demo + " -p \"The answer is\" --top-k 2");
+    ASSERT_EQ(text.code, 0) << text.err;
+    EXPECT_NE(text.out.find("logit lens at position"), std::string::npos) << text.out;
+    Result span = cli("lens -m " + demo + " --trace " + trace + " --at 1 --span 2:8 --json");
+    ASSERT_EQ(span.code, 0) << span.err;
+    const gb::json::Value s = gb::json::parse(span.out);
+    EXPECT_EQ(s.at("prob").as_array().size(), 4u);
+    EXPECT_EQ(s.at("prob").as_array()[0].as_array().size(), 6u);
+    for (const auto& [args, expect] :
+         {std::pair<std::string, std::string>{"lens -m " + demo, "lens reads -p TEXT"},
+          {"lens -m " + demo + " --trace " + trace + " --at 9999", "outside the reply's"},
+          {"lens -m " + demo + " -p hi --span 5", "--span expects"},
+          {"lens -m " + demo + " -p hi --top-k 0", "--top-k"}}) {
+        Result e = cli(args);
+        EXPECT_NE(e.code, 0) << args;
+        EXPECT_NE(e.err.find(expect), std::string::npos) << args << " -> " << e.err;
+    }
+    std::filesystem::remove_all(dir);
+}
