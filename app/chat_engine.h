@@ -10,6 +10,7 @@
 #include "app/chat_types.h"
 #include "engine/session/backends.h"
 #include "engine/session/generator.h"
+#include "engine/session/logit_lens.h"
 #include "engine/trace/trace.h"
 
 namespace gb::app {
@@ -49,6 +50,16 @@ public:
     // The reply of `recorded` again, from its recorded prompt tokens, settings, seed and
     // interventions (gb::reproduce_request); the caller compares the tokens.
     virtual Trace reproduce(const Trace& recorded, const RunControls& controls) = 0;
+
+    // Logit lens (gb::logit_lens, gb::logit_lens_span) over a token sequence of the loaded
+    // model. An engine that cannot read its layers (the synthetic one, a remote server) throws
+    // gb::Error saying so.
+    struct Lens {
+        LogitLens at;   // the position asked for
+        LensSpan span;  // the positions around it (empty prob when none)
+    };
+    virtual Lens lens(const std::vector<int32_t>& tokens, int position, int top_k, int span_first,
+                      int span_count) = 0;
 
     // What the prompt for `turns` would take of the context, by part.
     virtual ContextUse context_use(const std::vector<ChatTurn>& turns,

@@ -13,6 +13,7 @@ void register_metatypes() {
     qRegisterMetaType<gb::app::StreamToken>();
     qRegisterMetaType<gb::app::ContextUse>();
     qRegisterMetaType<std::shared_ptr<const gb::Trace>>();
+    qRegisterMetaType<std::shared_ptr<const gb::app::ChatEngine::Lens>>();
 }
 
 EngineWorker::EngineWorker(std::unique_ptr<ChatEngine> engine, QObject* parent)
@@ -96,6 +97,21 @@ void EngineWorker::stream(quint64 request,
         } catch (const std::exception& e) {
             busy_.store(false);
             emit generationFailed(request, error_text(e));
+        }
+    });
+}
+
+void EngineWorker::lens(quint64 request, std::vector<int32_t> tokens, int position, int top_k,
+                        int span_first, int span_count) {
+    post([this, request, tokens = std::move(tokens), position, top_k, span_first, span_count] {
+        try {
+            auto l = std::make_shared<const ChatEngine::Lens>(
+                engine_->lens(tokens, position, top_k, span_first, span_count));
+            emit lensReady(request, std::move(l));
+        } catch (const std::bad_alloc&) {
+            emit lensFailed(request, "out of memory reading the layers");
+        } catch (const std::exception& e) {
+            emit lensFailed(request, error_text(e));
         }
     });
 }

@@ -33,6 +33,9 @@ public:
     // A branch of a stored reply (ChatEngine::branch), streamed and finished like a reply.
     void branch(quint64 request, std::shared_ptr<const Trace> parent, int at, int32_t token,
                 const GenerationSettings& settings);
+    // The logit lens at `position` of tokens (and over a span): lensReady or lensFailed.
+    void lens(quint64 request, std::vector<int32_t> tokens, int position, int top_k, int span_first,
+              int span_count);
     // A stored reply run again (ChatEngine::reproduce): reproduced or generationFailed.
     void reproduce(quint64 request, std::shared_ptr<const Trace> recorded);
     void compute_context_use(const std::vector<ChatTurn>& turns,
@@ -52,6 +55,8 @@ signals:
     void generationFinished(quint64 request, std::shared_ptr<const gb::Trace> trace);
     void generationFailed(quint64 request, QString error);
     void reproduced(quint64 request, std::shared_ptr<const gb::Trace> trace);
+    void lensReady(quint64 request, std::shared_ptr<const gb::app::ChatEngine::Lens> lens);
+    void lensFailed(quint64 request, QString error);
     void notice(QString text);  // from ChatEngine::take_notice()
     void contextUseReady(gb::app::ContextUse use);
 
@@ -79,3 +84,4 @@ Q_DECLARE_METATYPE(gb::app::ModelInfo)
 Q_DECLARE_METATYPE(gb::app::StreamToken)
 Q_DECLARE_METATYPE(gb::app::ContextUse)
 Q_DECLARE_METATYPE(std::shared_ptr<const gb::Trace>)
+Q_DECLARE_METATYPE(std::shared_ptr<const gb::app::ChatEngine::Lens>)

@@ -261,6 +261,15 @@ Trace LocalEngine::branch(const Trace& parent, int at, int32_t token, const Gene
     return run(req, on_token, controls);
 }
 
+ChatEngine::Lens LocalEngine::lens(const std::vector<int32_t>& tokens, int position, int top_k,
+                                   int span_first, int span_count) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    Lens out;
+    out.at = logit_lens(*model_, *tok_, tokens, position, top_k);
+    if (span_count > 0) out.span = logit_lens_span(*model_, tokens, span_first, span_count);
+    return out;
+}
+
 Trace LocalEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     if (!model_) throw Error("no model is loaded: open one with Model > Open");
     check_same_model(recorded, info_.name);

@@ -153,6 +153,10 @@ Trace SyntheticEngine::branch(const Trace& parent, int at, int32_t token,
                   controls, -1);
 }
 
+ChatEngine::Lens SyntheticEngine::lens(const std::vector<int32_t>&, int, int, int, int) {
+    throw Error("the synthetic engine has no layers to read: the logit lens needs a real model");
+}
+
 Trace SyntheticEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     GenerationSettings s;
     s.sampling = recorded.sampling;

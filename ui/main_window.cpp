@@ -22,6 +22,7 @@
 #include "ui/expert_analytics_view.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
+#include "ui/lens_dialog.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
@@ -185,6 +186,29 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         statusBar()->showMessage(tr("Running the reply again…"));
         c_.reproduce(reply_->message_id(), reply_->trace());
     });
+    connect(inspector_, &TokenInspector::lensRequested, this, [this](int index) {
+        const auto t = reply_->trace();
+        if (!t || index <= 0 || index >= static_cast<int>(t->tokens.size())) return;
+        if (!lens_) lens_ = new LensDialog(this);
+        // The token and up to 24 positions either side of it, each read for what came next.
+        const int first = std::max(0, index - 1 - 24);
+        const int end = std::min(static_cast<int>(t->tokens.size()), index + 25);
+        std::vector<int32_t> ids;
+        for (int i = 0; i < end; ++i) ids.push_back(t->tokens[static_cast<size_t>(i)].id);
+        lens_token_ = token_display(t->tokens[static_cast<size_t>(index)].text);
+        lens_->set_waiting(lens_token_);
+        lens_->show();
+        lens_->raise();
+        c_.worker().lens(++lens_request_, std::move(ids), index - 1, 5, first, end - 1 - first);
+    });
+    connect(&c_.worker(), &gb::app::EngineWorker::lensReady, this,
+            [this](quint64 request, std::shared_ptr<const gb::app::ChatEngine::Lens> l) {
+                if (lens_ && request == lens_request_) lens_->set_lens(*l, lens_token_);
+            });
+    connect(&c_.worker(), &gb::app::EngineWorker::lensFailed, this,
+            [this](quint64 request, const QString& error) {
+                if (lens_ && request == lens_request_) lens_->set_error(error);
+            });
     connect(&c_, &ChatController::reproduced, this, [this](qint64, bool, const QString& summary) {
         statusBar()->showMessage(summary, 30000);
         last_reproduce_ = summary;

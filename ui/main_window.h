@@ -23,6 +23,7 @@ class QTimer;
 namespace gb::ui {
 
 class ChatView;
+class LensDialog;
 class GpuDashboard;
 class HistorySidebar;
 class RoutingView;
@@ -51,6 +52,7 @@ public:
 
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }
+    LensDialog* lens_dialog() const { return lens_; }
     // What the last "Run again" found (status bar text).
     QString last_reproduce() const { return last_reproduce_; }
     TokenInspector* inspector() const { return inspector_; }
@@ -95,6 +97,9 @@ private:
     bool presenter_ = false;
     bool thinking_stopped_ = false;  // "Stop thinking" was pressed for the reply streaming
     QString last_reproduce_;
+    LensDialog* lens_ = nullptr;  // made on first use
+    quint64 lens_request_ = 0;
+    QString lens_token_;
     std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying
     qint64 bookmarks_key() const;         // the stored reply whose bookmarks apply (0: none)
     qint64 bookmarks_shown_for_ = -1;     // the reply whose bookmarks the map lists

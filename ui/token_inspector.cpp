@@ -34,6 +34,15 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     overlay_box_->setAccessibleName(tr("Token colouring"));
     top->addWidget(overlay_box_);
     top->addStretch();
+    lens_button_ = new QPushButton(tr("Layers…"), this);
+    lens_button_->setToolTip(
+        tr("Logit lens: what the model predicted for the selected token after each of its "
+           "layers"));
+    lens_button_->setAccessibleName(tr("Logit lens of the selected token"));
+    top->addWidget(lens_button_);
+    connect(lens_button_, &QPushButton::clicked, this, [this] {
+        if (trace_ && selected_ > 0) emit lensRequested(selected_);
+    });
     reproduce_button_ = new QPushButton(tr("Run again"), this);
     reproduce_button_->setToolTip(
         tr("Reproduce: run this reply again from its recorded prompt, settings and seed, and "
@@ -241,6 +250,7 @@ void TokenInspector::update_branch() {
         }
     }
     reproduce_button_->setEnabled(branchable_ && trace_ && trace_->n_gen > 0);
+    lens_button_->setEnabled(branchable_ && trace_ && selected_ > 0);
     const bool ok = branchable_ && generated && branch_box_->count() > 0;
     branch_box_->setEnabled(ok);
     branch_button_->setEnabled(ok);

@@ -54,12 +54,15 @@ public:
     QComboBox* branch_choice() const { return branch_box_; }
     QPushButton* branch_button() const { return branch_button_; }
     QPushButton* reproduce_button() const { return reproduce_button_; }
+    QPushButton* lens_button() const { return lens_button_; }
 
 signals:
     void tokenSelected(int index);
     // Continue the reply from generated position `at` with `token` in place of its own.
     void branchRequested(int at, int token);
     void reproduceRequested();
+    // The logit lens of token `index` (what each layer predicted for it).
+    void lensRequested(int index);
 
 private:
     void update_what_if();
@@ -68,6 +71,7 @@ private:
     QComboBox* branch_box_ = nullptr;
     QPushButton* branch_button_ = nullptr;
     QPushButton* reproduce_button_ = nullptr;
+    QPushButton* lens_button_ = nullptr;
 
     std::shared_ptr<const Trace> trace_;
     std::vector<double> what_if_;

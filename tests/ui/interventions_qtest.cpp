@@ -6,7 +6,9 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTableWidget>
 #include <QTest>
+#include <cmath>
 
 #include "app/chat_controller.h"
 #include "app/conversation_store.h"
@@ -16,6 +18,8 @@
 #include "app/synthetic_engine.h"
 #include "engine/trace/trace.h"
 #include "ui/chat_view.h"
+#include "ui/heatmap_widget.h"
+#include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/message_widget.h"
 #include "ui/token_inspector.h"
@@ -136,6 +140,20 @@ private slots:
         QVERIFY2(win.w->last_reproduce().contains("identical"),
                  qPrintable(win.w->last_reproduce()));
 
+        // The logit lens of the selected token: one row per layer, the last the model's own
+        // probability of it (which the trace recorded).
+        const int pick = branch->n_prompt + at + 3;
+        ins->select_token(pick);
+        QVERIFY(ins->lens_button()->isEnabled());
+        QTest::mouseClick(ins->lens_button(), Qt::LeftButton);
+        QVERIFY(win.w->lens_dialog());
+        QTRY_VERIFY_WITH_TIMEOUT(win.w->lens_dialog()->table()->rowCount() == 4, 20000);
+        const double p_last = win.w->lens_dialog()->table()->item(3, 0)->text().toDouble();
+        QVERIFY(std::fabs(p_last - std::exp(branch->tokens[static_cast<size_t>(pick)].logprob)) <
+                2e-3);
+        QVERIFY(win.w->lens_dialog()->heatmap()->rows() == 4);
+        win.w->lens_dialog()->close();
+
         // Not while replaying (the shown trace is then a part of the reply).
         QVERIFY(win.w->reply()->start_replay(5));
         QVERIFY(!ins->branchable());
@@ -190,6 +208,13 @@ private slots:
         QVERIFY(!t->answer_text.empty());
         QVERIFY(t->reasoning_complete);
         QVERIFY(!stop->isEnabled());
+        // The synthetic engine has no layers: the lens says so.
+        TokenInspector* ins = win.w->inspector();
+        QTRY_VERIFY(ins->branchable());
+        ins->select_token(t->n_prompt + 2);
+        QTest::mouseClick(ins->lens_button(), Qt::LeftButton);
+        QTRY_VERIFY(win.w->lens_dialog() &&
+                    win.w->lens_dialog()->status_text().contains("no layers to read"));
     }
 };
 
