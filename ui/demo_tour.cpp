@@ -4,7 +4,9 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QEventLoop>
+#include <QPushButton>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTextBrowser>
 #include <QThread>
 #include <QTimer>
@@ -12,6 +14,7 @@
 
 #include "app/chat_controller.h"
 #include "app/inspected_reply.h"
+#include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
@@ -123,6 +126,29 @@ void DemoTour::after_reply(qint64 id) {
             shoot("8-presenter-replay");
             w_.set_presenter(false);
             w_.reply()->stop_replay();
+        }
+        // The logit lens of the selected token (the highest-entropy fork), read by the engine.
+        w_.show_panel(MainWindow::InspectorPanel);
+        auto* ins2 = w_.inspector();
+        if (const auto& forks = w_.reasoning_map()->map().forks; !forks.empty())
+            ins2->select_token(
+                std::max_element(forks.begin(), forks.end(), [](const auto& a, const auto& b) {
+                    return a.entropy < b.entropy;
+                })->token);
+        if (ins2->lens_button()->isEnabled()) {
+            ins2->lens_button()->click();
+            for (int i = 0;
+                 i < 200 && w_.lens_dialog() && w_.lens_dialog()->table()->rowCount() == 0; ++i) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+                QThread::msleep(20);
+            }
+            if (LensDialog* lens = w_.lens_dialog()) {
+                QCoreApplication::processEvents();
+                const QString path = QDir(out_).filePath("9-logit-lens.png");
+                std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
+                             lens->grab().save(path) ? "saved" : "FAILED");
+                lens->close();
+            }
         }
         ModelDialog d(&w_);
         d.set_path(QString::fromStdString(c_.model().path));
