@@ -286,6 +286,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
 
     std::vector<int32_t> closing;  // the end-of-thinking marker still to insert
     bool closed_by_control = false;
+    bool manual_changes = false;  // a step-mode choice replaced the sampler's pick
     const int n_start = trace.n_gen;
     for (int step = n_start; trace.stop_reason == StopReason::None && step < req.max_tokens;
          ++step) {
@@ -315,13 +316,28 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
                 trace.interventions.push_back(in);
             }
         }
-        const bool forced = !closing.empty();
+        bool forced = !closing.empty();
         int32_t id;
         if (forced) {
             id = closing.back();
             closing.pop_back();
         } else {
             id = sampler.sample(cur);
+            if (req.choose) {
+                // The choice is made from what the inspector would show for this token.
+                const TokenStats offer = cur_summary.stats(cur[static_cast<size_t>(id)]);
+                std::vector<Alternative> top;
+                for (auto& [alt, lp] : offer.top) top.push_back({alt, tok_.token_text(alt), lp});
+                const int32_t chosen = req.choose(step, top, id);
+                if (chosen < 0 || chosen >= n_vocab)
+                    throw Error("manual sampling: token " + std::to_string(chosen) +
+                                " is outside the vocabulary (" + std::to_string(n_vocab) + ")");
+                if (chosen != id) {
+                    id = chosen;
+                    forced = true;
+                    manual_changes = true;
+                }
+            }
         }
         sampler.accept(id);
         TokenStats s = cur_summary.stats(cur[static_cast<size_t>(id)]);
@@ -381,6 +397,11 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     }
     if (trace.stop_reason == StopReason::None && trace.n_gen > 0 && trace.n_gen >= req.max_tokens)
         trace.stop_reason = StopReason::MaxTokens;
+    if (manual_changes) {
+        Intervention in;
+        in.kind = "manual";
+        trace.interventions.push_back(in);
+    }
     if (on_token) {
         std::string rest = detok.flush();
         if (!rest.empty()) on_token(nullptr, rest);

@@ -58,6 +58,12 @@ struct GenerateRequest {
     int think_budget = -1;
     int close_thinking_at = -1;
     const std::atomic<bool>* stop_thinking = nullptr;
+    // Manual sampling (step mode): called for every sampled token before it is used, with its
+    // generated position, the model's top alternatives there (most likely first) and the
+    // sampler's pick; returns the token to use instead (the pick to keep it). A token other than
+    // the pick is recorded forced, its probability the model's. Thrown errors end the reply.
+    std::function<int32_t(int position, const std::vector<Alternative>& top, int32_t sampled)>
+        choose;
     // Copied to the front of the trace's interventions (the caller describes a branch or an
     // edit; the generator adds the thinking controls that acted).
     std::vector<Intervention> interventions;

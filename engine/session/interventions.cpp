@@ -110,9 +110,24 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
         for (size_t i = static_cast<size_t>(t.n_prompt); i < end; ++i)
             req.reply_start.push_back(t.tokens[i].id);
     }
-    // Recorded again as they act (a budget or stop), or as the start says (a branch, an edit).
+    // Step mode: the tokens the user picked are picked again where they were.
+    const bool manual = std::any_of(t.interventions.begin(), t.interventions.end(),
+                                    [](const Intervention& in) { return in.kind == "manual"; });
+    if (manual) {
+        std::vector<int32_t> picked(static_cast<size_t>(t.n_gen), -1);
+        for (int i = 0; i < t.n_gen; ++i) {
+            const TokenRecord& r = t.tokens[static_cast<size_t>(t.n_prompt + i)];
+            if (r.forced) picked[static_cast<size_t>(i)] = r.id;
+        }
+        req.choose = [picked](int position, const std::vector<Alternative>&, int32_t sampled) {
+            const size_t p = static_cast<size_t>(position);
+            return p < picked.size() && picked[p] >= 0 ? picked[p] : sampled;
+        };
+    }
+    // Recorded again as they act (a budget, a stop, step-mode picks), or as the start says (a
+    // branch, an edit).
     for (const Intervention& in : t.interventions)
-        if (in.kind != "think-budget" && in.kind != "stop-thinking")
+        if (in.kind != "think-budget" && in.kind != "stop-thinking" && in.kind != "manual")
             req.interventions.push_back(in);
     return req;
 }

@@ -341,5 +341,55 @@ TEST(Resample, RolloutsKeepThePrefixAndDifferAfterIt) {
     EXPECT_TRUE(differ);
 }
 
+// Step mode: the chooser sees each token's alternatives and the sampler's pick; what it picks
+// instead is used, recorded as forced with the model's probability, and reproduced.
+TEST(Manual, PickedTokensAreUsedRecordedAndReproduced) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("step by step", true, false);
+    req.max_tokens = 12;
+    req.sampling.temperature = 0.9f;
+    req.sampling.seed = 3;
+    req.stop_at_eog = false;
+    req.top_n = 4;
+    std::vector<std::vector<Alternative>> offered;
+    std::vector<int32_t> picks;
+    req.choose = [&](int position, const std::vector<Alternative>& top, int32_t sampled) {
+        EXPECT_EQ(position, static_cast<int>(offered.size()));
+        offered.push_back(top);
+        // Positions 3 and 7: the second most likely (or the first, if that was sampled).
+        int32_t id = sampled;
+        if (position == 3 || position == 7) id = top[0].id == sampled ? top[1].id : top[0].id;
+        picks.push_back(id);
+        return id;
+    };
+    Generator gen(*m.model, *m.tok);
+    const Trace t = gen.generate(req);
+    ASSERT_EQ(t.n_gen, 12);
+    ASSERT_EQ(offered.size(), 12u);
+    for (int i = 0; i < 12; ++i) {
+        const TokenRecord& r = gen_at(t, i);
+        EXPECT_EQ(r.id, picks[static_cast<size_t>(i)]) << i;
+        EXPECT_EQ(r.forced, i == 3 || i == 7) << i;
+        // What was offered is what the trace records for the token.
+        ASSERT_EQ(r.top.size(), offered[static_cast<size_t>(i)].size());
+        for (size_t j = 0; j < r.top.size(); ++j) {
+            EXPECT_EQ(r.top[j].id, offered[static_cast<size_t>(i)][j].id);
+            EXPECT_FLOAT_EQ(r.top[j].logprob, offered[static_cast<size_t>(i)][j].logprob);
+        }
+        if (r.forced)
+            for (const Alternative& a : r.top)
+                if (a.id == r.id) EXPECT_NEAR(r.logprob, a.logprob, 1e-6);
+    }
+    ASSERT_EQ(t.interventions.size(), 1u);
+    EXPECT_EQ(t.interventions[0].kind, "manual");
+    const Trace again = gen.generate(reproduce_request(t, *m.tok));
+    EXPECT_TRUE(compare_generated(t, again).identical);
+    // A pick outside the vocabulary ends the reply with a clear error.
+    GenerateRequest bad = req;
+    bad.choose = [](int, const std::vector<Alternative>&, int32_t) { return 1 << 30; };
+    EXPECT_THROW(gen.generate(bad), Error);
+}
+
 }  // namespace
 }  // namespace gb
