@@ -58,6 +58,11 @@ public:
     void stop();                                              // cancels the streamed reply
     // Closes the streamed reply's reasoning now: the answer follows (nothing when not thinking).
     void stop_thinking();
+    // Step mode (classroom): each next token waits for choose() (the worker's choiceNeeded
+    // offers the alternatives). Not stored; it applies to the replies that start after it.
+    void set_step_mode(bool on) { worker_.set_step_mode(on); }
+    bool step_mode() const { return worker_.step_mode(); }
+    void choose(int32_t token) { worker_.choose(token); }
     // A new reply beside a stored one (a sibling, like regenerate): its first `at` generated
     // tokens kept, `token` at position `at`, then the model continues. `trace` is that reply's
     // stored trace (the inspector has it).

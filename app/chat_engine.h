@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,12 @@ namespace gb::app {
 // What may stop or steer a reply while it runs, raised from any thread: cancel ends it at the
 // next token; stop_thinking closes an open reasoning block with the model's end-of-thinking
 // marker, and the answer follows.
+// choose (step mode, may be empty): GenerateRequest::choose, asked for every sampled token.
 struct RunControls {
     const std::atomic<bool>* cancel = nullptr;
     const std::atomic<bool>* stop_thinking = nullptr;
+    std::function<int32_t(int position, const std::vector<Alternative>& top, int32_t sampled)>
+        choose;
 };
 
 class ChatEngine {

@@ -13,6 +13,7 @@ void register_metatypes() {
     qRegisterMetaType<gb::app::StreamToken>();
     qRegisterMetaType<gb::app::ContextUse>();
     qRegisterMetaType<std::shared_ptr<const gb::Trace>>();
+    qRegisterMetaType<std::vector<gb::Alternative>>();
     qRegisterMetaType<std::shared_ptr<const gb::app::ChatEngine::Lens>>();
 }
 
@@ -83,7 +84,20 @@ void EngineWorker::stream(quint64 request,
                 emit tokenStreamed(request, std::move(t));
                 return !cancel_.load();
             };
-            Trace trace = run(on_token, RunControls{&cancel_, &stop_thinking_});
+            RunControls controls{&cancel_, &stop_thinking_, {}};
+            if (step_mode_.load())
+                controls.choose = [this, request](int position, const std::vector<Alternative>& top,
+                                                  int32_t sampled) {
+                    {
+                        std::lock_guard<std::mutex> lock(choice_mu_);
+                        choice_ = -1;
+                    }
+                    emit choiceNeeded(request, position, top, sampled);
+                    std::unique_lock<std::mutex> lock(choice_mu_);
+                    choice_cv_.wait(lock, [this] { return choice_ >= 0 || cancel_.load(); });
+                    return choice_ >= 0 ? choice_ : sampled;  // a cancel: the reply stops next
+                };
+            Trace trace = run(on_token, controls);
             if (cancel_.load() && trace.stop_reason != StopReason::Eog)
                 trace.stop_reason = StopReason::Cancelled;
             busy_.store(false);
@@ -99,6 +113,12 @@ void EngineWorker::stream(quint64 request,
             emit generationFailed(request, error_text(e));
         }
     });
+}
+
+void EngineWorker::choose(int32_t token) {
+    std::lock_guard<std::mutex> lock(choice_mu_);
+    choice_ = token;
+    choice_cv_.notify_all();
 }
 
 void EngineWorker::lens(quint64 request, std::vector<int32_t> tokens, int position, int top_k,

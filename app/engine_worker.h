@@ -6,8 +6,10 @@
 #include <QObject>
 #include <QThread>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "app/chat_engine.h"
@@ -40,10 +42,19 @@ public:
     void reproduce(quint64 request, std::shared_ptr<const Trace> recorded);
     void compute_context_use(const std::vector<ChatTurn>& turns,
                              const GenerationSettings& settings);
-    void cancel() { cancel_.store(true); }
+    void cancel() {
+        cancel_.store(true);
+        std::lock_guard<std::mutex> lock(choice_mu_);
+        choice_cv_.notify_all();
+    }
     // Closes the reasoning of the reply being generated (its next token is the model's
     // end-of-thinking marker); nothing when it is not thinking.
     void stop_thinking() { stop_thinking_.store(true); }
+    // Step mode: while on, each sampled token waits for choose() (choiceNeeded says what is
+    // offered); cancel() ends the wait and the reply.
+    void set_step_mode(bool on) { step_mode_.store(on); }
+    bool step_mode() const { return step_mode_.load(); }
+    void choose(int32_t token);
     bool busy() const { return busy_.load(); }
 
 signals:
@@ -55,6 +66,10 @@ signals:
     void generationFinished(quint64 request, std::shared_ptr<const gb::Trace> trace);
     void generationFailed(quint64 request, QString error);
     void reproduced(quint64 request, std::shared_ptr<const gb::Trace> trace);
+    // Step mode: the token at `position` waits for a choice among `top`; `sampled` is the
+    // sampler's pick.
+    void choiceNeeded(quint64 request, int position, std::vector<gb::Alternative> top,
+                      int32_t sampled);
     void lensReady(quint64 request, std::shared_ptr<const gb::app::ChatEngine::Lens> lens);
     void lensFailed(quint64 request, QString error);
     void notice(QString text);  // from ChatEngine::take_notice()
@@ -73,6 +88,10 @@ private:
     QObject* context_ = nullptr;  // lives in thread_: queued jobs run there
     std::atomic<bool> cancel_{false};
     std::atomic<bool> stop_thinking_{false};
+    std::atomic<bool> step_mode_{false};
+    std::mutex choice_mu_;
+    std::condition_variable choice_cv_;
+    int32_t choice_ = -1;  // the pick handed over by choose(); -1: none yet
     std::atomic<bool> busy_{false};
 };
 
@@ -84,4 +103,5 @@ Q_DECLARE_METATYPE(gb::app::ModelInfo)
 Q_DECLARE_METATYPE(gb::app::StreamToken)
 Q_DECLARE_METATYPE(gb::app::ContextUse)
 Q_DECLARE_METATYPE(std::shared_ptr<const gb::Trace>)
+Q_DECLARE_METATYPE(std::vector<gb::Alternative>)
 Q_DECLARE_METATYPE(std::shared_ptr<const gb::app::ChatEngine::Lens>)

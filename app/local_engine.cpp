@@ -226,6 +226,7 @@ Trace LocalEngine::run(const GenerateRequest& request, const TokenCallback& on_t
                        const RunControls& controls) {
     GenerateRequest req = request;
     req.stop_thinking = controls.stop_thinking;
+    if (controls.choose) req.choose = controls.choose;
     Trace t;
     try {
         if (!gen_) gen_ = std::make_unique<Generator>(*model_, *tok_);

@@ -193,6 +193,7 @@ Trace SyntheticEngine::script(Trace t, std::vector<TokenRecord> start, bool thin
     const double step_ms = 1000.0 / std::max(1.0, opt_.tokens_per_second);
     t.stop_reason = StopReason::Eog;
     int n_think = 0;
+    bool manual = false;  // a step-mode pick replaced a scripted token
     for (int i = 0; i < std::max(total(), static_cast<int>(start.size())); ++i) {
         if (controls.cancel && controls.cancel->load()) {
             t.stop_reason = StopReason::Cancelled;
@@ -239,6 +240,20 @@ Trace SyntheticEngine::script(Trace t, std::vector<TokenRecord> start, bool thin
             for (int a = 1; a < 5; ++a)
                 r.top.push_back(
                     {r.id + a * 7, " alt" + std::to_string(a), std::log((1 - p) / (a + 1.5f))});
+            if (controls.choose && !marker) {
+                // Step mode, as the real generator: the pick may replace the scripted token.
+                const int32_t chosen = controls.choose(i, r.top, r.id);
+                if (chosen != r.id) {
+                    for (const Alternative& a : r.top)
+                        if (a.id == chosen) {
+                            r.text = a.text;
+                            r.logprob = a.logprob;
+                        }
+                    r.id = chosen;
+                    r.forced = true;
+                    manual = true;
+                }
+            }
             r.t_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
             if (opt_.n_layers > 0 && s.record_routing) {
                 r.routing.k = opt_.n_expert_used;
@@ -276,6 +291,7 @@ Trace SyntheticEngine::script(Trace t, std::vector<TokenRecord> start, bool thin
     }
     if (t.stop_reason == StopReason::Eog && t.n_gen >= max_tokens)
         t.stop_reason = StopReason::MaxTokens;
+    if (manual) t.interventions.push_back({"manual", -1, -1, -1, 0, ""});
     if (on_token) on_token(nullptr, std::string());
     t.reasoning_complete = n_think == 0 || t.n_gen >= think_end;
     // Trimmed at the ends, as the engine's reasoning parser leaves both texts.

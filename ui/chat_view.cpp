@@ -11,6 +11,7 @@
 
 #include "app/message_list_model.h"
 #include "ui/message_widget.h"
+#include "ui/step_chooser.h"
 #include "ui/welcome_panel.h"
 
 namespace gb::ui {
@@ -35,6 +36,8 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     scroll_->setWidget(list_);
     v->addWidget(scroll_, 1);
 
+    chooser_ = new StepChooser(this);
+    v->addWidget(chooser_);
     auto* bottom = new QHBoxLayout;
     input_ = new QPlainTextEdit(this);
     input_->setPlaceholderText(tr("Message (Enter sends, Shift+Enter for a new line)"));
@@ -98,7 +101,10 @@ void ChatView::set_thinking(bool thinking) { stop_thinking_->setEnabled(thinking
 
 void ChatView::set_busy(bool busy) {
     stop_->setEnabled(busy);
-    if (!busy) stop_thinking_->setEnabled(false);
+    if (!busy) {
+        stop_thinking_->setEnabled(false);
+        chooser_->clear();
+    }
     send_->setEnabled(!busy);
     welcome_->set_prompts_enabled(!busy);
 }

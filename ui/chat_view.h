@@ -31,6 +31,9 @@ public:
     // While a reply thinks: "Stop thinking" closes its reasoning so that the answer follows.
     void set_thinking(bool thinking);
     QPushButton* stop_thinking_button() const { return stop_thinking_; }
+    class StepChooser* step_chooser() const {
+        return chooser_;
+    }
     void set_placeholder(const QString& text);
     // The welcome panel's demo prompts (shown while the conversation is empty); a click sends one.
     void set_demo_prompts(const gb::app::DemoPromptSet& set);
@@ -68,6 +71,7 @@ private:
     QPushButton* send_ = nullptr;
     QPushButton* stop_ = nullptr;
     QPushButton* stop_thinking_ = nullptr;
+    class StepChooser* chooser_ = nullptr;
     QTimer coalesce_;
     int pending_row_ = -1;
 };

@@ -14,12 +14,14 @@
 
 #include "app/chat_controller.h"
 #include "app/inspected_reply.h"
+#include "ui/chat_view.h"
 #include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/routing_view.h"
+#include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
 
 namespace gb::ui {
@@ -150,6 +152,28 @@ void DemoTour::after_reply(qint64 id) {
                 lens->close();
             }
         }
+        // Step mode: a new reply (in a new chat: the demo models answer single problems) waits
+        // for its third token to be picked.
+        c_.new_conversation();
+        c_.set_step_mode(true);
+        int picks = 0;
+        auto* chooser = w_.chat()->step_chooser();
+        auto pump = [&](auto done) {
+            for (int i = 0; i < 250 && !done(); ++i) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+                QThread::msleep(20);
+            }
+        };
+        c_.send(prompt_);
+        while (picks < 3) {
+            pump([&] { return chooser->isVisible(); });
+            if (!chooser->isVisible()) break;
+            if (++picks < 3) chooser->pick(-1);
+        }
+        if (chooser->isVisible()) shoot("10-step-mode");
+        c_.set_step_mode(false);
+        c_.stop();
+        pump([&] { return !c_.busy(); });
         ModelDialog d(&w_);
         d.set_path(QString::fromStdString(c_.model().path));
         d.show();

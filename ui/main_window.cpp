@@ -29,6 +29,7 @@
 #include "ui/replay_bar.h"
 #include "ui/routing_view.h"
 #include "ui/settings_panel.h"
+#include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
 
 namespace gb::ui {
@@ -105,6 +106,13 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             chat_->set_thinking(thinking);
     });
     connect(chat_, &ChatView::stopThinkingRequested, this, [this] { thinking_stopped_ = true; });
+    // Step mode: the engine waits for each token to be picked.
+    connect(&c_.worker(), &gb::app::EngineWorker::choiceNeeded, this,
+            [this](quint64, int position, const std::vector<Alternative>& top, int32_t sampled) {
+                chat_->step_chooser()->offer(position, top, sampled);
+            });
+    connect(chat_->step_chooser(), &StepChooser::chosen, this,
+            [this](int token) { c_.choose(token); });
     connect(&c_, &ChatController::streamingStarted, this, [this] { thinking_stopped_ = false; });
     connect(chat_, &ChatView::editRequested, this,
             [this](qint64 id, const QString& t) { c_.edit(id, t); });
@@ -409,6 +417,13 @@ void MainWindow::create_actions() {
     for (QAction* a : step_actions_) a->setEnabled(false);
     add(teach, tr("Pre&senter view"), QKeySequence(Qt::Key_F11),
         [this] { set_presenter(!presenter_); });
+    teach->addSeparator();
+    step_mode_action_ = add(teach, tr("Step &mode: pick each next token"), QKeySequence(Qt::Key_F7),
+                            [this] { c_.set_step_mode(step_mode_action_->isChecked()); });
+    step_mode_action_->setCheckable(true);
+    step_mode_action_->setToolTip(
+        tr("Each token of the next reply waits for you: pick one of the model's alternatives "
+           "or let the sampler choose"));
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }

@@ -53,6 +53,7 @@ public:
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }
     LensDialog* lens_dialog() const { return lens_; }
+    QAction* step_mode_action() const { return step_mode_action_; }
     // What the last "Run again" found (status bar text).
     QString last_reproduce() const { return last_reproduce_; }
     TokenInspector* inspector() const { return inspector_; }
@@ -95,7 +96,8 @@ private:
     ModelAnatomyView* anatomy_ = nullptr;
     ReplayBar* replay_bar_ = nullptr;
     bool presenter_ = false;
-    bool thinking_stopped_ = false;  // "Stop thinking" was pressed for the reply streaming
+    bool thinking_stopped_ = false;
+    QAction* step_mode_action_ = nullptr;  // "Stop thinking" was pressed for the reply streaming
     QString last_reproduce_;
     LensDialog* lens_ = nullptr;  // made on first use
     quint64 lens_request_ = 0;

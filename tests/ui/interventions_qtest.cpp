@@ -2,12 +2,14 @@
 // reasoning model: the kept prefix comes from the KV cache, the branch is a sibling reply),
 // "Run again" (reproduce), the thinking budget setting reaching the engine, and "Stop thinking"
 // (synthetic engine, slow enough to press it mid-reasoning).
+#include <QAction>
 #include <QComboBox>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTest>
+#include <QTimer>
 #include <cmath>
 
 #include "app/chat_controller.h"
@@ -22,6 +24,7 @@
 #include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/message_widget.h"
+#include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
 
 using namespace gb;
@@ -180,6 +183,57 @@ private slots:
         QVERIFY(t->reasoning_complete);
         // The budget is a conversation setting: kept with it.
         QCOMPARE(settings_from_json(to_json(s)).think_budget, 15);
+    }
+
+    // Step mode with the real engine: every token waits; the offered alternatives are the ones
+    // the trace records; a pick other than the sampler's is used and marked; Stop ends a wait.
+    void step_mode_picks_each_token() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0;
+        s.max_tokens = 12;
+        win.c->set_settings(s);
+        win.w->step_mode_action()->trigger();
+        QVERIFY(win.c->step_mode());
+        StepChooser* chooser = win.w->chat()->step_chooser();
+        int offers = 0;
+        int32_t picked_at_2 = -1;
+        connect(&win.c->worker(), &EngineWorker::choiceNeeded, chooser,
+                [&](quint64, int position, const std::vector<Alternative>& top, int32_t sampled) {
+                    ++offers;
+                    QTimer::singleShot(0, chooser, [&, position, top, sampled] {
+                        QVERIFY(chooser->isVisible());
+                        QCOMPARE(chooser->offered(), static_cast<int>(top.size()));
+                        if (position == 2) {
+                            const int i = top[0].id == sampled ? 1 : 0;
+                            picked_at_2 = top[static_cast<size_t>(i)].id;
+                            chooser->pick(i);
+                        } else {
+                            chooser->pick(-1);
+                        }
+                    });
+                });
+        const auto t = win.reply("12+34");
+        QVERIFY(t);
+        QCOMPARE(offers, 12);
+        QCOMPARE(t->n_gen, 12);
+        QCOMPARE(gen_at(*t, 2).id, picked_at_2);
+        QVERIFY(gen_at(*t, 2).forced);
+        QVERIFY(!gen_at(*t, 3).forced);
+        QCOMPARE(t->interventions.size(), size_t{1});
+        QCOMPARE(t->interventions[0].kind, std::string("manual"));
+        QVERIFY(!chooser->isVisible());
+        // Stop while a token waits: the reply ends, nothing hangs.
+        disconnect(&win.c->worker(), &EngineWorker::choiceNeeded, chooser, nullptr);
+        QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
+        win.c->send("45+67");
+        QTRY_VERIFY_WITH_TIMEOUT(chooser->isVisible(), 10000);
+        win.c->stop();
+        QVERIFY(done.wait(10000));
+        QTRY_VERIFY(!chooser->isVisible());
+        win.w->step_mode_action()->trigger();
+        QVERIFY(!win.c->step_mode());
     }
 
     void stop_thinking_button() {
