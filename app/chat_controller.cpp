@@ -309,6 +309,28 @@ void ChatController::branch_from(int64_t assistant_message_id, std::shared_ptr<c
     emit streamingStarted();
 }
 
+void ChatController::edit_thought(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
+                                  const QString& thought) {
+    const StoredMessage* old = find(assistant_message_id);
+    if (!old || old->role != "assistant" || !old->parent) return;
+    if (busy()) {
+        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        return;
+    }
+    if (!trace || !model_loaded_) {
+        emit errorOccurred(!trace ? tr("This reply has no stored trace to continue from.")
+                                  : tr("No model is loaded: open one with Model > Open model "
+                                       "(Ctrl+O)."));
+        return;
+    }
+    const int64_t parent = *old->parent;
+    path_ = path_to(parent);
+    emit pathChanged();
+    begin_reply(parent);
+    worker_.continue_thought(request_, std::move(trace), thought.toStdString(), settings_);
+    emit streamingStarted();
+}
+
 void ChatController::reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace) {
     if (busy()) {
         emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));

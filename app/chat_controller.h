@@ -68,6 +68,10 @@ public:
     // stored trace (the inspector has it).
     void branch_from(int64_t assistant_message_id, std::shared_ptr<const Trace> trace, int at,
                      int32_t token);
+    // A new reply beside a stored one whose reasoning starts with `thought` (the user's edit
+    // of that reply's thought): the model thinks on from there and answers.
+    void edit_thought(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
+                      const QString& thought);
     // Runs a stored reply again from its recorded prompt, settings and seed; reproduced says
     // whether every token came out the same (or where the first difference is).
     void reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace);

@@ -51,6 +51,13 @@ public:
                          const GenerationSettings& settings, const TokenCallback& on_token,
                          const RunControls& controls) = 0;
 
+    // The prompt of a stored reply again, its reasoning starting with `thought` (written or
+    // edited by the user; gb::edit_thought_request); the model thinks on from there and
+    // answers, up to settings.max_tokens more.
+    virtual Trace continue_thought(const Trace& parent, const std::string& thought,
+                                   const GenerationSettings& settings,
+                                   const TokenCallback& on_token, const RunControls& controls) = 0;
+
     // The reply of `recorded` again, from its recorded prompt tokens, settings, seed and
     // interventions (gb::reproduce_request); the caller compares the tokens.
     virtual Trace reproduce(const Trace& recorded, const RunControls& controls) = 0;

@@ -69,6 +69,14 @@ void EngineWorker::branch(quint64 request, std::shared_ptr<const Trace> parent, 
     });
 }
 
+void EngineWorker::continue_thought(quint64 request, std::shared_ptr<const Trace> parent,
+                                    std::string thought, const GenerationSettings& settings) {
+    stream(request, [this, parent, thought = std::move(thought), settings](
+                        const TokenCallback& on_token, const RunControls& controls) {
+        return engine_->continue_thought(*parent, thought, settings, on_token, controls);
+    });
+}
+
 void EngineWorker::stream(quint64 request,
                           std::function<Trace(const TokenCallback&, const RunControls&)> run) {
     cancel_.store(false);

@@ -271,6 +271,16 @@ ChatEngine::Lens LocalEngine::lens(const std::vector<int32_t>& tokens, int posit
     return out;
 }
 
+Trace LocalEngine::continue_thought(const Trace& parent, const std::string& thought,
+                                    const GenerationSettings& s, const TokenCallback& on_token,
+                                    const RunControls& controls) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    check_same_model(parent, info_.name);
+    GenerateRequest req = edit_thought_request(parent, thought, s.max_tokens, *tok_);
+    req.think_budget = s.think_budget;
+    return run(req, on_token, controls);
+}
+
 Trace LocalEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     if (!model_) throw Error("no model is loaded: open one with Model > Open");
     check_same_model(recorded, info_.name);

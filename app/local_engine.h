@@ -35,6 +35,9 @@ public:
     Trace branch(const Trace& parent, int at, int32_t token, const GenerationSettings& settings,
                  const TokenCallback& on_token, const RunControls& controls) override;
     Trace reproduce(const Trace& recorded, const RunControls& controls) override;
+    Trace continue_thought(const Trace& parent, const std::string& thought,
+                           const GenerationSettings& settings, const TokenCallback& on_token,
+                           const RunControls& controls) override;
     Lens lens(const std::vector<int32_t>& tokens, int position, int top_k, int span_first,
               int span_count) override;
     ContextUse context_use(const std::vector<ChatTurn>& turns,

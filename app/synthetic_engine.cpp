@@ -157,6 +157,37 @@ ChatEngine::Lens SyntheticEngine::lens(const std::vector<int32_t>&, int, int, in
     throw Error("the synthetic engine has no layers to read: the logit lens needs a real model");
 }
 
+Trace SyntheticEngine::continue_thought(const Trace& parent, const std::string& thought,
+                                        const GenerationSettings& s, const TokenCallback& on_token,
+                                        const RunControls& controls) {
+    if (!loaded_) throw Error("no model is loaded");
+    check_settings(s);
+    if (!parent.model.empty() && parent.model != info_.name)
+        throw Error("this reply was made by \"" + parent.model + "\", not by the loaded model \"" +
+                    info_.name + "\": load that model to continue or re-run it");
+    // The thought's words as forced reasoning tokens, then the script from there.
+    Trace t = prompt_trace(parent.prompt_text, s);
+    t.sampling = parent.sampling;
+    std::vector<TokenRecord> start;
+    std::istringstream in(thought);
+    for (std::string w; in >> w;) {
+        TokenRecord r;
+        r.id = 500 + static_cast<int32_t>(start.size());
+        r.text = (start.empty() ? "" : " ") + w;
+        r.phase = Phase::Think;
+        r.forced = true;
+        r.logprob = -1.0f;
+        r.entropy = 1.0f;
+        start.push_back(std::move(r));
+    }
+    if (start.empty())
+        throw Error("the edited thought is empty: write something for the model to think on from");
+    t.interventions.push_back({"edit-thought", static_cast<int>(start.size()), -1, -1, 0, ""});
+    const int n = static_cast<int>(start.size());
+    return script(std::move(t), std::move(start), true, n + s.max_tokens, s, on_token, controls,
+                  -1);
+}
+
 Trace SyntheticEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     GenerationSettings s;
     s.sampling = recorded.sampling;

@@ -132,6 +132,7 @@ MessageWidget* ChatView::make_bubble() {
     auto* w = new MessageWidget(list_);
     connect(w, &MessageWidget::editRequested, this, &ChatView::editRequested);
     connect(w, &MessageWidget::regenerateRequested, this, &ChatView::regenerateRequested);
+    connect(w, &MessageWidget::editThoughtRequested, this, &ChatView::editThoughtRequested);
     connect(w, &MessageWidget::inspectRequested, this, &ChatView::inspectRequested);
     connect(w, &MessageWidget::branchRequested, this, &ChatView::branchRequested);
     return w;

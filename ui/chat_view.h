@@ -49,6 +49,7 @@ signals:
     void stopThinkingRequested();
     void editRequested(qint64 id, QString text);
     void regenerateRequested(qint64 id);
+    void editThoughtRequested(qint64 id, QString reasoning);
     void inspectRequested(qint64 id);
     void branchRequested(qint64 id, int delta);
 

@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
@@ -96,6 +97,16 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) { c_.send(t); });
     connect(chat_, &ChatView::stopRequested, &c_, &ChatController::stop);
     connect(chat_, &ChatView::stopThinkingRequested, &c_, &ChatController::stop_thinking);
+    connect(chat_, &ChatView::editThoughtRequested, this,
+            [this](qint64 id, const QString& reasoning) {
+                bool ok = false;
+                const QString edited = QInputDialog::getMultiLineText(
+                    this, tr("Edit the thought"),
+                    tr("The model thinks on from the end of your text, then answers (a new "
+                       "branch of this reply):"),
+                    reasoning, &ok);
+                if (ok) edit_thought_of(id, edited);
+            });
     // "Stop thinking" is offered while the streamed reply is inside its reasoning.
     connect(&c_, &ChatController::streamingUpdated, this, [this] {
         const auto& s = c_.streaming();
@@ -424,6 +435,17 @@ void MainWindow::create_actions() {
     step_mode_action_->setToolTip(
         tr("Each token of the next reply waits for you: pick one of the model's alternatives "
            "or let the sampler choose"));
+}
+
+void MainWindow::edit_thought_of(qint64 message_id, const QString& thought) {
+    std::shared_ptr<const Trace> t;
+    try {
+        t = c_.store().trace(message_id);
+    } catch (const std::exception& e) {
+        show_error(tr("The reply's trace could not be read: %1").arg(e.what()));
+        return;
+    }
+    c_.edit_thought(message_id, std::move(t), thought);
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }

@@ -53,6 +53,9 @@ public:
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }
     LensDialog* lens_dialog() const { return lens_; }
+    // A new branch of a stored reply whose reasoning starts with `thought` (what "Edit
+    // thought" under a reply does after its dialog).
+    void edit_thought_of(qint64 message_id, const QString& thought);
     QAction* step_mode_action() const { return step_mode_action_; }
     // What the last "Run again" found (status bar text).
     QString last_reproduce() const { return last_reproduce_; }

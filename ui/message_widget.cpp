@@ -223,9 +223,14 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     edit_ = small_button(tr("Edit"), tr("Edit this message (makes a branch)"), this);
     regen_ = small_button(tr("Regenerate"), tr("Regenerate this reply (makes a branch)"), this);
     inspect_ = small_button(tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
+    edit_thought_ = small_button(
+        tr("Edit thought"),
+        tr("Edit this reply's chain of thought: the model thinks on from your edit and answers "
+           "(makes a branch)"),
+        this);
     for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_),
                        static_cast<QWidget*>(edit_), static_cast<QWidget*>(regen_),
-                       static_cast<QWidget*>(inspect_)})
+                       static_cast<QWidget*>(edit_thought_), static_cast<QWidget*>(inspect_)})
         actions->addWidget(w);
     actions->addStretch();
     v->addLayout(actions);
@@ -250,6 +255,8 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
         if (ok && !text.trimmed().isEmpty()) emit editRequested(m_.id, text);
     });
     connect(regen_, &QPushButton::clicked, this, [this] { emit regenerateRequested(m_.id); });
+    connect(edit_thought_, &QPushButton::clicked, this,
+            [this] { emit editThoughtRequested(m_.id, m_.reasoning); });
     connect(inspect_, &QPushButton::clicked, this, [this] { emit inspectRequested(m_.id); });
     connect(prev_, &QToolButton::clicked, this, [this] { emit branchRequested(m_.id, -1); });
     connect(next_, &QToolButton::clicked, this, [this] { emit branchRequested(m_.id, +1); });
@@ -349,6 +356,7 @@ void MessageWidget::set_message(const MessageView& m) {
     copy_code_->setVisible(done && !code_blocks(m.content).isEmpty());
     edit_->setVisible(done && user);
     regen_->setVisible(done && !user);
+    edit_thought_->setVisible(done && !user && !m.replay && !m.reasoning.isEmpty());
     inspect_->setVisible(done && !user);
     const bool branches = m.branch_count > 1;
     prev_->setVisible(branches);

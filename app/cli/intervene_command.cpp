@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -69,6 +70,14 @@ void warn_other_model(const Trace& t, const Model& m) {
                      t.model.c_str(), name.c_str());
 }
 
+std::string read_file_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot read '" + path + "'");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
@@ -99,14 +108,37 @@ void print_reply(const Trace& t) {
 }  // namespace
 
 int branch_command(const std::vector<std::string>& argv) {
-    Args args(argv, with(kModelFlags, {"--at", "--token", "-n", "--max-tokens", "--trace"}),
+    Args args(argv,
+              with(kModelFlags, {"--at", "--token", "-n", "--max-tokens", "--trace", "--thought",
+                                 "--thought-file"}),
               {"--quiet"});
     if (args.positional().size() != 1)
         throw Error(
             "branch takes one trace file: glassbox-cli branch TRACE -m MODEL --at I --token ID");
-    if (!args.has("--at") || !args.has("--token"))
-        throw Error("branch needs --at I (a generated position, 0 = the first) and --token ID");
     const Trace parent = read_trace_file(args.positional()[0]);
+    if (args.has("--thought") || args.has("--thought-file")) {
+        // The reply's prompt again, its reasoning starting with the given thought.
+        const std::string thought = args.has("--thought")
+                                        ? args.str("--thought")
+                                        : read_file_text(args.str("--thought-file"));
+        const int max_new =
+            static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 512, 0, INT_MAX));
+        LoadedModel m = load_model(
+            args, parent.n_prompt + 4 * static_cast<int64_t>(thought.size()) + max_new + 16);
+        warn_other_model(parent, *m.model);
+        Generator gen(*m.model, *m.tok);
+        const Trace t = gen.generate(edit_thought_request(parent, thought, max_new, *m.tok));
+        if (!args.has("--quiet")) print_reply(t);
+        std::fprintf(stderr, "[edited thought of %d tokens; the model wrote %d more; stop: %s]\n",
+                     t.interventions.back().at, t.n_gen - t.interventions.back().at,
+                     stop_reason_name(t.stop_reason));
+        if (args.has("--trace")) write_trace(t, args.str("--trace"));
+        return 0;
+    }
+    if (!args.has("--at") || !args.has("--token"))
+        throw Error(
+            "branch needs --at I (a generated position, 0 = the first) and --token ID, or "
+            "--thought TEXT");
     const int at = static_cast<int>(args.integer("--at", 0, 0, INT_MAX));
     const int32_t token = static_cast<int32_t>(args.integer("--token", 0, 0, INT_MAX));
     const int max_new =

@@ -64,11 +64,14 @@ commands:
       two replies (traces) aligned token by token (longest common subsequence of token
       ids): where they first diverge, log-probability and entropy differences over the
       shared tokens, and per MoE layer the difference of the expert loads
-  branch TRACE -m MODEL --at I --token ID [-n N] [--trace OUT] [--quiet]
+  branch TRACE -m MODEL (--at I --token ID | --thought TEXT | --thought-file F) [-n N]
+         [--trace OUT] [--quiet]
       continue a reply (its trace) after its first I generated tokens with token ID at
       position I, then up to N more tokens (default 256): same prompt, settings and seed,
       the random stream continuing where the reply's did (so the original token put back
-      gives the original reply); the new trace records the branch
+      gives the original reply); the new trace records the branch. --thought: the reply's
+      prompt again with its reasoning starting with TEXT (an edited chain of thought), from
+      which the model thinks on and answers
   reproduce TRACE -m MODEL [--json] [--trace OUT]
       run a reply again from its recorded prompt tokens, settings, seed and interventions
       and say whether every generated token is identical, or where the first difference is

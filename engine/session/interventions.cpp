@@ -84,6 +84,29 @@ GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int m
     return req;
 }
 
+GenerateRequest edit_thought_request(const Trace& parent, const std::string& thought, int max_new,
+                                     const Tokenizer& tok) {
+    GenerateRequest req = base_request(parent, tok);
+    if (max_new < 0) throw Error("the tokens to generate after an edited thought must be >= 0");
+    if (!req.starts_in_reasoning) {
+        const std::vector<int32_t> open = tok.encode("<think>\n", false, true);
+        req.reply_start.insert(req.reply_start.end(), open.begin(), open.end());
+    }
+    const std::vector<int32_t> text = tok.encode(thought, false, false);
+    req.reply_start.insert(req.reply_start.end(), text.begin(), text.end());
+    if (req.reply_start.empty())
+        throw Error("the edited thought is empty: write something for the model to think on from");
+    req.known.assign(parent.tokens.begin(), parent.tokens.begin() + parent.n_prompt);
+    req.reuse_cache = true;
+    const int n = static_cast<int>(req.reply_start.size());
+    req.max_tokens = n + max_new;
+    Intervention e;
+    e.kind = "edit-thought";
+    e.at = n;
+    req.interventions.push_back(e);
+    return req;
+}
+
 GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
     GenerateRequest req = base_request(t, tok);
     req.max_tokens = t.n_gen;

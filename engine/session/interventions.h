@@ -22,6 +22,14 @@ class Tokenizer;
 GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int max_new,
                                const Tokenizer& tok);
 
+// Resumes `parent`'s prompt with a chain of thought the user wrote or edited: the reply starts
+// inside its reasoning with `thought` (after the model's open tag when its prompt did not open
+// the reasoning itself), and the model thinks on from there, then answers, up to max_new more
+// tokens. The thought's tokens are forced; the text is tokenized as plain text (a "<think>"
+// typed into it is not a marker). The prompt's cache is reused where it is still held.
+GenerateRequest edit_thought_request(const Trace& parent, const std::string& thought, int max_new,
+                                     const Tokenizer& tok);
+
 // Re-runs `t` from its recorded prompt tokens, settings and seed, with the same interventions
 // (a branch's start, a thinking budget or stop, an edited thought), to the same length.
 GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok);

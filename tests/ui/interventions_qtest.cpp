@@ -18,6 +18,7 @@
 #include "app/inspected_reply.h"
 #include "app/local_engine.h"
 #include "app/synthetic_engine.h"
+#include "engine/session/interventions.h"
 #include "engine/trace/trace.h"
 #include "ui/chat_view.h"
 #include "ui/heatmap_widget.h"
@@ -183,6 +184,41 @@ private slots:
         QVERIFY(t->reasoning_complete);
         // The budget is a conversation setting: kept with it.
         QCOMPARE(settings_from_json(to_json(s)).think_budget, 15);
+    }
+
+    // Edit thought (real engine): the bubble offers it; the edited reasoning becomes a new
+    // branch whose thought starts with the edit and goes on from it; a planted slip carries into
+    // the answer.
+    void edit_thought_makes_a_branch() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0;
+        s.max_tokens = 400;
+        win.c->set_settings(s);
+        const auto parent = win.reply("742*38");
+        QVERIFY(parent);
+        const qint64 id = win.w->reply()->message_id();
+        ChatView* chat = win.w->chat();
+        MessageWidget* bubble = chat->bubble(chat->bubble_count() - 1);
+        QTRY_VERIFY(bubble->edit_thought_button()->isVisibleTo(bubble));
+        const QString edit = QString::fromUtf8(
+            "742*38: multiply 742 by each digit of 38, then add.\n742*8:\nunits: 2*8=16, carry 1 "
+            "\u2192 6\ntens: 4*8=32, +1=33, carry 3 \u2192 36\nhundreds: 7*8=56, +3=59 \u2192 "
+            "6936\n");
+        QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
+        win.w->edit_thought_of(id, edit);
+        QVERIFY(done.wait(60000));
+        const qint64 branch_id = done.at(0).at(0).toLongLong();
+        QCOMPARE(win.c->siblings(branch_id).size(), size_t{2});
+        QTRY_VERIFY(win.w->reply()->message_id() == branch_id && win.w->inspector()->trace() &&
+                    win.w->inspector()->trace()->n_prompt > 0);
+        const auto t = win.w->inspector()->trace();
+        QCOMPARE(t->interventions.size(), size_t{1});
+        QCOMPARE(t->interventions[0].kind, std::string("edit-thought"));
+        QVERIFY(QString::fromStdString(t->reasoning_text).startsWith(edit.trimmed()));
+        QVERIFY(t->n_cached == parent->n_prompt - 1);
+        QCOMPARE(final_answer(t->answer_text), std::string("29196"));  // 742*38 with the slip
     }
 
     // Step mode with the real engine: every token waits; the offered alternatives are the ones

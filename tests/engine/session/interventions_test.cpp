@@ -391,5 +391,48 @@ TEST(Manual, PickedTokensAreUsedRecordedAndReproduced) {
     EXPECT_THROW(gen.generate(bad), Error);
 }
 
+// An edited thought on the demo reasoning model: the reply starts inside its reasoning with the
+// edit (forced), the model thinks on from there and answers; the prompt's cache is reused; the
+// reply reproduces. A slip planted in the edit (5936 -> 6936) carries into the answer.
+TEST(EditThought, TheModelThinksOnFromTheEdit) {
+    const std::string path = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    Loaded m(path, 1024);
+    GenerateRequest req = m.chat("742*38");
+    req.max_tokens = 400;
+    req.sampling.temperature = 0;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    ASSERT_EQ(final_answer(parent.answer_text), "28196");
+    const std::string edit =
+        "742*38: multiply 742 by each digit of 38, then add.\n742*8:\nunits: 2*8=16, carry 1 "
+        "\u2192 6\ntens: 4*8=32, +1=33, carry 3 \u2192 36\nhundreds: 7*8=56, +3=59 \u2192 6936\n";
+    const GenerateRequest e = edit_thought_request(parent, edit, 400, *m.tok);
+    const Trace t = gen.generate(e);
+    EXPECT_EQ(t.n_cached, parent.n_prompt - 1);
+    ASSERT_EQ(t.interventions.size(), 1u);
+    EXPECT_EQ(t.interventions[0].kind, "edit-thought");
+    const int n_edit = t.interventions[0].at;
+    ASSERT_EQ(n_edit, static_cast<int>(e.reply_start.size()));
+    for (int i = 0; i < n_edit; ++i) {
+        EXPECT_TRUE(gen_at(t, i).forced) << i;
+        EXPECT_EQ(gen_at(t, i).phase, Phase::Think) << i;
+    }
+    EXPECT_FALSE(gen_at(t, n_edit).forced);
+    // The reasoning is the edit and what the model thought on.
+    EXPECT_EQ(t.reasoning_text.rfind(edit.substr(0, edit.size() - 1), 0), 0u) << t.reasoning_text;
+    EXPECT_GT(t.reasoning_text.size(), edit.size());
+    EXPECT_TRUE(t.reasoning_complete);
+    const std::string answer = final_answer(t.answer_text);
+    EXPECT_FALSE(answer.empty());
+    std::printf("edited thought (5936 -> 6936): answer %s (unedited: %s)\n", answer.c_str(),
+                final_answer(parent.answer_text).c_str());
+    // Reproduce redoes the edit.
+    Generator other(*m.model, *m.tok);
+    EXPECT_TRUE(compare_generated(t, other.generate(reproduce_request(t, *m.tok))).identical);
+    // An empty edit on a prompt that opened the reasoning is refused.
+    if (prompt_opens_reasoning(parent.prompt_text))
+        EXPECT_THROW(edit_thought_request(parent, "", 10, *m.tok), Error);
+}
+
 }  // namespace
 }  // namespace gb
