@@ -285,63 +285,47 @@ void ChatController::stop_thinking() {
     if (busy()) worker_.stop_thinking();
 }
 
-void ChatController::branch_from(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
-                                 int at, int32_t token) {
-    const StoredMessage* old = find(assistant_message_id);
-    if (!old || old->role != "assistant" || !old->parent) return;
+bool ChatController::can_rerun(const std::shared_ptr<const Trace>& trace) {
     if (busy()) {
         emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
-        return;
+        return false;
     }
-    if (!trace) {
-        emit errorOccurred(tr("This reply has no stored trace to branch from."));
-        return;
+    if (!trace || !model_loaded_) {
+        emit errorOccurred(!trace ? tr("This reply has no stored trace to start from.")
+                                  : tr("No model is loaded: open one with Model > Open model "
+                                       "(Ctrl+O)."));
+        return false;
     }
-    if (!model_loaded_) {
-        emit errorOccurred(tr("No model is loaded: open one with Model > Open model (Ctrl+O)."));
-        return;
-    }
+    return true;
+}
+
+std::optional<int64_t> ChatController::begin_sibling(int64_t assistant_message_id,
+                                                     const std::shared_ptr<const Trace>& trace) {
+    const StoredMessage* old = find(assistant_message_id);
+    if (!old || old->role != "assistant" || !old->parent || !can_rerun(trace)) return {};
     const int64_t parent = *old->parent;
     path_ = path_to(parent);
     emit pathChanged();
     begin_reply(parent);
+    return parent;
+}
+
+void ChatController::branch_from(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
+                                 int at, int32_t token) {
+    if (!begin_sibling(assistant_message_id, trace)) return;
     worker_.branch(request_, std::move(trace), at, token, settings_);
     emit streamingStarted();
 }
 
 void ChatController::edit_thought(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
                                   const QString& thought) {
-    const StoredMessage* old = find(assistant_message_id);
-    if (!old || old->role != "assistant" || !old->parent) return;
-    if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
-        return;
-    }
-    if (!trace || !model_loaded_) {
-        emit errorOccurred(!trace ? tr("This reply has no stored trace to continue from.")
-                                  : tr("No model is loaded: open one with Model > Open model "
-                                       "(Ctrl+O)."));
-        return;
-    }
-    const int64_t parent = *old->parent;
-    path_ = path_to(parent);
-    emit pathChanged();
-    begin_reply(parent);
+    if (!begin_sibling(assistant_message_id, trace)) return;
     worker_.continue_thought(request_, std::move(trace), thought.toStdString(), settings_);
     emit streamingStarted();
 }
 
 void ChatController::reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace) {
-    if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
-        return;
-    }
-    if (!trace || !model_loaded_) {
-        emit errorOccurred(!trace ? tr("This reply has no stored trace to run again.")
-                                  : tr("No model is loaded: open one with Model > Open model "
-                                       "(Ctrl+O)."));
-        return;
-    }
+    if (!can_rerun(trace)) return;
     reproduce_id_ = assistant_message_id;
     reproduce_trace_ = trace;
     worker_.reproduce(++request_, std::move(trace));

@@ -108,6 +108,11 @@ private:
     void load_current();
     void start_reply(std::optional<int64_t> parent);
     void begin_reply(std::optional<int64_t> parent);  // the streaming state of a new reply
+    // Whether a stored reply can be re-run now (says why not); then, for a new sibling of it,
+    // the path to its user turn and the streaming state (its parent; nullopt: refused).
+    bool can_rerun(const std::shared_ptr<const Trace>& trace);
+    std::optional<int64_t> begin_sibling(int64_t assistant_message_id,
+                                         const std::shared_ptr<const Trace>& trace);
     std::vector<ChatTurn> turns_to(std::optional<int64_t> leaf) const;
     const StoredMessage* find(int64_t id) const;
     int64_t deepest_leaf(int64_t from) const;

@@ -66,6 +66,13 @@ void check_settings(const GenerationSettings& s) {
                     std::to_string(s.top_n));
 }
 
+// The local engine's check, with its message.
+void check_same_model(const Trace& t, const std::string& loaded) {
+    if (!t.model.empty() && t.model != loaded)
+        throw Error("this reply was made by \"" + t.model + "\", not by the loaded model \"" +
+                    loaded + "\": load that model to continue or re-run it");
+}
+
 }  // namespace
 
 Trace SyntheticEngine::prompt_trace(const std::string& prompt, const GenerationSettings& s) const {
@@ -102,10 +109,7 @@ Trace SyntheticEngine::branch(const Trace& parent, int at, int32_t token,
                               const RunControls& controls) {
     if (!loaded_) throw Error("no model is loaded");
     check_settings(s);
-    // The local engine's checks, with its messages.
-    if (!parent.model.empty() && parent.model != info_.name)
-        throw Error("this reply was made by \"" + parent.model + "\", not by the loaded model \"" +
-                    info_.name + "\": load that model to continue or re-run it");
+    check_same_model(parent, info_.name);
     const int n_gen = static_cast<int>(parent.tokens.size()) - parent.n_prompt;
     if (at < 0 || at > n_gen)
         throw Error("branch position " + std::to_string(at) + " is outside the reply's " +
@@ -162,9 +166,7 @@ Trace SyntheticEngine::continue_thought(const Trace& parent, const std::string& 
                                         const RunControls& controls) {
     if (!loaded_) throw Error("no model is loaded");
     check_settings(s);
-    if (!parent.model.empty() && parent.model != info_.name)
-        throw Error("this reply was made by \"" + parent.model + "\", not by the loaded model \"" +
-                    info_.name + "\": load that model to continue or re-run it");
+    check_same_model(parent, info_.name);
     // The thought's words as forced reasoning tokens, then the script from there.
     Trace t = prompt_trace(parent.prompt_text, s);
     t.sampling = parent.sampling;
