@@ -231,9 +231,14 @@ public:
     // multiplies each one's output. bias (n_expert F32 values, or empty) is the score-correction
     // bias. probs, when not empty ([tokens x n_expert]), receives the full score vector
     // (softmax probabilities or sigmoid scores, before bias).
+    // steer (n_expert F32 values in this backend's memory, or empty) switches experts off (< 0)
+    // or forces them on (> 0), SteerMoE-style: such an expert's router logit is set 1 below the
+    // token's lowest (off) or 1 above its highest (on) before gating, and it is ranked below
+    // (off) or above (on) every other expert in the selection, groups included; it is then never
+    // (off) or always (on) selected while the other experts allow it.
     virtual void moe_route(Act logits, const Weight& bias, const RouterParams& p,
-                           std::span<int32_t> ids, std::span<float> weights,
-                           std::span<float> probs) = 0;
+                           std::span<int32_t> ids, std::span<float> weights, std::span<float> probs,
+                           const Weight& steer = Weight{}) = 0;
     // out[s] = W[ids[s]] x_s for every slot s = t*n_used + k of ids (w.n_mat stacked matrices of
     // [w.rows x w.cols]); x_s is row t of x when x has ids.size()/n_used rows (the token's input,
     // shared by its experts) or row s when x has ids.size() rows (one input per slot).

@@ -50,8 +50,9 @@ public:
         in_->mla_attention(q, kb, vb, c, s, pos0, scale, out);
     }
     void moe_route(Act logits, const Weight& bias, const RouterParams& p, std::span<int32_t> ids,
-                   std::span<float> w, std::span<float> probs) override {
-        in_->moe_route(logits, bias, p, ids, w, probs);
+                   std::span<float> w, std::span<float> probs,
+                   const Weight& steer = Weight{}) override {
+        in_->moe_route(logits, bias, p, ids, w, probs, steer);
     }
     void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
                     Act out) override {

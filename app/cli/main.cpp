@@ -37,6 +37,9 @@ commands:
       --ignore-eos           keep generating past the end-of-generation token (to -n)
       --think-budget N       after N reasoning tokens close the reasoning with the model's
                              end-of-thinking marker, so that the answer follows
+      --disable-experts SPEC switch experts off (never routed to): SPEC is LAYER:E,E[;...]
+                             with LAYER a layer index or * for every MoE layer, e.g. 3:5,7
+      --force-experts SPEC   force experts on (always routed to), same SPEC, e.g. *:12
       -t, --threads N  -c, --ctx N  -b, --batch N
       --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
                              of f16's memory) or f32 (exact, twice f16's memory)

@@ -132,7 +132,9 @@ int run_command(const std::vector<std::string>& argv) {
                "--backend",
                "--cpu-layers",
                "--cache-type",
-               "--think-budget"},
+               "--think-budget",
+               "--disable-experts",
+               "--force-experts"},
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
                "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
@@ -200,6 +202,10 @@ int run_command(const std::vector<std::string>& argv) {
         req.prompt_text = p.text;
     }
     req.prompt = encode_prompt(tok, req.prompt_text);
+    // Steered experts: checked against the model here, so a bad spec fails before generating.
+    req.steering = parse_expert_steering(args.str("--disable-experts"), args.str("--force-experts"),
+                                         model->config())
+                       .describe();
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
 
     Generator gen(*model, tok);

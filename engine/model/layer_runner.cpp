@@ -33,8 +33,14 @@ void LayerRunner::run_ffn(Backend& be, const Ffn& f, Act x, Act h, Act gate, Act
     be.rmsnorm(x, f.norm, c_.rms_eps, h);
     if (f.moe) {
         if (!moe) throw Error("forward: an MoE layer without an MoE block");
-        const RoutingSlot r = routing_slot(moe_layer++);
-        moe->run(f.experts, h, h, r.ids, r.weights, r.probs);
+        const int64_t mi = moe_layer++;
+        const RoutingSlot r = routing_slot(mi);
+        Weight steer;
+        if (mi < static_cast<int64_t>(steer_.size())) {
+            const Act& a = steer_[static_cast<size_t>(mi)];
+            steer = Weight{TensorType::F32, a.data, 1, a.cols, "expert steering"};
+        }
+        moe->run(f.experts, h, h, r.ids, r.weights, r.probs, steer);
     } else {
         be.matmul(f.gate, h, gate);
         be.matmul(f.up, h, up);
@@ -66,6 +72,31 @@ void LayerRunner::run_head(const Head& head, Act x, Act h, Act out, int64_t n_ou
     if (summary_top_n_ >= 0) summary_.rows = n_out;
     logits.resize(static_cast<size_t>(n_out * c.n_vocab));
     p_.main().to_host(lg, logits.data());
+}
+
+LayerRunner::~LayerRunner() { release_steering(); }
+
+void LayerRunner::release_steering() {
+    for (size_t i = 0; i < steer_.size(); ++i) steer_be_[i]->release(steer_[i]);
+    steer_.clear();
+    steer_be_.clear();
+}
+
+void LayerRunner::set_steering(const std::vector<std::vector<float>>& table) {
+    release_steering();
+    if (table.empty()) return;
+    size_t mi = 0;
+    for (int64_t l = 0; l < c_.n_layer; ++l) {
+        if (!c_.is_moe_layer(l)) continue;
+        if (mi >= table.size() || static_cast<int64_t>(table[mi].size()) != c_.n_expert)
+            throw Error("expert steering: the table does not match the model's MoE layers");
+        Backend& be = p_.layer_backend(l);
+        Act a = be.alloc(1, c_.n_expert);
+        steer_.push_back(a);
+        steer_be_.push_back(&be);
+        be.to_device(table[mi].data(), a);
+        ++mi;
+    }
 }
 
 void LayerRunner::set_lens_rows(int64_t first, int64_t count) {

@@ -56,6 +56,13 @@ public:
     using Ffn = DecoderFfn;
 
     LayerRunner(const ModelConfig& c, const RunSettings& s, Placement& p) : c_(c), s_(s), p_(p) {}
+    ~LayerRunner();
+    LayerRunner(const LayerRunner&) = delete;
+    LayerRunner& operator=(const LayerRunner&) = delete;
+
+    // Expert steering (engine/model/expert_steering.h): its table goes to each MoE layer's
+    // backend once, and every router then uses it (an empty table: none).
+    void set_steering(const std::vector<std::vector<float>>& table);
 
     void set_routing_capture(bool enabled, bool full_probs) {
         capture_routing_ = enabled;
@@ -153,6 +160,9 @@ private:
     ForwardRouting routing_;
     bool capture_routing_ = false;
     bool capture_probs_ = false;
+    std::vector<Act> steer_;  // per MoE layer, on its layer's backend; empty: none
+    std::vector<Backend*> steer_be_;
+    void release_steering();
     int64_t lens_first_ = 0, lens_count_ = 0;
     bool lens_active_ = false;
     std::vector<float> lens_hidden_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/expert_steering.h"
 #include "engine/model/layer_runner.h"
 #include "engine/model/model_config.h"
 #include "engine/model/moe_block.h"
@@ -80,6 +81,14 @@ public:
     using Head = DecoderHead;
     using Ffn = DecoderFfn;
 
+    // Expert steering for every forward from now on (an empty one: none); the KV cache made
+    // under other steering no longer matches (the generator does not reuse it).
+    void set_expert_steering(const ExpertSteering& s) {
+        runner_.set_steering(s.table);
+        steering_ = s.describe();
+    }
+    const std::string& expert_steering() const { return steering_; }
+
     // Logit lens (on demand, never while generating): forward() that also keeps, for its tokens
     // first .. first+count-1, the residual stream after every layer; lens_logits(l) then gives
     // what the final norm and the output head make of layer l's rows ([count x n_vocab]). The
@@ -124,6 +133,7 @@ protected:
     Backend* host_ = nullptr;  // placement_.host(): runs the first settings_.n_cpu_layers layers
     WeightBinder binder_;      // binds the weights, layer by layer, on the layer's backend
     LayerRunner runner_;       // what every forward shares: checks, stages, FFN, head, routing
+    std::string steering_;     // ExpertSteering::describe() of what is set
 };
 
 }  // namespace gb

@@ -49,7 +49,7 @@ MoeBlock::~MoeBlock() {
 }
 
 void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> ids,
-                   std::span<float> weights, std::span<float> probs) {
+                   std::span<float> weights, std::span<float> probs, const Weight& steer) {
     const int64_t n = h.rows, k = c_.n_expert_used;
     const int top_k = static_cast<int>(k);
     // Shared experts first: every token, unweighted (DeepSeek-MoE). Everything reads h before
@@ -65,7 +65,7 @@ void MoeBlock::run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> 
     // Router: one logit per expert, then the family's top-k rule (backend.h, RouterParams).
     Act lg = logits_.view(n, c_.n_expert);
     be_.matmul(w.gate_inp, h, lg);
-    be_.moe_route(lg, w.probs_bias, c_.router, ids, weights, probs);
+    be_.moe_route(lg, w.probs_bias, c_.router, ids, weights, probs, steer);
     // Each selected expert's SwiGLU MLP on its tokens, then the weighted sum per token.
     Act g = gate_.view(n * k, c_.n_ff_exp), u = up_.view(n * k, c_.n_ff_exp);
     Act d = down_.view(n * k, c_.n_embd);

@@ -48,8 +48,9 @@ public:
     // out = sum_k weight_k * expert_k(h) (+ the shared experts' MLP(h)) for every row of h.
     // The routing of h's n rows goes to ids / weights ([n x n_used], host) and, when probs is
     // not empty, the router's full score vectors ([n x n_expert]).
+    // steer: Backend::moe_route's expert steering for this layer, or empty.
     void run(const MoeLayerWeights& w, Act h, Act out, std::span<int32_t> ids,
-             std::span<float> weights, std::span<float> probs);
+             std::span<float> weights, std::span<float> probs, const Weight& steer = Weight{});
 
 private:
     Backend& be_;

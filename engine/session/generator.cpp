@@ -133,6 +133,17 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
         trace.n_expert_used = static_cast<int>(c.n_expert_used);
     }
     model_.set_routing_capture(routing, req.routing_probs);
+    if (req.steering != model_.expert_steering())
+        model_.set_expert_steering(parse_steering_description(req.steering, c));
+    if (!req.steering.empty()) {
+        Intervention in;
+        in.kind = "steer";
+        in.spec = model_.expert_steering();
+        trace.interventions.push_back(in);
+    }
+    // Keys and values made under other steering are other numbers.
+    if (cached_steering_ != req.steering) cached_.clear();
+    cached_steering_ = req.steering;
 
     // What the cache holds and may be kept: the common prefix, as far as there are records for
     // it, and short of the token before the first one that needs scoring (the branch's own

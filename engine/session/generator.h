@@ -58,6 +58,10 @@ struct GenerateRequest {
     int think_budget = -1;
     int close_thinking_at = -1;
     const std::atomic<bool>* stop_thinking = nullptr;
+    // Expert steering for the prompt and the reply, as ExpertSteering::describe() writes it
+    // ("disable 3:5,7; force *:12"; engine/model/expert_steering.h); empty: none. Recorded as a
+    // "steer" intervention.
+    std::string steering;
     // Manual sampling (step mode): called for every sampled token before it is used, with its
     // generated position, the model's top alternatives there (most likely first) and the
     // sampler's pick; returns the token to use instead (the pick to keep it). A token other than
@@ -98,6 +102,7 @@ private:
     const Tokenizer& tok_;
     std::unique_ptr<KvCache> cache_;
     std::vector<int32_t> cached_;
+    std::string cached_steering_;  // the steering the cached keys and values were made under
 };
 
 }  // namespace gb

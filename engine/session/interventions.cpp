@@ -46,6 +46,9 @@ GenerateRequest base_request(const Trace& t, const Tokenizer& tok) {
     req.prompt_logprobs = prompt_scored;
     req.record_routing = t.n_expert > 0;
     req.routing_probs = probs;
+    // Steered experts stay steered (the generator records it again).
+    for (const Intervention& in : t.interventions)
+        if (in.kind == "steer") req.steering = in.spec;
     // A reply that wrote on past an end-of-generation token was made with stop_at_eog off.
     req.stop_at_eog = true;
     for (size_t i = static_cast<size_t>(t.n_prompt); i + 1 < t.tokens.size(); ++i)
@@ -74,7 +77,7 @@ GenerateRequest branch_request(const Trace& parent, int at, int32_t token, int m
     req.reuse_cache = true;
     req.max_tokens = at + 1 + max_new;
     for (const Intervention& in : parent.interventions)
-        if (in.at < at) req.interventions.push_back(in);
+        if (in.at < at && in.kind != "steer") req.interventions.push_back(in);
     Intervention b;
     b.kind = "branch";
     b.at = at;
@@ -150,7 +153,8 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
     // Recorded again as they act (a budget, a stop, step-mode picks), or as the start says (a
     // branch, an edit).
     for (const Intervention& in : t.interventions)
-        if (in.kind != "think-budget" && in.kind != "stop-thinking" && in.kind != "manual")
+        if (in.kind != "think-budget" && in.kind != "stop-thinking" && in.kind != "manual" &&
+            in.kind != "steer")
             req.interventions.push_back(in);
     return req;
 }
@@ -175,7 +179,7 @@ GenerateRequest resample_request(const Trace& parent, int at, int index, uint64_
                                                           : parent.sampling.temperature;
     validate(req.sampling);
     for (const Intervention& in : parent.interventions)
-        if (in.at < at) req.interventions.push_back(in);
+        if (in.at < at && in.kind != "steer") req.interventions.push_back(in);
     Intervention r;
     r.kind = "resample";
     r.at = at;

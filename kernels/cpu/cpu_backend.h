@@ -41,7 +41,8 @@ public:
                        const MlaShape& s, int64_t pos0, float scale, Act out) override;
     // Mixture of experts (moe.cpp).
     void moe_route(Act logits, const Weight& bias, const RouterParams& p, std::span<int32_t> ids,
-                   std::span<float> weights, std::span<float> probs) override;
+                   std::span<float> weights, std::span<float> probs,
+                   const Weight& steer = Weight{}) override;
     void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
                     Act out) override;
     void moe_combine(Act y, std::span<const float> weights, int n_used, Act out) override;

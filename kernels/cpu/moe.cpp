@@ -48,12 +48,21 @@ std::string router_params_error(const RouterParams& p) {
 namespace gb::cpu {
 
 void route_token(const RouterParams& p, const float* logits, const float* bias, int32_t* ids,
-                 float* weights, float* probs) {
+                 float* weights, float* probs, const float* steer) {
     const int n = p.n_expert;
-    thread_local std::vector<float> scores, choice, group;
+    thread_local std::vector<float> scores, choice, group, steered;
     thread_local std::vector<int32_t> order;
     scores.resize(n);
     choice.resize(n);
+    if (steer) {
+        // Off: 1 below the token's lowest logit; on: 1 above its highest (Backend::moe_route).
+        float hi = -std::numeric_limits<float>::infinity(), lo = -hi;
+        for (int i = 0; i < n; ++i) hi = std::max(hi, logits[i]), lo = std::min(lo, logits[i]);
+        steered.assign(logits, logits + n);
+        for (int i = 0; i < n; ++i)
+            if (steer[i] != 0) steered[i] = steer[i] > 0 ? hi + 1.0f : lo - 1.0f;
+        logits = steered.data();
+    }
     if (p.gating == Gating::Softmax) {
         float mx = -std::numeric_limits<float>::infinity();
         for (int i = 0; i < n; ++i) mx = std::max(mx, logits[i]);
@@ -65,6 +74,11 @@ void route_token(const RouterParams& p, const float* logits, const float* bias, 
     }
     if (probs) std::copy(scores.begin(), scores.end(), probs);
     for (int i = 0; i < n; ++i) choice[i] = scores[i] + (bias ? bias[i] : 0.0f);
+    if (steer)  // below or above every other expert's choice, a masked group's included
+        for (int i = 0; i < n; ++i)
+            if (steer[i] != 0)
+                choice[i] = steer[i] > 0 ? std::numeric_limits<float>::max()
+                                         : -std::numeric_limits<float>::max();
 
     // Higher first, the lower index on ties (a strict order, so the result is deterministic).
     const auto by_score = [](const std::vector<float>& v) {
@@ -123,8 +137,8 @@ std::string shape(Act a) { return std::to_string(a.rows) + "x" + std::to_string(
 }  // namespace
 
 void CpuBackend::moe_route(Act logits, const Weight& bias, const RouterParams& p,
-                           std::span<int32_t> ids, std::span<float> weights,
-                           std::span<float> probs) {
+                           std::span<int32_t> ids, std::span<float> weights, std::span<float> probs,
+                           const Weight& steer) {
     const std::string bad = router_params_error(p);
     check(bad.empty(), "moe_route", bad);
     const int64_t n_tok = logits.rows;
@@ -136,11 +150,14 @@ void CpuBackend::moe_route(Act logits, const Weight& bias, const RouterParams& p
               std::to_string(p.n_used));
     check(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert),
           "moe_route", std::string(bias.name) + " must be F32 with one value per expert");
+    check(!steer || (steer.type == TensorType::F32 && steer.rows * steer.cols == p.n_expert),
+          "moe_route", "the expert steering must be F32 with one value per expert");
     const auto* b = static_cast<const float*>(bias.data);
+    const auto* st = static_cast<const float*>(steer.data);
     const auto one = [&](int64_t t) {
         route_token(p, logits.data + t * logits.cols, b, ids.data() + t * p.n_used,
                     weights.data() + t * p.n_used,
-                    probs.empty() ? nullptr : probs.data() + t * p.n_expert);
+                    probs.empty() ? nullptr : probs.data() + t * p.n_expert, st);
     };
     if (n_tok < 16) {  // decode: waking the pool costs more than routing one token
         for (int64_t t = 0; t < n_tok; ++t) one(t);

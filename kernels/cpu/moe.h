@@ -16,7 +16,9 @@ namespace gb::cpu {
 //             excluded (a group ranks by its best choice, or its best two summed)
 //   ids     = top-k of choice; weights = scores[ids] (the bias never reaches the weights),
 //             divided by their sum when norm_topk, then times p.scale.
+// steer (n_expert values, or null): < 0 switches an expert off, > 0 forces it on, as
+// Backend::moe_route says.
 void route_token(const RouterParams& p, const float* logits, const float* bias, int32_t* ids,
-                 float* weights, float* probs);
+                 float* weights, float* probs, const float* steer = nullptr);
 
 }  // namespace gb::cpu

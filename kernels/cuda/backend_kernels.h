@@ -71,8 +71,10 @@ void launch_scatter_rows(const float* src, const int32_t* order, int64_t rows, i
 // ([n_tok x n_used]) and, when probs is not null, the score vectors. bias: n_expert floats or
 // null. Same rules and tie order as the CPU's route_token.
 constexpr int kMaxRouteExperts = 512;
+// steer: n_expert device floats (< 0 off, > 0 on; Backend::moe_route), or null.
 void launch_moe_route(const float* logits, const float* bias, const RouterParams& p, int64_t n_tok,
-                      int32_t* ids, float* weights, float* probs, cudaStream_t s);
+                      int32_t* ids, float* weights, float* probs, cudaStream_t s,
+                      const float* steer = nullptr);
 
 // ---- attention.cu ----------------------------------------------------------------------------
 // Causal attention with keys made of two parts (A, and optionally B) and values V, all read from

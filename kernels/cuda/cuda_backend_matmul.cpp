@@ -106,7 +106,7 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out) {
 
 void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& p,
                             std::span<int32_t> ids, std::span<float> weights,
-                            std::span<float> probs) {
+                            std::span<float> probs, const Weight& steer) {
     impl_->run("moe_route", [&] {
         const char* op = "moe_route";
         Impl& m = *impl_;
@@ -122,6 +122,9 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
                      " experts, top-" + std::to_string(p.n_used));
         GB_CHECK(!bias || (bias.type == TensorType::F32 && bias.rows * bias.cols == p.n_expert), op,
                  std::string(bias.name) + " must be F32 with one value per expert");
+        GB_CHECK(!steer || (steer.type == TensorType::F32 && steer.rows * steer.cols == p.n_expert),
+                 op, "the expert steering must be F32 with one value per expert");
+        const auto* d_steer = static_cast<const float*>(steer.data);
         if (n_tok == 0) return;
         const size_t n_sel = ids.size();
         if (m.step.graph) {
@@ -138,7 +141,7 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
                 auto* d_w = reinterpret_cast<float*>(base + a);
                 float* d_p = probs.empty() ? nullptr : reinterpret_cast<float*>(base + 2 * a);
                 launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok, d_ids,
-                                 d_w, d_p, m.stream);
+                                 d_w, d_p, m.stream, d_steer);
                 m.step.pending.push_back(PendingRoute{ids.data(), weights.data(), probs.data(),
                                                       n_sel, probs.size(), off, d_ids, d_w});
                 m.step.route_used = off + need;
@@ -150,7 +153,7 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
         float* d_p =
             probs.empty() ? nullptr : static_cast<float*>(m.grow(m.route_p, 4 * probs.size(), op));
         launch_moe_route(logits.data, static_cast<const float*>(bias.data), p, n_tok, d_ids, d_w,
-                         d_p, m.stream);
+                         d_p, m.stream, d_steer);
         // One copy back per call through pinned memory: ids, weights, then probs.
         m.ensure_pinned(4 * (2 * n_sel + probs.size()), op);
         auto* h = static_cast<uint8_t*>(m.pinned);

@@ -4,6 +4,7 @@
 // token's work (n_expert exps, k arg-max passes of a warp reduction) takes microseconds, and what
 // matters for decode is that ids and weights then go to the host in one small copy. (Per-thread
 // arrays would be local memory, which the driver reserves for every resident thread of the GPU.)
+#include <cfloat>
 #include <climits>
 
 #include "kernels/cuda/backend_kernels.h"
@@ -46,12 +47,24 @@ __device__ __forceinline__ float warp_max_f(float v) {
 
 // Block = one warp = token blockIdx.x.
 __global__ void moe_route_kernel(const float* logits, const float* bias, RouterParams p,
-                                 int32_t* ids, float* weights, float* probs) {
+                                 int32_t* ids, float* weights, float* probs, const float* steer) {
     __shared__ float scores[kMaxRouteExperts], choice[kMaxRouteExperts], group[kMaxGroups];
+    __shared__ float steered[kMaxRouteExperts];
     __shared__ bool taken[kMaxRouteExperts];
     const int64_t t = blockIdx.x;
     const int lane = threadIdx.x, n = p.n_expert;
     const float* lg = logits + t * n;
+    if (steer) {
+        // Off: 1 below the token's lowest logit; on: 1 above its highest (Backend::moe_route).
+        float hi = -INFINITY, lo = INFINITY;
+        for (int i = lane; i < n; i += 32) hi = fmaxf(hi, lg[i]), lo = fminf(lo, lg[i]);
+        hi = warp_max_f(hi);
+        lo = -warp_max_f(-lo);
+        for (int i = lane; i < n; i += 32)
+            steered[i] = steer[i] > 0.0f ? hi + 1.0f : steer[i] < 0.0f ? lo - 1.0f : lg[i];
+        __syncwarp();
+        lg = steered;
+    }
     if (p.gating == Gating::Softmax) {
         float mx = -INFINITY;
         for (int i = lane; i < n; i += 32) mx = fmaxf(mx, lg[i]);
@@ -66,6 +79,7 @@ __global__ void moe_route_kernel(const float* logits, const float* bias, RouterP
     for (int i = lane; i < n; i += 32) {
         if (probs) probs[t * n + i] = scores[i];
         choice[i] = scores[i] + (bias ? bias[i] : 0.0f);
+        if (steer && steer[i] != 0.0f) choice[i] = steer[i] > 0.0f ? FLT_MAX : -FLT_MAX;
         taken[i] = false;
     }
     __syncwarp();
@@ -110,7 +124,8 @@ __global__ void moe_route_kernel(const float* logits, const float* bias, RouterP
 }  // namespace
 
 void launch_moe_route(const float* logits, const float* bias, const RouterParams& p, int64_t n_tok,
-                      int32_t* ids, float* weights, float* probs, cudaStream_t s) {
+                      int32_t* ids, float* weights, float* probs, cudaStream_t s,
+                      const float* steer) {
     const char* op = "moe_route";
     if (n_tok == 0) return;
     require(p.n_expert <= kMaxRouteExperts && p.n_group <= kMaxGroups, op,
@@ -119,7 +134,7 @@ void launch_moe_route(const float* logits, const float* bias, const RouterParams
                 std::to_string(kMaxGroups));
     require(n_tok <= INT_MAX, op, "too many tokens");
     moe_route_kernel<<<static_cast<unsigned>(n_tok), 32, 0, s>>>(logits, bias, p, ids, weights,
-                                                                 probs);
+                                                                 probs, steer);
     GB_CUDA_CHECK_LAUNCH(op);
 }
 

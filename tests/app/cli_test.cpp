@@ -770,3 +770,38 @@ TEST(Cli, LensReadsEveryLayer) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// --disable-experts / --force-experts on the demo MoE model: no token goes to the switched-off
+// expert in any layer; the forced one is first in its layer; bad specs fail before generating.
+TEST(Cli, SteerExperts) {
+    const std::string demo = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("gb_cli_steer_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string trace = (dir / "s.json").string();
+    Result r = cli("run -m " + demo + " --chat -p 742*38 --temp 0 -n 80 --quiet "
+                   "--disable-experts '*:3' --force-experts '2:9' --trace " + trace);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const gb::Trace t = gb::read_json(gb::test::read_file(trace));
+    ASSERT_EQ(t.interventions.size(), 1u);
+    EXPECT_EQ(t.interventions[0].spec, "disable *:3; force 2:9");
+    int rows = 0;
+    for (const gb::TokenRecord& tok : t.tokens)
+        for (size_t row = 0; row < tok.routing.n_layers(); ++row) {
+            for (uint16_t e : tok.routing.experts_of(row)) EXPECT_NE(e, 3);
+            if (tok.routing.layers[row] == 2) {
+                EXPECT_EQ(tok.routing.experts_of(row)[0], 9);
+                ++rows;
+            }
+        }
+    EXPECT_EQ(rows, static_cast<int>(t.tokens.size()));
+    for (const auto& [args, expect] :
+         {std::pair<std::string, std::string>{"--disable-experts 0:1", "dense layer"},
+          {"--force-experts '*:99'", "expert 99 does not exist"},
+          {"--disable-experts 2:1 --force-experts 2:1", "both switched off and forced on"}}) {
+        Result e = cli("run -m " + demo + " -p hi -n 2 " + args);
+        EXPECT_NE(e.code, 0) << args;
+        EXPECT_NE(e.err.find(expect), std::string::npos) << args << " -> " << e.err;
+    }
+    std::filesystem::remove_all(dir);
+}

@@ -121,10 +121,12 @@ public:
         cpu_.mla_attention(q, kb, vb, c, s, pos0, scale, out);
     }
     void moe_route(Act logits, const Weight& bias, const RouterParams& p, std::span<int32_t> ids,
-                   std::span<float> w, std::span<float> probs) override {
+                   std::span<float> w, std::span<float> probs,
+                   const Weight& steer = Weight{}) override {
         own(logits, "moe_route");
         if (bias) own(bias, "moe_route");
-        cpu_.moe_route(logits, bias, p, ids, w, probs);
+        if (steer) own(steer, "moe_route");
+        cpu_.moe_route(logits, bias, p, ids, w, probs, steer);
     }
     void moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids, int n_used,
                     Act out) override {

@@ -161,6 +161,62 @@ TEST(MoeRoute, MatchesBruteForceOnRandomRouters) {
     }
 }
 
+// Expert steering, worked by hand: forcing expert 0 of logits [1, 2, 3, 4] sets its logit to
+// 4 + 1 = 5, so top-2 is {0, 3} with softmax weights e^5 : e^4 renormalised; switching expert 3
+// off sets it to 1 - 1 = 0, so top-2 is {2, 1}.
+TEST(MoeRoute, SteeringSwitchesExpertsOffAndForcesThemOn) {
+    const RouterParams p = softmax_topk(4, 2, true);
+    const std::vector<float> logits = {1, 2, 3, 4};
+    auto steered = [&](const std::vector<float>& steer) {
+        Routed r{std::vector<int32_t>(2), std::vector<float>(2), std::vector<float>(4)};
+        route_token(p, logits.data(), nullptr, r.ids.data(), r.w.data(), r.probs.data(),
+                    steer.data());
+        return r;
+    };
+    const Routed on = steered({1, 0, 0, 0});
+    EXPECT_EQ(on.ids, (std::vector<int32_t>{0, 3}));
+    const double e5 = std::exp(5.0), e4 = std::exp(4.0);
+    EXPECT_NEAR(on.w[0], e5 / (e5 + e4), 1e-6);
+    EXPECT_NEAR(on.w[1], e4 / (e5 + e4), 1e-6);
+    const Routed off = steered({0, 0, 0, -1});
+    EXPECT_EQ(off.ids, (std::vector<int32_t>{2, 1}));
+    EXPECT_NEAR(off.w[0], std::exp(3.0) / (std::exp(3.0) + std::exp(2.0)), 1e-6);
+    // The full score vector reflects the steered logits: expert 3 now has e^0 / sum.
+    const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0) + 1.0;
+    EXPECT_NEAR(off.probs[3], 1.0 / z, 1e-6);
+    // All zero: as without steering.
+    const Routed none = steered({0, 0, 0, 0});
+    const Routed plain = route(p, logits);
+    EXPECT_EQ(none.ids, plain.ids);
+    EXPECT_EQ(none.w, plain.w);
+}
+
+// Sigmoid gating with a bias and group-limited top-k (DeepSeek-V3): a forced expert is chosen
+// even in a group the bias would drop, and a switched-off one never, whatever its bias.
+TEST(MoeRoute, SteeringBeatsBiasAndGroups) {
+    RouterParams p = softmax_topk(8, 2, true);
+    p.gating = Gating::Sigmoid;
+    p.n_group = 4;
+    p.n_group_used = 2;
+    p.group_score = GroupScore::Top2Sum;
+    const std::vector<float> logits = {3, 2, 0, 0, -3, -3, 1, 1};
+    const std::vector<float> bias = {0, 0, 0, 0, -5, 0, 0, 0};
+    Routed base = route(p, logits, &bias);
+    EXPECT_TRUE(std::find(base.ids.begin(), base.ids.end(), 4) == base.ids.end());
+    std::vector<float> steer(8, 0);
+    steer[4] = 1;   // the lowest logit and a bias of -5, in a weak group
+    steer[0] = -1;  // the strongest
+    Routed r{std::vector<int32_t>(2), std::vector<float>(2), std::vector<float>(8)};
+    route_token(p, logits.data(), bias.data(), r.ids.data(), r.w.data(), r.probs.data(),
+                steer.data());
+    EXPECT_EQ(r.ids[0], 4);
+    EXPECT_NE(r.ids[1], 0);
+    // Its weight is the sigmoid of max + 1 = 4, renormalised with the other's.
+    const double s4 = 1 / (1 + std::exp(-4.0));
+    const double other = 1 / (1 + std::exp(-static_cast<double>(logits[r.ids[1]])));
+    EXPECT_NEAR(r.w[0], s4 / (s4 + other), 1e-6);
+}
+
 TEST(MoeRoute, InconsistentParametersAreNamed) {
     EXPECT_NE(router_params_error(softmax_topk(8, 9, true)).find("9 must be within 1..8"),
               std::string::npos);

@@ -107,6 +107,22 @@ TEST(CudaMoe, RouteMatchesTheCpuForEveryFamily) {
             std::vector<float> gw2(n_sel);
             gpu.moe_route(gl, db, p, gi2, gw2, {});
             EXPECT_EQ(gi2, gi);
+            // Expert steering: a few experts off and one on, the same on both.
+            std::vector<float> steer(static_cast<size_t>(p.n_expert), 0.0f);
+            steer[static_cast<size_t>(ci[0])] = -1.0f;  // the first token's favourite: off
+            steer[static_cast<size_t>(p.n_expert - 1)] = 1.0f;
+            Act gs = put(gpu, steer, 1, p.n_expert);
+            const Weight gsw{TensorType::F32, gs.data, 1, p.n_expert, "steer"};
+            const Weight csw{TensorType::F32, steer.data(), 1, p.n_expert, "steer"};
+            gpu.moe_route(gl, db, p, gi, gw, gp, gsw);
+            cpu.moe_route(cl, hb, p, ci, cw, cp, csw);
+            EXPECT_EQ(gi, ci);
+            for (size_t i = 0; i < n_sel; ++i)
+                ASSERT_NEAR(gw[i], cw[i], 1e-5 * std::max(1.0f, std::fabs(cw[i])))
+                    << "steered weight " << i;
+            for (int64_t t = 0; t < n_tok; ++t)
+                EXPECT_EQ(ci[static_cast<size_t>(t * p.n_used)], p.n_expert - 1);
+            gpu.release(gs);
             gpu.release(gl);
             cpu.release(cl);
         }
