@@ -82,6 +82,10 @@ struct GenerationSettings {
     // >= 0: after this many reasoning tokens the reasoning is closed with the model's
     // end-of-thinking marker and the answer follows; -1: no limit.
     int think_budget = -1;
+    // Expert steering (MoE models): experts switched off / forced on, as
+    // `glassbox-cli run --disable-experts / --force-experts` take them ("3:5,7", "*:12"); empty:
+    // none. An engine that cannot steer refuses a reply with them set.
+    std::string disable_experts, force_experts;
     std::string system_prompt;
     ReasoningPolicy reasoning = ReasoningPolicy::Template;
     int top_n = 8;

@@ -215,6 +215,8 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     req.prompt_logprobs = true;  // the inspector shows prompt tokens too
     req.record_routing = s.record_routing;
     req.think_budget = s.think_budget;
+    req.steering =
+        parse_expert_steering(s.disable_experts, s.force_experts, model_->config()).describe();
     Trace t = run(req, on_token, controls);
     // The same template problem on every turn is said once per model.
     if (!warning.empty() && warning != last_warning_) notice_ = warning;

@@ -17,6 +17,8 @@ std::string to_json(const GenerationSettings& s) {
     o["max_tokens"] = s.max_tokens;
     o["thinking"] = s.thinking;
     o["think_budget"] = s.think_budget;
+    o["disable_experts"] = QString::fromStdString(s.disable_experts);
+    o["force_experts"] = QString::fromStdString(s.force_experts);
     o["system_prompt"] = QString::fromStdString(s.system_prompt);
     o["reasoning"] = policy_name(s.reasoning);
     o["top_n"] = s.top_n;
@@ -38,6 +40,8 @@ GenerationSettings settings_from_json(const std::string& text) {
     s.max_tokens = o.value("max_tokens").toInt(s.max_tokens);
     s.thinking = o.value("thinking").toBool(s.thinking);
     s.think_budget = std::max(-1, o.value("think_budget").toInt(s.think_budget));
+    s.disable_experts = o.value("disable_experts").toString().toStdString();
+    s.force_experts = o.value("force_experts").toString().toStdString();
     s.system_prompt = o.value("system_prompt").toString().toStdString();
     s.reasoning = policy_from_name(o.value("reasoning").toString("template").toStdString());
     s.top_n = o.value("top_n").toInt(s.top_n);

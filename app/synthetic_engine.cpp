@@ -100,6 +100,10 @@ Trace SyntheticEngine::generate(const std::vector<ChatTurn>& turns, const Genera
                                 const TokenCallback& on_token, const RunControls& controls) {
     if (!loaded_) throw Error("no model is loaded");
     check_settings(s);
+    if (!s.disable_experts.empty() || !s.force_experts.empty())
+        throw Error(
+            "the synthetic engine has no router to steer: expert steering needs a real "
+            "mixture-of-experts model");
     return script(prompt_trace(turns.empty() ? std::string() : turns.back().content, s), {},
                   s.thinking, s.max_tokens, s, on_token, controls, -1);
 }

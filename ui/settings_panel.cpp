@@ -7,6 +7,7 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPainter>
 #include <QPlainTextEdit>
 #include <QSpinBox>
@@ -94,6 +95,20 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
         tr("After this many reasoning tokens the reasoning is closed with the model's "
            "end-of-thinking marker and the answer follows"));
     form->addRow(tr("Thinking &budget:"), think_budget_);
+    auto steer_edit = [&](const QString& name) {
+        auto* e = new QLineEdit(sampling);
+        e->setAccessibleName(name);
+        e->setPlaceholderText(tr("e.g. 3:5,7 or *:12 (layer:experts)"));
+        e->setToolTip(
+            tr("Mixture-of-experts models: LAYER:EXPERT,EXPERT with LAYER a layer "
+               "index or * for every MoE layer; groups separated by ;"));
+        connect(e, &QLineEdit::editingFinished, this, &SettingsPanel::changed);
+        return e;
+    };
+    disable_experts_ = steer_edit(tr("Experts switched off"));
+    force_experts_ = steer_edit(tr("Experts forced on"));
+    form->addRow(tr("Experts o&ff:"), disable_experts_);
+    form->addRow(tr("Experts forced o&n:"), force_experts_);
     policy_ = new QComboBox(sampling);
     policy_->addItems(
         {tr("As the template decides"), tr("Keep in the prompt"), tr("Strip from the prompt")});
@@ -136,6 +151,8 @@ void SettingsPanel::set_settings(const gb::app::GenerationSettings& s) {
     max_tokens_->setValue(s.max_tokens);
     thinking_->setChecked(s.thinking);
     think_budget_->setValue(s.think_budget);
+    disable_experts_->setText(QString::fromStdString(s.disable_experts));
+    force_experts_->setText(QString::fromStdString(s.force_experts));
     policy_->setCurrentIndex(static_cast<int>(s.reasoning));
     if (system_->toPlainText().toStdString() != s.system_prompt)
         system_->setPlainText(QString::fromStdString(s.system_prompt));
@@ -153,6 +170,8 @@ gb::app::GenerationSettings SettingsPanel::settings() const {
     s.max_tokens = max_tokens_->value();
     s.thinking = thinking_->isChecked();
     s.think_budget = think_budget_->value();
+    s.disable_experts = disable_experts_->text().trimmed().toStdString();
+    s.force_experts = force_experts_->text().trimmed().toStdString();
     s.reasoning = static_cast<gb::app::ReasoningPolicy>(policy_->currentIndex());
     s.system_prompt = system_->toPlainText().toStdString();
     return s;

@@ -775,12 +775,14 @@ TEST(Cli, LensReadsEveryLayer) {
 // expert in any layer; the forced one is first in its layer; bad specs fail before generating.
 TEST(Cli, SteerExperts) {
     const std::string demo = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("gb_cli_steer_" + std::to_string(getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("gb_cli_steer_" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     const std::string trace = (dir / "s.json").string();
-    Result r = cli("run -m " + demo + " --chat -p 742*38 --temp 0 -n 80 --quiet "
-                   "--disable-experts '*:3' --force-experts '2:9' --trace " + trace);
+    Result r = cli("run -m " + demo +
+                   " --chat -p 742*38 --temp 0 -n 80 --quiet "
+                   "--disable-experts '*:3' --force-experts '2:9' --trace " +
+                   trace);
     ASSERT_EQ(r.code, 0) << r.err;
     const gb::Trace t = gb::read_json(gb::test::read_file(trace));
     ASSERT_EQ(t.interventions.size(), 1u);

@@ -184,6 +184,30 @@ private slots:
         QVERIFY(t->reasoning_complete);
         // The budget is a conversation setting: kept with it.
         QCOMPARE(settings_from_json(to_json(s)).think_budget, 15);
+
+        // Expert steering from the settings: no token goes to expert 3; the trace says so.
+        win.c->new_conversation();
+        s.think_budget = -1;
+        s.disable_experts = "*:3";
+        win.c->set_settings(s);
+        QCOMPARE(settings_from_json(to_json(s)).disable_experts, std::string("*:3"));
+        const auto steered = win.reply("742*38");
+        QVERIFY(steered);
+        QCOMPARE(steered->interventions.size(), size_t{1});
+        QCOMPARE(steered->interventions[0].spec, std::string("disable *:3"));
+        for (const TokenRecord& r : steered->tokens)
+            for (uint16_t e : r.routing.experts) QVERIFY(e != 3);
+        // A bad spec: the reply fails with the reason, nothing is stored.
+        s.disable_experts = "*:99";
+        win.c->set_settings(s);
+        QSignalSpy errors(win.c.get(), &ChatController::errorOccurred);
+        QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
+        win.c->send("12+34");
+        QVERIFY(done.wait(20000));
+        QCOMPARE(done.at(0).at(0).toLongLong(), 0);
+        QVERIFY(!errors.isEmpty());
+        QVERIFY2(errors.last().at(0).toString().contains("expert 99 does not exist"),
+                 qPrintable(errors.last().at(0).toString()));
     }
 
     // Edit thought (real engine): the bubble offers it; the edited reasoning becomes a new
