@@ -110,8 +110,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     // "Stop thinking" is offered while the streamed reply is inside its reasoning.
     connect(&c_, &ChatController::streamingUpdated, this, [this] {
         const auto& s = c_.streaming();
-        const bool thinking = s.active && s.n_answer == 0 &&
-                              (s.n_reasoning > 0 || c_.settings().thinking) && !s.tokens.empty() &&
+        const bool thinking = s.active && s.n_answer == 0 && !s.tokens.empty() &&
                               s.tokens.back()->phase == Phase::Think && !s.tokens.back()->forced;
         if (thinking != chat_->stop_thinking_button()->isEnabled() && !thinking_stopped_)
             chat_->set_thinking(thinking);

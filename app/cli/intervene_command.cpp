@@ -6,7 +6,6 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -14,6 +13,8 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/model_loading.h"
+#include "engine/core/file_read.h"
 #include "engine/core/file_write.h"
 #include "engine/core/json.h"
 #include "engine/core/utf8.h"
@@ -33,34 +34,6 @@ namespace gb::cli {
 
 namespace {
 
-const std::vector<std::string> kModelFlags = {
-    "-m", "--model", "-t",        "--threads",    "-c",          "--ctx",
-    "-b", "--batch", "--backend", "--cpu-layers", "--cache-type"};
-
-struct LoadedModel {
-    Backends be;
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Tokenizer> tok;
-};
-
-LoadedModel load_model(const Args& args, int64_t min_ctx) {
-    const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
-    if (path.empty()) throw Error("a model is needed: -m FILE (the one that made the trace)");
-    RunSettings rs;
-    rs.n_threads =
-        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, LLONG_MIN, LLONG_MAX));
-    rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", std::max<int64_t>(4096, min_ctx), 0,
-                            LLONG_MAX);
-    rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
-    rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
-    rs.kv_type = cache_type_arg(args.str("--cache-type", ""));
-    LoadedModel m;
-    m.be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
-    m.model = Model::load(path, *m.be.main, rs, m.be.host.get());
-    m.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(m.model->file()));
-    return m;
-}
-
 // A trace made by another model still runs (its ids may exist in this vocabulary too), but the
 // result means nothing: say so.
 void warn_other_model(const Trace& t, const Model& m) {
@@ -68,19 +41,6 @@ void warn_other_model(const Trace& t, const Model& m) {
     if (!t.model.empty() && t.model != name)
         std::fprintf(stderr, "warning: the trace was made by \"%s\", not by this model (\"%s\")\n",
                      t.model.c_str(), name.c_str());
-}
-
-std::string read_file_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read '" + path + "'");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
 }
 
 std::string token_shown(const std::string& text) {
@@ -109,8 +69,8 @@ void print_reply(const Trace& t) {
 
 int branch_command(const std::vector<std::string>& argv) {
     Args args(argv,
-              with(kModelFlags, {"--at", "--token", "-n", "--max-tokens", "--trace", "--thought",
-                                 "--thought-file"}),
+              with_model_flags({"--at", "--token", "-n", "--max-tokens", "--trace", "--thought",
+                                "--thought-file"}),
               {"--quiet"});
     if (args.positional().size() != 1)
         throw Error(
@@ -118,9 +78,10 @@ int branch_command(const std::vector<std::string>& argv) {
     const Trace parent = read_trace_file(args.positional()[0]);
     if (args.has("--thought") || args.has("--thought-file")) {
         // The reply's prompt again, its reasoning starting with the given thought.
-        const std::string thought = args.has("--thought")
-                                        ? args.str("--thought")
-                                        : read_file_text(args.str("--thought-file"));
+        const std::string thought =
+            args.has("--thought")
+                ? args.str("--thought")
+                : read_regular_file(args.str("--thought-file"), size_t{64} << 20, "thought file");
         const int max_new =
             static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 512, 0, INT_MAX));
         LoadedModel m = load_model(
@@ -191,7 +152,7 @@ std::vector<int> resample_positions(const std::string& spec, const Trace& t) {
 int resample_command(const std::vector<std::string>& argv) {
     Args args(
         argv,
-        with(kModelFlags, {"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect"}),
+        with_model_flags({"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect"}),
         {"--json"});
     if (args.positional().size() != 1)
         throw Error(
@@ -307,8 +268,8 @@ int resample_command(const std::vector<std::string>& argv) {
 
 int lens_command(const std::vector<std::string>& argv) {
     Args args(argv,
-              with(kModelFlags,
-                   {"-p", "--prompt", "--system", "--pos", "--top-k", "--trace", "--at", "--span"}),
+              with_model_flags(
+                  {"-p", "--prompt", "--system", "--pos", "--top-k", "--trace", "--at", "--span"}),
               {"--chat", "--no-thinking", "--json"});
     // The tokens: a prompt (through the chat template with --chat), or a stored reply's.
     const bool from_trace = args.has("--trace");
@@ -441,7 +402,7 @@ int lens_command(const std::vector<std::string>& argv) {
 }
 
 int reproduce_command(const std::vector<std::string>& argv) {
-    Args args(argv, with(kModelFlags, {"--trace"}), {"--json"});
+    Args args(argv, with_model_flags({"--trace"}), {"--json"});
     if (args.positional().size() != 1)
         throw Error("reproduce takes one trace file: glassbox-cli reproduce TRACE -m MODEL");
     const Trace recorded = read_trace_file(args.positional()[0]);

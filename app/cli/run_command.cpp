@@ -16,6 +16,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/model_loading.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
 #include "engine/session/backends.h"
@@ -104,51 +105,18 @@ private:
 }  // namespace
 
 int run_command(const std::vector<std::string>& argv) {
-    Args args(argv,
-              {"-m",
-               "--model",
-               "-p",
-               "--prompt",
-               "-n",
-               "--max-tokens",
-               "--system",
-               "--temp",
-               "--top-k",
-               "--top-p",
-               "--min-p",
-               "--seed",
-               "--repeat-penalty",
-               "--repeat-last-n",
-               "--frequency-penalty",
-               "--presence-penalty",
-               "--top-n",
-               "--trace",
-               "-t",
-               "--threads",
-               "-c",
-               "--ctx",
-               "-b",
-               "--batch",
-               "--backend",
-               "--cpu-layers",
-               "--cache-type",
-               "--think-budget",
-               "--disable-experts",
-               "--force-experts"},
-              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
-               "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
+    Args args(
+        argv,
+        with_model_flags({"-p", "--prompt", "-n", "--max-tokens", "--system", "--temp", "--top-k",
+                          "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
+                          "--frequency-penalty", "--presence-penalty", "--top-n", "--trace",
+                          "--think-budget", "--disable-experts", "--force-experts"}),
+        {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
+         "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
     const std::string user = args.has("-p") ? args.str("-p") : args.str("--prompt");
-
-    RunSettings rs;
-    rs.n_threads =
-        resolve_threads(args.integer(args.has("-t") ? "-t" : "--threads", 0, LLONG_MIN, LLONG_MAX));
-    rs.n_ctx = args.integer(args.has("-c") ? "-c" : "--ctx", 4096, 0, LLONG_MAX);
-    rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
-    rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
-    rs.kv_type = cache_type_arg(args.str("--cache-type", ""));
 
     GenerateRequest req;
     req.max_tokens =
@@ -177,15 +145,9 @@ int run_command(const std::vector<std::string>& argv) {
     if (req.routing_probs && !req.record_routing)
         throw Error("--router-probs needs routing: drop --no-routing");
 
-    Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
-    std::unique_ptr<Model> model = Model::load(path, *be.main, rs, be.host.get());
-    if (rs.n_cpu_layers == RunSettings::kAutoCpuLayers && model->settings().n_cpu_layers > 0)
-        std::fprintf(stderr,
-                     "glassbox-cli: the first %lld of %lld layers run on the CPU: the rest fill "
-                     "the %s memory (--cpu-layers N to choose)\n",
-                     static_cast<long long>(model->settings().n_cpu_layers),
-                     static_cast<long long>(model->config().n_layer), be.main->name().c_str());
-    Tokenizer tok = Tokenizer::from_gguf(model->file());
+    LoadedModel loaded = load_model(args);
+    Model* model = loaded.model.get();
+    const Tokenizer& tok = *loaded.tok;
     req.prompt_text = user;
     if (args.has("--chat")) {
         // One user turn (after an optional system prompt) through the model's own template, as

@@ -190,9 +190,10 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
     // first sampled token's distribution), and every prompt row with prompt_logprobs. Token i is
     // scored by row i-1.
     const int64_t scored_from = req.prompt_logprobs ? 0 : n_prompt - 1;
-    std::vector<float> prev_last;  // logits of the previous chunk's last row
+    // The previous chunk's last row (always returned: n_out >= 1 counts from the end); none
+    // before the first chunk, whose first token a reused row scored.
+    std::vector<float> prev_last;
     RowSummary prev_summary;
-    bool prev_valid = false;
     for (int64_t i0 = reuse; i0 < n_seq; i0 += n_batch) {
         const int64_t n = std::min(n_batch, n_seq - i0);
         std::span<const int32_t> chunk(seq.data() + i0, static_cast<size_t>(n));
@@ -224,7 +225,7 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
             if (i > 0 && i - 1 >= first_row) {
                 dist = logits.data() + (i - 1 - first_row) * n_vocab;
                 row = RowSummary(model_.last_logit_summary(), i - 1 - first_row);
-            } else if (i > 0 && i == i0 && prev_valid) {
+            } else if (i > 0 && i == i0 && !prev_last.empty()) {
                 dist = prev_last.data();
                 row = prev_summary;
             }
@@ -241,11 +242,8 @@ Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_to
                 rec.top = k.top;
             }
         }
-        prev_valid = i0 + n - 1 >= first_row;
-        if (prev_valid) {
-            prev_last.assign(logits.end() - n_vocab, logits.end());
-            prev_summary = RowSummary(model_.last_logit_summary(), n_out - 1);
-        }
+        prev_last.assign(logits.end() - n_vocab, logits.end());
+        prev_summary = RowSummary(model_.last_logit_summary(), n_out - 1);
     }
     trace.prefill_ms = ms_since(t0);
     for (int64_t i = 0; i < std::min<int64_t>(n_prompt, n_seq); ++i)

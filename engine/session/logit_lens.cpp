@@ -52,9 +52,7 @@ void run_lens(Model& model, std::span<const int32_t> tokens, int64_t end, int64_
         throw Error("logit lens: at most " + std::to_string(n_batch) + " positions at a time");
     std::unique_ptr<KvCache> cache = model.new_cache();
     std::vector<float> logits;
-    model.set_logit_summary(-1);
-    const bool routing = model.routing_capture();
-    model.set_routing_capture(false);
+    model.set_logit_summary(-1);  // the lens reads whole rows (the generator sets its own)
     // Before the lens rows, then the chunk holding them, then nothing more is needed.
     for (int64_t i0 = 0; i0 < first;) {
         const int64_t n = std::min(n_batch, first - i0);
@@ -64,7 +62,6 @@ void run_lens(Model& model, std::span<const int32_t> tokens, int64_t end, int64_
     }
     model.forward_lens(tokens.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
                        *cache, 0, count, logits);
-    model.set_routing_capture(routing);
     std::vector<float> lens;
     for (int64_t l = 0; l < c.n_layer; ++l) {
         model.lens_logits(l, lens);
