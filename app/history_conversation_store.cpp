@@ -27,7 +27,14 @@ std::string lower(std::string s) {
 }  // namespace
 
 HistoryConversationStore::HistoryConversationStore(std::unique_ptr<HistoryStore> store)
-    : store_(std::move(store)), thread_([this] { run_writer(); }) {}
+    : store_(std::move(store)) {
+    try {
+        reader_ = HistoryStore::open_reader(store_->path(), store_->options());
+    } catch (const std::exception&) {
+        reader_.reset();  // e.g. an in-memory database: reads share the writer's connection
+    }
+    thread_ = std::thread([this] { run_writer(); });
+}
 
 HistoryConversationStore::~HistoryConversationStore() {
     {
@@ -137,30 +144,32 @@ std::unique_ptr<HistoryConversationStore> HistoryConversationStore::open(const s
 
 std::vector<ConversationSummary> HistoryConversationStore::list() {
     rethrow_background_error();
-    std::lock_guard<std::mutex> lock(db_mu_);
-    std::vector<ConversationSummary> out;
-    for (const ConversationInfo& c : store_->list_conversations()) out.push_back(to_summary(c));
-    return out;
+    return read([](HistoryStore& db) {
+        std::vector<ConversationSummary> out;
+        for (const ConversationInfo& c : db.list_conversations()) out.push_back(to_summary(c));
+        return out;
+    });
 }
 
 std::vector<int64_t> HistoryConversationStore::search(const std::string& text) {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    // Full-text hits (whole words in titles, prompts, reasoning, answers), then titles that
-    // contain the text as typed so far: the sidebar searches as the user types.
-    std::vector<int64_t> ids;
-    try {
-        for (const SearchHit& h : store_->search(text, kSearchAll, 200))
-            if (std::find(ids.begin(), ids.end(), h.conversation_id) == ids.end())
-                ids.push_back(h.conversation_id);
-    } catch (const std::exception&) {
-        // A half-typed query the full-text syntax rejects: the title match below still works.
-    }
-    const std::string want = lower(text);
-    for (const ConversationInfo& c : store_->list_conversations())
-        if (lower(c.title).find(want) != std::string::npos &&
-            std::find(ids.begin(), ids.end(), c.id) == ids.end())
-            ids.push_back(c.id);
-    return ids;
+    return read([&](HistoryStore& db) {
+        // Full-text hits (whole words in titles, prompts, reasoning, answers), then titles
+        // that contain the text as typed so far: the sidebar searches as the user types.
+        std::vector<int64_t> ids;
+        try {
+            for (const SearchHit& h : db.search(text, kSearchAll, 200))
+                if (std::find(ids.begin(), ids.end(), h.conversation_id) == ids.end())
+                    ids.push_back(h.conversation_id);
+        } catch (const std::exception&) {
+            // A half-typed query the full-text syntax rejects: the title match still works.
+        }
+        const std::string want = lower(text);
+        for (const ConversationInfo& c : db.list_conversations())
+            if (lower(c.title).find(want) != std::string::npos &&
+                std::find(ids.begin(), ids.end(), c.id) == ids.end())
+                ids.push_back(c.id);
+        return ids;
+    });
 }
 
 int64_t HistoryConversationStore::create(const std::string& title,
@@ -309,8 +318,7 @@ std::vector<ExpertUsage> HistoryConversationStore::expert_usage(const std::vecto
 }
 
 std::vector<Bookmark> HistoryConversationStore::bookmarks(int64_t message_id) {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    return store_->bookmarks(message_id);
+    return read([&](HistoryStore& db) { return db.bookmarks(message_id); });
 }
 int64_t HistoryConversationStore::add_bookmark(int64_t message_id, int token,
                                                const std::string& note) {

@@ -73,6 +73,24 @@ private:
     std::unique_ptr<HistoryStore> store_;
     std::optional<ReplyWriter> writer_;  // the reply being streamed
     std::mutex db_mu_;
+    // The reads the UI thread makes on its own (the conversation list, search, bookmarks) go
+    // through a second connection, so they never wait behind the writer thread's commit (an
+    // fsync can take hundreds of milliseconds on a busy disk). They see the last commit; a
+    // finished reply being written shows there a moment later. Null when the file cannot take
+    // a second connection; then those reads share store_. Declared after store_, so it closes
+    // first and the writer's close checkpoints the WAL.
+    std::unique_ptr<HistoryStore> reader_;
+    std::mutex reader_mu_;
+    // Runs f on the reader connection, or on store_ under db_mu_ when there is none.
+    template <class F>
+    auto read(F&& f) -> decltype(f(*store_)) {
+        if (reader_) {
+            std::lock_guard<std::mutex> lock(reader_mu_);
+            return f(*reader_);
+        }
+        std::lock_guard<std::mutex> lock(db_mu_);
+        return f(*store_);
+    }
     std::mutex q_mu_;
     std::condition_variable q_cv_, idle_cv_;
     std::deque<std::function<void()>> queue_;

@@ -312,6 +312,26 @@ void HistoryStore::open_database(OpenReport& report) {
     });
 }
 
+std::unique_ptr<HistoryStore> HistoryStore::open_reader(const std::string& path,
+                                                        HistoryOptions options) {
+    options.instance_lock = false;
+    std::unique_ptr<HistoryStore> store(new HistoryStore(path, options));
+    guarded([&] {
+        store->db_ = sql::Db(path, false);
+        sqlite3_busy_timeout(store->db_.raw(), options.busy_timeout_ms);
+        const int64_t app_id = store->db_.query_int("PRAGMA application_id");
+        const int version = static_cast<int>(store->db_.query_int("PRAGMA user_version"));
+        if (app_id != kHistoryApplicationId || version != kHistorySchemaVersion)
+            throw HistoryError(Kind::NotOurs, "history: " + path +
+                                                  " is not an open Glassbox history of schema "
+                                                  "version " +
+                                                  std::to_string(kHistorySchemaVersion) +
+                                                  " (a reader connects to one already open)");
+        store->db_.exec("PRAGMA query_only = ON");
+    });
+    return store;
+}
+
 HistoryStore::Opened HistoryStore::open_or_recover(const std::string& path,
                                                    HistoryOptions options) {
     Opened out;

@@ -118,6 +118,13 @@ public:
         OpenReport report;
     };
     static Opened open_or_recover(const std::string& path, HistoryOptions options = {});
+    // A second connection to a history another HistoryStore of this process has open, for
+    // reading only: in WAL mode its reads see the last commit and never wait for the writer's
+    // (a commit's fsync), so the UI thread can list conversations while a finished reply is
+    // written. It takes no instance lock and changes nothing; writing through it is a caller
+    // error. Throws HistoryError when the file is not a current Glassbox history.
+    static std::unique_ptr<HistoryStore> open_reader(const std::string& path,
+                                                     HistoryOptions options = {});
 
     ~HistoryStore();
     HistoryStore(const HistoryStore&) = delete;

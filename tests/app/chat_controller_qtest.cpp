@@ -9,6 +9,7 @@
 #include "app/chat_controller.h"
 #include "app/conversation_list_model.h"
 #include "app/error_text.h"
+#include "app/history/sqlite.h"
 #include "app/history_conversation_store.h"
 #include "app/local_engine.h"
 #include "app/message_list_model.h"
@@ -495,6 +496,48 @@ private slots:
         QVERIFY(after[1].status == MessageStatus::Incomplete);
         QCOMPARE(after[1].id, r.c.path()[1].id);
         QVERIFY(hs->history().load_trace(after[1].id).has_value());
+    }
+
+    // The UI thread lists conversations, searches and reads bookmarks while the store's writer
+    // thread commits a finished reply; on a busy disk that commit's fsync took 340 ms, and the
+    // UI waited for it. Here another connection holds the database's write lock, so the
+    // finished reply's commit waits (up to the 5 s busy timeout): the reads must not.
+    void reads_do_not_wait_for_the_writer_threads_commit() {
+        QTemporaryDir dir;
+        const std::string db = dir.filePath("history.sqlite").toStdString();
+        auto hs = HistoryConversationStore::open(db);
+        const int64_t conv = hs->create("locked out", "{}");
+        StoredMessage user;
+        user.role = "user";
+        user.content = "hello";
+        const int64_t user_id = hs->add_message(conv, user);
+        hs->reply_started(conv, user_id);
+        hs->reply_text(false, "the answer");
+        hs->drain();
+        gb::app::sql::Db other(db, false);
+        other.exec("BEGIN IMMEDIATE");  // the write lock, as a slow commit holds it
+        StoredMessage reply;
+        reply.role = "assistant";
+        reply.parent = user_id;
+        reply.content = "the answer";
+        reply.complete = true;
+        const int64_t reply_id = hs->add_message(conv, reply);  // finished on the writer thread
+        QTest::qWait(200);  // the writer thread is now inside its commit, waiting for the lock
+        QElapsedTimer t;
+        t.start();
+        const std::vector<ConversationSummary> list = hs->list();
+        QCOMPARE(list.size(), size_t(1));
+        QCOMPARE(list[0].title, std::string("locked out"));
+        QVERIFY(hs->bookmarks(reply_id).empty());
+        QCOMPARE(hs->search("locked"), std::vector<int64_t>{conv});
+        const qint64 waited = t.elapsed();
+        QVERIFY2(waited < 1000, qPrintable(QString("the reads waited %1 ms").arg(waited)));
+        other.exec("ROLLBACK");
+        hs->drain();  // the commit goes through once the lock is free
+        const auto msgs = hs->messages(conv);
+        QCOMPARE(msgs.size(), size_t(2));
+        QCOMPARE(msgs[1].content, std::string("the answer"));
+        QVERIFY(msgs[1].complete);
     }
 
     void settings_json_round_trip_and_defaults() {
