@@ -175,80 +175,39 @@ int resample_command(const std::vector<std::string>& argv) {
                  "[resampling %zu position(s) x %d rollouts, about %.1f s at this reply's decode "
                  "speed]\n",
                  positions.size(), k, estimate / 1000.0);
-    const std::string original = final_answer(parent.answer_text);
     Generator gen(*m.model, *m.tok);
     std::ostringstream js;
     json::Writer w(js);
     if (json_out) {
         w.begin_object();
         w.field("format", "glassbox-resample");
-        w.field("original_answer", original);
+        w.field("original_answer", final_answer(parent.answer_text));
         if (!expect.empty()) w.field("expected", expect);
         w.field("rollouts_per_position", k);
         w.field("estimate_ms", estimate);
-        w.key("positions").begin_array();
+        w.key("positions").begin_array();  // each position is one resampling_json object
     }
+    ResampleOptions opt;
+    opt.k = k;
+    opt.max_new = max_new;
+    opt.temperature = temp;
+    opt.first_seed = seed0;
+    opt.expected = expect;
     const auto t_all = std::chrono::steady_clock::now();
-    for (int at : positions) {
-        std::vector<std::string> answers;
-        std::vector<Trace> runs;
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int r = 0; r < k; ++r) {
-            const uint64_t seed = seed0 + static_cast<uint64_t>(r);
-            Trace t = gen.generate(resample_request(parent, at, r, seed, max_new, temp, *m.tok));
-            answers.push_back(final_answer(t.answer_text));
-            runs.push_back(std::move(t));
-        }
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                .count();
-        const auto counts = count_answers(answers);
-        double correct = 0;
-        for (const AnswerCount& c : counts)
-            if (c.answer == (expect.empty() ? original : expect)) correct = c.share;
+    for (size_t p = 0; p < positions.size(); ++p) {
+        const ResampleResult r = resample_at(gen, parent, positions[p], opt, *m.tok);
         if (json_out) {
-            w.begin_object();
-            w.field("at", at);
-            const TokenRecord& here =
-                parent.tokens[static_cast<size_t>(parent.n_prompt) +
-                              static_cast<size_t>(std::min(at, parent.n_gen - 1))];
-            w.field("token", at < parent.n_gen ? here.text : std::string());
-            w.field(expect.empty() ? "share_original" : "share_expected", correct);
-            w.field("ms", ms);
-            w.key("answers").begin_array();
-            for (const AnswerCount& c : counts) {
-                w.begin_object(true);
-                w.field("answer", c.answer);
-                w.field("count", c.count);
-                w.field("share", c.share);
-                w.end_object();
-            }
-            w.end_array();
-            w.key("rollouts").begin_array();
-            for (int r = 0; r < k; ++r) {
-                w.begin_object(true);
-                w.field("seed", seed0 + static_cast<uint64_t>(r));
-                w.field("answer", answers[static_cast<size_t>(r)]);
-                w.field("tokens", runs[static_cast<size_t>(r)].n_gen - at);
-                w.field("stop", stop_reason_name(runs[static_cast<size_t>(r)].stop_reason));
-                w.field("n_cached", runs[static_cast<size_t>(r)].n_cached);
-                w.end_object();
-            }
-            w.end_array();
-            w.end_object();
-        } else {
-            std::string dist;
-            for (const AnswerCount& c : counts)
-                dist += (dist.empty() ? "" : ", ") + (c.answer.empty() ? "(none)" : c.answer) +
-                        " " + std::to_string(c.count) + "/" + std::to_string(k);
-            const std::string token =
-                at < parent.n_gen
-                    ? token_shown(parent.tokens[static_cast<size_t>(parent.n_prompt + at)].text)
-                    : std::string("(end)");
-            std::printf("at %4d %-10s %s %3.0f%%   answers: %s   (%.1f s)\n", at, token.c_str(),
-                        expect.empty() ? "same as the reply" : "correct", 100.0 * correct,
-                        dist.c_str(), ms / 1000.0);
+            w.raw(resampling_json(r));
+            continue;
         }
+        std::string dist;
+        for (const AnswerCount& c : r.answers)
+            dist += (dist.empty() ? "" : ", ") + (c.answer.empty() ? "(none)" : c.answer) + " " +
+                    std::to_string(c.count) + "/" + std::to_string(k);
+        const std::string token = r.at < parent.n_gen ? token_shown(r.token) : "(end)";
+        std::printf("at %4d %-10s %s %3.0f%%   answers: %s   (%.1f s)\n", r.at, token.c_str(),
+                    expect.empty() ? "same as the reply" : "correct", 100.0 * r.share, dist.c_str(),
+                    r.ms / 1000.0);
     }
     const double all_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_all).count();
@@ -258,6 +217,7 @@ int resample_command(const std::vector<std::string>& argv) {
         w.end_object();
         std::cout << js.str() << "\n";
     } else {
+        const std::string original = final_answer(parent.answer_text);
         std::printf("original answer: %s%s; %.1f s in all (estimated %.1f s)\n",
                     original.empty() ? "(none)" : original.c_str(),
                     expect.empty() ? "" : (", expected: " + expect).c_str(), all_ms / 1000.0,

@@ -209,6 +209,13 @@ Writer& Writer::null() {
     return *this;
 }
 
+Writer& Writer::raw(std::string_view json) {
+    before_value();
+    write(json);
+    if (stack_.empty()) wrote_root_ = true;
+    return *this;
+}
+
 Writer& Writer::raw_int(long long v) {
     before_value();
     write(std::to_string(v));

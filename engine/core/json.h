@@ -49,6 +49,8 @@ public:
     Writer& value(double v);
     Writer& value(float v);
     Writer& null();
+    // A value already written as JSON by another writer (one whole value, not checked here).
+    Writer& raw(std::string_view json);
     template <class I>
     requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Writer& value(I v) {
         if constexpr (std::is_signed_v<I>)

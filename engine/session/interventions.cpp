@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
+#include <sstream>
 
+#include "engine/core/json.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/trace/reasoning_parser.h"
 #include "kernels/error.h"
@@ -241,6 +244,128 @@ std::vector<AnswerCount> count_answers(const std::vector<std::string>& answers) 
     for (AnswerCount& c : out)
         c.share = answers.empty() ? 0 : static_cast<double>(c.count) / answers.size();
     return out;
+}
+
+ResampleResult resample_at(Generator& gen, const Trace& parent, int at, const ResampleOptions& opt,
+                           const Tokenizer& tok,
+                           const std::function<bool(int, const Trace&)>& after_each,
+                           const std::atomic<bool>* cancel) {
+    if (opt.k < 1) throw Error("a resampling needs at least 1 rollout");
+    ResampleResult out;
+    out.at = at;
+    out.k = opt.k;
+    out.max_new = opt.max_new;
+    out.expected = opt.expected;
+    out.original_answer = final_answer(parent.answer_text);
+    out.estimate_ms = resample_estimate_ms(parent, at, opt.k, opt.max_new);
+    const size_t here = static_cast<size_t>(parent.n_prompt) + static_cast<size_t>(std::max(0, at));
+    if (at < parent.n_gen && here < parent.tokens.size()) out.token = parent.tokens[here].text;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::string> answers;
+    for (int r = 0; r < opt.k; ++r) {
+        if (cancel && cancel->load()) break;
+        const uint64_t seed = opt.first_seed + static_cast<uint64_t>(r);
+        GenerateRequest req =
+            resample_request(parent, at, r, seed, opt.max_new, opt.temperature, tok);
+        out.temperature = req.sampling.temperature;
+        const Trace t = gen.generate(req, {}, cancel);
+        if (t.stop_reason == StopReason::Cancelled) break;
+        Rollout ro;
+        ro.seed = seed;
+        ro.answer = final_answer(t.answer_text);
+        ro.tokens = t.n_gen - at;
+        ro.stop = t.stop_reason;
+        ro.n_cached = t.n_cached;
+        answers.push_back(ro.answer);
+        out.rollouts.push_back(std::move(ro));
+        if (after_each && !after_each(r + 1, t)) break;
+    }
+    out.ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out.answers = count_answers(answers);
+    const std::string& want = opt.expected.empty() ? out.original_answer : opt.expected;
+    for (const AnswerCount& c : out.answers)
+        if (c.answer == want) out.share = c.share;
+    return out;
+}
+
+std::string resampling_json(const ResampleResult& r) {
+    std::ostringstream os;
+    json::Writer w(os);
+    w.begin_object();
+    w.field("at", r.at);
+    w.field("token", r.token);
+    w.field("k", r.k);
+    w.field("temperature", r.temperature);
+    w.field("max_new", r.max_new);
+    w.field("original_answer", r.original_answer);
+    w.field("expected", r.expected);
+    w.field("share", r.share);
+    w.field("estimate_ms", r.estimate_ms);
+    w.field("ms", r.ms);
+    w.key("answers").begin_array();
+    for (const AnswerCount& c : r.answers)
+        w.begin_object(true)
+            .field("answer", c.answer)
+            .field("count", c.count)
+            .field("share", c.share)
+            .end_object();
+    w.end_array();
+    w.key("rollouts").begin_array();
+    for (const Rollout& ro : r.rollouts)
+        w.begin_object(true)
+            .field("seed", ro.seed)
+            .field("answer", ro.answer)
+            .field("tokens", ro.tokens)
+            .field("stop", stop_reason_name(ro.stop))
+            .field("n_cached", ro.n_cached)
+            .end_object();
+    w.end_array();
+    w.end_object();
+    return os.str();
+}
+
+ResampleResult resampling_from_json(std::string_view text) {
+    std::string where = "the resampling";
+    try {
+        const json::Value v = json::parse(text);
+        ResampleResult r;
+        auto num = [&](const json::Value& o, const char* k) -> const json::Value& {
+            where = std::string("the resampling's ") + k;
+            return o.at(k);
+        };
+        r.at = static_cast<int>(num(v, "at").as_int64());
+        r.token = num(v, "token").as_string();
+        r.k = static_cast<int>(num(v, "k").as_int64());
+        r.temperature = num(v, "temperature").as_float();
+        r.max_new = static_cast<int>(num(v, "max_new").as_int64());
+        r.original_answer = num(v, "original_answer").as_string();
+        r.expected = num(v, "expected").as_string();
+        r.share = num(v, "share").as_number();
+        r.estimate_ms = num(v, "estimate_ms").as_number();
+        r.ms = num(v, "ms").as_number();
+        for (const json::Value& a : num(v, "answers").as_array()) {
+            where = "the resampling's answers";
+            r.answers.push_back({a.at("answer").as_string(),
+                                 static_cast<int>(a.at("count").as_int64()),
+                                 a.at("share").as_number()});
+        }
+        for (const json::Value& a : num(v, "rollouts").as_array()) {
+            where = "the resampling's rollouts";
+            Rollout ro;
+            ro.seed = a.at("seed").as_uint64();
+            ro.answer = a.at("answer").as_string();
+            ro.tokens = static_cast<int>(a.at("tokens").as_int64());
+            ro.stop = stop_reason_from_name(a.at("stop").as_string());
+            ro.n_cached = static_cast<int>(a.at("n_cached").as_int64());
+            r.rollouts.push_back(std::move(ro));
+        }
+        if (r.at < 0 || r.k < 1 || static_cast<int>(r.rollouts.size()) > r.k)
+            throw Error("positions, rollout counts or rollouts out of range");
+        return r;
+    } catch (const std::exception& e) {
+        throw Error(where + " is not valid: " + e.what());
+    }
 }
 
 TokenDiff compare_generated(const Trace& expected, const Trace& got) {

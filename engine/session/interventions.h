@@ -3,8 +3,12 @@
 // gave the same tokens. The CLI's `branch` and `reproduce` and the app use these.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/session/generator.h"
 #include "engine/trace/trace.h"
@@ -55,8 +59,55 @@ struct AnswerCount {
     std::string answer;
     int count = 0;
     double share = 0;
+    bool operator==(const AnswerCount&) const = default;
 };
 std::vector<AnswerCount> count_answers(const std::vector<std::string>& answers);
+
+// A resampling at one position of a reply: k rollouts (resample_request), their final answers
+// and how they are distributed. The CLI's `resample` prints it, the app stores it with the
+// reply (as resampling_json) and shows it.
+struct ResampleOptions {
+    int k = 8;                // rollouts
+    int max_new = 512;        // tokens each may write after the position
+    float temperature = -1;   // as resample_request's
+    uint64_t first_seed = 0;  // rollout r samples with first_seed + r
+    std::string expected;     // the right answer when known; else the reply's own counts
+};
+struct Rollout {
+    uint64_t seed = 0;
+    std::string answer;  // final_answer of its answer text
+    int tokens = 0;      // generated after the position
+    StopReason stop = StopReason::None;
+    int n_cached = 0;  // tokens its generator took from the cache
+    bool operator==(const Rollout&) const = default;
+};
+struct ResampleResult {
+    int at = 0;         // generated position resampled from
+    std::string token;  // the reply's token there ("" at the end)
+    int k = 0;          // rollouts asked for; rollouts.size() < k when stopped early
+    float temperature = 0;
+    int max_new = 0;
+    std::string original_answer;  // the reply's own final answer
+    std::string expected;         // as asked ("" when none)
+    std::vector<AnswerCount> answers;
+    std::vector<Rollout> rollouts;
+    // The share of rollouts that gave the expected answer (the original when none was given).
+    double share = 0;
+    double estimate_ms = 0, ms = 0;
+    bool operator==(const ResampleResult&) const = default;
+};
+// Runs the rollouts one after another on `gen` (whose cache keeps the shared prefix, so each
+// runs only its own tokens). after_each(done, rollout) is called after every rollout; when it
+// returns false, or *cancel is raised (a rollout cut short is not counted), the result holds the
+// rollouts done so far. gb::Error as resample_request's.
+ResampleResult resample_at(
+    Generator& gen, const Trace& parent, int at, const ResampleOptions& opt, const Tokenizer& tok,
+    const std::function<bool(int done, const Trace& rollout)>& after_each = {},
+    const std::atomic<bool>* cancel = nullptr);
+// The result as one JSON object (the CLI's --json "positions" entries, the history's column),
+// and back; resampling_from_json throws gb::Error naming the field that is missing or wrong.
+std::string resampling_json(const ResampleResult& r);
+ResampleResult resampling_from_json(std::string_view json);
 
 // Where two replies' generated tokens first differ.
 struct TokenDiff {

@@ -16,6 +16,7 @@
 #include "engine/core/json.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/session/interventions.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_binary.h"
 #include "tests/test_support.h"
@@ -714,10 +715,37 @@ TEST(Cli, BranchReproduceAndThinkBudget) {
     EXPECT_EQ(c.interventions[0].kind, "think-budget");
     EXPECT_EQ(c.interventions[0].value, 25);
     EXPECT_TRUE(c.reasoning_complete);
+    // Resample: 3 rollouts at two positions, each keeping the reply's tokens before it; the
+    // counts are the rollouts' answers, the share that of the reply's own answer.
+    Result rs = cli("resample " + parent + " -m " + demo + " --at 0," +
+                    std::to_string(p.n_gen - 3) + " -k 3 --temp 1.2 --json");
+    ASSERT_EQ(rs.code, 0) << rs.err;
+    EXPECT_NE(rs.err.find("resampling 2 position(s) x 3 rollouts"), std::string::npos) << rs.err;
+    const gb::json::Value rj = gb::json::parse(rs.out);
+    EXPECT_EQ(rj.at("format").as_string(), "glassbox-resample");
+    const std::string original = gb::final_answer(p.answer_text);
+    EXPECT_EQ(rj.at("original_answer").as_string(), original);
+    ASSERT_EQ(rj.at("positions").as_array().size(), 2u);
+    for (const gb::json::Value& pos : rj.at("positions").as_array()) {
+        const auto& rollouts = pos.at("rollouts").as_array();
+        ASSERT_EQ(rollouts.size(), 3u);
+        int same = 0, counted = 0;
+        for (const gb::json::Value& ro : rollouts) same += ro.at("answer").as_string() == original;
+        for (const gb::json::Value& c : pos.at("answers").as_array())
+            counted += static_cast<int>(c.at("count").as_int64());
+        EXPECT_EQ(counted, 3);
+        EXPECT_NEAR(pos.at("share").as_number(), same / 3.0, 1e-12);
+        EXPECT_FLOAT_EQ(pos.at("temperature").as_float(), 1.2f);
+        // Rollouts after the first find the reply's prefix in the cache.
+        EXPECT_GE(rollouts[2].at("n_cached").as_int64(), p.n_prompt + pos.at("at").as_int64() - 1);
+    }
     // Bad input names the problem.
     for (const auto& [args, expect] :
          {std::pair<std::string, std::string>{
               "branch " + parent + " -m " + demo + " --at 9999 --token 1", "outside the reply's"},
+          {"resample " + parent + " -m " + demo + " --at 9999 -k 2", "--at expects"},
+          {"resample " + parent + " -m " + demo + " --at 3 -k 0", "-k"},
+          {"resample " + parent + " -m " + demo + " -k 2", "needs --at"},
           {"branch " + parent + " -m " + demo + " --token 1", "needs --at"},
           {"branch " + parent + " --at 1 --token 1", "a model is needed"},
           {"reproduce /nonexistent.json -m " + demo, "/nonexistent.json"},

@@ -342,6 +342,92 @@ TEST(Resample, RolloutsKeepThePrefixAndDifferAfterIt) {
     EXPECT_TRUE(differ);
 }
 
+// resample_at runs exactly the rollouts resample_request describes (checked against them run one
+// by one on another generator), counts their answers, stops early when told, and its JSON form
+// reads back to the same result.
+TEST(Resample, AWholeResamplingCountsTheRolloutsAndRoundTripsThroughJson) {
+    Loaded m(test::fixture("models/tiny_qwen3moe.gguf"), 128);
+    GenerateRequest req;
+    req.prompt = m.tok->encode("a b c d", true, false);
+    req.max_tokens = 20;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = false;
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    ResampleOptions opt;
+    opt.k = 3;
+    opt.max_new = 6;
+    opt.first_seed = 40;
+    opt.temperature = 1.2f;
+    std::vector<int> seen;
+    const ResampleResult r =
+        resample_at(gen, parent, 5, opt, *m.tok, [&](int done, const Trace& t) {
+            seen.push_back(done);
+            EXPECT_EQ(t.n_gen, 5 + 6);
+            return true;
+        });
+    EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+    ASSERT_EQ(r.rollouts.size(), 3u);
+    EXPECT_EQ(r.at, 5);
+    EXPECT_EQ(r.token, gen_at(parent, 5).text);
+    EXPECT_FLOAT_EQ(r.temperature, 1.2f);
+    EXPECT_EQ(r.original_answer, final_answer(parent.answer_text));
+    std::vector<std::string> answers;
+    Generator other(*m.model, *m.tok);
+    for (int i = 0; i < 3; ++i) {
+        const Trace t = other.generate(resample_request(parent, 5, i, 40 + i, 6, 1.2f, *m.tok));
+        EXPECT_EQ(r.rollouts[static_cast<size_t>(i)].seed, static_cast<uint64_t>(40 + i));
+        EXPECT_EQ(r.rollouts[static_cast<size_t>(i)].answer, final_answer(t.answer_text));
+        EXPECT_EQ(r.rollouts[static_cast<size_t>(i)].tokens, 6);
+        answers.push_back(final_answer(t.answer_text));
+    }
+    EXPECT_EQ(r.answers.size(), count_answers(answers).size());
+    double same = 0;
+    for (const std::string& a : answers) same += a == r.original_answer ? 1.0 / 3 : 0;
+    EXPECT_NEAR(r.share, same, 1e-12);
+    // The tiny model's answers hold bytes that are not UTF-8, which JSON keeps as U+FFFD: the
+    // text reads back once replaced, everything else exactly.
+    const ResampleResult back = resampling_from_json(resampling_json(r));
+    EXPECT_EQ(resampling_from_json(resampling_json(back)), back);
+    ResampleResult texts_as_read = r;
+    texts_as_read.original_answer = back.original_answer;
+    for (size_t i = 0; i < r.answers.size(); ++i)
+        texts_as_read.answers[i].answer = back.answers[i].answer;
+    for (size_t i = 0; i < r.rollouts.size(); ++i)
+        texts_as_read.rollouts[i].answer = back.rollouts[i].answer;
+    EXPECT_EQ(back, texts_as_read);
+
+    // Stopped after two rollouts by the callback, or before the first by the cancel flag.
+    const ResampleResult two =
+        resample_at(gen, parent, 5, opt, *m.tok, [](int done, const Trace&) { return done < 2; });
+    EXPECT_EQ(two.rollouts.size(), 2u);
+    EXPECT_EQ(two.k, 3);
+    std::atomic<bool> cancel{true};
+    EXPECT_TRUE(resample_at(gen, parent, 5, opt, *m.tok, {}, &cancel).rollouts.empty());
+    opt.k = 0;
+    EXPECT_THROW(resample_at(gen, parent, 5, opt, *m.tok), Error);
+}
+
+TEST(Resample, BadStoredResultsAreRefusedWithTheField) {
+    auto message = [](const std::string& text) {
+        try {
+            resampling_from_json(text);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(message("not json").find("not valid"), std::string::npos);
+    EXPECT_NE(message(R"({"at":3})").find("token"), std::string::npos);
+    ResampleResult r;
+    r.k = 2;
+    std::string ok = resampling_json(r);
+    EXPECT_EQ(message(ok), "accepted");
+    std::string bad = ok;
+    bad.replace(bad.find("\"k\":2"), 5, "\"k\":0");
+    EXPECT_NE(message(bad).find("out of range"), std::string::npos);
+}
+
 // Step mode: the chooser sees each token's alternatives and the sampler's pick; what it picks
 // instead is used, recorded as forced with the model's probability, and reproduced.
 TEST(Manual, PickedTokensAreUsedRecordedAndReproduced) {
