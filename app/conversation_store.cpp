@@ -96,8 +96,10 @@ void MemoryConversationStore::remove(int64_t id) {
     const auto it = convs_.find(id);
     if (it == convs_.end()) return;
     // Its replies' bookmarks go with them, as the database's cascade does.
-    for (const StoredMessage& m : it->second.messages)
+    for (const StoredMessage& m : it->second.messages) {
         std::erase_if(bookmarks_, [&](const auto& b) { return b.second.message_id == m.id; });
+        std::erase_if(resamplings_, [&](const auto& r) { return r.second.message_id == m.id; });
+    }
     convs_.erase(it);
 }
 void MemoryConversationStore::set_settings(int64_t id, const std::string& s) {
@@ -162,10 +164,7 @@ int64_t MemoryConversationStore::add_bookmark(int64_t message_id, int token,
                                               const std::string& note) {
     check_bookmark(token, note);
     std::lock_guard<std::mutex> lock(mu_);
-    bool found = false;
-    for (auto& [id, c] : convs_)
-        for (const StoredMessage& m : c.messages) found = found || m.id == message_id;
-    if (!found)
+    if (!has_message(message_id))
         throw HistoryError(HistoryError::Kind::NotFound,
                            "history: no message with id " + std::to_string(message_id));
     const int64_t id = next_bookmark_++;
@@ -188,6 +187,44 @@ void MemoryConversationStore::remove_bookmark(int64_t id) {
     if (!bookmarks_.erase(id))
         throw HistoryError(HistoryError::Kind::NotFound,
                            "history: no bookmark with id " + std::to_string(id));
+}
+
+bool MemoryConversationStore::has_message(int64_t message_id) const {
+    for (const auto& [id, c] : convs_)
+        for (const StoredMessage& m : c.messages)
+            if (m.id == message_id) return true;
+    return false;
+}
+
+// The same contract as HistoryStore's resamplings, errors included.
+std::vector<StoredResampling> MemoryConversationStore::resamplings(int64_t message_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<StoredResampling> out;
+    for (const auto& [id, r] : resamplings_)
+        if (r.message_id == message_id) out.push_back(r);
+    std::stable_sort(
+        out.begin(), out.end(),
+        [](const StoredResampling& a, const StoredResampling& b) { return a.at < b.at; });
+    return out;
+}
+
+int64_t MemoryConversationStore::add_resampling(int64_t message_id,
+                                                const std::string& result_json) {
+    const auto [at, k] = check_resampling(result_json);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!has_message(message_id))
+        throw HistoryError(HistoryError::Kind::NotFound,
+                           "history: no message with id " + std::to_string(message_id));
+    const int64_t id = next_resampling_++;
+    resamplings_[id] = StoredResampling{id, message_id, at, k, result_json, unix_ms()};
+    return id;
+}
+
+void MemoryConversationStore::remove_resampling(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!resamplings_.erase(id))
+        throw HistoryError(HistoryError::Kind::NotFound,
+                           "history: no resampling with id " + std::to_string(id));
 }
 
 std::vector<ExpertUsage> MemoryConversationStore::expert_usage(const std::vector<int64_t>& ids) {

@@ -75,6 +75,12 @@ public:
     virtual int64_t add_bookmark(int64_t message_id, int token, const std::string& note) = 0;
     virtual void set_bookmark_note(int64_t id, const std::string& note) = 0;
     virtual void remove_bookmark(int64_t id) = 0;
+    // Resamplings kept with a stored reply (StoredResampling), by position then id. The errors
+    // are HistoryError's: NotFound (no such reply or resampling), Invalid (a result that
+    // check_resampling refuses).
+    virtual std::vector<StoredResampling> resamplings(int64_t message_id) = 0;
+    virtual int64_t add_resampling(int64_t message_id, const std::string& result_json) = 0;
+    virtual void remove_resampling(int64_t id) = 0;
 
     // Streaming, for stores that can save a reply while it is generated (a crash then loses at
     // most the last flush): reply_started, reply_text per token, then add_message() of the
@@ -104,6 +110,9 @@ public:
     int64_t add_bookmark(int64_t message_id, int token, const std::string& note) override;
     void set_bookmark_note(int64_t id, const std::string& note) override;
     void remove_bookmark(int64_t id) override;
+    std::vector<StoredResampling> resamplings(int64_t message_id) override;
+    int64_t add_resampling(int64_t message_id, const std::string& result_json) override;
+    void remove_resampling(int64_t id) override;
 
 private:
     struct Conv {
@@ -118,6 +127,9 @@ private:
     std::map<int64_t, Conv> convs_;
     std::map<int64_t, Bookmark> bookmarks_;
     int64_t next_bookmark_ = 1;
+    std::map<int64_t, StoredResampling> resamplings_;
+    int64_t next_resampling_ = 1;
+    bool has_message(int64_t id) const;  // mu_ held
     int64_t next_id_ = 1, next_message_ = 1, clock_ = 0;
 };
 

@@ -335,6 +335,20 @@ void HistoryConversationStore::remove_bookmark(int64_t id) {
     store_->remove_bookmark(id);
 }
 
+std::vector<StoredResampling> HistoryConversationStore::resamplings(int64_t message_id) {
+    return read([&](HistoryStore& db) { return db.resamplings(message_id); });
+}
+int64_t HistoryConversationStore::add_resampling(int64_t message_id,
+                                                 const std::string& result_json) {
+    drain();  // the reply may still be on its way into the database
+    std::lock_guard<std::mutex> lock(db_mu_);
+    return store_->add_resampling(message_id, result_json);
+}
+void HistoryConversationStore::remove_resampling(int64_t id) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    store_->remove_resampling(id);
+}
+
 std::shared_ptr<const Trace> HistoryConversationStore::trace(int64_t message_id) {
     {
         std::lock_guard<std::mutex> lock(recent_mu_);

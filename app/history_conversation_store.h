@@ -44,6 +44,9 @@ public:
     int64_t add_bookmark(int64_t message_id, int token, const std::string& note) override;
     void set_bookmark_note(int64_t id, const std::string& note) override;
     void remove_bookmark(int64_t id) override;
+    std::vector<StoredResampling> resamplings(int64_t message_id) override;
+    int64_t add_resampling(int64_t message_id, const std::string& result_json) override;
+    void remove_resampling(int64_t id) override;
     void reply_started(int64_t conversation_id, std::optional<int64_t> parent) override;
     void reply_text(bool reasoning, const std::string& text) override;
     void reply_abandoned() override;

@@ -83,6 +83,21 @@ std::string message_json(HistoryStore& store, const Message& m,
                     .end_object();
             w.end_array();
         }
+        // Resamplings (forking paths), optional likewise; each result is the engine's object.
+        const std::vector<StoredResampling> runs = store.resamplings(m.id);
+        if (!runs.empty()) {
+            w.key("resamplings").begin_array();
+            for (const StoredResampling& r : runs) {
+                w.begin_object(true).field("created_ms", r.created_ms).key("result");
+                try {
+                    json::write(w, json::parse(r.result_json));
+                } catch (const gb::Error&) {
+                    w.null();  // a damaged row must not break the export
+                }
+                w.end_object();
+            }
+            w.end_array();
+        }
     }
     w.end_object();
     std::vector<std::pair<std::string, std::string>> raw;
@@ -373,6 +388,24 @@ std::vector<int64_t> import_json(HistoryStore& store, std::string_view text) {
                                 bad(at + ".note", "longer than 64 KiB");
                             store.add_bookmark(ids[local], static_cast<int>(token), note,
                                                list[bi].at("created_ms").as_int64());
+                        }
+                    }
+                    if (const json::Value* runs = mv.find("resamplings")) {
+                        if (m.role != Role::Assistant)
+                            bad(where + ".resamplings", "only replies carry resamplings");
+                        const auto& list = runs->as_array();
+                        for (size_t ri = 0; ri < list.size(); ++ri) {
+                            const std::string at =
+                                where + ".resamplings[" + std::to_string(ri) + "]";
+                            const json::Value& result = list[ri].at("result");
+                            if (result.is_null()) continue;  // exported from a damaged row
+                            try {
+                                store.add_resampling(ids[local], json::to_text(result),
+                                                     list[ri].at("created_ms").as_int64());
+                            } catch (const HistoryError& e) {
+                                if (e.kind() != Kind::Invalid) throw;
+                                bad(at + ".result", e.what());
+                            }
                         }
                     }
                 }

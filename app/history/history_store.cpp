@@ -776,6 +776,52 @@ std::vector<Bookmark> HistoryStore::bookmarks(int64_t message_id) {
     });
 }
 
+// ---- resamplings ----
+
+int64_t HistoryStore::add_resampling(int64_t message_id, std::string_view result_json,
+                                     int64_t created_ms) {
+    const auto [at, k] = check_resampling(result_json);
+    return guarded([&] {
+        sql::Transaction tx(db_);
+        auto exists = db_.prepare("SELECT 1 FROM messages WHERE id = ?");
+        exists.args(message_id);
+        if (!exists.step())
+            throw HistoryError(Kind::NotFound,
+                               "history: no message with id " + std::to_string(message_id));
+        db_.prepare(
+               "INSERT INTO resamplings(message_id, at, k, result_json, created_ms) "
+               "VALUES (?, ?, ?, ?, ?)")
+            .args(message_id, at, k, result_json, created_ms ? created_ms : now_ms())
+            .run();
+        const int64_t id = db_.last_insert_rowid();
+        tx.commit();
+        return id;
+    });
+}
+
+void HistoryStore::remove_resampling(int64_t id) {
+    guarded([&] {
+        sql::Transaction tx(db_);
+        db_.prepare("DELETE FROM resamplings WHERE id = ?").args(id).run();
+        expect_change(db_, "resampling", id);
+        tx.commit();
+    });
+}
+
+std::vector<StoredResampling> HistoryStore::resamplings(int64_t message_id) {
+    return guarded([&] {
+        auto st = db_.prepare(
+            "SELECT id, at, k, result_json, created_ms FROM resamplings WHERE message_id = ? "
+            "ORDER BY at, id");
+        st.args(message_id);
+        std::vector<StoredResampling> out;
+        while (st.step())
+            out.push_back({st.i64(0), message_id, static_cast<int>(st.i64(1)),
+                           static_cast<int>(st.i64(2)), st.text(3), st.i64(4)});
+        return out;
+    });
+}
+
 std::vector<int64_t> HistoryStore::replies_of_model(const std::string& model) {
     return guarded([&] {
         auto st = db_.prepare(

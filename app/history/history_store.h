@@ -173,6 +173,12 @@ public:
     void set_bookmark_note(int64_t id, std::string_view note);
     void remove_bookmark(int64_t id);
     std::vector<Bookmark> bookmarks(int64_t message_id);
+    // Resamplings of a reply (StoredResampling), by position then id. add_resampling:
+    // HistoryError NotFound for no such message, Invalid for a result check_resampling refuses.
+    int64_t add_resampling(int64_t message_id, std::string_view result_json,
+                           int64_t created_ms = 0);
+    void remove_resampling(int64_t id);
+    std::vector<StoredResampling> resamplings(int64_t message_id);
     // The replies (assistant messages with a stored trace) made by `model`, oldest first.
     std::vector<int64_t> replies_of_model(const std::string& model);
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "engine/core/json.h"
+#include "engine/session/interventions.h"
 
 namespace gb::app {
 
@@ -198,6 +199,19 @@ SamplerSettings sampler_from_json(const json::Value& v) {
     s.presence_penalty = real("presence_penalty");
     s.seed = v.at("seed").as_uint64();
     return s;
+}
+
+std::pair<int, int> check_resampling(std::string_view result_json) {
+    if (result_json.size() > kMaxResamplingJson)
+        throw HistoryError(HistoryError::Kind::Invalid,
+                           "history: a resampling of " + std::to_string(result_json.size()) +
+                               " bytes is over the limit of " + std::to_string(kMaxResamplingJson));
+    try {
+        const ResampleResult r = resampling_from_json(result_json);
+        return {r.at, r.k};
+    } catch (const gb::Error& e) {
+        throw HistoryError(HistoryError::Kind::Invalid, std::string("history: ") + e.what());
+    }
 }
 
 }  // namespace gb::app

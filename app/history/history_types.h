@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/sample/sampler.h"
@@ -116,6 +117,25 @@ inline void check_bookmark(int token, std::string_view note) {
                            "history: a bookmark note of " + std::to_string(note.size()) +
                                " bytes is over the limit of " + std::to_string(kMaxBookmarkNote));
 }
+
+// A resampling of a stored reply at one of its positions (forking paths): the engine's result
+// (gb::ResampleResult, engine/session/interventions.h) as its JSON text, kept with the reply.
+// at and k are the result's own, read from it when it is stored.
+struct StoredResampling {
+    int64_t id = 0;
+    int64_t message_id = 0;
+    int at = 0;
+    int k = 0;
+    std::string result_json;
+    int64_t created_ms = 0;
+    bool operator==(const StoredResampling&) const = default;
+};
+inline constexpr size_t kMaxResamplingJson = 4 * 1024 * 1024;  // bytes (about 40,000 rollouts)
+
+// The check every store makes before keeping a resampling: HistoryError Invalid for text over
+// kMaxResamplingJson bytes or one that is not a resampling (the engine's reader names the
+// field); returns the position and rollout count read from it.
+std::pair<int, int> check_resampling(std::string_view result_json);
 
 struct ConversationInfo {
     int64_t id = 0;

@@ -125,6 +125,19 @@ CREATE TABLE bookmarks(
 CREATE INDEX bookmarks_by_message ON bookmarks(message_id, token);
 )sql";
 
+// Version 4: resamplings of a reply at its positions (forking paths), the engine's result as JSON.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE resamplings(
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL CHECK(at >= 0),
+    k INTEGER NOT NULL CHECK(k >= 1),
+    result_json TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX resamplings_by_message ON resamplings(message_id, at);
+)sql";
+
 // Fills expert_usage from the traces stored under version 1.
 void backfill_expert_usage(sql::Db& db) {
     auto st = db.prepare("SELECT message_id, format_version, codec, raw_size, data FROM traces");
@@ -148,6 +161,7 @@ void migrate(sql::Db& db, int from) {
         backfill_expert_usage(db);
     }
     if (from < 3) db.exec(kV3);
+    if (from < 4) db.exec(kV4);
     db.exec("PRAGMA user_version = " + std::to_string(kHistorySchemaVersion));
     tx.commit();
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <ostream>
+#include <sstream>
 
 #include "engine/core/utf8.h"
 #include "kernels/error.h"
@@ -305,6 +306,12 @@ I exact_integer(const std::string& literal, double value) {
 }
 
 }  // namespace
+
+std::string Value::number_text() const {
+    if (kind() != Kind::Number) wrong_kind(Kind::Number, kind());
+    const Number& n = std::get<Number>(data_);
+    return n.literal.empty() ? format_number(n.value) : n.literal;
+}
 
 float Value::as_float() const {
     if (kind() != Kind::Number) wrong_kind(Kind::Number, kind());
@@ -636,5 +643,34 @@ private:
 }  // namespace
 
 Value parse(std::string_view text, int max_depth) { return Parser(text, max_depth).document(); }
+
+void write(Writer& w, const Value& v) {
+    switch (v.kind()) {
+        case Value::Kind::Null: w.null(); break;
+        case Value::Kind::Bool: w.value(v.as_bool()); break;
+        case Value::Kind::Number: w.raw(v.number_text()); break;
+        case Value::Kind::String: w.value(v.as_string()); break;
+        case Value::Kind::Array:
+            w.begin_array();
+            for (const Value& e : v.as_array()) write(w, e);
+            w.end_array();
+            break;
+        case Value::Kind::Object:
+            w.begin_object();
+            for (const auto& [k, e] : v.as_object()) {
+                w.key(k);
+                write(w, e);
+            }
+            w.end_object();
+            break;
+    }
+}
+
+std::string to_text(const Value& v) {
+    std::ostringstream os;
+    Writer w(os);
+    write(w, v);
+    return os.str();
+}
 
 }  // namespace gb::json

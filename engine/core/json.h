@@ -109,6 +109,8 @@ public:
     // Typed access; a wrong kind throws gb::Error ("expected a number, found a string").
     bool as_bool() const;
     double as_number() const;
+    // A number's text as it was parsed (the shortest form for numbers made in code).
+    std::string number_text() const;
     // The number read directly as a float (not via double, which could round twice), so a
     // float written with format_number(float) reads back bit for bit.
     float as_float() const;
@@ -135,6 +137,10 @@ private:
 };
 
 const char* kind_name(Value::Kind k);
+
+// Writes a parsed value back out (numbers as they were written, members in document order).
+void write(Writer& w, const Value& v);
+std::string to_text(const Value& v);
 
 // Parses one JSON document (RFC 8259), strictly: no comments, trailing commas, leading zeros,
 // raw control characters in strings, invalid UTF-8, duplicate keys or trailing garbage. Errors

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/json.h"
+#include "engine/session/interventions.h"
 #include "engine/trace/trace_binary.h"
 #include "tests/app/history/history_test_support.h"
 
@@ -95,6 +96,15 @@ void expect_same(const Conversation& a, const Conversation& b, HistoryStore& sa,
             EXPECT_EQ(ma[k].note, mb[k].note);
             EXPECT_EQ(ma[k].created_ms, mb[k].created_ms);
         }
+        // So do resamplings, their results unchanged.
+        auto ra = sa.resamplings(x.id), rb = sb.resamplings(y.id);
+        ASSERT_EQ(ra.size(), rb.size()) << i;
+        for (size_t k = 0; k < ra.size(); ++k) {
+            EXPECT_EQ(ra[k].at, rb[k].at);
+            EXPECT_EQ(ra[k].k, rb[k].k);
+            EXPECT_EQ(ra[k].result_json, rb[k].result_json);
+            EXPECT_EQ(ra[k].created_ms, rb[k].created_ms);
+        }
     }
 }
 
@@ -105,6 +115,15 @@ TEST(HistoryExport, ImportOfAnExportIsTheSameConversation) {
     const int64_t reply = a->load_conversation(c).messages[2].id;
     a->add_bookmark(reply, 4, "the fork, \"quoted\"", 1700000000123);
     a->add_bookmark(reply, 1, "");
+    gb::ResampleResult run;
+    run.at = 2;
+    run.k = 2;
+    run.temperature = 0.8f;
+    run.original_answer = "57290";
+    run.rollouts = {{11, "57290", 9, gb::StopReason::Eog, 40}, {12, "57280", 7}};
+    run.answers = gb::count_answers({"57290", "57280"});
+    run.share = 0.5;
+    a->add_resampling(reply, gb::resampling_json(run), 1700000000456);
     const std::string text = export_json(*a, {c});
     // It is JSON with the documented top level, and the trace is an embedded trace document.
     const json::Value doc = json::parse(text);
@@ -116,6 +135,16 @@ TEST(HistoryExport, ImportOfAnExportIsTheSameConversation) {
     EXPECT_EQ(msgs[2].at("sampler").at("seed").as_uint64(), 0xffffffffffffffffull);
     ASSERT_EQ(msgs[2].at("bookmarks").as_array().size(), 2u);
     EXPECT_EQ(msgs[2].at("bookmarks").at(size_t{1}).at("note").as_string(), "the fork, \"quoted\"");
+    ASSERT_EQ(msgs[2].at("resamplings").as_array().size(), 1u);
+    EXPECT_EQ(msgs[2]
+                  .at("resamplings")
+                  .at(size_t{0})
+                  .at("result")
+                  .at("rollouts")
+                  .at(size_t{1})
+                  .at("answer")
+                  .as_string(),
+              "57280");
 
     auto b = HistoryStore::open(dir.file("b.db"), test::fast_options());
     const auto ids = import_json(*b, text);
@@ -188,6 +217,14 @@ TEST(HistoryExport, BadImportsNameTheFieldAndImportNothing) {
     expect_invalid(with_mark("\"engine_version\":\"0.1.0\"}", "-1", ""), "bookmarks[0].token");
     expect_invalid(with_mark("\"engine_version\":\"0.1.0\"}", "1", std::string(70000, 'x')),
                    "bookmarks[0].note");
+    // Resamplings: on a user message, a result that is not one.
+    expect_invalid(replace("\"content\":\"You are terse.\"",
+                           "\"content\":\"You are terse.\",\"resamplings\":[]"),
+                   "only replies carry resamplings");
+    expect_invalid(replace("\"engine_version\":\"0.1.0\"}",
+                           "\"engine_version\":\"0.1.0\"},\"resamplings\":[{\"created_ms\":1,"
+                           "\"result\":{\"at\":-4}}]"),
+                   "resamplings[0].result");
 }
 
 TEST(HistoryExport, MarkdownShowsTheCurrentBranch) {

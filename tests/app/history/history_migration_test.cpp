@@ -105,6 +105,9 @@ TEST(HistoryMigration, Version1IsMigratedAndKeepsEveryRow) {
     EXPECT_EQ(report.from_version, 1);
     EXPECT_EQ(report.marked_incomplete, 1);
     EXPECT_EQ(store->database().query_int("PRAGMA user_version"), kHistorySchemaVersion);
+    // Version 3's bookmarks and version 4's resamplings are there, empty.
+    EXPECT_EQ(store->database().query_int("SELECT count(*) FROM bookmarks"), 0);
+    EXPECT_EQ(store->database().query_int("SELECT count(*) FROM resamplings"), 0);
 
     const Conversation c = store->load_conversation(1);
     EXPECT_EQ(c.info.title, "Old chat about primes");

@@ -6,6 +6,7 @@
 #include <thread>
 #include <tuple>
 
+#include "engine/session/interventions.h"
 #include "engine/trace/trace_binary.h"
 #include "tests/app/history/history_test_support.h"
 
@@ -23,7 +24,7 @@ TEST(HistoryStore, CreatesAnEmptyDatabaseWithWalAndForeignKeys) {
     EXPECT_EQ(store->database().query_text("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(store->database().query_int("PRAGMA foreign_keys"), 1);
     EXPECT_EQ(store->database().query_int("PRAGMA synchronous"), 2);  // FULL
-    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 3);
+    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 4);
     EXPECT_EQ(store->count_conversations(), 0);
     store.reset();
     auto again = HistoryStore::open(dir.file("h.db"), {}, &report);
@@ -332,6 +333,65 @@ TEST(HistoryStore, RepliesOfAModelAndTheirSummedExpertUsage) {
     ASSERT_EQ(summed.size(), expected.size());
     for (const auto& u : summed)
         EXPECT_EQ(u.count, (expected[{u.layer, u.expert, u.phase}])) << u.layer;
+}
+
+// A resampling result as the engine writes it, at `at` with k rollouts.
+std::string resampling_text(int at, int k, const std::string& answer = "42") {
+    gb::ResampleResult r;
+    r.at = at;
+    r.k = k;
+    r.original_answer = answer;
+    for (int i = 0; i < k; ++i) r.rollouts.push_back({static_cast<uint64_t>(i), answer, 5});
+    r.answers = gb::count_answers(std::vector<std::string>(static_cast<size_t>(k), answer));
+    r.share = 1;
+    return gb::resampling_json(r);
+}
+
+// Resamplings kept with a reply: listed by position with the position and count read from the
+// result, removed, gone with their reply; a result that is not one, or no such reply, refused.
+TEST(HistoryStore, ResamplingsOfAReply) {
+    TempDir dir;
+    auto store = HistoryStore::open(dir.file("h.db"), test::fast_options());
+    const int64_t c = store->create_conversation("forks");
+    const Trace trace = test::make_trace(3, 2, 2);
+    const int64_t r = store->add_reply(c, std::nullopt, Message{}, &trace);
+    const int64_t late = store->add_resampling(r, resampling_text(9, 4), 1700000000000);
+    const int64_t early = store->add_resampling(r, resampling_text(3, 8));
+    auto runs = store->resamplings(r);
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].id, early);  // by position
+    EXPECT_EQ(runs[0].at, 3);
+    EXPECT_EQ(runs[0].k, 8);
+    EXPECT_EQ(runs[1].at, 9);
+    EXPECT_EQ(runs[1].k, 4);
+    EXPECT_EQ(runs[1].created_ms, 1700000000000);
+    EXPECT_EQ(runs[1].result_json, resampling_text(9, 4));
+    EXPECT_EQ(gb::resampling_from_json(runs[0].result_json).rollouts.size(), 8u);
+    store->remove_resampling(late);
+    EXPECT_EQ(store->resamplings(r).size(), 1u);
+    auto kind_of = [&](auto f) {
+        try {
+            f();
+        } catch (const HistoryError& e) {
+            return e.kind();
+        }
+        ADD_FAILURE() << "no error";
+        return HistoryError::Kind::Io;
+    };
+    EXPECT_EQ(kind_of([&] { store->add_resampling(9999, resampling_text(1, 1)); }),
+              HistoryError::Kind::NotFound);
+    EXPECT_EQ(kind_of([&] { store->remove_resampling(late); }), HistoryError::Kind::NotFound);
+    EXPECT_EQ(kind_of([&] { store->add_resampling(r, "{\"at\":1}"); }),
+              HistoryError::Kind::Invalid);
+    EXPECT_EQ(kind_of([&] { store->add_resampling(r, "not json"); }), HistoryError::Kind::Invalid);
+    EXPECT_EQ(kind_of([&] {
+                  store->add_resampling(
+                      r, resampling_text(1, 1, std::string(kMaxResamplingJson, 'x')));
+              }),
+              HistoryError::Kind::Invalid);
+    EXPECT_EQ(store->resamplings(r).size(), 1u);
+    store->delete_conversation(c);
+    EXPECT_EQ(store->database().query_int("SELECT count(*) FROM resamplings"), 0);
 }
 
 // Bookmarks with notes on a reply's tokens: added, listed by token, edited, removed, gone with
