@@ -14,6 +14,31 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
     connect(&worker_, &EngineWorker::tokenStreamed, this, &ChatController::on_token);
     connect(&worker_, &EngineWorker::generationFinished, this, &ChatController::on_finished);
     connect(&worker_, &EngineWorker::generationFailed, this, &ChatController::on_failed);
+    connect(&worker_, &EngineWorker::resampleProgress, this,
+            [this](quint64 request, int done, int k) {
+                if (request == resample_request_) emit resampleProgress(resample_id_, done, k);
+            });
+    connect(&worker_, &EngineWorker::resampled, this,
+            [this](quint64 request, std::shared_ptr<const ResampleResult> r) {
+                if (request != resample_request_) return;
+                resample_request_ = 0;
+                qint64 stored = 0;
+                if (!r->rollouts.empty()) {
+                    try {
+                        stored = store_.add_resampling(resample_id_, resampling_json(*r));
+                    } catch (const std::exception& e) {
+                        emit errorOccurred(
+                            tr("The resampling could not be saved: %1").arg(error_text(e)));
+                    }
+                }
+                emit resampleFinished(resample_id_, stored, std::move(r));
+            });
+    connect(&worker_, &EngineWorker::resampleFailed, this,
+            [this](quint64 request, const QString& error) {
+                if (request != resample_request_) return;
+                resample_request_ = 0;
+                emit resampleFailed(resample_id_, error);
+            });
     connect(&worker_, &EngineWorker::reproduced, this,
             [this](quint64 request, std::shared_ptr<const Trace> again) {
                 if (request != request_ || !reproduce_trace_) return;
@@ -182,7 +207,7 @@ void ChatController::send(const QString& text) {
     const QString t = text.trimmed();
     if (t.isEmpty()) return;
     if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        emit errorOccurred(busy_text());
         return;
     }
     if (!conv_) new_conversation();
@@ -213,7 +238,7 @@ void ChatController::edit(int64_t user_message_id, const QString& text) {
     const StoredMessage* old = find(user_message_id);
     if (!old || old->role != "user" || text.trimmed().isEmpty()) return;
     if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        emit errorOccurred(busy_text());
         return;
     }
     StoredMessage m;
@@ -236,7 +261,7 @@ void ChatController::regenerate(int64_t assistant_message_id) {
     const StoredMessage* old = find(assistant_message_id);
     if (!old || old->role != "assistant" || !old->parent) return;
     if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        emit errorOccurred(busy_text());
         return;
     }
     const int64_t parent = *old->parent;
@@ -277,6 +302,11 @@ void ChatController::begin_reply(std::optional<int64_t> parent) {
     GB_GUARD(store_.reply_started(conv_, parent));
 }
 
+QString ChatController::busy_text() const {
+    return resampling() ? tr("Rollouts are running: stop them first (Esc).")
+                        : tr("A reply is still being generated: stop it first (Esc).");
+}
+
 void ChatController::stop() {
     if (busy()) worker_.cancel();
 }
@@ -287,7 +317,7 @@ void ChatController::stop_thinking() {
 
 bool ChatController::can_rerun(const std::shared_ptr<const Trace>& trace) {
     if (busy()) {
-        emit errorOccurred(tr("A reply is still being generated: stop it first (Esc)."));
+        emit errorOccurred(busy_text());
         return false;
     }
     if (!trace || !model_loaded_) {
@@ -329,6 +359,14 @@ void ChatController::reproduce(int64_t assistant_message_id, std::shared_ptr<con
     reproduce_id_ = assistant_message_id;
     reproduce_trace_ = trace;
     worker_.reproduce(++request_, std::move(trace));
+}
+
+void ChatController::resample(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
+                              int at, const ResampleOptions& opt) {
+    if (!can_rerun(trace)) return;
+    resample_id_ = assistant_message_id;
+    resample_request_ = ++request_;
+    worker_.resample(resample_request_, std::move(trace), at, opt);
 }
 
 void ChatController::on_token(quint64 request, const StreamToken& t) {

@@ -48,7 +48,9 @@ public:
     const StreamingReply& streaming() const { return streaming_; }
     // Siblings of a message (same parent, same role), oldest first, and its position among them.
     std::vector<int64_t> siblings(int64_t message_id) const;
-    bool busy() const { return streaming_.active; }
+    // A reply streams or rollouts run: the engine is taken.
+    bool busy() const { return streaming_.active || resample_request_ != 0; }
+    bool resampling() const { return resample_request_ != 0; }
 
     // Chatting. Each starts a reply; while one is streaming they report an error instead.
     void send(const QString& text);
@@ -75,6 +77,12 @@ public:
     // Runs a stored reply again from its recorded prompt, settings and seed; reproduced says
     // whether every token came out the same (or where the first difference is).
     void reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace);
+    // Forking paths: opt.k rollouts of a stored reply from its generated position `at` (the
+    // engine's resample), one after another; resampleProgress while they run. The result is
+    // kept with the reply (the store's resamplings) and resampleFinished hands it over; stop()
+    // ends the rollouts and keeps those done. Refused (errorOccurred) while the engine is busy.
+    void resample(int64_t assistant_message_id, std::shared_ptr<const Trace> trace, int at,
+                  const ResampleOptions& opt);
 
     // Per-conversation settings (sampling, system prompt, reasoning policy).
     const GenerationSettings& settings() const { return settings_; }
@@ -97,6 +105,12 @@ signals:
     // The result of reproduce(): identical, or the first difference in words; the new trace.
     void reproduced(qint64 message_id, bool identical, QString summary,
                     std::shared_ptr<const gb::Trace> again);
+    void resampleProgress(qint64 message_id, int done, int k);
+    // stored_id: the resampling's id in the store (0 when no rollout finished or the store
+    // failed, which errorOccurred then says).
+    void resampleFinished(qint64 message_id, qint64 stored_id,
+                          std::shared_ptr<const gb::ResampleResult> result);
+    void resampleFailed(qint64 message_id, QString error);
     void modelLoading(QString path);
     void modelChanged();
     void contextUseChanged();
@@ -106,6 +120,7 @@ signals:
 
 private:
     void load_current();
+    QString busy_text() const;  // why a reply cannot start now
     void start_reply(std::optional<int64_t> parent);
     void begin_reply(std::optional<int64_t> parent);  // the streaming state of a new reply
     // Whether a stored reply can be re-run now (says why not); then, for a new sibling of it,
@@ -131,6 +146,8 @@ private:
     quint64 request_ = 0;
     int64_t reproduce_id_ = 0;                      // the reply being run again, and
     std::shared_ptr<const Trace> reproduce_trace_;  // its trace (null: none)
+    quint64 resample_request_ = 0;                  // the rollouts running (0: none)
+    int64_t resample_id_ = 0;                       // for this reply
     ModelInfo model_;
     bool model_loaded_ = false;
     ContextUse context_;

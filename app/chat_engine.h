@@ -11,6 +11,7 @@
 #include "app/chat_types.h"
 #include "engine/session/backends.h"
 #include "engine/session/generator.h"
+#include "engine/session/interventions.h"
 #include "engine/session/logit_lens.h"
 #include "engine/trace/trace.h"
 
@@ -61,6 +62,15 @@ public:
     // The reply of `recorded` again, from its recorded prompt tokens, settings, seed and
     // interventions (gb::reproduce_request); the caller compares the tokens.
     virtual Trace reproduce(const Trace& recorded, const RunControls& controls) = 0;
+
+    // Forking paths: opt.k rollouts of a stored reply (made by the loaded model) from its
+    // generated position `at`, one after another (gb::resample_at): progress(done) after each;
+    // controls.cancel ends it at the next token, and the result then holds the rollouts done.
+    // An engine that cannot sample a stored reply's continuation (the synthetic one) throws
+    // gb::Error saying so.
+    virtual ResampleResult resample(const Trace& parent, int at, const ResampleOptions& opt,
+                                    const std::function<void(int done)>& progress,
+                                    const RunControls& controls) = 0;
 
     // Logit lens (gb::logit_lens, gb::logit_lens_span) over a token sequence of the loaded
     // model. An engine that cannot read its layers (the synthetic one, a remote server) throws

@@ -15,6 +15,7 @@ void register_metatypes() {
     qRegisterMetaType<std::shared_ptr<const gb::Trace>>();
     qRegisterMetaType<std::vector<gb::Alternative>>();
     qRegisterMetaType<std::shared_ptr<const gb::app::ChatEngine::Lens>>();
+    qRegisterMetaType<std::shared_ptr<const gb::ResampleResult>>();
 }
 
 EngineWorker::EngineWorker(std::unique_ptr<ChatEngine> engine, QObject* parent)
@@ -155,6 +156,28 @@ void EngineWorker::reproduce(quint64 request, std::shared_ptr<const Trace> recor
         } catch (const std::exception& e) {
             busy_.store(false);
             emit generationFailed(request, error_text(e));
+        }
+    });
+}
+
+void EngineWorker::resample(quint64 request, std::shared_ptr<const Trace> parent, int at,
+                            const gb::ResampleOptions& options) {
+    cancel_.store(false);
+    busy_.store(true);
+    post([this, request, parent, at, options] {
+        try {
+            auto r = std::make_shared<const ResampleResult>(engine_->resample(
+                *parent, at, options,
+                [&](int done) { emit resampleProgress(request, done, options.k); },
+                RunControls{&cancel_, nullptr, {}}));
+            busy_.store(false);
+            emit resampled(request, std::move(r));
+        } catch (const std::bad_alloc&) {
+            busy_.store(false);
+            emit resampleFailed(request, "out of memory during the rollouts");
+        } catch (const std::exception& e) {
+            busy_.store(false);
+            emit resampleFailed(request, error_text(e));
         }
     });
 }

@@ -44,6 +44,11 @@ public:
                           const GenerationSettings& settings);
     // A stored reply run again (ChatEngine::reproduce): reproduced or generationFailed.
     void reproduce(quint64 request, std::shared_ptr<const Trace> recorded);
+    // Rollouts of a stored reply from generated position `at` (ChatEngine::resample):
+    // resampleProgress after each, then resampled, or resampleFailed; cancel() stops it with
+    // the rollouts done so far.
+    void resample(quint64 request, std::shared_ptr<const Trace> parent, int at,
+                  const gb::ResampleOptions& options);
     void compute_context_use(const std::vector<ChatTurn>& turns,
                              const GenerationSettings& settings);
     void cancel() {
@@ -76,6 +81,9 @@ signals:
                       int32_t sampled);
     void lensReady(quint64 request, std::shared_ptr<const gb::app::ChatEngine::Lens> lens);
     void lensFailed(quint64 request, QString error);
+    void resampleProgress(quint64 request, int done, int k);
+    void resampled(quint64 request, std::shared_ptr<const gb::ResampleResult> result);
+    void resampleFailed(quint64 request, QString error);
     void notice(QString text);  // from ChatEngine::take_notice()
     void contextUseReady(gb::app::ContextUse use);
 
@@ -109,3 +117,4 @@ Q_DECLARE_METATYPE(gb::app::ContextUse)
 Q_DECLARE_METATYPE(std::shared_ptr<const gb::Trace>)
 Q_DECLARE_METATYPE(std::vector<gb::Alternative>)
 Q_DECLARE_METATYPE(std::shared_ptr<const gb::app::ChatEngine::Lens>)
+Q_DECLARE_METATYPE(std::shared_ptr<const gb::ResampleResult>)

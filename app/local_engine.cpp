@@ -289,6 +289,27 @@ Trace LocalEngine::reproduce(const Trace& recorded, const RunControls& controls)
     return run(reproduce_request(recorded, *tok_), {}, controls);
 }
 
+ResampleResult LocalEngine::resample(const Trace& parent, int at, const ResampleOptions& opt,
+                                     const std::function<void(int)>& progress,
+                                     const RunControls& controls) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    check_same_model(parent, info_.name);
+    try {
+        if (!gen_) gen_ = std::make_unique<Generator>(*model_, *tok_);
+        return resample_at(
+            *gen_, parent, at, opt, *tok_,
+            [&](int done, const Trace&) {
+                if (progress) progress(done);
+                return true;
+            },
+            controls.cancel);
+    } catch (const Error& e) {
+        const std::string recovered = recover_lost_backend();
+        if (recovered.empty()) throw;
+        throw Error(std::string(e.what()) + "; " + recovered);
+    }
+}
+
 std::string LocalEngine::recover_lost_backend() {
     if (!backend_ || !backend_->lost()) return {};
     const LoadSettings ls = loaded_settings_;

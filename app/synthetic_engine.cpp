@@ -161,6 +161,12 @@ Trace SyntheticEngine::branch(const Trace& parent, int at, int32_t token,
                   controls, -1);
 }
 
+ResampleResult SyntheticEngine::resample(const Trace&, int, const ResampleOptions&,
+                                         const std::function<void(int)>&, const RunControls&) {
+    throw Error(
+        "the synthetic engine writes a fixed script, not samples: resampling needs a real model");
+}
+
 ChatEngine::Lens SyntheticEngine::lens(const std::vector<int32_t>&, int, int, int, int) {
     throw Error("the synthetic engine has no layers to read: the logit lens needs a real model");
 }

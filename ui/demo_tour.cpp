@@ -3,8 +3,10 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QEventLoop>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTextBrowser>
@@ -20,6 +22,7 @@
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
+#include "ui/resample_dialog.h"
 #include "ui/routing_view.h"
 #include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
@@ -150,6 +153,35 @@ void DemoTour::after_reply(qint64 id) {
                 std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
                              lens->grab().save(path) ? "saved" : "FAILED");
                 lens->close();
+            }
+        }
+        // Forking paths: 8 rollouts at temperature 1.5 from each of five fork tokens, kept with
+        // the reply and charted by position; the screenshot shows the last one's answers.
+        auto wait_for = [&](auto done) {
+            for (int i = 0; i < 500 && !done(); ++i) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+                QThread::msleep(20);
+            }
+        };
+        if (const auto& forks = w_.reasoning_map()->map().forks; !forks.empty()) {
+            std::vector<int> picks;
+            for (size_t i = 0; i < 5; ++i) picks.push_back(forks[i * forks.size() / 5].token);
+            for (int token : picks) {
+                ins2->select_token(token);
+                if (!ins2->resample_button()->isEnabled()) break;
+                ins2->resample_button()->click();
+                ResampleDialog* rd = w_.resample_dialog();
+                rd->rollouts_box()->setValue(8);
+                rd->temperature_box()->setValue(1.5);
+                rd->start_button()->click();
+                wait_for([&] { return !c_.resampling(); });
+            }
+            if (ResampleDialog* rd = w_.resample_dialog()) {
+                QCoreApplication::processEvents();
+                const QString path = QDir(out_).filePath("11-resample.png");
+                std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
+                             rd->grab().save(path) ? "saved" : "FAILED");
+                rd->close();
             }
         }
         // Step mode: a new reply (in a new chat: the demo models answer single problems) waits

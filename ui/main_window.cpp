@@ -28,6 +28,7 @@
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
 #include "ui/replay_bar.h"
+#include "ui/resample_dialog.h"
 #include "ui/routing_view.h"
 #include "ui/settings_panel.h"
 #include "ui/step_chooser.h"
@@ -227,6 +228,29 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             [this](quint64 request, const QString& error) {
                 if (lens_ && request == lens_request_) lens_->set_error(error);
             });
+    connect(inspector_, &TokenInspector::resampleRequested, this, &MainWindow::open_resample);
+    connect(&c_, &ChatController::resampleProgress, this, [this](qint64 id, int done, int k) {
+        if (resample_ && id == resample_->message_id()) resample_->set_progress(done, k);
+        statusBar()->showMessage(tr("Resampling: %1 of %2 rollouts…").arg(done).arg(k));
+    });
+    connect(&c_, &ChatController::resampleFinished, this,
+            [this](qint64 id, qint64 stored, std::shared_ptr<const gb::ResampleResult> r) {
+                statusBar()->showMessage(
+                    tr("Resampling done: %1 rollouts, %2% give the answer counted")
+                        .arg(r->rollouts.size())
+                        .arg(100.0 * r->share, 0, 'f', 0),
+                    15000);
+                if (!resample_ || id != resample_->message_id()) return;
+                resample_->set_running(false);
+                refresh_resamplings();
+                resample_->show_result(*r, stored);
+            });
+    connect(&c_, &ChatController::resampleFailed, this, [this](qint64 id, const QString& error) {
+        statusBar()->clearMessage();
+        if (resample_ && id == resample_->message_id()) resample_->set_error(error);
+    });
+    connect(&c_, &ChatController::resampleFailed, this, branchable);
+    connect(&c_, &ChatController::resampleFinished, this, branchable);
     connect(&c_, &ChatController::reproduced, this, [this](qint64, bool, const QString& summary) {
         statusBar()->showMessage(summary, 30000);
         last_reproduce_ = summary;
@@ -504,6 +528,51 @@ void MainWindow::refresh_bookmarks() {
         }
     }
     reasoning_map_->set_bookmarks(marks, stored);
+}
+
+void MainWindow::open_resample(int index) {
+    const auto t = reply_->trace();
+    if (!t || index < t->n_prompt || index >= static_cast<int>(t->tokens.size())) return;
+    if (!resample_) {
+        resample_ = new ResampleDialog(this);
+        connect(resample_, &ResampleDialog::startRequested, this,
+                [this](const gb::ResampleOptions& opt) {
+                    c_.resample(resample_->message_id(), resample_->trace(), resample_->at(), opt);
+                    if (c_.resampling()) resample_->set_running(true);
+                });
+        connect(resample_, &ResampleDialog::stopRequested, this, [this] { c_.stop(); });
+        connect(resample_, &ResampleDialog::removeRequested, this, [this](qint64 id) {
+            try {
+                c_.store().remove_resampling(id);
+            } catch (const std::exception& e) {
+                show_error(
+                    tr("The resampling could not be deleted: %1").arg(QString::fromUtf8(e.what())));
+            }
+            refresh_resamplings();
+        });
+    }
+    if (!resample_->running()) {
+        std::vector<gb::app::StoredResampling> earlier;
+        try {
+            earlier = c_.store().resamplings(reply_->message_id());
+        } catch (const std::exception& e) {
+            show_error(tr("The reply's resamplings could not be read: %1")
+                           .arg(QString::fromUtf8(e.what())));
+        }
+        resample_->set_target(reply_->message_id(), t, index - t->n_prompt, earlier);
+    }
+    resample_->show();
+    resample_->raise();
+}
+
+void MainWindow::refresh_resamplings() {
+    if (!resample_) return;
+    try {
+        resample_->set_earlier(c_.store().resamplings(resample_->message_id()));
+    } catch (const std::exception& e) {
+        show_error(
+            tr("The reply's resamplings could not be read: %1").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 void MainWindow::set_presenter(bool on) {

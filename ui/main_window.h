@@ -24,6 +24,7 @@ namespace gb::ui {
 
 class ChatView;
 class LensDialog;
+class ResampleDialog;
 class GpuDashboard;
 class HistorySidebar;
 class RoutingView;
@@ -53,6 +54,7 @@ public:
     ChatView* chat() const { return chat_; }
     HistorySidebar* sidebar() const { return sidebar_; }
     LensDialog* lens_dialog() const { return lens_; }
+    ResampleDialog* resample_dialog() const { return resample_; }
     // A new branch of a stored reply whose reasoning starts with `thought` (what "Edit
     // thought" under a reply does after its dialog).
     void edit_thought_of(qint64 message_id, const QString& thought);
@@ -102,7 +104,10 @@ private:
     bool thinking_stopped_ = false;
     QAction* step_mode_action_ = nullptr;  // "Stop thinking" was pressed for the reply streaming
     QString last_reproduce_;
-    LensDialog* lens_ = nullptr;  // made on first use
+    LensDialog* lens_ = nullptr;          // made on first use
+    ResampleDialog* resample_ = nullptr;  // made on first use
+    void open_resample(int index);        // the inspector's token index
+    void refresh_resamplings();           // the dialog's list, from the store
     quint64 lens_request_ = 0;
     QString lens_token_;
     std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying

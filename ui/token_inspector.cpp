@@ -43,6 +43,15 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     connect(lens_button_, &QPushButton::clicked, this, [this] {
         if (trace_ && selected_ > 0) emit lensRequested(selected_);
     });
+    resample_button_ = new QPushButton(tr("Resample…"), this);
+    resample_button_->setToolTip(
+        tr("Forking paths: sample the reply afresh from the selected token many times and see "
+           "how its final answers spread"));
+    resample_button_->setAccessibleName(tr("Resample from the selected token"));
+    top->addWidget(resample_button_);
+    connect(resample_button_, &QPushButton::clicked, this, [this] {
+        if (trace_ && selected_ >= trace_->n_prompt) emit resampleRequested(selected_);
+    });
     reproduce_button_ = new QPushButton(tr("Run again"), this);
     reproduce_button_->setToolTip(
         tr("Reproduce: run this reply again from its recorded prompt, settings and seed, and "
@@ -251,6 +260,7 @@ void TokenInspector::update_branch() {
     }
     reproduce_button_->setEnabled(branchable_ && trace_ && trace_->n_gen > 0);
     lens_button_->setEnabled(branchable_ && trace_ && selected_ > 0);
+    resample_button_->setEnabled(branchable_ && generated);
     const bool ok = branchable_ && generated && branch_box_->count() > 0;
     branch_box_->setEnabled(ok);
     branch_button_->setEnabled(ok);

@@ -55,6 +55,7 @@ public:
     QPushButton* branch_button() const { return branch_button_; }
     QPushButton* reproduce_button() const { return reproduce_button_; }
     QPushButton* lens_button() const { return lens_button_; }
+    QPushButton* resample_button() const { return resample_button_; }
 
 signals:
     void tokenSelected(int index);
@@ -63,6 +64,7 @@ signals:
     void reproduceRequested();
     // The logit lens of token `index` (what each layer predicted for it).
     void lensRequested(int index);
+    void resampleRequested(int index);  // a generated token: forking paths from there
 
 private:
     void update_what_if();
@@ -72,6 +74,7 @@ private:
     QPushButton* branch_button_ = nullptr;
     QPushButton* reproduce_button_ = nullptr;
     QPushButton* lens_button_ = nullptr;
+    QPushButton* resample_button_ = nullptr;
 
     std::shared_ptr<const Trace> trace_;
     std::vector<double> what_if_;

@@ -4,8 +4,10 @@
 // (synthetic engine, slow enough to press it mid-reasoning).
 #include <QAction>
 #include <QComboBox>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTest>
@@ -25,6 +27,7 @@
 #include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/message_widget.h"
+#include "ui/resample_dialog.h"
 #include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
 
@@ -294,6 +297,138 @@ private slots:
         QTRY_VERIFY(!chooser->isVisible());
         win.w->step_mode_action()->trigger();
         QVERIFY(!win.c->step_mode());
+    }
+
+    // Resample from a token picked in the inspector (real engine, demo model): the dialog
+    // estimates the cost, runs the rollouts, and shows what the engine's resample_at gives for
+    // the same options on another generator; the result is kept with the reply, listed and
+    // charted by position when the dialog opens again, and can be deleted; Stop keeps the
+    // rollouts done.
+    void resample_from_the_inspector() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        QVERIFY(win.c->model_loaded());
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0;
+        s.max_tokens = 400;
+        win.c->set_settings(s);
+        const auto parent = win.reply("987*89");
+        QVERIFY(parent);
+        QVERIFY(parent->n_gen > 60);
+        TokenInspector* ins = win.w->inspector();
+        QTRY_VERIFY(ins->branchable());
+        ins->select_token(0);
+        QVERIFY(!ins->resample_button()->isEnabled());  // a prompt token
+        const int at = parent->n_gen - 40;
+        ins->select_token(parent->n_prompt + at);
+        QVERIFY(ins->resample_button()->isEnabled());
+        QTest::mouseClick(ins->resample_button(), Qt::LeftButton);
+        ResampleDialog* d = win.w->resample_dialog();
+        QVERIFY(d && d->isVisible());
+        QCOMPARE(d->at(), at);
+        QVERIFY(
+            d->status_text().contains(QString::fromStdString(final_answer(parent->answer_text))));
+        QVERIFY(d->earlier_table()->rowCount() == 0);
+        d->rollouts_box()->setValue(3);
+        d->length_box()->setValue(120);
+        const double estimate = resample_estimate_ms(*parent, at, 3, 120);
+        QVERIFY2(d->estimate_text().contains(QString::number(estimate / 1000.0, 'f', 1)),
+                 qPrintable(d->estimate_text()));
+        const ResampleOptions opt = d->options();
+        QCOMPARE(opt.k, 3);
+        QCOMPARE(opt.first_seed, parent->sampling.seed + 1);
+        QCOMPARE(opt.temperature, 0.8f);  // the reply was greedy
+
+        QSignalSpy finished(win.c.get(), &ChatController::resampleFinished);
+        QTest::mouseClick(d->start_button(), Qt::LeftButton);
+        QVERIFY(win.c->resampling());
+        QVERIFY(finished.wait(60000));
+        const auto result = finished.at(0).at(2).value<std::shared_ptr<const ResampleResult>>();
+        const qint64 stored = finished.at(0).at(1).toLongLong();
+        QVERIFY(stored != 0);
+        QCOMPARE(result->rollouts.size(), size_t{3});
+        // The same options on an engine of our own (a fresh cache) give the same rollouts.
+        LocalEngine own;
+        LoadSettings ls;
+        ls.path = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
+        ls.n_ctx = 1024;
+        ls.n_threads = 2;
+        own.load(ls);
+        const ResampleResult again = own.resample(*parent, at, opt, {}, {});
+        for (size_t i = 0; i < 3; ++i) {
+            QCOMPARE(result->rollouts[i].answer, again.rollouts[i].answer);
+            QCOMPARE(result->rollouts[i].tokens, again.rollouts[i].tokens);
+        }
+        QCOMPARE(result->share, again.share);
+        // Shown: every answer and every rollout, and the share in words.
+        QCOMPARE(d->answers_table()->rowCount(), static_cast<int>(again.answers.size()));
+        QCOMPARE(d->rollouts_table()->rowCount(), 3);
+        QCOMPARE(d->rollouts_table()->item(1, 1)->text(),
+                 QString::fromStdString(
+                     again.rollouts[1].answer.empty() ? "(no answer)" : again.rollouts[1].answer));
+        QVERIFY2(d->result_text().contains(QString("of 3 rollouts")), qPrintable(d->result_text()));
+        // Kept with the reply, listed and charted.
+        const auto kept = win.store.resamplings(win.w->reply()->message_id());
+        QCOMPARE(kept.size(), size_t{1});
+        QCOMPARE(kept[0].id, stored);
+        QCOMPARE(kept[0].at, at);
+        QCOMPARE(d->earlier_table()->rowCount(), 1);
+        QCOMPARE(d->chart_points().size(), size_t{1});
+        QCOMPARE(d->chart_points()[0].first, at);
+        QCOMPARE(d->chart_points()[0].second, again.share);
+
+        // A second position: the chart has both, by position.
+        d->close();
+        ins->select_token(parent->n_prompt + at - 20);
+        QTest::mouseClick(ins->resample_button(), Qt::LeftButton);
+        QCOMPARE(d->at(), at - 20);
+        QCOMPARE(d->earlier_table()->rowCount(), 1);  // listed on opening
+        d->rollouts_box()->setValue(2);
+        QTest::mouseClick(d->start_button(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(d->chart_points().size(), size_t{2});
+        QCOMPARE(d->chart_points()[0].first, at - 20);
+        QCOMPARE(d->chart_points()[1].first, at);
+
+        // Stop keeps the rollouts done.
+        d->rollouts_box()->setValue(500);
+        QSignalSpy progress(win.c.get(), &ChatController::resampleProgress);
+        QTest::mouseClick(d->start_button(), Qt::LeftButton);
+        QVERIFY(progress.wait(30000));
+        QTest::mouseClick(d->start_button(), Qt::LeftButton);  // now "Stop"
+        QVERIFY(finished.wait(30000));
+        const auto partial = finished.last().at(2).value<std::shared_ptr<const ResampleResult>>();
+        QVERIFY(!partial->rollouts.empty());
+        QVERIFY(partial->rollouts.size() < 500u);
+        QVERIFY2(d->result_text().contains("Stopped after"), qPrintable(d->result_text()));
+        QCOMPARE(win.store.resamplings(win.w->reply()->message_id()).size(), size_t{3});
+        QVERIFY(!win.c->busy());
+
+        // Selecting a kept one shows it; deleting it removes it from the store and the chart.
+        d->earlier_table()->selectRow(0);
+        QVERIFY(d->result_text().contains("of 2 rollouts"));
+        QVERIFY(d->remove_button()->isEnabled());
+        QTest::mouseClick(d->remove_button(), Qt::LeftButton);
+        QCOMPARE(win.store.resamplings(win.w->reply()->message_id()).size(), size_t{2});
+        QCOMPARE(d->earlier_table()->rowCount(), 2);
+    }
+
+    // An engine that cannot resample (the synthetic one) says why in the dialog.
+    void resample_refused_by_the_synthetic_engine() {
+        Window win(std::make_unique<SyntheticEngine>(SyntheticOptions{}), "synthetic");
+        const auto parent = win.reply("hello");
+        QVERIFY(parent);
+        TokenInspector* ins = win.w->inspector();
+        QTRY_VERIFY(ins->branchable());
+        ins->select_token(parent->n_prompt + 1);
+        QTest::mouseClick(ins->resample_button(), Qt::LeftButton);
+        ResampleDialog* d = win.w->resample_dialog();
+        QSignalSpy failed(win.c.get(), &ChatController::resampleFailed);
+        QTest::mouseClick(d->start_button(), Qt::LeftButton);
+        QVERIFY(failed.wait(10000));
+        QVERIFY2(d->result_text().contains("resampling needs a real model"),
+                 qPrintable(d->result_text()));
+        QVERIFY(!win.c->busy());
     }
 
     void stop_thinking_button() {
