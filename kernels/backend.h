@@ -205,6 +205,10 @@ public:
     // Stores k, v ([tokens x n_head_kv*head_dim]) into the cache rows pos0 .. pos0+tokens-1,
     // converted to the cache's type (rounded to nearest even; Q8_0 as quantize_row makes it).
     virtual void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) = 0;
+    // Copies cache rows 0 .. rows-1 of src into dst, byte for byte (same types and widths): a
+    // sequence that starts from another's prefix (batched rollouts) gets its keys and values
+    // without running them again.
+    virtual void kv_copy(const KvLayer& src, KvLayer& dst, int64_t rows) = 0;
     // Causal attention of q ([tokens x n_head*head_dim], token t at position pos0+t) over cache
     // rows 0 .. pos0+t; grouped-query heads share kv head h / (n_head / n_head_kv). The cache's
     // values are used as stored (a Q8_0 row is its scale times its integers); scores, softmax and

@@ -157,13 +157,12 @@ public:
 
     ~Deepseek2Model() override { backend_.release(logits_); }
 
-    void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                     std::vector<float>& logits) override {
+    void run_forward(std::span<const int32_t> tokens, std::span<KvCache* const> caches,
+                     int64_t n_out, std::vector<float>& logits) override {
         const ModelConfig& c = config_;
         const MlaConfig& m = c.mla;
-        const std::vector<int32_t> pos = runner_.check_forward(tokens, cache, n_out);
+        const std::vector<int32_t> pos = runner_.check_forward(tokens, caches, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
-        const int64_t pos0 = cache.n_past();
         const int H = static_cast<int>(c.n_head), qk = static_cast<int>(m.n_nope + m.n_rope);
         LayerRunner::Step step(backend_);
 
@@ -198,10 +197,14 @@ public:
             be.matmul(w.kv_a_pe, h, kpe);
             be.rope(q_pe, H, qk, pos, rope_);
             be.rope(kpe, 1, static_cast<int>(m.n_rope), pos, rope_);
-            be.kv_store(cache.layer(l), ckv, kpe, pos0);
             MlaShape s = shape_;
             s.v_row0 = w.v_row0;
-            be.mla_attention(q, w.k_b, w.v_b, cache.layer(l), s, pos0, kq_scale_, attn);
+            runner_.store_and_attend(
+                be, caches, l, ckv, kpe,
+                [&](const KvLayer& layer, int64_t first, int64_t count, int64_t pos0) {
+                    be.mla_attention(q.row_range(first, count), w.k_b, w.v_b, layer, s, pos0,
+                                     kq_scale_, attn.row_range(first, count));
+                });
             be.matmul(w.wo, attn, h);
             be.add(x, h);
             // FFN: a SwiGLU MLP on the leading dense layers, the MoE block (routed experts
@@ -213,7 +216,7 @@ public:
         runner_.end_layers(st, last, n);
         runner_.run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out,
                          step, logits);
-        cache.set_n_past(pos0 + n);
+        LayerRunner::advance(caches, n);
         if (st->moe) runner_.end_routing();
     }
 

@@ -2,6 +2,7 @@
 // the routing record.
 #include "engine/model/layer_runner.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "engine/session/kv_cache.h"
@@ -11,19 +12,67 @@
 namespace gb {
 
 std::vector<int32_t> LayerRunner::check_forward(std::span<const int32_t> tokens,
-                                                const KvCache& cache, int64_t n_out) const {
+                                                std::span<KvCache* const> caches,
+                                                int64_t n_out) const {
     const int64_t n = static_cast<int64_t>(tokens.size());
-    const int64_t pos0 = cache.n_past();
     if (n < 1 || n > s_.n_batch)
         throw Error("forward: " + std::to_string(n) + " tokens, batch size is " +
                     std::to_string(s_.n_batch));
-    if (pos0 + n > cache.n_ctx())
-        throw Error("context full: " + std::to_string(pos0 + n) +
-                    " tokens exceed the context length " + std::to_string(cache.n_ctx()));
     if (n_out < 1 || n_out > n) throw Error("forward: n_out out of range");
     std::vector<int32_t> pos(static_cast<size_t>(n));
-    std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+    if (caches.size() == 1) {
+        const KvCache& cache = *caches[0];
+        const int64_t pos0 = cache.n_past();
+        if (pos0 + n > cache.n_ctx())
+            throw Error("context full: " + std::to_string(pos0 + n) +
+                        " tokens exceed the context length " + std::to_string(cache.n_ctx()));
+        std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
+        return pos;
+    }
+    if (static_cast<int64_t>(caches.size()) != n || n_out != n)
+        throw Error("forward: " + std::to_string(n) +
+                    " rows of separate sequences need as many "
+                    "caches (got " +
+                    std::to_string(caches.size()) + ") and every row's logits");
+    for (int64_t i = 0; i < n; ++i) {
+        const KvCache* c = caches[static_cast<size_t>(i)];
+        if (!c || std::count(caches.begin(), caches.end(), c) != 1)
+            throw Error("forward: row " + std::to_string(i) + " has no cache of its own");
+        if (c->n_past() + 1 > c->n_ctx())
+            throw Error("context full: sequence " + std::to_string(i) + " has " +
+                        std::to_string(c->n_past()) + " of " + std::to_string(c->n_ctx()) +
+                        " positions filled");
+        pos[static_cast<size_t>(i)] = static_cast<int32_t>(c->n_past());
+    }
     return pos;
+}
+
+void LayerRunner::store_and_attend(
+    Backend& be, std::span<KvCache* const> caches, int64_t l, Act k, Act v,
+    const std::function<void(const KvLayer&, int64_t, int64_t, int64_t)>& attend) const {
+    if (caches.size() == 1) {
+        KvLayer& layer = caches[0]->layer(l);
+        const int64_t p0 = caches[0]->n_past();
+        be.kv_store(layer, k, v, p0);
+        attend(layer, 0, k.rows, p0);
+        return;
+    }
+    for (size_t i = 0; i < caches.size(); ++i) {
+        KvLayer& layer = caches[i]->layer(l);
+        const int64_t p = caches[i]->n_past();
+        const auto r = static_cast<int64_t>(i);
+        be.kv_store(layer, Act{k.data + r * k.cols, 1, k.cols}, Act{v.data + r * v.cols, 1, v.cols},
+                    p);
+        attend(layer, r, 1, p);
+    }
+}
+
+void LayerRunner::advance(std::span<KvCache* const> caches, int64_t n_tokens) {
+    if (caches.size() == 1) {
+        caches[0]->set_n_past(caches[0]->n_past() + n_tokens);
+        return;
+    }
+    for (KvCache* c : caches) c->set_n_past(c->n_past() + 1);
 }
 
 void LayerRunner::run_ffn(Backend& be, const Ffn& f, Act x, Act h, Act gate, Act up, MoeBlock* moe,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -138,9 +139,19 @@ public:
                              Step& step);
     LayerStage* layer_stage(int64_t l, LayerStage* cur, LayerStage& last, int64_t n, Step& step);
     void end_layers(LayerStage* cur, LayerStage& last, int64_t n);
-    // Checks a forward() call (batch size, context room, n_out) and returns its tokens' positions.
-    std::vector<int32_t> check_forward(std::span<const int32_t> tokens, const KvCache& cache,
-                                       int64_t n_out) const;
+    // Checks a forward: one sequence (one cache: the tokens at its next positions) or one row
+    // per sequence (a cache per token, each distinct: token i at caches[i]'s next position, and
+    // every row's logits returned); batch size, context room, n_out. Returns the positions.
+    std::vector<int32_t> check_forward(std::span<const int32_t> tokens,
+                                       std::span<KvCache* const> caches, int64_t n_out) const;
+    // Stores layer l's k and v rows in their caches and runs attend(layer, first, count, pos0)
+    // over the rows that share a cache: all of them for one sequence, each row alone for rows
+    // of separate sequences.
+    void store_and_attend(Backend& be, std::span<KvCache* const> caches, int64_t l, Act k, Act v,
+                          const std::function<void(const KvLayer&, int64_t first, int64_t count,
+                                                   int64_t pos0)>& attend) const;
+    // After a forward: each cache holds its new positions.
+    static void advance(std::span<KvCache* const> caches, int64_t n_tokens);
     // x += FFN(RMSNorm(x)) on backend be; h, gate, up are scratch ([n x n_embd], [n x n_ff]);
     // MoE layers use `moe` and record their routing in the next routing slot (moe_layer counts
     // them).

@@ -89,12 +89,11 @@ public:
         logits_ = backend_.alloc(nb, c.n_vocab);
     }
 
-    void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                     std::vector<float>& logits) override {
+    void run_forward(std::span<const int32_t> tokens, std::span<KvCache* const> caches,
+                     int64_t n_out, std::vector<float>& logits) override {
         const ModelConfig& c = config_;
-        const std::vector<int32_t> pos = runner_.check_forward(tokens, cache, n_out);
+        const std::vector<int32_t> pos = runner_.check_forward(tokens, caches, n_out);
         const int64_t n = static_cast<int64_t>(tokens.size());
-        const int64_t pos0 = cache.n_past();
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
         LayerRunner::Step step(backend_);
 
@@ -129,10 +128,13 @@ public:
             }
             be.rope(q, static_cast<int>(c.n_head), static_cast<int>(c.head_dim), pos, st->rope);
             be.rope(k, static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos, st->rope);
-            be.kv_store(cache.layer(l), k, v, pos0);
-            be.attention(q, cache.layer(l), static_cast<int>(c.n_head),
-                         static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos0, scale,
-                         attn);
+            runner_.store_and_attend(
+                be, caches, l, k, v,
+                [&](const KvLayer& layer, int64_t first, int64_t count, int64_t pos0) {
+                    be.attention(q.row_range(first, count), layer, static_cast<int>(c.n_head),
+                                 static_cast<int>(c.n_head_kv), static_cast<int>(c.head_dim), pos0,
+                                 scale, attn.row_range(first, count));
+                });
             be.matmul(w.wo, attn, h);
             if (w.bo) be.add_bias(h, w.bo);
             be.add(x, h);
@@ -143,7 +145,7 @@ public:
         runner_.end_layers(st, last, n);
         runner_.run_head(head_, last.x.view(n, c.n_embd), last.h.view(n, c.n_embd), logits_, n_out,
                          step, logits);
-        cache.set_n_past(pos0 + n);
+        LayerRunner::advance(caches, n);
         if (st->moe) runner_.end_routing();
     }
 

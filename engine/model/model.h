@@ -55,10 +55,25 @@ public:
     // A step the GPU backend could not run as recorded (StepNotRun) runs once more, op by op.
     void forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
                  std::vector<float>& logits) {
+        KvCache* one[1] = {&cache};
         try {
-            run_forward(tokens, cache, n_out, logits);
+            run_forward(tokens, one, n_out, logits);
         } catch (const StepNotRun&) {
-            run_forward(tokens, cache, n_out, logits);
+            run_forward(tokens, one, n_out, logits);
+        }
+    }
+    // Batched decoding of separate sequences (rollouts): tokens[i] runs at the next position of
+    // caches[i] (each the model's, new_cache(), and distinct) and is appended there; logits
+    // [n x n_vocab] come back, row i for tokens[i], and so do row i of last_routing() and
+    // last_logit_summary(). The rows share every matrix product; each attends over its own
+    // cache. n <= settings().n_batch.
+    void forward_rows(std::span<const int32_t> tokens, std::span<KvCache* const> caches,
+                      std::vector<float>& logits) {
+        const auto n = static_cast<int64_t>(tokens.size());
+        try {
+            run_forward(tokens, caches, n, logits);
+        } catch (const StepNotRun&) {
+            run_forward(tokens, caches, n, logits);
         }
     }
 
@@ -111,9 +126,10 @@ public:
 protected:
     // The output head (final norm and projection) the architecture binds.
     virtual const Head& output_head() const = 0;
-    // The architecture's forward pass (see forward()); n_past is advanced only on success.
-    virtual void run_forward(std::span<const int32_t> tokens, KvCache& cache, int64_t n_out,
-                             std::vector<float>& logits) = 0;
+    // The architecture's forward pass (see forward() and forward_rows(): one cache for one
+    // sequence, or one per row); n_past is advanced only on success.
+    virtual void run_forward(std::span<const int32_t> tokens, std::span<KvCache* const> caches,
+                             int64_t n_out, std::vector<float>& logits) = 0;
 
     Model(std::unique_ptr<GgufFile> file, ModelConfig config, Placement placement, RunSettings s)
         : file_(std::move(file)),

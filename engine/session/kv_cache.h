@@ -60,6 +60,16 @@ public:
     int64_t n_past() const { return n_past_; }  // positions filled
     void set_n_past(int64_t n) { n_past_ = n; }
     TensorType type() const { return type_; }
+    // Takes src's first `rows` positions (a cache of the same model: same layers, backends,
+    // widths and type) and holds just those: a sequence starting from another's prefix.
+    void copy_prefix(const KvCache& src, int64_t rows) {
+        if (src.be_ != be_ || src.type_ != type_ || rows < 0 || rows > src.n_past_ || rows > n_ctx_)
+            throw Error("KV cache: cannot take " + std::to_string(rows) +
+                        " positions from a cache of another shape or with fewer filled");
+        for (size_t l = 0; l < layers_.size(); ++l)
+            be_[l]->kv_copy(src.layers_[l], layers_[l], rows);
+        n_past_ = rows;
+    }
     // Bytes per cached position over all layers: a K row of k_width and a V row of v_width
     // (rounded up to whole blocks, for a width the type cannot hold).
     static int64_t bytes_per_token(int64_t n_layer, int64_t k_width, int64_t v_width,

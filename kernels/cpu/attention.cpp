@@ -67,6 +67,19 @@ void CpuBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
     }
 }
 
+void CpuBackend::kv_copy(const KvLayer& src, KvLayer& dst, int64_t rows) {
+    for (auto [s, d] : {std::pair{&src.k, &dst.k}, std::pair{&src.v, &dst.v}})
+        check(s->type == d->type && s->cols == d->cols && rows >= 0 && rows <= s->rows &&
+                  rows <= d->rows,
+              "kv_copy",
+              std::to_string(rows) + " rows of a cache of " + std::to_string(s->rows) + " x " +
+                  std::to_string(s->cols) + " into one of " + std::to_string(d->rows) + " x " +
+                  std::to_string(d->cols) + (s->type == d->type ? "" : " of another type"));
+    if (rows == 0) return;
+    std::memcpy(dst.k.data, src.k.data, static_cast<size_t>(rows) * src.k.row_bytes());
+    std::memcpy(dst.v.data, src.v.data, static_cast<size_t>(rows) * src.v.row_bytes());
+}
+
 void CpuBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                            int64_t pos0, float scale, Act out) {
     check(n_head >= 1 && n_head_kv >= 1 && head_dim >= 1 && n_head % n_head_kv == 0 &&

@@ -34,6 +34,7 @@ public:
               const RopeParams& p) override;
     // The KV cache and streaming attention (attention.cpp).
     void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
+    void kv_copy(const KvLayer& src, KvLayer& dst, int64_t rows) override;
     void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                    int64_t pos0, float scale, Act out) override;
     // Multi-head latent attention (mla_attention.cpp).

@@ -281,6 +281,26 @@ void CudaBackend::kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) {
     });
 }
 
+void CudaBackend::kv_copy(const KvLayer& src, KvLayer& dst, int64_t rows) {
+    impl_->run("kv_copy", [&] {
+        const char* op = "kv_copy";
+        for (auto [s, d] : {std::pair{&src.k, &dst.k}, std::pair{&src.v, &dst.v}})
+            GB_CHECK(s->type == d->type && s->cols == d->cols && rows >= 0 && rows <= s->rows &&
+                         rows <= d->rows,
+                     op,
+                     std::to_string(rows) + " rows of a cache of " + std::to_string(s->rows) +
+                         " x " + std::to_string(s->cols) + " into one of " +
+                         std::to_string(d->rows) + " x " + std::to_string(d->cols));
+        if (rows == 0) return;
+        GB_CUDA_CHECK(op, cudaMemcpyAsync(dst.k.data, src.k.data,
+                                          static_cast<size_t>(rows) * src.k.row_bytes(),
+                                          cudaMemcpyDeviceToDevice, impl_->stream));
+        GB_CUDA_CHECK(op, cudaMemcpyAsync(dst.v.data, src.v.data,
+                                          static_cast<size_t>(rows) * src.v.row_bytes(),
+                                          cudaMemcpyDeviceToDevice, impl_->stream));
+    });
+}
+
 void CudaBackend::attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                             int64_t pos0, float scale, Act out) {
     impl_->run("attention", [&] {

@@ -84,6 +84,7 @@ public:
     void rope(Act x, int n_heads, int head_dim, std::span<const int32_t> positions,
               const RopeParams& p) override;
     void kv_store(KvLayer& cache, Act k, Act v, int64_t pos0) override;
+    void kv_copy(const KvLayer& src, KvLayer& dst, int64_t rows) override;
     void attention(Act q, const KvLayer& cache, int n_head, int n_head_kv, int head_dim,
                    int64_t pos0, float scale, Act out) override;
     void mla_attention(Act q, const Weight& k_b, const Weight& v_b, const KvLayer& cache,
