@@ -174,6 +174,12 @@ public:
     // must then discard the step: Model::forward throws ForwardCancelled after the op. Null
     // (the default) turns this off.
     void set_cancel(const std::atomic<bool>* flag) { cancel_ = flag; }
+    // Row-invariant products: while on, each row of a matmul or an MoE product is computed as it
+    // would be alone (no multi-row tiles that sum in another order), so a sequence decoded in a
+    // batch of rows gives the same numbers, and samples the same tokens, as decoded by itself.
+    // Batched decoding (Model::forward_rows) turns it on; prompts leave it off for speed.
+    virtual void set_row_invariant(bool on) { row_invariant_ = on; }
+    bool row_invariant() const { return row_invariant_; }
     bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
     // Bytes this backend can still allocate in its own memory, or nullopt when it computes in
     // host memory (CPU). Model::load refuses a model whose weights, KV cache, activations and
@@ -264,6 +270,7 @@ public:
 
 protected:
     const std::atomic<bool>* cancel_ = nullptr;
+    bool row_invariant_ = false;
 };
 
 }  // namespace gb

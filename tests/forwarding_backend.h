@@ -42,6 +42,10 @@ public:
     }
     void kv_store(KvLayer& c, Act k, Act v, int64_t pos0) override { in_->kv_store(c, k, v, pos0); }
     void kv_copy(const KvLayer& s, KvLayer& d, int64_t rows) override { in_->kv_copy(s, d, rows); }
+    void set_row_invariant(bool on) override {
+        Backend::set_row_invariant(on);
+        in_->set_row_invariant(on);
+    }
     void attention(Act q, const KvLayer& c, int nh, int nkv, int hd, int64_t pos0, float scale,
                    Act out) override {
         in_->attention(q, c, nh, nkv, hd, pos0, scale, out);

@@ -150,10 +150,10 @@ std::vector<int> resample_positions(const std::string& spec, const Trace& t) {
 }
 
 int resample_command(const std::vector<std::string>& argv) {
-    Args args(
-        argv,
-        with_model_flags({"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect"}),
-        {"--json"});
+    Args args(argv,
+              with_model_flags({"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect",
+                                "--together"}),
+              {"--json"});
     if (args.positional().size() != 1)
         throw Error(
             "resample takes one trace file: glassbox-cli resample TRACE -m MODEL --at I -k N");
@@ -193,6 +193,7 @@ int resample_command(const std::vector<std::string>& argv) {
     opt.temperature = temp;
     opt.first_seed = seed0;
     opt.expected = expect;
+    opt.batch = static_cast<int>(args.integer("--together", 8, 1, 512));
     const auto t_all = std::chrono::steady_clock::now();
     for (size_t p = 0; p < positions.size(); ++p) {
         const ResampleResult r = resample_at(gen, parent, positions[p], opt, *m.tok);

@@ -80,12 +80,13 @@ commands:
       and say whether every generated token is identical, or where the first difference is
       (exit status 1 then)
   resample TRACE -m MODEL --at I[,J..]|forks [-k 8] [-n 512] [--temp T] [--seed S]
-           [--expect ANSWER] [--json]
+           [--expect ANSWER] [--together 8] [--json]
       forking paths: from each position, k rollouts that keep the reply's tokens before it
       and sample afresh from there (its own seed each; temperature the reply's, or 0.8 for
       a greedy reply), with the distribution of their final answers (the last integer of
       the answer, else its text) and the share equal to the reply's (or to --expect); the
-      time is estimated first; "forks" takes the reply's fork tokens
+      time is estimated first; "forks" takes the reply's fork tokens; --together N
+      rollouts are decoded at once (one matrix product per step for all; 1: one by one)
   lens -m MODEL (-p TEXT [--chat] [--pos I] | --trace TRACE --at I) [--top-k 5]
        [--span A:B] [--json]
       logit lens: what the model predicts for the next token after every layer (the final

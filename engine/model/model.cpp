@@ -32,11 +32,12 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     throw Error(path + ": no forward pass for architecture " + config.arch_str);
 }
 
-std::unique_ptr<KvCache> Model::new_cache() const {
+std::unique_ptr<KvCache> Model::new_cache(int64_t n_ctx) const {
+    if (n_ctx <= 0 || n_ctx > settings_.n_ctx) n_ctx = settings_.n_ctx;
     std::vector<Backend*> where;
     for (int64_t l = 0; l < config_.n_layer; ++l) where.push_back(&layer_backend(l));
     // MLA caches the compressed latent: c_kv and k_pe per position.
-    return std::make_unique<KvCache>(std::move(where), settings_.n_ctx, config_.kv_k_width(),
+    return std::make_unique<KvCache>(std::move(where), n_ctx, config_.kv_k_width(),
                                      config_.kv_v_width(), settings_.kv_type);
 }
 

@@ -47,7 +47,9 @@ public:
     }
     const RunSettings& settings() const { return settings_; }
 
-    std::unique_ptr<KvCache> new_cache() const;
+    // A cache of the model's context length, or of n_ctx positions when that is less (a
+    // rollout that needs fewer; 0: the model's).
+    std::unique_ptr<KvCache> new_cache(int64_t n_ctx = 0) const;
     int64_t kv_width() const { return config_.n_head_kv * config_.head_dim; }
 
     // Runs tokens at positions cache.n_past() .. +n-1 (n <= settings().n_batch), appends them to
@@ -70,6 +72,20 @@ public:
     void forward_rows(std::span<const int32_t> tokens, std::span<KvCache* const> caches,
                       std::vector<float>& logits) {
         const auto n = static_cast<int64_t>(tokens.size());
+        // Each row as it would be alone: a rollout decoded in a batch samples what it would
+        // have sampled by itself.
+        struct Invariant {
+            Backend& main;
+            Backend* host;
+            Invariant(Backend& m, Backend* h) : main(m), host(h) {
+                main.set_row_invariant(true);
+                if (host) host->set_row_invariant(true);
+            }
+            ~Invariant() {
+                main.set_row_invariant(false);
+                if (host) host->set_row_invariant(false);
+            }
+        } invariant(backend_, host_);
         try {
             run_forward(tokens, caches, n, logits);
         } catch (const StepNotRun&) {

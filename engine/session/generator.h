@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -92,12 +93,28 @@ public:
     Trace generate(const GenerateRequest& req, const TokenCallback& on_token = {},
                    const std::atomic<bool>* cancel = nullptr);
 
+    // Several replies decoded together, one row each per step (Model::forward_rows): they share
+    // the prompt, the reply's start, steering and what is recorded, and may differ in sampling
+    // and length (rollouts of a resampling). The shared part runs once, on the generator's cache
+    // as generate() runs it (reused where it holds it); the others copy it into caches of their
+    // own, as long as they need. The traces are what generate() gives for each request on its
+    // own, up to the rounding of a batched matrix product. No streaming or step mode.
+    std::vector<Trace> generate_batch(const std::vector<GenerateRequest>& reqs,
+                                      const std::atomic<bool>* cancel = nullptr);
+
     // The token ids whose keys and values the cache holds, position by position.
     const std::vector<int32_t>& cached() const { return cached_; }
     // The model's end-of-thinking marker as the thinking controls insert it.
     std::vector<int32_t> close_thinking_tokens() const;
 
 private:
+    struct Prefill;
+    class Decoding;
+    // The trace's sampling settings and the interventions the request brings (and its steering).
+    void describe(const GenerateRequest& req, Trace& t) const;
+    Prefill prefill(const GenerateRequest& req, const std::atomic<bool>* cancel,
+                    std::chrono::steady_clock::time_point t0);
+
     Model& model_;
     const Tokenizer& tok_;
     std::unique_ptr<KvCache> cache_;

@@ -261,24 +261,39 @@ ResampleResult resample_at(Generator& gen, const Trace& parent, int at, const Re
     const size_t here = static_cast<size_t>(parent.n_prompt) + static_cast<size_t>(std::max(0, at));
     if (at < parent.n_gen && here < parent.tokens.size()) out.token = parent.tokens[here].text;
     const auto t0 = std::chrono::steady_clock::now();
+    if (opt.batch < 1) throw Error("rollouts decoded together must be at least 1");
     std::vector<std::string> answers;
-    for (int r = 0; r < opt.k; ++r) {
+    bool stop = false;
+    for (int r0 = 0; r0 < opt.k && !stop; r0 += opt.batch) {
         if (cancel && cancel->load()) break;
-        const uint64_t seed = opt.first_seed + static_cast<uint64_t>(r);
-        GenerateRequest req =
-            resample_request(parent, at, r, seed, opt.max_new, opt.temperature, tok);
-        out.temperature = req.sampling.temperature;
-        const Trace t = gen.generate(req, {}, cancel);
-        if (t.stop_reason == StopReason::Cancelled) break;
-        Rollout ro;
-        ro.seed = seed;
-        ro.answer = final_answer(t.answer_text);
-        ro.tokens = t.n_gen - at;
-        ro.stop = t.stop_reason;
-        ro.n_cached = t.n_cached;
-        answers.push_back(ro.answer);
-        out.rollouts.push_back(std::move(ro));
-        if (after_each && !after_each(r + 1, t)) break;
+        const int n = std::min(opt.batch, opt.k - r0);
+        std::vector<GenerateRequest> reqs;
+        for (int r = r0; r < r0 + n; ++r)
+            reqs.push_back(resample_request(parent, at, r,
+                                            opt.first_seed + static_cast<uint64_t>(r), opt.max_new,
+                                            opt.temperature, tok));
+        out.temperature = reqs[0].sampling.temperature;
+        std::vector<Trace> runs;
+        if (n == 1)
+            runs.push_back(gen.generate(reqs[0], {}, cancel));
+        else
+            runs = gen.generate_batch(reqs, cancel);
+        for (int i = 0; i < n && !stop; ++i) {
+            const Trace& t = runs[static_cast<size_t>(i)];
+            if (t.stop_reason == StopReason::Cancelled) {
+                stop = true;
+                break;
+            }
+            Rollout ro;
+            ro.seed = reqs[static_cast<size_t>(i)].sampling.seed;
+            ro.answer = final_answer(t.answer_text);
+            ro.tokens = t.n_gen - at;
+            ro.stop = t.stop_reason;
+            ro.n_cached = t.n_cached;
+            answers.push_back(ro.answer);
+            out.rollouts.push_back(std::move(ro));
+            if (after_each && !after_each(r0 + i + 1, t)) stop = true;
+        }
     }
     out.ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -72,6 +72,9 @@ struct ResampleOptions {
     float temperature = -1;   // as resample_request's
     uint64_t first_seed = 0;  // rollout r samples with first_seed + r
     std::string expected;     // the right answer when known; else the reply's own counts
+    // Rollouts decoded together (Generator::generate_batch: one matrix product per step for
+    // all of them); 1: one after another. Each batch holds a KV cache per rollout.
+    int batch = 8;
 };
 struct Rollout {
     uint64_t seed = 0;
@@ -96,10 +99,11 @@ struct ResampleResult {
     double estimate_ms = 0, ms = 0;
     bool operator==(const ResampleResult&) const = default;
 };
-// Runs the rollouts one after another on `gen` (whose cache keeps the shared prefix, so each
-// runs only its own tokens). after_each(done, rollout) is called after every rollout; when it
-// returns false, or *cancel is raised (a rollout cut short is not counted), the result holds the
-// rollouts done so far. gb::Error as resample_request's.
+// Runs the rollouts on `gen`, opt.batch at a time (the prefix they share runs once, from the
+// generator's cache where it still holds it). after_each(done, rollout) is called for every
+// rollout, in order, as its batch ends; when it returns false, or *cancel is raised (the
+// rollouts of a batch cut short are not counted), the result holds the rollouts done so far.
+// gb::Error as resample_request's.
 ResampleResult resample_at(
     Generator& gen, const Trace& parent, int at, const ResampleOptions& opt, const Tokenizer& tok,
     const std::function<bool(int done, const Trace& rollout)>& after_each = {},

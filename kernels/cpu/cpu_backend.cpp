@@ -136,7 +136,7 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     constexpr int64_t kRows = 16;
     const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
     // Prompts use register tiles that unpack each weight block once for several tokens.
-    const bool tiled = n_tok >= 2 && has_gemm_tile(w.type);
+    const bool tiled = n_tok >= 2 && has_gemm_tile(w.type) && !row_invariant();
     pool_.parallel_for(
         w.rows,
         [&](int64_t o0, int64_t o1, int) {

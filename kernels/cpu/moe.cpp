@@ -262,7 +262,7 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 const uint8_t* we = wb + e * mat_bytes + ob * wrb;
                 const uint8_t* xe = moe_x_.data() + j0 * xrb;
                 float* oj = moe_out_.data() + j0 * w.rows + ob;
-                if (nt >= 2 && has_gemm_tile(w.type)) {
+                if (nt >= 2 && has_gemm_tile(w.type) && !row_invariant()) {
                     gemm_tile(w.type, w.cols, we, wrb, oe - ob, xe, xrb, nt, oj,
                               static_cast<size_t>(w.rows));
                     continue;

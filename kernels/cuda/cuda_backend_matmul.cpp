@@ -71,7 +71,7 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out) {
         const int64_t n = x.rows;
         if (n == 0 || w.rows == 0) return;
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
-        if (n >= m.opt.gemm_min_rows) {
+        if (n >= m.opt.gemm_min_rows && !row_invariant()) {
             // Prompt: bf16 copies of W (unless stored as bf16) and x, then tensor cores.
             const void* wb = w.data;
             if (w.type != TensorType::BF16) {
@@ -194,7 +194,7 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         // so it leaves the capture first (which fills the host ids).
         const PendingRoute* routed =
             m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
-        if (routed && n_tok >= m.opt.gemm_min_rows) {
+        if (routed && n_tok >= m.opt.gemm_min_rows && !row_invariant()) {
             m.fall_back(op);
             routed = nullptr;
         }
@@ -208,7 +208,7 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
         const int64_t mat_bytes = rb * w.rows;
 
-        if (n_tok < m.opt.gemm_min_rows) {
+        if (n_tok < m.opt.gemm_min_rows || row_invariant()) {
             // Decode: one warp per (slot, output row) reads only the selected matrix's rows.
             const bool same = !routed && m.last_ids.size() == ids.size() &&
                               std::equal(ids.begin(), ids.end(), m.last_ids.begin());

@@ -736,7 +736,7 @@ TEST(Cli, BranchReproduceAndThinkBudget) {
         EXPECT_EQ(counted, 3);
         EXPECT_NEAR(pos.at("share").as_number(), same / 3.0, 1e-12);
         EXPECT_FLOAT_EQ(pos.at("temperature").as_float(), 1.2f);
-        // Rollouts after the first find the reply's prefix in the cache.
+        // Rollouts after the first take the reply's prefix from the first one's cache.
         EXPECT_GE(rollouts[2].at("n_cached").as_int64(), p.n_prompt + pos.at("at").as_int64() - 1);
     }
     // Bad input names the problem.

@@ -135,3 +135,42 @@ TEST(KvCopy, APrefixIsTakenByteForByte) {
 
 }  // namespace
 }  // namespace gb
+
+namespace gb {
+namespace {
+// On quantised weights too, a row decoded with others is bit for bit the row decoded alone
+// (row-invariant products): rollouts sample the same tokens in a batch as by themselves.
+TEST(ForwardRowsReal, BitForBitOnSmolLM2) {
+    GB_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    cpu::CpuBackend be(2);
+    RunSettings rs;
+    rs.n_ctx = 128;
+    rs.n_threads = 2;
+    auto model = Model::load(path, be, rs);
+    model->set_logit_summary(5);
+    const std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 2, 7, 3}, {4, 4, 8}};
+    const std::vector<int32_t> next = {13, 2};
+    std::vector<float> logits;
+    std::vector<std::vector<float>> alone;
+    std::vector<std::unique_ptr<KvCache>> caches;
+    std::vector<KvCache*> ptrs;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        auto a = model->new_cache();
+        model->forward(prompts[i], *a, 1, logits);
+        caches.push_back(model->new_cache());
+        caches.back()->copy_prefix(*a, a->n_past());
+        ptrs.push_back(caches.back().get());
+        const int32_t one[1] = {next[i]};
+        model->forward(one, *a, 1, logits);
+        alone.push_back(logits);
+    }
+    model->forward_rows(next, ptrs, logits);
+    const size_t V = alone[0].size();
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        size_t differ = 0;
+        for (size_t j = 0; j < V; ++j) differ += logits[i * V + j] != alone[i][j];
+        EXPECT_EQ(differ, 0u) << "row " << i << ": " << differ << " logits differ";
+    }
+}
+}  // namespace
+}  // namespace gb

@@ -109,6 +109,10 @@ public:
         own(c.k, "kv_store"), own(c.v, "kv_store"), own(k, "kv_store"), own(v, "kv_store");
         cpu_.kv_store(c, k, v, pos0);
     }
+    void set_row_invariant(bool on) override {
+        Backend::set_row_invariant(on);
+        cpu_.set_row_invariant(on);
+    }
     void kv_copy(const KvLayer& s, KvLayer& d, int64_t rows) override {
         own(s.k, "kv_copy"), own(s.v, "kv_copy"), own(d.k, "kv_copy"), own(d.v, "kv_copy");
         cpu_.kv_copy(s, d, rows);

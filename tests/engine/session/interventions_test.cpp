@@ -408,6 +408,72 @@ TEST(Resample, AWholeResamplingCountsTheRolloutsAndRoundTripsThroughJson) {
     EXPECT_THROW(resample_at(gen, parent, 5, opt, *m.tok), Error);
 }
 
+// Rollouts decoded together (Generator::generate_batch) are the rollouts decoded one by one,
+// each by a fresh generator of its own: the same tokens, probabilities and routing. On quantised
+// weights this needs the batched products to be row-invariant (Backend::set_row_invariant): with
+// the multi-row tiles of a prompt, SmolLM2's rollouts went elsewhere after a few tokens.
+void expect_batched_rollouts_alike(const std::string& path, const std::string& chat, int max_gen,
+                                   int back, int each) {
+    Loaded m(path, 512);
+    GenerateRequest req = chat.empty() ? GenerateRequest{} : m.chat(chat);
+    if (chat.empty()) req.prompt = m.tok->encode("a b c d", true, false);
+    req.max_tokens = max_gen;
+    req.sampling.temperature = 0;
+    req.stop_at_eog = !chat.empty();
+    Generator gen(*m.model, *m.tok);
+    const Trace parent = gen.generate(req);
+    const int at = std::max(1, parent.n_gen - back);
+    std::vector<GenerateRequest> reqs;
+    for (int r = 0; r < 5; ++r)
+        reqs.push_back(resample_request(parent, at, r, 70 + r, each + 3 * r, 1.3f, *m.tok));
+    // A fresh generator, as each one alone is: keys and values made by a prompt's multi-row
+    // products are not bit for bit those made one token at a time (the reply's own, which the
+    // generator that made it still holds), so both sides start from the same cache state.
+    Generator batch_gen(*m.model, *m.tok);
+    const std::vector<Trace> together = batch_gen.generate_batch(reqs);
+    ASSERT_EQ(together.size(), reqs.size());
+    bool some_differ = false;
+    for (size_t r = 0; r < reqs.size(); ++r) {
+        Generator alone_gen(*m.model, *m.tok);
+        const Trace alone = alone_gen.generate(reqs[r]);
+        const Trace& t = together[r];
+        ASSERT_EQ(t.n_gen, alone.n_gen) << path << " rollout " << r;
+        EXPECT_EQ(t.stop_reason, alone.stop_reason);
+        EXPECT_EQ(t.answer_text, alone.answer_text) << path << " rollout " << r;
+        EXPECT_EQ(t.interventions.size(), alone.interventions.size());
+        for (size_t i = 0; i < t.tokens.size(); ++i) {
+            ASSERT_EQ(t.tokens[i].id, alone.tokens[i].id)
+                << path << " rollout " << r << " token " << i;
+            if (std::isnan(alone.tokens[i].logprob))  // a prompt token: unscored
+                EXPECT_TRUE(std::isnan(t.tokens[i].logprob));
+            else
+                EXPECT_NEAR(t.tokens[i].logprob, alone.tokens[i].logprob, 1e-4)
+                    << "rollout " << r << " token " << i << " of " << t.tokens.size()
+                    << " (generated from " << t.n_prompt + at << ")";
+            EXPECT_EQ(t.tokens[i].routing.experts, alone.tokens[i].routing.experts);
+            EXPECT_EQ(t.tokens[i].phase, alone.tokens[i].phase);
+        }
+        some_differ =
+            some_differ || t.answer_text != together[0].answer_text || t.n_gen != together[0].n_gen;
+    }
+    EXPECT_TRUE(some_differ) << "the rollouts were all alike: the test shows nothing";
+    // Requests that do not share their start are refused.
+    std::vector<GenerateRequest> mixed = {reqs[0],
+                                          resample_request(parent, at - 1, 0, 1, 5, 1.0f, *m.tok)};
+    EXPECT_THROW(gen.generate_batch(mixed), Error);
+}
+
+TEST(Resample, BatchedRolloutsAreTheRolloutsOneByOne) {
+    expect_batched_rollouts_alike(test::fixture("models/tiny_qwen3moe.gguf"), "", 30, 20, 12);
+    expect_batched_rollouts_alike(GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf", "987*89", 300,
+                                  60, 80);
+}
+
+TEST(Resample, BatchedRolloutsAreTheRolloutsOneByOneOnSmolLM2) {
+    GB_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    expect_batched_rollouts_alike(path, "What is 17 times 23?", 60, 50, 120);
+}
+
 TEST(Resample, BadStoredResultsAreRefusedWithTheField) {
     auto message = [](const std::string& text) {
         try {
