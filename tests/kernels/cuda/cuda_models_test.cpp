@@ -146,6 +146,58 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, CudaTinyModel,
                                            "tiny_mixtral", "tiny_olmoe", "tiny_deepseek_v3",
                                            "tiny_deepseek_lite"));
 
+// Batched rows on the GPU (Model::forward_rows, row-invariant products, kv_copy): three
+// sequences in caches of their own, one of them a copy of another's prefix, take one step
+// together; each row equals that sequence's step alone on the GPU bit for bit, and the CPU's
+// within 1e-4 of the logit range.
+class CudaForwardRows : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaForwardRows, EachRowIsItsSequenceAlone) {
+    GB_REQUIRE_CUDA();
+    const std::string path = test::fixture(std::string("models/") + GetParam() + ".gguf");
+    RunSettings rs;
+    rs.n_ctx = 64;
+    rs.n_batch = 32;
+    cuda::CudaBackend gpu;
+    cpu::CpuBackend cpu_be(2);
+    auto model = Model::load(path, gpu, rs);
+    auto cpu_model = Model::load(path, cpu_be, rs);
+    const int64_t V = model->config().n_vocab;
+    const std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 2, 7, 3}, {4, 4, 8}, {1, 5, 9}};
+    const std::vector<int32_t> next = {13, 2, 7};
+    std::vector<float> lg;
+    std::vector<std::vector<float>> alone, cpu_alone;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        auto c = model->new_cache();
+        model->forward(prompts[i], *c, 1, lg);
+        model->forward(std::span<const int32_t>(&next[i], 1), *c, 1, lg);
+        alone.push_back(lg);
+        auto cc = cpu_model->new_cache();
+        cpu_model->forward(prompts[i], *cc, 1, lg);
+        cpu_model->forward(std::span<const int32_t>(&next[i], 1), *cc, 1, lg);
+        cpu_alone.push_back(lg);
+    }
+    std::vector<std::unique_ptr<KvCache>> caches;
+    for (size_t i = 0; i < 2; ++i) {
+        caches.push_back(model->new_cache());
+        model->forward(prompts[i], *caches.back(), 1, lg);
+    }
+    caches.push_back(model->new_cache(16));  // the third: the first's first 3 positions
+    caches.back()->copy_prefix(*caches[0], 3);
+    std::vector<KvCache*> ptrs = {caches[0].get(), caches[1].get(), caches[2].get()};
+    model->forward_rows(next, ptrs, lg);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        const std::string where = std::string(GetParam()) + " row " + std::to_string(i);
+        int differ = 0;
+        for (int64_t j = 0; j < V; ++j) differ += lg[i * V + j] != alone[i][j];
+        EXPECT_EQ(differ, 0) << where << ": logits differ from the row alone";
+        expect_row(lg.data() + i * V, cpu_alone[i].data(), V, 1e-4, where + " (CPU)");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaForwardRows,
+                         ::testing::Values("tiny_llama", "tiny_qwen3moe", "tiny_deepseek_v3"));
+
 // A model bigger than the free device memory is refused before anything is uploaded, with the
 // sizes in the message: most of the device is taken first, so that even a tiny model's working
 // memory cannot fit.
