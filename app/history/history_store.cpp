@@ -721,18 +721,30 @@ std::vector<ExpertUsage> HistoryStore::expert_usage(int64_t message_id) {
     });
 }
 
-// ---- bookmarks ----
+// ---- bookmarks and resamplings: rows about one message ----
+
+static void require_message(sql::Db& db, int64_t message_id) {
+    auto exists = db.prepare("SELECT 1 FROM messages WHERE id = ?");
+    exists.args(message_id);
+    if (!exists.step())
+        throw HistoryError(Kind::NotFound,
+                           "history: no message with id " + std::to_string(message_id));
+}
+
+// Deletes row `id` of `table` (one of ours, never user text), NotFound when there is none.
+static void remove_row(sql::Db& db, const char* table, const char* what, int64_t id) {
+    sql::Transaction tx(db);
+    db.prepare(std::string("DELETE FROM ") + table + " WHERE id = ?").args(id).run();
+    expect_change(db, what, id);
+    tx.commit();
+}
 
 int64_t HistoryStore::add_bookmark(int64_t message_id, int token, std::string_view note,
                                    int64_t created_ms) {
     check_bookmark(token, note);
     return guarded([&] {
         sql::Transaction tx(db_);
-        auto exists = db_.prepare("SELECT 1 FROM messages WHERE id = ?");
-        exists.args(message_id);
-        if (!exists.step())
-            throw HistoryError(Kind::NotFound,
-                               "history: no message with id " + std::to_string(message_id));
+        require_message(db_, message_id);
         db_.prepare(
                "INSERT INTO bookmarks(message_id, token, note, created_ms) VALUES (?, ?, ?, ?)")
             .args(message_id, token, note, created_ms ? created_ms : now_ms())
@@ -754,12 +766,7 @@ void HistoryStore::set_bookmark_note(int64_t id, std::string_view note) {
 }
 
 void HistoryStore::remove_bookmark(int64_t id) {
-    guarded([&] {
-        sql::Transaction tx(db_);
-        db_.prepare("DELETE FROM bookmarks WHERE id = ?").args(id).run();
-        expect_change(db_, "bookmark", id);
-        tx.commit();
-    });
+    guarded([&] { remove_row(db_, "bookmarks", "bookmark", id); });
 }
 
 std::vector<Bookmark> HistoryStore::bookmarks(int64_t message_id) {
@@ -776,18 +783,12 @@ std::vector<Bookmark> HistoryStore::bookmarks(int64_t message_id) {
     });
 }
 
-// ---- resamplings ----
-
 int64_t HistoryStore::add_resampling(int64_t message_id, std::string_view result_json,
                                      int64_t created_ms) {
     const auto [at, k] = check_resampling(result_json);
     return guarded([&] {
         sql::Transaction tx(db_);
-        auto exists = db_.prepare("SELECT 1 FROM messages WHERE id = ?");
-        exists.args(message_id);
-        if (!exists.step())
-            throw HistoryError(Kind::NotFound,
-                               "history: no message with id " + std::to_string(message_id));
+        require_message(db_, message_id);
         db_.prepare(
                "INSERT INTO resamplings(message_id, at, k, result_json, created_ms) "
                "VALUES (?, ?, ?, ?, ?)")
@@ -800,12 +801,7 @@ int64_t HistoryStore::add_resampling(int64_t message_id, std::string_view result
 }
 
 void HistoryStore::remove_resampling(int64_t id) {
-    guarded([&] {
-        sql::Transaction tx(db_);
-        db_.prepare("DELETE FROM resamplings WHERE id = ?").args(id).run();
-        expect_change(db_, "resampling", id);
-        tx.commit();
-    });
+    guarded([&] { remove_row(db_, "resamplings", "resampling", id); });
 }
 
 std::vector<StoredResampling> HistoryStore::resamplings(int64_t message_id) {
