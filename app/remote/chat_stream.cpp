@@ -1,0 +1,254 @@
+// Chat and text completion chunks (OpenAI's format, as vLLM, SGLang, llama-server, Ollama's
+// /v1 and hosted APIs send it) read into texts, token records, finish reason and usage.
+#include "app/remote/chat_stream.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "engine/core/json.h"
+#include "kernels/error.h"
+
+namespace gb::remote {
+
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string excerpt(std::string_view s) {
+    return std::string(s.substr(0, 200)) + (s.size() > 200 ? "..." : "");
+}
+
+const json::Value* field(const json::Value& v, std::string_view key) {
+    return v.kind() == json::Value::Kind::Object ? v.find(key) : nullptr;
+}
+
+// A string field, or nullptr when absent or null.
+const std::string* text_field(const json::Value& v, std::string_view key) {
+    const json::Value* f = field(v, key);
+    return f && f->kind() == json::Value::Kind::String ? &f->as_string() : nullptr;
+}
+
+int64_t int_field(const json::Value& v, std::string_view key) {
+    const json::Value* f = field(v, key);
+    return f && f->kind() == json::Value::Kind::Number ? f->as_int64() : -1;
+}
+
+// A token as the server names it: its exact bytes when a "bytes" list is given (the text may
+// be a partial UTF-8 character shown as U+FFFD), and its id when the server writes tokens as
+// "token_id:123" (vLLM's return_tokens_as_token_ids) or gives an "id".
+void read_token(const json::Value& t, int32_t& id, std::string& text) {
+    id = -1;
+    text.clear();
+    if (const std::string* s = text_field(t, "token")) text = *s;
+    if (text.rfind("token_id:", 0) == 0) {
+        int32_t v = 0;
+        const char* b = text.data() + 9;
+        const char* e = text.data() + text.size();
+        const auto r = std::from_chars(b, e, v);
+        if (r.ec == std::errc() && r.ptr == e && v >= 0) {
+            id = v;
+            text.clear();
+        }
+    }
+    if (const json::Value* i = field(t, "id"); i && i->kind() == json::Value::Kind::Number)
+        id = static_cast<int32_t>(i->as_int64());
+    if (const json::Value* bytes = field(t, "bytes");
+        bytes && bytes->kind() == json::Value::Kind::Array) {
+        std::string raw;
+        for (const json::Value& b : bytes->as_array()) {
+            const int64_t v = b.as_int64();
+            if (v < 0 || v > 255) throw Error("a token byte of " + std::to_string(v));
+            raw += static_cast<char>(v);
+        }
+        text = std::move(raw);
+    }
+}
+
+}  // namespace
+
+ChatStreamReader::ChatStreamReader(bool starts_in_reasoning) : parser_(starts_in_reasoning) {}
+
+bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* delta) {
+    if (finished_) throw Error("chat stream: an event after the end");
+    const std::string_view d = trimmed(data);
+    if (d == "[DONE]") return false;
+    json::Value v;
+    try {
+        v = json::parse(d);
+    } catch (const gb::Error& e) {
+        throw RemoteError(RemoteError::Kind::Malformed,
+                          "the server's stream held something that is not JSON (" +
+                              std::string(e.what()) + "): " + excerpt(d));
+    }
+    if (v.kind() != json::Value::Kind::Object)
+        throw RemoteError(RemoteError::Kind::Malformed,
+                          "the server's stream held a JSON " +
+                              std::string(json::kind_name(v.kind())) +
+                              " where a completion chunk was expected: " + excerpt(d));
+    // An error inside a 200 stream: {"error": {"message": ..., "type": ..., "code": ...}}, or
+    // {"error": "text"} (llama-server, Ollama).
+    if (const json::Value* err = field(v, "error")) {
+        std::string msg;
+        if (err->kind() == json::Value::Kind::String) {
+            msg = err->as_string();
+        } else if (const std::string* m = text_field(*err, "message")) {
+            msg = *m;
+            if (const std::string* type = text_field(*err, "type")) msg += " (" + *type + ")";
+        } else {
+            msg = excerpt(d);
+        }
+        throw RemoteError(RemoteError::Kind::Server, "the server reported an error: " + msg);
+    }
+    ++chunks_;
+    try {
+        if (const json::Value* u = field(v, "usage"); u && u->kind() == json::Value::Kind::Object) {
+            usage_.prompt_tokens = int_field(*u, "prompt_tokens");
+            usage_.completion_tokens = int_field(*u, "completion_tokens");
+            if (const json::Value* cd = field(*u, "completion_tokens_details"))
+                usage_.reasoning_tokens = int_field(*cd, "reasoning_tokens");
+            if (const json::Value* pd = field(*u, "prompt_tokens_details"))
+                usage_.cached_prompt_tokens = int_field(*pd, "cached_tokens");
+        }
+        if (const json::Value* tm = field(v, "timings");
+            tm && tm->kind() == json::Value::Kind::Object) {
+            if (const json::Value* p = field(*tm, "prompt_ms")) usage_.prompt_ms = p->as_number();
+            if (const json::Value* p = field(*tm, "predicted_ms"))
+                usage_.generate_ms = p->as_number();
+        }
+        const json::Value* choices = field(v, "choices");
+        if (!choices || choices->kind() != json::Value::Kind::Array || choices->as_array().empty())
+            return true;  // a usage-only chunk, or a role announcement
+        const json::Value& c = choices->as_array().front();
+        const json::Value* dl = field(c, "delta");
+        // Reasoning: its own field (vLLM and SGLang "reasoning_content", newer vLLM and
+        // OpenRouter "reasoning"), or inline tags in the content.
+        std::string reasoning_text;
+        for (const char* name : {"reasoning_content", "reasoning"})
+            if (const std::string* r = dl ? text_field(*dl, name) : nullptr; r && !r->empty()) {
+                reasoning_text = *r;
+                if (reasoning_source_.empty() || reasoning_source_ == "tags")
+                    reasoning_source_ = name;
+                break;
+            }
+        const std::string* content = dl ? text_field(*dl, "content") : text_field(c, "text");
+        // Tokens with log-probabilities: chat's logprobs.content[], or the completions API's
+        // parallel lists.
+        std::vector<TokenRecord> recs;
+        if (const json::Value* lp = field(c, "logprobs"); lp && !lp->is_null()) {
+            if (const json::Value* list = field(*lp, "content");
+                list && list->kind() == json::Value::Kind::Array) {
+                for (const json::Value& t : list->as_array()) {
+                    TokenRecord r;
+                    read_token(t, r.id, r.text);
+                    if (const json::Value* l = field(t, "logprob"); l && !l->is_null())
+                        r.logprob = static_cast<float>(l->as_number());
+                    if (const json::Value* top = field(t, "top_logprobs");
+                        top && top->kind() == json::Value::Kind::Array)
+                        for (const json::Value& a : top->as_array()) {
+                            Alternative alt;
+                            read_token(a, alt.id, alt.text);
+                            const json::Value* al = field(a, "logprob");
+                            alt.logprob = al && !al->is_null()
+                                              ? static_cast<float>(al->as_number())
+                                              : -std::numeric_limits<float>::infinity();
+                            r.top.push_back(std::move(alt));
+                        }
+                    r.t_ms = t_ms;
+                    recs.push_back(std::move(r));
+                }
+            } else if (const json::Value* toks = field(*lp, "tokens");
+                       toks && toks->kind() == json::Value::Kind::Array) {
+                const json::Value* lps = field(*lp, "token_logprobs");
+                const json::Value* tops = field(*lp, "top_logprobs");
+                for (size_t i = 0; i < toks->as_array().size(); ++i) {
+                    TokenRecord r;
+                    r.id = -1;
+                    r.text = toks->as_array()[i].as_string();
+                    if (lps && i < lps->as_array().size() && !lps->as_array()[i].is_null())
+                        r.logprob = static_cast<float>(lps->as_array()[i].as_number());
+                    if (tops && i < tops->as_array().size() &&
+                        tops->as_array()[i].kind() == json::Value::Kind::Object) {
+                        for (const auto& [text, l] : tops->as_array()[i].as_object())
+                            r.top.push_back({-1, text, static_cast<float>(l.as_number())});
+                        std::stable_sort(r.top.begin(), r.top.end(),
+                                         [](const Alternative& a, const Alternative& b) {
+                                             return a.logprob > b.logprob;
+                                         });
+                    }
+                    r.t_ms = t_ms;
+                    recs.push_back(std::move(r));
+                }
+            }
+        }
+        const size_t before_r = parser_.reasoning().size(), before_a = parser_.answer().size();
+        const size_t before_f = field_reasoning_.size();
+        if (!reasoning_text.empty()) field_reasoning_ += reasoning_text;
+        if (!recs.empty()) {
+            // The tokens are this chunk's text: through the parser one by one, so each gets its
+            // phase as a local token does; a chunk of the reasoning field is all reasoning.
+            for (TokenRecord& r : recs) {
+                r.phase =
+                    !reasoning_text.empty() && !content ? Phase::Think : parser_.push(r.id, r.text);
+                tokens_.push_back(r);
+            }
+        } else if (content && !content->empty()) {
+            parser_.push(-1, *content);
+        }
+        if (parser_.saw_reasoning() && reasoning_source_.empty()) reasoning_source_ = "tags";
+        if (const std::string* f = text_field(c, "finish_reason")) finish_ = *f;
+        if (delta) {
+            delta->reasoning =
+                field_reasoning_.substr(before_f) +
+                parser_.reasoning().substr(std::min(before_r, parser_.reasoning().size()));
+            delta->answer = parser_.answer().substr(std::min(before_a, parser_.answer().size()));
+            delta->tokens = std::move(recs);
+        }
+    } catch (const RemoteError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw RemoteError(RemoteError::Kind::Malformed,
+                          "the server sent a chunk this reader does not understand (" +
+                              std::string(e.what()) + "): " + excerpt(d));
+    }
+    return true;
+}
+
+std::string ChatStreamReader::reasoning() const {
+    std::string r(trimmed(field_reasoning_));
+    const std::string& tags = parser_.reasoning();
+    if (!tags.empty()) r += (r.empty() ? "" : "\n") + tags;
+    return r;
+}
+
+std::string ChatStreamReader::answer() const { return parser_.answer(); }
+
+StopReason ChatStreamReader::stop_reason() const {
+    if (finish_.empty()) return StopReason::None;
+    if (finish_ == "stop" || finish_ == "eos" || finish_ == "end_turn") return StopReason::Eog;
+    if (finish_ == "length") return StopReason::MaxTokens;
+    return StopReason::Stopped;
+}
+
+bool ChatStreamReader::reasoning_complete() const {
+    // A reasoning field is complete once answer text followed it (or the reply ended normally).
+    if (reasoning_source_ != "tags" && !reasoning_source_.empty())
+        return !parser_.answer().empty() || stop_reason() == StopReason::Eog;
+    return parser_.reasoning_complete();
+}
+
+void ChatStreamReader::finish() {
+    if (finished_) return;
+    parser_.finish();
+    finished_ = true;
+}
+
+}  // namespace gb::remote
