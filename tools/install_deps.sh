@@ -4,6 +4,8 @@
 set -euo pipefail
 
 pkgs=(cmake g++ ninja-build pkg-config libgtest-dev libgmock-dev libpcre2-dev libsqlite3-dev libzstd-dev python3 python3-pip unzip)
+# Remote inference servers (app/remote): HTTP and TLS through libcurl.
+pkgs+=(libcurl4-openssl-dev)
 # The source style check (tools/check_format.sh) pins clang-format 14, Debian 12's.
 pkgs+=(clang-format)
 # The desktop app: Qt 6 Widgets/Charts/Test (qt6-base-dev has Widgets and Test), the GL headers

@@ -1,0 +1,51 @@
+// One HTTP request to an inference server, its body streamed to a callback as it arrives
+// (libcurl; Qt-free, so the CLI and the app's engine thread share it). TLS checks the server
+// against the system's certificates. Redirects are never followed: an API key must not travel
+// to another host, so a 3xx is an error that names where the server points.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gb::remote {
+
+struct HttpRequest {
+    std::string method = "GET";  // GET or POST
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;  // POST
+    double connect_timeout_s = 10;
+    // No byte (a keep-alive comment counts) for this long: the server is taken to be gone.
+    double idle_timeout_s = 120;
+};
+
+struct HttpResponse {
+    long status = 0;
+    std::string content_type;
+    std::string location;  // a redirect's target
+    // The body when it was not streamed: a non-2xx answer (up to 64 KiB, for its message), or
+    // every 2xx body when no callback was given.
+    std::string body;
+    bool cancelled = false;  // stopped by *cancel or by the callback
+    int64_t bytes = 0;       // body bytes received
+};
+
+// Sends `req`. A 2xx body goes to on_data as it arrives (return false to stop); anything else
+// is collected in the response. *cancel (may be null) is polled several times a second.
+// Throws RemoteError: Network (no connection, TLS, a dropped connection: the message says which
+// and the bytes received so far went to on_data), Timeout (connect or idle), Refused (a URL that
+// is not http or https).
+HttpResponse http_request(const HttpRequest& req,
+                          const std::function<bool(std::string_view)>& on_data,
+                          const std::atomic<bool>* cancel = nullptr);
+
+// A non-2xx answer in words: the status, and the server's own message from a JSON body
+// ({"error":{"message"}}, {"error":"..."}, {"message"}, {"detail"}), else the first text of an
+// HTML or plain body.
+std::string describe_http_error(const HttpResponse& r, std::string_view url);
+
+}  // namespace gb::remote
