@@ -200,8 +200,20 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
                     !reasoning_text.empty() && !content ? Phase::Think : parser_.push(r.id, r.text);
                 tokens_.push_back(r);
             }
-        } else if (content && !content->empty()) {
-            parser_.push(-1, *content);
+        } else {
+            // No log-probabilities: a record per piece of text as the server sent it (id -1, no
+            // probability), so that the reply streams and its trace has the text in order.
+            auto piece = [&](const std::string& text, Phase phase) {
+                TokenRecord r;
+                r.id = -1;
+                r.text = text;
+                r.phase = phase;
+                r.t_ms = t_ms;
+                tokens_.push_back(r);
+                recs.push_back(std::move(r));
+            };
+            if (!reasoning_text.empty()) piece(reasoning_text, Phase::Think);
+            if (content && !content->empty()) piece(*content, parser_.push(-1, *content));
         }
         if (parser_.saw_reasoning() && reasoning_source_.empty()) reasoning_source_ = "tags";
         if (const std::string* f = text_field(c, "finish_reason")) finish_ = *f;
@@ -210,7 +222,7 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
                 field_reasoning_.substr(before_f) +
                 parser_.reasoning().substr(std::min(before_r, parser_.reasoning().size()));
             delta->answer = parser_.answer().substr(std::min(before_a, parser_.answer().size()));
-            delta->tokens = std::move(recs);
+            delta->tokens = recs;
         }
     } catch (const RemoteError&) {
         throw;

@@ -2,7 +2,8 @@
 // pieces of a Glassbox trace: the reasoning (from whichever field the server uses, or inline
 // <think> tags in the content), the answer, one TokenRecord per token when the server sends
 // log-probabilities (its text, exact bytes when given, log-probability and top alternatives;
-// the id when the server gives one, else -1), the finish reason, usage figures and errors.
+// the id when the server gives one, else -1), or else one record per piece of text as the
+// server sent it (id -1, no probability), the finish reason, usage figures and errors.
 // What the server does not send stays absent: a token without log-probabilities has none,
 // entropy is never guessed from a truncated top list. Qt-free.
 #pragma once
@@ -46,7 +47,7 @@ struct ServerUsage {
 struct StreamDelta {
     std::string reasoning;            // new reasoning text
     std::string answer;               // new answer text
-    std::vector<TokenRecord> tokens;  // new token records (only with log-probabilities)
+    std::vector<TokenRecord> tokens;  // new records (tokens, or pieces of text)
 };
 
 class ChatStreamReader {

@@ -101,6 +101,14 @@ TEST(ChatStream, ReasoningFieldAndInlineTags) {
     EXPECT_EQ(a.answer(), "Yes.");
     EXPECT_EQ(a.reasoning_source(), "reasoning");
     EXPECT_EQ(a.stop_reason(), StopReason::MaxTokens);
+    // Without log-probabilities, a record per piece of text as sent: no id, no probability.
+    ASSERT_EQ(a.tokens().size(), 2u);
+    EXPECT_EQ(a.tokens()[0].text, "hmm");
+    EXPECT_EQ(a.tokens()[0].phase, Phase::Think);
+    EXPECT_EQ(a.tokens()[0].id, -1);
+    EXPECT_TRUE(std::isnan(a.tokens()[0].logprob));
+    EXPECT_EQ(a.tokens()[1].text, "Yes.");
+    EXPECT_EQ(a.tokens()[1].phase, Phase::Answer);
     // A server that passes the model's text through: the tags split it, as for a local reply.
     const ChatStreamReader b = read_any_split(
         sse({R"({"choices":[{"delta":{"content":"<think>\nLet me"}}]})",
