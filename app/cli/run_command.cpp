@@ -17,6 +17,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/model_loading.h"
+#include "app/remote/remote_chat.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/model.h"
 #include "engine/session/backends.h"
@@ -102,19 +103,158 @@ private:
     int err_ = 0;
 };
 
+// Prints a streamed reply: reasoning apart from the answer (dimmed on a terminal, or left out
+// with --hide-reasoning, a rule where the answer starts), or with --stream-jsonl one JSON
+// object per generated token on stdout (the object a trace file holds in "tokens", routing
+// included), each flushed as soon as the token is out, so another program can follow the reply
+// live. A failed write stops the reply.
+struct ReplyPrinter {
+    explicit ReplyPrinter(const Args& args)
+        : quiet(args.has("--quiet")),
+          jsonl(args.has("--stream-jsonl")),
+          hide_reasoning(args.has("--hide-reasoning")),
+          tty(isatty(fileno(stdout)) != 0) {}
+    bool operator()(const TokenRecord* rec, const std::string& text) {
+        if (jsonl) {
+            if (!rec) return true;
+            return out.write(token_json_line(*rec) + "\n") && out.flush();
+        }
+        if (quiet) return true;
+        const Phase phase = rec ? rec->phase : shown;
+        if (phase == Phase::Think && shown != Phase::Think) {
+            any_reasoning = true;
+            if (tty && !hide_reasoning) out.write("\x1b[2m");
+        } else if (phase == Phase::Answer && shown == Phase::Think) {
+            if (tty && !hide_reasoning) out.write("\x1b[0m");
+            out.write(hide_reasoning ? "" : "\n");
+            out.write(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n");
+        }
+        shown = phase;
+        std::string_view piece = text;
+        // After the rule the answer starts at its first visible character: the newlines
+        // that follow "</think>" are layout.
+        if (phase == Phase::Answer && any_reasoning && !answer_started) {
+            piece.remove_prefix(std::min(piece.size(), piece.find_first_not_of(" \t\r\n")));
+            answer_started = !piece.empty();
+        }
+        if (!(hide_reasoning && phase == Phase::Think)) out.write(piece);
+        return out.flush();
+    }
+    void end() {
+        if (!quiet && !jsonl) {
+            if (tty && shown == Phase::Think) out.write("\x1b[0m");
+            out.write("\n");
+        }
+        out.check();
+    }
+    const bool quiet, jsonl, hide_reasoning, tty;
+    Phase shown = Phase::Answer;
+    bool any_reasoning = false;
+    bool answer_started = false;
+    CheckedStdout out;
+};
+
+// --trace FILE: FILE.gbtrace the compact binary form (TRACE_FORMAT.md), anything else JSON.
+void write_trace_arg(const Args& args, const Trace& trace) {
+    if (!args.has("--trace")) return;
+    const std::string file = args.str("--trace");
+    if (file.ends_with(".gbtrace")) {
+        write_file_checked(file, write_binary(trace));
+    } else {
+        std::ostringstream json;
+        write_json(trace, json);
+        write_file_checked(file, json.str());
+    }
+}
+
+// run --remote URL: the reply of an OpenAI-compatible server (vLLM, SGLang, llama-server,
+// Ollama's /v1, a hosted API), streamed and kept as a local run's is.
+int run_remote(const Args& args, const std::string& model_name, const std::string& user,
+               const SamplerSettings& sampling, int max_tokens, int top_n) {
+    for (const char* local_only :
+         {"--think-budget", "--disable-experts", "--force-experts", "--prompt-logprobs",
+          "--router-probs", "--ignore-eos", "--no-thinking", "--backend", "--gpu-layers"})
+        if (args.has(local_only))
+            throw Error(std::string(local_only) +
+                        " is not available with --remote: the server runs the model");
+    remote::RemoteServer server;
+    server.base_url = args.str("--remote");
+    if (args.has("--api-key-env")) {
+        const std::string var = args.str("--api-key-env");
+        const char* key = std::getenv(var.c_str());
+        if (!key || !*key)
+            throw Error("--api-key-env " + var + ": the environment variable is not set");
+        server.api_key = key;
+    }
+    server.openai_fields_only = args.has("--openai-fields-only");
+    remote::RemoteChatRequest req;
+    req.model = model_name;
+    if (!args.str("--system").empty()) req.messages.emplace_back("system", args.str("--system"));
+    req.messages.emplace_back("user", user);
+    req.sampling = sampling;
+    req.max_tokens = max_tokens;
+    req.top_logprobs = top_n;
+    ReplyPrinter print(args);
+    remote::RemoteReply reply;
+    try {
+        reply = remote::remote_chat(
+            server, req,
+            [&](const TokenRecord* rec, const std::string& text) { return print(rec, text); });
+    } catch (const remote::RemoteError& e) {
+        throw Error(e.what());
+    }
+    print.end();
+    const Trace& t = reply.trace;
+    const remote::ServerUsage& u = reply.usage;
+    std::string usage;
+    if (u.prompt_tokens >= 0) usage += ", " + std::to_string(u.prompt_tokens) + " prompt tokens";
+    if (u.completion_tokens >= 0)
+        usage += ", " + std::to_string(u.completion_tokens) + " completion tokens";
+    if (u.reasoning_tokens >= 0) usage += " (" + std::to_string(u.reasoning_tokens) + " reasoning)";
+    std::fprintf(stderr, "[%s, %s: %d records%s, %.1f s, stop: %s%s%s]\n", t.backend.c_str(),
+                 t.model.c_str(), t.n_gen, usage.c_str(), t.decode_ms / 1000.0,
+                 stop_reason_name(t.stop_reason),
+                 reply.reasoning_source.empty() ? "" : ", reasoning from ",
+                 reply.reasoning_source.c_str());
+    if (!reply.error.empty())
+        std::fprintf(stderr, "[the reply was cut short: %s; what arrived is kept]\n",
+                     reply.error.c_str());
+    write_trace_arg(args, t);
+    return reply.error.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& argv) {
-    Args args(
-        argv,
-        with_model_flags({"-p", "--prompt", "-n", "--max-tokens", "--system", "--temp", "--top-k",
-                          "--top-p", "--min-p", "--seed", "--repeat-penalty", "--repeat-last-n",
-                          "--frequency-penalty", "--presence-penalty", "--top-n", "--trace",
-                          "--think-budget", "--disable-experts", "--force-experts"}),
-        {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking", "--routing",
-         "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos"});
+    Args args(argv,
+              with_model_flags({"-p",
+                                "--prompt",
+                                "-n",
+                                "--max-tokens",
+                                "--system",
+                                "--temp",
+                                "--top-k",
+                                "--top-p",
+                                "--min-p",
+                                "--seed",
+                                "--repeat-penalty",
+                                "--repeat-last-n",
+                                "--frequency-penalty",
+                                "--presence-penalty",
+                                "--top-n",
+                                "--trace",
+                                "--think-budget",
+                                "--disable-experts",
+                                "--force-experts",
+                                "--remote",
+                                "--api-key-env"}),
+              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
+               "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos",
+               "--openai-fields-only"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
-    if (path.empty()) throw Error("run needs a model: -m FILE");
+    if (path.empty())
+        throw Error(args.has("--remote") ? "run --remote needs the served model's name: -m NAME"
+                                         : "run needs a model: -m FILE");
     if (!args.has("-p") && !args.has("--prompt")) throw Error("run needs a prompt: -p TEXT");
     const std::string user = args.has("-p") ? args.str("-p") : args.str("--prompt");
 
@@ -145,6 +285,9 @@ int run_command(const std::vector<std::string>& argv) {
     if (req.routing_probs && !req.record_routing)
         throw Error("--router-probs needs routing: drop --no-routing");
 
+    if (args.has("--remote"))
+        return run_remote(args, path, user, req.sampling, req.max_tokens, req.top_n);
+
     LoadedModel loaded = load_model(args);
     Model* model = loaded.model.get();
     const Tokenizer& tok = *loaded.tok;
@@ -171,50 +314,11 @@ int run_command(const std::vector<std::string>& argv) {
     req.starts_in_reasoning = prompt_opens_reasoning(req.prompt_text);
 
     Generator gen(*model, tok);
-    // Reasoning is shown apart from the answer: dimmed on a terminal, or left out with
-    // --hide-reasoning; a rule marks where the answer starts.
-    const bool quiet = args.has("--quiet");
-    // --stream-jsonl: stdout carries one JSON object per generated token, the same object a
-    // trace file holds in "tokens" (routing included), each flushed as soon as the token is out,
-    // so another program can follow the reply live; the text view is then left out.
-    const bool jsonl = args.has("--stream-jsonl");
-    const bool hide_reasoning = args.has("--hide-reasoning");
-    const bool tty = isatty(fileno(stdout)) != 0;
-    Phase shown = Phase::Answer;
-    bool any_reasoning = false;
-    bool answer_started = false;
-    CheckedStdout out;
-    Trace trace = gen.generate(req, [&](const TokenRecord* rec, const std::string& text) {
-        if (jsonl) {
-            if (!rec) return true;
-            return out.write(token_json_line(*rec) + "\n") && out.flush();
-        }
-        if (quiet) return true;
-        const Phase phase = rec ? rec->phase : shown;
-        if (phase == Phase::Think && shown != Phase::Think) {
-            any_reasoning = true;
-            if (tty && !hide_reasoning) out.write("\x1b[2m");
-        } else if (phase == Phase::Answer && shown == Phase::Think) {
-            if (tty && !hide_reasoning) out.write("\x1b[0m");
-            out.write(hide_reasoning ? "" : "\n");
-            out.write(tty ? "\x1b[1m--- answer ---\x1b[0m\n" : "--- answer ---\n");
-        }
-        shown = phase;
-        std::string_view piece = text;
-        // After the rule the answer starts at its first visible character: the newlines
-        // that follow "</think>" are layout.
-        if (phase == Phase::Answer && any_reasoning && !answer_started) {
-            piece.remove_prefix(std::min(piece.size(), piece.find_first_not_of(" \t\r\n")));
-            answer_started = !piece.empty();
-        }
-        if (!(hide_reasoning && phase == Phase::Think)) out.write(piece);
-        return out.flush();  // a failed write stops the reply
-    });
-    if (!quiet && !jsonl) {
-        if (tty && shown == Phase::Think) out.write("\x1b[0m");
-        out.write("\n");
-    }
-    out.check();
+    ReplyPrinter print(args);
+    Trace trace = gen.generate(
+        req, [&](const TokenRecord* rec, const std::string& text) { return print(rec, text); });
+    print.end();
+    const bool any_reasoning = print.any_reasoning;
     if (any_reasoning && !trace.reasoning_complete)
         std::fprintf(stderr, "[the reply stopped inside the reasoning; raise -n for an answer]\n");
     const double pp = trace.prefill_ms > 0 ? 1000.0 * trace.n_prompt / trace.prefill_ms : 0;
@@ -223,17 +327,7 @@ int run_command(const std::vector<std::string>& argv) {
                  trace.n_prompt, pp, trace.n_gen, tg, stop_reason_name(trace.stop_reason));
 
     if (args.has("--routing")) print_routing_summary(trace);
-    if (args.has("--trace")) {
-        // FILE.gbtrace: the compact binary form (TRACE_FORMAT.md); anything else: JSON.
-        const std::string file = args.str("--trace");
-        if (file.ends_with(".gbtrace")) {
-            write_file_checked(file, write_binary(trace));
-        } else {
-            std::ostringstream json;
-            write_json(trace, json);
-            write_file_checked(file, json.str());
-        }
-    }
+    write_trace_arg(args, trace);
     return 0;
 }
 

@@ -481,7 +481,7 @@ Trace read_json(std::string_view text) {
     for (size_t i = 0; i < tokens.size(); ++i) {
         const Fields r(tokens[i], "tokens[" + std::to_string(i) + "]");
         TokenRecord rec;
-        rec.id = static_cast<int32_t>(r.integer("id", 0, kMaxI32));
+        rec.id = static_cast<int32_t>(r.integer("id", -1, kMaxI32));  // -1: not known
         rec.text = r.text();
         const std::string phase = r.str("phase");
         try {
@@ -497,7 +497,7 @@ Trace read_json(std::string_view text) {
         for (size_t j = 0; j < top.size(); ++j) {
             const Fields a(top[j], r.where("top") + "[" + std::to_string(j) + "]");
             Alternative alt;
-            alt.id = static_cast<int32_t>(a.integer("id", 0, kMaxI32));
+            alt.id = static_cast<int32_t>(a.integer("id", -1, kMaxI32));
             alt.text = a.text();
             alt.logprob = a.opt_float("logprob");
             rec.top.push_back(std::move(alt));

@@ -377,7 +377,8 @@ Trace read_binary(std::string_view d) {
     std::vector<std::pair<int32_t, std::string>> table(n_table);
     for (auto& [id, text] : table) {
         const int64_t v = in.svarint("token id");
-        if (v < 0 || v > kMaxI32) in.fail("token id " + std::to_string(v) + " out of range");
+        // -1: a token whose id is not known (a remote server that sends only its text).
+        if (v < -1 || v > kMaxI32) in.fail("token id " + std::to_string(v) + " out of range");
         id = static_cast<int32_t>(v);
         text = in.str("token text");
     }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/core/json.h"
+#include "engine/trace/trace_binary.h"
 #include "tests/app/remote/loopback_server.h"
 
 using namespace gb;
@@ -93,6 +94,11 @@ TEST(RemoteChat, AWholeReplyBecomesATrace) {
     EXPECT_EQ(body.at("seed").as_uint64(), 11u);
     EXPECT_FLOAT_EQ(body.at("temperature").as_float(), 0.6f);
     EXPECT_EQ(body.at("messages").at(size_t{1}).at("content").as_string(), "6*7?");
+    // Ids the server did not give are -1, in both stored forms.
+    const Trace back = read_binary(write_binary(t));
+    EXPECT_EQ(back.tokens[0].id, -1);
+    EXPECT_EQ(back.tokens[0].top[1].id, -1);
+    EXPECT_EQ(back.answer_text, "42");
     // The key is in no part of the trace.
     std::ostringstream js;
     write_json(t, js);

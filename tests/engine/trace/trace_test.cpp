@@ -278,7 +278,7 @@ TEST(TraceJson, ErrorsNameTheField) {
               "trace: tokens[2].phase: unknown token phase \"musing\" (expected prompt, think or "
               "answer)");
     EXPECT_EQ(read_error(replaced("{\"id\":7,", "{\"id\":-7,")),
-              "trace: tokens[2].top[1].id = -7 is outside 0..2147483647");
+              "trace: tokens[2].top[1].id = -7 is outside -1..2147483647");
     EXPECT_EQ(read_error(replaced("\"text_hex\":\"e4bd\"", "\"text_hex\":\"e4b\"")),
               "trace: tokens[2].text_hex has an odd length");
     EXPECT_EQ(read_error(replaced("\"stop_reason\": \"max tokens\",", "")),

@@ -1,0 +1,135 @@
+// glassbox-cli run --remote against the scripted loopback server: the reply streams to stdout
+// as a local one does (reasoning, the answer rule, the answer), the trace file holds the
+// server's tokens with their probabilities, the key comes from the named environment variable
+// and reaches the server only; a cut stream exits 1 with the reason and keeps the trace; bad
+// use is refused with what is wrong.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "engine/trace/trace.h"
+#include "tests/app/remote/loopback_server.h"
+#include "tests/test_support.h"
+
+using gb::test::LoopbackServer;
+
+namespace {
+
+struct Result {
+    int code = -1;
+    std::string out, err;
+};
+
+Result cli(const std::string& args) {
+    static int calls = 0;
+    const auto err_path =
+        std::filesystem::temp_directory_path() /
+        ("gb_remote_cli_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt");
+    const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
+    FILE* p = popen(cmd.c_str(), "r");
+    Result r;
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream e(err_path);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    r.err = ss.str();
+    std::filesystem::remove(err_path);
+    return r;
+}
+
+const std::string kHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+std::string chunk(const std::string& json) { return "data: " + json + "\n\n"; }
+
+TEST(RemoteCli, RunStreamsAndKeepsTheTrace) {
+    const bool cut = false;
+    LoopbackServer server([&](LoopbackServer::Conn& c, const LoopbackServer::Request&) {
+        c.send(
+            kHead +
+            chunk(
+                R"({"choices":[{"delta":{"reasoning":"Seven sixes"},"logprobs":{"content":[{"token":"Seven","logprob":-0.25,"top_logprobs":[{"token":"Seven","logprob":-0.25},{"token":"Six","logprob":-1.75}]},{"token":" sixes","logprob":-0.5,"top_logprobs":[]}]}}]})") +
+            chunk(
+                R"({"choices":[{"delta":{"content":"42"},"logprobs":{"content":[{"token":"42","logprob":-0.125,"top_logprobs":[]}]},"finish_reason":"stop"}]})") +
+            chunk(R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}})") +
+            "data: [DONE]\n\n");
+    });
+    (void)cut;
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("gb_remote_cli_trace_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string trace_path = (dir / "r.json").string();
+    setenv("GB_TEST_REMOTE_KEY", "sk-from-env", 1);
+    const Result r = cli("run --remote " + server.url("/v1") +
+                         " --api-key-env GB_TEST_REMOTE_KEY -m served-model -p 6*7 --temp 0.5 "
+                         "--seed 3 -n 50 --trace " +
+                         trace_path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("Seven sixes"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--- answer ---\n42"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("served-model: 3 records, 7 prompt tokens"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("reasoning from reasoning"), std::string::npos) << r.err;
+    const gb::Trace t = gb::read_json(gb::test::read_file(trace_path));
+    EXPECT_EQ(t.model, "served-model");
+    EXPECT_EQ(t.reasoning_text, "Seven sixes");
+    EXPECT_EQ(t.answer_text, "42");
+    ASSERT_EQ(t.n_gen, 3);
+    EXPECT_FLOAT_EQ(t.tokens[0].top[1].logprob, -1.75f);
+    EXPECT_EQ(t.sampling.seed, 3u);
+    EXPECT_EQ(gb::test::read_file(trace_path).find("sk-from-env"), std::string::npos);
+    const auto seen = server.requests();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_NE(seen[0].head.find("Authorization: Bearer sk-from-env"), std::string::npos);
+    EXPECT_NE(seen[0].body.find("\"model\":\"served-model\""), std::string::npos) << seen[0].body;
+    EXPECT_NE(seen[0].body.find("\"max_tokens\":50"), std::string::npos) << seen[0].body;
+    std::filesystem::remove_all(dir);
+}
+
+TEST(RemoteCli, ACutStreamExitsOneAndSaysWhy) {
+    LoopbackServer server([&](LoopbackServer::Conn& c, const LoopbackServer::Request&) {
+        c.send(kHead + chunk(R"({"choices":[{"delta":{"content":"partial"}}]})") +
+               chunk(R"({"error":{"message":"engine died"}})"));
+    });
+    const Result r = cli("run --remote " + server.url("/v1") + " -m m -p hi");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("partial"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("engine died"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("what arrived is kept"), std::string::npos) << r.err;
+}
+
+TEST(RemoteCli, BadUseIsRefused) {
+    LoopbackServer server([&](LoopbackServer::Conn& c, const LoopbackServer::Request&) {
+        c.send(
+            "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n"
+            R"({"error":{"message":"invalid key"}})");
+    });
+    unsetenv("GB_TEST_NO_SUCH_KEY");
+    for (const auto& [args, expect] : {
+             std::pair<std::string, std::string>{"run --remote " + server.url("/v1") + " -p hi",
+                                                 "the served model's name"},
+             {"run --remote " + server.url("/v1") + " -m m -p hi --think-budget 3",
+              "--think-budget is not available with --remote"},
+             {"run --remote " + server.url("/v1") + " -m m -p hi --api-key-env GB_TEST_NO_SUCH_KEY",
+              "GB_TEST_NO_SUCH_KEY"},
+             {"run --remote " + server.url("/v1") + " -m m -p hi", "check the API key"},
+             {"run --remote ftp://127.0.0.1/ -m m -p hi", "not an http or https URL"},
+         }) {
+        const Result r = cli(args);
+        EXPECT_NE(r.code, 0) << args;
+        EXPECT_NE(r.err.find(expect), std::string::npos) << args << " -> " << r.err;
+    }
+}
+
+}  // namespace
