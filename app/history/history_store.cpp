@@ -785,7 +785,10 @@ std::vector<Bookmark> HistoryStore::bookmarks(int64_t message_id) {
 
 int64_t HistoryStore::add_resampling(int64_t message_id, std::string_view result_json,
                                      int64_t created_ms) {
-    const auto [at, k] = check_resampling(result_json);
+    // Plain variables: a lambda may not capture structured bindings before C++20 compilers
+    // all allow it (clang 14 refuses).
+    const std::pair<int, int> at_k = check_resampling(result_json);
+    const int at = at_k.first, k = at_k.second;
     return guarded([&] {
         sql::Transaction tx(db_);
         require_message(db_, message_id);

@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "engine/core/json.h"
-#include "engine/session/interventions.h"
+#include "engine/trace/resampling.h"
 
 namespace gb::app {
 

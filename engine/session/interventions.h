@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/session/generator.h"
+#include "engine/trace/resampling.h"
 #include "engine/trace/trace.h"
 
 namespace gb {
@@ -46,22 +47,9 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok);
 GenerateRequest resample_request(const Trace& parent, int at, int index, uint64_t seed, int max_new,
                                  float temperature, const Tokenizer& tok);
 
-// The answer a reply gives, for counting: the last integer of its answer text ("The answer is
-// 28196." gives "28196"; thousands separators dropped), else the whole answer, trimmed.
-std::string final_answer(const std::string& answer_text);
-
 // About how long k rollouts from position `at` take, from the parent's own decode speed: each
 // writes at most max_new tokens, typically as many as the parent wrote after `at`.
 double resample_estimate_ms(const Trace& parent, int at, int k, int max_new);
-
-// The answers of a set of rollouts, most frequent first (ties in first-seen order).
-struct AnswerCount {
-    std::string answer;
-    int count = 0;
-    double share = 0;
-    bool operator==(const AnswerCount&) const = default;
-};
-std::vector<AnswerCount> count_answers(const std::vector<std::string>& answers);
 
 // A resampling at one position of a reply: k rollouts (resample_request), their final answers
 // and how they are distributed. The CLI's `resample` prints it, the app stores it with the
@@ -76,29 +64,6 @@ struct ResampleOptions {
     // all of them); 1: one after another. Each batch holds a KV cache per rollout.
     int batch = 8;
 };
-struct Rollout {
-    uint64_t seed = 0;
-    std::string answer;  // final_answer of its answer text
-    int tokens = 0;      // generated after the position
-    StopReason stop = StopReason::None;
-    int n_cached = 0;  // tokens its generator took from the cache
-    bool operator==(const Rollout&) const = default;
-};
-struct ResampleResult {
-    int at = 0;         // generated position resampled from
-    std::string token;  // the reply's token there ("" at the end)
-    int k = 0;          // rollouts asked for; rollouts.size() < k when stopped early
-    float temperature = 0;
-    int max_new = 0;
-    std::string original_answer;  // the reply's own final answer
-    std::string expected;         // as asked ("" when none)
-    std::vector<AnswerCount> answers;
-    std::vector<Rollout> rollouts;
-    // The share of rollouts that gave the expected answer (the original when none was given).
-    double share = 0;
-    double estimate_ms = 0, ms = 0;
-    bool operator==(const ResampleResult&) const = default;
-};
 // Runs the rollouts on `gen`, opt.batch at a time (the prefix they share runs once, from the
 // generator's cache where it still holds it). after_each(done, rollout) is called for every
 // rollout, in order, as its batch ends; when it returns false, or *cancel is raised (the
@@ -108,10 +73,6 @@ ResampleResult resample_at(
     Generator& gen, const Trace& parent, int at, const ResampleOptions& opt, const Tokenizer& tok,
     const std::function<bool(int done, const Trace& rollout)>& after_each = {},
     const std::atomic<bool>* cancel = nullptr);
-// The result as one JSON object (the CLI's --json "positions" entries, the history's column),
-// and back; resampling_from_json throws gb::Error naming the field that is missing or wrong.
-std::string resampling_json(const ResampleResult& r);
-ResampleResult resampling_from_json(std::string_view json);
 
 // Where two replies' generated tokens first differ.
 struct TokenDiff {
