@@ -19,38 +19,13 @@
 #include "engine/session/interventions.h"
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_binary.h"
+#include "tests/cli_runner.h"
 #include "tests/test_support.h"
 
 namespace {
 
-struct Result {
-    int code;
-    std::string out;  // stdout
-    std::string err;  // stderr
-};
-
-Result cli(const std::string& args) {
-    // One stderr file per call and process: ctest runs these tests in parallel processes.
-    static int calls = 0;
-    const auto err_path =
-        std::filesystem::temp_directory_path() /
-        ("gb_cli_test_stderr_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt");
-    const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
-    FILE* p = popen(cmd.c_str(), "r");
-    Result r{-1, "", ""};
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream e(err_path);
-    std::stringstream ss;
-    ss << e.rdbuf();
-    r.err = ss.str();
-    std::filesystem::remove(err_path);
-    return r;
-}
+using Result = gb::test::CliResult;
+Result cli(const std::string& args) { return gb::test::run_cli(args); }
 
 const std::string kTiny = gb::test::fixture("models/tiny_llama.gguf");
 

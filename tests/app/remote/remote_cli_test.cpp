@@ -17,38 +17,15 @@
 
 #include "engine/trace/trace.h"
 #include "tests/app/remote/loopback_server.h"
+#include "tests/cli_runner.h"
 #include "tests/test_support.h"
 
 using gb::test::LoopbackServer;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-Result cli(const std::string& args) {
-    static int calls = 0;
-    const auto err_path =
-        std::filesystem::temp_directory_path() /
-        ("gb_remote_cli_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt");
-    const std::string cmd = std::string(GB_CLI_PATH) + " " + args + " 2>" + err_path.string();
-    FILE* p = popen(cmd.c_str(), "r");
-    Result r;
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream e(err_path);
-    std::stringstream ss;
-    ss << e.rdbuf();
-    r.err = ss.str();
-    std::filesystem::remove(err_path);
-    return r;
-}
+using Result = gb::test::CliResult;
+Result cli(const std::string& args) { return gb::test::run_cli(args); }
 
 const std::string kHead =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
