@@ -58,13 +58,13 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return 0;
 }
 
+}  // namespace
+
 std::string host_of(std::string_view url) {
     const size_t s = url.find("://");
     std::string_view rest = s == std::string_view::npos ? url : url.substr(s + 3);
     return std::string(rest.substr(0, rest.find('/')));
 }
-
-}  // namespace
 
 HttpResponse http_request(const HttpRequest& req,
                           const std::function<bool(std::string_view)>& on_data,

@@ -43,6 +43,9 @@ HttpResponse http_request(const HttpRequest& req,
                           const std::function<bool(std::string_view)>& on_data,
                           const std::atomic<bool>* cancel = nullptr);
 
+// "host:port" of an http(s) URL, for messages.
+std::string host_of(std::string_view url);
+
 // A non-2xx answer in words: the status, and the server's own message from a JSON body
 // ({"error":{"message"}}, {"error":"..."}, {"message"}, {"detail"}), else the first text of an
 // HTML or plain body.

@@ -20,12 +20,6 @@ std::string api_url(const RemoteServer& s, std::string_view path) {
     return base + std::string(path);
 }
 
-std::string host_of(std::string_view url) {
-    const size_t s = url.find("://");
-    std::string_view rest = s == std::string_view::npos ? url : url.substr(s + 3);
-    return std::string(rest.substr(0, rest.find('/')));
-}
-
 HttpRequest base_request(const RemoteServer& s, std::string url) {
     HttpRequest r;
     r.url = std::move(url);

@@ -584,7 +584,8 @@ std::vector<Trace> Generator::generate_batch(const std::vector<GenerateRequest>&
     std::vector<float> logits;
     std::vector<int32_t> ids;
     std::vector<KvCache*> rows;
-    std::vector<Decoding*> stepping, ran;
+    std::vector<Decoding*> stepping;
+    std::vector<char> run;  // per stepping reply: its token goes through the model
     for (;;) {
         stepping.clear();
         for (auto& d : ds)
@@ -592,15 +593,13 @@ std::vector<Trace> Generator::generate_batch(const std::vector<GenerateRequest>&
         if (stepping.empty()) break;
         ids.clear();
         rows.clear();
-        ran.clear();
-        std::vector<bool> run(stepping.size());
+        run.assign(stepping.size(), 0);
         for (size_t i = 0; i < stepping.size(); ++i) {
             int32_t id = -1;
             run[i] = stepping[i]->pick(id);
             if (run[i]) {
                 ids.push_back(id);
                 rows.push_back(&stepping[i]->cache());
-                ran.push_back(stepping[i]);
             }
         }
         bool cancelled = false;
@@ -616,9 +615,6 @@ std::vector<Trace> Generator::generate_batch(const std::vector<GenerateRequest>&
         for (size_t i = 0, r = 0; i < stepping.size(); ++i)
             stepping[i]->after(run[i], cancelled, logits, run[i] ? static_cast<int64_t>(r++) : 0);
     }
-    // A first reply that ended early no longer matches what the cache was given after it.
-    if (!cached_.empty() && static_cast<int64_t>(cached_.size()) != cache_->n_past())
-        cached_.resize(std::min<size_t>(cached_.size(), static_cast<size_t>(cache_->n_past())));
     for (auto& d : ds) out.push_back(d->finish());
     return out;
 }

@@ -4,15 +4,10 @@
 // and reaches the server only; a cut stream exits 1 with the reason and keeps the trace; bad
 // use is refused with what is wrong.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "engine/trace/trace.h"
