@@ -354,6 +354,13 @@ void ChatController::edit_thought(int64_t assistant_message_id, std::shared_ptr<
     emit streamingStarted();
 }
 
+void ChatController::continue_reply(int64_t assistant_message_id,
+                                    std::shared_ptr<const Trace> trace) {
+    if (!begin_sibling(assistant_message_id, trace)) return;
+    worker_.continue_reply(request_, std::move(trace), settings_);
+    emit streamingStarted();
+}
+
 void ChatController::reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace) {
     if (!can_rerun(trace)) return;
     reproduce_id_ = assistant_message_id;

@@ -74,6 +74,9 @@ public:
     // of that reply's thought): the model thinks on from there and answers.
     void edit_thought(int64_t assistant_message_id, std::shared_ptr<const Trace> trace,
                       const QString& thought);
+    // A reply that was cut short (stopped, a dropped connection) carried on from where it
+    // stopped, as a new sibling reply that starts with its tokens.
+    void continue_reply(int64_t assistant_message_id, std::shared_ptr<const Trace> trace);
     // Runs a stored reply again from its recorded prompt, settings and seed; reproduced says
     // whether every token came out the same (or where the first difference is).
     void reproduce(int64_t assistant_message_id, std::shared_ptr<const Trace> trace);

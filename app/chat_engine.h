@@ -14,6 +14,7 @@
 #include "engine/session/interventions.h"
 #include "engine/session/logit_lens.h"
 #include "engine/trace/trace.h"
+#include "kernels/error.h"
 
 namespace gb::app {
 
@@ -51,6 +52,17 @@ public:
     virtual Trace branch(const Trace& parent, int at, int32_t token,
                          const GenerationSettings& settings, const TokenCallback& on_token,
                          const RunControls& controls) = 0;
+
+    // A reply that was cut short (a cancel, a dropped connection) carried on from where it
+    // stopped: its tokens kept (they reach on_token first), then up to settings.max_tokens more.
+    // By default the reply's last token is branched on as itself (branch above).
+    virtual Trace continue_reply(const Trace& parent, const GenerationSettings& settings,
+                                 const TokenCallback& on_token, const RunControls& controls) {
+        if (parent.n_gen <= 0 || parent.tokens.empty())
+            throw Error("this reply has no tokens to continue from: regenerate it instead");
+        return branch(parent, parent.n_gen - 1, parent.tokens.back().id, settings, on_token,
+                      controls);
+    }
 
     // The prompt of a stored reply again, its reasoning starting with `thought` (written or
     // edited by the user; gb::edit_thought_request); the model thinks on from there and

@@ -37,6 +37,8 @@ struct ModelInfo {
     std::string backend;                    // where it runs once loaded ("cpu", "cuda")
     int64_t n_cpu_layers = 0;               // with a GPU backend: the first layers run on the CPU
     std::string error;                      // metadata could not be read completely
+    bool remote = false;                    // served by an inference server
+    std::string server;                     // remote: e.g. "vLLM 0.11.0 at 10.0.0.5:8000"
     ModelAnatomy anatomy;                   // parameters per part (total 0: not known)
 
     bool is_moe() const { return n_expert > 0; }
@@ -51,6 +53,20 @@ struct ModelInfo {
     }
 };
 
+// A model served by an inference server (app/remote): where, which model, how to talk to it.
+struct RemoteSettings {
+    std::string base_url;  // the API root, e.g. "http://10.0.0.5:8000/v1"
+    std::string model;     // as the server lists it; empty: the only one it lists
+    std::string api_key;   // never stored with a conversation, exported or logged
+    std::string kind;      // "" (ask the server), "vllm", "sglang", "llama-server", "ollama",
+                           // "openai"
+    bool openai_fields_only = false;  // a hosted API that refuses other fields
+    bool routed_experts = false;      // ask for routed experts (see RemoteChatRequest)
+    int64_t n_layer = 0;              // decoder layers, for SGLang's routed experts; 0: unknown
+    int64_t n_expert = 0;             // experts per MoE layer when known; 0: unknown
+    double idle_timeout_s = 300;
+};
+
 struct LoadSettings {
     std::string path;
     std::string backend = "cpu";  // "cpu"; "cuda" where built
@@ -61,6 +77,7 @@ struct LoadSettings {
     int64_t n_cpu_layers = -1;
     // What the KV cache holds: "f16" (the default), "bf16", "q8_0" or "f32".
     std::string cache_type = "f16";
+    RemoteSettings remote;  // base_url set: a served model, not a file
 };
 
 // Earlier replies' reasoning in the prompt: as the model's template decides, or forced.

@@ -70,6 +70,14 @@ void EngineWorker::branch(quint64 request, std::shared_ptr<const Trace> parent, 
     });
 }
 
+void EngineWorker::continue_reply(quint64 request, std::shared_ptr<const Trace> parent,
+                                  const GenerationSettings& settings) {
+    stream(request,
+           [this, parent, settings](const TokenCallback& on_token, const RunControls& controls) {
+               return engine_->continue_reply(*parent, settings, on_token, controls);
+           });
+}
+
 void EngineWorker::continue_thought(quint64 request, std::shared_ptr<const Trace> parent,
                                     std::string thought, const GenerationSettings& settings) {
     stream(request, [this, parent, thought = std::move(thought), settings](

@@ -38,6 +38,10 @@ public:
     // The logit lens at `position` of tokens (and over a span): lensReady or lensFailed.
     void lens(quint64 request, std::vector<int32_t> tokens, int position, int top_k, int span_first,
               int span_count);
+    // A cut reply carried on from where it stopped (ChatEngine::continue_reply), streamed and
+    // finished like a reply.
+    void continue_reply(quint64 request, std::shared_ptr<const Trace> parent,
+                        const GenerationSettings& settings);
     // A stored reply's prompt with an edited thought (ChatEngine::continue_thought), streamed
     // and finished like a reply.
     void continue_thought(quint64 request, std::shared_ptr<const Trace> parent, std::string thought,

@@ -133,6 +133,7 @@ MessageWidget* ChatView::make_bubble() {
     connect(w, &MessageWidget::editRequested, this, &ChatView::editRequested);
     connect(w, &MessageWidget::regenerateRequested, this, &ChatView::regenerateRequested);
     connect(w, &MessageWidget::editThoughtRequested, this, &ChatView::editThoughtRequested);
+    connect(w, &MessageWidget::continueRequested, this, &ChatView::continueRequested);
     connect(w, &MessageWidget::inspectRequested, this, &ChatView::inspectRequested);
     connect(w, &MessageWidget::branchRequested, this, &ChatView::branchRequested);
     return w;

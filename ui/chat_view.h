@@ -50,6 +50,7 @@ signals:
     void editRequested(qint64 id, QString text);
     void regenerateRequested(qint64 id);
     void editThoughtRequested(qint64 id, QString reasoning);
+    void continueRequested(qint64 id);
     void inspectRequested(qint64 id);
     void branchRequested(qint64 id, int delta);
 

@@ -13,11 +13,13 @@
 
 #include "app/chat_controller.h"
 #include "app/conversation_store.h"
+#include "app/engine_switch.h"
 #include "app/engine_worker.h"
 #include "app/error_text.h"
 #include "app/gpu_monitor.h"
 #include "app/history_conversation_store.h"
 #include "app/local_engine.h"
+#include "app/remote_engine.h"
 #include "app/synthetic_engine.h"
 #include "ui/demo_tour.h"
 #include "ui/main_window.h"
@@ -41,6 +43,15 @@ int main(int argc, char** argv) {
         {"cpu-layers",
          "With --backend cuda: run the model's first N layers on the CPU (auto: as few as fit).",
          "n", "auto"});
+    cli.addOption({"remote",
+                   "Use a model served by an inference server (vLLM, SGLang, llama-server, "
+                   "Ollama, an OpenAI-compatible API) at this API root, e.g. "
+                   "http://127.0.0.1:8000/v1.",
+                   "url"});
+    cli.addOption(
+        {"remote-model", "With --remote: the served model (default: the only one).", "name"});
+    cli.addOption(
+        {"api-key-env", "With --remote: the environment variable that holds the API key.", "var"});
     cli.addOption({"history", "The conversation history database.", "file"});
     cli.addOption({"no-history", "Keep conversations in memory only."});
     cli.addOption(
@@ -51,14 +62,16 @@ int main(int argc, char** argv) {
                    "Why is the sky blue? Answer briefly."});
     cli.process(app);
 
-    std::unique_ptr<gb::app::ChatEngine> engine;
-    if (cli.isSet("synthetic")) {
-        gb::app::SyntheticOptions o;
-        o.tokens_per_second = 60;
-        engine = std::make_unique<gb::app::SyntheticEngine>(o);
-    } else {
-        engine = std::make_unique<gb::app::LocalEngine>();
-    }
+    // Model files run in this process; a server's models through the remote engine.
+    const bool synthetic = cli.isSet("synthetic");
+    auto engine = std::make_unique<gb::app::EngineSwitch>(
+        [synthetic]() -> std::unique_ptr<gb::app::ChatEngine> {
+            if (!synthetic) return std::make_unique<gb::app::LocalEngine>();
+            gb::app::SyntheticOptions o;
+            o.tokens_per_second = 60;
+            return std::make_unique<gb::app::SyntheticEngine>(o);
+        },
+        [] { return std::make_unique<gb::app::RemoteEngine>(); });
     gb::app::EngineWorker worker(std::move(engine));
     // Conversations live in SQLite; if the database cannot be used (another instance holds it,
     // a newer version wrote it), the app still runs, in memory, and says why.
@@ -94,6 +107,20 @@ int main(int argc, char** argv) {
     gb::app::LoadSettings load;
     load.path = cli.value("model").toStdString();
     if (load.path.empty() && cli.isSet("synthetic")) load.path = "synthetic";
+    if (cli.isSet("remote")) {
+        load.remote.base_url = cli.value("remote").toStdString();
+        load.remote.model = cli.value("remote-model").toStdString();
+        if (cli.isSet("api-key-env")) {
+            const QByteArray key = qgetenv(cli.value("api-key-env").toUtf8().constData());
+            if (key.isEmpty()) {
+                std::fprintf(stderr, "glassbox: --api-key-env: $%s is not set\n",
+                             qPrintable(cli.value("api-key-env")));
+                std::exit(2);
+            }
+            load.remote.api_key = key.toStdString();
+        }
+        load.path = load.remote.base_url;
+    }
     // Numbers are checked before they narrow (a --threads of 4294967296 once became 0, "all").
     auto number = [&](const char* name, long long lo, long long hi) {
         bool ok = false;

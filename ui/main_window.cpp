@@ -128,6 +128,16 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     connect(chat_, &ChatView::editRequested, this,
             [this](qint64 id, const QString& t) { c_.edit(id, t); });
     connect(chat_, &ChatView::regenerateRequested, this, [this](qint64 id) { c_.regenerate(id); });
+    connect(chat_, &ChatView::continueRequested, this, [this](qint64 id) {
+        std::shared_ptr<const Trace> t;
+        try {
+            t = c_.store().trace(id);
+        } catch (const std::exception& e) {
+            show_error(tr("The reply's trace could not be read: %1").arg(e.what()));
+            return;
+        }
+        c_.continue_reply(id, std::move(t));
+    });
     connect(chat_, &ChatView::branchRequested, this,
             [this](qint64 id, int d) { c_.switch_branch(id, d); });
     connect(chat_, &ChatView::inspectRequested, this, &MainWindow::inspect);

@@ -228,9 +228,14 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
         tr("Edit this reply's chain of thought: the model thinks on from your edit and answers "
            "(makes a branch)"),
         this);
+    continue_ = small_button(
+        tr("Continue"),
+        tr("Carry this reply on from where it was cut short (makes a branch that starts with it)"),
+        this);
     for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_),
-                       static_cast<QWidget*>(edit_), static_cast<QWidget*>(regen_),
-                       static_cast<QWidget*>(edit_thought_), static_cast<QWidget*>(inspect_)})
+                       static_cast<QWidget*>(edit_), static_cast<QWidget*>(continue_),
+                       static_cast<QWidget*>(regen_), static_cast<QWidget*>(edit_thought_),
+                       static_cast<QWidget*>(inspect_)})
         actions->addWidget(w);
     actions->addStretch();
     v->addLayout(actions);
@@ -255,6 +260,7 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
         if (ok && !text.trimmed().isEmpty()) emit editRequested(m_.id, text);
     });
     connect(regen_, &QPushButton::clicked, this, [this] { emit regenerateRequested(m_.id); });
+    connect(continue_, &QPushButton::clicked, this, [this] { emit continueRequested(m_.id); });
     connect(edit_thought_, &QPushButton::clicked, this,
             [this] { emit editThoughtRequested(m_.id, m_.reasoning); });
     connect(inspect_, &QPushButton::clicked, this, [this] { emit inspectRequested(m_.id); });
@@ -356,6 +362,7 @@ void MessageWidget::set_message(const MessageView& m) {
     copy_code_->setVisible(done && !code_blocks(m.content).isEmpty());
     edit_->setVisible(done && user);
     regen_->setVisible(done && !user);
+    continue_->setVisible(done && !user && !m.replay && !m.complete);
     edit_thought_->setVisible(done && !user && !m.replay && !m.reasoning.isEmpty());
     inspect_->setVisible(done && !user);
     const bool branches = m.branch_count > 1;

@@ -43,11 +43,13 @@ public:
     QString reasoning_text_shown() const;
     QString answer_document_text() const;  // the rendered answer as plain text (tests)
     QPushButton* edit_thought_button() const { return edit_thought_; }
+    QPushButton* continue_button() const { return continue_; }
 
 signals:
     void editRequested(qint64 id, QString text);
     void regenerateRequested(qint64 id);
     void editThoughtRequested(qint64 id, QString reasoning);
+    void continueRequested(qint64 id);  // a cut reply carried on
     void inspectRequested(qint64 id);
     void branchRequested(qint64 id, int delta);
     void copied(QString what);
@@ -75,7 +77,7 @@ private:
     QLabel* branch_label_ = nullptr;
     QToolButton *prev_ = nullptr, *next_ = nullptr;
     QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr,
-                *inspect_ = nullptr, *edit_thought_ = nullptr;
+                *inspect_ = nullptr, *edit_thought_ = nullptr, *continue_ = nullptr;
     bool user_toggled_ = false;
 };
 

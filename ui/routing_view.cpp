@@ -176,18 +176,22 @@ void RoutingView::select_token(int index) {
     std::vector<double> w(rt.n_layers() * static_cast<size_t>(n_e), 0.0);
     QStringList labels;
     const bool full = rt.probs.size() == rt.n_layers() * static_cast<size_t>(n_e);
+    const bool weighted = rt.weights.size() == rt.experts.size();  // a server's routing has none
     for (size_t l = 0; l < rt.n_layers(); ++l) {
         labels << QString::number(rt.layers[l]);
         if (full)
             for (int e = 0; e < n_e; ++e) w[l * n_e + e] = rt.probs[l * n_e + e];
         else
-            for (int k = 0; k < rt.k; ++k) w[l * n_e + rt.experts_of(l)[k]] = rt.weights_of(l)[k];
+            for (int k = 0; k < rt.k; ++k)
+                w[l * n_e + rt.experts_of(l)[k]] = weighted ? rt.weights_of(l)[k] : 1.0;
     }
     token_title_->setText(tr("Token %1 “%2” (%3): %4 per layer and expert")
                               .arg(index)
                               .arg(token_display(r.text))
                               .arg(phase_name(r.phase))
-                              .arg(full ? tr("router probability") : tr("gate weight")));
+                              .arg(full       ? tr("router probability")
+                                   : weighted ? tr("gate weight")
+                                              : tr("selected (the server gives no weights)")));
     token_map_->set_data(static_cast<int>(rt.n_layers()), n_e, std::move(w), labels, tr("layer"),
                          tr("expert"), 1.0);
     token_map_->set_legend({}, {}, {});
@@ -260,12 +264,17 @@ void RoutingView::select_expert(int layer_row, int expert) {
         for (int k = 0; k < r.routing.k; ++k) {
             if (ex[k] != expert) continue;
             (r.phase == Phase::Think ? n_think : n_answer)++;
+            const bool weighted = r.routing.weights.size() == r.routing.experts.size();
             auto* it = new QListWidgetItem(
-                QStringLiteral("#%1  %2  [%3, weight %4]")
+                QStringLiteral("#%1  %2  [%3, %4]")
                     .arg(i)
                     .arg(token_display(r.text))
                     .arg(phase_name(r.phase))
-                    .arg(r.routing.weights_of(static_cast<size_t>(layer_row))[k], 0, 'f', 3));
+                    .arg(weighted
+                             ? QStringLiteral("weight %1")
+                                   .arg(r.routing.weights_of(static_cast<size_t>(layer_row))[k], 0,
+                                        'f', 3)
+                             : QStringLiteral("weight not known")));
             it->setData(Qt::UserRole, static_cast<int>(i));
             expert_tokens_->addItem(it);
         }

@@ -124,15 +124,37 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
             if (const json::Value* p = field(*tm, "predicted_ms"))
                 usage_.generate_ms = p->as_number();
         }
+        // Ollama's native /api/chat lines: {"message":{...},"done":..,"logprobs":[..]} with
+        // counts and nanosecond durations on the last.
+        if (field(v, "done")) {
+            if (const int64_t n = int_field(v, "prompt_eval_count"); n >= 0)
+                usage_.prompt_tokens = n;
+            if (const int64_t n = int_field(v, "eval_count"); n >= 0) usage_.completion_tokens = n;
+            if (const int64_t ns = int_field(v, "prompt_eval_duration"); ns >= 0)
+                usage_.prompt_ms = static_cast<double>(ns) / 1e6;
+            if (const int64_t ns = int_field(v, "eval_duration"); ns >= 0)
+                usage_.generate_ms = static_cast<double>(ns) / 1e6;
+        }
+        take_routed_experts(v);
         const json::Value* choices = field(v, "choices");
-        if (!choices || choices->kind() != json::Value::Kind::Array || choices->as_array().empty())
-            return true;  // a usage-only chunk, or a role announcement
-        const json::Value& c = choices->as_array().front();
-        const json::Value* dl = field(c, "delta");
+        const json::Value* cp = nullptr;
+        const json::Value* dl = nullptr;
+        if (choices && choices->kind() == json::Value::Kind::Array &&
+            !choices->as_array().empty()) {
+            cp = &choices->as_array().front();
+            dl = field(*cp, "delta");
+            if (!dl) dl = field(*cp, "message");  // a whole (non-streamed) reply
+        } else if (const json::Value* m = field(v, "message");
+                   m && m->kind() == json::Value::Kind::Object) {
+            cp = &v;  // Ollama's native line: the message and logprobs at the top
+            dl = m;
+        }
+        if (!cp) return true;  // a usage-only chunk, or routed experts on their own
+        const json::Value& c = *cp;
         // Reasoning: its own field (vLLM and SGLang "reasoning_content", newer vLLM and
-        // OpenRouter "reasoning"), or inline tags in the content.
+        // OpenRouter "reasoning", Ollama's "thinking"), or inline tags in the content.
         std::string reasoning_text;
-        for (const char* name : {"reasoning_content", "reasoning"})
+        for (const char* name : {"reasoning_content", "reasoning", "thinking"})
             if (const std::string* r = dl ? text_field(*dl, name) : nullptr; r && !r->empty()) {
                 reasoning_text = *r;
                 if (reasoning_source_.empty() || reasoning_source_ == "tags")
@@ -144,8 +166,10 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
         // parallel lists.
         std::vector<TokenRecord> recs;
         if (const json::Value* lp = field(c, "logprobs"); lp && !lp->is_null()) {
-            if (const json::Value* list = field(*lp, "content");
-                list && list->kind() == json::Value::Kind::Array) {
+            const json::Value* list = lp->kind() == json::Value::Kind::Array
+                                          ? lp
+                                          : field(*lp, "content");  // Ollama: a list
+            if (list && list->kind() == json::Value::Kind::Array) {
                 for (const json::Value& t : list->as_array()) {
                     TokenRecord r;
                     read_token(t, r.id, r.text);
@@ -217,6 +241,11 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
         }
         if (parser_.saw_reasoning() && reasoning_source_.empty()) reasoning_source_ = "tags";
         if (const std::string* f = text_field(c, "finish_reason")) finish_ = *f;
+        if (const json::Value* done = field(c, "done");
+            done && done->kind() == json::Value::Kind::Bool && done->as_bool()) {
+            const std::string* why = text_field(c, "done_reason");
+            finish_ = why && !why->empty() ? *why : "stop";
+        }
         if (delta) {
             delta->reasoning =
                 field_reasoning_.substr(before_f) +
@@ -232,6 +261,57 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
                               std::string(e.what()) + "): " + excerpt(d));
     }
     return true;
+}
+
+void ChatStreamReader::take_routed_experts(const json::Value& v) {
+    using F = RoutedExpertsPayload::Format;
+    auto take = [&](const json::Value* f, F format, const char* where) {
+        if (!f || f->is_null()) return;
+        RoutedExpertsPayload p;
+        p.where = where;
+        if (f->kind() == json::Value::Kind::String) {
+            p.format = format;
+            p.base64 = f->as_string();
+        } else if (f->kind() == json::Value::Kind::Array) {
+            // [tokens][layers][k] lists of the reply's tokens (vLLM 0.21).
+            RoutedExperts& re = p.lists;
+            re.rows_are_reply = true;
+            for (const json::Value& row : f->as_array()) {
+                const auto& layers = row.as_array();
+                if (re.rows == 0) re.layers = static_cast<int64_t>(layers.size());
+                if (static_cast<int64_t>(layers.size()) != re.layers)
+                    throw Error("routed experts: rows of different layer counts");
+                for (const json::Value& layer : layers) {
+                    const auto& ks = layer.as_array();
+                    if (re.k == 0) re.k = static_cast<int64_t>(ks.size());
+                    if (static_cast<int64_t>(ks.size()) != re.k || re.k == 0)
+                        throw Error("routed experts: layers of different top-k");
+                    for (const json::Value& e : ks) {
+                        const int64_t id = e.as_int64();
+                        if (id < 0 || id > 65535)
+                            throw Error("routed experts: expert id " + std::to_string(id));
+                        re.ids.push_back(static_cast<int32_t>(id));
+                    }
+                }
+                ++re.rows;
+            }
+            p.format = F::Lists;
+        } else {
+            throw Error(std::string("routed experts: ") + where + " is a " +
+                        json::kind_name(f->kind()));
+        }
+        routed_ = std::move(p);
+    };
+    if (const json::Value* ext = field(v, "sglext"))
+        take(field(*ext, "routed_experts"), F::RawInt32, "sglext.routed_experts");
+    const json::Value* choices = field(v, "choices");
+    if (!choices || choices->kind() != json::Value::Kind::Array || choices->as_array().empty())
+        return;
+    const json::Value& c = choices->as_array().front();
+    take(field(c, "routed_experts"), F::Npy, "choices[0].routed_experts");
+    for (const char* ext : {"sgl_ext", "meta_info"})
+        if (const json::Value* e = field(c, ext))
+            take(field(*e, "routed_experts"), F::RawInt32, ext);
 }
 
 std::string ChatStreamReader::reasoning() const {

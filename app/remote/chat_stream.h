@@ -15,8 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "app/remote/routed_experts.h"
 #include "engine/trace/reasoning_parser.h"
 #include "engine/trace/trace.h"
+
+namespace gb::json {
+class Value;
+}
 
 namespace gb::remote {
 
@@ -32,16 +37,8 @@ private:
     Kind kind_;
 };
 
-// Figures a server may report at the end (OpenAI `usage`, llama-server `timings`, Ollama's
-// counts); -1 where not given.
-struct ServerUsage {
-    int64_t prompt_tokens = -1;
-    int64_t completion_tokens = -1;
-    int64_t reasoning_tokens = -1;
-    int64_t cached_prompt_tokens = -1;
-    double prompt_ms = -1;    // time the server spent on the prompt
-    double generate_ms = -1;  // and on the reply
-};
+// Figures a server may report at the end (gb::ServerUsage, trace.h).
+using gb::ServerUsage;
 
 // What one event added, for the stream to show at once.
 struct StreamDelta {
@@ -74,11 +71,15 @@ public:
     const std::string& reasoning_source() const { return reasoning_source_; }
     bool reasoning_complete() const;
     int64_t chunks() const { return chunks_; }
+    // Routed experts the server sent (vLLM's choices[].routed_experts, SGLang's sglext),
+    // undecoded: decode_payload and match_routing (routed_experts.h) put them in the records.
+    const RoutedExpertsPayload& routed_experts() const { return routed_; }
     // Ends the reply: held-back bytes go to their text.
     void finish();
 
 private:
     void take_text(std::string_view text, bool reasoning_field, StreamDelta* delta);
+    void take_routed_experts(const json::Value& chunk);
 
     ReasoningParser parser_;
     std::string field_reasoning_;  // from a reasoning field (not tags)
@@ -86,6 +87,7 @@ private:
     std::string finish_;
     ServerUsage usage_;
     std::string reasoning_source_;
+    RoutedExpertsPayload routed_;
     int64_t chunks_ = 0;
     bool finished_ = false;
 };

@@ -29,16 +29,18 @@ const char* stop_reason_name(StopReason r) {
         case StopReason::ContextFull: return "context full";
         case StopReason::Stopped: return "stopped";
         case StopReason::Cancelled: return "cancelled";
+        case StopReason::Error: return "error";
     }
     return "";
 }
 
 StopReason stop_reason_from_name(std::string_view name) {
-    for (StopReason r : {StopReason::None, StopReason::Eog, StopReason::MaxTokens,
-                         StopReason::ContextFull, StopReason::Stopped, StopReason::Cancelled})
+    for (StopReason r :
+         {StopReason::None, StopReason::Eog, StopReason::MaxTokens, StopReason::ContextFull,
+          StopReason::Stopped, StopReason::Cancelled, StopReason::Error})
         if (name == stop_reason_name(r)) return r;
     throw Error("unknown stop reason \"" + std::string(name) +
-                "\" (expected eog, max tokens, context full, stopped, cancelled or empty)");
+                "\" (expected eog, max tokens, context full, stopped, cancelled, error or empty)");
 }
 
 bool stop_is_complete(StopReason r) {
@@ -123,7 +125,7 @@ void write_routing(json::Writer& w, const TokenRouting& r) {
     for (uint16_t l : r.layers) w.value(l);
     w.end_array();
     write_rows(w, "experts", r.experts, r.n_layers());
-    write_rows(w, "weights", r.weights, r.n_layers());
+    if (!r.weights.empty()) write_rows(w, "weights", r.weights, r.n_layers());
     if (!r.probs.empty()) write_rows(w, "probs", r.probs, r.n_layers());
     w.end_object();
 }
@@ -166,6 +168,7 @@ void write_json(const Trace& t, std::ostream& out) {
     w.field("version", kTraceFormatVersion);
     w.field("model", t.model);
     w.field("backend", t.backend);
+    if (!t.device.empty()) w.field("device", t.device);
     w.field("prompt_text", t.prompt_text);
     const SamplerSettings& s = t.sampling;
     w.key("sampling").begin_object(/*flat=*/true);
@@ -205,6 +208,17 @@ void write_json(const Trace& t, std::ostream& out) {
             w.end_object();
         }
         w.end_array();
+    }
+    if (t.server_usage.any()) {
+        const ServerUsage& u = t.server_usage;
+        w.key("server_usage").begin_object(/*flat=*/true);
+        w.field("prompt_tokens", u.prompt_tokens);
+        w.field("completion_tokens", u.completion_tokens);
+        w.field("reasoning_tokens", u.reasoning_tokens);
+        w.field("cached_prompt_tokens", u.cached_prompt_tokens);
+        w.field("prompt_ms", u.prompt_ms);
+        w.field("generate_ms", u.generate_ms);
+        w.end_object();
     }
     w.key("tokens").begin_array();
     for (const TokenRecord& r : t.tokens) write_token(w, r);
@@ -401,8 +415,9 @@ TokenRouting read_routing(const Fields& r, int n_expert) {
                         " is beyond the half-float range routing is stored in (|x| <= 65504)");
         return x;
     };
-    rows("weights", static_cast<size_t>(out.k),
-         [&](const json::Value& v, const auto& at) { out.weights.push_back(half(v, at)); });
+    if (f.has("weights"))  // absent: not known (a server's routed experts give no weights)
+        rows("weights", static_cast<size_t>(out.k),
+             [&](const json::Value& v, const auto& at) { out.weights.push_back(half(v, at)); });
     if (f.has("probs"))
         rows("probs", static_cast<size_t>(n_expert),
              [&](const json::Value& v, const auto& at) { out.probs.push_back(half(v, at)); });
@@ -452,6 +467,7 @@ Trace read_json(std::string_view text) {
         throw Error(std::string("trace: stop_reason: ") + e.what());
     }
     // Added within version 1: optional, so earlier files still read.
+    if (f.has("device")) t.device = f.str("device");
     if (f.has("reasoning_text")) t.reasoning_text = f.str("reasoning_text");
     if (f.has("answer_text")) t.answer_text = f.str("answer_text");
     if (f.has("reasoning_complete")) t.reasoning_complete = f.boolean("reasoning_complete");
@@ -475,6 +491,18 @@ Trace read_json(std::string_view text) {
             if (v.has("spec")) in.spec = v.str("spec");
             t.interventions.push_back(std::move(in));
         }
+    }
+    if (f.has("server_usage")) {
+        const Fields u(f.get("server_usage"), "server_usage");
+        ServerUsage& su = t.server_usage;
+        for (auto [key, v] : {std::pair{"prompt_tokens", &su.prompt_tokens},
+                              {"completion_tokens", &su.completion_tokens},
+                              {"reasoning_tokens", &su.reasoning_tokens},
+                              {"cached_prompt_tokens", &su.cached_prompt_tokens}})
+            if (u.has(key)) *v = u.integer(key, -1, int64_t{1} << 50);
+        for (auto [key, v] :
+             {std::pair{"prompt_ms", &su.prompt_ms}, {"generate_ms", &su.generate_ms}})
+            if (u.has(key)) *v = u.real(key);
     }
     const auto& tokens = f.array("tokens");
     t.tokens.reserve(tokens.size());

@@ -22,11 +22,12 @@ const char* phase_name(Phase p);               // "prompt", "think", "answer"
 Phase phase_from_name(std::string_view name);  // gb::Error for anything else
 
 // Why a reply ended: the model's end-of-generation token, its token budget, a full context, the
-// token callback's stop, or a cancel (the user's stop, or a lost reply). None: not ended yet.
+// token callback's stop, a cancel (the user's stop, or a lost reply), or an error that cut it
+// short (a remote server's connection dropped, an error inside its stream). None: not ended yet.
 // Traces, exports and the history store keep the name.
-enum class StopReason : uint8_t { None, Eog, MaxTokens, ContextFull, Stopped, Cancelled };
+enum class StopReason : uint8_t { None, Eog, MaxTokens, ContextFull, Stopped, Cancelled, Error };
 
-// "", "eog", "max tokens", "context full", "stopped", "cancelled".
+// "", "eog", "max tokens", "context full", "stopped", "cancelled", "error".
 const char* stop_reason_name(StopReason r);
 // The reason a name stands for; gb::Error naming the expected names for anything else.
 StopReason stop_reason_from_name(std::string_view name);
@@ -48,7 +49,8 @@ struct TokenRouting {
     std::vector<uint16_t>
         experts;                 // [layers x k] the selected (routed) experts, highest score first
     std::vector<float> weights;  // [layers x k] what multiplies each selected expert's output:
-                                 // after top-k normalisation and the routed scaling factor
+                                 // after top-k normalisation and the routed scaling factor;
+                                 // empty when not known (a server's routed experts)
     std::vector<float> probs;    // [layers x n_expert] the router's full probability (or
                                  // sigmoid score) vectors, only when asked for; else empty
 
@@ -100,9 +102,28 @@ struct Intervention {
     bool operator==(const Intervention&) const = default;
 };
 
+// Figures an inference server reports for a remote reply (OpenAI `usage`, llama-server
+// `timings`, Ollama's counts); -1 where not given.
+struct ServerUsage {
+    int64_t prompt_tokens = -1;
+    int64_t completion_tokens = -1;
+    int64_t reasoning_tokens = -1;
+    int64_t cached_prompt_tokens = -1;
+    double prompt_ms = -1;    // time the server spent on the prompt
+    double generate_ms = -1;  // and on the reply
+    bool any() const {
+        return prompt_tokens >= 0 || completion_tokens >= 0 || reasoning_tokens >= 0 ||
+               cached_prompt_tokens >= 0 || prompt_ms >= 0 || generate_ms >= 0;
+    }
+    bool operator==(const ServerUsage&) const = default;
+};
+
 struct Trace {
     std::string model;
     std::string backend;
+    // Where it ran, when known: for a remote reply the server (its kind and address, never a
+    // key); empty for a local one.
+    std::string device;
     SamplerSettings sampling;  // includes the seed
     std::string prompt_text;
     std::vector<TokenRecord> tokens;  // prompt tokens, then generated ones
@@ -123,6 +144,8 @@ struct Trace {
     // again (a branch reuses its parent's prefix); prefill_ms covers only the rest.
     int n_cached = 0;
     std::vector<Intervention> interventions;  // in the order they acted
+    // A remote reply: what the server reported (its prompt is not among the tokens).
+    ServerUsage server_usage;
 };
 
 // What the inspector needs about one token from one row of logits.

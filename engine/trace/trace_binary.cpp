@@ -256,6 +256,14 @@ std::string write_binary(const Trace& t) {
         o.svarint(i.value);
         o.str(i.spec);
     }
+    // Version 3: where it ran, what a server reported.
+    o.str(t.device);
+    const ServerUsage& u = t.server_usage;
+    for (int64_t v :
+         {u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cached_prompt_tokens})
+        o.svarint(v);
+    o.fixed<double>(u.prompt_ms);
+    o.fixed<double>(u.generate_ms);
 
     // Distinct (id, text) pairs once; tokens and alternatives refer to them by index.
     std::map<std::pair<int32_t, std::string_view>, uint32_t> index;
@@ -291,7 +299,8 @@ std::string write_binary(const Trace& t) {
         // weights and the [layers x n_expert] probabilities (count 0 when not recorded).
         const TokenRouting& rt = r.routing;
         const size_t rows = rt.n_layers(), k = rows ? static_cast<size_t>(rt.k) : 0;
-        if (rt.experts.size() != rows * k || rt.weights.size() != rows * k ||
+        if (rt.experts.size() != rows * k ||
+            (!rt.weights.empty() && rt.weights.size() != rows * k) ||
             (!rt.probs.empty() && rt.probs.size() != rows * static_cast<size_t>(t.n_expert)))
             throw Error("trace (binary): a token's routing arrays do not match its " +
                         std::to_string(rows) + " layers x " + std::to_string(k) + " experts");
@@ -300,6 +309,7 @@ std::string write_binary(const Trace& t) {
         o.varint(k);
         for (uint16_t l : rt.layers) o.varint(l);
         o.experts(rt.experts, t.n_expert);
+        o.varint(rt.weights.size());  // version 3: 0 when the weights are not known
         o.halves(rt.weights);
         o.varint(rt.probs.size());
         o.halves(rt.probs);
@@ -371,6 +381,15 @@ Trace read_binary(std::string_view d) {
             i.spec = in.str("intervention spec");
         }
     }
+    if (version >= 3) {
+        t.device = in.str("device");
+        ServerUsage& u = t.server_usage;
+        for (int64_t* v :
+             {&u.prompt_tokens, &u.completion_tokens, &u.reasoning_tokens, &u.cached_prompt_tokens})
+            *v = in.sbounded("server usage", -1, int64_t{1} << 50);
+        u.prompt_ms = in.fixed<double>("server usage");
+        u.generate_ms = in.fixed<double>("server usage");
+    }
 
     const size_t n_table = in.count("text table", 2);
     in.charge(n_table * sizeof(std::pair<int32_t, std::string>), "text table");
@@ -431,7 +450,11 @@ Trace read_binary(std::string_view d) {
         for (uint16_t& l : rt.layers) l = static_cast<uint16_t>(in.bounded("layer", 0, 65535));
         rt.experts.resize(rows * k);
         in.experts(rt.experts, t.n_expert);
-        rt.weights.resize(rows * k);
+        const size_t n_weights = version >= 3 ? in.count("expert weight", 2) : rows * k;
+        if (n_weights != 0 && n_weights != rows * k)
+            in.fail(std::to_string(n_weights) + " expert weights for " + std::to_string(rows) +
+                    " layers x " + std::to_string(k) + " experts");
+        rt.weights.resize(n_weights);
         in.halves(rt.weights, "expert weights");
         check_finite(in, rt.weights, "expert weight");
         const size_t n_probs = in.count("router probability", 2);

@@ -9,7 +9,8 @@
 
 namespace gb {
 
-constexpr int kTraceBinaryVersion = 2;  // 2: forced tokens, n_cached, interventions
+// 2: forced tokens, n_cached, interventions; 3: device, routing weights may be absent
+constexpr int kTraceBinaryVersion = 3;
 
 // Everything in the Trace. Token texts are stored once per distinct id. Log-probabilities,
 // entropies and times are exact; routing weights and router probabilities are stored as IEEE

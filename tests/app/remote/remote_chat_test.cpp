@@ -137,7 +137,7 @@ TEST(RemoteChat, EveryStreamFaultKeepsWhatArrived) {
         const RemoteReply r = remote_chat(s, request());
         EXPECT_NE(r.error.find(f.error), std::string::npos) << f.name << ": " << r.error;
         EXPECT_EQ(r.trace.n_gen, f.kept) << f.name;
-        EXPECT_EQ(r.trace.stop_reason, StopReason::Cancelled) << f.name;
+        EXPECT_EQ(r.trace.stop_reason, StopReason::Error) << f.name;
         EXPECT_EQ(r.trace.reasoning_text, "6 times 7") << f.name;
     }
     // A connection dropped mid-reply (the declared length never arrives).

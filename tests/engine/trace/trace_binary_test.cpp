@@ -288,7 +288,7 @@ TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     // A huge count is refused before anything is allocated.
     std::string huge = b;
     const size_t table_count_at =
-        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1;
+        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1 + 1 + 4 + 16;
     ASSERT_EQ(static_cast<unsigned char>(huge[table_count_at]), 4u);  // distinct (id, text) pairs
     huge.replace(table_count_at, 1, std::string("\xff\xff\xff\xff\x0f", 5));
     fix_crc(huge);
@@ -311,7 +311,9 @@ Trace bare_trace(int n_tokens) {
 }
 constexpr size_t kNPromptAt = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8;
 // n_prompt, n_gen, the two times, n_expert, n_expert_used, n_cached, interventions
-constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1;
+// ... n_gen, prefill_ms, decode_ms, n_expert, n_expert_used, n_cached, interventions; then
+// (version 3) device and the server usage (four svarints, two doubles).
+constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1 + 1 + 4 + 16;
 
 TEST(TraceBinary, IntegersAreRangeCheckedBeforeNarrowing) {
     const std::string b = write_binary(bare_trace(1));

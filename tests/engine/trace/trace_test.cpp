@@ -286,7 +286,7 @@ TEST(TraceJson, ErrorsNameTheField) {
     EXPECT_EQ(
         read_error(replaced("\"stop_reason\": \"max tokens\"", "\"stop_reason\": \"tired\"")),
         "trace: stop_reason: unknown stop reason \"tired\" (expected eog, max tokens, context "
-        "full, stopped, cancelled or empty)");
+        "full, stopped, cancelled, error or empty)");
     EXPECT_EQ(read_error(replaced("\"top_k\":20", "\"top_k\":20.5")),
               "trace: sampling.top_k: expected an integer in range, found 20.5");
     EXPECT_EQ(read_error(good.substr(0, 40)).rfind("trace: json: ", 0), 0u);
