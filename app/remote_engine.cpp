@@ -59,13 +59,6 @@ Texts texts_of(const Trace& t) {
     return x;
 }
 
-void set_texts(Trace& t) {
-    const Texts x = texts_of(t);
-    t.reasoning_text = std::string(trim(x.reasoning));
-    t.answer_text = std::string(trim(x.answer));
-    t.reasoning_complete = !x.has_reasoning || x.reasoning_closed;
-}
-
 int64_t add_usage(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : a + b; }
 double add_usage(double a, double b) { return a < 0 ? b : b < 0 ? a : a + b; }
 
@@ -286,7 +279,7 @@ Trace RemoteEngine::run(Messages messages, Trace kept, const GenerationSettings&
         }
     }
     out.n_gen = static_cast<int>(out.tokens.size());
-    set_texts(out);
+    remote::set_texts_from_records(out);
     return out;
 }
 

@@ -4,8 +4,9 @@
 #
 # Usage: tools/setup_python_env.sh [--full]
 #   light:  numpy gguf tokenizers jinja2 sentencepiece (quant/tokenizer fixtures, model fetching)
-#   --full: also torch transformers safetensors llama-cpp-python (tiny-model and llama.cpp
-#           references, benchmark peer). llama-cpp-python builds from source: needs cmake + g++
+#   --full: also torch transformers safetensors llama-cpp-python[server] (tiny-model and
+#           llama.cpp references, benchmark peer, the server of the remote end-to-end test).
+#           llama-cpp-python builds from source: needs cmake + g++
 #           and takes several minutes.
 #   env:    GB_VENV (default $HOME/.cache/glassbox/venv)
 # Prints the venv's python path last, so `GB_PYTHON=$(tools/setup_python_env.sh | tail -1)`.
@@ -60,8 +61,11 @@ if ((full)); then
         # Built from the sdist; parallelism is kept low for small machines.
         echo "building llama-cpp-python (several minutes)" >&2
         CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
-            "$py" -m pip install -q llama-cpp-python >&2
+            "$py" -m pip install -q "llama-cpp-python[server]" >&2
     fi
+    # The server's own dependencies (the remote end-to-end test starts it).
+    "$py" -c "import uvicorn, fastapi, sse_starlette, starlette_context, pydantic_settings" \
+        2>/dev/null || "$py" -m pip install -q "llama-cpp-python[server]" >&2
 fi
 
 echo "$py"

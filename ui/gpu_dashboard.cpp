@@ -137,6 +137,27 @@ void GpuDashboard::set_engine_figures(const Trace& t, int64_t n_ctx) {
             ttft = r.t_ms;
             break;
         }
+    if (t.backend.rfind("remote", 0) == 0) {
+        // The model runs on a server: its GPUs are not this machine's, and the charts below
+        // show only this computer (the client).
+        const ServerUsage& u = t.server_usage;
+        QString figures;
+        if (u.prompt_tokens >= 0) figures += tr(" · prompt %1 tokens").arg(u.prompt_tokens);
+        if (u.cached_prompt_tokens >= 0) figures += tr(" (%1 cached)").arg(u.cached_prompt_tokens);
+        if (u.completion_tokens >= 0) figures += tr(" · reply %1 tokens").arg(u.completion_tokens);
+        if (u.generate_ms > 0 && u.completion_tokens > 0)
+            figures += tr(" · server decode %1 tok/s")
+                           .arg(1000.0 * u.completion_tokens / u.generate_ms, 0, 'f', 1);
+        engine_->setText(
+            tr("The model runs remotely on %1 (%2): the charts below are this computer's, not "
+               "the server's. Last reply: time to first token %3 ms · %4 tok/s as received%5.")
+                .arg(QString::fromStdString(t.device.empty() ? t.backend : t.device))
+                .arg(QString::fromStdString(t.model))
+                .arg(ttft, 0, 'f', 0)
+                .arg(t.decode_ms > 0 ? 1000.0 * t.n_gen / t.decode_ms : 0.0, 0, 'f', 1)
+                .arg(figures));
+        return;
+    }
     const double pp = t.prefill_ms > 0 ? 1000.0 * t.n_prompt / t.prefill_ms : 0;
     const double tg = t.decode_ms > 0 ? 1000.0 * t.n_gen / t.decode_ms : 0;
     const int64_t used = t.n_prompt + t.n_gen;

@@ -213,6 +213,10 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
                 }
             }
         }
+        // A reply carried on inside its reasoning starts the parser in the reasoning; a server
+        // that sends the reasoning in its own field then sends only the answer as content.
+        if (!reasoning_text.empty() && !parser_used_) parser_ = ReasoningParser(false);
+        if (content && !content->empty()) parser_used_ = true;
         const size_t before_r = parser_.reasoning().size(), before_a = parser_.answer().size();
         const size_t before_f = field_reasoning_.size();
         if (!reasoning_text.empty()) field_reasoning_ += reasoning_text;
@@ -220,8 +224,9 @@ bool ChatStreamReader::event(std::string_view data, double t_ms, StreamDelta* de
             // The tokens are this chunk's text: through the parser one by one, so each gets its
             // phase as a local token does; a chunk of the reasoning field is all reasoning.
             for (TokenRecord& r : recs) {
-                r.phase =
-                    !reasoning_text.empty() && !content ? Phase::Think : parser_.push(r.id, r.text);
+                r.phase = !reasoning_text.empty() && (!content || content->empty())
+                              ? Phase::Think
+                              : parser_.push(r.id, r.text);
                 tokens_.push_back(r);
             }
         } else {

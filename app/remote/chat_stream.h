@@ -88,6 +88,7 @@ private:
     ServerUsage usage_;
     std::string reasoning_source_;
     RoutedExpertsPayload routed_;
+    bool parser_used_ = false;  // content went through parser_
     int64_t chunks_ = 0;
     bool finished_ = false;
 };

@@ -133,7 +133,10 @@ std::string chat_request_body(const RemoteServer& server, const RemoteChatReques
     if (!server.openai_fields_only) {
         w.field("top_k", s.top_k > 0 ? s.top_k : -1);
         w.field("min_p", s.min_p);
-        if (s.repeat_penalty != 1.0f) w.field("repetition_penalty", s.repeat_penalty);
+        // Always sent: a server's own default (llama.cpp's 1.1) would otherwise apply.
+        w.field("repetition_penalty", s.repeat_penalty);  // vLLM, SGLang
+        if (server.kind == ServerKind::Generic || server.kind == ServerKind::LlamaServer)
+            w.field("repeat_penalty", s.repeat_penalty);  // llama-server, llama-cpp-python
         if (req.thinking >= 0)
             w.key("chat_template_kwargs")
                 .begin_object()
@@ -313,6 +316,7 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
     std::string line;         // Ollama: the NDJSON line so far
     std::string whole;        // a reply not streamed
     bool done = false, stopped = false;
+    size_t delivered = 0;  // records handed to on_token
     const auto t0 = std::chrono::steady_clock::now();
     auto ms = [&] {
         return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
@@ -326,6 +330,7 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
             return false;
         }
         for (const TokenRecord& r : d.tokens) {
+            ++delivered;
             std::string text;
             held += r.text;
             held.erase(0, utf8::append_repaired(text, held, false));
@@ -406,11 +411,16 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
     }
     reader.finish();
     t.tokens = reader.tokens();
-    t.n_gen = static_cast<int>(t.tokens.size());
     t.n_prompt = 0;
     t.reasoning_text = reader.reasoning();
     t.answer_text = reader.answer();
     t.reasoning_complete = reader.reasoning_complete();
+    if (stopped && delivered < t.tokens.size()) {
+        // The callback stopped inside a chunk: the reply ends with the record it stopped at.
+        t.tokens.resize(delivered);
+        set_texts_from_records(t);
+    }
+    t.n_gen = static_cast<int>(t.tokens.size());
     t.decode_ms = ms();
     t.prefill_ms = t.tokens.empty() ? 0 : t.tokens.front().t_ms;
     if (stopped)
@@ -426,6 +436,34 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
     out.reasoning_source = reader.reasoning_source();
     attach_routing(reader.routed_experts(), request, out);
     return out;
+}
+
+void set_texts_from_records(Trace& t) {
+    std::string reasoning, answer;
+    bool has_reasoning = false, closed = false;
+    for (const TokenRecord& r : t.tokens) {
+        if (r.phase == Phase::Prompt) continue;
+        if (r.phase == Phase::Think) {
+            has_reasoning = true;
+            reasoning += r.text;
+            if (r.forced || r.text.find("</think>") != std::string::npos) closed = true;
+        } else {
+            answer += r.text;
+            if (has_reasoning) closed = true;
+        }
+    }
+    for (std::string_view marker : {"<think>", "</think>"})
+        for (size_t at = reasoning.find(marker); at != std::string::npos;
+             at = reasoning.find(marker, at))
+            reasoning.erase(at, marker.size());
+    auto trim = [](const std::string& s) {
+        const size_t a = s.find_first_not_of(" \t\r\n");
+        if (a == std::string::npos) return std::string();
+        return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+    };
+    t.reasoning_text = trim(reasoning);
+    t.answer_text = trim(answer);
+    t.reasoning_complete = !has_reasoning || closed;
 }
 
 void attach_routing(const RoutedExpertsPayload& payload, const RemoteChatRequest& request,

@@ -105,6 +105,11 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
                         const TokenCallback& on_token = {},
                         const std::atomic<bool>* cancel = nullptr);
 
+// The reply's reasoning and answer texts from its records: Think text without the <think>
+// markers, Answer text, both trimmed; the reasoning is complete when it was closed (an end
+// marker, a forced close) or an answer followed it.
+void set_texts_from_records(Trace& t);
+
 // Decodes the routed experts a reply carried (ChatStreamReader::routed_experts) and puts them
 // on the reply's token records; sets the trace's expert counts, routed_tokens and
 // routing_problem. Called by remote_chat.

@@ -238,6 +238,7 @@ RoutingMatch match_routing(const RoutedExperts& re, std::vector<TokenRecord>& re
         if (any) moe.push_back(static_cast<uint16_t>(l));
     }
     m.moe_layers = static_cast<int>(moe.size());
+    for (int32_t e : re.ids) m.n_expert = std::max(m.n_expert, e + 1);  // prompt rows count too
     if (moe.empty()) {
         m.problem = "the routed experts are all zero (no MoE layer ran)";
         return m;
@@ -254,7 +255,6 @@ RoutingMatch match_routing(const RoutedExperts& re, std::vector<TokenRecord>& re
             for (int64_t j = 0; j < re.k; ++j) {
                 const int32_t e = re.at(row, l, j);
                 rt.experts.push_back(static_cast<uint16_t>(e));
-                m.n_expert = std::max(m.n_expert, e + 1);
             }
         ++m.tokens;
     }

@@ -205,4 +205,43 @@ TEST(ChatStream, DeltasAddUpToTheTexts) {
     EXPECT_EQ(r.answer(), "c d");
 }
 
+// Ollama's native /api/chat lines: reasoning in message.thinking, log-probabilities as a
+// top-level list (no ids), the finish and nanosecond durations on the last line.
+TEST(ChatStream, OllamaNativeLinesAreRead) {
+    ChatStreamReader r;
+    for (
+        const char* d :
+        {R"({"model":"qwen3","message":{"role":"assistant","content":"","thinking":"Add them."},"done":false,"logprobs":[{"token":"Add","logprob":-0.2,"bytes":[65,100,100],"top_logprobs":[{"token":"Add","logprob":-0.2},{"token":"Sum","logprob":-1.9}]},{"token":" them.","logprob":-0.1}]})",
+         R"({"model":"qwen3","message":{"role":"assistant","content":"42"},"done":false,"logprobs":[{"token":"42","logprob":-0.01}]})",
+         R"({"model":"qwen3","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":12,"prompt_eval_duration":25000000,"eval_count":3,"eval_duration":60000000})"})
+        EXPECT_TRUE(r.event(d, 1));
+    r.finish();
+    EXPECT_EQ(r.reasoning_source(), "thinking");
+    EXPECT_EQ(r.reasoning(), "Add them.");
+    EXPECT_EQ(r.answer(), "42");
+    ASSERT_EQ(r.tokens().size(), 3u);
+    EXPECT_EQ(r.tokens()[0].phase, Phase::Think);
+    EXPECT_EQ(r.tokens()[0].top[1].text, "Sum");
+    EXPECT_EQ(r.tokens()[0].id, -1);
+    EXPECT_EQ(r.tokens()[2].phase, Phase::Answer);
+    EXPECT_EQ(r.stop_reason(), StopReason::Eog);
+    EXPECT_EQ(r.usage().prompt_tokens, 12);
+    EXPECT_EQ(r.usage().completion_tokens, 3);
+    EXPECT_DOUBLE_EQ(r.usage().prompt_ms, 25.0);
+    EXPECT_DOUBLE_EQ(r.usage().generate_ms, 60.0);
+}
+
+// A whole (non-streamed) reply reads as one event: message in place of delta.
+TEST(ChatStream, AWholeReplyReadsAsOneEvent) {
+    ChatStreamReader r;
+    r.event(
+        R"({"object":"chat.completion","choices":[{"message":{"role":"assistant","reasoning":"Think.","content":"Done."},"logprobs":{"content":[{"token":"Done","logprob":-0.5,"top_logprobs":[]},{"token":".","logprob":-0.1,"top_logprobs":[]}]},"finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":2}})",
+        3);
+    r.finish();
+    EXPECT_EQ(r.reasoning(), "Think.");
+    EXPECT_EQ(r.answer(), "Done.");
+    EXPECT_EQ(r.stop_reason(), StopReason::MaxTokens);
+    EXPECT_EQ(r.usage().prompt_tokens, 4);
+}
+
 }  // namespace
