@@ -129,14 +129,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             [this](qint64 id, const QString& t) { c_.edit(id, t); });
     connect(chat_, &ChatView::regenerateRequested, this, [this](qint64 id) { c_.regenerate(id); });
     connect(chat_, &ChatView::continueRequested, this, [this](qint64 id) {
-        std::shared_ptr<const Trace> t;
-        try {
-            t = c_.store().trace(id);
-        } catch (const std::exception& e) {
-            show_error(tr("The reply's trace could not be read: %1").arg(e.what()));
-            return;
-        }
-        c_.continue_reply(id, std::move(t));
+        if (auto t = stored_trace(id)) c_.continue_reply(id, std::move(t));
     });
     connect(chat_, &ChatView::branchRequested, this,
             [this](qint64 id, int d) { c_.switch_branch(id, d); });
@@ -470,15 +463,17 @@ void MainWindow::create_actions() {
            "or let the sampler choose"));
 }
 
-void MainWindow::edit_thought_of(qint64 message_id, const QString& thought) {
-    std::shared_ptr<const Trace> t;
+std::shared_ptr<const Trace> MainWindow::stored_trace(qint64 message_id) {
     try {
-        t = c_.store().trace(message_id);
+        return c_.store().trace(message_id);
     } catch (const std::exception& e) {
         show_error(tr("The reply's trace could not be read: %1").arg(e.what()));
-        return;
+        return nullptr;
     }
-    c_.edit_thought(message_id, std::move(t), thought);
+}
+
+void MainWindow::edit_thought_of(qint64 message_id, const QString& thought) {
+    if (auto t = stored_trace(message_id)) c_.edit_thought(message_id, std::move(t), thought);
 }
 
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }

@@ -58,6 +58,8 @@ public:
     // A new branch of a stored reply whose reasoning starts with `thought` (what "Edit
     // thought" under a reply does after its dialog).
     void edit_thought_of(qint64 message_id, const QString& thought);
+    // A stored reply's trace; null (and the error shown) when it cannot be read.
+    std::shared_ptr<const gb::Trace> stored_trace(qint64 message_id);
     QAction* step_mode_action() const { return step_mode_action_; }
     // What the last "Run again" found (status bar text).
     QString last_reproduce() const { return last_reproduce_; }
