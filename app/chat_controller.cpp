@@ -449,6 +449,7 @@ void ChatController::set_settings(const GenerationSettings& s) {
 void ChatController::load_model(const LoadSettings& settings) {
     if (busy()) stop();
     model_loaded_ = false;
+    load_settings_ = settings;
     worker_.load(settings);
 }
 

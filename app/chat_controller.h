@@ -92,6 +92,8 @@ public:
     void set_settings(const GenerationSettings& s);
 
     // The model.
+    // What the last load_model asked for (a remote model's server and key, in memory only).
+    const LoadSettings& load_settings() const { return load_settings_; }
     void load_model(const LoadSettings& settings);
     const ModelInfo& model() const { return model_; }
     bool model_loaded() const { return model_loaded_; }
@@ -154,6 +156,7 @@ private:
     ModelInfo model_;
     bool model_loaded_ = false;
     ContextUse context_;
+    LoadSettings load_settings_;
 };
 
 }  // namespace gb::app

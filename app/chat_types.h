@@ -39,6 +39,7 @@ struct ModelInfo {
     std::string error;                      // metadata could not be read completely
     bool remote = false;                    // served by an inference server
     std::string server;                     // remote: e.g. "vLLM 0.11.0 at 10.0.0.5:8000"
+    std::string server_kind;                // remote: "vLLM", "SGLang", "llama-server", ...
     ModelAnatomy anatomy;                   // parameters per part (total 0: not known)
 
     bool is_moe() const { return n_expert > 0; }

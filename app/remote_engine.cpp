@@ -136,6 +136,7 @@ ModelInfo RemoteEngine::load(const LoadSettings& settings) {
                   (si.version.empty() ? "" : " " + si.version) + " at " +
                   remote::host_of(s.base_url);
     info.format = info.server;
+    info.server_kind = remote::server_kind_name(s.kind);
     info.backend = "remote";
     info.n_ctx_train = listed ? listed->n_ctx : 0;
     info.n_layer = r.n_layer;

@@ -37,6 +37,29 @@ DemoTour::DemoTour(MainWindow& window, gb::app::ChatController& controller, QStr
       out_(std::move(out_dir)),
       prompt_(std::move(prompt)) {}
 
+void DemoTour::shoot_step_mode() {
+    c_.new_conversation();
+    c_.set_step_mode(true);
+    int picks = 0;
+    auto* chooser = w_.chat()->step_chooser();
+    auto pump = [&](auto done) {
+        for (int i = 0; i < 250 && !done(); ++i) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+            QThread::msleep(20);
+        }
+    };
+    c_.send(prompt_);
+    while (picks < 3) {
+        pump([&] { return chooser->isVisible(); });
+        if (!chooser->isVisible()) break;
+        if (++picks < 3) chooser->pick(-1);
+    }
+    if (chooser->isVisible()) shoot("10-step-mode");
+    c_.set_step_mode(false);
+    c_.stop();
+    pump([&] { return !c_.busy(); });
+}
+
 void DemoTour::shoot(const QString& name) {
     QCoreApplication::processEvents();
     const QString path = QDir(out_).filePath(name + ".png");
@@ -185,27 +208,8 @@ void DemoTour::after_reply(qint64 id) {
             }
         }
         // Step mode: a new reply (in a new chat: the demo models answer single problems) waits
-        // for its third token to be picked.
-        c_.new_conversation();
-        c_.set_step_mode(true);
-        int picks = 0;
-        auto* chooser = w_.chat()->step_chooser();
-        auto pump = [&](auto done) {
-            for (int i = 0; i < 250 && !done(); ++i) {
-                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
-                QThread::msleep(20);
-            }
-        };
-        c_.send(prompt_);
-        while (picks < 3) {
-            pump([&] { return chooser->isVisible(); });
-            if (!chooser->isVisible()) break;
-            if (++picks < 3) chooser->pick(-1);
-        }
-        if (chooser->isVisible()) shoot("10-step-mode");
-        c_.set_step_mode(false);
-        c_.stop();
-        pump([&] { return !c_.busy(); });
+        // for its third token to be picked. A served model samples its own tokens: no step mode.
+        if (!c_.model().remote) shoot_step_mode();
         ModelDialog d(&w_);
         d.set_path(QString::fromStdString(c_.model().path));
         d.show();

@@ -4,6 +4,7 @@
 #include <QChart>
 #include <QChartView>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QLineSeries>
 #include <QVBoxLayout>
@@ -21,6 +22,26 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
     v->addWidget(status_);
     latest_ = new QLabel(this);
     v->addWidget(latest_);
+    server_ = new QLabel(this);
+    server_->setWordWrap(true);
+    server_->setAccessibleName(tr("Server health"));
+    server_->hide();
+    v->addWidget(server_);
+    server_views_ = new QWidget(this);
+    auto* sv = new QHBoxLayout(server_views_);
+    sv->setContentsMargins(0, 0, 0, 0);
+    requests_ = make_plot(tr("Server requests"), {tr("running"), tr("waiting")}, "");
+    throughput_ = make_plot(tr("Server generation"), {tr("tok/s")}, "tok/s");
+    for (Plot* p : {&requests_, &throughput_}) {
+        auto* view = new QChartView(p->chart, server_views_);
+        view->setRenderHint(QPainter::Antialiasing);
+        view->setMinimumSize(220, 150);
+        view->setAccessibleName(p->chart->title());
+        add_export_menu(view, p->chart->title().toLower());
+        sv->addWidget(view);
+    }
+    server_views_->hide();
+    v->addWidget(server_views_, 1);
     engine_ = new QLabel(tr("Engine: no reply yet."), this);
     engine_->setWordWrap(true);
     engine_->setAccessibleName(tr("Engine figures"));
@@ -172,6 +193,45 @@ void GpuDashboard::set_engine_figures(const Trace& t, int64_t n_ctx) {
                          .arg(n_ctx)
                          .arg(n_ctx > 0 ? 100.0 * used / n_ctx : 0.0, 0, 'f', 1));
 }
+
+void GpuDashboard::set_server(const QString& description) {
+    server_name_ = description;
+    server_->setVisible(!description.isEmpty());
+    server_views_->setVisible(false);  // until the server gives figures
+    for (Plot* p : {&requests_, &throughput_})
+        for (QLineSeries* s : p->series) s->clear();
+    if (!description.isEmpty())
+        server_->setText(tr("Server %1: asking for its figures…").arg(description));
+}
+
+void GpuDashboard::add_server_sample(const gb::app::ServerSample& s) {
+    if (server_name_.isEmpty()) return;
+    if (!s.error.isEmpty()) {
+        server_->setText(tr("Server %1: no health figures (%2).").arg(server_name_, s.error));
+        return;
+    }
+    const gb::remote::ServerHealth& h = s.health;
+    auto known = [](double v) { return v >= 0; };
+    QStringList parts;
+    if (known(h.running)) parts << tr("%1 running").arg(h.running, 0, 'f', 0);
+    if (known(h.waiting)) parts << tr("%1 waiting").arg(h.waiting, 0, 'f', 0);
+    if (h.n_slots >= 0) parts << tr("%1 of %2 slots busy").arg(h.slots_busy).arg(h.n_slots);
+    if (known(h.kv_usage)) parts << tr("KV cache %1% used").arg(100 * h.kv_usage, 0, 'f', 1);
+    if (known(h.gen_tps)) parts << tr("%1 tok/s generated").arg(h.gen_tps, 0, 'f', 1);
+    if (known(h.gen_tokens_total))
+        parts << tr("%1 tokens generated since it started").arg(h.gen_tokens_total, 0, 'f', 0);
+    server_->setText(
+        parts.isEmpty()
+            ? tr("Server %1: its metrics hold none of the figures shown here.").arg(server_name_)
+            : tr("Server %1 (its own metrics): %2.")
+                  .arg(server_name_, parts.join(QStringLiteral(" · "))));
+    server_views_->setVisible(true);
+    if (known(h.running)) append(requests_, 0, s.t_s, h.running);
+    if (known(h.waiting)) append(requests_, 1, s.t_s, h.waiting);
+    if (known(h.gen_tps)) append(throughput_, 0, s.t_s, h.gen_tps);
+}
+
+QString GpuDashboard::server_text() const { return server_->isVisible() ? server_->text() : ""; }
 
 QString GpuDashboard::status_text() const { return status_->text(); }
 QString GpuDashboard::engine_text() const { return engine_->text(); }

@@ -6,6 +6,7 @@
 #include <QWidget>
 
 #include "app/gpu_monitor.h"
+#include "app/server_monitor.h"
 #include "engine/trace/trace.h"
 
 class QLabel;
@@ -23,6 +24,11 @@ public:
     void add_sample(const gb::app::HwSample& s);
     // Time to first token, prefill and decode speed, KV cache fill, backend of a reply.
     void set_engine_figures(const Trace& t, int64_t n_ctx);
+    // A remote model: the server is named (empty: the model is local, the server part hides)
+    // and its polled figures charted.
+    void set_server(const QString& description);
+    void add_server_sample(const gb::app::ServerSample& s);
+    QString server_text() const;
     QString status_text() const;
     QString engine_text() const;
     int points() const;
@@ -40,6 +46,10 @@ private:
     QLabel* status_ = nullptr;
     QLabel* engine_ = nullptr;
     QLabel* latest_ = nullptr;
+    QLabel* server_ = nullptr;
+    QString server_name_;
+    Plot requests_, throughput_;
+    QWidget* server_views_ = nullptr;
     Plot util_, mem_, power_, clocks_;
     QWidget *power_view_ = nullptr, *clocks_view_ = nullptr;
     double window_s_ = 180;

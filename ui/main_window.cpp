@@ -30,6 +30,7 @@
 #include "ui/replay_bar.h"
 #include "ui/resample_dialog.h"
 #include "ui/routing_view.h"
+#include "ui/server_dialog.h"
 #include "ui/settings_panel.h"
 #include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
@@ -91,6 +92,9 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     model_label_ = new QLabel(this);
     statusBar()->addPermanentWidget(model_label_);
     if (monitor) dashboard_->attach(monitor);
+    server_monitor_ = new gb::app::ServerMonitor(2000, this);
+    connect(server_monitor_, &gb::app::ServerMonitor::polled, dashboard_,
+            &GpuDashboard::add_server_sample);
     settings_->set_settings(c_.settings());
     create_actions();
 
@@ -362,6 +366,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     });
     connect(&c_, &ChatController::modelChanged, this, [this] {
         loading_.clear();
+        watch_server();
         anatomy_->set_model(c_.model_loaded() ? c_.model() : ModelInfo{});
         if (c_.model_loaded()) {
             const QString path = QString::fromStdString(c_.model().path);
@@ -395,6 +400,8 @@ void MainWindow::create_actions() {
     };
     QMenu* file = menuBar()->addMenu(tr("&Model"));
     add(file, tr("&Open model…"), QKeySequence::Open, [this] { open_model_dialog(); });
+    add(file, tr("&Connect to a server…"), QKeySequence(tr("Ctrl+Shift+O")),
+        [this] { open_server_dialog(); });
     file->addSeparator();
     add(file, tr("&Quit"), QKeySequence::Quit, [] { QApplication::quit(); });
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
@@ -461,6 +468,22 @@ void MainWindow::create_actions() {
     step_mode_action_->setToolTip(
         tr("Each token of the next reply waits for you: pick one of the model's alternatives "
            "or let the sampler choose"));
+}
+
+void MainWindow::watch_server() {
+    const ModelInfo& m = c_.model();
+    if (!c_.model_loaded() || !m.remote) {
+        server_monitor_->unwatch();
+        dashboard_->set_server({});
+        return;
+    }
+    const gb::app::RemoteSettings& r = c_.load_settings().remote;
+    gb::remote::RemoteServer s;
+    s.base_url = r.base_url;
+    s.api_key = r.api_key;
+    s.kind = gb::remote::server_kind_from_name(m.server_kind);
+    dashboard_->set_server(QString::fromStdString(m.server));
+    server_monitor_->watch(s, m.name);
 }
 
 std::shared_ptr<const Trace> MainWindow::stored_trace(qint64 message_id) {
@@ -619,6 +642,12 @@ CompareDialog* MainWindow::open_compare() {
     d->setAttribute(Qt::WA_DeleteOnClose);
     d->show();
     return d;
+}
+
+void MainWindow::open_server_dialog() {
+    ServerDialog d(this);
+    if (d.exec() != QDialog::Accepted) return;
+    c_.load_model(d.settings());
 }
 
 void MainWindow::open_model_dialog() {

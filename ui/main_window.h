@@ -14,6 +14,7 @@
 #include "app/gpu_monitor.h"
 #include "app/inspected_reply.h"
 #include "app/message_list_model.h"
+#include "app/server_monitor.h"
 
 class QAction;
 class QLabel;
@@ -84,6 +85,7 @@ public:
     bool presenter() const { return presenter_; }
     ReplayBar* replay_bar() const { return replay_bar_; }
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
+    void open_server_dialog();
     void open_model_dialog();
 
 private:
@@ -118,6 +120,8 @@ private:
     QFont normal_font_;
     QPalette normal_palette_;
     GpuDashboard* dashboard_ = nullptr;
+    gb::app::ServerMonitor* server_monitor_ = nullptr;
+    void watch_server();  // the hardware view follows a remote model's server
     SettingsPanel* settings_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     QLabel* error_ = nullptr;

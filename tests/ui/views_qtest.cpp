@@ -600,7 +600,10 @@ private slots:
 
     void errors_appear_in_the_window() {
         App a;
-        a.c->load_model({"missing.gguf", "cpu", 0, 512});
+        gb::app::LoadSettings missing;
+        missing.path = "missing.gguf";
+        missing.n_ctx = 512;
+        a.c->load_model(missing);
         QTRY_VERIFY_WITH_TIMEOUT(a.w->error_text().contains("no such file"), 5000);
     }
 
