@@ -173,7 +173,7 @@ int run_remote(const Args& args, const std::string& model_name, const std::strin
                const SamplerSettings& sampling, int max_tokens, int top_n) {
     for (const char* local_only :
          {"--think-budget", "--disable-experts", "--force-experts", "--prompt-logprobs",
-          "--router-probs", "--ignore-eos", "--no-thinking", "--backend", "--gpu-layers"})
+          "--router-probs", "--ignore-eos", "--backend", "--gpu-layers"})
         if (args.has(local_only))
             throw Error(std::string(local_only) +
                         " is not available with --remote: the server runs the model");
@@ -187,10 +187,26 @@ int run_remote(const Args& args, const std::string& model_name, const std::strin
         server.api_key = key;
     }
     server.openai_fields_only = args.has("--openai-fields-only");
+    if (args.has("--server-kind")) {
+        const std::string kind = args.str("--server-kind");
+        server.kind = remote::server_kind_from_name(kind);
+        if (server.kind == remote::ServerKind::Generic && kind != "openai" && kind != "generic")
+            throw Error("--server-kind " + kind +
+                        ": expected vllm, sglang, llama-server, ollama or openai");
+    }
     remote::RemoteChatRequest req;
     req.model = model_name;
-    if (!args.str("--system").empty()) req.messages.emplace_back("system", args.str("--system"));
-    req.messages.emplace_back("user", user);
+    if (args.has("--completion")) {
+        if (args.has("--system")) throw Error("--system is for chats, not --completion");
+        req.prompt = user;  // the text as it is: no chat template
+    } else {
+        if (!args.str("--system").empty())
+            req.messages.emplace_back("system", args.str("--system"));
+        req.messages.emplace_back("user", user);
+    }
+    if (args.has("--no-thinking")) req.thinking = 0;
+    req.routed_experts = args.has("--routed-experts");
+    req.n_layer = args.integer("--model-layers", 0, 1, 65535);
     req.sampling = sampling;
     req.max_tokens = max_tokens;
     req.top_logprobs = top_n;
@@ -216,6 +232,11 @@ int run_remote(const Args& args, const std::string& model_name, const std::strin
                  stop_reason_name(t.stop_reason),
                  reply.reasoning_source.empty() ? "" : ", reasoning from ",
                  reply.reasoning_source.c_str());
+    if (reply.routed_tokens > 0)
+        std::fprintf(stderr, "[routed experts: %d tokens, %d experts of %d seen]\n",
+                     reply.routed_tokens, t.n_expert_used, t.n_expert);
+    if (!reply.routing_problem.empty())
+        std::fprintf(stderr, "[routed experts: %s]\n", reply.routing_problem.c_str());
     if (!reply.error.empty())
         std::fprintf(stderr, "[the reply was cut short: %s; what arrived is kept]\n",
                      reply.error.c_str());
@@ -247,10 +268,12 @@ int run_command(const std::vector<std::string>& argv) {
                                 "--disable-experts",
                                 "--force-experts",
                                 "--remote",
-                                "--api-key-env"}),
+                                "--api-key-env",
+                                "--server-kind",
+                                "--model-layers"}),
               {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
                "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos",
-               "--openai-fields-only"});
+               "--openai-fields-only", "--completion", "--routed-experts"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty())
         throw Error(args.has("--remote") ? "run --remote needs the served model's name: -m NAME"

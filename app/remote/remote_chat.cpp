@@ -114,14 +114,18 @@ std::string server_root(const RemoteServer& server) {
 }
 
 std::string chat_request_body(const RemoteServer& server, const RemoteChatRequest& req) {
-    if (server.kind == ServerKind::Ollama) return ollama_request_body(req);
+    if (server.kind == ServerKind::Ollama && req.prompt.empty()) return ollama_request_body(req);
+    const bool completion = !req.prompt.empty();
     std::ostringstream os;
     json::Writer w(os);
     const SamplerSettings& s = req.sampling;
     const bool stream = streams(server, req);
     w.begin_object();
     w.field("model", req.model);
-    w.key("messages").raw(request_messages(req));
+    if (completion)
+        w.field("prompt", req.prompt);
+    else
+        w.key("messages").raw(request_messages(req));
     w.field("stream", stream);
     if (stream) w.key("stream_options").begin_object().field("include_usage", true).end_object();
     w.field("max_tokens", req.max_tokens);
@@ -137,19 +141,21 @@ std::string chat_request_body(const RemoteServer& server, const RemoteChatReques
         w.field("repetition_penalty", s.repeat_penalty);  // vLLM, SGLang
         if (server.kind == ServerKind::Generic || server.kind == ServerKind::LlamaServer)
             w.field("repeat_penalty", s.repeat_penalty);  // llama-server, llama-cpp-python
-        if (req.thinking >= 0)
+        if (req.thinking >= 0 && !completion)
             w.key("chat_template_kwargs")
                 .begin_object()
                 .field("enable_thinking", req.thinking == 1)
                 .end_object();
-        if (req.continue_final) {
+        if (req.continue_final && !completion) {
             w.field("continue_final_message", true);
             w.field("add_generation_prompt", false);
         }
         if (req.routed_experts && server.kind == ServerKind::Sglang)
             w.field("return_routed_experts", true);
     }
-    if (req.top_logprobs > 0) {
+    if (req.top_logprobs > 0 && completion) {
+        w.field("logprobs", req.top_logprobs);  // the completions API: how many alternatives
+    } else if (req.top_logprobs > 0) {
         w.field("logprobs", true);
         w.field("top_logprobs", req.top_logprobs);
     }
@@ -284,11 +290,14 @@ ServerInfo probe_server(const RemoteServer& server, const std::atomic<bool>* can
 RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& request,
                         const TokenCallback& on_token, const std::atomic<bool>* cancel) {
     validate(request.sampling);
-    if (request.messages.empty()) throw RemoteError(RemoteError::Kind::Refused, "no messages");
-    const bool ollama = server.kind == ServerKind::Ollama;
+    const bool completion = !request.prompt.empty();
+    if (request.messages.empty() && !completion)
+        throw RemoteError(RemoteError::Kind::Refused, "no messages");
+    const bool ollama = server.kind == ServerKind::Ollama && !completion;
     const bool stream = streams(server, request);
-    HttpRequest http = base_request(
-        server, ollama ? server_root(server) + "/api/chat" : api_url(server, "/chat/completions"));
+    HttpRequest http = base_request(server, ollama       ? server_root(server) + "/api/chat"
+                                            : completion ? api_url(server, "/completions")
+                                                         : api_url(server, "/chat/completions"));
     http.method = "POST";
     http.headers.emplace_back("Content-Type", "application/json");
     if (stream && !ollama) http.headers.emplace_back("Accept", "text/event-stream");
@@ -299,12 +308,12 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
     t.model = request.model;
     t.backend = "remote " + host_of(http.url);
     t.sampling = request.sampling;
-    t.prompt_text = request_messages(request);
+    t.prompt_text = completion ? request.prompt : request_messages(request);
     SseDecoder sse;
     // A reply continued inside its reasoning goes on with reasoning (the markers are behind).
     bool in_reasoning = false;
-    if (request.continue_final && !request.messages.empty()) {
-        const std::string& last = request.messages.back().second;
+    if ((request.continue_final && !request.messages.empty()) || completion) {
+        const std::string& last = completion ? request.prompt : request.messages.back().second;
         const size_t open = last.rfind("<think>");
         in_reasoning =
             open != std::string::npos && last.find("</think>", open) == std::string::npos;

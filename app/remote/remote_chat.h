@@ -57,6 +57,10 @@ struct RemoteChatRequest {
     bool routed_experts = false;
     // The model's decoder layers (0: not known), which SGLang's raw routed experts need.
     int64_t n_layer = 0;
+    // Non-empty: a raw text completion of this prompt (POST {base}/completions, no chat
+    // template) instead of a chat reply to `messages`; a prompt that ends inside <think>
+    // starts the reply in its reasoning.
+    std::string prompt;
 };
 
 struct RemoteReply {

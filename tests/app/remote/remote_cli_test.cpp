@@ -105,3 +105,48 @@ TEST(RemoteCli, BadUseIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// A raw completion: the prompt as written goes to /v1/completions, the completions API's
+// parallel log-probability lists come back as records, and a prompt that opens <think> starts
+// the reply in its reasoning; a routing request and an unknown server kind are checked.
+TEST(RemoteCli, ARawCompletionGoesToTheCompletionsApi) {
+    LoopbackServer server([&](LoopbackServer::Conn& c, const LoopbackServer::Request&) {
+        c.send(
+            kHead +
+            chunk(
+                R"({"choices":[{"text":"Add.","logprobs":{"tokens":["Add","."],"token_logprobs":[-0.5,-0.25],"top_logprobs":[{"Add":-0.5,"Sum":-1.5},{".":-0.25}]}}]})") +
+            chunk(
+                R"({"choices":[{"text":"</think>42","logprobs":{"tokens":["</think>","42"],"token_logprobs":[-0.1,-0.2],"top_logprobs":[{"</think>":-0.1},{"42":-0.2}]},"finish_reason":"stop"}]})") +
+            "data: [DONE]\n\n");
+    });
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("gb_remote_cli_completion_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string trace_path = (dir / "c.json").string();
+    const Result r =
+        cli("run --remote " + server.url("/v1") +
+            " --completion --server-kind vllm -m m -p '<think>\n' --trace " + trace_path);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto seen = server.requests();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].head.rfind("POST /v1/completions ", 0), 0u) << seen[0].head;
+    EXPECT_NE(seen[0].body.find(R"("prompt":"<think>\n")"), std::string::npos) << seen[0].body;
+    EXPECT_NE(seen[0].body.find(R"("logprobs":5)"), std::string::npos) << seen[0].body;
+    EXPECT_EQ(seen[0].body.find("messages"), std::string::npos);
+    const gb::Trace t = gb::read_json(gb::test::read_file(trace_path));
+    EXPECT_EQ(t.prompt_text, "<think>\n");
+    ASSERT_EQ(t.n_gen, 4);
+    EXPECT_EQ(t.tokens[0].phase, gb::Phase::Think);
+    EXPECT_EQ(t.tokens[0].top[1].text, "Sum");
+    EXPECT_EQ(t.reasoning_text, "Add.");
+    EXPECT_EQ(t.answer_text, "42");
+    std::filesystem::remove_all(dir);
+    const Result bad = cli("run --remote " + server.url("/v1") + " --server-kind tgi -m m -p x");
+    EXPECT_EQ(bad.code, 1) << bad.err;
+    EXPECT_NE(bad.err.find("--server-kind tgi: expected vllm, sglang"), std::string::npos)
+        << bad.err;
+}
+
+}  // namespace

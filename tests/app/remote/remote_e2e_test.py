@@ -69,51 +69,61 @@ def check_model(py, cli, model_path, alias, prompt, failures):
             log.seek(0)
             failures.append(f"{alias}: the server did not start: {log.read()[-800:]!r}")
             return
-        with tempfile.TemporaryDirectory() as d:
-            trace_path = os.path.join(d, "trace.json")
-            r = subprocess.run([cli, "run", "--remote", base, "-m", alias, "-p", prompt, "-n",
-                                "32", "--temp", "0", "--trace", trace_path],
-                               capture_output=True, text=True, timeout=180)
-            if r.returncode != 0:
-                failures.append(f"{alias}: glassbox-cli exited {r.returncode}: {r.stderr[-500:]}")
-                return
-            t = json.load(open(trace_path))
-        toks = t["tokens"]
-        where = f"{alias} ({len(toks)} tokens)"
-        if not toks:
-            failures.append(f"{where}: no tokens")
-            return
-        if t["stop_reason"] not in ("eog", "max tokens"):
-            failures.append(f"{where}: stop reason {t['stop_reason']!r}")
-        if not t["backend"].startswith("remote 127.0.0.1:"):
-            failures.append(f"{where}: backend {t['backend']!r}")
-        for i, tok in enumerate(toks):
-            lp = tok.get("logprob")
-            if lp is None or not math.isfinite(lp) or lp > 1e-4:
-                failures.append(f"{where}: token {i} logprob {lp}")
-                break
-            if not tok["top"]:
-                failures.append(f"{where}: token {i} has no alternatives")
-                break
-            best = max(a["logprob"] for a in tok["top"])
-            if abs(best - lp) > 1e-3:
-                failures.append(f"{where}: greedy token {i} {tok.get('text')!r} has logprob {lp}, "
-                                f"the best alternative {best}")
-                break
-        text = "".join(tok.get("text", "") for tok in toks)
-        joined = (t.get("reasoning_text", "") + t.get("answer_text", "")).replace(" ", "")
-        flat = text.replace("<think>", "").replace("</think>", "").replace(" ", "")
-        if joined.replace("\n", "") != flat.replace("\n", ""):
-            failures.append(f"{where}: the records' text {text!r} is not the reply "
-                            f"{t.get('reasoning_text')!r} + {t.get('answer_text')!r}")
-        print(f"{alias}: {len(toks)} tokens, stop {t['stop_reason']}, reasoning "
-              f"{len(t.get('reasoning_text', ''))} chars, answer {t.get('answer_text', '')[:60]!r}")
+        for mode, text in (("chat", prompt[0]), ("completion", prompt[1])):
+            check_reply(cli, base, alias, text, mode, failures)
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def check_reply(cli, base, alias, prompt, mode, failures):
+    with tempfile.TemporaryDirectory() as d:
+        trace_path = os.path.join(d, "trace.json")
+        extra = ["--completion"] if mode == "completion" else []
+        r = subprocess.run([cli, "run", "--remote", base, "-m", alias, "-p", prompt, "-n",
+                            "32", "--temp", "0", "--trace", trace_path] + extra,
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            failures.append(f"{alias} {mode}: glassbox-cli exited {r.returncode}: "
+                            f"{r.stderr[-500:]}")
+            return
+        t = json.load(open(trace_path))
+    toks = t["tokens"]
+    where = f"{alias} {mode} ({len(toks)} tokens)"
+    if not toks:
+        failures.append(f"{where}: no tokens")
+        return
+    if t["stop_reason"] not in ("eog", "max tokens"):
+        failures.append(f"{where}: stop reason {t['stop_reason']!r}")
+    if not t["backend"].startswith("remote 127.0.0.1:"):
+        failures.append(f"{where}: backend {t['backend']!r}")
+    for i, tok in enumerate(toks):
+        lp = tok.get("logprob")
+        if lp is None or not math.isfinite(lp) or lp > 1e-4:
+            failures.append(f"{where}: token {i} logprob {lp}")
+            break
+        if not tok["top"]:
+            failures.append(f"{where}: token {i} has no alternatives")
+            break
+        best = max(a["logprob"] for a in tok["top"])
+        if abs(best - lp) > 1e-3:
+            failures.append(f"{where}: greedy token {i} {tok.get('text')!r} has logprob {lp}, "
+                            f"the best alternative {best}")
+            break
+    text = "".join(tok.get("text", "") for tok in toks)
+    joined = (t.get("reasoning_text", "") + t.get("answer_text", "")).replace(" ", "")
+    # Markers are left out of the texts, except a stray end marker outside any reasoning,
+    # which the answer keeps as the model wrote it (as for a local reply).
+    joined = joined.replace("<think>", "").replace("</think>", "")
+    flat = text.replace("<think>", "").replace("</think>", "").replace(" ", "")
+    if joined.replace("\n", "") != flat.replace("\n", ""):
+        failures.append(f"{where}: the records' text {text!r} is not the reply "
+                        f"{t.get('reasoning_text')!r} + {t.get('answer_text')!r}")
+    print(f"{where}: stop {t['stop_reason']}, reasoning "
+          f"{len(t.get('reasoning_text', ''))} chars, answer {t.get('answer_text', '')[:60]!r}")
 
 
 def main():
@@ -127,9 +137,9 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))))
     models = [(os.path.expanduser("~/.cache/glassbox/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
-               "smollm2", "What is the capital of France?"),
+               "smollm2", ("What is the capital of France?", "The capital of France is")),
               (os.path.join(root, "resources/models/glassbox-demo-moe.gguf"), "glassbox-demo",
-               "What is 17 + 25?")]
+               ("What is 17 + 25?", "17 + 25 ="))]
     failures, ran = [], 0
     for path, alias, prompt in models:
         if not os.path.exists(path):
