@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +15,16 @@
 #include "engine/core/json.h"
 
 namespace gb::test {
+
+// The message of what f throws, or "no error".
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "no error";
+}
 
 inline std::string fixture(const std::string& rel) {
     return std::string(GB_FIXTURES_DIR) + "/" + rel;

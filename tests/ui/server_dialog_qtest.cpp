@@ -18,6 +18,7 @@
 #include "app/key_store.h"
 #include "kernels/error.h"
 #include "tests/app/remote/loopback_server.h"
+#include "tests/test_support.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/server_dialog.h"
 
@@ -25,14 +26,7 @@ using namespace gb;
 using gb::test::LoopbackServer;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no error";
-}
+using gb::test::error_of;
 std::string http_json(const std::string& body) {
     return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;

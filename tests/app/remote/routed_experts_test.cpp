@@ -11,6 +11,7 @@
 
 #include "engine/core/json.h"
 #include "kernels/error.h"
+#include "tests/test_support.h"
 
 using namespace gb;
 using namespace gb::remote;
@@ -24,14 +25,7 @@ json::Value fixtures() {
     return json::parse(ss.str());
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no error";
-}
+using gb::test::error_of;
 
 std::string npy(const std::string& header, const std::string& data) {
     std::string h = header;

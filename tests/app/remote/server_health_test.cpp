@@ -11,6 +11,7 @@
 
 #include "kernels/error.h"
 #include "tests/app/remote/loopback_server.h"
+#include "tests/test_support.h"
 
 using namespace gb;
 using namespace gb::remote;
@@ -55,14 +56,7 @@ llamacpp:requests_processing 1
 llamacpp:requests_deferred 0
 )";
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no error";
-}
+using gb::test::error_of;
 
 }  // namespace
 
