@@ -12,18 +12,6 @@ namespace gb::app {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    const size_t a = s.find_first_not_of(" \t\r\n");
-    if (a == std::string_view::npos) return {};
-    const size_t b = s.find_last_not_of(" \t\r\n");
-    return s.substr(a, b - a + 1);
-}
-
-void erase_all(std::string& s, std::string_view what) {
-    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at))
-        s.erase(at, what.size());
-}
-
 // The URL as it may be shown and stored: no user:password@, no query.
 std::string shown_url(std::string url) {
     const size_t scheme = url.find("://");
@@ -33,30 +21,6 @@ std::string shown_url(std::string url) {
     if (at != std::string::npos && at >= host) url.erase(host, at + 1 - host);
     if (const size_t q = url.find('?'); q != std::string::npos) url.resize(q);
     return url;
-}
-
-// Reasoning and answer from the records: Think text without the markers, Answer text; the
-// reasoning is open when it has no end marker, no forced close and no answer after it.
-struct Texts {
-    std::string reasoning, answer;
-    bool has_reasoning = false, reasoning_closed = false;
-};
-Texts texts_of(const Trace& t) {
-    Texts x;
-    for (const TokenRecord& r : t.tokens) {
-        if (r.phase == Phase::Prompt) continue;
-        if (r.phase == Phase::Think) {
-            x.has_reasoning = true;
-            x.reasoning += r.text;
-            if (r.forced || r.text.find("</think>") != std::string::npos) x.reasoning_closed = true;
-        } else {
-            x.answer += r.text;
-            if (x.has_reasoning) x.reasoning_closed = true;
-        }
-    }
-    erase_all(x.reasoning, "<think>");
-    erase_all(x.reasoning, "</think>");
-    return x;
 }
 
 int64_t add_usage(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : a + b; }
@@ -79,10 +43,10 @@ std::vector<std::pair<std::string, std::string>> remote_messages(const Trace& t)
 }
 
 std::string remote_prefill(const Trace& t) {
-    const Texts x = texts_of(t);
+    const remote::RecordTexts x = remote::texts_of_records(t);
     if (!x.has_reasoning) return x.answer;
-    std::string s = "<think>\n" + std::string(trim(x.reasoning));
-    if (x.reasoning_closed) s += "\n</think>\n\n" + std::string(trim(x.answer));
+    std::string s = "<think>\n" + x.reasoning;
+    if (x.reasoning_closed) s += "\n</think>\n\n" + x.answer;
     return s;
 }
 
@@ -206,7 +170,8 @@ Trace RemoteEngine::run(Messages messages, Trace kept, const GenerationSettings&
         req.n_layer = remote_.n_layer;
         if (req.max_tokens <= 0) break;
         bool close_now = false;
-        const bool was_in_reasoning = !texts_of(out).reasoning_closed && n_think > 0;
+        const bool was_in_reasoning =
+            !remote::texts_of_records(out).reasoning_closed && n_think > 0;
         auto cb = [&](const TokenRecord* r, const std::string& text) {
             const bool go = !on_token || on_token(r, text);
             if (r && r->phase == Phase::Think && !closed_by_us) {

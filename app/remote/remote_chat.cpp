@@ -447,32 +447,38 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
     return out;
 }
 
-void set_texts_from_records(Trace& t) {
-    std::string reasoning, answer;
-    bool has_reasoning = false, closed = false;
+RecordTexts texts_of_records(const Trace& t) {
+    RecordTexts x;
     for (const TokenRecord& r : t.tokens) {
         if (r.phase == Phase::Prompt) continue;
         if (r.phase == Phase::Think) {
-            has_reasoning = true;
-            reasoning += r.text;
-            if (r.forced || r.text.find("</think>") != std::string::npos) closed = true;
+            x.has_reasoning = true;
+            x.reasoning += r.text;
+            if (r.forced || r.text.find("</think>") != std::string::npos) x.reasoning_closed = true;
         } else {
-            answer += r.text;
-            if (has_reasoning) closed = true;
+            x.answer += r.text;
+            if (x.has_reasoning) x.reasoning_closed = true;
         }
     }
     for (std::string_view marker : {"<think>", "</think>"})
-        for (size_t at = reasoning.find(marker); at != std::string::npos;
-             at = reasoning.find(marker, at))
-            reasoning.erase(at, marker.size());
-    auto trim = [](const std::string& s) {
+        for (size_t at = x.reasoning.find(marker); at != std::string::npos;
+             at = x.reasoning.find(marker, at))
+            x.reasoning.erase(at, marker.size());
+    auto trim = [](std::string& s) {
         const size_t a = s.find_first_not_of(" \t\r\n");
-        if (a == std::string::npos) return std::string();
-        return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+        s = a == std::string::npos ? std::string()
+                                   : s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
     };
-    t.reasoning_text = trim(reasoning);
-    t.answer_text = trim(answer);
-    t.reasoning_complete = !has_reasoning || closed;
+    trim(x.reasoning);
+    trim(x.answer);
+    return x;
+}
+
+void set_texts_from_records(Trace& t) {
+    RecordTexts x = texts_of_records(t);
+    t.reasoning_text = std::move(x.reasoning);
+    t.answer_text = std::move(x.answer);
+    t.reasoning_complete = !x.has_reasoning || x.reasoning_closed;
 }
 
 void attach_routing(const RoutedExpertsPayload& payload, const RemoteChatRequest& request,

@@ -109,9 +109,15 @@ RemoteReply remote_chat(const RemoteServer& server, const RemoteChatRequest& req
                         const TokenCallback& on_token = {},
                         const std::atomic<bool>* cancel = nullptr);
 
-// The reply's reasoning and answer texts from its records: Think text without the <think>
-// markers, Answer text, both trimmed; the reasoning is complete when it was closed (an end
-// marker, a forced close) or an answer followed it.
+// A reply's texts from its records: Think text without the <think> markers, Answer text, both
+// trimmed; the reasoning is closed when it has an end marker, a forced close, or an answer
+// after it.
+struct RecordTexts {
+    std::string reasoning, answer;
+    bool has_reasoning = false, reasoning_closed = false;
+};
+RecordTexts texts_of_records(const Trace& t);
+// Sets t's reasoning_text, answer_text and reasoning_complete from texts_of_records.
 void set_texts_from_records(Trace& t);
 
 // Decodes the routed experts a reply carried (ChatStreamReader::routed_experts) and puts them
