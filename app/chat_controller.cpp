@@ -66,15 +66,20 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
                 reproduce_trace_.reset();
                 emit reproduced(id, d.identical, summary, again);
             });
-    connect(&worker_, &EngineWorker::loadStarted, this, &ChatController::modelLoading);
+    connect(&worker_, &EngineWorker::loadStarted, this, [this](const QString& path) {
+        loading_ = true;
+        emit modelLoading(path);
+    });
     connect(&worker_, &EngineWorker::notice, this, &ChatController::noticeOccurred);
     connect(&worker_, &EngineWorker::modelLoaded, this, [this](const ModelInfo& info) {
         model_ = info;
         model_loaded_ = true;
+        loading_ = false;
         emit modelChanged();
         refresh_context_use();
     });
     connect(&worker_, &EngineWorker::loadFailed, this, [this](const QString& e) {
+        loading_ = false;
         emit errorOccurred(tr("Could not load the model: %1").arg(e));
         emit modelChanged();
     });
@@ -203,15 +208,21 @@ std::vector<ChatTurn> ChatController::turns_to(std::optional<int64_t> leaf) cons
     return turns;
 }
 
-void ChatController::send(const QString& text) {
+bool ChatController::send(const QString& text) {
     const QString t = text.trimmed();
-    if (t.isEmpty()) return;
+    if (t.isEmpty()) return false;
     if (busy()) {
         emit errorOccurred(busy_text());
-        return;
+        return false;
+    }
+    if (!model_loaded_) {
+        emit errorOccurred(loading_ ? tr("The model is still loading: send the message once it "
+                                         "is ready (the status bar says when).")
+                                    : no_model_text());
+        return false;
     }
     if (!conv_) new_conversation();
-    if (!conv_) return;
+    if (!conv_) return false;
     if (all_.empty()) {
         // The first message names the conversation, until the user renames it.
         QString title = t.left(48).replace('\n', ' ');
@@ -225,13 +236,34 @@ void ChatController::send(const QString& text) {
         m.id = store_.add_message(conv_, m);
     } catch (const std::exception& e) {
         emit errorOccurred(error_text(e));
-        return;
+        return false;
     }
     all_.push_back(m);
     path_.push_back(m);
     emit pathChanged();
     emit conversationsChanged();
     start_reply(m.id);
+    return true;
+}
+
+void ChatController::regenerate_last() {
+    for (auto it = path_.rbegin(); it != path_.rend(); ++it) {
+        if (it->role == "assistant") return regenerate(it->id);
+        if (it->role == "user") {
+            if (busy()) {
+                emit errorOccurred(busy_text());
+                return;
+            }
+            const int64_t id = it->id;
+            path_ = path_to(id);
+            emit pathChanged();
+            return start_reply(id);
+        }
+    }
+}
+
+QString ChatController::no_model_text() const {
+    return tr("No model is loaded: open one with Model > Open model (Ctrl+O).");
 }
 
 void ChatController::edit(int64_t user_message_id, const QString& text) {
@@ -286,7 +318,7 @@ void ChatController::switch_branch(int64_t message_id, int delta) {
 
 void ChatController::start_reply(std::optional<int64_t> parent) {
     if (!model_loaded_) {
-        emit errorOccurred(tr("No model is loaded: open one with Model > Open model (Ctrl+O)."));
+        emit errorOccurred(no_model_text());
         return;
     }
     begin_reply(parent);
@@ -411,6 +443,7 @@ void ChatController::on_finished(quint64 request, std::shared_ptr<const Trace> t
     m.n_answer_tokens = streaming_.n_answer;
     m.thought_ms = streaming_.n_reasoning ? streaming_.think_end_ms : 0;
     m.trace = trace;
+    reply_stats_from_trace(m);
     streaming_.active = false;
     try {
         m.id = store_.add_message(conv_, m);

@@ -53,7 +53,12 @@ public:
     bool resampling() const { return resample_request_ != 0; }
 
     // Chatting. Each starts a reply; while one is streaming they report an error instead.
-    void send(const QString& text);
+    // send refuses (false, the error emitted, nothing stored) while no model is ready, so that
+    // no user turn is left without its reply; the view keeps the text.
+    bool send(const QString& text);
+    // Ctrl+R: a new reply to the last user turn, whether it has replies or not (a turn left
+    // without one, e.g. when the engine failed, gets its first).
+    void regenerate_last();
     void edit(int64_t user_message_id, const QString& text);  // a new branch from the same parent
     void regenerate(int64_t assistant_message_id);            // a new reply to the same user turn
     void switch_branch(int64_t message_id, int delta);        // show the previous / next sibling
@@ -97,6 +102,8 @@ public:
     void load_model(const LoadSettings& settings);
     const ModelInfo& model() const { return model_; }
     bool model_loaded() const { return model_loaded_; }
+    // Between modelLoading and modelChanged: a load is under way.
+    bool model_loading() const { return loading_; }
     const ContextUse& context_use() const { return context_; }
     void refresh_context_use();
 
@@ -126,6 +133,7 @@ signals:
 private:
     void load_current();
     QString busy_text() const;  // why a reply cannot start now
+    QString no_model_text() const;
     void start_reply(std::optional<int64_t> parent);
     void begin_reply(std::optional<int64_t> parent);  // the streaming state of a new reply
     // Whether a stored reply can be re-run now (says why not); then, for a new sibling of it,
@@ -155,6 +163,7 @@ private:
     int64_t resample_id_ = 0;                       // for this reply
     ModelInfo model_;
     bool model_loaded_ = false;
+    bool loading_ = false;
     ContextUse context_;
     LoadSettings load_settings_;
 };

@@ -24,7 +24,6 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
             return QStringLiteral("%1\nupdated %2")
                 .arg(QString::fromStdString(c.title),
                      QDateTime::fromMSecsSinceEpoch(c.updated_ms).toString());
-        case Qt::DecorationRole: return c.pinned ? QVariant(QStringLiteral("📌")) : QVariant();
         case IdRole: return QVariant::fromValue<qint64>(c.id);
         case PinnedRole: return c.pinned;
         case UpdatedRole: return QVariant::fromValue<qint64>(c.updated_ms);

@@ -18,6 +18,22 @@ int64_t unix_ms() {
         .count();
 }
 
+void reply_stats_from_trace(StoredMessage& m) {
+    const Trace* t = m.trace.get();
+    if (!t) return;
+    m.n_prompt_tokens = t->n_prompt > 0 ? t->n_prompt
+                        : t->server_usage.prompt_tokens > 0
+                            ? static_cast<int>(t->server_usage.prompt_tokens)
+                            : 0;
+    m.decode_tps = t->decode_ms > 0 ? 1000.0 * t->n_gen / t->decode_ms : 0;
+    m.ttft_ms = 0;
+    for (const TokenRecord& r : t->tokens)
+        if (r.phase != Phase::Prompt) {
+            m.ttft_ms = r.t_ms;
+            break;
+        }
+}
+
 namespace {
 std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

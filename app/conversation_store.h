@@ -29,8 +29,17 @@ struct StoredMessage {
     int n_answer_tokens = 0;
     StopReason stop_reason = StopReason::None;
     int64_t created_ms = 0;
+    // A reply's speed, as its footer shows it (0: unknown): from its trace when it is made
+    // (reply_stats_from_trace), from the history's columns when it is read back.
+    int n_prompt_tokens = 0;
+    double ttft_ms = 0;                  // from the request to the first generated token
+    double decode_tps = 0;               // generated tokens per second
     std::shared_ptr<const Trace> trace;  // may be loaded on demand (trace())
 };
+
+// Fills a reply's n_prompt_tokens, ttft_ms and decode_tps from m.trace (a remote reply's
+// prompt count from the server's usage when the trace has no prompt tokens).
+void reply_stats_from_trace(StoredMessage& m);
 
 struct ConversationSummary {
     int64_t id = 0;

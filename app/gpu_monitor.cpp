@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 
 #include <QElapsedTimer>
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -117,11 +119,25 @@ public:
         const unsigned long long idle = v[3] + v[4];
         unsigned long long total = 0;
         for (auto x : v) total += x;
-        if (prev_total_ && total > prev_total_)
+        const long long self = read_self_ticks();
+        if (prev_total_ && total > prev_total_) {
             s.util_pct = 100.0 * (1.0 - static_cast<double>(idle - prev_idle_) /
                                             static_cast<double>(total - prev_total_));
+            if (self >= 0 && prev_self_ >= 0 && self >= prev_self_)
+                s.app_cpu_pct = process_cpu_share_pct(
+                    static_cast<unsigned long long>(self - prev_self_), total - prev_total_);
+        }
         prev_total_ = total;
         prev_idle_ = idle;
+        prev_self_ = self;
+        {
+            std::ifstream status("/proc/self/status");
+            for (std::string line; std::getline(status, line);)
+                if (line.rfind("VmRSS:", 0) == 0) {
+                    s.app_mem_mb = std::atof(line.c_str() + 6) / 1024;
+                    break;
+                }
+        }
         std::ifstream mem("/proc/meminfo");
         double total_kb = 0, avail_kb = 0;
         for (std::string line; std::getline(mem, line);) {
@@ -138,10 +154,43 @@ public:
     }
 
 private:
+    static long long read_self_ticks() {
+        std::ifstream f("/proc/self/stat");
+        std::stringstream text;
+        text << f.rdbuf();
+        return stat_cpu_ticks(text.str());
+    }
     unsigned long long prev_total_ = 0, prev_idle_ = 0;
+    long long prev_self_ = -1;
 };
 
 }  // namespace
+
+double process_cpu_share_pct(unsigned long long self_ticks_delta,
+                             unsigned long long total_ticks_delta) {
+    if (total_ticks_delta == 0) return 0;
+    return std::min(100.0, 100.0 * static_cast<double>(self_ticks_delta) /
+                               static_cast<double>(total_ticks_delta));
+}
+
+long long stat_cpu_ticks(const std::string& text) {
+    // The command name is in parentheses and may contain anything: fields count from the last
+    // ')'. After it: state (field 3) ... utime (14), stime (15).
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream in(text.substr(close + 1));
+    std::string field;
+    long long utime = -1, stime = -1;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+        if (i == 14 || i == 15) {
+            char* end = nullptr;
+            const long long v = std::strtoll(field.c_str(), &end, 10);
+            if (*end != '\0' || v < 0) return -1;
+            (i == 14 ? utime : stime) = v;
+        }
+    }
+    return utime >= 0 && stime >= 0 ? utime + stime : -1;
+}
 
 std::unique_ptr<HwSampler> open_nvml_sampler(std::string* why) {
     auto s = std::make_unique<NvmlSampler>();

@@ -23,7 +23,20 @@ struct HwSample {
     double temp_c = 0;         // GPU only
     double sm_clock_mhz = 0;   // GPU only
     double mem_clock_mhz = 0;  // GPU only
+    // Glassbox itself (CPU sampler): its share of all cores, like util_pct, and its resident
+    // memory; -1 where not sampled.
+    double app_cpu_pct = -1;
+    double app_mem_mb = -1;
 };
+
+// This process's CPU share of all cores between two readings: the change in its utime+stime
+// (fields 14 and 15 of /proc/self/stat) over the change in the machine's total jiffies (the
+// first line of /proc/stat), both in clock ticks. Exposed for tests.
+double process_cpu_share_pct(unsigned long long self_ticks_delta,
+                             unsigned long long total_ticks_delta);
+// utime + stime from the text of /proc/<pid>/stat (the command name may hold spaces and
+// parentheses); -1 when the text is not one.
+long long stat_cpu_ticks(const std::string& proc_stat_text);
 
 // One source of samples; the fake in tests implements it too.
 class HwSampler {

@@ -223,6 +223,9 @@ std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
         s.n_answer_tokens = m.stats.n_answer_tokens;
         s.stop_reason = m.stats.stop_reason;
         s.created_ms = m.created_ms;
+        s.n_prompt_tokens = m.stats.n_prompt_tokens;
+        s.ttft_ms = m.stats.ttft_ms;
+        s.decode_tps = m.stats.decode_tps;
         // The store keeps speeds, not the thinking time: time to first token plus the
         // reasoning tokens at the decode speed is what it was.
         if (m.stats.decode_tps > 0)
@@ -253,16 +256,15 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
     st.n_answer_tokens = m.n_answer_tokens;
     st.stop_reason = m.stop_reason;
     if (const Trace* t = m.trace.get()) {
-        st.n_prompt_tokens = t->n_prompt;
+        StoredMessage stats;
+        stats.trace = m.trace;
+        reply_stats_from_trace(stats);
+        st.n_prompt_tokens = stats.n_prompt_tokens;
         st.model = t->model;
         st.backend = t->backend;
         st.prefill_tps = t->prefill_ms > 0 ? 1000.0 * t->n_prompt / t->prefill_ms : 0;
-        st.decode_tps = t->decode_ms > 0 ? 1000.0 * t->n_gen / t->decode_ms : 0;
-        for (const TokenRecord& r : t->tokens)
-            if (r.phase != Phase::Prompt) {
-                st.ttft_ms = r.t_ms;
-                break;
-            }
+        st.decode_tps = stats.decode_tps;
+        st.ttft_ms = stats.ttft_ms;
         reply.repro.sampler = t->sampling;
         reply.repro.rendered_prompt = t->prompt_text;
     }

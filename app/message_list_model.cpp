@@ -91,6 +91,9 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case CompleteRole: return m.complete;
         case StopReasonRole: return QString(stop_reason_name(m.stop_reason));
         case ReplayRole: return false;
+        case PromptTokensRole: return m.n_prompt_tokens;
+        case TtftMsRole: return m.ttft_ms;
+        case DecodeTpsRole: return m.decode_tps;
         default: return {};
     }
 }
@@ -144,6 +147,9 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
     r[CompleteRole] = "complete";
     r[StopReasonRole] = "stopReason";
     r[ReplayRole] = "replay";
+    r[PromptTokensRole] = "promptTokens";
+    r[TtftMsRole] = "ttftMs";
+    r[DecodeTpsRole] = "decodeTps";
     return r;
 }
 

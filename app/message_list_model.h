@@ -30,6 +30,10 @@ public:
         CompleteRole,
         StopReasonRole,
         ReplayRole,  // true while a replay shows this reply
+        // A finished reply's speed for its footer (0: unknown).
+        PromptTokensRole,
+        TtftMsRole,     // time to first token
+        DecodeTpsRole,  // generated tokens per second
     };
     explicit MessageListModel(ChatController& controller, QObject* parent = nullptr);
 

@@ -7,6 +7,7 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
+#include <QTextCursor>
 #include <QVBoxLayout>
 
 #include "app/message_list_model.h"
@@ -42,10 +43,12 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     input_ = new QPlainTextEdit(this);
     input_->setPlaceholderText(tr("Message (Enter sends, Shift+Enter for a new line)"));
     input_->setAccessibleName(tr("Message input"));
+    input_->setObjectName("messageInput");
     input_->setMaximumHeight(110);
     input_->installEventFilter(this);
     send_ = new QPushButton(tr("Send"), this);
     send_->setAccessibleName(tr("Send message"));
+    send_->setObjectName("sendButton");
     send_->setToolTip(tr("Send (Enter)"));
     stop_ = new QPushButton(tr("Stop"), this);
     stop_->setAccessibleName(tr("Stop generating"));
@@ -95,6 +98,12 @@ void ChatView::submit() {
     if (text.isEmpty() || stop_->isEnabled()) return;
     input_->clear();
     emit sendRequested(text);
+}
+
+void ChatView::restore_input(const QString& text) {
+    if (!input_->toPlainText().trimmed().isEmpty()) return;
+    input_->setPlainText(text);
+    input_->moveCursor(QTextCursor::End);
 }
 
 void ChatView::set_thinking(bool thinking) { stop_thinking_->setEnabled(thinking); }
@@ -180,6 +189,9 @@ void ChatView::update_row(int row) {
     m.answer_tokens = get(MessageListModel::AnswerTokensRole).toInt();
     m.branch_index = get(MessageListModel::BranchIndexRole).toInt();
     m.branch_count = get(MessageListModel::BranchCountRole).toInt();
+    m.prompt_tokens = get(MessageListModel::PromptTokensRole).toInt();
+    m.ttft_ms = get(MessageListModel::TtftMsRole).toDouble();
+    m.decode_tps = get(MessageListModel::DecodeTpsRole).toDouble();
     QScrollBar* bar = scroll_->verticalScrollBar();
     const bool at_bottom = bar->value() >= bar->maximum() - 30;
     bubbles_[static_cast<size_t>(row)]->set_message(m);

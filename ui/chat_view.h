@@ -39,6 +39,8 @@ public:
     void set_demo_prompts(const gb::app::DemoPromptSet& set);
     WelcomePanel* welcome() const { return welcome_; }
     QPlainTextEdit* input() const { return input_; }
+    // A message that could not be sent goes back into the box (unless something new is there).
+    void restore_input(const QString& text);
     int bubble_count() const { return static_cast<int>(bubbles_.size()); }
     MessageWidget* bubble(int i) const { return bubbles_[static_cast<size_t>(i)]; }
     void flush_pending();  // applies a coalesced update now (tests)

@@ -13,6 +13,7 @@
 #include <QThread>
 #include <QTimer>
 #include <cstdio>
+#include <memory>
 
 #include "app/chat_controller.h"
 #include "app/inspected_reply.h"
@@ -83,8 +84,16 @@ void DemoTour::start() {
             s.max_tokens = 700;  // a whole worked problem of the demo model
             s.sampling.temperature = 0;
             c_.set_settings(s);
+            // The streaming shot is taken mid-reply, from the stream itself: a timer missed it
+            // once the demo model wrote its whole reply in half a second.
+            auto shot = std::make_shared<QMetaObject::Connection>();
+            *shot = connect(&c_, &gb::app::ChatController::streamingUpdated, this, [this, shot] {
+                if (c_.streaming().tokens.size() < 120) return;
+                disconnect(*shot);
+                w_.chat()->flush_pending();
+                shoot("1-chat-streaming");
+            });
             c_.send(prompt_);
-            QTimer::singleShot(400, this, [this] { shoot("1-chat-streaming"); });
         });
     });
     connect(&c_, &gb::app::ChatController::streamingFinished, this, &DemoTour::after_reply);

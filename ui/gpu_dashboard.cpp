@@ -9,6 +9,7 @@
 #include <QLineSeries>
 #include <QVBoxLayout>
 #include <QValueAxis>
+#include <cmath>
 
 #include "ui/chart_export.h"
 
@@ -21,6 +22,7 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
     status_->setAccessibleName(tr("Hardware status"));
     v->addWidget(status_);
     latest_ = new QLabel(this);
+    latest_->setWordWrap(true);
     v->addWidget(latest_);
     server_ = new QLabel(this);
     server_->setWordWrap(true);
@@ -48,8 +50,10 @@ GpuDashboard::GpuDashboard(QWidget* parent) : QWidget(parent) {
     v->addWidget(engine_);
     auto* grid = new QGridLayout;
     v->addLayout(grid, 1);
-    util_ = make_plot(tr("Utilisation"), {tr("use %")}, "%");
-    mem_ = make_plot(tr("Memory"), {tr("used MiB")}, "MiB");
+    util_ = make_plot(tr("Utilisation"), {tr("GPU busy"), tr("Glassbox CPU")}, "%");
+    mem_ = make_plot(tr("Memory"), {tr("GPU memory used"), tr("Glassbox")}, "MiB");
+    util_.auto_y = false;
+    set_range(util_.y, 0, 100);
     power_ = make_plot(tr("Power and temperature"), {tr("W"), tr("°C")}, "");
     clocks_ = make_plot(tr("Clocks"), {tr("SM MHz"), tr("memory MHz")}, "MHz");
     int i = 0;
@@ -72,12 +76,17 @@ GpuDashboard::Plot GpuDashboard::make_plot(const QString& title, const QStringLi
     p.chart = new QChart;
     p.chart->setTitle(title);
     p.chart->setMargins(QMargins(2, 2, 2, 2));
+    // Ticks at round numbers (0, 30, 60 s; 0, 25, 50 %), not at fifths of the range.
     p.x = new QValueAxis;
     p.x->setTitleText(tr("seconds"));
     p.x->setLabelFormat("%.0f");
+    p.x->setTickType(QValueAxis::TicksDynamic);
+    p.x->setTickAnchor(0);
     p.y = new QValueAxis;
     p.y->setTitleText(unit);
     p.y->setLabelFormat("%.0f");
+    p.y->setTickType(QValueAxis::TicksDynamic);
+    p.y->setTickAnchor(0);
     p.chart->addAxis(p.x, Qt::AlignBottom);
     p.chart->addAxis(p.y, Qt::AlignLeft);
     for (const QString& n : names) {
@@ -95,6 +104,12 @@ GpuDashboard::Plot GpuDashboard::make_plot(const QString& title, const QStringLi
 void GpuDashboard::attach(gb::app::GpuMonitor* monitor) {
     gpu_ = monitor->is_gpu();
     if (gpu_) {
+        // The GPU's memory chart has no second line (the app's host memory is another scale).
+        QLineSeries* app_mem = mem_.series[1];
+        mem_.chart->removeSeries(app_mem);
+        delete app_mem;
+        mem_.series.pop_back();
+        mem_.chart->legend()->setVisible(false);
         status_->setText(tr("GPU: %1 (NVML, 4 samples/s)").arg(monitor->device_name()));
     } else {
         status_->setText(tr("No NVIDIA GPU: %1. Showing CPU (%2) and memory use instead.")
@@ -102,8 +117,12 @@ void GpuDashboard::attach(gb::app::GpuMonitor* monitor) {
                                       ? tr("NVML unavailable")
                                       : monitor->unavailable_reason(),
                                   monitor->device_name()));
-        util_.chart->setTitle(tr("CPU use (all cores)"));
-        mem_.chart->setTitle(tr("System memory"));
+        util_.chart->setTitle(tr("CPU use (share of all cores)"));
+        mem_.chart->setTitle(tr("Memory"));
+        util_.series[0]->setName(tr("whole system"));
+        util_.series[1]->setName(tr("Glassbox"));
+        mem_.series[0]->setName(tr("system in use"));
+        mem_.series[1]->setName(tr("Glassbox (resident)"));
         // Power, temperature and clocks exist only for a GPU: no empty charts.
         power_view_->hide();
         clocks_view_->hide();
@@ -119,18 +138,37 @@ void GpuDashboard::append(Plot& p, int i, double t, double v) {
     int drop = 0;
     while (drop < s->count() && s->at(drop).x() < t - window_s_) ++drop;
     if (drop > 0) s->removePoints(0, drop);
-    p.x->setRange(std::max(0.0, t - window_s_), std::max(t, 10.0));
+    set_range(p.x, std::max(0.0, t - window_s_), std::max(t, 10.0));
+    if (!p.auto_y) return;
     double hi = 1;
     for (QLineSeries* ser : p.series)
         for (const QPointF& pt : ser->points()) hi = std::max(hi, pt.y());
-    p.y->setRange(0, hi * 1.1);
+    set_range(p.y, 0, hi * 1.1);
+}
+
+void GpuDashboard::set_range(QValueAxis* axis, double lo, double hi) {
+    // The step first: a wide range laid out with the last (small) step would make hundreds of
+    // ticks for a moment.
+    axis->setTickInterval(nice_tick_interval(hi - lo, 5));
+    axis->setRange(lo, hi);
+}
+
+double nice_tick_interval(double span, int max_ticks) {
+    if (!(span > 0) || max_ticks < 1) return 1;
+    const double raw = span / max_ticks;
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+        if (m * mag >= raw) return m * mag;
+    return 10 * mag;
 }
 
 void GpuDashboard::add_sample(const gb::app::HwSample& s) {
     append(util_, 0, s.t_s, s.util_pct);
-    util_.y->setRange(0, 100);
+    if (s.app_cpu_pct >= 0) append(util_, 1, s.t_s, s.app_cpu_pct);
     append(mem_, 0, s.t_s, s.mem_used_mb);
-    if (s.mem_total_mb > 0) mem_.y->setRange(0, s.mem_total_mb);
+    if (mem_.series.size() > 1 && s.app_mem_mb >= 0) append(mem_, 1, s.t_s, s.app_mem_mb);
+    mem_.auto_y = !(s.mem_total_mb > 0);
+    if (s.mem_total_mb > 0 && mem_.y->max() != s.mem_total_mb) set_range(mem_.y, 0, s.mem_total_mb);
     if (s.gpu) {
         append(power_, 0, s.t_s, s.power_w);
         append(power_, 1, s.t_s, s.temp_c);
@@ -144,7 +182,10 @@ void GpuDashboard::add_sample(const gb::app::HwSample& s) {
                              .arg(s.temp_c, 0, 'f', 0)
                              .arg(s.sm_clock_mhz, 0, 'f', 0));
     } else {
-        latest_->setText(tr("now: CPU %1% · memory %2 / %3 MiB")
+        latest_->setText(tr("now: Glassbox %1% of the CPU, %2 MiB · whole system %3% · %4 / %5 "
+                            "MiB")
+                             .arg(std::max(0.0, s.app_cpu_pct), 0, 'f', 0)
+                             .arg(std::max(0.0, s.app_mem_mb), 0, 'f', 0)
                              .arg(s.util_pct, 0, 'f', 0)
                              .arg(s.mem_used_mb, 0, 'f', 0)
                              .arg(s.mem_total_mb, 0, 'f', 0));

@@ -16,6 +16,10 @@ class QValueAxis;
 
 namespace gb::ui {
 
+// A round tick step (1, 2, 2.5 or 5 times a power of ten) giving at most max_ticks steps
+// over span: 82 s at 5 ticks gives 20 s.
+double nice_tick_interval(double span, int max_ticks);
+
 class GpuDashboard : public QWidget {
     Q_OBJECT
 public:
@@ -37,10 +41,12 @@ private:
     struct Plot {
         QChart* chart = nullptr;
         QValueAxis *x = nullptr, *y = nullptr;
+        bool auto_y = true;  // false: the y range is set from the sample (0-100 %, 0-total)
         std::vector<QLineSeries*> series;
     };
     Plot make_plot(const QString& title, const QStringList& names, const QString& unit);
     void append(Plot& p, int i, double t, double v);
+    void set_range(QValueAxis* axis, double lo, double hi);
 
     bool gpu_ = false;
     QLabel* status_ = nullptr;

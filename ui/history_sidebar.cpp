@@ -3,20 +3,94 @@
 #include "ui/history_sidebar.h"
 
 #include <QAction>
+#include <QApplication>
+#include <QDateTime>
 #include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QInputDialog>
 #include <QItemSelectionModel>
 #include <QLineEdit>
 #include <QListView>
+#include <QLocale>
 #include <QMessageBox>
+#include <QPainter>
 #include <QPushButton>
+#include <QStyledItemDelegate>
+#include <QTimeZone>
 #include <QVBoxLayout>
 #include <algorithm>
 
 namespace gb::ui {
 
 using gb::app::ConversationListModel;
+
+QString conversation_date(qint64 updated_ms, const QDateTime& now) {
+    if (updated_ms <= 0) return {};
+    const QDateTime t = QDateTime::fromMSecsSinceEpoch(updated_ms, now.timeZone());
+    const qint64 days = t.date().daysTo(now.date());
+    const QLocale locale;
+    if (days == 0) {
+        QString format = locale.timeFormat(QLocale::ShortFormat);
+        format.remove(QStringLiteral(":ss"));  // some locales' short format has seconds
+        return locale.toString(t.time(), format);
+    }
+    if (days == 1) return QObject::tr("Yesterday");
+    if (days > 1 && days < 7) return locale.dayName(t.date().dayOfWeek(), QLocale::LongFormat);
+    if (t.date().year() == now.date().year()) return t.date().toString("d MMM");
+    return t.date().toString("d MMM yyyy");
+}
+
+QString elided_title(const QString& title, const QFontMetrics& fm, int width) {
+    return fm.elidedText(title, Qt::ElideRight, std::max(0, width));
+}
+
+namespace {
+// Two lines per conversation: the title (cut with an ellipsis, a pin before a pinned one) and,
+// muted, when it was last active.
+class ConversationDelegate final : public QStyledItemDelegate {
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+    QSize sizeHint(const QStyleOptionViewItem& opt, const QModelIndex&) const override {
+        const QFontMetrics fm(opt.font);
+        return {100, fm.height() * 2 + 12};
+    }
+    void paint(QPainter* p, const QStyleOptionViewItem& option,
+               const QModelIndex& index) const override {
+        QStyleOptionViewItem opt = option;
+        initStyleOption(&opt, index);
+        opt.text.clear();
+        opt.icon = {};
+        const QWidget* w = option.widget;
+        QStyle* style = w ? w->style() : QApplication::style();
+        style->drawPrimitive(QStyle::PE_PanelItemViewItem, &opt, p, w);
+        const bool selected = option.state & QStyle::State_Selected;
+        const QPalette& pal = option.palette;
+        const QRect r = option.rect.adjusted(8, 4, -8, -4);
+        QString title = index.data(Qt::DisplayRole).toString();
+        if (index.data(ConversationListModel::PinnedRole).toBool())
+            title = QStringLiteral("📌 ") + title;
+        QFont bold = option.font;
+        bold.setWeight(QFont::DemiBold);
+        p->save();
+        p->setFont(bold);
+        p->setPen(pal.color(selected ? QPalette::HighlightedText : QPalette::Text));
+        const QFontMetrics fm(bold);
+        p->drawText(QRect(r.left(), r.top(), r.width(), fm.height()),
+                    Qt::AlignLeft | Qt::AlignVCenter, elided_title(title, fm, r.width()));
+        QFont small = option.font;
+        small.setPointSizeF(std::max(7.0, small.pointSizeF() * 0.88));
+        p->setFont(small);
+        QColor muted = pal.color(selected ? QPalette::HighlightedText : QPalette::PlaceholderText);
+        p->setPen(muted);
+        const qint64 updated = index.data(ConversationListModel::UpdatedRole).toLongLong();
+        p->drawText(
+            QRect(r.left(), r.top() + fm.height() + 2, r.width(), QFontMetrics(small).height()),
+            Qt::AlignLeft | Qt::AlignVCenter,
+            conversation_date(updated, QDateTime::currentDateTime()));
+        p->restore();
+    }
+};
+}  // namespace
 
 HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
     : QWidget(parent), model_(model) {
@@ -32,10 +106,14 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
     list_->setAccessibleName(tr("Conversations"));
     list_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     list_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    list_->setObjectName("conversationList");
+    list_->setItemDelegate(new ConversationDelegate(list_));
+    list_->setUniformItemSizes(true);
     v->addWidget(list_, 1);
     auto* row = new QHBoxLayout;
     auto button = [&](const QString& text, const QString& name, const QString& tip) {
         auto* b = new QPushButton(text, this);
+        b->setObjectName("sidebarButton");
         b->setAccessibleName(name);
         b->setToolTip(tip);
         row->addWidget(b);
@@ -55,7 +133,8 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
         connect(a, &QAction::triggered, this, fn);
         addAction(a);
     };
-    shortcut(QKeySequence(Qt::Key_F2), [this] { rename_current(); });
+    // F2 (rename) is the main window's: one action per key, or Qt calls the key ambiguous and
+    // runs neither.
     shortcut(QKeySequence::Delete, [this] { delete_current(); });
 
     connect(search_, &QLineEdit::textChanged, this, [this](const QString& t) {

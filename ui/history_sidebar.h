@@ -9,11 +9,19 @@
 
 #include "app/conversation_list_model.h"
 
+class QDateTime;
+class QFontMetrics;
 class QLineEdit;
 class QListView;
 class QPushButton;
 
 namespace gb::ui {
+
+// When a conversation was last active, as the list shows it: the time today ("14:05"),
+// "Yesterday", the weekday within the last week, "3 Nov" this year, else "3 Nov 2025".
+QString conversation_date(qint64 updated_ms, const QDateTime& now);
+// A title cut to `width` pixels with an ellipsis.
+QString elided_title(const QString& title, const QFontMetrics& fm, int width);
 
 class HistorySidebar : public QWidget {
     Q_OBJECT

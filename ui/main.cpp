@@ -24,6 +24,7 @@
 #include "ui/demo_tour.h"
 #include "ui/main_window.h"
 #include "ui/model_dialog.h"
+#include "ui/theme.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -60,7 +61,16 @@ int main(int argc, char** argv) {
         {"screenshots", "Drive a chat, save a screenshot of each panel to DIR, then quit.", "dir"});
     cli.addOption({"prompt", "The prompt --screenshots sends.", "text",
                    "Why is the sky blue? Answer briefly."});
+    cli.addOption({"theme", "Colours: system (follow the desktop), light or dark.", "name"});
     cli.process(app);
+    if (cli.isSet("theme") && cli.value("theme") != "system" && cli.value("theme") != "light" &&
+        cli.value("theme") != "dark") {
+        std::fprintf(stderr, "glassbox: --theme must be system, light or dark, got '%s'\n",
+                     qPrintable(cli.value("theme")));
+        return 2;
+    }
+    gb::ui::apply_theme(app, cli.isSet("theme") ? gb::ui::theme_mode_from_name(cli.value("theme"))
+                                                : gb::ui::theme_mode_setting());
 
     // Model files run in this process; a server's models through the remote engine.
     const bool synthetic = cli.isSet("synthetic");
@@ -101,7 +111,8 @@ int main(int argc, char** argv) {
     gb::ui::MainWindow window(controller, &monitor);
     if (!store_note.isEmpty())
         QTimer::singleShot(0, &controller, [&] { emit controller.errorOccurred(store_note); });
-    window.resize(1400, 860);
+    // The last run's size and layout; a screenshot tour always uses the same size.
+    if (cli.isSet("screenshots") || !window.restore_layout()) window.resize(1400, 860);
     window.show();
 
     gb::app::LoadSettings load;

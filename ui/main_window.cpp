@@ -2,19 +2,27 @@
 #include "ui/main_window.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDialog>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFrame>
+#include <QHBoxLayout>
 #include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTabWidget>
 #include <QTimer>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include "app/expert_usage_query.h"
@@ -33,6 +41,8 @@
 #include "ui/server_dialog.h"
 #include "ui/settings_panel.h"
 #include "ui/step_chooser.h"
+#include "ui/text_edit_dialog.h"
+#include "ui/theme.h"
 #include "ui/token_inspector.h"
 
 namespace gb::ui {
@@ -46,22 +56,35 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     messages_ = new MessageListModel(c_, this);
 
     auto* split = new QSplitter(Qt::Horizontal, this);
+    split_ = split;
     sidebar_ = new HistorySidebar(conversations_, split);
     auto* center = new QWidget(split);
     auto* cv = new QVBoxLayout(center);
     cv->setContentsMargins(0, 0, 0, 0);
-    error_ = new QLabel(center);
+    // The banner: an error (or a note) in words, closed by its × or by the next action.
+    banner_ = new QFrame(center);
+    banner_->setObjectName("banner");
+    auto* bl = new QHBoxLayout(banner_);
+    bl->setContentsMargins(8, 4, 4, 4);
+    error_ = new QLabel(banner_);
     error_->setWordWrap(true);
-    error_->setStyleSheet(
-        "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;");
     error_->setAccessibleName(tr("Error message"));
     error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    error_->hide();
-    cv->addWidget(error_);
+    bl->addWidget(error_, 1);
+    auto* close = new QToolButton(banner_);
+    close->setText(QStringLiteral("×"));
+    close->setAutoRaise(true);
+    close->setAccessibleName(tr("Close the message"));
+    close->setToolTip(tr("Close the message"));
+    bl->addWidget(close, 0, Qt::AlignTop);
+    connect(close, &QToolButton::clicked, banner_, &QWidget::hide);
+    banner_->hide();
+    cv->addWidget(banner_);
     chat_ = new ChatView(center);
     chat_->set_model(messages_);
     cv->addWidget(chat_, 1);
     auto* right = new QWidget(split);
+    right_ = right;
     auto* rv = new QVBoxLayout(right);
     rv->setContentsMargins(0, 0, 0, 0);
     tabs_ = new QTabWidget(right);
@@ -87,6 +110,12 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     split->setStretchFactor(0, 0);
     split->setStretchFactor(1, 3);
     split->setStretchFactor(2, 2);
+    // The chat is never collapsed; the side parts may be (by dragging, or View > Show...), and
+    // their own minimum sizes do not hold the chat narrow.
+    split->setCollapsible(1, false);
+    center->setMinimumWidth(kChatMinWidth);
+    sidebar_->setMinimumWidth(160);
+    right->setMinimumWidth(300);
     split->setSizes({220, 620, 460});
     setCentralWidget(split);
     model_label_ = new QLabel(this);
@@ -99,18 +128,20 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
     create_actions();
 
     // Views -> controller.
-    connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) { c_.send(t); });
+    // A message that cannot be sent (no model yet) goes back into the box, not into the chat.
+    connect(chat_, &ChatView::sendRequested, this, [this](const QString& t) {
+        if (!c_.send(t)) chat_->restore_input(t);
+    });
     connect(chat_, &ChatView::stopRequested, &c_, &ChatController::stop);
     connect(chat_, &ChatView::stopThinkingRequested, &c_, &ChatController::stop_thinking);
     connect(chat_, &ChatView::editThoughtRequested, this,
             [this](qint64 id, const QString& reasoning) {
-                bool ok = false;
-                const QString edited = QInputDialog::getMultiLineText(
+                const auto edited = TextEditDialog::edit(
                     this, tr("Edit the thought"),
                     tr("The model thinks on from the end of your text, then answers (a new "
                        "branch of this reply):"),
-                    reasoning, &ok);
-                if (ok) edit_thought_of(id, edited);
+                    reasoning);
+                if (edited) edit_thought_of(id, *edited);
             });
     // "Stop thinking" is offered while the streamed reply is inside its reasoning.
     connect(&c_, &ChatController::streamingUpdated, this, [this] {
@@ -168,7 +199,7 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             [this](const QString& m) { show_error(tr("Note: %1").arg(m), false); });
     connect(&c_, &ChatController::streamingStarted, this, [this] {
         chat_->set_busy(true);
-        error_->hide();
+        banner_->hide();
         update_status();
     });
     connect(&c_, &ChatController::streamingFinished, this, [this] {
@@ -361,6 +392,10 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
                     statusBar()->showMessage(tr("Written: %1").arg(dir), 8000);
             });
     connect(&c_, &ChatController::modelLoading, this, [this](const QString& path) {
+        banner_->hide();  // a new attempt: what went wrong before no longer applies
+        chat_->set_placeholder(
+            tr("Loading %1…")
+                .arg(QFileInfo(path).fileName().isEmpty() ? path : QFileInfo(path).fileName()));
         loading_ = path;
         update_status();
     });
@@ -376,7 +411,10 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             QString error;
             chat_->set_demo_prompts(gb::app::demo_prompts_for(name, &error));
             if (!error.isEmpty()) show_error(error);
+        } else {
+            chat_->set_placeholder(tr("Open a model (Ctrl+O), then type a message below."));
         }
+        routing_->set_loaded_model(c_.model_loaded() ? c_.model() : ModelInfo{});
         update_status();
     });
     connect(&c_, &ChatController::contextUseChanged, this, [this] {
@@ -384,6 +422,12 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         anatomy_->set_context(c_.context_use().n_ctx, c_.context_use().total());
     });
     update_status();
+    chat_->input()->setFocus();  // typing starts in the message box
+    style_charts(this);
+    connect(&ThemeNotifier::instance(), &ThemeNotifier::changed, this, [this] {
+        style_charts(this);
+        for (QWidget* w : findChildren<QDialog*>()) style_charts(w);
+    });
 }
 
 void MainWindow::create_actions() {
@@ -408,10 +452,8 @@ void MainWindow::create_actions() {
     add(chat, tr("&New chat"), QKeySequence::New, [this] { c_.new_conversation(); });
     add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period),
         [this] { c_.stop(); });
-    add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R), [this] {
-        for (auto it = c_.path().rbegin(); it != c_.path().rend(); ++it)
-            if (it->role == "assistant") return c_.regenerate(it->id);
-    });
+    add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R),
+        [this] { c_.regenerate_last(); });
     add(chat, tr("&Focus the message box"), QKeySequence(Qt::CTRL | Qt::Key_L),
         [this] { chat_->input()->setFocus(); });
     add(chat, tr("Search &conversations"), QKeySequence::Find,
@@ -438,6 +480,30 @@ void MainWindow::create_actions() {
     view->addSeparator();
     add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
         [this] { open_compare(); });
+    view->addSeparator();
+    show_sidebar_ = add(view, tr("Show the &conversation list"), QKeySequence(Qt::CTRL | Qt::Key_B),
+                        [this] { set_sidebar_shown(show_sidebar_->isChecked()); });
+    show_sidebar_->setCheckable(true);
+    show_sidebar_->setChecked(true);
+    show_panels_ = add(view, tr("Show the side &panels"), QKeySequence(Qt::CTRL | Qt::Key_J),
+                       [this] { set_panels_shown(show_panels_->isChecked()); });
+    show_panels_->setCheckable(true);
+    show_panels_->setChecked(true);
+    QMenu* theme = view->addMenu(tr("&Theme"));
+    auto* themes = new QActionGroup(this);
+    for (auto [mode, name] :
+         {std::pair{ThemeMode::System, tr("Follow the &system")},
+          std::pair{ThemeMode::Light, tr("&Light")}, std::pair{ThemeMode::Dark, tr("&Dark")}}) {
+        QAction* a = theme->addAction(name);
+        a->setCheckable(true);
+        a->setChecked(current_theme_mode() == mode);
+        a->setData(static_cast<int>(mode));
+        themes->addAction(a);
+        connect(a, &QAction::triggered, this, [mode] {
+            set_theme_mode_setting(mode);
+            apply_theme(*qApp, mode);
+        });
+    }
     QMenu* teach = menuBar()->addMenu(tr("&Teach"));
     add(teach, tr("&Replay the inspected reply"), QKeySequence(Qt::Key_F5), [this] {
         if (reply_->replaying())
@@ -469,6 +535,66 @@ void MainWindow::create_actions() {
         tr("Each token of the next reply waits for you: pick one of the model's alternatives "
            "or let the sampler choose"));
 }
+
+void MainWindow::set_sidebar_shown(bool on) {
+    sidebar_->setVisible(on);
+    if (show_sidebar_->isChecked() != on) show_sidebar_->setChecked(on);
+}
+
+void MainWindow::set_panels_shown(bool on) {
+    right_->setVisible(on);
+    if (show_panels_->isChecked() != on) show_panels_->setChecked(on);
+}
+
+bool MainWindow::restore_layout() {
+    QSettings s;
+    const bool had = restoreGeometry(s.value("window/geometry").toByteArray());
+    split_->restoreState(s.value("window/splitter").toByteArray());
+    set_sidebar_shown(s.value("window/sidebar", true).toBool());
+    set_panels_shown(s.value("window/panels", true).toBool());
+    return had;
+}
+
+void MainWindow::save_layout() const {
+    QSettings s;
+    s.setValue("window/geometry", saveGeometry());
+    s.setValue("window/splitter", split_->saveState());
+    s.setValue("window/sidebar", show_sidebar_->isChecked());
+    s.setValue("window/panels", show_panels_->isChecked());
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    save_layout();
+    QMainWindow::closeEvent(e);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* e) {
+    QMainWindow::resizeEvent(e);
+    fit_chat();
+}
+
+void MainWindow::fit_chat() {
+    // A narrow window keeps the chat readable: the side panels give way first (down to their
+    // minimum), then the conversation list folds away.
+    QList<int> sizes = split_->sizes();
+    if (sizes.size() != 3 || !isVisible()) return;
+    const int total = sizes[0] + sizes[1] + sizes[2];
+    if (total < 400) return;  // not laid out yet
+    const int want = std::min(kChatWantWidth, total * 45 / 100);
+    if (sizes[1] >= want) return;
+    int need = want - sizes[1];
+    const int from_right = right_->isVisible() ? std::max(0, std::min(need, sizes[2] - 300)) : 0;
+    sizes[2] -= from_right;
+    sizes[1] += from_right;
+    need -= from_right;
+    if (need > 0 && sizes[0] > 0) {
+        sizes[1] += sizes[0];
+        sizes[0] = 0;  // folded, as a drag to the edge does
+    }
+    split_->setSizes(sizes);
+}
+
+int MainWindow::chat_width() const { return chat_->width(); }
 
 void MainWindow::watch_server() {
     const ModelInfo& m = c_.model();
@@ -502,21 +628,23 @@ void MainWindow::edit_thought_of(qint64 message_id, const QString& thought) {
 void MainWindow::show_panel(Panel p) { tabs_->setCurrentIndex(static_cast<int>(p)); }
 
 void MainWindow::show_error(const QString& message, bool is_error) {
-    error_->setStyleSheet(
-        is_error ? "background: #fbe3e3; color: #8a1c1c; padding: 6px; border: 1px solid #e0a0a0;"
-                 : "background: #fdf6d8; color: #5a4a00; padding: 6px; border: 1px solid #e6d68a;");
+    banner_->setProperty("kind", is_error ? "error" : "note");
+    banner_->style()->unpolish(banner_);
+    banner_->style()->polish(banner_);
     error_->setText(message);
-    error_->show();
+    banner_->show();
     statusBar()->showMessage(message, 8000);
     // Stale errors go away on their own; the status bar keeps the last one a while longer.
-    QTimer::singleShot(20000, error_, [this, message] {
-        if (error_->text() == message) error_->hide();
+    QTimer::singleShot(20000, banner_, [this, message] {
+        if (error_->text() == message) banner_->hide();
     });
 }
 
 QString MainWindow::error_text() const {
-    return error_->isVisibleTo(this) ? error_->text() : QString();
+    return banner_->isVisibleTo(this) ? error_->text() : QString();
 }
+
+void MainWindow::close_banner() { banner_->hide(); }
 
 void MainWindow::update_status() {
     QString s;
@@ -563,6 +691,7 @@ void MainWindow::open_resample(int index) {
     if (!t || index < t->n_prompt || index >= static_cast<int>(t->tokens.size())) return;
     if (!resample_) {
         resample_ = new ResampleDialog(this);
+        style_charts(resample_);
         connect(resample_, &ResampleDialog::startRequested, this,
                 [this](const gb::ResampleOptions& opt) {
                     c_.resample(resample_->message_id(), resample_->trace(), resample_->at(), opt);
@@ -629,7 +758,7 @@ void MainWindow::set_presenter(bool on) {
         setPalette(normal_palette_);
         chat_->setStyleSheet({});
     }
-    sidebar_->setVisible(!on);
+    sidebar_->setVisible(!on && show_sidebar_->isChecked());
     menuBar()->setVisible(!on);
     statusBar()->setVisible(!on);
     // The step keys must not go to the message box.
@@ -639,6 +768,7 @@ void MainWindow::set_presenter(bool on) {
 
 CompareDialog* MainWindow::open_compare() {
     auto* d = new CompareDialog(c_, reply_->message_id(), this);
+    style_charts(d);
     d->setAttribute(Qt::WA_DeleteOnClose);
     d->show();
     return d;

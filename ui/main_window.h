@@ -17,6 +17,8 @@
 #include "app/server_monitor.h"
 
 class QAction;
+class QFrame;
+class QSplitter;
 class QLabel;
 class QTabWidget;
 class QTimer;
@@ -75,7 +77,8 @@ public:
     gb::app::ConversationListModel* conversations() const { return conversations_; }
     // The reply the inspector, routing view and dashboard show (live or stored).
     gb::app::InspectedReply* reply() const { return reply_; }
-    QString error_text() const;
+    QString error_text() const;  // the banner's text while it shows
+    void close_banner();         // what its × does
     void show_panel(Panel p);
     // Opens the compare dialog with the inspected reply as A (non-modal; it deletes itself).
     CompareDialog* open_compare();
@@ -87,8 +90,26 @@ public:
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
     void open_server_dialog();
     void open_model_dialog();
+    // The window's geometry, splitter sizes and which side parts show, kept in QSettings
+    // between runs; restore_layout is false when there was nothing to restore.
+    bool restore_layout();
+    void save_layout() const;
+    void set_sidebar_shown(bool on);  // View > Show the conversation list (Ctrl+B)
+    void set_panels_shown(bool on);   // View > Show the side panels (Ctrl+J)
+    int chat_width() const;
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+    void resizeEvent(QResizeEvent* e) override;
 
 private:
+    static constexpr int kChatMinWidth = 320;
+    static constexpr int kChatWantWidth = 520;
+    void fit_chat();
+    QSplitter* split_ = nullptr;
+    QWidget* right_ = nullptr;
+    QAction* show_sidebar_ = nullptr;
+    QAction* show_panels_ = nullptr;
     void create_actions();
     void show_error(const QString& message, bool is_error = true);
     void update_status();
@@ -124,6 +145,7 @@ private:
     void watch_server();  // the hardware view follows a remote model's server
     SettingsPanel* settings_ = nullptr;
     QTabWidget* tabs_ = nullptr;
+    QFrame* banner_ = nullptr;
     QLabel* error_ = nullptr;
     QLabel* model_label_ = nullptr;
     QString loading_;

@@ -4,14 +4,15 @@
 #include <QAbstractTextDocumentLayout>
 #include <QApplication>
 #include <QClipboard>
+#include <QDesktopServices>
 #include <QHBoxLayout>
-#include <QInputDialog>
 #include <QLabel>
 #include <QPlainTextDocumentLayout>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QScrollBar>
+#include <QStyle>
 #include <QTextBrowser>
 #include <QTextCursor>
 #include <QTextDocument>
@@ -21,6 +22,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/code_blocks.h"
+#include "ui/text_edit_dialog.h"
+#include "ui/theme.h"
+
 namespace gb::ui {
 
 QString thought_summary(const MessageView& m) {
@@ -29,6 +34,50 @@ QString thought_summary(const MessageView& m) {
     return QObject::tr("Thought for %1 s · %2 tokens")
         .arg(m.thought_ms / 1000.0, 0, 'f', 1)
         .arg(m.reasoning_tokens);
+}
+
+QString reply_footer(const MessageView& m) {
+    if (m.role == "user" || m.streaming || m.id == 0) return {};
+    QStringList parts;
+    if (m.decode_tps > 0) parts << QObject::tr("%1 tok/s").arg(m.decode_tps, 0, 'f', 1);
+    if (m.ttft_ms > 0) parts << QObject::tr("first token %1 s").arg(m.ttft_ms / 1000.0, 0, 'f', 2);
+    if (m.reasoning_tokens > 0 && m.thought_ms > 0)
+        parts << QObject::tr("thought %1 s").arg(m.thought_ms / 1000.0, 0, 'f', 1);
+    const int total = m.reasoning_tokens + m.answer_tokens;
+    if (m.reasoning_tokens > 0)
+        parts << QObject::tr("%1 reasoning + %2 answer tokens")
+                     .arg(m.reasoning_tokens)
+                     .arg(m.answer_tokens);
+    else if (total > 0)
+        parts << QObject::tr("%n token(s)", nullptr, total);
+    if (m.prompt_tokens > 0) parts << QObject::tr("%1 prompt tokens").arg(m.prompt_tokens);
+    return parts.join(QStringLiteral(" · "));
+}
+
+QString with_hard_line_breaks(const QString& markdown) {
+    static const QRegularExpression block_start(
+        "^\\s{0,3}(#{1,6}\\s|[-*+]\\s|\\d{1,9}[.)]\\s|>|\\||```|~~~|[-=_*]{3,}\\s*$)");
+    const QStringList lines = markdown.split('\n');
+    QStringList out;
+    out.reserve(lines.size());
+    bool fence = false;
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+        QString line = lines[i];
+        const QString t = line.trimmed();
+        if (t.startsWith(u"```") || t.startsWith(u"~~~")) {
+            fence = !fence;
+            out << line;
+            continue;
+        }
+        const bool last = i + 1 == lines.size();
+        if (!fence && !last && !t.isEmpty() && !lines[i + 1].trimmed().isEmpty() &&
+            !line.startsWith(u"    ") && !line.startsWith('\t') && !t.startsWith('#') &&
+            !t.startsWith('|') && !line.endsWith(u"  ") && !line.endsWith('\\') &&
+            !block_start.match(lines[i + 1]).hasMatch())
+            line += u"  ";
+        out << line;
+    }
+    return out.join('\n');
 }
 
 QString code_blocks(const QString& markdown) {
@@ -112,13 +161,29 @@ public:
         setFrameShape(QFrame::NoFrame);
         setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
         setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-        setOpenExternalLinks(true);
+        // Links open in the desktop's browser; a code block's "Copy" link copies it.
+        setOpenLinks(false);
+        connect(this, &QTextBrowser::anchorClicked, this, [this](const QUrl& url) {
+            const int i = copy_link_index(url);
+            if (i < 0) {
+                QDesktopServices::openUrl(url);
+                return;
+            }
+            const std::vector<CodeBlock> blocks = document_code_blocks(document());
+            if (i < static_cast<int>(blocks.size()))
+                QApplication::clipboard()->setText(blocks[static_cast<size_t>(i)].code);
+        });
         setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
         viewport()->setAutoFillBackground(false);
         setStyleSheet("QTextBrowser { background: transparent; }");
         document()->setDocumentMargin(0);
+        highlighter_ = new CodeHighlighter(this);
+        highlighter_->setDocument(document());
         follow_height();
     }
+
+    // Code blocks get their tint (and, once whole, their header lines).
+    void decorate(bool headers) { decorate_code_blocks(document(), current_theme(), headers); }
 
     // A finished reply's Markdown, rendered whole. Parsed into a new document that no view
     // watches, then swapped in: the same text set into the shown document is laid out again
@@ -132,6 +197,9 @@ public:
         doc->setDefaultTextOption(old->defaultTextOption());
         doc->setDocumentMargin(old->documentMargin());
         doc->setMarkdown(md);
+        decorate_code_blocks(doc, current_theme(), true);
+        highlighter_->setDocument(doc);
+        highlighter_->rehighlight();  // now, not on the next turn of the event loop
         doc->setTextWidth(viewport()->width());
         setDocument(doc);  // deletes the old one, a child of this box
         follow_height();
@@ -161,10 +229,12 @@ protected:
 
 private:
     bool height_pending_ = false;
+    CodeHighlighter* highlighter_ = nullptr;
 };
 
 QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
     auto* b = new QPushButton(text, parent);
+    b->setObjectName("bubbleAction");
     b->setFlat(true);
     b->setAccessibleName(accessible);
     b->setToolTip(accessible);
@@ -180,7 +250,7 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     v->setContentsMargins(10, 6, 10, 6);
     auto* head = new QHBoxLayout;
     role_ = new QLabel(this);
-    role_->setStyleSheet("font-weight: bold");
+    role_->setObjectName("roleLabel");
     head->addWidget(role_);
     head->addStretch();
     prev_ = new QToolButton(this);
@@ -196,6 +266,7 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     v->addLayout(head);
 
     think_toggle_ = new QToolButton(this);
+    think_toggle_->setObjectName("thinkToggle");
     think_toggle_->setCheckable(true);
     think_toggle_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     think_toggle_->setArrowType(Qt::RightArrow);
@@ -203,9 +274,7 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     think_toggle_->setAccessibleName(tr("Show or hide the reasoning"));
     v->addWidget(think_toggle_);
     reasoning_ = new ReasoningBox(this);
-    reasoning_->setStyleSheet(
-        "QPlainTextEdit { color: palette(mid); background: transparent; "
-        "border-left: 3px solid palette(mid); padding-left: 8px; }");
+    reasoning_->setObjectName("reasoningBox");
     reasoning_->setAccessibleName(tr("Reasoning"));
     v->addWidget(reasoning_);
     answer_ = text_label(this);
@@ -216,6 +285,17 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     markdown_->setAccessibleName(tr("Message text"));
     markdown_->hide();
     v->addWidget(markdown_);
+
+    footer_ = new QLabel(this);
+    footer_->setObjectName("replyFooter");
+    footer_->setAccessibleName(tr("Reply statistics"));
+    footer_->setWordWrap(true);
+    footer_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
+    QFont small = footer_->font();
+    small.setPointSizeF(std::max(7.0, small.pointSizeF() * 0.88));
+    footer_->setFont(small);
+    footer_->hide();
+    v->addWidget(footer_);
 
     auto* actions = new QHBoxLayout;
     copy_ = small_button(tr("Copy"), tr("Copy the message"), this);
@@ -254,10 +334,9 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
         emit copied(code);
     });
     connect(edit_, &QPushButton::clicked, this, [this] {
-        bool ok = false;
-        const QString text = QInputDialog::getMultiLineText(
-            this, tr("Edit message"), tr("New text (a new branch):"), m_.content, &ok);
-        if (ok && !text.trimmed().isEmpty()) emit editRequested(m_.id, text);
+        const auto text = TextEditDialog::edit(this, tr("Edit message"),
+                                               tr("New text (a new branch):"), m_.content);
+        if (text && !text->trimmed().isEmpty()) emit editRequested(m_.id, *text);
     });
     connect(regen_, &QPushButton::clicked, this, [this] { emit regenerateRequested(m_.id); });
     connect(continue_, &QPushButton::clicked, this, [this] { emit continueRequested(m_.id); });
@@ -317,6 +396,10 @@ void MessageWidget::show_markdown(const QString& text, bool streaming) {
     c.removeSelectedText();
     c.insertMarkdown(text.mid(markdown_settled_));
     markdown_text_ = text;
+    static_cast<MarkdownBox*>(markdown_)->decorate(false);
+}
+QString MessageWidget::footer_text() const {
+    return footer_->isVisibleTo(this) ? footer_->text() : QString();
 }
 QString MessageWidget::reasoning_text_shown() const { return reasoning_->toPlainText(); }
 QString MessageWidget::answer_document_text() const { return markdown_->toPlainText(); }
@@ -328,9 +411,13 @@ void MessageWidget::set_message(const MessageView& m) {
                    : m.replay    ? tr("Assistant (replay)")
                    : m.streaming ? tr("Assistant (writing…)")
                                  : tr("Assistant"));
-    // Style sheets re-polish the whole bubble: set one only when the role changes.
-    const QString sheet = user ? "#messageBubble { background: palette(alternate-base); }" : "";
-    if (styleSheet() != sheet) setStyleSheet(sheet);
+    // The theme's style sheet colours a bubble by its role; re-polished only when it changes.
+    const QString role = user ? QStringLiteral("user") : QStringLiteral("assistant");
+    if (property("role").toString() != role) {
+        setProperty("role", role);
+        style()->unpolish(this);
+        style()->polish(this);
+    }
     const bool has_reasoning = !user && (!m.reasoning.isEmpty() || m.reasoning_tokens > 0);
     think_toggle_->setVisible(has_reasoning);
     think_toggle_->setText(thought_summary(m));
@@ -354,9 +441,12 @@ void MessageWidget::set_message(const MessageView& m) {
         markdown_->hide();
     } else {
         answer_->hide();
-        show_markdown(text, m.streaming);
+        show_markdown(with_hard_line_breaks(text), m.streaming);
         markdown_->setVisible(!text.isEmpty());
     }
+    const QString footer = reply_footer(m);
+    if (footer_->text() != footer) footer_->setText(footer);
+    footer_->setVisible(!footer.isEmpty());
     const bool done = !m.streaming && m.id != 0;
     copy_->setVisible(done);
     copy_code_->setVisible(done && !code_blocks(m.content).isEmpty());

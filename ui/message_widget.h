@@ -21,7 +21,17 @@ struct MessageView {
     bool replay = false;  // a replay (teaching mode) shows this reply
     double thought_ms = 0;
     int reasoning_tokens = 0, answer_tokens = 0, branch_index = 1, branch_count = 1;
+    int prompt_tokens = 0;
+    double ttft_ms = 0, decode_tps = 0;  // 0: unknown
 };
+
+// The line under a finished reply: speed, time to first token, reasoning time and token
+// counts ("31.4 tok/s · first token 0.18 s · thought 2.1 s · 273 + 12 tokens"); "" for a user
+// turn or a reply still being written.
+QString reply_footer(const MessageView& m);
+// Markdown with each single line break made a hard one (outside code blocks and before block
+// syntax), as chat answers are meant: "a\nb" shows two lines, not "a b".
+QString with_hard_line_breaks(const QString& markdown);
 
 // The "Thought for ..." line of a reply.
 QString thought_summary(const MessageView& m);
@@ -44,6 +54,8 @@ public:
     QString answer_document_text() const;  // the rendered answer as plain text (tests)
     QPushButton* edit_thought_button() const { return edit_thought_; }
     QPushButton* continue_button() const { return continue_; }
+    QString footer_text() const;
+    QTextBrowser* answer_view() const { return markdown_; }
 
 signals:
     void editRequested(qint64 id, QString text);
@@ -75,6 +87,7 @@ private:
     bool markdown_whole_ = false;     // rendered whole (setMarkdown), not by appends
     void show_markdown(const QString& text, bool streaming);
     QLabel* branch_label_ = nullptr;
+    QLabel* footer_ = nullptr;
     QToolButton *prev_ = nullptr, *next_ = nullptr;
     QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr,
                 *inspect_ = nullptr, *edit_thought_ = nullptr, *continue_ = nullptr;

@@ -80,8 +80,7 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     pv->addWidget(meter_);
     loop_ = new QLabel(page);
     loop_->setWordWrap(true);
-    loop_->setStyleSheet(
-        "background: #fbe3e3; color: #8a1c1c; padding: 4px; border: 1px solid #e0a0a0;");
+    loop_->setObjectName("alert");  // the theme's error colours
     loop_->setAccessibleName(tr("Loop alarm"));
     loop_->hide();
     pv->addWidget(loop_);

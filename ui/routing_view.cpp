@@ -112,14 +112,27 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
     selected_ = -1;
     expert_tokens_->clear();
     if (!trace_) {
-        stack_->setCurrentIndex(0);
+        show_message_without_trace();
         return;
     }
     if (trace_->n_expert == 0) {
-        dense_->setText(
-            tr("This model is dense: it has no experts, so every token goes through the same "
-               "feed-forward weights in every layer. Open a mixture-of-experts model (Qwen3-MoE, "
-               "OLMoE, Mixtral, DeepSeek) to see routing."));
+        // The reply's model, which need not be the one loaded now.
+        const QString name = QString::fromStdString(trace_->model);
+        QString text =
+            tr("This reply's model (%1) is dense: it has no experts, so every token goes through "
+               "the same feed-forward weights in every layer.")
+                .arg(name.isEmpty() ? tr("unnamed") : name);
+        if (model_experts_ > 0 && name != model_name_)
+            text += " " + tr("%1, loaded now, routes each token to %2 of %3 experts: send it a "
+                             "message to see its routing.")
+                              .arg(model_name_)
+                              .arg(model_k_)
+                              .arg(model_experts_);
+        else
+            text +=
+                " " + tr("Open a mixture-of-experts model (Qwen3-MoE, OLMoE, Mixtral, DeepSeek, "
+                         "or our glassbox-demo-moe) to see routing.");
+        dense_->setText(text);
         stack_->setCurrentIndex(0);
         return;
     }
@@ -139,6 +152,31 @@ void RoutingView::set_trace(std::shared_ptr<const Trace> trace) {
     token_map_->set_data(0, 0, {});
     token_title_->setText(tr("Selected token: click a token in the inspector"));
     update_load(counted);
+}
+
+void RoutingView::set_loaded_model(const gb::app::ModelInfo& m) {
+    model_name_ = QString::fromStdString(m.name);
+    model_experts_ = m.n_expert;
+    model_k_ = m.n_expert_used;
+    if (!trace_ || trace_->n_expert == 0) set_trace(trace_);
+}
+
+void RoutingView::show_message_without_trace() {
+    if (model_name_.isEmpty())
+        dense_->setText(tr("No reply inspected yet: load a model and send a message."));
+    else if (model_experts_ > 0)
+        dense_->setText(tr("%1 routes each token to %2 of %3 experts in its MoE layers: send a "
+                           "message and the routing fills in as the reply streams.")
+                            .arg(model_name_)
+                            .arg(model_k_)
+                            .arg(model_experts_));
+    else
+        dense_->setText(tr("%1 is dense: it has no experts, so every token goes through the same "
+                           "feed-forward weights in every layer. Open a mixture-of-experts model "
+                           "(Qwen3-MoE, OLMoE, Mixtral, DeepSeek, or our glassbox-demo-moe) to "
+                           "see routing.")
+                            .arg(model_name_));
+    stack_->setCurrentIndex(0);
 }
 
 void RoutingView::trace_grew() {

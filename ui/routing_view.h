@@ -7,6 +7,7 @@
 #include <QWidget>
 #include <memory>
 
+#include "app/chat_types.h"
 #include "engine/trace/expert_load.h"
 #include "engine/trace/trace.h"
 
@@ -35,6 +36,9 @@ public:
     enum class LoadMode { All, Reasoning, Answer, Difference };
     explicit RoutingView(QWidget* parent = nullptr);
     void set_trace(std::shared_ptr<const Trace> trace);
+    // The model now loaded: what the view says while no reply is inspected, and whether an
+    // inspected reply came from another model.
+    void set_loaded_model(const gb::app::ModelInfo& m);
     // The trace given to set_trace() has grown (a reply being streamed): the load and summary
     // follow, the selected token and expert list stay.
     void trace_grew();
@@ -51,6 +55,9 @@ signals:
     void tokenActivated(int index);  // a token in the expert's list was chosen
 
 private:
+    QString model_name_;  // the loaded model ('' when none)
+    int64_t model_experts_ = 0, model_k_ = 0;
+    void show_message_without_trace();
     void update_load();  // counts the trace, then the overload below
     void update_load(const gb::ExpertLoad& counted);
 

@@ -5,17 +5,19 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace gb::ui {
 
 WelcomePanel::WelcomePanel(QWidget* parent) : QWidget(parent) {
     setAccessibleName(tr("Welcome"));
     auto* v = new QVBoxLayout(this);
-    v->setContentsMargins(40, 30, 40, 30);
+    v->setContentsMargins(24, 24, 24, 24);
     v->setSpacing(12);
     title_ = new QLabel(this);
     title_->setAlignment(Qt::AlignCenter);
-    title_->setStyleSheet("font-size: 18pt; font-weight: 600");
+    title_->setObjectName("welcomeTitle");
+    title_->setWordWrap(true);
     intro_ = new QLabel(this);
     intro_->setWordWrap(true);
     intro_->setAlignment(Qt::AlignCenter);
@@ -23,7 +25,10 @@ WelcomePanel::WelcomePanel(QWidget* parent) : QWidget(parent) {
     status_ = new QLabel(tr("Open a model (Ctrl+O), then type a message below."), this);
     status_->setWordWrap(true);
     status_->setAlignment(Qt::AlignCenter);
-    status_->setStyleSheet("color: palette(mid); font-size: 13pt");
+    status_->setObjectName("welcomeStatus");
+    // Labels that wrap may be as narrow as the chat: their text wraps instead of being cut.
+    for (QLabel* l : {title_, intro_, status_})
+        l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     grid_ = new QGridLayout;
     grid_->setSpacing(8);
     v->addWidget(title_);
@@ -45,7 +50,6 @@ void WelcomePanel::set_prompts(const gb::app::DemoPromptSet& set) {
     title_->setVisible(!set.title.isEmpty());
     intro_->setText(set.intro);
     intro_->setVisible(!set.intro.isEmpty());
-    const int columns = 3;
     for (int i = 0; i < set.prompts.size(); ++i) {
         const gb::app::DemoPrompt& p = set.prompts[i];
         auto* b = new QPushButton(this);
@@ -53,11 +57,28 @@ void WelcomePanel::set_prompts(const gb::app::DemoPromptSet& set) {
         b->setText(p.label == p.text ? p.text : p.label + "\n" + p.text);
         b->setToolTip(tr("Send \"%1\"").arg(p.text));
         b->setAccessibleName(tr("Demo prompt: %1").arg(p.label));
+        b->setObjectName("welcomePrompt");
         b->setMinimumHeight(52);
+        b->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
         connect(b, &QPushButton::clicked, this, [this, text = p.text] { emit promptChosen(text); });
-        grid_->addWidget(b, i / columns, i % columns);
         buttons_.push_back(b);
     }
+    columns_ = 0;  // lay out anew
+    reflow();
+}
+
+void WelcomePanel::resizeEvent(QResizeEvent* e) {
+    QWidget::resizeEvent(e);
+    reflow();
+}
+
+void WelcomePanel::reflow() {
+    const int columns = std::clamp(width() / 200, 1, 3);
+    if (columns == columns_) return;
+    columns_ = columns;
+    for (QWidget* b : buttons_) grid_->removeWidget(b);
+    for (size_t i = 0; i < buttons_.size(); ++i)
+        grid_->addWidget(buttons_[i], static_cast<int>(i) / columns, static_cast<int>(i) % columns);
 }
 
 void WelcomePanel::set_prompts_enabled(bool on) {

@@ -22,6 +22,12 @@ public:
     void set_prompts_enabled(bool on);
     int prompt_count() const { return static_cast<int>(buttons_.size()); }
     QString status() const;
+    int columns() const { return columns_; }
+
+protected:
+    // The prompt grid reflows to the width (3 columns, fewer on a narrow chat), so nothing is
+    // clipped.
+    void resizeEvent(QResizeEvent* e) override;
 
 signals:
     void promptChosen(QString text);
@@ -32,6 +38,8 @@ private:
     QLabel* status_ = nullptr;
     QGridLayout* grid_ = nullptr;
     std::vector<QWidget*> buttons_;
+    int columns_ = 3;
+    void reflow();
 };
 
 }  // namespace gb::ui

@@ -388,9 +388,8 @@ static void expect_change(sql::Db& db, const char* what, int64_t id) {
 void HistoryStore::rename_conversation(int64_t id, std::string_view title) {
     guarded([&] {
         sql::Transaction tx(db_);
-        db_.prepare("UPDATE conversations SET title = ?, updated_ms = ? WHERE id = ?")
-            .args(title, now_ms(), id)
-            .run();
+        // A new title is not activity: the conversation keeps its place in the list.
+        db_.prepare("UPDATE conversations SET title = ? WHERE id = ?").args(title, id).run();
         expect_change(db_, "conversation", id);
         tx.commit();
     });

@@ -264,7 +264,10 @@ private slots:
         m.streaming = false;
         m.id = 7;
         w.set_message(m);
-        QCOMPARE(w.answer_document_text(), whole.toPlainText());
+        // Whole, the code block also gets its header line (language and Copy).
+        QString with_header = whole.toPlainText();
+        with_header.replace("two\nx = 1", "two\npython   Copy\nx = 1");
+        QCOMPARE(w.answer_document_text(), with_header);
         QCOMPARE(w.answer_text_shown(), md);
         // The finished text is parsed into a new document that replaces the streamed one: it
         // keeps the box's font and its height follows the new document.
