@@ -133,7 +133,7 @@ std::filesystem::path default_download_dir(std::string_view repo_id);
 std::string hub_endpoint(const HubRepo& repo);
 std::string hub_token(const HubRepo& repo);
 
-// Throw HubError (Other, kind Refused) for a repo id or file path that could leave its place: ids
+// Throws HubError (Other, kind Refused) for a repo id or file path that could leave its place: ids
 // are [A-Za-z0-9._-] names, one optional '/'; paths are relative, without empty, "." or ".."
 // segments, backslashes or control bytes.
 void check_repo_id(std::string_view id);
@@ -188,7 +188,7 @@ ResumeStart plan_resume(int64_t partial_bytes, int64_t total);
 enum class RangeAnswer { Append, Restart, Complete, Invalid };
 RangeAnswer classify_range_answer(long status, const std::string* content_range, int64_t offset);
 
-// 1536 -> "1.5 KB", 734003200 -> "700 MB", 4.3e9 -> "4.3 GB" (decimal units, as the hub shows).
+// 1536 -> "1.5 KB", 734003200 -> "734 MB", 4.3e9 -> "4.3 GB" (decimal units, as the hub shows).
 std::string format_bytes(int64_t n);
 
 }  // namespace gb::remote
