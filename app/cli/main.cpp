@@ -97,6 +97,15 @@ commands:
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
+  download REPO FILE [--revision REV] [--dir DIR] [--endpoint URL] [--token-env VAR]
+  download REPO --list [--revision REV]
+      one file of a Hugging Face hub repo (e.g. Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf)
+      into DIR (default $XDG_DATA_HOME/glassbox/models/REPO, else
+      ~/.local/share/glassbox/models/REPO), checked against the hub's size and sha256; an
+      interrupted download (Ctrl-C, a dropped connection) resumes from its FILE.part when run
+      again; free disk space is checked first. --list: the repo's files with sizes, GGUF
+      first. The token: the variable --token-env names, else HF_TOKEN; sent only to the
+      hub's own host. --endpoint (else HF_ENDPOINT): a mirror of the hub
 )";
 
 }  // namespace
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
         if (cmd == "reproduce") return gb::cli::reproduce_command(args);
         if (cmd == "resample") return gb::cli::resample_command(args);
         if (cmd == "lens") return gb::cli::lens_command(args);
+        if (cmd == "download") return gb::cli::download_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 
@@ -24,9 +25,40 @@ struct Transfer {
     const std::atomic<bool>* cancel;
     HttpResponse* resp;
     CURL* curl;
+    const std::function<bool(const HttpResponse&)>* on_head = nullptr;
     bool status_known = false;
     bool ok_status = false;
 };
+
+// One header line of the answer: a status line starts a new header block (an interim 1xx
+// answer's lines are dropped with it), the blank line ends it.
+size_t on_header(char* p, size_t size, size_t n, void* user) {
+    auto& t = *static_cast<Transfer*>(user);
+    const size_t len = size * n;
+    std::string_view line(p, len);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.starts_with("HTTP/")) {
+        t.resp->headers.clear();
+    } else if (line.empty()) {
+        long status = 0;
+        curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && t.on_head && *t.on_head) {
+            t.resp->status = status;
+            if (!(*t.on_head)(*t.resp)) {
+                t.resp->cancelled = true;
+                return 0;  // stops the transfer
+            }
+        }
+    } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.remove_suffix(1);
+        t.resp->headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    }
+    return len;
+}
 
 size_t on_write(char* p, size_t size, size_t n, void* user) {
     auto& t = *static_cast<Transfer*>(user);
@@ -61,6 +93,18 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
+const std::string* HttpResponse::header(std::string_view name) const {
+    auto same = [&](const std::string& k) {
+        return std::equal(k.begin(), k.end(), name.begin(), name.end(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+        });
+    };
+    for (auto it = headers.rbegin(); it != headers.rend(); ++it)
+        if (same(it->first)) return &it->second;
+    return nullptr;
+}
+
 std::string host_of(std::string_view url) {
     const size_t s = url.find("://");
     std::string_view rest = s == std::string_view::npos ? url : url.substr(s + 3);
@@ -69,7 +113,8 @@ std::string host_of(std::string_view url) {
 
 HttpResponse http_request(const HttpRequest& req,
                           const std::function<bool(std::string_view)>& on_data,
-                          const std::atomic<bool>* cancel) {
+                          const std::atomic<bool>* cancel,
+                          const std::function<bool(const HttpResponse&)>& on_head) {
     if (req.url.rfind("http://", 0) != 0 && req.url.rfind("https://", 0) != 0)
         throw RemoteError(RemoteError::Kind::Refused,
                           "not an http or https URL: '" + req.url + "'");
@@ -77,7 +122,7 @@ HttpResponse http_request(const HttpRequest& req,
     CURL* curl = curl_easy_init();
     if (!curl) throw RemoteError(RemoteError::Kind::Network, "could not start an HTTP request");
     HttpResponse resp;
-    Transfer t{&on_data, cancel, &resp, curl};
+    Transfer t{&on_data, cancel, &resp, curl, &on_head};
     curl_slist* headers = nullptr;
     for (const auto& [k, v] : req.headers)
         headers = curl_slist_append(headers, (k + ": " + v).c_str());
@@ -93,6 +138,8 @@ HttpResponse http_request(const HttpRequest& req,
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
@@ -107,6 +154,8 @@ HttpResponse http_request(const HttpRequest& req,
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.c_str());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+    } else if (req.method == "HEAD") {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     }
     const CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);

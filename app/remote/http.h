@@ -14,7 +14,7 @@
 namespace gb::remote {
 
 struct HttpRequest {
-    std::string method = "GET";  // GET or POST
+    std::string method = "GET";  // GET, POST or HEAD (no body is read)
     std::string url;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;  // POST
@@ -32,16 +32,26 @@ struct HttpResponse {
     std::string body;
     bool cancelled = false;  // stopped by *cancel or by the callback
     int64_t bytes = 0;       // body bytes received
+    // The final answer's header lines in the order received (names as the server spelled them;
+    // an interim 1xx answer's are dropped).
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    // The value of the last header named `name` (case-insensitive), or null.
+    const std::string* header(std::string_view name) const;
 };
 
 // Sends `req`. A 2xx body goes to on_data as it arrives (return false to stop); anything else
 // is collected in the response. *cancel (may be null) is polled several times a second.
+// on_head (may be empty) sees the response once its status and headers are in, before any of
+// its body (return false to stop: the response comes back cancelled), e.g. to tell a 206 from a
+// 200 before writing a byte.
 // Throws RemoteError: Network (no connection, TLS, a dropped connection: the message says which
 // and the bytes received so far went to on_data), Timeout (connect or idle), Refused (a URL that
 // is not http or https).
 HttpResponse http_request(const HttpRequest& req,
                           const std::function<bool(std::string_view)>& on_data,
-                          const std::atomic<bool>* cancel = nullptr);
+                          const std::atomic<bool>* cancel = nullptr,
+                          const std::function<bool(const HttpResponse&)>& on_head = {});
 
 // "host:port" of an http(s) URL, for messages.
 std::string host_of(std::string_view url);
