@@ -78,6 +78,11 @@ ChatController::ChatController(ConversationStore& store, EngineWorker& worker, Q
         emit modelChanged();
         refresh_context_use();
     });
+    connect(&worker_, &EngineWorker::modelUnloaded, this, [this] {
+        model_ = ModelInfo{};
+        model_loaded_ = false;
+        emit modelChanged();
+    });
     connect(&worker_, &EngineWorker::loadFailed, this, [this](const QString& e) {
         loading_ = false;
         emit errorOccurred(tr("Could not load the model: %1").arg(e));
@@ -484,6 +489,11 @@ void ChatController::load_model(const LoadSettings& settings) {
     model_loaded_ = false;
     load_settings_ = settings;
     worker_.load(settings);
+}
+
+void ChatController::unload_model() {
+    if (busy()) stop();
+    worker_.unload();
 }
 
 void ChatController::refresh_context_use() {

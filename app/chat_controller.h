@@ -100,6 +100,8 @@ public:
     // What the last load_model asked for (a remote model's server and key, in memory only).
     const LoadSettings& load_settings() const { return load_settings_; }
     void load_model(const LoadSettings& settings);
+    // Frees the loaded model (a reply being written is stopped first); modelChanged follows.
+    void unload_model();
     const ModelInfo& model() const { return model_; }
     bool model_loaded() const { return model_loaded_; }
     // Between modelLoading and modelChanged: a load is under way.

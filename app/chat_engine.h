@@ -101,6 +101,10 @@ public:
     // Something the user should know about the last reply (e.g. the model's chat template
     // failed and a built-in format was used); empty when nothing new. Each note is given once.
     virtual std::string take_notice() { return {}; }
+
+    // Frees the model (its weights, cache and any connection): loaded() is false afterwards.
+    // An engine that cannot (a single fixed engine) says so by throwing gb::Error.
+    virtual void unload();
 };
 
 // The backends of this build ("cpu", and "cuda" when it was built), as the engine says.

@@ -37,10 +37,13 @@ struct ModelInfo {
     std::string backend;                    // where it runs once loaded ("cpu", "cuda")
     int64_t n_cpu_layers = 0;               // with a GPU backend: the first layers run on the CPU
     std::string error;                      // metadata could not be read completely
-    bool remote = false;                    // served by an inference server
-    std::string server;                     // remote: e.g. "vLLM 0.11.0 at 10.0.0.5:8000"
-    std::string server_kind;                // remote: "vLLM", "SGLang", "llama-server", ...
-    ModelAnatomy anatomy;                   // parameters per part (total 0: not known)
+    int64_t file_bytes = 0;                 // the file's size on disk (a checkpoint: 0)
+    int64_t expected_bytes = 0;             // what its header says it should be (0: not known)
+    bool reasons = false;     // writes a chain of thought (<think> in its template or vocabulary)
+    bool remote = false;      // served by an inference server
+    std::string server;       // remote: e.g. "vLLM 0.11.0 at 10.0.0.5:8000"
+    std::string server_kind;  // remote: "vLLM", "SGLang", "llama-server", ...
+    ModelAnatomy anatomy;     // parameters per part (total 0: not known)
 
     bool is_moe() const { return n_expert > 0; }
     // KV cache bytes per token in cache_type (the f16 figure for a type not listed).

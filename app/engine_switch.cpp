@@ -18,6 +18,8 @@ ModelInfo EngineSwitch::load(const LoadSettings& settings) {
     return info;
 }
 
+void ChatEngine::unload() { throw Error("this engine cannot unload its model"); }
+
 const ModelInfo& EngineSwitch::info() const {
     static const ModelInfo none;
     return active_ ? active_->info() : none;

@@ -18,6 +18,7 @@ public:
     EngineSwitch(Maker make_local, Maker make_remote);
 
     ModelInfo load(const LoadSettings& settings) override;
+    void unload() override { active_.reset(); }
     bool loaded() const override { return active_ && active_->loaded(); }
     const ModelInfo& info() const override;
     Trace generate(const std::vector<ChatTurn>& turns, const GenerationSettings& settings,

@@ -54,6 +54,17 @@ void EngineWorker::load(const LoadSettings& settings) {
     });
 }
 
+void EngineWorker::unload() {
+    post([this] {
+        try {
+            engine_->unload();
+            emit modelUnloaded();
+        } catch (const std::exception& e) {
+            emit loadFailed(error_text(e));
+        }
+    });
+}
+
 void EngineWorker::generate(quint64 request, const std::vector<ChatTurn>& turns,
                             const GenerationSettings& settings) {
     stream(request,

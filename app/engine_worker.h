@@ -30,6 +30,7 @@ public:
     ~EngineWorker() override;  // cancels, then waits for the thread
 
     void load(const LoadSettings& settings);
+    void unload();  // modelUnloaded, or loadFailed with why not
     void generate(quint64 request, const std::vector<ChatTurn>& turns,
                   const GenerationSettings& settings);
     // A branch of a stored reply (ChatEngine::branch), streamed and finished like a reply.
@@ -73,6 +74,7 @@ public:
 signals:
     void loadStarted(QString path);
     void modelLoaded(gb::app::ModelInfo info);
+    void modelUnloaded();
     void loadFailed(QString error);
     void generationStarted(quint64 request);
     void tokenStreamed(quint64 request, gb::app::StreamToken token);

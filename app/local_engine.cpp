@@ -3,6 +3,7 @@
 #include "app/local_engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -98,7 +99,27 @@ ModelInfo inspect_model(const std::string& path) {
         info.format = checkpoint ? "HF checkpoint" : "GGUF v" + std::to_string(f->version());
         info.arch = f->get_string("general.architecture").value_or("?");
         if (auto n = f->get_string("general.name")) info.name = *n;
-        info.has_template = f->get_string("tokenizer.chat_template").has_value();
+        const auto tmpl = f->get_string("tokenizer.chat_template");
+        info.has_template = tmpl.has_value();
+        info.reasons = tmpl && (tmpl->find("<think>") != std::string::npos ||
+                                tmpl->find("</think>") != std::string::npos);
+        if (!checkpoint) {
+            uint64_t end = 0;
+            for (const auto& t : f->tensors()) end = std::max(end, t.offset + t.n_bytes);
+            info.file_bytes = static_cast<int64_t>(f->file_size());
+            info.expected_bytes = static_cast<int64_t>(f->data_offset() + end);
+            if (info.file_bytes < info.expected_bytes) {
+                auto mb = [](int64_t b) {
+                    char buf[32];
+                    std::snprintf(buf, sizeof buf, b < 10000000 ? "%.1f" : "%.0f", b / 1e6);
+                    return std::string(buf);
+                };
+                info.error = "incomplete download: " + mb(info.file_bytes) + " of " +
+                             mb(info.expected_bytes) +
+                             " MB (the file ends before its weights do: download it again, or "
+                             "resume the download)";
+            }
+        }
         std::map<std::string, int64_t> mix;
         for (const auto& t : f->tensors()) {
             info.n_params += t.n_elements;

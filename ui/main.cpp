@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFileInfo>
 #include <QStandardPaths>
 #include <QTimer>
 #include <climits>
@@ -22,6 +23,7 @@
 #include "app/remote_engine.h"
 #include "app/synthetic_engine.h"
 #include "ui/demo_tour.h"
+#include "ui/library_dialog.h"
 #include "ui/main_window.h"
 #include "ui/model_dialog.h"
 #include "ui/theme.h"
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
                      qPrintable(cli.value("theme")));
         return 2;
     }
+    const QString bundled_models = QStringLiteral(GB_BUNDLED_MODELS_DIR);
     gb::ui::apply_theme(app, cli.isSet("theme") ? gb::ui::theme_mode_from_name(cli.value("theme"))
                                                 : gb::ui::theme_mode_setting());
 
@@ -161,6 +164,20 @@ int main(int argc, char** argv) {
         QObject::connect(tour.get(), &gb::ui::DemoTour::done, &app,
                          [](int code) { QApplication::exit(code); });
         tour->start();
+    }
+    // With no model named, the last one loaded (or, the first time, our demo reasoning model),
+    // unless the library's "load the last model" is off.
+    window.set_bundled_models_dir(bundled_models);
+    if (load.path.empty() && !cli.isSet("screenshots") && gb::ui::auto_load_last_model()) {
+        QString last;
+        for (const QString& p : gb::ui::recent_models())
+            if (QFileInfo::exists(p)) {
+                last = p;
+                break;
+            }
+        if (last.isEmpty() && gb::ui::recent_models().isEmpty())
+            last = bundled_models + "/glassbox-demo-moe.gguf";
+        if (QFileInfo::exists(last)) load.path = last.toStdString();
     }
     if (!load.path.empty()) controller.load_model(load);
     return app.exec();

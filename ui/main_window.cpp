@@ -32,6 +32,7 @@
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
 #include "ui/lens_dialog.h"
+#include "ui/library_dialog.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
 #include "ui/reasoning_map_view.h"
@@ -412,7 +413,10 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
             chat_->set_demo_prompts(gb::app::demo_prompts_for(name, &error));
             if (!error.isEmpty()) show_error(error);
         } else {
-            chat_->set_placeholder(tr("Open a model (Ctrl+O), then type a message below."));
+            chat_->set_placeholder(
+                tr("Open a model (Ctrl+O, or the library: Ctrl+Shift+L), then "
+                   "type a message below."));
+            chat_->set_demo_prompts({});
         }
         routing_->set_loaded_model(c_.model_loaded() ? c_.model() : ModelInfo{});
         update_status();
@@ -446,6 +450,9 @@ void MainWindow::create_actions() {
     add(file, tr("&Open model…"), QKeySequence::Open, [this] { open_model_dialog(); });
     add(file, tr("&Connect to a server…"), QKeySequence(tr("Ctrl+Shift+O")),
         [this] { open_server_dialog(); });
+    add(file, tr("Model &library…"), QKeySequence(tr("Ctrl+Shift+L")), [this] { open_library(); });
+    add(file, tr("&Unload the model"), QKeySequence(tr("Ctrl+Shift+U")),
+        [this] { c_.unload_model(); });
     file->addSeparator();
     add(file, tr("&Quit"), QKeySequence::Quit, [] { QApplication::quit(); });
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
@@ -778,6 +785,25 @@ void MainWindow::open_server_dialog() {
     ServerDialog d(this);
     if (d.exec() != QDialog::Accepted) return;
     c_.load_model(d.settings());
+}
+
+LibraryDialog* MainWindow::open_library() {
+    auto* d =
+        new LibraryDialog(bundled_models_.toStdString(),
+                          c_.model_loaded() ? QString::fromStdString(c_.model().path) : "", this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &LibraryDialog::loadRequested, this, [this, d](const QString& path) {
+        LoadSettings s;
+        s.path = path.toStdString();
+        s.n_ctx = 4096;
+        for (const gb::app::LibraryEntry& e : d->entries())
+            if (e.path == s.path && e.n_ctx_train > 0 && e.n_ctx_train < s.n_ctx)
+                s.n_ctx = e.n_ctx_train;
+        c_.load_model(s);
+    });
+    connect(d, &LibraryDialog::unloadRequested, this, [this] { c_.unload_model(); });
+    d->show();
+    return d;
 }
 
 void MainWindow::open_model_dialog() {

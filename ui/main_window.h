@@ -90,6 +90,9 @@ public:
     void inspect(qint64 message_id);  // loads off the UI thread; the panels follow reply()
     void open_server_dialog();
     void open_model_dialog();
+    // Model > Model library: the models folder and the bundled demo models.
+    class LibraryDialog* open_library();
+    void set_bundled_models_dir(const QString& dir) { bundled_models_ = dir; }
     // The window's geometry, splitter sizes and which side parts show, kept in QSettings
     // between runs; restore_layout is false when there was nothing to restore.
     bool restore_layout();
@@ -108,6 +111,7 @@ private:
     void fit_chat();
     QSplitter* split_ = nullptr;
     QWidget* right_ = nullptr;
+    QString bundled_models_;
     QAction* show_sidebar_ = nullptr;
     QAction* show_panels_ = nullptr;
     void create_actions();

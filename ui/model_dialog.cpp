@@ -4,7 +4,9 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -18,8 +20,15 @@
 #include <QVBoxLayout>
 
 #include "app/chat_engine.h"
-
+#include "app/remote/hub_download.h"
 namespace gb::ui {
+
+QString library_folder() {
+    const QString fallback = QString::fromStdString(gb::remote::default_models_dir().string());
+    return QSettings().value("library/folder", fallback).toString();
+}
+
+void set_library_folder(const QString& dir) { QSettings().setValue("library/folder", dir); }
 
 namespace {
 QString human_bytes(double b) {
@@ -62,6 +71,13 @@ QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx, const std::st
                           .arg(m.n_moe_layers)
                     : QObject::tr("experts: none (dense model)<br>");
     s += QObject::tr("training context: %1 tokens<br>").arg(m.n_ctx_train);
+    if (m.n_ctx_train > 0 && n_ctx > m.n_ctx_train)
+        s += QObject::tr(
+                 "<span style='color:#c33'>Warning: %1 tokens is more context than the "
+                 "model was trained on (%2): past that, its output usually falls "
+                 "apart.</span><br>")
+                 .arg(n_ctx)
+                 .arg(m.n_ctx_train);
     s += QObject::tr("memory needed at %1 tokens of context: %2 (weights + %3 KV cache, %4)<br>")
              .arg(n_ctx)
              .arg(human_bytes(static_cast<double>(m.memory_needed(n_ctx, cache_type))))
@@ -74,6 +90,16 @@ QString describe_model(const gb::app::ModelInfo& m, int64_t n_ctx, const std::st
         s += QObject::tr("<br><span style='color:#c33'>Problem: %1</span>")
                  .arg(QString::fromStdString(m.error).toHtmlEscaped());
     return s;
+}
+
+QString ModelDialog::start_folder() const {
+    // The folder of the model shown, else the library's folder (made if missing).
+    const QFileInfo shown(path_->text());
+    if (!path_->text().isEmpty() && shown.exists())
+        return shown.isDir() ? shown.absoluteFilePath() : shown.absolutePath();
+    const QString lib = library_folder();
+    QDir().mkpath(lib);
+    return lib;
 }
 
 ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
@@ -153,13 +179,14 @@ ModelDialog::ModelDialog(QWidget* parent) : QDialog(parent) {
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(file_btn, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Open a GGUF model"), {},
-                                                       tr("GGUF models (*.gguf);;All files (*)"));
+        const QString f =
+            QFileDialog::getOpenFileName(this, tr("Open a GGUF model"), start_folder(),
+                                         tr("GGUF models (*.gguf);;All files (*)"));
         if (!f.isEmpty()) set_path(f);
     });
     connect(dir_btn, &QPushButton::clicked, this, [this] {
-        const QString d =
-            QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face checkpoint folder"));
+        const QString d = QFileDialog::getExistingDirectory(
+            this, tr("Open a Hugging Face checkpoint folder"), start_folder());
         if (!d.isEmpty()) set_path(d);
     });
     connect(recent_, &QListWidget::itemClicked, this,

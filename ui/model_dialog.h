@@ -16,6 +16,11 @@ class QSpinBox;
 
 namespace gb::ui {
 
+// The models folder the library scans and downloads go to (QSettings "library/folder"; by
+// default $XDG_DATA_HOME/glassbox/models).
+QString library_folder();
+void set_library_folder(const QString& dir);
+
 QStringList recent_models();
 void remember_model(const QString& path);
 // The metadata as the dialog shows it (rich text), for a given context size and KV cache type.
@@ -35,6 +40,7 @@ signals:
     void inspected(gb::app::ModelInfo info);
 
 private:
+    QString start_folder() const;  // where the file dialogs open
     void show_info();
 
     QLineEdit* path_ = nullptr;

@@ -27,6 +27,7 @@
 #include <map>
 
 #include "app/chat_controller.h"
+#include "app/engine_switch.h"
 #include "app/gpu_monitor.h"
 #include "app/history/history_store.h"
 #include "app/history_conversation_store.h"
@@ -54,7 +55,9 @@ const std::string kMoe = GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf";
 // The app as main.cpp builds it, on the real engine, conversations in memory.
 struct RealApp {
     RealApp() {
-        worker = std::make_unique<EngineWorker>(std::make_unique<LocalEngine>());
+        // One engine that switches, as the app has (ui/main.cpp).
+        worker = std::make_unique<EngineWorker>(std::make_unique<EngineSwitch>(
+            [] { return std::make_unique<LocalEngine>(); }, [] { return nullptr; }));
         c = std::make_unique<ChatController>(store, *worker);
         w = std::make_unique<MainWindow>(*c, nullptr);
         w->resize(1300, 800);
@@ -467,6 +470,21 @@ private slots:
         QVERIFY(a.w->chat()->welcome()->status().startsWith("Loading glassbox-demo-moe.gguf"));
         QVERIFY(changed.count() > 0 || changed.wait(30000));
         QVERIFY(a.w->chat()->welcome()->status().contains("is ready"));
+    }
+
+    // Unload frees the model: the app says no model is loaded, and sending is refused again.
+    void unload_frees_the_model() {
+        RealApp a;
+        QVERIFY(a.load(kMoe));
+        QSignalSpy changed(a.c.get(), &ChatController::modelChanged);
+        a.c->unload_model();
+        QVERIFY(changed.wait(10000));
+        QVERIFY(!a.c->model_loaded());
+        QVERIFY(a.w->chat()->welcome()->status().startsWith("Open a model"));
+        QVERIFY(!a.c->send("1+1"));
+        QVERIFY(a.w->error_text().contains("No model is loaded"));
+        QVERIFY(a.load(kDense));  // and loads again
+        QVERIFY(a.reply("1+1", 30));
     }
 
     // Hardware charts: round ticks, and the app's own CPU share from /proc/self/stat.

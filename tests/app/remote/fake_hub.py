@@ -28,6 +28,7 @@ Run alone (python3 fake_hub.py) it serves until Ctrl-C and prints its endpoint.
 import hashlib
 import http.server
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -66,7 +67,16 @@ class RepoFile:
 def make_repos():
     config = json.dumps({"architectures": ["Qwen3ForCausalLM"], "hidden_size": 64},
                         indent=2).encode()
-    return {
+    repos = {}
+    # A real model file to serve, for the app's own tests (the library then lists it).
+    real = os.environ.get("GB_FAKE_HUB_GGUF")
+    if real:
+        with open(real, "rb") as f:
+            repos["glassbox-test/real-model"] = {
+                "gated": False,
+                "files": [RepoFile(os.path.basename(real), f.read(), True)],
+            }
+    return repos | {
         "glassbox-test/tiny-model": {
             "gated": False,
             "files": [RepoFile("README.md", b"# tiny model\n\nFor tests.\n", False),
