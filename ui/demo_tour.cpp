@@ -19,6 +19,7 @@
 #include "app/inspected_reply.h"
 #include "ui/chat_view.h"
 #include "ui/lens_dialog.h"
+#include "ui/library_dialog.h"
 #include "ui/main_window.h"
 #include "ui/model_anatomy_view.h"
 #include "ui/model_dialog.h"
@@ -59,6 +60,13 @@ void DemoTour::shoot_step_mode() {
     c_.set_step_mode(false);
     c_.stop();
     pump([&] { return !c_.busy(); });
+}
+
+void DemoTour::save_dialog(QWidget* d, const QString& name) {
+    QCoreApplication::processEvents();
+    const QString path = QDir(out_).filePath(name + ".png");
+    std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
+                 d->grab().save(path) ? "saved" : "FAILED");
 }
 
 void DemoTour::shoot(const QString& name) {
@@ -231,6 +239,28 @@ void DemoTour::after_reply(qint64 id) {
         std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
                      d.grab().save(path) ? "saved" : "FAILED");
         d.close();
+        // The model library (the bundled demo models and the models folder), and its download
+        // dialog with a repository typed in.
+        if (LibraryDialog* lib = w_.open_library()) {
+            for (int i = 0; i < 250 && lib->scanning(); ++i) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+                QThread::msleep(20);
+            }
+            save_dialog(lib, "12-library");
+            DownloadDialog dl(library_folder(), &w_);
+            dl.set_repo("bartowski/Qwen2.5-0.5B-Instruct-GGUF",
+                        "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf");
+            dl.show();
+            save_dialog(&dl, "13-download");
+            dl.close();
+            lib->close();
+        }
+        // A narrow window: the chat keeps its room, the side panels give way.
+        const QSize full = w_.size();
+        w_.resize(1100, 680);
+        QCoreApplication::processEvents();
+        shoot("14-narrow-window");
+        w_.resize(full);
         emit done(0);
     });
 }

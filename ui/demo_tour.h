@@ -26,6 +26,7 @@ signals:
 
 private:
     void shoot(const QString& name);
+    void save_dialog(QWidget* d, const QString& name);  // a dialog's own window
     void shoot_step_mode();  // a reply in step mode, its third token waiting
     void after_reply(qint64 id);
 

@@ -745,6 +745,9 @@ void MainWindow::set_presenter(bool on) {
     if (on) {
         normal_font_ = font();
         normal_palette_ = palette();
+        presenter_fonts_.clear();
+        for (QWidget* w : chat_->findChildren<QWidget*>())
+            presenter_fonts_[w] = w->testAttribute(Qt::WA_SetFont) ? w->font() : QFont();
         QFont big = font();
         big.setPointSizeF(big.pointSizeF() * 1.5);
         setFont(big);
@@ -764,6 +767,13 @@ void MainWindow::set_presenter(bool on) {
         setFont(normal_font_);
         setPalette(normal_palette_);
         chat_->setStyleSheet({});
+        // Fonts a style sheet gave stay set on the widgets after it is removed: each gets back
+        // the font it had (one made meanwhile inherits the window's again).
+        for (QWidget* w : chat_->findChildren<QWidget*>()) {
+            const auto it = presenter_fonts_.find(w);
+            w->setFont(it != presenter_fonts_.end() ? it->second : QFont());
+        }
+        presenter_fonts_.clear();
     }
     sidebar_->setVisible(!on && show_sidebar_->isChecked());
     menuBar()->setVisible(!on);

@@ -6,6 +6,7 @@
 #include <QFont>
 #include <QMainWindow>
 #include <QPalette>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -143,6 +144,7 @@ private:
     qint64 bookmarks_key() const;         // the stored reply whose bookmarks apply (0: none)
     qint64 bookmarks_shown_for_ = -1;     // the reply whose bookmarks the map lists
     QFont normal_font_;
+    std::map<QWidget*, QFont> presenter_fonts_;  // the chat's own fonts before presenter view
     QPalette normal_palette_;
     GpuDashboard* dashboard_ = nullptr;
     gb::app::ServerMonitor* server_monitor_ = nullptr;

@@ -8,6 +8,7 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
 #include <QLabel>
@@ -24,15 +25,34 @@
 
 namespace gb::ui {
 
+void TokenInspector::resizeEvent(QResizeEvent* e) {
+    QWidget::resizeEvent(e);
+    const bool two_rows = width() < 520;
+    if (two_rows == two_rows_) return;
+    two_rows_ = two_rows;
+    top_->removeWidget(actions_);
+    if (two_rows)
+        top_->addWidget(actions_, 1, 0);
+    else
+        top_->addWidget(actions_, 0, 1);
+}
+
 TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     auto* v = new QVBoxLayout(this);
-    auto* top = new QHBoxLayout;
-    top->addWidget(new QLabel(tr("Colour by:"), this));
+    // "Colour by" and the three actions: one row, or two when the panel is narrow (reflow()).
+    top_ = new QGridLayout;
+    auto* colour = new QHBoxLayout;
+    colour->addWidget(new QLabel(tr("Colour by:"), this));
     overlay_box_ = new QComboBox(this);
     overlay_box_->addItems({tr("Nothing"), tr("Probability"), tr("Entropy")});
     overlay_box_->setCurrentIndex(1);
     overlay_box_->setAccessibleName(tr("Token colouring"));
-    top->addWidget(overlay_box_);
+    colour->addWidget(overlay_box_);
+    colour->addStretch();
+    top_->addLayout(colour, 0, 0);
+    actions_ = new QWidget(this);
+    auto* top = new QHBoxLayout(actions_);
+    top->setContentsMargins(0, 0, 0, 0);
     top->addStretch();
     lens_button_ = new QPushButton(tr("Layers…"), this);
     lens_button_->setToolTip(
@@ -59,7 +79,8 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     reproduce_button_->setAccessibleName(tr("Reproduce this reply"));
     top->addWidget(reproduce_button_);
     connect(reproduce_button_, &QPushButton::clicked, this, &TokenInspector::reproduceRequested);
-    v->addLayout(top);
+    top_->addWidget(actions_, 0, 1);
+    v->addLayout(top_);
 
     auto* split = new QSplitter(Qt::Vertical, this);
     text_ = new TokenFlowView(split);

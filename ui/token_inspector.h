@@ -10,6 +10,7 @@
 #include "ui/token_flow_view.h"
 
 class QCheckBox;
+class QGridLayout;
 class QPushButton;
 class QComboBox;
 class QSlider;
@@ -66,7 +67,13 @@ signals:
     void lensRequested(int index);
     void resampleRequested(int index);  // a generated token: forking paths from there
 
+protected:
+    void resizeEvent(QResizeEvent* e) override;
+
 private:
+    QGridLayout* top_ = nullptr;
+    QWidget* actions_ = nullptr;  // Layers, Resample, Run again
+    bool two_rows_ = false;       // narrow: the actions sit under "Colour by"
     void update_what_if();
     void update_branch();
     bool branchable_ = false;

@@ -27,8 +27,9 @@ WelcomePanel::WelcomePanel(QWidget* parent) : QWidget(parent) {
     status_->setAlignment(Qt::AlignCenter);
     status_->setObjectName("welcomeStatus");
     // Labels that wrap may be as narrow as the chat: their text wraps instead of being cut.
-    for (QLabel* l : {title_, intro_, status_})
+    for (QLabel* l : {title_, status_})
         l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    intro_->setMinimumWidth(120);  // wraps down to a narrow chat (its height follows its width)
     grid_ = new QGridLayout;
     grid_->setSpacing(8);
     v->addWidget(title_);
