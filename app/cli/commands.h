@@ -17,5 +17,6 @@ int branch_command(const std::vector<std::string>& args);
 int reproduce_command(const std::vector<std::string>& args);
 int resample_command(const std::vector<std::string>& args);
 int lens_command(const std::vector<std::string>& args);
+int paths_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -97,6 +97,11 @@ commands:
   convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
       tensor's dtype; vectors and MoE routers stay F32
+  paths [--models]
+      where the bundled demo models are: installed beside glassbox-cli
+      (PREFIX/share/glassbox/models), the source tree's resources/models, or
+      $GLASSBOX_DATA_DIR/models; --models prints only that folder, e.g.
+      glassbox-cli inspect "$(glassbox-cli paths --models)/glassbox-demo-moe.gguf"
 )";
 
 }  // namespace
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
         if (cmd == "reproduce") return gb::cli::reproduce_command(args);
         if (cmd == "resample") return gb::cli::resample_command(args);
         if (cmd == "lens") return gb::cli::lens_command(args);
+        if (cmd == "paths") return gb::cli::paths_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;
