@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QIcon>
 #include <QStandardPaths>
 #include <QTimer>
 #include <climits>
@@ -29,6 +30,12 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Glassbox");
     QApplication::setApplicationName("Glassbox");
+    // The icon (resources/icons): the SVG, and PNGs for sizes it would blur and for a Qt
+    // without its SVG plugin; glassbox.desktop ties the windows to the installed launcher.
+    QIcon icon(":/icons/glassbox.svg");
+    for (int px : {16, 24, 32, 48, 256}) icon.addFile(QString(":/icons/glassbox-%1.png").arg(px));
+    QApplication::setWindowIcon(icon);
+    QGuiApplication::setDesktopFileName("glassbox");
     QCommandLineParser cli;
     cli.setApplicationDescription("Chat with reasoning models and see inside them.");
     cli.addHelpOption();
