@@ -52,6 +52,8 @@ __attribute__((constructor(101))) void refuse_unsupported_cpu() {
 #ifdef GB_CPU_NEEDS_AVX512VNNI
     need(__builtin_cpu_supports("avx512vnni"), "AVX-512 VNNI");
 #endif
+    // GLASSBOX_PRETEND_OLD_CPU shows the refusal on any CPU, so a test can see it
+    // (tests/install/install_layout_test.py).
     if (!missing[0] && !std::getenv("GLASSBOX_PRETEND_OLD_CPU")) return;
     std::fprintf(stderr,
                  "This build of Glassbox needs a CPU with %s (it was compiled with -march=%s); "
