@@ -36,6 +36,7 @@ check app "ui/" "app/ includes ui/ (only ui/main.cpp, the composition root, wire
 check app/cli "$qt" "glassbox-cli (app/cli/) includes Qt"
 check app/cli "app/[a-z_]+\.h" "glassbox-cli (app/cli/) includes the Qt app layer"
 check app/history "$qt" "the history store (app/history/) includes Qt"
+check app/platform "$qt" "app/platform/ (data paths, CPU check; linked by glassbox-cli) includes Qt"
 
 if [[ $bad == 0 ]]; then
     echo "layers hold: kernels → engine → app → ui"

@@ -13,6 +13,11 @@ pkgs+=(clang-format)
 pkgs+=(qt6-base-dev qt6-base-dev-tools qt6-charts-dev libgl-dev xvfb xauth)
 # Qt SVG: charts and heatmaps exported as SVG (the app builds without it, PNG only).
 pkgs+=(qt6-svg-dev)
+# Installing and packaging (tools/package.sh, the Install.Layout test): dpkg-shlibdeps (dpkg-dev)
+# computes the .deb's dependencies; desktop-file-validate, groff and appstreamcli check the
+# launcher, the man pages and the AppStream file. (librsvg2-bin, to render the icon again, is
+# installed by tools/gen_icons.sh.)
+pkgs+=(dpkg-dev desktop-file-utils groff-base appstream)
 if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 
 missing=()

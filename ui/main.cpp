@@ -5,6 +5,7 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QIcon>
 #include <QStandardPaths>
 #include <QTimer>
 #include <climits>
@@ -20,6 +21,7 @@
 #include "app/gpu_monitor.h"
 #include "app/history_conversation_store.h"
 #include "app/local_engine.h"
+#include "app/platform/data_paths.h"
 #include "app/remote_engine.h"
 #include "app/synthetic_engine.h"
 #include "ui/demo_tour.h"
@@ -32,6 +34,12 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Glassbox");
     QApplication::setApplicationName("Glassbox");
+    // The icon (resources/icons): the SVG, and PNGs for sizes it would blur and for a Qt
+    // without its SVG plugin; glassbox.desktop ties the windows to the installed launcher.
+    QIcon icon(":/icons/glassbox.svg");
+    for (int px : {16, 24, 32, 48, 256}) icon.addFile(QString(":/icons/glassbox-%1.png").arg(px));
+    QApplication::setWindowIcon(icon);
+    QGuiApplication::setDesktopFileName("glassbox");
     QCommandLineParser cli;
     cli.setApplicationDescription("Chat with reasoning models and see inside them.");
     cli.addHelpOption();
@@ -71,7 +79,8 @@ int main(int argc, char** argv) {
                      qPrintable(cli.value("theme")));
         return 2;
     }
-    const QString bundled_models = QStringLiteral(GB_BUNDLED_MODELS_DIR);
+    // Our demo models: installed beside the app, or the source tree's (app/platform).
+    const QString bundled_models = QString::fromStdString(gb::app::demo_models_dir());
     gb::ui::apply_theme(app, cli.isSet("theme") ? gb::ui::theme_mode_from_name(cli.value("theme"))
                                                 : gb::ui::theme_mode_setting());
 

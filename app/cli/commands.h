@@ -18,5 +18,6 @@ int reproduce_command(const std::vector<std::string>& args);
 int resample_command(const std::vector<std::string>& args);
 int lens_command(const std::vector<std::string>& args);
 int download_command(const std::vector<std::string>& args);
+int paths_command(const std::vector<std::string>& args);
 
 }  // namespace gb::cli

@@ -106,6 +106,11 @@ commands:
       again; free disk space is checked first. --list: the repo's files with sizes, GGUF
       first. The token: the variable --token-env names, else HF_TOKEN; sent only to the
       hub's own host. --endpoint (else HF_ENDPOINT): a mirror of the hub
+  paths [--models]
+      where the bundled demo models are: installed beside glassbox-cli
+      (PREFIX/share/glassbox/models), the source tree's resources/models, or
+      $GLASSBOX_DATA_DIR/models; --models prints only that folder, e.g.
+      glassbox-cli inspect "$(glassbox-cli paths --models)/glassbox-demo-moe.gguf"
 )";
 
 }  // namespace
@@ -130,6 +135,7 @@ int main(int argc, char** argv) {
         if (cmd == "resample") return gb::cli::resample_command(args);
         if (cmd == "lens") return gb::cli::lens_command(args);
         if (cmd == "download") return gb::cli::download_command(args);
+        if (cmd == "paths") return gb::cli::paths_command(args);
         std::fprintf(stderr, "glassbox-cli: unknown command '%s'\n\n%s",
                      gb::utf8::printable(cmd).c_str(), kUsage);
         return 2;
