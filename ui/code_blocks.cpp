@@ -211,6 +211,7 @@ void decorate_code_blocks(QTextDocument* doc, const Theme& theme, bool headers) 
         QTextBlockFormat hf;
         hf.setBackground(theme.code_border);
         hf.setLeftMargin(10);
+        hf.setRightMargin(6);
         hf.setTopMargin(6);
         hf.setProperty(kHeaderProperty, true);
         hf.setNonBreakableLines(true);

@@ -488,7 +488,7 @@ void MainWindow::create_actions() {
     add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
         [this] { open_compare(); });
     view->addSeparator();
-    show_sidebar_ = add(view, tr("Show the &conversation list"), QKeySequence(Qt::CTRL | Qt::Key_B),
+    show_sidebar_ = add(view, tr("Show the &conversation list"), QKeySequence(tr("Ctrl+Shift+H")),
                         [this] { set_sidebar_shown(show_sidebar_->isChecked()); });
     show_sidebar_->setCheckable(true);
     show_sidebar_->setChecked(true);

@@ -98,7 +98,7 @@ public:
     // between runs; restore_layout is false when there was nothing to restore.
     bool restore_layout();
     void save_layout() const;
-    void set_sidebar_shown(bool on);  // View > Show the conversation list (Ctrl+B)
+    void set_sidebar_shown(bool on);  // View > Show the conversation list (Ctrl+Shift+H)
     void set_panels_shown(bool on);   // View > Show the side panels (Ctrl+J)
     int chat_width() const;
 

@@ -48,30 +48,33 @@ ReasoningMapView::ReasoningMapView(QWidget* parent) : QWidget(parent) {
     auto* page = page_ = ps.page;
     auto* pv = ps.page_layout;
     summary_ = ps.summary;
+    // The actions in a row of their own above the summary, which then has the panel's width
+    // (beside them it was squeezed into a column a word wide).
     auto* head = new QHBoxLayout;
-    head->addWidget(summary_, 1);
+    head->addStretch();
     auto* export_button = new QPushButton(tr("Export bundle…"), page);
     export_button->setToolTip(
         tr("Write this reply's tokens, expert usage, steps and analysis as "
            "files for pandas (tokens.jsonl, expert_usage.csv, steps.csv, "
            "analysis.json)"));
     export_button->setAccessibleName(tr("Export the reply as a trace bundle"));
-    head->addWidget(export_button, 0, Qt::AlignTop);
+    head->addWidget(export_button);
     auto* html_button = new QPushButton(tr("Export HTML…"), page);
     html_button->setToolTip(
         tr("The reply with its trace as one web page that opens offline: "
            "tokens coloured by probability, the reasoning map, the experts"));
     html_button->setAccessibleName(tr("Export the reply as a web page"));
-    head->addWidget(html_button, 0, Qt::AlignTop);
+    head->addWidget(html_button);
     connect(html_button, &QPushButton::clicked, this, &ReasoningMapView::exportHtmlRequested);
     auto* compare_button = new QPushButton(tr("Compare with…"), page);
     compare_button->setToolTip(
         tr("This reply against another one: aligned tokens, probability "
            "differences, expert loads (Ctrl+D)"));
     compare_button->setAccessibleName(tr("Compare this reply with another"));
-    head->addWidget(compare_button, 0, Qt::AlignTop);
+    head->addWidget(compare_button);
     connect(compare_button, &QPushButton::clicked, this, &ReasoningMapView::compareRequested);
     pv->addLayout(head);
+    pv->addWidget(summary_);
     connect(export_button, &QPushButton::clicked, this, &ReasoningMapView::exportBundleRequested);
     meter_ = new QProgressBar(page);
     meter_->setTextVisible(true);

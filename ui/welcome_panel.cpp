@@ -2,6 +2,7 @@
 #include "ui/welcome_panel.h"
 
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
 #include <QVBoxLayout>
@@ -29,11 +30,16 @@ WelcomePanel::WelcomePanel(QWidget* parent) : QWidget(parent) {
     // Labels that wrap may be as narrow as the chat: their text wraps instead of being cut.
     for (QLabel* l : {title_, status_})
         l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-    intro_->setMinimumWidth(120);  // wraps down to a narrow chat (its height follows its width)
+    // Centred, at most 720 px, and as narrow as the chat: its height follows its width.
+    intro_->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     grid_ = new QGridLayout;
     grid_->setSpacing(8);
     v->addWidget(title_);
-    v->addWidget(intro_, 0, Qt::AlignHCenter);
+    auto* centred = new QHBoxLayout;
+    centred->addStretch(1);
+    centred->addWidget(intro_, 100);
+    centred->addStretch(1);
+    v->addLayout(centred);
     v->addWidget(status_);
     v->addLayout(grid_);
     title_->hide();
@@ -74,7 +80,10 @@ void WelcomePanel::resizeEvent(QResizeEvent* e) {
 }
 
 void WelcomePanel::reflow() {
-    const int columns = std::clamp(width() / 200, 1, 3);
+    // As many columns (up to 3) as fit the widest label; fewer on a narrow chat.
+    int need = 150;
+    for (QWidget* b : buttons_) need = std::max(need, b->sizeHint().width());
+    const int columns = std::clamp((width() - 48) / (need + grid_->spacing()), 1, 3);
     if (columns == columns_) return;
     columns_ = columns;
     for (QWidget* b : buttons_) grid_->removeWidget(b);

@@ -3,6 +3,7 @@
 // conversation list, and what broke in ordinary use (sending with no model, the routing view
 // after a dense model, renaming, the edit dialog, chart ticks). Real models where an engine is
 // involved: our demo models, dense and MoE.
+#include <QAbstractButton>
 #include <QAction>
 #include <QApplication>
 #include <QChartView>
@@ -199,6 +200,27 @@ private slots:
         QVERIFY(string_coloured);
         QVERIFY(comment_coloured);
         // Copy: the link copies the block, nothing else.
+        if (!qEnvironmentVariableIsEmpty("GB_SHOTS")) {  // a look at it, in both themes
+            for (ThemeMode mode : {ThemeMode::Light, ThemeMode::Dark}) {
+                apply_theme(*qApp, mode);
+                MessageWidget shot;
+                shot.resize(560, 330);
+                MessageView sm = m;
+                sm.reasoning = "The user wants a function.\nA greeting is enough.";
+                sm.reasoning_tokens = 12;
+                sm.thought_ms = 800;
+                sm.answer_tokens = 40;
+                sm.decode_tps = 31.4;
+                sm.ttft_ms = 180;
+                shot.set_message(sm);
+                shot.set_reasoning_expanded(true);
+                shot.show();
+                QTest::qWait(30);
+                shot.grab().save(qEnvironmentVariable("GB_SHOTS") + "/code-block-" +
+                                 theme_mode_name(mode) + ".png");
+            }
+            apply_theme(*qApp, ThemeMode::Light);
+        }
         QApplication::clipboard()->clear();
         emit w.answer_view()->anchorClicked(QUrl("gbcopy:0"));
         QCOMPARE(QApplication::clipboard()->text(), blocks[0].code);
@@ -315,6 +337,12 @@ private slots:
             if (act->shortcutContext() != Qt::WidgetShortcut &&
                 act->shortcutContext() != Qt::WidgetWithChildrenShortcut)
                 for (const QKeySequence& k : act->shortcuts()) ++wide[k.toString()];
+        // A button's shortcut is window-wide (Ctrl+B bookmarks a token on the reasoning map).
+        for (QAbstractButton* b : a.w->findChildren<QAbstractButton*>())
+            if (!b->shortcut().isEmpty()) {
+                by_key[b->shortcut().toString()] << b->text();
+                ++wide[b->shortcut().toString()];
+            }
         QStringList clashes;
         for (const auto& [k, names] : by_key)
             if (names.size() > 1 && wide[k] > 0) clashes << k + ": " + names.join(" / ");
