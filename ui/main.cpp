@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
     cli.addOption({"prompt", "The prompt --screenshots sends.", "text",
                    "Why is the sky blue? Answer briefly."});
     cli.addOption({"theme", "Colours: system (follow the desktop), light or dark.", "name"});
+    cli.addPositionalArgument("model", "A model to open (as --model; what a file manager passes).",
+                              "[model]");
     cli.process(app);
     if (cli.isSet("theme") && cli.value("theme") != "system" && cli.value("theme") != "light" &&
         cli.value("theme") != "dark") {
@@ -129,6 +131,8 @@ int main(int argc, char** argv) {
 
     gb::app::LoadSettings load;
     load.path = cli.value("model").toStdString();
+    if (load.path.empty() && !cli.positionalArguments().isEmpty())
+        load.path = cli.positionalArguments().first().toStdString();
     if (load.path.empty() && cli.isSet("synthetic")) load.path = "synthetic";
     if (cli.isSet("remote")) {
         load.remote.base_url = cli.value("remote").toStdString();

@@ -67,7 +67,7 @@ Theme make_dark() {
     t.muted = QColor("#a1a9b4");
     t.border = QColor("#3a3f49");
     t.hover = QColor("#2f333b");
-    t.accent = QColor("#3b82f6");
+    t.accent = QColor("#2563eb");  // white on it: 5.2:1 (the Send button's text)
     t.accent_text = QColor("#ffffff");
     t.user_bubble = QColor("#263a5c");
     t.user_border = QColor("#34507d");
