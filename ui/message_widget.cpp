@@ -23,6 +23,7 @@
 #include <cmath>
 
 #include "ui/code_blocks.h"
+#include "ui/icons.h"
 #include "ui/text_edit_dialog.h"
 #include "ui/theme.h"
 
@@ -232,8 +233,10 @@ private:
     CodeHighlighter* highlighter_ = nullptr;
 };
 
-QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
+QPushButton* small_button(const QString& icon, const QString& text, const QString& accessible,
+                          QWidget* parent) {
     auto* b = new QPushButton(text, parent);
+    set_action_icon(b, icon, IconTone::Muted);
     b->setObjectName("bubbleAction");
     b->setFlat(true);
     b->setAccessibleName(accessible);
@@ -256,10 +259,14 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     prev_ = new QToolButton(this);
     prev_->setText("‹");
     prev_->setAccessibleName(tr("Previous branch"));
+    prev_->setToolTip(tr("Previous branch"));
+    set_action_icon(prev_, "branch-prev");
     branch_label_ = new QLabel(this);
     next_ = new QToolButton(this);
     next_->setText("›");
     next_->setAccessibleName(tr("Next branch"));
+    next_->setToolTip(tr("Next branch"));
+    set_action_icon(next_, "branch-next");
     head->addWidget(prev_);
     head->addWidget(branch_label_);
     head->addWidget(next_);
@@ -298,18 +305,20 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     v->addWidget(footer_);
 
     auto* actions = new QHBoxLayout;
-    copy_ = small_button(tr("Copy"), tr("Copy the message"), this);
-    copy_code_ = small_button(tr("Copy code"), tr("Copy the code blocks"), this);
-    edit_ = small_button(tr("Edit"), tr("Edit this message (makes a branch)"), this);
-    regen_ = small_button(tr("Regenerate"), tr("Regenerate this reply (makes a branch)"), this);
-    inspect_ = small_button(tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
+    copy_ = small_button("copy", tr("Copy"), tr("Copy the message"), this);
+    copy_code_ = small_button("copy-code", tr("Copy code"), tr("Copy the code blocks"), this);
+    edit_ = small_button("edit", tr("Edit"), tr("Edit this message (makes a branch)"), this);
+    regen_ = small_button("regenerate", tr("Regenerate"),
+                          tr("Regenerate this reply (makes a branch)"), this);
+    inspect_ =
+        small_button("inspect", tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
     edit_thought_ = small_button(
-        tr("Edit thought"),
+        "edit-thought", tr("Edit thought"),
         tr("Edit this reply's chain of thought: the model thinks on from your edit and answers "
            "(makes a branch)"),
         this);
     continue_ = small_button(
-        tr("Continue"),
+        "continue", tr("Continue"),
         tr("Carry this reply on from where it was cut short (makes a branch that starts with it)"),
         this);
     for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_),
