@@ -13,6 +13,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTest>
+#include <algorithm>
 #include <set>
 
 #include "app/chat_controller.h"
@@ -209,6 +210,45 @@ private slots:
         QCOMPARE(centre(action.icon()), dark_theme().text);
         apply_theme(*qApp, ThemeMode::Light);
         QCOMPARE(centre(stop_button->icon()), light_theme().text);
+    }
+
+    // A reply's actions say their words while they fit and show icons alone when not; they
+    // never make the bubble wider than the chat (a narrow window's bubble ran off its right).
+    void bubble_actions_fit_a_narrow_chat() {
+        MessageWidget w;
+        MessageView m;
+        m.id = 7;
+        m.role = "assistant";
+        m.content = "The answer is 28196.";
+        m.reasoning = "742*8 = 5936";
+        m.reasoning_tokens = 5;
+        m.complete = false;  // cut short: Continue shows too
+        w.set_message(m);
+        w.resize(900, 300);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto shown = [&] {
+            QList<QPushButton*> out;
+            for (auto* b : w.findChildren<QPushButton*>())
+                if (b->isVisibleTo(&w) && !action_icon_name(b).isEmpty()) out << b;
+            return out;
+        };
+        QCOMPARE(shown().size(), 5);  // Copy, Continue, Regenerate, Edit thought, Inspect
+        auto all_say_words = [&](bool words) {
+            const QList<QPushButton*> buttons = shown();
+            return std::all_of(buttons.begin(), buttons.end(),
+                               [words](QPushButton* b) { return b->text().isEmpty() != words; });
+        };
+        QTRY_VERIFY(all_say_words(true));
+        w.resize(300, 300);
+        QTRY_VERIFY(all_say_words(false));
+        QVERIFY(w.minimumSizeHint().width() <= 300);
+        for (QPushButton* b : shown()) {
+            QVERIFY(b->geometry().right() < 300);
+            QVERIFY(!b->toolTip().isEmpty() && !b->accessibleName().isEmpty());
+        }
+        w.resize(900, 300);
+        QTRY_COMPARE(shown().front()->text(), QString("Copy"));
     }
 
     // Icon-only buttons keep their tooltip and accessible name.
