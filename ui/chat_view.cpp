@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 
 #include "app/message_list_model.h"
+#include "ui/icons.h"
 #include "ui/message_widget.h"
 #include "ui/step_chooser.h"
 #include "ui/welcome_panel.h"
@@ -50,11 +51,13 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     send_->setAccessibleName(tr("Send message"));
     send_->setObjectName("sendButton");
     send_->setToolTip(tr("Send (Enter)"));
+    set_action_icon(send_, "send", IconTone::OnAccent);
     stop_ = new QPushButton(tr("Stop"), this);
     stop_->setAccessibleName(tr("Stop generating"));
     stop_->setToolTip(tr("Stop generating (Esc)"));
     stop_->setShortcut(QKeySequence(Qt::Key_Escape));
     stop_->setEnabled(false);
+    set_action_icon(stop_, "stop");
     stop_thinking_ = new QPushButton(tr("Stop thinking"), this);
     stop_thinking_->setAccessibleName(tr("Stop thinking and answer"));
     stop_thinking_->setToolTip(
@@ -62,6 +65,7 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
            "(Shift+Esc)"));
     stop_thinking_->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_Escape));
     stop_thinking_->setEnabled(false);
+    set_action_icon(stop_thinking_, "stop-thinking");
     bottom->addWidget(input_, 1);
     auto* buttons = new QVBoxLayout;
     buttons->addWidget(send_);

@@ -20,6 +20,8 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "ui/icons.h"
+
 namespace gb::ui {
 
 using gb::app::ConversationListModel;
@@ -111,19 +113,24 @@ HistorySidebar::HistorySidebar(ConversationListModel* model, QWidget* parent)
     list_->setUniformItemSizes(true);
     v->addWidget(list_, 1);
     auto* row = new QHBoxLayout;
-    auto button = [&](const QString& text, const QString& name, const QString& tip) {
+    // Icon-only (the words were cut off in a narrow list); the tooltip and accessible name say
+    // what each does, and the text stays where there is no icon to show.
+    auto button = [&](const QString& icon, const QString& text, const QString& name,
+                      const QString& tip) {
         auto* b = new QPushButton(text, this);
         b->setObjectName("sidebarButton");
         b->setAccessibleName(name);
         b->setToolTip(tip);
+        if (set_action_icon(b, icon)) b->setText({});
         row->addWidget(b);
         return b;
     };
-    auto* add = button(tr("New"), tr("New conversation"), tr("New conversation (Ctrl+N)"));
-    auto* ren = button(tr("Rename"), tr("Rename conversation"), tr("Rename (F2)"));
+    auto* add =
+        button("new-chat", tr("New"), tr("New conversation"), tr("New conversation (Ctrl+N)"));
+    auto* ren = button("rename", tr("Rename"), tr("Rename conversation"), tr("Rename (F2)"));
     auto* pin =
-        button(tr("Pin"), tr("Pin or unpin conversation"), tr("Pin / unpin (Ctrl+Shift+P)"));
-    auto* del = button(tr("Delete"), tr("Delete conversation"), tr("Delete (Del)"));
+        button("pin", tr("Pin"), tr("Pin or unpin conversation"), tr("Pin / unpin (Ctrl+Shift+P)"));
+    auto* del = button("delete", tr("Delete"), tr("Delete conversation"), tr("Delete (Del)"));
     v->addLayout(row);
 
     auto shortcut = [&](const QKeySequence& k, auto fn) {

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "app/remote/hub_download.h"
+#include "ui/icons.h"
 #include "ui/model_dialog.h"
 
 namespace gb::ui {
@@ -65,6 +66,9 @@ LibraryDialog::LibraryDialog(fs::path bundled, QString loaded_path, QWidget* par
     auto* change = new QPushButton(tr("Change folder…"), this);
     auto* rescan_btn = new QPushButton(tr("Rescan"), this);
     auto* download = new QPushButton(tr("Download from Hugging Face…"), this);
+    set_action_icon(change, "open");
+    set_action_icon(rescan_btn, "regenerate");
+    set_action_icon(download, "download");
     top->addWidget(change);
     top->addWidget(rescan_btn);
     top->addWidget(download);
@@ -248,6 +252,7 @@ DownloadDialog::DownloadDialog(QString folder, QWidget* parent)
     auto* buttons = new QHBoxLayout;
     buttons->addStretch();
     start_ = new QPushButton(tr("Download"), this);
+    set_action_icon(start_, "download");
     cancel_ = new QPushButton(tr("Cancel"), this);
     cancel_->setEnabled(false);
     cancel_->setToolTip(tr("Stop; the part already fetched is kept and Download resumes it"));

@@ -31,6 +31,7 @@
 #include "ui/expert_analytics_view.h"
 #include "ui/gpu_dashboard.h"
 #include "ui/history_sidebar.h"
+#include "ui/icons.h"
 #include "ui/lens_dialog.h"
 #include "ui/library_dialog.h"
 #include "ui/model_anatomy_view.h"
@@ -447,31 +448,44 @@ void MainWindow::create_actions() {
         return a;
     };
     QMenu* file = menuBar()->addMenu(tr("&Model"));
-    add(file, tr("&Open model…"), QKeySequence::Open, [this] { open_model_dialog(); });
-    add(file, tr("&Connect to a server…"), QKeySequence(tr("Ctrl+Shift+O")),
-        [this] { open_server_dialog(); });
-    add(file, tr("Model &library…"), QKeySequence(tr("Ctrl+Shift+L")), [this] { open_library(); });
+    set_action_icon(
+        add(file, tr("&Open model…"), QKeySequence::Open, [this] { open_model_dialog(); }), "open");
+    set_action_icon(add(file, tr("&Connect to a server…"), QKeySequence(tr("Ctrl+Shift+O")),
+                        [this] { open_server_dialog(); }),
+                    "server");
+    set_action_icon(add(file, tr("Model &library…"), QKeySequence(tr("Ctrl+Shift+L")),
+                        [this] { open_library(); }),
+                    "library");
     add(file, tr("&Unload the model"), QKeySequence(tr("Ctrl+Shift+U")),
         [this] { c_.unload_model(); });
     file->addSeparator();
     add(file, tr("&Quit"), QKeySequence::Quit, [] { QApplication::quit(); });
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
-    add(chat, tr("&New chat"), QKeySequence::New, [this] { c_.new_conversation(); });
-    add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period),
-        [this] { c_.stop(); });
-    add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R),
-        [this] { c_.regenerate_last(); });
+    set_action_icon(
+        add(chat, tr("&New chat"), QKeySequence::New, [this] { c_.new_conversation(); }),
+        "new-chat");
+    set_action_icon(add(chat, tr("&Stop generating"), QKeySequence(Qt::CTRL | Qt::Key_Period),
+                        [this] { c_.stop(); }),
+                    "stop");
+    set_action_icon(add(chat, tr("&Regenerate last reply"), QKeySequence(Qt::CTRL | Qt::Key_R),
+                        [this] { c_.regenerate_last(); }),
+                    "regenerate");
     add(chat, tr("&Focus the message box"), QKeySequence(Qt::CTRL | Qt::Key_L),
         [this] { chat_->input()->setFocus(); });
-    add(chat, tr("Search &conversations"), QKeySequence::Find,
-        [this] { sidebar_->search()->setFocus(); });
-    add(chat, tr("Rena&me conversation"), QKeySequence(Qt::Key_F2),
-        [this] { sidebar_->rename_current(); });
-    add(chat, tr("&Pin / unpin conversation"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
-        [this] { sidebar_->toggle_pin_current(); });
+    set_action_icon(add(chat, tr("Search &conversations"), QKeySequence::Find,
+                        [this] { sidebar_->search()->setFocus(); }),
+                    "search");
+    set_action_icon(add(chat, tr("Rena&me conversation"), QKeySequence(Qt::Key_F2),
+                        [this] { sidebar_->rename_current(); }),
+                    "rename");
+    set_action_icon(
+        add(chat, tr("&Pin / unpin conversation"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
+            [this] { sidebar_->toggle_pin_current(); }),
+        "pin");
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1),
-        [this] { show_panel(InspectorPanel); });
+    set_action_icon(add(view, tr("Token &inspector"), QKeySequence(Qt::CTRL | Qt::Key_1),
+                        [this] { show_panel(InspectorPanel); }),
+                    "inspect");
     add(view, tr("R&easoning map"), QKeySequence(Qt::CTRL | Qt::Key_2),
         [this] { show_panel(ReasoningPanel); });
     add(view, tr("Expert &routing"), QKeySequence(Qt::CTRL | Qt::Key_3),
@@ -480,13 +494,15 @@ void MainWindow::create_actions() {
         [this] { show_panel(ExpertsPanel); });
     add(view, tr("&Hardware"), QKeySequence(Qt::CTRL | Qt::Key_5),
         [this] { show_panel(HardwarePanel); });
-    add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_6),
-        [this] { show_panel(SettingsPanelTab); });
+    set_action_icon(add(view, tr("&Settings and context"), QKeySequence(Qt::CTRL | Qt::Key_6),
+                        [this] { show_panel(SettingsPanelTab); }),
+                    "settings");
     add(view, tr("Model &anatomy"), QKeySequence(Qt::CTRL | Qt::Key_7),
         [this] { show_panel(AnatomyPanel); });
     view->addSeparator();
-    add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
-        [this] { open_compare(); });
+    set_action_icon(add(view, tr("&Compare replies…"), QKeySequence(Qt::CTRL | Qt::Key_D),
+                        [this] { open_compare(); }),
+                    "compare");
     view->addSeparator();
     show_sidebar_ = add(view, tr("Show the &conversation list"), QKeySequence(tr("Ctrl+Shift+H")),
                         [this] { set_sidebar_shown(show_sidebar_->isChecked()); });
@@ -497,6 +513,7 @@ void MainWindow::create_actions() {
     show_panels_->setCheckable(true);
     show_panels_->setChecked(true);
     QMenu* theme = view->addMenu(tr("&Theme"));
+    set_action_icon(theme->menuAction(), "theme");
     auto* themes = new QActionGroup(this);
     for (auto [mode, name] :
          {std::pair{ThemeMode::System, tr("Follow the &system")},
@@ -512,12 +529,14 @@ void MainWindow::create_actions() {
         });
     }
     QMenu* teach = menuBar()->addMenu(tr("&Teach"));
-    add(teach, tr("&Replay the inspected reply"), QKeySequence(Qt::Key_F5), [this] {
-        if (reply_->replaying())
-            reply_->stop_replay();
-        else
-            reply_->start_replay(replay_bar_->speed());
-    });
+    QAction* replay =
+        add(teach, tr("&Replay the inspected reply"), QKeySequence(Qt::Key_F5), [this] {
+            if (reply_->replaying())
+                reply_->stop_replay();
+            else
+                reply_->start_replay(replay_bar_->speed());
+        });
+    set_action_icon(replay, "replay");
     add(teach, tr("&Pause / resume the replay"), QKeySequence(Qt::Key_F6), [this] {
         if (reply_->replay_paused())
             reply_->resume_replay();
@@ -532,8 +551,9 @@ void MainWindow::create_actions() {
                         [this] { reply_->step_replay(-1); });
     step_actions_ = {forward, back};
     for (QAction* a : step_actions_) a->setEnabled(false);
-    add(teach, tr("Pre&senter view"), QKeySequence(Qt::Key_F11),
-        [this] { set_presenter(!presenter_); });
+    set_action_icon(add(teach, tr("Pre&senter view"), QKeySequence(Qt::Key_F11),
+                        [this] { set_presenter(!presenter_); }),
+                    "presenter");
     teach->addSeparator();
     step_mode_action_ = add(teach, tr("Step &mode: pick each next token"), QKeySequence(Qt::Key_F7),
                             [this] { c_.set_step_mode(step_mode_action_->isChecked()); });

@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QDesktopServices>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextDocumentLayout>
@@ -21,8 +22,10 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ui/code_blocks.h"
+#include "ui/icons.h"
 #include "ui/text_edit_dialog.h"
 #include "ui/theme.h"
 
@@ -232,8 +235,62 @@ private:
     CodeHighlighter* highlighter_ = nullptr;
 };
 
-QPushButton* small_button(const QString& text, const QString& accessible, QWidget* parent) {
+// The actions under a bubble: their words beside their icons while the row fits, else their
+// icons alone (tooltips and accessible names still say what they do). The row never widens
+// the bubble: with the icons the words of a reply's five actions need about 480 px, more than
+// a narrow window's chat has.
+class ActionRow final : public QWidget {
+public:
+    explicit ActionRow(QWidget* parent) : QWidget(parent) {
+        layout_ = new QHBoxLayout(this);
+        layout_->setContentsMargins(0, 0, 0, 0);
+        layout_->addStretch();
+        setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+    }
+    void add(QPushButton* b) {
+        b->setProperty("fullText", b->text());
+        layout_->insertWidget(layout_->count() - 1, b);
+        buttons_.push_back(b);
+    }
+    // Words or icons alone, for the buttons now shown and the row's width.
+    void fit() {
+        int needed = 0, shown = 0;
+        for (QPushButton* b : buttons_) {
+            if (!b->isVisibleTo(this)) continue;
+            ++shown;
+            needed += b->sizeHint().width();
+            // QPushButton's size hint adds the text's width to the icon's.
+            if (b->text().isEmpty())
+                needed += b->fontMetrics().horizontalAdvance(b->property("fullText").toString());
+        }
+        needed += std::max(0, shown - 1) * layout_->spacing();
+        const bool icons_only = needed > width();
+        for (QPushButton* b : buttons_) {
+            const QString text =
+                icons_only && !b->icon().isNull() ? QString() : b->property("fullText").toString();
+            if (b->text() != text) b->setText(text);
+        }
+    }
+
+protected:
+    void resizeEvent(QResizeEvent* e) override {
+        QWidget::resizeEvent(e);
+        fit();
+    }
+    void changeEvent(QEvent* e) override {
+        QWidget::changeEvent(e);
+        if (e->type() == QEvent::FontChange) fit();
+    }
+
+private:
+    QHBoxLayout* layout_ = nullptr;
+    std::vector<QPushButton*> buttons_;
+};
+
+QPushButton* small_button(const QString& icon, const QString& text, const QString& accessible,
+                          QWidget* parent) {
     auto* b = new QPushButton(text, parent);
+    set_action_icon(b, icon, IconTone::Muted);
     b->setObjectName("bubbleAction");
     b->setFlat(true);
     b->setAccessibleName(accessible);
@@ -256,10 +313,14 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     prev_ = new QToolButton(this);
     prev_->setText("‹");
     prev_->setAccessibleName(tr("Previous branch"));
+    prev_->setToolTip(tr("Previous branch"));
+    set_action_icon(prev_, "branch-prev");
     branch_label_ = new QLabel(this);
     next_ = new QToolButton(this);
     next_->setText("›");
     next_->setAccessibleName(tr("Next branch"));
+    next_->setToolTip(tr("Next branch"));
+    set_action_icon(next_, "branch-next");
     head->addWidget(prev_);
     head->addWidget(branch_label_);
     head->addWidget(next_);
@@ -297,28 +358,27 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent) {
     footer_->hide();
     v->addWidget(footer_);
 
-    auto* actions = new QHBoxLayout;
-    copy_ = small_button(tr("Copy"), tr("Copy the message"), this);
-    copy_code_ = small_button(tr("Copy code"), tr("Copy the code blocks"), this);
-    edit_ = small_button(tr("Edit"), tr("Edit this message (makes a branch)"), this);
-    regen_ = small_button(tr("Regenerate"), tr("Regenerate this reply (makes a branch)"), this);
-    inspect_ = small_button(tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
+    auto* actions = new ActionRow(this);
+    actions_ = actions;
+    copy_ = small_button("copy", tr("Copy"), tr("Copy the message"), this);
+    copy_code_ = small_button("copy-code", tr("Copy code"), tr("Copy the code blocks"), this);
+    edit_ = small_button("edit", tr("Edit"), tr("Edit this message (makes a branch)"), this);
+    regen_ = small_button("regenerate", tr("Regenerate"),
+                          tr("Regenerate this reply (makes a branch)"), this);
+    inspect_ =
+        small_button("inspect", tr("Inspect"), tr("Inspect this reply's tokens and routing"), this);
     edit_thought_ = small_button(
-        tr("Edit thought"),
+        "edit-thought", tr("Edit thought"),
         tr("Edit this reply's chain of thought: the model thinks on from your edit and answers "
            "(makes a branch)"),
         this);
     continue_ = small_button(
-        tr("Continue"),
+        "continue", tr("Continue"),
         tr("Carry this reply on from where it was cut short (makes a branch that starts with it)"),
         this);
-    for (QWidget* w : {static_cast<QWidget*>(copy_), static_cast<QWidget*>(copy_code_),
-                       static_cast<QWidget*>(edit_), static_cast<QWidget*>(continue_),
-                       static_cast<QWidget*>(regen_), static_cast<QWidget*>(edit_thought_),
-                       static_cast<QWidget*>(inspect_)})
-        actions->addWidget(w);
-    actions->addStretch();
-    v->addLayout(actions);
+    for (QPushButton* b : {copy_, copy_code_, edit_, continue_, regen_, edit_thought_, inspect_})
+        actions->add(b);
+    v->addWidget(actions);
 
     connect(think_toggle_, &QToolButton::toggled, this, [this](bool on) {
         user_toggled_ = true;
@@ -462,6 +522,7 @@ void MessageWidget::set_message(const MessageView& m) {
     branch_label_->setText(QStringLiteral("%1/%2").arg(m.branch_index).arg(m.branch_count));
     prev_->setEnabled(m.branch_index > 1);
     next_->setEnabled(m.branch_index < m.branch_count);
+    static_cast<ActionRow*>(actions_)->fit();
 }
 
 }  // namespace gb::ui

@@ -91,6 +91,7 @@ private:
     QToolButton *prev_ = nullptr, *next_ = nullptr;
     QPushButton *copy_ = nullptr, *copy_code_ = nullptr, *edit_ = nullptr, *regen_ = nullptr,
                 *inspect_ = nullptr, *edit_thought_ = nullptr, *continue_ = nullptr;
+    QWidget* actions_ = nullptr;  // the row of those buttons: words while they fit, else icons
     bool user_toggled_ = false;
 };
 
