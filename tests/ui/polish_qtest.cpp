@@ -139,6 +139,18 @@ private slots:
             QVERIFY(contrast_ratio(box->palette().color(QPalette::Text), t.reasoning_bg) >= 4.5);
             QCOMPARE(w.property("role").toString(), QString("assistant"));
         }
+        // "System" follows the desktop: GLASSBOX_THEME first, then GTK_THEME's ":dark".
+        qputenv("GLASSBOX_THEME", "dark");
+        QVERIFY(system_prefers_dark());
+        apply_theme(app, ThemeMode::System);
+        QVERIFY(current_theme().dark);
+        qputenv("GLASSBOX_THEME", "light");
+        QVERIFY(!system_prefers_dark());
+        qunsetenv("GLASSBOX_THEME");
+        qputenv("GTK_THEME", "Adwaita:dark");
+        QVERIFY(system_prefers_dark());
+        qunsetenv("GTK_THEME");
+        apply_theme(app, ThemeMode::Light);
         QCOMPARE(theme_mode_from_name("dark"), ThemeMode::Dark);
         QCOMPARE(theme_mode_from_name("nonsense"), ThemeMode::System);
         set_theme_mode_setting(ThemeMode::Dark);
