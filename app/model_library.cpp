@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <regex>
 #include <set>
 #include <system_error>
@@ -34,17 +33,6 @@ std::string readable_model_name(const std::string& general_name, const std::stri
     if (capitals) std::replace(stem.begin(), stem.end(), '-', ' ');
     std::replace(stem.begin(), stem.end(), '_', ' ');
     return stem;
-}
-
-std::string format_size(int64_t bytes) {
-    char buf[32];
-    if (bytes >= 1000LL * 1000 * 1000)
-        std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(bytes) / 1e9);
-    else if (bytes >= 1000LL * 1000)
-        std::snprintf(buf, sizeof buf, "%.0f MB", static_cast<double>(bytes) / 1e6);
-    else
-        std::snprintf(buf, sizeof buf, "%.0f KB", static_cast<double>(bytes) / 1e3);
-    return buf;
 }
 
 std::string checkpoint_folder_problem(const fs::path& dir) {

@@ -46,7 +46,4 @@ std::string checkpoint_folder_problem(const std::filesystem::path& dir);
 std::vector<LibraryEntry> scan_model_folders(const std::vector<std::filesystem::path>& folders,
                                              const std::filesystem::path& bundled = {});
 
-// "92 MB", "4.7 GB".
-std::string format_size(int64_t bytes);
-
 }  // namespace gb::app

@@ -177,7 +177,7 @@ void LibraryDialog::show_entries(std::vector<LibraryEntry> entries) {
         if (e.bundled) name += tr(" (demo)");
         cell(0, name);
         cell(1, QString::fromStdString(e.arch));
-        cell(2, QString::fromStdString(gb::app::format_size(e.bytes)));
+        cell(2, QString::fromStdString(gb::remote::format_bytes(e.bytes)));
         cell(3, QString::fromStdString(e.quant));
         cell(4, e.n_ctx_train > 0 ? QString::number(e.n_ctx_train) : QString());
         cell(5, e.error.empty() ? (e.reasons ? tr("yes") : tr("no")) : QString());
@@ -319,7 +319,7 @@ void DownloadDialog::list_files() {
                 file_->addItem(
                     QString("%1  (%2)")
                         .arg(QString::fromStdString(f.path),
-                             f.size >= 0 ? QString::fromStdString(gb::app::format_size(f.size))
+                             f.size >= 0 ? QString::fromStdString(gb::remote::format_bytes(f.size))
                                          : tr("size unknown")),
                     QString::fromStdString(f.path));
             }
@@ -361,9 +361,10 @@ void DownloadDialog::start() {
                 if (!self) return;
                 using Stage = gb::remote::DownloadProgress::Stage;
                 if (p.total > 0) self->bar_->setValue(static_cast<int>(1000.0 * p.done / p.total));
-                const QString done = QString::fromStdString(gb::app::format_size(p.done));
+                const QString done = QString::fromStdString(gb::remote::format_bytes(p.done));
                 const QString total =
-                    p.total > 0 ? QString::fromStdString(gb::app::format_size(p.total)) : tr("?");
+                    p.total > 0 ? QString::fromStdString(gb::remote::format_bytes(p.total))
+                                : tr("?");
                 self->message_->setText(
                     p.stage == Stage::Resolving ? tr("Asking the hub for the file's size and "
                                                      "checksum…")
@@ -371,12 +372,12 @@ void DownloadDialog::start() {
                         ? tr("Checking the part already downloaded: %1 of %2").arg(done, total)
                         : tr("%1 of %2 · %3/s%4")
                               .arg(done, total,
-                                   QString::fromStdString(
-                                       gb::app::format_size(static_cast<int64_t>(p.bytes_per_s))))
+                                   QString::fromStdString(gb::remote::format_bytes(
+                                       static_cast<int64_t>(p.bytes_per_s))))
                               .arg(p.resumed_from > 0
                                        ? tr(" · resumed at %1")
                                              .arg(QString::fromStdString(
-                                                 gb::app::format_size(p.resumed_from)))
+                                                 gb::remote::format_bytes(p.resumed_from)))
                                        : QString()));
             },
             Qt::QueuedConnection);
