@@ -180,6 +180,12 @@ public:
     // Batched decoding (Model::forward_rows) turns it on; prompts leave it off for speed.
     virtual void set_row_invariant(bool on) { row_invariant_ = on; }
     bool row_invariant() const { return row_invariant_; }
+    // Precise mode: while on, weight products take their activations as they are, in F32 (no
+    // rounding to an 8-bit or 16-bit dot format, no bf16 GEMM), dequantise the weights on the fly
+    // and sum in F32 or wider, so that results differ from an exact computation of the same
+    // weights by F32 rounding alone. Slower; Model::set_precise turns it on with an F32 KV cache.
+    virtual void set_precise(bool on) { precise_ = on; }
+    bool precise() const { return precise_; }
     bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
     // Bytes this backend can still allocate in its own memory, or nullopt when it computes in
     // host memory (CPU). Model::load refuses a model whose weights, KV cache, activations and
@@ -271,6 +277,7 @@ public:
 protected:
     const std::atomic<bool>* cancel_ = nullptr;
     bool row_invariant_ = false;
+    bool precise_ = false;
 };
 
 }  // namespace gb

@@ -52,6 +52,8 @@ public:
                        std::span<float> top_logits) override;
 
 private:
+    void matmul_precise(const Weight& w, Act x, Act out);
+
     ThreadPool pool_;
     std::vector<float*> owned_;
     std::vector<uint8_t> xq_;                  // activations converted to a weight's vec_dot type

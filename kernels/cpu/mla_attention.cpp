@@ -54,6 +54,7 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
              " are not whole blocks of their types");
 
     const size_t krb = row_bytes(k_b.type, s.n_nope), vrb = row_bytes(v_b.type, s.kv_lora);
+    const bool precise_dot = precise();  // the absorbed products with F32 queries and contexts
     const auto* kb = static_cast<const uint8_t*>(k_b.data);
     const auto* vb = static_cast<const uint8_t*>(v_b.data);
     const int64_t L = s.kv_lora, R = s.n_rope, H = s.n_head, T = q.rows;
@@ -73,10 +74,15 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
                 const int64_t t = i / H, h = i % H;
                 const float* qh = q.data + t * q.cols + h * qk;
                 float* qa = mla_q_.data() + i * qw;
-                quantize_row(kdt, qh, qn.data(), s.n_nope);
                 const uint8_t* kmat = kb + static_cast<size_t>(h * L) * krb;
-                for (int64_t c = 0; c < L; ++c)
-                    qa[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data()) * scale;
+                if (precise_dot) {
+                    for (int64_t c = 0; c < L; ++c)
+                        qa[c] = vec_dot_f32(k_b.type, s.n_nope, kmat + c * krb, qh) * scale;
+                } else {
+                    quantize_row(kdt, qh, qn.data(), s.n_nope);
+                    for (int64_t c = 0; c < L; ++c)
+                        qa[c] = vec_dot(k_b.type, s.n_nope, kmat + c * krb, qn.data()) * scale;
+                }
                 for (int64_t c = 0; c < R; ++c) qa[L + c] = qh[s.n_nope + c] * scale;
             }
         },
@@ -186,9 +192,14 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
                 if (n_split > 1)
                     merge_splits(attn_part_.data() + i * n_split * part_w, n_split, L, ctx);
                 const int64_t t = i / H, h = i % H;
-                quantize_row(vdt, ctx, cq.data(), L);
                 const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
                 float* dst = out.data + t * out.cols + h * s.n_v;
+                if (precise_dot) {
+                    for (int64_t d = 0; d < s.n_v; ++d)
+                        dst[d] = vec_dot_f32(v_b.type, L, vmat + d * vrb, ctx);
+                    continue;
+                }
+                quantize_row(vdt, ctx, cq.data(), L);
                 for (int64_t d = 0; d < s.n_v; ++d)
                     dst[d] = vec_dot(v_b.type, L, vmat + d * vrb, cq.data());
             }

@@ -202,7 +202,9 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
 
     // Each slot's input, converted to the weight's dot format, gathered in expert order so an
     // expert's tokens are one strided block for the register-tiled kernel.
-    const TensorType dt = vec_dot_type(w.type);
+    // Precise mode keeps them as floats (Backend::set_precise).
+    const bool precise_dot = precise();
+    const TensorType dt = precise_dot ? TensorType::F32 : vec_dot_type(w.type);
     const size_t xrb = row_bytes(dt, x.cols);
     const size_t wrb = row_bytes(w.type, w.cols);
     moe_x_.resize(xrb * n_slot);
@@ -249,11 +251,13 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
         }
     }
     moe_out_.resize(static_cast<size_t>(n_slot * w.rows));
+    if (precise_dot)
+        for (auto& sc : scratch_) sc.resize(std::max<size_t>(sc.size(), kRows * w.cols));
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const size_t mat_bytes = wrb * static_cast<size_t>(w.rows);
     pool_.parallel_for(
         n_parts,
-        [&](int64_t p0, int64_t p1, int) {
+        [&](int64_t p0, int64_t p1, int tid) {
             for (int64_t i = part_start[p0]; i < part_start[p1]; ++i) {
                 if (cancelled()) return;  // the caller discards this step
                 const int32_t e = active[i / blocks];
@@ -262,6 +266,27 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 const uint8_t* we = wb + e * mat_bytes + ob * wrb;
                 const uint8_t* xe = moe_x_.data() + j0 * xrb;
                 float* oj = moe_out_.data() + j0 * w.rows + ob;
+                if (precise_dot) {
+                    const auto* xf = reinterpret_cast<const float*>(xe);
+                    if (nt < 2 || w.type == TensorType::F32 || has_fused_f32_dot(w.type)) {
+                        for (int64_t t = 0; t < nt; t += 2)
+                            for (int64_t o = 0; o < oe - ob; ++o)
+                                vec_dot_f32_tokens(w.type, w.cols, we + o * wrb, xf + t * w.cols,
+                                                   w.cols, std::min<int64_t>(2, nt - t),
+                                                   oj + t * w.rows + o, w.rows);
+                        continue;
+                    }
+                    // The block's rows dequantised once for all of the expert's tokens, summed
+                    // as vec_dot_f32 sums (the same bits).
+                    float* deq = scratch_[tid].data();
+                    for (int64_t o = 0; o < oe - ob; ++o)
+                        dequantize_row(w.type, we + o * wrb, deq + o * w.cols, w.cols);
+                    for (int64_t t = 0; t < nt; ++t)
+                        for (int64_t o = 0; o < oe - ob; ++o)
+                            oj[t * w.rows + o] =
+                                dot_f32_chunked(deq + o * w.cols, xf + t * w.cols, w.cols);
+                    continue;
+                }
                 if (nt >= 2 && has_gemm_tile(w.type) && !row_invariant()) {
                     gemm_tile(w.type, w.cols, we, wrb, oe - ob, xe, xrb, nt, oj,
                               static_cast<size_t>(w.rows));

@@ -22,4 +22,26 @@ TensorType vec_dot_type(TensorType weight_type);
 // to vec_dot_type(type).
 float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 
+// Precise mode (precise_dot.cpp): the dot product of one weight row (`type`, n elements, any
+// type dequantize_row reads) with float activations as they are: F32 products and sums within
+// chunks of kPreciseChunk elements, the chunk sums in double. dot_f32_chunked does the same for
+// a row dequantised beforehand (a prompt's block of rows, dequantised once for every token) and
+// gives bit-identical results, so a row's value does not depend on the batch it was in.
+// kPreciseChunk is a multiple of every block size (1, 32, 256): chunks start on block
+// boundaries, and a row of whole blocks ends in whole blocks.
+constexpr int64_t kPreciseChunk = 512;
+float vec_dot_f32(TensorType type, int64_t n, const void* w_row, const float* x);
+float dot_f32_chunked(const float* w, const float* x, int64_t n);
+// True when `type` has a kernel that dequantises in registers (AVX2: the 4-, 5-, 6- and 8-bit
+// block formats). Its results are not those of dot_f32_chunked over dequantised rows (the block
+// scale is applied to the block's sum), so a prompt's rows use vec_dot_f32_tokens instead.
+bool has_fused_f32_dot(TensorType type);
+// out[t * out_stride] = vec_dot_f32(type, n, w_row, x + t * x_stride) for t < n_tok, the
+// weights decoded once for two tokens at a time: the same bits as one by one.
+void vec_dot_f32_tokens(TensorType type, int64_t n, const void* w_row, const float* x,
+                        int64_t x_stride, int64_t n_tok, float* out, int64_t out_stride);
+
+// The plain F32 dot product (SIMD, four accumulators).
+float dot_f32(const float* a, const float* b, int64_t n);
+
 }  // namespace gb::cpu

@@ -18,11 +18,7 @@
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_blocks.h"
 #include "kernels/cpu/quant_ref.h"
-
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#define GB_QUANT_AVX2 1
-#include <immintrin.h>
-#endif
+#include "kernels/cpu/quant_simd.h"
 
 namespace gb::cpu {
 
@@ -43,22 +39,9 @@ TensorType vec_dot_type(TensorType weight_type) {
 #if defined(GB_QUANT_AVX2)
 namespace {
 
+using namespace simd;
+
 // ---- small helpers ---------------------------------------------------------------------------
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-inline float hsum(__m128 s) {
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // 8 int32 lanes, each the sum of 4 products of unsigned a and signed b bytes. Without VNNI
 // maddubs makes int16 pair sums; callers keep |a*b| pairs below 32767, so it never saturates.
@@ -75,30 +58,6 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
 inline __m256i dot_s8s8(__m256i a, __m256i b) {
     return dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
 }
-
-// 32 nibbles of a legacy block: low nibbles are elements 0..15, high nibbles 16..31.
-inline __m256i nibbles32(const uint8_t* qs) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-}
-
-// 0xff in byte j where bit j of the 32 bits at p is set.
-inline __m256i bits_to_bytes(const uint8_t* p) {
-    uint32_t bits;
-    std::memcpy(&bits, p, 4);
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-    return _mm256_movm_epi8(bits);
-#else
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
-        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-#endif
-}
-
-inline float f16(uint16_t h) { return _cvtsh_ss(h); }
 
 // ---- legacy 32-element blocks ----------------------------------------------------------------
 // Two accumulators so consecutive blocks' FMAs do not wait on each other; the loop is unrolled
@@ -183,20 +142,6 @@ float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
 }
 
 // ---- K formats -------------------------------------------------------------------------------
-
-// Unpacks the 12-byte Q4_K/Q5_K scale field into sc[0..7] (bytes 0..7) and m[0..7] (8..15),
-// four 6-bit values per 32-bit word at a time (see k4_scale_min for the layout).
-inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
-    uint32_t w[3];
-    std::memcpy(w, packed, 12);
-    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-    const uint32_t sc_lo = w[0] & low6;
-    const uint32_t m_lo = w[1] & low6;
-    const uint32_t sc_hi = (w[2] & low4) | (((w[0] >> 6) & low2) << 4);
-    const uint32_t m_hi = ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4);
-    const uint32_t r[4] = {sc_lo, sc_hi, m_lo, m_hi};
-    std::memcpy(out16, r, 16);
-}
 
 // sum_j m_j * (x codes summed over sub-block j): the min term of Q4_K/Q5_K, in int32 lanes.
 inline __m128i k4_min_term(const uint8_t* mins8, const int16_t* bsums) {

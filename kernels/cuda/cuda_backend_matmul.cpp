@@ -1,7 +1,7 @@
 // CudaBackend's weight products: dense matmul (register-dequantising matvec for decode, bf16
-// cuBLAS GEMM for prompts), the MoE ops (routing on the device with one copy back, expert
-// products that read only the selected experts) and MLA attention (absorbed projections as
-// per-head matvecs around latent-space attention).
+// cuBLAS GEMM for prompts; in precise mode the F32 matvec for every row count), the MoE ops
+// (routing on the device with one copy back, expert products that read only the selected experts)
+// and MLA attention (absorbed projections as per-head matvecs around latent-space attention).
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -71,7 +71,8 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out) {
         const int64_t n = x.rows;
         if (n == 0 || w.rows == 0) return;
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
-        if (n >= m.opt.gemm_min_rows && !row_invariant()) {
+        // Precise mode never takes the bf16 GEMM: the matvec keeps x in F32 for any row count.
+        if (n >= m.opt.gemm_min_rows && !row_invariant() && !precise()) {
             // Prompt: bf16 copies of W (unless stored as bf16) and x, then tensor cores.
             const void* wb = w.data;
             if (w.type != TensorType::BF16) {
@@ -194,7 +195,7 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         // so it leaves the capture first (which fills the host ids).
         const PendingRoute* routed =
             m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
-        if (routed && n_tok >= m.opt.gemm_min_rows && !row_invariant()) {
+        if (routed && n_tok >= m.opt.gemm_min_rows && !row_invariant() && !precise()) {
             m.fall_back(op);
             routed = nullptr;
         }
@@ -208,7 +209,7 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         const auto rb = static_cast<int64_t>(row_bytes(w.type, w.cols));
         const int64_t mat_bytes = rb * w.rows;
 
-        if (n_tok < m.opt.gemm_min_rows || row_invariant()) {
+        if (n_tok < m.opt.gemm_min_rows || row_invariant() || precise()) {
             // Decode: one warp per (slot, output row) reads only the selected matrix's rows.
             const bool same = !routed && m.last_ids.size() == ids.size() &&
                               std::equal(ids.begin(), ids.end(), m.last_ids.begin());

@@ -207,6 +207,172 @@ TEST_P(BackendOps, MatmulQuantised) {
     }
 }
 
+// Precise mode (Backend::set_precise): every weight type's product with F32 activations must
+// be the float product of the dequantised weights up to F32 rounding, 1e-6 of sum |w x|, where
+// the fast mode's 8-bit activations are allowed 1e-2 above (and on the 4-bit types use much of
+// it). Decode (one row), a few rows, and a prompt past the GPU's GEMM threshold; every row the
+// same bits as the row alone (row invariance holds by construction in this mode).
+TEST_P(BackendOps, PreciseMatmulEveryTypeWithinF32Rounding) {
+    const int64_t rows = 21, cols = 1536;  // 3 chunks of 512: the chunked sums are exercised
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0,
+                            TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+        SCOPED_TRACE(type_name(type));
+        auto wf = randn(rows * cols, 15);
+        std::vector<uint8_t> wq = make_weights(type, wf, rows, cols);
+        std::vector<float> wd(rows * cols);
+        for (int64_t r = 0; r < rows; ++r)
+            cpu::dequantize_row(type, wq.data() + r * row_bytes(type, cols), wd.data() + r * cols,
+                                cols);
+        const Weight w = be->upload(Weight{type, wq.data(), rows, cols, "wq"});
+        const int64_t n_max = 12;
+        const auto x = randn(n_max * cols, 16);
+        std::vector<float> alone(size_t(n_max * rows));
+        be->set_precise(true);
+        for (int64_t t = 0; t < n_max; ++t) {
+            const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+            Act out = be->alloc(1, rows);
+            be->matmul(w, upload(xt, 1, cols), out);
+            const auto got = download(out);
+            std::copy(got.begin(), got.end(), alone.begin() + t * rows);
+        }
+        double worst = 0;
+        for (int64_t n : {int64_t{1}, int64_t{3}, n_max}) {
+            Act out = be->alloc(n, rows);
+            be->matmul(w, upload(std::vector<float>(x.begin(), x.begin() + n * cols), n, cols),
+                       out);
+            const auto got = download(out);
+            for (int64_t t = 0; t < n; ++t)
+                for (int64_t o = 0; o < rows; ++o) {
+                    double s = 0, mag = 0;
+                    for (int64_t c = 0; c < cols; ++c) {
+                        s += double(wd[o * cols + c]) * x[t * cols + c];
+                        mag += std::fabs(double(wd[o * cols + c]) * x[t * cols + c]);
+                    }
+                    const float g = got[t * rows + o];
+                    ASSERT_NEAR(g, s, 1e-6 * mag) << "token " << t << " of " << n << ", row " << o;
+                    worst = std::max(worst, std::fabs(g - s) / mag);
+                    ASSERT_EQ(g, alone[t * rows + o]) << "token " << t << " of " << n;
+                }
+        }
+        be->set_precise(false);
+        // The fast mode on the same product, for scale: its 8-bit activations cost far more.
+        if (type_info(type).block_size > 1 && type != TensorType::Q8_0) {
+            Act out = be->alloc(1, rows);
+            be->matmul(w, upload(std::vector<float>(x.begin(), x.begin() + cols), 1, cols), out);
+            const auto got = download(out);
+            double fast_worst = 0;
+            for (int64_t o = 0; o < rows; ++o) {
+                double s = 0, mag = 0;
+                for (int64_t c = 0; c < cols; ++c) {
+                    s += double(wd[o * cols + c]) * x[c];
+                    mag += std::fabs(double(wd[o * cols + c]) * x[c]);
+                }
+                fast_worst = std::max(fast_worst, std::fabs(got[o] - s) / mag);
+            }
+            EXPECT_GT(fast_worst, 10 * worst) << "fast " << fast_worst << ", precise " << worst;
+        }
+    }
+}
+
+// The MoE products and MLA's absorbed projections in precise mode, with quantised weights:
+// F32 rounding of the dequantised weights' products, where fast mode rounds the inputs to 8 bits.
+TEST_P(BackendOps, PreciseMoeMatmulAndMlaProjections) {
+    const TensorType type = TensorType::Q4_K;
+    const int64_t n_exp = 5, rows = 18, cols = 512, tokens = 4, k = 2;
+    std::vector<uint8_t> wq = test::random_weights(type, n_exp * rows, cols, 90);
+    std::vector<float> wd(size_t(n_exp * rows * cols));
+    for (int64_t r = 0; r < n_exp * rows; ++r)
+        cpu::dequantize_row(type, wq.data() + r * row_bytes(type, cols), wd.data() + r * cols,
+                            cols);
+    const Weight w = be->upload(Weight{type, wq.data(), rows, cols, "ffn_up_exps.weight", n_exp});
+    const std::vector<int32_t> ids = {4, 0, 2, 2, 0, 3, 1, 2};
+    const auto x = randn(size_t(tokens * cols), 91);
+    be->set_precise(true);
+    for (int64_t n_tok : {int64_t{1}, tokens}) {
+        Act out = be->alloc(n_tok * k, rows);
+        be->moe_matmul(
+            w, upload(std::vector<float>(x.begin(), x.begin() + n_tok * cols), n_tok, cols),
+            std::span<const int32_t>(ids.data(), size_t(n_tok * k)), static_cast<int>(k), out);
+        const auto got = download(out);
+        for (int64_t sl = 0; sl < n_tok * k; ++sl)
+            for (int64_t o = 0; o < rows; ++o) {
+                double s = 0, mag = 0;
+                for (int64_t c = 0; c < cols; ++c) {
+                    const double p =
+                        double(wd[(ids[sl] * rows + o) * cols + c]) * x[sl / k * cols + c];
+                    s += p;
+                    mag += std::fabs(p);
+                }
+                ASSERT_NEAR(got[sl * rows + o], s, 1e-6 * mag) << "slot " << sl << " row " << o;
+            }
+    }
+
+    // MLA with Q8_0 projections (the MLA shapes are multiples of 32), at a decode step.
+    MlaShape s{2, 32, 8, 32, 64, 0};
+    const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
+    const int64_t v_rows = s.n_nope + s.n_v;
+    s.v_row0 = s.n_nope;
+    const int64_t pos0 = 40, n_ctx = pos0 + 2;
+    const auto kbf = randn(size_t(H * L * s.n_nope), 92, 0.2f);
+    const auto vbf = randn(size_t(H * v_rows * L), 93, 0.2f);
+    std::vector<uint8_t> kbq = make_weights(TensorType::Q8_0, kbf, H * L, s.n_nope);
+    std::vector<uint8_t> vbq = make_weights(TensorType::Q8_0, vbf, H * v_rows, L);
+    std::vector<float> kb(kbf.size()), vb(vbf.size());
+    for (int64_t r = 0; r < H * L; ++r)
+        cpu::dequantize_row(TensorType::Q8_0,
+                            kbq.data() + r * row_bytes(TensorType::Q8_0, s.n_nope),
+                            kb.data() + r * s.n_nope, s.n_nope);
+    for (int64_t r = 0; r < H * v_rows; ++r)
+        cpu::dequantize_row(TensorType::Q8_0, vbq.data() + r * row_bytes(TensorType::Q8_0, L),
+                            vb.data() + r * L, L);
+    const auto ckv = randn(size_t(n_ctx * L), 94), kpe = randn(size_t(n_ctx * R), 95);
+    const auto q = randn(size_t(H * qk), 96);
+    KvLayer cache{be->alloc_kv(n_ctx, L, TensorType::F32), be->alloc_kv(n_ctx, R, TensorType::F32)};
+    be->kv_store(cache, upload(ckv, n_ctx, L), upload(kpe, n_ctx, R), 0);
+    Act out = be->alloc(1, H * s.n_v);
+    const double scale = 1.0 / std::sqrt(double(qk));
+    be->mla_attention(upload(q, 1, H * qk),
+                      be->upload(Weight{TensorType::Q8_0, kbq.data(), L, s.n_nope, "attn_k_b", H}),
+                      be->upload(Weight{TensorType::Q8_0, vbq.data(), v_rows, L, "attn_kv_b", H}),
+                      cache, s, pos0, static_cast<float>(scale), out);
+    const auto got = download(out);
+    for (int64_t h = 0; h < H; ++h) {
+        const float* qh = q.data() + h * qk;
+        std::vector<double> q_abs(L, 0.0);
+        for (int64_t i = 0; i < L; ++i)
+            for (int64_t j = 0; j < s.n_nope; ++j)
+                q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
+        const int64_t n_pos = pos0 + 1;
+        std::vector<double> sc(n_pos);
+        double mx = -1e300;
+        for (int64_t p = 0; p < n_pos; ++p) {
+            double d = 0;
+            for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
+            for (int64_t i = 0; i < R; ++i) d += double(qh[s.n_nope + i]) * kpe[p * R + i];
+            sc[p] = d * scale;
+            mx = std::max(mx, sc[p]);
+        }
+        double z = 0;
+        for (auto& e : sc) z += (e = std::exp(e - mx));
+        std::vector<double> ctx(L, 0.0);
+        for (int64_t p = 0; p < n_pos; ++p)
+            for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
+        for (int64_t v = 0; v < s.n_v; ++v) {
+            double acc = 0, mag = 0;
+            const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
+            for (int64_t i = 0; i < L; ++i) {
+                acc += double(row[i]) * ctx[i];
+                mag += std::fabs(double(row[i]) * ctx[i]);
+            }
+            ASSERT_NEAR(got[h * s.n_v + v], acc, 1e-5 * (mag + std::fabs(acc))) << "head " << h;
+        }
+    }
+    be->release_kv(cache.k);
+    be->release_kv(cache.v);
+    be->set_precise(false);
+}
+
 TEST_P(BackendOps, GetRowsAddBiasAddSwiglu) {
     const int64_t vocab = 11, cols = 32;
     auto table = randn(vocab * cols, 7), bias = randn(cols, 8);

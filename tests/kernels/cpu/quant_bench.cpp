@@ -1,5 +1,6 @@
 // Throughput of the quant kernels: vec_dot over a 4096x4096 weight matrix row by row on one
-// thread (the decode matmul), and dequantize_row over the same matrix. Reports weight GB/s.
+// thread (the decode matmul), precise mode's vec_dot_f32 (F32 activations), and dequantize_row
+// over the same matrix. Reports weight GB/s.
 // Run: quant_bench [--benchmark_filter=Q4_K]; _ref variants time the scalar reference.
 #include <benchmark/benchmark.h>
 
@@ -75,6 +76,26 @@ void BM_vec_dot(benchmark::State& state, TensorType t) {
                             static_cast<int64_t>(w.size()));
 }
 
+// Precise mode's product: the same matrix against F32 activations (vec_dot_f32), to set against
+// vec_dot's: the weight GB/s both stream at on one thread.
+void BM_vec_dot_f32(benchmark::State& state, TensorType t) {
+    const std::vector<uint8_t> w = random_matrix(t);
+    std::vector<float> x(kCols);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd;
+    for (auto& v : x) v = nd(rng);
+    const size_t rb = row_bytes(t, kCols);
+    std::vector<float> out(kRows);
+    for (auto _ : state) {
+        for (int64_t r = 0; r < kRows; ++r)
+            out[r] = vec_dot_f32(t, kCols, w.data() + r * rb, x.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                            static_cast<int64_t>(w.size()));
+}
+
 void BM_dequantize(benchmark::State& state, TensorType t) {
     const std::vector<uint8_t> w = random_matrix(t);
     const size_t rb = row_bytes(t, kCols);
@@ -113,6 +134,8 @@ const TensorType kTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_
         benchmark::RegisterBenchmark(("vec_dot/" + name).c_str(), BM_vec_dot<false>, t)
             ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(("vec_dot_ref/" + name).c_str(), BM_vec_dot<true>, t)
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("vec_dot_f32/" + name).c_str(), BM_vec_dot_f32, t)
             ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(("dequantize/" + name).c_str(), BM_dequantize, t)
             ->Unit(benchmark::kMillisecond);
