@@ -21,15 +21,20 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend,
     Placement placement = Placement::plan(path, *file, config, settings, backend, host);
 
     // One forward function per set of equations (the architecture table's row says which).
+    std::unique_ptr<Model> model;
     switch (arch_info(config.arch).forward) {
         case Forward::Decoder:
-            return make_llama_model(std::move(file), std::move(config), std::move(placement),
-                                    settings);
+            model = make_llama_model(std::move(file), std::move(config), std::move(placement),
+                                     settings);
+            break;
         case Forward::LatentAttention:
-            return make_deepseek2_model(std::move(file), std::move(config), std::move(placement),
-                                        settings);
+            model = make_deepseek2_model(std::move(file), std::move(config), std::move(placement),
+                                         settings);
+            break;
     }
-    throw Error(path + ": no forward pass for architecture " + config.arch_str);
+    if (!model) throw Error(path + ": no forward pass for architecture " + config.arch_str);
+    model->set_precise(settings.precise);
+    return model;
 }
 
 std::unique_ptr<KvCache> Model::new_cache(int64_t n_ctx) const {
@@ -38,7 +43,7 @@ std::unique_ptr<KvCache> Model::new_cache(int64_t n_ctx) const {
     for (int64_t l = 0; l < config_.n_layer; ++l) where.push_back(&layer_backend(l));
     // MLA caches the compressed latent: c_kv and k_pe per position.
     return std::make_unique<KvCache>(std::move(where), n_ctx, config_.kv_k_width(),
-                                     config_.kv_v_width(), settings_.kv_type);
+                                     config_.kv_v_width(), settings_.cache_type());
 }
 
 }  // namespace gb

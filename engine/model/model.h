@@ -46,6 +46,15 @@ public:
         if (host_) host_->set_cancel(flag);
     }
     const RunSettings& settings() const { return settings_; }
+    // Precise mode from the next forward on (RunSettings::precise): the backends' products and,
+    // for caches made from now on (new_cache), an F32 KV cache. Caches made before hold keys and
+    // values of the other mode: the generator makes a new one when the mode changes.
+    void set_precise(bool on) {
+        settings_.precise = on;
+        backend_.set_precise(on);
+        if (host_) host_->set_precise(on);
+    }
+    bool precise() const { return settings_.precise; }
 
     // A cache of the model's context length, or of n_ctx positions when that is less (a
     // rollout that needs fewer; 0: the model's).

@@ -124,7 +124,7 @@ int64_t auto_cpu_layers(Backend& backend, const GgufFile& file, const ModelConfi
 
 Placement Placement::plan(const std::string& path, const GgufFile& file, const ModelConfig& c,
                           RunSettings& settings, Backend& backend, Backend* host) {
-    const ModelSize size = model_size(file, c, settings.kv_type);
+    const ModelSize size = model_size(file, c, settings.cache_type());
     const int64_t need = size.weight_bytes + size.kv_bytes_per_token * settings.n_ctx;
     const int64_t have = total_memory_bytes();
     if (have > 0 && need > have)

@@ -364,6 +364,7 @@ Generator::Prefill Generator::prefill(const GenerateRequest& req, const std::ato
     Trace& trace = out.trace;
     trace.model = c.name.empty() ? model_.file().path() : c.name;
     trace.backend = model_.backend().name();
+    trace.precision = model_.precise() ? "precise" : "fast";
     trace.prompt_text = req.prompt_text;
     trace.n_prompt = static_cast<int>(n_prompt);
     out.routing = c.is_moe() && req.record_routing;
@@ -377,6 +378,14 @@ Generator::Prefill Generator::prefill(const GenerateRequest& req, const std::ato
     // Keys and values made under other steering are other numbers.
     if (cached_steering_ != req.steering) cached_.clear();
     cached_steering_ = req.steering;
+    // So are those of the other precision mode (Model::set_precise), and its cache type may
+    // differ: a cache of the current mode's type.
+    if (cached_precise_ != model_.precise()) cached_.clear();
+    cached_precise_ = model_.precise();
+    if (cache_->type() != model_.settings().cache_type()) {
+        cache_ = model_.new_cache();
+        cached_.clear();
+    }
 
     // What the cache holds and may be kept: the common prefix, as far as there are records for
     // it, and short of the token before the first one that needs scoring (the branch's own
@@ -501,6 +510,8 @@ struct ModelScope {
 };
 
 }  // namespace
+
+TensorType Generator::cache_type() const { return cache_->type(); }
 
 Trace Generator::generate(const GenerateRequest& req, const TokenCallback& on_token,
                           const std::atomic<bool>* cancel) {

@@ -11,6 +11,7 @@
 
 #include "engine/sample/sampler.h"
 #include "engine/trace/trace.h"
+#include "kernels/tensor_type.h"
 
 namespace gb {
 
@@ -104,6 +105,8 @@ public:
 
     // The token ids whose keys and values the cache holds, position by position.
     const std::vector<int32_t>& cached() const { return cached_; }
+    // The type the generator's KV cache holds (the model's mode when the last reply began).
+    TensorType cache_type() const;
     // The model's end-of-thinking marker as the thinking controls insert it.
     std::vector<int32_t> close_thinking_tokens() const;
 
@@ -119,6 +122,7 @@ private:
     const Tokenizer& tok_;
     std::unique_ptr<KvCache> cache_;
     std::vector<int32_t> cached_;
+    bool cached_precise_ = false;  // the precision mode they were made in
     std::string cached_steering_;  // the steering the cached keys and values were made under
 };
 

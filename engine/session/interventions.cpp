@@ -157,9 +157,59 @@ GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok) {
     // branch, an edit).
     for (const Intervention& in : t.interventions)
         if (in.kind != "think-budget" && in.kind != "stop-thinking" && in.kind != "manual" &&
-            in.kind != "steer")
+            in.kind != "steer" && in.kind != "rescore")
             req.interventions.push_back(in);
     return req;
+}
+
+GenerateRequest rescore_request(const Trace& t, const Tokenizer& tok) {
+    if (t.tokens.size() < 2) throw Error("rescoring needs a reply of at least two tokens");
+    GenerateRequest req = base_request(t, tok);
+    req.prompt.clear();
+    for (const TokenRecord& r : t.tokens) {
+        if (r.id < 0 || static_cast<size_t>(r.id) >= tok.size())
+            throw Error("the trace holds token " + std::to_string(r.id) +
+                        ", which this model's vocabulary (" + std::to_string(tok.size()) +
+                        " tokens) does not have: it was made with another model or sent as "
+                        "text by a server");
+        req.prompt.push_back(r.id);
+    }
+    req.max_tokens = 0;
+    req.prompt_logprobs = true;
+    req.top_n = std::max(req.top_n, 1);
+    return req;
+}
+
+std::string generated_precision(const Trace& t) {
+    for (const Intervention& in : t.interventions)
+        if (in.kind == "rescore") return in.spec;
+    return t.precision;
+}
+
+Trace rescored_trace(const Trace& original, const Trace& scored) {
+    if (scored.tokens.size() != original.tokens.size())
+        throw Error("rescoring: " + std::to_string(scored.tokens.size()) + " tokens scored for " +
+                    std::to_string(original.tokens.size()));
+    Trace out = original;
+    for (size_t i = 0; i < out.tokens.size(); ++i) {
+        const TokenRecord& s = scored.tokens[i];
+        TokenRecord& r = out.tokens[i];
+        if (s.id != r.id)
+            throw Error("rescoring: token " + std::to_string(i) + " is " + std::to_string(s.id) +
+                        ", not " + std::to_string(r.id));
+        r.logprob = s.logprob;
+        r.entropy = s.entropy;
+        r.top = s.top;
+        if (!s.routing.empty()) r.routing = s.routing;
+    }
+    // One note of how the tokens were made, also for a rescoring of a rescoring.
+    std::erase_if(out.interventions, [](const Intervention& i) { return i.kind == "rescore"; });
+    Intervention in;
+    in.kind = "rescore";
+    in.spec = generated_precision(original);
+    out.interventions.push_back(in);
+    out.precision = scored.precision;
+    return out;
 }
 
 GenerateRequest resample_request(const Trace& parent, int at, int index, uint64_t seed, int max_new,

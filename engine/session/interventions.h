@@ -39,6 +39,20 @@ GenerateRequest edit_thought_request(const Trace& parent, const std::string& tho
 // (a branch's start, a thinking budget or stop, an edited thought), to the same length.
 GenerateRequest reproduce_request(const Trace& t, const Tokenizer& tok);
 
+// Rescoring: the reply's tokens (prompt and generated) run again as one prompt with every
+// position scored, under the reply's steering, in whatever precision mode the model is in now
+// (Model::set_precise): the same reply's probabilities from the other mode, to compare them.
+// gb::Error for a trace without token ids (a server's) or with tokens outside the vocabulary.
+GenerateRequest rescore_request(const Trace& t, const Tokenizer& tok);
+// `original` with each token's probability, entropy, alternatives and routing from `scored`
+// (the result of rescore_request): the same tokens, texts, phases, times and texts of the
+// reply; precision that of the rescoring; and a "rescore" intervention whose spec is the
+// precision the tokens were made in. gb::Error when scored is not a rescoring of original.
+Trace rescored_trace(const Trace& original, const Trace& scored);
+// The precision mode a reply's tokens were generated in: a rescored trace's "rescore" spec, else
+// its precision ("" when not known). Reproducing, branching and resampling run in it.
+std::string generated_precision(const Trace& t);
+
 // One rollout of a resampling: `parent`'s first `at` generated tokens kept (from the cache when
 // it holds them), then sampled afresh from position `at` with its own seed, up to max_new
 // tokens. temperature < 0: the parent's, or 0.8 where the parent was greedy (greedy rollouts

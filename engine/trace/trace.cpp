@@ -169,6 +169,7 @@ void write_json(const Trace& t, std::ostream& out) {
     w.field("model", t.model);
     w.field("backend", t.backend);
     if (!t.device.empty()) w.field("device", t.device);
+    if (!t.precision.empty()) w.field("precision", t.precision);
     w.field("prompt_text", t.prompt_text);
     const SamplerSettings& s = t.sampling;
     w.key("sampling").begin_object(/*flat=*/true);
@@ -468,6 +469,7 @@ Trace read_json(std::string_view text) {
     }
     // Added within version 1: optional, so earlier files still read.
     if (f.has("device")) t.device = f.str("device");
+    if (f.has("precision")) t.precision = f.str("precision");
     if (f.has("reasoning_text")) t.reasoning_text = f.str("reasoning_text");
     if (f.has("answer_text")) t.answer_text = f.str("answer_text");
     if (f.has("reasoning_complete")) t.reasoning_complete = f.boolean("reasoning_complete");

@@ -93,6 +93,8 @@ struct Intervention {
     // "think-budget": the reasoning was closed at `at` after `value` reasoning tokens.
     // "stop-thinking": the user closed the reasoning at `at`.
     // "steer": experts were switched off or forced on, as `spec` says.
+    // "rescore": the probabilities, alternatives and routing are a rescoring of the same tokens
+    //   in the trace's precision mode; `spec` is the mode the tokens were generated in.
     std::string kind;
     int at = -1;
     int32_t token = -1;
@@ -124,6 +126,11 @@ struct Trace {
     // Where it ran, when known: for a remote reply the server (its kind and address, never a
     // key); empty for a local one.
     std::string device;
+    // How a local engine computed it: "fast" (activations rounded to 8 bits in the quantised
+    // dot products, F16 or other KV cache as chosen) or "precise" (Backend::set_precise: F32
+    // activations and KV cache, probabilities within F32 rounding of the exact ones); empty
+    // when not known (a remote reply, a trace from before the field existed).
+    std::string precision;
     SamplerSettings sampling;  // includes the seed
     std::string prompt_text;
     std::vector<TokenRecord> tokens;  // prompt tokens, then generated ones

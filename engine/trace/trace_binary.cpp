@@ -264,6 +264,8 @@ std::string write_binary(const Trace& t) {
         o.svarint(v);
     o.fixed<double>(u.prompt_ms);
     o.fixed<double>(u.generate_ms);
+    // Version 4: how it was computed.
+    o.str(t.precision);
 
     // Distinct (id, text) pairs once; tokens and alternatives refer to them by index.
     std::map<std::pair<int32_t, std::string_view>, uint32_t> index;
@@ -390,6 +392,7 @@ Trace read_binary(std::string_view d) {
         u.prompt_ms = in.fixed<double>("server usage");
         u.generate_ms = in.fixed<double>("server usage");
     }
+    if (version >= 4) t.precision = in.str("precision");
 
     const size_t n_table = in.count("text table", 2);
     in.charge(n_table * sizeof(std::pair<int32_t, std::string>), "text table");

@@ -10,7 +10,7 @@
 namespace gb {
 
 // 2: forced tokens, n_cached, interventions; 3: device, routing weights may be absent
-constexpr int kTraceBinaryVersion = 3;
+constexpr int kTraceBinaryVersion = 4;
 
 // Everything in the Trace. Token texts are stored once per distinct id. Log-probabilities,
 // entropies and times are exact; routing weights and router probabilities are stored as IEEE

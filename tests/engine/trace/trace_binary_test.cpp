@@ -27,6 +27,7 @@ Trace sample_trace(int n_tokens, int n_layers, int n_expert, int k, bool probs, 
     Trace t;
     t.model = "tiny-moe \xE2\x80\x94 test";
     t.backend = "cpu";
+    t.precision = "precise";
     t.prompt_text = "<|im_start|>user\nHi<|im_end|>\n";
     t.stop_reason = gb::StopReason::MaxTokens;
     t.reasoning_text = "think";
@@ -74,6 +75,7 @@ bool same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a
 void expect_same(const Trace& a, const Trace& b, float routing_rel_tol) {
     EXPECT_EQ(a.model, b.model);
     EXPECT_EQ(a.backend, b.backend);
+    EXPECT_EQ(a.precision, b.precision);
     EXPECT_EQ(a.prompt_text, b.prompt_text);
     EXPECT_EQ(a.stop_reason, b.stop_reason);
     EXPECT_EQ(a.reasoning_text, b.reasoning_text);
@@ -265,7 +267,7 @@ TEST(TraceBinary, EveryTruncationAndEveryFlippedByteIsRefused) {
 TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     // One token, one routing layer, two of 8 experts; then corrupt single bytes and re-sign.
     Trace t = sample_trace(1, 1, 8, 2, false);
-    t.model = t.backend = t.prompt_text = t.reasoning_text = t.answer_text = "";
+    t.model = t.backend = t.prompt_text = t.reasoning_text = t.answer_text = t.precision = "";
     t.stop_reason = StopReason::None;
     const std::string b = write_binary(t);
     ASSERT_NO_THROW(read_binary(b));
@@ -287,8 +289,8 @@ TEST(TraceBinary, InconsistentBodyWithAValidChecksumIsRefused) {
     EXPECT_GT(refused, 10);
     // A huge count is refused before anything is allocated.
     std::string huge = b;
-    const size_t table_count_at =
-        16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1 + 1 + 4 + 16;
+    const size_t table_count_at = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8 + 1 + 1 + 8 + 8 +
+                                  1 + 1 + 1 + 1 + 1 + 4 + 16 + 1;
     ASSERT_EQ(static_cast<unsigned char>(huge[table_count_at]), 4u);  // distinct (id, text) pairs
     huge.replace(table_count_at, 1, std::string("\xff\xff\xff\xff\x0f", 5));
     fix_crc(huge);
@@ -312,8 +314,8 @@ Trace bare_trace(int n_tokens) {
 constexpr size_t kNPromptAt = 16 + 6 + 1 + 4 + 1 + 4 + 4 + 4 + 1 + 4 + 4 + 8;
 // n_prompt, n_gen, the two times, n_expert, n_expert_used, n_cached, interventions
 // ... n_gen, prefill_ms, decode_ms, n_expert, n_expert_used, n_cached, interventions; then
-// (version 3) device and the server usage (four svarints, two doubles).
-constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1 + 1 + 4 + 16;
+// (version 3) device and the server usage (four svarints, two doubles); (version 4) precision.
+constexpr size_t kTableAt = kNPromptAt + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 1 + 1 + 4 + 16 + 1;
 
 TEST(TraceBinary, IntegersAreRangeCheckedBeforeNarrowing) {
     const std::string b = write_binary(bare_trace(1));
@@ -430,6 +432,20 @@ TEST(TraceBinary, ReadsVersionOneFiles) {
     for (const TokenRecord& r : b.tokens) EXPECT_FALSE(r.forced);
     EXPECT_TRUE(b.interventions.empty());
     EXPECT_EQ(b.n_cached, 0);
+    EXPECT_EQ(b.precision, "");  // not recorded before version 4
+}
+
+// The precision mode survives both forms, and JSON leaves the field out when it is not known.
+TEST(TraceJson, PrecisionRoundTripsAndIsOptional) {
+    Trace t = sample_trace(5, 0, 0, 0, false);
+    for (const char* mode : {"fast", "precise", ""}) {
+        t.precision = mode;
+        std::ostringstream out;
+        write_json(t, out);
+        EXPECT_EQ(read_json(out.str()).precision, mode);
+        EXPECT_EQ(read_binary(write_binary(t)).precision, mode);
+        EXPECT_EQ(out.str().find("\"precision\"") != std::string::npos, *mode != '\0') << mode;
+    }
 }
 
 }  // namespace
