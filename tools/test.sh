@@ -7,6 +7,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 tools/install_deps.sh --fuzz
 tools/fetch_models.sh
+# numpy and gguf for the exact reference that precise mode is tested against: required here, so
+# that the test cannot skip in CI.
+GB_PYTHON="$(tools/setup_python_env.sh | tail -1)"
+export GB_PYTHON GB_REQUIRE_REFERENCE=1
 tools/build.sh
 ctest --test-dir build --output-on-failure -j "${GB_JOBS:-2}"
 fuzz_seconds="${GB_FUZZ_SECONDS:-60}"

@@ -109,4 +109,15 @@ inline TensorType cache_type_arg(const std::string& value) {
     throw Error("--cache-type must be f16, bf16, q8_0 or f32; got '" + value + "'");
 }
 
+// The --precise switch (RunSettings::precise). It keeps the KV cache in F32, so another
+// --cache-type with it is a contradiction, refused by name.
+inline bool precise_arg(const Args& args) {
+    if (!args.has("--precise")) return false;
+    const std::string cache = args.str("--cache-type", "");
+    if (!cache.empty() && cache != "f32")
+        throw Error("--precise keeps the KV cache in f32; --cache-type " + cache +
+                    " contradicts it (leave it out, or run without --precise)");
+    return true;
+}
+
 }  // namespace gb::cli

@@ -138,7 +138,7 @@ int bench_command(const std::vector<std::string>& argv) {
     Args args(argv,
               {"-m", "--model", "-t", "--threads", "-p", "-n", "-r", "-d", "--depth", "--backend",
                "--cpu-layers", "--cache-type"},
-              {"--routing", "--trace-cost"});
+              {"--routing", "--trace-cost", "--precise"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty()) throw Error("bench needs a model: -m FILE");
     // The context holds the longer of the two runs: past 2^22 tokens RunSettings refuses it.
@@ -156,6 +156,7 @@ int bench_command(const std::vector<std::string>& argv) {
     rs.n_ctx = max_depth + std::max<int64_t>(n_pp, n_tg + 1) + 16;
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
     rs.kv_type = cache_type_arg(args.str("--cache-type", ""));
+    rs.precise = precise_arg(args);
 
     Backends be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
     Backend* backend = be.main.get();
@@ -174,12 +175,14 @@ int bench_command(const std::vector<std::string>& argv) {
 
     std::printf("model: %s\nbackend: %s\n", path.c_str(),
                 describe_backend(*backend, rs.n_threads).c_str());
-    std::printf(
-        "KV cache: %s, %.1f MiB for %lld positions\n", kv_cache_type_name(rs.kv_type).c_str(),
-        static_cast<double>(
-            model_size(model->file(), model->config(), rs.kv_type).kv_bytes_per_token * rs.n_ctx) /
-            (1024.0 * 1024.0),
-        static_cast<long long>(rs.n_ctx));
+    std::printf("KV cache: %s, %.1f MiB for %lld positions\nprecision: %s\n",
+                kv_cache_type_name(rs.cache_type()).c_str(),
+                static_cast<double>(
+                    model_size(model->file(), model->config(), rs.cache_type()).kv_bytes_per_token *
+                    rs.n_ctx) /
+                    (1024.0 * 1024.0),
+                static_cast<long long>(rs.n_ctx),
+                rs.precise ? "precise (F32 activations and KV cache)" : "fast");
     if (model->settings().n_cpu_layers > 0)
         std::printf("layers on the CPU: %lld of %lld%s\n",
                     static_cast<long long>(model->settings().n_cpu_layers),

@@ -15,6 +15,7 @@ int analyze_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int branch_command(const std::vector<std::string>& args);
 int reproduce_command(const std::vector<std::string>& args);
+int rescore_command(const std::vector<std::string>& args);
 int resample_command(const std::vector<std::string>& args);
 int lens_command(const std::vector<std::string>& args);
 int download_command(const std::vector<std::string>& args);

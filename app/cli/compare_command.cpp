@@ -39,10 +39,15 @@ int compare_command(const std::vector<std::string>& argv) {
         std::cout.flush();
         return std::cout ? 0 : 1;
     }
-    std::printf("A: %s, %d reasoning + %d answer tokens\n", utf8::printable(a.model).c_str(),
-                c.n_reasoning_a, c.n_answer_a);
-    std::printf("B: %s, %d reasoning + %d answer tokens\n", utf8::printable(b.model).c_str(),
-                c.n_reasoning_b, c.n_answer_b);
+    // The precision mode of each side, where the trace records it: fast against precise is the
+    // fast mode's error.
+    auto mode = [](const Trace& t) {
+        return t.precision.empty() ? std::string() : ", " + utf8::printable(t.precision);
+    };
+    std::printf("A: %s%s, %d reasoning + %d answer tokens\n", utf8::printable(a.model).c_str(),
+                mode(a).c_str(), c.n_reasoning_a, c.n_answer_a);
+    std::printf("B: %s%s, %d reasoning + %d answer tokens\n", utf8::printable(b.model).c_str(),
+                mode(b).c_str(), c.n_reasoning_b, c.n_answer_b);
     std::printf("aligned: %d tokens in both, %d only in A, %d only in B\n", c.same, c.only_a,
                 c.only_b);
     if (c.first_divergence < 0) {

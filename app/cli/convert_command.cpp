@@ -1,6 +1,7 @@
 // glassbox-cli convert: a Hugging Face checkpoint (config.json + safetensors) to a GGUF file,
 // written from the checkpoint's GGUF view (engine/model/hf_checkpoint.h), so the file holds
-// exactly what Glassbox runs from the checkpoint, in the layout llama.cpp reads.
+// exactly what Glassbox runs from the checkpoint, in the layout llama.cpp reads. A GGUF file in
+// is rewritten with its tensors in another type.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -23,7 +24,8 @@ namespace gb::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: glassbox-cli convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0] "
+    "usage: glassbox-cli convert CHECKPOINT_DIR|IN.gguf OUT.gguf [--type "
+    "auto|f32|f16|bf16|q8_0|q5_1|q5_0|q4_1|q4_0] "
     "[--metadata FILE.json]";
 
 // Vectors (norms, biases, score-correction biases), rope factors and MoE routers stay F32, as
@@ -38,7 +40,11 @@ int file_type_id(TensorType t) {
     switch (t) {
         case TensorType::F32: return 0;
         case TensorType::F16: return 1;
+        case TensorType::Q4_0: return 2;
+        case TensorType::Q4_1: return 3;
         case TensorType::Q8_0: return 7;
+        case TensorType::Q5_0: return 8;
+        case TensorType::Q5_1: return 9;
         case TensorType::BF16: return 32;
         default: return -1;
     }
@@ -125,12 +131,27 @@ int convert_command(const std::vector<std::string>& argv) {
         target = TensorType::BF16;
     else if (type_arg == "q8_0")
         target = TensorType::Q8_0;
+    else if (type_arg == "q5_1")
+        target = TensorType::Q5_1;
+    else if (type_arg == "q5_0")
+        target = TensorType::Q5_0;
+    else if (type_arg == "q4_1")
+        target = TensorType::Q4_1;
+    else if (type_arg == "q4_0")
+        target = TensorType::Q4_0;
     else
-        throw Error("--type '" + type_arg + "' is not one of auto, f32, f16, bf16, q8_0");
-    if (!is_hf_checkpoint(in))
-        throw Error(in + ": not a Hugging Face checkpoint (a directory with config.json)");
+        throw Error("--type '" + type_arg +
+                    "' is not one of auto, f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0");
+    // A GGUF file in: its tensors in another type (requantising: the block types are made from
+    // the dequantised values), its metadata as it is.
+    const bool from_gguf = !is_hf_checkpoint(in) && std::filesystem::is_regular_file(in);
+    if (!from_gguf && !is_hf_checkpoint(in))
+        throw Error(
+            in + ": not a Hugging Face checkpoint (a directory with config.json) or a GGUF file");
+    if (from_gguf && keep_source)
+        throw Error("converting a GGUF file needs --type: auto would copy it unchanged");
 
-    const GgufFile view = open_hf_checkpoint(in);
+    const GgufFile view = from_gguf ? GgufFile::open(in) : open_hf_checkpoint(in);
     GgufWriter w;
     for (const auto& kv : view.metadata()) w.set(kv.key, kv.value);
     // A checkpoint without tokenizer.json gives weights only; llama.cpp loads such a file when
@@ -144,7 +165,8 @@ int convert_command(const std::vector<std::string>& argv) {
     if (a.has("--metadata")) add_metadata_file(a.str("--metadata"), view, w);
     if (!keep_source) {
         w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(file_type_id(target))));
-        if (target == TensorType::Q8_0) w.set("general.quantization_version", GgufValue::u32(2));
+        if (type_info(target).block_size > 1)
+            w.set("general.quantization_version", GgufValue::u32(2));
     }
 
     // Tensors are written straight from the mapped checkpoint, or converted one at a time while
@@ -152,8 +174,9 @@ int convert_command(const std::vector<std::string>& argv) {
     int64_t total = 0, fallbacks = 0;
     for (const GgufTensorInfo& t : view.tensors()) {
         TensorType to = keep_f32(t) ? TensorType::F32 : keep_source ? t.type : target;
-        // Q8_0 works on blocks of 32 along a row; a row of another length goes to F16.
-        if (to == TensorType::Q8_0 && t.cols() % 32 != 0) {
+        // The block formats work on blocks of 32 along a row; a row of another length goes to
+        // F16.
+        if (type_info(to).block_size > 1 && t.cols() % type_info(to).block_size != 0) {
             to = TensorType::F16;
             ++fallbacks;
         }

@@ -28,6 +28,7 @@
 #include "engine/trace/trace.h"
 #include "engine/trace/trace_analysis.h"
 #include "engine/trace/trace_binary.h"
+#include "engine/trace/trace_compare.h"
 #include "engine/trace/trace_file.h"
 
 namespace gb::cli {
@@ -36,11 +37,14 @@ namespace {
 
 // A trace made by another model still runs (its ids may exist in this vocabulary too), but the
 // result means nothing: say so.
-void warn_other_model(const Trace& t, const Model& m) {
+// Says when the trace is another model's, and runs in the trace's precision mode: a reply made
+// in precise mode is continued, resampled and reproduced in precise mode.
+void follow_trace(const Trace& t, Model& m) {
     const std::string name = m.config().name.empty() ? m.file().path() : m.config().name;
     if (!t.model.empty() && t.model != name)
         std::fprintf(stderr, "warning: the trace was made by \"%s\", not by this model (\"%s\")\n",
                      t.model.c_str(), name.c_str());
+    if (generated_precision(t) == "precise") m.set_precise(true);
 }
 
 std::string token_shown(const std::string& text) {
@@ -71,7 +75,7 @@ int branch_command(const std::vector<std::string>& argv) {
     Args args(argv,
               with_model_flags({"--at", "--token", "-n", "--max-tokens", "--trace", "--thought",
                                 "--thought-file"}),
-              {"--quiet"});
+              {"--quiet", "--precise"});
     if (args.positional().size() != 1)
         throw Error(
             "branch takes one trace file: glassbox-cli branch TRACE -m MODEL --at I --token ID");
@@ -86,7 +90,7 @@ int branch_command(const std::vector<std::string>& argv) {
             static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 512, 0, INT_MAX));
         LoadedModel m = load_model(
             args, parent.n_prompt + 4 * static_cast<int64_t>(thought.size()) + max_new + 16);
-        warn_other_model(parent, *m.model);
+        follow_trace(parent, *m.model);
         Generator gen(*m.model, *m.tok);
         const Trace t = gen.generate(edit_thought_request(parent, thought, max_new, *m.tok));
         if (!args.has("--quiet")) print_reply(t);
@@ -105,7 +109,7 @@ int branch_command(const std::vector<std::string>& argv) {
     const int max_new =
         static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256, 0, INT_MAX));
     LoadedModel m = load_model(args, parent.n_prompt + at + 1 + max_new + 1);
-    warn_other_model(parent, *m.model);
+    follow_trace(parent, *m.model);
     const GenerateRequest req = branch_request(parent, at, token, max_new, *m.tok);
     Generator gen(*m.model, *m.tok);
     const Trace t = gen.generate(req);
@@ -153,7 +157,7 @@ int resample_command(const std::vector<std::string>& argv) {
     Args args(argv,
               with_model_flags({"--at", "-k", "-n", "--max-tokens", "--temp", "--seed", "--expect",
                                 "--together"}),
-              {"--json"});
+              {"--json", "--precise"});
     if (args.positional().size() != 1)
         throw Error(
             "resample takes one trace file: glassbox-cli resample TRACE -m MODEL --at I -k N");
@@ -168,7 +172,7 @@ int resample_command(const std::vector<std::string>& argv) {
     const std::string expect = args.str("--expect");
     const bool json_out = args.has("--json");
     LoadedModel m = load_model(args, static_cast<int64_t>(parent.tokens.size()) + max_new + 1);
-    warn_other_model(parent, *m.model);
+    follow_trace(parent, *m.model);
     double estimate = 0;
     for (int at : positions) estimate += resample_estimate_ms(parent, at, k, max_new);
     std::fprintf(stderr,
@@ -231,7 +235,7 @@ int lens_command(const std::vector<std::string>& argv) {
     Args args(argv,
               with_model_flags(
                   {"-p", "--prompt", "--system", "--pos", "--top-k", "--trace", "--at", "--span"}),
-              {"--chat", "--no-thinking", "--json"});
+              {"--chat", "--no-thinking", "--json", "--precise"});
     // The tokens: a prompt (through the chat template with --chat), or a stored reply's.
     const bool from_trace = args.has("--trace");
     if (from_trace == (args.has("-p") || args.has("--prompt")))
@@ -242,7 +246,7 @@ int lens_command(const std::vector<std::string>& argv) {
     std::vector<int32_t> tokens;
     int pos = -1;
     if (from_trace) {
-        warn_other_model(trace, *m.model);
+        follow_trace(trace, *m.model);
         if (!args.has("--at")) throw Error("lens --trace needs --at I (a generated position)");
         const int at = static_cast<int>(args.integer("--at", 0, 0, INT_MAX));
         if (at >= trace.n_gen)
@@ -363,12 +367,12 @@ int lens_command(const std::vector<std::string>& argv) {
 }
 
 int reproduce_command(const std::vector<std::string>& argv) {
-    Args args(argv, with_model_flags({"--trace"}), {"--json"});
+    Args args(argv, with_model_flags({"--trace"}), {"--json", "--precise"});
     if (args.positional().size() != 1)
         throw Error("reproduce takes one trace file: glassbox-cli reproduce TRACE -m MODEL");
     const Trace recorded = read_trace_file(args.positional()[0]);
     LoadedModel m = load_model(args, static_cast<int64_t>(recorded.tokens.size()) + 1);
-    warn_other_model(recorded, *m.model);
+    follow_trace(recorded, *m.model);
     const GenerateRequest req = reproduce_request(recorded, *m.tok);
     Generator gen(*m.model, *m.tok);
     const Trace again = gen.generate(req);
@@ -413,6 +417,48 @@ int reproduce_command(const std::vector<std::string>& argv) {
                      recorded.backend.c_str(), again.backend.c_str());
     if (args.has("--trace")) write_trace(again, args.str("--trace"));
     return d.identical ? 0 : 1;
+}
+
+int rescore_command(const std::vector<std::string>& argv) {
+    Args args(argv, with_model_flags({"--trace"}), {"--precise", "--fast"});
+    if (args.positional().size() != 1)
+        throw Error("rescore takes one trace file: glassbox-cli rescore TRACE -m MODEL");
+    if (args.has("--precise") && args.has("--fast"))
+        throw Error("rescore: --precise and --fast contradict each other");
+    const Trace original = read_trace_file(args.positional()[0]);
+    LoadedModel m = load_model(args, static_cast<int64_t>(original.tokens.size()) + 1);
+    follow_trace(original, *m.model);
+    // Without a flag: the other mode than the trace's (a fast reply is rescored precisely).
+    const bool precise =
+        args.has("--precise") || (!args.has("--fast") && original.precision != "precise");
+    m.model->set_precise(precise);
+    Generator gen(*m.model, *m.tok);
+    const Trace scored = gen.generate(rescore_request(original, *m.tok));
+    const Trace out = rescored_trace(original, scored);
+    const TraceComparison c = compare_traces(original, out);
+    int top_changed = 0;
+    for (int i = original.n_prompt; i < static_cast<int>(original.tokens.size()); ++i) {
+        const auto& a = original.tokens[static_cast<size_t>(i)].top;
+        const auto& b = out.tokens[static_cast<size_t>(i)].top;
+        if (!a.empty() && !b.empty() && a[0].id != b[0].id) ++top_changed;
+    }
+    std::printf("rescored %d generated tokens in %s mode (the trace: %s)\n", original.n_gen,
+                out.precision.c_str(),
+                original.precision.empty() ? "precision not recorded" : original.precision.c_str());
+    if (std::isfinite(c.logprob_rms))
+        std::printf(
+            "log-probability %s - %s: mean |d| %.3g, RMS %.3g, largest %.3g nats at row %d\n",
+            out.precision.c_str(),
+            original.precision.empty() ? "recorded" : original.precision.c_str(),
+            c.logprob_mean_abs, c.logprob_rms, c.logprob_max_abs, c.logprob_max_row);
+    std::printf("most likely token changed at %d of %d generated positions\n", top_changed,
+                original.n_gen);
+    if (!precise)
+        std::fprintf(stderr,
+                     "[a fast rescoring runs the tokens as one prompt, whose tiled products round "
+                     "differently from decoding them one by one]\n");
+    if (args.has("--trace")) write_trace(out, args.str("--trace"));
+    return 0;
 }
 
 }  // namespace gb::cli

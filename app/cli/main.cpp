@@ -43,6 +43,10 @@ commands:
       -t, --threads N  -c, --ctx N  -b, --batch N
       --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
                              of f16's memory) or f32 (exact, twice f16's memory)
+      --precise              probabilities you can quote: activations stay F32 in every
+                             product and the KV cache is F32, so log-probabilities are within
+                             about 1e-5 of an exact computation (fast mode: about 0.05 on
+                             4-bit files); decode is slower. Recorded in the trace
       --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
       --cpu-layers N|auto    with --backend cuda: run the first N layers on the CPU, for a
                              model whose weights do not all fit in GPU memory (auto, the
@@ -50,7 +54,7 @@ commands:
   tokenize -m FILE (-p TEXT | -f PATH) [--no-special] [--add-bos] [--bench N]
       the token ids of a text, or (--bench) the best of N timed encodes in MB/s
   bench -m FILE [-t THREADS] [-p 512] [-n 128] [-r 3] [-d 0,4096,...] [--trace-cost]
-        [--backend cpu|cuda] [--cpu-layers N] [--cache-type f16|bf16|q8_0|f32]
+        [--backend cpu|cuda] [--cpu-layers N] [--cache-type f16|bf16|q8_0|f32] [--precise]
       prompt processing (ppP) and generation (tgN) speed in tokens/s, the median of R runs
       and their range; -d: starting after that many tokens in the cache; --trace-cost (or
       --routing) compares decode with the trace off, on (top-5 logit summary, MoE routing)
@@ -94,9 +98,20 @@ commands:
       --pos, or before a reply's generated token --at; the last layer is the model's own
       distribution; --span A:B prints per layer the probability of the token that followed
       each position A..B-1
-  convert CHECKPOINT_DIR OUT.gguf [--type auto|f32|f16|bf16|q8_0]
+  rescore TRACE -m MODEL [--precise|--fast] [--trace OUT]
+      the same reply's probabilities from the other precision mode (default: a fast reply
+      precisely, a precise one fast): its tokens run again as one prompt, every position
+      scored; prints how far the log-probabilities moved and how often the most likely
+      token changed; OUT is the reply with the new numbers (compare it with the original:
+      glassbox-cli compare TRACE OUT)
+  branch, reproduce and resample run in the precision mode the trace's tokens were made in
+  (a precise trace is continued precisely); --precise asks for it with any trace, and with
+  lens.
+  convert CHECKPOINT_DIR|IN.gguf OUT.gguf [--type auto|f32|f16|bf16|q8_0|q5_1|q5_0|q4_1|q4_0]
       a Hugging Face checkpoint (config.json + safetensors) to GGUF; auto keeps each
-      tensor's dtype; vectors and MoE routers stay F32
+      tensor's dtype; vectors and MoE routers stay F32; the block types round to nearest
+      as the gguf package does (rows not of whole blocks of 32 go to f16). A GGUF file in
+      (with --type) is rewritten with its matrices in that type, metadata unchanged
   download REPO FILE [--revision REV] [--dir DIR] [--endpoint URL] [--token-env VAR]
   download REPO --list [--revision REV]
       one file of a Hugging Face hub repo (e.g. Qwen/Qwen3-0.6B-GGUF Qwen3-0.6B-Q8_0.gguf)
@@ -132,6 +147,7 @@ int main(int argc, char** argv) {
         if (cmd == "compare") return gb::cli::compare_command(args);
         if (cmd == "branch") return gb::cli::branch_command(args);
         if (cmd == "reproduce") return gb::cli::reproduce_command(args);
+        if (cmd == "rescore") return gb::cli::rescore_command(args);
         if (cmd == "resample") return gb::cli::resample_command(args);
         if (cmd == "lens") return gb::cli::lens_command(args);
         if (cmd == "download") return gb::cli::download_command(args);

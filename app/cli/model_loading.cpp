@@ -28,6 +28,7 @@ LoadedModel load_model(const Args& args, int64_t min_ctx) {
     rs.n_batch = args.integer(args.has("-b") ? "-b" : "--batch", 512, 1, LLONG_MAX);
     rs.n_cpu_layers = cpu_layers_arg(args.str("--cpu-layers", ""));
     rs.kv_type = cache_type_arg(args.str("--cache-type", ""));
+    rs.precise = precise_arg(args);
     LoadedModel m;
     m.be = make_backends(args.str("--backend", "cpu"), rs.n_threads, rs.n_cpu_layers);
     m.model = Model::load(path, *m.be.main, rs, m.be.host.get());

@@ -173,7 +173,7 @@ int run_remote(const Args& args, const std::string& model_name, const std::strin
                const SamplerSettings& sampling, int max_tokens, int top_n) {
     for (const char* local_only :
          {"--think-budget", "--disable-experts", "--force-experts", "--prompt-logprobs",
-          "--router-probs", "--ignore-eos", "--backend", "--gpu-layers"})
+          "--router-probs", "--ignore-eos", "--backend", "--gpu-layers", "--precise"})
         if (args.has(local_only))
             throw Error(std::string(local_only) +
                         " is not available with --remote: the server runs the model");
@@ -271,9 +271,9 @@ int run_command(const std::vector<std::string>& argv) {
                                 "--api-key-env",
                                 "--server-kind",
                                 "--model-layers"}),
-              {"--chat", "--prompt-logprobs", "--quiet", "--hide-reasoning", "--no-thinking",
-               "--routing", "--router-probs", "--no-routing", "--stream-jsonl", "--ignore-eos",
-               "--openai-fields-only", "--completion", "--routed-experts"});
+              {"--chat", "--prompt-logprobs", "--quiet", "--precise", "--hide-reasoning",
+               "--no-thinking", "--routing", "--router-probs", "--no-routing", "--stream-jsonl",
+               "--ignore-eos", "--openai-fields-only", "--completion", "--routed-experts"});
     const std::string path = args.has("-m") ? args.str("-m") : args.str("--model");
     if (path.empty())
         throw Error(args.has("--remote") ? "run --remote needs the served model's name: -m NAME"

@@ -474,6 +474,75 @@ TEST(Cli, ConvertWritesAModelCard) {
     std::filesystem::remove(out);
 }
 
+// convert rewrites a GGUF file with its matrices in a block type (the tokenizer and metadata
+// as they were, vectors F32), and the result runs; a GGUF without --type, or a type the tool
+// cannot write, is refused by name.
+TEST(Cli, ConvertRequantisesAGgufFile) {
+    const auto out = write_temp("requant.gguf", "");
+    Result r = cli("convert " + kTiny + " " + out.string() + " --type q4_1");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const gb::GgufFile in = gb::GgufFile::open(kTiny), f = gb::GgufFile::open(out.string());
+    EXPECT_EQ(f.get_string("general.architecture"), "llama");
+    EXPECT_EQ(f.get_int("general.file_type"), 3);  // llama.cpp's MOSTLY_Q4_1
+    for (const gb::GgufTensorInfo& t : f.tensors())
+        EXPECT_EQ(t.type, t.dims.size() == 1 ? gb::TensorType::F32 : gb::TensorType::Q4_1)
+            << t.name;
+    EXPECT_EQ(f.tensors().size(), in.tensors().size());
+    Result run = cli("run -m " + out.string() + " -p 'hello world' -n 4 --temp 0 -t 1 -c 64");
+    EXPECT_EQ(run.code, 0) << run.err;
+    Result no_type = cli("convert " + kTiny + " " + out.string());
+    EXPECT_NE(no_type.code, 0);
+    EXPECT_NE(no_type.err.find("needs --type"), std::string::npos) << no_type.err;
+    Result bad = cli("convert " + kTiny + " " + out.string() + " --type q3_k");
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE(bad.err.find("q3_k"), std::string::npos) << bad.err;
+    std::filesystem::remove(out);
+}
+
+// --precise: the trace says so; rescore gives the other mode's numbers for the same tokens and
+// says how far they moved; --precise with another cache type, or --precise with --fast, is a
+// contradiction named as such.
+TEST(Cli, PreciseRunAndRescore) {
+    const auto q = write_temp("precise_q4.gguf", "");
+    ASSERT_EQ(cli("convert " + kTiny + " " + q.string() + " --type q4_0").code, 0);
+    const auto fast = write_temp("fast.json", ""), precise = write_temp("precise.json", ""),
+               rescored = write_temp("rescored.json", "");
+    const std::string run = "run -m " + q.string() + " -p 'hello world' -n 8 --temp 0 -t 1 -c 64 ";
+    Result a = cli(run + "--trace " + fast.string());
+    ASSERT_EQ(a.code, 0) << a.err;
+    Result b = cli(run + "--precise --trace " + precise.string());
+    ASSERT_EQ(b.code, 0) << b.err;
+    auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream in(p);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return gb::read_json(ss.str());
+    };
+    EXPECT_EQ(slurp(fast).precision, "fast");
+    EXPECT_EQ(slurp(precise).precision, "precise");
+
+    Result r = cli("rescore " + fast.string() + " -m " + q.string() + " -t 1 --trace " +
+                   rescored.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("rescored 8 generated tokens in precise mode"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("most likely token changed at"), std::string::npos) << r.out;
+    const gb::Trace t = slurp(rescored), f = slurp(fast);
+    EXPECT_EQ(t.precision, "precise");
+    EXPECT_EQ(gb::generated_precision(t), "fast");
+    ASSERT_EQ(t.tokens.size(), f.tokens.size());
+    for (size_t i = 0; i < t.tokens.size(); ++i) EXPECT_EQ(t.tokens[i].id, f.tokens[i].id);
+
+    Result contradiction = cli(run + "--precise --cache-type f16");
+    EXPECT_NE(contradiction.code, 0);
+    EXPECT_NE(contradiction.err.find("--precise keeps the KV cache in f32"), std::string::npos)
+        << contradiction.err;
+    Result both = cli("rescore " + fast.string() + " -m " + q.string() + " --precise --fast");
+    EXPECT_NE(both.code, 0);
+    EXPECT_NE(both.err.find("contradict"), std::string::npos) << both.err;
+    for (const auto& p : {q, fast, precise, rescored}) std::filesystem::remove(p);
+}
+
 // A named pipe (or any non-regular file) as an input used to block forever in open(): now it is
 // refused at once, naming what it is.
 TEST(Cli, NonRegularFilesAreRefusedWithoutBlocking) {
