@@ -75,6 +75,12 @@ public:
     // interventions (gb::reproduce_request); the caller compares the tokens.
     virtual Trace reproduce(const Trace& recorded, const RunControls& controls) = 0;
 
+    // The same reply's probabilities from the given precision mode (gb::rescore_request and
+    // gb::rescored_trace): its tokens, made by the loaded model, run again as one prompt with
+    // every position scored; the result has the reply's tokens and the new numbers. An engine
+    // that cannot (a remote server) throws gb::Error saying so.
+    virtual Trace rescore(const Trace& reply, bool precise, const RunControls& controls) = 0;
+
     // Forking paths: opt.k rollouts of a stored reply (made by the loaded model) from its
     // generated position `at`, one after another (gb::resample_at): progress(done) after each;
     // controls.cancel ends it at the next token, and the result then holds the rollouts done.

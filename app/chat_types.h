@@ -111,6 +111,10 @@ struct GenerationSettings {
     ReasoningPolicy reasoning = ReasoningPolicy::Template;
     int top_n = 8;
     bool record_routing = true;
+    // Precise mode (RunSettings::precise) for this conversation's replies on a local model: F32
+    // activations and KV cache, probabilities within F32 rounding of the exact computation,
+    // slower decode. A server computes as it does; the trace says which mode made a reply.
+    bool precise = false;
     // false: write on past the model's end-of-generation token, to max_tokens (fixed-length
     // speed runs, tests/ui/app_stream_bench.cpp). Not stored with the conversation.
     bool stop_at_end = true;

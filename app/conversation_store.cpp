@@ -26,6 +26,7 @@ void reply_stats_from_trace(StoredMessage& m) {
                             ? static_cast<int>(t->server_usage.prompt_tokens)
                             : 0;
     m.decode_tps = t->decode_ms > 0 ? 1000.0 * t->n_gen / t->decode_ms : 0;
+    m.precision = t->precision;
     m.ttft_ms = 0;
     for (const TokenRecord& r : t->tokens)
         if (r.phase != Phase::Prompt) {

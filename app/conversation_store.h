@@ -34,10 +34,11 @@ struct StoredMessage {
     int n_prompt_tokens = 0;
     double ttft_ms = 0;                  // from the request to the first generated token
     double decode_tps = 0;               // generated tokens per second
+    std::string precision;               // Trace::precision ("fast", "precise", "" not known)
     std::shared_ptr<const Trace> trace;  // may be loaded on demand (trace())
 };
 
-// Fills a reply's n_prompt_tokens, ttft_ms and decode_tps from m.trace (a remote reply's
+// Fills a reply's n_prompt_tokens, ttft_ms, decode_tps and precision from m.trace (a remote reply's
 // prompt count from the server's usage when the trace has no prompt tokens).
 void reply_stats_from_trace(StoredMessage& m);
 

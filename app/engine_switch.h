@@ -38,6 +38,9 @@ public:
                            const RunControls& controls) override {
         return engine().continue_thought(parent, thought, settings, on_token, controls);
     }
+    Trace rescore(const Trace& reply, bool precise, const RunControls& controls) override {
+        return engine().rescore(reply, precise, controls);
+    }
     Trace reproduce(const Trace& recorded, const RunControls& controls) override {
         return engine().reproduce(recorded, controls);
     }

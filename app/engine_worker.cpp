@@ -169,12 +169,31 @@ void EngineWorker::reproduce(quint64 request, std::shared_ptr<const Trace> recor
     busy_.store(true);
     post([this, request, recorded] {
         try {
-            Trace t = engine_->reproduce(*recorded, RunControls{&cancel_, nullptr});
+            RunControls controls;
+            controls.cancel = &cancel_;
+            Trace t = engine_->reproduce(*recorded, controls);
             busy_.store(false);
             emit reproduced(request, std::make_shared<const Trace>(std::move(t)));
         } catch (const std::exception& e) {
             busy_.store(false);
             emit generationFailed(request, error_text(e));
+        }
+    });
+}
+
+void EngineWorker::rescore(quint64 request, std::shared_ptr<const Trace> reply, bool precise) {
+    cancel_.store(false);
+    busy_.store(true);
+    post([this, request, reply, precise] {
+        try {
+            RunControls controls;
+            controls.cancel = &cancel_;
+            Trace t = engine_->rescore(*reply, precise, controls);
+            busy_.store(false);
+            emit rescored(request, std::make_shared<const Trace>(std::move(t)));
+        } catch (const std::exception& e) {
+            busy_.store(false);
+            emit rescoreFailed(request, error_text(e));
         }
     });
 }

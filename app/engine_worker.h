@@ -49,6 +49,9 @@ public:
                           const GenerationSettings& settings);
     // A stored reply run again (ChatEngine::reproduce): reproduced or generationFailed.
     void reproduce(quint64 request, std::shared_ptr<const Trace> recorded);
+    // A stored reply's probabilities from the given precision mode (ChatEngine::rescore):
+    // rescored or rescoreFailed.
+    void rescore(quint64 request, std::shared_ptr<const Trace> reply, bool precise);
     // Rollouts of a stored reply from generated position `at` (ChatEngine::resample):
     // resampleProgress after each, then resampled, or resampleFailed; cancel() stops it with
     // the rollouts done so far.
@@ -87,6 +90,8 @@ signals:
                       int32_t sampled);
     void lensReady(quint64 request, std::shared_ptr<const gb::app::ChatEngine::Lens> lens);
     void lensFailed(quint64 request, QString error);
+    void rescored(quint64 request, std::shared_ptr<const gb::Trace> trace);
+    void rescoreFailed(quint64 request, QString error);
     void resampleProgress(quint64 request, int done, int k);
     void resampled(quint64 request, std::shared_ptr<const gb::ResampleResult> result);
     void resampleFailed(quint64 request, QString error);

@@ -226,6 +226,7 @@ std::vector<StoredMessage> HistoryConversationStore::messages(int64_t id) {
         s.n_prompt_tokens = m.stats.n_prompt_tokens;
         s.ttft_ms = m.stats.ttft_ms;
         s.decode_tps = m.stats.decode_tps;
+        s.precision = m.stats.precision;
         // The store keeps speeds, not the thinking time: time to first token plus the
         // reasoning tokens at the decode speed is what it was.
         if (m.stats.decode_tps > 0)
@@ -265,6 +266,7 @@ int64_t HistoryConversationStore::add_message(int64_t conversation_id, const Sto
         st.prefill_tps = t->prefill_ms > 0 ? 1000.0 * t->n_prompt / t->prefill_ms : 0;
         st.decode_tps = stats.decode_tps;
         st.ttft_ms = stats.ttft_ms;
+        st.precision = t->precision;
         reply.repro.sampler = t->sampling;
         reply.repro.rendered_prompt = t->prompt_text;
     }

@@ -238,6 +238,7 @@ Trace LocalEngine::generate(const std::vector<ChatTurn>& turns, const Generation
     req.think_budget = s.think_budget;
     req.steering =
         parse_expert_steering(s.disable_experts, s.force_experts, model_->config()).describe();
+    model_->set_precise(s.precise);
     Trace t = run(req, on_token, controls);
     // The same template problem on every turn is said once per model.
     if (!warning.empty() && warning != last_warning_) notice_ = warning;
@@ -273,6 +274,14 @@ void check_same_model(const Trace& t, const std::string& loaded) {
                     loaded + "\": load that model to continue or re-run it");
 }
 
+// A reply made from another (a branch, an edited thought, rollouts) runs in the precision mode
+// its parent was made in; a trace that does not say (a remote reply, an older trace) leaves it
+// to the conversation's setting.
+bool precise_for(const Trace& parent, bool setting) {
+    const std::string made = generated_precision(parent);
+    return made.empty() ? setting : made == "precise";
+}
+
 }  // namespace
 
 Trace LocalEngine::branch(const Trace& parent, int at, int32_t token, const GenerationSettings& s,
@@ -282,6 +291,7 @@ Trace LocalEngine::branch(const Trace& parent, int at, int32_t token, const Gene
     GenerateRequest req = branch_request(parent, at, token, s.max_tokens, *tok_);
     req.think_budget = s.think_budget;
     req.stop_at_eog = req.stop_at_eog && s.stop_at_end;
+    model_->set_precise(precise_for(parent, s.precise));
     return run(req, on_token, controls);
 }
 
@@ -301,13 +311,29 @@ Trace LocalEngine::continue_thought(const Trace& parent, const std::string& thou
     check_same_model(parent, info_.name);
     GenerateRequest req = edit_thought_request(parent, thought, s.max_tokens, *tok_);
     req.think_budget = s.think_budget;
+    model_->set_precise(precise_for(parent, s.precise));
     return run(req, on_token, controls);
 }
 
 Trace LocalEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     if (!model_) throw Error("no model is loaded: open one with Model > Open");
     check_same_model(recorded, info_.name);
+    // Traces from before the field were all made in fast mode.
+    model_->set_precise(generated_precision(recorded) == "precise");
     return run(reproduce_request(recorded, *tok_), {}, controls);
+}
+
+Trace LocalEngine::rescore(const Trace& reply, bool precise, const RunControls& controls) {
+    if (!model_) throw Error("no model is loaded: open one with Model > Open");
+    check_same_model(reply, info_.name);
+    const GenerateRequest req = rescore_request(reply, *tok_);
+    if (static_cast<int64_t>(req.prompt.size()) >= model_->settings().n_ctx)
+        throw Error("the reply (" + std::to_string(req.prompt.size()) +
+                    " tokens) does not fit the context of " +
+                    std::to_string(model_->settings().n_ctx) + " tokens");
+    model_->set_precise(precise);
+    const Trace scored = run(req, {}, controls);
+    return rescored_trace(reply, scored);
 }
 
 ResampleResult LocalEngine::resample(const Trace& parent, int at, const ResampleOptions& opt,
@@ -315,6 +341,7 @@ ResampleResult LocalEngine::resample(const Trace& parent, int at, const Resample
                                      const RunControls& controls) {
     if (!model_) throw Error("no model is loaded: open one with Model > Open");
     check_same_model(parent, info_.name);
+    model_->set_precise(generated_precision(parent) == "precise");
     try {
         if (!gen_) gen_ = std::make_unique<Generator>(*model_, *tok_);
         return resample_at(

@@ -94,6 +94,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         case PromptTokensRole: return m.n_prompt_tokens;
         case TtftMsRole: return m.ttft_ms;
         case DecodeTpsRole: return m.decode_tps;
+        case PrecisionRole: return QString::fromStdString(m.precision);
         default: return {};
     }
 }
@@ -150,6 +151,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
     r[PromptTokensRole] = "promptTokens";
     r[TtftMsRole] = "ttftMs";
     r[DecodeTpsRole] = "decodeTps";
+    r[PrecisionRole] = "precision";
     return r;
 }
 

@@ -34,6 +34,7 @@ public:
         PromptTokensRole,
         TtftMsRole,     // time to first token
         DecodeTpsRole,  // generated tokens per second
+        PrecisionRole,  // how a local reply was computed: "fast", "precise", "" (not known)
     };
     explicit MessageListModel(ChatController& controller, QObject* parent = nullptr);
 

@@ -279,6 +279,12 @@ Trace RemoteEngine::continue_thought(const Trace& parent, const std::string& tho
     return run(remote_messages(parent), std::move(kept), rs, on_token, controls);
 }
 
+Trace RemoteEngine::rescore(const Trace&, bool, const RunControls&) {
+    throw Error(
+        "rescoring needs a local model: a server returns the probabilities it sampled with and "
+        "cannot score a given reply in another precision");
+}
+
 Trace RemoteEngine::reproduce(const Trace& recorded, const RunControls& controls) {
     check_reply_of_this_model(recorded);
     GenerationSettings s;

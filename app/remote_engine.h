@@ -31,6 +31,7 @@ public:
     Trace continue_reply(const Trace& parent, const GenerationSettings& settings,
                          const TokenCallback& on_token, const RunControls& controls) override;
     Trace reproduce(const Trace& recorded, const RunControls& controls) override;
+    Trace rescore(const Trace& reply, bool precise, const RunControls& controls) override;
     ResampleResult resample(const Trace& parent, int at, const ResampleOptions& opt,
                             const std::function<void(int done)>& progress,
                             const RunControls& controls) override;

@@ -23,6 +23,7 @@ void ReplyComparison::compare(const ReplySource& a, const ReplySource& b) {
         std::shared_ptr<const TraceComparison> c;
         QString error;
         auto load = [&](const ReplySource& s, const char* side) -> std::shared_ptr<const Trace> {
+            if (s.trace) return s.trace;
             if (!s.file.isEmpty())
                 return std::make_shared<const Trace>(read_trace_file(s.file.toStdString()));
             auto t = store->trace(s.message_id);

@@ -12,11 +12,13 @@
 
 namespace gb::app {
 
-// Where one side of a comparison comes from: a stored reply (message_id > 0) or a trace file.
+// Where one side of a comparison comes from: a stored reply (message_id > 0), a trace file, or a
+// trace in memory.
 struct ReplySource {
     qint64 message_id = 0;
     QString file;
-    bool valid() const { return message_id > 0 || !file.isEmpty(); }
+    std::shared_ptr<const Trace> trace;  // a trace in memory (a rescoring), when set
+    bool valid() const { return message_id > 0 || !file.isEmpty() || trace; }
 };
 
 class ReplyComparison : public QObject {

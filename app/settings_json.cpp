@@ -23,6 +23,7 @@ std::string to_json(const GenerationSettings& s) {
     o["reasoning"] = policy_name(s.reasoning);
     o["top_n"] = s.top_n;
     o["record_routing"] = s.record_routing;
+    o["precise"] = s.precise;
     return QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString();
 }
 
@@ -46,6 +47,7 @@ GenerationSettings settings_from_json(const std::string& text) {
     s.reasoning = policy_from_name(o.value("reasoning").toString("template").toStdString());
     s.top_n = o.value("top_n").toInt(s.top_n);
     s.record_routing = o.value("record_routing").toBool(s.record_routing);
+    s.precise = o.value("precise").toBool(s.precise);
     return s;
 }
 

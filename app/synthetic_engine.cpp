@@ -79,6 +79,8 @@ Trace SyntheticEngine::prompt_trace(const std::string& prompt, const GenerationS
     Trace t;
     t.model = info_.name;
     t.backend = "synthetic";
+    // As a local engine records it (its numbers are made up either way).
+    t.precision = s.precise ? "precise" : "fast";
     t.sampling = s.sampling;
     t.n_expert = static_cast<int>(info_.n_expert);
     t.n_expert_used = static_cast<int>(info_.n_expert_used);
@@ -123,6 +125,7 @@ Trace SyntheticEngine::branch(const Trace& parent, int at, int32_t token,
     Trace t;
     t.model = parent.model;
     t.backend = "synthetic";
+    t.precision = parent.precision.empty() ? (s.precise ? "precise" : "fast") : parent.precision;
     t.sampling = parent.sampling;
     t.n_expert = parent.n_expert;
     t.n_expert_used = parent.n_expert_used;
@@ -198,6 +201,17 @@ Trace SyntheticEngine::continue_thought(const Trace& parent, const std::string& 
     const int n = static_cast<int>(start.size());
     return script(std::move(t), std::move(start), true, n + s.max_tokens, s, on_token, controls,
                   -1);
+}
+
+Trace SyntheticEngine::rescore(const Trace& reply, bool precise, const RunControls&) {
+    if (!loaded_) throw Error("no model is loaded");
+    check_same_model(reply, info_.name);
+    if (reply.tokens.size() < 2) throw Error("rescoring needs a reply of at least two tokens");
+    // Its numbers are made up, not computed, so the other mode gives the same ones; the result
+    // is shaped as a local engine's (same tokens, the mode asked for, a "rescore" note).
+    Trace scored = reply;
+    scored.precision = precise ? "precise" : "fast";
+    return rescored_trace(reply, scored);
 }
 
 Trace SyntheticEngine::reproduce(const Trace& recorded, const RunControls& controls) {

@@ -28,6 +28,7 @@ public:
     Trace branch(const Trace& parent, int at, int32_t token, const GenerationSettings& settings,
                  const TokenCallback& on_token, const RunControls& controls) override;
     Trace reproduce(const Trace& recorded, const RunControls& controls) override;
+    Trace rescore(const Trace& reply, bool precise, const RunControls& controls) override;
     ResampleResult resample(const Trace& parent, int at, const ResampleOptions& opt,
                             const std::function<void(int done)>& progress,
                             const RunControls& controls) override;

@@ -196,6 +196,7 @@ void ChatView::update_row(int row) {
     m.prompt_tokens = get(MessageListModel::PromptTokensRole).toInt();
     m.ttft_ms = get(MessageListModel::TtftMsRole).toDouble();
     m.decode_tps = get(MessageListModel::DecodeTpsRole).toDouble();
+    m.precision = get(MessageListModel::PrecisionRole).toString();
     QScrollBar* bar = scroll_->verticalScrollBar();
     const bool at_bottom = bar->value() >= bar->maximum() - 30;
     bubbles_[static_cast<size_t>(row)]->set_message(m);

@@ -99,11 +99,13 @@ void CompareDialog::fill_choices(qint64 a) {
         ++n;
         QString text = QString::fromStdString(m.content).simplified();
         if (text.size() > 60) text = text.left(59) + QStringLiteral("…");
-        const QString label = tr("Reply %1 · %2 reasoning + %3 answer tokens · %4")
-                                  .arg(n)
-                                  .arg(m.n_reasoning_tokens)
-                                  .arg(m.n_answer_tokens)
-                                  .arg(text);
+        QString label = tr("Reply %1 · %2 reasoning + %3 answer tokens · %4")
+                            .arg(n)
+                            .arg(m.n_reasoning_tokens)
+                            .arg(m.n_answer_tokens)
+                            .arg(text);
+        if (!m.precision.empty())
+            label = tr("%1 · %2").arg(label, QString::fromStdString(m.precision));
         for (QComboBox* box : {a_, b_}) box->addItem(label, QVariant::fromValue<qlonglong>(m.id));
         if (m.id == a) index_a = a_->count() - 1;
     }
@@ -124,19 +126,37 @@ void CompareDialog::choose_file(QComboBox* box) {
     run();
 }
 
-static ReplySource source_of(const QComboBox* box) {
+// Combo data: a message id (> 0), a file path (a string), kFileItem, or an added trace, -(index
+// + 10) into added_.
+constexpr qlonglong kAddedBase = -10;
+
+static ReplySource source_of(const QComboBox* box,
+                             const std::vector<std::shared_ptr<const Trace>>& added) {
     ReplySource s;
     if (box->currentIndex() < 0) return s;
     const QVariant d = box->currentData();
+    const qlonglong v = d.toLongLong();
     if (d.typeId() == QMetaType::QString)
         s.file = d.toString();
-    else if (d.toLongLong() > 0)
-        s.message_id = d.toLongLong();
+    else if (v > 0)
+        s.message_id = v;
+    else if (v <= kAddedBase && static_cast<size_t>(kAddedBase - v) < added.size())
+        s.trace = added[static_cast<size_t>(kAddedBase - v)];
     return s;
 }
 
+void CompareDialog::add_trace(std::shared_ptr<const Trace> t, const QString& label) {
+    if (!t) return;
+    added_.push_back(std::move(t));
+    const qlonglong data = kAddedBase - static_cast<qlonglong>(added_.size() - 1);
+    for (QComboBox* box : {a_, b_})
+        box->insertItem(box->count() - 1, label, QVariant::fromValue<qlonglong>(data));
+    b_->setCurrentIndex(b_->count() - 2);
+    run();
+}
+
 void CompareDialog::run() {
-    const ReplySource a = source_of(a_), b = source_of(b_);
+    const ReplySource a = source_of(a_, added_), b = source_of(b_, added_);
     if (!a.valid() || !b.valid()) {
         summary_->setText(
             tr("Choose two replies: regenerate a reply (another seed) or open a "
@@ -170,6 +190,14 @@ void CompareDialog::show_result(std::shared_ptr<const Trace> ta, std::shared_ptr
                     .arg(r.n_answer_a)
                     .arg(r.n_reasoning_b)
                     .arg(r.n_answer_b);
+    // Fast against precise: the differences are the fast mode's rounding, probability against
+    // probability.
+    if (ta_ && tb_ && !ta_->precision.empty() && !tb_->precision.empty() &&
+        ta_->precision != tb_->precision)
+        s += tr("<br>A was computed in %1 mode, B in %2 mode: on the shared tokens the "
+                "log-probability differences are the fast mode's rounding.")
+                 .arg(QString::fromStdString(ta_->precision),
+                      QString::fromStdString(tb_->precision));
     s += r.first_divergence < 0
              ? tr("<br>The replies are the same token for token.")
              : tr("<br>They part at row %1 of the alignment.").arg(r.first_divergence);

@@ -6,6 +6,7 @@
 
 #include <QDialog>
 #include <memory>
+#include <vector>
 
 #include "app/chat_controller.h"
 #include "app/reply_comparison.h"
@@ -34,6 +35,9 @@ public:
     HeatmapWidget* load_heatmap() const { return loads_; }
     const gb::TraceComparison* result() const { return result_.get(); }
     QComboBox* side(int i) const { return i == 0 ? a_ : b_; }
+    // A trace in memory (a rescoring of the reply on side A) as a choice for side B, chosen
+    // and compared at once.
+    void add_trace(std::shared_ptr<const gb::Trace> t, const QString& label);
 
 private:
     void fill_choices(qint64 a);
@@ -52,6 +56,7 @@ private:
     HeatmapWidget* loads_ = nullptr;
     std::shared_ptr<const gb::TraceComparison> result_;
     std::shared_ptr<const gb::Trace> ta_, tb_;
+    std::vector<std::shared_ptr<const gb::Trace>> added_;  // add_trace's, by -(data + 10)
     QString html_;
 };
 

@@ -245,6 +245,30 @@ MainWindow::MainWindow(ChatController& controller, GpuMonitor* monitor, QWidget*
         statusBar()->showMessage(tr("Running the reply again…"));
         c_.reproduce(reply_->message_id(), reply_->trace());
     });
+    // The reply's own tokens scored in the other precision mode, compared with it side by side.
+    connect(inspector_, &TokenInspector::rescoreRequested, this, [this](bool precise) {
+        const auto t = reply_->trace();
+        if (!t) return;
+        rescore_message_ = reply_->message_id();
+        statusBar()->showMessage(precise ? tr("Scoring the reply precisely…")
+                                         : tr("Scoring the reply in fast mode…"));
+        c_.worker().rescore(++rescore_request_, t, precise);
+    });
+    connect(&c_.worker(), &gb::app::EngineWorker::rescored, this,
+            [this](quint64 request, std::shared_ptr<const gb::Trace> t) {
+                if (request != rescore_request_) return;
+                statusBar()->clearMessage();
+                if (reply_->message_id() != rescore_message_) return;  // another reply is shown
+                CompareDialog* d = open_compare();
+                d->add_trace(t, t->precision == "precise" ? tr("This reply, scored precisely")
+                                                          : tr("This reply, scored in fast mode"));
+            });
+    connect(&c_.worker(), &gb::app::EngineWorker::rescoreFailed, this,
+            [this](quint64 request, const QString& error) {
+                if (request != rescore_request_) return;
+                statusBar()->clearMessage();
+                show_error(tr("The reply could not be scored again: %1").arg(error));
+            });
     connect(inspector_, &TokenInspector::lensRequested, this, [this](int index) {
         const auto t = reply_->trace();
         if (!t || index <= 0 || index >= static_cast<int>(t->tokens.size())) return;

@@ -139,6 +139,8 @@ private:
     void open_resample(int index);        // the inspector's token index
     void refresh_resamplings();           // the dialog's list, from the store
     quint64 lens_request_ = 0;
+    quint64 rescore_request_ = 0;  // the latest "Compare precise" and its reply
+    qint64 rescore_message_ = 0;
     QString lens_token_;
     std::vector<QAction*> step_actions_;  // Page Down / Page Up: only while replaying
     qint64 bookmarks_key() const;         // the stored reply whose bookmarks apply (0: none)

@@ -54,6 +54,8 @@ QString reply_footer(const MessageView& m) {
     else if (total > 0)
         parts << QObject::tr("%n token(s)", nullptr, total);
     if (m.prompt_tokens > 0) parts << QObject::tr("%1 prompt tokens").arg(m.prompt_tokens);
+    // Fast is the default and goes unsaid; a precise reply's probabilities can be quoted.
+    if (m.precision == QLatin1String("precise")) parts << QObject::tr("precise");
     return parts.join(QStringLiteral(" · "));
 }
 

@@ -23,6 +23,7 @@ struct MessageView {
     int reasoning_tokens = 0, answer_tokens = 0, branch_index = 1, branch_count = 1;
     int prompt_tokens = 0;
     double ttft_ms = 0, decode_tps = 0;  // 0: unknown
+    QString precision;                   // "precise" is said in the footer
 };
 
 // The line under a finished reply: speed, time to first token, reasoning time and token

@@ -51,6 +51,7 @@ private:
     QDoubleSpinBox *temp_ = nullptr, *top_p_ = nullptr, *min_p_ = nullptr, *repeat_ = nullptr;
     QSpinBox *top_k_ = nullptr, *max_tokens_ = nullptr, *seed_ = nullptr, *think_budget_ = nullptr;
     QCheckBox* thinking_ = nullptr;
+    QCheckBox* precise_ = nullptr;
     QLineEdit *disable_experts_ = nullptr, *force_experts_ = nullptr;
     QComboBox* policy_ = nullptr;
     QPlainTextEdit* system_ = nullptr;

@@ -238,7 +238,7 @@ QLineEdit:focus { border: 1px solid %ACCENT%; }
 #messageBubble[role="user"] { background: %USER%; border: 1px solid %USER_BORDER%; }
 #messageBubble[role="assistant"] { background: %ASSISTANT%; border: 1px solid %BORDER%; }
 #roleLabel { font-weight: 600; }
-#replyFooter { color: %MUTED%; }
+#replyFooter, QLabel#settingNote { color: %MUTED%; }
 QPlainTextEdit#reasoningBox { color: %REASONING_TEXT%; background: %REASONING_BG%;
                               border: none; border-left: 3px solid %REASONING_RULE%;
                               border-radius: 4px; padding-left: 6px; }

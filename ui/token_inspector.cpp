@@ -79,6 +79,15 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
     reproduce_button_->setAccessibleName(tr("Reproduce this reply"));
     top->addWidget(reproduce_button_);
     connect(reproduce_button_, &QPushButton::clicked, this, &TokenInspector::reproduceRequested);
+    rescore_button_ = new QPushButton(tr("Compare precise"), this);
+    rescore_button_->setToolTip(
+        tr("Score this reply's own tokens again in the other precision mode and compare the "
+           "probabilities token by token (a fast reply against precise numbers)"));
+    rescore_button_->setAccessibleName(tr("Compare with the other precision mode"));
+    top->addWidget(rescore_button_);
+    connect(rescore_button_, &QPushButton::clicked, this, [this] {
+        if (trace_) emit rescoreRequested(trace_->precision != "precise");
+    });
     top_->addWidget(actions_, 0, 1);
     v->addLayout(top_);
 
@@ -181,15 +190,29 @@ TokenInspector::TokenInspector(QWidget* parent) : QWidget(parent) {
             [this](int i) { set_overlay(static_cast<Overlay>(i)); });
 }
 
+QString precision_note(const Trace& t) {
+    if (t.precision == "precise")
+        return QObject::tr(
+            "Precise mode: probabilities within 1e-4 of the exact computation of these weights.");
+    if (t.precision == "fast")
+        return QObject::tr(
+            "Fast mode: activations rounded to 8 bits, so probabilities can be a few percent "
+            "off (turn on Precise probabilities in the settings to quote them).");
+    if (t.backend.rfind("remote", 0) == 0)
+        return QObject::tr("Computed by the server, in whatever precision it runs.");
+    return QObject::tr("Precision not recorded (a reply from before it was).");
+}
+
 void TokenInspector::set_trace(std::shared_ptr<const Trace> trace) {
     trace_ = std::move(trace);
     selected_ = -1;
     text_->set_trace(trace_);
     details_->setText(trace_
                           ? tr("%1 tokens (%2 prompt, %3 generated). Click a token to inspect it.")
-                                .arg(trace_->tokens.size())
-                                .arg(trace_->n_prompt)
-                                .arg(trace_->n_gen)
+                                    .arg(trace_->tokens.size())
+                                    .arg(trace_->n_prompt)
+                                    .arg(trace_->n_gen) +
+                                QStringLiteral("<br>") + precision_note(*trace_).toHtmlEscaped()
                           : tr("No reply selected: press Inspect under a reply."));
     series_->clear();
     cat_axis_->clear();
@@ -236,6 +259,8 @@ void TokenInspector::select_token(int index) {
         d +=
             tr("<br><i>put in, not sampled</i> (a branch, an edited thought or the "
                "end-of-thinking marker of a thinking control)");
+    d += QStringLiteral("<br><small>") + precision_note(*trace_).toHtmlEscaped() +
+         QStringLiteral("</small>");
     details_->setText(d);
 
     series_->clear();
@@ -280,6 +305,9 @@ void TokenInspector::update_branch() {
         }
     }
     reproduce_button_->setEnabled(branchable_ && trace_ && trace_->n_gen > 0);
+    rescore_button_->setEnabled(branchable_ && trace_ && trace_->n_gen > 0);
+    rescore_button_->setText(trace_ && trace_->precision == "precise" ? tr("Compare fast")
+                                                                      : tr("Compare precise"));
     lens_button_->setEnabled(branchable_ && trace_ && selected_ > 0);
     resample_button_->setEnabled(branchable_ && generated);
     const bool ok = branchable_ && generated && branch_box_->count() > 0;

@@ -24,6 +24,10 @@ class QHorizontalBarSeries;
 
 namespace gb::ui {
 
+// One line on how the reply's probabilities were computed (Trace::precision): precise, fast,
+// by a server, or not recorded.
+QString precision_note(const Trace& t);
+
 class TokenInspector : public QWidget {
     Q_OBJECT
 public:
@@ -55,6 +59,7 @@ public:
     QComboBox* branch_choice() const { return branch_box_; }
     QPushButton* branch_button() const { return branch_button_; }
     QPushButton* reproduce_button() const { return reproduce_button_; }
+    QPushButton* rescore_button() const { return rescore_button_; }
     QPushButton* lens_button() const { return lens_button_; }
     QPushButton* resample_button() const { return resample_button_; }
 
@@ -63,6 +68,8 @@ signals:
     // Continue the reply from generated position `at` with `token` in place of its own.
     void branchRequested(int at, int token);
     void reproduceRequested();
+    // The reply's probabilities from the other precision mode, to compare with its own.
+    void rescoreRequested(bool precise);
     // The logit lens of token `index` (what each layer predicted for it).
     void lensRequested(int index);
     void resampleRequested(int index);  // a generated token: forking paths from there
@@ -80,6 +87,7 @@ private:
     QComboBox* branch_box_ = nullptr;
     QPushButton* branch_button_ = nullptr;
     QPushButton* reproduce_button_ = nullptr;
+    QPushButton* rescore_button_ = nullptr;
     QPushButton* lens_button_ = nullptr;
     QPushButton* resample_button_ = nullptr;
 

@@ -45,6 +45,7 @@ void write_stats(json::Writer& w, const ReplyStats& s) {
         .field("model", s.model)
         .field("model_hash", s.model_hash)
         .field("stop_reason", stop_reason_name(s.stop_reason))
+        .field("precision", s.precision)
         .end_object();
 }
 
@@ -267,6 +268,8 @@ ReplyStats read_stats(const json::Value& v) {
     s.model = v.at("model").as_string();
     s.model_hash = v.at("model_hash").as_string();
     s.stop_reason = stop_reason_from_name(v.at("stop_reason").as_string());
+    // Added with schema 5: exports written before it have none.
+    if (const json::Value* p = v.find("precision")) s.precision = p->as_string();
     return s;
 }
 

@@ -73,7 +73,7 @@ constexpr const char* kMessageColumns =
     "n_prompt_tokens, n_reasoning_tokens, n_answer_tokens, ttft_ms, prefill_tps, decode_tps, "
     "backend, device, model, model_hash, stop_reason, sampler_json, system_prompt, "
     "rendered_prompt, chat_template, engine_version, "
-    "EXISTS(SELECT 1 FROM traces WHERE traces.message_id = messages.id)";
+    "EXISTS(SELECT 1 FROM traces WHERE traces.message_id = messages.id), precision";
 
 // A message row as the store wrote it; a damaged or crafted row (a column of the wrong type, a
 // count beyond int, an unknown role) is an error naming the message and the column.
@@ -144,6 +144,7 @@ Message read_message(const sql::Stmt& st) {
     m.repro.chat_template = st.text(23);
     m.repro.engine_version = st.text(24);
     m.has_trace = st.i64(25) != 0;
+    s.precision = st.text(26);
     return m;
 }
 
@@ -556,8 +557,8 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
         "status, "
         "created_ms, n_prompt_tokens, n_reasoning_tokens, n_answer_tokens, ttft_ms, prefill_tps, "
         "decode_tps, backend, device, model, model_hash, stop_reason, seed, sampler_json, "
-        "system_prompt, rendered_prompt, chat_template, engine_version) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "system_prompt, rendered_prompt, chat_template, engine_version, precision) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     const ReplyStats& s = m.stats;
     // What read_message would refuse must not be written.
     if (s.n_prompt_tokens < 0 || s.n_reasoning_tokens < 0 || s.n_answer_tokens < 0)
@@ -576,6 +577,7 @@ static int64_t insert_message(sql::Db& db, int64_t conversation_id, std::optiona
     }
     st.bind(22, m.repro.system_prompt).bind(23, m.repro.rendered_prompt);
     st.bind(24, m.repro.chat_template).bind(25, m.repro.engine_version);
+    st.bind(26, s.precision);
     st.run();
     return db.last_insert_rowid();
 }
@@ -881,13 +883,14 @@ void HistoryStore::flush_reply(ReplyWriter& w, const ReplyStats* stats, const Tr
                 "backend = CASE WHEN ? = '' THEN backend ELSE ? END, "
                 "device = CASE WHEN ? = '' THEN device ELSE ? END, "
                 "model = CASE WHEN ? = '' THEN model ELSE ? END, "
-                "model_hash = CASE WHEN ? = '' THEN model_hash ELSE ? END WHERE id = ?");
+                "model_hash = CASE WHEN ? = '' THEN model_hash ELSE ? END, "
+                "precision = CASE WHEN ? = '' THEN precision ELSE ? END WHERE id = ?");
             st.args(reasoning, answer, status_name(*status), s.n_prompt_tokens,
                     s.n_reasoning_tokens > 0 ? s.n_reasoning_tokens : w.n_reasoning_,
                     s.n_answer_tokens > 0 ? s.n_answer_tokens : w.n_answer_, s.ttft_ms,
                     s.prefill_tps, s.decode_tps, std::string(stop_reason_name(s.stop_reason)),
                     s.backend, s.backend, s.device, s.device, s.model, s.model, s.model_hash,
-                    s.model_hash, w.id_);
+                    s.model_hash, s.precision, s.precision, w.id_);
             st.run();
             if (trace) store_prepared_trace(db_, w.id_, *prepared);
             db_.prepare(

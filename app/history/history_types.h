@@ -65,6 +65,7 @@ struct ReplyStats {
     std::string model;                          // model name
     std::string model_hash;                     // hash of the model file (hex)
     StopReason stop_reason = StopReason::None;  // stored by name (stop_reason_name)
+    std::string precision;  // Trace::precision: "fast", "precise", "" (not known)
     bool operator==(const ReplyStats&) const = default;
 };
 

@@ -148,6 +148,11 @@ void backfill_expert_usage(sql::Db& db) {
     }
 }
 
+// Version 5: how a local reply was computed ("fast", "precise"; '' when not known).
+constexpr const char* kV5 = R"sql(
+ALTER TABLE messages ADD COLUMN precision TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 void migrate(sql::Db& db, int from) {
@@ -162,6 +167,7 @@ void migrate(sql::Db& db, int from) {
     }
     if (from < 3) db.exec(kV3);
     if (from < 4) db.exec(kV4);
+    if (from < 5) db.exec(kV5);
     db.exec("PRAGMA user_version = " + std::to_string(kHistorySchemaVersion));
     tx.commit();
 }

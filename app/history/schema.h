@@ -8,7 +8,7 @@ namespace gb::app {
 // PRAGMA application_id of a Glassbox history database ("GBHS"): tells our file from other
 // SQLite files.
 constexpr int32_t kHistoryApplicationId = 0x47424853;
-constexpr int kHistorySchemaVersion = 4;
+constexpr int kHistorySchemaVersion = 5;
 
 // Brings a database at version `from` (0 = empty) up to kHistorySchemaVersion, one step per
 // version, all in one transaction (a failure leaves the old version untouched). Steps that add

@@ -3,6 +3,7 @@
 // "Run again" (reproduce), the thinking budget setting reaching the engine, and "Stop thinking"
 // (synthetic engine, slow enough to press it mid-reasoning).
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QLineEdit>
 #include <QPushButton>
@@ -23,11 +24,13 @@
 #include "engine/session/interventions.h"
 #include "engine/trace/trace.h"
 #include "ui/chat_view.h"
+#include "ui/compare_dialog.h"
 #include "ui/heatmap_widget.h"
 #include "ui/lens_dialog.h"
 #include "ui/main_window.h"
 #include "ui/message_widget.h"
 #include "ui/resample_dialog.h"
+#include "ui/settings_panel.h"
 #include "ui/step_chooser.h"
 #include "ui/token_inspector.h"
 
@@ -414,6 +417,62 @@ private slots:
     }
 
     // An engine that cannot resample (the synthetic one) says why in the dialog.
+    // Precise probabilities: the settings switch reaches the engine, the trace, the stored reply
+    // and its footer; the inspector says which mode made a reply, and "Compare precise" scores
+    // a fast reply's own tokens precisely and opens them side by side (real engine).
+    void precise_setting_and_compare_precise() {
+        Window win(std::make_unique<LocalEngine>(),
+                   GB_RESOURCES_DIR "/models/glassbox-demo-moe.gguf");
+        QVERIFY(win.c->model_loaded());
+        GenerationSettings s = win.c->settings();
+        s.sampling.temperature = 0;
+        s.max_tokens = 60;
+        s.precise = false;
+        win.c->set_settings(s);
+        const auto fast = win.reply("48213+9077");
+        QVERIFY(fast);
+        QCOMPARE(fast->precision, std::string("fast"));
+        TokenInspector* ins = win.w->inspector();
+        QTRY_VERIFY(ins->branchable());
+        QVERIFY2(ins->details_text().contains("Fast mode"), qPrintable(ins->details_text()));
+        QCOMPARE(ins->rescore_button()->text(), QString("Compare precise"));
+        QVERIFY(ins->rescore_button()->isEnabled());
+
+        QTest::mouseClick(ins->rescore_button(), Qt::LeftButton);
+        CompareDialog* d = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((d = win.w->findChild<CompareDialog*>()) != nullptr, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(d->result() != nullptr, 30000);
+        QCOMPARE(d->side(1)->currentText(), QString("This reply, scored precisely"));
+        // The same tokens, all shared; the summary says which side is which mode.
+        QCOMPARE(d->result()->same, fast->n_gen);
+        QCOMPARE(d->result()->first_divergence, -1);
+        QVERIFY2(d->summary_text().contains("A was computed in fast mode, B in precise mode"),
+                 qPrintable(d->summary_text()));
+        d->close();
+
+        // The switch in the settings panel: the next reply is precise, and says so.
+        QCheckBox* box = nullptr;
+        for (QCheckBox* b : win.w->settings()->findChildren<QCheckBox*>())
+            if (b->accessibleName() == "Precise probabilities") box = b;
+        QVERIFY(box);
+        QVERIFY(!box->isChecked());
+        box->setChecked(true);
+        QTRY_VERIFY(win.c->settings().precise);
+        const auto precise = win.reply("48213+9077");
+        QVERIFY(precise);
+        QCOMPARE(precise->precision, std::string("precise"));
+        QVERIFY2(ins->details_text().contains("Precise mode"), qPrintable(ins->details_text()));
+        QCOMPARE(ins->rescore_button()->text(), QString("Compare fast"));
+        ChatView* chat = win.w->chat();
+        MessageWidget* last = chat->bubble(chat->bubble_count() - 1);
+        QTRY_VERIFY2(last->footer_text().endsWith("precise"), qPrintable(last->footer_text()));
+        // Stored with the reply.
+        bool stored = false;
+        for (const StoredMessage& m : win.c->messages())
+            if (m.role == "assistant" && m.precision == "precise") stored = true;
+        QVERIFY(stored);
+    }
+
     void resample_refused_by_the_synthetic_engine() {
         Window win(std::make_unique<SyntheticEngine>(SyntheticOptions{}), "synthetic");
         const auto parent = win.reply("hello");

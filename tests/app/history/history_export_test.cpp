@@ -36,7 +36,8 @@ int64_t make_conversation(HistoryStore& store) {
                "NVIDIA H200",
                "qwen3-moe",
                "deadbeef",
-               gb::StopReason::Eog};
+               gb::StopReason::Eog,
+               "precise"};
     r.repro.sampler = SamplerSettings{};
     r.repro.sampler->seed = 0xffffffffffffffffull;
     r.repro.sampler->temperature = 0.1f;

@@ -293,7 +293,7 @@ std::vector<Case> cases() {
                          "UPDATE traces SET format_version = 4294967297 WHERE message_id = {r}",
                          m + "invalid format version 4294967297"));
     c.push_back(sql_case("format_version_newer", "blob",
-                         "UPDATE traces SET format_version = 4 WHERE message_id = {r}",
+                         "UPDATE traces SET format_version = 5 WHERE message_id = {r}",
                          "newer than this build reads"));
     c.push_back(blob_case(
         "bomb_3_5GiB", "blob", [] { return std::string(size_t{64} << 20, '\0'); },

@@ -24,7 +24,7 @@ TEST(HistoryStore, CreatesAnEmptyDatabaseWithWalAndForeignKeys) {
     EXPECT_EQ(store->database().query_text("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(store->database().query_int("PRAGMA foreign_keys"), 1);
     EXPECT_EQ(store->database().query_int("PRAGMA synchronous"), 2);  // FULL
-    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 4);
+    EXPECT_EQ(store->database().query_int("PRAGMA user_version"), 5);
     EXPECT_EQ(store->count_conversations(), 0);
     store.reset();
     auto again = HistoryStore::open(dir.file("h.db"), {}, &report);
