@@ -24,8 +24,12 @@ namespace {
 
 constexpr int kFileItem = -1;  // the "Trace file…" entry's data
 
+// A difference in nats: three decimals, or two significant digits below 0.001 (a fast mode
+// against a precise one can differ by 1e-4, which three decimals would show as 0.000).
 QString fixed(double v, int digits = 3) {
-    return std::isfinite(v) ? QString::number(v, 'f', digits) : QStringLiteral("–");
+    if (!std::isfinite(v)) return QStringLiteral("–");
+    if (v != 0 && std::fabs(v) < 1e-3) return QString::number(v, 'g', 2);
+    return QString::number(v, 'f', digits);
 }
 
 QString html_token(const std::string& bytes) {

@@ -18,6 +18,7 @@
 #include "app/chat_controller.h"
 #include "app/inspected_reply.h"
 #include "ui/chat_view.h"
+#include "ui/compare_dialog.h"
 #include "ui/lens_dialog.h"
 #include "ui/library_dialog.h"
 #include "ui/main_window.h"
@@ -222,6 +223,17 @@ void DemoTour::after_reply(qint64 id) {
                 std::fprintf(stderr, "screenshot %s: %s\n", qPrintable(path),
                              rd->grab().save(path) ? "saved" : "FAILED");
                 rd->close();
+            }
+        }
+        // Fast against precise: the reply's own tokens scored precisely and compared with it,
+        // probability against probability.
+        if (ins2->rescore_button()->isEnabled()) {
+            ins2->rescore_button()->click();
+            CompareDialog* cd = nullptr;
+            wait_for([&] { return (cd = w_.findChild<CompareDialog*>()) && cd->result(); });
+            if (cd && cd->result()) {
+                save_dialog(cd, "15-compare-precise");
+                cd->close();
             }
         }
         // Step mode: a new reply (in a new chat: the demo models answer single problems) waits

@@ -123,8 +123,10 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
            "activations to 8 bits: about 0.05 on a 4-bit model). The trace records the mode."));
     connect(precise_, &QCheckBox::toggled, this, &SettingsPanel::changed);
     form->addRow(precise_);
-    auto* precise_note = new QLabel(
-        tr("Probabilities exact to 1e-4 instead of about 5%; decode is slower."), sampling);
+    auto* precise_note =
+        new QLabel(tr("Probabilities within 1e-4 of exact (fast mode: a few percent off on 4-bit "
+                      "models); decodes at about 0.6x the speed."),
+                   sampling);
     precise_note->setWordWrap(true);
     precise_note->setObjectName(QStringLiteral("settingNote"));
     form->addRow(precise_note);

@@ -14,7 +14,7 @@ GB_APP="$app" GB_THEMES="light dark" "$src/tools/screenshots.sh" "$out" >/dev/nu
 want=(0-welcome 1-chat-streaming 2-chat 3-inspector 3b-reasoning-map 3c-what-if 4-routing
       4b-experts 5-hardware 6-settings-context 6b-anatomy 6c-anatomy-deepseek 7-model-dialog
       8-presenter-replay 9-logit-lens 10-step-mode 11-resample 12-library 13-download
-      14-narrow-window)
+      14-narrow-window 15-compare-precise)
 missing=0
 for theme in light dark; do
     for name in "${want[@]}"; do
