@@ -147,23 +147,11 @@ struct Q6K {
     const BlockQ6_K* b;
     template <class F>
     void operator()(int64_t u0, int64_t nu, F&& f) const {
-        const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
         for (int64_t i = u0 / 8; i < (u0 + nu) / 8; ++i) {
             const float d = f16(b[i].d);
             for (int h = 0; h < 2; ++h) {
-                const uint8_t* ql = b[i].ql + 64 * h;
-                const __m256i qh = load256(b[i].qh + 32 * h);
-                const __m256i l0 = load256(ql), l1 = load256(ql + 32);
-                const __m256i q[4] = {
-                    _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                    _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
-                    _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                    _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                    _mm256_and_si256(qh, two)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
-                };
+                __m256i q[4];
+                q6k_codes(b[i].ql + 64 * h, b[i].qh + 32 * h, q);
                 const int8_t* sc = b[i].scales + 8 * h;
                 for (int k = 0; k < 4; ++k)
                     f(8 * i + 4 * h + k, Codes{q[k], d * sc[2 * k], d * sc[2 * k + 1], 0.0f});

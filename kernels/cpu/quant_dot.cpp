@@ -212,8 +212,6 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
 // Q6_K: sum_g sc_g * sum (q - 32) * x over groups of 16, computed as sc_g * q * x minus
 // 32 * sc_g * bsum_g so the codes stay unsigned (0..63) for maddubs.
 float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i two = _mm256_set1_epi8(0x30);
     // pshufb patterns that pick scale g (low 8 bytes) and g+1 (high 8 bytes).
     __m128i pick[8];
     for (int k = 0; k < 8; ++k)
@@ -228,19 +226,8 @@ float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
         __m256i sum = _mm256_slli_epi32(offset, 5);
         sum = _mm256_sub_epi32(_mm256_setzero_si256(), sum);
         for (int h = 0; h < 2; ++h) {
-            const uint8_t* ql = w[i].ql + 64 * h;
-            const __m256i qh = load256(w[i].qh + 32 * h);
-            const __m256i l0 = load256(ql), l1 = load256(ql + 32);
-            const __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                _mm256_and_si256(qh, two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
-            };
+            __m256i q[4];
+            q6k_codes(w[i].ql + 64 * h, w[i].qh + 32 * h, q);
             const int8_t* xq = x[i].qs + 128 * h;
             for (int k = 0; k < 4; ++k) {
                 const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick[4 * h + k]));

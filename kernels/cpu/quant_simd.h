@@ -65,6 +65,22 @@ inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
     std::memcpy(out16, r, 16);
 }
 
+// The codes (0..63, before the -32 offset) of half h of a Q6_K block: q[k] holds elements
+// 32k .. 32k+31 of the half, 4 low bits from ql and 2 high bits from qh.
+inline void q6k_codes(const uint8_t* ql_half, const uint8_t* qh_half, __m256i* q) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
+    const __m256i qh = load256(qh_half);
+    const __m256i l0 = load256(ql_half), l1 = load256(ql_half + 32);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                           _mm256_and_si256(_mm256_slli_epi16(qh, 4), two));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                           _mm256_and_si256(_mm256_slli_epi16(qh, 2), two));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                           _mm256_and_si256(qh, two));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), two));
+}
+
 }  // namespace gb::cpu::simd
 
 #endif

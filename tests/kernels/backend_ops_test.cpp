@@ -74,6 +74,34 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
     return v;
 }
 
+// Multi-head latent attention from its definition (DeepSeek-V2 sec. 2.1, absorbed form as
+// backend.h states it): head h's latent context for query qh over positions 0..n_pos-1 of the
+// cached c_kv (rows of kv_lora) and k_pe (rows of n_rope), with W_kb_h [kv_lora x n_nope] in kb.
+std::vector<double> mla_context(const MlaShape& s, const float* qh, const std::vector<float>& kb,
+                                int64_t h, const std::vector<float>& ckv,
+                                const std::vector<float>& kpe, int64_t n_pos, double scale) {
+    const int64_t L = s.kv_lora, R = s.n_rope;
+    std::vector<double> q_abs(L, 0.0);  // W_kb_h^T q_nope
+    for (int64_t i = 0; i < L; ++i)
+        for (int64_t j = 0; j < s.n_nope; ++j)
+            q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
+    std::vector<double> sc(n_pos);
+    double mx = -1e300;
+    for (int64_t p = 0; p < n_pos; ++p) {
+        double d = 0;
+        for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
+        for (int64_t i = 0; i < R; ++i) d += double(qh[s.n_nope + i]) * kpe[p * R + i];
+        sc[p] = d * scale;
+        mx = std::max(mx, sc[p]);
+    }
+    double z = 0;
+    for (auto& e : sc) z += (e = std::exp(e - mx));
+    std::vector<double> ctx(L, 0.0);
+    for (int64_t p = 0; p < n_pos; ++p)
+        for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
+    return ctx;
+}
+
 class BackendOps : public ::testing::TestWithParam<BackendCase> {
 protected:
     void SetUp() override {
@@ -338,26 +366,8 @@ TEST_P(BackendOps, PreciseMoeMatmulAndMlaProjections) {
                       cache, s, pos0, static_cast<float>(scale), out);
     const auto got = download(out);
     for (int64_t h = 0; h < H; ++h) {
-        const float* qh = q.data() + h * qk;
-        std::vector<double> q_abs(L, 0.0);
-        for (int64_t i = 0; i < L; ++i)
-            for (int64_t j = 0; j < s.n_nope; ++j)
-                q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
-        const int64_t n_pos = pos0 + 1;
-        std::vector<double> sc(n_pos);
-        double mx = -1e300;
-        for (int64_t p = 0; p < n_pos; ++p) {
-            double d = 0;
-            for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
-            for (int64_t i = 0; i < R; ++i) d += double(qh[s.n_nope + i]) * kpe[p * R + i];
-            sc[p] = d * scale;
-            mx = std::max(mx, sc[p]);
-        }
-        double z = 0;
-        for (auto& e : sc) z += (e = std::exp(e - mx));
-        std::vector<double> ctx(L, 0.0);
-        for (int64_t p = 0; p < n_pos; ++p)
-            for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
+        const std::vector<double> ctx =
+            mla_context(s, q.data() + h * qk, kb, h, ckv, kpe, pos0 + 1, scale);
         for (int64_t v = 0; v < s.n_v; ++v) {
             double acc = 0, mag = 0;
             const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
@@ -757,28 +767,8 @@ TEST_P(BackendOps, MlaAttention) {
             std::vector<double> want(size_t(n * H * s.n_v), 0.0);
             for (int64_t t = 0; t < n; ++t)
                 for (int64_t h = 0; h < H; ++h) {
-                    const float* qh = q.data() + (t * H + h) * qk;
-                    // q_abs = W_kb_h^T q_nope: W_kb_h is [L x n_nope].
-                    std::vector<double> q_abs(L, 0.0);
-                    for (int64_t i = 0; i < L; ++i)
-                        for (int64_t j = 0; j < s.n_nope; ++j)
-                            q_abs[i] += double(kb[(h * L + i) * s.n_nope + j]) * qh[j];
-                    const int64_t n_pos = pos0 + t + 1;
-                    std::vector<double> sc(n_pos);
-                    double mx = -1e300;
-                    for (int64_t p = 0; p < n_pos; ++p) {
-                        double d = 0;
-                        for (int64_t i = 0; i < L; ++i) d += q_abs[i] * ckv[p * L + i];
-                        for (int64_t i = 0; i < R; ++i)
-                            d += double(qh[s.n_nope + i]) * kpe[p * R + i];
-                        sc[p] = d * scale;
-                        mx = std::max(mx, sc[p]);
-                    }
-                    double z = 0;
-                    for (auto& e : sc) z += (e = std::exp(e - mx));
-                    std::vector<double> ctx(L, 0.0);
-                    for (int64_t p = 0; p < n_pos; ++p)
-                        for (int64_t i = 0; i < L; ++i) ctx[i] += sc[p] / z * ckv[p * L + i];
+                    const std::vector<double> ctx = mla_context(s, q.data() + (t * H + h) * qk, kb,
+                                                                h, ckv, kpe, pos0 + t + 1, scale);
                     for (int64_t v = 0; v < s.n_v; ++v) {
                         double acc = 0;
                         const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
