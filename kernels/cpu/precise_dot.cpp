@@ -74,15 +74,18 @@ using namespace simd;
 // 32 weights of a block: their codes as bytes (the weight is scale * (code - offset) + m, with
 // the type's fixed offset), the scale of the first and of the last 16 (the legacy and
 // Q4_K/Q5_K formats: the same; Q6_K: one per 16), and the amount added to every weight
-// (Q4_1/Q5_1: the minimum; Q4_K/Q5_K: -dmin * m_j; else 0). Q8_0's codes are signed bytes.
+// (Q4_1/Q5_1: the minimum; Q4_K/Q5_K: -dmin * m_j; else 0). Q8_0's codes are the block's
+// signed bytes, read from memory where they lie (mem) instead of from a register.
 struct Codes {
     __m256i q;
     float sa, sb, m;
+    const int8_t* mem = nullptr;
 };
 
 // Each format's blocks as Codes: units(first, count, f) calls f(u, codes) for the units
-// first .. first+count-1 of a row, 32 weights each. kOffset: the code offset; kSigned: codes are
-// signed bytes (Q8_0); kMin: m is not always 0.
+// first .. first+count-1 of a row, 32 weights each. kOffset: the code offset; kSigned: the codes
+// are the block's signed bytes as stored (Q8_0: Codes::mem, not decoded); kMin: m is not always
+// 0.
 template <class Block, int kOffset, bool kSigned, bool kMin, class Decode>
 struct Legacy {
     static constexpr int offset = kOffset;
@@ -93,7 +96,10 @@ struct Legacy {
     void operator()(int64_t u0, int64_t nu, F&& f) const {
         for (int64_t u = u0; u < u0 + nu; ++u) {
             Codes c;
-            c.q = decode(b[u]);
+            if constexpr (kSigned)
+                c.mem = b[u].qs;
+            else
+                c.q = decode(b[u]);
             c.sa = c.sb = f16(b[u].d);
             if constexpr (kMin)
                 c.m = f16(b[u].m);
@@ -172,6 +178,13 @@ inline void widen(__m256i codes, __m256* q) {
     q[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
 }
 
+// The same from 32 signed bytes in memory: each group of 8 widened straight from its load.
+inline void widen_mem(const int8_t* codes, __m256* q) {
+    for (int k = 0; k < 4; ++k)
+        q[k] = _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + 8 * k))));
+}
+
 // out[t * os] = w . x_t for T tokens (x_t = x + t * xs). Every token's arithmetic is the same
 // whatever T is. Per chunk of kPreciseChunk weights the unit sums go into F32 lanes, the chunks'
 // sums into a double.
@@ -185,7 +198,10 @@ void fma_rows(int64_t n, const float* x, int64_t xs, float* out, int64_t os, con
         for (int t = 0; t < T; ++t) ta[t] = tb[t] = tm[t] = _mm256_setzero_ps();
         units(c0 / 32, len / 32, [&](int64_t u, const Codes& c) {
             __m256 q[4];
-            widen(Units::offset ? _mm256_sub_epi8(c.q, off) : c.q, q);
+            if constexpr (Units::is_signed)
+                widen_mem(c.mem, q);
+            else
+                widen(Units::offset ? _mm256_sub_epi8(c.q, off) : c.q, q);
             for (int t = 0; t < T; ++t) {
                 const float* xt = x + t * xs + u * 32;
                 const __m256 x0 = _mm256_loadu_ps(xt), x1 = _mm256_loadu_ps(xt + 8);
