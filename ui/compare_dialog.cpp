@@ -276,8 +276,8 @@ void CompareDialog::show_result(std::shared_ptr<const Trace> ta, std::shared_ptr
         }
         loads_->set_data(static_cast<int>(r.layers.size()), E, std::move(values), rows, tr("layer"),
                          tr("expert: relative load B − A"), 1.0);
-        loads_->set_legend(tr("A −%1").arg(fixed(maxabs, 2)), tr("equal"),
-                           tr("B +%1").arg(fixed(maxabs, 2)));
+        loads_->set_legend(tr("A −%1").arg(maxabs, 0, 'f', 2), tr("equal"),
+                           tr("B +%1").arg(maxabs, 0, 'f', 2));
     } else {
         loads_->set_data(0, 0, {});
     }
