@@ -122,22 +122,15 @@ struct K4 {
     const Block* b;
     template <class F>
     void operator()(int64_t u0, int64_t nu, F&& f) const {
-        const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
         for (int64_t i = u0 / 8; i < (u0 + nu) / 8; ++i) {
             alignas(16) uint8_t sm[16];
             k4_unpack_scales(b[i].scales, sm);
             const float d = f16(b[i].d), dmin = f16(b[i].dmin);
-            [[maybe_unused]] __m256i hbits;
+            __m256i hbits = _mm256_setzero_si256();
             if constexpr (kFiveBit) hbits = load256(b[i].qh);
             for (int c = 0; c < 4; ++c) {
-                const __m256i raw = load256(b[i].qs + 32 * c);
-                __m256i lo = _mm256_and_si256(raw, low4);
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-                if constexpr (kFiveBit) {
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
-                    hbits = _mm256_srli_epi16(hbits, 2);
-                }
+                __m256i lo, hi;
+                k4_codes<kFiveBit>(b[i].qs + 32 * c, hbits, lo, hi);
                 f(8 * i + 2 * c, Codes{lo, d * sm[2 * c], d * sm[2 * c], -dmin * sm[8 + 2 * c]});
                 f(8 * i + 2 * c + 1,
                   Codes{hi, d * sm[2 * c + 1], d * sm[2 * c + 1], -dmin * sm[8 + 2 * c + 1]});

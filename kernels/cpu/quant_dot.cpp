@@ -168,8 +168,6 @@ inline __m256i scaled_sub_block(__m256i acc, __m256i q, const int8_t* x, __m256i
 
 template <bool kFiveBit, typename Block>
 float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i bit4 = _mm256_set1_epi8(0x10);
     // pshufb patterns that broadcast int16 scale j to every lane: one shuffle per sub-block
     // instead of a scalar load and broadcast.
     __m256i pick[8];
@@ -187,19 +185,12 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
         const __m128i mins = k4_min_term(sm + 8, x[i].bsums);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_m);
 
-        [[maybe_unused]] __m256i hbits;
+        __m256i hbits = _mm256_setzero_si256();
         if constexpr (kFiveBit) hbits = load256(w[i].qh);
         __m256i sum = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
-            const __m256i raw = load256(w[i].qs + 32 * c);
-            __m256i lo = _mm256_and_si256(raw, low4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-            if constexpr (kFiveBit) {
-                // Bit 2c of qh[l] is bit 4 of sub-block 2c's element l, bit 2c+1 of 2c+1's.
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
-                hbits = _mm256_srli_epi16(hbits, 2);
-            }
+            __m256i lo, hi;
+            k4_codes<kFiveBit>(w[i].qs + 32 * c, hbits, lo, hi);
             const int8_t* xq = x[i].qs + 64 * c;
             sum = scaled_sub_block(sum, lo, xq, _mm256_shuffle_epi8(sc16, pick[2 * c]));
             sum = scaled_sub_block(sum, hi, xq + 32, _mm256_shuffle_epi8(sc16, pick[2 * c + 1]));

@@ -65,6 +65,24 @@ inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
     std::memcpy(out16, r, 16);
 }
 
+// The codes of chunk c (0..3) of a Q4_K (kFiveBit false) or Q5_K block: lo holds sub-block 2c,
+// hi sub-block 2c+1 (32 codes each). For Q5_K, hbits starts as the block's 32 qh bytes and is
+// shifted on by each call: bit 2c of qh[l] is bit 4 of sub-block 2c's element l, bit 2c+1 of
+// 2c+1's.
+template <bool kFiveBit>
+inline void k4_codes(const uint8_t* qs_chunk, __m256i& hbits, __m256i& lo, __m256i& hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i raw = load256(qs_chunk);
+    lo = _mm256_and_si256(raw, low4);
+    hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    if constexpr (kFiveBit) {
+        const __m256i bit4 = _mm256_set1_epi8(0x10);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), bit4));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), bit4));
+        hbits = _mm256_srli_epi16(hbits, 2);
+    }
+}
+
 // The codes (0..63, before the -32 offset) of half h of a Q6_K block: q[k] holds elements
 // 32k .. 32k+31 of the half, 4 low bits from ql and 2 high bits from qh.
 inline void q6k_codes(const uint8_t* ql_half, const uint8_t* qh_half, __m256i* q) {
