@@ -181,10 +181,10 @@ void CpuBackend::matmul_precise(const Weight& w, Act x, Act out) {
                 if (cancelled()) return;  // the caller discards this step
                 const int64_t oe = std::min(o1, ob + kRows);
                 if (!block) {
-                    for (int64_t t = 0; t < n_tok; t += 2)
+                    for (int64_t t = 0; t < n_tok; t += 4)
                         for (int64_t o = ob; o < oe; ++o)
                             vec_dot_f32_tokens(w.type, n, wb + o * wrb, x.data + t * x.cols, x.cols,
-                                               std::min<int64_t>(2, n_tok - t),
+                                               std::min<int64_t>(4, n_tok - t),
                                                out.data + t * out.cols + o, out.cols);
                     continue;
                 }

@@ -269,10 +269,10 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 if (precise_dot) {
                     const auto* xf = reinterpret_cast<const float*>(xe);
                     if (nt < 2 || w.type == TensorType::F32 || has_fused_f32_dot(w.type)) {
-                        for (int64_t t = 0; t < nt; t += 2)
+                        for (int64_t t = 0; t < nt; t += 4)
                             for (int64_t o = 0; o < oe - ob; ++o)
                                 vec_dot_f32_tokens(w.type, w.cols, we + o * wrb, xf + t * w.cols,
-                                                   w.cols, std::min<int64_t>(2, nt - t),
+                                                   w.cols, std::min<int64_t>(4, nt - t),
                                                    oj + t * w.rows + o, w.rows);
                         continue;
                     }

@@ -288,6 +288,12 @@ void vec_dot_f32_tokens(TensorType type, int64_t n, const void* w_row, const flo
                         int64_t x_stride, int64_t n_tok, float* out, int64_t out_stride) {
     int64_t t = 0;
 #if defined(GB_QUANT_AVX2)
+    for (; t + 4 <= n_tok; t += 4) {
+        const bool fused = with_units(type, w_row, [&](const auto& units) {
+            fma_rows<4>(n, x + t * x_stride, x_stride, out + t * out_stride, out_stride, units);
+        });
+        if (!fused) break;
+    }
     for (; t + 2 <= n_tok; t += 2) {
         const bool fused = with_units(type, w_row, [&](const auto& units) {
             fma_rows<2>(n, x + t * x_stride, x_stride, out + t * out_stride, out_stride, units);
