@@ -160,41 +160,20 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
         std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
 }
 
-// Precise mode: the activations stay F32. Decode dequantises each weight row as it streams
-// (vec_dot_f32); a prompt decodes a block of kRows weight rows (L1-resident) for two tokens at
-// a time, or, for a type without a fused kernel, dequantises them once into the thread's
-// scratch and dots every token with them. Both give the bits a token alone would get.
+// Precise mode: the activations stay F32 (vec_dot_f32_rows: a block of kRows weight rows,
+// L1-resident, against every token, with the bits each token would get alone).
 void CpuBackend::matmul_precise(const Weight& w, Act x, Act out) {
     const size_t wrb = row_bytes(w.type, w.cols);
     const auto* wb = static_cast<const uint8_t*>(w.data);
-    const int64_t n_tok = x.rows, n = w.cols;
     constexpr int64_t kRows = 16;
-    const bool fused = has_fused_f32_dot(w.type);
-    const bool block = n_tok >= 2 && w.type != TensorType::F32 && !fused;
-    if (block)
-        for (auto& sc : scratch_) sc.resize(std::max<size_t>(sc.size(), kRows * n));
     const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
     pool_.parallel_for(
         w.rows,
         [&](int64_t o0, int64_t o1, int tid) {
             for (int64_t ob = o0; ob < o1; ob += kRows) {
                 if (cancelled()) return;  // the caller discards this step
-                const int64_t oe = std::min(o1, ob + kRows);
-                if (!block) {
-                    for (int64_t t = 0; t < n_tok; t += 4)
-                        for (int64_t o = ob; o < oe; ++o)
-                            vec_dot_f32_tokens(w.type, n, wb + o * wrb, x.data + t * x.cols, x.cols,
-                                               std::min<int64_t>(4, n_tok - t),
-                                               out.data + t * out.cols + o, out.cols);
-                    continue;
-                }
-                float* deq = scratch_[tid].data();
-                for (int64_t o = ob; o < oe; ++o)
-                    dequantize_row(w.type, wb + o * wrb, deq + (o - ob) * n, n);
-                for (int64_t t = 0; t < n_tok; ++t)
-                    for (int64_t o = ob; o < oe; ++o)
-                        out.data[t * out.cols + o] =
-                            dot_f32_chunked(deq + (o - ob) * n, x.data + t * x.cols, n);
+                vec_dot_f32_rows(w.type, w.cols, wb + ob * wrb, wrb, std::min(o1, ob + kRows) - ob,
+                                 x.data, x.cols, x.rows, out.data + ob, out.cols, scratch_[tid]);
             }
         },
         std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));

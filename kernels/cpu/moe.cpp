@@ -251,8 +251,6 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
         }
     }
     moe_out_.resize(static_cast<size_t>(n_slot * w.rows));
-    if (precise_dot)
-        for (auto& sc : scratch_) sc.resize(std::max<size_t>(sc.size(), kRows * w.cols));
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const size_t mat_bytes = wrb * static_cast<size_t>(w.rows);
     pool_.parallel_for(
@@ -267,24 +265,9 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 const uint8_t* xe = moe_x_.data() + j0 * xrb;
                 float* oj = moe_out_.data() + j0 * w.rows + ob;
                 if (precise_dot) {
-                    const auto* xf = reinterpret_cast<const float*>(xe);
-                    if (nt < 2 || w.type == TensorType::F32 || has_fused_f32_dot(w.type)) {
-                        for (int64_t t = 0; t < nt; t += 4)
-                            for (int64_t o = 0; o < oe - ob; ++o)
-                                vec_dot_f32_tokens(w.type, w.cols, we + o * wrb, xf + t * w.cols,
-                                                   w.cols, std::min<int64_t>(4, nt - t),
-                                                   oj + t * w.rows + o, w.rows);
-                        continue;
-                    }
-                    // The block's rows dequantised once for all of the expert's tokens, summed
-                    // as vec_dot_f32 sums (the same bits).
-                    float* deq = scratch_[tid].data();
-                    for (int64_t o = 0; o < oe - ob; ++o)
-                        dequantize_row(w.type, we + o * wrb, deq + o * w.cols, w.cols);
-                    for (int64_t t = 0; t < nt; ++t)
-                        for (int64_t o = 0; o < oe - ob; ++o)
-                            oj[t * w.rows + o] =
-                                dot_f32_chunked(deq + o * w.cols, xf + t * w.cols, w.cols);
+                    vec_dot_f32_rows(w.type, w.cols, we, wrb, oe - ob,
+                                     reinterpret_cast<const float*>(xe), w.cols, nt, oj, w.rows,
+                                     scratch_[tid]);
                     continue;
                 }
                 if (nt >= 2 && has_gemm_tile(w.type) && !row_invariant()) {

@@ -12,6 +12,7 @@
 // - dequantise (F16, BF16, F32 and anything without AVX2): each chunk dequantised into an
 //   L1-resident buffer, then dot_f32, exactly as dot_f32_chunked over a row dequantised
 //   beforehand.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/quant.h"
@@ -264,8 +265,8 @@ bool with_units(TensorType type, const void* w, F&& f) {
 }
 #endif
 
-}  // namespace
-
+// True when `type` has a kernel that decodes its blocks in registers. Its sums are not those of
+// dot_f32_chunked over dequantised rows (the block scale is applied to the block's sum).
 bool has_fused_f32_dot(TensorType type) {
 #if defined(GB_QUANT_AVX2)
     return with_units(type, nullptr, [](const auto&) {});
@@ -274,6 +275,8 @@ bool has_fused_f32_dot(TensorType type) {
     return false;
 #endif
 }
+
+}  // namespace
 
 float vec_dot_f32(TensorType type, int64_t n, const void* w_row, const float* x) {
 #if defined(GB_QUANT_AVX2)
@@ -284,6 +287,10 @@ float vec_dot_f32(TensorType type, int64_t n, const void* w_row, const float* x)
     return dequant_dot(type, n, w_row, x);
 }
 
+namespace {
+
+// out[t * out_stride] = vec_dot_f32(type, n, w_row, x + t * x_stride) for t < n_tok, the
+// weights decoded once for four (then two) tokens at a time: the same bits as one by one.
 void vec_dot_f32_tokens(TensorType type, int64_t n, const void* w_row, const float* x,
                         int64_t x_stride, int64_t n_tok, float* out, int64_t out_stride) {
     int64_t t = 0;
@@ -302,6 +309,29 @@ void vec_dot_f32_tokens(TensorType type, int64_t n, const void* w_row, const flo
     }
 #endif
     for (; t < n_tok; ++t) out[t * out_stride] = vec_dot_f32(type, n, w_row, x + t * x_stride);
+}
+
+}  // namespace
+
+void vec_dot_f32_rows(TensorType type, int64_t n, const uint8_t* w, size_t w_row_bytes,
+                      int64_t rows, const float* x, int64_t x_stride, int64_t n_tok, float* out,
+                      int64_t out_stride, std::vector<float>& scratch) {
+    if (n_tok >= 2 && type != TensorType::F32 && !has_fused_f32_dot(type)) {
+        // Dequantised once for every token, summed as vec_dot_f32 sums (the same bits).
+        scratch.resize(std::max(scratch.size(), static_cast<size_t>(rows * n)));
+        for (int64_t r = 0; r < rows; ++r)
+            dequantize_row(type, w + r * w_row_bytes, scratch.data() + r * n, n);
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int64_t r = 0; r < rows; ++r)
+                out[t * out_stride + r] =
+                    dot_f32_chunked(scratch.data() + r * n, x + t * x_stride, n);
+        return;
+    }
+    for (int64_t t = 0; t < n_tok; t += 4)
+        for (int64_t r = 0; r < rows; ++r)
+            vec_dot_f32_tokens(type, n, w + r * w_row_bytes, x + t * x_stride, x_stride,
+                               std::min<int64_t>(4, n_tok - t), out + t * out_stride + r,
+                               out_stride);
 }
 
 }  // namespace gb::cpu

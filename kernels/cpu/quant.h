@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/tensor_type.h"
 
@@ -32,14 +33,13 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 constexpr int64_t kPreciseChunk = 512;
 float vec_dot_f32(TensorType type, int64_t n, const void* w_row, const float* x);
 float dot_f32_chunked(const float* w, const float* x, int64_t n);
-// True when `type` has a kernel that dequantises in registers (AVX2: the 4-, 5-, 6- and 8-bit
-// block formats). Its results are not those of dot_f32_chunked over dequantised rows (the block
-// scale is applied to the block's sum), so a prompt's rows use vec_dot_f32_tokens instead.
-bool has_fused_f32_dot(TensorType type);
-// out[t * out_stride] = vec_dot_f32(type, n, w_row, x + t * x_stride) for t < n_tok, the
-// weights decoded once for two tokens at a time: the same bits as one by one.
-void vec_dot_f32_tokens(TensorType type, int64_t n, const void* w_row, const float* x,
-                        int64_t x_stride, int64_t n_tok, float* out, int64_t out_stride);
+// Precise products of `rows` consecutive weight rows (w, w_row_bytes apart) with n_tok activation
+// rows (x, x_stride floats apart): out[t * out_stride + r] is vec_dot_f32 of row r and token t,
+// the same bits. Types with register kernels decode each block once for four tokens; the others
+// dequantise the rows once into scratch (grown as needed) for all the tokens.
+void vec_dot_f32_rows(TensorType type, int64_t n, const uint8_t* w, size_t w_row_bytes,
+                      int64_t rows, const float* x, int64_t x_stride, int64_t n_tok, float* out,
+                      int64_t out_stride, std::vector<float>& scratch);
 
 // The plain F32 dot product (SIMD, four accumulators).
 float dot_f32(const float* a, const float* b, int64_t n);
