@@ -230,8 +230,7 @@ template <class F>
 bool with_units(TensorType type, const void* w, F&& f) {
     switch (type) {
         case TensorType::Q8_0:
-            f(legacy<BlockQ8_0, 0, true, false>(w,
-                                                [](const BlockQ8_0& b) { return load256(b.qs); }));
+            f(legacy<BlockQ8_0, 0, true, false>(w, nullptr));  // widened from memory
             return true;
         case TensorType::Q4_0:
             f(legacy<BlockQ4_0, 8, false, false>(
