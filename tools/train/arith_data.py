@@ -7,18 +7,21 @@ answer whose last integer is the result:
 
     <think>
     48213+9077, column by column from the right.
-    units: 3+7=10, carry 1 → 0
-    tens: 1+7+1=9 → 90
+    units of 48213 and 9077: 3+7=10, carry 1 → 0
+    tens of 4821 and 907: 1+7=8, +1=9 → 90
     ...
     So 48213+9077=57290.
     </think>
 
     The answer is 57290.
 
-Why this shape: every line needs only local facts (two digits, a carry) and a copy of the
-previous line's partial result after the arrow, so a small transformer can learn each step; the
-place name at the start of a line says which digits the line is about. Multiplication writes one
-partial product per digit of the multiplier and adds them with the same column procedure.
+Why this shape: every line needs only local facts (two digits, a carry) and copies of the
+previous line, so a small transformer can learn each step. A line starts by restating what is
+left of each number (the previous line's numbers without their last digit), so the digits of
+the column are the last digits just written: no digit is fetched from far back by counting
+places, which is where small models slip (in `65958` the tens and the thousands are both 5).
+Multiplication writes one partial product per digit of the multiplier and adds them with the
+same column procedure.
 
 In a fraction of the traces one line first states a wrong value, then "Wait, ..." restates it
 correctly, so that the model learns to check its own steps (and sampling at temperature shows it
@@ -85,6 +88,18 @@ class Writer:
         self.out.append(s)
 
 
+def drop_zeros(w, digits):
+    """The value of a column result that starts with zeros (`0806` from 7927-7121, `000` from
+    305*0), one zero a step ("drop leading zeros: 00512 → 0512 → 512"): each step copies the
+    previous string but its first digit, so no step has to skip a counted run of zeros."""
+    chain = [digits]
+    while len(chain[-1]) > 1 and chain[-1][0] == "0":
+        chain.append(chain[-1][1:])
+    if len(chain) > 1:
+        w.text("drop leading zeros: " + " → ".join(chain))
+    return int(digits)
+
+
 def add_columns(w, a, b):
     """Column addition of a and b; returns the result. A carry is added as a second step, so
     each step is one fact of the addition table."""
@@ -93,11 +108,12 @@ def add_columns(w, a, b):
     for i in range(max(len(da), len(db))):
         x, y = int(da[i]) if i < len(da) else 0, int(db[i]) if i < len(db) else 0
         s = x + y + carry
+        head = f"{PLACES[i]} of {a // 10 ** i} and {b // 10 ** i}: "
         if carry:
-            w.column(f"{PLACES[i]}: ", f"{x}+{y}", x + y, ", ")
+            w.column(head, f"{x}+{y}", x + y, ", ")
             w.column("", "+1", s, "")
         else:
-            w.column(f"{PLACES[i]}: ", f"{x}+{y}", s, "")
+            w.column(head, f"{x}+{y}", s, "")
         carry, sofar = s // 10, str(s % 10) + sofar
         w.end_line((", carry 1" if carry else "") + f" → {sofar}")
     if carry:
@@ -115,7 +131,7 @@ def sub_columns(w, a, b):
     borrow, sofar = 0, ""
     for i in range(len(da)):
         x, y = int(da[i]), int(db[i]) if i < len(db) else 0
-        head = f"{PLACES[i]}: "
+        head = f"{PLACES[i]} of {a // 10 ** i} and {b // 10 ** i}: "
         borrowed = False
         if borrow and x == 0:
             w.column(head + "0-1, borrow: ", "10-1", 9, ", ")
@@ -132,7 +148,7 @@ def sub_columns(w, a, b):
         borrow = int(borrowed)
         sofar = str(r) + sofar
         w.end_line(f" → {sofar}")
-    return int(sofar)
+    return drop_zeros(w, sofar)
 
 
 def mul_partial(w, a, d):
@@ -142,19 +158,20 @@ def mul_partial(w, a, d):
     carry, sofar = 0, ""
     for i, ch in enumerate(da):
         p = int(ch) * d
+        head = f"{PLACES[i]} of {a // 10 ** i}: "
         if carry:
-            w.column(f"{PLACES[i]}: ", f"{ch}*{d}", p, ", ")
+            w.column(head, f"{ch}*{d}", p, ", ")
             w.column("", f"+{carry}", p + carry, "")
             p += carry
         else:
-            w.column(f"{PLACES[i]}: ", f"{ch}*{d}", p, "")
+            w.column(head, f"{ch}*{d}", p, "")
         if i == len(da) - 1:
             sofar = str(p) + sofar
             w.end_line(f" → {sofar}")
         else:
             carry, sofar = p // 10, str(p % 10) + sofar
             w.end_line((f", carry {carry}" if carry else "") + f" → {sofar}")
-    return int(sofar)
+    return drop_zeros(w, sofar)
 
 
 def _work(w, kind, a, b):
@@ -211,7 +228,8 @@ def sample(rng, slip_rate=0.15, no_think_rate=0.1, kind=None):
 
 if __name__ == "__main__":
     r = random.Random(1)
-    for k, a, b in [("add", 48213, 9077), ("sub", 90321, 4588), ("mul", 742, 38),
+    for k, a, b in [("sub", 48702, 48190), ("mul", 305, 40), ("sub", 7, 7),
+                    ("add", 48213, 9077), ("sub", 90321, 4588), ("mul", 742, 38),
                     ("add", 99999, 1), ("sub", 10000, 9999), ("mul", 7, 5), ("mul", 305, 40)]:
         print(problem_text(k, a, b))
         t, ans = solution(k, a, b, r, slip_rate=0.3)

@@ -60,15 +60,17 @@ def run_cli(cli, model, problem, thinking, temp=0.0, seed=0):
             return json.load(f)
 
 
-def token_class(text, phase):
-    """Token classes for the specialisation table."""
+def token_class(text, phase, restating=False):
+    """Token classes for the specialisation table. `restating`: the token is in a line's head
+    ("tens of 4821 and 907:"), where the digits are copies of the previous line's numbers, not
+    results."""
     t = text.strip()
     if text in ("<think>", "</think>"):
         return "<think> markers"
     if phase == "answer":
         return "answer digits" if t.isdigit() else "answer words"
     if t.isdigit():
-        return "digits"
+        return "restated digits" if restating else "digits"
     if t in ("+", "-", "*"):
         return "operators + - *"
     if t == "=":
@@ -162,7 +164,19 @@ def main():
     # Routing: load per expert and layer over every token (prompt and reply), and OLMoE's
     # vocabulary specialisation over the generated tokens.
     # (greedy replies, and the sampled ones, which hold the "Wait" tokens)
-    routed = [t for tr in traces + sampled for t in tr["tokens"] if t.get("routing")]
+    routed, classes = [], []
+    for tr in traces + sampled:
+        restating = False
+        for t in tr["tokens"]:
+            word = t["text"].strip()
+            if word == "of":
+                restating = True
+            elif ":" in t["text"] or "\n" in t["text"]:
+                restating = False
+            if t.get("routing"):
+                routed.append(t)
+                classes.append(token_class(t["text"], t["phase"], restating)
+                               if t["phase"] != "prompt" else "prompt")
     if routed:
         layers = routed[0]["routing"]["layers"]
         k = len(routed[0]["routing"]["experts"][0])
@@ -170,8 +184,7 @@ def main():
         load = [[0] * n_exp for _ in layers]
         hits = collections.defaultdict(lambda: [[0] * n_exp for _ in layers])
         count = collections.Counter()
-        for t in routed:
-            c = token_class(t["text"], t["phase"]) if t["phase"] != "prompt" else "prompt"
+        for t, c in zip(routed, classes):
             count[c] += 1
             for li, row in enumerate(t["routing"]["experts"]):
                 for e in row:

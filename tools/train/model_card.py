@@ -65,7 +65,7 @@ def main():
     card = {
         "general.name": NAMES[kind],
         "general.author": "Glassbox",
-        "general.version": "1.0",
+        "general.version": "2.0",
         "general.license": "MIT",
         "general.description": "\n\n".join(lines),
     }

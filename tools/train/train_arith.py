@@ -115,7 +115,16 @@ def make_model(kind, n_vocab, seed):
         model = transformers.Qwen3ForCausalLM(cfg)
     cfg.bos_token_id, cfg.eos_token_id = 0, 1  # the special tokens come first in the vocabulary
     cfg._attn_implementation = "sdpa"
+    fast_experts(model)
     return model
+
+
+def fast_experts(model):
+    """The routed experts as one grouped matrix product per projection instead of a Python loop
+    over experts: the same arithmetic, a third less time per step on the CPU."""
+    if hasattr(model, "set_experts_implementation") and \
+            isinstance(model, transformers.DeepseekV3ForCausalLM):
+        model.set_experts_implementation("grouped_mm")
 
 
 def count_params(model, kind):
@@ -194,6 +203,9 @@ def main():
     ap.add_argument("--final-eval", type=int, default=60, help="problems for a quick check")
     ap.add_argument("--tokenizer-dir", default=None, help="shared tokenizer (default: OUT/..)")
     ap.add_argument("--resume", default=None, help="continue from this checkpoint (a phase 2)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="run the training steps eagerly (torch.compile: about 1.4x faster "
+                    "after a minute or two of compiling)")
     args = ap.parse_args()
 
     torch.set_num_threads(int(os.environ.get("GB_TRAIN_THREADS", "2")))
@@ -207,6 +219,7 @@ def main():
             transformers.Qwen3ForCausalLM
         model = cls.from_pretrained(args.resume)
         model.config._attn_implementation = "sdpa"
+        fast_experts(model)
         prior = json.load(open(os.path.join(args.resume, "train_log.json")))
     else:
         model = make_model(args.kind, tok.get_vocab_size(), args.seed)
@@ -229,11 +242,14 @@ def main():
     log = []
     t0 = time.time()
     model.train()
+    # The compiled forward shares the model's weights; generation (the quick evaluations) runs
+    # the model itself. Sequence lengths vary, so the graph is compiled for dynamic shapes.
+    forward = model if args.no_compile else torch.compile(model, dynamic=True)
     for step in range(1, args.steps + 1):
         x, y = data.next()
         if router:
             router.choices = []  # evaluation's generate() calls the hooks too
-        logits = model(input_ids=x).logits
+        logits = forward(input_ids=x).logits
         # Digits carry the facts (table lookups, fetched and copied digits) and are where a
         # reply goes wrong; they weigh more. Per position the optimum is unchanged (the true
         # next-token distribution), so probabilities stay calibrated.
