@@ -324,7 +324,8 @@ private slots:
         QVERIFY(r.reply(60000));
         QCOMPARE(notices.count(), 0);
         const StoredMessage& a = r.c.path().back();
-        QVERIFY2(a.reasoning.find("units: 3+7=10") != std::string::npos, a.reasoning.c_str());
+        QVERIFY2(a.reasoning.find("units of 48213 and 9077: 3+7=10") != std::string::npos,
+                 a.reasoning.c_str());
         QVERIFY2(a.content.find("57290") != std::string::npos, a.content.c_str());
         QVERIFY(a.trace);
         int generated = 0, routed = 0;
