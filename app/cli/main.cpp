@@ -19,7 +19,7 @@ commands:
       template) and, with --tensors, the tensor table
   run -m FILE -p TEXT [options]
       generate a reply, streamed to stdout
-      -n, --max-tokens N     tokens to generate (default 256)
+      -n, --max-tokens N     tokens to generate (default 1024)
       --chat                 render the prompt as one user turn with the model's chat template
       --system TEXT          system prompt for --chat
       --no-thinking          ask the template for no reasoning (Qwen3 enable_thinking=false)

@@ -282,8 +282,11 @@ int run_command(const std::vector<std::string>& argv) {
     const std::string user = args.has("-p") ? args.str("-p") : args.str("--prompt");
 
     GenerateRequest req;
-    req.max_tokens =
-        static_cast<int>(args.integer(args.has("-n") ? "-n" : "--max-tokens", 256, 0, INT_MAX));
+    // The app's default too (GenerationSettings::max_tokens): a reasoning model's working fits
+    // (the demo models' longest multiplications take about 400 tokens; 256 cut them off).
+    constexpr int kDefaultMaxTokens = 1024;
+    req.max_tokens = static_cast<int>(
+        args.integer(args.has("-n") ? "-n" : "--max-tokens", kDefaultMaxTokens, 0, INT_MAX));
     SamplerSettings& s = req.sampling;
     s.temperature = static_cast<float>(args.num("--temp", s.temperature));
     s.top_k = static_cast<int>(args.integer("--top-k", s.top_k, 0, INT_MAX));
