@@ -233,11 +233,10 @@ private slots:
         MessageWidget* bubble = chat->bubble(chat->bubble_count() - 1);
         QTRY_VERIFY(bubble->edit_thought_button()->isVisibleTo(bubble));
         const QString edit = QString::fromUtf8(
-            "742*38: multiply 742 by each digit of 38, then add.\n742*8:\nunits of 742: 2*8=16, "
-            "carry 1 "
-            "\u2192 6\ntens of 74: 4*8=32, +1=33, carry 3 \u2192 36\nhundreds of 7: 7*8=56, +3=59 "
-            "\u2192 "
-            "6936\n");
+            "742*38: multiply 742 by each digit of 38, then add.\n742*8:\n"
+            "units of 742: 2*8=16, carry 1 \u2192 6\n"
+            "tens of 74: 4*8=32, +1=33, carry 3 \u2192 36\n"
+            "hundreds of 7: 7*8=56, +3=59 \u2192 6936\n");
         QSignalSpy done(win.c.get(), &ChatController::streamingFinished);
         win.w->edit_thought_of(id, edit);
         QVERIFY(done.wait(60000));

@@ -230,7 +230,7 @@ if __name__ == "__main__":
     r = random.Random(1)
     for k, a, b in [("sub", 48702, 48190), ("mul", 305, 40), ("sub", 7, 7),
                     ("add", 48213, 9077), ("sub", 90321, 4588), ("mul", 742, 38),
-                    ("add", 99999, 1), ("sub", 10000, 9999), ("mul", 7, 5), ("mul", 305, 40)]:
+                    ("add", 99999, 1), ("sub", 10000, 9999), ("mul", 7, 5)]:
         print(problem_text(k, a, b))
         t, ans = solution(k, a, b, r, slip_rate=0.3)
         print(t)

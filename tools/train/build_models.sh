@@ -3,13 +3,15 @@
 # of CI; about 45 minutes on 2 CPU cores). Steps: the Python tools (torch, transformers,
 # llama-cpp-python) and glassbox-cli are installed/built if missing; the shared tokenizer is
 # trained; both models train side by side, one thread each, 3,000 steps at learning rate 3e-3
-# (warm-up, cosine to 5%) on fresh data, then the MoE model 400 more at 3e-4; each checkpoint is converted by our own GGUF writer
-# (glassbox-cli convert), evaluated (eval_arith.py), and converted again with its model card.
+# (warm-up, cosine to 5%) on fresh data, then the MoE model 400 more at 3e-4; each checkpoint
+# is converted by our own GGUF writer (glassbox-cli convert), evaluated (eval_arith.py), and
+# converted again with its model card.
 #
 # Usage: tools/train/build_models.sh
 # Environment: GB_TRAIN_DIR (default build/train), GB_EVAL_N (problems per kind, default 400),
-#              GB_STEPS (default 3000), GB_PYTHON, GB_EVAL_ONLY=1 (skip training: evaluate the
-#              checkpoints already in GB_TRAIN_DIR and write the GGUFs again).
+#              GB_STEPS (default 3000), GB_MOE_EXTRA_STEPS (default 400), GB_PYTHON,
+#              GB_EVAL_ONLY=1 (skip training: evaluate the checkpoints already in
+#              GB_TRAIN_DIR and write the GGUFs again).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"

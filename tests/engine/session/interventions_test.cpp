@@ -557,11 +557,10 @@ TEST(EditThought, TheModelThinksOnFromTheEdit) {
     const Trace parent = gen.generate(req);
     ASSERT_EQ(final_answer(parent.answer_text), "28196");
     const std::string edit =
-        "742*38: multiply 742 by each digit of 38, then add.\n742*8:\nunits of 742: 2*8=16, carry "
-        "1 "
-        "\u2192 6\ntens of 74: 4*8=32, +1=33, carry 3 \u2192 36\nhundreds of 7: 7*8=56, +3=59 "
-        "\u2192 "
-        "6936\n";
+        "742*38: multiply 742 by each digit of 38, then add.\n742*8:\n"
+        "units of 742: 2*8=16, carry 1 \u2192 6\n"
+        "tens of 74: 4*8=32, +1=33, carry 3 \u2192 36\n"
+        "hundreds of 7: 7*8=56, +3=59 \u2192 6936\n";
     const GenerateRequest e = edit_thought_request(parent, edit, 400, *m.tok);
     const Trace t = gen.generate(e);
     EXPECT_EQ(t.n_cached, parent.n_prompt - 1);
