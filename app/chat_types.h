@@ -111,8 +111,8 @@ struct GenerationSettings {
     ReasoningPolicy reasoning = ReasoningPolicy::Template;
     int top_n = 8;
     bool record_routing = true;
-    // Precise mode (RunSettings::precise) for this conversation's replies on a local model: F32
-    // activations and KV cache, probabilities within F32 rounding of the exact computation,
+    // Precise mode (RunSettings::precise) for this conversation's replies on a local model:
+    // unrounded activations, F32 KV cache, probabilities within about 1e-5 of the exact ones,
     // slower decode. A server computes as it does; the trace says which mode made a reply.
     bool precise = false;
     // false: write on past the model's end-of-generation token, to max_tokens (fixed-length

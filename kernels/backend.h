@@ -180,10 +180,12 @@ public:
     // Batched decoding (Model::forward_rows) turns it on; prompts leave it off for speed.
     virtual void set_row_invariant(bool on) { row_invariant_ = on; }
     bool row_invariant() const { return row_invariant_; }
-    // Precise mode: while on, weight products take their activations as they are, in F32 (no
-    // rounding to an 8-bit or 16-bit dot format, no bf16 GEMM), dequantise the weights on the fly
-    // and sum in F32 or wider, so that results differ from an exact computation of the same
-    // weights by F32 rounding alone. Slower; Model::set_precise turns it on with an F32 KV cache.
+    // Precise mode: while on, weight products take their activations unrounded (no 8-bit or
+    // 16-bit dot format, no bf16 GEMM): in F32, or on the CPU split exactly into three 8-bit
+    // levels that keep all but 2^-21 of each group of 32 (kernels/cpu/quant.h); the weights are
+    // dequantised on the fly and sums run in F32 or wider, so that results differ from an exact
+    // computation of the same weights by about F32 rounding. Slower; Model::set_precise turns it
+    // on with an F32 KV cache.
     virtual void set_precise(bool on) { precise_ = on; }
     bool precise() const { return precise_; }
     bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }

@@ -43,10 +43,11 @@ commands:
       -t, --threads N  -c, --ctx N  -b, --batch N
       --cache-type TYPE      what the KV cache holds: f16 (default), bf16, q8_0 (about half
                              of f16's memory) or f32 (exact, twice f16's memory)
-      --precise              probabilities you can quote: activations stay F32 in every
-                             product and the KV cache is F32, so log-probabilities are within
-                             about 1e-5 of an exact computation (fast mode: about 0.05 on
-                             4-bit files); decode is slower. Recorded in the trace
+      --precise              probabilities you can quote: activations are not rounded to
+                             8 bits in any product and the KV cache is F32, so
+                             log-probabilities are within about 1e-5 of an exact computation
+                             (fast mode: about 0.05 on 4-bit files); decode is slower.
+                             Recorded in the trace
       --backend cpu|cuda     where the model runs (default cpu; cuda when built with it)
       --cpu-layers N|auto    with --backend cuda: run the first N layers on the CPU, for a
                              model whose weights do not all fit in GPU memory (auto, the

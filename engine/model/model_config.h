@@ -82,8 +82,8 @@ struct RunSettings {
     // What the KV cache holds its values as (kv_cache_type_supported); F16 halves F32's memory
     // and its traffic at depth, at a rounding error far below the activations' own.
     TensorType kv_type = TensorType::F16;
-    // Precise mode (Backend::set_precise): every product takes its activations in F32 and the
-    // KV cache holds F32 whatever kv_type says, so that probabilities are within F32 rounding of
+    // Precise mode (Backend::set_precise): no product rounds its activations to 8 bits and the
+    // KV cache holds F32 whatever kv_type says, so that probabilities are within about 1e-5 of
     // an exact computation of the same weights; decode is slower. Model::set_precise switches.
     bool precise = false;
     // The type the KV cache is made of under these settings.

@@ -127,9 +127,9 @@ struct Trace {
     // key); empty for a local one.
     std::string device;
     // How a local engine computed it: "fast" (activations rounded to 8 bits in the quantised
-    // dot products, F16 or other KV cache as chosen) or "precise" (Backend::set_precise: F32
-    // activations and KV cache, probabilities within F32 rounding of the exact ones); empty
-    // when not known (a remote reply, a trace from before the field existed).
+    // dot products, F16 or other KV cache as chosen) or "precise" (Backend::set_precise:
+    // unrounded activations, F32 KV cache, probabilities within about 1e-5 of the exact ones);
+    // empty when not known (a remote reply, a trace from before the field existed).
     std::string precision;
     SamplerSettings sampling;  // includes the seed
     std::string prompt_text;

@@ -160,11 +160,16 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
         std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
 }
 
-// Precise mode: the activations stay F32 (vec_dot_f32_rows: a block of kRows weight rows,
-// L1-resident, against every token, with the bits each token would get alone).
+// Precise mode: the activations stay F32, split once for the integer kernels (PreciseActs);
+// then vec_dot_precise_rows: a block of kRows weight rows, L1-resident, against every token, with
+// the bits each token would get alone.
 void CpuBackend::matmul_precise(const Weight& w, Act x, Act out) {
     const size_t wrb = row_bytes(w.type, w.cols);
     const auto* wb = static_cast<const uint8_t*>(w.data);
+    precise_x_.prepare(x.data, x.cols, x.rows, x.cols, has_precise_int_dot(w.type));
+    if (precise_x_.split())
+        pool_.parallel_for(
+            x.rows, [&](int64_t r0, int64_t r1, int) { precise_x_.split_rows(r0, r1); }, 4);
     constexpr int64_t kRows = 16;
     const int64_t per_thread = (w.rows + pool_.size() - 1) / pool_.size();
     pool_.parallel_for(
@@ -172,8 +177,9 @@ void CpuBackend::matmul_precise(const Weight& w, Act x, Act out) {
         [&](int64_t o0, int64_t o1, int tid) {
             for (int64_t ob = o0; ob < o1; ob += kRows) {
                 if (cancelled()) return;  // the caller discards this step
-                vec_dot_f32_rows(w.type, w.cols, wb + ob * wrb, wrb, std::min(o1, ob + kRows) - ob,
-                                 x.data, x.cols, x.rows, out.data + ob, out.cols, scratch_[tid]);
+                vec_dot_precise_rows(w.type, w.cols, wb + ob * wrb, wrb,
+                                     std::min(o1, ob + kRows) - ob, precise_x_, 0, x.rows,
+                                     out.data + ob, out.cols, scratch_[tid]);
             }
         },
         std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace gb::cpu {
@@ -62,6 +63,7 @@ private:
     std::vector<float> mla_q_, mla_ctx_;       // MLA: absorbed queries, latent contexts
     // moe_matmul: activations gathered in expert order, outputs in that order, the slot order.
     std::vector<uint8_t> moe_x_;
+    PreciseActs precise_x_;  // precise mode: the activations of matmul or moe_matmul, split
     std::vector<float> moe_out_;
     std::vector<int32_t> moe_slots_, moe_first_;
 };

@@ -76,8 +76,10 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
                 float* qa = mla_q_.data() + i * qw;
                 const uint8_t* kmat = kb + static_cast<size_t>(h * L) * krb;
                 if (precise_dot) {
+                    thread_local PreciseActs qp;
+                    qp.assign(qh, s.n_nope, 1, s.n_nope, has_precise_int_dot(k_b.type));
                     for (int64_t c = 0; c < L; ++c)
-                        qa[c] = vec_dot_f32(k_b.type, s.n_nope, kmat + c * krb, qh) * scale;
+                        qa[c] = vec_dot_precise(k_b.type, s.n_nope, kmat + c * krb, qp, 0) * scale;
                 } else {
                     quantize_row(kdt, qh, qn.data(), s.n_nope);
                     for (int64_t c = 0; c < L; ++c)
@@ -195,8 +197,10 @@ void CpuBackend::mla_attention(Act q, const Weight& k_b, const Weight& v_b, cons
                 const uint8_t* vmat = vb + static_cast<size_t>(h * v_b.rows + s.v_row0) * vrb;
                 float* dst = out.data + t * out.cols + h * s.n_v;
                 if (precise_dot) {
+                    thread_local PreciseActs cp;
+                    cp.assign(ctx, L, 1, L, has_precise_int_dot(v_b.type));
                     for (int64_t d = 0; d < s.n_v; ++d)
-                        dst[d] = vec_dot_f32(v_b.type, L, vmat + d * vrb, ctx);
+                        dst[d] = vec_dot_precise(v_b.type, L, vmat + d * vrb, cp, 0);
                     continue;
                 }
                 quantize_row(vdt, ctx, cq.data(), L);

@@ -221,6 +221,13 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
             }
         },
         n_slot < 64 ? n_slot : 8);
+    if (precise_dot) {
+        precise_x_.prepare(reinterpret_cast<const float*>(moe_x_.data()), x.cols, n_slot, x.cols,
+                           has_precise_int_dot(w.type));
+        if (precise_x_.split())
+            pool_.parallel_for(
+                n_slot, [&](int64_t j0, int64_t j1, int) { precise_x_.split_rows(j0, j1); }, 4);
+    }
 
     // Work items: (selected expert, block of kRows output rows), in that order, split into one
     // contiguous range per thread (as in matmul, so each core streams its own part of the
@@ -265,9 +272,8 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 const uint8_t* xe = moe_x_.data() + j0 * xrb;
                 float* oj = moe_out_.data() + j0 * w.rows + ob;
                 if (precise_dot) {
-                    vec_dot_f32_rows(w.type, w.cols, we, wrb, oe - ob,
-                                     reinterpret_cast<const float*>(xe), w.cols, nt, oj, w.rows,
-                                     scratch_[tid]);
+                    vec_dot_precise_rows(w.type, w.cols, we, wrb, oe - ob, precise_x_, j0, nt, oj,
+                                         w.rows, scratch_[tid]);
                     continue;
                 }
                 if (nt >= 2 && has_gemm_tile(w.type) && !row_invariant()) {

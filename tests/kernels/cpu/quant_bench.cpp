@@ -1,6 +1,6 @@
 // Throughput of the quant kernels: vec_dot over a 4096x4096 weight matrix row by row on one
-// thread (the decode matmul), precise mode's vec_dot_f32 (F32 activations), and dequantize_row
-// over the same matrix. Reports weight GB/s.
+// thread (the decode matmul), precise mode's vec_dot_precise (the activations split once), and
+// dequantize_row over the same matrix. Reports weight GB/s.
 // Run: quant_bench [--benchmark_filter=Q4_K]; _ref variants time the scalar reference.
 #include <benchmark/benchmark.h>
 
@@ -76,9 +76,9 @@ void BM_vec_dot(benchmark::State& state, TensorType t) {
                             static_cast<int64_t>(w.size()));
 }
 
-// Precise mode's product: the same matrix against F32 activations (vec_dot_f32), to set against
-// vec_dot's: the weight GB/s both stream at on one thread.
-void BM_vec_dot_f32(benchmark::State& state, TensorType t) {
+// Precise mode's product: the same matrix against unrounded activations (vec_dot_precise), to
+// set against vec_dot's: the weight GB/s both stream at on one thread.
+void BM_vec_dot_precise(benchmark::State& state, TensorType t) {
     const std::vector<uint8_t> w = random_matrix(t);
     std::vector<float> x(kCols);
     std::mt19937 rng(1);
@@ -86,9 +86,11 @@ void BM_vec_dot_f32(benchmark::State& state, TensorType t) {
     for (auto& v : x) v = nd(rng);
     const size_t rb = row_bytes(t, kCols);
     std::vector<float> out(kRows);
+    PreciseActs xp;
+    xp.assign(x.data(), kCols, 1, kCols, has_precise_int_dot(t));
     for (auto _ : state) {
         for (int64_t r = 0; r < kRows; ++r)
-            out[r] = vec_dot_f32(t, kCols, w.data() + r * rb, x.data());
+            out[r] = vec_dot_precise(t, kCols, w.data() + r * rb, xp, 0);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
@@ -135,7 +137,7 @@ const TensorType kTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_
             ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(("vec_dot_ref/" + name).c_str(), BM_vec_dot<true>, t)
             ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(("vec_dot_f32/" + name).c_str(), BM_vec_dot_f32, t)
+        benchmark::RegisterBenchmark(("vec_dot_precise/" + name).c_str(), BM_vec_dot_precise, t)
             ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(("dequantize/" + name).c_str(), BM_dequantize, t)
             ->Unit(benchmark::kMillisecond);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -412,6 +413,92 @@ TEST(QuantApi, DotTypesAndUnsupportedTypes) {
     EXPECT_THROW(dequantize_row(TensorType::IQ4_XS, buf.data(), f.data(), 256), Error);
     EXPECT_THROW(quantize_row(TensorType::Q4_K, f.data(), buf.data(), 256), Error);
     EXPECT_THROW(vec_dot(TensorType::Q2_K, 256, buf.data(), buf.data()), Error);
+}
+
+// Precise mode's split activations (PreciseActs): every unit of 32 is d (16384 q1 + 128 q2 + q3)
+// up to a residual of at most 2^-21 of the unit's largest |x|, with the codes in their ranges,
+// the lanes and the sum what they claim; units of every magnitude F32 holds, ties, zeros, values
+// below the 2^-60 cut, and NaN / infinity (which must come out NaN, not as numbers).
+TEST(PreciseActs, SplitIsExactUpToItsBoundedResidual) {
+    if (!has_precise_int_dot(TensorType::Q8_0)) GTEST_SKIP() << "no integer precise kernels";
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd;
+    std::vector<std::vector<float>> units;
+    for (float scale : {1.0f, 3e-30f, 1e-12f, 0.37f, 5e3f, 1e30f, 2e37f}) {
+        std::vector<float> u(32);
+        for (float& v : u) v = nd(rng) * scale;
+        units.push_back(u);
+    }
+    std::vector<float> outlier(32);
+    for (float& v : outlier) v = nd(rng) * 1e-3f;
+    outlier[5] = 900.0f;  // the others are far below the outlier's resolution
+    units.push_back(outlier);
+    units.push_back(std::vector<float>(32, 0.0f));
+    units.push_back(std::vector<float>(32, 0x1p-61f));  // below the cut: zero
+    units.push_back(std::vector<float>(32, std::numeric_limits<float>::denorm_min()));
+    std::vector<float> ties(32);  // x / 2^k exactly halfway, and 127 * 2^k exactly
+    for (int i = 0; i < 32; ++i) ties[i] = (i % 2 ? -1.0f : 1.0f) * (0.5f + float(i)) / 256.0f;
+    ties[31] = 127.0f / 256.0f;
+    units.push_back(ties);
+    std::vector<float> just_over = ties;
+    just_over[31] = std::nextafter(127.0f / 256.0f, 1.0f);  // one step up in the scale
+    units.push_back(just_over);
+    std::vector<float> x;
+    for (const auto& u : units) x.insert(x.end(), u.begin(), u.end());
+    const int64_t n = static_cast<int64_t>(x.size());
+
+    PreciseActs pa;
+    pa.assign(x.data(), n, 1, n, true);
+    ASSERT_TRUE(pa.split());
+    for (size_t ui = 0; ui < units.size(); ++ui) {
+        SCOPED_TRACE("unit " + std::to_string(ui));
+        const PreciseActs::Unit& u = pa.units(0)[ui];
+        double mx = 0;
+        for (float v : units[ui]) mx = std::max(mx, std::fabs(double(v)));
+        double lane_sum = 0;
+        for (int l = 0; l < 8; ++l) {
+            int64_t want = 0;
+            for (int j = 4 * l; j < 4 * l + 4; ++j)
+                want += 16384 * int64_t{u.q[0][j]} + 128 * int64_t{u.q[1][j]} + u.q[2][j];
+            ASSERT_EQ(u.lanes[l], want) << "lane " << l;
+            lane_sum += double(want);
+        }
+        if (mx < 0x1p-60) {
+            EXPECT_EQ(u.d, 0.0f);
+            EXPECT_EQ(u.sum, 0.0f);
+            EXPECT_EQ(lane_sum, 0.0);
+            continue;
+        }
+        double exact_sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            ASSERT_LE(std::abs(int{u.q[0][j]}), 127);
+            ASSERT_LE(std::abs(int{u.q[1][j]}), 64);
+            ASSERT_LE(std::abs(int{u.q[2][j]}), 64);
+            const double rec =
+                double(u.d) * (16384.0 * u.q[0][j] + 128.0 * u.q[1][j] + double(u.q[2][j]));
+            ASSERT_LE(std::fabs(rec - units[ui][j]), 0x1p-21 * mx) << "element " << j;
+            exact_sum += rec;
+        }
+        // The scale is the least power of two that keeps q1 within 127: the largest |q1| is
+        // at least 64 (less would have allowed half the scale).
+        int top = 0;
+        for (int j = 0; j < 32; ++j) top = std::max(top, std::abs(int{u.q[0][j]}));
+        EXPECT_GE(top, 64);
+        EXPECT_NEAR(u.sum, exact_sum, 1e-7 * std::fabs(exact_sum) + 1e-45);
+    }
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        std::vector<float> xb(64, 1.0f);
+        xb[40] = bad;
+        pa.assign(xb.data(), 64, 1, 64, true);
+        EXPECT_EQ(pa.units(0)[0].d, pa.units(0)[0].d);  // the clean unit is a number
+        EXPECT_TRUE(std::isnan(pa.units(0)[1].d));
+        // A product over it is NaN too (F32 arithmetic would give inf or NaN).
+        std::vector<uint8_t> w(row_bytes(TensorType::Q8_0, 64));
+        std::vector<float> ones(64, 0.5f);
+        quantize_row(TensorType::Q8_0, ones.data(), w.data(), 64);
+        EXPECT_TRUE(std::isnan(vec_dot_precise(TensorType::Q8_0, 64, w.data(), pa, 0)));
+    }
 }
 
 }  // namespace
