@@ -353,13 +353,13 @@ void CudaBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
         if (logits.rows == 0) return;
         const size_t n_stats = stats.size(), n_top = top_ids.size();
         const size_t bytes = sizeof(float) * (n_stats + 2 * n_top);
-        if (m.step.graph) {
-            // In a recorded step the summary joins the routing in the step's device region and
-            // comes back in end_step()'s one copy.
+        if (m.step.graph || m.step.defer) {
+            // In a recorded or deferred step the summary joins the routing in the step's device
+            // region and comes back in end_step()'s one copy.
             const size_t need = (bytes + 15) & ~size_t{15};
             m.step.route_need += need;
-            if (m.capturing() && m.step.route_used + need > m.step.routes.bytes) m.fall_back(op);
-            if (m.capturing()) {
+            if (m.step.route_used + need > m.step.routes.bytes) m.make_route_room(need, op);
+            if (m.deferring()) {
                 const size_t off = m.step.route_used;
                 auto* base = static_cast<uint8_t*>(m.step.routes.p) + off;
                 auto* d_stats = reinterpret_cast<float*>(base);
@@ -386,6 +386,7 @@ void CudaBackend::logit_summary(Act logits, int top_n, std::span<float> stats,
         GB_CUDA_CHECK(op, cudaMemcpyAsync(m.pinned, d, bytes, cudaMemcpyDeviceToHost, m.stream));
         GB_CUDA_CHECK(op, cudaStreamSynchronize(m.stream));
         m.note_sync();
+        ++m.step.result_waits;
         const auto* h = static_cast<const uint8_t*>(m.pinned);
         std::memcpy(stats.data(), h, sizeof(float) * n_stats);
         std::memcpy(top_ids.data(), h + sizeof(float) * n_stats, sizeof(int32_t) * n_top);

@@ -61,6 +61,10 @@ public:
     int64_t graph_updates() const;
     int64_t graph_instantiations() const;
     int64_t graph_fallbacks() const;
+    // How often the host waited for results bound for host spans (moe_route's routing, logit
+    // summaries): once per decode step, graphs on or off, since they stay on the device until
+    // end_step(); once per op outside a step, and per MoE layer in a prompt.
+    int64_t result_waits() const;
 
     Act alloc(int64_t rows, int64_t cols) override;
     void release(Act& a) override;

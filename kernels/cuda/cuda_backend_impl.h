@@ -64,6 +64,11 @@ struct PendingCopy {
 // staging arena, a host-side copy) ends the capture, launches what was recorded so far and runs
 // the rest of the step eagerly ("fallback"). The arenas' sizes are remembered, so the next step
 // captures whole.
+// A decode-shaped step that runs op by op (graphs off, several rows, or after a fallback) still
+// keeps moe_route's results and logit summaries on the device ("deferred", StepState::defer):
+// moe_matmul and moe_combine read them there, and end_step() brings them all back with one copy
+// and one wait, as a graph's step does. Only a prompt's moe_matmul, which groups tokens by expert
+// on the host, needs them earlier (flush_routes).
 enum class StepMode : uint8_t {
     None,       // no step open: every op runs at once
     Eager,      // a step that runs op by op (prefill, graphs off, or after a fallback)
@@ -74,6 +79,7 @@ struct StepState {
     bool enabled = true;  // CudaBackendOptions::graphs and GLASSBOX_CUDA_GRAPHS
     StepMode mode = StepMode::None;
     bool graph = false;   // the open step began capturing (it may have fallen back since)
+    bool defer = false;   // an eager step that keeps host-bound results on the device
     bool failed = false;  // an op of the open step threw
     // Pinned staging for put() during capture: the captured copy reads it at launch, so it must
     // hold its bytes until the graph ran (every step ends with a synchronising to_host).
@@ -91,6 +97,9 @@ struct StepState {
     cudaGraphExec_t exec = nullptr;  // the decode step's executable graph, updated every step
     bool unsynced = false;           // a graph was launched and no sync has happened since
     int64_t launches = 0, updates = 0, instantiations = 0, fallbacks = 0;
+    // Waits for results bound for host spans (routing, logit summaries): one per step when
+    // they are deferred or captured, one per op when they are not.
+    int64_t result_waits = 0;
 };
 
 struct CudaBackend::Impl {
@@ -131,6 +140,8 @@ struct CudaBackend::Impl {
     }
 
     bool capturing() const { return step.mode == StepMode::Capturing; }
+    // moe_route and logit_summary leave their results on the device until end_step().
+    bool deferring() const { return capturing() || step.defer; }
 
     void* grow(Scratch& s, size_t bytes, const char* op) {
         if (bytes <= s.bytes && s.p) return s.p;
@@ -187,9 +198,17 @@ struct CudaBackend::Impl {
     // The routes recorded so far: device -> pinned copy (queued), then pinned -> host spans.
     void copy_routes_back(const char* op);
     void scatter_routes();
-    // A host-side call (to_host, alloc, ...) inside a step: leave the capture first.
+    // The step's pending results into their host spans now (leaving a capture first), with one
+    // wait; the region starts over. The rest of the step still defers.
+    void flush_routes(const char* op);
+    // Room for `need` more bytes in the step's result region: flushes, and grows the region if
+    // even an empty one is too small.
+    void make_route_room(size_t need, const char* op);
+    // A host-side call (to_host, alloc, ...) inside a step: leave the capture first, and fill
+    // the host spans of deferred results.
     void leave_capture(const char* op) {
         if (capturing()) fall_back(op);
+        if (step.defer && step.has_pending()) flush_routes(op);
     }
     void note_sync() { step.unsynced = false; }
     void forget_held() noexcept {

@@ -128,14 +128,14 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
         const auto* d_steer = static_cast<const float*>(steer.data);
         if (n_tok == 0) return;
         const size_t n_sel = ids.size();
-        if (m.step.graph) {
-            // In a recorded step the results stay on the device (the step's routes region, one
-            // slice per call) until end_step() copies them all back at once.
+        if (m.step.graph || m.step.defer) {
+            // In a recorded or deferred step the results stay on the device (the step's routes
+            // region, one slice per call) until end_step() copies them all back at once.
             const size_t a = (4 * n_sel + 15) & ~size_t{15};
             const size_t need = 2 * a + ((4 * probs.size() + 15) & ~size_t{15});
             m.step.route_need += need;
-            if (m.capturing() && m.step.route_used + need > m.step.routes.bytes) m.fall_back(op);
-            if (m.capturing()) {
+            if (m.step.route_used + need > m.step.routes.bytes) m.make_route_room(need, op);
+            if (m.deferring()) {
                 const size_t off = m.step.route_used;
                 auto* base = static_cast<unsigned char*>(m.step.routes.p) + off;
                 auto* d_ids = reinterpret_cast<int32_t*>(base);
@@ -165,6 +165,8 @@ void CudaBackend::moe_route(Act logits, const Weight& bias, const RouterParams& 
             GB_CUDA_CHECK(op, cudaMemcpyAsync(h + 8 * n_sel, d_p, 4 * probs.size(),
                                               cudaMemcpyDeviceToHost, m.stream));
         GB_CUDA_CHECK(op, cudaStreamSynchronize(m.stream));
+        m.note_sync();
+        ++m.step.result_waits;
         std::memcpy(ids.data(), h, 4 * n_sel);
         std::memcpy(weights.data(), h + 4 * n_sel, 4 * n_sel);
         if (d_p) std::memcpy(probs.data(), h + 8 * n_sel, 4 * probs.size());
@@ -192,11 +194,11 @@ void CudaBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> id
         const int64_t n_tok = n_slot / n_used;
         // ids recorded by this step's moe_route are not on the host yet: use the device copy,
         // which the routing kernel fills with valid ids only. The prompt path sorts on the host,
-        // so it leaves the capture first (which fills the host ids).
+        // so it brings the step's results back first (which fills the host ids).
         const PendingRoute* routed =
-            m.capturing() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
+            m.deferring() ? m.pending_ids(ids.data(), ids.size()) : nullptr;
         if (routed && n_tok >= m.opt.gemm_min_rows && !row_invariant() && !precise()) {
-            m.fall_back(op);
+            m.flush_routes(op);
             routed = nullptr;
         }
         if (!routed)
@@ -292,7 +294,7 @@ void CudaBackend::moe_combine(Act y, std::span<const float> weights, int n_used,
         if (out.size() == 0) return;
         // Weights recorded by this step's moe_route: on the device only, until end_step().
         const PendingRoute* routed =
-            m.capturing() ? m.pending_weights(weights.data(), weights.size()) : nullptr;
+            m.deferring() ? m.pending_weights(weights.data(), weights.size()) : nullptr;
         const bool same = !routed && m.last_weights.size() == weights.size() &&
                           std::equal(weights.begin(), weights.end(), m.last_weights.begin());
         const float* d_w = routed ? routed->d_weights

@@ -103,21 +103,29 @@ void CudaBackend::Impl::begin_step(int64_t n_tokens) {
     step.mode = StepMode::Eager;
     step.failed = false;
     step.graph = false;
+    step.defer = false;
     step.stage_used = step.stage_need = 0;
     step.route_used = step.route_need = 0;
     step.pending.clear();
     step.copies.clear();
-    // Decode only. A prompt's matmuls take the cuBLAS path and its moe_matmul sorts the slots by
-    // expert on the host; a few-token batch would capture a different shape every time.
-    if (!step.enabled || n_tokens != 1 || n_tokens >= opt.gemm_min_rows) return;
+    // Decode shapes only. A prompt's matmuls take the cuBLAS path and its moe_matmul sorts the
+    // slots by expert on the host.
+    if (n_tokens < 1 || n_tokens >= opt.gemm_min_rows) return;
     if (step.unsynced) {  // the last graph may still read the arenas refilled below
         GB_CUDA_CHECK(op, cudaStreamSynchronize(stream));
         step.unsynced = false;
     }
-    // Sized from the largest step so far, outside the capture (frees are not capturable).
-    ensure_host(step.stage, step.stage_bytes, step.stage_high, op);
+    // Sized from the largest step so far, outside any capture (frees are not capturable).
     ensure_host(step.route_host, step.route_host_bytes, step.route_high, op);
     grow(step.routes, std::max(kMinArena, step.route_high), op);
+    // A graph records one token's step (a few-token batch would capture a different shape every
+    // time); the other decode shapes, and every step with graphs off, run op by op with their
+    // results deferred.
+    if (!step.enabled || n_tokens != 1) {
+        step.defer = true;
+        return;
+    }
+    ensure_host(step.stage, step.stage_bytes, step.stage_high, op);
     // Every step records the same copies (no put() skipped because an earlier step left the
     // bytes there), so consecutive recordings have the same shape and the update applies.
     forget_held();
@@ -182,11 +190,36 @@ void CudaBackend::Impl::fall_back(const char* op) {
             graphs_off(step, e);
         }
     }
-    if (step.has_pending()) copy_routes_back(op);
+    const bool pending = step.has_pending();
+    if (pending) copy_routes_back(op);
     const cudaError_t e = cudaStreamSynchronize(stream);
     if (once) cudaGraphExecDestroy(once);  // after the sync: the launch has finished with it
     if (e != cudaSuccess) throw_cuda_error(op, "cudaStreamSynchronize", e, __FILE__, __LINE__);
+    if (pending) ++step.result_waits;
     scatter_routes();
+    step.route_used = 0;  // everything recorded has run: the region starts over
+    // The rest of the step runs op by op, its results still kept on the device.
+    step.defer = true;
+}
+
+void CudaBackend::Impl::flush_routes(const char* op) {
+    if (capturing()) {
+        fall_back(op);  // runs the recording, brings its results back, and starts the region over
+        return;
+    }
+    if (step.has_pending()) {
+        copy_routes_back(op);
+        GB_CUDA_CHECK(op, cudaStreamSynchronize(stream));
+        note_sync();
+        ++step.result_waits;
+        scatter_routes();
+    }
+    step.route_used = 0;  // the kernels that read the region have finished
+}
+
+void CudaBackend::Impl::make_route_room(size_t need, const char* op) {
+    flush_routes(op);
+    if (need > step.routes.bytes) grow(step.routes, std::max(kMinArena, need), op);
 }
 
 void CudaBackend::Impl::end_step() {
@@ -231,15 +264,19 @@ void CudaBackend::Impl::end_step() {
             // The host spans must be filled on return; the logits' to_host waits next anyway.
             GB_CUDA_CHECK(op, cudaStreamSynchronize(stream));
             step.unsynced = false;
+            ++step.result_waits;
             scatter_routes();
         }
+    } else if (step.defer) {
+        flush_routes(op);  // the deferred results: one copy back, one wait
     }
-    if (step.graph) {
+    if (step.graph || step.defer) {
         step.stage_high = std::max(step.stage_high, step.stage_need);
         step.route_high = std::max(step.route_high, step.route_need);
     }
     step.mode = StepMode::None;
     step.graph = false;
+    step.defer = false;
 }
 
 void CudaBackend::Impl::discard_capture() noexcept {
@@ -263,6 +300,7 @@ void CudaBackend::Impl::abort_step() noexcept {
     step.mode = StepMode::None;
     step.failed = false;
     step.graph = false;
+    step.defer = false;
 }
 
 // ---- CudaBackend -----------------------------------------------------------------------------
@@ -295,5 +333,6 @@ int64_t CudaBackend::graph_launches() const { return impl_->step.launches; }
 int64_t CudaBackend::graph_updates() const { return impl_->step.updates; }
 int64_t CudaBackend::graph_instantiations() const { return impl_->step.instantiations; }
 int64_t CudaBackend::graph_fallbacks() const { return impl_->step.fallbacks; }
+int64_t CudaBackend::result_waits() const { return impl_->step.result_waits; }
 
 }  // namespace gb::cuda

@@ -308,6 +308,52 @@ TEST_F(CudaGraphStep, AHostCopyInsideAStepFallsBackAndStaysCorrect) {
                     "after the fallback, step " + std::to_string(s));
 }
 
+// Issue 13: routing stays on the device until the step ends, graphs or not. With graphs off a
+// decode step runs op by op, yet its two MoE layers' routing comes back with one wait (at
+// end_step), where the same ops outside a step wait once per layer; the results are the same
+// bits, and a step of a few tokens defers too.
+TEST_F(CudaGraphStep, WithoutGraphsADecodeStepWaitsForItsRoutingOnce) {
+    GB_REQUIRE_CUDA();
+    cuda::CudaBackend stepped(with_graphs(false)), loose(with_graphs(false));
+    Toy a(stepped, w_), b(loose, w_);
+    auto unstepped = [&](const std::vector<int32_t>& tokens, int64_t pos0) {
+        Toy::Out o;
+        b.ops(tokens, pos0, o);  // no begin_step / end_step: every op on its own
+        o.logits.resize(tokens.size() * kVocab);
+        loose.to_host(b.logits.view(static_cast<int64_t>(tokens.size()), kVocab), o.logits.data());
+        return o;
+    };
+    const std::vector<int32_t> prompt = {4, 33, 61};  // 3 tokens: a decode-shaped step
+    int64_t before = stepped.result_waits();
+    expect_same(a.step(prompt, 0), unstepped(prompt, 0), "3-token step");
+    EXPECT_EQ(stepped.result_waits() - before, 1) << "a few-token step defers its routing too";
+    Toy::Out last;
+    for (int s = 0; s < 8; ++s) {
+        const int32_t tok = s == 0 ? prompt.back() : argmax(last.logits);
+        before = stepped.result_waits();
+        const int64_t loose_before = loose.result_waits();
+        last = a.step({tok}, 3 + s);
+        expect_same(last, unstepped({tok}, 3 + s), "decode step " + std::to_string(s));
+        EXPECT_EQ(stepped.result_waits() - before, 1) << "step " << s;
+        EXPECT_EQ(loose.result_waits() - loose_before, 2) << "one wait per MoE layer outside";
+    }
+    EXPECT_EQ(stepped.graph_launches() + stepped.graph_fallbacks(), 0);
+    // A host copy inside the step (outside the rules) brings the routing so far back first.
+    Toy::Out mid;
+    std::vector<float> xh(kEmbd);
+    stepped.begin_step(1);
+    a.ops({9}, 11, mid, [&](int at) {
+        if (at == 1) {
+            stepped.to_host(a.x.view(1, kEmbd), xh.data());
+            EXPECT_NE(mid.ids[0][0], -1) << "layer 0's routing reached its host span";
+        }
+    });
+    stepped.end_step();
+    mid.logits.resize(kVocab);
+    stepped.to_host(a.logits.view(1, kVocab), mid.logits.data());
+    expect_same(mid, unstepped({9}, 11), "step with a host copy");
+}
+
 TEST_F(CudaGraphStep, TheEnvironmentSwitchesGraphs) {
     GB_REQUIRE_CUDA();
     setenv("GLASSBOX_CUDA_GRAPHS", "0", 1);
