@@ -125,7 +125,7 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     form->addRow(precise_);
     auto* precise_note =
         new QLabel(tr("Probabilities within 1e-4 of exact (fast mode: a few percent off on 4-bit "
-                      "models); decodes at about 0.6x the speed."),
+                      "models); decodes at about 0.7x the speed."),
                    sampling);
     precise_note->setWordWrap(true);
     precise_note->setObjectName(QStringLiteral("settingNote"));
