@@ -56,7 +56,10 @@ inline uint16_t float_to_fp16_soft(float f) {
 
 inline float fp16_to_float(uint16_t h) {
 #if defined(__F16C__)
-    return _cvtsh_ss(h);
+    // Through a zero-extending move, not _cvtsh_ss: that compiles to a vpinsrw merging into some
+    // register, whose last writer (in a kernel loop, the previous block's work) then holds up
+    // the conversion; one block's scale waited on the block before.
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h))));
 #else
     return fp16_to_float_soft(h);
 #endif

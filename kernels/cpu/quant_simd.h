@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/half.h"
+
 namespace gb::cpu::simd {
 
 inline float hsum(__m256 v) {
@@ -49,12 +51,7 @@ inline __m256i bits_to_bytes(const uint8_t* p) {
 #endif
 }
 
-// Through a zero-extending move: _cvtsh_ss compiles to vpinsrw, which merges into whatever
-// register it picks, and that register's last writer (in a kernel loop, the previous block's
-// work) then delays every block's scale: one block's load waited on the one before.
-inline float f16(uint16_t h) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h))));
-}
+inline float f16(uint16_t h) { return fp16_to_float(h); }  // half.h: no false dependency
 
 // Unpacks the 12-byte Q4_K/Q5_K scale field into sc[0..7] (bytes 0..7) and m[0..7] (8..15),
 // four 6-bit values per 32-bit word at a time (see k4_scale_min for the layout).
