@@ -181,17 +181,6 @@ struct Q6K {
 
 // ---- integer products -----------------------------------------------------------------------
 
-// acc plus, per int32 lane, the sum of four products of unsigned a and signed b bytes. Without
-// VNNI maddubs makes int16 pair sums: |a| <= 128 and |b| <= 127 keep them below 32767.
-inline __m256i dot_acc(__m256i acc, __m256i a, __m256i b) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    return _mm256_dpbusd_epi32(acc, a, b);
-#else
-    return _mm256_add_epi32(acc,
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
-#endif
-}
-
 // Per lane: 16384 (a.b1) + 128 (a.b2) + a.b3 over the lane's four bytes, exact in int32 (|a| <=
 // 128, |b1| <= 127, |b2|, |b3| <= 64: at most 1.07e9).
 inline __m256i combined(__m256i a, __m256i b1, __m256i b2, __m256i b3) {
@@ -202,8 +191,6 @@ inline __m256i combined(__m256i a, __m256i b1, __m256i b2, __m256i b3) {
 
 // 2^k for -126 <= k <= 127, built from its exponent bits (ldexp is a library call).
 inline float pow2(int k) { return std::bit_cast<float>(static_cast<uint32_t>(127 + k) << 23); }
-
-constexpr int log2_of(int v) { return v <= 1 ? 0 : 1 + log2_of(v / 2); }
 
 // out[t * os] = the precise product of the row with token t (xu[t]: its split units) for T
 // tokens. Every token's arithmetic is the same whatever T is. Per chunk of kPreciseChunk weights
@@ -247,7 +234,9 @@ void int_rows(int64_t n, const PreciseActs::Unit* const* xu, float* out, int64_t
                 }
                 __m256i l = combined(a, b1, b2, b3);
                 if constexpr (kOffset != 0)  // (code - offset) . x: the offset times x's lanes
-                    l = _mm256_sub_epi32(l, _mm256_slli_epi32(load256(x.lanes), log2_of(kOffset)));
+                    l = _mm256_sub_epi32(
+                        l, _mm256_slli_epi32(load256(x.lanes),
+                                             std::countr_zero(static_cast<unsigned>(kOffset))));
                 const __m256 scale = _mm256_mul_ps(wscale, _mm256_broadcast_ss(&x.d));
                 acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(l), acc[t]);
                 if constexpr (Units::has_min) mins[t] = std::fma(c.m, x.sum, mins[t]);

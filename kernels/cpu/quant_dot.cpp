@@ -43,15 +43,8 @@ using namespace simd;
 
 // ---- small helpers ---------------------------------------------------------------------------
 
-// 8 int32 lanes, each the sum of 4 products of unsigned a and signed b bytes. Without VNNI
-// maddubs makes int16 pair sums; callers keep |a*b| pairs below 32767, so it never saturates.
-inline __m256i dot_u8s8(__m256i a, __m256i b) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
-#else
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
-#endif
-}
+// 8 int32 lanes, each the sum of 4 products of unsigned a and signed b bytes (dot_acc from 0).
+inline __m256i dot_u8s8(__m256i a, __m256i b) { return dot_acc(_mm256_setzero_si256(), a, b); }
 
 // Signed x signed: |a| times b with a's sign moved onto b. a may hold -128 (|a| = 128 as u8);
 // b must not, which holds for activations: Q8_0 codes stay within [-127, 127].

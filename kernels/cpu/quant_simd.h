@@ -29,6 +29,18 @@ inline float hsum(__m128 s) {
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// acc plus, per int32 lane, the sum of four products of unsigned a and signed b bytes. Without
+// VNNI maddubs makes int16 pair sums: callers keep |a*b| pairs below 32767 (|a| <= 128 and
+// |b| <= 127 do), so it never saturates.
+inline __m256i dot_acc(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, a, b);
+#else
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
+#endif
+}
+
 // 32 nibbles of a legacy block: low nibbles are elements 0..15, high nibbles 16..31.
 inline __m256i nibbles32(const uint8_t* qs) {
     const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
