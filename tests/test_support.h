@@ -1,6 +1,8 @@
 // Shared helpers for tests: where fixtures and the real test models live.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,37 @@
 #include "engine/core/json.h"
 
 namespace gb::test {
+
+// A name in the temporary directory, unique to this process, removed with anything under it when
+// the object goes out of scope, so that a test that stops at a failed ASSERT leaves nothing behind.
+class TempPath {
+public:
+    explicit TempPath(const std::string& name)
+        : path_((std::filesystem::temp_directory_path() /
+                 ("gb_test_" + std::to_string(::getpid()) + "_" + name))
+                    .string()) {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    ~TempPath() {
+        if (path_.empty()) return;
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempPath(TempPath&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+    TempPath(const TempPath&) = delete;
+    TempPath& operator=(const TempPath&) = delete;
+    TempPath& operator=(TempPath&&) = delete;
+
+    const std::string& str() const { return path_; }
+    operator const std::string&() const { return path_; }
+    friend std::string operator+(const std::string& a, const TempPath& b) { return a + b.path_; }
+    friend std::string operator+(const TempPath& a, const std::string& b) { return a.path_ + b; }
+    friend std::string operator+(const TempPath& a, const char* b) { return a.path_ + b; }
+
+private:
+    std::string path_;
+};
 
 // The message of what f throws, or "no error".
 inline std::string error_of(const std::function<void()>& f) {

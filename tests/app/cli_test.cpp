@@ -40,10 +40,7 @@ TEST(Cli, InspectReportsTheModel) {
 }
 
 TEST(Cli, RunWritesATraceWithAlternatives) {
-    const auto trace_path = (std::filesystem::temp_directory_path() /
-                             ("gb_cli_test_trace_" + std::to_string(getpid()) + ".json"))
-                                .string();
-    std::filesystem::remove(trace_path);
+    const gb::test::TempPath trace_path("cli_test_trace.json");
     Result r =
         cli("run -m " + kTiny + " -p 'hello world' -n 6 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -83,10 +80,7 @@ TEST(Cli, RunToAFullDiskFailsAndLeavesNoPartialTrace) {
 
     // A regular file that stops growing after 1 KiB (ulimit -f; SIGXFSZ ignored, so the write
     // fails with EFBIG as on a full disk).
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_cli_full_" + std::to_string(getpid()) + ".json"))
-                          .string();
-    std::filesystem::remove(path);
+    const gb::test::TempPath path("cli_full.json");
     const std::string cmd = "sh -c \"trap '' XFSZ; ulimit -f 1; exec " + std::string(GB_CLI_PATH) +
                             " " + run + "--trace " + path + "\" 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
@@ -101,7 +95,7 @@ TEST(Cli, RunToAFullDiskFailsAndLeavesNoPartialTrace) {
                        "file was removed)"),
               std::string::npos)
         << out;
-    EXPECT_FALSE(std::filesystem::exists(path));
+    EXPECT_FALSE(std::filesystem::exists(path.str()));
 
     for (const char* mode : {"", "--stream-jsonl "}) {
         r = cli(run + mode + ">/dev/full");
@@ -170,9 +164,7 @@ TEST(Cli, MoeRoutingGoesIntoTheTraceInBothForms) {
 // every MoE layer), and nothing else.
 TEST(Cli, StreamJsonlPrintsEveryTokenWithItsRouting) {
     const std::string moe = gb::test::fixture("models/tiny_qwen3moe.gguf");
-    const std::string trace_path = (std::filesystem::temp_directory_path() /
-                                    ("gb_cli_jsonl_" + std::to_string(getpid()) + ".json"))
-                                       .string();
+    const gb::test::TempPath trace_path("cli_jsonl.json");
     Result r = cli("run -m " + moe +
                    " -p 'hello' -n 8 --temp 0 -t 1 -c 64 --stream-jsonl --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -180,7 +172,6 @@ TEST(Cli, StreamJsonlPrintsEveryTokenWithItsRouting) {
     std::stringstream ts;
     ts << tf.rdbuf();
     const gb::Trace t = gb::read_json(ts.str());
-    std::filesystem::remove(trace_path);
     std::vector<const gb::TokenRecord*> generated;
     for (const auto& tok : t.tokens)
         if (tok.phase != gb::Phase::Prompt) generated.push_back(&tok);
@@ -255,13 +246,9 @@ TEST(Cli, ChatUsesTheTemplateWithOneBos) {
                            "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"));
     for (const auto& t : src.tensors())
         w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto model = (std::filesystem::temp_directory_path() /
-                        ("gb_cli_test_chat_" + std::to_string(getpid()) + ".gguf"))
-                           .string();
+    const gb::test::TempPath model("cli_test_chat.gguf");
     w.write(model);
-    const auto trace_path = (std::filesystem::temp_directory_path() /
-                             ("gb_cli_test_chat_" + std::to_string(getpid()) + ".json"))
-                                .string();
+    const gb::test::TempPath trace_path("cli_test_chat.json");
     Result r =
         cli("run -m " + model + " --chat -p hi -n 2 --temp 0 -t 1 -c 64 --trace " + trace_path);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -292,18 +279,13 @@ TEST(Cli, BrokenTemplateFallsBackToTheFamilyFormat) {
           gb::GgufValue::str("{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}"));
     for (const auto& t : src.tensors())
         w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto model = (std::filesystem::temp_directory_path() /
-                        ("gb_cli_test_broken_" + std::to_string(getpid()) + ".gguf"))
-                           .string();
+    const gb::test::TempPath model("cli_test_broken.gguf");
     w.write(model);
-    const auto trace_path = (std::filesystem::temp_directory_path() /
-                             ("gb_cli_test_broken_" + std::to_string(getpid()) + ".json"))
-                                .string();
+    const gb::test::TempPath trace_path("cli_test_broken.json");
     Result r =
         cli("run -m " + model +
             " --chat --no-thinking --system 'Be brief.' -p hi -n 1 --temp 0 -t 1 -c 128 --trace " +
             trace_path);
-    std::filesystem::remove(model);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("nosuchfilter"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("template:1:"), std::string::npos) << r.err;
@@ -312,7 +294,6 @@ TEST(Cli, BrokenTemplateFallsBackToTheFamilyFormat) {
     std::stringstream ss;
     ss << in.rdbuf();
     gb::Trace t = gb::read_json(ss.str());
-    std::filesystem::remove(trace_path);
     EXPECT_EQ(t.prompt_text,
               "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
               "<|im_start|>assistant\n<think>\n\n</think>\n\n");
@@ -333,11 +314,9 @@ TEST(Cli, TokenizePrintsIdsAndSpeed) {
 
     // A file cut off inside its tensor data (a partial download) still has its vocabulary:
     // tokenize gives the same ids, inspect shows the metadata and says the data is missing.
-    const auto cut = (std::filesystem::temp_directory_path() /
-                      ("gb_cli_cut_" + std::to_string(getpid()) + ".gguf"))
-                         .string();
-    std::filesystem::copy_file(kTiny, cut, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::resize_file(cut, std::filesystem::file_size(kTiny) - 4096);
+    const gb::test::TempPath cut("cli_cut.gguf");
+    std::filesystem::copy_file(kTiny, cut.str(), std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(cut.str(), std::filesystem::file_size(kTiny) - 4096);
     Result full = cli("tokenize -m " + kTiny + " -p 'hello world'");
     Result part = cli("tokenize -m " + cut + " -p 'hello world'");
     ASSERT_EQ(part.code, 0) << part.err;
@@ -346,7 +325,6 @@ TEST(Cli, TokenizePrintsIdsAndSpeed) {
     ASSERT_EQ(in.code, 0) << in.err;
     EXPECT_NE(in.out.find("tensor data:     MISSING"), std::string::npos) << in.out;
     EXPECT_NE(cli("run -m " + cut + " -p hi -n 1").code, 0);
-    std::filesystem::remove(cut);
 }
 
 TEST(Cli, BenchPrintsSpeeds) {

@@ -138,9 +138,9 @@ TEST(TinyDeepseekConfig, ReadsMlaAndRoutingAndSizesTheCompressedCache) {
 }
 
 // A tiny DeepSeek fixture rewritten with one defect by our GGUF writer.
-std::string rewrite(const std::string& file, const std::string& name,
-                    const std::function<void(GgufWriter&)>& edit_kv,
-                    const std::function<bool(const GgufTensorInfo&)>& keep) {
+test::TempPath rewrite(const std::string& file, const std::string& name,
+                       const std::function<void(GgufWriter&)>& edit_kv,
+                       const std::function<bool(const GgufTensorInfo&)>& keep) {
     return test::rewrite_fixture(
         file, name, edit_kv,
         [&](const GgufTensorInfo& t, std::vector<int64_t>&) { return keep(t); });
@@ -157,7 +157,6 @@ std::string load_error(const std::string& path) {
     } catch (const Error& e) {
         msg = e.what();
     }
-    std::filesystem::remove(path);
     return msg;
 }
 

@@ -23,8 +23,9 @@ namespace gb {
 namespace {
 
 // The tiny llama fixture with one defect (metadata edited, tensors dropped or reshaped).
-std::string rewrite(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
-                    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
+test::TempPath rewrite(
+    const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
+    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
     return test::rewrite_fixture("tiny_llama", name, edit_kv, keep);
 }
 
@@ -84,7 +85,7 @@ TEST(ModelErrors, MissingHyperParameterIsNamed) {
         if (kv.key != "llama.block_count") w.set(kv.key, kv.value);
     for (const auto& t : src.tensors())
         w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto path = (std::filesystem::temp_directory_path() / "gb_model_errors_hp.gguf").string();
+    const test::TempPath path("model_errors_hp.gguf");
     w.write(path);
     const std::string e = load_error(path);
     EXPECT_NE(e.find("llama.block_count"), std::string::npos) << e;
@@ -212,7 +213,6 @@ TEST(ModelErrors, HostileHyperParametersAreRefused) {
             e = err.what();
         }
         EXPECT_NE(e.find(c.expect), std::string::npos) << c.tag << ": " << e;
-        std::filesystem::remove(p);
     }
 }
 

@@ -80,8 +80,9 @@ inline void expect_routing(const TokenRouting& ours, const json::Value& ref, int
 }
 
 // Copies tests/fixtures/models/<fixture>.gguf, letting `edit_kv` change metadata and `keep` drop
-// (return false) or reshape tensors, into a temporary file named after `tag`; returns its path.
-inline std::string rewrite_fixture(
+// (return false) or reshape tensors, into a temporary file named after `tag`, removed when the
+// returned path goes out of scope.
+inline TempPath rewrite_fixture(
     const std::string& fixture, const std::string& tag,
     const std::function<void(GgufWriter&)>& edit_kv,
     const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
@@ -94,9 +95,7 @@ inline std::string rewrite_fixture(
         if (!keep(t, dims)) continue;
         w.add_tensor(t.name, t.type, dims, src.tensor_data(t), t.n_bytes);
     }
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_" + fixture + "_" + tag + "_" + std::to_string(::getpid()) + ".gguf"))
-                          .string();
+    TempPath path(fixture + "_" + tag + ".gguf");
     w.write(path);
     return path;
 }

@@ -132,8 +132,9 @@ TEST(TinyMoeConfig, FamiliesReadTheirRoutingRules) {
 }
 
 // The tiny Qwen3-MoE fixture rewritten with one defect by our GGUF writer.
-std::string rewrite(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
-                    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
+test::TempPath rewrite(
+    const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
+    const std::function<bool(const GgufTensorInfo&, std::vector<int64_t>&)>& keep) {
     return test::rewrite_fixture("tiny_qwen3moe", name, edit_kv, keep);
 }
 
@@ -148,7 +149,6 @@ std::string load_error(const std::string& path) {
     } catch (const Error& e) {
         msg = e.what();
     }
-    std::filesystem::remove(path);
     return msg;
 }
 

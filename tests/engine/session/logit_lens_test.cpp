@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <regex>
 
 #include "engine/gguf/gguf_file.h"
@@ -65,8 +66,9 @@ TEST_P(LogitLensFixtures, EachLayerIsTheModelCutThere) {
     for (int64_t keep = leading + 1; keep <= c.n_layer; ++keep, ++checked) {
         // The same file with only blocks 0 .. keep-1.
         std::string path = test::fixture("models/" + name + ".gguf");
-        if (keep < c.n_layer)
-            path = test::rewrite_fixture(
+        std::optional<test::TempPath> cut_file;
+        if (keep < c.n_layer) {
+            cut_file.emplace(test::rewrite_fixture(
                 name, "lens" + std::to_string(keep),
                 [&](GgufWriter& w) {
                     w.set(arch + ".block_count", GgufValue::u32(static_cast<uint32_t>(keep)));
@@ -75,7 +77,9 @@ TEST_P(LogitLensFixtures, EachLayerIsTheModelCutThere) {
                     std::smatch m;
                     static const std::regex blk(R"(^blk\.(\d+)\.)");
                     return !std::regex_search(t.name, m, blk) || std::stoll(m[1]) < keep;
-                });
+                }));
+            path = *cut_file;
+        }
         auto cut = Model::load(path, be, settings());
         auto cache = cut->new_cache();
         std::vector<float> logits;
@@ -97,7 +101,6 @@ TEST_P(LogitLensFixtures, EachLayerIsTheModelCutThere) {
         int rank = 0;
         while (order[static_cast<size_t>(rank)] != lens.target) ++rank;
         EXPECT_NEAR(L.target_rank, rank, 1) << name << " layer " << keep - 1;  // ties may swap
-        if (keep < c.n_layer) std::filesystem::remove(path);
     }
     EXPECT_EQ(checked, c.n_layer - leading) << name;
     // A span: the same probabilities as the single-position lens.
