@@ -4,6 +4,11 @@
 // bandwidth work; a single block per head would leave most SMs idle, so the positions are split
 // into chunks, each block reduces its chunk to (max, sum, weighted values) with an online softmax
 // (one warp per position, a warp-shuffle dot product), and a second kernel merges the chunks.
+// Heads that share a KV head (a GQA group; every head for MLA's latent) read each 32-position
+// tile of their chunk once per block: up to 16 heads of one token take the tile from shared
+// memory, converted to float once, instead of each head reading and converting it (the CPU's
+// decode tiles, kernels/cpu/attention_simd.h, share rows the same way). One warp per head and
+// step is the fallback for plain multi-head attention, where no row is shared.
 // Prefill (tiled): 16 queries of one head share each 32-position K/V tile in shared memory, so
 // the cache is read from L2 once per 16 queries instead of once per query; each lane scores one
 // key of the tile against a query, and the values are folded in with the same online softmax.
@@ -153,6 +158,113 @@ __global__ void __launch_bounds__(32 * kSplitWarps)
     }
 }
 
+// Per (split, tile of heads, token): the partial softmax states of up to kTileQ heads of one KV
+// group (blockIdx.y = group * tiles + tile) for positions [split*chunk, ...), written as
+// attn_split_kernel writes them. Query and key rows are DK = da + db wide (MLA: the latent, then
+// the rope part); values are dv <= 32 PV wide. When the values are the keys' first dv columns
+// (MLA: c_kv is both), the K tile serves as the V tile. Warp w owns heads w, w+4, w+8, w+12, so
+// a small group still spreads over the warps. Shared memory: Q [kTileQ][DK] (scaled), K
+// [kTileK][DK+1] (padded: lane j reads row j), V [kTileK][dv] unless shared, P [warps][kTileK].
+template <int PV, Kv T>
+__global__ void __launch_bounds__(32 * kTileWarps)
+    attn_group_kernel(const AttnArgs a, int64_t chunk, int n_split, int tiles, float* part) {
+    extern __shared__ float smem[];
+    const int DK = a.da + a.db, D = a.dv;
+    const bool v_in_k = a.v == a.ka && a.v_stride == a.ka_stride && D <= a.da;
+    float* qs = smem;
+    float* ks = qs + kTileQ * DK;
+    float* vs = v_in_k ? ks : ks + kTileK * (DK + 1);
+    const int v_row = v_in_k ? DK + 1 : D;
+    float* ps = vs + (v_in_k ? kTileK * (DK + 1) : kTileK * D);
+    const int split = blockIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int64_t g = blockIdx.y / tiles;
+    const int h0 = static_cast<int>(g * a.group + (blockIdx.y % tiles) * kTileQ);
+    const int rows = min(kTileQ, static_cast<int>(g * a.group + a.group) - h0);
+    const int64_t t = blockIdx.z;
+    const int64_t n_kv = a.pos0 + t + 1;
+    const int64_t j0 = split * chunk, j1 = min(n_kv, j0 + chunk);
+
+    for (int idx = threadIdx.x; idx < kTileQ * DK; idx += blockDim.x) {
+        const int r = idx / DK, d = idx % DK;
+        float x = 0.0f;
+        if (r < rows)
+            x = d < a.da ? a.qa[t * a.q_stride + (h0 + r) * a.q_head + d]
+                         : a.qb[t * a.qb_stride + (h0 + r) * a.qb_head + (d - a.da)];
+        qs[idx] = x * a.scale;
+    }
+    float m[kQPerWarp], l[kQPerWarp], o[kQPerWarp][PV];
+#pragma unroll
+    for (int qi = 0; qi < kQPerWarp; ++qi) {
+        m[qi] = -INFINITY;
+        l[qi] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < PV; ++i) o[qi][i] = 0.0f;
+    }
+    for (int64_t kb = j0; kb < j1; kb += kTileK) {
+        __syncthreads();  // the previous tile is no longer read (and Q is written, first time)
+        for (int idx = threadIdx.x; idx < kTileK * DK; idx += blockDim.x) {
+            const int j = idx / DK, d = idx % DK;
+            const int64_t pos = kb + j;
+            float x = 0.0f;
+            if (pos < j1)
+                x = d < a.da ? kv_ld<T>(a.ka, pos, a.ka_stride, g * a.kv_head + d)
+                             : kv_ld<T>(a.kb, pos, a.kb_stride, g * a.kb_head + (d - a.da));
+            ks[j * (DK + 1) + d] = x;
+        }
+        if (!v_in_k)
+            for (int idx = threadIdx.x; idx < kTileK * D; idx += blockDim.x) {
+                const int j = idx / D, d = idx % D;
+                const int64_t pos = kb + j;
+                vs[idx] = pos < j1 ? kv_ld<T>(a.v, pos, a.v_stride, g * a.kv_head + d) : 0.0f;
+            }
+        __syncthreads();
+        const bool valid = kb + lane < j1;  // the same for every head of the token
+#pragma unroll
+        for (int qi = 0; qi < kQPerWarp; ++qi) {
+            const int row = warp + kTileWarps * qi;
+            if (row >= rows) break;  // warp-uniform
+            float s = -INFINITY;
+            if (valid) {
+                const float* qr = qs + row * DK;
+                const float* kr = ks + lane * (DK + 1);
+                float acc = 0.0f;
+                for (int d = 0; d < DK; ++d) acc += qr[d] * kr[d];
+                s = acc;
+            }
+            const float m_new = fmaxf(m[qi], warp_max(s));  // lane 0's key is always valid
+            const float alpha = expf(m[qi] - m_new);
+            const float p = valid ? expf(s - m_new) : 0.0f;
+            l[qi] = l[qi] * alpha + warp_sum(p);
+            ps[warp * kTileK + lane] = p;
+            __syncwarp();
+#pragma unroll
+            for (int i = 0; i < PV; ++i) {
+                const int d = lane + 32 * i;
+                float acc = o[qi][i] * alpha;
+                if (d < D)
+                    for (int j = 0; j < kTileK; ++j)
+                        acc += ps[warp * kTileK + j] * vs[j * v_row + d];
+                o[qi][i] = acc;
+            }
+            __syncwarp();
+            m[qi] = m_new;
+        }
+    }
+#pragma unroll
+    for (int qi = 0; qi < kQPerWarp; ++qi) {
+        const int row = warp + kTileWarps * qi;
+        if (row >= rows) break;
+        // An empty split (j0 >= j1) leaves m = -inf, l = 0: the merge skips it.
+        float* dst = part + ((t * a.n_head + h0 + row) * n_split + split) * (a.dv + 2);
+        if (lane == 0) dst[0] = m[qi], dst[1] = l[qi];
+#pragma unroll
+        for (int i = 0; i < PV; ++i) {
+            const int d = lane + 32 * i;
+            if (d < D) dst[2 + d] = o[qi][i];
+        }
+    }
+}
+
 // Per (head, token): merges the n_split partial states into the output row.
 __global__ void attn_merge_kernel(const AttnArgs a, int n_split, const float* part) {
     const int h = blockIdx.x;
@@ -270,14 +382,56 @@ bool use_tiled(const AttnArgs& a) {
     return a.db == 0 && a.da == a.dv && a.dv <= 256 && a.n_tok >= kTileQ;
 }
 
-// Splits for the decode kernel: enough blocks to fill the GPU (~4 per SM on a 132-SM part),
-// chunks of at least 64 positions.
-void split_shape(const AttnArgs& a, int& n_split, int64_t& chunk) {
+int group_tiles(const AttnArgs& a) { return (a.group + kTileQ - 1) / kTileQ; }
+
+bool group_v_in_k(const AttnArgs& a) {
+    return a.v == a.ka && a.v_stride == a.ka_stride && a.dv <= a.da;
+}
+
+size_t group_smem(const AttnArgs& a) {
+    const int64_t dk = a.da + a.db;
+    return sizeof(float) *
+           static_cast<size_t>(kTileQ * dk + kTileK * (dk + 1) +
+                               (group_v_in_k(a) ? 0 : kTileK * a.dv) + kTileWarps * kTileK);
+}
+
+// The largest dynamic shared memory a block of the current device may opt in to.
+size_t max_smem() {
+    static const size_t bytes = [] {
+        int dev = 0, v = 48 * 1024;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+            v = 48 * 1024;
+        return static_cast<size_t>(v);
+    }();
+    return bytes;
+}
+
+// Heads that share a KV head go through attn_group_kernel when their tiles fit the device.
+bool use_group(const AttnArgs& a) {
+    return !use_tiled(a) && a.group >= 2 && a.group <= a.n_head && a.n_head % a.group == 0 &&
+           group_smem(a) <= max_smem();
+}
+
+// Splits over positions: enough blocks to fill the GPU (~4 per SM on a 132-SM part) when each
+// split makes `per_split` blocks, chunks of at least 64 positions, a multiple of `align`.
+void split_shape(const AttnArgs& a, int64_t per_split, int64_t align, int& n_split,
+                 int64_t& chunk) {
     const int64_t max_kv = a.pos0 + a.n_tok;
-    const int64_t want = std::max<int64_t>(1, 528 / std::max<int64_t>(1, a.n_head * a.n_tok));
+    const int64_t want = std::max<int64_t>(1, 528 / std::max<int64_t>(1, per_split));
     const int64_t most = std::max<int64_t>(1, (max_kv + 63) / 64);
-    n_split = static_cast<int>(std::min({want, most, int64_t{1024}}));
-    chunk = (max_kv + n_split - 1) / n_split;
+    const int64_t n = std::min({want, most, int64_t{1024}});
+    chunk = ((max_kv + n - 1) / n + align - 1) / align * align;
+    n_split = static_cast<int>((max_kv + chunk - 1) / chunk);
+}
+
+// The split of the kernel that serves `a` (the group kernel's chunks are whole K tiles).
+void split_of(const AttnArgs& a, int& n_split, int64_t& chunk) {
+    if (use_group(a))
+        split_shape(a, int64_t{a.n_head / a.group} * group_tiles(a) * a.n_tok, kTileK, n_split,
+                    chunk);
+    else
+        split_shape(a, int64_t{a.n_head} * a.n_tok, 1, n_split, chunk);
 }
 
 template <int PV, Kv T>
@@ -293,11 +447,30 @@ void launch_tiled(const AttnArgs& a, cudaStream_t s) {
     attn_tiled_kernel<PV, T><<<grid, 32 * kTileWarps, smem, s>>>(a);
 }
 
+template <int PV, Kv T>
+void launch_group(const AttnArgs& a, float* scratch, cudaStream_t s) {
+    int n_split;
+    int64_t chunk;
+    split_of(a, n_split, chunk);
+    const size_t smem = group_smem(a);
+    GB_CUDA_CHECK("attention", cudaFuncSetAttribute(attn_group_kernel<PV, T>,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(smem)));
+    const int tiles = group_tiles(a);
+    const dim3 grid(static_cast<unsigned>(n_split),
+                    static_cast<unsigned>(a.n_head / a.group * tiles),
+                    static_cast<unsigned>(a.n_tok));
+    attn_group_kernel<PV, T><<<grid, 32 * kTileWarps, smem, s>>>(a, chunk, n_split, tiles, scratch);
+    GB_CUDA_CHECK_LAUNCH("attention");
+    attn_merge_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tok)), 128,
+                        0, s>>>(a, n_split, scratch);
+}
+
 template <int PA, int PB, Kv T>
 void launch_split(const AttnArgs& a, float* scratch, cudaStream_t s) {
     int n_split;
     int64_t chunk;
-    split_shape(a, n_split, chunk);
+    split_of(a, n_split, chunk);
     const dim3 grid(static_cast<unsigned>(n_split), static_cast<unsigned>(a.n_head),
                     static_cast<unsigned>(a.n_tok));
     attn_split_kernel<PA, PB, T><<<grid, 32 * kSplitWarps, 0, s>>>(a, chunk, n_split, scratch);
@@ -321,7 +494,7 @@ int64_t attention_scratch_floats(const AttnArgs& a) {
     if (use_tiled(a)) return 0;
     int n_split;
     int64_t chunk;
-    split_shape(a, n_split, chunk);
+    split_of(a, n_split, chunk);
     return a.n_tok * a.n_head * n_split * (a.dv + 2);
 }
 
@@ -335,6 +508,14 @@ void launch_typed(const AttnArgs& a, float* scratch, cudaStream_t s) {
             case 2: launch_tiled<2, T>(a, s); break;
             case 4: launch_tiled<4, T>(a, s); break;
             default: launch_tiled<8, T>(a, s); break;
+        }
+    } else if (use_group(a)) {
+        switch (per_lane(a.dv)) {
+            case 1: launch_group<1, T>(a, scratch, s); break;
+            case 2: launch_group<2, T>(a, scratch, s); break;
+            case 4: launch_group<4, T>(a, scratch, s); break;
+            case 8: launch_group<8, T>(a, scratch, s); break;
+            default: launch_group<16, T>(a, scratch, s); break;
         }
     } else {
         switch (per_lane(a.dv)) {

@@ -528,14 +528,16 @@ std::vector<double> attention_want(const std::vector<float>& q, const std::vecto
 
 // Every cache type, through decode (split over positions at depth), short and long prompts at
 // depth (tiles, causal masks inside a block), grouped and plain heads, head widths that the
-// vector path takes (64, 128) and ones it does not (12, 20).
+// vector path takes (64, 128) and ones it does not (12, 20), and a group of 20 heads (more than
+// one tile of heads sharing a KV head, the last one partial).
 TEST_P(BackendOps, CausalAttentionEveryCacheTypeAndShape) {
     struct Shape {
         int n_head, n_kv, hd, pos0, n;
     };
     const Shape shapes[] = {{4, 2, 16, 5, 3},     {9, 3, 64, 0, 1},    {9, 3, 64, 700, 1},
                             {14, 2, 64, 1500, 1}, {9, 3, 64, 300, 40}, {4, 4, 128, 33, 70},
-                            {6, 2, 12, 90, 5},    {8, 8, 20, 0, 37},   {2, 1, 64, 2100, 2}};
+                            {6, 2, 12, 90, 5},    {8, 8, 20, 0, 37},   {2, 1, 64, 2100, 2},
+                            {40, 2, 64, 900, 2}};
     for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
         for (const Shape& sh : shapes) {
             const int kvw = sh.n_kv * sh.hd;
@@ -736,50 +738,55 @@ TEST_P(BackendOps, MoeMatmulAndCombine) {
 // Multi-head latent attention from its definition (DeepSeek-V2 sec. 2.1, absorbed form as
 // backend.h states it), with v_b in attn_kv_b's layout (nope rows then v rows per head). Short
 // and long contexts: a decode step deep in the cache (positions split between threads, partial
-// states merged), a few tokens there, and a prompt of several tiles of tokens x heads.
+// states merged), a few tokens there, and a prompt of several tiles of tokens x heads; a small
+// latent, and DeepSeek-V3's 512 + 64 (a GPU tile of heads then needs over 48 KiB of shared
+// memory) with 20 heads (more than one tile of heads, the last one partial).
 TEST_P(BackendOps, MlaAttention) {
     struct At {
         int64_t pos0, n;
     };
-    for (const At at : {At{4, 3}, At{700, 1}, At{600, 3}, At{90, 45}})
-        for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
-            SCOPED_TRACE(kv_cache_type_name(type) + " at " + std::to_string(at.pos0) + " x " +
-                         std::to_string(at.n));
-            MlaShape s{3, 16, 8, 12, 32, 0};
-            const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
-            const int64_t v_rows = s.n_nope + s.n_v;
-            s.v_row0 = s.n_nope;
-            const int64_t pos0 = at.pos0, n = at.n, n_ctx = pos0 + n + 1;
-            const auto kb = randn(size_t(H * L * s.n_nope), 80, 0.2f);
-            const auto vb = randn(size_t(H * v_rows * L), 81, 0.2f);
-            const auto ckv_in = randn(size_t(n_ctx * L), 82), kpe_in = randn(size_t(n_ctx * R), 83);
-            // The reference reads the values as the cache holds them.
-            const auto ckv = as_cached(ckv_in, L, type), kpe = as_cached(kpe_in, R, type);
-            const auto q = randn(size_t(n * H * qk), 84);
-            Weight hk{TensorType::F32, kb.data(), L, s.n_nope, "attn_k_b", H};
-            Weight hv{TensorType::F32, vb.data(), v_rows, L, "attn_kv_b", H};
-            KvLayer cache{be->alloc_kv(n_ctx, L, type), be->alloc_kv(n_ctx, R, type)};
-            be->kv_store(cache, upload(ckv_in, n_ctx, L), upload(kpe_in, n_ctx, R), 0);
-            Act out = be->alloc(n, H * s.n_v);
-            const double scale = 1.0 / std::sqrt(double(qk));
-            be->mla_attention(upload(q, n, H * qk), be->upload(hk), be->upload(hv), cache, s, pos0,
-                              static_cast<float>(scale), out);
-            std::vector<double> want(size_t(n * H * s.n_v), 0.0);
-            for (int64_t t = 0; t < n; ++t)
-                for (int64_t h = 0; h < H; ++h) {
-                    const std::vector<double> ctx = mla_context(s, q.data() + (t * H + h) * qk, kb,
-                                                                h, ckv, kpe, pos0 + t + 1, scale);
-                    for (int64_t v = 0; v < s.n_v; ++v) {
-                        double acc = 0;
-                        const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
-                        for (int64_t i = 0; i < L; ++i) acc += double(row[i]) * ctx[i];
-                        want[(t * H + h) * s.n_v + v] = acc;
+    for (const MlaShape shape : {MlaShape{3, 16, 8, 12, 32, 0}, MlaShape{20, 16, 64, 12, 512, 0}})
+        for (const At at : {At{4, 3}, At{700, 1}, At{600, 3}, At{90, 45}})
+            for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+                SCOPED_TRACE(kv_cache_type_name(type) + " at " + std::to_string(at.pos0) + " x " +
+                             std::to_string(at.n) + ", " + std::to_string(shape.n_head) +
+                             " heads, latent " + std::to_string(shape.kv_lora));
+                MlaShape s = shape;
+                const int64_t H = s.n_head, L = s.kv_lora, R = s.n_rope, qk = s.n_nope + s.n_rope;
+                const int64_t v_rows = s.n_nope + s.n_v;
+                s.v_row0 = s.n_nope;
+                const int64_t pos0 = at.pos0, n = at.n, n_ctx = pos0 + n + 1;
+                const auto kb = randn(size_t(H * L * s.n_nope), 80, 0.2f);
+                const auto vb = randn(size_t(H * v_rows * L), 81, 0.2f);
+                const auto ckv_in = randn(size_t(n_ctx * L), 82),
+                           kpe_in = randn(size_t(n_ctx * R), 83);
+                // The reference reads the values as the cache holds them.
+                const auto ckv = as_cached(ckv_in, L, type), kpe = as_cached(kpe_in, R, type);
+                const auto q = randn(size_t(n * H * qk), 84);
+                Weight hk{TensorType::F32, kb.data(), L, s.n_nope, "attn_k_b", H};
+                Weight hv{TensorType::F32, vb.data(), v_rows, L, "attn_kv_b", H};
+                KvLayer cache{be->alloc_kv(n_ctx, L, type), be->alloc_kv(n_ctx, R, type)};
+                be->kv_store(cache, upload(ckv_in, n_ctx, L), upload(kpe_in, n_ctx, R), 0);
+                Act out = be->alloc(n, H * s.n_v);
+                const double scale = 1.0 / std::sqrt(double(qk));
+                be->mla_attention(upload(q, n, H * qk), be->upload(hk), be->upload(hv), cache, s,
+                                  pos0, static_cast<float>(scale), out);
+                std::vector<double> want(size_t(n * H * s.n_v), 0.0);
+                for (int64_t t = 0; t < n; ++t)
+                    for (int64_t h = 0; h < H; ++h) {
+                        const std::vector<double> ctx = mla_context(
+                            s, q.data() + (t * H + h) * qk, kb, h, ckv, kpe, pos0 + t + 1, scale);
+                        for (int64_t v = 0; v < s.n_v; ++v) {
+                            double acc = 0;
+                            const float* row = vb.data() + (h * v_rows + s.v_row0 + v) * L;
+                            for (int64_t i = 0; i < L; ++i) acc += double(row[i]) * ctx[i];
+                            want[(t * H + h) * s.n_v + v] = acc;
+                        }
                     }
-                }
-            expect_close(download(out), want, "mla_attention");
-            be->release_kv(cache.k);
-            be->release_kv(cache.v);
-        }
+                expect_close(download(out), want, "mla_attention");
+                be->release_kv(cache.k);
+                be->release_kv(cache.v);
+            }
 }
 
 // {max, log Z, entropy} and the top-N of each row, from the definition in
