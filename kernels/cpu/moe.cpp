@@ -202,25 +202,40 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
 
     // Each slot's input, converted to the weight's dot format, gathered in expert order so an
     // expert's tokens are one strided block for the register-tiled kernel.
-    // Precise mode keeps them as floats (Backend::set_precise).
+    // Precise mode keeps them as floats (Backend::set_precise). When every slot of a token reads
+    // the token's row (gate and up), the row is converted once, into xq_ (matmul's buffer, idle
+    // here), and its bytes are copied to the token's n_used slots.
     const bool precise_dot = precise();
     const TensorType dt = precise_dot ? TensorType::F32 : vec_dot_type(w.type);
     const size_t xrb = row_bytes(dt, x.cols);
     const size_t wrb = row_bytes(w.type, w.cols);
+    const bool shared_rows = !per_slot && dt != TensorType::F32;
+    if (shared_rows) {
+        xq_.resize(xrb * x.rows);
+        pool_.parallel_for(
+            x.rows,
+            [&](int64_t r0, int64_t r1, int) {
+                for (int64_t r = r0; r < r1; ++r)
+                    quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
+            },
+            x.rows < 8 ? x.rows : 1);
+    }
     moe_x_.resize(xrb * n_slot);
     pool_.parallel_for(
         n_slot,
         [&](int64_t j0, int64_t j1, int) {
             for (int64_t j = j0; j < j1; ++j) {
                 const int64_t s = moe_slots_[j];
-                const float* src = x.data + (per_slot ? s : s / n_used) * x.cols;
-                if (dt == TensorType::F32)
-                    std::memcpy(moe_x_.data() + j * xrb, src, xrb);
+                const int64_t r = per_slot ? s : s / n_used;
+                if (shared_rows)
+                    std::memcpy(moe_x_.data() + j * xrb, xq_.data() + r * xrb, xrb);
+                else if (dt == TensorType::F32)
+                    std::memcpy(moe_x_.data() + j * xrb, x.data + r * x.cols, xrb);
                 else
-                    quantize_row(dt, src, moe_x_.data() + j * xrb, x.cols);
+                    quantize_row(dt, x.data + r * x.cols, moe_x_.data() + j * xrb, x.cols);
             }
         },
-        n_slot < 64 ? n_slot : 8);
+        n_slot < 64 ? n_slot : (shared_rows ? 64 : 8));
     if (precise_dot) {
         precise_x_.prepare(reinterpret_cast<const float*>(moe_x_.data()), x.cols, n_slot, x.cols,
                            has_precise_int_dot(w.type));
