@@ -136,12 +136,12 @@ float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
 
 // ---- K formats -------------------------------------------------------------------------------
 
-// sum_j m_j * (x codes summed over sub-block j): the min term of Q4_K/Q5_K, in int32 lanes.
-inline __m128i k4_min_term(const uint8_t* mins8, const int16_t* bsums) {
+// sum_j m_j * (x codes summed over sub-block j): the min term of Q4_K/Q5_K, in int32 lanes;
+// m holds the eight mins as int16.
+inline __m128i k4_min_term(__m128i m, const int16_t* bsums) {
     const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
     const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
     const __m128i pair = _mm_hadd_epi16(b0, b1);  // sub-block sums, |.| <= 4096
-    const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins8)));
     return _mm_madd_epi16(m, pair);
 }
 
@@ -169,14 +169,13 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-        alignas(16) uint8_t sm[16];
-        k4_unpack_scales(w[i].scales, sm);
-        const __m256i sc16 = _mm256_broadcastsi128_si256(
-            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm))));
-        const float d = f16(w[i].d) * x[i].d;
-        const float dmin = f16(w[i].dmin) * x[i].d;
-        const __m128i mins = k4_min_term(sm + 8, x[i].bsums);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_m);
+        const __m128i sm = k4_scales_mins(w[i].scales);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        // (d, dmin) * x.d in one multiply: the same roundings as two scalar products, without
+        // the scalar-to-vector moves and broadcasts.
+        const __m128 dd = _mm_mul_ps(f16_pair(&w[i].d), _mm_set1_ps(x[i].d));
+        const __m128i mins = k4_min_term(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), x[i].bsums);
+        acc_m = _mm_fmadd_ps(_mm_permute_ps(dd, 0x55), _mm_cvtepi32_ps(mins), acc_m);
 
         __m256i hbits = _mm256_setzero_si256();
         if constexpr (kFiveBit) hbits = load256(w[i].qh);
@@ -188,7 +187,7 @@ float dot_q45_k(const Block* w, const BlockQ8_K* x, int64_t nb) {
             sum = scaled_sub_block(sum, lo, xq, _mm256_shuffle_epi8(sc16, pick[2 * c]));
             sum = scaled_sub_block(sum, hi, xq + 32, _mm256_shuffle_epi8(sc16, pick[2 * c + 1]));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sum), acc);
     }
     return hsum(acc) - hsum(acc_m);
 }

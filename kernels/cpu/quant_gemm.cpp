@@ -21,6 +21,7 @@
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/quant_simd.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define GB_GEMM_AVX2 1
@@ -237,16 +238,6 @@ void q8_0_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, f
 
 // ---- Q4_K / Q5_K -----------------------------------------------------------------------------
 
-// The 12-byte scale field as sc[0..7] in bytes 0..7 and m[0..7] in bytes 8..15.
-inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
-    uint32_t w[3];
-    std::memcpy(w, packed, 12);
-    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-    const uint32_t r[4] = {w[0] & low6, (w[2] & low4) | (((w[0] >> 6) & low2) << 4), w[1] & low6,
-                           ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)};
-    std::memcpy(out16, r, 16);
-}
-
 template <bool kFive, int NR, int NT>
 void q45k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, float (*res)[NT]) {
     using W = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
@@ -262,13 +253,14 @@ void q45k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, f
         const W* b[NR];
         __m256i sc16[NR];
         __m128i m16[NR];
+        __m256 dw[NR], dmw[NR];
         for (int r = 0; r < NR; ++r) {
             b[r] = reinterpret_cast<const W*>(wr[r]) + i;
-            alignas(16) uint8_t sm[16];
-            k4_unpack_scales(b[r]->scales, sm);
-            sc16[r] = _mm256_broadcastsi128_si256(
-                _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm))));
-            m16[r] = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
+            const __m128i sm = simd::k4_scales_mins(b[r]->scales);  // sc[0..7], m[0..7]
+            sc16[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+            m16[r] = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+            dw[r] = opaque(_mm256_set1_ps(f16(b[r]->d)));
+            dmw[r] = opaque(_mm256_set1_ps(f16(b[r]->dmin)));
         }
         const BlockQ8_K* x[NT];
         for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const BlockQ8_K*>(xr[t]) + i;
@@ -308,13 +300,13 @@ void q45k_tile(const uint8_t* const* wr, const uint8_t* const* xr, int64_t nb, f
             const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t]->bsums));
             const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[t]->bsums + 8));
             const __m128i pair = _mm_hadd_epi16(b0, b1);  // sub-block sums, |.| <= 4096
+            const __m256 dx = opaque(_mm256_set1_ps(x[t]->d));
             for (int r = 0; r < NR; ++r) {
                 const __m256 mins =
                     _mm256_zextps128_ps256(_mm_cvtepi32_ps(_mm_madd_epi16(m16[r], pair)));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[r]->d) * x[t]->d),
-                                            _mm256_cvtepi32_ps(sum[r][t]), acc[r][t]);
-                acc[r][t] =
-                    _mm256_fnmadd_ps(_mm256_set1_ps(f16(b[r]->dmin) * x[t]->d), mins, acc[r][t]);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), _mm256_cvtepi32_ps(sum[r][t]),
+                                            acc[r][t]);
+                acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw[r], dx), mins, acc[r][t]);
             }
         }
     }

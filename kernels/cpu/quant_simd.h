@@ -79,6 +79,19 @@ inline void k4_unpack_scales(const uint8_t* packed, uint8_t* out16) {
     std::memcpy(out16, r, 16);
 }
 
+// k4_unpack_scales in a register: sc[0..7] in bytes 0..7, m[0..7] in bytes 8..15. Reads 16 bytes
+// at packed: the 12 of the scale field and 4 after it, which every Q4_K/Q5_K block has (its
+// codes follow the scales).
+inline __m128i k4_scales_mins(const uint8_t* packed) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // w0 w1 w2 .
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x3f));  // sc_lo (lane 0), m_lo (lane 1)
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(0x03)), 4);
+    const __m128i w2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xaa), _mm_setr_epi32(0, 4, 0, 0));
+    const __m128i hi = _mm_or_si128(_mm_and_si128(w2, low4), top);  // sc_hi (lane 0), m_hi (1)
+    return _mm_unpacklo_epi32(lo, hi);                              // sc_lo sc_hi m_lo m_hi
+}
+
 // The codes of chunk c (0..3) of a Q4_K (kFiveBit false) or Q5_K block: lo holds sub-block 2c,
 // hi sub-block 2c+1 (32 codes each). For Q5_K, hbits starts as the block's 32 qh bytes and is
 // shifted on by each call: bit 2c of qh[l] is bit 4 of sub-block 2c's element l, bit 2c+1 of
