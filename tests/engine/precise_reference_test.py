@@ -71,8 +71,15 @@ def main():
             sys.exit("FAILED: " + msg)
         print("SKIPPED: " + msg)
         return 77
-    tmp = args.keep or tempfile.mkdtemp(prefix="gb_precise_")
-    os.makedirs(tmp, exist_ok=True)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        return check(args, py, args.keep)
+    with tempfile.TemporaryDirectory(prefix="gb_precise_") as tmp:
+        return check(args, py, tmp)
+
+
+def check(args, py, tmp):
+    """Runs every case with its files in tmp; 0 when all are within the limits, else 1."""
     failures = []
     cases = [(f, None) for f, _ in REAL] if args.real else CASES
     prompts = REAL_PROMPTS if args.real else PROMPTS

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -19,9 +20,11 @@ public:
     TempDir() {
         static int n = 0;
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        // A parameterised test's name has a '/' ("Name/3"): one directory, not two levels.
+        std::string name = info ? info->name() : "x";
+        std::replace(name.begin(), name.end(), '/', '_');
         path_ = std::filesystem::temp_directory_path() /
-                ("gb_history_" + std::string(info ? info->name() : "x") + "_" +
-                 std::to_string(getpid()) + "_" + std::to_string(++n));
+                ("gb_history_" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(++n));
         std::filesystem::remove_all(path_);
         std::filesystem::create_directories(path_);
     }

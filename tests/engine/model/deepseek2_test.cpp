@@ -209,9 +209,7 @@ TEST(Deepseek2Errors, MissingKvLoraRankIsNamed) {
         if (kv.key != "deepseek2.attention.kv_lora_rank") w.set(kv.key, kv.value);
     for (const auto& t : src.tensors())
         w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_ds_errors_lora_" + std::to_string(::getpid()) + ".gguf"))
-                          .string();
+    const test::TempPath path("ds_errors_lora.gguf");
     w.write(path);
     const std::string e = load_error(path);
     EXPECT_NE(e.find("deepseek2.attention.kv_lora_rank"), std::string::npos) << e;

@@ -209,9 +209,7 @@ TEST(MoeErrors, MissingExpertCountIsNamed) {
         if (kv.key != "qwen3moe.expert_count") w.set(kv.key, kv.value);
     for (const auto& t : src.tensors())
         w.add_tensor(t.name, t.type, t.dims, src.tensor_data(t), t.n_bytes);
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("gb_moe_errors_count_" + std::to_string(::getpid()) + ".gguf"))
-                          .string();
+    const test::TempPath path("moe_errors_count.gguf");
     w.write(path);
     const std::string e = load_error(path);
     EXPECT_NE(e.find("qwen3moe.expert_count"), std::string::npos) << e;
