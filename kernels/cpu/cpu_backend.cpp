@@ -115,17 +115,7 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
     const size_t xrb = row_bytes(dt, x.cols);
     const size_t wrb = row_bytes(w.type, w.cols);
     const void* xq_base = x.data;
-    if (dt != TensorType::F32) {
-        xq_.resize(xrb * x.rows);
-        pool_.parallel_for(
-            x.rows,
-            [&](int64_t r0, int64_t r1, int) {
-                for (int64_t r = r0; r < r1; ++r)
-                    quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
-            },
-            1);
-        xq_base = xq_.data();
-    }
+    if (dt != TensorType::F32) xq_base = quantize_rows(dt, x);
     const auto* wb = static_cast<const uint8_t*>(w.data);
     const auto* xb = static_cast<const uint8_t*>(xq_base);
     const int64_t n_tok = x.rows;
@@ -158,6 +148,19 @@ void CpuBackend::matmul(const Weight& w, Act x, Act out) {
             }
         },
         std::max<int64_t>(kRows, (per_thread + kRows - 1) / kRows * kRows));
+}
+
+const uint8_t* CpuBackend::quantize_rows(TensorType dt, Act x) {
+    const size_t xrb = row_bytes(dt, x.cols);
+    xq_.resize(xrb * x.rows);
+    pool_.parallel_for(
+        x.rows,
+        [&](int64_t r0, int64_t r1, int) {
+            for (int64_t r = r0; r < r1; ++r)
+                quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
+        },
+        1);
+    return xq_.data();
 }
 
 // Precise mode: the activations stay F32, split once for the integer kernels (PreciseActs);

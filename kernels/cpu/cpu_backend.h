@@ -54,6 +54,8 @@ public:
 
 private:
     void matmul_precise(const Weight& w, Act x, Act out);
+    // x's rows converted to dot format dt (not F32), rows in parallel, into xq_; returns xq_.
+    const uint8_t* quantize_rows(TensorType dt, Act x);
 
     ThreadPool pool_;
     std::vector<float*> owned_;

@@ -203,23 +203,14 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
     // Each slot's input, converted to the weight's dot format, gathered in expert order so an
     // expert's tokens are one strided block for the register-tiled kernel.
     // Precise mode keeps them as floats (Backend::set_precise). When every slot of a token reads
-    // the token's row (gate and up), the row is converted once, into xq_ (matmul's buffer, idle
-    // here), and its bytes are copied to the token's n_used slots.
+    // the token's row (gate and up), the row is converted once (quantize_rows, into matmul's
+    // buffer, idle here), and its bytes are copied to the token's n_used slots.
     const bool precise_dot = precise();
     const TensorType dt = precise_dot ? TensorType::F32 : vec_dot_type(w.type);
     const size_t xrb = row_bytes(dt, x.cols);
     const size_t wrb = row_bytes(w.type, w.cols);
     const bool shared_rows = !per_slot && dt != TensorType::F32;
-    if (shared_rows) {
-        xq_.resize(xrb * x.rows);
-        pool_.parallel_for(
-            x.rows,
-            [&](int64_t r0, int64_t r1, int) {
-                for (int64_t r = r0; r < r1; ++r)
-                    quantize_row(dt, x.data + r * x.cols, xq_.data() + r * xrb, x.cols);
-            },
-            x.rows < 8 ? x.rows : 1);
-    }
+    const uint8_t* xq = shared_rows ? quantize_rows(dt, x) : nullptr;
     moe_x_.resize(xrb * n_slot);
     pool_.parallel_for(
         n_slot,
@@ -228,7 +219,7 @@ void CpuBackend::moe_matmul(const Weight& w, Act x, std::span<const int32_t> ids
                 const int64_t s = moe_slots_[j];
                 const int64_t r = per_slot ? s : s / n_used;
                 if (shared_rows)
-                    std::memcpy(moe_x_.data() + j * xrb, xq_.data() + r * xrb, xrb);
+                    std::memcpy(moe_x_.data() + j * xrb, xq + r * xrb, xrb);
                 else if (dt == TensorType::F32)
                     std::memcpy(moe_x_.data() + j * xrb, x.data + r * x.cols, xrb);
                 else

@@ -78,6 +78,43 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// One row of a tile kernel (a query of the prefill tile, a head of the group tile) folds in the
+// kTileK keys of the tile in shared memory: lane j scores key j against the row (DK values; key j
+// at ks + j * k_row), the row's online softmax state (m, l, o) is rescaled and the tile's values
+// (v_row apart, D wide) added with their weights. `valid`: key j is visible to the row. A tile
+// with no visible key leaves the state as it is. ps: the warp's kTileK floats of shared memory.
+template <int PV>
+__device__ __forceinline__ void fold_tile(const float* qr, const float* ks, int k_row, int DK,
+                                          const float* vs, int v_row, int D, bool valid, float* ps,
+                                          float& m, float& l, float (&o)[PV]) {
+    const int lane = threadIdx.x % 32;
+    float s = -INFINITY;
+    if (valid) {
+        const float* kr = ks + lane * k_row;
+        float acc = 0.0f;
+        for (int d = 0; d < DK; ++d) acc += qr[d] * kr[d];
+        s = acc;
+    }
+    const float tile_max = warp_max(s);
+    if (tile_max == -INFINITY) return;  // no visible key in this tile (warp-uniform)
+    const float m_new = fmaxf(m, tile_max);
+    const float alpha = expf(m - m_new);
+    const float p = valid ? expf(s - m_new) : 0.0f;
+    l = l * alpha + warp_sum(p);
+    ps[lane] = p;
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < PV; ++i) {
+        const int d = lane + 32 * i;
+        float acc = o[i] * alpha;
+        if (d < D)
+            for (int j = 0; j < kTileK; ++j) acc += ps[j] * vs[j * v_row + d];
+        o[i] = acc;
+    }
+    __syncwarp();
+    m = m_new;
+}
+
 // Per (split, head, token): partial softmax state of positions [split*chunk, ...) written as
 // [m, l, o[0..dv)] to part. PA: floats per lane of the A part (da = dv <= 32 PA), PB of B.
 template <int PA, int PB, Kv T>
@@ -223,31 +260,8 @@ __global__ void __launch_bounds__(32 * kTileWarps)
         for (int qi = 0; qi < kQPerWarp; ++qi) {
             const int row = warp + kTileWarps * qi;
             if (row >= rows) break;  // warp-uniform
-            float s = -INFINITY;
-            if (valid) {
-                const float* qr = qs + row * DK;
-                const float* kr = ks + lane * (DK + 1);
-                float acc = 0.0f;
-                for (int d = 0; d < DK; ++d) acc += qr[d] * kr[d];
-                s = acc;
-            }
-            const float m_new = fmaxf(m[qi], warp_max(s));  // lane 0's key is always valid
-            const float alpha = expf(m[qi] - m_new);
-            const float p = valid ? expf(s - m_new) : 0.0f;
-            l[qi] = l[qi] * alpha + warp_sum(p);
-            ps[warp * kTileK + lane] = p;
-            __syncwarp();
-#pragma unroll
-            for (int i = 0; i < PV; ++i) {
-                const int d = lane + 32 * i;
-                float acc = o[qi][i] * alpha;
-                if (d < D)
-                    for (int j = 0; j < kTileK; ++j)
-                        acc += ps[warp * kTileK + j] * vs[j * v_row + d];
-                o[qi][i] = acc;
-            }
-            __syncwarp();
-            m[qi] = m_new;
+            fold_tile<PV>(qs + row * DK, ks, DK + 1, DK, vs, v_row, D, valid, ps + warp * kTileK,
+                          m[qi], l[qi], o[qi]);
         }
     }
 #pragma unroll
@@ -332,35 +346,10 @@ __global__ void __launch_bounds__(32 * kTileWarps) attn_tiled_kernel(const AttnA
         for (int qi = 0; qi < kQPerWarp; ++qi) {
             const int row = warp * kQPerWarp + qi;
             const int64_t tq = q0 + row;
-            if (tq >= a.n_tok) break;  // warp-uniform
-            const int64_t key = kb + lane;
-            const bool valid = key <= a.pos0 + tq;  // causal (and within kv_end)
-            float s = -INFINITY;
-            if (valid) {
-                const float* qr = qs + row * D;
-                const float* kr = ks + lane * (D + 1);
-                float acc = 0.0f;
-                for (int d = 0; d < D; ++d) acc += qr[d] * kr[d];
-                s = acc;
-            }
-            const float tile_max = warp_max(s);
-            if (tile_max == -INFINITY) continue;  // no visible key in this tile (warp-uniform)
-            const float m_new = fmaxf(m[qi], tile_max);
-            const float alpha = expf(m[qi] - m_new);
-            const float p = valid ? expf(s - m_new) : 0.0f;
-            l[qi] = l[qi] * alpha + warp_sum(p);
-            ps[warp * kTileK + lane] = p;
-            __syncwarp();
-#pragma unroll
-            for (int i = 0; i < PV; ++i) {
-                const int d = lane + 32 * i;
-                float acc = o[qi][i] * alpha;
-                if (d < D)
-                    for (int j = 0; j < kTileK; ++j) acc += ps[warp * kTileK + j] * vs[j * D + d];
-                o[qi][i] = acc;
-            }
-            __syncwarp();
-            m[qi] = m_new;
+            if (tq >= a.n_tok) break;                     // warp-uniform
+            const bool valid = kb + lane <= a.pos0 + tq;  // causal (and within kv_end)
+            fold_tile<PV>(qs + row * D, ks, D + 1, D, vs, D, D, valid, ps + warp * kTileK, m[qi],
+                          l[qi], o[qi]);
         }
     }
 #pragma unroll
