@@ -145,15 +145,6 @@ inline __m128i k4_min_term(__m128i m, const int16_t* bsums) {
     return _mm_madd_epi16(m, pair);
 }
 
-// acc + pairwise int16 products p * scale (VNNI fuses the multiply-add and the add).
-inline __m256i madd_acc(__m256i acc, __m256i p, __m256i scale) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    return _mm256_dpwssd_epi32(acc, p, scale);
-#else
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
-#endif
-}
-
 // acc + one 32-element sub-block: codes (u8, < 64) times x, weighted by its scale (int16 lanes).
 inline __m256i scaled_sub_block(__m256i acc, __m256i q, const int8_t* x, __m256i scale) {
     return madd_acc(acc, _mm256_maddubs_epi16(q, load256(x)), scale);

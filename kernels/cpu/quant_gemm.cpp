@@ -39,9 +39,12 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-inline float f16(uint16_t h) { return fp16_to_float(h); }  // half.h: no false dependency
+using simd::dot_acc;
+using simd::f16;
+using simd::hsum;
+using simd::load256;
+using simd::madd_acc;
+using simd::nibbles32;
 
 // v, hidden from the optimiser: GCC turns broadcast(a) * broadcast(b) into a scalar multiply
 // and a broadcast, two instructions per (row, token) pair where one vector multiply does.
@@ -50,39 +53,6 @@ inline __m256 opaque(__m256 v) {
     asm("" : "+x"(v));
 #endif
     return v;
-}
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// acc + 8 int32 lanes, each the sum of 4 products of unsigned a and signed b bytes. Without VNNI
-// the int16 pair sums of maddubs must not saturate: callers keep a <= 31 there (or a = 128).
-inline __m256i dot_acc(__m256i acc, __m256i a, __m256i b) {
-#if defined(GB_GEMM_VNNI)
-    return _mm256_dpbusd_epi32(acc, a, b);
-#else
-    return _mm256_add_epi32(acc,
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
-#endif
-}
-
-// acc + pairwise int16 products p * scale.
-inline __m256i madd_acc(__m256i acc, __m256i p, __m256i scale) {
-#if defined(GB_GEMM_VNNI)
-    return _mm256_dpwssd_epi32(acc, p, scale);
-#else
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
-#endif
-}
-
-// 32 nibbles of a legacy block: low nibbles are elements 0..15, high nibbles 16..31.
-inline __m256i nibbles32(const uint8_t* qs) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
 }
 
 // 0x10 in byte j where bit j of the 32 bits at p is set (bit 4 of a Q5 code).

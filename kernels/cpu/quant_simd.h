@@ -1,5 +1,6 @@
-// AVX2 helpers shared by the quantised dot products (quant_dot.cpp) and precise mode's F32
-// products (precise_dot.cpp): horizontal sums, block code unpacking, the K formats' scales.
+// AVX2 helpers shared by the quantised dot products (quant_dot.cpp), the GEMM tiles
+// (quant_gemm.cpp) and precise mode's products (precise_dot.cpp): horizontal sums, byte
+// products, block code unpacking, the K formats' scales.
 // Only for translation units compiled with AVX2, FMA and F16C (GB_QUANT_AVX2).
 #pragma once
 
@@ -38,6 +39,15 @@ inline __m256i dot_acc(__m256i acc, __m256i a, __m256i b) {
 #else
     return _mm256_add_epi32(acc,
                             _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
+#endif
+}
+
+// acc + pairwise int16 products p * scale (VNNI fuses the multiply-add and the add).
+inline __m256i madd_acc(__m256i acc, __m256i p, __m256i scale) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpwssd_epi32(acc, p, scale);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
 #endif
 }
 
