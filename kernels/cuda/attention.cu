@@ -195,6 +195,12 @@ __global__ void __launch_bounds__(32 * kSplitWarps)
     }
 }
 
+// The values are the keys' first dv columns (MLA: c_kv is both): the group kernel's K tile is
+// also its V tile. The host sizes shared memory by it, the kernel lays the tiles out by it.
+__host__ __device__ bool group_v_in_k(const AttnArgs& a) {
+    return a.v == a.ka && a.v_stride == a.ka_stride && a.dv <= a.da;
+}
+
 // Per (split, tile of heads, token): the partial softmax states of up to kTileQ heads of one KV
 // group (blockIdx.y = group * tiles + tile) for positions [split*chunk, ...), written as
 // attn_split_kernel writes them. Query and key rows are DK = da + db wide (MLA: the latent, then
@@ -207,7 +213,7 @@ __global__ void __launch_bounds__(32 * kTileWarps)
     attn_group_kernel(const AttnArgs a, int64_t chunk, int n_split, int tiles, float* part) {
     extern __shared__ float smem[];
     const int DK = a.da + a.db, D = a.dv;
-    const bool v_in_k = a.v == a.ka && a.v_stride == a.ka_stride && D <= a.da;
+    const bool v_in_k = group_v_in_k(a);
     float* qs = smem;
     float* ks = qs + kTileQ * DK;
     float* vs = v_in_k ? ks : ks + kTileK * (DK + 1);
@@ -372,10 +378,6 @@ bool use_tiled(const AttnArgs& a) {
 }
 
 int group_tiles(const AttnArgs& a) { return (a.group + kTileQ - 1) / kTileQ; }
-
-bool group_v_in_k(const AttnArgs& a) {
-    return a.v == a.ka && a.v_stride == a.ka_stride && a.dv <= a.da;
-}
 
 size_t group_smem(const AttnArgs& a) {
     const int64_t dk = a.da + a.db;
